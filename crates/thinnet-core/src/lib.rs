@@ -1,0 +1,42 @@
+//! thinnet-core: dropout with bit-exact, seedable masks.
+//!
+//! Masks are a pure function of (seed, stream, element index) through Philox4x32-10, so every
+//! instruction-set path, every thread split and every binding (N-API, WASM) gives the same bits,
+//! and a backward pass regenerates the forward mask instead of storing it. DESIGN.md states the
+//! contract; `scalar.rs` is its reference implementation.
+//!
+//! Pure Rust, std only. Builds with Rust 1.63 for wasm32 and aarch64 (Debian's toolchain), and
+//! with current stable for x86_64.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod dropout;
+mod error;
+mod isa;
+mod kernel;
+mod parallel;
+pub mod philox;
+mod scalar;
+mod spec;
+
+#[cfg(target_arch = "x86_64")]
+mod x86_avx2;
+#[cfg(target_arch = "x86_64")]
+mod x86_avx512;
+#[cfg(target_arch = "aarch64")]
+mod neon;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd128;
+
+#[cfg(test)]
+mod tests;
+
+pub use dropout::{
+    dropout, dropout_backward, dropout_backward_in_place, dropout_in_place, dropout_in_place_with, dropout_mask,
+    dropout_mask_with, dropout_with, Exec,
+};
+pub use error::{Error, ErrorCode};
+pub use isa::{active_isa, detect, force_isa, Isa, ALL_ISAS};
+pub use kernel::mask_words;
+pub use parallel::{max_threads, set_max_threads};
+pub use spec::{DropoutSpec, MaskSpec, Mode};
