@@ -1,0 +1,207 @@
+/**
+ * The native backend: the N-API addon built from crates/thinnet-node, working on the caller's
+ * TypedArray memory without copying.
+ *
+ * Loading, lightningcss style: map (platform, arch, libc) to a napi-rs triple by hand, then try
+ * the binary built in this checkout (`<package root>/build/thinnet.<triple>.node`, what
+ * `npm run build:native` writes), then the per-platform npm package `@thinnet/<triple>` (published
+ * by the release issue). The first binding that loads and has every expected function wins; if
+ * none does, the error lists every attempt and keeps the load errors as `cause`.
+ */
+
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+import type { Backend, BackendBuffer, DropoutMode, KernelSpec } from '../backend.js'
+import { invalidArg } from '../errors.js'
+
+/**
+ * The raw exports of the addon (crates/thinnet-node/src/lib.rs). It checks every argument itself
+ * and throws Errors whose `code` is ERR_INVALID_ARG, ERR_SHAPE_MISMATCH or ERR_INTERNAL.
+ */
+export interface NativeBinding {
+  dropout(x: Float32Array, out: Float32Array, p: number, seed: bigint, stream: bigint, offset: bigint, classic: boolean): void
+  dropoutBackward(dy: Float32Array, out: Float32Array, p: number, seed: bigint, stream: bigint, offset: bigint, classic: boolean): void
+  dropoutMask(n: number, out: Uint32Array, p: number, seed: bigint, stream: bigint, offset: bigint): void
+  /** The instruction set the core dispatches to: 'avx512' | 'avx2' | 'neon' | 'scalar'. */
+  isa(): string
+  /** Threads one call may use. */
+  maxThreads(): number
+  /** Caps the threads one call may use; 0 restores the default (every core). */
+  setMaxThreads(n: number): void
+}
+
+const BINDING_FUNCTIONS = ['dropout', 'dropoutBackward', 'dropoutMask', 'isa', 'maxThreads', 'setMaxThreads'] as const
+
+/** The platforms a binary is built for, named as `napi build --platform` names its output. */
+export type NativeTriple =
+  | 'linux-x64-gnu'
+  | 'linux-arm64-gnu'
+  | 'linux-x64-musl'
+  | 'darwin-x64'
+  | 'darwin-arm64'
+  | 'win32-x64-msvc'
+
+export const NATIVE_TRIPLES: readonly NativeTriple[] = [
+  'linux-x64-gnu',
+  'linux-arm64-gnu',
+  'linux-x64-musl',
+  'darwin-x64',
+  'darwin-arm64',
+  'win32-x64-msvc',
+]
+
+/** The triple of a platform, or undefined when no binary is built for it. */
+export function nativeTriple(
+  platform: string = process.platform,
+  arch: string = process.arch,
+  libc: 'gnu' | 'musl' | undefined = platform === 'linux' ? linuxLibc() : undefined,
+): NativeTriple | undefined {
+  const suffix = platform === 'linux' ? `-${libc ?? 'gnu'}` : platform === 'win32' ? '-msvc' : ''
+  const triple = `${platform}-${arch}${suffix}`
+  return (NATIVE_TRIPLES as readonly string[]).includes(triple) ? (triple as NativeTriple) : undefined
+}
+
+/**
+ * glibc or musl, the way napi-rs' loaders tell: Node's diagnostic report names the glibc it runs
+ * on, and has no such field on musl. When no report is available, glibc (by far the commoner).
+ */
+function linuxLibc(): 'gnu' | 'musl' {
+  let report: unknown
+  try {
+    report = process.report?.getReport()
+  } catch {
+    return 'gnu'
+  }
+  // @types/node 20 declares a string, Node returns an object: accept both.
+  if (typeof report === 'string') {
+    try {
+      report = JSON.parse(report) as unknown
+    } catch {
+      return 'gnu'
+    }
+  }
+  if (typeof report !== 'object' || report === null) return 'gnu'
+  const header: unknown = (report as { header?: unknown }).header
+  if (typeof header !== 'object' || header === null) return 'gnu'
+  return 'glibcVersionRuntime' in header ? 'gnu' : 'musl'
+}
+
+/**
+ * The package root: this file is ts/backends/native.ts under vitest and dist/backends/native.js
+ * after tsc, two levels below the root either way.
+ */
+const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url))
+
+/** Where a binary for `triple` is looked for, in order. */
+export function nativeCandidates(triple: NativeTriple, root: string = PACKAGE_ROOT): string[] {
+  return [join(root, 'build', `thinnet.${triple}.node`), `@thinnet/${triple}`]
+}
+
+/**
+ * Loads and checks the raw binding. Throws an Error saying why when no candidate loads, with the
+ * load error (or an AggregateError of all of them) as `cause`.
+ */
+export function loadNativeBinding(): NativeBinding {
+  const triple = nativeTriple()
+  if (triple === undefined) {
+    const libc = process.platform === 'linux' ? `-${linuxLibc()}` : ''
+    throw new Error(
+      `no native thinnet binary is built for ${process.platform}-${process.arch}${libc} ` +
+        `(binaries exist for ${NATIVE_TRIPLES.join(', ')}); the wasm backend runs everywhere`,
+    )
+  }
+  const require = createRequire(import.meta.url)
+  const failures: { candidate: string; error: unknown }[] = []
+  for (const candidate of nativeCandidates(triple)) {
+    try {
+      return checkBinding(require(candidate) as unknown, candidate)
+    } catch (error) {
+      failures.push({ candidate, error })
+    }
+  }
+  const reasons = failures.map(({ candidate, error }) => `\n  ${candidate}: ${firstLine(error)}`).join('')
+  const cause =
+    failures.length === 1
+      ? failures[0]?.error
+      : new AggregateError(
+          failures.map((f) => f.error),
+          `load errors of ${failures.map((f) => f.candidate).join(', ')}, in that order`,
+        )
+  throw new Error(
+    `the native thinnet addon for ${triple} could not be loaded (build it with \`npm run build:native\`):${reasons}`,
+    { cause },
+  )
+}
+
+/** Loads the addon and wraps it as a Backend. Throws as `loadNativeBinding` does. */
+export function loadNative(): Backend {
+  return nativeBackend(loadNativeBinding())
+}
+
+/** Checks that a loaded module is the thinnet binding (every function there, `isa()` a string). */
+export function checkBinding(module: unknown, source: string): NativeBinding {
+  if (typeof module !== 'object' || module === null) {
+    throw new Error(`${source} loaded, but exports ${module === null ? 'null' : typeof module} instead of the thinnet binding`)
+  }
+  const missing = BINDING_FUNCTIONS.filter((name) => typeof (module as Record<string, unknown>)[name] !== 'function')
+  if (missing.length > 0) {
+    throw new Error(`${source} loaded, but it is not the thinnet binding (or a stale build): missing ${missing.join(', ')}`)
+  }
+  const binding = module as NativeBinding
+  const isa: unknown = binding.isa()
+  if (typeof isa !== 'string' || isa === '') {
+    throw new Error(`${source} loaded, but its isa() returned ${String(isa)} instead of an instruction-set name`)
+  }
+  return binding
+}
+
+/** The Backend over a checked binding: a one-to-one mapping of each call. */
+export function nativeBackend(binding: NativeBinding): Backend {
+  return {
+    name: 'native',
+    get isa(): string {
+      return binding.isa()
+    },
+    dropout(x: Float32Array, out: Float32Array, spec: KernelSpec): void {
+      binding.dropout(x, out, spec.p, spec.seed, spec.stream, spec.offset, isClassic(spec.mode))
+    },
+    dropoutBackward(dy: Float32Array, out: Float32Array, spec: KernelSpec): void {
+      binding.dropoutBackward(dy, out, spec.p, spec.seed, spec.stream, spec.offset, isClassic(spec.mode))
+    },
+    dropoutMask(n: number, out: Uint32Array, spec: Omit<KernelSpec, 'mode'>): void {
+      binding.dropoutMask(n, out, spec.p, spec.seed, spec.stream, spec.offset)
+    },
+    allocate(n: number): BackendBuffer {
+      return plainBuffer(n)
+    },
+  }
+}
+
+/** The facade checks the mode; checked again so that a typo can never mean 'inverted' silently. */
+function isClassic(mode: DropoutMode): boolean {
+  if (mode === 'classic') return true
+  if (mode === 'inverted') return false
+  throw invalidArg(`mode must be 'inverted' or 'classic', received ${JSON.stringify(String(mode))}`)
+}
+
+/** Native kernels read ordinary memory: a buffer is a plain Float32Array, and free drops it. */
+function plainBuffer(n: number): BackendBuffer {
+  let data: Float32Array | undefined = new Float32Array(n)
+  return {
+    length: n,
+    view(): Float32Array {
+      if (data === undefined) throw invalidArg('this buffer was freed: allocate a new one')
+      return data
+    },
+    free(): void {
+      data = undefined
+    },
+  }
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error)
+  return message.split('\n', 1)[0] ?? message
+}
