@@ -1,0 +1,40 @@
+/**
+ * Dropout forward: out[i] = kept(i) ? x[i] * scale : 0. Validates everything, allocates the
+ * output when none is given, then makes one backend call.
+ */
+
+import type { Backend } from '../backend.js'
+import { fromBackendError } from '../errors.js'
+import type { DropoutOptions } from '../types.js'
+import { checkFloat32Array, checkOptions, checkOut } from '../validate.js'
+
+export const DROPOUT_OPTION_KEYS = ['p', 'seed', 'offset', 'stream', 'mode', 'out'] as const
+
+export function dropout(backend: Backend, x: Float32Array, options: DropoutOptions): Float32Array {
+  return elementwise(backend, 'dropout', 'x', x, options)
+}
+
+/**
+ * The shared body of dropout and its gradient, which are one operation on different data (the
+ * gradient regenerates the forward mask from the same options).
+ */
+export function elementwise(
+  backend: Backend,
+  op: 'dropout' | 'dropoutBackward',
+  name: string,
+  x: Float32Array,
+  options: DropoutOptions,
+): Float32Array {
+  const input = checkFloat32Array(name, x)
+  const spec = checkOptions(options, DROPOUT_OPTION_KEYS, input.length)
+  const requested = options.out
+  // checkOut returns `input` when `out` is another view of exactly input's memory, so the
+  // backend always sees the in-place case as out === x.
+  const target = requested === undefined ? new Float32Array(input.length) : checkOut(requested, input, name)
+  try {
+    backend[op](input, target, spec)
+  } catch (error) {
+    throw fromBackendError(error, backend.name)
+  }
+  return requested ?? target
+}
