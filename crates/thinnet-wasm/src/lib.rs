@@ -1,0 +1,243 @@
+//! thinnet-wasm: the WebAssembly binding of thinnet-core, `extern "C"` exports over linear
+//! memory for `ts/backends/wasm.ts`. Like every binding it holds no logic: it checks arguments,
+//! borrows memory, calls one core function and translates its error.
+//!
+//! ABI (all integers are wasm i32 unless noted; 64-bit values travel as lo/hi u32 halves because
+//! a JavaScript number cannot carry them):
+//! - `tn_alloc(bytes) -> addr` (16-byte aligned, zeroed, 0 on failure, never a trap),
+//!   `tn_free(addr, bytes)`.
+//! - `tn_dropout(x, out, n, p: f64, seed_lo, seed_hi, stream_lo, stream_hi, offset_lo, offset_hi,
+//!   classic) -> status` and `tn_dropout_backward` with the same arguments: `out == x` runs in place;
+//!   any other overlap is rejected. `tn_dropout_mask(out, n, p, seed_lo, ..., offset_hi) -> status`
+//!   writes ceil(n / 32) words at `out`.
+//! - status: 0 ok, else `ErrorCode::status()` (1 ERR_INVALID_ARG, 2 ERR_SHAPE_MISMATCH,
+//!   3 ERR_INTERNAL); the message is at `tn_last_error_ptr()`, `tn_last_error_len()` bytes, UTF-8.
+//! - `tn_isa_ptr()`, `tn_isa_len()`: the instruction set in use ("simd128" or "scalar").
+//! - `tn_abi_version()`: bumped on any change above, so the loader can refuse a stale build.
+//!
+//! On a failed call nothing has been written: arguments are checked here and the core checks its
+//! own before touching `out`. Panics: see `last_error.rs`.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod last_error;
+mod memory;
+
+use thinnet_core::{DropoutSpec, Error, MaskSpec, Mode};
+
+use crate::last_error::guard;
+use crate::memory::{layout, Region};
+
+/// Version of the ABI described above.
+pub const ABI_VERSION: u32 = 1;
+
+#[no_mangle]
+pub extern "C" fn tn_abi_version() -> u32 {
+    ABI_VERSION
+}
+
+/// Allocates `bytes` bytes, 16-byte aligned and zeroed; null (0) when memory cannot grow. Never
+/// traps. Zeroed, so that Rust never sees uninitialised floats in a buffer JavaScript has not
+/// written yet (an `out` scratch); fresh pages from memory.grow are zero already, so the
+/// allocator skips most of that work.
+#[no_mangle]
+pub extern "C" fn tn_alloc(bytes: usize) -> *mut u8 {
+    last_error::guard_value(std::ptr::null_mut(), || match layout(bytes) {
+        // SAFETY: the layout has a non-zero size (`layout` rounds 0 up to 1). The global
+        // allocator returns null rather than trapping when memory.grow fails.
+        Some(layout) => unsafe { std::alloc::alloc_zeroed(layout) },
+        None => std::ptr::null_mut(),
+    })
+}
+
+/// Frees an allocation of `tn_alloc`. Null is ignored.
+///
+/// # Safety
+/// `ptr` is null or came from `tn_alloc(bytes)` with this same `bytes`, and is freed once.
+#[no_mangle]
+pub unsafe extern "C" fn tn_free(ptr: *mut u8, bytes: usize) {
+    last_error::guard_value((), || {
+        if let (false, Some(layout)) = (ptr.is_null(), layout(bytes)) {
+            // SAFETY: the caller's contract: a live tn_alloc(bytes) allocation, which used this
+            // same layout.
+            unsafe { std::alloc::dealloc(ptr, layout) }
+        }
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn tn_last_error_ptr() -> *const u8 {
+    last_error::guard_value(std::ptr::null(), || last_error::last().0)
+}
+
+#[no_mangle]
+pub extern "C" fn tn_last_error_len() -> usize {
+    last_error::guard_value(0, || last_error::last().1)
+}
+
+#[no_mangle]
+pub extern "C" fn tn_isa_ptr() -> *const u8 {
+    last_error::guard_value(std::ptr::null(), || thinnet_core::active_isa().name().as_ptr())
+}
+
+#[no_mangle]
+pub extern "C" fn tn_isa_len() -> usize {
+    last_error::guard_value(0, || thinnet_core::active_isa().name().len())
+}
+
+fn join(lo: u32, hi: u32) -> u64 {
+    u64::from(hi) << 32 | u64::from(lo)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn mask_spec(
+    p: f64,
+    seed_lo: u32,
+    seed_hi: u32,
+    stream_lo: u32,
+    stream_hi: u32,
+    offset_lo: u32,
+    offset_hi: u32,
+) -> MaskSpec {
+    MaskSpec { p, seed: join(seed_lo, seed_hi), stream: join(stream_lo, stream_hi), offset: join(offset_lo, offset_hi) }
+}
+
+fn mode(classic: u32) -> Result<Mode, Error> {
+    match classic {
+        0 => Ok(Mode::Inverted),
+        1 => Ok(Mode::Classic),
+        other => Err(Error::invalid_arg(format!(
+            "classic must be 0 (inverted dropout) or 1 (classic dropout), received {}",
+            other
+        ))),
+    }
+}
+
+type Apart = fn(&[f32], &mut [f32], &DropoutSpec) -> Result<(), Error>;
+type InPlace = fn(&mut [f32], &DropoutSpec) -> Result<(), Error>;
+
+/// Checks the two regions and runs `apart`, or `in_place` when out == x.
+///
+/// # Safety
+/// x and out, when inside linear memory, are f32 data that the caller owns and that nothing else
+/// uses during the call.
+unsafe fn run(
+    x: usize,
+    out: usize,
+    n: usize,
+    spec: &DropoutSpec,
+    apart: Apart,
+    in_place: InPlace,
+) -> Result<(), Error> {
+    let xr = Region::new::<f32>("x", x, n)?;
+    let or = Region::new::<f32>("out", out, n)?;
+    if n > 0 && xr.addr() == or.addr() {
+        // SAFETY: checked region, exclusively the caller's (contract); one borrow only.
+        return in_place(unsafe { xr.slice_mut::<f32>() }, spec);
+    }
+    if xr.overlaps(&or) {
+        return Err(Error::invalid_arg(format!(
+            "out must be x itself (in place) or not overlap it, received x at {} and out at {} ({} elements)",
+            x, out, n
+        )));
+    }
+    // SAFETY: checked, disjoint regions, exclusively the caller's (contract).
+    unsafe { apart(xr.slice::<f32>(), or.slice_mut::<f32>(), spec) }
+}
+
+/// Dropout of n floats at `x` into `out` (see the crate doc for the arguments).
+///
+/// # Safety
+/// `x` and `out` are regions of linear memory that JavaScript owns (from `tn_alloc`, or its own
+/// data) and that no Rust object lives in; addresses outside memory are rejected, not trusted.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn tn_dropout(
+    x: *const f32,
+    out: *mut f32,
+    n: usize,
+    p: f64,
+    seed_lo: u32,
+    seed_hi: u32,
+    stream_lo: u32,
+    stream_hi: u32,
+    offset_lo: u32,
+    offset_hi: u32,
+    classic: u32,
+) -> i32 {
+    guard(|| {
+        let spec = DropoutSpec {
+            mask: mask_spec(p, seed_lo, seed_hi, stream_lo, stream_hi, offset_lo, offset_hi),
+            mode: mode(classic)?,
+        };
+        // SAFETY: forwarded from this function's contract.
+        unsafe { run(x as usize, out as usize, n, &spec, thinnet_core::dropout, thinnet_core::dropout_in_place) }
+    })
+}
+
+/// Gradient of dropout: dy at `x`, dx into `out`, the mask of the forward call with the same
+/// spec. Arguments as `tn_dropout`.
+///
+/// # Safety
+/// As `tn_dropout`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn tn_dropout_backward(
+    x: *const f32,
+    out: *mut f32,
+    n: usize,
+    p: f64,
+    seed_lo: u32,
+    seed_hi: u32,
+    stream_lo: u32,
+    stream_hi: u32,
+    offset_lo: u32,
+    offset_hi: u32,
+    classic: u32,
+) -> i32 {
+    guard(|| {
+        let spec = DropoutSpec {
+            mask: mask_spec(p, seed_lo, seed_hi, stream_lo, stream_hi, offset_lo, offset_hi),
+            mode: mode(classic)?,
+        };
+        // SAFETY: forwarded from this function's contract.
+        unsafe {
+            run(
+                x as usize,
+                out as usize,
+                n,
+                &spec,
+                thinnet_core::dropout_backward,
+                thinnet_core::dropout_backward_in_place,
+            )
+        }
+    })
+}
+
+/// The keep bitmask of n elements into ceil(n / 32) words at `out`.
+///
+/// # Safety
+/// As `tn_dropout`, for `out`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn tn_dropout_mask(
+    out: *mut u32,
+    n: usize,
+    p: f64,
+    seed_lo: u32,
+    seed_hi: u32,
+    stream_lo: u32,
+    stream_hi: u32,
+    offset_lo: u32,
+    offset_hi: u32,
+) -> i32 {
+    guard(|| {
+        let spec = mask_spec(p, seed_lo, seed_hi, stream_lo, stream_hi, offset_lo, offset_hi);
+        let words = Region::new::<u32>("out", out as usize, thinnet_core::mask_words(n))?;
+        // SAFETY: checked region, exclusively the caller's (contract).
+        thinnet_core::dropout_mask(unsafe { words.slice_mut::<u32>() }, n, &spec)
+    })
+}
+
+#[cfg(test)]
+mod tests;

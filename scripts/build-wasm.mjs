@@ -1,0 +1,148 @@
+#!/usr/bin/env node
+// Builds crates/thinnet-wasm twice, with and without simd128 (a WASM module cannot detect SIMD
+// from inside: JavaScript picks the build with a WebAssembly.validate probe), then optimises each
+// with wasm-opt into build/thinnet_simd.wasm and build/thinnet_scalar.wasm.
+//
+// This does what wasm-pack would do here (wasm-pack cannot be installed, and thinnet uses no
+// wasm-bindgen). The toolchain is Debian's rustc 1.63 / cargo 1.65, the only one with the
+// wasm32 std on this kind of machine; each build has its own target dir, so the native build's
+// target/ is untouched.
+//
+// Usage: node scripts/build-wasm.mjs [--only simd|scalar]
+
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const CARGO = '/usr/bin/cargo'
+const RUSTC = '/usr/bin/rustc'
+const TARGET = 'wasm32-unknown-unknown'
+const DEBIAN_PACKAGES = 'rustc cargo libstd-rust-dev-wasm32 lld binaryen'
+
+const VARIANTS = [
+  { name: 'simd', rustflags: '-C target-feature=+simd128', optFlags: ['--enable-simd'], isa: 'simd128' },
+  { name: 'scalar', rustflags: '', optFlags: [], isa: 'scalar' },
+]
+
+function fail(message) {
+  console.error(`build-wasm: ${message}`)
+  process.exit(1)
+}
+
+function run(cmd, args, options = {}) {
+  const result = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', ...options })
+  if (result.error) fail(`could not run ${cmd}: ${result.error.message}`)
+  return result
+}
+
+function checkToolchain() {
+  for (const tool of [CARGO, RUSTC]) {
+    if (!existsSync(tool)) {
+      fail(
+        `${tool} is missing. The WASM build needs Debian's Rust toolchain, which has the wasm32 std ` +
+          `(rustup's stable has no wasm32 target here). As root: apt-get update && apt-get install -y ${DEBIAN_PACKAGES}`,
+      )
+    }
+  }
+  const sysroot = run(RUSTC, ['--print', 'sysroot']).stdout.trim()
+  const std = join(sysroot, 'lib', 'rustlib', TARGET, 'lib')
+  if (!existsSync(std)) {
+    fail(
+      `${RUSTC} has no ${TARGET} std (looked in ${std}). As root: apt-get install -y libstd-rust-dev-wasm32 lld`,
+    )
+  }
+}
+
+function findWasmOpt() {
+  const local = join(root, 'node_modules', '.bin', 'wasm-opt')
+  if (existsSync(local)) return local
+  if (existsSync('/usr/bin/wasm-opt')) return '/usr/bin/wasm-opt'
+  const which = run('sh', ['-c', 'command -v wasm-opt'])
+  if (which.status === 0 && which.stdout.trim()) return which.stdout.trim()
+  fail(`wasm-opt not found (node_modules/.bin, /usr/bin, PATH). As root: apt-get install -y binaryen`)
+}
+
+function cargoBuild(variant) {
+  const targetDir = join(root, 'target', `wasm-${variant.name}`)
+  const env = {
+    ...process.env,
+    RUSTC,
+    RUSTFLAGS: variant.rustflags,
+    CARGO_TARGET_DIR: targetDir,
+    // wasm32-unknown-unknown's std is built with panic = "abort" (a panic is a trap); say so
+    // rather than inherit the workspace's "unwind", which only the native addon needs.
+    CARGO_PROFILE_RELEASE_PANIC: 'abort',
+  }
+  delete env.CARGO_BUILD_TARGET
+  const args = ['build', '--release', '--target', TARGET, '-p', 'thinnet-wasm']
+  console.log(`build-wasm: [${variant.name}] RUSTFLAGS="${variant.rustflags}" ${CARGO} ${args.join(' ')}`)
+  const result = run(CARGO, args, { env, stdio: ['ignore', 'inherit', 'pipe'] })
+  process.stderr.write(result.stderr)
+  if (result.status !== 0) {
+    let hint = ''
+    if (/linker .*not found|rust-lld|wasm-ld/.test(result.stderr)) {
+      hint = ' The wasm32 linker is missing: apt-get install -y lld.'
+    } else if (/failed to load manifest for workspace member|failed to parse manifest/.test(result.stderr)) {
+      hint =
+        ' Debian cargo 1.65 parses every workspace member: a member manifest that it cannot read ' +
+        '(newer syntax, a missing src/lib.rs) breaks this build too.'
+    } else if (/lock file version/.test(result.stderr)) {
+      hint = ' Cargo.lock must stay at version 3 for cargo 1.65.'
+    }
+    fail(`cargo build (${variant.name}) failed with status ${result.status}.${hint}`)
+  }
+  return join(targetDir, TARGET, 'release', 'thinnet_wasm.wasm')
+}
+
+function optimise(wasmOpt, variant, input, output) {
+  const args = [
+    '-O3',
+    ...variant.optFlags,
+    '--strip-debug',
+    '--strip-producers',
+    '--strip-target-features',
+    input,
+    '-o',
+    output,
+  ]
+  const result = run(wasmOpt, args, { stdio: ['ignore', 'inherit', 'inherit'] })
+  if (result.status !== 0) fail(`${wasmOpt} ${args.join(' ')} failed with status ${result.status}`)
+  if (variant.name === 'scalar') {
+    // The scalar build is for engines without SIMD: prove it validates with MVP features only.
+    const check = run(wasmOpt, ['--mvp-features', output, '-o', '/dev/null'], { stdio: 'ignore' })
+    if (check.status !== 0) fail(`${output} uses instructions beyond WebAssembly MVP (SIMD leaked in?)`)
+  }
+}
+
+/** Instantiates the output and checks that it reports the instruction set it was built for. */
+async function checkIsa(variant, file) {
+  const { readFile } = await import('node:fs/promises')
+  const { instance } = await WebAssembly.instantiate(await readFile(file), {})
+  const { memory, tn_isa_ptr, tn_isa_len } = instance.exports
+  // Call first, then view: a first call may allocate and grow memory, detaching older views.
+  const ptr = tn_isa_ptr()
+  const len = tn_isa_len()
+  const isa = new TextDecoder().decode(new Uint8Array(memory.buffer, ptr, len))
+  if (isa !== variant.isa) fail(`${file} reports isa '${isa}', expected '${variant.isa}'`)
+}
+
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined
+if (only !== undefined && !VARIANTS.some((v) => v.name === only)) {
+  fail(`--only must be one of ${VARIANTS.map((v) => v.name).join(', ')}, received ${only}`)
+}
+
+checkToolchain()
+const wasmOpt = findWasmOpt()
+mkdirSync(join(root, 'build'), { recursive: true })
+for (const variant of VARIANTS.filter((v) => only === undefined || v.name === only)) {
+  const raw = cargoBuild(variant)
+  const output = join(root, 'build', `thinnet_${variant.name}.wasm`)
+  const tmp = `${output}.tmp`
+  optimise(wasmOpt, variant, raw, tmp)
+  await checkIsa(variant, tmp)
+  // Replace the old file only once the new one is known good.
+  renameSync(tmp, output)
+  console.log(`build-wasm: wrote ${output} (${statSync(output).size} bytes)`)
+}

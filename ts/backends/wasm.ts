@@ -1,0 +1,411 @@
+/**
+ * The WebAssembly backend: crates/thinnet-wasm's exports over linear memory, in two builds,
+ * build/thinnet_simd.wasm ('wasm', simd128) and build/thinnet_scalar.wasm ('wasm-scalar', for
+ * engines without SIMD). A module cannot detect SIMD from inside, so `wasmSimdSupported` asks the
+ * engine to validate a tiny v128 module and the caller picks the build.
+ *
+ * Memory. Arrays that live in this backend's linear memory (from `allocate`, or any view whose
+ * `.buffer` is the module's memory buffer) are passed by address, with no copy. Other arrays are
+ * copied into scratch allocations and the result copied back out, only on success, so a failed
+ * call leaves the caller's arrays untouched. Any allocation may grow memory, which detaches every
+ * view over the old buffer: addresses are computed as numbers before allocating and views are
+ * made fresh from `memory.buffer` right where they are used.
+ *
+ * Errors. Each export returns a status (0 ok, 1 ERR_INVALID_ARG, 2 ERR_SHAPE_MISMATCH,
+ * 3 ERR_INTERNAL) and leaves a message in the module; this file turns it into a ThinnetError. A
+ * trap (a Rust panic, which aborts on wasm32) becomes ERR_INTERNAL with the panic's message, and
+ * the instance is retired: its allocator may be mid-update, so later calls throw instead of
+ * running on possibly corrupt state.
+ */
+
+import type { Backend, BackendBuffer, BackendName, DropoutMode, KernelSpec } from '../backend.js'
+import { invalidArg, shapeMismatch, ThinnetError } from '../errors.js'
+import { describeValue } from '../validate.js'
+
+/** The ABI this file speaks (`tn_abi_version` of crates/thinnet-wasm). */
+const ABI_VERSION = 1
+
+export type WasmFile = 'thinnet_simd.wasm' | 'thinnet_scalar.wasm'
+
+/**
+ * Where the .wasm bytes come from. The default reads `<package root>/build/<file>` with Node's fs;
+ * a browser build can pass one that fetches instead.
+ */
+export type WasmSource = (file: WasmFile) => Promise<BufferSource>
+
+export interface LoadWasmOptions {
+  /** The simd128 build ('wasm') or the scalar one ('wasm-scalar'). */
+  simd: boolean
+  source?: WasmSource
+}
+
+/** The exports of crates/thinnet-wasm (wasm i32 arrive as signed numbers: read them `>>> 0`). */
+interface Exports {
+  memory: WebAssembly.Memory
+  tn_abi_version(): number
+  tn_alloc(bytes: number): number
+  tn_free(ptr: number, bytes: number): void
+  tn_last_error_ptr(): number
+  tn_last_error_len(): number
+  tn_isa_ptr(): number
+  tn_isa_len(): number
+  tn_dropout: DropoutExport
+  tn_dropout_backward: DropoutExport
+  tn_dropout_mask(
+    out: number,
+    n: number,
+    p: number,
+    seedLo: number,
+    seedHi: number,
+    streamLo: number,
+    streamHi: number,
+    offsetLo: number,
+    offsetHi: number,
+  ): number
+}
+
+type DropoutExport = (
+  x: number,
+  out: number,
+  n: number,
+  p: number,
+  seedLo: number,
+  seedHi: number,
+  streamLo: number,
+  streamHi: number,
+  offsetLo: number,
+  offsetHi: number,
+  classic: number,
+) => number
+
+const FUNCTIONS = [
+  'tn_abi_version',
+  'tn_alloc',
+  'tn_free',
+  'tn_last_error_ptr',
+  'tn_last_error_len',
+  'tn_isa_ptr',
+  'tn_isa_len',
+  'tn_dropout',
+  'tn_dropout_backward',
+  'tn_dropout_mask',
+] as const
+
+// A module with one function, `() -> ()`, whose body is `i32.const 0; i32x4.splat; drop`: an
+// engine without SIMD rejects the 0xfd-prefixed instruction at validation.
+const SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
+  0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type section: one type, func () -> ()
+  0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
+  0x0a, 0x09, 0x01, 0x07, 0x00, // code section: one body of 7 bytes, no locals
+  0x41, 0x00, // i32.const 0
+  0xfd, 0x11, // i32x4.splat
+  0x1a, // drop
+  0x0b, // end
+])
+
+/** Whether this engine validates WebAssembly SIMD (v128) instructions. */
+export function wasmSimdSupported(): boolean {
+  try {
+    return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE)
+  } catch {
+    return false
+  }
+}
+
+/** Reads `<package root>/build/<file>`: two levels up from ts/backends (vitest) or dist/backends. */
+export const nodeFileSource: WasmSource = async (file) => {
+  // Imported here, not at the top, so that bundling this file for a browser does not pull in fs.
+  const { readFile } = await import('node:fs/promises')
+  const bytes = await readFile(new URL(`../../build/${file}`, import.meta.url))
+  // A Buffer from readFile owns an ordinary (never shared) ArrayBuffer.
+  return bytes as Uint8Array as Uint8Array<ArrayBuffer>
+}
+
+/** Compiled modules of the default source, shared by every instance (each has its own memory). */
+const compiled = new Map<WasmFile, Promise<WebAssembly.Module>>()
+
+/** Loads one build and returns a backend over a fresh instance (its own linear memory). */
+export async function loadWasm(options: LoadWasmOptions): Promise<Backend> {
+  const file: WasmFile = options.simd ? 'thinnet_simd.wasm' : 'thinnet_scalar.wasm'
+  let module: WebAssembly.Module
+  try {
+    if (options.source === undefined) {
+      let pending = compiled.get(file)
+      if (pending === undefined) {
+        pending = nodeFileSource(file).then((bytes) => WebAssembly.compile(bytes))
+        compiled.set(file, pending)
+        pending.catch(() => compiled.delete(file))
+      }
+      module = await pending
+    } else {
+      module = await WebAssembly.compile(await options.source(file))
+    }
+  } catch (error) {
+    throw new Error(`cannot load build/${file} (build it with: npm run build:wasm)`, { cause: error })
+  }
+  const instance = await WebAssembly.instantiate(module, {})
+  return new WasmBackend(options.simd ? 'wasm' : 'wasm-scalar', checkExports(instance.exports, file))
+}
+
+function checkExports(exports: WebAssembly.Exports, file: WasmFile): Exports {
+  if (!(exports.memory instanceof WebAssembly.Memory)) {
+    throw new Error(`build/${file} exports no memory: not a thinnet-wasm build`)
+  }
+  for (const name of FUNCTIONS) {
+    if (typeof exports[name] !== 'function') {
+      throw new Error(`build/${file} lacks the export ${name}: a stale or foreign build (rebuild: npm run build:wasm)`)
+    }
+  }
+  const typed = exports as unknown as Exports
+  const version = typed.tn_abi_version() >>> 0
+  if (version !== ABI_VERSION) {
+    throw new Error(
+      `build/${file} speaks ABI version ${version}, this loader version ${ABI_VERSION} (rebuild: npm run build:wasm)`,
+    )
+  }
+  return typed
+}
+
+const STATUS_CODES = { 1: 'ERR_INVALID_ARG', 2: 'ERR_SHAPE_MISMATCH', 3: 'ERR_INTERNAL' } as const
+
+/**
+ * The largest allocation: Rust's allocator refuses sizes above isize::MAX, 2^31 - 1 on wasm32
+ * (the address space itself is 2^32 bytes).
+ */
+const MAX_BYTES = 2 ** 31 - 64
+const MAX_FLOATS = Math.floor(MAX_BYTES / 4)
+
+const TWO_POW_32 = 2n ** 32n
+const TWO_POW_64 = 2n ** 64n
+
+/** Where an array's data sits for a call: its address, and whether it is a scratch copy. */
+interface Placed {
+  ptr: number
+  scratchBytes: number
+}
+
+/** Keeps a buffer alive as long as any view it handed out: a view alone must not let it be freed. */
+const OWNER = Symbol('thinnet.wasmBufferOwner')
+
+class WasmBackend implements Backend {
+  readonly name: BackendName
+  readonly isa: string
+  readonly #exports: Exports
+  readonly #memory: WebAssembly.Memory
+  /** Set when the instance trapped: every later call rethrows it. */
+  #retired: ThinnetError | undefined
+  /** Frees buffers their owners dropped without free(): a safety net, free() is the rule. */
+  readonly #registry: FinalizationRegistry<{ ptr: number; bytes: number }>
+
+  constructor(name: BackendName, exports: Exports) {
+    this.name = name
+    this.#exports = exports
+    this.#memory = exports.memory
+    this.#registry = new FinalizationRegistry(({ ptr, bytes }) => {
+      if (this.#retired === undefined) this.#exports.tn_free(ptr, bytes)
+    })
+    this.isa = this.#call(() => {
+      // Call first, view after: even this first call may allocate and grow memory.
+      const ptr = exports.tn_isa_ptr() >>> 0
+      const len = exports.tn_isa_len() >>> 0
+      return new TextDecoder().decode(new Uint8Array(this.#memory.buffer, ptr, len))
+    })
+  }
+
+  dropout(x: Float32Array, out: Float32Array, spec: KernelSpec): void {
+    this.#apply(this.#exports.tn_dropout, 'x', x, out, spec)
+  }
+
+  dropoutBackward(dy: Float32Array, out: Float32Array, spec: KernelSpec): void {
+    this.#apply(this.#exports.tn_dropout_backward, 'dy', dy, out, spec)
+  }
+
+  dropoutMask(n: number, out: Uint32Array, spec: Omit<KernelSpec, 'mode'>): void {
+    if (!Number.isSafeInteger(n) || n < 0 || n >= 2 ** 32) {
+      throw invalidArg(`n must be an integer in [0, 2^32) on the WASM backend, received ${describeValue(n)}`)
+    }
+    const words = Math.ceil(n / 32)
+    if (out.length !== words) {
+      throw shapeMismatch(`out must have ceil(n / 32) = ${words} words for n = ${n}, received ${out.length}`)
+    }
+    const [seedLo, seedHi] = split('seed', spec.seed)
+    const [streamLo, streamHi] = split('stream', spec.stream)
+    const [offsetLo, offsetHi] = split('offset', spec.offset)
+    const scratch: Placed[] = []
+    try {
+      const placed = this.#place(out, scratch)
+      const status = this.#call(() =>
+        this.#exports.tn_dropout_mask(placed.ptr, n, spec.p, seedLo, seedHi, streamLo, streamHi, offsetLo, offsetHi),
+      )
+      this.#check(status)
+      if (placed.scratchBytes > 0) out.set(new Uint32Array(this.#memory.buffer, placed.ptr, words))
+    } finally {
+      this.#free(scratch)
+    }
+  }
+
+  allocate(n: number): BackendBuffer {
+    if (!Number.isSafeInteger(n) || n < 0 || n > MAX_FLOATS) {
+      throw invalidArg(`n must be an integer in [0, ${MAX_FLOATS}] on the WASM backend, received ${describeValue(n)}`)
+    }
+    const bytes = n * 4
+    const ptr = this.#alloc(bytes)
+    const memory = this.#memory
+    const backend = this
+    let freed = false
+    const buffer: BackendBuffer = {
+      length: n,
+      view(): Float32Array {
+        if (freed) throw invalidArg('this buffer was freed: it cannot be used any more')
+        const view = new Float32Array(memory.buffer, ptr, n)
+        Object.defineProperty(view, OWNER, { value: buffer })
+        return view
+      },
+      free(): void {
+        if (freed) return
+        freed = true
+        backend.#registry.unregister(buffer)
+        // A retired instance's allocator may be corrupt: leak rather than touch it.
+        if (backend.#retired === undefined) backend.#exports.tn_free(ptr, bytes)
+      },
+    }
+    this.#registry.register(buffer, { ptr, bytes }, buffer)
+    return buffer
+  }
+
+  #apply(fn: DropoutExport, xName: string, x: Float32Array, out: Float32Array, spec: KernelSpec): void {
+    const n = x.length
+    if (out.length !== n) {
+      throw shapeMismatch(`out must have the length of ${xName} (${n}), received ${out.length}`)
+    }
+    const inPlace = out.buffer === x.buffer && out.byteOffset === x.byteOffset
+    if (!inPlace && overlap(x, out)) {
+      throw invalidArg(`out must be ${xName} itself (in place) or not overlap it`)
+    }
+    const classic = modeFlag(spec.mode)
+    const [seedLo, seedHi] = split('seed', spec.seed)
+    const [streamLo, streamHi] = split('stream', spec.stream)
+    const [offsetLo, offsetHi] = split('offset', spec.offset)
+    const scratch: Placed[] = []
+    try {
+      // Both addresses are taken before any allocation: an allocation may grow memory and detach
+      // the caller's views, whose byteOffset then reads 0.
+      const xIn = x.buffer === this.#memory.buffer
+      const outIn = out.buffer === this.#memory.buffer
+      const xAt = xIn ? x.byteOffset : -1
+      const outAt = outIn ? out.byteOffset : -1
+      const xPlaced = xIn ? { ptr: xAt, scratchBytes: 0 } : this.#place(x, scratch)
+      // Fill x's scratch now, from a view made after its own allocation.
+      if (xPlaced.scratchBytes > 0) new Float32Array(this.#memory.buffer, xPlaced.ptr, n).set(x)
+      const outPlaced = inPlace ? xPlaced : outIn ? { ptr: outAt, scratchBytes: 0 } : this.#place(out, scratch)
+      const status = this.#call(() =>
+        fn(xPlaced.ptr, outPlaced.ptr, n, spec.p, seedLo, seedHi, streamLo, streamHi, offsetLo, offsetHi, classic),
+      )
+      this.#check(status)
+      if (outPlaced.scratchBytes > 0) out.set(new Float32Array(this.#memory.buffer, outPlaced.ptr, n))
+    } finally {
+      this.#free(scratch)
+    }
+  }
+
+  /**
+   * The address of `array`'s data in linear memory: its own when it lives there, else a fresh
+   * scratch allocation (recorded in `scratch` for the caller's finally; not filled).
+   */
+  #place(array: Float32Array | Uint32Array, scratch: Placed[]): Placed {
+    if (array.buffer === this.#memory.buffer) return { ptr: array.byteOffset, scratchBytes: 0 }
+    if (array.length === 0) return { ptr: 0, scratchBytes: 0 }
+    const bytes = array.length * array.BYTES_PER_ELEMENT
+    if (bytes > MAX_BYTES) {
+      throw invalidArg(
+        `arrays on the WASM backend hold at most ${MAX_BYTES} bytes, received ${array.length} elements ` +
+          `of ${array.BYTES_PER_ELEMENT} bytes (use the native backend)`,
+      )
+    }
+    const placed = { ptr: this.#alloc(bytes), scratchBytes: bytes }
+    scratch.push(placed)
+    return placed
+  }
+
+  #alloc(bytes: number): number {
+    const ptr = this.#call(() => this.#exports.tn_alloc(bytes)) >>> 0
+    if (ptr === 0) {
+      throw new ThinnetError(
+        'ERR_INTERNAL',
+        `the WASM backend could not allocate ${bytes} bytes (linear memory cannot grow further; ` +
+          `it holds ${this.#memory.buffer.byteLength} bytes)`,
+      )
+    }
+    return ptr
+  }
+
+  #free(scratch: Placed[]): void {
+    if (this.#retired !== undefined) return
+    for (const { ptr, scratchBytes } of scratch) this.#exports.tn_free(ptr, scratchBytes)
+  }
+
+  /** Runs an export, turning a trap into ERR_INTERNAL and retiring the instance. */
+  #call<T>(body: () => T): T {
+    if (this.#retired !== undefined) throw this.#retired
+    try {
+      return body()
+    } catch (error) {
+      if (!(error instanceof WebAssembly.RuntimeError)) throw error
+      let detail = ''
+      try {
+        detail = `: ${this.#lastMessage()}`
+      } catch {
+        // The message is a best effort; the trap itself is the news.
+      }
+      this.#retired = new ThinnetError(
+        'ERR_INTERNAL',
+        `the ${this.name} backend trapped (${error.message})${detail}. This instance can no longer be used; ` +
+          'load thinnet again, and please report the bug',
+        { cause: error },
+      )
+      throw this.#retired
+    }
+  }
+
+  #check(status: number): void {
+    if (status === 0) return
+    const code = STATUS_CODES[status as keyof typeof STATUS_CODES]
+    const message = this.#lastMessage()
+    if (code === undefined) {
+      throw new ThinnetError('ERR_INTERNAL', `the ${this.name} backend returned unknown status ${status}: ${message}`)
+    }
+    throw new ThinnetError(code, message)
+  }
+
+  #lastMessage(): string {
+    const ptr = this.#exports.tn_last_error_ptr() >>> 0
+    const len = this.#exports.tn_last_error_len() >>> 0
+    return new TextDecoder().decode(new Uint8Array(this.#memory.buffer, ptr, len))
+  }
+}
+
+/** Whether two views share a byte of one buffer. */
+function overlap(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return (
+    a.buffer === b.buffer &&
+    a.byteLength > 0 &&
+    b.byteLength > 0 &&
+    a.byteOffset < b.byteOffset + b.byteLength &&
+    b.byteOffset < a.byteOffset + a.byteLength
+  )
+}
+
+function modeFlag(mode: DropoutMode): number {
+  if (mode === 'inverted') return 0
+  if (mode === 'classic') return 1
+  throw invalidArg(`mode must be 'inverted' or 'classic', received ${describeValue(mode)}`)
+}
+
+/** A u64 as the (lo, hi) u32 halves the exports take. */
+function split(name: string, value: bigint): [number, number] {
+  if (typeof value !== 'bigint' || value < 0n || value >= TWO_POW_64) {
+    throw invalidArg(`${name} must be a bigint in [0, 2^64), received ${describeValue(value)}`)
+  }
+  return [Number(value % TWO_POW_32), Number(value / TWO_POW_32)]
+}
