@@ -13,6 +13,17 @@ fn available() -> Vec<Isa> {
     ALL_ISAS.iter().copied().filter(|isa| isa.is_available()).collect()
 }
 
+/// Thread counts to compare with one thread. THINNET_TEST_SINGLE_THREAD=1 empties the list for
+/// runs under qemu-user 7.2 (Debian 12), which hangs on any thread creation; the split logic is
+/// ISA-independent and the native runs cover it.
+fn split_thread_counts() -> Vec<usize> {
+    if std::env::var("THINNET_TEST_SINGLE_THREAD").map_or(false, |v| v == "1") {
+        eprintln!("THINNET_TEST_SINGLE_THREAD=1: thread-split comparisons not run in this run");
+        return Vec::new();
+    }
+    vec![2, 3]
+}
+
 fn scalar(threads: usize) -> Exec {
     Exec { isa: Isa::Scalar, threads }
 }
@@ -126,7 +137,7 @@ fn thread_splits_give_the_same_bits_as_one_thread() {
         let spec = DropoutSpec { mask: MaskSpec { p: 0.25, seed: 9, stream: 1, offset: 3 }, mode: Mode::Inverted };
         let mut one = vec![0.0; n];
         dropout_with(&x, &mut one, &spec, Exec { isa, threads: 1 }).unwrap();
-        for threads in [2, 3] {
+        for threads in split_thread_counts() {
             let mut many = vec![0.0; n];
             dropout_with(&x, &mut many, &spec, Exec { isa, threads }).unwrap();
             assert!(bits(&many) == bits(&one), "{:?} with {} threads", isa, threads);
@@ -145,7 +156,8 @@ fn kept_fraction_is_within_five_sigma() {
         for &p in [0.1, 0.5, 0.9].iter() {
             let spec = MaskSpec { p, seed: 1234, stream: 0, offset: 0 };
             let mut mask = vec![0u32; mask_words(n)];
-            dropout_mask_with(&mut mask, n, &spec, Exec { isa, threads: 2 }).unwrap();
+            let threads = split_thread_counts().first().copied().unwrap_or(1);
+            dropout_mask_with(&mut mask, n, &spec, Exec { isa, threads }).unwrap();
             let kept: u32 = mask.iter().map(|w| w.count_ones()).sum();
             let mean = n as f64 * (1.0 - p);
             let sigma = (n as f64 * p * (1.0 - p)).sqrt();
