@@ -1,0 +1,23 @@
+/**
+ * `npm run bench -- <name...>`: runs the named benchmarks (all when none is named) and prints
+ * their tables. Benchmarks measure; they never pass or fail on their numbers.
+ */
+
+import os from 'node:os'
+import { benchDropout } from './dropout.js'
+
+const BENCHES: Record<string, () => Promise<void>> = {
+  dropout: benchDropout,
+}
+
+const names = process.argv.slice(2)
+const unknown = names.filter((name) => !(name in BENCHES))
+if (unknown.length > 0) {
+  console.error(`unknown benchmark ${unknown.join(', ')}; available: ${Object.keys(BENCHES).join(', ')}`)
+  process.exit(2)
+}
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU'
+console.log(`machine: ${cpu}, ${os.cpus().length} cores, Node ${process.version}, ${os.platform()} ${os.arch()}`)
+for (const name of names.length > 0 ? names : Object.keys(BENCHES)) {
+  await BENCHES[name]()
+}

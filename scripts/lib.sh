@@ -1,0 +1,54 @@
+# Helpers shared by setup.sh and test.sh (sourced, not run).
+
+step() { printf '\n== %s\n' "$*"; }
+
+# Rust stable from rustup takes precedence over Debian's older rustc for the native build.
+if [ -d "$HOME/.cargo/bin" ]; then PATH="$HOME/.cargo/bin:$PATH"; fi
+
+fail() { printf 'thinnet set-up: %s\n' "$*" >&2; exit 1; }
+
+require_command() {
+  command -v "$1" >/dev/null 2>&1 || fail "'$1' is missing: install $2"
+}
+
+# The native addon uses AVX-512 intrinsics, stable since Rust 1.89.
+require_stable_cargo() {
+  require_command cargo "Rust stable with rustup (https://rustup.rs)"
+  local minor
+  minor=$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
+  [ "$minor" -ge 89 ] || fail "rustc $(rustc --version) is too old for the native addon: Rust 1.89 or newer is needed (rustup update stable)"
+}
+
+# Debian packages: the wasm32 toolchain (Debian's rustc is the only wasm32 std reachable here),
+# wasm-opt, and for the NEON tests the arm64 std, cross linker and qemu.
+DEBIAN_WASM_PACKAGES="rustc cargo libstd-rust-dev-wasm32 lld binaryen"
+DEBIAN_ARM_PACKAGES="libstd-rust-dev:arm64 gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static"
+
+debian_missing() {
+  local missing=""
+  for package in "$@"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing="$missing $package"
+  done
+  printf '%s' "$missing"
+}
+
+ensure_debian_packages() {
+  if ! command -v dpkg-query >/dev/null 2>&1; then
+    [ -x /usr/bin/cargo ] && [ -d /usr/lib/rustlib/wasm32-unknown-unknown ] && return 0
+    fail "the WASM build needs Debian's packages ($DEBIAN_WASM_PACKAGES) or another Rust toolchain with the wasm32-unknown-unknown std at /usr/bin; this is not a Debian system"
+  fi
+  local arm_ready=1
+  dpkg --print-foreign-architectures | grep -qx arm64 || arm_ready=0
+  local missing
+  missing="$(debian_missing $DEBIAN_WASM_PACKAGES)"
+  [ "$arm_ready" = 1 ] && missing="$missing$(debian_missing $DEBIAN_ARM_PACKAGES)" || missing="$missing $DEBIAN_ARM_PACKAGES"
+  [ -z "${missing// /}" ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    fail "missing Debian packages:$missing. As root: dpkg --add-architecture arm64 && apt-get update && apt-get install -y$missing"
+  fi
+  echo "installing Debian packages:$missing"
+  [ "$arm_ready" = 1 ] || dpkg --add-architecture arm64
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq $DEBIAN_WASM_PACKAGES $DEBIAN_ARM_PACKAGES >/dev/null
+}
