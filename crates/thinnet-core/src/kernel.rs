@@ -76,6 +76,11 @@ pub fn mask_words(n: usize) -> usize {
 
 /// How many leading elements precede the first block boundary: SIMD bodies start on a block
 /// (a multiple of 4 in the stream) and the scalar path does these few.
+// Used by the SIMD paths only: a scalar-only build (wasm32 without simd128) has none of them.
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64", all(target_arch = "wasm32", target_feature = "simd128"))),
+    allow(dead_code)
+)]
 #[inline]
 pub(crate) fn head_len(first: u64, n: usize) -> usize {
     let to_boundary = ((4 - (first & 3)) & 3) as usize;
@@ -84,6 +89,10 @@ pub(crate) fn head_len(first: u64, n: usize) -> usize {
 
 /// Pushes the keep bits of elements first..first + n one at a time (the heads and tails of the
 /// SIMD mask kernels).
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64", all(target_arch = "wasm32", target_feature = "simd128"))),
+    allow(dead_code)
+)]
 pub(crate) fn push_scalar_bits(writer: &mut BitWriter, n: usize, first: u64, d: Draws) {
     for i in 0..n as u64 {
         let u = crate::philox::draw(d.key, d.stream, first + i);
