@@ -8,6 +8,10 @@ import { benchDropout } from './dropout.js'
 
 const BENCHES: Record<string, () => Promise<void>> = {
   dropout: benchDropout,
+  // Imported on demand: they load the peers (TensorFlow.js, onnxruntime-node), which the other
+  // benchmarks do not need.
+  dense: async () => (await import('./dense.js')).benchDense(),
+  train: async () => (await import('./train.js')).benchTrain(),
 }
 
 const names = process.argv.slice(2)
