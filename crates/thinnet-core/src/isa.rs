@@ -40,8 +40,9 @@ impl Isa {
     pub fn is_available(self) -> bool {
         match self {
             Isa::Scalar => true,
+            // The AVX2 GEMM kernel multiplies with FMA3: one Isa, one feature set for every kernel.
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => crate::x86_avx2::is_supported(),
+            Isa::Avx2 => crate::x86_avx2::is_supported() && is_x86_feature_detected!("fma"),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => crate::x86_avx512::is_supported(),
             #[cfg(target_arch = "aarch64")]

@@ -10,8 +10,10 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod dense;
 mod dropout;
 mod error;
+mod gemm;
 mod isa;
 mod kernel;
 mod parallel;
@@ -31,11 +33,15 @@ mod simd128;
 #[cfg(test)]
 mod tests;
 
+pub use dense::{
+    dense_backward, dense_forward, Activation, DenseDropouts, DenseShape, DropConnect, Grads, Needs, Saved,
+};
 pub use dropout::{
     dropout, dropout_backward, dropout_backward_in_place, dropout_in_place, dropout_in_place_with, dropout_mask,
     dropout_mask_with, dropout_with, Exec,
 };
 pub use error::{Error, ErrorCode};
+pub use gemm::{gemm, gemm_blocking, MatMut, MatRef};
 pub use isa::{active_isa, detect, force_isa, Isa, ALL_ISAS};
 pub use kernel::mask_words;
 pub use parallel::{max_threads, set_max_threads};

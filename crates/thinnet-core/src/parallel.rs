@@ -74,6 +74,40 @@ fn run_scoped<F: Fn(usize, usize) + Sync>(n: usize, _per_thread: usize, work: &F
     work(0, n);
 }
 
+/// Runs `work(task)` for every task in 0..tasks, one task per thread: the calling thread takes
+/// task 0, scoped threads the others (on wasm32, which has no threads here, all run in turn on the
+/// calling thread). Callers choose `tasks` (at most `max_threads()`); the GEMM uses this for its
+/// 2D grid of output blocks, whose results do not depend on which thread computes them.
+pub(crate) fn run_tasks<F>(tasks: usize, work: F)
+where
+    F: Fn(usize) + Sync,
+{
+    if tasks <= 1 {
+        if tasks == 1 {
+            work(0);
+        }
+        return;
+    }
+    run_tasks_scoped(tasks, &work);
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn run_tasks_scoped<F: Fn(usize) + Sync>(tasks: usize, work: &F) {
+    std::thread::scope(|scope| {
+        for task in 1..tasks {
+            scope.spawn(move || work(task));
+        }
+        work(0);
+    });
+}
+
+#[cfg(target_arch = "wasm32")]
+fn run_tasks_scoped<F: Fn(usize) + Sync>(tasks: usize, work: &F) {
+    for task in 0..tasks {
+        work(task);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

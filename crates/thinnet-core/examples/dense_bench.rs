@@ -1,0 +1,171 @@
+//! GFLOP/s (2 * rows * inputs * units / time) of thinnet-core's plain GEMM and fused dense layer
+//! at issue 3's shapes, on 1 and 2 threads, beside this core's measured FMA peak.
+//!
+//!     cargo run --release -p thinnet-core --example dense_bench [-- --quick] [-- --isa avx2]
+//!
+//! Each number is the best of several rounds (other work on the machine only ever slows a round
+//! down). Not a test: nothing here asserts a speed.
+
+use std::time::Instant;
+
+use thinnet_core::{
+    active_isa, dense_backward, dense_forward, gemm, gemm_blocking, Activation, DenseDropouts, DenseShape, DropoutSpec, Exec,
+    Grads, Isa, MaskSpec, MatMut, MatRef, Mode, Saved,
+};
+
+/// An opaque copy the optimizer cannot see through (std::hint::black_box needs Rust 1.66; this
+/// example must build with 1.63 like the crate).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn black_box<T: Copy>(x: T) -> T {
+    // SAFETY: reads a valid, initialized local.
+    unsafe { std::ptr::read_volatile(&x) }
+}
+
+const SHAPES: [(usize, usize, usize); 4] = [(128, 784, 1024), (128, 1024, 1024), (1, 1024, 1024), (1024, 1024, 1024)];
+
+fn values(n: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        })
+        .collect()
+}
+
+/// Best seconds per call: rounds of about `round_secs`, the fastest round's mean.
+fn best_time(rounds: usize, round_secs: f64, mut f: impl FnMut()) -> f64 {
+    f();
+    let start = Instant::now();
+    f();
+    let once = start.elapsed().as_secs_f64().max(1e-7);
+    let per_round = ((round_secs / once) as usize).max(1);
+    let mut best = f64::INFINITY;
+    for _ in 0..rounds {
+        let t = Instant::now();
+        for _ in 0..per_round {
+            f();
+        }
+        best = best.min(t.elapsed().as_secs_f64() / per_round as f64);
+    }
+    best
+}
+
+fn spec(p: f64, stream: u64) -> DropoutSpec {
+    DropoutSpec { mask: MaskSpec { p, seed: 42, stream, offset: 0 }, mode: Mode::Inverted }
+}
+
+/// A register-only loop of independent FMAs on one thread: the ceiling of any f32 GEMM here.
+fn fma_peak(isa: Isa) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if isa == Isa::Avx512 {
+            // SAFETY: the Avx512 path is available (the isa came from active_isa or was forced).
+            return best_time(5, 0.2, || unsafe { black_box(peak_avx512(1 << 20)); }).recip() * (1u64 << 20) as f64 * 24.0 * 32.0 / 1e9;
+        }
+        if isa == Isa::Avx2 {
+            // SAFETY: as above, AVX2 + FMA.
+            return best_time(5, 0.2, || unsafe { black_box(peak_avx2(1 << 20)); }).recip() * (1u64 << 20) as f64 * 12.0 * 16.0 / 1e9;
+        }
+    }
+    let _ = isa;
+    f64::NAN
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn peak_avx512(iters: usize) -> f32 {
+    use std::arch::x86_64::*;
+    let mut acc = [_mm512_setzero_ps(); 24];
+    let a = _mm512_set1_ps(black_box(0.999_999));
+    let b = _mm512_set1_ps(black_box(1e-7));
+    for _ in 0..iters {
+        for v in acc.iter_mut() {
+            *v = _mm512_fmadd_ps(*v, a, b);
+        }
+    }
+    acc.iter().fold(0.0, |s, v| s + _mm512_reduce_add_ps(*v))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn peak_avx2(iters: usize) -> f32 {
+    use std::arch::x86_64::*;
+    let mut acc = [_mm256_setzero_ps(); 12];
+    let a = _mm256_set1_ps(black_box(0.999_999));
+    let b = _mm256_set1_ps(black_box(1e-7));
+    for _ in 0..iters {
+        for v in acc.iter_mut() {
+            *v = _mm256_fmadd_ps(*v, a, b);
+        }
+    }
+    let mut out = [0.0f32; 8];
+    _mm256_storeu_ps(out.as_mut_ptr(), acc.iter().fold(_mm256_setzero_ps(), |s, v| _mm256_add_ps(s, *v)));
+    out.iter().sum()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let isa = args
+        .iter()
+        .position(|a| a == "--isa")
+        .and_then(|i| args.get(i + 1))
+        .map(|name| Isa::from_name(name).expect("unknown isa"))
+        .unwrap_or_else(active_isa);
+    let (rounds, secs) = if quick { (3, 0.05) } else { (7, 0.15) };
+    let peak = fma_peak(isa);
+    let (mr, nr, kc, mc, nc) = gemm_blocking(isa).expect("isa not available");
+    println!("isa {}: MR {} NR {} KC {} MC {} NC {}; FMA peak (1 thread) {:.1} GFLOP/s", isa.name(), mr, nr, kc, mc, nc, peak);
+    println!("| rows, inputs, units | threads | gemm | dense relu | fused relu + dropouts | fused / gemm time | fwd+bwd fused | peak % (fused) |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let drops = DenseDropouts { input: Some(spec(0.2, 1)), output: Some(spec(0.5, 2)), drop_connect: None };
+    for &(rows, inputs, units) in SHAPES.iter() {
+        let shape = DenseShape { rows, inputs, units };
+        let x = values(rows * inputs, 1);
+        let w = values(inputs * units, 2);
+        let b = values(units, 3);
+        let mut y = vec![0.0f32; rows * units];
+        let flops = 2.0 * (rows * inputs * units) as f64;
+        let big = rows * inputs * units > 200_000_000;
+        let (r, s) = if big { (rounds.min(4), secs * 2.0) } else { (rounds, secs) };
+        for threads in [1usize, 2].iter().copied() {
+            let exec = Exec { isa, threads };
+            let t_gemm = best_time(r, s, || {
+                gemm(MatRef::row_major(&x, rows, inputs), MatRef::row_major(&w, inputs, units), 0.0, MatMut::row_major(&mut y, rows, units), exec)
+                    .unwrap()
+            });
+            let t_dense = best_time(r, s, || {
+                dense_forward(&x, &w, Some(&b), &mut y, None, shape, Activation::Relu, &DenseDropouts::default(), exec).unwrap()
+            });
+            let t_fused = best_time(r, s, || {
+                dense_forward(&x, &w, Some(&b), &mut y, None, shape, Activation::Relu, &drops, exec).unwrap()
+            });
+            let mut dx = vec![0.0f32; rows * inputs];
+            let mut dw = vec![0.0f32; inputs * units];
+            let mut db = vec![0.0f32; units];
+            let dy = values(rows * units, 4);
+            let t_train = best_time(r, s, || {
+                dense_forward(&x, &w, Some(&b), &mut y, None, shape, Activation::Relu, &drops, exec).unwrap();
+                let grads = Grads { dx: Some(&mut dx), dw: Some(&mut dw), db: Some(&mut db) };
+                dense_backward(&x, &w, &dy, Saved { y: Some(&y), pre: None }, grads, shape, Activation::Relu, &drops, exec).unwrap();
+            });
+            let g = |t: f64| flops / t / 1e9;
+            println!(
+                "| {}, {}, {} | {} | {:.1} | {:.1} | {:.1} | {:.3} | {:.1} | {:.0}% |",
+                rows,
+                inputs,
+                units,
+                threads,
+                g(t_gemm),
+                g(t_dense),
+                g(t_fused),
+                t_fused / t_gemm,
+                3.0 * flops / t_train / 1e9,
+                100.0 * g(t_fused) / (peak * threads as f64)
+            );
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! The backward pass: dX, dW and db in one call, regenerating the masks instead of storing them.
+//!
+//! With xd = dropout_in(x), Wd = dropconnect(W), z = xd . Wd + b and y = dropout_out(act(z)):
+//!
+//! ```text
+//! dz = dropout_out(dy) * act'(z)        made while dy is packed (for both GEMMs)
+//! dx = dropout_in(dz . Wd^T)            Wd^T packed from W with the DropConnect mask; the input
+//!                                       mask (times its scale) in the store
+//! dW = dropconnect(xd^T . dz)           x^T packed with the input mask; the DropConnect mask
+//!                                       (times its scale) in the store
+//! db = sum over rows of dz              added up while dz is packed for dW
+//! ```
+
+use crate::dense::activation::{Needs, SavedKind};
+use crate::dense::check::{check_len, drop_connect, packing_source, store_mask};
+use crate::dense::{Activation, DenseDropouts, DenseShape};
+use crate::dropout::Exec;
+use crate::error::Error;
+use crate::gemm::epilogue::Epilogue;
+use crate::gemm::kernel::Init;
+use crate::gemm::pack::{Gradient, Operand, RunDropout, Source};
+use crate::gemm::{check_isa, run, Problem};
+use crate::kernel::Draws;
+use crate::spec::Plan;
+
+/// Tensors saved from the forward pass that the activation's derivative needs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Saved<'a> {
+    /// y [rows, units] exactly as `dense_forward` wrote it (after output dropout).
+    pub y: Option<&'a [f32]>,
+    /// The pre-activation z [rows, units] that `dense_forward` wrote to its `pre`.
+    pub pre: Option<&'a [f32]>,
+}
+
+/// The gradients to compute; each is optional, and skipping one skips its work.
+#[derive(Debug, Default)]
+pub struct Grads<'a> {
+    /// dL/dx [rows, inputs].
+    pub dx: Option<&'a mut [f32]>,
+    /// dL/dW [inputs, units].
+    pub dw: Option<&'a mut [f32]>,
+    /// dL/db [units].
+    pub db: Option<&'a mut [f32]>,
+}
+
+/// The fused layer backward: from dy = dL/dy [rows, units], writes the requested gradients.
+///
+/// Needs the forward call's x, w, shape, activation and dropouts (the same specs: the masks are
+/// regenerated from them), and, per activation, one saved tensor:
+/// - linear: none;
+/// - relu, leaky relu, tanh, sigmoid: `saved.y` (the forward output, after output dropout) or
+///   `saved.pre`. From y, tanh and sigmoid recover act(z) as y / scale where kept (scale of the
+///   output dropout; exact in Classic mode, within one rounding in Inverted mode); relu and leaky
+///   relu only need its sign. `pre` is used when both are given;
+/// - gelu: `saved.pre` (its derivative is not a function of its output).
+///
+/// dz = dropout_out(dy) * act'(z) (the masked dy is `dropout_backward(dy)`'s bit for bit; where
+/// the output dropout dropped, dz = +0.0); dx = input mask * scale * (dz . Wd^T); dW = DropConnect
+/// mask * scale * (xd^T . dz) (or times fround(1 - p) for `DropConnect::Mean`); db = column sums of
+/// dz, added in row order. Each dx and dW element is one fused multiply-add chain, so the
+/// results do not depend on the thread count. Derivatives at the kinks: relu'(0) = 0,
+/// leaky'(0) = alpha.
+///
+/// Errors, with nothing written: lengths that disagree with the shape (`ERR_SHAPE_MISMATCH`,
+/// naming the argument), a saved tensor the activation needs but not given (for example
+/// "activation 'gelu' needs pre ..."), invalid dropout specs, bad alpha, an unavailable isa
+/// (`ERR_INVALID_ARG`).
+#[allow(clippy::too_many_arguments)]
+pub fn dense_backward(
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    saved: Saved<'_>,
+    grads: Grads<'_>,
+    shape: DenseShape,
+    act: Activation,
+    drop: &DenseDropouts,
+    exec: Exec,
+) -> Result<(), Error> {
+    check_isa(exec.isa)?;
+    let DenseShape { rows, inputs, units } = shape;
+    let sizes = shape.sizes()?;
+    check_len("x", x.len(), "rows * inputs", rows, inputs)?;
+    check_len("w", w.len(), "inputs * units", inputs, units)?;
+    check_len("dy", dy.len(), "rows * units", rows, units)?;
+    if let Some(y) = saved.y {
+        check_len("y", y.len(), "rows * units", rows, units)?;
+    }
+    if let Some(pre) = saved.pre {
+        check_len("pre", pre.len(), "rows * units", rows, units)?;
+    }
+    let Grads { dx, dw, db } = grads;
+    if let Some(dx) = dx.as_ref() {
+        check_len("dx", dx.len(), "rows * inputs", rows, inputs)?;
+    }
+    if let Some(dw) = dw.as_ref() {
+        check_len("dw", dw.len(), "inputs * units", inputs, units)?;
+    }
+    if let Some(db) = db.as_ref() {
+        check_len("db", db.len(), "units", units, 1)?;
+    }
+    act.validate()?;
+    let apply = exec.isa.kernels().apply;
+    let x_src = packing_source(drop.input.as_ref(), sizes.x, "inputDropout", apply)?;
+    let dx_mask = store_mask(drop.input.as_ref(), sizes.x, "inputDropout")?;
+    let (w_src, dw_mask) = drop_connect(drop.drop_connect.as_ref(), sizes.w, apply)?;
+
+    // dz's source: the output mask on dy, then the derivative from the saved tensor.
+    let (saved_ptr, kind) = match (act.needs(), saved.pre, saved.y) {
+        (Needs::Nothing, _, _) => (dy.as_ptr(), SavedKind::Pre),
+        (_, Some(pre), _) => (pre.as_ptr(), SavedKind::Pre),
+        (Needs::YOrPre, None, Some(y)) => (y.as_ptr(), SavedKind::Out { scale: 1.0 }),
+        (needs, _, _) => {
+            let wanted = if needs == Needs::Pre { "pre (the pre-activation dense_forward writes to its pre)" } else { "y or pre" };
+            return Err(Error::invalid_arg(format!(
+                "activation '{}' needs {} to compute its derivative, received neither",
+                act.name(),
+                wanted
+            )));
+        }
+    };
+    let out_plan = match drop.output.as_ref() {
+        None => Plan::KeepAll,
+        Some(spec) => spec.plan(sizes.y).map_err(|e| Error { code: e.code, message: format!("outputDropout: {}", e.message) })?,
+    };
+    let dz_src = match out_plan {
+        Plan::DropAll => Source::Zero,
+        Plan::KeepAll => Source::Gradient(Gradient { dropout: None, act, saved: saved_ptr, kind }),
+        Plan::Sample { key, stream, offset, threshold, scale } => Source::Gradient(Gradient {
+            dropout: Some(RunDropout { apply, draws: Draws { key, stream, threshold }, offset, scale }),
+            act,
+            saved: saved_ptr,
+            kind: if let SavedKind::Out { .. } = kind { SavedKind::Out { scale } } else { kind },
+        }),
+    };
+    let dy_op = Operand { ptr: dy.as_ptr(), rs: units, cs: 1 };
+
+    // Everything is checked: from here on the call writes.
+    if let Some(dx) = dx {
+        let problem = Problem {
+            m: rows,
+            n: inputs,
+            k: units,
+            a: dy_op,
+            a_src: dz_src,
+            // W^T: element (unit u, input i) is w[i * units + u].
+            b: Operand { ptr: w.as_ptr(), rs: 1, cs: units },
+            b_src: w_src,
+            c: dx.as_mut_ptr(),
+            rsc: inputs,
+            csc: 1,
+            init: Init::Zero,
+            epi: Some(Epilogue { bias: None, act: Activation::Linear, pre: None, mask: dx_mask }),
+            col_sums: None,
+        };
+        // SAFETY: lengths match the shape (checked), dx is an exclusive contiguous borrow, the
+        // saved tensor has dy's layout, specs were validated for their tensors' sizes.
+        unsafe { run(&problem, exec) };
+    }
+    if dw.is_some() || db.is_some() {
+        let (c, m) = match dw {
+            Some(dw) => (dw.as_mut_ptr(), inputs),
+            // No dW: an empty product whose packing of dz still sums db.
+            None => (std::ptr::null_mut(), 0),
+        };
+        let problem = Problem {
+            m,
+            n: units,
+            k: rows,
+            // x^T: element (input i, row r) is x[r * inputs + i].
+            a: Operand { ptr: x.as_ptr(), rs: 1, cs: inputs },
+            a_src: x_src,
+            b: dy_op,
+            b_src: dz_src,
+            c,
+            rsc: units,
+            csc: 1,
+            init: Init::Zero,
+            epi: Some(Epilogue { bias: None, act: Activation::Linear, pre: None, mask: dw_mask }),
+            col_sums: db.map(|db| db.as_mut_ptr()),
+        };
+        // SAFETY: as for dx; with m = 0 no element of C is touched (c is never dereferenced).
+        unsafe { run(&problem, exec) };
+    }
+    Ok(())
+}

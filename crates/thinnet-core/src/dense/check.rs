@@ -1,0 +1,98 @@
+//! Argument checks of the dense calls, all made before anything is written, and the translation
+//! of dropout specs into what the GEMM's packer and epilogue do.
+
+use crate::dense::{DenseShape, DropConnect};
+use crate::error::Error;
+use crate::gemm::epilogue::OutMask;
+use crate::gemm::pack::{RunDropout, Source};
+use crate::kernel::{ApplyFn, Draws};
+use crate::spec::{DropoutSpec, Plan};
+
+/// Element counts of x, W and y, checked for overflow.
+pub(crate) struct Sizes {
+    pub x: usize,
+    pub w: usize,
+    pub y: usize,
+}
+
+impl DenseShape {
+    pub(crate) fn sizes(&self) -> Result<Sizes, Error> {
+        let product = |a: usize, b: usize, what: &str| {
+            a.checked_mul(b).ok_or_else(|| {
+                Error::invalid_arg(format!("{} = {} * {} overflows this platform's sizes", what, a, b))
+            })
+        };
+        Ok(Sizes {
+            x: product(self.rows, self.inputs, "rows * inputs")?,
+            w: product(self.inputs, self.units, "inputs * units")?,
+            y: product(self.rows, self.units, "rows * units")?,
+        })
+    }
+}
+
+/// Fails unless `name` has exactly `a * b` elements (`what` names the product, e.g.
+/// "rows * inputs"; b = 1 for a vector).
+pub(crate) fn check_len(name: &str, len: usize, what: &str, a: usize, b: usize) -> Result<(), Error> {
+    if len == a * b {
+        return Ok(());
+    }
+    let expected = if b == 1 { format!("{} = {}", what, a) } else { format!("{} = {} * {} = {}", what, a, b, a * b) };
+    Err(Error::shape_mismatch(format!("{} must have {} elements, received {}", name, expected, len)))
+}
+
+/// The spec's plan for a tensor of n elements, with the argument named in errors.
+fn plan(spec: &DropoutSpec, n: usize, name: &str) -> Result<Plan, Error> {
+    spec.plan(n).map_err(|e| Error { code: e.code, message: format!("{}: {}", name, e.message) })
+}
+
+/// What packing does to a tensor that `spec` drops out (x, or W for DropConnect).
+pub(crate) fn packing_source(spec: Option<&DropoutSpec>, n: usize, name: &str, apply: ApplyFn) -> Result<Source, Error> {
+    let spec = match spec {
+        None => return Ok(Source::Plain),
+        Some(spec) => spec,
+    };
+    Ok(match plan(spec, n, name)? {
+        Plan::KeepAll => Source::Plain,
+        Plan::DropAll => Source::Zero,
+        Plan::Sample { key, stream, offset, threshold, scale } => {
+            Source::Dropout(RunDropout { apply, draws: Draws { key, stream, threshold }, offset, scale })
+        }
+    })
+}
+
+/// What the GEMM's store does to a result that `spec` drops out (y, or dx by the input mask, or
+/// dW by the DropConnect mask).
+pub(crate) fn store_mask(spec: Option<&DropoutSpec>, n: usize, name: &str) -> Result<OutMask, Error> {
+    let spec = match spec {
+        None => return Ok(OutMask::None),
+        Some(spec) => spec,
+    };
+    Ok(match plan(spec, n, name)? {
+        Plan::KeepAll => OutMask::None,
+        Plan::DropAll => OutMask::Zero,
+        Plan::Sample { key, stream, offset, threshold, scale } => {
+            OutMask::Keep { draws: Draws { key, stream, threshold }, offset, scale }
+        }
+    })
+}
+
+/// The DropConnect of a call as (how W is packed, what the dW store does).
+pub(crate) fn drop_connect(d: Option<&DropConnect>, n: usize, apply: ApplyFn) -> Result<(Source, OutMask), Error> {
+    match d {
+        None => Ok((Source::Plain, OutMask::None)),
+        Some(DropConnect::Sample(spec)) => {
+            Ok((packing_source(Some(spec), n, "dropConnect", apply)?, store_mask(Some(spec), n, "dropConnect")?))
+        }
+        Some(DropConnect::Mean { p }) => {
+            if !(*p >= 0.0 && *p <= 1.0) {
+                return Err(Error::invalid_arg(format!("dropConnect: p must be a number in [0, 1], received {}", p)));
+            }
+            let s = (1.0 - p) as f32;
+            if s == 1.0 {
+                Ok((Source::Plain, OutMask::None))
+            } else {
+                Ok((Source::Scale(s), OutMask::Scale(s)))
+            }
+        }
+    }
+}

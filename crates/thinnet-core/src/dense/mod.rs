@@ -1,0 +1,65 @@
+//! The fused dropout-dense layer: y = dropout_out(act(dropout_in(x) . dropconnect(W) + b)),
+//! forward and backward, each one call over our GEMM with the dropouts, bias and activation
+//! fused into its packing and its store (DESIGN.md, "Fused dropout-dense").
+//!
+//! Layouts are row-major f32: x [rows, inputs], W [inputs, units] (the Keras kernel layout),
+//! b [units], y [rows, units]. Masks follow the mask contract over each tensor's own layout:
+//! element (r, c) of a [R, C] tensor is element offset + r * C + c of its spec's stream. So the
+//! input mask of a forward call is the mask `dropout(x)` uses with the same spec (and the dropped
+//! x values are bit for bit `dropout`'s, x * scale in f32), the output mask is `dropout(y)`'s,
+//! and the DropConnect mask is `dropout(W)`'s over W's [inputs, units] layout.
+//!
+//! Files: `activation.rs` (activations and derivatives), `check.rs` (argument checks and
+//! dropout plans), `forward.rs`, `backward.rs`.
+
+pub(crate) mod activation;
+mod backward;
+mod check;
+mod forward;
+
+#[cfg(test)]
+mod reference;
+#[cfg(test)]
+mod tests;
+
+pub use activation::{Activation, Needs};
+pub use backward::{dense_backward, Grads, Saved};
+pub use forward::dense_forward;
+
+use crate::spec::DropoutSpec;
+
+/// The sizes of a dense layer call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DenseShape {
+    /// Examples in the batch (rows of x and y).
+    pub rows: usize,
+    /// Features in (columns of x, rows of W).
+    pub inputs: usize,
+    /// Features out (columns of W and y, length of b).
+    pub units: usize,
+}
+
+/// DropConnect: a mask over the weights W ([inputs, units], its own spec and stream).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum DropConnect {
+    /// Training: each weight kept per the spec's mask over W's layout. Inverted mode scales kept
+    /// weights by 1 / (1 - p) (then inference uses W as it is: pass no DropConnect); Classic mode
+    /// keeps them unscaled (then inference uses `Mean`).
+    Sample(DropoutSpec),
+    /// Inference by the DropConnect paper's mean rule (Wan et al., ICML 2013): every weight
+    /// scaled by fround(1 - p), one f32 multiply as W is packed, for a layer trained with
+    /// `Sample` in Classic mode at drop probability p. (The paper's other inference, Monte
+    /// Carlo averaging over sampled masks, is repeated `Sample` calls with different offsets.)
+    Mean { p: f64 },
+}
+
+/// The dropouts of a dense layer call; `None` (or p = 0) means none, at no cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct DenseDropouts {
+    /// On x [rows, inputs], applied as x is packed.
+    pub input: Option<DropoutSpec>,
+    /// On y [rows, units], applied in the GEMM's store, after the activation.
+    pub output: Option<DropoutSpec>,
+    /// On W [inputs, units], applied as W is packed.
+    pub drop_connect: Option<DropConnect>,
+}

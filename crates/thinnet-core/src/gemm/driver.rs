@@ -1,0 +1,292 @@
+//! The BLIS loops around the micro-kernel, and the split of C across threads.
+//!
+//! Per thread, over its block of C (rows m0..m1, columns n0..n1):
+//!
+//! ```text
+//! for jc in n0..n1 step NC                 columns of B packed at a time
+//!   for pc in 0..K step KC                 K blocks, in order (at least one, even for K = 0)
+//!     pack B[pc.., jc..]  -> KC x NC        (L2), with B's transform
+//!     for ic in m0..m1 step MC
+//!       pack A[ic.., pc..] -> MC x KC       with A's transform
+//!       last K block: draw the keep bits of C[ic.., jc..]
+//!       for ir step MR                      one A micro-panel (L1) ...
+//!         for jr step NR                    ... against every B micro-panel of the block (L2)
+//!           micro-kernel: C tile (+)= A panel . B panel, epilogue on the last K block
+//! ```
+//!
+//! Threads split M and N, never K: each element of C is computed by one thread as one
+//! accumulation chain over k = 0..K in order (the kernels continue from C's running sums), so a
+//! given ISA gives the same bits for any thread count and any split.
+
+use crate::dropout::Exec;
+use crate::gemm::epilogue::{Epilogue, Finish, OutMask};
+use crate::gemm::kernel::{micro_kernel, Init, MicroKernel, Tile};
+use crate::gemm::pack::{pack, Operand, Source};
+use crate::gemm::workspace::Workspace;
+use crate::kernel::MaskFn;
+use crate::parallel::run_tasks;
+
+/// Below this many multiply-adds per thread, another thread costs more than it saves.
+const MIN_FMAS_PER_THREAD: usize = 1 << 19;
+
+/// One GEMM: C = A . B (+ the epilogue), with transforms applied while packing.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Problem {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    /// A: m x k, transformed by `a_src` while packed.
+    pub a: Operand,
+    pub a_src: Source,
+    /// B: k x n, transformed by `b_src` while packed.
+    pub b: Operand,
+    pub b_src: Source,
+    /// C: m x n, element (i, j) at c + i * rsc + j * csc; csc == 1 when the epilogue has a mask
+    /// or a pre-activation copy.
+    pub c: *mut f32,
+    pub rsc: usize,
+    pub csc: usize,
+    pub init: Init,
+    pub epi: Option<Epilogue>,
+    /// If given: sums[j] = sum over k (in order) of the transformed B[k, j], for every column j
+    /// (the bias gradient of the backward pass); needs B contiguous along n (b.cs == 1).
+    pub col_sums: Option<*mut f32>,
+}
+
+/// Raw pointers shared by the threads of one call: each thread writes a disjoint block of C
+/// (and of pre and col_sums).
+#[derive(Clone, Copy)]
+struct Shared<'a>(&'a Problem);
+// SAFETY: the threads only read the problem's inputs and write disjoint parts of its outputs
+// (blocks of C, pre and col_sums given to exactly one thread each by `run`).
+unsafe impl Send for Shared<'_> {}
+// SAFETY: as above.
+unsafe impl Sync for Shared<'_> {}
+
+impl<'a> Shared<'a> {
+    /// Closures call this instead of reading `.0`, so that they capture the Sync wrapper.
+    fn get(self) -> &'a Problem {
+        self.0
+    }
+}
+
+/// Runs a checked problem.
+///
+/// # Safety
+/// Every element of A and B (and of the Gradient source's saved tensor) is readable; every
+/// element of C (and of the epilogue's bias, pre, and of col_sums) is valid, and C's elements
+/// are distinct memory locations (no two (i, j) share one); nothing else accesses C, pre and
+/// col_sums during the call; masks were validated for every index they will use; exec.isa is
+/// available.
+pub(crate) unsafe fn run(p: &Problem, exec: Exec) {
+    if p.m == 0 || p.n == 0 {
+        // No element of C; the column sums still exist (over K) when n > 0.
+        if let Some(sums) = p.col_sums {
+            if p.n > 0 {
+                // SAFETY: sums has n elements (caller); B's elements are readable.
+                unsafe { column_sums_only(p, sums, exec) };
+            }
+        }
+        return;
+    }
+    let mk = micro_kernel(exec.isa);
+    debug_assert!(mk.isa == exec.isa, "the {:?} GEMM has no kernel of its own", exec.isa);
+    let mask: MaskFn = exec.isa.kernels().mask;
+    let (tm, tn) = grid(p.m, p.n, p.k, exec.threads, &mk);
+    let m_ranges = split(p.m, mk.mr, tm);
+    let n_ranges = split(p.n, mk.nr, tn);
+    let shared = Shared(p);
+    run_tasks(tm * tn, |task| {
+        let (mi, ni) = (task / tn, task % tn);
+        let mut ws = Workspace::take();
+        // SAFETY: the blocks of the grid are disjoint, the caller's guarantees hold for each,
+        // and the column sums of block column ni are written by its first block row only.
+        unsafe { run_block(shared.get(), &mk, mask, m_ranges[mi], n_ranges[ni], mi == 0, &mut ws) };
+    });
+}
+
+/// Threads along M and N: as many as are worth it, split to minimize the packing work that
+/// threads repeat (each thread packs the A rows and B columns of its block).
+fn grid(m: usize, n: usize, k: usize, threads: usize, mk: &MicroKernel) -> (usize, usize) {
+    let fmas = m.saturating_mul(n).saturating_mul(k.max(1));
+    let threads = threads.min(fmas / MIN_FMAS_PER_THREAD).max(1);
+    let (m_panels, n_panels) = ((m + mk.mr - 1) / mk.mr, (n + mk.nr - 1) / mk.nr);
+    let mut best = (1, 1);
+    let mut best_cost = usize::MAX;
+    for tm in 1..=threads {
+        if threads % tm != 0 {
+            continue;
+        }
+        let tn = threads / tm;
+        if tm > m_panels || tn > n_panels {
+            continue;
+        }
+        // Packed elements, repeated per thread row/column, plus the imbalance of whole panels.
+        let packing = tn * m * k + tm * k * n;
+        let slowest = ((m_panels + tm - 1) / tm * mk.mr) * ((n_panels + tn - 1) / tn * mk.nr) * k;
+        let cost = packing + slowest;
+        if cost < best_cost {
+            best = (tm, tn);
+            best_cost = cost;
+        }
+    }
+    best
+}
+
+/// `parts` ranges covering 0..len, each a whole number of `unit`s except the last.
+fn split(len: usize, unit: usize, parts: usize) -> Vec<(usize, usize)> {
+    let units = (len + unit - 1) / unit;
+    (0..parts)
+        .map(|i| {
+            let start = (units * i / parts * unit).min(len);
+            let end = (units * (i + 1) / parts * unit).min(len);
+            (start, end)
+        })
+        .collect()
+}
+
+/// One thread's block of C.
+///
+/// # Safety
+/// As [`run`], for this block; `owns_sums`: this thread writes col_sums[n0..n1].
+unsafe fn run_block(
+    p: &Problem,
+    mk: &MicroKernel,
+    mask: MaskFn,
+    (m0, m1): (usize, usize),
+    (n0, n1): (usize, usize),
+    owns_sums: bool,
+    ws: &mut Workspace,
+) {
+    let (mr, nr) = (mk.mr, mk.nr);
+    let kc_max = mk.kc.min(p.k).max(1);
+    let mc_max = mk.mc.min(m1 - m0);
+    let nc_max = mk.nc.min(n1 - n0);
+    let mc_panels = (mc_max + mr - 1) / mr * mr;
+    let nc_panels = (nc_max + nr - 1) / nr * nr;
+    // Keep bits: one row of C's block per line, two words of slack for the epilogue's reads.
+    let keep_stride = (nc_max + 31) / 32 + 2;
+    let keeps = matches!(p.epi, Some(Epilogue { mask: OutMask::Keep { .. }, .. }));
+    let (ap, bp, run, bits) = ws.buffers(
+        mc_panels * kc_max,
+        nc_panels * kc_max,
+        kc_max.max(mc_max).max(nc_max),
+        if keeps { mc_max * keep_stride } else { 0 },
+    );
+    let sums = if owns_sums { p.col_sums } else { None };
+    if let Some(s) = sums {
+        // SAFETY: this thread owns sums[n0..n1] (caller).
+        unsafe { std::ptr::write_bytes(s.add(n0), 0, n1 - n0) };
+    }
+    let plain_epi = p.epi.map_or(true, |e| e.is_plain());
+    let mut jc = n0;
+    while jc < n1 {
+        let nc = nc_max.min(n1 - jc);
+        let mut pc = 0;
+        loop {
+            let kc = kc_max.min(p.k - pc);
+            let last = pc + kc == p.k;
+            // SAFETY: the block is inside B (caller), bp holds nc_panels * kc floats, run holds
+            // max(kc, nc) floats, sums[jc..jc + nc] is this thread's.
+            unsafe {
+                pack(p.b.t(), &p.b_src, (jc, nc), (pc, kc), nr, bp.as_mut_ptr(), run, sums.map(|s| s.add(jc)));
+            }
+            let mut ic = m0;
+            while ic < m1 {
+                let mc = mc_max.min(m1 - ic);
+                // SAFETY: as for B, with ap holding mc_panels * kc floats.
+                unsafe { pack(p.a, &p.a_src, (ic, mc), (pc, kc), mr, ap.as_mut_ptr(), run, None) };
+                if let (true, Some(Epilogue { mask: OutMask::Keep { draws, offset, .. }, .. })) = (last, p.epi) {
+                    for i in 0..mc {
+                        let first = offset + ((ic + i) * p.rsc + jc) as u64;
+                        // SAFETY: bits has keep_stride >= ceil(nc / 32) words per row; the mask
+                        // was validated for every element index of C (caller).
+                        unsafe { mask(bits.as_mut_ptr().add(i * keep_stride), nc, first, draws) };
+                    }
+                }
+                let init = if pc == 0 { p.init } else { Init::Load };
+                let mut ir = 0;
+                while ir < mc {
+                    let mut jr = 0;
+                    while jr < nc {
+                        let (row, col) = (ic + ir, jc + jr);
+                        let finish = match (last, &p.epi) {
+                            (true, Some(epi)) if !plain_epi => Some(Finish {
+                                epi,
+                                row,
+                                col,
+                                keep: if keeps { bits[ir * keep_stride..].as_ptr() } else { std::ptr::null() },
+                                keep_stride,
+                                keep_bit: jr,
+                            }),
+                            _ => None,
+                        };
+                        let tile = Tile {
+                            kc,
+                            // SAFETY (both): panel offsets inside the packed buffers.
+                            a: unsafe { ap.as_ptr().add(ir * kc) },
+                            b: unsafe { bp.as_ptr().add(jr * kc) },
+                            // SAFETY: (row, col) is an element of this thread's block of C.
+                            c: unsafe { p.c.add(row * p.rsc + col * p.csc) },
+                            rsc: p.rsc,
+                            csc: p.csc,
+                            m: mr.min(mc - ir),
+                            n: nr.min(nc - jr),
+                            init,
+                            finish: finish.as_ref(),
+                        };
+                        // SAFETY: the tile's panels were packed above, its elements of C belong
+                        // to this thread, the keep bits of its rows were drawn above.
+                        unsafe { (mk.run)(&tile) };
+                        jr += nr;
+                    }
+                    ir += mr;
+                }
+                ic += mc;
+            }
+            pc += kc;
+            if pc >= p.k {
+                break;
+            }
+        }
+        jc += nc;
+    }
+}
+
+/// The column sums of the transformed B when C is empty (m = 0): a pack per block, kernels idle.
+///
+/// # Safety
+/// As [`run`]; sums holds n floats.
+unsafe fn column_sums_only(p: &Problem, sums: *mut f32, exec: Exec) {
+    let mk = micro_kernel(exec.isa);
+    let mut ws = Workspace::take();
+    let kc_max = mk.kc.min(p.k).max(1);
+    let nc_max = mk.nc.min(p.n);
+    let (_, bp, run, _) = ws.buffers(0, (nc_max + mk.nr - 1) / mk.nr * mk.nr * kc_max, kc_max.max(nc_max), 0);
+    // SAFETY: sums holds n floats (caller).
+    unsafe { std::ptr::write_bytes(sums, 0, p.n) };
+    let mut jc = 0;
+    while jc < p.n {
+        let nc = nc_max.min(p.n - jc);
+        let mut pc = 0;
+        while pc < p.k {
+            let kc = kc_max.min(p.k - pc);
+            // SAFETY: as in run_block.
+            unsafe { pack(p.b.t(), &p.b_src, (jc, nc), (pc, kc), mk.nr, bp.as_mut_ptr(), run, Some(sums.add(jc))) };
+            pc += kc;
+        }
+        jc += nc;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_covers_in_whole_units() {
+        assert_eq!(split(128, 14, 2), vec![(0, 70), (70, 128)]);
+        assert_eq!(split(5, 14, 2), vec![(0, 0), (0, 5)]);
+        assert_eq!(split(1024, 32, 3), vec![(0, 320), (320, 672), (672, 1024)]);
+    }
+}

@@ -1,0 +1,97 @@
+//! aarch64 NEON micro-kernel: an 8 x 12 tile in 24 q-register accumulators. Each k step loads
+//! three vectors of B and eight values of A (two vectors), and multiplies by A's lanes
+//! (`vfmaq_laneq_f32`), so 24 FMAs share 5 loads with 29 of the 32 vector registers in use.
+//! Compiled only for aarch64, where NEON is part of the base architecture; builds with Rust 1.63.
+
+use std::arch::aarch64::*;
+
+use crate::gemm::epilogue;
+use crate::gemm::kernel::{Init, MicroKernel, Tile};
+use crate::isa::Isa;
+
+const MR: usize = 8;
+const NR: usize = 12;
+
+/// KC: the 8 x KC panel of A (8 KB) and a 12 x KC panel of B (12 KB) fit a 64 KB L1 together.
+pub(crate) const KERNEL: MicroKernel = MicroKernel { isa: Isa::Neon, mr: MR, nr: NR, kc: 256, mc: 96, nc: 768, run: kernel };
+
+/// acc[i] += b * a[LANE] for the three vectors of one row.
+#[inline(always)]
+unsafe fn row<const LANE: i32>(acc: &mut [float32x4_t; 3], b: &[float32x4_t; 3], a: float32x4_t) {
+    // SAFETY: NEON is enabled by the caller's target_feature.
+    unsafe {
+        acc[0] = vfmaq_laneq_f32::<LANE>(acc[0], b[0], a);
+        acc[1] = vfmaq_laneq_f32::<LANE>(acc[1], b[1], a);
+        acc[2] = vfmaq_laneq_f32::<LANE>(acc[2], b[2], a);
+    }
+}
+
+/// See [`crate::gemm::kernel::KernelFn`].
+///
+/// # Safety
+/// As [`crate::gemm::kernel::KernelFn`], and the CPU supports NEON.
+#[target_feature(enable = "neon")]
+unsafe fn kernel(t: &Tile) {
+    let full = t.m == MR && t.n == NR && t.csc == 1;
+    // SAFETY: all pointer accesses below are within the packed panels (kc steps) and the tile's
+    // valid elements of C, per the kernel contract; NEON is enabled for this function.
+    unsafe {
+        let mut acc = [[vdupq_n_f32(0.0); 3]; MR];
+        match t.init {
+            Init::Zero => {}
+            _ if full => {
+                let beta = if let Init::Scale(beta) = t.init { beta } else { 1.0 };
+                for (i, r) in acc.iter_mut().enumerate() {
+                    let c = t.c.add(i * t.rsc);
+                    for (v, s) in r.iter_mut().enumerate() {
+                        *s = vld1q_f32(c.add(4 * v));
+                        if beta != 1.0 {
+                            *s = vmulq_n_f32(*s, beta);
+                        }
+                    }
+                }
+            }
+            _ => {
+                let mut tile = [[0.0f32; NR]; MR];
+                epilogue::init(t, &mut tile);
+                for (r, v) in acc.iter_mut().zip(tile.iter()) {
+                    for (j, s) in r.iter_mut().enumerate() {
+                        *s = vld1q_f32(v.as_ptr().add(4 * j));
+                    }
+                }
+            }
+        }
+        let (mut a, mut b) = (t.a, t.b);
+        for _ in 0..t.kc {
+            let bv = [vld1q_f32(b), vld1q_f32(b.add(4)), vld1q_f32(b.add(8))];
+            let a0 = vld1q_f32(a);
+            let a1 = vld1q_f32(a.add(4));
+            row::<0>(&mut acc[0], &bv, a0);
+            row::<1>(&mut acc[1], &bv, a0);
+            row::<2>(&mut acc[2], &bv, a0);
+            row::<3>(&mut acc[3], &bv, a0);
+            row::<0>(&mut acc[4], &bv, a1);
+            row::<1>(&mut acc[5], &bv, a1);
+            row::<2>(&mut acc[6], &bv, a1);
+            row::<3>(&mut acc[7], &bv, a1);
+            a = a.add(MR);
+            b = b.add(NR);
+        }
+        if full && t.finish.is_none() {
+            for (i, r) in acc.iter().enumerate() {
+                let c = t.c.add(i * t.rsc);
+                for (v, s) in r.iter().enumerate() {
+                    vst1q_f32(c.add(4 * v), *s);
+                }
+            }
+        } else {
+            let mut tile = [[0.0f32; NR]; MR];
+            for (r, v) in acc.iter().zip(tile.iter_mut()) {
+                for (j, s) in r.iter().enumerate() {
+                    vst1q_f32(v.as_mut_ptr().add(4 * j), *s);
+                }
+            }
+            epilogue::store(t, &mut tile);
+        }
+    }
+}

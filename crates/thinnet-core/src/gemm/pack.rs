@@ -1,0 +1,218 @@
+//! Packing: copies a block of an operand into the micro-panels the kernels stream, applying the
+//! operand's transform on the way (input dropout on x, DropConnect on W, the masked and
+//! activation-scaled gradient in the backward pass). The transform sees each value once, as it is
+//! packed: no second pass over memory and no stored mask.
+//!
+//! One packer serves both sides. A block of rows p0..p0+pn and columns q0..q0+qn of an operand
+//! (q being the K dimension) becomes panels of `w` rows: panel t holds, for each q, the `w` values
+//! of rows p0 + t*w .. p0 + t*w + w (zero past pn). A is packed as it is (w = MR); B is packed as
+//! its transpose (w = NR), which gives exactly the k-major NR-wide panels the kernels read.
+//!
+//! Transforms work on runs of elements that are contiguous in memory (the operand's unit-stride
+//! direction). For a contiguous row-major tensor the memory offset of an element from the tensor's
+//! start is its index in the mask contract, so a run at offset o uses draws o, o+1, ... of the
+//! spec's stream: exactly what `dropout` on the whole tensor uses there, through the same ApplyFn.
+
+use crate::dense::activation::{multiply_by_derivative, Activation, SavedKind};
+use crate::kernel::{ApplyFn, Draws};
+
+/// A read-only strided view: element (i, j) at ptr + i * rs + j * cs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Operand {
+    pub ptr: *const f32,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl Operand {
+    /// The view of the transpose.
+    pub fn t(self) -> Operand {
+        Operand { ptr: self.ptr, rs: self.cs, cs: self.rs }
+    }
+}
+
+/// Dropout of a run: the contract's keep rule at `offset` + memory offset, kept values times
+/// `scale` (an ApplyFn of the chosen ISA, so the values equal `dropout`'s bit for bit).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RunDropout {
+    pub apply: ApplyFn,
+    pub draws: Draws,
+    pub offset: u64,
+    pub scale: f32,
+}
+
+impl RunDropout {
+    /// out[0..n] = dropout(src[0..n]) for the run at memory offset `at`.
+    ///
+    /// # Safety
+    /// src readable and out writable for n floats, not overlapping (or equal).
+    #[inline(always)]
+    unsafe fn run(&self, src: *const f32, at: usize, n: usize, out: *mut f32) {
+        // SAFETY: the caller's guarantee; the spec was validated for every index of the tensor.
+        unsafe { (self.apply)(src, out, n, self.offset + at as u64, self.draws, self.scale) }
+    }
+}
+
+/// The gradient of the layer's pre-activation, made from dy as it is packed:
+/// dz = dropout_out(dy) * act'(saved), `saved` having dy's layout.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Gradient {
+    /// The output mask: None when there is no output dropout (p = 0), Some for 0 < p < 1.
+    /// (p = 1 makes dz all zeros: `Source::Zero`.)
+    pub dropout: Option<RunDropout>,
+    pub act: Activation,
+    /// The saved forward tensor the derivative comes from (unused for linear).
+    pub saved: *const f32,
+    pub kind: SavedKind,
+}
+
+/// What packing does to each value.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Source {
+    /// Copies.
+    Plain,
+    /// Writes zeros (the operand is entirely dropped).
+    Zero,
+    /// Multiplies by a constant (DropConnect's mean-inference rule): one f32 multiply.
+    Scale(f32),
+    /// Dropout with the contract's mask.
+    Dropout(RunDropout),
+    /// The backward pass's dz from dy.
+    Gradient(Gradient),
+}
+
+impl Source {
+    /// out[0..n] = transform(src[0..n]) for a run at memory offset `at` of its tensor.
+    ///
+    /// # Safety
+    /// src (and for Gradient, saved + at) readable for n floats, out writable for n floats, no
+    /// overlap.
+    #[inline(always)]
+    unsafe fn run(&self, src: *const f32, at: usize, n: usize, out: *mut f32) {
+        // SAFETY: the caller's guarantees, as each arm uses them.
+        unsafe {
+            match *self {
+                Source::Plain => std::ptr::copy_nonoverlapping(src, out, n),
+                Source::Zero => std::ptr::write_bytes(out, 0, n),
+                Source::Scale(s) => {
+                    for i in 0..n {
+                        out.add(i).write(src.add(i).read() * s);
+                    }
+                }
+                Source::Dropout(d) => d.run(src, at, n, out),
+                Source::Gradient(g) => {
+                    match g.dropout {
+                        Some(d) => d.run(src, at, n, out),
+                        None => std::ptr::copy_nonoverlapping(src, out, n),
+                    }
+                    if g.act != Activation::Linear {
+                        let d = std::slice::from_raw_parts_mut(out, n);
+                        let saved = std::slice::from_raw_parts(g.saved.add(at), n);
+                        multiply_by_derivative(g.act, g.kind, d, saved);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Packs rows p0..p0+pn, columns q0..q0+qn of `op` into panels of `w` rows (see the module
+/// comment), transformed by `src`. `tmp` holds one run. If `sums` is given, the transformed
+/// values of each row p are also added, in q order, to sums[p - p0] (the bias gradient: the
+/// column sums of dz); this needs runs along p (op.rs == 1).
+///
+/// # Safety
+/// Every element of the block is readable through `op` (and, for a Gradient source, the saved
+/// tensor at the same offsets); dst is writable for ceil(pn / w) * w * qn floats; tmp has room for
+/// max(pn, qn) floats; sums (if any) is writable for pn floats and not touched by another thread.
+pub(crate) unsafe fn pack(
+    op: Operand,
+    src: &Source,
+    (p0, pn): (usize, usize),
+    (q0, qn): (usize, usize),
+    w: usize,
+    dst: *mut f32,
+    tmp: &mut [f32],
+    sums: Option<*mut f32>,
+) {
+    let panels = (pn + w - 1) / w;
+    // Offset of element (p, q) from the tensor's start.
+    let at = |p: usize, q: usize| p * op.rs + q * op.cs;
+    // SAFETY: every read is an element of the block (caller), every write is inside the panels
+    // (panel t, step q, lane r < w at dst + (t * qn + q) * w + r).
+    unsafe {
+        let lane = |p: usize, q: usize| dst.add(((p / w) * qn + q) * w + p % w);
+        match *src {
+            Source::Zero => {
+                std::ptr::write_bytes(dst, 0, panels * w * qn);
+                return;
+            }
+            Source::Plain if op.rs == 1 && sums.is_none() => {
+                // Runs along p: each panel step is w contiguous values.
+                for t in 0..panels {
+                    let rows = w.min(pn - t * w);
+                    for q in 0..qn {
+                        let from = op.ptr.add(at(p0 + t * w, q0 + q));
+                        let to = dst.add((t * qn + q) * w);
+                        std::ptr::copy_nonoverlapping(from, to, rows);
+                        std::ptr::write_bytes(to.add(rows), 0, w - rows);
+                    }
+                }
+                return;
+            }
+            Source::Plain if op.cs == 1 => {
+                // Runs along q: transpose into the panels.
+                for p in 0..pn {
+                    let from = op.ptr.add(at(p0 + p, q0));
+                    for q in 0..qn {
+                        lane(p, q).write(from.add(q).read());
+                    }
+                }
+            }
+            Source::Plain => {
+                for p in 0..pn {
+                    for q in 0..qn {
+                        lane(p, q).write(op.ptr.add(at(p0 + p, q0 + q)).read());
+                    }
+                }
+            }
+            _ if op.rs == 1 => {
+                // Transformed runs along p, one per q.
+                let run = tmp.as_mut_ptr();
+                for q in 0..qn {
+                    let o = at(p0, q0 + q);
+                    src.run(op.ptr.add(o), o, pn, run);
+                    for t in 0..panels {
+                        let rows = w.min(pn - t * w);
+                        std::ptr::copy_nonoverlapping(run.add(t * w), dst.add((t * qn + q) * w), rows);
+                    }
+                    if let Some(s) = sums {
+                        for p in 0..pn {
+                            *s.add(p) += *run.add(p);
+                        }
+                    }
+                }
+            }
+            _ => {
+                debug_assert!(op.cs == 1 && sums.is_none());
+                // Transformed runs along q, one per p, transposed into the panels.
+                let run = tmp.as_mut_ptr();
+                for p in 0..pn {
+                    let o = at(p0 + p, q0);
+                    src.run(op.ptr.add(o), o, qn, run);
+                    for q in 0..qn {
+                        lane(p, q).write(run.add(q).read());
+                    }
+                }
+            }
+        }
+        // Zero the lanes of the last panel past pn (the Plain rs == 1 path did its own).
+        let rows = pn - (panels.max(1) - 1) * w;
+        if panels > 0 && rows < w {
+            let t = panels - 1;
+            for q in 0..qn {
+                std::ptr::write_bytes(dst.add((t * qn + q) * w + rows), 0, w - rows);
+            }
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! The portable micro-kernel: the reference the SIMD kernels are tested against, and the path of
+//! machines without one (and of the scalar WASM build). No FMA: each step is one f32 multiply
+//! and one add, so it gives the same bits on every machine.
+
+use crate::gemm::epilogue;
+use crate::gemm::kernel::{MicroKernel, Tile};
+use crate::isa::Isa;
+
+const MR: usize = 4;
+const NR: usize = 8;
+
+pub(crate) const KERNEL: MicroKernel = MicroKernel { isa: Isa::Scalar, mr: MR, nr: NR, kc: 256, mc: 64, nc: 512, run: kernel };
+
+/// See [`crate::gemm::kernel::KernelFn`].
+///
+/// # Safety
+/// As [`crate::gemm::kernel::KernelFn`].
+unsafe fn kernel(t: &Tile) {
+    let mut acc = [[0.0f32; NR]; MR];
+    // SAFETY: the kernel contract, passed on.
+    unsafe { epilogue::init(t, &mut acc) };
+    for k in 0..t.kc {
+        // SAFETY: the panels hold kc steps of MR and NR floats (kernel contract).
+        let (a, b) = unsafe { (&*(t.a.add(k * MR) as *const [f32; MR]), &*(t.b.add(k * NR) as *const [f32; NR])) };
+        for (row, &ai) in acc.iter_mut().zip(a.iter()) {
+            for (v, &bj) in row.iter_mut().zip(b.iter()) {
+                *v += ai * bj;
+            }
+        }
+    }
+    // SAFETY: the kernel contract, passed on.
+    unsafe { epilogue::store(t, &mut acc) };
+}

@@ -1,0 +1,81 @@
+//! wasm32 simd128 micro-kernel: a 4 x 8 tile in 8 v128 accumulators. simd128 has no fused
+//! multiply-add, so each k step is 8 multiplies and 8 adds against two vectors of B and four
+//! broadcasts of A (`v128.load32_splat`); 8 sums plus 2 B vectors, a splat and a product keep
+//! within the 16 vector registers that V8 and SpiderMonkey allocate on x64.
+//!
+//! Compiled only when the build enables simd128 (the SIMD .wasm; JavaScript picks the build);
+//! builds with Rust 1.63. The value intrinsics are safe functions; the unsafe code is memory
+//! access through the kernel contract's pointers.
+
+use std::arch::wasm32::*;
+
+use crate::gemm::epilogue;
+use crate::gemm::kernel::{Init, MicroKernel, Tile};
+use crate::isa::Isa;
+
+const MR: usize = 4;
+const NR: usize = 8;
+
+pub(crate) const KERNEL: MicroKernel = MicroKernel { isa: Isa::Simd128, mr: MR, nr: NR, kc: 256, mc: 64, nc: 512, run: kernel };
+
+/// See [`crate::gemm::kernel::KernelFn`].
+///
+/// # Safety
+/// As [`crate::gemm::kernel::KernelFn`].
+unsafe fn kernel(t: &Tile) {
+    let full = t.m == MR && t.n == NR && t.csc == 1;
+    let mut acc = [[f32x4_splat(0.0); 2]; MR];
+    // SAFETY: all pointer accesses below are within the packed panels (kc steps) and the tile's
+    // valid elements of C, per the kernel contract.
+    unsafe {
+        match t.init {
+            Init::Zero => {}
+            _ if full => {
+                let beta = if let Init::Scale(beta) = t.init { beta } else { 1.0 };
+                for (i, row) in acc.iter_mut().enumerate() {
+                    let c = t.c.add(i * t.rsc);
+                    row[0] = v128_load(c as *const v128);
+                    row[1] = v128_load(c.add(4) as *const v128);
+                    if beta != 1.0 {
+                        row[0] = f32x4_mul(row[0], f32x4_splat(beta));
+                        row[1] = f32x4_mul(row[1], f32x4_splat(beta));
+                    }
+                }
+            }
+            _ => {
+                let mut tile = [[0.0f32; NR]; MR];
+                epilogue::init(t, &mut tile);
+                for (row, v) in acc.iter_mut().zip(tile.iter()) {
+                    row[0] = v128_load(v.as_ptr() as *const v128);
+                    row[1] = v128_load(v.as_ptr().add(4) as *const v128);
+                }
+            }
+        }
+        let (mut a, mut b) = (t.a, t.b);
+        for _ in 0..t.kc {
+            let b0 = v128_load(b as *const v128);
+            let b1 = v128_load(b.add(4) as *const v128);
+            for (i, row) in acc.iter_mut().enumerate() {
+                let ai = v128_load32_splat(a.add(i) as *const u32);
+                row[0] = f32x4_add(row[0], f32x4_mul(ai, b0));
+                row[1] = f32x4_add(row[1], f32x4_mul(ai, b1));
+            }
+            a = a.add(MR);
+            b = b.add(NR);
+        }
+        if full && t.finish.is_none() {
+            for (i, row) in acc.iter().enumerate() {
+                let c = t.c.add(i * t.rsc);
+                v128_store(c as *mut v128, row[0]);
+                v128_store(c.add(4) as *mut v128, row[1]);
+            }
+        } else {
+            let mut tile = [[0.0f32; NR]; MR];
+            for (row, v) in acc.iter().zip(tile.iter_mut()) {
+                v128_store(v.as_mut_ptr() as *mut v128, row[0]);
+                v128_store(v.as_mut_ptr().add(4) as *mut v128, row[1]);
+            }
+            epilogue::store(t, &mut tile);
+        }
+    }
+}

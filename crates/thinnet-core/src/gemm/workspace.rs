@@ -1,0 +1,68 @@
+//! Per-thread scratch of a GEMM call (packed panels, one transform run, keep bits), kept in a
+//! small pool between calls: a fresh megabyte per call would cost page faults and zeroing on
+//! every call, and the threads of `std::thread::scope` are new each time, so thread-locals would
+//! not help.
+
+use std::sync::Mutex;
+
+/// Panels start on a cache line, so the kernels' vector loads of B never straddle two.
+const ALIGN_FLOATS: usize = 16;
+/// Workspaces kept for reuse; more than any call uses at once (one per thread).
+const POOL_SIZE: usize = 8;
+
+static POOL: Mutex<Vec<Workspace>> = Mutex::new(Vec::new());
+
+/// Scratch for one thread of one call.
+#[derive(Default)]
+pub(crate) struct Workspace {
+    a: Vec<f32>,
+    b: Vec<f32>,
+    pub run: Vec<f32>,
+    pub bits: Vec<u32>,
+}
+
+/// A 64-byte aligned slice of `len` floats inside `v` (grown as needed).
+fn aligned(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if v.len() < len + ALIGN_FLOATS {
+        v.resize(len + ALIGN_FLOATS, 0.0);
+    }
+    let skip = v.as_ptr().align_offset(ALIGN_FLOATS * 4).min(ALIGN_FLOATS);
+    &mut v[skip..skip + len]
+}
+
+impl Workspace {
+    /// A workspace from the pool (or a new one).
+    pub fn take() -> Workspace {
+        POOL.lock().ok().and_then(|mut pool| pool.pop()).unwrap_or_default()
+    }
+
+    /// The packed A and B buffers (aligned) and the run and bits buffers, sized for one thread.
+    pub fn buffers(&mut self, a: usize, b: usize, run: usize, bits: usize) -> (&mut [f32], &mut [f32], &mut [f32], &mut [u32]) {
+        if self.run.len() < run {
+            self.run.resize(run, 0.0);
+        }
+        if self.bits.len() < bits {
+            self.bits.resize(bits, 0);
+        }
+        (aligned(&mut self.a, a), aligned(&mut self.b, b), &mut self.run[..run], &mut self.bits[..bits])
+    }
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        if self.a.capacity() == 0 && self.b.capacity() == 0 {
+            return;
+        }
+        if let Ok(mut pool) = POOL.lock() {
+            if pool.len() < POOL_SIZE {
+                let ws = Workspace {
+                    a: std::mem::take(&mut self.a),
+                    b: std::mem::take(&mut self.b),
+                    run: std::mem::take(&mut self.run),
+                    bits: std::mem::take(&mut self.bits),
+                };
+                pool.push(ws);
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! AVX2 + FMA micro-kernel: a 6 x 16 tile in 12 ymm accumulators. Each k step loads two vectors of
+//! B and broadcasts 6 values of A, so 12 FMAs share 8 loads and the two FMA ports stay busy with
+//! the 16 ymm registers (12 sums, 2 of B, 1 broadcast). Compiled only for x86_64.
+
+use std::arch::x86_64::*;
+
+use crate::gemm::epilogue;
+use crate::gemm::kernel::{Init, MicroKernel, Tile};
+use crate::isa::Isa;
+
+const MR: usize = 6;
+const NR: usize = 16;
+
+/// KC: a 6 x KC panel of A stays in L1 while B's KC x NC block streams from L2.
+pub(crate) const KERNEL: MicroKernel = MicroKernel { isa: Isa::Avx2, mr: MR, nr: NR, kc: 256, mc: 72, nc: 1024, run: kernel };
+
+/// See [`crate::gemm::kernel::KernelFn`].
+///
+/// # Safety
+/// As [`crate::gemm::kernel::KernelFn`], and the CPU supports AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn kernel(t: &Tile) {
+    let full = t.m == MR && t.n == NR && t.csc == 1;
+    // SAFETY: all pointer accesses below are within the packed panels (kc steps) and the tile's
+    // valid elements of C, per the kernel contract; AVX2 and FMA are enabled for this function.
+    unsafe {
+        let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+        match t.init {
+            Init::Zero => {}
+            _ if full => {
+                let beta = if let Init::Scale(beta) = t.init { beta } else { 1.0 };
+                for (i, row) in acc.iter_mut().enumerate() {
+                    let c = t.c.add(i * t.rsc);
+                    row[0] = _mm256_loadu_ps(c);
+                    row[1] = _mm256_loadu_ps(c.add(8));
+                    if beta != 1.0 {
+                        row[0] = _mm256_mul_ps(row[0], _mm256_set1_ps(beta));
+                        row[1] = _mm256_mul_ps(row[1], _mm256_set1_ps(beta));
+                    }
+                }
+            }
+            _ => {
+                let mut tile = [[0.0f32; NR]; MR];
+                epilogue::init(t, &mut tile);
+                for (row, v) in acc.iter_mut().zip(tile.iter()) {
+                    row[0] = _mm256_loadu_ps(v.as_ptr());
+                    row[1] = _mm256_loadu_ps(v.as_ptr().add(8));
+                }
+            }
+        }
+        let (mut a, mut b) = (t.a, t.b);
+        for _ in 0..t.kc {
+            let b0 = _mm256_loadu_ps(b);
+            let b1 = _mm256_loadu_ps(b.add(8));
+            for (i, row) in acc.iter_mut().enumerate() {
+                let ai = _mm256_set1_ps(a.add(i).read());
+                row[0] = _mm256_fmadd_ps(ai, b0, row[0]);
+                row[1] = _mm256_fmadd_ps(ai, b1, row[1]);
+            }
+            a = a.add(MR);
+            b = b.add(NR);
+        }
+        if full && t.finish.is_none() {
+            for (i, row) in acc.iter().enumerate() {
+                let c = t.c.add(i * t.rsc);
+                _mm256_storeu_ps(c, row[0]);
+                _mm256_storeu_ps(c.add(8), row[1]);
+            }
+        } else {
+            let mut tile = [[0.0f32; NR]; MR];
+            for (row, v) in acc.iter().zip(tile.iter_mut()) {
+                _mm256_storeu_ps(v.as_mut_ptr(), row[0]);
+                _mm256_storeu_ps(v.as_mut_ptr().add(8), row[1]);
+            }
+            epilogue::store(t, &mut tile);
+        }
+    }
+}
