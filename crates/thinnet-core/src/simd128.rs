@@ -1,18 +1,34 @@
-//! wasm32 simd128 path: eight Philox blocks (32 elements) per step, as two interleaved groups of
-//! four blocks (one group per v128; the second hides the first's multiply latency: about 20%
-//! faster than one group in V8 on x64).
+//! wasm32 simd128 path: twelve Philox blocks (48 elements) per step, as six independent pairs
+//! of blocks in flight.
 //!
 //! Compiled only when the whole build enables simd128 (`-C target-feature=+simd128`): a WASM
 //! module cannot detect features from inside, so the SIMD and scalar builds are two .wasm files
 //! and JavaScript picks one with a `WebAssembly.validate` probe. Builds with Rust 1.63 (Debian's
 //! wasm32 toolchain).
 //!
-//! In a group, lane l of the four counter vectors is block b0 + l; after the ten rounds, vector w
-//! holds word w of each block, so a 4x4 transpose puts the draws in element order (4b + w).
+//! What bounds this kernel is the number of vector instructions the engine emits, not memory: on
+//! x64, V8 (TurboFan) has three vector ports and lowers each `i64x2.extmul_*_i32x4_u` to two
+//! unpacks and a `pmuludq`. The layout below is chosen to need nothing beyond that.
+//!
+//! Pair layout. Two consecutive blocks b, b + 1 live in two vectors:
+//! `v = [c0, c2 of b, c0, c2 of b + 1]` (the words Philox multiplies) and
+//! `y = [c1, c3 of b, c1, c3 of b + 1]` (the words it XORs in). With the multipliers as
+//! `[M0, M1, M0, M1]`, extmul low/high give the four 64-bit products of a round, and one
+//! two-source shuffle each gathers the high words (into v's order) and the low words (into y's
+//! order for the next round). A round of two blocks is then 2 extmul + 2 shuffles + 2 xor, ten
+//! x64 instructions, the fewest V8 can emit for it (two of them re-unpack the constant
+//! multipliers: V8 has no cheaper lowering of extmul). The older layout (one word of four blocks
+//! per vector) needed as many per round plus a 4x4 transpose, 8 shuffles per 16 draws, where
+//! this one needs 2 unpacks per 8 (`[c0 c1 c2 c3]` of block b is unpacklo(v, y), of b + 1
+//! unpackhi).
+//!
+//! Six pairs per step: a round's latency (unpack, multiply, shuffle, xor: about 8 cycles) must be
+//! covered by independent work; six chains keep the three vector ports busy (four measured about
+//! 2-3% slower, more gained nothing) while V8 spills only a few of its 16 xmm registers.
 //!
 //! The value intrinsics of `std::arch::wasm32` are safe functions (an engine without simd128
 //! rejects the module at validation, it cannot run an unsupported instruction), so the only
-//! unsafe code here is memory access: the caller's pointers, and the multipliers' volatile load.
+//! unsafe code here is memory access: the caller's pointers, and the volatile loads below.
 
 use std::arch::wasm32::*;
 
@@ -20,102 +36,118 @@ use crate::kernel::{head_len, push_scalar_bits, BitWriter, Draws};
 use crate::philox::{round_keys, M0, M1, ROUNDS};
 use crate::scalar;
 
-const BLOCKS: usize = 8;
+const PAIRS: usize = 6;
+const BLOCKS: usize = 2 * PAIRS;
 const STEP: usize = 4 * BLOCKS;
 
-/// The Philox multipliers, broadcast; read with a volatile load in `mulhilo` (see there).
-static MULTIPLIERS: [v128; 2] = [u32x4(M0, M0, M0, M0), u32x4(M1, M1, M1, M1)];
+// The mask kernel gathers one step's keep bits in a u64.
+const _: () = assert!(STEP <= 64);
 
-/// Per-call vectors: broadcast stream words, round keys and threshold.
+/// The Philox multipliers in pair layout; read with a volatile load in `draws` (see there).
+static MULTIPLIERS: v128 = u32x4(M0, M1, M0, M1);
+
+/// Lane offsets of the block counters of each pair in a step (blocks 2j and 2j + 1 in lanes 0
+/// and 2), then the mask of those lanes. Read once per call with a volatile load: as constants,
+/// LLVM would emit `v128.const`s, which V8 rebuilds with four or five instructions at every use
+/// inside the loop; as values they stay in registers or one load away.
+static COUNTER_LANES: [v128; PAIRS + 1] = [
+    u32x4(0, 0, 1, 0),
+    u32x4(2, 0, 3, 0),
+    u32x4(4, 0, 5, 0),
+    u32x4(6, 0, 7, 0),
+    u32x4(8, 0, 9, 0),
+    u32x4(10, 0, 11, 0),
+    u32x4(!0, 0, !0, 0),
+];
+
+/// Per-call vectors, in pair layout: round keys `[k0, k1, k0, k1]`, counter lanes (with the
+/// stream's low word in lanes 1 and 3), the stream's high word in lanes 1 and 3, the threshold.
 struct Consts {
-    stream: [v128; 2],
-    keys: [[v128; 2]; ROUNDS],
+    keys: [v128; ROUNDS],
+    lanes: [v128; PAIRS],
+    even: v128,
+    stream_hi: v128,
     threshold: v128,
 }
 
 impl Consts {
     #[inline(always)]
     fn new(d: Draws) -> Consts {
-        let mut keys = [[u32x4_splat(0); 2]; ROUNDS];
+        let mut keys = [u32x4_splat(0); ROUNDS];
         for (slot, k) in keys.iter_mut().zip(round_keys(d.key).iter()) {
-            *slot = [u32x4_splat(k[0]), u32x4_splat(k[1])];
+            *slot = u32x4(k[0], k[1], k[0], k[1]);
+        }
+        // SAFETY: a read of an initialised, aligned static that is never written.
+        let table = unsafe { std::ptr::read_volatile(&COUNTER_LANES) };
+        let (s_lo, s_hi) = (d.stream as u32, (d.stream >> 32) as u32);
+        let mut lanes = [table[0]; PAIRS];
+        for (slot, offsets) in lanes.iter_mut().zip(table.iter()) {
+            *slot = v128_or(*offsets, u32x4(0, s_lo, 0, s_lo));
         }
         Consts {
-            stream: [u32x4_splat(d.stream as u32), u32x4_splat((d.stream >> 32) as u32)],
             keys,
+            lanes,
+            even: table[PAIRS],
+            stream_hi: u32x4(0, s_hi, 0, s_hi),
             threshold: u32x4_splat(d.threshold),
         }
     }
 }
 
-/// High and low 32 bits of MULTIPLIERS[which] * c in each lane. extmul gives the two 64-bit
-/// products of lanes 0, 1 (low) and 2, 3 (high); as little-endian u32 lanes these are
-/// [lo0 hi0 lo1 hi1] and [lo2 hi2 lo3 hi3], and one shuffle each gathers the low and high words.
-///
-/// Why the multiplier is loaded here, volatile, every time: LLVM (Rust 1.63) selects
-/// `i64x2.extmul_*_i32x4_u` only when both zero-extensions sit in the same basic block as the
-/// multiply. A constant multiplier gets its extension folded, and a hoisted one gets it moved out
-/// of the loop; either way the result is `i64x2.mul`, which x64 engines without AVX-512 expand
-/// into about eight instructions. A volatile load can be neither folded nor hoisted.
+/// One Philox round of a pair (see the module doc): products of `v` by the multipliers `m`,
+/// high words xored with `y` and the round key into the new `v`, low words the new `y`.
 #[inline(always)]
-fn mulhilo(which: usize, c: v128) -> (v128, v128) {
-    // SAFETY: a read of an initialised, aligned static that is never written.
-    let m = unsafe { std::ptr::read_volatile(&MULTIPLIERS[which]) };
-    let p01 = u64x2_extmul_low_u32x4(c, m);
-    let p23 = u64x2_extmul_high_u32x4(c, m);
-    let lo = i32x4_shuffle::<0, 2, 4, 6>(p01, p23);
-    let hi = i32x4_shuffle::<1, 3, 5, 7>(p01, p23);
-    (hi, lo)
+fn round(v: v128, y: v128, m: v128, key: v128) -> (v128, v128) {
+    let p = u64x2_extmul_low_u32x4(v, m); // [lo0 hi0 lo1 hi1] of block b (0: c0 * M0, 1: c2 * M1)
+    let q = u64x2_extmul_high_u32x4(v, m); // the same of block b + 1
+    let hi = i32x4_shuffle::<3, 1, 7, 5>(p, q); // [hi1, hi0] per block
+    let lo = i32x4_shuffle::<2, 0, 6, 4>(p, q); // [lo1, lo0] per block: the new [c1, c3]
+    // Per block: [hi1 ^ c1 ^ k0, hi0 ^ c3 ^ k1], the new [c0, c2].
+    (v128_xor(hi, v128_xor(y, key)), lo)
 }
 
-/// The counter vectors of blocks b0..b0+4: lane l is block b0 + l.
+/// Whether the step starting at block b0 has a block whose counter's low word wrapped (the
+/// counter lanes carry no carry into the high word). Once every 2^32 blocks: the scalar path
+/// does that step.
 #[inline(always)]
-fn counters(b0: u64, k: &Consts) -> [v128; 4] {
-    let base = u32x4_splat(b0 as u32);
-    let c0 = i32x4_add(base, u32x4(0, 1, 2, 3));
-    // A lane whose low word wrapped carries into the high word: c0 < base (unsigned) is all ones
-    // there, that is -1, so subtracting it adds the carry.
-    let wrapped = u32x4_lt(c0, base);
-    let c1 = i32x4_sub(u32x4_splat((b0 >> 32) as u32), wrapped);
-    [c0, c1, k.stream[0], k.stream[1]]
+fn wraps(b0: u64) -> bool {
+    b0 as u32 > u32::MAX - (BLOCKS as u32 - 1)
 }
 
-/// One Philox round of one group of four blocks.
+/// The draws of blocks b0..b0 + BLOCKS, one block (four draws in element order) per vector.
+/// The step must not wrap (`wraps(b0)` false).
 #[inline(always)]
-fn round(c: [v128; 4], key: &[v128; 2]) -> [v128; 4] {
-    let (hi0, lo0) = mulhilo(0, c[0]);
-    let (hi1, lo1) = mulhilo(1, c[2]);
-    [v128_xor(v128_xor(hi1, c[1]), key[0]), lo1, v128_xor(v128_xor(hi0, c[3]), key[1]), lo0]
-}
-
-/// Transpose 4x4: c[w] lane l is word w of block l; row l of the result is block l, that is
-/// draws 4l..4l+4 of the group in element order.
-#[inline(always)]
-fn transpose(c: [v128; 4]) -> [v128; 4] {
-    let t0 = i32x4_shuffle::<0, 4, 1, 5>(c[0], c[1]); // w0 w1 of blocks 0, 1
-    let t1 = i32x4_shuffle::<2, 6, 3, 7>(c[0], c[1]); // w0 w1 of blocks 2, 3
-    let t2 = i32x4_shuffle::<0, 4, 1, 5>(c[2], c[3]); // w2 w3 of blocks 0, 1
-    let t3 = i32x4_shuffle::<2, 6, 3, 7>(c[2], c[3]); // w2 w3 of blocks 2, 3
-    [
-        i32x4_shuffle::<0, 1, 4, 5>(t0, t2),
-        i32x4_shuffle::<2, 3, 6, 7>(t0, t2),
-        i32x4_shuffle::<0, 1, 4, 5>(t1, t3),
-        i32x4_shuffle::<2, 3, 6, 7>(t1, t3),
-    ]
-}
-
-/// The 32 draws of blocks b0..b0+8 in element order, as eight vectors of four. Two independent
-/// groups of four blocks share each round, so their multiplies and shuffles overlap.
-#[inline(always)]
-fn draws(b0: u64, k: &Consts) -> [v128; 8] {
-    let mut a = counters(b0, k);
-    let mut b = counters(b0 + 4, k);
-    for key in k.keys.iter() {
-        a = round(a, key);
-        b = round(b, key);
+fn draws(b0: u64, k: &Consts) -> [v128; BLOCKS] {
+    let v0 = v128_and(u32x4_splat(b0 as u32), k.even);
+    let y0 = v128_or(v128_and(u32x4_splat((b0 >> 32) as u32), k.even), k.stream_hi);
+    let mut v = [v0; PAIRS];
+    let mut y = [y0; PAIRS];
+    for (vj, lanes) in v.iter_mut().zip(k.lanes.iter()) {
+        *vj = i32x4_add(v0, *lanes);
     }
-    let (a, b) = (transpose(a), transpose(b));
-    [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]]
+    for key in k.keys.iter() {
+        // Why the multipliers are loaded here, volatile, every round: LLVM (Rust 1.63) selects
+        // `i64x2.extmul_*_i32x4_u` only when both zero-extensions sit in the same basic block as
+        // the multiply. A constant multiplier gets its extension folded, and a hoisted one gets
+        // it moved out of the loop; either way the result is `i64x2.mul`, which x64 engines
+        // expand into about eight instructions. A volatile load can be neither folded nor
+        // hoisted. The round keys are read volatile too, so that LLVM never rebuilds them from
+        // scalars inside the loop (it did when the rounds were unrolled).
+        // SAFETY: reads of an initialised, aligned static that is never written and of a live,
+        // aligned array element.
+        let (m, key) = unsafe { (std::ptr::read_volatile(&MULTIPLIERS), std::ptr::read_volatile(key)) };
+        for (vj, yj) in v.iter_mut().zip(y.iter_mut()) {
+            let (nv, ny) = round(*vj, *yj, m, key);
+            *vj = nv;
+            *yj = ny;
+        }
+    }
+    let mut out = [v0; BLOCKS];
+    for (blocks, (vj, yj)) in out.chunks_exact_mut(2).zip(v.iter().zip(y.iter())) {
+        blocks[0] = i32x4_shuffle::<0, 4, 1, 5>(*vj, *yj);
+        blocks[1] = i32x4_shuffle::<2, 6, 3, 7>(*vj, *yj);
+    }
+    out
 }
 
 /// See [`crate::kernel::ApplyFn`].
@@ -125,22 +157,30 @@ fn draws(b0: u64, k: &Consts) -> [v128; 8] {
 pub(crate) unsafe fn apply(src: *const f32, dst: *mut f32, n: usize, first: u64, d: Draws, scale: f32) {
     let head = head_len(first, n);
     let body = (n - head) / STEP * STEP;
-    // SAFETY: the head and tail calls cover 0..head and i..n, and every vector access covers
-    // at..at + 4 with at + 4 <= head + body <= n, all inside the n elements the caller guarantees.
-    // Unaligned loads and stores are what wasm's v128.load/store do anyway. Each vector is read
-    // before the same vector is written, and no other, so src == dst is fine.
+    // SAFETY: the head, wrapping-step and tail calls cover 0..head, i..i + STEP and i..n, and
+    // every vector access covers at..at + 4 with at + 4 <= head + body <= n, all inside the n
+    // elements the caller guarantees. Unaligned loads and stores are what wasm's v128.load/store
+    // do anyway. Each vector is read before the same vector is written, and no other, so
+    // src == dst is fine.
     unsafe {
         scalar::apply(src, dst, head, first, d, scale);
         let k = Consts::new(d);
         let scale_v = f32x4_splat(scale);
         let mut i = head;
         while i < head + body {
-            let u = draws((first + i as u64) >> 2, &k);
-            for (w, uw) in u.iter().enumerate() {
-                let at = i + 4 * w;
-                let x = std::ptr::read_unaligned(src.add(at) as *const v128);
-                let y = v128_and(f32x4_mul(x, scale_v), u32x4_ge(*uw, k.threshold));
-                std::ptr::write_unaligned(dst.add(at) as *mut v128, y);
+            let b0 = (first + i as u64) >> 2;
+            if wraps(b0) {
+                scalar::apply(src.add(i), dst.add(i), STEP, first + i as u64, d, scale);
+            } else {
+                for (w, u) in draws(b0, &k).iter().enumerate() {
+                    let at = i + 4 * w;
+                    let x = std::ptr::read_unaligned(src.add(at) as *const v128);
+                    // LLVM emits i32x4.ge_u and v128.and here (V8: pminud, pcmpeqd, pand); in the
+                    // old transposed layout it turned the same source into lt_u and bitselect,
+                    // seven x64 instructions: check the .wasm (wasm-dis) after changes here.
+                    let y = v128_and(f32x4_mul(x, scale_v), u32x4_ge(*u, k.threshold));
+                    std::ptr::write_unaligned(dst.add(at) as *mut v128, y);
+                }
             }
             i += STEP;
         }
@@ -155,20 +195,25 @@ pub(crate) unsafe fn apply(src: *const f32, dst: *mut f32, n: usize, first: u64,
 pub(crate) unsafe fn mask(out: *mut u32, n: usize, first: u64, d: Draws) {
     let head = head_len(first, n);
     let body = (n - head) / STEP * STEP;
-    // SAFETY: the writer receives exactly n bits (head, then 32 per step, then the tail), which
-    // fill the ceil(n / 32) words the caller guarantees.
+    // SAFETY: the writer receives exactly n bits (head, then STEP per step, then the tail),
+    // which fill the ceil(n / 32) words the caller guarantees.
     let mut writer = unsafe { BitWriter::new(out) };
     push_scalar_bits(&mut writer, head, first, d);
     let k = Consts::new(d);
     let mut i = head;
     while i < head + body {
-        let u = draws((first + i as u64) >> 2, &k);
-        let mut bits = 0u32;
-        for (w, uw) in u.iter().enumerate() {
-            // Lane l's sign bit lands in bit l: element 4w + l of the step (w < 8: 32 bits).
-            bits |= u32::from(i32x4_bitmask(u32x4_ge(*uw, k.threshold))) << (4 * w);
+        let b0 = (first + i as u64) >> 2;
+        if wraps(b0) {
+            push_scalar_bits(&mut writer, STEP, first + i as u64, d);
+        } else {
+            let mut bits = 0u64;
+            for (w, u) in draws(b0, &k).iter().enumerate() {
+                // Lane l's sign bit lands in bit l: element 4w + l of the step.
+                bits |= u64::from(i32x4_bitmask(u32x4_ge(*u, k.threshold))) << (4 * w);
+            }
+            writer.push(bits as u32, 32);
+            writer.push((bits >> 32) as u32, (STEP - 32) as u32);
         }
-        writer.push(bits, 32);
         i += STEP;
     }
     push_scalar_bits(&mut writer, n - i, first + i as u64, d);
