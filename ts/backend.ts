@@ -37,6 +37,61 @@ export interface Backend {
    * re-derived with `view()` after any call that may grow memory.
    */
   allocate(n: number): BackendBuffer
+
+  /**
+   * The fused dropout-dense layer forward (crates/thinnet-core dense_forward):
+   * y = dropout_out(act(dropout_in(x) . dropconnect(w) + b)). x [rows, inputs], w [inputs, units],
+   * b [units] or undefined, y [rows, units] (written entirely), pre [rows, units] or undefined
+   * (receives the pre-activation; gelu's backward needs it). Arrays do not overlap each other.
+   */
+  dense(x: Float32Array, w: Float32Array, b: Float32Array | undefined, y: Float32Array, pre: Float32Array | undefined, args: DenseArgs): void
+  /**
+   * The fused layer backward (dense_backward): writes the gradients given in `grads` from dy
+   * [rows, units], regenerating the forward masks from the same args. `saved` holds what the
+   * activation needs (y for relu, leakyRelu, tanh, sigmoid; pre for gelu; nothing for linear).
+   */
+  denseBackward(x: Float32Array, w: Float32Array, dy: Float32Array, saved: DenseSaved, grads: DenseGrads, args: DenseArgs): void
+  /**
+   * The same calls off the JavaScript thread (native: libuv's thread pool, so the event loop is
+   * never blocked; WASM: runs synchronously and resolves, as it has no threads here). The caller
+   * must not touch, transfer or detach the arrays until the promise settles.
+   */
+  denseAsync(x: Float32Array, w: Float32Array, b: Float32Array | undefined, y: Float32Array, pre: Float32Array | undefined, args: DenseArgs): Promise<void>
+  denseBackwardAsync(x: Float32Array, w: Float32Array, dy: Float32Array, saved: DenseSaved, grads: DenseGrads, args: DenseArgs): Promise<void>
+  /** Plain C = A . B, row-major, A [m, k], B [k, n], C [m, n] (for benchmarks and tests). */
+  gemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number): void
+  /** Caps the threads one call may use (0: every core). WASM has one thread and ignores it. */
+  setMaxThreads(n: number): void
+  maxThreads(): number
+}
+
+export type Activation = 'linear' | 'relu' | 'leakyRelu' | 'gelu' | 'tanh' | 'sigmoid'
+
+/** DropConnect: sampled mask over w (training), or the paper's mean rule (inference: w * (1 - p)). */
+export type KernelDropConnect = { kind: 'sample'; spec: KernelSpec } | { kind: 'mean'; p: number }
+
+/** A checked dense call. A dropout that is absent (undefined) costs nothing. */
+export interface DenseArgs {
+  rows: number
+  inputs: number
+  units: number
+  activation: Activation
+  /** Leaky relu's slope for negative inputs (finite, >= 0); ignored by other activations. */
+  alpha: number
+  inputDropout?: KernelSpec
+  outputDropout?: KernelSpec
+  dropConnect?: KernelDropConnect
+}
+
+export interface DenseSaved {
+  y?: Float32Array
+  pre?: Float32Array
+}
+
+export interface DenseGrads {
+  dx?: Float32Array
+  dw?: Float32Array
+  db?: Float32Array
 }
 
 export interface BackendBuffer {
