@@ -116,6 +116,15 @@ fn main() {
         .map(|name| Isa::from_name(name).expect("unknown isa"))
         .unwrap_or_else(active_isa);
     let (rounds, secs) = if quick { (3, 0.05) } else { (7, 0.15) };
+    if let Some(i) = args.iter().position(|a| a == "--loop") {
+        // --loop rows,inputs,units threads variant seconds: one case repeated, for profilers.
+        let dims: Vec<usize> = args[i + 1].split(',').map(|v| v.parse().unwrap()).collect();
+        let threads: usize = args[i + 2].parse().unwrap();
+        let variant = args[i + 3].as_str();
+        let seconds: f64 = args[i + 4].parse().unwrap();
+        profile_loop((dims[0], dims[1], dims[2]), Exec { isa, threads }, variant, seconds);
+        return;
+    }
     let peak = fma_peak(isa);
     let (mr, nr, kc, mc, nc) = gemm_blocking(isa).expect("isa not available");
     println!("isa {}: MR {} NR {} KC {} MC {} NC {}; FMA peak (1 thread) {:.1} GFLOP/s", isa.name(), mr, nr, kc, mc, nc, peak);
@@ -168,4 +177,22 @@ fn main() {
             );
         }
     }
+}
+
+/// Repeats one case for `seconds` and prints its best GFLOP/s (for `perf record`).
+fn profile_loop((rows, inputs, units): (usize, usize, usize), exec: Exec, variant: &str, seconds: f64) {
+    let shape = DenseShape { rows, inputs, units };
+    let x = values(rows * inputs, 1);
+    let w = values(inputs * units, 2);
+    let b = values(units, 3);
+    let mut y = vec![0.0f32; rows * units];
+    let drops = DenseDropouts { input: Some(spec(0.2, 1)), output: Some(spec(0.5, 2)), drop_connect: None };
+    let rounds = (seconds / 0.1).ceil() as usize;
+    let t = best_time(rounds, 0.1, || match variant {
+        "gemm" => gemm(MatRef::row_major(&x, rows, inputs), MatRef::row_major(&w, inputs, units), 0.0, MatMut::row_major(&mut y, rows, units), exec)
+            .unwrap(),
+        "fused" => dense_forward(&x, &w, Some(&b), &mut y, None, shape, Activation::Relu, &drops, exec).unwrap(),
+        _ => panic!("variant: gemm or fused"),
+    });
+    println!("{} {:?} {}: {:.1} GFLOP/s", variant, (rows, inputs, units), exec.threads, 2.0 * (rows * inputs * units) as f64 / t / 1e9);
 }

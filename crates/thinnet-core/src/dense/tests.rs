@@ -415,6 +415,35 @@ fn thread_splits_give_the_same_bits_forward_and_backward() {
     }
 }
 
+/// Batch-1 inference (the few-rows path) gives the first row of a batched call bit for bit,
+/// bias, activation and both dropouts included.
+#[test]
+fn small_batches_equal_the_first_rows_of_a_large_one() {
+    let (inputs, units) = (300, 257);
+    let big = shape(20, inputs, units);
+    let d = data(big, 4);
+    let drop = DenseDropouts { drop_connect: None, ..dropouts(3) };
+    let mean = DenseDropouts { drop_connect: Some(DropConnect::Mean { p: 0.25 }), ..drop };
+    for isa in available() {
+        for &act in ACTIVATIONS.iter() {
+            for drop in [drop, mean].iter() {
+                let exec = Exec { isa, threads: 1 };
+                let mut y = vec![0.0; 20 * units];
+                let mut pre = vec![0.0; 20 * units];
+                dense_forward(&d.x, &d.w, Some(&d.b), &mut y, Some(&mut pre), big, act, drop, exec).unwrap();
+                for rows in 1..=4 {
+                    let mut ys = vec![f32::NAN; rows * units];
+                    let mut pres = vec![f32::NAN; rows * units];
+                    let sh = shape(rows, inputs, units);
+                    dense_forward(&d.x[..rows * inputs], &d.w, Some(&d.b), &mut ys, Some(&mut pres), sh, act, drop, exec).unwrap();
+                    assert!(bits(&ys) == bits(&y[..rows * units]), "{:?} {:?} rows {}", isa, act, rows);
+                    assert!(bits(&pres) == bits(&pre[..rows * units]), "{:?} {:?} rows {} pre", isa, act, rows);
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn p_zero_is_no_dropout_and_p_one_drops_everything() {
     let sh = shape(9, 20, 35);

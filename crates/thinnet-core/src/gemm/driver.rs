@@ -21,7 +21,8 @@
 use crate::dropout::Exec;
 use crate::gemm::epilogue::{Epilogue, Finish, OutMask};
 use crate::gemm::kernel::{micro_kernel, Init, MicroKernel, Tile};
-use crate::gemm::pack::{pack, Operand, Source};
+use crate::gemm::pack::{Operand, Source};
+use crate::gemm::rows;
 use crate::gemm::workspace::Workspace;
 use crate::kernel::MaskFn;
 use crate::parallel::run_tasks;
@@ -92,6 +93,11 @@ pub(crate) unsafe fn run(p: &Problem, exec: Exec) {
     let mk = micro_kernel(exec.isa);
     debug_assert!(mk.isa == exec.isa, "the {:?} GEMM has no kernel of its own", exec.isa);
     let mask: MaskFn = exec.isa.kernels().mask;
+    if rows::suits(p) {
+        // SAFETY: the caller's guarantees, passed on.
+        unsafe { run_rows(p, &mk, mask, exec.threads) };
+        return;
+    }
     let (tm, tn) = grid(p.m, p.n, p.k, exec.threads, &mk);
     let m_ranges = split(p.m, mk.mr, tm);
     let n_ranges = split(p.n, mk.nr, tn);
@@ -102,6 +108,25 @@ pub(crate) unsafe fn run(p: &Problem, exec: Exec) {
         // SAFETY: the blocks of the grid are disjoint, the caller's guarantees hold for each,
         // and the column sums of block column ni are written by its first block row only.
         unsafe { run_block(shared.get(), &mk, mask, m_ranges[mi], n_ranges[ni], mi == 0, &mut ws) };
+    });
+}
+
+/// A problem with few rows (see `rows.rs`): columns split across threads in whole cache lines.
+///
+/// # Safety
+/// As [`run`], and `rows::suits(p)`.
+unsafe fn run_rows(p: &Problem, mk: &MicroKernel, mask: MaskFn, threads: usize) {
+    let fmas = p.m.saturating_mul(p.n).saturating_mul(p.k.max(1));
+    let threads = threads.min(fmas / MIN_FMAS_PER_THREAD).min((p.n + 15) / 16).max(1);
+    let ranges = split(p.n, 16, threads);
+    let shared = Shared(p);
+    run_tasks(threads, |task| {
+        let mut ws = Workspace::take();
+        let (a, run, bits) = rows::scratch(shared.get(), ranges[task]);
+        let (a, _, run, bits) = ws.buffers(a, 0, run, bits);
+        // SAFETY: the column ranges are disjoint; the caller's guarantees hold for each; the
+        // scratch has the sizes rows::scratch asks for.
+        unsafe { (mk.rows)(shared.get(), ranges[task], a, run, bits, mask) };
     });
 }
 
@@ -189,13 +214,13 @@ unsafe fn run_block(
             // SAFETY: the block is inside B (caller), bp holds nc_panels * kc floats, run holds
             // max(kc, nc) floats, sums[jc..jc + nc] is this thread's.
             unsafe {
-                pack(p.b.t(), &p.b_src, (jc, nc), (pc, kc), nr, bp.as_mut_ptr(), run, sums.map(|s| s.add(jc)));
+                (mk.pack)(p.b.t(), &p.b_src, (jc, nc), (pc, kc), nr, bp.as_mut_ptr(), run, sums.map(|s| s.add(jc)));
             }
             let mut ic = m0;
             while ic < m1 {
                 let mc = mc_max.min(m1 - ic);
                 // SAFETY: as for B, with ap holding mc_panels * kc floats.
-                unsafe { pack(p.a, &p.a_src, (ic, mc), (pc, kc), mr, ap.as_mut_ptr(), run, None) };
+                unsafe { (mk.pack)(p.a, &p.a_src, (ic, mc), (pc, kc), mr, ap.as_mut_ptr(), run, None) };
                 if let (true, Some(Epilogue { mask: OutMask::Keep { draws, offset, .. }, .. })) = (last, p.epi) {
                     for i in 0..mc {
                         let first = offset + ((ic + i) * p.rsc + jc) as u64;
@@ -272,7 +297,7 @@ unsafe fn column_sums_only(p: &Problem, sums: *mut f32, exec: Exec) {
         while pc < p.k {
             let kc = kc_max.min(p.k - pc);
             // SAFETY: as in run_block.
-            unsafe { pack(p.b.t(), &p.b_src, (jc, nc), (pc, kc), mk.nr, bp.as_mut_ptr(), run, Some(sums.add(jc))) };
+            unsafe { (mk.pack)(p.b.t(), &p.b_src, (jc, nc), (pc, kc), mk.nr, bp.as_mut_ptr(), run, Some(sums.add(jc))) };
             pc += kc;
         }
         jc += nc;

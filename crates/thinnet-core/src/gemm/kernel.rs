@@ -8,6 +8,9 @@
 //! depend on the instruction set only.
 
 use crate::gemm::epilogue::Finish;
+use crate::gemm::driver::Problem;
+use crate::gemm::pack::PackFn;
+use crate::kernel::MaskFn;
 use crate::isa::Isa;
 
 /// How a tile's accumulators start.
@@ -64,7 +67,18 @@ pub(crate) struct MicroKernel {
     pub mc: usize,
     pub nc: usize,
     pub run: KernelFn,
+    /// The packer compiled for this ISA (`crate::gemm::pack::pack` inside its target features).
+    pub pack: PackFn,
+    /// The few-rows path (`crate::gemm::rows::rows`) compiled for this ISA.
+    pub rows: RowsFn,
 }
+
+/// `crate::gemm::rows::rows` for one ISA: (problem, columns n0..n1, A rows, run, keep bits,
+/// bitmask kernel).
+///
+/// # Safety
+/// As `crate::gemm::rows::rows`, and the ISA is available.
+pub(crate) type RowsFn = unsafe fn(&Problem, (usize, usize), &mut [f32], &mut [f32], &mut [u32], MaskFn);
 
 impl std::fmt::Debug for Tile<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

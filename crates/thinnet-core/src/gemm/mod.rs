@@ -12,6 +12,7 @@ mod driver;
 pub(crate) mod epilogue;
 pub(crate) mod kernel;
 pub(crate) mod pack;
+mod rows;
 mod scalar;
 mod workspace;
 

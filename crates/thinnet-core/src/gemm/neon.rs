@@ -6,14 +6,16 @@
 use std::arch::aarch64::*;
 
 use crate::gemm::epilogue;
+use crate::gemm::driver::Problem;
 use crate::gemm::kernel::{Init, MicroKernel, Tile};
+use crate::kernel::MaskFn;
 use crate::isa::Isa;
 
 const MR: usize = 8;
 const NR: usize = 12;
 
 /// KC: the 8 x KC panel of A (8 KB) and a 12 x KC panel of B (12 KB) fit a 64 KB L1 together.
-pub(crate) const KERNEL: MicroKernel = MicroKernel { isa: Isa::Neon, mr: MR, nr: NR, kc: 256, mc: 96, nc: 768, run: kernel };
+pub(crate) const KERNEL: MicroKernel = MicroKernel { isa: Isa::Neon, mr: MR, nr: NR, kc: 256, mc: 96, nc: 768, run: kernel, pack: crate::gemm::pack::pack_baseline, rows: rows_here };
 
 /// acc[i] += b * a[LANE] for the three vectors of one row.
 #[inline(always)]
@@ -94,4 +96,14 @@ unsafe fn kernel(t: &Tile) {
             epilogue::store(t, &mut tile);
         }
     }
+}
+
+/// The few-rows path with this ISA's vectors and fused multiply-adds.
+///
+/// # Safety
+/// As [`crate::gemm::rows::rows`], and the CPU supports NEON.
+#[target_feature(enable = "neon")]
+unsafe fn rows_here(p: &Problem, n: (usize, usize), a: &mut [f32], run: &mut [f32], bits: &mut [u32], mask: MaskFn) {
+    // SAFETY: the caller's guarantees, passed on; this kernel multiplies with FMA.
+    unsafe { crate::gemm::rows::rows::<true>(p, n, a, run, bits, mask) }
 }

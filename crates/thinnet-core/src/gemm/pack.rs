@@ -116,6 +116,12 @@ impl Source {
     }
 }
 
+/// [`pack`], compiled for one instruction set (see `MicroKernel::pack`).
+///
+/// # Safety
+/// As [`pack`], and the ISA is available.
+pub(crate) type PackFn = unsafe fn(Operand, &Source, (usize, usize), (usize, usize), usize, *mut f32, &mut [f32], Option<*mut f32>);
+
 /// Packs rows p0..p0+pn, columns q0..q0+qn of `op` into panels of `w` rows (see the module
 /// comment), transformed by `src`. `tmp` holds one run. If `sums` is given, the transformed
 /// values of each row p are also added, in q order, to sums[p - p0] (the bias gradient: the
@@ -125,6 +131,8 @@ impl Source {
 /// Every element of the block is readable through `op` (and, for a Gradient source, the saved
 /// tensor at the same offsets); dst is writable for ceil(pn / w) * w * qn floats; tmp has room for
 /// max(pn, qn) floats; sums (if any) is writable for pn floats and not touched by another thread.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn pack(
     op: Operand,
     src: &Source,
@@ -148,14 +156,33 @@ pub(crate) unsafe fn pack(
                 return;
             }
             Source::Plain if op.rs == 1 && sums.is_none() => {
-                // Runs along p: each panel step is w contiguous values.
-                for t in 0..panels {
-                    let rows = w.min(pn - t * w);
+                // Runs along p: each panel step is w contiguous values. Whole panels are copied
+                // with the panel width as a constant (inline vector moves, not a libc call per
+                // 32 floats); the last, partial panel element by element.
+                let full = pn / w;
+                let copy = |t: usize, q: usize| (op.ptr.add(at(p0 + t * w, q0 + q)), dst.add((t * qn + q) * w));
+                match w {
+                    32 => copy_panels::<32, _>(full, qn, &copy),
+                    16 => copy_panels::<16, _>(full, qn, &copy),
+                    14 => copy_panels::<14, _>(full, qn, &copy),
+                    12 => copy_panels::<12, _>(full, qn, &copy),
+                    8 => copy_panels::<8, _>(full, qn, &copy),
+                    _ => {
+                        for t in 0..full {
+                            for q in 0..qn {
+                                let (from, to) = copy(t, q);
+                                std::ptr::copy_nonoverlapping(from, to, w);
+                            }
+                        }
+                    }
+                }
+                if full < panels {
+                    let rows = pn - full * w;
                     for q in 0..qn {
-                        let from = op.ptr.add(at(p0 + t * w, q0 + q));
-                        let to = dst.add((t * qn + q) * w);
-                        std::ptr::copy_nonoverlapping(from, to, rows);
-                        std::ptr::write_bytes(to.add(rows), 0, w - rows);
+                        let (from, to) = copy(full, q);
+                        for r in 0..w {
+                            to.add(r).write(if r < rows { from.add(r).read() } else { 0.0 });
+                        }
                     }
                 }
                 return;
@@ -215,4 +242,40 @@ pub(crate) unsafe fn pack(
             }
         }
     }
+}
+
+/// Copies `W` floats per step for panels 0..panels and steps 0..qn, `at(t, q)` giving the source
+/// and destination of each step. q runs outermost so that the source (rows of a row-major B) is
+/// read in memory order.
+///
+/// # Safety
+/// Every (from, to) pair that `at` returns is readable / writable for W floats.
+#[inline(always)]
+unsafe fn copy_panels<const W: usize, F: Fn(usize, usize) -> (*const f32, *mut f32)>(panels: usize, qn: usize, at: &F) {
+    for q in 0..qn {
+        for t in 0..panels {
+            let (from, to) = at(t, q);
+            // SAFETY: the caller's guarantee for this step.
+            unsafe { (to as *mut [f32; W]).write_unaligned((from as *const [f32; W]).read_unaligned()) };
+        }
+    }
+}
+
+/// [`pack`] for the portable paths (compiled for the build's baseline features).
+///
+/// # Safety
+/// As [`pack`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn pack_baseline(
+    op: Operand,
+    src: &Source,
+    p: (usize, usize),
+    q: (usize, usize),
+    w: usize,
+    dst: *mut f32,
+    tmp: &mut [f32],
+    sums: Option<*mut f32>,
+) {
+    // SAFETY: the caller's guarantees, passed on.
+    unsafe { pack(op, src, p, q, w, dst, tmp, sums) }
 }

@@ -3,13 +3,15 @@
 //! and one add, so it gives the same bits on every machine.
 
 use crate::gemm::epilogue;
+use crate::gemm::driver::Problem;
 use crate::gemm::kernel::{MicroKernel, Tile};
+use crate::kernel::MaskFn;
 use crate::isa::Isa;
 
 const MR: usize = 4;
 const NR: usize = 8;
 
-pub(crate) const KERNEL: MicroKernel = MicroKernel { isa: Isa::Scalar, mr: MR, nr: NR, kc: 256, mc: 64, nc: 512, run: kernel };
+pub(crate) const KERNEL: MicroKernel = MicroKernel { isa: Isa::Scalar, mr: MR, nr: NR, kc: 256, mc: 64, nc: 512, run: kernel, pack: crate::gemm::pack::pack_baseline, rows: rows_here };
 
 /// See [`crate::gemm::kernel::KernelFn`].
 ///
@@ -30,4 +32,13 @@ unsafe fn kernel(t: &Tile) {
     }
     // SAFETY: the kernel contract, passed on.
     unsafe { epilogue::store(t, &mut acc) };
+}
+
+/// The few-rows path, multiplying then adding like this ISA's kernel.
+///
+/// # Safety
+/// As [`crate::gemm::rows::rows`].
+unsafe fn rows_here(p: &Problem, n: (usize, usize), a: &mut [f32], run: &mut [f32], bits: &mut [u32], mask: MaskFn) {
+    // SAFETY: the caller's guarantees, passed on; this kernel does not fuse.
+    unsafe { crate::gemm::rows::rows::<false>(p, n, a, run, bits, mask) }
 }

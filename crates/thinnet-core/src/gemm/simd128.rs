@@ -10,13 +10,15 @@
 use std::arch::wasm32::*;
 
 use crate::gemm::epilogue;
+use crate::gemm::driver::Problem;
 use crate::gemm::kernel::{Init, MicroKernel, Tile};
+use crate::kernel::MaskFn;
 use crate::isa::Isa;
 
 const MR: usize = 4;
 const NR: usize = 8;
 
-pub(crate) const KERNEL: MicroKernel = MicroKernel { isa: Isa::Simd128, mr: MR, nr: NR, kc: 256, mc: 64, nc: 512, run: kernel };
+pub(crate) const KERNEL: MicroKernel = MicroKernel { isa: Isa::Simd128, mr: MR, nr: NR, kc: 256, mc: 64, nc: 512, run: kernel, pack: crate::gemm::pack::pack_baseline, rows: rows_here };
 
 /// See [`crate::gemm::kernel::KernelFn`].
 ///
@@ -78,4 +80,13 @@ unsafe fn kernel(t: &Tile) {
             epilogue::store(t, &mut tile);
         }
     }
+}
+
+/// The few-rows path, multiplying then adding like this ISA's kernel.
+///
+/// # Safety
+/// As [`crate::gemm::rows::rows`].
+unsafe fn rows_here(p: &Problem, n: (usize, usize), a: &mut [f32], run: &mut [f32], bits: &mut [u32], mask: MaskFn) {
+    // SAFETY: the caller's guarantees, passed on; this kernel does not fuse.
+    unsafe { crate::gemm::rows::rows::<false>(p, n, a, run, bits, mask) }
 }

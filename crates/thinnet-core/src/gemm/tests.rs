@@ -206,6 +206,38 @@ fn thread_splits_give_the_same_bits() {
     }
 }
 
+/// The few-rows path (m <= 4) and the tiled kernels compute each element as the same chain, so a
+/// small batch equals the first rows of a larger one bit for bit, on every ISA and thread count.
+#[test]
+fn few_row_products_equal_rows_of_larger_ones() {
+    let (k, n) = (700, 1000);
+    let a = values(20 * k, 1);
+    let b = values(k * n, 2);
+    for isa in available() {
+        let mut big = vec![0.0; 20 * n];
+        let exec = Exec { isa, threads: 1 };
+        gemm(MatRef::row_major(&a, 20, k), MatRef::row_major(&b, k, n), 0.0, MatMut::row_major(&mut big, 20, n), exec).unwrap();
+        for m in 1..=4 {
+            for threads in std::iter::once(1).chain(split_thread_counts()) {
+                let mut small = vec![f32::NAN; m * n];
+                let exec = Exec { isa, threads };
+                gemm(MatRef::row_major(&a[..m * k], m, k), MatRef::row_major(&b, k, n), 0.0, MatMut::row_major(&mut small, m, n), exec)
+                    .unwrap();
+                assert!(bits(&small) == bits(&big[..m * n]), "{:?} m {} threads {}", isa, m, threads);
+            }
+        }
+        // beta and a strided A (A^T stored with stride 20) go through the same path.
+        let c0 = values(20 * n, 9);
+        let mut c1 = c0[..2 * n].to_vec();
+        let at = MatRef { data: &a, rows: 2, cols: k, rs: 1, cs: 20 };
+        gemm(at, MatRef::row_major(&b, k, n), -0.5, MatMut::row_major(&mut c1, 2, n), exec).unwrap();
+        let a20: Vec<f32> = (0..20 * k).map(|at| if at < 2 * k { a[(at % k) * 20 + at / k] } else { 0.25 }).collect();
+        let mut c2 = c0.clone();
+        gemm(MatRef::row_major(&a20, 20, k), MatRef::row_major(&b, k, n), -0.5, MatMut::row_major(&mut c2, 20, n), exec).unwrap();
+        assert!(bits(&c1) == bits(&c2[..2 * n]), "{:?} beta", isa);
+    }
+}
+
 #[test]
 fn nan_and_infinity_propagate() {
     for isa in available() {
@@ -242,4 +274,45 @@ fn bad_arguments_are_rejected_and_c_untouched() {
     gemm(MatRef::row_major(&[], 2, 0), MatRef::row_major(&[], 0, 2), 0.0, MatMut::row_major(&mut c, 2, 2), exec).unwrap();
     assert_eq!(c, vec![0.0; 4]);
     gemm(MatRef::row_major(&[], 0, 3), MatRef::row_major(&b, 3, 2), 0.0, MatMut::row_major(&mut [], 0, 2), exec).unwrap();
+}
+
+/// Not a test: the bare micro-kernel rate on resident panels (`cargo test --release kernel_rate
+/// -- --ignored --nocapture`), to tell kernel speed from packing and memory costs.
+#[test]
+#[ignore]
+fn kernel_rate() {
+    use crate::gemm::kernel::{Init, Tile};
+    for isa in available() {
+        for &panels in [1usize, 8].iter() {
+            let mk = micro_kernel(isa);
+            let kc = mk.kc;
+            // 64-byte aligned panels, as the driver's workspace gives them.
+            let a_buf = values(mk.mr * kc + 16, 1);
+            let b_buf = values(mk.nr * kc * panels + 16, 2);
+            let a = &a_buf[a_buf.as_ptr().align_offset(64)..];
+            let b = &b_buf[b_buf.as_ptr().align_offset(64)..];
+            let mut c = vec![0.0f32; mk.mr * mk.nr * panels];
+            let calls = 20_000;
+            let t = std::time::Instant::now();
+            for call in 0..calls {
+                let p = call % panels;
+                let tile = Tile {
+                    kc,
+                    a: a.as_ptr(),
+                    b: b[p * mk.nr * kc..].as_ptr(),
+                    c: c[p * mk.mr * mk.nr..].as_mut_ptr(),
+                    rsc: mk.nr,
+                    csc: 1,
+                    m: mk.mr,
+                    n: mk.nr,
+                    init: Init::Zero,
+                    finish: None,
+                };
+                // SAFETY: panels of kc steps, a full tile of C, an available isa.
+                unsafe { (mk.run)(&tile) };
+            }
+            let flops = 2.0 * (mk.mr * mk.nr * kc * calls) as f64;
+            println!("{:?}, {} B panels: {:.1} GFLOP/s", isa, panels, flops / t.elapsed().as_secs_f64() / 1e9);
+        }
+    }
 }

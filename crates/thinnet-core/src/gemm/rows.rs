@@ -1,0 +1,171 @@
+//! Products with very few rows of C (batch-1 inference): streaming instead of packing.
+//!
+//! With m <= MAX_ROWS, packing B costs as much as the product, and the tiled kernels would spend
+//! most of their FMAs on padding rows. Instead each row of B (W's rows, contiguous) is read once,
+//! in memory order, and added into C's rows, which stay in L1: for k in order, c[i][j] =
+//! fma(a[i][k], b[k][j], c[i][j]). That is exactly the accumulation chain of the tiled kernels
+//! (k in order, starting from the same init, fused on the FMA paths, multiply-then-add on the
+//! others), so a row gives the same bits whichever path computes it: a batch of one equals the
+//! first row of a larger batch.
+//!
+//! Written once; each ISA compiles it inside its own target features (`MicroKernel::rows`),
+//! where LLVM vectorizes the column loops.
+
+use crate::gemm::driver::Problem;
+use crate::gemm::epilogue::{self, Epilogue, Finish, OutMask};
+use crate::gemm::kernel::{Init, Tile};
+use crate::gemm::pack::{pack, Source};
+use crate::kernel::MaskFn;
+
+/// The most rows of C this path takes.
+pub(crate) const MAX_ROWS: usize = 4;
+
+/// Columns per epilogue call.
+const CHUNK: usize = 32;
+
+/// Whether `p` can take this path: few rows, B and C contiguous along n, and B's transform one
+/// that works per element (no mask over B).
+pub(crate) fn suits(p: &Problem) -> bool {
+    p.m <= MAX_ROWS
+        && p.b.cs == 1
+        && p.csc == 1
+        && p.col_sums.is_none()
+        && matches!(p.b_src, Source::Plain | Source::Scale(_) | Source::Zero)
+}
+
+/// Scratch sizes for columns n0..n1: (transformed A rows, keep bits).
+pub(crate) fn scratch(p: &Problem, (n0, n1): (usize, usize)) -> (usize, usize, usize) {
+    let keep_stride = (n1 - n0 + 31) / 32 + 2;
+    (p.m * p.k, p.k.max(p.m), p.m * keep_stride)
+}
+
+/// Columns n0..n1 of a problem that `suits` this path.
+///
+/// # Safety
+/// As `driver::run` for these columns; `a_rows`, `run` and `bits` have the sizes of `scratch`;
+/// `mask` is the bitmask kernel of an available ISA; `FUSED` matches the ISA's kernels (FMA or
+/// multiply then add); the ISA's features are enabled in the caller.
+#[inline(always)]
+pub(crate) unsafe fn rows<const FUSED: bool>(
+    p: &Problem,
+    (n0, n1): (usize, usize),
+    a_rows: &mut [f32],
+    run: &mut [f32],
+    bits: &mut [u32],
+    mask: MaskFn,
+) {
+    let (m, k, n) = (p.m, p.k, n1 - n0);
+    // SAFETY: every access is an element of A (rows 0..m, all of K), B (all of K, columns
+    // n0..n1), C (rows 0..m, columns n0..n1) or the scratch buffers, per the caller.
+    unsafe {
+        // A's rows, transformed (input dropout), one after the other: panels of one row.
+        pack(p.a, &p.a_src, (0, m), (0, k), 1, a_rows.as_mut_ptr(), run, None);
+        let c_row = |i: usize| std::slice::from_raw_parts_mut(p.c.add(i * p.rsc + n0), n);
+        for i in 0..m {
+            let c = c_row(i);
+            match p.init {
+                Init::Zero => c.iter_mut().for_each(|v| *v = 0.0),
+                Init::Load => {}
+                Init::Scale(beta) => c.iter_mut().for_each(|v| *v *= beta),
+            }
+        }
+        let b_row = |q: usize| std::slice::from_raw_parts(p.b.ptr.add(q * p.b.rs + n0), n);
+        let a = |i: usize, q: usize| a_rows[i * k + q];
+        let mut q = 0;
+        if let Source::Plain = p.b_src {
+            // Four rows of B per pass over C's rows: one load and store of each sum per 4 FMAs.
+            while q + 4 <= k {
+                let b = [b_row(q), b_row(q + 1), b_row(q + 2), b_row(q + 3)];
+                for i in 0..m {
+                    let ai = [a(i, q), a(i, q + 1), a(i, q + 2), a(i, q + 3)];
+                    for (j, v) in c_row(i).iter_mut().enumerate() {
+                        let mut s = *v;
+                        s = madd::<FUSED>(ai[0], b[0][j], s);
+                        s = madd::<FUSED>(ai[1], b[1][j], s);
+                        s = madd::<FUSED>(ai[2], b[2][j], s);
+                        s = madd::<FUSED>(ai[3], b[3][j], s);
+                        *v = s;
+                    }
+                }
+                q += 4;
+            }
+        }
+        // The rest one row of B at a time, with B's transform as the packer applies it.
+        while q < k {
+            let b = b_row(q);
+            for i in 0..m {
+                let ai = a(i, q);
+                let c = c_row(i);
+                match p.b_src {
+                    Source::Scale(f) => c.iter_mut().zip(b.iter()).for_each(|(v, &bv)| *v = madd::<FUSED>(ai, bv * f, *v)),
+                    Source::Zero => c.iter_mut().for_each(|v| *v = madd::<FUSED>(ai, 0.0, *v)),
+                    _ => c.iter_mut().zip(b.iter()).for_each(|(v, &bv)| *v = madd::<FUSED>(ai, bv, *v)),
+                }
+            }
+            q += 1;
+        }
+        let epi = match p.epi {
+            Some(e) if !e.is_plain() => e,
+            _ => return,
+        };
+        finish_rows(p, &epi, (n0, n1), bits, mask);
+    }
+}
+
+/// acc + a * b, fused (one rounding) on the FMA paths.
+#[inline(always)]
+fn madd<const FUSED: bool>(a: f32, b: f32, acc: f32) -> f32 {
+    if FUSED {
+        a.mul_add(b, acc)
+    } else {
+        acc + a * b
+    }
+}
+
+/// The epilogue over C's rows 0..m, columns n0..n1, in chunks of CHUNK columns.
+///
+/// # Safety
+/// As [`rows`].
+#[inline(always)]
+unsafe fn finish_rows(p: &Problem, epi: &Epilogue, (n0, n1): (usize, usize), bits: &mut [u32], mask: MaskFn) {
+    let keep_stride = (n1 - n0 + 31) / 32 + 2;
+    // SAFETY: as in `rows`; the keep bits of row i fill keep_stride words from i * keep_stride.
+    unsafe {
+        if let OutMask::Keep { draws, offset, .. } = epi.mask {
+            for i in 0..p.m {
+                mask(bits.as_mut_ptr().add(i * keep_stride), n1 - n0, offset + (i * p.rsc + n0) as u64, draws);
+            }
+        }
+        for i in 0..p.m {
+            let mut j = n0;
+            while j < n1 {
+                let width = CHUNK.min(n1 - j);
+                let c = p.c.add(i * p.rsc + j);
+                let mut acc = [[0.0f32; CHUNK]; 1];
+                std::ptr::copy_nonoverlapping(c, acc[0].as_mut_ptr(), width);
+                let finish = Finish {
+                    epi,
+                    row: i,
+                    col: j,
+                    keep: bits.as_ptr().add(i * keep_stride),
+                    keep_stride,
+                    keep_bit: j - n0,
+                };
+                let tile = Tile {
+                    kc: 0,
+                    a: std::ptr::null(),
+                    b: std::ptr::null(),
+                    c,
+                    rsc: p.rsc,
+                    csc: 1,
+                    m: 1,
+                    n: width,
+                    init: Init::Zero,
+                    finish: Some(&finish),
+                };
+                epilogue::store(&tile, &mut acc);
+                j += width;
+            }
+        }
+    }
+}
