@@ -1,11 +1,21 @@
 /**
- * A Backend made of the TypeScript reference, for tests of the facade and of backend selection
+ * A Backend made of the TypeScript references, for tests of the facade and of backend selection
  * that must not depend on a built binary. It records its calls so tests can check that nothing
- * reaches a backend after a validation error.
+ * reaches a backend after a validation error. Its dense layer is the float64 reference of
+ * test/dense-reference.ts rounded once to float32: close to the kernels, not bit-identical.
  */
 
-import type { Backend, BackendBuffer, BackendName, KernelSpec } from '../ts/backend.js'
+import type {
+  Backend,
+  BackendBuffer,
+  BackendName,
+  DenseArgs,
+  DenseGrads,
+  DenseSaved,
+  KernelSpec,
+} from '../ts/backend.js'
 import { referenceDropout, referenceMask } from '../ts/reference.js'
+import { referenceDenseBackward, referenceDenseForward } from './dense-reference.js'
 
 export interface RecordingBackend extends Backend {
   calls: { op: string; args: unknown[] }[]
@@ -13,9 +23,21 @@ export interface RecordingBackend extends Backend {
 
 export function referenceBackend(name: BackendName = 'native', isa = 'reference'): RecordingBackend {
   const calls: { op: string; args: unknown[] }[] = []
+  let threads = 0
   const apply = (op: string) => (x: Float32Array, out: Float32Array, spec: KernelSpec) => {
     calls.push({ op, args: [x, out, spec] })
     out.set(referenceDropout(x, spec))
+  }
+  const dense = (x: Float32Array, w: Float32Array, b: Float32Array | undefined, y: Float32Array, pre: Float32Array | undefined, args: DenseArgs) => {
+    const f = referenceDenseForward(x, w, b, args)
+    y.set(f.y)
+    pre?.set(f.z)
+  }
+  const denseBackward = (x: Float32Array, w: Float32Array, dy: Float32Array, saved: DenseSaved, grads: DenseGrads, args: DenseArgs) => {
+    const g = referenceDenseBackward(x, w, dy, saved, args)
+    grads.dx?.set(g.dx)
+    grads.dw?.set(g.dw)
+    grads.db?.set(g.db)
   }
   return {
     name,
@@ -31,6 +53,34 @@ export function referenceBackend(name: BackendName = 'native', isa = 'reference'
       calls.push({ op: 'allocate', args: [n] })
       const memory = new Float32Array(n)
       return { length: n, view: () => memory, free: () => {} }
+    },
+    dense(...args) {
+      calls.push({ op: 'dense', args })
+      dense(...args)
+    },
+    denseBackward(...args) {
+      calls.push({ op: 'denseBackward', args })
+      denseBackward(...args)
+    },
+    async denseAsync(...args) {
+      calls.push({ op: 'denseAsync', args })
+      dense(...args)
+    },
+    async denseBackwardAsync(...args) {
+      calls.push({ op: 'denseBackwardAsync', args })
+      denseBackward(...args)
+    },
+    gemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number) {
+      calls.push({ op: 'gemm', args: [a, b, c, m, k, n] })
+      const f = referenceDenseForward(a, b, undefined, { rows: m, inputs: k, units: n, activation: 'linear', alpha: 0 })
+      c.set(f.y)
+    },
+    setMaxThreads(n: number) {
+      calls.push({ op: 'setMaxThreads', args: [n] })
+      threads = n
+    },
+    maxThreads() {
+      return threads === 0 ? 2 : threads
     },
   }
 }

@@ -86,6 +86,19 @@ export function referenceDraw(seed: bigint, stream: bigint, j: bigint): number {
   return u
 }
 
+/**
+ * The raw 32-bit draws of elements offset .. offset + n - 1 of `stream` under `seed`: what the
+ * masks compare with their threshold, and what the layers' weight initialisers turn into
+ * uniform and normal numbers. Arguments are assumed checked (bigints in [0, 2^64)).
+ */
+export function draws(n: number, seed: bigint, stream: bigint, offset: bigint): Uint32Array {
+  const out = new Uint32Array(n)
+  forEachDraw(n, seed, stream, offset, (i, u) => {
+    out[i] = u
+  })
+  return out
+}
+
 /** out[i] = kept(i) ? x[i] * scale : +0, p = 0 a bit-exact copy, p = 1 all +0. */
 function apply(x: Float32Array, spec: KernelSpec): Float32Array {
   const out = new Float32Array(x.length)

@@ -1,6 +1,6 @@
 /** The public option types of the dropout operations. */
 
-import type { DropoutMode } from './backend.js'
+import type { Activation, DropoutMode } from './backend.js'
 
 /**
  * An unsigned 64-bit integer: a bigint in [0, 2^64 - 1], or a non-negative safe integer number
@@ -35,4 +35,127 @@ export interface DropoutMaskOptions extends MaskOptions {
   mode?: DropoutMode
   /** Where to write the bitmask: a Uint32Array of ceil(n / 32) words. Allocated when omitted. */
   out?: Uint32Array
+}
+
+export type { Activation } from './backend.js'
+
+/**
+ * A dropout inside the fused dense layer: the options of `dropout` without `out`. Its mask runs
+ * over the tensor's own row-major layout: element (r, c) of a [R, C] tensor is element
+ * offset + r * C + c of the stream, so it equals `dropout` on that tensor with the same options.
+ */
+export interface DenseDropoutOptions extends MaskOptions {
+  /** 'inverted' (default) scales kept elements by 1 / (1 - p); 'classic' leaves them as they are. */
+  mode?: DropoutMode
+}
+
+/**
+ * DropConnect at inference by the rule of its paper (Wan et al., ICML 2013): every weight scaled
+ * by fround(1 - p), for a layer trained with sampled DropConnect in classic mode at drop
+ * probability p. (A layer trained in inverted mode needs no DropConnect at inference at all.)
+ */
+export interface DropConnectMeanOptions {
+  p: number
+  inference: 'mean'
+}
+
+/** DropConnect: a sampled mask over w (training), or the mean rule (inference). */
+export type DropConnectOptions = DenseDropoutOptions | DropConnectMeanOptions
+
+/** The sizes and the layer definition shared by `dense` and `denseBackward`. */
+export interface DenseLayerOptions {
+  /** x [rows, inputs], row-major. */
+  x: Float32Array
+  /** The weights w [inputs, units], row-major (the Keras / TensorFlow.js kernel layout). */
+  w: Float32Array
+  /** Examples in the batch; 0 is allowed (nothing to compute). */
+  rows: number
+  /** Features in; 0 is allowed (then z = b). */
+  inputs: number
+  /** Features out; 0 is allowed (nothing to compute). */
+  units: number
+  /** 'linear' (default), 'relu', 'leakyRelu', 'gelu' (tanh form), 'tanh' or 'sigmoid'. */
+  activation?: Activation
+  /** leakyRelu's slope for z <= 0: a finite number >= 0, default 0.01; ignored by the others. */
+  alpha?: number
+  /** Dropout on x, applied as x is packed for the matrix product. */
+  inputDropout?: DenseDropoutOptions
+  /** Dropout on the activation's output. */
+  outputDropout?: DenseDropoutOptions
+  /** DropConnect: a mask over w (its own stream, please), or the mean rule at inference. */
+  dropConnect?: DropConnectOptions
+}
+
+export interface DenseOptions extends DenseLayerOptions {
+  /** The bias [units]; omitted: no bias. */
+  b?: Float32Array
+  /** Receives y [rows, units]; allocated when omitted. Must not overlap any other array. */
+  out?: Float32Array
+  /**
+   * Receives the pre-activation z = dropout(x) . dropConnect(w) + b [rows, units], before the
+   * activation and output dropout: what `denseBackward` needs for gelu. Must not overlap any
+   * other array.
+   */
+  pre?: Float32Array
+}
+
+/** Which gradients `denseBackward` computes; each defaults to true. Skipping one skips its work. */
+export interface DenseNeed {
+  dx?: boolean
+  dw?: boolean
+  db?: boolean
+}
+
+export interface DenseBackwardOptions extends DenseLayerOptions {
+  /** dL/dy [rows, units]. */
+  dy: Float32Array
+  /**
+   * y [rows, units] exactly as `dense` returned it (after output dropout): what relu, leakyRelu,
+   * tanh and sigmoid need (or `pre`).
+   */
+  y?: Float32Array
+  /** The pre-activation `dense` wrote to its `pre`: what gelu needs (the others may use it too). */
+  pre?: Float32Array
+  /** Receives dL/dx [rows, inputs]; allocated when omitted (unless `need.dx` is false). */
+  dx?: Float32Array
+  /** Receives dL/dw [inputs, units]; allocated when omitted (unless `need.dw` is false). */
+  dw?: Float32Array
+  /** Receives dL/db [units]; allocated when omitted (unless `need.db` is false). */
+  db?: Float32Array
+  /**
+   * Gradients to skip, e.g. `{ dx: false }` for a network's first layer, whose input needs no
+   * gradient. A skipped gradient is not computed and comes back undefined; giving its array too
+   * is an error.
+   */
+  need?: DenseNeed
+}
+
+/** Whether gradient K comes back, from the `need` option's type N. */
+type Computed<N, K extends keyof DenseNeed> = K extends keyof N
+  ? N[K] extends false
+    ? undefined
+    : N[K] extends true | undefined
+      ? Float32Array
+      : Float32Array | undefined
+  : Float32Array
+
+/**
+ * What `denseBackward` returns: each gradient's array (the one given, or a new one), or undefined
+ * for a gradient `need` turned off.
+ */
+export type DenseGradients<N extends DenseNeed = {}> = {
+  dx: Computed<N, 'dx'>
+  dw: Computed<N, 'dw'>
+  db: Computed<N, 'db'>
+}
+
+export interface GemmOptions {
+  /** Rows of a and of the result. */
+  m: number
+  /** Columns of a, rows of b. */
+  k: number
+  /** Columns of b and of the result. */
+  n: number
+  /** Receives c [m, n]; allocated when omitted. Must not overlap a or b. */
+  out?: Float32Array
 }

@@ -98,10 +98,11 @@ export function checkCount(name: string, value: unknown): number {
   return value
 }
 
-export function checkP(value: unknown): number {
+/** A drop probability in [0, 1]; `name` is how messages call it (e.g. "inputDropout.p"). */
+export function checkP(value: unknown, name = 'p'): number {
   // `!(p >= 0 && p <= 1)` also rejects NaN.
   if (typeof value !== 'number' || !(value >= 0 && value <= 1)) {
-    throw invalidArg(`p must be a number in [0, 1], received ${describeValue(value)}`)
+    throw invalidArg(`${name} must be a number in [0, 1], received ${describeValue(value)}`)
   }
   return value
 }
@@ -127,42 +128,60 @@ export function checkU64(name: string, value: unknown): bigint {
   throw invalidArg(`${expected}, received ${describeValue(value)}`)
 }
 
-export function checkMode(value: unknown): DropoutMode {
+export function checkMode(value: unknown, name = 'mode'): DropoutMode {
   if (value === 'inverted' || value === 'classic') return value
-  throw invalidArg(`mode must be 'inverted' or 'classic', received ${describeValue(value)}`)
+  throw invalidArg(`${name} must be 'inverted' or 'classic', received ${describeValue(value)}`)
 }
 
-/** A stream has 2^64 element indices: the last element of the call, offset + n - 1, must exist. */
-export function checkRange(offset: bigint, n: number): void {
+/**
+ * A stream has 2^64 element indices: the last element of the call, offset + n - 1, must exist.
+ * `offsetName` names the offset in the message, `nText` how n came about (e.g. "rows * inputs").
+ */
+export function checkRange(offset: bigint, n: number, offsetName = 'offset', nText = 'n'): void {
   if (offset + BigInt(n) > TWO_POW_64) {
     throw invalidArg(
-      `offset + n must be at most 2^64 (a stream has 2^64 element indices), received offset ${offset} and n ${n}`,
+      `${offsetName} + n must be at most 2^64 (a stream has 2^64 element indices), received offset ${offset} and ${nText} ${n}`,
     )
+  }
+}
+
+/** Fails unless `value` is a plain object (not null, not an array); returns it as a record. */
+export function checkObject(value: unknown, name: string, example: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalidArg(`${name} must be an object such as ${example}, received ${describeValue(value)}`)
+  }
+  return value as Record<string, unknown>
+}
+
+/** Rejects keys outside `known`, so a misspelt `ofset` cannot silently mean the default. */
+export function checkKeys(options: Record<string, unknown>, known: readonly string[], name: string): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw invalidArg(`${name}.${key} is not an option: expected one of ${known.join(', ')}`)
+    }
   }
 }
 
 /**
  * The options object: p and seed required, offset and stream default to 0, mode to 'inverted'.
  * Unknown keys are rejected, so a misspelt `ofset` cannot silently mean offset 0.
+ *
+ * `name` is the object's name in messages: with the default 'options', fields are called by
+ * their own names ("seed must be..."); a nested dropout such as 'inputDropout' names them
+ * "inputDropout.seed". `nText` says how the element count n came about (e.g. "rows * inputs").
  */
-export function checkOptions(value: unknown, known: readonly string[], n: number): KernelSpec {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalidArg(`options must be an object such as { p: 0.5, seed: 1 }, received ${describeValue(value)}`)
-  }
-  const options = value as Record<string, unknown>
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      throw invalidArg(`options.${key} is not an option: expected one of ${known.join(', ')}`)
-    }
-  }
+export function checkOptions(value: unknown, known: readonly string[], n: number, name = 'options', nText = 'n'): KernelSpec {
+  const options = checkObject(value, name, '{ p: 0.5, seed: 1 }')
+  checkKeys(options, known, name)
+  const field = (key: string) => (name === 'options' ? key : `${name}.${key}`)
   const spec: KernelSpec = {
-    p: checkP(options.p),
-    seed: checkU64('seed', options.seed),
-    offset: options.offset === undefined ? 0n : checkU64('offset', options.offset),
-    stream: options.stream === undefined ? 0n : checkU64('stream', options.stream),
-    mode: options.mode === undefined ? 'inverted' : checkMode(options.mode),
+    p: checkP(options.p, field('p')),
+    seed: checkU64(field('seed'), options.seed),
+    offset: options.offset === undefined ? 0n : checkU64(field('offset'), options.offset),
+    stream: options.stream === undefined ? 0n : checkU64(field('stream'), options.stream),
+    mode: options.mode === undefined ? 'inverted' : checkMode(options.mode, field('mode')),
   }
-  checkRange(spec.offset, n)
+  checkRange(spec.offset, n, field('offset'), nText)
   return spec
 }
 

@@ -1,0 +1,264 @@
+/**
+ * The fused dense layer in float64, one term at a time, straight from its definition: the oracle
+ * of the dense suites, and the arithmetic of the fake reference backend. Masks come from the
+ * TypeScript mask reference (ts/reference.ts); the dropped-out float32 operands are formed as the
+ * contract says (x * scale, one float32 multiply), everything after that in float64.
+ *
+ * Every result comes with the sum of the absolute values of its terms ("mag"), for tolerances in
+ * units of K * 2^-23 * sum |terms| (see `tolerance`).
+ */
+
+import type { Activation, DenseArgs, KernelSpec } from '../ts/backend.js'
+import { keptScale, referenceDropout, referenceMask } from '../ts/reference.js'
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI)
+
+/** float32 epsilon, 2^-23. */
+export const EPS32 = 2 ** -23
+
+export function act64(act: Activation, alpha: number, z: number): number {
+  switch (act) {
+    case 'linear':
+      return z
+    case 'relu':
+      return z > 0 ? z : z <= 0 ? 0 : z // NaN stays NaN
+    case 'leakyRelu':
+      return z > 0 ? z : Math.fround(alpha) * z
+    case 'gelu':
+      return 0.5 * z * (1 + Math.tanh(SQRT_2_OVER_PI * (z + 0.044715 * z * z * z)))
+    case 'tanh':
+      return Math.tanh(z)
+    case 'sigmoid':
+      return 1 / (1 + Math.exp(-z))
+  }
+}
+
+/** act'(z); at the kinks relu'(0) = 0 and leakyRelu'(0) = alpha, as the kernels define them. */
+export function derivative64(act: Activation, alpha: number, z: number): number {
+  switch (act) {
+    case 'linear':
+      return 1
+    case 'relu':
+      return z > 0 ? 1 : 0
+    case 'leakyRelu':
+      return z > 0 ? 1 : Math.fround(alpha)
+    case 'gelu': {
+      const t = Math.tanh(SQRT_2_OVER_PI * (z + 0.044715 * z * z * z))
+      return 0.5 * (1 + t) + 0.5 * z * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * z * z)
+    }
+    case 'tanh': {
+      const t = Math.tanh(z)
+      return 1 - t * t
+    }
+    case 'sigmoid': {
+      const s = 1 / (1 + Math.exp(-z))
+      return s * (1 - s)
+    }
+  }
+}
+
+/** act' from the activation's value a = act(z) (relu and leakyRelu: from its sign). */
+function derivativeFromOutput(act: Activation, alpha: number, a: number): number {
+  if (act === 'tanh') return 1 - a * a
+  if (act === 'sigmoid') return a * (1 - a)
+  return derivative64(act, alpha, a)
+}
+
+/** A bound on |act'|, for error bounds. */
+export function slopeBound(act: Activation, alpha: number): number {
+  if (act === 'leakyRelu') return Math.max(1, alpha)
+  if (act === 'gelu') return 1.2
+  if (act === 'sigmoid') return 0.25
+  return 1
+}
+
+/** Per element: the factor a mask multiplies by (0 dropped, its scale kept). */
+function keepFactors(n: number, spec: KernelSpec | undefined): Float64Array | undefined {
+  if (spec === undefined) return undefined
+  const bits = referenceMask(n, spec)
+  const scale = spec.p === 1 ? 0 : keptScale(spec.p, spec.mode)
+  const out = new Float64Array(n)
+  for (let i = 0; i < n; i++) out[i] = (bits[i >>> 5]! >>> (i & 31)) & 1 ? scale : 0
+  return out
+}
+
+/** The operands as the kernels multiply them: dropout(x) and dropConnect(w), float32. */
+export function droppedOperands(x: Float32Array, w: Float32Array, args: DenseArgs): { xd: Float32Array; wd: Float32Array } {
+  const xd = args.inputDropout === undefined ? x : referenceDropout(x, args.inputDropout)
+  const dc = args.dropConnect
+  let wd = w
+  if (dc?.kind === 'sample') wd = referenceDropout(w, dc.spec)
+  if (dc?.kind === 'mean') {
+    const s = Math.fround(1 - dc.p)
+    wd = new Float32Array(w.length)
+    for (let i = 0; i < w.length; i++) wd[i] = w[i]! * s
+  }
+  return { xd, wd }
+}
+
+export interface Forward64 {
+  /** The pre-activation z and the sum of |terms| of each. */
+  z: Float64Array
+  zMag: Float64Array
+  /** act(z), before output dropout. */
+  a: Float64Array
+  /** After output dropout. */
+  y: Float64Array
+}
+
+export function referenceDenseForward(x: Float32Array, w: Float32Array, b: Float32Array | undefined, args: DenseArgs): Forward64 {
+  const { rows, inputs, units, activation, alpha } = args
+  const { xd, wd } = droppedOperands(x, w, args)
+  const n = rows * units
+  const z = new Float64Array(n)
+  const zMag = new Float64Array(n)
+  for (let r = 0; r < rows; r++) {
+    const row = r * units
+    if (b !== undefined) {
+      for (let u = 0; u < units; u++) {
+        z[row + u] = b[u]!
+        zMag[row + u] = Math.abs(b[u]!)
+      }
+    }
+    // i-k-j order: contiguous rows of w, so the JIT keeps this fast enough for 10^8 terms.
+    for (let k = 0; k < inputs; k++) {
+      const xv = xd[r * inputs + k]!
+      const wrow = k * units
+      for (let u = 0; u < units; u++) {
+        const t = xv * wd[wrow + u]!
+        z[row + u] += t
+        zMag[row + u] += Math.abs(t)
+      }
+    }
+  }
+  const a = new Float64Array(n)
+  const y = new Float64Array(n)
+  const keep = keepFactors(n, args.outputDropout)
+  for (let i = 0; i < n; i++) {
+    a[i] = act64(activation, alpha, z[i]!)
+    y[i] = keep === undefined ? a[i]! : keep[i] === 0 ? 0 : a[i]! * keep[i]!
+  }
+  return { z, zMag, a, y }
+}
+
+export interface Backward64 {
+  dx: Float64Array
+  dxMag: Float64Array
+  dw: Float64Array
+  dwMag: Float64Array
+  db: Float64Array
+  dbMag: Float64Array
+}
+
+/**
+ * The gradients from dy, the derivative taken from the same saved float32 tensor the kernel is
+ * given (pre when present, else y), so that only the kernel's own arithmetic is measured.
+ */
+export function referenceDenseBackward(
+  x: Float32Array,
+  w: Float32Array,
+  dy: Float32Array,
+  saved: { y?: Float32Array | undefined; pre?: Float32Array | undefined },
+  args: DenseArgs,
+): Backward64 {
+  const { rows, inputs, units, activation, alpha } = args
+  const { xd, wd } = droppedOperands(x, w, args)
+  // The masked dy, in float32 as the contract forms it (dy * scale, one multiply).
+  const d = args.outputDropout === undefined ? dy : referenceDropout(dy, args.outputDropout)
+  const outScale = args.outputDropout === undefined || args.outputDropout.p === 1 ? 1 : keptScale(args.outputDropout.p, args.outputDropout.mode)
+  const bound = slopeBound(activation, alpha)
+  const n = rows * units
+  const dz = new Float64Array(n)
+  const dzMag = new Float64Array(n)
+  for (let i = 0; i < n; i++) {
+    let deriv: number
+    if (activation === 'linear') deriv = 1
+    else if (saved.pre !== undefined) deriv = derivative64(activation, alpha, saved.pre[i]!)
+    else if (saved.y !== undefined) deriv = derivativeFromOutput(activation, alpha, saved.y[i]! / outScale)
+    else throw new Error('the reference needs y or pre')
+    // A dropped element has d = 0 whatever the derivative (the kernels mask first).
+    dz[i] = d[i] === 0 ? 0 : d[i]! * deriv
+    dzMag[i] = Math.abs(d[i]!) * bound
+  }
+  const inKeep = keepFactors(rows * inputs, args.inputDropout)
+  const dc = args.dropConnect
+  const wKeep =
+    dc?.kind === 'sample'
+      ? keepFactors(inputs * units, dc.spec)
+      : dc?.kind === 'mean'
+        ? new Float64Array(inputs * units).fill(Math.fround(1 - dc.p))
+        : undefined
+
+  const g: Backward64 = {
+    dx: new Float64Array(rows * inputs),
+    dxMag: new Float64Array(rows * inputs),
+    dw: new Float64Array(inputs * units),
+    dwMag: new Float64Array(inputs * units),
+    db: new Float64Array(units),
+    dbMag: new Float64Array(units),
+  }
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < inputs; i++) {
+      let s = 0
+      let m = 0
+      for (let u = 0; u < units; u++) {
+        const wv = wd[i * units + u]!
+        s += dz[r * units + u]! * wv
+        m += dzMag[r * units + u]! * Math.abs(wv)
+      }
+      const k = inKeep === undefined ? 1 : inKeep[r * inputs + i]!
+      g.dx[r * inputs + i] = k === 0 ? 0 : s * k
+      g.dxMag[r * inputs + i] = m * k
+    }
+  }
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < inputs; i++) {
+      const xv = xd[r * inputs + i]!
+      const row = i * units
+      for (let u = 0; u < units; u++) {
+        g.dw[row + u] += xv * dz[r * units + u]!
+        g.dwMag[row + u] += Math.abs(xv) * dzMag[r * units + u]!
+      }
+    }
+  }
+  if (wKeep !== undefined) {
+    for (let j = 0; j < inputs * units; j++) {
+      g.dw[j] = wKeep[j] === 0 ? 0 : g.dw[j]! * wKeep[j]!
+      g.dwMag[j] *= wKeep[j]!
+    }
+  }
+  for (let r = 0; r < rows; r++) {
+    for (let u = 0; u < units; u++) {
+      g.db[u] += dz[r * units + u]!
+      g.dbMag[u] += dzMag[r * units + u]!
+    }
+  }
+  return g
+}
+
+/**
+ * The largest |got - want| allowed for a K-term float32 dot product: (K + extra) * 2^-23 *
+ * sum |terms|. One multiply-add rounds once (FMA) or twice (multiply then add, as simd128 and
+ * scalar WASM do), each time by at most 2^-24 relative to a partial sum bounded by sum |terms|;
+ * `extra` covers the few roundings outside the chain (bias, scale, derivative).
+ */
+export function tolerance(k: number, mag: number, extra = 2): number {
+  return (k + extra) * EPS32 * mag + 1e-30
+}
+
+/** The first element of got outside want +- tol(i), described; null when all are inside. */
+export function firstOutside(
+  got: Float32Array,
+  want: Float64Array,
+  tol: (i: number) => number,
+): string | null {
+  if (got.length !== want.length) return `lengths differ: ${got.length} vs ${want.length}`
+  for (let i = 0; i < got.length; i++) {
+    const g = got[i]!
+    const v = want[i]!
+    if (Number.isNaN(v) ? !Number.isNaN(g) : !(Math.abs(g - v) <= tol(i))) {
+      return `element ${i}: got ${g}, want ${v} (tolerance ${tol(i)})`
+    }
+  }
+  return null
+}

@@ -1,0 +1,153 @@
+/**
+ * The fused layer backward: dx, dw and db from dy in one backend call, the forward masks
+ * regenerated from the same dropout options rather than stored. Every argument checked (the
+ * saved tensor the activation needs among them), outputs allocated, then one call.
+ */
+
+import type { Activation, Backend, DenseArgs, DenseGrads, DenseSaved } from '../backend.js'
+import { fromBackendError, invalidArg } from '../errors.js'
+import type { DenseBackwardOptions, DenseGradients, DenseNeed } from '../types.js'
+import { checkKeys, checkObject, describeValue } from '../validate.js'
+import {
+  allocateOutput,
+  checkDenseOptions,
+  checkDisjoint,
+  checkLayer,
+  checkOptionalSized,
+  checkSized,
+  checkSizes,
+  LAYER_KEYS,
+} from './dense-checks.js'
+
+export const DENSE_BACKWARD_KEYS: readonly (keyof DenseBackwardOptions)[] = [
+  ...LAYER_KEYS,
+  'dy',
+  'y',
+  'pre',
+  'dx',
+  'dw',
+  'db',
+  'need',
+]
+
+const NEED_KEYS: readonly (keyof DenseNeed)[] = ['dx', 'dw', 'db']
+
+/**
+ * What each activation's derivative needs besides dy. relu and leakyRelu need only the sign of z,
+ * which y has (alpha >= 0, dropout scales are positive); tanh and sigmoid recover act(z) from y;
+ * gelu's derivative is no function of its output, so it needs the pre-activation.
+ */
+export const SAVED_NEEDS: Readonly<Record<Activation, 'nothing' | 'y or pre' | 'pre'>> = {
+  linear: 'nothing',
+  relu: 'y or pre',
+  leakyRelu: 'y or pre',
+  tanh: 'y or pre',
+  sigmoid: 'y or pre',
+  gelu: 'pre',
+}
+
+interface BackwardCall {
+  x: Float32Array
+  w: Float32Array
+  dy: Float32Array
+  saved: DenseSaved
+  grads: DenseGrads
+  args: DenseArgs
+}
+
+function checkNeed(value: unknown): Required<DenseNeed> {
+  if (value === undefined) return { dx: true, dw: true, db: true }
+  const need = checkObject(value, 'need', '{ dx: false }')
+  checkKeys(need, NEED_KEYS, 'need')
+  const flag = (key: keyof DenseNeed): boolean => {
+    const v = need[key]
+    if (v === undefined) return true
+    if (typeof v !== 'boolean') throw invalidArg(`need.${key} must be a boolean, received ${describeValue(v)}`)
+    return v
+  }
+  return { dx: flag('dx'), dw: flag('dw'), db: flag('db') }
+}
+
+function checkBackward(value: DenseBackwardOptions): BackwardCall {
+  const options = checkDenseOptions(value, DENSE_BACKWARD_KEYS, '{ x, w, dy, rows, inputs, units }')
+  const sizes = checkSizes(options)
+  const { rows, inputs, units } = sizes
+  const x = checkSized('x', options.x, 'rows * inputs', rows, inputs)
+  const w = checkSized('w', options.w, 'inputs * units', inputs, units)
+  const dy = checkSized('dy', options.dy, 'rows * units', rows, units)
+  const y = checkOptionalSized('y', options.y, 'rows * units', rows, units)
+  const pre = checkOptionalSized('pre', options.pre, 'rows * units', rows, units)
+  const need = checkNeed(options.need)
+  const given = {
+    dx: checkOptionalSized('dx', options.dx, 'rows * inputs', rows, inputs),
+    dw: checkOptionalSized('dw', options.dw, 'inputs * units', inputs, units),
+    db: checkOptionalSized('db', options.db, 'units', units),
+  }
+  for (const key of NEED_KEYS) {
+    if (!need[key] && given[key] !== undefined) {
+      throw invalidArg(`${key} was given but need.${key} is false: give the array or skip the gradient, not both`)
+    }
+  }
+  const args = checkLayer(options, sizes)
+  const needs = SAVED_NEEDS[args.activation]
+  if ((needs === 'pre' && pre === undefined) || (needs === 'y or pre' && pre === undefined && y === undefined)) {
+    const wanted =
+      needs === 'pre'
+        ? "pre (the pre-activation dense writes to its 'pre' option): gelu's derivative is no function of y"
+        : 'y (what dense returned) or pre (the pre-activation dense writes to its pre option)'
+    throw invalidArg(`activation '${args.activation}' needs ${wanted} to compute its derivative, received neither`)
+  }
+  checkDisjoint(
+    [
+      ['dx', given.dx],
+      ['dw', given.dw],
+      ['db', given.db],
+    ],
+    [
+      ['x', x],
+      ['w', w],
+      ['dy', dy],
+      ['y', y],
+      ['pre', pre],
+    ],
+  )
+  const grads: DenseGrads = {}
+  if (need.dx) grads.dx = given.dx ?? allocateOutput('dx', rows * inputs)
+  if (need.dw) grads.dw = given.dw ?? allocateOutput('dw', inputs * units)
+  if (need.db) grads.db = given.db ?? allocateOutput('db', units)
+  const saved: DenseSaved = {}
+  // Only what the derivative reads is passed on; the core prefers pre when it has both.
+  if (needs !== 'nothing') {
+    if (pre !== undefined) saved.pre = pre
+    else if (y !== undefined) saved.y = y
+  }
+  return { x, w, dy, saved, grads, args }
+}
+
+function result<N extends DenseNeed>(grads: DenseGrads): DenseGradients<N> {
+  return { dx: grads.dx, dw: grads.dw, db: grads.db } as DenseGradients<N>
+}
+
+export function denseBackward<N extends DenseNeed>(backend: Backend, options: DenseBackwardOptions): DenseGradients<N> {
+  const call = checkBackward(options)
+  try {
+    backend.denseBackward(call.x, call.w, call.dy, call.saved, call.grads, call.args)
+  } catch (error) {
+    throw fromBackendError(error, backend.name)
+  }
+  return result<N>(call.grads)
+}
+
+/** Rejects (rather than throws) on bad input, like any async function. */
+export async function denseBackwardAsync<N extends DenseNeed>(
+  backend: Backend,
+  options: DenseBackwardOptions,
+): Promise<DenseGradients<N>> {
+  const call = checkBackward(options)
+  try {
+    await backend.denseBackwardAsync(call.x, call.w, call.dy, call.saved, call.grads, call.args)
+  } catch (error) {
+    throw fromBackendError(error, backend.name)
+  }
+  return result<N>(call.grads)
+}

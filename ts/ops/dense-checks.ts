@@ -1,0 +1,188 @@
+/**
+ * The argument checks that `dense`, `denseBackward` and their async forms share: the options
+ * object, sizes against array lengths, the activation, the dropouts and array overlaps. Each
+ * throws a ThinnetError naming the argument before anything is written or any backend is called.
+ */
+
+import type { Activation, DenseArgs, KernelDropConnect } from '../backend.js'
+import { invalidArg, shapeMismatch } from '../errors.js'
+import type { DenseLayerOptions } from '../types.js'
+import { checkCount, checkFloat32Array, checkKeys, checkObject, checkOptions, checkP, describeValue } from '../validate.js'
+
+export const ACTIVATIONS: readonly Activation[] = ['linear', 'relu', 'leakyRelu', 'gelu', 'tanh', 'sigmoid']
+
+/** leakyRelu's default slope for z <= 0 (PyTorch's, and Maas et al.'s, who introduced it). */
+export const DEFAULT_ALPHA = 0.01
+
+const DROPOUT_KEYS = ['p', 'seed', 'offset', 'stream', 'mode'] as const
+const MEAN_KEYS = ['p', 'inference'] as const
+
+/** The options object of a dense call, with only `known` keys. */
+export function checkDenseOptions(value: unknown, known: readonly string[], example: string): Record<string, unknown> {
+  const options = checkObject(value, 'options', example)
+  checkKeys(options, known, 'options')
+  return options
+}
+
+/**
+ * rows, inputs and units: counts whose products (the element counts of x, w and y) are safe
+ * integers too, so that every size below is exact.
+ */
+export function checkSizes(options: Record<string, unknown>): { rows: number; inputs: number; units: number } {
+  const rows = checkCount('rows', options.rows)
+  const inputs = checkCount('inputs', options.inputs)
+  const units = checkCount('units', options.units)
+  for (const [what, a, b] of [
+    ['rows * inputs', rows, inputs],
+    ['inputs * units', inputs, units],
+    ['rows * units', rows, units],
+  ] as const) {
+    if (!Number.isSafeInteger(a * b)) {
+      throw invalidArg(`${what} = ${a} * ${b} = ${BigInt(a) * BigInt(b)} elements: more than any array can hold`)
+    }
+  }
+  return { rows, inputs, units }
+}
+
+/** A new Float32Array of n elements for an output the caller did not give. */
+export function allocateOutput(name: string, n: number): Float32Array {
+  try {
+    return new Float32Array(n)
+  } catch (error) {
+    throw invalidArg(`${name} cannot be allocated with ${n} elements (${String(error)}): pass your own ${name}`)
+  }
+}
+
+/**
+ * A Float32Array of exactly a * b elements (b = 1 for a vector). `what` names the product as the
+ * message shows it: "w must have inputs * units = 784 * 1024 = 802816 elements, received 802815".
+ */
+export function checkSized(name: string, value: unknown, what: string, a: number, b = 1): Float32Array {
+  const array = checkFloat32Array(name, value)
+  // The product of two safe integers may not be one; a typed array is never that long, so such a
+  // size can only mismatch, and the message shows it exactly.
+  const exact = BigInt(a) * BigInt(b)
+  if (BigInt(array.length) !== exact) {
+    const expected = b === 1 && what.indexOf('*') < 0 ? `${what} = ${a}` : `${what} = ${a} * ${b} = ${exact}`
+    throw shapeMismatch(`${name} must have ${expected} elements, received ${array.length}`)
+  }
+  return array
+}
+
+/** Like checkSized, for an array that may be omitted (undefined). */
+export function checkOptionalSized(name: string, value: unknown, what: string, a: number, b = 1): Float32Array | undefined {
+  return value === undefined ? undefined : checkSized(name, value, what, a, b)
+}
+
+export function checkActivation(value: unknown): Activation {
+  if (value === undefined) return 'linear'
+  if ((ACTIVATIONS as readonly unknown[]).includes(value)) return value as Activation
+  throw invalidArg(
+    `activation must be one of ${ACTIVATIONS.map((a) => `'${a}'`).join(', ')}, received ${describeValue(value)}`,
+  )
+}
+
+/**
+ * leakyRelu's slope: finite and >= 0 as a float32 (the kernels take it as one), so that the sign
+ * of y is the sign of z and the backward pass can work from y. Checked whatever the activation,
+ * so that a bad value never waits for the day the activation changes.
+ */
+export function checkAlpha(value: unknown): number {
+  if (value === undefined) return DEFAULT_ALPHA
+  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(Math.fround(value))) {
+    throw invalidArg(`alpha must be a finite float32 >= 0 (leakyRelu's slope for z <= 0), received ${describeValue(value)}`)
+  }
+  return value
+}
+
+/** The checked layer definition: activation, alpha and dropouts, as the backend takes it. */
+export function checkLayer(options: Record<string, unknown>, sizes: { rows: number; inputs: number; units: number }): DenseArgs {
+  const { rows, inputs, units } = sizes
+  const args: DenseArgs = {
+    rows,
+    inputs,
+    units,
+    activation: checkActivation(options.activation),
+    alpha: checkAlpha(options.alpha),
+  }
+  const input = checkDropout(options.inputDropout, 'inputDropout', rows * inputs, 'rows * inputs')
+  const output = checkDropout(options.outputDropout, 'outputDropout', rows * units, 'rows * units')
+  const connect = checkDropConnect(options.dropConnect, inputs * units)
+  if (input !== undefined) args.inputDropout = input
+  if (output !== undefined) args.outputDropout = output
+  if (connect !== undefined) args.dropConnect = connect
+  return args
+}
+
+/** A dropout over a tensor of n elements (n = `what`, e.g. "rows * inputs"). */
+function checkDropout(value: unknown, name: string, n: number, what: string) {
+  if (value === undefined) return undefined
+  return checkOptions(value, DROPOUT_KEYS, n, name, `n = ${what} =`)
+}
+
+function checkDropConnect(value: unknown, n: number): KernelDropConnect | undefined {
+  if (value === undefined) return undefined
+  const options = checkObject(value, 'dropConnect', "{ p: 0.5, seed: 1 } or { p: 0.5, inference: 'mean' }")
+  if (options.inference === undefined) {
+    return { kind: 'sample', spec: checkOptions(options, DROPOUT_KEYS, n, 'dropConnect', 'n = inputs * units =') }
+  }
+  if (options.inference !== 'mean') {
+    throw invalidArg(
+      `dropConnect.inference must be 'mean' (or omitted, for a sampled mask), received ${describeValue(options.inference)}`,
+    )
+  }
+  for (const key of Object.keys(options)) {
+    if (!(MEAN_KEYS as readonly string[]).includes(key)) {
+      throw invalidArg(
+        `dropConnect.${key} is not an option with inference: 'mean' (no mask is drawn): expected one of ${MEAN_KEYS.join(', ')}`,
+      )
+    }
+  }
+  return { kind: 'mean', p: checkP(options.p, 'dropConnect.p') }
+}
+
+/** The layer fields every dense options type has, typed for the keys lists below. */
+export const LAYER_KEYS: readonly (keyof DenseLayerOptions)[] = [
+  'x',
+  'w',
+  'rows',
+  'inputs',
+  'units',
+  'activation',
+  'alpha',
+  'inputDropout',
+  'outputDropout',
+  'dropConnect',
+]
+
+type Named = readonly [name: string, array: Float32Array | undefined]
+
+/**
+ * Each output must not share a byte with any other array of the call: the fused kernels read
+ * their inputs while they write, so nothing can work in place. (Inputs may share memory with each
+ * other: they are only read.)
+ */
+export function checkDisjoint(outputs: readonly Named[], inputs: readonly Named[]): void {
+  const all = [...outputs, ...inputs]
+  for (const [name, out] of outputs) {
+    if (out === undefined) continue
+    for (const [other, array] of all) {
+      if (array === undefined || other === name) continue
+      const shared = sharedBytes(out, array)
+      if (shared !== undefined) {
+        throw invalidArg(
+          `${name} must not overlap ${other} (the fused layer does not work in place), received views that ` +
+            `share bytes [${shared[0]}, ${shared[1]}) of one buffer`,
+        )
+      }
+    }
+  }
+}
+
+/** The byte range two views share in one buffer, or undefined. */
+function sharedBytes(a: ArrayBufferView, b: ArrayBufferView): [number, number] | undefined {
+  if (a.buffer !== b.buffer) return undefined
+  const start = Math.max(a.byteOffset, b.byteOffset)
+  const end = Math.min(a.byteOffset + a.byteLength, b.byteOffset + b.byteLength)
+  return start < end ? [start, end] : undefined
+}
