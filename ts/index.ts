@@ -55,3 +55,25 @@ export {
   referenceMask,
 } from './reference.js'
 export { philox4x32_10 } from './philox.js'
+export type {
+  Activation,
+  DenseBackwardOptions,
+  DenseDropoutOptions,
+  DenseGradients,
+  DenseLayerOptions,
+  DenseNeed,
+  DenseOptions,
+  DropConnectMeanOptions,
+  DropConnectOptions,
+  GemmOptions,
+} from './types.js'
+export {
+  DropoutDense,
+  type BackwardOptions,
+  type DenseParameters,
+  type DenseStreams,
+  type DropoutDenseOptions,
+  type ForwardOptions,
+  type LayerDropoutOptions,
+} from './layers/dropout-dense.js'
+export type { Initializer } from './layers/init.js'

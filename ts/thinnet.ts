@@ -1,11 +1,24 @@
 /** The object `load()` returns: the same typed API over whichever backend was chosen. */
 
 import type { Backend, BackendBuffer, BackendName } from './backend.js'
+import { DropoutDense, type DropoutDenseOptions } from './layers/dropout-dense.js'
 import { allocate } from './ops/allocate.js'
+import { dense, denseAsync } from './ops/dense.js'
+import { denseBackward, denseBackwardAsync } from './ops/dense-backward.js'
 import { dropout } from './ops/dropout.js'
 import { dropoutBackward } from './ops/dropout-backward.js'
 import { dropoutMask } from './ops/dropout-mask.js'
-import type { DropoutMaskOptions, DropoutOptions } from './types.js'
+import { gemm } from './ops/gemm.js'
+import { maxThreads, setMaxThreads } from './ops/threads.js'
+import type {
+  DenseBackwardOptions,
+  DenseGradients,
+  DenseNeed,
+  DenseOptions,
+  DropoutMaskOptions,
+  DropoutOptions,
+  GemmOptions,
+} from './types.js'
 
 export interface Thinnet {
   /** The backend that was chosen: 'native' | 'wasm' | 'wasm-scalar'. */
@@ -91,16 +104,181 @@ export interface Thinnet {
    * ```
    */
   allocate(n: number): BackendBuffer
+
+  /**
+   * The fused dropout-dense layer: y = dropout_out(act(dropout_in(x) . dropConnect(w) + b)) in one
+   * pass: input dropout is applied as x is packed for the matrix product, DropConnect as w is
+   * packed, bias, activation and output dropout as each result is stored. No mask is stored.
+   *
+   * Row-major float32: x [rows, inputs], w [inputs, units] (the Keras kernel layout), b [units]
+   * (optional), y [rows, units]. Activations: 'linear' (default), 'relu', 'leakyRelu' (slope
+   * `alpha` for z <= 0, default 0.01), 'gelu' (tanh form), 'tanh', 'sigmoid'.
+   *
+   * Each dropout takes `dropout`'s options ({ p, seed, offset?, stream?, mode? }), and its mask runs
+   * over its tensor's layout (element (r, c) of a [R, C] tensor is element offset + r * C + c of
+   * its stream): the input mask is exactly `tn.dropout(x, inputDropout)`'s, the output mask
+   * `tn.dropout(y, outputDropout)`'s, the DropConnect mask `tn.dropout(w, dropConnect)`'s. Give
+   * each a different stream (or seed). DropConnect at inference: `{ p, inference: 'mean' }`
+   * scales w by fround(1 - p) (its paper's rule, for a layer trained in classic mode; after
+   * inverted training, simply omit it). An absent dropout, or p = 0, costs nothing.
+   *
+   * `pre` (optional) receives the pre-activation z, which `denseBackward` needs for gelu.
+   * Returns `out` (a new array when omitted). Outputs must not overlap any other array. rows or
+   * units of 0 compute nothing; inputs of 0 give z = b. NaN and infinities propagate as IEEE
+   * arithmetic does. Every result element is one chain of multiply-adds in input order, so a
+   * backend gives the same bits whatever its thread count. Throws a ThinnetError naming the
+   * argument (ERR_SHAPE_MISMATCH for a length that disagrees with the sizes, ERR_INVALID_ARG for
+   * the rest) before touching any array.
+   *
+   * @example
+   * ```ts
+   * import { load } from 'thinnet'
+   * const tn = await load()
+   * const [rows, inputs, units] = [2, 3, 2]
+   * const x = new Float32Array([1, 2, 3, 4, 5, 6])
+   * const w = new Float32Array([1, 0, 0, 1, 1, 1])
+   * const b = new Float32Array([0.5, -10])
+   * console.log(tn.dense({ x, w, b, rows, inputs, units, activation: 'relu' })) // -> [4.5, 0, 10.5, 1]
+   * const y = tn.dense({
+   *   x, w, b, rows, inputs, units, activation: 'relu',
+   *   inputDropout: { p: 0.2, seed: 1n, stream: 1 },
+   *   outputDropout: { p: 0.5, seed: 1n, stream: 2 },
+   * })
+   * ```
+   */
+  dense(options: DenseOptions): Float32Array
+
+  /**
+   * The gradients of `dense`: from dy = dL/dy, dx = dL/dx [rows, inputs], dw = dL/dw [inputs,
+   * units] and db = dL/db [units], in one call. The masks are regenerated from the same dropout
+   * options as the forward call (pass the very same options). Each activation needs one saved
+   * tensor of the forward call:
+   * - 'linear': none;
+   * - 'relu', 'leakyRelu', 'tanh', 'sigmoid': `y`, exactly as `dense` returned it (or `pre`);
+   * - 'gelu': `pre`, the pre-activation `dense` wrote to its `pre` option (gelu's derivative is
+   *   no function of its output).
+   * A missing one is ERR_INVALID_ARG. With both, `pre` is used.
+   *
+   * Gradients are written to `dx`, `dw`, `db` when given, else to new arrays; `need: { dx: false }`
+   * (or dw, db) skips one, which then comes back undefined (a network's first layer needs no dx).
+   * Outputs must not overlap any other array. Derivatives at the kinks: relu'(0) = 0,
+   * leakyRelu'(0) = alpha.
+   *
+   * @example
+   * ```ts
+   * import { load } from 'thinnet'
+   * const tn = await load()
+   * const layer = { rows: 2, inputs: 3, units: 2, activation: 'relu' as const, outputDropout: { p: 0.5, seed: 9n } }
+   * const x = new Float32Array([1, 2, 3, 4, 5, 6])
+   * const w = new Float32Array([0.1, -0.2, 0.3, 0.4, -0.5, 0.6])
+   * const y = tn.dense({ x, w, ...layer })
+   * const { dx, dw, db } = tn.denseBackward({ x, w, y, dy: new Float32Array(4).fill(1), ...layer })
+   * const first = tn.denseBackward({ x, w, y, dy: new Float32Array(4).fill(1), ...layer, need: { dx: false } })
+   * console.log(first.dx) // -> undefined
+   * ```
+   */
+  denseBackward<const N extends DenseNeed = {}>(options: DenseBackwardOptions & { need?: N }): DenseGradients<N>
+
+  /**
+   * `dense` off the JavaScript thread: on the native backend the work runs on libuv's thread
+   * pool, so a server's event loop is never blocked by a large layer. The WASM backends have no
+   * threads here: they compute synchronously and return a resolved promise. Bad input rejects
+   * the promise (nothing is touched). Results are bit for bit those of `dense`. Until the
+   * promise settles, do not write, transfer or detach the arrays (and, on WASM, do not make
+   * calls that may grow its memory while views are in flight).
+   *
+   * @example
+   * ```ts
+   * import { load } from 'thinnet'
+   * const tn = await load()
+   * const x = new Float32Array(128 * 784).fill(0.5)
+   * const w = new Float32Array(784 * 1024).fill(0.01)
+   * const y = await tn.denseAsync({ x, w, rows: 128, inputs: 784, units: 1024, activation: 'relu' })
+   * ```
+   */
+  denseAsync(options: DenseOptions): Promise<Float32Array>
+
+  /**
+   * `denseBackward` off the JavaScript thread (native: libuv's pool; WASM: synchronous, resolved
+   * promise), bit for bit equal to it. The same cautions as `denseAsync`.
+   *
+   * @example
+   * ```ts
+   * import { load } from 'thinnet'
+   * const tn = await load()
+   * const opts = { x: new Float32Array(6).fill(1), w: new Float32Array(6).fill(1), rows: 2, inputs: 3, units: 2 }
+   * const { dx, dw, db } = await tn.denseBackwardAsync({ ...opts, dy: new Float32Array(4).fill(1) })
+   * console.log(db) // -> Float32Array [2, 2]
+   * ```
+   */
+  denseBackwardAsync<const N extends DenseNeed = {}>(options: DenseBackwardOptions & { need?: N }): Promise<DenseGradients<N>>
+
+  /**
+   * Plain matrix product out = a . b, row-major float32: a [m, k], b [k, n], out [m, n] (a new
+   * array when omitted; must not overlap a or b). The GEMM under the fused layer, for
+   * benchmarks and for code that needs one.
+   *
+   * @example
+   * ```ts
+   * import { load } from 'thinnet'
+   * const tn = await load()
+   * const c = tn.gemm(new Float32Array([1, 2, 3, 4]), new Float32Array([1, 0, 0, 1]), { m: 2, k: 2, n: 2 })
+   * console.log(c) // -> Float32Array [1, 2, 3, 4]
+   * ```
+   */
+  gemm(a: Float32Array, b: Float32Array, options: GemmOptions): Float32Array
+
+  /**
+   * Caps the threads one call may use; 0 restores the default (every core). A backend gives the
+   * same bits whatever the cap. The WASM backends run on one thread and ignore it.
+   *
+   * @example
+   * ```ts
+   * import { load } from 'thinnet'
+   * const tn = await load()
+   * tn.setMaxThreads(1)
+   * console.log(tn.maxThreads) // -> 1
+   * tn.setMaxThreads(0)
+   * ```
+   */
+  setMaxThreads(n: number): void
+
+  /** The threads one call may use now (1 on the WASM backends). */
+  readonly maxThreads: number
+
+  /**
+   * A new DropoutDense layer on this backend: the same as `new DropoutDense(tn, options)`.
+   *
+   * @example
+   * ```ts
+   * import { load } from 'thinnet'
+   * const tn = await load()
+   * const layer = tn.dropoutDense({ inputs: 784, units: 256, activation: 'relu', inputDropout: 0.2, outputDropout: 0.5, seed: 42n })
+   * const y = layer.forward(new Float32Array(32 * 784), { training: true })
+   * ```
+   */
+  dropoutDense(options: DropoutDenseOptions): DropoutDense
 }
 
 /** Wraps a loaded backend in the validating facade. */
 export function createThinnet(backend: Backend): Thinnet {
-  return {
+  const tn: Thinnet = {
     backend: backend.name,
     isa: backend.isa,
     dropout: (x, options) => dropout(backend, x, options),
     dropoutBackward: (dy, options) => dropoutBackward(backend, dy, options),
     dropoutMask: (n, options) => dropoutMask(backend, n, options),
     allocate: (n) => allocate(backend, n),
+    dense: (options) => dense(backend, options),
+    denseBackward: (options) => denseBackward(backend, options),
+    denseAsync: (options) => denseAsync(backend, options),
+    denseBackwardAsync: (options) => denseBackwardAsync(backend, options),
+    gemm: (a, b, options) => gemm(backend, a, b, options),
+    setMaxThreads: (n) => setMaxThreads(backend, n),
+    get maxThreads() {
+      return maxThreads(backend)
+    },
+    dropoutDense: (options) => new DropoutDense(tn, options),
   }
+  return tn
 }
