@@ -91,11 +91,13 @@ function checkBackward(value: DenseBackwardOptions): BackwardCall {
   const args = checkLayer(options, sizes)
   const needs = SAVED_NEEDS[args.activation]
   if ((needs === 'pre' && pre === undefined) || (needs === 'y or pre' && pre === undefined && y === undefined)) {
-    const wanted =
+    throw invalidArg(
       needs === 'pre'
-        ? "pre (the pre-activation dense writes to its 'pre' option): gelu's derivative is no function of y"
-        : 'y (what dense returned) or pre (the pre-activation dense writes to its pre option)'
-    throw invalidArg(`activation '${args.activation}' needs ${wanted} to compute its derivative, received neither`)
+        ? "activation 'gelu' needs pre, the pre-activation dense writes to its pre option (gelu's derivative " +
+            'is no function of y), received none'
+        : `activation '${args.activation}' needs y (what dense returned) or pre (the pre-activation dense writes ` +
+            'to its pre option) to compute its derivative, received neither',
+    )
   }
   checkDisjoint(
     [
