@@ -10,6 +10,14 @@
 //!   classic) -> status` and `tn_dropout_backward` with the same arguments: `out == x` runs in place;
 //!   any other overlap is rejected. `tn_dropout_mask(out, n, p, seed_lo, ..., offset_hi) -> status`
 //!   writes ceil(n / 32) words at `out`.
+//! - `tn_dense(x, x_len, w, w_len, b, b_len, y, y_len, pre, pre_len, rows, inputs, units,
+//!   act, act_len, alpha: f32, dropouts) -> status`, the fused layer forward, and
+//!   `tn_dense_backward(x, x_len, w, w_len, dy, dy_len, y, y_len, pre, pre_len, dx, dx_len, dw,
+//!   dw_len, db, db_len, rows, inputs, units, act, act_len, alpha: f32, dropouts) -> status`:
+//!   arrays as (address, length in elements), an optional one absent when its length is
+//!   u32::MAX; `act` the activation's name in UTF-8; `dropouts` a 120-byte spec block
+//!   (`spec_block.rs` documents the layout). Outputs overlap nothing. See `dense.rs`.
+//! - `tn_gemm(a, a_len, b, b_len, c, c_len, m, k, n) -> status`: C = A . B, row-major.
 //! - status: 0 ok, else `ErrorCode::status()` (1 ERR_INVALID_ARG, 2 ERR_SHAPE_MISMATCH,
 //!   3 ERR_INTERNAL); the message is at `tn_last_error_ptr()`, `tn_last_error_len()` bytes, UTF-8.
 //! - `tn_isa_ptr()`, `tn_isa_len()`: the instruction set in use ("simd128" or "scalar").
@@ -20,8 +28,11 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod dense;
+mod gemm;
 mod last_error;
 mod memory;
+mod spec_block;
 
 use thinnet_core::{DropoutSpec, Error, MaskSpec, Mode};
 
@@ -29,7 +40,7 @@ use crate::last_error::guard;
 use crate::memory::{layout, Region};
 
 /// Version of the ABI described above.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 #[no_mangle]
 pub extern "C" fn tn_abi_version() -> u32 {
@@ -239,5 +250,7 @@ pub unsafe extern "C" fn tn_dropout_mask(
     })
 }
 
+#[cfg(test)]
+mod dense_tests;
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,7 @@
 //! Linear memory as JavaScript sees it: allocations handed out by address, and the checks that
 //! turn an (address, count) pair from JavaScript into a slice, with an error naming the argument
-//! when it cannot be one.
+//! when it cannot be one; optional arrays; the no-overlap rule between outputs and everything
+//! else a call touches.
 
 use std::alloc::Layout;
 use std::mem::{align_of, size_of};
@@ -30,25 +31,33 @@ fn memory_bytes() -> u64 {
     u64::MAX
 }
 
+/// The length JavaScript passes for an optional array that is absent (`b`, `pre`, the saved
+/// tensors and gradients of the dense calls). No array can have it: linear memory holds at most
+/// 2^32 bytes, 2^30 floats. A length, not a null address, marks absence, so that an empty array
+/// (which may sit at address 0) stays distinct from a missing one.
+pub(crate) const ABSENT: usize = u32::MAX as usize;
+
 /// `count` elements of T at byte address `addr`, checked to lie inside linear memory, aligned
-/// and non-null (an empty region may have any address: it is never dereferenced).
+/// and non-null (an empty region may have any address: it is never dereferenced). Keeps the
+/// argument's name for later messages (overlaps).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Region {
+    name: &'static str,
     addr: usize,
     count: usize,
     bytes: usize,
 }
 
 impl Region {
-    pub(crate) fn new<T>(name: &str, addr: usize, count: usize) -> Result<Region, Error> {
+    pub(crate) fn new<T>(name: &'static str, addr: usize, count: usize) -> Result<Region, Error> {
         if count == 0 {
-            return Ok(Region { addr, count, bytes: 0 });
+            return Ok(Region { name, addr, count, bytes: 0 });
         }
         let bytes = count.checked_mul(size_of::<T>());
         let end = bytes.and_then(|bytes| addr.checked_add(bytes));
         match (bytes, end) {
             (Some(bytes), Some(end)) if addr != 0 && addr % align_of::<T>() == 0 && end as u64 <= memory_bytes() => {
-                Ok(Region { addr, count, bytes })
+                Ok(Region { name, addr, count, bytes })
             }
             _ => Err(Error::invalid_arg(format!(
                 "{} must be {} elements of {} bytes at a non-null, {}-byte aligned address inside linear memory ({} bytes), received address {}",
@@ -62,13 +71,38 @@ impl Region {
         }
     }
 
+    /// An optional array: None when `count` is [`ABSENT`], else as [`Region::new`].
+    pub(crate) fn optional<T>(name: &'static str, addr: usize, count: usize) -> Result<Option<Region>, Error> {
+        if count == ABSENT {
+            Ok(None)
+        } else {
+            Region::new::<T>(name, addr, count).map(Some)
+        }
+    }
+
     pub(crate) fn addr(&self) -> usize {
         self.addr
     }
 
+
     /// Whether the two regions share a byte.
     pub(crate) fn overlaps(&self, other: &Region) -> bool {
         self.bytes > 0 && other.bytes > 0 && self.addr < other.addr + other.bytes && other.addr < self.addr + self.bytes
+    }
+
+    /// The error for two regions that must not share a byte, naming both.
+    fn overlap_error(&self, other: &Region) -> Error {
+        Error::invalid_arg(format!(
+            "{} must not overlap {}, received {} at bytes [{}, {}) and {} at bytes [{}, {}) of linear memory",
+            self.name,
+            other.name,
+            self.name,
+            self.addr,
+            self.addr + self.bytes,
+            other.name,
+            other.addr,
+            other.addr + other.bytes
+        ))
     }
 
     /// # Safety
@@ -95,6 +129,23 @@ impl Region {
     }
 }
 
+/// Fails unless every output is disjoint from every input and from every other output (absent
+/// arrays are None and skipped). Inputs may share bytes with each other: they are only read.
+/// Rust's aliasing rules need no more (one `&mut` per output, next to shared borrows that do not
+/// reach it), and the core's kernels assume no more.
+pub(crate) fn check_disjoint(outputs: &[Option<Region>], inputs: &[Option<Region>]) -> Result<(), Error> {
+    let outputs = outputs.iter().flatten();
+    for (i, out) in outputs.clone().enumerate() {
+        // Each pair of outputs once (the earlier ones), then every input.
+        for other in outputs.clone().take(i).chain(inputs.iter().flatten()) {
+            if out.overlaps(other) {
+                return Err(out.overlap_error(other));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +167,31 @@ mod tests {
         assert!(a.overlaps(&Region::new::<f32>("b", 28, 4).unwrap()));
         assert!(!a.overlaps(&Region::new::<f32>("b", 32, 4).unwrap()));
         assert!(!a.overlaps(&Region::new::<f32>("b", 20, 0).unwrap()));
+    }
+
+    #[test]
+    fn optional_regions_are_absent_only_by_length() {
+        assert!(Region::optional::<f32>("b", 0, ABSENT).unwrap().is_none());
+        // Present and empty, even at address 0.
+        assert!(Region::optional::<f32>("b", 0, 0).unwrap().is_some());
+        assert!(Region::optional::<f32>("b", 0, 3).unwrap_err().message.starts_with("b must be 3 elements"));
+    }
+
+    #[test]
+    fn disjointness_names_both_arrays() {
+        let r = |name, addr, n| Some(Region::new::<f32>(name, addr, n).unwrap());
+        let (x, w, y, pre) = (r("x", 16, 8), r("w", 16, 8), r("y", 64, 4), r("pre", 80, 4));
+        // Inputs may alias each other; outputs next to each other are fine.
+        assert!(check_disjoint(&[y, pre], &[x, w, None]).is_ok());
+        let err = check_disjoint(&[y, r("pre", 76, 4)], &[x]).unwrap_err();
+        assert_eq!(err.code, thinnet_core::ErrorCode::InvalidArg);
+        assert_eq!(
+            err.message,
+            "pre must not overlap y, received pre at bytes [76, 92) and y at bytes [64, 80) of linear memory"
+        );
+        let err = check_disjoint(&[y, None], &[x, r("b", 48, 5)]).unwrap_err();
+        assert!(err.message.starts_with("y must not overlap b"), "{}", err.message);
+        // Empty outputs overlap nothing.
+        assert!(check_disjoint(&[r("y", 16, 0)], &[x]).is_ok());
     }
 }

@@ -7,7 +7,7 @@ use thinnet_core::{mask_words, ErrorCode, MaskSpec};
 
 const P: f64 = 0.3;
 
-fn last_message() -> String {
+pub(crate) fn last_message() -> String {
     let (ptr, len) = (tn_last_error_ptr(), tn_last_error_len());
     // SAFETY: the pair describes the live last-error string, not changed until the next failure.
     String::from_utf8(unsafe { std::slice::from_raw_parts(ptr, len) }.to_vec()).unwrap()

@@ -1,0 +1,240 @@
+//! The dropout spec block of the dense exports: the three dropouts of a dense call (input, output,
+//! DropConnect), written by JavaScript into linear memory as 15 little-endian 64-bit words, so
+//! that the exports do not take 3 x 8 scalar arguments.
+//!
+//! Layout: 120 bytes, 8-byte aligned; three records of 40 bytes, in the order inputDropout,
+//! outputDropout, dropConnect. Each record (byte offsets within it):
+//!
+//! ```text
+//!  0  kind    u32   0 none, 1 sample, 2 mean (the DropConnect inference rule; dropConnect only)
+//!  4  mode    u32   0 inverted, 1 classic (sample only)
+//!  8  p       f64   drop probability in [0, 1] (sample and mean)
+//! 16  seed    u64   as two u32 halves, low first (sample only)
+//! 24  stream  u64   likewise
+//! 32  offset  u64   likewise
+//! ```
+//!
+//! Read as u64 words (wasm is little-endian), a record is [kind | mode << 32, p's bits, seed,
+//! stream, offset]. Fields a kind does not use are ignored. Everything else is checked here, with
+//! messages naming the field as the facade spells it ("inputDropout.p must be ..."); the core
+//! checks offset + elements against 2^64, which needs the shape.
+
+use thinnet_core::{DenseDropouts, DropConnect, DropoutSpec, Error, MaskSpec, Mode};
+
+/// Words of one record, and of the block.
+pub(crate) const RECORD_WORDS: usize = 5;
+pub(crate) const BLOCK_WORDS: usize = 3 * RECORD_WORDS;
+
+const KIND_NONE: u32 = 0;
+const KIND_SAMPLE: u32 = 1;
+const KIND_MEAN: u32 = 2;
+
+/// Parses a block (see the module documentation).
+pub(crate) fn parse(block: &[u64; BLOCK_WORDS]) -> Result<DenseDropouts, Error> {
+    let record = |i: usize| -> &[u64] { &block[i * RECORD_WORDS..(i + 1) * RECORD_WORDS] };
+    let input = dropout("inputDropout", record(0))?;
+    let output = dropout("outputDropout", record(1))?;
+    let drop_connect = match kind_of(record(2)) {
+        KIND_MEAN => Some(DropConnect::Mean { p: p_of("dropConnect", record(2))? }),
+        KIND_NONE | KIND_SAMPLE => dropout("dropConnect", record(2))?.map(DropConnect::Sample),
+        other => {
+            return Err(Error::invalid_arg(format!(
+                "dropConnect.kind must be 0 (none), 1 (sample) or 2 (mean), received {}",
+                other
+            )))
+        }
+    };
+    Ok(DenseDropouts { input, output, drop_connect })
+}
+
+fn kind_of(record: &[u64]) -> u32 {
+    record[0] as u32
+}
+
+/// A record of kind none or sample.
+fn dropout(name: &str, record: &[u64]) -> Result<Option<DropoutSpec>, Error> {
+    match kind_of(record) {
+        KIND_NONE => return Ok(None),
+        KIND_SAMPLE => {}
+        other => {
+            return Err(Error::invalid_arg(format!("{}.kind must be 0 (none) or 1 (sample), received {}", name, other)))
+        }
+    }
+    let mode = match (record[0] >> 32) as u32 {
+        0 => Mode::Inverted,
+        1 => Mode::Classic,
+        other => {
+            return Err(Error::invalid_arg(format!(
+                "{}.mode must be 0 (inverted) or 1 (classic), received {}",
+                name, other
+            )))
+        }
+    };
+    let mask = MaskSpec { p: p_of(name, record)?, seed: record[2], stream: record[3], offset: record[4] };
+    Ok(Some(DropoutSpec { mask, mode }))
+}
+
+/// The record's p, checked to be in [0, 1] (NaN is not).
+fn p_of(name: &str, record: &[u64]) -> Result<f64, Error> {
+    let p = f64::from_bits(record[1]);
+    // false for NaN.
+    if (0.0..=1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(Error::invalid_arg(format!("{}.p must be a number in [0, 1], received {}", name, js_number(p))))
+    }
+}
+
+/// A number as JavaScript's String(x) shows it: "NaN", "Infinity", "1e+300", "-0" (String(-0)
+/// says "0"; the message shows what was passed), so that messages read the same on every backend.
+/// Rust and JavaScript both print the shortest digits that round-trip; they differ in when and
+/// how they use exponents.
+pub(crate) fn js_number(x: f64) -> String {
+    if x.is_nan() {
+        return "NaN".to_string();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "Infinity" } else { "-Infinity" }.to_string();
+    }
+    if x == 0.0 {
+        return if x.is_sign_negative() { "-0" } else { "0" }.to_string();
+    }
+    let a = x.abs();
+    if (1e-6..1e21).contains(&a) {
+        return format!("{}", x);
+    }
+    // Rust writes "1e300" and "1.5e-7", JavaScript "1e+300" and "1.5e-7".
+    let s = format!("{:e}", x);
+    match s.find('e') {
+        Some(at) if !s[at + 1..].starts_with('-') => format!("{}e+{}", &s[..at], &s[at + 1..]),
+        _ => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use thinnet_core::ErrorCode;
+
+    /// One record as JavaScript writes it.
+    fn record(kind: u32, mode: u32, p: f64, seed: u64, stream: u64, offset: u64) -> [u64; RECORD_WORDS] {
+        [u64::from(kind) | u64::from(mode) << 32, p.to_bits(), seed, stream, offset]
+    }
+
+    fn block(records: [[u64; RECORD_WORDS]; 3]) -> [u64; BLOCK_WORDS] {
+        let mut b = [0u64; BLOCK_WORDS];
+        for (i, r) in records.iter().enumerate() {
+            b[i * RECORD_WORDS..(i + 1) * RECORD_WORDS].copy_from_slice(r);
+        }
+        b
+    }
+
+    const NONE: [u64; RECORD_WORDS] = [0; RECORD_WORDS];
+
+    #[test]
+    fn an_empty_block_is_no_dropout() {
+        assert_eq!(parse(&[0; BLOCK_WORDS]).unwrap(), DenseDropouts::default());
+        // Unused fields of kind none are ignored.
+        let b = block([record(0, 9, f64::NAN, 1, 2, 3), record(0, 7, 5.0, 0, 0, 0), record(0, 3, -1.0, 0, 0, 0)]);
+        assert_eq!(parse(&b).unwrap(), DenseDropouts::default());
+    }
+
+    #[test]
+    fn records_map_to_specs_field_by_field() {
+        let b = block([
+            record(1, 0, 0.25, u64::MAX, 1 << 40, (1 << 33) + 5),
+            record(1, 1, 0.5, 7, 0, 0),
+            record(1, 1, 0.125, 3, 4, 5),
+        ]);
+        let d = parse(&b).unwrap();
+        let spec = |p, seed, stream, offset, mode| DropoutSpec { mask: MaskSpec { p, seed, stream, offset }, mode };
+        assert_eq!(d.input, Some(spec(0.25, u64::MAX, 1 << 40, (1 << 33) + 5, Mode::Inverted)));
+        assert_eq!(d.output, Some(spec(0.5, 7, 0, 0, Mode::Classic)));
+        assert_eq!(d.drop_connect, Some(DropConnect::Sample(spec(0.125, 3, 4, 5, Mode::Classic))));
+
+        // Mean uses p only.
+        let b = block([NONE, NONE, record(2, 9, 0.3, 1, 2, 3)]);
+        assert_eq!(parse(&b).unwrap().drop_connect, Some(DropConnect::Mean { p: 0.3 }));
+    }
+
+    #[test]
+    fn the_u32_pair_view_is_the_u64_view() {
+        // JavaScript may write seed as (lo, hi) u32 halves: the same bytes as the u64.
+        let mut bytes = [0u8; 8 * BLOCK_WORDS];
+        bytes[0..4].copy_from_slice(&1u32.to_le_bytes()); // kind sample
+        bytes[4..8].copy_from_slice(&1u32.to_le_bytes()); // mode classic
+        bytes[8..16].copy_from_slice(&0.5f64.to_le_bytes());
+        bytes[16..20].copy_from_slice(&0x89ab_cdefu32.to_le_bytes()); // seed lo
+        bytes[20..24].copy_from_slice(&0x0123_4567u32.to_le_bytes()); // seed hi
+        let mut words = [0u64; BLOCK_WORDS];
+        for (w, chunk) in words.iter_mut().zip(bytes.chunks(8)) {
+            let mut le = [0u8; 8];
+            le.copy_from_slice(chunk);
+            *w = u64::from_le_bytes(le);
+        }
+        let spec = parse(&words).unwrap().input.unwrap();
+        assert_eq!((spec.mode, spec.mask.p, spec.mask.seed), (Mode::Classic, 0.5, 0x0123_4567_89ab_cdef));
+    }
+
+    fn message(b: [u64; BLOCK_WORDS]) -> String {
+        let err = parse(&b).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidArg);
+        err.message
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let ok = record(1, 0, 0.5, 0, 0, 0);
+        assert_eq!(
+            message(block([record(1, 0, 1.5, 0, 0, 0), ok, ok])),
+            "inputDropout.p must be a number in [0, 1], received 1.5"
+        );
+        assert_eq!(
+            message(block([ok, record(1, 0, f64::NAN, 0, 0, 0), ok])),
+            "outputDropout.p must be a number in [0, 1], received NaN"
+        );
+        assert_eq!(
+            message(block([ok, ok, record(2, 0, -0.5, 0, 0, 0)])),
+            "dropConnect.p must be a number in [0, 1], received -0.5"
+        );
+        assert_eq!(
+            message(block([ok, ok, record(1, 0, f64::INFINITY, 0, 0, 0)])),
+            "dropConnect.p must be a number in [0, 1], received Infinity"
+        );
+        assert_eq!(
+            message(block([ok, record(1, 2, 0.5, 0, 0, 0), ok])),
+            "outputDropout.mode must be 0 (inverted) or 1 (classic), received 2"
+        );
+        assert_eq!(
+            message(block([record(2, 0, 0.5, 0, 0, 0), ok, ok])),
+            "inputDropout.kind must be 0 (none) or 1 (sample), received 2"
+        );
+        assert_eq!(
+            message(block([ok, ok, record(3, 0, 0.5, 0, 0, 0)])),
+            "dropConnect.kind must be 0 (none), 1 (sample) or 2 (mean), received 3"
+        );
+        // p = 0 and p = 1 are valid.
+        assert!(parse(&block([record(1, 0, 0.0, 0, 0, 0), record(1, 0, 1.0, 0, 0, 0), NONE])).is_ok());
+    }
+
+    #[test]
+    fn numbers_print_like_javascript() {
+        let cases: [(f64, &str); 12] = [
+            (1.5, "1.5"),
+            (0.1, "0.1"),
+            (-0.0, "-0"),
+            (0.0, "0"),
+            (2.0, "2"),
+            (1e300, "1e+300"),
+            (-1.5e21, "-1.5e+21"),
+            (1e20, "100000000000000000000"),
+            (1.5e-7, "1.5e-7"),
+            (1e-6, "0.000001"),
+            (9.5e-7, "9.5e-7"),
+            (f64::NEG_INFINITY, "-Infinity"),
+        ];
+        for (x, want) in cases.iter() {
+            assert_eq!(js_number(*x), *want, "{}", x);
+        }
+    }
+}
