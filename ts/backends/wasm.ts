@@ -11,6 +11,18 @@
  * view over the old buffer: addresses are computed as numbers before allocating and views are
  * made fresh from `memory.buffer` right where they are used.
  *
+ * Memory growth. Besides these scratch allocations, the core itself allocates during a call (the
+ * GEMM's packing workspace, pooled and reused once it is large enough), so any call, dense and
+ * gemm above all, may grow memory. A caller holding views over this memory (BackendBuffer views,
+ * layer weights) must take them afresh with `view()` after every call; the arrays it passed are
+ * read by address before anything is allocated, so the call itself is never affected.
+ *
+ * Dense calls. The dropout specs of a dense call travel in a 120-byte spec block and the
+ * activation as its UTF-8 name, written together into one scratch allocation (the layout is in
+ * crates/thinnet-wasm/src/spec_block.rs); arrays as (address, length), an absent optional one with
+ * length 2^32 - 1. WASM has no threads here: the async forms run synchronously and return a
+ * settled promise, and setMaxThreads is accepted and ignored (maxThreads() is 1).
+ *
  * Errors. Each export returns a status (0 ok, 1 ERR_INVALID_ARG, 2 ERR_SHAPE_MISMATCH,
  * 3 ERR_INTERNAL) and leaves a message in the module; this file turns it into a ThinnetError. A
  * trap (a Rust panic, which aborts on wasm32) becomes ERR_INTERNAL with the panic's message, and
@@ -18,12 +30,22 @@
  * running on possibly corrupt state.
  */
 
-import type { Backend, BackendBuffer, BackendName, DropoutMode, KernelSpec } from '../backend.js'
+import type {
+  Backend,
+  BackendBuffer,
+  BackendName,
+  DenseArgs,
+  DenseGrads,
+  DenseSaved,
+  DropoutMode,
+  KernelDropConnect,
+  KernelSpec,
+} from '../backend.js'
 import { invalidArg, shapeMismatch, ThinnetError } from '../errors.js'
-import { describeValue } from '../validate.js'
+import { checkFloat32Array, describeValue } from '../validate.js'
 
 /** The ABI this file speaks (`tn_abi_version` of crates/thinnet-wasm). */
-const ABI_VERSION = 1
+const ABI_VERSION = 2
 
 export type WasmFile = 'thinnet_simd.wasm' | 'thinnet_scalar.wasm'
 
@@ -62,6 +84,53 @@ interface Exports {
     offsetLo: number,
     offsetHi: number,
   ): number
+  /** Arrays as (address, length); b and pre absent with length ABSENT; act = UTF-8 name. */
+  tn_dense(
+    x: number,
+    xLen: number,
+    w: number,
+    wLen: number,
+    b: number,
+    bLen: number,
+    y: number,
+    yLen: number,
+    pre: number,
+    preLen: number,
+    rows: number,
+    inputs: number,
+    units: number,
+    act: number,
+    actLen: number,
+    alpha: number,
+    dropouts: number,
+  ): number
+  /** As tn_dense; y, pre, dx, dw and db optional. */
+  tn_dense_backward(
+    x: number,
+    xLen: number,
+    w: number,
+    wLen: number,
+    dy: number,
+    dyLen: number,
+    y: number,
+    yLen: number,
+    pre: number,
+    preLen: number,
+    dx: number,
+    dxLen: number,
+    dw: number,
+    dwLen: number,
+    db: number,
+    dbLen: number,
+    rows: number,
+    inputs: number,
+    units: number,
+    act: number,
+    actLen: number,
+    alpha: number,
+    dropouts: number,
+  ): number
+  tn_gemm(a: number, aLen: number, b: number, bLen: number, c: number, cLen: number, m: number, k: number, n: number): number
 }
 
 type DropoutExport = (
@@ -89,6 +158,9 @@ const FUNCTIONS = [
   'tn_dropout',
   'tn_dropout_backward',
   'tn_dropout_mask',
+  'tn_dense',
+  'tn_dense_backward',
+  'tn_gemm',
 ] as const
 
 // A module with one function, `() -> ()`, whose body is `i32.const 0; i32x4.splat; drop`: an
@@ -178,6 +250,15 @@ const MAX_FLOATS = Math.floor(MAX_BYTES / 4)
 
 const TWO_POW_32 = 2n ** 32n
 const TWO_POW_64 = 2n ** 64n
+
+/** The length that marks an absent optional array in the dense exports (u32::MAX). */
+const ABSENT = 0xffff_ffff
+
+/** The dense exports' spec block: three 40-byte records (crates/thinnet-wasm/src/spec_block.rs). */
+const RECORD_BYTES = 40
+const BLOCK_BYTES = 3 * RECORD_BYTES
+const KIND_SAMPLE = 1
+const KIND_MEAN = 2
 
 /** Where an array's data sits for a call: its address, and whether it is a scratch copy. */
 interface Placed {
@@ -272,6 +353,191 @@ class WasmBackend implements Backend {
     }
     this.#registry.register(buffer, { ptr, bytes }, buffer)
     return buffer
+  }
+
+  dense(
+    x: Float32Array,
+    w: Float32Array,
+    b: Float32Array | undefined,
+    y: Float32Array,
+    pre: Float32Array | undefined,
+    args: DenseArgs,
+  ): void {
+    const [rows, inputs, units] = shapeOf(args)
+    const header = denseHeader(args)
+    const arrays: ArrayArg[] = [
+      { name: 'x', array: x, output: false },
+      { name: 'w', array: w, output: false },
+      { name: 'b', array: b, output: false, optional: true },
+      { name: 'y', array: y, output: true },
+      { name: 'pre', array: pre, output: true, optional: true },
+    ]
+    this.#invoke(arrays, header.bytes, ([px, pw, pb, py, ppre], at) =>
+      this.#exports.tn_dense(
+        ...px!,
+        ...pw!,
+        ...pb!,
+        ...py!,
+        ...ppre!,
+        rows,
+        inputs,
+        units,
+        at + BLOCK_BYTES,
+        header.nameBytes,
+        args.alpha,
+        at,
+      ),
+    )
+  }
+
+  denseBackward(
+    x: Float32Array,
+    w: Float32Array,
+    dy: Float32Array,
+    saved: DenseSaved,
+    grads: DenseGrads,
+    args: DenseArgs,
+  ): void {
+    const [rows, inputs, units] = shapeOf(args)
+    const header = denseHeader(args)
+    const arrays: ArrayArg[] = [
+      { name: 'x', array: x, output: false },
+      { name: 'w', array: w, output: false },
+      { name: 'dy', array: dy, output: false },
+      { name: 'y', array: saved.y, output: false, optional: true },
+      { name: 'pre', array: saved.pre, output: false, optional: true },
+      { name: 'dx', array: grads.dx, output: true, optional: true },
+      { name: 'dw', array: grads.dw, output: true, optional: true },
+      { name: 'db', array: grads.db, output: true, optional: true },
+    ]
+    this.#invoke(arrays, header.bytes, ([px, pw, pdy, py, ppre, pdx, pdw, pdb], at) =>
+      this.#exports.tn_dense_backward(
+        ...px!,
+        ...pw!,
+        ...pdy!,
+        ...py!,
+        ...ppre!,
+        ...pdx!,
+        ...pdw!,
+        ...pdb!,
+        rows,
+        inputs,
+        units,
+        at + BLOCK_BYTES,
+        header.nameBytes,
+        args.alpha,
+        at,
+      ),
+    )
+  }
+
+  /** Runs `dense` now, on this thread (WASM has no threads here): the promise is already settled. */
+  async denseAsync(
+    x: Float32Array,
+    w: Float32Array,
+    b: Float32Array | undefined,
+    y: Float32Array,
+    pre: Float32Array | undefined,
+    args: DenseArgs,
+  ): Promise<void> {
+    // The body of an async function runs synchronously up to its first await; a throw becomes
+    // the rejection.
+    this.dense(x, w, b, y, pre, args)
+  }
+
+  /** Runs `denseBackward` now, like denseAsync. */
+  async denseBackwardAsync(
+    x: Float32Array,
+    w: Float32Array,
+    dy: Float32Array,
+    saved: DenseSaved,
+    grads: DenseGrads,
+    args: DenseArgs,
+  ): Promise<void> {
+    this.denseBackward(x, w, dy, saved, grads, args)
+  }
+
+  gemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number): void {
+    const dims = [u32Arg('m', m), u32Arg('k', k), u32Arg('n', n)] as const
+    const arrays: ArrayArg[] = [
+      { name: 'a', array: a, output: false },
+      { name: 'b', array: b, output: false },
+      { name: 'c', array: c, output: true },
+    ]
+    this.#invoke(arrays, undefined, ([pa, pb, pc]) => this.#exports.tn_gemm(...pa!, ...pb!, ...pc!, ...dims))
+  }
+
+  /** WASM runs on the calling thread only: accepted (and checked, like native) and ignored. */
+  setMaxThreads(n: number): void {
+    if (!Number.isSafeInteger(n) || n < 0) {
+      throw invalidArg(`n must be an integer in [0, 2^53], received ${describeValue(n)}`)
+    }
+  }
+
+  maxThreads(): number {
+    return 1
+  }
+
+  /**
+   * Runs an export over `arrays` and an optional `header` (bytes copied into scratch memory
+   * first; `call` gets its address, else 0). `call` receives each array as (address, length):
+   * an array in this memory by its own address, any other copied into scratch (inputs before the
+   * call, outputs back after it, on success only), an absent one as (0, ABSENT).
+   */
+  #invoke(
+    arrays: ArrayArg[],
+    header: Uint8Array | undefined,
+    call: (pairs: [number, number][], header: number) => number,
+  ): void {
+    for (const arg of arrays) {
+      if (arg.array !== undefined || !arg.optional) arg.array = checkFloat32Array(arg.name, arg.array)
+    }
+    checkOutputsDisjoint(arrays)
+    // Every resident address and every length is read now, before any allocation: an allocation
+    // may grow memory, after which the caller's views over it read length 0 and byteOffset 0.
+    const memory = this.#memory.buffer
+    const slots = arrays.map((arg): Slot => {
+      const array = arg.array
+      if (array === undefined) return { arg, ptr: 0, length: ABSENT, scratch: false }
+      const resident = array.buffer === memory
+      return { arg, ptr: resident ? array.byteOffset : 0, length: array.length, scratch: !resident && array.length > 0 }
+    })
+    const scratch: Placed[] = []
+    try {
+      const headerPtr = header === undefined ? 0 : this.#scratch(header.length, header.length, scratch)
+      for (const slot of slots) {
+        if (slot.scratch) slot.ptr = this.#scratch(slot.length * 4, slot.length, scratch)
+      }
+      // All allocations done: views made from here on stay valid until the call.
+      const buffer = this.#memory.buffer
+      if (header !== undefined) new Uint8Array(buffer, headerPtr, header.length).set(header)
+      for (const slot of slots) {
+        if (slot.scratch && !slot.arg.output) new Float32Array(buffer, slot.ptr, slot.length).set(slot.arg.array!)
+      }
+      const status = this.#call(() => call(slots.map((slot) => [slot.ptr, slot.length]), headerPtr))
+      this.#check(status)
+      // The call itself may have grown memory: views again.
+      for (const slot of slots) {
+        if (slot.scratch && slot.arg.output) {
+          slot.arg.array!.set(new Float32Array(this.#memory.buffer, slot.ptr, slot.length))
+        }
+      }
+    } finally {
+      this.#free(scratch)
+    }
+  }
+
+  /** A scratch allocation of `bytes` bytes for `count` elements, recorded for the caller's finally. */
+  #scratch(bytes: number, count: number, scratch: Placed[]): number {
+    if (bytes > MAX_BYTES) {
+      throw invalidArg(
+        `arrays on the WASM backend hold at most ${MAX_BYTES} bytes, received ${count} elements ` +
+          `(${bytes} bytes; use the native backend)`,
+      )
+    }
+    const ptr = this.#alloc(bytes)
+    scratch.push({ ptr, scratchBytes: bytes })
+    return ptr
   }
 
   #apply(fn: DropoutExport, xName: string, x: Float32Array, out: Float32Array, spec: KernelSpec): void {
@@ -396,10 +662,122 @@ function overlap(a: ArrayBufferView, b: ArrayBufferView): boolean {
   )
 }
 
-function modeFlag(mode: DropoutMode): number {
+function modeFlag(mode: DropoutMode, name = 'mode'): number {
   if (mode === 'inverted') return 0
   if (mode === 'classic') return 1
-  throw invalidArg(`mode must be 'inverted' or 'classic', received ${describeValue(mode)}`)
+  throw invalidArg(`${name} must be 'inverted' or 'classic', received ${describeValue(mode)}`)
+}
+
+/** One array argument of a dense or GEMM call. */
+interface ArrayArg {
+  name: string
+  array: Float32Array | undefined
+  /** Written by the call (copied back from scratch), so it must overlap nothing else. */
+  output: boolean
+  /** May be undefined (absent). */
+  optional?: boolean
+}
+
+/** An ArrayArg placed for the call: its address and length as the export receives them. */
+interface Slot {
+  arg: ArrayArg
+  ptr: number
+  length: number
+  scratch: boolean
+}
+
+/**
+ * Rejects an output that shares bytes with another array of the call, naming both: written
+ * through a scratch copy, the overlap would go unseen by the module and the copies back would
+ * clobber each other. (Inputs may overlap each other: they are only read.)
+ */
+function checkOutputsDisjoint(arrays: ArrayArg[]): void {
+  arrays.forEach((out, i) => {
+    if (!out.output || out.array === undefined) return
+    arrays.forEach((other, j) => {
+      // Every input, and each pair of outputs once.
+      if (other.array === undefined || (other.output && j >= i)) return
+      if (overlap(out.array!, other.array)) {
+        const range = (a: Float32Array) => `[${a.byteOffset}, ${a.byteOffset + a.byteLength})`
+        throw invalidArg(
+          `${out.name} must not overlap ${other.name}, received ${out.name} at bytes ${range(out.array!)} and ` +
+            `${other.name} at bytes ${range(other.array)} of one buffer`,
+        )
+      }
+    })
+  })
+}
+
+/** A dimension the exports take as a wasm i32 read unsigned: an integer in [0, 2^32). */
+function u32Arg(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0 || value >= 2 ** 32) {
+    throw invalidArg(`${name} must be an integer in [0, 2^32) on the WASM backend, received ${describeValue(value)}`)
+  }
+  return value
+}
+
+function shapeOf(args: DenseArgs): [number, number, number] {
+  return [u32Arg('rows', args.rows), u32Arg('inputs', args.inputs), u32Arg('units', args.units)]
+}
+
+/**
+ * The bytes the dense exports read besides the arrays: the spec block (crates/thinnet-wasm/src/
+ * spec_block.rs: per dropout, kind u32, mode u32, p f64, seed, stream and offset as (lo, hi) u32
+ * pairs, little-endian), then the activation's name in UTF-8. Checks what only JavaScript can
+ * (types, bigint ranges); the module checks the values (p in [0, 1], the activation's name).
+ */
+function denseHeader(args: DenseArgs): { bytes: Uint8Array; nameBytes: number } {
+  if (typeof args.activation !== 'string') {
+    throw invalidArg(`activation must be a string naming an activation, received ${describeValue(args.activation)}`)
+  }
+  const name = new TextEncoder().encode(args.activation)
+  const bytes = new Uint8Array(BLOCK_BYTES + name.length)
+  const view = new DataView(bytes.buffer)
+  if (args.inputDropout !== undefined) writeSample(view, 0, 'inputDropout', args.inputDropout)
+  if (args.outputDropout !== undefined) writeSample(view, RECORD_BYTES, 'outputDropout', args.outputDropout)
+  const dc: KernelDropConnect | undefined = args.dropConnect
+  if (dc !== undefined) {
+    if (dc?.kind === 'sample') {
+      writeSample(view, 2 * RECORD_BYTES, 'dropConnect', dc.spec)
+    } else if (dc?.kind === 'mean') {
+      view.setUint32(2 * RECORD_BYTES, KIND_MEAN, true)
+      view.setFloat64(2 * RECORD_BYTES + 8, checkNumber('dropConnect.p', dc.p), true)
+    } else {
+      throw invalidArg(
+        `dropConnect.kind must be 'sample' or 'mean', received ${describeValue((dc as { kind?: unknown } | null)?.kind)}`,
+      )
+    }
+  }
+  bytes.set(name, BLOCK_BYTES)
+  return { bytes, nameBytes: name.length }
+}
+
+/** Writes one sampled dropout's record at byte `at` of the spec block. */
+function writeSample(view: DataView, at: number, name: string, spec: KernelSpec): void {
+  if (typeof spec !== 'object' || spec === null) {
+    throw invalidArg(`${name} must be a dropout spec or undefined, received ${describeValue(spec)}`)
+  }
+  view.setUint32(at, KIND_SAMPLE, true)
+  view.setUint32(at + 4, modeFlag(spec.mode, `${name}.mode`), true)
+  view.setFloat64(at + 8, checkNumber(`${name}.p`, spec.p), true)
+  const fields = [
+    ['seed', spec.seed],
+    ['stream', spec.stream],
+    ['offset', spec.offset],
+  ] as const
+  fields.forEach(([field, value], i) => {
+    const [lo, hi] = split(`${name}.${field}`, value)
+    view.setUint32(at + 16 + 8 * i, lo, true)
+    view.setUint32(at + 20 + 8 * i, hi, true)
+  })
+}
+
+/** A p for the spec block: a number (its range is checked by the module, with the same message). */
+function checkNumber(name: string, value: number): number {
+  if (typeof value !== 'number') {
+    throw invalidArg(`${name} must be a number in [0, 1], received ${describeValue(value)}`)
+  }
+  return value
 }
 
 /** A u64 as the (lo, hi) u32 halves the exports take. */
