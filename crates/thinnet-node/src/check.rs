@@ -3,7 +3,7 @@
 
 use std::any::Any;
 
-use thinnet_core::Error;
+use thinnet_core::{Activation, Error};
 
 /// 2^53: above it, not every integer is a double, so a count could silently be off by one.
 pub const MAX_SAFE_COUNT: f64 = 9_007_199_254_740_992.0;
@@ -37,6 +37,24 @@ pub fn u64_from_bigint(name: &str, value: u64, lossless: bool, shown: &str) -> R
     }
 }
 
+/// The activation named `name` (cut short by the reader when `cut`), with alpha as JavaScript
+/// passed it. The core parses the name and checks alpha; one case is caught here first: a finite
+/// alpha too large for float32, which would otherwise be reported as "received inf".
+pub fn activation(name: &str, cut: bool, alpha: f64) -> Result<Activation, Error> {
+    let alpha32 = alpha as f32;
+    if name == "leakyRelu" && alpha.is_finite() && alpha32.is_infinite() {
+        return Err(Error::invalid_arg(format!(
+            "activation leakyRelu needs alpha finite and >= 0 in float32 (below 3.4e38), received {}",
+            js_number(alpha)
+        )));
+    }
+    if cut {
+        // Not a name (every name is short): let the core's message list the names.
+        return Activation::parse(&format!("{}...", name), alpha32);
+    }
+    Activation::parse(name, alpha32)
+}
+
 /// A number the way JavaScript's String(x) shows it for the usual cases (Rust says "inf").
 pub fn js_number(x: f64) -> String {
     if x.is_nan() {
@@ -46,6 +64,14 @@ pub fn js_number(x: f64) -> String {
     } else if x == 0.0 {
         // String(-0) is "0" in JavaScript; say "-0" so the message shows what was passed.
         if x.is_sign_negative() { "-0" } else { "0" }.to_string()
+    } else if x.abs() >= 1e21 || x.abs() < 1e-6 {
+        // JavaScript switches to exponent form outside [1e-6, 1e21) and signs the exponent.
+        let e = format!("{:e}", x);
+        if e.contains("e-") {
+            e
+        } else {
+            e.replacen('e', "e+", 1)
+        }
     } else {
         format!("{}", x)
     }
@@ -115,10 +141,32 @@ mod tests {
     }
 
     #[test]
+    fn activations_parse_with_alpha_checked_in_float32() {
+        assert_eq!(activation("relu", false, f64::NAN).unwrap(), Activation::Relu, "alpha is ignored by relu");
+        assert_eq!(activation("leakyRelu", false, 0.25).unwrap(), Activation::LeakyRelu { alpha: 0.25 });
+        let err = activation("leakyRelu", false, 1e300).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidArg);
+        assert!(err.message.contains("float32") && err.message.ends_with("received 1e+300"), "{}", err.message);
+        let err = activation("leakyRelu", false, -0.5).unwrap_err();
+        assert_eq!(err, Activation::parse("leakyRelu", -0.5).unwrap_err(), "the core's message");
+        assert!(activation("leakyRelu", false, f64::INFINITY).is_err());
+        let err = activation("softmax", false, 0.0).unwrap_err();
+        assert!(err.message.ends_with("received 'softmax'"), "{}", err.message);
+        let err = activation("relu", true, 0.0).unwrap_err();
+        assert!(err.message.ends_with("received 'relu...'"), "a cut name never matches: {}", err.message);
+    }
+
+    #[test]
     fn numbers_print_like_javascript() {
         assert_eq!(js_number(0.5), "0.5");
         assert_eq!(js_number(3.0), "3");
         assert_eq!(js_number(f64::NEG_INFINITY), "-Infinity");
         assert_eq!(js_number(-0.0), "-0");
+        assert_eq!(js_number(1e300), "1e+300");
+        assert_eq!(js_number(-2.5e21), "-2.5e+21");
+        assert_eq!(js_number(1e20), "100000000000000000000");
+        assert_eq!(js_number(1e21), "1e+21");
+        assert_eq!(js_number(1.5e-7), "1.5e-7");
+        assert_eq!(js_number(0.000001), "0.000001");
     }
 }

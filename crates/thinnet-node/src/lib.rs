@@ -13,12 +13,35 @@
 //! isa(): string
 //! maxThreads(): number
 //! setMaxThreads(n: number): void        // 0 restores the default (every core)
+//!
+//! dense(x, w, b: Float32Array | null, y, pre: Float32Array | null,
+//!       rows: number, inputs: number, units: number, activation: string, alpha: number,
+//!       inputDropout: Spec | null, outputDropout: Spec | null,
+//!       dropConnect: Spec | { mean: true, p: number } | null): void
+//! denseBackward(x, w, dy, y: Float32Array | null, pre: Float32Array | null,
+//!               dx: Float32Array | null, dw: Float32Array | null, db: Float32Array | null,
+//!               rows, inputs, units, activation, alpha, inputDropout, outputDropout,
+//!               dropConnect): void
+//! denseAsync(...the arguments of dense): Promise<void>
+//! denseBackwardAsync(...the arguments of denseBackward): Promise<void>
+//! gemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number): void
+//!
+//! Spec = { p: number, seed: bigint, stream: bigint, offset: bigint, classic: boolean }
 //! ```
 //!
-//! `out` may be the input itself (same memory: the core's in-place function runs); an `out` that
-//! partly overlaps the input is refused. Layout: `sys` declares the C functions, `env` is the only
-//! place that calls them, `args` and `check` read arguments, `region` turns memory into slices
-//! without aliasing, `ops` holds each call as plain data (ready to run on another thread later).
+//! For dropout, `out` may be the input itself (same memory: the core's in-place function runs);
+//! an `out` that partly overlaps the input is refused. For the dense calls and gemm, no output
+//! may share memory with an input or another output (inputs may share memory with each other).
+//! Optional arrays and dropouts are null or undefined when absent. The async forms check every
+//! argument before queueing (a rejection carries the sync call's error) and run on libuv's
+//! thread pool; the caller must not touch, transfer, detach or resize their arrays until the
+//! promise settles (`task` explains why N-API cannot enforce this and what is checked).
+//!
+//! Layout: `sys` declares the C functions, `env` is the only place that calls them, `args`,
+//! `dense_args` and `check` read arguments, `region` turns memory into slices without aliasing,
+//! `ops` and `dense` hold each call as plain data, `dense_check` repeats the core's checks so a
+//! call can be refused before it runs, `task` runs calls on libuv's thread pool, `exports` is the
+//! table Node sees.
 //!
 //! The N-API side is compiled out under `cfg(test)`: a test executable has no Node to resolve the
 //! napi_* symbols against, and the pure modules are what the unit tests cover.
@@ -27,6 +50,8 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod check;
+mod dense;
+mod dense_check;
 mod ops;
 mod region;
 

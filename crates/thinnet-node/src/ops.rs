@@ -1,8 +1,7 @@
-//! Each export as plain data: the checked arguments of one call, and `run`, which makes the core
-//! call. No N-API here, so a call can be parsed on the JavaScript thread and run anywhere: the
-//! synchronous exports run it at once; async versions (a later issue) will run the same value in
-//! napi_create_async_work's `execute` callback on libuv's thread pool and settle a promise in
-//! `complete`.
+//! The dropout exports as plain data: the checked arguments of one call, and `run`, which makes
+//! the core call. No N-API here, so a call can be parsed on the JavaScript thread and run
+//! anywhere (the dense calls in `dense.rs` follow the same pattern and also run on libuv's
+//! thread pool through `task.rs`).
 
 use thinnet_core::{DropoutSpec, Error, MaskSpec};
 

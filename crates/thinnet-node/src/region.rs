@@ -5,11 +5,16 @@
 //! address range; `borrow_pair` compares the two ranges first and then makes either one mutable
 //! slice (the same memory: in place) or two disjoint ones, and refuses a partial overlap.
 //!
+//! Calls with several outputs (the dense layer, gemm) use `check_outputs_disjoint` instead: no
+//! output may share a byte with an input or another output, after which inputs become shared
+//! slices (inputs may overlap each other: they are only read) and outputs exclusive ones.
+//!
 //! Regions carry the lifetime of the memory they describe. For the synchronous exports that is
 //! the callback: JavaScript cannot run (and so cannot detach, resize or write the buffers) until
-//! the callback returns. Async work on libuv's pool (a later issue) will keep the arrays alive
-//! with napi references for the life of the task, and must mark regions `Send` there, with a
-//! SAFETY argument about what JavaScript may do to the buffers meanwhile.
+//! the callback returns. Async work on libuv's pool (`crate::task`) makes `'static` regions: napi
+//! references keep the arrays alive until the work completes, and the caller's contract (no
+//! touching, transferring or detaching before the promise settles) stands in for what N-API
+//! cannot enforce; see the SAFETY argument there.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -35,6 +40,11 @@ impl<'a, T> Region<'a, T> {
         Region { ptr, len, _memory: PhantomData }
     }
 
+    /// Elements in the region.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
     /// Byte addresses [start, end).
     fn span(&self) -> (usize, usize) {
         let start = self.ptr.as_ptr() as usize;
@@ -49,8 +59,13 @@ impl<'a, T> Region<'a, T> {
         unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
     }
 
-    fn into_slice(self) -> &'a [T] {
-        self.into_mut_slice()
+    /// The memory as a shared slice. Unlike `into_mut_slice`, it may coexist with other shared
+    /// slices of the same memory (two inputs viewing one buffer), since no `&mut` is ever made.
+    pub fn into_slice(self) -> &'a [T] {
+        // SAFETY: as for into_mut_slice; a shared slice only needs that no &mut to the same
+        // memory exists meanwhile, which the callers ensure by comparing regions first
+        // (borrow_pair, check_outputs_disjoint).
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 }
 
@@ -108,21 +123,56 @@ pub fn borrow_pair<'a, T>(src: Region<'a, T>, dst: Region<'a, T>, names: Names) 
     match relation(&src, &dst) {
         Relation::Same => Ok(Operands::InPlace(dst.into_mut_slice())),
         Relation::Disjoint => Ok(Operands::Separate(src.into_slice(), dst.into_mut_slice())),
-        Relation::Overlapping => {
-            let (s0, _) = src.span();
-            let (d0, _) = dst.span();
-            let size = std::mem::size_of::<T>().max(1);
-            let (distance, direction) = if d0 > s0 { (d0 - s0, "after") } else { (s0 - d0, "before") };
-            Err(Error::invalid_arg(format!(
-                "{dst} overlaps {src} without being the same memory ({dst} starts {} element(s) {} {src}, both have {} elements): pass {src} itself as {dst} to work in place, or an array over separate memory",
-                distance / size,
-                direction,
-                src.len,
-                dst = names.dst,
-                src = names.src,
-            )))
+        Relation::Overlapping => Err(Error::invalid_arg(format!(
+            "{dst} overlaps {src} without being the same memory ({dst} {}, both have {} elements): pass {src} itself as {dst} to work in place, or an array over separate memory",
+            position(&dst, &src, names.src),
+            src.len,
+            dst = names.dst,
+            src = names.src,
+        ))),
+    }
+}
+
+/// Where `a` starts relative to `b`, in elements of T: "starts 3 element(s) after b".
+fn position<T>(a: &Region<'_, T>, b: &Region<'_, T>, b_name: &str) -> String {
+    let ((a0, _), (b0, _)) = (a.span(), b.span());
+    let size = std::mem::size_of::<T>().max(1);
+    match a0.cmp(&b0) {
+        std::cmp::Ordering::Equal => format!("starts at the same element as {}", b_name),
+        std::cmp::Ordering::Greater => format!("starts {} element(s) after {}", (a0 - b0) / size, b_name),
+        std::cmp::Ordering::Less => format!("starts {} element(s) before {}", (b0 - a0) / size, b_name),
+    }
+}
+
+/// Fails with ERR_INVALID_ARG, naming both arrays, unless every output shares no byte with any
+/// input and any other output. Inputs are not compared with each other: they are only read, so
+/// they may view the same memory. Each output is compared with the inputs in order, then with
+/// the outputs before it, so the first conflict in argument order is the one reported.
+pub fn check_outputs_disjoint<T>(inputs: &[(&str, &Region<'_, T>)], outputs: &[(&str, &Region<'_, T>)]) -> Result<(), Error> {
+    for (i, &(out_name, out)) in outputs.iter().enumerate() {
+        for &(other_name, other) in inputs.iter().chain(outputs[..i].iter()) {
+            let how = match relation(out, other) {
+                Relation::Disjoint => continue,
+                Relation::Same => format!("{} is the same memory as {}", out_name, other_name),
+                Relation::Overlapping => format!(
+                    "{} overlaps {} ({} {}; {} has {} elements, {} has {})",
+                    out_name,
+                    other_name,
+                    out_name,
+                    position(out, other, other_name),
+                    out_name,
+                    out.len,
+                    other_name,
+                    other.len
+                ),
+            };
+            return Err(Error::invalid_arg(format!(
+                "{}: an output must not share memory with an input or another output; pass an array over separate memory",
+                how
+            )));
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -194,6 +244,48 @@ mod tests {
         assert_eq!(err.code, ErrorCode::InvalidArg);
         assert!(err.message.starts_with("out overlaps dy"), "{}", err.message);
         assert!(err.message.contains("starts 1 element(s) after dy"), "{}", err.message);
+    }
+
+    #[test]
+    fn outputs_must_not_touch_inputs_or_each_other() {
+        let mut buf = [0f32; 32];
+        let p = buf.as_mut_ptr();
+        // SAFETY: every range below lies inside buf; regions are only compared.
+        let r = |start: usize, len: usize| unsafe { Region::<f32>::from_raw_parts(p.add(start), len) };
+        let (x, w, y, pre) = (r(0, 8), r(4, 8), r(16, 8), r(24, 8));
+        // Inputs x and w overlap each other: allowed, they are only read.
+        assert!(check_outputs_disjoint(&[("x", &x), ("w", &w)], &[("y", &y), ("pre", &pre)]).is_ok());
+
+        let y_on_w = r(11, 4);
+        let err = check_outputs_disjoint(&[("x", &x), ("w", &w)], &[("y", &y_on_w)]).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidArg);
+        assert_eq!(
+            err.message,
+            "y overlaps w (y starts 7 element(s) after w; y has 4 elements, w has 8): an output must not share memory with an input or another output; pass an array over separate memory"
+        );
+
+        let same = r(0, 8);
+        let err = check_outputs_disjoint(&[("x", &x)], &[("y", &same)]).unwrap_err();
+        assert!(err.message.starts_with("y is the same memory as x: "), "{}", err.message);
+
+        // Output against an earlier output, named in argument order.
+        let pre_on_y = r(14, 4);
+        let err = check_outputs_disjoint(&[("x", &x)], &[("y", &y), ("pre", &pre_on_y)]).unwrap_err();
+        assert!(err.message.starts_with("pre overlaps y (pre starts 2 element(s) before y;"), "{}", err.message);
+
+        // Empty outputs never conflict, even at the same address.
+        let empty = r(0, 0);
+        assert!(check_outputs_disjoint(&[("x", &x)], &[("y", &empty), ("pre", &r(0, 0))]).is_ok());
+    }
+
+    #[test]
+    fn overlapping_inputs_become_shared_slices() {
+        let mut buf = [1f32, 2.0, 3.0, 4.0];
+        let p = buf.as_mut_ptr();
+        // SAFETY: both inside buf; only shared slices are made.
+        let (a, b) = unsafe { (Region::from_raw_parts(p, 3), Region::from_raw_parts(p.add(1), 3)) };
+        let (a, b) = (a.into_slice(), b.into_slice());
+        assert_eq!(a[1], b[0]);
     }
 
     #[test]
