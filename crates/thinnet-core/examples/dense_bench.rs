@@ -35,7 +35,7 @@ fn values(n: usize, seed: u32) -> Vec<f32> {
         .collect()
 }
 
-/// Best seconds per call: rounds of about `round_secs`, the fastest round's mean.
+/// Best seconds per call of one case (for --loop).
 fn best_time(rounds: usize, round_secs: f64, mut f: impl FnMut()) -> f64 {
     f();
     let start = Instant::now();
@@ -57,21 +57,26 @@ fn spec(p: f64, stream: u64) -> DropoutSpec {
     DropoutSpec { mask: MaskSpec { p, seed: 42, stream, offset: 0 }, mode: Mode::Inverted }
 }
 
+/// Floating-point operations of one `fma_peak_once` call (on AVX-512; the AVX2 loop does the
+/// same count at half the width over twice the iterations).
+const PEAK_ITERS: usize = 1 << 16;
+const PEAK_FLOPS_PER_CALL: f64 = (PEAK_ITERS * 24 * 32) as f64;
+
 /// A register-only loop of independent FMAs on one thread: the ceiling of any f32 GEMM here.
-fn fma_peak(isa: Isa) -> f64 {
+fn fma_peak_once(isa: Isa) -> f32 {
     #[cfg(target_arch = "x86_64")]
     {
         if isa == Isa::Avx512 {
             // SAFETY: the Avx512 path is available (the isa came from active_isa or was forced).
-            return best_time(5, 0.2, || unsafe { black_box(peak_avx512(1 << 20)); }).recip() * (1u64 << 20) as f64 * 24.0 * 32.0 / 1e9;
+            return unsafe { peak_avx512(PEAK_ITERS) };
         }
         if isa == Isa::Avx2 {
             // SAFETY: as above, AVX2 + FMA.
-            return best_time(5, 0.2, || unsafe { black_box(peak_avx2(1 << 20)); }).recip() * (1u64 << 20) as f64 * 12.0 * 16.0 / 1e9;
+            return unsafe { peak_avx2(4 * PEAK_ITERS) };
         }
     }
     let _ = isa;
-    f64::NAN
+    f32::NAN
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -106,6 +111,32 @@ unsafe fn peak_avx2(iters: usize) -> f32 {
     out.iter().sum()
 }
 
+/// Best seconds per call of each case, measured round-robin: `rounds` passes over all cases,
+/// each case timed for about `round_secs` per pass, so intermittent load on the machine hits
+/// every case alike and each keeps its fastest pass.
+fn best_times(rounds: usize, round_secs: f64, cases: &mut [&mut dyn FnMut()]) -> Vec<f64> {
+    let per_round: Vec<usize> = cases
+        .iter_mut()
+        .map(|f| {
+            f();
+            let start = Instant::now();
+            f();
+            ((round_secs / start.elapsed().as_secs_f64().max(1e-7)) as usize).max(1)
+        })
+        .collect();
+    let mut best = vec![f64::INFINITY; cases.len()];
+    for _ in 0..rounds {
+        for (i, f) in cases.iter_mut().enumerate() {
+            let t = Instant::now();
+            for _ in 0..per_round[i] {
+                f();
+            }
+            best[i] = best[i].min(t.elapsed().as_secs_f64() / per_round[i] as f64);
+        }
+    }
+    best
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
@@ -115,7 +146,7 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .map(|name| Isa::from_name(name).expect("unknown isa"))
         .unwrap_or_else(active_isa);
-    let (rounds, secs) = if quick { (3, 0.05) } else { (7, 0.15) };
+    let (rounds, secs) = if quick { (4, 0.03) } else { (12, 0.05) };
     if let Some(i) = args.iter().position(|a| a == "--loop") {
         // --loop rows,inputs,units threads variant seconds: one case repeated, for profilers.
         let dims: Vec<usize> = args[i + 1].split(',').map(|v| v.parse().unwrap()).collect();
@@ -125,57 +156,72 @@ fn main() {
         profile_loop((dims[0], dims[1], dims[2]), Exec { isa, threads }, variant, seconds);
         return;
     }
-    let peak = fma_peak(isa);
     let (mr, nr, kc, mc, nc) = gemm_blocking(isa).expect("isa not available");
-    println!("isa {}: MR {} NR {} KC {} MC {} NC {}; FMA peak (1 thread) {:.1} GFLOP/s", isa.name(), mr, nr, kc, mc, nc, peak);
-    println!("| rows, inputs, units | threads | gemm | dense relu | fused relu + dropouts | fused / gemm time | fwd+bwd fused | peak % (fused) |");
-    println!("|---|---|---|---|---|---|---|---|");
+    let mut peak = 0.0f64;
+    let mut rows_out = Vec::new();
     let drops = DenseDropouts { input: Some(spec(0.2, 1)), output: Some(spec(0.5, 2)), drop_connect: None };
     for &(rows, inputs, units) in SHAPES.iter() {
         let shape = DenseShape { rows, inputs, units };
         let x = values(rows * inputs, 1);
         let w = values(inputs * units, 2);
         let b = values(units, 3);
-        let mut y = vec![0.0f32; rows * units];
+        let dy = values(rows * units, 4);
         let flops = 2.0 * (rows * inputs * units) as f64;
         let big = rows * inputs * units > 200_000_000;
-        let (r, s) = if big { (rounds.min(4), secs * 2.0) } else { (rounds, secs) };
+        let (r, s) = if big { ((rounds / 2).max(2), secs * 4.0) } else { (rounds, secs) };
         for threads in [1usize, 2].iter().copied() {
             let exec = Exec { isa, threads };
-            let t_gemm = best_time(r, s, || {
-                gemm(MatRef::row_major(&x, rows, inputs), MatRef::row_major(&w, inputs, units), 0.0, MatMut::row_major(&mut y, rows, units), exec)
-                    .unwrap()
-            });
-            let t_dense = best_time(r, s, || {
-                dense_forward(&x, &w, Some(&b), &mut y, None, shape, Activation::Relu, &DenseDropouts::default(), exec).unwrap()
-            });
-            let t_fused = best_time(r, s, || {
-                dense_forward(&x, &w, Some(&b), &mut y, None, shape, Activation::Relu, &drops, exec).unwrap()
-            });
-            let mut dx = vec![0.0f32; rows * inputs];
-            let mut dw = vec![0.0f32; inputs * units];
-            let mut db = vec![0.0f32; units];
-            let dy = values(rows * units, 4);
-            let t_train = best_time(r, s, || {
-                dense_forward(&x, &w, Some(&b), &mut y, None, shape, Activation::Relu, &drops, exec).unwrap();
+            let (mut y1, mut y2, mut y3, mut y4) = (vec![0.0f32; rows * units], vec![0.0f32; rows * units], vec![0.0f32; rows * units], vec![0.0f32; rows * units]);
+            let (mut dx, mut dw, mut db) = (vec![0.0f32; rows * inputs], vec![0.0f32; inputs * units], vec![0.0f32; units]);
+            let mut peak_case = || {
+                black_box(fma_peak_once(isa));
+            };
+            let mut gemm_case = || {
+                let (a, bm) = (MatRef::row_major(&x, rows, inputs), MatRef::row_major(&w, inputs, units));
+                gemm(a, bm, 0.0, MatMut::row_major(&mut y1, rows, units), exec).unwrap()
+            };
+            let mut dense_case = || {
+                dense_forward(&x, &w, Some(&b), &mut y2, None, shape, Activation::Relu, &DenseDropouts::default(), exec).unwrap()
+            };
+            let mut fused_case = || dense_forward(&x, &w, Some(&b), &mut y3, None, shape, Activation::Relu, &drops, exec).unwrap();
+            let mut train_case = || {
+                dense_forward(&x, &w, Some(&b), &mut y4, None, shape, Activation::Relu, &drops, exec).unwrap();
                 let grads = Grads { dx: Some(&mut dx), dw: Some(&mut dw), db: Some(&mut db) };
-                dense_backward(&x, &w, &dy, Saved { y: Some(&y), pre: None }, grads, shape, Activation::Relu, &drops, exec).unwrap();
-            });
-            let g = |t: f64| flops / t / 1e9;
-            println!(
-                "| {}, {}, {} | {} | {:.1} | {:.1} | {:.1} | {:.3} | {:.1} | {:.0}% |",
-                rows,
-                inputs,
-                units,
-                threads,
-                g(t_gemm),
-                g(t_dense),
-                g(t_fused),
-                t_fused / t_gemm,
-                3.0 * flops / t_train / 1e9,
-                100.0 * g(t_fused) / (peak * threads as f64)
-            );
+                dense_backward(&x, &w, &dy, Saved { y: Some(&y4), pre: None }, grads, shape, Activation::Relu, &drops, exec).unwrap();
+            };
+            let t = best_times(r, s, &mut [&mut peak_case, &mut gemm_case, &mut dense_case, &mut fused_case, &mut train_case]);
+            peak = peak.max(PEAK_FLOPS_PER_CALL / t[0] / 1e9);
+            rows_out.push((rows, inputs, units, threads, flops, t));
         }
+    }
+    println!(
+        "isa {}: MR {} NR {} KC {} MC {} NC {}; FMA peak (1 thread, register-only loop) {:.1} GFLOP/s",
+        isa.name(),
+        mr,
+        nr,
+        kc,
+        mc,
+        nc,
+        peak
+    );
+    println!("GFLOP/s = 2 * rows * inputs * units / time (fwd+bwd: 3 times that), best of {} interleaved rounds", rounds);
+    println!("| rows, inputs, units | threads | gemm | dense relu | fused relu + both dropouts | fused / gemm time | fwd+bwd fused | fused / (threads x peak) |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for (rows, inputs, units, threads, flops, t) in rows_out {
+        let g = |t: f64| flops / t / 1e9;
+        println!(
+            "| {}, {}, {} | {} | {:.1} | {:.1} | {:.1} | {:.3} | {:.1} | {:.0}% |",
+            rows,
+            inputs,
+            units,
+            threads,
+            g(t[1]),
+            g(t[2]),
+            g(t[3]),
+            t[3] / t[1],
+            3.0 * g(t[4]),
+            100.0 * g(t[3]) / (peak * threads as f64)
+        );
     }
 }
 

@@ -102,13 +102,87 @@ pub(crate) unsafe fn run(p: &Problem, exec: Exec) {
     let m_ranges = split(p.m, mk.mr, tm);
     let n_ranges = split(p.n, mk.nr, tn);
     let shared = Shared(p);
+    // Threads that share rows of C (tn > 1) share their packed A too: packed once, together,
+    // before the products, instead of once per thread (with its input dropout's draws).
+    let mut a_ws = Workspace::take();
+    let packed_a = if tn > 1 {
+        let m_pad = (p.m + mk.mr - 1) / mk.mr * mk.mr;
+        let (buf, _, _, _) = a_ws.buffers(m_pad * p.k.max(1), 0, 0, 0);
+        let ptr = SharedMut(buf.as_mut_ptr());
+        let parts = split(m_pad / mk.mr, 1, tm * tn);
+        run_tasks(tm * tn, |task| {
+            let (t0, t1) = parts[task];
+            let mut ws = Workspace::take();
+            // SAFETY: each task packs its own panels t0..t1 of every K block (disjoint parts of
+            // the buffer, sized m_pad * k above); A is readable (caller).
+            unsafe { pack_all_of_a(shared.get(), &mk, (t0 * mk.mr, (t1 * mk.mr).min(shared.get().m)), ptr.get(), &mut ws) };
+        });
+        Some(ptr.get() as *const f32)
+    } else {
+        None
+    };
+    let packed_a = SharedConst(packed_a);
     run_tasks(tm * tn, |task| {
         let (mi, ni) = (task / tn, task % tn);
         let mut ws = Workspace::take();
         // SAFETY: the blocks of the grid are disjoint, the caller's guarantees hold for each,
-        // and the column sums of block column ni are written by its first block row only.
-        unsafe { run_block(shared.get(), &mk, mask, m_ranges[mi], n_ranges[ni], mi == 0, &mut ws) };
+        // and the column sums of block column ni are written by its first block row only; the
+        // shared packed A (if any) was completed by the previous run_tasks.
+        unsafe { run_block(shared.get(), &mk, mask, m_ranges[mi], n_ranges[ni], mi == 0, packed_a.get(), &mut ws) };
     });
+    drop(a_ws);
+}
+
+/// A raw pointer handed to the tasks of one call (disjoint writes, or reads after the writes'
+/// run_tasks returned).
+#[derive(Clone, Copy)]
+struct SharedMut(*mut f32);
+// SAFETY: used for disjoint panels of one buffer, or for reads after those writes completed.
+unsafe impl Send for SharedMut {}
+// SAFETY: as above.
+unsafe impl Sync for SharedMut {}
+impl SharedMut {
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+#[derive(Clone, Copy)]
+struct SharedConst(Option<*const f32>);
+// SAFETY: read-only after it was written (a previous run_tasks).
+unsafe impl Send for SharedConst {}
+// SAFETY: as above.
+unsafe impl Sync for SharedConst {}
+impl SharedConst {
+    fn get(self) -> Option<*const f32> {
+        self.0
+    }
+}
+
+/// The K block size a call uses (the same in every phase).
+fn kc_of(p: &Problem, mk: &MicroKernel) -> usize {
+    mk.kc.min(p.k).max(1)
+}
+
+/// Packs rows r0..r1 (whole MR panels) of A for every K block into `dst`, laid out as `run_block`
+/// reads a shared A: block pc starts at m_pad * pc, panel t of it at t * MR * kc.
+///
+/// # Safety
+/// A's rows r0..r1 are readable; dst is writable for the panels of r0..r1 of every block.
+unsafe fn pack_all_of_a(p: &Problem, mk: &MicroKernel, (r0, r1): (usize, usize), dst: *mut f32, ws: &mut Workspace) {
+    if r0 >= r1 {
+        return;
+    }
+    let m_pad = (p.m + mk.mr - 1) / mk.mr * mk.mr;
+    let kc_max = kc_of(p, mk);
+    let (_, _, run, _) = ws.buffers(0, 0, kc_max.max(r1 - r0), 0);
+    let mut pc = 0;
+    while pc < p.k {
+        let kc = kc_max.min(p.k - pc);
+        // SAFETY: the caller's guarantees, for this block's panels of r0..r1.
+        unsafe { (mk.pack)(p.a, &p.a_src, (r0, r1 - r0), (pc, kc), mk.mr, dst.add(m_pad * pc + r0 * kc), run, None) };
+        pc += kc;
+    }
 }
 
 /// A problem with few rows (see `rows.rs`): columns split across threads in whole cache lines.
@@ -131,7 +205,7 @@ unsafe fn run_rows(p: &Problem, mk: &MicroKernel, mask: MaskFn, threads: usize) 
 }
 
 /// Threads along M and N: as many as are worth it, split to minimize the packing work that
-/// threads repeat (each thread packs the A rows and B columns of its block).
+/// threads repeat (each thread packs the B columns of its block; A is shared).
 fn grid(m: usize, n: usize, k: usize, threads: usize, mk: &MicroKernel) -> (usize, usize) {
     let fmas = m.saturating_mul(n).saturating_mul(k.max(1));
     let threads = threads.min(fmas / MIN_FMAS_PER_THREAD).max(1);
@@ -146,8 +220,9 @@ fn grid(m: usize, n: usize, k: usize, threads: usize, mk: &MicroKernel) -> (usiz
         if tm > m_panels || tn > n_panels {
             continue;
         }
-        // Packed elements, repeated per thread row/column, plus the imbalance of whole panels.
-        let packing = tn * m * k + tm * k * n;
+        // Packed elements (A once, shared; B once per thread row), plus the imbalance of whole
+        // panels.
+        let packing = m * k + tm * k * n;
         let slowest = ((m_panels + tm - 1) / tm * mk.mr) * ((n_panels + tn - 1) / tn * mk.nr) * k;
         let cost = packing + slowest;
         if cost < best_cost {
@@ -181,10 +256,12 @@ unsafe fn run_block(
     (m0, m1): (usize, usize),
     (n0, n1): (usize, usize),
     owns_sums: bool,
+    packed_a: Option<*const f32>,
     ws: &mut Workspace,
 ) {
     let (mr, nr) = (mk.mr, mk.nr);
-    let kc_max = mk.kc.min(p.k).max(1);
+    let kc_max = kc_of(p, mk);
+    let m_pad = (p.m + mr - 1) / mr * mr;
     let mc_max = mk.mc.min(m1 - m0);
     let nc_max = mk.nc.min(n1 - n0);
     let mc_panels = (mc_max + mr - 1) / mr * mr;
@@ -193,7 +270,7 @@ unsafe fn run_block(
     let keep_stride = (nc_max + 31) / 32 + 2;
     let keeps = matches!(p.epi, Some(Epilogue { mask: OutMask::Keep { .. }, .. }));
     let (ap, bp, run, bits) = ws.buffers(
-        mc_panels * kc_max,
+        if packed_a.is_some() { 0 } else { mc_panels * kc_max },
         nc_panels * kc_max,
         kc_max.max(mc_max).max(nc_max),
         if keeps { mc_max * keep_stride } else { 0 },
@@ -219,8 +296,15 @@ unsafe fn run_block(
             let mut ic = m0;
             while ic < m1 {
                 let mc = mc_max.min(m1 - ic);
-                // SAFETY: as for B, with ap holding mc_panels * kc floats.
-                unsafe { (mk.pack)(p.a, &p.a_src, (ic, mc), (pc, kc), mr, ap.as_mut_ptr(), run, None) };
+                let a_block = match packed_a {
+                    // SAFETY: the shared A holds block pc at m_pad * pc, panel ic / mr at ic * kc.
+                    Some(shared) => unsafe { shared.add(m_pad * pc + ic * kc) },
+                    None => {
+                        // SAFETY: as for B, with ap holding mc_panels * kc floats.
+                        unsafe { (mk.pack)(p.a, &p.a_src, (ic, mc), (pc, kc), mr, ap.as_mut_ptr(), run, None) };
+                        ap.as_ptr()
+                    }
+                };
                 if let (true, Some(Epilogue { mask: OutMask::Keep { draws, offset, .. }, .. })) = (last, p.epi) {
                     for i in 0..mc {
                         let first = offset + ((ic + i) * p.rsc + jc) as u64;
@@ -249,7 +333,7 @@ unsafe fn run_block(
                         let tile = Tile {
                             kc,
                             // SAFETY (both): panel offsets inside the packed buffers.
-                            a: unsafe { ap.as_ptr().add(ir * kc) },
+                            a: unsafe { a_block.add(ir * kc) },
                             b: unsafe { bp.as_ptr().add(jr * kc) },
                             // SAFETY: (row, col) is an element of this thread's block of C.
                             c: unsafe { p.c.add(row * p.rsc + col * p.csc) },
