@@ -72,16 +72,33 @@ fn describe(env: &Env, value: Value) -> Result<String, Error> {
 
 /// "`name` must be `what`, received ...", or the failure that prevented describing the value.
 #[cold]
-fn expected(env: &Env, name: &str, what: &str, value: Value) -> Error {
+pub fn expected(env: &Env, name: &str, what: &str, value: Value) -> Error {
     match describe(env, value) {
         Ok(received) => Error::invalid_arg(format!("{} must be {}, received {}", name, what, received)),
         Err(failure) => failure,
     }
 }
 
-/// A TypedArray of `T` elements, borrowed in place (no copy). Rejects other kinds, plain arrays,
-/// and arrays whose ArrayBuffer was detached.
-pub fn typed_array<'e, T: Element>(env: &'e Env, value: Value, name: &str) -> Result<Region<'e, T>, Error> {
+/// A checked TypedArray of `T` elements: where its memory is, not yet a `Region` (the caller
+/// decides how long the memory may be used: `callback_region` or an async task's references).
+pub struct ArrayArg<T> {
+    /// The TypedArray itself, for a napi reference that keeps it alive.
+    pub value: Value,
+    /// Element 0 (aligned and non-null unless `len` is 0), as N-API reported it.
+    pub ptr: *mut T,
+    pub len: usize,
+}
+
+impl<T> Clone for ArrayArg<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for ArrayArg<T> {}
+
+/// A TypedArray of `T` elements, checked: refuses other kinds, plain arrays and arrays whose
+/// ArrayBuffer was detached.
+pub fn array_arg<T: Element>(env: &Env, value: Value, name: &str) -> Result<ArrayArg<T>, Error> {
     let info = match env.typedarray_info(value)? {
         Some(info) => info,
         None => return Err(expected(env, name, &format!("a {}", T::ARRAY_NAME), value)),
@@ -112,12 +129,33 @@ pub fn typed_array<'e, T: Element>(env: &'e Env, value: Value, name: &str) -> Re
             ptr
         )));
     }
-    // SAFETY: N-API reported `len` elements of T at `ptr` (aligned and non-null, checked above;
-    // the buffer is attached), owned by a JS ArrayBuffer that the callback's handle keeps alive.
-    // JavaScript does not run until the callback returns, so nothing else touches the memory
-    // during the region's lifetime, which is tied to the callback's `Env`. Other regions over the
-    // same buffer are compared by `borrow_pair` before any slice is made.
-    Ok(unsafe { Region::from_raw_parts(ptr, info.len) })
+    Ok(ArrayArg { value, ptr, len: info.len })
+}
+
+/// `null` or `undefined` (None), or a TypedArray of `T` as `array_arg` checks it.
+pub fn optional_array_arg<T: Element>(env: &Env, value: Value, name: &str) -> Result<Option<ArrayArg<T>>, Error> {
+    match env.type_of(value)? {
+        ValueType::Null | ValueType::Undefined => Ok(None),
+        ValueType::Object if env.typedarray_info(value)?.is_some() => array_arg(env, value, name).map(Some),
+        _ => Err(expected(env, name, &format!("a {} or null", T::ARRAY_NAME), value)),
+    }
+}
+
+/// The memory of a checked array as a region usable for the rest of the running callback.
+pub fn callback_region<'e, T>(_env: &'e Env, array: ArrayArg<T>) -> Region<'e, T> {
+    // SAFETY: array_arg checked the array: N-API reported `len` elements of T at `ptr` (aligned
+    // and non-null when len > 0; the buffer attached), owned by a JS ArrayBuffer that the
+    // callback's handle keeps alive. JavaScript does not run until the callback returns (every
+    // argument that could run user code, such as a getter, is read before the arrays), so nothing
+    // else touches the memory during the region's lifetime, which is tied to the callback's
+    // `Env`. Other regions over the same buffer are compared (borrow_pair,
+    // check_outputs_disjoint) before any slice is made.
+    unsafe { Region::from_raw_parts(array.ptr, array.len) }
+}
+
+/// A TypedArray of `T` elements, borrowed in place (no copy) for the running callback.
+pub fn typed_array<'e, T: Element>(env: &'e Env, value: Value, name: &str) -> Result<Region<'e, T>, Error> {
+    Ok(callback_region(env, array_arg(env, value, name)?))
 }
 
 pub fn number(env: &Env, value: Value, name: &str) -> Result<f64, Error> {

@@ -67,6 +67,18 @@ pub struct TypedArrayInfo {
     pub arraybuffer: Value,
 }
 
+/// A strong reference (refcount 1) that keeps a JavaScript object alive across callbacks, until
+/// `Env::delete_reference`. Only the JavaScript thread may use it.
+pub struct Reference(sys::napi_ref);
+
+/// The resolve/reject side of a promise made by `Env::promise`; consumed by settling it.
+pub struct Deferred(sys::napi_deferred);
+
+/// A work item for libuv's thread pool (`Env::async_work`), deleted with
+/// `Env::delete_async_work`. A plain handle (Copy): using a copy after deleting it is a bug.
+#[derive(Clone, Copy)]
+pub struct AsyncWork(sys::napi_async_work);
+
 /// A function exported on the module object.
 pub struct Export {
     pub name: &'static CStr,
@@ -209,6 +221,38 @@ impl Env {
         Ok(String::from_utf8_lossy(&buf).into_owned())
     }
 
+    /// A string's UTF-8 contents, cut to at most `max_bytes` bytes (at a character boundary) and
+    /// whether it was cut; `None` when the value is not a string. The cap keeps an absurdly long
+    /// string from being copied whole just to be rejected.
+    pub fn string_of(&self, value: Value, max_bytes: usize) -> Result<Option<(String, bool)>, Error> {
+        let mut len = 0usize;
+        // SAFETY: a null buffer asks only for the length in bytes (excluding the NUL).
+        let status = unsafe { sys::napi_get_value_string_utf8(self.raw, value.0, ptr::null_mut(), 0, &mut len) };
+        if !self.check_type(status, sys::NAPI_STRING_EXPECTED, "napi_get_value_string_utf8")? {
+            return Ok(None);
+        }
+        let mut buf = vec![0u8; len.min(max_bytes) + 1];
+        let mut written = 0usize;
+        // SAFETY: buf has buf.len() bytes; N-API writes at most buf.len() - 1 of them plus a NUL
+        // (a character cut in two is mended by from_utf8_lossy below).
+        let status = unsafe {
+            sys::napi_get_value_string_utf8(self.raw, value.0, buf.as_mut_ptr().cast(), buf.len(), &mut written)
+        };
+        self.check(status, "napi_get_value_string_utf8")?;
+        buf.truncate(written);
+        Ok(Some((String::from_utf8_lossy(&buf).into_owned(), len > written)))
+    }
+
+    /// `object[name]`. May run JavaScript (a getter, a Proxy trap): read such values before
+    /// borrowing any TypedArray memory, since that code could detach a buffer.
+    pub fn named_property(&self, object: Value, name: &CStr) -> Result<Value, Error> {
+        let mut v = ptr::null_mut();
+        // SAFETY: live env, a handle of this callback, a NUL-terminated name, valid out-pointer.
+        let status = unsafe { sys::napi_get_named_property(self.raw, object.0, name.as_ptr(), &mut v) };
+        self.check(status, "napi_get_named_property")?;
+        Ok(Value(v))
+    }
+
     pub fn is_array(&self, value: Value) -> Result<bool, Error> {
         let mut b = false;
         // SAFETY: live env, a handle of this callback, valid out-pointer.
@@ -278,6 +322,113 @@ impl Env {
         let status = unsafe { sys::napi_create_string_utf8(self.raw, s.as_ptr().cast(), s.len(), &mut v) };
         self.check(status, "napi_create_string_utf8")?;
         Ok(Value(v))
+    }
+
+    /// A new Error whose `.code` is the error's stable code (what `throw` throws, as a value).
+    pub fn error_value(&self, error: &Error) -> Result<Value, Error> {
+        let code = self.string(error.code.as_str())?;
+        let message = self.string(&error.message)?;
+        let mut v = ptr::null_mut();
+        // SAFETY: live env, two string handles of this callback, valid out-pointer.
+        self.check(unsafe { sys::napi_create_error(self.raw, code.0, message.0, &mut v) }, "napi_create_error")?;
+        Ok(Value(v))
+    }
+
+    /// The pending JavaScript exception, cleared; `None` when there is none.
+    pub fn take_exception(&self) -> Result<Option<Value>, Error> {
+        let mut pending = false;
+        // SAFETY: live env, valid out-pointer.
+        self.check(unsafe { sys::napi_is_exception_pending(self.raw, &mut pending) }, "napi_is_exception_pending")?;
+        if !pending {
+            return Ok(None);
+        }
+        let mut v = ptr::null_mut();
+        // SAFETY: live env, valid out-pointer.
+        let status = unsafe { sys::napi_get_and_clear_last_exception(self.raw, &mut v) };
+        self.check(status, "napi_get_and_clear_last_exception")?;
+        Ok(Some(Value(v)))
+    }
+
+    /// A strong reference to an object, so that it outlives this callback.
+    pub fn reference(&self, object: Value) -> Result<Reference, Error> {
+        let mut r = ptr::null_mut();
+        // SAFETY: live env, a handle of this callback, valid out-pointer.
+        self.check(unsafe { sys::napi_create_reference(self.raw, object.0, 1, &mut r) }, "napi_create_reference")?;
+        Ok(Reference(r))
+    }
+
+    /// The object a reference holds (strong references never lose it).
+    pub fn reference_value(&self, reference: &Reference) -> Result<Value, Error> {
+        let mut v = ptr::null_mut();
+        // SAFETY: live env; the reference was made by `reference` and not deleted (it is consumed
+        // by `delete_reference`); valid out-pointer.
+        let status = unsafe { sys::napi_get_reference_value(self.raw, reference.0, &mut v) };
+        self.check(status, "napi_get_reference_value")?;
+        Ok(Value(v))
+    }
+
+    /// Releases the object (the GC may collect it again).
+    pub fn delete_reference(&self, reference: Reference) -> Result<(), Error> {
+        // SAFETY: live env; the reference is live and consumed here, so it is deleted once.
+        self.check(unsafe { sys::napi_delete_reference(self.raw, reference.0) }, "napi_delete_reference")
+    }
+
+    /// A pending promise and the handle that settles it.
+    pub fn promise(&self) -> Result<(Deferred, Value), Error> {
+        let (mut d, mut p) = (ptr::null_mut(), ptr::null_mut());
+        // SAFETY: live env, valid out-pointers.
+        self.check(unsafe { sys::napi_create_promise(self.raw, &mut d, &mut p) }, "napi_create_promise")?;
+        Ok((Deferred(d), Value(p)))
+    }
+
+    /// Resolves (`Ok`) or rejects (`Err`) the promise. N-API frees the deferred on success; on
+    /// failure there is nothing left to settle it with.
+    pub fn settle(&self, deferred: Deferred, outcome: Result<Value, Value>) -> Result<(), Error> {
+        // SAFETY: live env; the deferred came from `promise` and is consumed here, so it is
+        // settled at most once; the value is a handle of this callback.
+        let status = unsafe {
+            match outcome {
+                Ok(v) => sys::napi_resolve_deferred(self.raw, deferred.0, v.0),
+                Err(v) => sys::napi_reject_deferred(self.raw, deferred.0, v.0),
+            }
+        };
+        self.check(status, "napi_resolve_deferred / napi_reject_deferred")
+    }
+
+    /// A work item whose `execute` runs on libuv's thread pool and `complete` back on this
+    /// thread, both given `data`. `name` identifies it to async_hooks.
+    ///
+    /// # Safety
+    /// `execute` must not call N-API (it runs off the JavaScript thread); `data` must stay valid
+    /// until `complete` runs, and `execute` and `complete` must agree on what it is.
+    pub unsafe fn async_work(
+        &self,
+        name: &str,
+        execute: unsafe extern "C" fn(sys::napi_env, *mut c_void),
+        complete: unsafe extern "C" fn(sys::napi_env, sys::napi_status, *mut c_void),
+        data: *mut c_void,
+    ) -> Result<AsyncWork, Error> {
+        let name = self.string(name)?;
+        let mut w = ptr::null_mut();
+        // SAFETY: live env; a null async_resource makes Node create one; `name` is a string
+        // handle of this callback; the callbacks and data meet their contracts (caller).
+        let status = unsafe {
+            sys::napi_create_async_work(self.raw, ptr::null_mut(), name.0, Some(execute), Some(complete), data, &mut w)
+        };
+        self.check(status, "napi_create_async_work")?;
+        Ok(AsyncWork(w))
+    }
+
+    /// Hands the work to libuv's thread pool.
+    pub fn queue(&self, work: AsyncWork) -> Result<(), Error> {
+        // SAFETY: live env; the work item is live (deleted only after complete or on failure).
+        self.check(unsafe { sys::napi_queue_async_work(self.raw, work.0) }, "napi_queue_async_work")
+    }
+
+    /// Frees a work item that is not queued or whose `complete` is running.
+    pub fn delete_async_work(&self, work: AsyncWork) -> Result<(), Error> {
+        // SAFETY: live env; the work item is live (its owner deletes it once: `task::release`).
+        self.check(unsafe { sys::napi_delete_async_work(self.raw, work.0) }, "napi_delete_async_work")
     }
 
     /// Defines each export as a read-only, enumerable function property of `object`.

@@ -7,11 +7,13 @@ use std::ptr;
 
 use thinnet_core::{DropoutSpec, Error, MaskSpec, Mode};
 
-use crate::args;
+use crate::args::{self, callback_region};
 use crate::check;
+use crate::dense_args;
 use crate::env::{CallInfo, Env, Export, Value};
 use crate::ops::{DropoutCall, MaskCall, Pass};
 use crate::sys;
+use crate::task::{self, task_region, Prepared, Work};
 
 /// The N-API version whose semantics this addon asks for (Node reads this symbol when present;
 /// otherwise it assumes 8). Everything declared in `sys` exists in version 8.
@@ -34,6 +36,11 @@ pub unsafe extern "C" fn napi_register_module_v1(env: sys::napi_env, exports: sy
         Export { name: c"isa", function: isa },
         Export { name: c"maxThreads", function: max_threads },
         Export { name: c"setMaxThreads", function: set_max_threads },
+        Export { name: c"dense", function: dense },
+        Export { name: c"denseBackward", function: dense_backward },
+        Export { name: c"denseAsync", function: dense_async },
+        Export { name: c"denseBackwardAsync", function: dense_backward_async },
+        Export { name: c"gemm", function: gemm },
     ];
     // SAFETY: `env` and `exports` are what Node passes to this initialiser, used only during it.
     let (env_, exports_) = unsafe { (Env::from_raw(env), Value::from_raw(exports)) };
@@ -112,6 +119,31 @@ unsafe extern "C" fn set_max_threads(env: sys::napi_env, info: sys::napi_callbac
     unsafe { guarded(env, info, "setMaxThreads", run_set_max_threads) }
 }
 
+unsafe extern "C" fn dense(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: called by Node only, with this call's env and info (see above).
+    unsafe { guarded(env, info, "dense", run_dense) }
+}
+
+unsafe extern "C" fn dense_backward(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: called by Node only, with this call's env and info (see above).
+    unsafe { guarded(env, info, "denseBackward", run_dense_backward) }
+}
+
+unsafe extern "C" fn dense_async(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: called by Node only, with this call's env and info (see above).
+    unsafe { guarded(env, info, "denseAsync", run_dense_async) }
+}
+
+unsafe extern "C" fn dense_backward_async(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: called by Node only, with this call's env and info (see above).
+    unsafe { guarded(env, info, "denseBackwardAsync", run_dense_backward_async) }
+}
+
+unsafe extern "C" fn gemm(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: called by Node only, with this call's env and info (see above).
+    unsafe { guarded(env, info, "gemm", run_gemm) }
+}
+
 fn run_set_max_threads(env: &Env, info: CallInfo) -> Result<Value, Error> {
     let [n] = env.args::<1>(info)?;
     thinnet_core::set_max_threads(args::count(env, n, "n")?);
@@ -153,4 +185,60 @@ fn run_mask(env: &Env, info: CallInfo) -> Result<Value, Error> {
     };
     call.run()?;
     env.undefined()
+}
+
+fn run_dense(env: &Env, info: CallInfo) -> Result<Value, Error> {
+    let call = dense_args::forward(env, env.args::<13>(info)?)?;
+    call.map(|_, array| callback_region(env, array)).run()?;
+    env.undefined()
+}
+
+fn run_dense_backward(env: &Env, info: CallInfo) -> Result<Value, Error> {
+    let call = dense_args::backward(env, env.args::<16>(info)?)?;
+    call.map(|_, array| callback_region(env, array)).run()?;
+    env.undefined()
+}
+
+fn run_gemm(env: &Env, info: CallInfo) -> Result<Value, Error> {
+    let call = dense_args::gemm(env, env.args::<6>(info)?)?;
+    call.map(|_, array| callback_region(env, array)).run()?;
+    env.undefined()
+}
+
+// The async forms parse with the same code as the sync ones and run the same `check` before
+// queueing, so they reject with exactly the errors the sync calls throw. `task` documents the
+// contract on the arrays while the work runs.
+
+fn run_dense_async(env: &Env, info: CallInfo) -> Result<Value, Error> {
+    task::start(env, "denseAsync", || {
+        let call = dense_args::forward(env, env.args::<13>(info)?)?;
+        let arrays = {
+            let (inputs, outputs) = call.arrays();
+            inputs.into_iter().chain(outputs).map(|(name, a)| (name, *a)).collect()
+        };
+        // SAFETY: `task::start` holds a strong reference to each of `arrays` (every array of the
+        // call) until the work completes; the caller's contract covers the rest (task_region).
+        let call = call.map(|_, array| unsafe { task_region(array) });
+        call.check()?;
+        // SAFETY: the closure captures only the call: plain values and 'static regions, which
+        // task_region's contract makes usable from the worker thread.
+        let work = unsafe { Work::new(move || call.run()) };
+        Ok(Prepared { arrays, work })
+    })
+}
+
+fn run_dense_backward_async(env: &Env, info: CallInfo) -> Result<Value, Error> {
+    task::start(env, "denseBackwardAsync", || {
+        let call = dense_args::backward(env, env.args::<16>(info)?)?;
+        let arrays = {
+            let (inputs, outputs) = call.arrays();
+            inputs.into_iter().chain(outputs).map(|(name, a)| (name, *a)).collect()
+        };
+        // SAFETY: as in run_dense_async: every array is referenced until the work completes.
+        let call = call.map(|_, array| unsafe { task_region(array) });
+        call.check()?;
+        // SAFETY: as in run_dense_async: plain values and 'static regions only.
+        let work = unsafe { Work::new(move || call.run()) };
+        Ok(Prepared { arrays, work })
+    })
 }

@@ -58,8 +58,12 @@ mod region;
 #[cfg(not(test))]
 mod args;
 #[cfg(not(test))]
+mod dense_args;
+#[cfg(not(test))]
 mod env;
 #[cfg(not(test))]
 mod exports;
 #[cfg(not(test))]
 mod sys;
+#[cfg(not(test))]
+mod task;

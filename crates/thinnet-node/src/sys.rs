@@ -3,8 +3,9 @@
 //!
 //! The napi-rs crates (napi-sys, napi) would normally provide this, but crates.io cannot be
 //! reached here, so only what the binding calls is declared, nothing else. Everything used exists
-//! in N-API version 8 or earlier (the newest: napi_is_detached_arraybuffer, version 7), which every
-//! Node >= 20 provides. To use another function, copy its prototype from the header.
+//! in N-API version 8 or earlier (the newest: napi_is_detached_arraybuffer, version 7; promises,
+//! references and async work are version 1), which every Node >= 20 provides. To use another
+//! function, copy its prototype from the header.
 //!
 //! The symbols are resolved at load time against the `node` executable (see build.rs).
 //! C enums are declared as `c_int` aliases with constants rather than Rust enums: a value this
@@ -28,15 +29,33 @@ pub struct napi_callback_info__ {
     _private: [u8; 0],
 }
 
+#[repr(C)]
+pub struct napi_ref__ {
+    _private: [u8; 0],
+}
+#[repr(C)]
+pub struct napi_deferred__ {
+    _private: [u8; 0],
+}
+#[repr(C)]
+pub struct napi_async_work__ {
+    _private: [u8; 0],
+}
+
 pub type napi_env = *mut napi_env__;
 pub type napi_value = *mut napi_value__;
 pub type napi_callback_info = *mut napi_callback_info__;
+pub type napi_ref = *mut napi_ref__;
+pub type napi_deferred = *mut napi_deferred__;
+pub type napi_async_work = *mut napi_async_work__;
 
 pub type napi_status = c_int;
 pub const NAPI_OK: napi_status = 0;
 pub const NAPI_INVALID_ARG: napi_status = 1;
+pub const NAPI_STRING_EXPECTED: napi_status = 3;
 pub const NAPI_NUMBER_EXPECTED: napi_status = 6;
 pub const NAPI_BOOLEAN_EXPECTED: napi_status = 7;
+pub const NAPI_CANCELLED: napi_status = 11;
 pub const NAPI_BIGINT_EXPECTED: napi_status = 17;
 
 pub type napi_valuetype = c_int;
@@ -70,6 +89,11 @@ pub type napi_property_attributes = c_int;
 pub const NAPI_ENUMERABLE: napi_property_attributes = 1 << 1;
 
 pub type napi_callback = Option<unsafe extern "C" fn(env: napi_env, info: napi_callback_info) -> napi_value>;
+/// Runs on a libuv worker thread: it must not call N-API (node_api_types.h).
+pub type napi_async_execute_callback = Option<unsafe extern "C" fn(env: napi_env, data: *mut c_void)>;
+/// Runs on the JavaScript thread once `execute` has returned (or the work was cancelled).
+pub type napi_async_complete_callback =
+    Option<unsafe extern "C" fn(env: napi_env, status: napi_status, data: *mut c_void)>;
 
 #[repr(C)]
 pub struct napi_property_descriptor {
@@ -132,8 +156,43 @@ extern "C" {
         data: *mut *mut c_void,
     ) -> napi_status;
 
+    pub fn napi_get_named_property(
+        env: napi_env,
+        object: napi_value,
+        utf8name: *const c_char,
+        result: *mut napi_value,
+    ) -> napi_status;
+
     pub fn napi_throw_error(env: napi_env, code: *const c_char, msg: *const c_char) -> napi_status;
+    pub fn napi_create_error(env: napi_env, code: napi_value, msg: napi_value, result: *mut napi_value) -> napi_status;
     pub fn napi_is_exception_pending(env: napi_env, result: *mut bool) -> napi_status;
+    pub fn napi_get_and_clear_last_exception(env: napi_env, result: *mut napi_value) -> napi_status;
+
+    pub fn napi_create_reference(
+        env: napi_env,
+        value: napi_value,
+        initial_refcount: u32,
+        result: *mut napi_ref,
+    ) -> napi_status;
+    pub fn napi_delete_reference(env: napi_env, reference: napi_ref) -> napi_status;
+    pub fn napi_get_reference_value(env: napi_env, reference: napi_ref, result: *mut napi_value) -> napi_status;
+
+    pub fn napi_create_promise(env: napi_env, deferred: *mut napi_deferred, promise: *mut napi_value) -> napi_status;
+    pub fn napi_resolve_deferred(env: napi_env, deferred: napi_deferred, resolution: napi_value) -> napi_status;
+    pub fn napi_reject_deferred(env: napi_env, deferred: napi_deferred, rejection: napi_value) -> napi_status;
+
+    /// node_api.h.
+    pub fn napi_create_async_work(
+        env: napi_env,
+        async_resource: napi_value,
+        async_resource_name: napi_value,
+        execute: napi_async_execute_callback,
+        complete: napi_async_complete_callback,
+        data: *mut c_void,
+        result: *mut napi_async_work,
+    ) -> napi_status;
+    pub fn napi_delete_async_work(env: napi_env, work: napi_async_work) -> napi_status;
+    pub fn napi_queue_async_work(env: napi_env, work: napi_async_work) -> napi_status;
 
     pub fn napi_is_arraybuffer(env: napi_env, value: napi_value, result: *mut bool) -> napi_status;
     pub fn napi_get_typedarray_info(
