@@ -13,8 +13,41 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-import type { Backend, BackendBuffer, DropoutMode, KernelSpec } from '../backend.js'
+import type {
+  Backend,
+  BackendBuffer,
+  DenseArgs,
+  DenseGrads,
+  DenseSaved,
+  DropoutMode,
+  KernelDropConnect,
+  KernelSpec,
+} from '../backend.js'
 import { invalidArg } from '../errors.js'
+
+/** A dropout spec as the addon reads it (plain properties; null means no dropout). */
+export interface RawDropoutSpec {
+  p: number
+  seed: bigint
+  stream: bigint
+  offset: bigint
+  classic: boolean
+}
+
+/** DropConnect as the addon reads it: a sampled spec, or the paper's mean rule. */
+export type RawDropConnect = RawDropoutSpec | { mean: true; p: number }
+
+/** The shape, activation and dropouts that end every raw dense call, in this order. */
+type RawDenseTail = [
+  rows: number,
+  inputs: number,
+  units: number,
+  activation: string,
+  alpha: number,
+  inputDropout: RawDropoutSpec | null,
+  outputDropout: RawDropoutSpec | null,
+  dropConnect: RawDropConnect | null,
+]
 
 /**
  * The raw exports of the addon (crates/thinnet-node/src/lib.rs). It checks every argument itself
@@ -30,9 +63,67 @@ export interface NativeBinding {
   maxThreads(): number
   /** Caps the threads one call may use; 0 restores the default (every core). */
   setMaxThreads(n: number): void
+  /**
+   * The fused dense layer forward. No output (y, pre) may share memory with an input or the other
+   * output; absent arrays and dropouts are null.
+   */
+  dense(x: Float32Array, w: Float32Array, b: Float32Array | null, y: Float32Array, pre: Float32Array | null, ...tail: RawDenseTail): void
+  /** The fused dense layer backward: writes the gradients that are not null. */
+  denseBackward(
+    x: Float32Array,
+    w: Float32Array,
+    dy: Float32Array,
+    y: Float32Array | null,
+    pre: Float32Array | null,
+    dx: Float32Array | null,
+    dw: Float32Array | null,
+    db: Float32Array | null,
+    ...tail: RawDenseTail
+  ): void
+  /**
+   * `dense` on libuv's thread pool. Every argument is checked before the work is queued (a bad
+   * call rejects with the error `dense` would throw). The arrays are kept from garbage collection,
+   * but N-API cannot pin an ArrayBuffer: touching, transferring, detaching or resizing an array
+   * before the promise settles is the caller's error (the work uses the memory it was given); a
+   * detach or resize seen on completion rejects with ERR_INVALID_ARG.
+   */
+  denseAsync(
+    x: Float32Array,
+    w: Float32Array,
+    b: Float32Array | null,
+    y: Float32Array,
+    pre: Float32Array | null,
+    ...tail: RawDenseTail
+  ): Promise<void>
+  /** `denseBackward` on libuv's thread pool, with the contract of `denseAsync`. */
+  denseBackwardAsync(
+    x: Float32Array,
+    w: Float32Array,
+    dy: Float32Array,
+    y: Float32Array | null,
+    pre: Float32Array | null,
+    dx: Float32Array | null,
+    dw: Float32Array | null,
+    db: Float32Array | null,
+    ...tail: RawDenseTail
+  ): Promise<void>
+  /** C = A . B, row-major; lengths exactly m * k, k * n, m * n; c must not overlap a or b. */
+  gemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number): void
 }
 
-const BINDING_FUNCTIONS = ['dropout', 'dropoutBackward', 'dropoutMask', 'isa', 'maxThreads', 'setMaxThreads'] as const
+const BINDING_FUNCTIONS = [
+  'dropout',
+  'dropoutBackward',
+  'dropoutMask',
+  'isa',
+  'maxThreads',
+  'setMaxThreads',
+  'dense',
+  'denseBackward',
+  'denseAsync',
+  'denseBackwardAsync',
+  'gemm',
+] as const
 
 /** The platforms a binary is built for, named as `napi build --platform` names its output. */
 export type NativeTriple =
@@ -176,7 +267,73 @@ export function nativeBackend(binding: NativeBinding): Backend {
     allocate(n: number): BackendBuffer {
       return plainBuffer(n)
     },
+    dense(x, w, b, y, pre, args): void {
+      binding.dense(x, w, b ?? null, y, pre ?? null, ...rawDenseTail(args))
+    },
+    denseBackward(x, w, dy, saved: DenseSaved, grads: DenseGrads, args): void {
+      binding.denseBackward(x, w, dy, ...rawSavedGrads(saved, grads), ...rawDenseTail(args))
+    },
+    // The addon's promise as it is: its rejections keep their `.code` (the facade converts them).
+    // A mapping error (a malformed mode or dropConnect kind) rejects too, rather than throwing.
+    denseAsync(x, w, b, y, pre, args): Promise<void> {
+      try {
+        return binding.denseAsync(x, w, b ?? null, y, pre ?? null, ...rawDenseTail(args))
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    },
+    denseBackwardAsync(x, w, dy, saved: DenseSaved, grads: DenseGrads, args): Promise<void> {
+      try {
+        return binding.denseBackwardAsync(x, w, dy, ...rawSavedGrads(saved, grads), ...rawDenseTail(args))
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    },
+    gemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number): void {
+      binding.gemm(a, b, c, m, k, n)
+    },
+    setMaxThreads(n: number): void {
+      binding.setMaxThreads(n)
+    },
+    maxThreads(): number {
+      return binding.maxThreads()
+    },
   }
+}
+
+/** A KernelSpec as the addon reads it; undefined (no dropout) becomes null. */
+function rawSpec(spec: KernelSpec | undefined): RawDropoutSpec | null {
+  if (spec === undefined) return null
+  return { p: spec.p, seed: spec.seed, stream: spec.stream, offset: spec.offset, classic: isClassic(spec.mode) }
+}
+
+function rawDropConnect(d: KernelDropConnect | undefined): RawDropConnect | null {
+  if (d === undefined) return null
+  if (d.kind === 'sample') return rawSpec(d.spec)
+  if (d.kind === 'mean') return { mean: true, p: d.p }
+  const kind = JSON.stringify(String((d as { kind: unknown }).kind))
+  throw invalidArg(`dropConnect.kind must be 'sample' or 'mean', received ${kind}`)
+}
+
+function rawDenseTail(args: DenseArgs): RawDenseTail {
+  return [
+    args.rows,
+    args.inputs,
+    args.units,
+    args.activation,
+    args.alpha,
+    rawSpec(args.inputDropout),
+    rawSpec(args.outputDropout),
+    rawDropConnect(args.dropConnect),
+  ]
+}
+
+/** (y, pre, dx, dw, db) of a backward call, absent ones as null. */
+function rawSavedGrads(
+  saved: DenseSaved,
+  grads: DenseGrads,
+): [Float32Array | null, Float32Array | null, Float32Array | null, Float32Array | null, Float32Array | null] {
+  return [saved.y ?? null, saved.pre ?? null, grads.dx ?? null, grads.dw ?? null, grads.db ?? null]
 }
 
 /** The facade checks the mode; checked again so that a typo can never mean 'inverted' silently. */
