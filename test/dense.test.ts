@@ -2,7 +2,8 @@
  * tn.dense and tn.denseBackward on every backend against the float64 reference
  * (test/dense-reference.ts): every activation with every combination of input dropout, output
  * dropout and DropConnect, over shapes drawn from {0, 1, 2, 3, 7, 16, 17, 33, 64, 127, 128, 129,
- * 300} in every position, classic mode and the DropConnect mean rule, and (128, 784, 1024) once.
+ * 300} in every position, classic mode and the DropConnect mean rule, and (128, 784, 1024) once;
+ * and central differences of dense against denseBackward on small shapes.
  *
  * Tolerances, in units of K * 2^-23 relative to the sum of |terms| ("mag") of each result, K the
  * length of its dot product: |pre - z| <= (K + 2) * 2^-23 * mag(z); y adds the activation's own
@@ -178,6 +179,46 @@ describeBackends('dense against the float64 reference', (tn) => {
     const y = tn.dense({ x, w, rows: 3, inputs: 5, units: 4 })
     const want = referenceDenseForward(x, w, undefined, { rows: 3, inputs: 5, units: 4, activation: 'linear', alpha: 0 })
     expect(firstOutside(y, want.y, (i) => tolerance(5, want.zMag[i]!))).toBeNull()
+  })
+
+  it('denseBackward is the gradient of dense: central differences on small shapes, every activation', () => {
+    const [rows, inputs, units] = [3, 5, 4]
+    const h = 1e-2
+    for (const activation of ACTIVATIONS) {
+      for (const combo of [0, 7]) {
+        const { x, w, b, dy } = layerData(rows, inputs, units, 300 + combo)
+        const layer = { rows, inputs, units, activation, alpha: ALPHA, ...dropouts(combo) }
+        // L = sum dy * y; the masks are fixed by their specs, so L is a function of (x, w, b).
+        const run = (xx: Float32Array, ww: Float32Array, bb: Float32Array) => {
+          const pre = new Float32Array(rows * units)
+          const y = tn.dense({ x: xx, w: ww, b: bb, ...layer, pre })
+          return { loss: y.reduce((sum, v, i) => sum + v * dy[i]!, 0), signs: pre.map(Math.sign).join() }
+        }
+        const pre = new Float32Array(rows * units)
+        const y = tn.dense({ x, w, b, ...layer, pre })
+        const g = tn.denseBackward({ x, w, dy, y, pre, ...layer })
+        const base = run(x, w, b).signs
+        for (const [name, array, grad] of [
+          ['x', x, g.dx],
+          ['w', w, g.dw],
+          ['b', b, g.db],
+        ] as const) {
+          for (let i = 0; i < array.length; i++) {
+            const at = (delta: number) => {
+              const moved = array.slice()
+              moved[i] = array[i]! + delta
+              return run(name === 'x' ? moved : x, name === 'w' ? moved : w, name === 'b' ? moved : b)
+            }
+            const [plus, minus] = [at(h), at(-h)]
+            // Skip a step that moves some z across relu's kink: no derivative there.
+            if (plus.signs !== base || minus.signs !== base) continue
+            const numeric = (plus.loss - minus.loss) / (2 * h)
+            const analytic = grad[i]!
+            expect(Math.abs(numeric - analytic), `${activation} combo ${combo} d${name}[${i}]: ${numeric} vs ${analytic}`).toBeLessThanOrEqual(2e-3 + 1e-2 * Math.abs(analytic))
+          }
+        }
+      }
+    }
   })
 
   it('(128, 784, 1024), relu, input and output dropout and DropConnect: forward and backward', () => {
