@@ -230,7 +230,8 @@ export interface Thinnet {
 
   /**
    * Caps the threads one call may use; 0 restores the default (every core). A backend gives the
-   * same bits whatever the cap. The WASM backends run on one thread and ignore it.
+   * same bits whatever the cap. On the native backend the cap is process-wide (every `load()`
+   * shares the addon); the WASM backends run on one thread and ignore it.
    *
    * @example
    * ```ts
@@ -243,7 +244,7 @@ export interface Thinnet {
    */
   setMaxThreads(n: number): void
 
-  /** The threads one call may use now (1 on the WASM backends). */
+  /** The cap in force: the value last set, or the number of cores after 0 (always 1 on WASM). */
   readonly maxThreads: number
 
   /**
