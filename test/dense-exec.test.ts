@@ -142,6 +142,15 @@ describeBackends('dense execution', (tn: Thinnet) => {
     }
   })
 
+  it('lets inputs share memory (they are only read): x as w, dy as y', () => {
+    const x = uniform(7 * 7, 12)
+    const y = tn.dense({ x, w: x, rows: 7, inputs: 7, units: 7, activation: 'tanh' })
+    expectSameBits(y, tn.dense({ x, w: x.slice(), rows: 7, inputs: 7, units: 7, activation: 'tanh' }))
+    const shared = tn.denseBackward({ x, w: x, dy: y, y, rows: 7, inputs: 7, units: 7, activation: 'tanh' })
+    const apart = tn.denseBackward({ x, w: x.slice(), dy: y.slice(), y, rows: 7, inputs: 7, units: 7, activation: 'tanh' })
+    for (const k of ['dx', 'dw', 'db'] as const) expectSameBits(shared[k], apart[k], k)
+  })
+
   it('gives the same bits on arrays that live in WASM memory (tn.allocate) as on ordinary ones', () => {
     const [rows, inputs, units] = [33, 70, 45]
     const { dy, ...c } = layerCall(rows, inputs, units, 9)
