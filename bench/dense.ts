@@ -58,22 +58,10 @@ export async function peerCases(): Promise<DenseCase[]> {
   return [...ort, ...tfjs]
 }
 
-/**
- * EXTENSION POINT: thinnet's own rows. Empty until the dense API (issue 3) exists. Each row is a
- * DenseCase whose prepare(data) allocates once (for WASM, in WASM memory via tn.allocate, as
- * bench/dropout.ts does) and returns `measure: syncMeasure(() => tn.dense({...}))` (or timeAsync
- * for the async API) and `dispose`. Give `output` only to variants that compute relu(x . W + b)
- * exactly (no dropout), so the reference check covers them too. Rows to add, for the native
- * backend at threads 1 and 2 (set with tn's max-threads setting inside measure) and the WASM SIMD
- * backend at 1:
- *  - fused forward: relu, inputDropout 0.2 and outputDropout 0.5;
- *  - fused forward + backward (dense then denseBackward in one timed call, `work: 3`);
- *  - plain GEMM: the same call with p = 0 and a linear activation;
- *  - unfused composition: GEMM, then bias, activation and dropout as separate passes.
- * Return them from here, or pass them to benchDense({ cases }) from another module.
- */
+/** thinnet's own rows (bench/thinnet-dense.ts): native at 1 and 2 threads, WASM SIMD at 1. */
 async function thinnetCases(): Promise<DenseCase[]> {
-  return []
+  const { thinnetDenseCases } = await import('./thinnet-dense.js')
+  return thinnetDenseCases()
 }
 
 interface Row {
