@@ -233,12 +233,19 @@ fn profile_loop((rows, inputs, units): (usize, usize, usize), exec: Exec, varian
     let b = values(units, 3);
     let mut y = vec![0.0f32; rows * units];
     let drops = DenseDropouts { input: Some(spec(0.2, 1)), output: Some(spec(0.5, 2)), drop_connect: None };
+    let dy = values(rows * units, 4);
+    let (mut dx, mut dw, mut db) = (vec![0.0f32; rows * inputs], vec![0.0f32; inputs * units], vec![0.0f32; units]);
+    dense_forward(&x, &w, Some(&b), &mut y, None, shape, Activation::Relu, &drops, exec).unwrap();
     let rounds = (seconds / 0.1).ceil() as usize;
     let t = best_time(rounds, 0.1, || match variant {
         "gemm" => gemm(MatRef::row_major(&x, rows, inputs), MatRef::row_major(&w, inputs, units), 0.0, MatMut::row_major(&mut y, rows, units), exec)
             .unwrap(),
         "fused" => dense_forward(&x, &w, Some(&b), &mut y, None, shape, Activation::Relu, &drops, exec).unwrap(),
-        _ => panic!("variant: gemm or fused"),
+        "backward" => {
+            let grads = Grads { dx: Some(&mut dx), dw: Some(&mut dw), db: Some(&mut db) };
+            dense_backward(&x, &w, &dy, Saved { y: Some(&y), pre: None }, grads, shape, Activation::Relu, &drops, exec).unwrap()
+        }
+        _ => panic!("variant: gemm, fused or backward"),
     });
     println!("{} {:?} {}: {:.1} GFLOP/s", variant, (rows, inputs, units), exec.threads, 2.0 * (rows * inputs * units) as f64 / t / 1e9);
 }

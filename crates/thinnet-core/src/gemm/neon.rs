@@ -63,8 +63,10 @@ unsafe fn kernel(t: &Tile) {
                 }
             }
         }
+        // Four k steps per loop iteration, as on the x86 paths (where one step per iteration
+        // cost about 15% of the FMA rate in loop overhead).
         let (mut a, mut b) = (t.a, t.b);
-        for _ in 0..t.kc {
+        let step = |a: *const f32, b: *const f32, acc: &mut [[float32x4_t; 3]; MR]| {
             let bv = [vld1q_f32(b), vld1q_f32(b.add(4)), vld1q_f32(b.add(8))];
             let a0 = vld1q_f32(a);
             let a1 = vld1q_f32(a.add(4));
@@ -76,6 +78,17 @@ unsafe fn kernel(t: &Tile) {
             row::<1>(&mut acc[5], &bv, a1);
             row::<2>(&mut acc[6], &bv, a1);
             row::<3>(&mut acc[7], &bv, a1);
+        };
+        for _ in 0..t.kc / 4 {
+            step(a, b, &mut acc);
+            step(a.add(MR), b.add(NR), &mut acc);
+            step(a.add(2 * MR), b.add(2 * NR), &mut acc);
+            step(a.add(3 * MR), b.add(3 * NR), &mut acc);
+            a = a.add(4 * MR);
+            b = b.add(4 * NR);
+        }
+        for _ in 0..t.kc % 4 {
+            step(a, b, &mut acc);
             a = a.add(MR);
             b = b.add(NR);
         }

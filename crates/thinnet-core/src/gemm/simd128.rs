@@ -17,6 +17,8 @@ use crate::isa::Isa;
 
 const MR: usize = 4;
 const NR: usize = 8;
+/// Vectors per row of the tile.
+const NV: usize = NR / 4;
 
 pub(crate) const KERNEL: MicroKernel = MicroKernel { isa: Isa::Simd128, mr: MR, nr: NR, kc: 256, mc: 64, nc: 512, run: kernel, pack: crate::gemm::pack::pack_baseline, rows: rows_here };
 
@@ -26,7 +28,7 @@ pub(crate) const KERNEL: MicroKernel = MicroKernel { isa: Isa::Simd128, mr: MR, 
 /// As [`crate::gemm::kernel::KernelFn`].
 unsafe fn kernel(t: &Tile) {
     let full = t.m == MR && t.n == NR && t.csc == 1;
-    let mut acc = [[f32x4_splat(0.0); 2]; MR];
+    let mut acc = [[f32x4_splat(0.0); NV]; MR];
     // SAFETY: all pointer accesses below are within the packed panels (kc steps) and the tile's
     // valid elements of C, per the kernel contract.
     unsafe {
@@ -36,11 +38,11 @@ unsafe fn kernel(t: &Tile) {
                 let beta = if let Init::Scale(beta) = t.init { beta } else { 1.0 };
                 for (i, row) in acc.iter_mut().enumerate() {
                     let c = t.c.add(i * t.rsc);
-                    row[0] = v128_load(c as *const v128);
-                    row[1] = v128_load(c.add(4) as *const v128);
-                    if beta != 1.0 {
-                        row[0] = f32x4_mul(row[0], f32x4_splat(beta));
-                        row[1] = f32x4_mul(row[1], f32x4_splat(beta));
+                    for (v, s) in row.iter_mut().enumerate() {
+                        *s = v128_load(c.add(4 * v) as *const v128);
+                        if beta != 1.0 {
+                            *s = f32x4_mul(*s, f32x4_splat(beta));
+                        }
                     }
                 }
             }
@@ -48,34 +50,53 @@ unsafe fn kernel(t: &Tile) {
                 let mut tile = [[0.0f32; NR]; MR];
                 epilogue::init(t, &mut tile);
                 for (row, v) in acc.iter_mut().zip(tile.iter()) {
-                    row[0] = v128_load(v.as_ptr() as *const v128);
-                    row[1] = v128_load(v.as_ptr().add(4) as *const v128);
+                    for (j, s) in row.iter_mut().enumerate() {
+                        *s = v128_load(v.as_ptr().add(4 * j) as *const v128);
+                    }
                 }
             }
         }
+        // Four k steps per loop iteration, as on the other paths (the loop's own instructions
+        // are otherwise a sizeable share of a 16-operation step).
         let (mut a, mut b) = (t.a, t.b);
-        for _ in 0..t.kc {
-            let b0 = v128_load(b as *const v128);
-            let b1 = v128_load(b.add(4) as *const v128);
+        let step = |a: *const f32, b: *const f32, acc: &mut [[v128; NV]; MR]| {
+            let mut bv = [f32x4_splat(0.0); NV];
+            for (v, s) in bv.iter_mut().enumerate() {
+                *s = v128_load(b.add(4 * v) as *const v128);
+            }
             for (i, row) in acc.iter_mut().enumerate() {
                 let ai = v128_load32_splat(a.add(i) as *const u32);
-                row[0] = f32x4_add(row[0], f32x4_mul(ai, b0));
-                row[1] = f32x4_add(row[1], f32x4_mul(ai, b1));
+                for (s, bj) in row.iter_mut().zip(bv.iter()) {
+                    *s = f32x4_add(*s, f32x4_mul(ai, *bj));
+                }
             }
+        };
+        for _ in 0..t.kc / 4 {
+            step(a, b, &mut acc);
+            step(a.add(MR), b.add(NR), &mut acc);
+            step(a.add(2 * MR), b.add(2 * NR), &mut acc);
+            step(a.add(3 * MR), b.add(3 * NR), &mut acc);
+            a = a.add(4 * MR);
+            b = b.add(4 * NR);
+        }
+        for _ in 0..t.kc % 4 {
+            step(a, b, &mut acc);
             a = a.add(MR);
             b = b.add(NR);
         }
         if full && t.finish.is_none() {
             for (i, row) in acc.iter().enumerate() {
                 let c = t.c.add(i * t.rsc);
-                v128_store(c as *mut v128, row[0]);
-                v128_store(c.add(4) as *mut v128, row[1]);
+                for (v, s) in row.iter().enumerate() {
+                    v128_store(c.add(4 * v) as *mut v128, *s);
+                }
             }
         } else {
             let mut tile = [[0.0f32; NR]; MR];
             for (row, v) in acc.iter().zip(tile.iter_mut()) {
-                v128_store(v.as_mut_ptr() as *mut v128, row[0]);
-                v128_store(v.as_mut_ptr().add(4) as *mut v128, row[1]);
+                for (j, s) in row.iter().enumerate() {
+                    v128_store(v.as_mut_ptr().add(4 * j) as *mut v128, *s);
+                }
             }
             epilogue::store(t, &mut tile);
         }
