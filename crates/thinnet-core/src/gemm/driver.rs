@@ -175,7 +175,7 @@ unsafe fn pack_all_of_a(p: &Problem, mk: &MicroKernel, (r0, r1): (usize, usize),
     }
     let m_pad = (p.m + mk.mr - 1) / mk.mr * mk.mr;
     let kc_max = kc_of(p, mk);
-    let (_, _, run, _) = ws.buffers(0, 0, kc_max.max(r1 - r0), 0);
+    let (_, _, run, _) = ws.buffers(0, 0, (16 * kc_max).max(r1 - r0), 0);
     let mut pc = 0;
     while pc < p.k {
         let kc = kc_max.min(p.k - pc);
@@ -272,7 +272,7 @@ unsafe fn run_block(
     let (ap, bp, run, bits) = ws.buffers(
         if packed_a.is_some() { 0 } else { mc_panels * kc_max },
         nc_panels * kc_max,
-        kc_max.max(mc_max).max(nc_max),
+        (16 * kc_max).max(mc_max).max(nc_max),
         if keeps { mc_max * keep_stride } else { 0 },
     );
     let sums = if owns_sums { p.col_sums } else { None };
@@ -371,7 +371,7 @@ unsafe fn column_sums_only(p: &Problem, sums: *mut f32, exec: Exec) {
     let mut ws = Workspace::take();
     let kc_max = mk.kc.min(p.k).max(1);
     let nc_max = mk.nc.min(p.n);
-    let (_, bp, run, _) = ws.buffers(0, (nc_max + mk.nr - 1) / mk.nr * mk.nr * kc_max, kc_max.max(nc_max), 0);
+    let (_, bp, run, _) = ws.buffers(0, (nc_max + mk.nr - 1) / mk.nr * mk.nr * kc_max, (16 * kc_max).max(nc_max), 0);
     // SAFETY: sums holds n floats (caller).
     unsafe { std::ptr::write_bytes(sums, 0, p.n) };
     let mut jc = 0;

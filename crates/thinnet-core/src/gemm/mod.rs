@@ -23,7 +23,7 @@ mod simd128;
 #[cfg(target_arch = "x86_64")]
 mod x86_avx2;
 #[cfg(target_arch = "x86_64")]
-mod x86_avx512;
+pub(crate) mod x86_avx512;
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -122,6 +122,14 @@ impl Source {
 /// As [`pack`], and the ISA is available.
 pub(crate) type PackFn = unsafe fn(Operand, &Source, (usize, usize), (usize, usize), usize, *mut f32, &mut [f32], Option<*mut f32>);
 
+/// A 16 x 16 transpose, dst[c * dst_stride + r] = src[r * src_stride + c] (an ISA's, for panels
+/// a multiple of 16 wide).
+///
+/// # Safety
+/// src readable for 16 rows of 16 floats at src_stride, dst writable likewise at dst_stride; the
+/// ISA is available.
+pub(crate) type Transpose16 = unsafe fn(*const f32, usize, *mut f32, usize);
+
 /// Packs rows p0..p0+pn, columns q0..q0+qn of `op` into panels of `w` rows (see the module
 /// comment), transformed by `src`. `tmp` holds one run. If `sums` is given, the transformed
 /// values of each row p are also added, in q order, to sums[p - p0] (the bias gradient: the
@@ -130,7 +138,8 @@ pub(crate) type PackFn = unsafe fn(Operand, &Source, (usize, usize), (usize, usi
 /// # Safety
 /// Every element of the block is readable through `op` (and, for a Gradient source, the saved
 /// tensor at the same offsets); dst is writable for ceil(pn / w) * w * qn floats; tmp has room for
-/// max(pn, qn) floats; sums (if any) is writable for pn floats and not touched by another thread.
+/// max(pn, 16 * qn) floats; sums (if any) is writable for pn floats and not touched by another
+/// thread; `transpose16`, if given, is available.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn pack(
@@ -142,6 +151,7 @@ pub(crate) unsafe fn pack(
     dst: *mut f32,
     tmp: &mut [f32],
     sums: Option<*mut f32>,
+    transpose16: Option<Transpose16>,
 ) {
     let panels = (pn + w - 1) / w;
     // Offset of element (p, q) from the tensor's start.
@@ -188,10 +198,20 @@ pub(crate) unsafe fn pack(
                 return;
             }
             Source::Plain if op.cs == 1 => {
-                // Runs along q: transpose into the panels.
+                // Runs along q: transpose into the panels, 16 x 16 blocks in registers where the
+                // ISA has them (whole panels a multiple of 16 wide), the rest one at a time.
+                let (rows, cols) = match transpose16 {
+                    Some(t16) if w % 16 == 0 => {
+                        let done = (pn / w * w, qn / 16 * 16);
+                        let src_at = |p: usize, q: usize| op.ptr.add(at(p0 + p, q0 + q));
+                        transpose_blocks(t16, src_at, op.rs, |p, q| lane(p, q), w, done);
+                        done
+                    }
+                    _ => (0, 0),
+                };
                 for p in 0..pn {
                     let from = op.ptr.add(at(p0 + p, q0));
-                    for q in 0..qn {
+                    for q in (if p < rows { cols } else { 0 })..qn {
                         lane(p, q).write(from.add(q).read());
                     }
                 }
@@ -222,14 +242,34 @@ pub(crate) unsafe fn pack(
             }
             _ => {
                 debug_assert!(op.cs == 1 && sums.is_none());
-                // Transformed runs along q, one per p, transposed into the panels.
+                // Transformed runs along q, one per p, transposed into the panels: 16 runs at a
+                // time through `tmp` and register transposes where the ISA has them.
                 let run = tmp.as_mut_ptr();
-                for p in 0..pn {
+                let mut p = 0;
+                if let (Some(t16), true) = (transpose16, w % 16 == 0 && qn >= 16) {
+                    let cols = qn / 16 * 16;
+                    while p + 16 <= pn / w * w {
+                        for r in 0..16 {
+                            let o = at(p0 + p + r, q0);
+                            src.run(op.ptr.add(o), o, qn, run.add(r * qn));
+                        }
+                        let src_at = |r: usize, q: usize| run.add(r * qn + q) as *const f32;
+                        transpose_blocks(t16, src_at, qn, |r, q| lane(p + r, q), w, (16, cols));
+                        for r in 0..16 {
+                            for q in cols..qn {
+                                lane(p + r, q).write(run.add(r * qn + q).read());
+                            }
+                        }
+                        p += 16;
+                    }
+                }
+                while p < pn {
                     let o = at(p0 + p, q0);
                     src.run(op.ptr.add(o), o, qn, run);
                     for q in 0..qn {
                         lane(p, q).write(run.add(q).read());
                     }
+                    p += 1;
                 }
             }
         }
@@ -277,5 +317,28 @@ pub(crate) unsafe fn pack_baseline(
     sums: Option<*mut f32>,
 ) {
     // SAFETY: the caller's guarantees, passed on.
-    unsafe { pack(op, src, p, q, w, dst, tmp, sums) }
+    unsafe { pack(op, src, p, q, w, dst, tmp, sums, None) }
+}
+
+/// 16 x 16 register transposes over rows 0..rows and columns 0..cols (multiples of 16): block
+/// (p, q) from src_at(p, q) (rows src_stride apart) to dst_at(p, q) (consecutive q dst_stride
+/// apart).
+///
+/// # Safety
+/// Every block is readable through src_at and writable through dst_at; t16 is available.
+#[inline(always)]
+unsafe fn transpose_blocks(
+    t16: Transpose16,
+    src_at: impl Fn(usize, usize) -> *const f32,
+    src_stride: usize,
+    dst_at: impl Fn(usize, usize) -> *mut f32,
+    dst_stride: usize,
+    (rows, cols): (usize, usize),
+) {
+    for p in (0..rows).step_by(16) {
+        for q in (0..cols).step_by(16) {
+            // SAFETY: the caller's guarantee for this block.
+            unsafe { t16(src_at(p, q), src_stride, dst_at(p, q), dst_stride) };
+        }
+    }
 }

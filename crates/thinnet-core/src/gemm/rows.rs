@@ -36,7 +36,7 @@ pub(crate) fn suits(p: &Problem) -> bool {
 /// Scratch sizes for columns n0..n1: (transformed A rows, keep bits).
 pub(crate) fn scratch(p: &Problem, (n0, n1): (usize, usize)) -> (usize, usize, usize) {
     let keep_stride = (n1 - n0 + 31) / 32 + 2;
-    (p.m * p.k, p.k.max(p.m), p.m * keep_stride)
+    (p.m * p.k, (16 * p.k).max(p.m), p.m * keep_stride)
 }
 
 /// Columns n0..n1 of a problem that `suits` this path.
@@ -59,7 +59,7 @@ pub(crate) unsafe fn rows<const FUSED: bool>(
     // n0..n1), C (rows 0..m, columns n0..n1) or the scratch buffers, per the caller.
     unsafe {
         // A's rows, transformed (input dropout), one after the other: panels of one row.
-        pack(p.a, &p.a_src, (0, m), (0, k), 1, a_rows.as_mut_ptr(), run, None);
+        pack(p.a, &p.a_src, (0, m), (0, k), 1, a_rows.as_mut_ptr(), run, None, None);
         let c_row = |i: usize| std::slice::from_raw_parts_mut(p.c.add(i * p.rsc + n0), n);
         for i in 0..m {
             let c = c_row(i);

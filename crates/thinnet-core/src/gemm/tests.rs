@@ -316,3 +316,24 @@ fn kernel_rate() {
         }
     }
 }
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn the_avx512_register_transpose_is_a_transpose() {
+    if !Isa::Avx512.is_available() {
+        return;
+    }
+    let src = values(16 * 20, 3);
+    let mut dst = vec![f32::NAN; 16 * 24];
+    // SAFETY: 16 rows of 16 at stride 20 readable, 16 rows of 16 at stride 24 writable; AVX-512F
+    // checked above.
+    unsafe { crate::gemm::x86_avx512::transpose16(src.as_ptr(), 20, dst.as_mut_ptr(), 24) };
+    for r in 0..16 {
+        for c in 0..16 {
+            assert_eq!(dst[c * 24 + r].to_bits(), src[r * 20 + c].to_bits(), "r {} c {}", r, c);
+        }
+        for c in 16..24 {
+            assert!(dst[r * 24 + c].is_nan(), "wrote past the block");
+        }
+    }
+}

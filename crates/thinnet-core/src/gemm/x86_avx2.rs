@@ -110,7 +110,7 @@ unsafe fn pack_here(
     sums: Option<*mut f32>,
 ) {
     // SAFETY: the caller's guarantees, passed on.
-    unsafe { pack(op, src, p, q, w, dst, tmp, sums) }
+    unsafe { pack(op, src, p, q, w, dst, tmp, sums, None) }
 }
 
 /// The few-rows path with this ISA's vectors and fused multiply-adds.
