@@ -6,6 +6,8 @@
 //! Each number is the best of several rounds (other work on the machine only ever slows a round
 //! down). Not a test: nothing here asserts a speed.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use std::time::Instant;
 
 use thinnet_core::{
@@ -79,10 +81,13 @@ fn fma_peak_once(isa: Isa) -> f32 {
     f32::NAN
 }
 
+/// # Safety
+/// The CPU supports AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn peak_avx512(iters: usize) -> f32 {
     use std::arch::x86_64::*;
+    // Register-only arithmetic: safe intrinsics inside this target-feature function.
     let mut acc = [_mm512_setzero_ps(); 24];
     let a = _mm512_set1_ps(black_box(0.999_999));
     let b = _mm512_set1_ps(black_box(1e-7));
@@ -94,21 +99,27 @@ unsafe fn peak_avx512(iters: usize) -> f32 {
     acc.iter().fold(0.0, |s, v| s + _mm512_reduce_add_ps(*v))
 }
 
+/// # Safety
+/// The CPU supports AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn peak_avx2(iters: usize) -> f32 {
     use std::arch::x86_64::*;
-    let mut acc = [_mm256_setzero_ps(); 12];
-    let a = _mm256_set1_ps(black_box(0.999_999));
-    let b = _mm256_set1_ps(black_box(1e-7));
-    for _ in 0..iters {
-        for v in acc.iter_mut() {
-            *v = _mm256_fmadd_ps(*v, a, b);
+    // SAFETY: register-only AVX2/FMA arithmetic, enabled for this function; the store goes to a
+    // local array of eight floats.
+    unsafe {
+        let mut acc = [_mm256_setzero_ps(); 12];
+        let a = _mm256_set1_ps(black_box(0.999_999));
+        let b = _mm256_set1_ps(black_box(1e-7));
+        for _ in 0..iters {
+            for v in acc.iter_mut() {
+                *v = _mm256_fmadd_ps(*v, a, b);
+            }
         }
+        let mut out = [0.0f32; 8];
+        _mm256_storeu_ps(out.as_mut_ptr(), acc.iter().fold(_mm256_setzero_ps(), |s, v| _mm256_add_ps(s, *v)));
+        out.iter().sum()
     }
-    let mut out = [0.0f32; 8];
-    _mm256_storeu_ps(out.as_mut_ptr(), acc.iter().fold(_mm256_setzero_ps(), |s, v| _mm256_add_ps(s, *v)));
-    out.iter().sum()
 }
 
 /// Best seconds per call of each case, measured round-robin: `rounds` passes over all cases,

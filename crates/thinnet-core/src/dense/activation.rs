@@ -115,14 +115,8 @@ const GELU_K: f32 = 0.044_715;
 /// underflows gradually to 0 below about -87.3; NaN in, NaN out.
 #[inline(always)]
 pub(crate) fn exp(x: f32) -> f32 {
-    // Clamping keeps n within [-150, 129]; the comparisons are false for NaN, which passes.
-    let x = if x > 89.0 {
-        89.0
-    } else if x < -104.0 {
-        -104.0
-    } else {
-        x
-    };
+    // Clamping keeps n within [-150, 129]; NaN passes through clamp unchanged.
+    let x = x.clamp(-104.0, 89.0);
     let t = x * LOG2E + ROUND;
     let n = t - ROUND;
     let ni = (t.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
@@ -133,7 +127,7 @@ pub(crate) fn exp(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 0.5; // Cephes: 5.0000001201e-1, which is 0.5 in f32
     let p = p * (r * r) + r + 1.0;
     // 2^n as two normal powers of two, so n = 128 (overflow) and n < -126 (subnormal results)
     // come out right from the multiplies.

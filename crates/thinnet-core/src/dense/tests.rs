@@ -6,6 +6,8 @@
 //! within (K + 2) * eps * sum |terms| of the exact sum. Activations add their own few ulp and
 //! propagate the error of z through their slope.
 
+#![allow(clippy::needless_range_loop, clippy::type_complexity)]
+
 use crate::dense::reference::{self, derivative_bound, Grad, Layer};
 use crate::dense::{Activation, DenseDropouts, DenseShape, DropConnect, Grads, Saved};
 use crate::gemm::kernel::micro_kernel;

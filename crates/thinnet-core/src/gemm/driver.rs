@@ -16,7 +16,14 @@
 //!
 //! Threads split M and N, never K: each element of C is computed by one thread as one
 //! accumulation chain over k = 0..K in order (the kernels continue from C's running sums), so a
-//! given ISA gives the same bits for any thread count and any split.
+//! given ISA gives the same bits for any thread count and any split. Threads that share rows of
+//! C (a split along N) share one packed A, packed by all of them before the products start.
+//! Problems with at most `rows::MAX_ROWS` rows skip packing B altogether (see `rows.rs`).
+//!
+//! Output-mask bits: just before the last K block's sweep over a block of C, the block's keep
+//! bits (rows x NC bits, a few KB) are drawn with the dropout module's bitmask kernel into a
+//! per-thread buffer; the kernels' store reads them. So y is written once, already masked, and
+//! the Philox draws run in long SIMD runs rather than 32 elements at a time.
 
 use crate::dropout::Exec;
 use crate::gemm::epilogue::{Epilogue, Finish, OutMask};
@@ -248,7 +255,9 @@ fn split(len: usize, unit: usize, parts: usize) -> Vec<(usize, usize)> {
 /// One thread's block of C.
 ///
 /// # Safety
-/// As [`run`], for this block; `owns_sums`: this thread writes col_sums[n0..n1].
+/// As [`run`], for this block; `owns_sums`: this thread writes col_sums[n0..n1]; `packed_a`, if
+/// given, holds all of A packed as `pack_all_of_a` lays it out.
+#[allow(clippy::too_many_arguments)]
 unsafe fn run_block(
     p: &Problem,
     mk: &MicroKernel,
@@ -289,7 +298,7 @@ unsafe fn run_block(
             let kc = kc_max.min(p.k - pc);
             let last = pc + kc == p.k;
             // SAFETY: the block is inside B (caller), bp holds nc_panels * kc floats, run holds
-            // max(kc, nc) floats, sums[jc..jc + nc] is this thread's.
+            // max(16 * kc, nc) floats, sums[jc..jc + nc] is this thread's.
             unsafe {
                 (mk.pack)(p.b.t(), &p.b_src, (jc, nc), (pc, kc), nr, bp.as_mut_ptr(), run, sums.map(|s| s.add(jc)));
             }
@@ -332,8 +341,9 @@ unsafe fn run_block(
                         };
                         let tile = Tile {
                             kc,
-                            // SAFETY (both): panel offsets inside the packed buffers.
+                            // SAFETY: panel ir / mr of the packed A block.
                             a: unsafe { a_block.add(ir * kc) },
+                            // SAFETY: panel jr / nr of the packed B block.
                             b: unsafe { bp.as_ptr().add(jr * kc) },
                             // SAFETY: (row, col) is an element of this thread's block of C.
                             c: unsafe { p.c.add(row * p.rsc + col * p.csc) },

@@ -108,11 +108,11 @@ pub fn gemm(a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: MatMut<'_>, exec: Exec) 
     check_span("a", a.data.len(), a.rows, a.cols, a.rs, a.cs)?;
     check_span("b", b.data.len(), b.rows, b.cols, b.rs, b.cs)?;
     check_span("c", c.data.len(), c.rows, c.cols, c.rs, c.cs)?;
-    let distinct = m <= 1 && n <= 1
-        || m <= 1 && c.cs >= 1
-        || n <= 1 && c.rs >= 1
-        || c.cs >= 1 && c.rs >= n.saturating_mul(c.cs)
-        || c.rs >= 1 && c.cs >= m.saturating_mul(c.rs);
+    // Row-major-like (each row's n slots below the next row's) or column-major-like; a single
+    // row or column only needs its own stride non-zero.
+    let row_major = c.cs >= 1 && (m <= 1 || c.rs >= n.saturating_mul(c.cs));
+    let col_major = c.rs >= 1 && (n <= 1 || c.cs >= m.saturating_mul(c.rs));
+    let distinct = (m <= 1 && n <= 1) || row_major || col_major;
     if !distinct {
         return Err(Error::invalid_arg(format!(
             "c's strides (rs {}, cs {}) map two elements of a {} x {} matrix to one slot",

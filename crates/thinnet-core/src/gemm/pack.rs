@@ -8,6 +8,10 @@
 //! of rows p0 + t*w .. p0 + t*w + w (zero past pn). A is packed as it is (w = MR); B is packed as
 //! its transpose (w = NR), which gives exactly the k-major NR-wide panels the kernels read.
 //!
+//! Packing from an operand that is contiguous along K (row-major A, or W^T in the backward pass)
+//! is a transpose; ISAs that have one pass a 16 x 16 register transpose for panels a multiple of
+//! 16 wide (AVX-512's B panels), the rest goes one element at a time.
+//!
 //! Transforms work on runs of elements that are contiguous in memory (the operand's unit-stride
 //! direction). For a contiguous row-major tensor the memory offset of an element from the tensor's
 //! start is its index in the mask contract, so a run at offset o uses draws o, o+1, ... of the
@@ -204,7 +208,7 @@ pub(crate) unsafe fn pack(
                     Some(t16) if w % 16 == 0 => {
                         let done = (pn / w * w, qn / 16 * 16);
                         let src_at = |p: usize, q: usize| op.ptr.add(at(p0 + p, q0 + q));
-                        transpose_blocks(t16, src_at, op.rs, |p, q| lane(p, q), w, done);
+                        transpose_blocks(t16, src_at, op.rs, lane, w, done);
                         done
                     }
                     _ => (0, 0),
