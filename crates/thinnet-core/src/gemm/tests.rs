@@ -99,10 +99,24 @@ fn check_against_reference(isa: Isa, m: usize, k: usize, n: usize, layouts: (boo
     }
 }
 
+/// Every available ISA has a GEMM kernel of its own, and each ISA that THINNET_REQUIRE_ISA names
+/// (CI sets it per machine) is detected and runs its own kernel here: a green run cannot be a
+/// silent scalar run of the GEMM either.
 #[test]
 fn every_isa_gets_its_own_micro_kernel() {
     for isa in available() {
         assert_eq!(micro_kernel(isa).isa, isa, "the {:?} GEMM fell back to another kernel", isa);
+    }
+    let required = std::env::var("THINNET_REQUIRE_ISA").unwrap_or_default();
+    for name in required.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let isa = Isa::from_name(name).unwrap_or_else(|| panic!("unknown isa name '{}'", name));
+        assert!(isa.is_available(), "THINNET_REQUIRE_ISA names '{}', which this machine does not detect", name);
+        assert_eq!(micro_kernel(isa).isa, isa, "THINNET_REQUIRE_ISA names '{}', whose GEMM has no kernel of its own", name);
+        let a = values(3 * 5, 1);
+        let mut c = vec![0.0; 3 * 3];
+        gemm(MatRef::row_major(&a, 3, 5), MatRef { data: &a, rows: 5, cols: 3, rs: 1, cs: 5 }, 0.0, MatMut::row_major(&mut c, 3, 3), Exec { isa, threads: 1 })
+            .unwrap();
+        assert!((c[0] - a[..5].iter().map(|v| v * v).sum::<f32>()).abs() < 1e-5, "{:?}", isa);
     }
 }
 
