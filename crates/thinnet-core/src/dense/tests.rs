@@ -392,6 +392,37 @@ fn masks_inside_the_layer_equal_dropout_bit_for_bit() {
     }
 }
 
+/// The store arithmetic, whichever path runs it (AVX-512's register epilogue for full tiles and
+/// piecewise-linear activations, the shared vectorized one otherwise), is exactly the scalar
+/// definition: y = keep ? activate(z) * scale : +0 with z the layer's pre-activation.
+#[test]
+fn the_epilogue_is_exactly_the_scalar_definition() {
+    use crate::dense::activation::activate;
+    for isa in available() {
+        let mk = micro_kernel(isa);
+        let sh = shape(2 * mk.mr + 1, 40, 2 * mk.nr + 3);
+        let d = data(sh, 12);
+        // Exact zeros, negative zeros and NaN among the inputs of the activation.
+        let mut b = d.b.clone();
+        b[1] = -0.0;
+        let mut x = d.x.clone();
+        x[3 * 40 + 7] = f32::NAN;
+        let w_zero_col: Vec<f32> = d.w.iter().enumerate().map(|(i, &v)| if i % sh.units == 1 { 0.0 } else { v }).collect();
+        let out = spec(0.5, 21, 9, Mode::Inverted);
+        let exec = Exec { isa, threads: 1 };
+        for &act in ACTIVATIONS.iter() {
+            let drop = DenseDropouts { output: Some(out), ..DenseDropouts::default() };
+            let n = sh.rows * sh.units;
+            let (mut y, mut pre) = (vec![0.0; n], vec![0.0; n]);
+            dense_forward(&x, &w_zero_col, Some(&b), &mut y, Some(&mut pre), sh, act, &drop, exec).unwrap();
+            for i in 0..n {
+                let want = if reference::keep(&out, i) { activate(act, pre[i]) * out.scale() } else { 0.0 };
+                assert_eq!(y[i].to_bits(), want.to_bits(), "{:?} {:?} element {}: z {}", isa, act, i, pre[i]);
+            }
+        }
+    }
+}
+
 #[test]
 fn thread_splits_give_the_same_bits_forward_and_backward() {
     let sh = shape(131, 300, 257);

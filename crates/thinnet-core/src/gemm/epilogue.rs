@@ -146,10 +146,7 @@ pub(crate) unsafe fn store<const MR: usize, const NR: usize>(t: &Tile, acc: &mut
         if let Some((pre, stride)) = epi.pre {
             // SAFETY: pre has an element for every element of C (contiguous along rows), and this
             // thread owns this tile's.
-            unsafe {
-                let dst = pre.add((finish.row + i) * stride + finish.col);
-                std::ptr::copy_nonoverlapping(row.as_ptr(), dst, t.n);
-            }
+            unsafe { write_row(pre.add((finish.row + i) * stride + finish.col), 1, t.n, row) };
         }
         activate_row(epi.act, row);
         match epi.mask {
@@ -176,13 +173,23 @@ pub(crate) unsafe fn store<const MR: usize, const NR: usize>(t: &Tile, acc: &mut
 #[inline(always)]
 unsafe fn store_row<const NR: usize>(t: &Tile, i: usize, row: &[f32; NR]) {
     // SAFETY: the caller's guarantee covers elements (i, 0..n).
+    unsafe { write_row(t.c.add(i * t.rsc), t.csc, t.n, row) }
+}
+
+/// dst[j * stride] = row[j] for j < n: a whole row as one fixed-size copy (inline vector stores,
+/// not a memcpy call per row), a partial one element by element.
+///
+/// # Safety
+/// dst[j * stride] is writable for j < n <= NR.
+#[inline(always)]
+unsafe fn write_row<const NR: usize>(dst: *mut f32, stride: usize, n: usize, row: &[f32; NR]) {
+    // SAFETY: the caller's guarantee.
     unsafe {
-        let dst = t.c.add(i * t.rsc);
-        if t.csc == 1 {
-            std::ptr::copy_nonoverlapping(row.as_ptr(), dst, t.n);
+        if stride == 1 && n == NR {
+            (dst as *mut [f32; NR]).write_unaligned(*row);
         } else {
-            for (j, v) in row.iter().enumerate().take(t.n) {
-                dst.add(j * t.csc).write(*v);
+            for (j, v) in row.iter().enumerate().take(n) {
+                dst.add(j * stride).write(*v);
             }
         }
     }

@@ -4,7 +4,8 @@
 
 use std::arch::x86_64::*;
 
-use crate::gemm::epilogue;
+use crate::dense::activation::Activation;
+use crate::gemm::epilogue::{self, Epilogue, OutMask};
 use crate::gemm::driver::Problem;
 use crate::gemm::kernel::{Init, MicroKernel, Tile};
 use crate::kernel::MaskFn;
@@ -65,12 +66,18 @@ unsafe fn kernel(t: &Tile) {
                 _mm512_storeu_ps(c.add(16), row[1]);
             }
         } else {
+            // Through memory (L1): an epilogue loop that indexed `acc` itself would make LLVM
+            // keep the accumulators on the stack in the FMA loop too.
             let mut tile = [[0.0f32; NR]; MR];
             for (row, v) in acc.iter().zip(tile.iter_mut()) {
                 _mm512_storeu_ps(v.as_mut_ptr(), row[0]);
                 _mm512_storeu_ps(v.as_mut_ptr().add(16), row[1]);
             }
-            epilogue::store(t, &mut tile);
+            if full && t.finish.map_or(false, |f| registers_can_finish(f.epi)) {
+                finish_full_tile(t, &tile);
+            } else {
+                epilogue::store(t, &mut tile);
+            }
         }
     }
 }
@@ -190,4 +197,72 @@ pub(crate) unsafe fn transpose16(src: *const f32, src_stride: usize, dst: *mut f
 unsafe fn rows_here(p: &Problem, n: (usize, usize), a: &mut [f32], run: &mut [f32], bits: &mut [u32], mask: MaskFn) {
     // SAFETY: the caller's guarantees, passed on; this kernel multiplies with FMA.
     unsafe { crate::gemm::rows::rows::<true>(p, n, a, run, bits, mask) }
+}
+
+/// Whether `finish_full_tile` handles this epilogue: the piecewise-linear activations (the
+/// others go through the shared epilogue, whose math LLVM vectorizes from plain Rust).
+fn registers_can_finish(epi: &Epilogue) -> bool {
+    matches!(epi.act, Activation::Linear | Activation::Relu | Activation::LeakyRelu { .. })
+}
+
+/// The last store of a full tile with AVX-512 vectors and mask registers: bias, pre-activation
+/// copy, relu or leaky relu, the output mask (kept: v * scale, one multiply; dropped: +0.0),
+/// with exactly the arithmetic of the shared epilogue.
+///
+/// # Safety
+/// As [`kernel`], with a full tile, `t.csc == 1`, `t.finish` set and `registers_can_finish`.
+#[inline(always)]
+unsafe fn finish_full_tile(t: &Tile, tile: &[[f32; NR]; MR]) {
+    // SAFETY: the tile is full (MR x NR valid elements of C, and of pre), the bias has NR values
+    // from the tile's column, and the keep bits of each row span at least NR + 64 bits from
+    // keep_bit (Finish's contract); AVX-512F is enabled by the caller.
+    unsafe {
+        let f = match t.finish {
+            Some(f) => f,
+            None => return,
+        };
+        let epi = f.epi;
+        let zero = _mm512_setzero_ps();
+        let bias = match epi.bias {
+            Some(b) => [_mm512_loadu_ps(b.add(f.col)), _mm512_loadu_ps(b.add(f.col + 16))],
+            None => [zero, zero],
+        };
+        for (i, row) in tile.iter().enumerate() {
+            let mut v = [_mm512_loadu_ps(row.as_ptr()), _mm512_loadu_ps(row.as_ptr().add(16))];
+            if epi.bias.is_some() {
+                v = [_mm512_add_ps(v[0], bias[0]), _mm512_add_ps(v[1], bias[1])];
+            }
+            if let Some((pre, stride)) = epi.pre {
+                let at = pre.add((f.row + i) * stride + f.col);
+                _mm512_storeu_ps(at, v[0]);
+                _mm512_storeu_ps(at.add(16), v[1]);
+            }
+            for x in v.iter_mut() {
+                *x = match epi.act {
+                    // z <= 0 (false for NaN) becomes +0, as in `activate`.
+                    Activation::Relu => _mm512_mask_mov_ps(*x, _mm512_cmp_ps_mask::<_CMP_LE_OQ>(*x, zero), zero),
+                    Activation::LeakyRelu { alpha } => {
+                        let positive = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(*x, zero);
+                        _mm512_mask_mov_ps(_mm512_mul_ps(*x, _mm512_set1_ps(alpha)), positive, *x)
+                    }
+                    _ => *x,
+                };
+            }
+            let v = match epi.mask {
+                OutMask::None => v,
+                OutMask::Zero => [zero, zero],
+                OutMask::Scale(s) => [_mm512_mul_ps(v[0], _mm512_set1_ps(s)), _mm512_mul_ps(v[1], _mm512_set1_ps(s))],
+                OutMask::Keep { scale, .. } => {
+                    let words = f.keep.add(i * f.keep_stride + f.keep_bit / 32);
+                    let all = u64::from(words.read()) | u64::from(words.add(1).read()) << 32;
+                    let bits = (all >> (f.keep_bit % 32)) as u32;
+                    let s = _mm512_set1_ps(scale);
+                    [_mm512_maskz_mul_ps(bits as u16, v[0], s), _mm512_maskz_mul_ps((bits >> 16) as u16, v[1], s)]
+                }
+            };
+            let c = t.c.add(i * t.rsc);
+            _mm512_storeu_ps(c, v[0]);
+            _mm512_storeu_ps(c.add(16), v[1]);
+        }
+    }
 }
