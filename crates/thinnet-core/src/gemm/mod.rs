@@ -40,10 +40,13 @@ use crate::isa::Isa;
 /// including 0 (a broadcast row or column).
 #[derive(Clone, Copy, Debug)]
 pub struct MatRef<'a> {
+    /// The elements (at least (rows - 1) * rs + (cols - 1) * cs + 1 of them when not empty).
     pub data: &'a [f32],
     pub rows: usize,
     pub cols: usize,
+    /// Row stride: distance in `data` between (i, j) and (i + 1, j).
     pub rs: usize,
+    /// Column stride: distance in `data` between (i, j) and (i, j + 1).
     pub cs: usize,
 }
 
@@ -52,10 +55,13 @@ pub struct MatRef<'a> {
 /// (rs >= 1, cs >= rows * rs), padding allowed.
 #[derive(Debug)]
 pub struct MatMut<'a> {
+    /// The elements (as for [`MatRef::data`]); only the matrix's own slots are written.
     pub data: &'a mut [f32],
     pub rows: usize,
     pub cols: usize,
+    /// Row stride, as in [`MatRef`].
     pub rs: usize,
+    /// Column stride, as in [`MatRef`].
     pub cs: usize,
 }
 
