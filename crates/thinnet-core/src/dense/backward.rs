@@ -39,7 +39,7 @@ pub struct Grads<'a> {
     pub dx: Option<&'a mut [f32]>,
     /// dL/dW [inputs, units].
     pub dw: Option<&'a mut [f32]>,
-    /// dL/db [units].
+    /// dL/db, `[units]`.
     pub db: Option<&'a mut [f32]>,
 }
 

@@ -13,7 +13,7 @@ use crate::gemm::{check_isa, run, Problem};
 
 /// The fused layer forward: y = dropout_out(act(dropout_in(x) . dropconnect(W) + b)).
 ///
-/// - `x` [rows, inputs], `w` [inputs, units], `b` [units] (None: no bias), `y` [rows, units],
+/// - `x` `[rows, inputs]`, `w` `[inputs, units]`, `b` `[units]` (None: no bias), `y` `[rows, units]`,
 ///   all row-major f32; `y` is written entirely (its previous contents are never read).
 /// - `pre`: if given ([rows, units]), receives the pre-activation z = dropout_in(x) .
 ///   dropconnect(W) + b, before activation and output dropout. The backward pass of gelu needs
