@@ -477,6 +477,43 @@ fn small_batches_equal_the_first_rows_of_a_large_one() {
     }
 }
 
+/// Several callers at once (the bindings' async calls run on a thread pool) share the worker
+/// and workspace pools: every call still gets its own, correct result.
+#[test]
+fn concurrent_callers_get_the_same_results() {
+    if split_thread_counts().is_empty() {
+        return;
+    }
+    let sh = shape(70, 300, 200);
+    let drop = dropouts(7);
+    let d = data(sh, 6);
+    let exec = Exec { isa: crate::active_isa(), threads: 2 };
+    let forward = |x: &[f32]| {
+        let mut y = vec![0.0; 70 * 200];
+        dense_forward(x, &d.w, Some(&d.b), &mut y, None, sh, Activation::Gelu, &drop, exec).unwrap();
+        bits(&y)
+    };
+    let inputs: Vec<Vec<f32>> = (0..4).map(|i| values(70 * 300, 100 + i)).collect();
+    let want: Vec<Vec<u32>> = inputs.iter().map(|x| forward(x)).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = inputs
+            .iter()
+            .zip(want.iter())
+            .map(|(x, w)| {
+                let forward = &forward;
+                scope.spawn(move || {
+                    for _ in 0..5 {
+                        assert!(forward(x) == *w, "a concurrent call gave another result");
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+    });
+}
+
 #[test]
 fn p_zero_is_no_dropout_and_p_one_drops_everything() {
     let sh = shape(9, 20, 35);
