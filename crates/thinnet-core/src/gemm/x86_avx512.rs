@@ -1,6 +1,12 @@
-//! AVX-512 micro-kernel: a 14 x 32 tile in 28 zmm accumulators. Each k step loads two vectors of
-//! B and broadcasts 14 values of A (folded into the FMAs as {1to16} memory operands), so 28 FMAs
-//! share 16 loads and two FMA ports stay busy. Compiled only for x86_64.
+//! AVX-512 micro-kernel: a 14 x 32 tile in 28 zmm accumulators. Each k step broadcasts 14
+//! values of A (`vbroadcastss`, a load-port operation) against two vectors of B (folded into
+//! the FMAs as memory operands): 28 FMAs per 16 loads keep both FMA ports busy, and with the k
+//! loop unrolled by four the kernel runs at the measured FMA peak on resident panels.
+//!
+//! Also here: a one-row loop for batch-1 tiles, the store epilogue of full tiles for the
+//! piecewise-linear activations in vectors and mask registers, the packer and the few-rows path
+//! compiled with AVX-512, and a 16 x 16 register transpose for packing transposed operands.
+//! Compiled only for x86_64.
 
 use std::arch::x86_64::*;
 
