@@ -336,6 +336,14 @@ fn masks_inside_the_layer_equal_dropout_bit_for_bit() {
                 dense_forward(&x, &eye, None, &mut y, None, sh, Activation::Linear, &drop, exec).unwrap();
                 dropout_with(&x, &mut want, &input, exec).unwrap();
                 assert_eq!(bits(&y), bits(&want), "{:?} input mask rows {} n {} offset {}", isa, rows, n, offset);
+                // And its zero pattern is dropout_mask's bitmask.
+                let mut mask = vec![0u32; crate::mask_words(rows * n)];
+                crate::dropout_mask_with(&mut mask, rows * n, &input.mask, exec).unwrap();
+                for (i, (&v, &xi)) in y.iter().zip(x.iter()).enumerate() {
+                    if xi != 0.0 {
+                        assert_eq!(v != 0.0, mask[i / 32] >> (i % 32) & 1 == 1, "{:?} bitmask element {}", isa, i);
+                    }
+                }
 
                 // Output mask: equals dropout of the same layer without it.
                 let w = values(n * n, 2);
