@@ -290,47 +290,6 @@ fn bad_arguments_are_rejected_and_c_untouched() {
     gemm(MatRef::row_major(&[], 0, 3), MatRef::row_major(&b, 3, 2), 0.0, MatMut::row_major(&mut [], 0, 2), exec).unwrap();
 }
 
-/// Not a test: the bare micro-kernel rate on resident panels (`cargo test --release kernel_rate
-/// -- --ignored --nocapture`), to tell kernel speed from packing and memory costs.
-#[test]
-#[ignore]
-fn kernel_rate() {
-    use crate::gemm::kernel::{Init, Tile};
-    for isa in available() {
-        for &panels in [1usize, 8].iter() {
-            let mk = micro_kernel(isa);
-            let kc = mk.kc;
-            // 64-byte aligned panels, as the driver's workspace gives them.
-            let a_buf = values(mk.mr * kc + 16, 1);
-            let b_buf = values(mk.nr * kc * panels + 16, 2);
-            let a = &a_buf[a_buf.as_ptr().align_offset(64)..];
-            let b = &b_buf[b_buf.as_ptr().align_offset(64)..];
-            let mut c = vec![0.0f32; mk.mr * mk.nr * panels];
-            let calls = 20_000;
-            let t = std::time::Instant::now();
-            for call in 0..calls {
-                let p = call % panels;
-                let tile = Tile {
-                    kc,
-                    a: a.as_ptr(),
-                    b: b[p * mk.nr * kc..].as_ptr(),
-                    c: c[p * mk.mr * mk.nr..].as_mut_ptr(),
-                    rsc: mk.nr,
-                    csc: 1,
-                    m: mk.mr,
-                    n: mk.nr,
-                    init: Init::Zero,
-                    finish: None,
-                };
-                // SAFETY: panels of kc steps, a full tile of C, an available isa.
-                unsafe { (mk.run)(&tile) };
-            }
-            let flops = 2.0 * (mk.mr * mk.nr * kc * calls) as f64;
-            println!("{:?}, {} B panels: {:.1} GFLOP/s", isa, panels, flops / t.elapsed().as_secs_f64() / 1e9);
-        }
-    }
-}
-
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn the_avx512_register_transpose_is_a_transpose() {
