@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Below this many elements per thread, spawning costs more than it saves.
+/// Below this many elements per thread, waking a second thread costs more than it saves.
 pub(crate) const MIN_PER_THREAD: usize = 1 << 17;
 
 // 0 = use every core.
@@ -42,7 +42,7 @@ fn cores() -> usize {
 }
 
 /// Calls `work(start, len)` over disjoint chunks covering 0..n, each start a multiple of `align`,
-/// on up to `threads` threads (the calling thread takes the first chunk).
+/// on up to `threads` threads of `run_tasks` (the calling thread takes the first chunk).
 pub(crate) fn for_chunks<F>(n: usize, align: usize, threads: usize, work: F)
 where
     F: Fn(usize, usize) + Sync,
@@ -53,25 +53,11 @@ where
         return;
     }
     let per_thread = (n / threads + align - 1) / align * align;
-    run_scoped(n, per_thread, &work);
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-fn run_scoped<F: Fn(usize, usize) + Sync>(n: usize, per_thread: usize, work: &F) {
-    std::thread::scope(|scope| {
-        let mut start = per_thread.min(n);
-        while start < n {
-            let len = per_thread.min(n - start);
-            scope.spawn(move || work(start, len));
-            start += len;
-        }
-        work(0, per_thread.min(n));
+    let chunks = (n + per_thread - 1) / per_thread;
+    run_tasks(chunks, |chunk| {
+        let start = chunk * per_thread;
+        work(start, per_thread.min(n - start));
     });
-}
-
-#[cfg(target_arch = "wasm32")]
-fn run_scoped<F: Fn(usize, usize) + Sync>(n: usize, _per_thread: usize, work: &F) {
-    work(0, n);
 }
 
 /// Runs `work(task)` for every task in 0..tasks, one task per thread: the calling thread takes
