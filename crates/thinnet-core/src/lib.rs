@@ -34,7 +34,8 @@ mod simd128;
 mod tests;
 
 pub use dense::{
-    dense_backward, dense_forward, Activation, DenseDropouts, DenseShape, DropConnect, Grads, Needs, Saved,
+    check_dense_backward, check_dense_forward, dense_backward, dense_forward, Activation, BackwardLens, DenseDropouts,
+    DenseShape, DropConnect, ForwardLens, Grads, Needs, Saved,
 };
 pub use dropout::{
     dropout, dropout_backward, dropout_backward_in_place, dropout_in_place, dropout_in_place_with, dropout_mask,

@@ -1,140 +1,24 @@
-//! The core's argument checks of `dense_forward`, `dense_backward` and a row-major `gemm`,
-//! repeated here so that they can run without running the call.
-//!
-//! Why: an async call must be refused on the JavaScript thread, before it is queued, with the
-//! error the synchronous call gives. The core checks everything before it writes, but only as the
-//! first step of doing the work. So both the sync and the async exports run these checks first
-//! (identical errors by construction), and the core's own checks stay behind them as a backstop.
-//! Same order, same messages as the core (crates/thinnet-core/src/dense/{check,forward,
-//! backward}.rs); the tests below call the core with the same faults and compare, so a core
-//! message that changes fails here rather than drifting apart.
+//! Checks of the dense and gemm exports that run without running the call: an async call must be
+//! refused on the JavaScript thread, before it is queued, with the error the synchronous call
+//! gives. The dense checks are the core's own (`check_dense_forward`, `check_dense_backward`,
+//! which `dense_forward` and `dense_backward` run first); the tests below fault real calls and
+//! compare, so the pre-check and the call can never disagree.
 
-use thinnet_core::{Activation, DenseDropouts, DenseShape, DropConnect, DropoutSpec, Error, Needs};
+pub use thinnet_core::{check_dense_backward as backward, check_dense_forward as forward, BackwardLens, ForwardLens};
+use thinnet_core::Error;
 
-/// Element counts of x, W and y.
-struct Sizes {
-    x: usize,
-    w: usize,
-    y: usize,
-}
-
-/// a * b, or the core's overflow error naming the product ("rows * inputs").
+/// a * b, or an overflow error naming the product ("m * k").
 fn product(a: usize, b: usize, what: &str) -> Result<usize, Error> {
     a.checked_mul(b)
         .ok_or_else(|| Error::invalid_arg(format!("{} = {} * {} overflows this platform's sizes", what, a, b)))
 }
 
-fn sizes(shape: DenseShape) -> Result<Sizes, Error> {
-    Ok(Sizes {
-        x: product(shape.rows, shape.inputs, "rows * inputs")?,
-        w: product(shape.inputs, shape.units, "inputs * units")?,
-        y: product(shape.rows, shape.units, "rows * units")?,
-    })
-}
-
-/// Fails unless `name` has exactly a * b elements (b = 1 for a vector); a * b must not overflow
-/// (checked by `sizes` or `product` first).
+/// Fails unless `name` has exactly a * b elements; a * b must not overflow (checked first).
 fn check_len(name: &str, len: usize, what: &str, a: usize, b: usize) -> Result<(), Error> {
     if len == a * b {
         return Ok(());
     }
-    let expected = if b == 1 { format!("{} = {}", what, a) } else { format!("{} = {} * {} = {}", what, a, b, a * b) };
-    Err(Error::shape_mismatch(format!("{} must have {} elements, received {}", name, expected, len)))
-}
-
-fn check_opt_len(name: &str, len: Option<usize>, what: &str, a: usize, b: usize) -> Result<(), Error> {
-    len.map_or(Ok(()), |len| check_len(name, len, what, a, b))
-}
-
-/// A dropout spec over a tensor of n elements, errors prefixed with the argument ("inputDropout: ").
-fn check_spec(spec: Option<&DropoutSpec>, n: usize, name: &str) -> Result<(), Error> {
-    match spec {
-        None => Ok(()),
-        Some(spec) => {
-            spec.mask.validate(n).map_err(|e| Error { code: e.code, message: format!("{}: {}", name, e.message) })
-        }
-    }
-}
-
-fn check_drop_connect(d: Option<&DropConnect>, n: usize) -> Result<(), Error> {
-    match d {
-        None => Ok(()),
-        Some(DropConnect::Sample(spec)) => check_spec(Some(spec), n, "dropConnect"),
-        Some(DropConnect::Mean { p }) => {
-            if *p >= 0.0 && *p <= 1.0 {
-                Ok(())
-            } else {
-                Err(Error::invalid_arg(format!("dropConnect: p must be a number in [0, 1], received {}", p)))
-            }
-        }
-    }
-}
-
-/// Array lengths of a forward call (None: the optional array is absent).
-#[derive(Clone, Copy, Debug)]
-pub struct ForwardLens {
-    pub x: usize,
-    pub w: usize,
-    pub b: Option<usize>,
-    pub y: usize,
-    pub pre: Option<usize>,
-}
-
-/// What `dense_forward` checks, in its order.
-pub fn forward(shape: DenseShape, lens: ForwardLens, act: Activation, drops: &DenseDropouts) -> Result<(), Error> {
-    let DenseShape { rows, inputs, units } = shape;
-    let sizes = sizes(shape)?;
-    check_len("x", lens.x, "rows * inputs", rows, inputs)?;
-    check_len("w", lens.w, "inputs * units", inputs, units)?;
-    check_opt_len("b", lens.b, "units", units, 1)?;
-    check_len("y", lens.y, "rows * units", rows, units)?;
-    check_opt_len("pre", lens.pre, "rows * units", rows, units)?;
-    act.validate()?;
-    check_spec(drops.input.as_ref(), sizes.x, "inputDropout")?;
-    check_spec(drops.output.as_ref(), sizes.y, "outputDropout")?;
-    check_drop_connect(drops.drop_connect.as_ref(), sizes.w)
-}
-
-/// Array lengths of a backward call (None: the optional array is absent).
-#[derive(Clone, Copy, Debug)]
-pub struct BackwardLens {
-    pub x: usize,
-    pub w: usize,
-    pub dy: usize,
-    pub y: Option<usize>,
-    pub pre: Option<usize>,
-    pub dx: Option<usize>,
-    pub dw: Option<usize>,
-    pub db: Option<usize>,
-}
-
-/// What `dense_backward` checks, in its order.
-pub fn backward(shape: DenseShape, lens: BackwardLens, act: Activation, drops: &DenseDropouts) -> Result<(), Error> {
-    let DenseShape { rows, inputs, units } = shape;
-    let sizes = sizes(shape)?;
-    check_len("x", lens.x, "rows * inputs", rows, inputs)?;
-    check_len("w", lens.w, "inputs * units", inputs, units)?;
-    check_len("dy", lens.dy, "rows * units", rows, units)?;
-    check_opt_len("y", lens.y, "rows * units", rows, units)?;
-    check_opt_len("pre", lens.pre, "rows * units", rows, units)?;
-    check_opt_len("dx", lens.dx, "rows * inputs", rows, inputs)?;
-    check_opt_len("dw", lens.dw, "inputs * units", inputs, units)?;
-    check_opt_len("db", lens.db, "units", units, 1)?;
-    act.validate()?;
-    check_spec(drops.input.as_ref(), sizes.x, "inputDropout")?;
-    check_drop_connect(drops.drop_connect.as_ref(), sizes.w)?;
-    match (act.needs(), lens.pre, lens.y) {
-        (Needs::Nothing, _, _) | (_, Some(_), _) | (Needs::YOrPre, None, Some(_)) => {}
-        (needs, _, _) => {
-            let wanted = if needs == Needs::Pre { "pre (the pre-activation dense_forward writes to its pre)" } else { "y or pre" };
-            return Err(Error::invalid_arg(format!(
-                "activation '{}' needs {} to compute its derivative, received neither",
-                act.name(),
-                wanted
-            )));
-        }
-    }
-    check_spec(drops.output.as_ref(), sizes.y, "outputDropout")
+    Err(Error::shape_mismatch(format!("{} must have {} = {} * {} = {} elements, received {}", name, what, a, b, a * b, len)))
 }
 
 /// A contiguous row-major C [m, n] = A [m, k] . B [k, n]: exact lengths (the core's gemm takes
@@ -152,7 +36,7 @@ pub fn gemm(m: usize, k: usize, n: usize, a: usize, b: usize, c: usize) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use thinnet_core::{ErrorCode, Grads, MaskSpec, Mode, Saved};
+    use thinnet_core::{Activation, DenseDropouts, DenseShape, DropConnect, DropoutSpec, ErrorCode, Grads, MaskSpec, Mode, Saved};
 
     /// A change to a valid call that makes it faulty.
     type Fault<T> = Box<dyn Fn(&mut T)>;

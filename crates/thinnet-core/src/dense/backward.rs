@@ -12,7 +12,7 @@
 //! ```
 
 use crate::dense::activation::{Needs, SavedKind};
-use crate::dense::check::{check_len, drop_connect, packing_source, store_mask};
+use crate::dense::check::{check_dense_backward, drop_connect, packing_source, store_mask, BackwardLens};
 use crate::dense::{Activation, DenseDropouts, DenseShape};
 use crate::dropout::Exec;
 use crate::error::Error;
@@ -79,27 +79,19 @@ pub fn dense_backward(
 ) -> Result<(), Error> {
     check_isa(exec.isa)?;
     let DenseShape { rows, inputs, units } = shape;
-    let sizes = shape.sizes()?;
-    check_len("x", x.len(), "rows * inputs", rows, inputs)?;
-    check_len("w", w.len(), "inputs * units", inputs, units)?;
-    check_len("dy", dy.len(), "rows * units", rows, units)?;
-    if let Some(y) = saved.y {
-        check_len("y", y.len(), "rows * units", rows, units)?;
-    }
-    if let Some(pre) = saved.pre {
-        check_len("pre", pre.len(), "rows * units", rows, units)?;
-    }
     let Grads { dx, dw, db } = grads;
-    if let Some(dx) = dx.as_ref() {
-        check_len("dx", dx.len(), "rows * inputs", rows, inputs)?;
-    }
-    if let Some(dw) = dw.as_ref() {
-        check_len("dw", dw.len(), "inputs * units", inputs, units)?;
-    }
-    if let Some(db) = db.as_ref() {
-        check_len("db", db.len(), "units", units, 1)?;
-    }
-    act.validate()?;
+    let lens = BackwardLens {
+        x: x.len(),
+        w: w.len(),
+        dy: dy.len(),
+        y: saved.y.map(<[f32]>::len),
+        pre: saved.pre.map(<[f32]>::len),
+        dx: dx.as_ref().map(|a| a.len()),
+        dw: dw.as_ref().map(|a| a.len()),
+        db: db.as_ref().map(|a| a.len()),
+    };
+    check_dense_backward(shape, lens, act, drop)?;
+    let sizes = shape.sizes()?;
     let apply = exec.isa.kernels().apply;
     let x_src = packing_source(drop.input.as_ref(), sizes.x, "inputDropout", apply)?;
     let dx_mask = store_mask(drop.input.as_ref(), sizes.x, "inputDropout")?;

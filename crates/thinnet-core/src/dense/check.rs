@@ -1,7 +1,7 @@
 //! Argument checks of the dense calls, all made before anything is written, and the translation
 //! of dropout specs into what the GEMM's packer and epilogue do.
 
-use crate::dense::{DenseShape, DropConnect};
+use crate::dense::{Activation, DenseDropouts, DenseShape, DropConnect, Needs};
 use crate::error::Error;
 use crate::gemm::epilogue::OutMask;
 use crate::gemm::pack::{RunDropout, Source};
@@ -95,4 +95,95 @@ pub(crate) fn drop_connect(d: Option<&DropConnect>, n: usize, apply: ApplyFn) ->
             }
         }
     }
+}
+
+fn check_opt_len(name: &str, len: Option<usize>, what: &str, a: usize, b: usize) -> Result<(), Error> {
+    len.map_or(Ok(()), |len| check_len(name, len, what, a, b))
+}
+
+/// A dropout spec over a tensor of n elements, errors prefixed with the argument name.
+fn check_spec(spec: Option<&DropoutSpec>, n: usize, name: &str) -> Result<(), Error> {
+    spec.map_or(Ok(()), |spec| plan(spec, n, name).map(|_| ()))
+}
+
+fn check_drop_connect(d: Option<&DropConnect>, n: usize) -> Result<(), Error> {
+    match d {
+        None => Ok(()),
+        Some(DropConnect::Sample(spec)) => check_spec(Some(spec), n, "dropConnect"),
+        Some(DropConnect::Mean { p }) => {
+            if *p >= 0.0 && *p <= 1.0 {
+                Ok(())
+            } else {
+                Err(Error::invalid_arg(format!("dropConnect: p must be a number in [0, 1], received {}", p)))
+            }
+        }
+    }
+}
+
+/// Array lengths of a forward call (None: the optional array is absent).
+#[derive(Clone, Copy, Debug)]
+pub struct ForwardLens {
+    pub x: usize,
+    pub w: usize,
+    pub b: Option<usize>,
+    pub y: usize,
+    pub pre: Option<usize>,
+}
+
+/// Everything [`crate::dense_forward`] checks, in its order, without running the call: bindings
+/// use it to refuse an async call on the calling thread with the error the call itself gives.
+pub fn check_dense_forward(shape: DenseShape, lens: ForwardLens, act: Activation, drops: &DenseDropouts) -> Result<(), Error> {
+    let DenseShape { rows, inputs, units } = shape;
+    let sizes = shape.sizes()?;
+    check_len("x", lens.x, "rows * inputs", rows, inputs)?;
+    check_len("w", lens.w, "inputs * units", inputs, units)?;
+    check_opt_len("b", lens.b, "units", units, 1)?;
+    check_len("y", lens.y, "rows * units", rows, units)?;
+    check_opt_len("pre", lens.pre, "rows * units", rows, units)?;
+    act.validate()?;
+    check_spec(drops.input.as_ref(), sizes.x, "inputDropout")?;
+    check_spec(drops.output.as_ref(), sizes.y, "outputDropout")?;
+    check_drop_connect(drops.drop_connect.as_ref(), sizes.w)
+}
+
+/// Array lengths of a backward call (None: the optional array is absent).
+#[derive(Clone, Copy, Debug)]
+pub struct BackwardLens {
+    pub x: usize,
+    pub w: usize,
+    pub dy: usize,
+    pub y: Option<usize>,
+    pub pre: Option<usize>,
+    pub dx: Option<usize>,
+    pub dw: Option<usize>,
+    pub db: Option<usize>,
+}
+
+/// Everything [`crate::dense_backward`] checks, in its order, without running the call.
+pub fn check_dense_backward(shape: DenseShape, lens: BackwardLens, act: Activation, drops: &DenseDropouts) -> Result<(), Error> {
+    let DenseShape { rows, inputs, units } = shape;
+    let sizes = shape.sizes()?;
+    check_len("x", lens.x, "rows * inputs", rows, inputs)?;
+    check_len("w", lens.w, "inputs * units", inputs, units)?;
+    check_len("dy", lens.dy, "rows * units", rows, units)?;
+    check_opt_len("y", lens.y, "rows * units", rows, units)?;
+    check_opt_len("pre", lens.pre, "rows * units", rows, units)?;
+    check_opt_len("dx", lens.dx, "rows * inputs", rows, inputs)?;
+    check_opt_len("dw", lens.dw, "inputs * units", inputs, units)?;
+    check_opt_len("db", lens.db, "units", units, 1)?;
+    act.validate()?;
+    check_spec(drops.input.as_ref(), sizes.x, "inputDropout")?;
+    check_drop_connect(drops.drop_connect.as_ref(), sizes.w)?;
+    match (act.needs(), lens.pre, lens.y) {
+        (Needs::Nothing, _, _) | (_, Some(_), _) | (Needs::YOrPre, None, Some(_)) => {}
+        (needs, _, _) => {
+            let wanted = if needs == Needs::Pre { "pre (the pre-activation dense_forward writes to its pre)" } else { "y or pre" };
+            return Err(Error::invalid_arg(format!(
+                "activation '{}' needs {} to compute its derivative, received neither",
+                act.name(),
+                wanted
+            )));
+        }
+    }
+    check_spec(drops.output.as_ref(), sizes.y, "outputDropout")
 }

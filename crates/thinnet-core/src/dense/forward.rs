@@ -2,7 +2,7 @@
 //! packed, DropConnect as W is packed, and bias, activation, the pre-activation copy and output
 //! dropout in the micro-kernels' last store.
 
-use crate::dense::check::{check_len, drop_connect, packing_source, store_mask};
+use crate::dense::check::{check_dense_forward, drop_connect, packing_source, store_mask, ForwardLens};
 use crate::dense::{Activation, DenseDropouts, DenseShape};
 use crate::dropout::Exec;
 use crate::error::Error;
@@ -47,17 +47,9 @@ pub fn dense_forward(
 ) -> Result<(), Error> {
     check_isa(exec.isa)?;
     let DenseShape { rows, inputs, units } = shape;
+    let lens = ForwardLens { x: x.len(), w: w.len(), b: b.map(<[f32]>::len), y: y.len(), pre: pre.as_ref().map(|p| p.len()) };
+    check_dense_forward(shape, lens, act, drop)?;
     let sizes = shape.sizes()?;
-    check_len("x", x.len(), "rows * inputs", rows, inputs)?;
-    check_len("w", w.len(), "inputs * units", inputs, units)?;
-    if let Some(b) = b {
-        check_len("b", b.len(), "units", units, 1)?;
-    }
-    check_len("y", y.len(), "rows * units", rows, units)?;
-    if let Some(pre) = pre.as_ref() {
-        check_len("pre", pre.len(), "rows * units", rows, units)?;
-    }
-    act.validate()?;
     let apply = exec.isa.kernels().apply;
     let a_src = packing_source(drop.input.as_ref(), sizes.x, "inputDropout", apply)?;
     let mask = store_mask(drop.output.as_ref(), sizes.y, "outputDropout")?;

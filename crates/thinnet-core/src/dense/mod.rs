@@ -24,6 +24,7 @@ mod tests;
 
 pub use activation::{Activation, Needs};
 pub use backward::{dense_backward, Grads, Saved};
+pub use check::{check_dense_backward, check_dense_forward, BackwardLens, ForwardLens};
 pub use forward::dense_forward;
 
 use crate::spec::DropoutSpec;
