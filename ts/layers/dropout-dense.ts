@@ -15,11 +15,11 @@
 
 import type { Activation, BackendBuffer, DropoutMode, KernelSpec } from '../backend.js'
 import { invalidArg, shapeMismatch } from '../errors.js'
-import { Generator } from '../generator.js'
+import { Generator, type Draw } from '../generator.js'
 import { checkActivation, checkAlpha } from '../ops/dense-checks.js'
 import { SAVED_NEEDS } from '../ops/dense-backward.js'
 import type { Thinnet } from '../thinnet.js'
-import type { DropConnectOptions, U64 } from '../types.js'
+import type { DenseBackwardOptions, DenseOptions, DropConnectOptions, U64 } from '../types.js'
 import {
   checkCount,
   checkFloat32Array,
@@ -27,6 +27,7 @@ import {
   checkMode,
   checkObject,
   checkP,
+  checkRange,
   checkU64,
   describeValue,
   U64_MAX,
@@ -102,9 +103,15 @@ export interface DenseStreams {
 }
 
 /** A dropout of the layer after checking; p = 0 is represented as no dropout (it costs nothing). */
-interface Dropout {
+export interface LayerDropout {
   p: number
   mode: DropoutMode
+}
+
+/** A prepared dense call and what to do once it has run (the same for sync and async). */
+interface DenseCall {
+  args: DenseOptions
+  finish(): Float32Array
 }
 
 /** What the last training forward leaves for backward. */
@@ -178,13 +185,15 @@ export class DropoutDense {
   readonly seed: bigint
   readonly streams: Readonly<DenseStreams>
   readonly init: Initializer
-  /** The dropouts, checked: undefined when absent or p = 0. */
-  readonly inputDropout: Readonly<Dropout> | undefined
-  readonly outputDropout: Readonly<Dropout> | undefined
-  readonly dropConnect: Readonly<Dropout> | undefined
+  /** The mode of the dropouts that do not name their own. */
+  readonly mode: DropoutMode
+  /** The dropouts, checked: undefined when absent or p = 0 (see `setRates`). */
+  #dropouts: { input: Readonly<LayerDropout> | undefined; output: Readonly<LayerDropout> | undefined; dropConnect: Readonly<LayerDropout> | undefined }
 
   readonly #tn: Thinnet
   readonly #generators: { input: Generator; output: Generator; dropConnect: Generator }
+  /** The mode each dropout had when last on, so that turning one off and on keeps it. */
+  readonly #modes: { input?: DropoutMode; output?: DropoutMode; dropConnect?: DropoutMode } = {}
   readonly #w: BackendBuffer
   readonly #b: BackendBuffer
   readonly #dw: BackendBuffer
@@ -209,9 +218,13 @@ export class DropoutDense {
     this.activation = checkActivation(o.activation)
     this.alpha = checkAlpha(o.alpha)
     const mode = o.mode === undefined ? 'inverted' : checkMode(o.mode)
-    this.inputDropout = checkLayerDropout(o.inputDropout, 'inputDropout', mode)
-    this.outputDropout = checkLayerDropout(o.outputDropout, 'outputDropout', mode)
-    this.dropConnect = checkLayerDropout(o.dropConnect, 'dropConnect', mode)
+    this.mode = mode
+    this.#dropouts = {
+      input: checkLayerDropout(o.inputDropout, 'inputDropout', mode),
+      output: checkLayerDropout(o.outputDropout, 'outputDropout', mode),
+      dropConnect: checkLayerDropout(o.dropConnect, 'dropConnect', mode),
+    }
+    for (const slot of ['input', 'output', 'dropConnect'] as const) this.#modes[slot] = this.#dropouts[slot]?.mode
     this.seed = checkU64('seed', o.seed)
     const stream = o.stream === undefined ? 0n : checkU64('stream', o.stream)
     if (stream > MAX_STREAM) {
@@ -251,20 +264,39 @@ export class DropoutDense {
    * `training: true`, with fresh masks, keeping what `backward` needs; otherwise inference.
    */
   forward(x: Float32Array, options: ForwardOptions = {}): Float32Array {
-    this.#live()
-    const opts = checkObject(options, 'options', '{ training: true }')
-    checkKeys(opts, ['training'], 'options')
-    if (opts.training !== undefined && typeof opts.training !== 'boolean') {
-      throw invalidArg(`options.training must be a boolean, received ${describeValue(opts.training)}`)
-    }
-    const input = checkFloat32Array('x', x)
-    if (input.length % this.inputs !== 0) {
-      throw shapeMismatch(
-        `x must have rows * inputs elements, a multiple of inputs = ${this.inputs}, received ${input.length}`,
-      )
-    }
-    const rows = input.length / this.inputs
-    return opts.training === true ? this.#train(input, rows) : this.#infer(input, rows)
+    const call = this.#forwardCall(x, options)
+    this.#tn.dense(call.args)
+    return call.finish()
+  }
+
+  /**
+   * `forward` off the JavaScript thread where the backend has threads (native: libuv's pool), bit
+   * for bit equal to it. Do not call other methods of the layer until the promise settles.
+   */
+  async forwardAsync(x: Float32Array, options: ForwardOptions = {}): Promise<Float32Array> {
+    const call = this.#forwardCall(x, options)
+    await this.#tn.denseAsync(call.args)
+    return call.finish()
+  }
+
+  /**
+   * A stochastic forward pass for Monte Carlo inference: masks as in training, but drawn from
+   * `draw.seed` at `draw.offset` of each of the layer's mask streams, so the caller chooses the
+   * draws and the layer's own generators, saved tensors and weights are left alone. The input,
+   * output and DropConnect masks each start at `draw.offset` of their own stream and cover
+   * rows * inputs, rows * units and inputs * units elements.
+   */
+  sample(x: Float32Array, draw: Draw): Float32Array {
+    const call = this.#sampleCall(x, draw)
+    this.#tn.dense(call.args)
+    return call.finish()
+  }
+
+  /** `sample` off the JavaScript thread where the backend has threads, bit for bit equal to it. */
+  async sampleAsync(x: Float32Array, draw: Draw): Promise<Float32Array> {
+    const call = this.#sampleCall(x, draw)
+    await this.#tn.denseAsync(call.args)
+    return call.finish()
   }
 
   /**
@@ -275,38 +307,15 @@ export class DropoutDense {
   backward(dy: Float32Array, options: { dx: false }): undefined
   backward(dy: Float32Array, options?: BackwardOptions): Float32Array | undefined
   backward(dy: Float32Array, options: BackwardOptions = {}): Float32Array | undefined {
-    this.#live()
-    const opts = checkObject(options, 'options', '{ dx: false }')
-    checkKeys(opts, ['dx'], 'options')
-    if (opts.dx !== undefined && typeof opts.dx !== 'boolean') {
-      throw invalidArg(`options.dx must be a boolean, received ${describeValue(opts.dx)}`)
-    }
-    const saved = this.#saved
-    if (saved === undefined) {
-      throw invalidArg('backward needs a training forward first: call forward(x, { training: true })')
-    }
-    const wantDx = opts.dx !== false
-    const { rows } = saved
-    const need = SAVED_NEEDS[this.activation]
-    const out = need === 'nothing' ? undefined : this.#savedOut!.view().subarray(0, rows * this.units)
-    const grads = this.#tn.denseBackward({
-      x: this.#savedX!.view().subarray(0, rows * this.inputs),
-      w: this.#w.view(),
-      dy,
-      ...(need === 'pre' ? { pre: out } : need === 'y or pre' ? { y: out } : {}),
-      rows,
-      inputs: this.inputs,
-      units: this.units,
-      activation: this.activation,
-      alpha: this.alpha,
-      inputDropout: saved.inputDropout,
-      outputDropout: saved.outputDropout,
-      dropConnect: saved.dropConnect,
-      dw: this.#dw.view(),
-      db: this.#db.view(),
-      need: { dx: wantDx },
-    })
-    return grads.dx
+    return this.#tn.denseBackward(this.#backwardCall(dy, options)).dx
+  }
+
+  /** `backward` off the JavaScript thread where the backend has threads, bit for bit equal to it. */
+  backwardAsync(dy: Float32Array): Promise<Float32Array>
+  backwardAsync(dy: Float32Array, options: { dx: false }): Promise<undefined>
+  backwardAsync(dy: Float32Array, options?: BackwardOptions): Promise<Float32Array | undefined>
+  async backwardAsync(dy: Float32Array, options: BackwardOptions = {}): Promise<Float32Array | undefined> {
+    return (await this.#tn.denseBackwardAsync(this.#backwardCall(dy, options))).dx
   }
 
   /** Fresh views of the weights and the bias, to read, write or update in place. */
@@ -319,6 +328,73 @@ export class DropoutDense {
   gradients(): DenseParameters {
     this.#live()
     return { w: this.#dw.view(), b: this.#db.view() }
+  }
+
+  /** The input dropout: undefined when absent or p = 0. */
+  get inputDropout(): Readonly<LayerDropout> | undefined {
+    return this.#dropouts.input
+  }
+
+  /** The output dropout: undefined when absent or p = 0. */
+  get outputDropout(): Readonly<LayerDropout> | undefined {
+    return this.#dropouts.output
+  }
+
+  /** DropConnect: undefined when absent or p = 0. */
+  get dropConnect(): Readonly<LayerDropout> | undefined {
+    return this.#dropouts.dropConnect
+  }
+
+  /**
+   * Changes drop probabilities between batches (a dropout-rate schedule). Each given rate
+   * replaces that dropout's p (0 turns it off; a dropout that was off comes back in the mode it
+   * had, else in the layer's `mode`). Rates not given stay as they are. Classic-mode inference
+   * scales by the p in force when it runs. Checked in full before anything changes.
+   *
+   * @example
+   * ```ts
+   * import { load } from 'thinnet'
+   * const tn = await load()
+   * const layer = tn.dropoutDense({ inputs: 8, units: 4, outputDropout: 0.5, seed: 1n })
+   * layer.setRates({ outputDropout: 0.25 })
+   * console.log(layer.outputDropout) // -> { p: 0.25, mode: 'inverted' }
+   * ```
+   */
+  setRates(rates: { inputDropout?: number; outputDropout?: number; dropConnect?: number }): void {
+    this.#live()
+    const r = checkObject(rates, 'rates', '{ outputDropout: 0.5 }')
+    checkKeys(r, ['inputDropout', 'outputDropout', 'dropConnect'], 'rates')
+    const next = { ...this.#dropouts }
+    for (const [key, slot] of [
+      ['inputDropout', 'input'],
+      ['outputDropout', 'output'],
+      ['dropConnect', 'dropConnect'],
+    ] as const) {
+      if (r[key] === undefined) continue
+      const p = checkP(r[key], `rates.${key}`)
+      const mode = this.#modes[slot] ?? this.mode
+      next[slot] = p === 0 ? undefined : Object.freeze({ p, mode })
+    }
+    for (const slot of ['input', 'output', 'dropConnect'] as const) {
+      if (next[slot] !== undefined) this.#modes[slot] = next[slot]!.mode
+    }
+    this.#dropouts = next
+  }
+
+  /**
+   * Moves the mask generators to the given offsets (as `offsets` returned them): to replay or
+   * resume training from a saved point, or to undo the draws of a step that failed.
+   */
+  seek(offsets: { input: U64; output: U64; dropConnect: U64 }): void {
+    this.#live()
+    const o = checkObject(offsets, 'offsets', '{ input: 0n, output: 0n, dropConnect: 0n }')
+    checkKeys(o, ['input', 'output', 'dropConnect'], 'offsets')
+    const input = checkU64('offsets.input', o.input)
+    const output = checkU64('offsets.output', o.output)
+    const dropConnect = checkU64('offsets.dropConnect', o.dropConnect)
+    this.#generators.input = new Generator(this.seed, input)
+    this.#generators.output = new Generator(this.seed, output)
+    this.#generators.dropConnect = new Generator(this.seed, dropConnect)
   }
 
   /**
@@ -338,7 +414,30 @@ export class DropoutDense {
     this.#saved = undefined
   }
 
-  #train(input: Float32Array, rows: number): Float32Array {
+  /** Checks forward's arguments and prepares its dense call (training or inference). */
+  #forwardCall(x: Float32Array, options: ForwardOptions): DenseCall {
+    this.#live()
+    const opts = checkObject(options, 'options', '{ training: true }')
+    checkKeys(opts, ['training'], 'options')
+    if (opts.training !== undefined && typeof opts.training !== 'boolean') {
+      throw invalidArg(`options.training must be a boolean, received ${describeValue(opts.training)}`)
+    }
+    const input = this.#checkX(x)
+    const rows = input.length / this.inputs
+    return opts.training === true ? this.#trainCall(input, rows) : this.#inferCall(input, rows)
+  }
+
+  #checkX(x: Float32Array): Float32Array {
+    const input = checkFloat32Array('x', x)
+    if (input.length % this.inputs !== 0) {
+      throw shapeMismatch(
+        `x must have rows * inputs elements, a multiple of inputs = ${this.inputs}, received ${input.length}`,
+      )
+    }
+    return input
+  }
+
+  #trainCall(input: Float32Array, rows: number): DenseCall {
     const { inputs, units } = this
     const need = SAVED_NEEDS[this.activation]
     // Allocate first: growing WASM memory detaches every view, the caller's x too when it lives
@@ -360,28 +459,24 @@ export class DropoutDense {
     const y = need === 'y or pre' ? savedOut! : new Float32Array(rows * units)
     // The saved state is replaced only once the call succeeded.
     this.#saved = undefined
-    this.#tn.dense({
-      x: savedX,
-      w: this.#w.view(),
-      b: this.#b.view(),
-      rows,
-      inputs,
-      units,
-      activation: this.activation,
-      alpha: this.alpha,
-      inputDropout: specs.inputDropout,
-      outputDropout: specs.outputDropout,
-      dropConnect: specs.dropConnect,
-      out: y,
-      ...(need === 'pre' ? { pre: savedOut } : {}),
-    })
-    this.#saved = specs
-    // y may be a view of WASM memory: the caller gets an array of its own.
-    return need === 'y or pre' ? y.slice() : y
+    return {
+      args: {
+        ...this.#layerArgs(savedX, rows),
+        inputDropout: specs.inputDropout,
+        outputDropout: specs.outputDropout,
+        dropConnect: specs.dropConnect,
+        out: y,
+        ...(need === 'pre' ? { pre: savedOut } : {}),
+      },
+      finish: () => {
+        this.#saved = specs
+        // y may be a view of WASM memory: the caller gets an array of its own.
+        return need === 'y or pre' ? y.slice() : y
+      },
+    }
   }
 
-  #infer(input: Float32Array, rows: number): Float32Array {
-    const { inputs, units } = this
+  #inferCall(input: Float32Array, rows: number): DenseCall {
     let x = input
     const inScale = classicScale(this.inputDropout)
     if (inScale !== undefined) {
@@ -390,24 +485,93 @@ export class DropoutDense {
     }
     let dropConnect: DropConnectOptions | undefined
     if (this.dropConnect?.mode === 'classic') dropConnect = { p: this.dropConnect.p, inference: 'mean' }
-    const y = this.#tn.dense({
+    const y = new Float32Array(rows * this.units)
+    return {
+      args: { ...this.#layerArgs(x, rows), dropConnect, out: y },
+      finish: () => {
+        const outScale = classicScale(this.outputDropout)
+        if (outScale !== undefined) for (let i = 0; i < y.length; i++) y[i] = y[i]! * outScale
+        return y
+      },
+    }
+  }
+
+  #sampleCall(x: Float32Array, draw: Draw): DenseCall {
+    this.#live()
+    const input = this.#checkX(x)
+    const d = checkObject(draw, 'draw', '{ seed: 1n, offset: 0n }')
+    checkKeys(d, ['seed', 'offset'], 'draw')
+    const seed = checkU64('draw.seed', d.seed)
+    const offset = checkU64('draw.offset', d.offset)
+    const rows = input.length / this.inputs
+    const spec = (dropout: LayerDropout | undefined, stream: bigint, n: number, name: string): KernelSpec | undefined => {
+      if (dropout === undefined) return undefined
+      checkRange(offset, n, 'draw.offset', name)
+      return { p: dropout.p, seed, offset, stream, mode: dropout.mode }
+    }
+    const y = new Float32Array(rows * this.units)
+    return {
+      args: {
+        ...this.#layerArgs(input, rows),
+        inputDropout: spec(this.inputDropout, this.streams.input, rows * this.inputs, 'rows * inputs'),
+        outputDropout: spec(this.outputDropout, this.streams.output, rows * this.units, 'rows * units'),
+        dropConnect: spec(this.dropConnect, this.streams.dropConnect, this.inputs * this.units, 'inputs * units'),
+        out: y,
+      },
+      finish: () => y,
+    }
+  }
+
+  /** The options every dense call of the layer shares, with fresh views of w and b. */
+  #layerArgs(x: Float32Array, rows: number): DenseOptions {
+    return {
       x,
       w: this.#w.view(),
       b: this.#b.view(),
       rows,
-      inputs,
-      units,
+      inputs: this.inputs,
+      units: this.units,
       activation: this.activation,
       alpha: this.alpha,
-      dropConnect,
-    })
-    const outScale = classicScale(this.outputDropout)
-    if (outScale !== undefined) for (let i = 0; i < y.length; i++) y[i] = y[i]! * outScale
-    return y
+    }
+  }
+
+  /** Checks backward's arguments and prepares its denseBackward call. */
+  #backwardCall(dy: Float32Array, options: BackwardOptions): DenseBackwardOptions & { need: { dx: boolean } } {
+    this.#live()
+    const opts = checkObject(options, 'options', '{ dx: false }')
+    checkKeys(opts, ['dx'], 'options')
+    if (opts.dx !== undefined && typeof opts.dx !== 'boolean') {
+      throw invalidArg(`options.dx must be a boolean, received ${describeValue(opts.dx)}`)
+    }
+    const saved = this.#saved
+    if (saved === undefined) {
+      throw invalidArg('backward needs a training forward first: call forward(x, { training: true })')
+    }
+    const { rows } = saved
+    const need = SAVED_NEEDS[this.activation]
+    const out = need === 'nothing' ? undefined : this.#savedOut!.view().subarray(0, rows * this.units)
+    return {
+      x: this.#savedX!.view().subarray(0, rows * this.inputs),
+      w: this.#w.view(),
+      dy,
+      ...(need === 'pre' ? { pre: out } : need === 'y or pre' ? { y: out } : {}),
+      rows,
+      inputs: this.inputs,
+      units: this.units,
+      activation: this.activation,
+      alpha: this.alpha,
+      inputDropout: saved.inputDropout,
+      outputDropout: saved.outputDropout,
+      dropConnect: saved.dropConnect,
+      dw: this.#dw.view(),
+      db: this.#db.view(),
+      need: { dx: opts.dx !== false },
+    }
   }
 
   /** The spec of a training mask over n elements, moving its generator past them. */
-  #draw(dropout: Dropout | undefined, generator: Generator, stream: bigint, n: number): KernelSpec | undefined {
+  #draw(dropout: LayerDropout | undefined, generator: Generator, stream: bigint, n: number): KernelSpec | undefined {
     if (dropout === undefined) return undefined
     const { seed, offset } = generator.next(n)
     return { p: dropout.p, seed, offset, stream, mode: dropout.mode }
@@ -443,9 +607,9 @@ function checkPositive(name: string, value: unknown): number {
   return n
 }
 
-function checkLayerDropout(value: unknown, name: string, mode: DropoutMode): Dropout | undefined {
+function checkLayerDropout(value: unknown, name: string, mode: DropoutMode): LayerDropout | undefined {
   if (value === undefined) return undefined
-  let dropout: Dropout
+  let dropout: LayerDropout
   if (typeof value === 'number') {
     dropout = { p: checkP(value, name), mode }
   } else {
@@ -457,6 +621,6 @@ function checkLayerDropout(value: unknown, name: string, mode: DropoutMode): Dro
 }
 
 /** The inference factor of a classic dropout, fround(1 - p); undefined when none applies. */
-function classicScale(dropout: Dropout | undefined): number | undefined {
+function classicScale(dropout: LayerDropout | undefined): number | undefined {
   return dropout?.mode === 'classic' ? Math.fround(1 - dropout.p) : undefined
 }
