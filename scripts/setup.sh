@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
+[ "$(id -u)" != 0 ] || DEBIAN_WASM_PACKAGES="$DEBIAN_WASM_PACKAGES dataset-fashion-mnist" # as root also the full Fashion-MNIST (optional: the demo uses the shipped subset)
 
 step "checking tools"
 ensure_debian_packages
