@@ -3,7 +3,7 @@
  * message names the argument, what was expected and what was received.
  */
 
-/** Stable error codes, shared with the Rust core (`ErrorCode::as_str`). */
+/** Stable error codes, shared with the Rust core (`ErrorCode::as_str`), except ERR_NOT_FINITE (training only). */
 export type ThinnetErrorCode =
   /** An argument is outside its domain: p outside [0, 1], a negative seed, an unknown name... */
   | 'ERR_INVALID_ARG'
@@ -11,6 +11,8 @@ export type ThinnetErrorCode =
   | 'ERR_SHAPE_MISMATCH'
   /** The requested backend (or, in automatic mode, every backend) cannot load here. */
   | 'ERR_BACKEND_UNAVAILABLE'
+  /** Training produced a NaN or infinite loss (thrown by `fit`, which leaves the model as before that step). */
+  | 'ERR_NOT_FINITE'
   /** A failure no argument explains (a caught panic, an allocation failure): a bug to report. */
   | 'ERR_INTERNAL'
 
@@ -18,6 +20,7 @@ const CODES: ReadonlySet<string> = new Set<ThinnetErrorCode>([
   'ERR_INVALID_ARG',
   'ERR_SHAPE_MISMATCH',
   'ERR_BACKEND_UNAVAILABLE',
+  'ERR_NOT_FINITE',
   'ERR_INTERNAL',
 ])
 

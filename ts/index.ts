@@ -77,3 +77,13 @@ export {
   type LayerDropoutOptions,
 } from './layers/dropout-dense.js'
 export type { Initializer } from './layers/init.js'
+export { layers, optimizers, schedules } from './model/index.js'
+export { Sequential, type SequentialOptions, type TrainingProgress } from './model/sequential.js'
+export type { DenseLayer, DenseLayerArgs, DropoutLayer, DropoutLayerArgs, Layer } from './model/layers.js'
+export type { FusedLayerPlan } from './model/compile.js'
+export type { AdamOptions, Optimizer, SgdOptions } from './model/optimizers.js'
+export type { Schedule } from './model/schedules.js'
+export type { BatchLog, EpochLog, FitOptions, History } from './model/fit.js'
+export type { Evaluation, Inference, Prediction, PredictOptions } from './model/predict.js'
+export type { ModelArtifacts, ModelJSON } from './model/serialize.js'
+export type { LossName } from './model/loss.js'

@@ -10,6 +10,11 @@ import { dropoutBackward } from './ops/dropout-backward.js'
 import { dropoutMask } from './ops/dropout-mask.js'
 import { gemm } from './ops/gemm.js'
 import { maxThreads, setMaxThreads } from './ops/threads.js'
+import { fromArtifacts, loadModel } from './model/deserialize.js'
+import { layers, optimizers, schedules } from './model/index.js'
+import type { Layer } from './model/layers.js'
+import { Sequential, type SequentialOptions } from './model/sequential.js'
+import type { ModelArtifacts } from './model/serialize.js'
 import type {
   DenseBackwardOptions,
   DenseGradients,
@@ -259,6 +264,56 @@ export interface Thinnet {
    * ```
    */
   dropoutDense(options: DropoutDenseOptions): DropoutDense
+
+  /** Layer descriptions for `sequential`: `layers.dense({ units, activation, maxNorm, dropConnect })`, `layers.dropout({ rate, mode })`. */
+  readonly layers: typeof layers
+  /** `optimizers.sgd({ lr, momentum, nesterov, weightDecay })`, `optimizers.adam(...)`, `optimizers.adamw(...)`. */
+  readonly optimizers: typeof optimizers
+  /** Learning-rate and dropout-rate schedules: `schedules.step`, `cosine`, `linear`, `constant`. */
+  readonly schedules: typeof schedules
+
+  /**
+   * A sequential model on this backend. Dropout and Dense layers are compiled into fused
+   * DropoutDense layers (a dropout after a dense layer becomes its output dropout, one before it
+   * its input dropout); `model.summary()` says what was fused.
+   *
+   * @example
+   * ```ts
+   * import { load } from 'thinnet'
+   * const tn = await load()
+   * const model = tn.sequential([
+   *   tn.layers.dropout({ rate: 0.2 }),
+   *   tn.layers.dense({ units: 1024, activation: 'relu' }), tn.layers.dropout({ rate: 0.5 }),
+   *   tn.layers.dense({ units: 1024, activation: 'relu' }), tn.layers.dropout({ rate: 0.5 }),
+   *   tn.layers.dense({ units: 10 }),
+   * ], { inputs: 784, seed: 1n })
+   * console.log(model.summary())
+   * ```
+   */
+  sequential(layers: readonly Layer[], options: SequentialOptions): Sequential
+
+  /**
+   * A model saved with `model.save(dir)`, on this backend (Node only).
+   *
+   * @example
+   * ```ts
+   * import { load } from 'thinnet'
+   * const tn = await load({ backend: 'wasm' })
+   * const model = await tn.loadModel('out/fashion-mlp')
+   * ```
+   */
+  loadModel(dir: string): Promise<Sequential>
+
+  /**
+   * A model from `model.toArtifacts()` (its JSON and weight bytes), on this backend: works in
+   * browsers too.
+   *
+   * @example
+   * ```ts
+   * const copy = tn.modelFromArtifacts(model.toArtifacts())
+   * ```
+   */
+  modelFromArtifacts(artifacts: ModelArtifacts): Sequential
 }
 
 /** Wraps a loaded backend in the validating facade. */
@@ -280,6 +335,12 @@ export function createThinnet(backend: Backend): Thinnet {
       return maxThreads(backend)
     },
     dropoutDense: (options) => new DropoutDense(tn, options),
+    layers,
+    optimizers,
+    schedules,
+    sequential: (list, options) => new Sequential(tn, list, options),
+    loadModel: (dir) => loadModel(tn, dir),
+    modelFromArtifacts: (artifacts) => fromArtifacts(tn, artifacts),
   }
   return tn
 }

@@ -1,0 +1,353 @@
+/**
+ * The training loop of `model.fit`: shuffled minibatches, fused forward and backward passes,
+ * the loss with its gradient, an optimizer step and the max-norm constraint, per batch.
+ *
+ * It never blocks the event loop for more than one batch: the layers run through their async
+ * forms (on the native backend, libuv's thread pool) and the loop yields to the event loop after
+ * every batch (the WASM backends compute on the JavaScript thread, so there one batch is the unit
+ * of blocking). It is reproducible: the same model seed, data and options on the same backend
+ * give the same weights bit for bit, whatever the thread count.
+ *
+ * Failure leaves the model as it was before the failing step: data are checked in full before
+ * the first step; a step whose loss is NaN or infinite throws ERR_NOT_FINITE before any weight
+ * or optimizer state changes, and the mask generators are moved back to where that step began.
+ */
+
+import { invalidArg, ThinnetError } from '../errors.js'
+import { draws } from '../reference.js'
+import { checkKeys, checkObject, describeValue } from '../validate.js'
+import { checkData, checkPositiveInt, type CheckedData } from './data-checks.js'
+import { meanSquaredError, softmaxCrossEntropy, type LossName, type LossResult } from './loss.js'
+import { adam, describeOptimizer, type Optimizer } from './optimizers.js'
+import { checkPredictOptions, evaluateUnlocked } from './predict.js'
+import { checkSchedule, type Schedule } from './schedules.js'
+import type { Sequential } from './sequential.js'
+import { SHUFFLE_STREAM } from './streams.js'
+
+export interface FitOptions {
+  /** Training inputs [rows, inputs]. */
+  x: Float32Array
+  /** Class labels (Uint8Array or Int32Array, one per row) for cross-entropy, or a Float32Array of targets [rows, outputs] for mse. */
+  y: Uint8Array | Int32Array | Float32Array
+  /** Passes over the data (default 1). */
+  epochs?: number
+  /** Rows per step (default 32); the last batch of an epoch holds what is left. */
+  batchSize?: number
+  /** Default: tn.optimizers.adam(). Passing the same object to a later fit continues its state. */
+  optimizer?: Optimizer
+  /** Data evaluated (weight scaling) after each epoch. */
+  validation?: { x: Float32Array; y: Uint8Array | Int32Array | Float32Array }
+  /** Reshuffle the rows each epoch (default true), from the model's seed. */
+  shuffle?: boolean
+  /**
+   * A factor on every dropout rate of the model, as a function of progress in epochs, applied at
+   * the start of each epoch (e.g. tn.schedules.linear({ from: 0, to: 1, epochs: 5 }) ramps the
+   * rates up). Each rate times the factor must stay below 1. The model's own rates are restored
+   * when fit returns.
+   */
+  dropoutSchedule?: Schedule
+  /** Called after every batch (synchronously), e.g. for a progress bar. */
+  onBatch?: (log: BatchLog) => void
+  /** Called (and awaited) after every epoch. */
+  onEpoch?: (log: EpochLog) => void | Promise<void>
+  /** Cancels training between batches: fit then rejects with the signal's reason. */
+  signal?: AbortSignal
+}
+
+export interface BatchLog {
+  /** 1-based epoch of this fit. */
+  epoch: number
+  epochs: number
+  /** 1-based batch within the epoch. */
+  batch: number
+  batches: number
+  /** Mean loss of this batch (in training mode: with dropout). */
+  loss: number
+  /** Mean loss and accuracy over the epoch's batches so far. */
+  epochLoss: number
+  epochAccuracy: number | undefined
+  /** Seconds since the epoch started. */
+  seconds: number
+}
+
+export interface EpochLog {
+  epoch: number
+  epochs: number
+  /** Mean training loss and accuracy over the epoch's batches (in training mode: with dropout). */
+  loss: number
+  accuracy: number | undefined
+  valLoss: number | undefined
+  valAccuracy: number | undefined
+  /** The learning rate at the epoch's start, and the dropout factor in force. */
+  lr: number
+  dropoutFactor: number
+  /** Seconds of training in the epoch (validation excluded), and its throughput. */
+  seconds: number
+  examplesPerSecond: number
+}
+
+export interface History {
+  loss: LossName
+  optimizer: string
+  epochs: EpochLog[]
+}
+
+const FIT_KEYS = ['x', 'y', 'epochs', 'batchSize', 'optimizer', 'validation', 'shuffle', 'dropoutSchedule', 'onBatch', 'onEpoch', 'signal']
+
+/** A macrotask turn, so timers and I/O run between batches. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)))
+}
+
+function checkFunction(name: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'function') throw invalidArg(`${name} must be a function, received ${describeValue(value)}`)
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError')
+}
+
+/** A permutation of 0..n-1 (Fisher-Yates), from draws offset .. offset + n - 1 of the shuffle stream. */
+export function permutation(n: number, seed: bigint, offset: bigint): Uint32Array {
+  const order = new Uint32Array(n)
+  for (let i = 0; i < n; i++) order[i] = i
+  const u = draws(n, seed, SHUFFLE_STREAM, offset)
+  for (let i = n - 1; i > 0; i--) {
+    // floor(u * (i + 1) / 2^32) is exact in doubles (u < 2^32, i + 1 < 2^21 for any real array).
+    const j = Math.floor((u[i]! * (i + 1)) / 4294967296)
+    const t = order[i]!
+    order[i] = order[j]!
+    order[j] = t
+  }
+  return order
+}
+
+/** model.fit: see FitOptions. Resolves with the history of every epoch. */
+export async function fit(model: Sequential, options: FitOptions): Promise<History> {
+  const o = checkObject(options, 'options', '{ x, y, epochs: 10, batchSize: 128 }')
+  checkKeys(o, FIT_KEYS, 'options')
+  model.live()
+  const data = checkData(o.x, o.y, model.inputs, model.outputs, 'x', 'y')
+  const epochs = o.epochs === undefined ? 1 : checkPositiveInt('epochs', o.epochs, 1)
+  const batchSize = checkPositiveInt('batchSize', o.batchSize, 32)
+  const optimizer = o.optimizer === undefined ? adam() : checkOptimizer(o.optimizer)
+  let validation: CheckedData | undefined
+  if (o.validation !== undefined) {
+    const v = checkObject(o.validation, 'validation', '{ x, y }')
+    checkKeys(v, ['x', 'y'], 'validation')
+    validation = checkData(v.x, v.y, model.inputs, model.outputs, 'validation.x', 'validation.y')
+    if (validation.loss !== data.loss) throw invalidArg('validation.y must be of the kind of y (labels or targets)')
+  }
+  if (o.shuffle !== undefined && typeof o.shuffle !== 'boolean') throw invalidArg(`shuffle must be a boolean, received ${describeValue(o.shuffle)}`)
+  const dropoutSchedule = o.dropoutSchedule === undefined ? undefined : checkSchedule(o.dropoutSchedule, 'dropoutSchedule')
+  checkFunction('onBatch', o.onBatch)
+  checkFunction('onEpoch', o.onEpoch)
+  const signal = o.signal as AbortSignal | undefined
+  if (signal !== undefined && !(typeof signal === 'object' && signal !== null && typeof signal.aborted === 'boolean')) {
+    throw invalidArg(`signal must be an AbortSignal, received ${describeValue(signal)}`)
+  }
+  model.settleLoss(data.loss)
+
+  return model.exclusive('fit', () =>
+    train(model, {
+      data,
+      epochs,
+      batchSize,
+      optimizer,
+      validation,
+      shuffle: o.shuffle !== false,
+      dropoutSchedule,
+      onBatch: o.onBatch as FitOptions['onBatch'],
+      onEpoch: o.onEpoch as FitOptions['onEpoch'],
+      signal,
+    }),
+  )
+}
+
+function checkOptimizer(value: unknown): Optimizer {
+  const kind = (value as Optimizer | null)?.kind
+  if (typeof value !== 'object' || value === null || (kind !== 'sgd' && kind !== 'adam' && kind !== 'adamw')) {
+    throw invalidArg(`optimizer must come from tn.optimizers (sgd, adam, adamw), received ${describeValue(value)}`)
+  }
+  return value as Optimizer
+}
+
+interface Plan {
+  data: CheckedData
+  epochs: number
+  batchSize: number
+  optimizer: Optimizer
+  validation: CheckedData | undefined
+  shuffle: boolean
+  dropoutSchedule: Schedule | undefined
+  onBatch: FitOptions['onBatch']
+  onEpoch: FitOptions['onEpoch']
+  signal: AbortSignal | undefined
+}
+
+async function train(model: Sequential, plan: Plan): Promise<History> {
+  const { data, epochs, batchSize, signal } = plan
+  const { rows } = data
+  const { inputs, outputs } = model
+  const state = model.optimizerState(plan.optimizer)
+  const history: History = { loss: data.loss, optimizer: describeOptimizer(plan.optimizer), epochs: [] }
+  const batches = Math.ceil(rows / batchSize)
+  const xb = new Float32Array(batchSize * inputs)
+  const yb = data.labels !== undefined ? new Int32Array(batchSize) : new Float32Array(batchSize * outputs)
+  const grad = new Float32Array(batchSize * outputs)
+  const baseRates = model.fused.map((layer) => ({
+    inputDropout: layer.inputDropout?.p ?? 0,
+    outputDropout: layer.outputDropout?.p ?? 0,
+    dropConnect: layer.dropConnect?.p ?? 0,
+  }))
+  const validationOptions = checkPredictOptions({ batchSize: 1024 }, model)
+
+  try {
+    for (let e = 0; e < epochs; e++) {
+      if (signal?.aborted) throw abortReason(signal)
+      const progress0 = model.progress.epochs
+      const factor = plan.dropoutSchedule === undefined ? 1 : applyDropoutFactor(model, baseRates, plan.dropoutSchedule.at(progress0))
+      const lr0 = state.learningRate(progress0)
+      const order = plan.shuffle ? permutation(rows, model.seed, model.progress.shuffleOffset) : undefined
+      const started = performance.now()
+      let lossSum = 0
+      let correct = 0
+      for (let b = 0; b < batches; b++) {
+        if (signal?.aborted) throw abortReason(signal)
+        const r0 = b * batchSize
+        const n = Math.min(batchSize, rows - r0)
+        gather(data, order, r0, n, inputs, outputs, xb, yb)
+        const lr = state.learningRate(progress0 + b / batches)
+        const result = await step(model, xb.subarray(0, n * inputs), yb, n, data.loss, grad, lr, state, { epoch: e + 1, batch: b + 1 })
+        lossSum += result.loss * n
+        correct += result.correct
+        const done = r0 + n
+        plan.onBatch?.({
+          epoch: e + 1,
+          epochs,
+          batch: b + 1,
+          batches,
+          loss: result.loss,
+          epochLoss: lossSum / done,
+          epochAccuracy: data.loss === 'crossEntropy' ? correct / done : undefined,
+          seconds: (performance.now() - started) / 1000,
+        })
+        await yieldToEventLoop()
+      }
+      const seconds = (performance.now() - started) / 1000
+      model.progress.epochs += 1
+      if (plan.shuffle) model.progress.shuffleOffset += BigInt(rows)
+      let valLoss: number | undefined
+      let valAccuracy: number | undefined
+      if (plan.validation !== undefined) {
+        const v = await evaluateUnlocked(model, plan.validation.x, plan.validation.labels ?? plan.validation.targets, validationOptions, [
+          'validation.x',
+          'validation.y',
+        ])
+        valLoss = v.loss
+        valAccuracy = v.accuracy
+      }
+      const log: EpochLog = {
+        epoch: e + 1,
+        epochs,
+        loss: rows === 0 ? 0 : lossSum / rows,
+        accuracy: data.loss === 'crossEntropy' && rows > 0 ? correct / rows : undefined,
+        valLoss,
+        valAccuracy,
+        lr: lr0,
+        dropoutFactor: factor,
+        seconds,
+        examplesPerSecond: seconds > 0 ? rows / seconds : 0,
+      }
+      history.epochs.push(log)
+      await plan.onEpoch?.(log)
+    }
+  } finally {
+    if (plan.dropoutSchedule !== undefined) model.fused.forEach((layer, i) => layer.setRates(baseRates[i]!))
+  }
+  return history
+}
+
+/** Sets every layer's rates to its configured rate times `factor`; returns the factor. */
+function applyDropoutFactor(model: Sequential, base: { inputDropout: number; outputDropout: number; dropConnect: number }[], factor: number): number {
+  if (!Number.isFinite(factor) || factor < 0) throw invalidArg(`dropoutSchedule gave ${factor}: factors must be finite and >= 0`)
+  const rates = base.map((r) => ({ inputDropout: r.inputDropout * factor, outputDropout: r.outputDropout * factor, dropConnect: r.dropConnect * factor }))
+  for (const r of rates) {
+    for (const p of [r.inputDropout, r.outputDropout, r.dropConnect]) {
+      if (p >= 1) throw invalidArg(`dropoutSchedule gave factor ${factor}, which takes a rate to ${p}: every rate times the factor must stay below 1`)
+    }
+  }
+  model.fused.forEach((layer, i) => layer.setRates(rates[i]!))
+  return factor
+}
+
+/** Copies the batch's rows (in shuffled order when `order` is given) into xb and yb. */
+function gather(
+  data: CheckedData,
+  order: Uint32Array | undefined,
+  r0: number,
+  n: number,
+  inputs: number,
+  outputs: number,
+  xb: Float32Array,
+  yb: Int32Array | Float32Array,
+): void {
+  for (let i = 0; i < n; i++) {
+    const src = order === undefined ? r0 + i : order[r0 + i]!
+    xb.set(data.x.subarray(src * inputs, (src + 1) * inputs), i * inputs)
+    if (data.labels !== undefined) yb[i] = data.labels[src]!
+    else yb.set(data.targets!.subarray(src * outputs, (src + 1) * outputs), i * outputs)
+  }
+}
+
+/**
+ * One training step on a batch of n rows. Everything that can fail runs before the optimizer
+ * touches a weight; on failure the mask generators go back to where the step began.
+ */
+async function step(
+  model: Sequential,
+  x: Float32Array,
+  y: Int32Array | Float32Array,
+  n: number,
+  loss: LossName,
+  gradBuffer: Float32Array,
+  lr: number,
+  state: ReturnType<Sequential['optimizerState']>,
+  where: { epoch: number; batch: number },
+): Promise<LossResult> {
+  const layers = model.fused
+  const offsets = layers.map((layer) => layer.offsets)
+  const outputs = model.outputs
+  const grad = gradBuffer.subarray(0, n * outputs)
+  let result: LossResult
+  try {
+    let h = x
+    for (const layer of layers) h = await layer.forwardAsync(h, { training: true })
+    result =
+      loss === 'crossEntropy'
+        ? softmaxCrossEntropy(h, y as Int32Array, 0, n, outputs, grad)
+        : meanSquaredError(h, y as Float32Array, 0, n, outputs, grad)
+    if (!Number.isFinite(result.loss)) {
+      throw new ThinnetError(
+        'ERR_NOT_FINITE',
+        `the loss became ${result.loss} at epoch ${where.epoch}, batch ${where.batch}: training stopped, the model is as it was before this step` +
+          ' (check the data for NaN or infinite values, or lower the learning rate)',
+      )
+    }
+    let dy: Float32Array | undefined = grad
+    for (let i = layers.length - 1; i >= 0; i--) {
+      dy = await layers[i]!.backwardAsync(dy!, { dx: i > 0 })
+    }
+  } catch (error) {
+    layers.forEach((layer, i) => layer.seek(offsets[i]!))
+    throw error
+  }
+  state.step(lr)
+  model.plan.forEach((p, i) => {
+    if (p.maxNorm !== undefined) {
+      const layer = layers[i]!
+      model.tn.maxNorm(layer.parameters().w, { inputs: layer.inputs, units: layer.units, c: p.maxNorm })
+    }
+  })
+  return result
+}

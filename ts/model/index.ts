@@ -1,0 +1,12 @@
+/** The model API's namespaces, as `tn.layers`, `tn.optimizers`, `tn.schedules` (and named exports). */
+
+import { dense, dropout } from './layers.js'
+import { adam, adamw, sgd } from './optimizers.js'
+import { constant, cosine, linear, step } from './schedules.js'
+
+/** Layer descriptions for `tn.sequential`. */
+export const layers = Object.freeze({ dense, dropout })
+/** Optimizer descriptions for `model.fit`. */
+export const optimizers = Object.freeze({ sgd, adam, adamw })
+/** Schedules for learning rates and dropout rates. */
+export const schedules = Object.freeze({ constant, step, cosine, linear })

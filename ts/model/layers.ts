@@ -1,0 +1,139 @@
+/**
+ * Layer descriptions for `tn.sequential`: plain, frozen objects that say what a layer is. A model
+ * compiles them into fused DropoutDense layers (see compile.ts); the descriptions themselves hold
+ * no weights, so one list can build several models.
+ */
+
+import type { Activation, DropoutMode } from '../backend.js'
+import { checkActivation, checkAlpha } from '../ops/dense-checks.js'
+import { invalidArg } from '../errors.js'
+import { INITIALIZERS, type Initializer } from '../layers/init.js'
+import { checkKeys, checkMode, checkObject, checkP, describeValue } from '../validate.js'
+
+/** Dropout: zeroes each element with probability `rate` in training. */
+export interface DropoutLayer {
+  readonly kind: 'dropout'
+  readonly rate: number
+  /** Undefined: the model's mode (inverted by default). */
+  readonly mode: DropoutMode | undefined
+}
+
+/** A fully connected layer: y = act(x . w + b). */
+export interface DenseLayer {
+  readonly kind: 'dense'
+  readonly units: number
+  readonly activation: Activation
+  /** leakyRelu's slope for z <= 0. */
+  readonly alpha: number | undefined
+  readonly init: Initializer | undefined
+  /** The max-norm constraint: each unit's incoming weight vector is kept at norm <= maxNorm. */
+  readonly maxNorm: number | undefined
+  /** DropConnect's drop probability over the weights (0: none). */
+  readonly dropConnect: number
+}
+
+export type Layer = DropoutLayer | DenseLayer
+
+export interface DropoutLayerArgs {
+  /** The drop probability, in [0, 1). */
+  rate: number
+  /** 'inverted' or 'classic'; default: the model's `mode`. */
+  mode?: DropoutMode
+}
+
+export interface DenseLayerArgs {
+  /** Features out, at least 1. */
+  units: number
+  /** 'linear' (default), 'relu', 'leakyRelu', 'gelu', 'tanh' or 'sigmoid'. */
+  activation?: Activation
+  /** leakyRelu's slope for z <= 0 (default 0.01). */
+  alpha?: number
+  /** 'heNormal' (default for the relu family) or 'glorotUniform' (default otherwise). */
+  init?: Initializer
+  /**
+   * The max-norm constraint of the dropout paper (Srivastava et al. 2014, section 5.1): after
+   * every optimizer step each unit's incoming weight vector (a column of w) is scaled back to
+   * norm `maxNorm` when it is longer. Typical values 3 to 4.
+   */
+  maxNorm?: number
+  /** DropConnect: drop probability over the weights in training (default 0). */
+  dropConnect?: number
+}
+
+/** Inference needs 1 - rate > 0 to mean anything (and inverted dropout divides by it). */
+function checkRate(value: unknown, name: string): number {
+  const p = checkP(value, name)
+  if (p === 1) throw invalidArg(`${name} must be below 1 for a layer (a rate of 1 drops everything), received 1`)
+  return p
+}
+
+/**
+ * A dropout layer description.
+ *
+ * @example
+ * ```ts
+ * import { load } from 'thinnet'
+ * const tn = await load()
+ * const model = tn.sequential([tn.layers.dropout({ rate: 0.2 }), tn.layers.dense({ units: 10 })], { inputs: 784, seed: 1n })
+ * ```
+ */
+export function dropout(options: DropoutLayerArgs): DropoutLayer {
+  const o = checkObject(options, 'options', '{ rate: 0.5 }')
+  checkKeys(o, ['rate', 'mode'], 'options')
+  const rate = checkRate(o.rate, 'rate')
+  const mode = o.mode === undefined ? undefined : checkMode(o.mode)
+  return Object.freeze({ kind: 'dropout', rate, mode })
+}
+
+/**
+ * A dense layer description.
+ *
+ * @example
+ * ```ts
+ * import { load } from 'thinnet'
+ * const tn = await load()
+ * const hidden = tn.layers.dense({ units: 1024, activation: 'relu', maxNorm: 3 })
+ * ```
+ */
+export function dense(options: DenseLayerArgs): DenseLayer {
+  const o = checkObject(options, 'options', "{ units: 128, activation: 'relu' }")
+  checkKeys(o, ['units', 'activation', 'alpha', 'init', 'maxNorm', 'dropConnect'], 'options')
+  if (typeof o.units !== 'number' || !Number.isSafeInteger(o.units) || o.units < 1) {
+    throw invalidArg(`units must be a positive integer, received ${describeValue(o.units)}`)
+  }
+  const activation = checkActivation(o.activation)
+  const alpha = o.alpha === undefined ? undefined : checkAlpha(o.alpha)
+  if (o.init !== undefined && !(INITIALIZERS as readonly unknown[]).includes(o.init)) {
+    throw invalidArg(`init must be 'heNormal' or 'glorotUniform', received ${describeValue(o.init)}`)
+  }
+  if (o.maxNorm !== undefined && !(typeof o.maxNorm === 'number' && Number.isFinite(o.maxNorm) && o.maxNorm > 0)) {
+    throw invalidArg(`maxNorm must be a finite number above 0, received ${describeValue(o.maxNorm)}`)
+  }
+  const dropConnect = o.dropConnect === undefined ? 0 : checkRate(o.dropConnect, 'dropConnect')
+  return Object.freeze({
+    kind: 'dense',
+    units: o.units,
+    activation,
+    alpha,
+    init: o.init as Initializer | undefined,
+    maxNorm: o.maxNorm as number | undefined,
+    dropConnect,
+  })
+}
+
+/** Checks a value that claims to be a layer description (from user code or a saved model). */
+export function checkLayer(value: unknown, name: string): Layer {
+  const o = checkObject(value, name, 'tn.layers.dense({ units: 10 })')
+  if (o.kind === 'dropout') {
+    const { kind: _, ...rest } = o
+    return dropout(rest as unknown as DropoutLayerArgs)
+  }
+  if (o.kind === 'dense') {
+    const { kind: _, ...rest } = o
+    const options: Record<string, unknown> = {}
+    for (const [key, v] of Object.entries(rest)) if (v !== undefined) options[key] = v
+    if (options.dropConnect === 0) delete options.dropConnect
+    return dense(options as unknown as DenseLayerArgs)
+  }
+  throw invalidArg(`${name} must be a layer from tn.layers.dense or tn.layers.dropout, received ${describeValue(value)}`)
+}

@@ -1,0 +1,99 @@
+/**
+ * Losses with their gradients computed in the same pass. Both work on a batch of `rows` rows of
+ * `outputs` values and return the mean over the batch; the gradient is of that mean. Sums and
+ * exponentials run in double precision (the arrays are small: rows * classes), and each gradient
+ * element is rounded once to float32.
+ */
+
+export type LossName = 'crossEntropy' | 'mse'
+
+/** Integer class labels, one per row. */
+export type Labels = Uint8Array | Int32Array
+
+export interface LossResult {
+  /** Mean loss over the rows (NaN or infinite when the outputs were). */
+  loss: number
+  /** Rows whose largest output is at the label's index (cross-entropy only; 0 for mse). */
+  correct: number
+}
+
+/**
+ * Softmax cross-entropy from logits, stably: for row r with logits z and label k,
+ * loss_r = log(sum_j exp(z_j - m)) - (z_k - m) with m = max_j z_j, so no exponential overflows.
+ * The gradient of the batch mean is (softmax(z) - onehot(k)) / rows, written to `grad` when
+ * given. Labels must already be checked to lie in [0, outputs). A row with a NaN logit gives a
+ * NaN loss (and NaN gradients), which the training loop turns into an error.
+ */
+export function softmaxCrossEntropy(
+  logits: Float32Array,
+  labels: Labels,
+  offset: number,
+  rows: number,
+  outputs: number,
+  grad?: Float32Array,
+): LossResult {
+  let total = 0
+  let correct = 0
+  for (let r = 0; r < rows; r++) {
+    const base = r * outputs
+    let max = -Infinity
+    let arg = 0
+    for (let j = 0; j < outputs; j++) {
+      const z = logits[base + j]!
+      if (z > max) {
+        max = z
+        arg = j
+      }
+    }
+    // A NaN logit never wins `z > max`, but exp(NaN - max) makes the sum, and so the loss, NaN.
+    let sum = 0
+    for (let j = 0; j < outputs; j++) sum += Math.exp(logits[base + j]! - max)
+    const label = labels[offset + r]!
+    total += Math.log(sum) - (logits[base + label]! - max)
+    if (arg === label) correct++
+    if (grad !== undefined) {
+      for (let j = 0; j < outputs; j++) {
+        const p = Math.exp(logits[base + j]! - max) / sum
+        grad[base + j] = (p - (j === label ? 1 : 0)) / rows
+      }
+    }
+  }
+  return { loss: rows === 0 ? 0 : total / rows, correct }
+}
+
+/**
+ * Mean squared error: the mean over rows of the mean over outputs of (y - t)^2 (Keras' and
+ * PyTorch's 'mean' reduction). Gradient 2 (y - t) / (rows * outputs), written to `grad` when given.
+ * `targets` holds the batch's rows starting at row `offset`.
+ */
+export function meanSquaredError(
+  y: Float32Array,
+  targets: Float32Array,
+  offset: number,
+  rows: number,
+  outputs: number,
+  grad?: Float32Array,
+): LossResult {
+  const n = rows * outputs
+  const base = offset * outputs
+  let total = 0
+  for (let i = 0; i < n; i++) {
+    const d = y[i]! - targets[base + i]!
+    total += d * d
+    if (grad !== undefined) grad[i] = (2 * d) / n
+  }
+  return { loss: n === 0 ? 0 : total / n, correct: 0 }
+}
+
+/** Softmax of each row of `logits`, in double precision, rounded once to float32. */
+export function softmaxRows(logits: Float32Array, rows: number, outputs: number, out = new Float32Array(rows * outputs)): Float32Array {
+  for (let r = 0; r < rows; r++) {
+    const base = r * outputs
+    let max = -Infinity
+    for (let j = 0; j < outputs; j++) max = Math.max(max, logits[base + j]!)
+    let sum = 0
+    for (let j = 0; j < outputs; j++) sum += Math.exp(logits[base + j]! - max)
+    for (let j = 0; j < outputs; j++) out[base + j] = Math.exp(logits[base + j]! - max) / sum
+  }
+  return out
+}

@@ -1,0 +1,277 @@
+/**
+ * Sequential models: a list of Dropout and Dense descriptions compiled into fused DropoutDense
+ * layers (compile.ts), with training (fit.ts), evaluation and prediction by weight scaling or
+ * Monte Carlo dropout (predict.ts), and saving (serialize.ts).
+ *
+ * Streams of the model's seed: fused layer i uses streams 4i .. 4i + 3 (its initial weights, input
+ * mask, output mask, DropConnect mask; see DropoutDense), shuffling uses stream 2^64 - 1. Training
+ * draws masks from offset 0 up; Monte Carlo prediction draws from offset 2^63 up, so predicting
+ * never reuses a training mask and never moves a generator: a model's training run is the same
+ * whether or not it was asked for predictions in between.
+ */
+
+import type { DropoutMode } from '../backend.js'
+import { invalidArg } from '../errors.js'
+import { DropoutDense } from '../layers/dropout-dense.js'
+import type { Thinnet } from '../thinnet.js'
+import type { U64 } from '../types.js'
+import { checkCount, checkKeys, checkMode, checkObject, checkU64, describeValue } from '../validate.js'
+import { compile, describePlan, type FusedLayerPlan } from './compile.js'
+import { checkLayer, type Layer } from './layers.js'
+import type { LossName } from './loss.js'
+import { fit, type FitOptions, type History } from './fit.js'
+import { OptimizerState, type Optimizer } from './optimizers.js'
+import { evaluate, predict, type Evaluation, type Prediction, type PredictOptions } from './predict.js'
+import { saveModel, toArtifacts, type ModelArtifacts } from './serialize.js'
+
+export interface SequentialOptions {
+  /** Features per example (columns of x). */
+  inputs: number
+  /** The key of every random draw: initial weights, masks, shuffling. */
+  seed: U64
+  /** The mode of dropout layers that do not name one: 'inverted' (default) or 'classic'. */
+  mode?: DropoutMode
+  /**
+   * 'crossEntropy' (softmax cross-entropy on the last layer's outputs, which are logits) or
+   * 'mse'. Default: chosen by the first `fit` from its labels (integer labels: crossEntropy,
+   * Float32Array targets: mse); predictions before that treat outputs as logits.
+   */
+  loss?: LossName
+}
+
+/** What a model keeps between fits: everything training moves forward besides the weights. */
+export interface TrainingProgress {
+  epochs: number
+  shuffleOffset: bigint
+}
+
+/**
+ * A sequential model.
+ *
+ * @example
+ * ```ts
+ * import { load } from 'thinnet'
+ * const tn = await load()
+ * const model = tn.sequential([
+ *   tn.layers.dropout({ rate: 0.2 }),
+ *   tn.layers.dense({ units: 256, activation: 'relu' }), tn.layers.dropout({ rate: 0.5 }),
+ *   tn.layers.dense({ units: 10 }),
+ * ], { inputs: 784, seed: 1n })
+ * console.log(model.summary())
+ * // DropoutDense 784 -> 256, relu, input dropout 0.2 (inverted), output dropout 0.5 (inverted)  <- layers 0 dropout, 1 dense, 2 dropout
+ * // DropoutDense 256 -> 10, linear  <- layers 3 dense
+ * ```
+ */
+export class Sequential {
+  readonly inputs: number
+  /** Outputs per example: the last dense layer's units. */
+  readonly outputs: number
+  readonly seed: bigint
+  readonly mode: DropoutMode
+  /** The layer descriptions as given. */
+  readonly layers: readonly Layer[]
+  /** What the descriptions compiled into: one entry per fused layer. */
+  readonly plan: readonly FusedLayerPlan[]
+  /** The fused layers themselves (their weights, gradients and mask generators). */
+  readonly fused: readonly DropoutDense[]
+  /** Progress that training keeps (epochs trained, the shuffle stream's offset). */
+  readonly progress: TrainingProgress = { epochs: 0, shuffleOffset: 0n }
+  #loss: LossName | undefined
+  readonly #tn: Thinnet
+  readonly #optimizers = new Map<Optimizer, OptimizerState>()
+  #busy: string | undefined
+  #disposed = false
+
+  constructor(tn: Thinnet, layers: readonly Layer[], options: SequentialOptions) {
+    if (!Array.isArray(layers)) throw invalidArg(`layers must be an array of tn.layers, received ${describeValue(layers)}`)
+    const o = checkObject(options, 'options', '{ inputs: 784, seed: 1n }')
+    checkKeys(o, ['inputs', 'seed', 'mode', 'loss'], 'options')
+    const inputs = checkCount('inputs', o.inputs)
+    if (inputs === 0) throw invalidArg('inputs must be at least 1, received 0')
+    this.inputs = inputs
+    this.seed = checkU64('seed', o.seed)
+    this.mode = o.mode === undefined ? 'inverted' : checkMode(o.mode)
+    if (o.loss !== undefined && o.loss !== 'crossEntropy' && o.loss !== 'mse') {
+      throw invalidArg(`loss must be 'crossEntropy' or 'mse', received ${describeValue(o.loss)}`)
+    }
+    this.#loss = o.loss as LossName | undefined
+    this.layers = Object.freeze(layers.map((layer, i) => checkLayer(layer, `layers[${i}]`)))
+    this.plan = Object.freeze(compile(this.layers, inputs, this.mode))
+    this.outputs = this.plan[this.plan.length - 1]!.units
+    this.#tn = tn
+    const fused: DropoutDense[] = []
+    try {
+      this.plan.forEach((p, i) => {
+        fused.push(
+          new DropoutDense(tn, {
+            inputs: p.inputs,
+            units: p.units,
+            activation: p.activation,
+            ...(p.alpha === undefined ? {} : { alpha: p.alpha }),
+            ...(p.init === undefined ? {} : { init: p.init }),
+            ...(p.inputDropout ? { inputDropout: p.inputDropout } : {}),
+            ...(p.outputDropout ? { outputDropout: p.outputDropout } : {}),
+            ...(p.dropConnect ? { dropConnect: p.dropConnect } : {}),
+            mode: this.mode,
+            seed: this.seed,
+            stream: BigInt(i),
+          }),
+        )
+      })
+    } catch (error) {
+      for (const layer of fused) layer.dispose()
+      throw error
+    }
+    this.fused = Object.freeze(fused)
+  }
+
+  /** The loss the model trains with (undefined until set by the options or the first fit). */
+  get loss(): LossName | undefined {
+    return this.#loss
+  }
+
+  /** The backend the model computes on. */
+  get backend(): string {
+    return this.#tn.backend
+  }
+
+  /** Trainable numbers: weights and biases of every layer. */
+  get parameterCount(): number {
+    return this.plan.reduce((sum, p) => sum + p.inputs * p.units + p.units, 0)
+  }
+
+  /** What the layers were fused into, one line per fused layer, and the parameter count. */
+  summary(): string {
+    return [...describePlan(this.plan, this.layers), `${this.parameterCount} parameters, ${this.#tn.backend} backend`].join('\n')
+  }
+
+  /**
+   * Trains the model (see FitOptions): shuffled minibatches through the fused layers, the loss
+   * chosen by y (class labels: softmax cross-entropy; Float32Array targets: mean squared error),
+   * an optimizer step and max-norm per batch. Does not block the event loop for more than a
+   * batch; reproducible from the model's seed on a given backend; cancellable with `signal`.
+   * Rejects with a ThinnetError naming the argument for bad data (before any step), and with
+   * ERR_NOT_FINITE if the loss becomes NaN or infinite (the model as before that step).
+   *
+   * @example
+   * ```ts
+   * import { load } from 'thinnet'
+   * const tn = await load()
+   * const model = tn.sequential([tn.layers.dense({ units: 8, activation: 'relu' }), tn.layers.dense({ units: 2 })], { inputs: 2, seed: 1n })
+   * const x = new Float32Array([0, 0, 0, 1, 1, 0, 1, 1])
+   * const y = new Uint8Array([0, 1, 1, 0])
+   * const history = await model.fit({ x, y, epochs: 200, batchSize: 4, optimizer: tn.optimizers.adam({ lr: 0.05 }) })
+   * console.log(history.epochs.at(-1)?.accuracy) // -> 1 (XOR learnt)
+   * ```
+   */
+  fit(options: FitOptions): Promise<History> {
+    return fit(this, options)
+  }
+
+  /**
+   * Loss and accuracy on (x, y) by weight scaling (default) or Monte Carlo dropout
+   * (`{ inference: 'mc', samples: 50 }`).
+   *
+   * @example
+   * ```ts
+   * const { loss, accuracy } = await model.evaluate(xTest, yTest)
+   * ```
+   */
+  evaluate(x: Float32Array, y: Uint8Array | Int32Array | Float32Array, options: PredictOptions = {}): Promise<Evaluation> {
+    return evaluate(this, x, y, options)
+  }
+
+  /**
+   * Predictions for x: class probabilities (cross-entropy models) or outputs, by weight scaling
+   * (default: one deterministic pass) or Monte Carlo dropout (`{ inference: 'mc', samples: T }`:
+   * mean, variance over the T passes, predictive entropy per example).
+   *
+   * @example
+   * ```ts
+   * const p = await model.predict(xTest, { inference: 'mc', samples: 50 })
+   * console.log(p.classes[0], p.mean[0], p.entropy[0])
+   * ```
+   */
+  predict(x: Float32Array, options: PredictOptions = {}): Promise<Prediction> {
+    return predict(this, x, options)
+  }
+
+  /** The JSON description and the weights' bytes (see serialize.ts); `tn.modelFromArtifacts` reads them back. */
+  toArtifacts(): ModelArtifacts {
+    return toArtifacts(this)
+  }
+
+  /**
+   * Saves the model to `dir` as model.json and weights.bin (Node only); `tn.loadModel(dir)` reads
+   * it back, on any backend.
+   *
+   * @example
+   * ```ts
+   * await model.save('out/fashion-mlp')
+   * const again = await tn.loadModel('out/fashion-mlp')
+   * ```
+   */
+  save(dir: string): Promise<{ json: string; weights: string }> {
+    return this.exclusive('save', () => saveModel(this, dir))
+  }
+
+  /** Frees the layers' and optimizers' memory. The model cannot be used after. */
+  dispose(): void {
+    if (this.#disposed) return
+    this.#disposed = true
+    for (const state of this.#optimizers.values()) state.dispose()
+    for (const layer of this.fused) layer.dispose()
+  }
+
+  // ---- internals shared with fit.ts, predict.ts, serialize.ts (not part of the public API) ----
+
+  /** @internal */
+  get tn(): Thinnet {
+    return this.#tn
+  }
+
+  /** @internal Sets the loss once (the first fit), or checks that it agrees. */
+  settleLoss(loss: LossName): void {
+    if (this.#loss === undefined) this.#loss = loss
+    else if (this.#loss !== loss) {
+      throw invalidArg(
+        loss === 'mse'
+          ? "y must hold integer class labels (Uint8Array or Int32Array): this model trains with loss 'crossEntropy'"
+          : "y must be a Float32Array of targets: this model trains with loss 'mse'",
+      )
+    }
+  }
+
+  /** @internal The optimizer's state bound to this model's parameters (created on first use). */
+  optimizerState(optimizer: Optimizer): OptimizerState {
+    let state = this.#optimizers.get(optimizer)
+    if (state === undefined) {
+      const slots = this.fused.flatMap((layer) => [
+        { length: layer.inputs * layer.units, param: () => layer.parameters().w, grad: () => layer.gradients().w },
+        { length: layer.units, param: () => layer.parameters().b, grad: () => layer.gradients().b },
+      ])
+      state = new OptimizerState(this.#tn, optimizer, slots)
+      this.#optimizers.set(optimizer, state)
+    }
+    return state
+  }
+
+  /** @internal Marks the model busy with `what` for the duration of `work`; refuses overlaps. */
+  async exclusive<T>(what: string, work: () => Promise<T>): Promise<T> {
+    this.live()
+    if (this.#busy !== undefined) {
+      throw invalidArg(`the model is busy (${this.#busy}): wait for that call to settle before calling ${what}`)
+    }
+    this.#busy = what
+    try {
+      return await work()
+    } finally {
+      this.#busy = undefined
+    }
+  }
+
+  /** @internal */
+  live(): void {
+    if (this.#disposed) throw invalidArg('this model was disposed: it cannot be used any more')
+  }
+}
