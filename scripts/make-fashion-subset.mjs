@@ -236,6 +236,11 @@ This folder is generated: do not edit it by hand. Regenerate it with the command
 ${Object.entries(SOURCE_SHA256)
   .map(([name, hash]) => `  - \`${name}\`: \`${hash}\``)
   .join('\n')}
+- Debian's .gz files are not byte-identical to upstream's downloads (their MD5s differ from the
+  ones upstream publishes): each is smaller than upstream's (26,421,880, 29,515, 4,422,102 and
+  5,148 bytes) by exactly its file name plus a NUL, and its gzip header carries a 2020-06-05
+  mtime, as from a gzip header rewritten without the name. The decompressed content was not
+  compared with upstream's when this was written (no network); the hashes above pin what was used.
 
 ## Licence
 
