@@ -12,6 +12,7 @@ use crate::check;
 use crate::dense_args;
 use crate::env::{CallInfo, Env, Export, Value};
 use crate::ops::{DropoutCall, MaskCall, Pass};
+use crate::optim_args;
 use crate::sys;
 use crate::task::{self, task_region, Prepared, Work};
 
@@ -41,6 +42,9 @@ pub unsafe extern "C" fn napi_register_module_v1(env: sys::napi_env, exports: sy
         Export { name: c"denseAsync", function: dense_async },
         Export { name: c"denseBackwardAsync", function: dense_backward_async },
         Export { name: c"gemm", function: gemm },
+        Export { name: c"sgdStep", function: sgd_step },
+        Export { name: c"adamStep", function: adam_step },
+        Export { name: c"maxNorm", function: max_norm },
     ];
     // SAFETY: `env` and `exports` are what Node passes to this initialiser, used only during it.
     let (env_, exports_) = unsafe { (Env::from_raw(env), Value::from_raw(exports)) };
@@ -142,6 +146,27 @@ unsafe extern "C" fn dense_backward_async(env: sys::napi_env, info: sys::napi_ca
 unsafe extern "C" fn gemm(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     // SAFETY: called by Node only, with this call's env and info (see above).
     unsafe { guarded(env, info, "gemm", run_gemm) }
+}
+
+unsafe extern "C" fn sgd_step(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: called by Node only, with this call's env and info (see above).
+    unsafe { guarded(env, info, "sgdStep", |env, info| env_undefined(env, optim_args::sgd(env, env.args::<7>(info)?)?.run())) }
+}
+
+unsafe extern "C" fn adam_step(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: called by Node only, with this call's env and info (see above).
+    unsafe { guarded(env, info, "adamStep", |env, info| env_undefined(env, optim_args::adam(env, env.args::<15>(info)?)?.run())) }
+}
+
+unsafe extern "C" fn max_norm(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: called by Node only, with this call's env and info (see above).
+    unsafe { guarded(env, info, "maxNorm", |env, info| env_undefined(env, optim_args::max_norm(env, env.args::<4>(info)?)?.run())) }
+}
+
+/// `undefined` after a call that returned Ok.
+fn env_undefined(env: &Env, outcome: Result<(), Error>) -> Result<Value, Error> {
+    outcome?;
+    env.undefined()
 }
 
 fn run_set_max_threads(env: &Env, info: CallInfo) -> Result<Value, Error> {

@@ -26,12 +26,21 @@
 //! denseBackwardAsync(...the arguments of denseBackward): Promise<void>
 //! gemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number): void
 //!
+//! sgdStep(w: Float32Array, g: Float32Array, velocity: Float32Array | null, lr: number,
+//!         momentum: number, nesterov: boolean, weightDecay: number): void
+//! adamStep(w, g, m, v: Float32Array, lr, beta1, oneMinusBeta1, beta2, oneMinusBeta2, epsilon,
+//!          weightDecay: number, decoupled: boolean, biasCorrection1, biasCorrection2,
+//!          decay: number): void
+//! maxNorm(w: Float32Array, inputs: number, units: number, c: number): void
+//!
 //! Spec = { p: number, seed: bigint, stream: bigint, offset: bigint, classic: boolean }
 //! ```
 //!
 //! For dropout, `out` may be the input itself (same memory: the core's in-place function runs);
-//! an `out` that partly overlaps the input is refused. For the dense calls and gemm, no output
-//! may share memory with an input or another output (inputs may share memory with each other).
+//! an `out` that partly overlaps the input is refused. For the dense calls, gemm and the
+//! optimizer steps, no output may share memory with an input or another output (inputs may share
+//! memory with each other); the optimizer steps update w (and velocity, m, v) in place. Their float
+//! parameters are rounded to float32 (the host derives Adam's factors: thinnet_core::AdamParams).
 //! Optional arrays and dropouts are null or undefined when absent. The async forms check every
 //! argument before queueing (a rejection carries the sync call's error) and run on libuv's
 //! thread pool; the caller must not touch, transfer, detach or resize their arrays until the
@@ -39,7 +48,7 @@
 //!
 //! Layout: `sys` declares the C functions, `env` is the only place that calls them, `args`,
 //! `dense_args` and `check` read arguments, `region` turns memory into slices without aliasing,
-//! `ops` and `dense` hold each call as plain data, `dense_check` repeats the core's checks so a
+//! `ops`, `dense` and `optim` hold each call as plain data (`optim_args` reads the optimizer calls), `dense_check` repeats the core's checks so a
 //! call can be refused before it runs, `task` runs calls on libuv's thread pool, `exports` is the
 //! table Node sees.
 //!
@@ -53,6 +62,7 @@ mod check;
 mod dense;
 mod dense_check;
 mod ops;
+mod optim;
 mod region;
 
 #[cfg(not(test))]
@@ -61,6 +71,8 @@ mod args;
 mod dense_args;
 #[cfg(not(test))]
 mod env;
+#[cfg(not(test))]
+mod optim_args;
 #[cfg(not(test))]
 mod exports;
 #[cfg(not(test))]
