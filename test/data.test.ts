@@ -5,11 +5,13 @@
  * records) and on the full Debian set when it is installed.
  */
 
+import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { gunzipSync as gunzipBuffer, gzipSync as gzipBuffer } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ThinnetError, type ThinnetErrorCode } from '../ts/errors.js'
@@ -377,6 +379,43 @@ describe('the full Fashion-MNIST set (Debian dataset-fashion-mnist)', () => {
       let j = 0
       for (let i = 0; i < n && j < m; i++) if (same(i, j)) j++
       expect(j, `${prefix}: subset examples found in order in the full set`).toBe(m)
+    }
+  })
+})
+
+describe('scripts/make-fashion-subset.mjs', () => {
+  it.skipIf(!hasFullSet)(`--check regenerates the shipped subset byte for byte${fullSetSkip}`, () => {
+    const script = fileURLToPath(new URL('../scripts/make-fashion-subset.mjs', import.meta.url))
+    const run = spawnSync(process.execPath, [script, '--check'], { encoding: 'utf8' })
+    expect(run.stderr).toBe('')
+    expect(run.status).toBe(0)
+    expect(run.stdout).toMatch(/all 6 files match a fresh build byte for byte/)
+  })
+
+  it.skipIf(!hasFullSet)(`--check reports files that differ, telling content from compression${fullSetSkip}`, async () => {
+    const out = await mkdtemp(join(tmpdir(), 'thinnet-subset-check-'))
+    try {
+      for (const f of ['README.md', 'LICENSE', ...Object.values(FASHION_MNIST_FILES).map((n) => n + '.gz')]) {
+        await writeFile(join(out, f), await readBytes(join(FASHION_MNIST_SUBSET_DIR, f)))
+      }
+      // Same content, other compression level; another label; a missing licence.
+      const images = join(out, 't10k-images-idx3-ubyte.gz')
+      await writeFile(images, u8(gzipBuffer(gunzipSync(await readBytes(images)), { level: 1 })))
+      const labelsPath = join(out, 'train-labels-idx1-ubyte.gz')
+      const labels = gunzipSync(await readBytes(labelsPath))
+      labels[8] = (labels[8]! + 1) % 10
+      await writeFile(labelsPath, gzipSync(labels))
+      await rm(join(out, 'LICENSE'))
+      const script = fileURLToPath(new URL('../scripts/make-fashion-subset.mjs', import.meta.url))
+      const run = spawnSync(process.execPath, [script, '--check', '--out', out], { encoding: 'utf8' })
+      expect(run.status).toBe(1)
+      expect(run.stderr).toMatch(/DIFFERS .*t10k-images-idx3-ubyte\.gz: same IDX content, different gzip bytes/)
+      expect(run.stderr).toMatch(/DIFFERS .*train-labels-idx1-ubyte\.gz: the IDX content differs/)
+      expect(run.stderr).toMatch(/MISSING .*LICENSE/)
+      expect(run.stderr).toMatch(/3 of 6 files differ from a fresh build/)
+      expect(run.stdout).toMatch(/ok .*train-images-idx3-ubyte\.gz/)
+    } finally {
+      await rm(out, { recursive: true, force: true })
     }
   })
 })
