@@ -18,6 +18,12 @@
 //!   u32::MAX; `act` the activation's name in UTF-8; `dropouts` a 120-byte spec block
 //!   (`spec_block.rs` documents the layout). Outputs overlap nothing. See `dense.rs`.
 //! - `tn_gemm(a, a_len, b, b_len, c, c_len, m, k, n) -> status`: C = A . B, row-major.
+//! - `tn_sgd_step(w, w_len, g, g_len, velocity, velocity_len, lr: f64, momentum: f64, nesterov,
+//!   weight_decay: f64) -> status` (velocity absent with length u32::MAX),
+//!   `tn_adam_step(w, w_len, g, g_len, m, m_len, v, v_len, lr, beta1, one_minus_beta1, beta2,
+//!   one_minus_beta2, epsilon, weight_decay: f64..., decoupled, bias_correction1,
+//!   bias_correction2, decay: f64) -> status` and `tn_max_norm(w, w_len, inputs, units, c: f64)
+//!   -> status`: the optimizer steps, in place; floats rounded to f32, flags 0 or 1. See `optim.rs`.
 //! - status: 0 ok, else `ErrorCode::status()` (1 ERR_INVALID_ARG, 2 ERR_SHAPE_MISMATCH,
 //!   3 ERR_INTERNAL); the message is at `tn_last_error_ptr()`, `tn_last_error_len()` bytes, UTF-8.
 //! - `tn_isa_ptr()`, `tn_isa_len()`: the instruction set in use ("simd128" or "scalar").
@@ -32,6 +38,7 @@ mod dense;
 mod gemm;
 mod last_error;
 mod memory;
+mod optim;
 mod spec_block;
 
 use thinnet_core::{DropoutSpec, Error, MaskSpec, Mode};
@@ -39,8 +46,8 @@ use thinnet_core::{DropoutSpec, Error, MaskSpec, Mode};
 use crate::last_error::guard;
 use crate::memory::{layout, Region};
 
-/// Version of the ABI described above.
-pub const ABI_VERSION: u32 = 2;
+/// Version of the ABI described above (3: the optimizer exports).
+pub const ABI_VERSION: u32 = 3;
 
 #[no_mangle]
 pub extern "C" fn tn_abi_version() -> u32 {

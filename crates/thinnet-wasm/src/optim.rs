@@ -1,0 +1,223 @@
+//! `tn_sgd_step`, `tn_adam_step`, `tn_max_norm`: the core's optimizer steps over linear memory.
+//! Arrays are (address, length in elements); w, velocity, m and v are updated in place and must
+//! not overlap each other or g. Float parameters arrive as f64 (JavaScript numbers) and are
+//! rounded to f32 here (`as f32`, exactly `Math.fround`); flags are 0 or 1. The core checks
+//! lengths and parameter ranges before writing anything.
+
+use thinnet_core::{AdamParams, Error, SgdParams};
+
+use crate::last_error::guard;
+use crate::memory::{check_disjoint, Region};
+
+fn flag(name: &str, value: u32) -> Result<bool, Error> {
+    match value {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(Error::invalid_arg(format!("{} must be 0 (false) or 1 (true), received {}", name, other))),
+    }
+}
+
+/// One SGD step (thinnet_core::sgd_step). `velocity` is absent when its length is u32::MAX.
+///
+/// # Safety
+/// As `tn_dense`: regions of linear memory that JavaScript owns, touched by nothing else during
+/// the call; bad addresses are rejected, not trusted.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn tn_sgd_step(
+    w: *mut f32,
+    w_len: usize,
+    g: *const f32,
+    g_len: usize,
+    velocity: *mut f32,
+    velocity_len: usize,
+    lr: f64,
+    momentum: f64,
+    nesterov: u32,
+    weight_decay: f64,
+) -> i32 {
+    guard(|| {
+        let params = SgdParams {
+            lr: lr as f32,
+            momentum: momentum as f32,
+            nesterov: flag("nesterov", nesterov)?,
+            weight_decay: weight_decay as f32,
+        };
+        let wr = Region::new::<f32>("w", w as usize, w_len)?;
+        let gr = Region::new::<f32>("g", g as usize, g_len)?;
+        let vr = Region::optional::<f32>("velocity", velocity as usize, velocity_len)?;
+        check_disjoint(&[Some(wr), vr], &[Some(gr)])?;
+        // SAFETY: checked regions; w and velocity share no byte with each other or g; JavaScript's
+        // memory that nothing else touches during the call (contract).
+        let (w, g, v) = unsafe { (wr.slice_mut::<f32>(), gr.slice::<f32>(), vr.map(|v| v.slice_mut::<f32>())) };
+        thinnet_core::sgd_step(w, g, v, &params)
+    })
+}
+
+/// One Adam step (thinnet_core::adam_step) with the factors the host derived (AdamParams).
+///
+/// # Safety
+/// As `tn_sgd_step`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn tn_adam_step(
+    w: *mut f32,
+    w_len: usize,
+    g: *const f32,
+    g_len: usize,
+    m: *mut f32,
+    m_len: usize,
+    v: *mut f32,
+    v_len: usize,
+    lr: f64,
+    beta1: f64,
+    one_minus_beta1: f64,
+    beta2: f64,
+    one_minus_beta2: f64,
+    epsilon: f64,
+    weight_decay: f64,
+    decoupled: u32,
+    bias_correction1: f64,
+    bias_correction2: f64,
+    decay: f64,
+) -> i32 {
+    guard(|| {
+        let params = AdamParams {
+            lr: lr as f32,
+            beta1: beta1 as f32,
+            one_minus_beta1: one_minus_beta1 as f32,
+            beta2: beta2 as f32,
+            one_minus_beta2: one_minus_beta2 as f32,
+            epsilon: epsilon as f32,
+            weight_decay: weight_decay as f32,
+            decoupled: flag("decoupled", decoupled)?,
+            bias_correction1: bias_correction1 as f32,
+            bias_correction2: bias_correction2 as f32,
+            decay: decay as f32,
+        };
+        let wr = Region::new::<f32>("w", w as usize, w_len)?;
+        let gr = Region::new::<f32>("g", g as usize, g_len)?;
+        let mr = Region::new::<f32>("m", m as usize, m_len)?;
+        let vr = Region::new::<f32>("v", v as usize, v_len)?;
+        check_disjoint(&[Some(wr), Some(mr), Some(vr)], &[Some(gr)])?;
+        // SAFETY: checked regions; w, m and v share no byte with each other or g; JavaScript's
+        // memory that nothing else touches during the call (contract).
+        let (w, g, m, v) = unsafe { (wr.slice_mut::<f32>(), gr.slice::<f32>(), mr.slice_mut::<f32>(), vr.slice_mut::<f32>()) };
+        thinnet_core::adam_step(w, g, m, v, &params)
+    })
+}
+
+/// Max-norm (thinnet_core::max_norm) over w [inputs, units], row-major, in place.
+///
+/// # Safety
+/// As `tn_sgd_step`.
+#[no_mangle]
+pub unsafe extern "C" fn tn_max_norm(w: *mut f32, w_len: usize, inputs: usize, units: usize, c: f64) -> i32 {
+    guard(|| {
+        let wr = Region::new::<f32>("w", w as usize, w_len)?;
+        // SAFETY: a checked region of JavaScript's memory that nothing else touches during the
+        // call (contract).
+        thinnet_core::max_norm(unsafe { wr.slice_mut::<f32>() }, inputs, units, c as f32)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::ABSENT;
+    use crate::tests::last_message;
+
+    fn data(n: usize, seed: u32) -> Vec<f32> {
+        (0..n).map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) as f32 / 8_388_608.0 - 1.0).collect()
+    }
+
+    #[test]
+    fn steps_forward_to_the_core() {
+        let n = 45;
+        let (mut w, g, mut m, mut v) = (data(n, 1), data(n, 2), data(n, 3), data(n, 4));
+        v.iter_mut().for_each(|x| *x = *x * *x);
+        let p = AdamParams::at_step(0.001, 0.9, 0.999, 1e-8, 0.01, true, 2).unwrap();
+        let (mut ew, mut em, mut ev) = (w.clone(), m.clone(), v.clone());
+        thinnet_core::adam_step(&mut ew, &g, &mut em, &mut ev, &p).unwrap();
+        let f = |x: f32| f64::from(x);
+        // SAFETY: live buffers of n elements each.
+        let status = unsafe {
+            tn_adam_step(
+                w.as_mut_ptr(), n, g.as_ptr(), n, m.as_mut_ptr(), n, v.as_mut_ptr(), n,
+                f(p.lr), f(p.beta1), f(p.one_minus_beta1), f(p.beta2), f(p.one_minus_beta2), f(p.epsilon),
+                f(p.weight_decay), 1, f(p.bias_correction1), f(p.bias_correction2), f(p.decay),
+            )
+        };
+        assert_eq!(status, 0, "{}", last_message());
+        assert_eq!((&w, &m, &v), (&ew, &em, &ev));
+
+        let sgd = SgdParams { lr: 0.1, momentum: 0.9, nesterov: true, weight_decay: 0.01 };
+        let (mut ew, mut ev) = (w.clone(), m.clone());
+        thinnet_core::sgd_step(&mut ew, &g, Some(&mut ev), &sgd).unwrap();
+        // SAFETY: live buffers of n elements each.
+        let status = unsafe { tn_sgd_step(w.as_mut_ptr(), n, g.as_ptr(), n, m.as_mut_ptr(), n, 0.1, f(0.9f32), 1, f(0.01f32)) };
+        assert_eq!(status, 0, "{}", last_message());
+        assert_eq!((&w, &m), (&ew, &ev));
+        // Without a velocity (absent by length).
+        let sgd = SgdParams { momentum: 0.0, nesterov: false, ..sgd };
+        let mut ew = w.clone();
+        thinnet_core::sgd_step(&mut ew, &g, None, &sgd).unwrap();
+        // SAFETY: live buffers of n elements; velocity absent.
+        let status = unsafe { tn_sgd_step(w.as_mut_ptr(), n, g.as_ptr(), n, std::ptr::null_mut(), ABSENT, 0.1, 0.0, 0, f(0.01f32)) };
+        assert_eq!(status, 0, "{}", last_message());
+        assert_eq!(w, ew);
+
+        let mut ew = w.clone();
+        thinnet_core::max_norm(&mut ew, 5, 9, 0.5).unwrap();
+        // SAFETY: a live buffer of n = 5 * 9 elements.
+        assert_eq!(unsafe { tn_max_norm(w.as_mut_ptr(), n, 5, 9, 0.5) }, 0);
+        assert_eq!(w, ew);
+    }
+
+    #[test]
+    fn bad_calls_return_a_status_and_write_nothing() {
+        let mut buf = data(64, 5);
+        let before = buf.clone();
+        let p = buf.as_mut_ptr();
+        // SAFETY: every offset below keeps its range inside buf's 64 elements.
+        let at = |k: usize| unsafe { p.add(k) };
+        // m overlaps w.
+        // SAFETY: ranges inside buf; the export must refuse before any access.
+        let status = unsafe {
+            tn_adam_step(at(0), 8, at(32), 8, at(4), 8, at(16), 8, 0.1, 0.9, 0.1, 0.999, 0.001, 1e-8, 0.0, 0, 10.0, 1000.0, 1.0)
+        };
+        assert_eq!(status, 1);
+        assert!(last_message().starts_with("m must not overlap w"), "{}", last_message());
+        // velocity overlaps g.
+        // SAFETY: as above.
+        let status = unsafe { tn_sgd_step(at(0), 8, at(8), 8, at(12), 8, 0.1, 0.5, 0, 0.0) };
+        assert_eq!(status, 1);
+        assert!(last_message().starts_with("velocity must not overlap g"), "{}", last_message());
+        // Lengths: a shape error from the core.
+        // SAFETY: as above.
+        let status = unsafe { tn_sgd_step(at(0), 8, at(8), 7, std::ptr::null_mut(), ABSENT, 0.1, 0.0, 0, 0.0) };
+        assert_eq!((status, last_message().as_str()), (2, "g must have the length of w (8), received 7"));
+        // A flag that is not 0 or 1, a bad epsilon, a bad c.
+        // SAFETY: as above.
+        let status = unsafe { tn_sgd_step(at(0), 8, at(8), 8, at(16), 8, 0.1, 0.5, 2, 0.0) };
+        assert_eq!((status, last_message().as_str()), (1, "nesterov must be 0 (false) or 1 (true), received 2"));
+        // SAFETY: as above.
+        let status = unsafe {
+            tn_adam_step(at(0), 8, at(32), 8, at(8), 8, at(16), 8, 0.1, 0.9, 0.1, 0.999, 0.001, 0.0, 0.0, 0, 10.0, 1000.0, 1.0)
+        };
+        assert_eq!(status, 1);
+        assert!(last_message().starts_with("epsilon must"), "{}", last_message());
+        // SAFETY: as above.
+        let status = unsafe { tn_max_norm(at(0), 12, 3, 4, f64::INFINITY) };
+        assert_eq!(status, 1);
+        assert!(last_message().starts_with("c must be"), "{}", last_message());
+        // SAFETY: as above.
+        let status = unsafe { tn_max_norm(at(0), 12, 3, 5, 1.0) };
+        assert_eq!(status, 2);
+        // A null w with elements: rejected as an address.
+        // SAFETY: the export must refuse the null address before any access.
+        let status = unsafe { tn_max_norm(std::ptr::null_mut(), 4, 2, 2, 1.0) };
+        assert_eq!(status, 1);
+        assert_eq!(buf, before);
+    }
+}
