@@ -60,6 +60,22 @@ export interface Backend {
   denseBackwardAsync(x: Float32Array, w: Float32Array, dy: Float32Array, saved: DenseSaved, grads: DenseGrads, args: DenseArgs): Promise<void>
   /** Plain C = A . B, row-major, A [m, k], B [k, n], C [m, n] (for benchmarks and tests). */
   gemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number): void
+  /**
+   * One SGD step in place (crates/thinnet-core optim::sgd_step): w (and velocity, when given) are
+   * updated, g is read. Every array has w.length elements; w and velocity overlap nothing.
+   */
+  sgdStep(w: Float32Array, g: Float32Array, velocity: Float32Array | undefined, args: SgdArgs): void
+  /**
+   * One Adam step in place (optim::adam_step): w, m and v are updated, g is read. Every array has
+   * w.length elements; w, m and v overlap nothing. The float32 factors of the step are derived
+   * from `args` by `adamFactors`, the same on every backend.
+   */
+  adamStep(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, args: AdamArgs): void
+  /**
+   * The max-norm constraint in place (optim::max_norm): every column of w [inputs, units] whose
+   * L2 norm exceeds c is scaled to norm c; the others are untouched.
+   */
+  maxNorm(w: Float32Array, inputs: number, units: number, c: number): void
   /** Caps the threads one call may use (0: every core). WASM has one thread and ignores it. */
   setMaxThreads(n: number): void
   maxThreads(): number
@@ -92,6 +108,98 @@ export interface DenseGrads {
   dx?: Float32Array
   dw?: Float32Array
   db?: Float32Array
+}
+
+/** A checked SGD step: lr >= 0, momentum in [0, 1), weightDecay >= 0, all finite. */
+export interface SgdArgs {
+  lr: number
+  momentum: number
+  /** Nesterov momentum; needs momentum > 0. */
+  nesterov: boolean
+  /** L2 penalty added to the gradient: g + weightDecay * w. */
+  weightDecay: number
+}
+
+/**
+ * A checked Adam step: lr >= 0, beta1 and beta2 in [0, 1), epsilon > 0, weightDecay >= 0, all
+ * finite; step t an integer in [1, 2^53] (the first step is 1).
+ */
+export interface AdamArgs {
+  lr: number
+  beta1: number
+  beta2: number
+  epsilon: number
+  weightDecay: number
+  /** AdamW: shrink w by 1 - lr * weightDecay instead of adding weightDecay * w to the gradient. */
+  decoupled: boolean
+  step: number
+}
+
+/**
+ * The float32 values one Adam step uses (crates/thinnet-core AdamParams), every one rounded once
+ * to float32 from a float64 computation, so that every backend and the reference get the same bits.
+ */
+export interface AdamFactors {
+  lr: number
+  beta1: number
+  /** fround(1 - beta1) */
+  oneMinusBeta1: number
+  beta2: number
+  /** fround(1 - beta2) */
+  oneMinusBeta2: number
+  epsilon: number
+  weightDecay: number
+  decoupled: boolean
+  /** fround(1 / (1 - beta1^t)) */
+  biasCorrection1: number
+  /** fround(1 / (1 - beta2^t)) */
+  biasCorrection2: number
+  /** fround(1 - lr * weightDecay), read only by AdamW with weightDecay != 0. */
+  decay: number
+}
+
+/**
+ * base^e for an integer e >= 0 in float64, by binary exponentiation from the low bits: the exact
+ * operation sequence of `pow_int` in crates/thinnet-core/src/optim/adam.rs (Math.pow may differ
+ * from a Rust pow in the last bit, which could change a float32 rounding).
+ */
+export function powInt(base: number, e: number): number {
+  let result = 1
+  let square = base
+  while (e > 0) {
+    if (e % 2 === 1) result *= square
+    e = Math.floor(e / 2)
+    if (e > 0) square *= square
+  }
+  return result
+}
+
+/**
+ * The factors of an Adam step, as `AdamParams::at_step` of the core derives them: float64
+ * arithmetic, one rounding to float32 per factor. Every backend passes exactly these values.
+ *
+ * @example
+ * ```ts
+ * import { adamFactors } from './backend.js'
+ * const f = adamFactors({ lr: 0.5, beta1: 0.5, beta2: 0.75, epsilon: 2, weightDecay: 0, decoupled: false, step: 1 })
+ * console.log(f.biasCorrection1, f.biasCorrection2) // 2 4
+ * ```
+ */
+export function adamFactors(args: AdamArgs): AdamFactors {
+  const f = Math.fround
+  return {
+    lr: f(args.lr),
+    beta1: f(args.beta1),
+    oneMinusBeta1: f(1 - args.beta1),
+    beta2: f(args.beta2),
+    oneMinusBeta2: f(1 - args.beta2),
+    epsilon: f(args.epsilon),
+    weightDecay: f(args.weightDecay),
+    decoupled: args.decoupled,
+    biasCorrection1: f(1 / (1 - powInt(args.beta1, args.step))),
+    biasCorrection2: f(1 / (1 - powInt(args.beta2, args.step))),
+    decay: f(1 - args.lr * args.weightDecay),
+  }
 }
 
 export interface BackendBuffer {

@@ -13,15 +13,18 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-import type {
-  Backend,
-  BackendBuffer,
-  DenseArgs,
-  DenseGrads,
-  DenseSaved,
-  DropoutMode,
-  KernelDropConnect,
-  KernelSpec,
+import {
+  adamFactors,
+  type AdamArgs,
+  type Backend,
+  type BackendBuffer,
+  type DenseArgs,
+  type DenseGrads,
+  type DenseSaved,
+  type DropoutMode,
+  type KernelDropConnect,
+  type KernelSpec,
+  type SgdArgs,
 } from '../backend.js'
 import { invalidArg } from '../errors.js'
 
@@ -109,6 +112,36 @@ export interface NativeBinding {
   ): Promise<void>
   /** C = A . B, row-major; lengths exactly m * k, k * n, m * n; c must not overlap a or b. */
   gemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number): void
+  /** One SGD step in place; velocity null when absent. No output may overlap another array. */
+  sgdStep(
+    w: Float32Array,
+    g: Float32Array,
+    velocity: Float32Array | null,
+    lr: number,
+    momentum: number,
+    nesterov: boolean,
+    weightDecay: number,
+  ): void
+  /** One Adam step in place with the factors of `adamFactors` (AdamParams in the core). */
+  adamStep(
+    w: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    lr: number,
+    beta1: number,
+    oneMinusBeta1: number,
+    beta2: number,
+    oneMinusBeta2: number,
+    epsilon: number,
+    weightDecay: number,
+    decoupled: boolean,
+    biasCorrection1: number,
+    biasCorrection2: number,
+    decay: number,
+  ): void
+  /** Max-norm over w [inputs, units] in place. */
+  maxNorm(w: Float32Array, inputs: number, units: number, c: number): void
 }
 
 const BINDING_FUNCTIONS = [
@@ -123,6 +156,9 @@ const BINDING_FUNCTIONS = [
   'denseAsync',
   'denseBackwardAsync',
   'gemm',
+  'sgdStep',
+  'adamStep',
+  'maxNorm',
 ] as const
 
 /** The platforms a binary is built for, named as `napi build --platform` names its output. */
@@ -291,6 +327,32 @@ export function nativeBackend(binding: NativeBinding): Backend {
     },
     gemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number): void {
       binding.gemm(a, b, c, m, k, n)
+    },
+    sgdStep(w: Float32Array, g: Float32Array, velocity: Float32Array | undefined, args: SgdArgs): void {
+      binding.sgdStep(w, g, velocity ?? null, args.lr, args.momentum, args.nesterov, args.weightDecay)
+    },
+    adamStep(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, args: AdamArgs): void {
+      const f = adamFactors(args)
+      binding.adamStep(
+        w,
+        g,
+        m,
+        v,
+        f.lr,
+        f.beta1,
+        f.oneMinusBeta1,
+        f.beta2,
+        f.oneMinusBeta2,
+        f.epsilon,
+        f.weightDecay,
+        f.decoupled,
+        f.biasCorrection1,
+        f.biasCorrection2,
+        f.decay,
+      )
+    },
+    maxNorm(w: Float32Array, inputs: number, units: number, c: number): void {
+      binding.maxNorm(w, inputs, units, c)
     },
     setMaxThreads(n: number): void {
       binding.setMaxThreads(n)

@@ -30,22 +30,25 @@
  * running on possibly corrupt state.
  */
 
-import type {
-  Backend,
-  BackendBuffer,
-  BackendName,
-  DenseArgs,
-  DenseGrads,
-  DenseSaved,
-  DropoutMode,
-  KernelDropConnect,
-  KernelSpec,
+import {
+  adamFactors,
+  type AdamArgs,
+  type Backend,
+  type BackendBuffer,
+  type BackendName,
+  type DenseArgs,
+  type DenseGrads,
+  type DenseSaved,
+  type DropoutMode,
+  type KernelDropConnect,
+  type KernelSpec,
+  type SgdArgs,
 } from '../backend.js'
 import { invalidArg, shapeMismatch, ThinnetError } from '../errors.js'
 import { checkFloat32Array, describeValue } from '../validate.js'
 
-/** The ABI this file speaks (`tn_abi_version` of crates/thinnet-wasm). */
-const ABI_VERSION = 2
+/** The ABI this file speaks (`tn_abi_version` of crates/thinnet-wasm; 3 added the optimizer steps). */
+const ABI_VERSION = 3
 
 export type WasmFile = 'thinnet_simd.wasm' | 'thinnet_scalar.wasm'
 
@@ -131,6 +134,41 @@ interface Exports {
     dropouts: number,
   ): number
   tn_gemm(a: number, aLen: number, b: number, bLen: number, c: number, cLen: number, m: number, k: number, n: number): number
+  /** velocity absent with length ABSENT; floats as f64 (rounded to f32 inside), flags 0 or 1. */
+  tn_sgd_step(
+    w: number,
+    wLen: number,
+    g: number,
+    gLen: number,
+    velocity: number,
+    velocityLen: number,
+    lr: number,
+    momentum: number,
+    nesterov: number,
+    weightDecay: number,
+  ): number
+  tn_adam_step(
+    w: number,
+    wLen: number,
+    g: number,
+    gLen: number,
+    m: number,
+    mLen: number,
+    v: number,
+    vLen: number,
+    lr: number,
+    beta1: number,
+    oneMinusBeta1: number,
+    beta2: number,
+    oneMinusBeta2: number,
+    epsilon: number,
+    weightDecay: number,
+    decoupled: number,
+    biasCorrection1: number,
+    biasCorrection2: number,
+    decay: number,
+  ): number
+  tn_max_norm(w: number, wLen: number, inputs: number, units: number, c: number): number
 }
 
 type DropoutExport = (
@@ -161,6 +199,9 @@ const FUNCTIONS = [
   'tn_dense',
   'tn_dense_backward',
   'tn_gemm',
+  'tn_sgd_step',
+  'tn_adam_step',
+  'tn_max_norm',
 ] as const
 
 // A module with one function, `() -> ()`, whose body is `i32.const 0; i32x4.splat; drop`: an
@@ -467,6 +508,54 @@ class WasmBackend implements Backend {
     this.#invoke(arrays, undefined, ([pa, pb, pc]) => this.#exports.tn_gemm(...pa!, ...pb!, ...pc!, ...dims))
   }
 
+  sgdStep(w: Float32Array, g: Float32Array, velocity: Float32Array | undefined, args: SgdArgs): void {
+    const nesterov = flag('nesterov', args.nesterov)
+    const arrays: ArrayArg[] = [
+      { name: 'w', array: w, output: true, inout: true },
+      { name: 'g', array: g, output: false },
+      { name: 'velocity', array: velocity, output: true, inout: true, optional: true },
+    ]
+    this.#invoke(arrays, undefined, ([pw, pg, pv]) =>
+      this.#exports.tn_sgd_step(...pw!, ...pg!, ...pv!, args.lr, args.momentum, nesterov, args.weightDecay),
+    )
+  }
+
+  adamStep(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, args: AdamArgs): void {
+    const f = adamFactors(args)
+    const decoupled = flag('decoupled', f.decoupled)
+    const arrays: ArrayArg[] = [
+      { name: 'w', array: w, output: true, inout: true },
+      { name: 'g', array: g, output: false },
+      { name: 'm', array: m, output: true, inout: true },
+      { name: 'v', array: v, output: true, inout: true },
+    ]
+    this.#invoke(arrays, undefined, ([pw, pg, pm, pv]) =>
+      this.#exports.tn_adam_step(
+        ...pw!,
+        ...pg!,
+        ...pm!,
+        ...pv!,
+        f.lr,
+        f.beta1,
+        f.oneMinusBeta1,
+        f.beta2,
+        f.oneMinusBeta2,
+        f.epsilon,
+        f.weightDecay,
+        decoupled,
+        f.biasCorrection1,
+        f.biasCorrection2,
+        f.decay,
+      ),
+    )
+  }
+
+  maxNorm(w: Float32Array, inputs: number, units: number, c: number): void {
+    const dims = [u32Arg('inputs', inputs), u32Arg('units', units)] as const
+    const arrays: ArrayArg[] = [{ name: 'w', array: w, output: true, inout: true }]
+    this.#invoke(arrays, undefined, ([pw]) => this.#exports.tn_max_norm(...pw!, ...dims, c))
+  }
+
   /** WASM runs on the calling thread only: accepted (and checked, like native) and ignored. */
   setMaxThreads(n: number): void {
     if (!Number.isSafeInteger(n) || n < 0) {
@@ -481,8 +570,9 @@ class WasmBackend implements Backend {
   /**
    * Runs an export over `arrays` and an optional `header` (bytes copied into scratch memory
    * first; `call` gets its address, else 0). `call` receives each array as (address, length):
-   * an array in this memory by its own address, any other copied into scratch (inputs before the
-   * call, outputs back after it, on success only), an absent one as (0, ABSENT).
+   * an array in this memory by its own address, any other copied into scratch (inputs and
+   * in-out arrays before the call, outputs back after it, on success only), an absent one as
+   * (0, ABSENT).
    */
   #invoke(
     arrays: ArrayArg[],
@@ -512,7 +602,9 @@ class WasmBackend implements Backend {
       const buffer = this.#memory.buffer
       if (header !== undefined) new Uint8Array(buffer, headerPtr, header.length).set(header)
       for (const slot of slots) {
-        if (slot.scratch && !slot.arg.output) new Float32Array(buffer, slot.ptr, slot.length).set(slot.arg.array!)
+        if (slot.scratch && (!slot.arg.output || slot.arg.inout === true)) {
+          new Float32Array(buffer, slot.ptr, slot.length).set(slot.arg.array!)
+        }
       }
       const status = this.#call(() => call(slots.map((slot) => [slot.ptr, slot.length]), headerPtr))
       this.#check(status)
@@ -662,6 +754,13 @@ function overlap(a: ArrayBufferView, b: ArrayBufferView): boolean {
   )
 }
 
+/** A boolean as the 0 or 1 the exports take. */
+function flag(name: string, value: boolean): number {
+  if (value === true) return 1
+  if (value === false) return 0
+  throw invalidArg(`${name} must be a boolean, received ${describeValue(value)}`)
+}
+
 function modeFlag(mode: DropoutMode, name = 'mode'): number {
   if (mode === 'inverted') return 0
   if (mode === 'classic') return 1
@@ -674,6 +773,8 @@ interface ArrayArg {
   array: Float32Array | undefined
   /** Written by the call (copied back from scratch), so it must overlap nothing else. */
   output: boolean
+  /** An output the call also reads (updated in place): copied into scratch too. */
+  inout?: boolean
   /** May be undefined (absent). */
   optional?: boolean
 }
