@@ -1,0 +1,106 @@
+/**
+ * `thinnet demo`: the MLP with and without dropout on the shipped Fashion-MNIST subset, a
+ * side-by-side table, weight scaling against Monte Carlo inference, and an HTML report.
+ */
+
+import { writeFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { Command, Option } from 'commander'
+import { load } from '../index.js'
+import { describeData, loadData } from './data.js'
+import { DEMO } from './demo-config.js'
+import { runSeed, type SeedResult } from './demo-run.js'
+import type { DemoSettings } from './demo-settings.js'
+import { comparisonRows, mcRows, perSeedRows, verdict, type DemoContext } from './demo-summary.js'
+import { seconds, table } from './format.js'
+import { describeMlp } from './model-spec.js'
+import { backendOption, integer, positiveNumber, type BackendChoice } from './options.js'
+import { renderReport } from './report.js'
+import { interruptSignal, runCommand } from './run.js'
+import { runSpec } from './demo-run.js'
+
+interface DemoFlags {
+  backend: BackendChoice | undefined
+  epochs: number
+  seeds: number
+  batchSize: number
+  lr: number
+  report: string
+  quiet: boolean
+}
+
+async function demo(flags: DemoFlags): Promise<number> {
+  const started = performance.now()
+  const settings: DemoSettings = {
+    ...DEMO,
+    epochs: flags.epochs,
+    seeds: flags.seeds,
+    batchSize: flags.batchSize,
+    lr: flags.lr,
+    report: flags.report,
+    backend: flags.backend,
+    quiet: flags.quiet,
+  }
+  const tn = await load(settings.backend === undefined ? {} : { backend: settings.backend })
+  const data = await loadData('subset')
+  console.log(`thinnet demo: dropout against no dropout on ${describeData(data)}`)
+  console.log(`  MLP ${describeMlp(runSpec(settings, data, 'dropout'))}  vs  MLP ${describeMlp(runSpec(settings, data, 'baseline'))}`)
+  console.log(
+    `  adam lr ${settings.lr}, batch ${settings.batchSize}, ${settings.epochs} epochs, ${settings.seeds === 1 ? 'seed 1' : `seeds 1..${settings.seeds}`}, ` +
+      `${tn.backend} backend (${tn.isa})\n`,
+  )
+  const { signal, release } = interruptSignal()
+  const results: SeedResult[] = []
+  try {
+    for (let seed = 1; seed <= settings.seeds; seed++) results.push(await runSeed(tn, data, settings, seed, signal))
+  } finally {
+    release()
+  }
+  const context: DemoContext = {
+    backend: tn.backend,
+    isa: tn.isa,
+    data: describeData(data),
+    lr: settings.lr,
+    batchSize: settings.batchSize,
+    epochs: settings.epochs,
+    totalSeconds: 0,
+  }
+  const seedsNote = results.length > 1 ? ` (mean ± sd over seeds 1..${results.length})` : ''
+  console.log(`\nDropout against no dropout${seedsNote}\n`)
+  console.log(table(comparisonRows(results, context)))
+  if (results.length > 1) console.log(`\nPer seed\n\n${table(perSeedRows(results))}`)
+  console.log(`\nWeight scaling against Monte Carlo dropout${seedsNote}\n`)
+  console.log(table(mcRows(results)))
+  console.log(`\n${verdict(results)}`)
+  const reportPath = resolve(settings.report)
+  context.totalSeconds = (performance.now() - started) / 1000
+  await writeFile(reportPath, renderReport({ results, context, entropyBins: settings.entropyBins, date: new Date().toISOString() }))
+  console.log(`report     ${reportPath}`)
+  console.log(`total time ${seconds((performance.now() - started) / 1000)}`)
+  return 0
+}
+
+/**
+ * The `demo` subcommand.
+ *
+ * @example
+ * ```ts
+ * program.addCommand(demoCommand())
+ * // thinnet demo --seeds 3 --report out/report.html
+ * ```
+ */
+export function demoCommand(): Command {
+  return new Command('demo')
+    .description(
+      'train the same MLP with and without dropout on the shipped Fashion-MNIST subset, compare them, compare weight-scaling ' +
+        'with Monte Carlo inference, and write an HTML report',
+    )
+    .addOption(backendOption())
+    .addOption(new Option('--epochs <n>', 'epochs per run').argParser(integer(1)).default(DEMO.epochs))
+    .addOption(new Option('--seeds <n>', 'repeat with seeds 1..n and report means and per-seed numbers').argParser(integer(1)).default(DEMO.seeds))
+    .addOption(new Option('--batch-size <n>', 'examples per optimizer step').argParser(integer(1)).default(DEMO.batchSize))
+    .addOption(new Option('--lr <rate>', "Adam's learning rate").argParser(positiveNumber).default(DEMO.lr))
+    .addOption(new Option('--report <file>', 'where to write the HTML report').default(DEMO.report))
+    .addOption(new Option('--quiet', 'no progress bars or per-epoch lines').default(false))
+    .action((flags: DemoFlags) => runCommand('thinnet demo', () => demo(flags)))
+}

@@ -1,0 +1,166 @@
+/**
+ * `thinnet train`: trains an MLP on Fashion-MNIST from flags, prints a line per epoch (with the
+ * test split's loss and accuracy by weight scaling), and saves the model with --out.
+ */
+
+import { Command, Option } from 'commander'
+import { load } from '../index.js'
+import type { Activation, DropoutMode } from '../backend.js'
+import type { EpochLog } from '../model/fit.js'
+import { describeData, loadData } from './data.js'
+import { count, fixed, percent, seconds } from './format.js'
+import { ACTIVATIONS, MODES, OPTIMIZERS, SCHEDULES, buildOptimizer, defaultLearningRate, describeMlp, mlpLayers, type MlpSpec, type OptimizerName, type ScheduleName } from './model-spec.js'
+import { backendOption, dataOption, integer, nonNegativeNumber, positiveNumber, rate, seed, widths, type BackendChoice } from './options.js'
+import { FitProgress } from './progress.js'
+import { interruptSignal, runCommand } from './run.js'
+
+interface TrainFlags {
+  layers: number[]
+  activation: Activation
+  inputDropout: number
+  dropout: number
+  mode: DropoutMode
+  maxNorm: number | undefined
+  optimizer: OptimizerName
+  lr: number | undefined
+  weightDecay: number | undefined
+  momentum: number
+  schedule: ScheduleName
+  stepEvery: number | undefined
+  stepFactor: number
+  epochs: number
+  batchSize: number
+  seed: bigint
+  data: string
+  backend: BackendChoice | undefined
+  out: string | undefined
+  quiet: boolean
+}
+
+/** One epoch's line: "epoch  3/10  loss 0.4123  acc 85.12%  test loss 0.3987  test acc 86.05%  lr 0.001  1.92 s  5,208 ex/s". */
+export function epochLine(log: EpochLog): string {
+  const width = String(log.epochs).length
+  return [
+    `epoch ${String(log.epoch).padStart(width)}/${log.epochs}`,
+    `loss ${fixed(log.loss, 4)}`,
+    `acc ${percent(log.accuracy)}`,
+    ...(log.valLoss === undefined ? [] : [`test loss ${fixed(log.valLoss, 4)}`, `test acc ${percent(log.valAccuracy)}`]),
+    `lr ${Number(log.lr.toPrecision(4))}`,
+    seconds(log.seconds),
+    `${count(log.examplesPerSecond)} ex/s`,
+  ].join('  ')
+}
+
+async function train(flags: TrainFlags): Promise<number> {
+  const started = performance.now()
+  const tn = await load(flags.backend === undefined ? {} : { backend: flags.backend })
+  const data = await loadData(flags.data)
+  const spec: MlpSpec = {
+    inputs: data.train.rows * data.train.cols,
+    hidden: flags.layers,
+    outputs: data.classes.length,
+    activation: flags.activation,
+    inputDropout: flags.inputDropout,
+    dropout: flags.dropout,
+    maxNorm: flags.maxNorm,
+  }
+  const optimizer = buildOptimizer(tn, {
+    name: flags.optimizer,
+    lr: flags.lr ?? defaultLearningRate(flags.optimizer),
+    weightDecay: flags.weightDecay,
+    momentum: flags.momentum,
+    schedule: flags.schedule,
+    epochs: flags.epochs,
+    stepEvery: flags.stepEvery ?? Math.max(1, Math.round(flags.epochs / 3)),
+    stepFactor: flags.stepFactor,
+  })
+  const model = tn.sequential(mlpLayers(tn, spec), { inputs: spec.inputs, seed: flags.seed, mode: flags.mode })
+  const { signal, release } = interruptSignal()
+  const bar = new FitProgress({ label: 'train', quiet: flags.quiet, perEpoch: true })
+  try {
+    console.log(`data       ${describeData(data)}`)
+    console.log(`model      MLP ${describeMlp(spec)}, ${flags.mode} dropout, seed ${flags.seed}`)
+    for (const line of model.summary().split('\n')) console.log(`           ${line}`)
+    console.log(`training   ${flags.epochs} epochs, batch ${flags.batchSize}, ${describeOptimizerFlags(flags)}, ${tn.backend} backend (${tn.isa})`)
+    await model.fit({
+      x: data.train.images,
+      y: data.train.labels,
+      epochs: flags.epochs,
+      batchSize: flags.batchSize,
+      optimizer,
+      validation: { x: data.test.images, y: data.test.labels },
+      onBatch: bar.onBatch,
+      onEpoch: (log) => {
+        bar.endEpoch()
+        console.log(epochLine(log))
+      },
+      signal,
+    })
+    bar.stop()
+    const trainEval = await model.evaluate(data.train.images, data.train.labels)
+    const testEval = await model.evaluate(data.test.images, data.test.labels)
+    console.log(
+      `weight scaling: train accuracy ${percent(trainEval.accuracy)}, test accuracy ${percent(testEval.accuracy)} ` +
+        `(test loss ${fixed(testEval.loss, 4)}), gap ${fixed(100 * (trainEval.accuracy! - testEval.accuracy!), 2)} pts`,
+    )
+    if (flags.out !== undefined) {
+      const saved = await model.save(flags.out)
+      console.log(`saved      ${saved.json}, ${saved.weights}`)
+    }
+    console.log(`total time ${seconds((performance.now() - started) / 1000)}`)
+    return 0
+  } finally {
+    bar.stop()
+    release()
+    model.dispose()
+  }
+}
+
+function describeOptimizerFlags(flags: TrainFlags): string {
+  const lr = flags.lr ?? defaultLearningRate(flags.optimizer)
+  const parts = [`${flags.optimizer} lr ${lr}`]
+  if (flags.optimizer === 'momentum' || flags.optimizer === 'nesterov') parts.push(`momentum ${flags.momentum}`)
+  if (flags.weightDecay !== undefined) parts.push(`weight decay ${flags.weightDecay}`)
+  if (flags.schedule === 'cosine') parts.push(`cosine schedule over ${flags.epochs} epochs`)
+  if (flags.schedule === 'step') parts.push(`step schedule x${flags.stepFactor} every ${flags.stepEvery ?? Math.max(1, Math.round(flags.epochs / 3))} epochs`)
+  return parts.join(', ')
+}
+
+/**
+ * The `train` subcommand.
+ *
+ * @example
+ * ```ts
+ * program.addCommand(trainCommand())
+ * // thinnet train --layers 1024,1024 --epochs 20 --out models/fashion
+ * ```
+ */
+export function trainCommand(): Command {
+  return new Command('train')
+    .description('train an MLP on Fashion-MNIST (softmax cross-entropy over the 10 classes) and optionally save it')
+    .addOption(new Option('--layers <widths>', 'hidden layer widths, comma-separated ("none" for a linear model)').argParser(widths).default([1024, 1024], '1024,1024'))
+    .addOption(new Option('--activation <name>', 'activation of the hidden layers').choices(ACTIVATIONS).default('relu'))
+    .addOption(new Option('--input-dropout <rate>', 'dropout rate on the 784 inputs, in [0, 1)').argParser(rate).default(0.2))
+    .addOption(new Option('--dropout <rate>', 'dropout rate after each hidden layer, in [0, 1)').argParser(rate).default(0.5))
+    .addOption(
+      new Option('--mode <mode>', 'inverted: scale kept units by 1/(1-p) in training; classic: train unscaled, scale weights by 1-p at inference')
+        .choices(MODES)
+        .default('inverted'),
+    )
+    .addOption(new Option('--max-norm <c>', "max-norm constraint: clip each unit's incoming weight vector to norm c after every step (default: none)").argParser(positiveNumber))
+    .addOption(new Option('--optimizer <name>', 'sgd (plain), momentum (SGD with momentum), nesterov, adam or adamw').choices(OPTIMIZERS).default('adam'))
+    .addOption(new Option('--lr <rate>', 'learning rate (default: 0.001 for adam and adamw, 0.05 for momentum and nesterov, 0.1 for sgd)').argParser(positiveNumber))
+    .addOption(new Option('--weight-decay <l>', 'L2 penalty (sgd, momentum, nesterov, adam) or decoupled weight decay (adamw) (default: 0; adamw 0.01)').argParser(nonNegativeNumber))
+    .addOption(new Option('--momentum <m>', 'momentum of --optimizer momentum and nesterov, in [0, 1)').argParser(rate).default(0.9))
+    .addOption(new Option('--schedule <name>', 'learning-rate schedule: none (constant), step (x --step-factor every --step-every epochs) or cosine (annealed to 0 over --epochs)').choices(SCHEDULES).default('none'))
+    .addOption(new Option('--step-every <epochs>', 'epochs between steps of --schedule step (default: a third of --epochs)').argParser(positiveNumber))
+    .addOption(new Option('--step-factor <f>', 'factor of each step of --schedule step').argParser(nonNegativeNumber).default(0.1))
+    .addOption(new Option('--epochs <n>', 'passes over the training set').argParser(integer(1)).default(10))
+    .addOption(new Option('--batch-size <n>', 'examples per optimizer step').argParser(integer(1)).default(128))
+    .addOption(new Option('--seed <n>', 'seed of the initial weights, dropout masks and shuffling (same seed, same backend: same model)').argParser(seed).default(1n, '1'))
+    .addOption(dataOption())
+    .addOption(backendOption())
+    .addOption(new Option('--out <dir>', 'save the trained model here (model.json and weights.bin; read back by thinnet eval --model)'))
+    .addOption(new Option('--quiet', 'no progress bar (the per-epoch lines are still printed)').default(false))
+    .action((flags: TrainFlags) => runCommand('thinnet train', () => train(flags)))
+}
