@@ -23,6 +23,11 @@
  * length 2^32 - 1. WASM has no threads here: the async forms run synchronously and return a
  * settled promise, and setMaxThreads is accepted and ignored (maxThreads() is 1).
  *
+ * Optimizer steps. sgdStep, adamStep and maxNorm update w (and velocity, m, v) in place: a
+ * resident array is updated where it is; any other is copied into scratch before the call and
+ * back after it (on success only), like an output. Adam's float32 factors come from
+ * `adamFactors` (ts/backend.ts), as on every backend.
+ *
  * Errors. Each export returns a status (0 ok, 1 ERR_INVALID_ARG, 2 ERR_SHAPE_MISMATCH,
  * 3 ERR_INTERNAL) and leaves a message in the module; this file turns it into a ThinnetError. A
  * trap (a Rust panic, which aborts on wasm32) becomes ERR_INTERNAL with the panic's message, and
