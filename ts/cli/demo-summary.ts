@@ -7,7 +7,6 @@
 import type { RunResult, SeedResult } from './demo-run.js'
 import { count, fixed, percent, points, seconds } from './format.js'
 import { mean, standardDeviation } from './metrics.js'
-import { describeMlp } from './model-spec.js'
 
 export interface DemoContext {
   backend: string
@@ -39,10 +38,8 @@ export function comparisonRows(results: readonly SeedResult[], context: DemoCont
     over(results, (r) => pick(r.dropout), show, showSd),
     over(results, (r) => pick(r.baseline), show, showSd),
   ]
-  const first = results[0]!
   return [
     ['', 'dropout', 'no dropout'],
-    ['model', `MLP ${describeMlp(first.dropout.spec)}`, `MLP ${describeMlp(first.baseline.spec)}`],
     ['train accuracy (weight scaling)', ...both((r) => r.trainAccuracy, percent, pctNoSign)],
     ['test accuracy (weight scaling)', ...both((r) => r.testAccuracy, percent, pctNoSign)],
     ['gap (train - test)', ...both(gap, (x) => points(x), pctNoSign)],

@@ -9,6 +9,7 @@ import type { RunResult, SeedResult } from './demo-run.js'
 import { comparisonRows, mcRows, perSeedRows, verdict, type DemoContext } from './demo-summary.js'
 import { seconds } from './format.js'
 import { mean } from './metrics.js'
+import { describeMlp } from './model-spec.js'
 import { escapeXml, histogramChart, lineChart, type LineSeries } from './svg.js'
 
 const BLUE = '#1f77b4'
@@ -113,7 +114,8 @@ export function renderReport(input: ReportInput): string {
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>${STYLE}</style></head>
 <body>
 <h1>thinnet demo: dropout on Fashion-MNIST</h1>
-<p class="note">${escapeXml(context.data)}. Adam, learning rate ${context.lr}, batch ${context.batchSize}, ${context.epochs} epochs,
+<p class="note">MLP ${escapeXml(describeMlp(first.dropout.spec))} against MLP ${escapeXml(describeMlp(first.baseline.spec))}.
+${escapeXml(context.data)}. Adam, learning rate ${context.lr}, batch ${context.batchSize}, ${context.epochs} epochs,
 ${escapeXml(seedsText)}. ${escapeXml(context.backend)} backend (${escapeXml(context.isa)}). Ran ${escapeXml(input.date)} in ${escapeXml(seconds(context.totalSeconds))}.</p>
 <p class="verdict">${escapeXml(verdict(results))}</p>
 

@@ -107,13 +107,26 @@ function axes(width: number, height: number, xr: [number, number], yr: [number, 
   return { x, y, svg }
 }
 
-function legend(width: number, items: readonly { name: string; color: string; dashed?: boolean; box?: boolean }[]): string {
+interface LegendItem {
+  name: string
+  color: string
+  dashed?: boolean
+  box?: boolean
+}
+
+/** Legend rows below the x-axis label: two items per row. */
+function legendHeight(items: number): number {
+  return Math.ceil(items / 2) * 18 + (items > 0 ? 6 : 0)
+}
+
+function legend(width: number, top: number, items: readonly LegendItem[]): string {
   let svg = ''
+  const column = (width - MARGIN.left - MARGIN.right) / 2
   items.forEach((item, i) => {
-    const yy = MARGIN.top + 10 + i * 16
-    const xx = width - MARGIN.right - 190
+    const yy = top + 12 + Math.floor(i / 2) * 18
+    const xx = MARGIN.left + (i % 2) * column
     svg += item.box
-      ? `<rect x="${xx}" y="${yy - 6}" width="18" height="10" fill="${item.color}" fill-opacity="0.5" stroke="${item.color}"/>`
+      ? `<rect x="${xx}" y="${yy - 6}" width="18" height="10" fill="${item.color}" fill-opacity="0.45" stroke="${item.color}"/>`
       : `<line x1="${xx}" x2="${xx + 18}" y1="${yy}" y2="${yy}" stroke="${item.color}" stroke-width="2"${item.dashed ? ' stroke-dasharray="5 3"' : ''}/>`
     svg += `<text x="${xx + 24}" y="${yy + 4}">${escapeXml(item.name)}</text>`
   })
@@ -130,7 +143,12 @@ function legend(width: number, items: readonly { name: string; color: string; da
  */
 export function lineChart(options: LineChartOptions): string {
   const width = options.width ?? 560
-  const height = options.height ?? 320
+  const items: LegendItem[] = [
+    ...options.series.map((s) => ({ name: s.name, color: s.color, ...(s.dashed ? { dashed: true } : {}) })),
+    ...(options.hlines ?? []).map((h) => ({ name: h.label, color: h.color, dashed: true })),
+  ]
+  const plotHeight = options.height ?? 320
+  const height = plotHeight + legendHeight(items.length)
   const all = options.series.flatMap((s) => s.points).filter(([px, py]) => Number.isFinite(px) && Number.isFinite(py))
   const ys = [...all.map((p) => p[1]), ...(options.hlines ?? []).map((h) => h.y)].filter(Number.isFinite)
   const xs = all.map((p) => p[0])
@@ -140,7 +158,9 @@ export function lineChart(options: LineChartOptions): string {
   yhi += pad
   const xr: [number, number] = xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1]
   const yTicks = niceTicks(ylo, yhi)
-  const a = axes(width, height, xr, [ylo, yhi], options.xLabel, options.yLabel, niceTicks(xr[0], xr[1], 6), yTicks, options.yFormat ?? defaultFormat)
+  // Whole-number x (epochs, passes): whole-number ticks only.
+  const xTicks = niceTicks(xr[0], xr[1], 6).filter((t) => !xs.every(Number.isInteger) || Number.isInteger(t))
+  const a = axes(width, plotHeight, xr, [ylo, yhi], options.xLabel, options.yLabel, xTicks, yTicks, options.yFormat ?? defaultFormat)
   let body = a.svg
   for (const h of options.hlines ?? []) {
     if (!Number.isFinite(h.y)) continue
@@ -153,10 +173,7 @@ export function lineChart(options: LineChartOptions): string {
     body += `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''}/>`
     if (pts.length <= 60) for (const [px, py] of pts) body += `<circle cx="${a.x(px).toFixed(1)}" cy="${a.y(py).toFixed(1)}" r="2" fill="${s.color}"/>`
   }
-  body += legend(width, [
-    ...options.series.map((s) => ({ name: s.name, color: s.color, ...(s.dashed ? { dashed: true } : {}) })),
-    ...(options.hlines ?? []).map((h) => ({ name: h.label, color: h.color, dashed: true })),
-  ])
+  body += legend(width, plotHeight, items)
   return frame(width, height, options.title, body)
 }
 
@@ -172,7 +189,9 @@ export function lineChart(options: LineChartOptions): string {
  */
 export function histogramChart(options: HistogramOptions): string {
   const width = options.width ?? 560
-  const height = options.height ?? 320
+  const items: LegendItem[] = options.series.map((s) => ({ name: `${s.name} (${s.values.length})`, color: s.color, box: true }))
+  const plotHeight = options.height ?? 320
+  const height = plotHeight + legendHeight(items.length)
   const fractions = options.series.map((s) => {
     const counts = histogram(s.values, options.bins, options.lo, options.hi)
     return counts.map((c) => (s.values.length === 0 ? 0 : c / s.values.length))
@@ -180,7 +199,7 @@ export function histogramChart(options: HistogramOptions): string {
   const top = Math.max(0.01, ...fractions.flat()) * 1.1
   const a = axes(
     width,
-    height,
+    plotHeight,
     [options.lo, options.hi],
     [0, top],
     options.xLabel,
@@ -199,6 +218,6 @@ export function histogramChart(options: HistogramOptions): string {
       body += `<rect x="${xa.toFixed(1)}" y="${a.y(f).toFixed(1)}" width="${(xb - xa).toFixed(1)}" height="${(a.y(0) - a.y(f)).toFixed(1)}" fill="${s.color}" fill-opacity="0.45" stroke="${s.color}" stroke-width="1"/>`
     })
   })
-  body += legend(width, options.series.map((s) => ({ name: `${s.name} (${s.values.length})`, color: s.color, box: true })))
+  body += legend(width, plotHeight, items)
   return frame(width, height, options.title, body)
 }
