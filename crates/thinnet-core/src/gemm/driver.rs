@@ -110,9 +110,10 @@ pub(crate) unsafe fn run(p: &Problem, exec: Exec) {
     let n_ranges = split(p.n, mk.nr, tn);
     let shared = Shared(p);
     // Threads that share rows of C (tn > 1) share their packed A too: packed once, together,
-    // before the products, instead of once per thread (with its input dropout's draws).
+    // before the products, instead of once per thread (with its input dropout's draws). Likewise
+    // when a thread's columns span several NC blocks: A is packed once, not once per block.
     let mut a_ws = Workspace::take();
-    let packed_a = if tn > 1 {
+    let packed_a = if tn > 1 || p.n > mk.nc {
         let m_pad = (p.m + mk.mr - 1) / mk.mr * mk.mr;
         let (buf, _, _, _) = a_ws.buffers(m_pad * p.k.max(1), 0, 0, 0);
         let ptr = SharedMut(buf.as_mut_ptr());

@@ -1,7 +1,15 @@
 //! wasm32 simd128 micro-kernel: a 4 x 8 tile in 8 v128 accumulators. simd128 has no fused
 //! multiply-add, so each k step is 8 multiplies and 8 adds against two vectors of B and four
 //! broadcasts of A (`v128.load32_splat`); 8 sums plus 2 B vectors, a splat and a product keep
-//! within the 16 vector registers that V8 and SpiderMonkey allocate on x64.
+//! within the 15 vector registers that V8 allocates on x64 (xmm15 is its scratch).
+//!
+//! One k step per loop iteration, unlike the native kernels' four: unrolled, LLVM's WebAssembly
+//! backend (register stackification) regroups the steps into one expression tree per
+//! accumulator, so the loads of all four steps come first and stay live together; V8 then
+//! spilled a dozen vectors to the stack per iteration and the kernel ran at about 22 GFLOP/s
+//! against 28 for this loop (x64 V8, Node 20, 128 x 1024 x 1024). Tiles of 5 x 8, 6 x 8 and
+//! 3 x 12, A loaded as one vector and splat by shuffles, and two steps per iteration all measured
+//! slower here; KC 512 and 1024, MC 128 and NC 256 measured within noise of 256, 64 and 512.
 //!
 //! Compiled only when the build enables simd128 (the SIMD .wasm; JavaScript picks the build);
 //! builds with Rust 1.63. The value intrinsics are safe functions; the unsafe code is memory
@@ -9,7 +17,8 @@
 
 use std::arch::wasm32::*;
 
-use crate::gemm::epilogue;
+use crate::dense::activation::Activation;
+use crate::gemm::epilogue::{self, Epilogue, OutMask};
 use crate::gemm::driver::Problem;
 use crate::gemm::kernel::{Init, MicroKernel, Tile};
 use crate::kernel::MaskFn;
@@ -56,10 +65,8 @@ unsafe fn kernel(t: &Tile) {
                 }
             }
         }
-        // Four k steps per loop iteration, as on the other paths (the loop's own instructions
-        // are otherwise a sizeable share of a 16-operation step).
         let (mut a, mut b) = (t.a, t.b);
-        let step = |a: *const f32, b: *const f32, acc: &mut [[v128; NV]; MR]| {
+        for _ in 0..t.kc {
             let mut bv = [f32x4_splat(0.0); NV];
             for (v, s) in bv.iter_mut().enumerate() {
                 *s = v128_load(b.add(4 * v) as *const v128);
@@ -70,17 +77,6 @@ unsafe fn kernel(t: &Tile) {
                     *s = f32x4_add(*s, f32x4_mul(ai, *bj));
                 }
             }
-        };
-        for _ in 0..t.kc / 4 {
-            step(a, b, &mut acc);
-            step(a.add(MR), b.add(NR), &mut acc);
-            step(a.add(2 * MR), b.add(2 * NR), &mut acc);
-            step(a.add(3 * MR), b.add(3 * NR), &mut acc);
-            a = a.add(4 * MR);
-            b = b.add(4 * NR);
-        }
-        for _ in 0..t.kc % 4 {
-            step(a, b, &mut acc);
             a = a.add(MR);
             b = b.add(NR);
         }
@@ -91,6 +87,8 @@ unsafe fn kernel(t: &Tile) {
                     v128_store(c.add(4 * v) as *mut v128, *s);
                 }
             }
+        } else if full && t.finish.map_or(false, |f| vectors_can_finish(f.epi)) {
+            finish_full_tile(t, &acc);
         } else {
             let mut tile = [[0.0f32; NR]; MR];
             for (row, v) in acc.iter().zip(tile.iter_mut()) {
@@ -110,4 +108,83 @@ unsafe fn kernel(t: &Tile) {
 unsafe fn rows_here(p: &Problem, n: (usize, usize), a: &mut [f32], run: &mut [f32], bits: &mut [u32], mask: MaskFn) {
     // SAFETY: the caller's guarantees, passed on; this kernel does not fuse.
     unsafe { crate::gemm::rows::rows::<false>(p, n, a, run, bits, mask) }
+}
+
+/// Whether `finish_full_tile` handles this epilogue: the piecewise-linear activations (the
+/// others go through the shared epilogue).
+fn vectors_can_finish(epi: &Epilogue) -> bool {
+    matches!(epi.act, Activation::Linear | Activation::Relu | Activation::LeakyRelu { .. })
+}
+
+/// The last store of a full tile in vectors: bias, pre-activation copy, relu or leaky relu, the
+/// output mask (kept: v * scale, one multiply; dropped: +0.0), with exactly the arithmetic of the
+/// shared epilogue. The shared one, through memory and bit by bit, cost V8 several nanoseconds
+/// per element, more than drawing the mask.
+///
+/// # Safety
+/// As [`kernel`], with a full tile, `t.csc == 1`, `t.finish` set and `vectors_can_finish`.
+#[inline(always)]
+unsafe fn finish_full_tile(t: &Tile, acc: &[[v128; NV]; MR]) {
+    // SAFETY: the tile is full (MR x NR valid elements of C, and of pre), the bias has NR values
+    // from the tile's column, and the keep bits of each row span at least NR + 64 bits from
+    // keep_bit (Finish's contract).
+    unsafe {
+        let f = match t.finish {
+            Some(f) => f,
+            None => return,
+        };
+        let epi = f.epi;
+        let zero = f32x4_splat(0.0);
+        let mut bias = [zero; NV];
+        if let Some(b) = epi.bias {
+            for (v, s) in bias.iter_mut().enumerate() {
+                *s = v128_load(b.add(f.col + 4 * v) as *const v128);
+            }
+        }
+        // Lane j of vector v tests bit 4 * v + j of the row's keep bits.
+        let lane_bits = u32x4(1, 2, 4, 8);
+        for (i, row) in acc.iter().enumerate() {
+            let mut v = *row;
+            if epi.bias.is_some() {
+                for (x, b) in v.iter_mut().zip(bias.iter()) {
+                    *x = f32x4_add(*x, *b);
+                }
+            }
+            if let Some((pre, stride)) = epi.pre {
+                let at = pre.add((f.row + i) * stride + f.col);
+                for (j, x) in v.iter().enumerate() {
+                    v128_store(at.add(4 * j) as *mut v128, *x);
+                }
+            }
+            for x in v.iter_mut() {
+                *x = match epi.act {
+                    // z <= 0 (false for NaN) becomes +0, as in `activate`.
+                    Activation::Relu => v128_andnot(*x, f32x4_le(*x, zero)),
+                    Activation::LeakyRelu { alpha } => {
+                        v128_bitselect(*x, f32x4_mul(*x, f32x4_splat(alpha)), f32x4_gt(*x, zero))
+                    }
+                    _ => *x,
+                };
+            }
+            match epi.mask {
+                OutMask::None => {}
+                OutMask::Zero => v = [zero; NV],
+                OutMask::Scale(s) => v.iter_mut().for_each(|x| *x = f32x4_mul(*x, f32x4_splat(s))),
+                OutMask::Keep { scale, .. } => {
+                    let words = f.keep.add(i * f.keep_stride + f.keep_bit / 32);
+                    let all = u64::from(words.read()) | u64::from(words.add(1).read()) << 32;
+                    let bits = (all >> (f.keep_bit % 32)) as u32;
+                    let s = f32x4_splat(scale);
+                    for (j, x) in v.iter_mut().enumerate() {
+                        let keep = v128_and(u32x4_splat(bits >> (4 * j)), lane_bits);
+                        *x = v128_and(f32x4_mul(*x, s), i32x4_ne(keep, u32x4_splat(0)));
+                    }
+                }
+            }
+            let c = t.c.add(i * t.rsc);
+            for (j, x) in v.iter().enumerate() {
+                v128_store(c.add(4 * j) as *mut v128, *x);
+            }
+        }
+    }
 }

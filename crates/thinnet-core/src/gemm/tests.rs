@@ -120,6 +120,17 @@ fn every_isa_gets_its_own_micro_kernel() {
     }
 }
 
+/// MC is a whole number of MR panels (the driver addresses a shared packed A by panel: a block
+/// starting inside a panel would read the wrong rows), and NC of NR panels.
+#[test]
+fn cache_blocks_are_whole_panels() {
+    for isa in available() {
+        let mk = micro_kernel(isa);
+        assert_eq!(mk.mc % mk.mr, 0, "{:?}: MC {} is not a multiple of MR {}", isa, mk.mc, mk.mr);
+        assert_eq!(mk.nc % mk.nr, 0, "{:?}: NC {} is not a multiple of NR {}", isa, mk.nc, mk.nr);
+    }
+}
+
 #[test]
 fn matches_float64_on_edge_shapes_of_each_kernel() {
     for isa in available() {
