@@ -173,7 +173,7 @@ describeBackends('Sequential', (tn) => {
       // The T passes are one stacked call of T * rows rows with masks at offset 2^63.
       const stacked = new Float32Array(T * rows * 12)
       for (let t = 0; t < T; t++) stacked.set(x, t * rows * 12)
-      let h = stacked
+      let h: Float32Array = stacked
       for (const layer of model.fused) h = layer.sample(h, { seed: model.seed, offset: MC_OFFSET_BASE })
       expectSameBits(p.perSample!, softmaxRows(h, T * rows, 4), 'per-sample probabilities')
       for (let i = 0; i < rows * 4; i++) {

@@ -88,3 +88,4 @@ export type { Evaluation, Inference, Prediction, PredictOptions } from './model/
 export type { ModelArtifacts, ModelJSON } from './model/serialize.js'
 export type { LossName } from './model/loss.js'
 export { IDX_MAX_ELEMENTS, parseIdx, type IdxArray, type IdxDtype, type ParseIdxOptions } from './data/idx.js'
+export type { AdamStepOptions, MaxNormOptions, SgdStepOptions } from './ops/optim.js'

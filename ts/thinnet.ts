@@ -9,6 +9,7 @@ import { dropout } from './ops/dropout.js'
 import { dropoutBackward } from './ops/dropout-backward.js'
 import { dropoutMask } from './ops/dropout-mask.js'
 import { gemm } from './ops/gemm.js'
+import { adamStep, maxNorm, sgdStep, type AdamStepOptions, type MaxNormOptions, type SgdStepOptions } from './ops/optim.js'
 import { maxThreads, setMaxThreads } from './ops/threads.js'
 import { fromArtifacts, loadModel } from './model/deserialize.js'
 import { layers, optimizers, schedules } from './model/index.js'
@@ -265,6 +266,56 @@ export interface Thinnet {
    */
   dropoutDense(options: DropoutDenseOptions): DropoutDense
 
+  /**
+   * One SGD step in place (the core's kernel: float32, one pass, the same bits on any thread
+   * count): g1 = g + weightDecay * w; with momentum, v = momentum * v + g1 and the step is v (or
+   * g1 + momentum * v with Nesterov); w = w - lr * step. `velocity` is required with momentum.
+   * Models call this for you (`tn.optimizers.sgd`); it is here for custom training loops.
+   *
+   * @example
+   * ```ts
+   * import { load } from 'thinnet'
+   * const tn = await load()
+   * const w = new Float32Array([1, -2])
+   * const velocity = new Float32Array(2)
+   * tn.sgdStep(w, new Float32Array([0.5, 4]), velocity, { lr: 0.25, momentum: 0.5 })
+   * console.log([...w]) // -> [0.875, -3]
+   * ```
+   */
+  sgdStep(w: Float32Array, g: Float32Array, velocity: Float32Array | undefined, options: SgdStepOptions): void
+
+  /**
+   * One Adam step in place, with bias correction for step t = `step` (1 for the first); L2 decay
+   * added to the gradient, or AdamW's decoupled decay with `decoupled: true`. m and v hold the
+   * moments (zeros before the first step).
+   *
+   * @example
+   * ```ts
+   * import { load } from 'thinnet'
+   * const tn = await load()
+   * const w = new Float32Array([1, 3])
+   * const [m, v] = [new Float32Array(2), new Float32Array(2)]
+   * tn.adamStep(w, new Float32Array([2, -6]), m, v, { lr: 0.5, step: 1, beta1: 0.5, beta2: 0.75, epsilon: 2 })
+   * console.log([...w]) // -> [0.75, 3.375]
+   * ```
+   */
+  adamStep(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, options: AdamStepOptions): void
+
+  /**
+   * The max-norm constraint in place: w [inputs, units]; each column (a unit's incoming weights)
+   * longer than c is scaled to norm c, the others are left alone.
+   *
+   * @example
+   * ```ts
+   * import { load } from 'thinnet'
+   * const tn = await load()
+   * const w = new Float32Array([3, 0, -6, 4, 1, 8]) // columns (3, 4), (0, 1), (-6, 8)
+   * tn.maxNorm(w, { inputs: 2, units: 3, c: 2.5 })
+   * console.log([...w]) // -> [1.5, 0, -1.5, 2, 1, 2]
+   * ```
+   */
+  maxNorm(w: Float32Array, options: MaxNormOptions): void
+
   /** Layer descriptions for `sequential`: `layers.dense({ units, activation, maxNorm, dropConnect })`, `layers.dropout({ rate, mode })`. */
   readonly layers: typeof layers
   /** `optimizers.sgd({ lr, momentum, nesterov, weightDecay })`, `optimizers.adam(...)`, `optimizers.adamw(...)`. */
@@ -335,6 +386,9 @@ export function createThinnet(backend: Backend): Thinnet {
       return maxThreads(backend)
     },
     dropoutDense: (options) => new DropoutDense(tn, options),
+    sgdStep: (w, g, velocity, options) => sgdStep(backend, w, g, velocity, options),
+    adamStep: (w, g, m, v, options) => adamStep(backend, w, g, m, v, options),
+    maxNorm: (w, options) => maxNorm(backend, w, options),
     layers,
     optimizers,
     schedules,
