@@ -76,15 +76,15 @@ describe('thinnet train and eval', () => {
   let trained: Run
 
   beforeAll(async () => {
-    trained = await thinnet('train', '--layers', '16', '--epochs', '1', '--batch-size', '256', '--quiet', '--out', join(dir, 'model'))
+    trained = await thinnet('train', '--layers', '16', '--dropout', '0.2', '--epochs', '1', '--batch-size', '64', '--lr', '0.003', '--quiet', '--out', join(dir, 'model'))
   })
 
   it('trains a small model, prints the epoch and saves it', async () => {
     expect(trained.stderr).toBe('')
     expect(trained.code).toBe(0)
     expect(trained.stdout).toMatch(/epoch 1\/1 {2}loss \d+\.\d{4} {2}acc \d+\.\d\d% {2}test loss \d+\.\d{4} {2}test acc \d+\.\d\d%/)
-    // Ten classes: a trained linear-ish model is far above chance (10%) even after one epoch.
-    expect(percentAfter(trained.stdout, 'test accuracy')).toBeGreaterThan(0.5)
+    // Ten classes: even one epoch of this small model is far above chance (10%); 73% measured.
+    expect(percentAfter(trained.stdout, 'test accuracy')).toBeGreaterThan(0.6)
     const json = JSON.parse(await readFile(join(dir, 'model', 'model.json'), 'utf8')) as { inputs: number; outputs: number; layers: { kind: string; units?: number }[] }
     expect(json.inputs).toBe(784)
     expect(json.outputs).toBe(10)
