@@ -12,7 +12,7 @@ import { DEMO } from './demo-config.js'
 import { runSeed, type SeedResult } from './demo-run.js'
 import type { DemoSettings } from './demo-settings.js'
 import { comparisonRows, mcRows, perSeedRows, verdict, type DemoContext } from './demo-summary.js'
-import { seconds, table } from './format.js'
+import { plural, seconds, table } from './format.js'
 import { describeMlp } from './model-spec.js'
 import { backendOption, integer, positiveNumber, type BackendChoice } from './options.js'
 import { renderReport } from './report.js'
@@ -46,7 +46,7 @@ async function demo(flags: DemoFlags): Promise<number> {
   console.log(`thinnet demo: dropout against no dropout on ${describeData(data)}`)
   console.log(`  MLP ${describeMlp(runSpec(settings, data, 'dropout'))}  vs  MLP ${describeMlp(runSpec(settings, data, 'baseline'))}`)
   console.log(
-    `  adam lr ${settings.lr}, batch ${settings.batchSize}, ${settings.epochs} epochs, ${settings.seeds === 1 ? 'seed 1' : `seeds 1..${settings.seeds}`}, ` +
+    `  adam lr ${settings.lr}, batch ${settings.batchSize}, ${plural(settings.epochs, 'epoch')}, ${settings.seeds === 1 ? 'seed 1' : `seeds 1..${settings.seeds}`}, ` +
       `${tn.backend} backend (${tn.isa})\n`,
   )
   const { signal, release } = interruptSignal()

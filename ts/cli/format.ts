@@ -48,3 +48,8 @@ export function table(rows: readonly (readonly string[])[]): string {
   const rule = widths.map((w) => '-'.repeat(w)).join('  ')
   return [line(header ?? []), rule, ...body.map(line)].join('\n')
 }
+
+/** "1 epoch", "20 epochs". */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`
+}

@@ -7,7 +7,7 @@
 
 import type { RunResult, SeedResult } from './demo-run.js'
 import { comparisonRows, mcRows, perSeedRows, verdict, type DemoContext } from './demo-summary.js'
-import { seconds } from './format.js'
+import { plural, seconds } from './format.js'
 import { mean } from './metrics.js'
 import { describeMlp } from './model-spec.js'
 import { escapeXml, histogramChart, lineChart, type LineSeries } from './svg.js'
@@ -115,7 +115,7 @@ export function renderReport(input: ReportInput): string {
 <body>
 <h1>thinnet demo: dropout on Fashion-MNIST</h1>
 <p class="note">MLP ${escapeXml(describeMlp(first.dropout.spec))} against MLP ${escapeXml(describeMlp(first.baseline.spec))}.
-${escapeXml(context.data)}. Adam, learning rate ${context.lr}, batch ${context.batchSize}, ${context.epochs} epochs,
+${escapeXml(context.data)}. Adam, learning rate ${context.lr}, batch ${context.batchSize}, ${plural(context.epochs, 'epoch')},
 ${escapeXml(seedsText)}. ${escapeXml(context.backend)} backend (${escapeXml(context.isa)}). Ran ${escapeXml(input.date)} in ${escapeXml(seconds(context.totalSeconds))}.</p>
 <p class="verdict">${escapeXml(verdict(results))}</p>
 

@@ -8,7 +8,7 @@ import { load } from '../index.js'
 import type { Activation, DropoutMode } from '../backend.js'
 import type { EpochLog } from '../model/fit.js'
 import { describeData, loadData } from './data.js'
-import { count, fixed, percent, seconds } from './format.js'
+import { count, fixed, percent, plural, seconds } from './format.js'
 import { ACTIVATIONS, MODES, OPTIMIZERS, SCHEDULES, buildOptimizer, defaultLearningRate, describeMlp, mlpLayers, type MlpSpec, type OptimizerName, type ScheduleName } from './model-spec.js'
 import { backendOption, dataOption, integer, nonNegativeNumber, positiveNumber, rate, seed, widths, type BackendChoice } from './options.js'
 import { FitProgress } from './progress.js'
@@ -81,7 +81,7 @@ async function train(flags: TrainFlags): Promise<number> {
     console.log(`data       ${describeData(data)}`)
     console.log(`model      MLP ${describeMlp(spec)}, ${flags.mode} dropout, seed ${flags.seed}`)
     for (const line of model.summary().split('\n')) console.log(`           ${line}`)
-    console.log(`training   ${flags.epochs} epochs, batch ${flags.batchSize}, ${describeOptimizerFlags(flags)}, ${tn.backend} backend (${tn.isa})`)
+    console.log(`training   ${plural(flags.epochs, 'epoch')}, batch ${flags.batchSize}, ${describeOptimizerFlags(flags)}, ${tn.backend} backend (${tn.isa})`)
     await model.fit({
       x: data.train.images,
       y: data.train.labels,
