@@ -9,7 +9,7 @@ import { shapeMismatch } from '../errors.js'
 import { load } from '../index.js'
 import type { Inference } from '../model/predict.js'
 import { describeData, loadData } from './data.js'
-import { count, fixed, percent, seconds } from './format.js'
+import { count, fixed, percent, plural, seconds } from './format.js'
 import { accuracy, auroc, meanCrossEntropy, wrongPredictions } from './metrics.js'
 import { backendOption, dataOption, integer, type BackendChoice } from './options.js'
 import { runCommand } from './run.js'
@@ -54,7 +54,7 @@ async function evaluate(flags: EvalFlags, command: Command): Promise<number> {
       )
     }
     if (model.loss === 'mse') throw shapeMismatch(`the model in ${flags.model} was trained with loss 'mse': thinnet eval scores classifiers (loss 'crossEntropy')`)
-    console.log(`model      ${flags.model}: ${model.progress.epochs} epochs trained, seed ${model.seed}, ${model.mode} dropout`)
+    console.log(`model      ${flags.model}: ${plural(model.progress.epochs, 'epoch')} trained, seed ${model.seed}, ${model.mode} dropout`)
     for (const line of model.summary().split('\n')) console.log(`           ${line}`)
     console.log(`data       ${describeData(data)}, ${flags.split} split`)
     const samples = flags.inference === 'mc' ? (flags.samples ?? DEFAULT_MC_SAMPLES) : undefined
