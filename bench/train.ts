@@ -2,12 +2,13 @@
  * `npm run bench -- train`: training throughput, examples per second, of issue 4's MLP
  * 784-1024-1024-10 (dropout 0.2 on the inputs, 0.5 on the hidden layers, relu, softmax
  * cross-entropy, Adam, batch 128), for @tensorflow/tfjs-layers on its wasm and cpu backends and
- * thinnet's own trainers (see thinnetTrainers below), in one run. Synthetic data with a fixed
+ * thinnet's own trainers (bench/thinnet-train.ts), in one run. Synthetic data with a fixed
  * seed: throughput does not depend on the values.
  */
 
 import { printTable } from './harness.js'
 import { describeDisturbance, startDisturbanceMeter } from './peers/disturbance.js'
+import { thinnetTrainers } from './thinnet-train.js'
 
 export interface Trainer {
   /** Row label, e.g. "tfjs-layers 4.22.0, wasm backend (SIMD, 1 thread)". */
@@ -39,17 +40,6 @@ export async function peerTrainers(): Promise<Trainer[]> {
     console.warn(`!! TensorFlow.js not available, not measured: ${(error as Error).message}`)
     return []
   }
-}
-
-/**
- * EXTENSION POINT: thinnet's trainers, empty until issue 4's model.fit exists. Add one Trainer
- * per backend (native at its default threads, WASM SIMD) training the same model with
- * tn.sequential and tn.optimizers.adam at batch 128 for a fixed number of batches after a
- * warm-up batch, timed like tfjsTrainThroughput in bench/peers/tfjs-train.ts (same synthetic data
- * generator: bench/peers/data.ts).
- */
-async function thinnetTrainers(): Promise<Trainer[]> {
-  return []
 }
 
 export async function benchTrain(extra: Trainer[] = []): Promise<void> {

@@ -1,0 +1,65 @@
+/**
+ * thinnet's rows of `npm run bench -- train`: the same MLP and settings as the tfjs-layers peer
+ * (bench/peers/tfjs-train.ts: 784-1024-1024-10, dropout 0.2 / 0.5 / 0.5, relu, softmax
+ * cross-entropy from the logits, Adam lr 1e-3, batch 128, shuffled), trained with tn.sequential
+ * and model.fit on synthetic data from the same generator, for a fixed number of batches after
+ * one warm-up batch, timed the same way.
+ */
+
+import { load, type BackendName } from '../ts/index.js'
+import { MLP } from './peers/tfjs-train.js'
+import { seededRandom, uniform } from './peers/data.js'
+import type { Trainer } from './train.js'
+
+async function throughput(backend: BackendName, batches: number, seed = 1): Promise<number> {
+  const tn = await load({ backend })
+  const { layers, optimizers } = tn
+  const model = tn.sequential(
+    [
+      layers.dropout({ rate: MLP.inputDropout }),
+      ...MLP.hidden.flatMap((units) => [layers.dense({ units, activation: 'relu' }), layers.dropout({ rate: MLP.hiddenDropout })]),
+      layers.dense({ units: MLP.classes }),
+    ],
+    { inputs: MLP.inputs, seed: BigInt(seed) },
+  )
+  try {
+    const random = seededRandom(seed + 1)
+    const data = (n: number) => ({
+      x: uniform(n * MLP.inputs, random, 0, 1),
+      y: Uint8Array.from({ length: n }, () => Math.floor(random() * MLP.classes)),
+    })
+    const optimizer = optimizers.adam({ lr: MLP.learningRate })
+    const warm = data(MLP.batchSize)
+    await model.fit({ ...warm, epochs: 1, batchSize: MLP.batchSize, optimizer })
+    const timed = data(batches * MLP.batchSize)
+    const start = performance.now()
+    const history = await model.fit({ ...timed, epochs: 1, batchSize: MLP.batchSize, optimizer })
+    const seconds = (performance.now() - start) / 1e3
+    const loss = history.epochs[0]!.loss
+    if (!Number.isFinite(loss)) throw new Error(`thinnet training on ${backend} gave a non-finite loss (${loss})`)
+    return (batches * MLP.batchSize) / seconds
+  } finally {
+    model.dispose()
+  }
+}
+
+/** Native (every core, then 1 thread) and WASM SIMD; a backend that cannot load is reported, not fatal. */
+export async function thinnetTrainers(): Promise<Trainer[]> {
+  const trainers: Trainer[] = []
+  for (const backend of ['native', 'wasm'] as const) {
+    let tn
+    try {
+      tn = await load({ backend })
+    } catch (error) {
+      console.warn(`!! thinnet ${backend} backend not available, not measured: ${(error as Error).message}`)
+      continue
+    }
+    const batches = backend === 'native' ? 40 : 8
+    trainers.push({
+      label: `thinnet ${backend} (${tn.isa}, ${tn.maxThreads} thread${tn.maxThreads === 1 ? '' : 's'})`,
+      batches,
+      examplesPerSecond: () => throughput(backend, batches),
+    })
+  }
+  return trainers
+}
