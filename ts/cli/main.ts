@@ -12,6 +12,14 @@ import { evalCommand } from './eval.js'
 import { runCommand } from './run.js'
 import { trainCommand } from './train.js'
 
+// `thinnet eval ... | head`: a closed pipe ends the command quietly instead of with a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+    throw error
+  })
+}
+
 const program = new Command('thinnet')
   .description('thinnet: fast, exact dropout for JavaScript. Train and evaluate dropout MLPs on Fashion-MNIST.')
   .showHelpAfterError('(run with --help for usage)')
