@@ -7,7 +7,7 @@
 import type { FashionMnist } from '../data/fashion-mnist.js'
 import type { EpochLog } from '../model/fit.js'
 import type { Thinnet } from '../thinnet.js'
-import { epochLine } from './train.js'
+import { epochLine } from './format.js'
 import { accuracy, auroc, mcAccuracyByPasses, wrongPredictions } from './metrics.js'
 import { mlpLayers, type MlpSpec } from './model-spec.js'
 import { FitProgress } from './progress.js'

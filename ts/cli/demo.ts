@@ -9,7 +9,7 @@ import { Command, Option } from 'commander'
 import { load } from '../index.js'
 import { describeData, loadData } from './data.js'
 import { DEMO } from './demo-config.js'
-import { runSeed, type SeedResult } from './demo-run.js'
+import { runSeed, runSpec, type SeedResult } from './demo-run.js'
 import type { DemoSettings } from './demo-settings.js'
 import { comparisonRows, mcRows, perSeedRows, verdict, type DemoContext } from './demo-summary.js'
 import { plural, seconds, table } from './format.js'
@@ -17,7 +17,6 @@ import { describeMlp } from './model-spec.js'
 import { backendOption, integer, positiveNumber, type BackendChoice } from './options.js'
 import { renderReport } from './report.js'
 import { interruptSignal, runCommand } from './run.js'
-import { runSpec } from './demo-run.js'
 
 interface DemoFlags {
   backend: BackendChoice | undefined

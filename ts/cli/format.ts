@@ -1,4 +1,6 @@
-/** Number formatting and plain-text tables for the CLI's output. */
+/** Number formatting, plain-text tables and per-epoch lines for the CLI's output. */
+
+import type { EpochLog } from '../model/fit.js'
 
 /** 0.8812 -> "88.12%"; NaN -> "n/a". */
 export function percent(x: number | undefined, digits = 2): string {
@@ -52,4 +54,18 @@ export function table(rows: readonly (readonly string[])[]): string {
 /** "1 epoch", "20 epochs". */
 export function plural(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`
+}
+
+/** One epoch's line: "epoch  3/10  loss 0.4123  acc 85.12%  test loss 0.3987  test acc 86.05%  lr 0.001  1.92 s  5,208 ex/s". */
+export function epochLine(log: EpochLog): string {
+  const width = String(log.epochs).length
+  return [
+    `epoch ${String(log.epoch).padStart(width)}/${log.epochs}`,
+    `loss ${fixed(log.loss, 4)}`,
+    `acc ${percent(log.accuracy)}`,
+    ...(log.valLoss === undefined ? [] : [`test loss ${fixed(log.valLoss, 4)}`, `test acc ${percent(log.valAccuracy)}`]),
+    `lr ${Number(log.lr.toPrecision(4))}`,
+    seconds(log.seconds),
+    `${count(log.examplesPerSecond)} ex/s`,
+  ].join('  ')
 }

@@ -6,9 +6,8 @@
 import { Command, Option } from 'commander'
 import { load } from '../index.js'
 import type { Activation, DropoutMode } from '../backend.js'
-import type { EpochLog } from '../model/fit.js'
 import { describeData, loadData } from './data.js'
-import { count, fixed, percent, plural, seconds } from './format.js'
+import { epochLine, fixed, percent, plural, seconds } from './format.js'
 import { ACTIVATIONS, MODES, OPTIMIZERS, SCHEDULES, buildOptimizer, defaultLearningRate, describeMlp, mlpLayers, type MlpSpec, type OptimizerName, type ScheduleName } from './model-spec.js'
 import { backendOption, dataOption, integer, nonNegativeNumber, positiveNumber, rate, seed, widths, type BackendChoice } from './options.js'
 import { FitProgress } from './progress.js'
@@ -35,20 +34,6 @@ interface TrainFlags {
   backend: BackendChoice | undefined
   out: string | undefined
   quiet: boolean
-}
-
-/** One epoch's line: "epoch  3/10  loss 0.4123  acc 85.12%  test loss 0.3987  test acc 86.05%  lr 0.001  1.92 s  5,208 ex/s". */
-export function epochLine(log: EpochLog): string {
-  const width = String(log.epochs).length
-  return [
-    `epoch ${String(log.epoch).padStart(width)}/${log.epochs}`,
-    `loss ${fixed(log.loss, 4)}`,
-    `acc ${percent(log.accuracy)}`,
-    ...(log.valLoss === undefined ? [] : [`test loss ${fixed(log.valLoss, 4)}`, `test acc ${percent(log.valAccuracy)}`]),
-    `lr ${Number(log.lr.toPrecision(4))}`,
-    seconds(log.seconds),
-    `${count(log.examplesPerSecond)} ex/s`,
-  ].join('  ')
 }
 
 async function train(flags: TrainFlags): Promise<number> {
