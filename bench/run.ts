@@ -14,7 +14,10 @@ const BENCHES: Record<string, () => Promise<void>> = {
   train: async () => (await import('./train.js')).benchTrain(),
 }
 
-const names = process.argv.slice(2)
+// Benchmark names, without the `--name value` options that benchmarks read themselves (dense:
+// --shape, --rounds).
+const args = process.argv.slice(2)
+const names = args.filter((arg, i) => !arg.startsWith('--') && !args[i - 1]?.startsWith('--'))
 const unknown = names.filter((name) => !(name in BENCHES))
 if (unknown.length > 0) {
   console.error(`unknown benchmark ${unknown.join(', ')}; available: ${Object.keys(BENCHES).join(', ')}`)

@@ -78,6 +78,8 @@ function thinnetCase(tn: Thinnet, variant: Variant, threads: number): DenseCase 
     label: `thinnet ${tn.backend} (${tn.isa}) ${variant}`,
     threads,
     work: variant === 'fused forward + backward' ? 3 : 1,
+    group: `${tn.backend}/${threads}`,
+    baseline: variant === 'plain GEMM' ? 'plain-gemm' : undefined,
     async prepare(d: DenseData): Promise<PreparedDense> {
       const ops = operands(tn, d)
       const run = call(tn, variant, d, ops)

@@ -27,16 +27,27 @@ export interface DenseCase {
   threads: number
   /**
    * Marks the rows the ratio columns divide by: 'onnxruntime' (one per thread count) for
-   * "× ORT", 'tfjs-wasm' for "× tfjs-wasm". Leave it out for every other row.
+   * "× ORT", 'tfjs-wasm' for "× tfjs-wasm", 'plain-gemm' (one per `group`) for "time × our plain
+   * GEMM". Leave it out for every other row.
    */
-  baseline?: 'onnxruntime' | 'tfjs-wasm'
+  baseline?: 'onnxruntime' | 'tfjs-wasm' | 'plain-gemm'
+  /**
+   * thinnet's rows of one backend and thread count (e.g. "native/2"): the "time × our plain GEMM"
+   * column divides each row's time by the time of its group's 'plain-gemm' row.
+   */
+  group?: string
+  /**
+   * Interleaved rounds to measure it in (default: the benchmark's, 7). The slow tfjs-cpu row
+   * takes 1: it is no ratio's baseline, and one of its rounds takes seconds.
+   */
+  rounds?: number
   /**
    * Work per call in multiples of the forward GEMM's 2 * rows * inputs * units FLOPs: 1 (default)
    * for a forward pass, 3 for forward + backward (dX and dW are one GEMM each). GFLOP/s and the
    * ratio columns count it, so a training step compares with the peers' forward by throughput.
    */
   work?: number
-  /** Benchmark time per shape, seconds (harness default 1.5). */
+  /** Benchmark time per round, seconds (default: the benchmark's round time). */
   maxTime?: number
   /** A reason not to measure it at this shape (printed in the table), or undefined to measure. */
   skip?(shape: Shape): string | undefined
