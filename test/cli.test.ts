@@ -117,6 +117,7 @@ describe('bad input', () => {
     [['train', '--layers', '16,x'], '--layers'],
     [['train', '--optimizer', 'rmsprop'], '--optimizer'],
     [['train', '--no-such-flag'], '--no-such-flag'],
+    [['train', '--data', '/no/such/folder'], '--data /no/such/folder'],
     [['eval'], '--model'],
     [['eval', '--model', 'm', '--inference', 'exact'], '--inference'],
     [['eval', '--model', 'm', '--samples', '5'], '--samples'],
