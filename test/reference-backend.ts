@@ -15,6 +15,7 @@ import type {
   KernelSpec,
 } from '../ts/backend.js'
 import { referenceDropout, referenceMask } from '../ts/reference.js'
+import { referenceAdamStep, referenceMaxNorm, referenceSgdStep } from '../ts/reference-optim.js'
 import { referenceDenseBackward, referenceDenseForward } from './dense-reference.js'
 
 export interface RecordingBackend extends Backend {
@@ -74,6 +75,18 @@ export function referenceBackend(name: BackendName = 'native', isa = 'reference'
       calls.push({ op: 'gemm', args: [a, b, c, m, k, n] })
       const f = referenceDenseForward(a, b, undefined, { rows: m, inputs: k, units: n, activation: 'linear', alpha: 0 })
       c.set(f.y)
+    },
+    sgdStep(w, g, velocity, args) {
+      calls.push({ op: 'sgdStep', args: [w, g, velocity, args] })
+      referenceSgdStep(w, g, velocity, args)
+    },
+    adamStep(w, g, m, v, args) {
+      calls.push({ op: 'adamStep', args: [w, g, m, v, args] })
+      referenceAdamStep(w, g, m, v, args)
+    },
+    maxNorm(w, inputs, units, c) {
+      calls.push({ op: 'maxNorm', args: [w, inputs, units, c] })
+      referenceMaxNorm(w, inputs, units, c)
     },
     setMaxThreads(n: number) {
       calls.push({ op: 'setMaxThreads', args: [n] })
