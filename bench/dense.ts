@@ -9,7 +9,7 @@
  * All cases of a shape are set up first, then timed in interleaved rounds (each case keeps its
  * best), as bench/dropout.ts does: the host is shared and noisy, and a slow spell should hit every
  * row alike. `--shape rows,inputs,units` measures one shape only, `--rounds n` sets the rounds
- * (default 7): `npm run bench -- dense --shape 128,1024,1024`.
+ * (default 5): `npm run bench -- dense --shape 128,1024,1024`.
  *
  * Every variant that can return relu(x . W + b) is first checked against a float64 reference on
  * small shapes (all elements) and on each measured shape (a few rows), so a variant that computes
@@ -79,8 +79,8 @@ interface Row {
 }
 
 /** Interleaved rounds per shape (each case keeps its best) and seconds per round of a case. */
-const ROUNDS = 7
-const ROUND_SECONDS = 0.25
+const ROUNDS = 5
+const ROUND_SECONDS = 0.15
 
 /** Throughput of a row: its work (DenseCase.work forward GEMMs) per second. */
 function gflops(shape: Shape, row: Row): number | undefined {

@@ -37,7 +37,7 @@ export interface DenseCase {
    */
   group?: string
   /**
-   * Interleaved rounds to measure it in (default: the benchmark's, 7). The slow tfjs-cpu row
+   * Interleaved rounds to measure it in (default: the benchmark's, 5). The slow tfjs-cpu row
    * takes 1: it is no ratio's baseline, and one of its rounds takes seconds.
    */
   rounds?: number
