@@ -56,11 +56,14 @@ export function mlpLayers(tn: Thinnet, spec: MlpSpec): Layer[] {
 /** "784-1024-1024-10 relu, dropout 0.2 input / 0.5 hidden, max-norm 3" and the like. */
 export function describeMlp(spec: MlpSpec): string {
   const shape = [spec.inputs, ...spec.hidden, spec.outputs].join('-')
-  const dropout =
-    spec.inputDropout === 0 && spec.dropout === 0
-      ? 'no dropout'
-      : `dropout ${spec.inputDropout} input / ${spec.hidden.length === 0 ? '-' : spec.dropout} hidden`
-  return `${shape} ${spec.activation}, ${dropout}${spec.maxNorm === undefined ? '' : `, max-norm ${spec.maxNorm}`}`
+  const deep = spec.hidden.length > 0
+  const hiddenDropout = deep ? spec.dropout : 0
+  const parts = [`${shape} ${deep ? spec.activation : 'linear'}`]
+  if (spec.inputDropout === 0 && hiddenDropout === 0) parts.push('no dropout')
+  else if (!deep) parts.push(`dropout ${spec.inputDropout} input`)
+  else parts.push(`dropout ${spec.inputDropout} input / ${hiddenDropout} hidden`)
+  if (spec.maxNorm !== undefined) parts.push(`max-norm ${spec.maxNorm}`)
+  return parts.join(', ')
 }
 
 export interface OptimizerSpec {

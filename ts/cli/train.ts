@@ -106,8 +106,8 @@ function describeOptimizerFlags(flags: TrainFlags): string {
   const parts = [`${flags.optimizer} lr ${lr}`]
   if (flags.optimizer === 'momentum' || flags.optimizer === 'nesterov') parts.push(`momentum ${flags.momentum}`)
   if (flags.weightDecay !== undefined) parts.push(`weight decay ${flags.weightDecay}`)
-  if (flags.schedule === 'cosine') parts.push(`cosine schedule over ${flags.epochs} epochs`)
-  if (flags.schedule === 'step') parts.push(`step schedule x${flags.stepFactor} every ${flags.stepEvery ?? Math.max(1, Math.round(flags.epochs / 3))} epochs`)
+  if (flags.schedule === 'cosine') parts.push(`cosine schedule over ${plural(flags.epochs, 'epoch')}`)
+  if (flags.schedule === 'step') parts.push(`step schedule x${flags.stepFactor} every ${plural(flags.stepEvery ?? Math.max(1, Math.round(flags.epochs / 3)), 'epoch')}`)
   return parts.join(', ')
 }
 
