@@ -1,7 +1,8 @@
 /**
  * The `thinnet` command as a user runs it: the built CLI (dist/cli/main.js, from `npm run
- * build:ts`) in a child process. Small models only, so each case takes a few seconds. The HTML
- * report is checked apart, from synthetic results, without training.
+ * build:ts`) in a child process; train and eval once per backend (--backend). Small models only,
+ * so each case takes a few seconds. The HTML report is checked apart, from synthetic results,
+ * without training.
  */
 
 import { execFile } from 'node:child_process'
@@ -12,6 +13,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SeedResult } from '../ts/cli/demo-run.js'
+import { describeBackends } from './backends.js'
 import { renderReport } from '../ts/cli/report.js'
 
 const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url))
@@ -72,29 +74,32 @@ describe('thinnet --help', () => {
   })
 })
 
-describe('thinnet train and eval', () => {
+describeBackends('thinnet train and eval', (tn) => {
   let trained: Run
+  let model: string
 
   beforeAll(async () => {
-    trained = await thinnet('train', '--layers', '16', '--dropout', '0.2', '--epochs', '1', '--batch-size', '64', '--lr', '0.003', '--quiet', '--out', join(dir, 'model'))
+    model = join(dir, `model-${tn.backend}`)
+    trained = await thinnet('train', '--backend', tn.backend, '--layers', '16', '--dropout', '0.2', '--epochs', '1', '--batch-size', '64', '--lr', '0.003', '--quiet', '--out', model)
   })
 
   it('trains a small model, prints the epoch and saves it', async () => {
     expect(trained.stderr).toBe('')
     expect(trained.code).toBe(0)
+    expect(trained.stdout).toContain(`${tn.backend} backend`)
     expect(trained.stdout).toMatch(/epoch 1\/1 {2}loss \d+\.\d{4} {2}acc \d+\.\d\d% {2}test loss \d+\.\d{4} {2}test acc \d+\.\d\d%/)
     // Ten classes: even one epoch of this small model is far above chance (10%); 73% measured.
     expect(percentAfter(trained.stdout, 'test accuracy')).toBeGreaterThan(0.6)
-    const json = JSON.parse(await readFile(join(dir, 'model', 'model.json'), 'utf8')) as { inputs: number; outputs: number; layers: { kind: string; units?: number }[] }
+    const json = JSON.parse(await readFile(join(model, 'model.json'), 'utf8')) as { inputs: number; outputs: number; layers: { kind: string; units?: number }[] }
     expect(json.inputs).toBe(784)
     expect(json.outputs).toBe(10)
     expect(json.layers.filter((l) => l.kind === 'dense').map((l) => l.units)).toEqual([16, 10])
-    expect(existsSync(join(dir, 'model', 'weights.bin'))).toBe(true)
+    expect(existsSync(join(model, 'weights.bin'))).toBe(true)
   })
 
   it('eval of the saved model gives the test accuracy training printed', async () => {
     expect(trained.code).toBe(0)
-    const r = await thinnet('eval', '--model', join(dir, 'model'))
+    const r = await thinnet('eval', '--backend', tn.backend, '--model', model)
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     expect(r.stdout).toContain('weight scaling: loss')
@@ -103,7 +108,8 @@ describe('thinnet train and eval', () => {
 
   it('eval with Monte Carlo inference prints the entropy statistics', async () => {
     expect(trained.code).toBe(0)
-    const r = await thinnet('eval', '--model', join(dir, 'model'), '--inference', 'mc', '--samples', '4')
+    const r = await thinnet('eval', '--backend', tn.backend, '--model', model, '--inference', 'mc', '--samples', '4')
+    expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     expect(r.stdout).toContain('Monte Carlo (T = 4)')
     expect(r.stdout).toMatch(/entropy AUROC, wrong vs right predictions: 0\.\d{3}/)
