@@ -6,7 +6,7 @@
  */
 
 import { expect, it } from 'vitest'
-import { layers, optimizers, schedules, ThinnetError, type Sequential, type Thinnet } from '../ts/index.js'
+import { layers, load, optimizers, schedules, ThinnetError, type Sequential, type Thinnet } from '../ts/index.js'
 import { describeBackends } from './backends.js'
 import { expectSameBits, rng } from './util.js'
 
@@ -166,6 +166,24 @@ describeBackends('fit', (tn) => {
         for (let i = 0; i < layer.inputs; i++) sq += w[i * layer.units + j]! ** 2
         expect(Math.sqrt(sq)).toBeLessThanOrEqual(0.5 * (1 + 1e-6))
       }
+    } finally {
+      model.dispose()
+    }
+  })
+
+  it('trains layers large enough that a call grows WASM memory (views are re-derived after each call)', async () => {
+    // A fresh instance, so the GEMM workspace of this first large call has to grow memory.
+    const fresh = await load({ backend: tn.backend })
+    const model = fresh.sequential([layers.dense({ units: 512, activation: 'relu' }), layers.dense({ units: 10 })], { inputs: 784, seed: 1n })
+    try {
+      const r = unit(11)
+      const x = new Float32Array(128 * 784).map(() => r())
+      const y = Uint8Array.from({ length: 128 }, (_, i) => i % 10)
+      const h = await model.fit({ x, y, epochs: 2, batchSize: 128 })
+      expect(h.epochs.every((e) => Number.isFinite(e.loss))).toBe(true)
+      let out = x
+      for (const layer of model.fused) out = layer.forward(out, { training: true })
+      expect(out.length).toBe(128 * 10)
     } finally {
       model.dispose()
     }

@@ -470,8 +470,11 @@ export class DropoutDense {
       },
       finish: () => {
         this.#saved = specs
-        // y may be a view of WASM memory: the caller gets an array of its own.
-        return need === 'y or pre' ? y.slice() : y
+        if (need !== 'y or pre') return y
+        // y is then a view of the saved buffer, which on WASM lives in its memory: the call itself
+        // may have grown that memory (workspace) and detached the view, so take a fresh one, and
+        // give the caller an array of its own.
+        return this.#savedOut!.view().subarray(0, rows * units).slice()
       },
     }
   }
