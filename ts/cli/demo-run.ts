@@ -80,7 +80,9 @@ async function trainRun(tn: Thinnet, data: FashionMnist, settings: DemoSettings,
       y: data.train.labels,
       epochs: settings.epochs,
       batchSize: settings.batchSize,
-      optimizer: tn.optimizers.adam({ lr: settings.lr }),
+      optimizer: tn.optimizers.adam({
+        lr: settings.schedule === 'cosine' ? tn.schedules.cosine({ initial: settings.lr, epochs: settings.epochs }) : settings.lr,
+      }),
       validation: { x: data.test.images, y: data.test.labels },
       onBatch: bar.onBatch,
       onEpoch: (log) => {

@@ -14,7 +14,7 @@ import type { DemoSettings } from './demo-settings.js'
 import { comparisonRows, mcRows, perSeedRows, verdict, type DemoContext } from './demo-summary.js'
 import { plural, seconds, table } from './format.js'
 import { describeMlp } from './model-spec.js'
-import { backendOption, integer, positiveNumber, type BackendChoice } from './options.js'
+import { backendOption, integer, positiveNumber, type BackendChoice, rate, widths } from './options.js'
 import { renderReport } from './report.js'
 import { interruptSignal, runCommand } from './run.js'
 
@@ -24,6 +24,10 @@ interface DemoFlags {
   seeds: number
   batchSize: number
   lr: number
+  schedule: 'cosine' | 'none'
+  hidden: number[]
+  inputDropout: number
+  dropout: number
   report: string
   quiet: boolean
 }
@@ -36,6 +40,10 @@ async function demo(flags: DemoFlags): Promise<number> {
     seeds: flags.seeds,
     batchSize: flags.batchSize,
     lr: flags.lr,
+    schedule: flags.schedule,
+    hidden: flags.hidden,
+    inputDropout: flags.inputDropout,
+    hiddenDropout: flags.dropout,
     report: flags.report,
     backend: flags.backend,
     quiet: flags.quiet,
@@ -45,7 +53,7 @@ async function demo(flags: DemoFlags): Promise<number> {
   console.log(`thinnet demo: dropout against no dropout on ${describeData(data)}`)
   console.log(`  MLP ${describeMlp(runSpec(settings, data, 'dropout'))}  vs  MLP ${describeMlp(runSpec(settings, data, 'baseline'))}`)
   console.log(
-    `  adam lr ${settings.lr}, batch ${settings.batchSize}, ${plural(settings.epochs, 'epoch')}, ${settings.seeds === 1 ? 'seed 1' : `seeds 1..${settings.seeds}`}, ` +
+    `  adam lr ${settings.lr}${settings.schedule === 'cosine' ? ' (cosine schedule)' : ''}, batch ${settings.batchSize}, ${plural(settings.epochs, 'epoch')}, ${settings.seeds === 1 ? 'seed 1' : `seeds 1..${settings.seeds}`}, ` +
       `${tn.backend} backend (${tn.isa})\n`,
   )
   const { signal, release } = interruptSignal()
@@ -96,15 +104,21 @@ export function demoCommand(): Command {
     )
     .addHelpText(
       'after',
-      `\nThe model: MLP 784-${DEMO.hidden.join('-')}-10 ${DEMO.activation}, dropout ${DEMO.inputDropout} on the inputs and ` +
-        `${DEMO.hiddenDropout} after\neach hidden layer (${DEMO.mode}), against the same MLP without dropout; Adam. ` +
+      `\nThe model (defaults): MLP 784-${DEMO.hidden.join('-')}-10 ${DEMO.activation}, dropout ${DEMO.inputDropout} on the inputs and ` +
+        `${DEMO.hiddenDropout} after\neach hidden layer (${DEMO.mode}), against the same MLP without dropout; Adam, the same for both. ` +
         `Monte Carlo inference\naverages T = ${DEMO.mcSamples} passes. Exit status 1 on failure (the numbers themselves are not judged).`,
     )
     .addOption(backendOption())
     .addOption(new Option('--epochs <n>', 'epochs per run').argParser(integer(1)).default(DEMO.epochs))
     .addOption(new Option('--seeds <n>', 'repeat with seeds 1..n and report means and per-seed numbers').argParser(integer(1)).default(DEMO.seeds))
     .addOption(new Option('--batch-size <n>', 'examples per optimizer step').argParser(integer(1)).default(DEMO.batchSize))
-    .addOption(new Option('--lr <rate>', "Adam's learning rate").argParser(positiveNumber).default(DEMO.lr))
+    .addOption(new Option('--lr <rate>', "Adam's (initial) learning rate").argParser(positiveNumber).default(DEMO.lr))
+    .addOption(
+      new Option('--schedule <name>', 'learning-rate schedule: cosine (annealed to 0 over --epochs) or none').choices(['cosine', 'none']).default(DEMO.schedule),
+    )
+    .addOption(new Option('--hidden <widths>', 'hidden layer widths, comma-separated').argParser(widths).default([...DEMO.hidden], DEMO.hidden.join(',')))
+    .addOption(new Option('--input-dropout <rate>', "the dropout run's rate on the inputs").argParser(rate).default(DEMO.inputDropout))
+    .addOption(new Option('--dropout <rate>', "the dropout run's rate after each hidden layer").argParser(rate).default(DEMO.hiddenDropout))
     .addOption(new Option('--report <file>', 'where to write the HTML report').default(DEMO.report))
     .addOption(new Option('--quiet', 'no progress bars or per-epoch lines').default(false))
     .action((flags: DemoFlags) => runCommand('thinnet demo', () => demo(flags)))
