@@ -181,7 +181,7 @@ describeBackends('fit', (tn) => {
       const y = Uint8Array.from({ length: 128 }, (_, i) => i % 10)
       const h = await model.fit({ x, y, epochs: 2, batchSize: 128 })
       expect(h.epochs.every((e) => Number.isFinite(e.loss))).toBe(true)
-      let out = x
+      let out: Float32Array = x
       for (const layer of model.fused) out = layer.forward(out, { training: true })
       expect(out.length).toBe(128 * 10)
     } finally {
