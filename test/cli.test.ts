@@ -129,6 +129,7 @@ describe('bad input', () => {
     [['eval', '--model', 'm', '--samples', '5'], '--samples'],
     [['demo', '--seeds', '-1'], '--seeds'],
     [['demo', '--backend', 'gpu'], '--backend'],
+    [['demo', '--report', '/no/such/folder/report.html'], '--report /no/such/folder/report.html'],
   ]
   for (const [args, flag] of cases) {
     it(`thinnet ${args.join(' ')} exits 1 naming ${flag}`, async () => {

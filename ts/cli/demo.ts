@@ -3,9 +3,11 @@
  * side-by-side table, weight scaling against Monte Carlo inference, and an HTML report.
  */
 
-import { writeFile } from 'node:fs/promises'
-import { resolve } from 'node:path'
+import { constants } from 'node:fs'
+import { access, writeFile } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
 import { Command, Option } from 'commander'
+import { invalidArg } from '../errors.js'
 import { load } from '../index.js'
 import { describeData, loadData } from './data.js'
 import { DEMO } from './demo-config.js'
@@ -48,6 +50,11 @@ async function demo(flags: DemoFlags): Promise<number> {
     backend: flags.backend,
     quiet: flags.quiet,
   }
+  // A report that cannot be written fails now, not after minutes of training.
+  const reportPath = resolve(settings.report)
+  await access(dirname(reportPath), constants.W_OK).catch((error: Error) => {
+    throw invalidArg(`--report ${settings.report}: cannot write in ${dirname(reportPath)} (${error.message})`)
+  })
   const tn = await load(settings.backend === undefined ? {} : { backend: settings.backend })
   const data = await loadData('subset')
   console.log(`thinnet demo: dropout against no dropout on ${describeData(data)}`)
@@ -79,9 +86,10 @@ async function demo(flags: DemoFlags): Promise<number> {
   console.log(`\nWeight scaling against Monte Carlo dropout${seedsNote}\n`)
   console.log(table(mcRows(results)))
   console.log(`\n${verdict(results)}`)
-  const reportPath = resolve(settings.report)
   context.totalSeconds = (performance.now() - started) / 1000
-  await writeFile(reportPath, renderReport({ results, context, entropyBins: settings.entropyBins, date: new Date().toISOString() }))
+  await writeFile(reportPath, renderReport({ results, context, entropyBins: settings.entropyBins, date: new Date().toISOString() })).catch((error: Error) => {
+    throw invalidArg(`--report ${settings.report}: cannot write the report (${error.message})`)
+  })
   console.log(`report     ${reportPath}`)
   console.log(`total time ${seconds((performance.now() - started) / 1000)}`)
   return 0
