@@ -9,8 +9,9 @@
 //! its transpose (w = NR), which gives exactly the k-major NR-wide panels the kernels read.
 //!
 //! Packing from an operand that is contiguous along K (row-major A, or W^T in the backward pass)
-//! is a transpose; ISAs that have one pass a 16 x 16 register transpose for panels a multiple of
-//! 16 wide (AVX-512's B panels), the rest goes one element at a time.
+//! is a transpose; ISAs that have one pass a square register transpose for panels a multiple of
+//! its size wide (AVX-512: 16 x 16, for its B panels; simd128: 4 x 4, for its A and B panels), the
+//! rest goes one element at a time.
 //!
 //! Transforms work on runs of elements that are contiguous in memory (the operand's unit-stride
 //! direction). For a contiguous row-major tensor the memory offset of an element from the tensor's
@@ -126,13 +127,20 @@ impl Source {
 /// As [`pack`], and the ISA is available.
 pub(crate) type PackFn = unsafe fn(Operand, &Source, (usize, usize), (usize, usize), usize, *mut f32, &mut [f32], Option<*mut f32>);
 
-/// A 16 x 16 transpose, dst[c * dst_stride + r] = src[r * src_stride + c] (an ISA's, for panels
-/// a multiple of 16 wide).
+/// A square register transpose of an ISA, for panels a multiple of `size` wide.
+#[derive(Clone, Copy)]
+pub(crate) struct Transpose {
+    /// Rows and columns of the block: at most 16 (`pack`'s scratch holds 16 runs).
+    pub size: usize,
+    pub run: TransposeFn,
+}
+
+/// dst[c * dst_stride + r] = src[r * src_stride + c] for r, c < the transpose's size.
 ///
 /// # Safety
-/// src readable for 16 rows of 16 floats at src_stride, dst writable likewise at dst_stride; the
-/// ISA is available.
-pub(crate) type Transpose16 = unsafe fn(*const f32, usize, *mut f32, usize);
+/// src readable for `size` rows of `size` floats at src_stride, dst writable likewise at
+/// dst_stride; the ISA is available.
+pub(crate) type TransposeFn = unsafe fn(*const f32, usize, *mut f32, usize);
 
 /// Packs rows p0..p0+pn, columns q0..q0+qn of `op` into panels of `w` rows (see the module
 /// comment), transformed by `src`. `tmp` holds one run. If `sums` is given, the transformed
@@ -143,7 +151,7 @@ pub(crate) type Transpose16 = unsafe fn(*const f32, usize, *mut f32, usize);
 /// Every element of the block is readable through `op` (and, for a Gradient source, the saved
 /// tensor at the same offsets); dst is writable for ceil(pn / w) * w * qn floats; tmp has room for
 /// max(pn, 16 * qn) floats; sums (if any) is writable for pn floats and not touched by another
-/// thread; `transpose16`, if given, is available.
+/// thread; `transpose`, if given, is available and at most 16 wide.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn pack(
@@ -155,7 +163,7 @@ pub(crate) unsafe fn pack(
     dst: *mut f32,
     tmp: &mut [f32],
     sums: Option<*mut f32>,
-    transpose16: Option<Transpose16>,
+    transpose: Option<Transpose>,
 ) {
     let panels = (pn + w - 1) / w;
     // Offset of element (p, q) from the tensor's start.
@@ -202,13 +210,13 @@ pub(crate) unsafe fn pack(
                 return;
             }
             Source::Plain if op.cs == 1 => {
-                // Runs along q: transpose into the panels, 16 x 16 blocks in registers where the
-                // ISA has them (whole panels a multiple of 16 wide), the rest one at a time.
-                let (rows, cols) = match transpose16 {
-                    Some(t16) if w % 16 == 0 => {
-                        let done = (pn / w * w, qn / 16 * 16);
+                // Runs along q: transpose into the panels, square blocks in registers where the
+                // ISA has them (whole panels a multiple of the block wide), the rest one at a time.
+                let (rows, cols) = match transpose {
+                    Some(t) if w % t.size == 0 => {
+                        let done = (pn / w * w, qn / t.size * t.size);
                         let src_at = |p: usize, q: usize| op.ptr.add(at(p0 + p, q0 + q));
-                        transpose_blocks(t16, src_at, op.rs, lane, w, done);
+                        transpose_blocks(t, src_at, op.rs, lane, w, done);
                         done
                     }
                     _ => (0, 0),
@@ -246,25 +254,27 @@ pub(crate) unsafe fn pack(
             }
             _ => {
                 debug_assert!(op.cs == 1 && sums.is_none());
-                // Transformed runs along q, one per p, transposed into the panels: 16 runs at a
-                // time through `tmp` and register transposes where the ISA has them.
+                // Transformed runs along q, one per p, transposed into the panels: a block's
+                // height of runs at a time through `tmp` (16 * qn floats) and register transposes
+                // where the ISA has them.
                 let run = tmp.as_mut_ptr();
                 let mut p = 0;
-                if let (Some(t16), true) = (transpose16, w % 16 == 0 && qn >= 16) {
-                    let cols = qn / 16 * 16;
-                    while p + 16 <= pn / w * w {
-                        for r in 0..16 {
+                if let Some(t) = transpose.filter(|t| w % t.size == 0 && qn >= t.size) {
+                    let size = t.size;
+                    let cols = qn / size * size;
+                    while p + size <= pn / w * w {
+                        for r in 0..size {
                             let o = at(p0 + p + r, q0);
                             src.run(op.ptr.add(o), o, qn, run.add(r * qn));
                         }
                         let src_at = |r: usize, q: usize| run.add(r * qn + q) as *const f32;
-                        transpose_blocks(t16, src_at, qn, |r, q| lane(p + r, q), w, (16, cols));
-                        for r in 0..16 {
+                        transpose_blocks(t, src_at, qn, |r, q| lane(p + r, q), w, (size, cols));
+                        for r in 0..size {
                             for q in cols..qn {
                                 lane(p + r, q).write(run.add(r * qn + q).read());
                             }
                         }
-                        p += 16;
+                        p += size;
                     }
                 }
                 while p < pn {
@@ -324,25 +334,26 @@ pub(crate) unsafe fn pack_baseline(
     unsafe { pack(op, src, p, q, w, dst, tmp, sums, None) }
 }
 
-/// 16 x 16 register transposes over rows 0..rows and columns 0..cols (multiples of 16): block
+/// Register transposes over rows 0..rows and columns 0..cols (multiples of the block size): block
 /// (p, q) from src_at(p, q) (rows src_stride apart) to dst_at(p, q) (consecutive q dst_stride
 /// apart).
 ///
 /// # Safety
-/// Every block is readable through src_at and writable through dst_at; t16 is available.
+/// Every block is readable through src_at and writable through dst_at; the transpose is
+/// available.
 #[inline(always)]
 unsafe fn transpose_blocks(
-    t16: Transpose16,
+    t: Transpose,
     src_at: impl Fn(usize, usize) -> *const f32,
     src_stride: usize,
     dst_at: impl Fn(usize, usize) -> *mut f32,
     dst_stride: usize,
     (rows, cols): (usize, usize),
 ) {
-    for p in (0..rows).step_by(16) {
-        for q in (0..cols).step_by(16) {
+    for p in (0..rows).step_by(t.size) {
+        for q in (0..cols).step_by(t.size) {
             // SAFETY: the caller's guarantee for this block.
-            unsafe { t16(src_at(p, q), src_stride, dst_at(p, q), dst_stride) };
+            unsafe { (t.run)(src_at(p, q), src_stride, dst_at(p, q), dst_stride) };
         }
     }
 }

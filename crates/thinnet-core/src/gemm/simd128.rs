@@ -10,6 +10,12 @@
 //! against 28 for this loop (x64 V8, Node 20, 128 x 1024 x 1024). Tiles of 5 x 8, 6 x 8 and
 //! 3 x 12, A loaded as one vector and splat by shuffles, and two steps per iteration all measured
 //! slower here; KC 512 and 1024, MC 128 and NC 256 measured within noise of 256, 64 and 512.
+//! Two steps per iteration with a compiler fence or volatile loads between them did not keep
+//! LLVM from regrouping, and were slower still.
+//!
+//! Also here: the store epilogue of full tiles in vectors, and the packer with a 4 x 4 register
+//! transpose (A's panels from row-major x, and B's from W^T in the backward pass, are
+//! transposes of their operand).
 //!
 //! Compiled only when the build enables simd128 (the SIMD .wasm; JavaScript picks the build);
 //! builds with Rust 1.63. The value intrinsics are safe functions; the unsafe code is memory
@@ -21,6 +27,7 @@ use crate::dense::activation::Activation;
 use crate::gemm::epilogue::{self, Epilogue, OutMask};
 use crate::gemm::driver::Problem;
 use crate::gemm::kernel::{Init, MicroKernel, Tile};
+use crate::gemm::pack::{pack, Operand, Source, Transpose};
 use crate::kernel::MaskFn;
 use crate::isa::Isa;
 
@@ -29,7 +36,7 @@ const NR: usize = 8;
 /// Vectors per row of the tile.
 const NV: usize = NR / 4;
 
-pub(crate) const KERNEL: MicroKernel = MicroKernel { isa: Isa::Simd128, mr: MR, nr: NR, kc: 256, mc: 64, nc: 512, run: kernel, pack: crate::gemm::pack::pack_baseline, rows: rows_here };
+pub(crate) const KERNEL: MicroKernel = MicroKernel { isa: Isa::Simd128, mr: MR, nr: NR, kc: 256, mc: 64, nc: 512, run: kernel, pack: pack_here, rows: rows_here };
 
 /// See [`crate::gemm::kernel::KernelFn`].
 ///
@@ -98,6 +105,51 @@ unsafe fn kernel(t: &Tile) {
             }
             epilogue::store(t, &mut tile);
         }
+    }
+}
+
+/// The packer with a 4 x 4 register transpose: A panels (4 wide) from row-major x and B panels
+/// (8 wide) from W^T in the backward pass are transposes of their operand.
+///
+/// # Safety
+/// As [`crate::gemm::pack::pack`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn pack_here(
+    op: Operand,
+    src: &Source,
+    p: (usize, usize),
+    q: (usize, usize),
+    w: usize,
+    dst: *mut f32,
+    tmp: &mut [f32],
+    sums: Option<*mut f32>,
+) {
+    // SAFETY: the caller's guarantees, passed on; transpose4 needs only simd128, which this build
+    // has.
+    unsafe { pack(op, src, p, q, w, dst, tmp, sums, Some(Transpose { size: 4, run: transpose4 })) }
+}
+
+/// dst[c * dst_stride + r] = src[r * src_stride + c] for r, c in 0..4: a 4 x 4 transpose in
+/// registers (two rounds of two-source shuffles: V8 emits unpck{l,h}ps and punpck{l,h}qdq).
+///
+/// # Safety
+/// src readable for rows 0..4 of 4 floats at stride src_stride, dst writable likewise at
+/// dst_stride.
+pub(crate) unsafe fn transpose4(src: *const f32, src_stride: usize, dst: *mut f32, dst_stride: usize) {
+    // SAFETY: the caller's guarantees cover the 4 loads and 4 stores.
+    unsafe {
+        let r = |i: usize| v128_load(src.add(i * src_stride) as *const v128);
+        let (r0, r1, r2, r3) = (r(0), r(1), r(2), r(3));
+        // Interleave pairs of rows: t0 = (r0[0], r1[0], r0[1], r1[1]), t1 = (r0[2], r1[2], ...).
+        let t0 = i32x4_shuffle::<0, 4, 1, 5>(r0, r1);
+        let t1 = i32x4_shuffle::<2, 6, 3, 7>(r0, r1);
+        let t2 = i32x4_shuffle::<0, 4, 1, 5>(r2, r3);
+        let t3 = i32x4_shuffle::<2, 6, 3, 7>(r2, r3);
+        // Then pairs of pairs: column c of the block.
+        v128_store(dst as *mut v128, i32x4_shuffle::<0, 1, 4, 5>(t0, t2));
+        v128_store(dst.add(dst_stride) as *mut v128, i32x4_shuffle::<2, 3, 6, 7>(t0, t2));
+        v128_store(dst.add(2 * dst_stride) as *mut v128, i32x4_shuffle::<0, 1, 4, 5>(t1, t3));
+        v128_store(dst.add(3 * dst_stride) as *mut v128, i32x4_shuffle::<2, 3, 6, 7>(t1, t3));
     }
 }
 

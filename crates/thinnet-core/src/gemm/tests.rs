@@ -321,3 +321,18 @@ fn the_avx512_register_transpose_is_a_transpose() {
         }
     }
 }
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[test]
+fn the_simd128_register_transpose_is_a_transpose() {
+    let src: Vec<f32> = (0..4 * 7).map(|i| i as f32).collect();
+    let mut dst = vec![-1.0f32; 4 * 6];
+    // SAFETY: 4 rows of 4 floats at stride 7 are inside src, 4 of 4 at stride 6 inside dst.
+    unsafe { crate::gemm::simd128::transpose4(src.as_ptr(), 7, dst.as_mut_ptr(), 6) };
+    for c in 0..4 {
+        for r in 0..4 {
+            assert_eq!(dst[c * 6 + r], src[r * 7 + c], "column {} row {}", c, r);
+        }
+        assert_eq!(&dst[c * 6 + 4..c * 6 + 6], &[-1.0, -1.0], "column {} padding", c);
+    }
+}

@@ -15,7 +15,7 @@ use crate::gemm::epilogue::{self, Epilogue, OutMask};
 use crate::gemm::driver::Problem;
 use crate::gemm::kernel::{Init, MicroKernel, Tile};
 use crate::kernel::MaskFn;
-use crate::gemm::pack::{pack, Operand, Source};
+use crate::gemm::pack::{pack, Operand, Source, Transpose};
 use crate::isa::Isa;
 
 const MR: usize = 14;
@@ -141,7 +141,7 @@ unsafe fn pack_here(
     sums: Option<*mut f32>,
 ) {
     // SAFETY: the caller's guarantees, passed on; transpose16 needs AVX-512F, enabled here.
-    unsafe { pack(op, src, p, q, w, dst, tmp, sums, Some(transpose16)) }
+    unsafe { pack(op, src, p, q, w, dst, tmp, sums, Some(Transpose { size: 16, run: transpose16 })) }
 }
 
 /// dst[c * dst_stride + r] = src[r * src_stride + c] for r, c in 0..16: a 16 x 16 transpose in
