@@ -7,7 +7,7 @@
 
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -139,6 +139,15 @@ describe('bad input', () => {
       expect(r.stdout).toBe('')
     })
   }
+
+  it('thinnet train --out under a file exits 1 naming --out, before training', async () => {
+    const file = join(dir, 'a-file')
+    await writeFile(file, 'not a folder')
+    const r = await thinnet('train', '--layers', '16', '--out', join(file, 'model'))
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/^thinnet train: ERR_INVALID_ARG: --out .*a-file\/model: cannot create that folder/)
+    expect(r.stdout).toBe('')
+  })
 
   it('a ThinnetError prints its code and message, no stack trace', async () => {
     const r = await thinnet('eval', '--model', join(dir, 'no-model-here'))

@@ -3,7 +3,9 @@
  * test split's loss and accuracy by weight scaling), and saves the model with --out.
  */
 
+import { mkdir } from 'node:fs/promises'
 import { Command, Option } from 'commander'
+import { invalidArg } from '../errors.js'
 import { load } from '../index.js'
 import type { Activation, DropoutMode } from '../backend.js'
 import { describeData, loadData } from './data.js'
@@ -38,6 +40,13 @@ interface TrainFlags {
 
 async function train(flags: TrainFlags): Promise<number> {
   const started = performance.now()
+  // An --out that cannot be created fails now, not after the training.
+  if (flags.out !== undefined) {
+    const out = flags.out
+    await mkdir(out, { recursive: true }).catch((error: Error) => {
+      throw invalidArg(`--out ${out}: cannot create that folder (${error.message})`)
+    })
+  }
   const tn = await load(flags.backend === undefined ? {} : { backend: flags.backend })
   const data = await loadData(flags.data)
   const spec: MlpSpec = {
