@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DEMO } from '../ts/cli/demo-config.js'
 import type { SeedResult } from '../ts/cli/demo-run.js'
 import { describeBackends } from './backends.js'
 import { renderReport } from '../ts/cli/report.js'
@@ -70,7 +71,7 @@ describe('thinnet --help', () => {
     for (const flag of ['--model', '--data', '--backend', '--inference', '--samples']) expect(evaluate.stdout).toContain(flag)
     const demo = await thinnet('demo', '--help')
     for (const flag of ['--backend', '--epochs', '--seeds', '--batch-size', '--lr', '--report', '--quiet']) expect(demo.stdout).toContain(flag)
-    expect(demo.stdout).toContain('(default: 20)')
+    expect(demo.stdout).toContain(`epochs per run (default: ${DEMO.epochs})`)
   })
 })
 
@@ -207,7 +208,7 @@ describe('the demo report', () => {
       seconds: 1,
     },
   }
-  const context = { backend: 'native', isa: 'avx512', data: 'Fashion-MNIST subset', lr: 0.001, batchSize: 128, epochs: 3, totalSeconds: 12 }
+  const context = { backend: 'native', isa: 'avx512', data: 'Fashion-MNIST subset', lr: 0.001, schedule: 'cosine' as const, batchSize: 128, epochs: 3, totalSeconds: 12 }
 
   it('is one static file: inline SVG plots, no script, no external resource', () => {
     const html = renderReport({ results: [result, { ...result, seed: 2 }], context, entropyBins: 10, date: '2026-01-01T00:00:00Z' })

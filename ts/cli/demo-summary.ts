@@ -13,6 +13,8 @@ export interface DemoContext {
   isa: string
   data: string
   lr: number
+  /** The learning-rate schedule: 'cosine' (annealed from lr to 0) or 'none'. */
+  schedule: 'cosine' | 'none'
   batchSize: number
   epochs: number
   totalSeconds: number

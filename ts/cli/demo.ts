@@ -75,6 +75,7 @@ async function demo(flags: DemoFlags): Promise<number> {
     isa: tn.isa,
     data: describeData(data),
     lr: settings.lr,
+    schedule: settings.schedule,
     batchSize: settings.batchSize,
     epochs: settings.epochs,
     totalSeconds: 0,

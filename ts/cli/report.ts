@@ -115,7 +115,7 @@ export function renderReport(input: ReportInput): string {
 <body>
 <h1>thinnet demo: dropout on Fashion-MNIST</h1>
 <p class="note">MLP ${escapeXml(describeMlp(first.dropout.spec))} against MLP ${escapeXml(describeMlp(first.baseline.spec))}.
-${escapeXml(context.data)}. Adam, learning rate ${context.lr}, batch ${context.batchSize}, ${plural(context.epochs, 'epoch')},
+${escapeXml(context.data)}. Adam, learning rate ${context.lr}${context.schedule === 'cosine' ? ' annealed to 0 by a cosine schedule' : ''}, batch ${context.batchSize}, ${plural(context.epochs, 'epoch')},
 ${escapeXml(seedsText)}. ${escapeXml(context.backend)} backend (${escapeXml(context.isa)}). Ran ${escapeXml(input.date)} in ${escapeXml(seconds(context.totalSeconds))}.</p>
 <p class="verdict">${escapeXml(verdict(results))}</p>
 
