@@ -9,6 +9,7 @@
  */
 
 import { invalidArg, shapeMismatch } from '../errors.js'
+import { MIN_PROBABILITY, probabilityCrossEntropy } from '../model/loss.js'
 
 /** Labels as the data loaders and `fit` take them. */
 export type Labels = Uint8Array | Int32Array | ArrayLike<number>
@@ -69,8 +70,8 @@ export function wrongPredictions(classes: ArrayLike<number>, labels: Labels): Ui
   return out
 }
 
-/** Probabilities at or below this count as this (the same clamp as `model.evaluate`). */
-export const MIN_PROBABILITY = 1e-12
+/** Probabilities at or below this count as this (the model's own clamp, shared with `model.evaluate`). */
+export { MIN_PROBABILITY }
 
 /**
  * Mean cross-entropy -log p[label] of [rows, outputs] class probabilities, each probability
@@ -84,15 +85,13 @@ export const MIN_PROBABILITY = 1e-12
 export function meanCrossEntropy(probabilities: ArrayLike<number>, labels: Labels, outputs: number): number {
   checkLength('probabilities', probabilities.length, labels.length * outputs, `${labels.length} rows x ${outputs} outputs`)
   if (labels.length === 0) return NaN
-  let total = 0
   for (let r = 0; r < labels.length; r++) {
     const label = labels[r]!
     if (!(Number.isInteger(label) && label >= 0 && label < outputs)) {
       throw invalidArg(`labels[${r}] must be a class index in 0..${outputs - 1}, received ${label}`)
     }
-    total -= Math.log(Math.max(probabilities[r * outputs + label]!, MIN_PROBABILITY))
   }
-  return total / labels.length
+  return probabilityCrossEntropy(probabilities, labels, labels.length, outputs)
 }
 
 /**

@@ -97,3 +97,17 @@ export function softmaxRows(logits: Float32Array, rows: number, outputs: number,
   }
   return out
 }
+
+/** A probability at or below this counts as this in `probabilityCrossEntropy` (-log gives about 27.6). */
+export const MIN_PROBABILITY = 1e-12
+
+/**
+ * Mean cross-entropy -log p[label] over rows of [rows, outputs] class probabilities (already a
+ * softmax, e.g. a Monte Carlo mean), each probability clamped below at MIN_PROBABILITY so a
+ * confident wrong answer costs a finite amount. Labels must already be checked; 0 rows give 0.
+ */
+export function probabilityCrossEntropy(probabilities: ArrayLike<number>, labels: ArrayLike<number>, rows: number, outputs: number): number {
+  let total = 0
+  for (let r = 0; r < rows; r++) total -= Math.log(Math.max(probabilities[r * outputs + labels[r]!]!, MIN_PROBABILITY))
+  return rows === 0 ? 0 : total / rows
+}

@@ -11,7 +11,7 @@ import { invalidArg } from '../errors.js'
 import type { U64 } from '../types.js'
 import { checkKeys, checkObject, checkU64, describeValue } from '../validate.js'
 import { checkData, checkPositiveInt, checkX } from './data-checks.js'
-import { softmaxRows } from './loss.js'
+import { probabilityCrossEntropy, softmaxRows } from './loss.js'
 import type { Sequential } from './sequential.js'
 import { MC_OFFSET_BASE } from './streams.js'
 
@@ -52,15 +52,13 @@ export interface Prediction {
 }
 
 export interface Evaluation {
-  /** Mean loss: cross-entropy of the (mean) probabilities, or mean squared error of the (mean) outputs. */
+  /** Mean loss: cross-entropy of the (mean) probabilities (each clamped below at 1e-12), or mean squared error of the (mean) outputs. */
   loss: number
   /** Fraction of rows whose most probable class is the label (cross-entropy only). */
   accuracy: number | undefined
   examples: number
 }
 
-/** Cross-entropy of a probability this small or smaller counts as -log(1e-12) (about 27.6). */
-const MIN_PROBABILITY = 1e-12
 /** Rows * T per stacked Monte Carlo call. */
 const MC_STACK_ROWS = 4096
 
@@ -121,12 +119,8 @@ export async function evaluateUnlocked(model: Sequential, x: unknown, y: unknown
   let total = 0
   let correct = 0
   if (data.labels !== undefined) {
-    for (let r = 0; r < rows; r++) {
-      const label = data.labels[r]!
-      total -= Math.log(Math.max(p.mean[r * outputs + label]!, MIN_PROBABILITY))
-      if (p.classes![r] === label) correct++
-    }
-    return { loss: total / rows, accuracy: correct / rows, examples: rows }
+    for (let r = 0; r < rows; r++) if (p.classes![r] === data.labels[r]) correct++
+    return { loss: probabilityCrossEntropy(p.mean, data.labels, rows, outputs), accuracy: correct / rows, examples: rows }
   }
   const targets = data.targets!
   for (let i = 0; i < targets.length; i++) {
