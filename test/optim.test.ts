@@ -3,14 +3,17 @@
  * (ts/reference-optim.ts) over random data and parameter sets, hand-computed tiny cases, max-norm's
  * geometry, arrays resident in WASM memory, NaN and infinities, and typed errors that leave every
  * array untouched (from the ops, and from the backends' own checks when the ops are bypassed).
+ * allFinite, the gradient check of training, agrees with its reference on arrays with NaN and
+ * infinities injected anywhere, reads only, and rejects what is not a Float32Array.
  */
 
 import { expect, it } from 'vitest'
 import { adamFactors, type AdamArgs, type Backend, type SgdArgs } from '../ts/backend.js'
-import { adamStep, maxNorm, sgdStep, type AdamStepOptions, type SgdStepOptions } from '../ts/ops/optim.js'
-import { referenceAdamStep, referenceMaxNorm, referenceSgdStep } from '../ts/reference-optim.js'
+import { adamStep, allFinite, maxNorm, sgdStep, type AdamStepOptions, type SgdStepOptions } from '../ts/ops/optim.js'
+import { referenceAdamStep, referenceAllFinite, referenceMaxNorm, referenceSgdStep } from '../ts/reference-optim.js'
+import { createThinnet } from '../ts/thinnet.js'
 import { describeEach, loadEach } from './backends.js'
-import { expectSameBits, expectThinnetError, expectUntouched, rng, snapshot } from './util.js'
+import { detach, expectSameBits, expectThinnetError, expectUntouched, rng, snapshot } from './util.js'
 
 const backends = await loadEach(async (name): Promise<Backend> => {
   if (name === 'native') return (await import('../ts/backends/native.js')).loadNative()
@@ -334,6 +337,137 @@ describeEach('optimizer steps', backends, (backend) => {
         message: expect.stringMatching(message),
       })
       arrays.forEach((a, i) => expectUntouched(a, before[i]!, `${what}: array ${i}`))
+    }
+  })
+})
+
+/**
+ * Every kind of non-finite float32, as bits (written through a Uint32Array view, so no operation
+ * can quiet a signalling NaN): quiet and signalling NaNs of both signs and several payloads, +inf
+ * and -inf.
+ */
+const NON_FINITE_BITS = [0x7fc00000, 0xffc00000, 0x7fffffff, 0x7f800001, 0x7fa00000, 0xffbfffff, 0x7f800000, 0xff800000]
+
+/** Finite float32 bits at the edges: subnormals, -0, the largest finite values, the largest exponent below all-ones. */
+const AWKWARD_FINITE_BITS = [0x00000001, 0x807fffff, 0x80000000, 0x7f7fffff, 0xff7fffff, 0x7f000000]
+
+/** values(n, seed) with the awkward finite values mixed in, then `bad` non-finite values at random positions. */
+function finiteCheckData(n: number, seed: number, bad: number): Float32Array {
+  const x = values(n, seed)
+  const bits = new Uint32Array(x.buffer)
+  const next = rng(seed + 1000)
+  for (let i = 0; i < n; i++) if (next() % 11 === 0) bits[i] = AWKWARD_FINITE_BITS[next() % AWKWARD_FINITE_BITS.length]!
+  for (let k = 0; k < bad && n > 0; k++) bits[next() % n] = NON_FINITE_BITS[next() % NON_FINITE_BITS.length]!
+  return x
+}
+
+describeEach('allFinite', backends, (backend) => {
+  it('agrees with the reference on random arrays with NaN and infinities injected anywhere', () => {
+    const lengths = [...Array.from({ length: 71 }, (_, n) => n), 127, 128, 129, 1000, 4099, 65537, 1 << 20]
+    let [finite, nonFinite] = [0, 0]
+    for (const n of lengths) {
+      for (let trial = 0; trial < 6; trial++) {
+        const bad = trial % 3 // none, one, or two non-finite values
+        const x = finiteCheckData(n, n * 7 + trial, bad)
+        const before = snapshot(x)
+        const want = referenceAllFinite(x)
+        expect(backend.allFinite(x), `n ${n} trial ${trial}`).toBe(want)
+        expect(allFinite(backend, x), `n ${n} trial ${trial} (op)`).toBe(want)
+        expectUntouched(x, before, `n ${n} trial ${trial}`)
+        if (want) finite++
+        else nonFinite++
+      }
+    }
+    // Both answers really occurred.
+    expect(finite).toBeGreaterThan(100)
+    expect(nonFinite).toBeGreaterThan(100)
+  })
+
+  it('finds one non-finite value at every position, of every kind', () => {
+    for (const n of [1, 2, 15, 16, 17, 63, 64, 65, 70]) {
+      const x = finiteCheckData(n, n, 0)
+      const bits = new Uint32Array(x.buffer)
+      expect(backend.allFinite(x), `n ${n}`).toBe(true)
+      for (let pos = 0; pos < n; pos++) {
+        const keep = bits[pos]!
+        for (const bad of NON_FINITE_BITS) {
+          bits[pos] = bad
+          expect(backend.allFinite(x), `n ${n} position ${pos} bits 0x${bad.toString(16)}`).toBe(false)
+        }
+        bits[pos] = keep
+      }
+    }
+    // The awkward finite values alone, and every non-finite value at the far end of a large array.
+    for (const b of AWKWARD_FINITE_BITS) expect(backend.allFinite(new Float32Array(new Uint32Array(99).fill(b).buffer)), `0x${b.toString(16)}`).toBe(true)
+    const big = finiteCheckData(1_860_000, 3, 0)
+    expect(backend.allFinite(big)).toBe(true)
+    for (const bad of NON_FINITE_BITS) {
+      const bits = new Uint32Array(big.buffer)
+      const keep = bits[big.length - 1]!
+      bits[big.length - 1] = bad
+      expect(backend.allFinite(big), `last of ${big.length}: 0x${bad.toString(16)}`).toBe(false)
+      bits[big.length - 1] = keep
+    }
+  })
+
+  it('honours views: only the elements of a subarray count', () => {
+    const x = finiteCheckData(200, 4, 0)
+    x[10] = NaN
+    x[150] = -Infinity
+    expect(backend.allFinite(x)).toBe(false)
+    expect(backend.allFinite(x.subarray(11, 150))).toBe(true)
+    expect(backend.allFinite(x.subarray(11, 151))).toBe(false)
+    expect(backend.allFinite(x.subarray(10, 11))).toBe(false)
+    expect(backend.allFinite(x.subarray(10, 10))).toBe(true)
+  })
+
+  it('reads arrays resident in the backend memory in place', () => {
+    const buffer = backend.allocate(4099)
+    try {
+      buffer.view().set(finiteCheckData(4099, 5, 0))
+      expect(backend.allFinite(buffer.view())).toBe(true)
+      buffer.view()[4098] = Infinity
+      expect(backend.allFinite(buffer.view())).toBe(false)
+      expect(backend.allFinite(buffer.view().subarray(0, 4098))).toBe(true)
+    } finally {
+      buffer.free()
+    }
+  })
+
+  it('tn.allFinite is the op', () => {
+    const tn = createThinnet(backend)
+    expect(tn.allFinite(new Float32Array([1, -0, 3.4e38]))).toBe(true)
+    expect(tn.allFinite(new Float32Array([1, Infinity, 2]))).toBe(false)
+    expect(tn.allFinite(new Float32Array(0))).toBe(true)
+    expectThinnetError(() => tn.allFinite([1, 2] as never), 'ERR_INVALID_ARG', /^x must be a Float32Array, received/)
+  })
+
+  it('rejects what is not a Float32Array with a typed error naming x (the op, and the backend on its own)', () => {
+    const detached = new Float32Array(4)
+    detach(detached.buffer)
+    const cases: [string, unknown][] = [
+      ['a Float64Array', new Float64Array(4)],
+      ['a Uint32Array', new Uint32Array(4)],
+      ['a plain array', [1, 2, 3]],
+      ['undefined', undefined],
+      ['null', null],
+      ['a number', 3],
+      ['a detached Float32Array', detached],
+    ]
+    for (const [what, x] of cases) {
+      expectThinnetError(() => allFinite(backend, x as never), 'ERR_INVALID_ARG', /^x must be a Float32Array/)
+      let thrown: unknown
+      try {
+        backend.allFinite(x as never)
+      } catch (error) {
+        thrown = error
+      }
+      expect(thrown, what).toBeInstanceOf(Error)
+      expect({ what, code: (thrown as { code?: unknown }).code, message: (thrown as Error).message }).toMatchObject({
+        code: 'ERR_INVALID_ARG',
+        // Native says of a detached array "x is a Float32Array whose ArrayBuffer is detached".
+        message: expect.stringMatching(/^x (must be|is) a Float32Array/),
+      })
     }
   })
 })

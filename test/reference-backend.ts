@@ -15,7 +15,7 @@ import type {
   KernelSpec,
 } from '../ts/backend.js'
 import { referenceDropout, referenceMask } from '../ts/reference.js'
-import { referenceAdamStep, referenceMaxNorm, referenceSgdStep } from '../ts/reference-optim.js'
+import { referenceAdamStep, referenceAllFinite, referenceMaxNorm, referenceSgdStep } from '../ts/reference-optim.js'
 import { referenceDenseBackward, referenceDenseForward } from './dense-reference.js'
 
 export interface RecordingBackend extends Backend {
@@ -87,6 +87,10 @@ export function referenceBackend(name: BackendName = 'native', isa = 'reference'
     maxNorm(w, inputs, units, c) {
       calls.push({ op: 'maxNorm', args: [w, inputs, units, c] })
       referenceMaxNorm(w, inputs, units, c)
+    },
+    allFinite(x) {
+      calls.push({ op: 'allFinite', args: [x] })
+      return referenceAllFinite(x)
     },
     setMaxThreads(n: number) {
       calls.push({ op: 'setMaxThreads', args: [n] })

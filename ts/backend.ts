@@ -76,6 +76,11 @@ export interface Backend {
    * L2 norm exceeds c is scaled to norm c; the others are untouched.
    */
   maxNorm(w: Float32Array, inputs: number, units: number, c: number): void
+  /**
+   * Whether x holds no NaN and no infinity (optim::all_finite; true for an empty array). Reads
+   * only. Training runs it over every gradient before each optimizer step.
+   */
+  allFinite(x: Float32Array): boolean
   /** Caps the threads one call may use (0: every core). WASM has one thread and ignores it. */
   setMaxThreads(n: number): void
   maxThreads(): number

@@ -1,6 +1,7 @@
 /**
  * The optimizer contract in plain TypeScript: the oracle every backend must match bit for bit
- * (crates/thinnet-core/src/optim states the same formulas). Each operation is one float64
+ * (crates/thinnet-core/src/optim states the same formulas), and the finiteness check of a
+ * gradient that every backend's `allFinite` must agree with. Each operation is one float64
  * operation rounded with Math.fround, which for +, -, *, / and sqrt of float32 values gives
  * exactly the float32 result (float64 has more than twice float32's precision, so the double
  * rounding is harmless). Like the kernels, these update their arrays in place and assume checked
@@ -107,4 +108,19 @@ export function referenceMaxNorm(w: Float32Array, inputs: number, units: number,
       for (let i = 0; i < inputs; i++) w[i * units + j] = f(w[i * units + j]! * scale)
     }
   }
+}
+
+/**
+ * Whether x holds no NaN and no infinity, one element at a time (true for an empty array): the
+ * oracle of `allFinite` (crates/thinnet-core/src/optim/finite.rs).
+ *
+ * @example
+ * ```ts
+ * import { referenceAllFinite } from './reference-optim.js'
+ * console.log(referenceAllFinite(new Float32Array([0, -1e-45, 3.4e38])), referenceAllFinite(new Float32Array([NaN]))) // true false
+ * ```
+ */
+export function referenceAllFinite(x: Float32Array): boolean {
+  for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i]!)) return false
+  return true
 }

@@ -9,7 +9,7 @@ import { dropout } from './ops/dropout.js'
 import { dropoutBackward } from './ops/dropout-backward.js'
 import { dropoutMask } from './ops/dropout-mask.js'
 import { gemm } from './ops/gemm.js'
-import { adamStep, maxNorm, sgdStep, type AdamStepOptions, type MaxNormOptions, type SgdStepOptions } from './ops/optim.js'
+import { adamStep, allFinite, maxNorm, sgdStep, type AdamStepOptions, type MaxNormOptions, type SgdStepOptions } from './ops/optim.js'
 import { maxThreads, setMaxThreads } from './ops/threads.js'
 import { fromArtifacts, loadModel } from './model/deserialize.js'
 import { layers, optimizers, schedules } from './model/index.js'
@@ -316,6 +316,22 @@ export interface Thinnet {
    */
   maxNorm(w: Float32Array, options: MaxNormOptions): void
 
+  /**
+   * Whether x holds no NaN and no infinity (true for an empty array); x is only read. One
+   * vectorised pass in the core: `model.fit` runs it over every gradient before each optimizer
+   * step, and a custom training loop can do the same before calling `sgdStep` or `adamStep`.
+   * Throws ERR_INVALID_ARG when x is not a Float32Array.
+   *
+   * @example
+   * ```ts
+   * import { load } from 'thinnet'
+   * const tn = await load()
+   * console.log(tn.allFinite(new Float32Array([1, -0, 3.4e38]))) // -> true
+   * console.log(tn.allFinite(new Float32Array([1, Infinity, 2]))) // -> false
+   * ```
+   */
+  allFinite(x: Float32Array): boolean
+
   /** Layer descriptions for `sequential`: `layers.dense({ units, activation, maxNorm, dropConnect })`, `layers.dropout({ rate, mode })`. */
   readonly layers: typeof layers
   /** `optimizers.sgd({ lr, momentum, nesterov, weightDecay })`, `optimizers.adam(...)`, `optimizers.adamw(...)`. */
@@ -389,6 +405,7 @@ export function createThinnet(backend: Backend): Thinnet {
     sgdStep: (w, g, velocity, options) => sgdStep(backend, w, g, velocity, options),
     adamStep: (w, g, m, v, options) => adamStep(backend, w, g, m, v, options),
     maxNorm: (w, options) => maxNorm(backend, w, options),
+    allFinite: (x) => allFinite(backend, x),
     layers,
     optimizers,
     schedules,

@@ -142,6 +142,8 @@ export interface NativeBinding {
   ): void
   /** Max-norm over w [inputs, units] in place. */
   maxNorm(w: Float32Array, inputs: number, units: number, c: number): void
+  /** Whether x holds no NaN and no infinity; reads only. */
+  allFinite(x: Float32Array): boolean
 }
 
 const BINDING_FUNCTIONS = [
@@ -159,6 +161,7 @@ const BINDING_FUNCTIONS = [
   'sgdStep',
   'adamStep',
   'maxNorm',
+  'allFinite',
 ] as const
 
 /** The platforms a binary is built for, named as `napi build --platform` names its output. */
@@ -353,6 +356,9 @@ export function nativeBackend(binding: NativeBinding): Backend {
     },
     maxNorm(w: Float32Array, inputs: number, units: number, c: number): void {
       binding.maxNorm(w, inputs, units, c)
+    },
+    allFinite(x: Float32Array): boolean {
+      return binding.allFinite(x)
     },
     setMaxThreads(n: number): void {
       binding.setMaxThreads(n)

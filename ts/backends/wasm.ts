@@ -26,7 +26,9 @@
  * Optimizer steps. sgdStep, adamStep and maxNorm update w (and velocity, m, v) in place: a
  * resident array is updated where it is; any other is copied into scratch before the call and
  * back after it (on success only), like an output. Adam's float32 factors come from
- * `adamFactors` (ts/backend.ts), as on every backend.
+ * `adamFactors` (ts/backend.ts), as on every backend. allFinite reads its array where it lives
+ * (training's gradients are resident), or from a scratch copy; its export returns 1 or 0, or
+ * minus a status when it rejects an argument.
  *
  * Errors. Each export returns a status (0 ok, 1 ERR_INVALID_ARG, 2 ERR_SHAPE_MISMATCH,
  * 3 ERR_INTERNAL) and leaves a message in the module; this file turns it into a ThinnetError. A
@@ -52,8 +54,11 @@ import {
 import { invalidArg, shapeMismatch, ThinnetError } from '../errors.js'
 import { checkFloat32Array, describeValue } from '../validate.js'
 
-/** The ABI this file speaks (`tn_abi_version` of crates/thinnet-wasm; 3 added the optimizer steps). */
-const ABI_VERSION = 3
+/**
+ * The ABI this file speaks (`tn_abi_version` of crates/thinnet-wasm; 3 added the optimizer steps,
+ * 4 added `tn_all_finite`, the gradient check).
+ */
+const ABI_VERSION = 4
 
 export type WasmFile = 'thinnet_simd.wasm' | 'thinnet_scalar.wasm'
 
@@ -174,6 +179,8 @@ interface Exports {
     decay: number,
   ): number
   tn_max_norm(w: number, wLen: number, inputs: number, units: number, c: number): number
+  /** 1: no NaN or infinity in the xLen floats at x; 0: some; -status: a rejected argument. */
+  tn_all_finite(x: number, xLen: number): number
 }
 
 type DropoutExport = (
@@ -207,6 +214,7 @@ const FUNCTIONS = [
   'tn_sgd_step',
   'tn_adam_step',
   'tn_max_norm',
+  'tn_all_finite',
 ] as const
 
 // A module with one function, `() -> ()`, whose body is `i32.const 0; i32x4.splat; drop`: an
@@ -559,6 +567,19 @@ class WasmBackend implements Backend {
     const dims = [u32Arg('inputs', inputs), u32Arg('units', units)] as const
     const arrays: ArrayArg[] = [{ name: 'w', array: w, output: true, inout: true }]
     this.#invoke(arrays, undefined, ([pw]) => this.#exports.tn_max_norm(...pw!, ...dims, c))
+  }
+
+  allFinite(x: Float32Array): boolean {
+    let finite = false
+    const arrays: ArrayArg[] = [{ name: 'x', array: x, output: false }]
+    this.#invoke(arrays, undefined, ([px]) => {
+      const result = this.#exports.tn_all_finite(...px!)
+      // 1 or 0 is the answer; a negative result is minus the status of a rejected argument.
+      if (result < 0) return -result
+      finite = result === 1
+      return 0
+    })
+    return finite
   }
 
   /** WASM runs on the calling thread only: accepted (and checked, like native) and ignored. */

@@ -1,7 +1,8 @@
 /**
  * Optimizer steps and the max-norm constraint, validated: one SGD or Adam step over a parameter
- * tensor in place, and the dropout paper's max-norm projection of a dense kernel (Srivastava et
- * al., JMLR 2014, section 5.1). Every check runs before the backend is called, so a rejected call
+ * tensor in place, the dropout paper's max-norm projection of a dense kernel (Srivastava et
+ * al., JMLR 2014, section 5.1), and the check of a gradient for NaN and infinities that training
+ * runs before each step. Every check runs before the backend is called, so a rejected call
  * throws a ThinnetError naming the argument and leaves every array untouched. The numerics are
  * crates/thinnet-core/src/optim's, bit for bit the same on every backend and equal to
  * ts/reference-optim.ts.
@@ -203,6 +204,28 @@ export function maxNorm(backend: Backend, w: Float32Array, options: MaxNormOptio
   const wv = checkSized('w', w, 'inputs * units', inputs, units)
   try {
     backend.maxNorm(wv, inputs, units, c)
+  } catch (error) {
+    throw fromBackendError(error, backend.name)
+  }
+}
+
+/**
+ * Whether x holds no NaN and no infinity (true for an empty array); x is only read. This is the
+ * check `model.fit` runs over every gradient before an optimizer step: one pass in the core,
+ * vectorised, cheap next to the step itself. Throws ERR_INVALID_ARG when x is not a Float32Array.
+ *
+ * @example
+ * ```ts
+ * import { loadWasm } from '../backends/wasm.js'
+ * import { allFinite } from './optim.js'
+ * const backend = await loadWasm({ simd: true })
+ * console.log(allFinite(backend, new Float32Array([1, -0, 3.4e38])), allFinite(backend, new Float32Array([1, Infinity]))) // true false
+ * ```
+ */
+export function allFinite(backend: Backend, x: Float32Array): boolean {
+  const xv = checkFloat32Array('x', x)
+  try {
+    return backend.allFinite(xv)
   } catch (error) {
     throw fromBackendError(error, backend.name)
   }

@@ -315,6 +315,13 @@ impl Env {
         Ok(Value(v))
     }
 
+    pub fn boolean(&self, b: bool) -> Result<Value, Error> {
+        let mut v = ptr::null_mut();
+        // SAFETY: live env, valid out-pointer.
+        self.check(unsafe { sys::napi_get_boolean(self.raw, b, &mut v) }, "napi_get_boolean")?;
+        Ok(Value(v))
+    }
+
     pub fn string(&self, s: &str) -> Result<Value, Error> {
         let mut v = ptr::null_mut();
         // SAFETY: live env; s.as_ptr() is valid for s.len() bytes of UTF-8 (an explicit length,

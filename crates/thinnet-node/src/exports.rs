@@ -45,6 +45,7 @@ pub unsafe extern "C" fn napi_register_module_v1(env: sys::napi_env, exports: sy
         Export { name: c"sgdStep", function: sgd_step },
         Export { name: c"adamStep", function: adam_step },
         Export { name: c"maxNorm", function: max_norm },
+        Export { name: c"allFinite", function: all_finite },
     ];
     // SAFETY: `env` and `exports` are what Node passes to this initialiser, used only during it.
     let (env_, exports_) = unsafe { (Env::from_raw(env), Value::from_raw(exports)) };
@@ -161,6 +162,11 @@ unsafe extern "C" fn adam_step(env: sys::napi_env, info: sys::napi_callback_info
 unsafe extern "C" fn max_norm(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     // SAFETY: called by Node only, with this call's env and info (see above).
     unsafe { guarded(env, info, "maxNorm", |env, info| env_undefined(env, optim_args::max_norm(env, env.args::<4>(info)?)?.run())) }
+}
+
+unsafe extern "C" fn all_finite(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: called by Node only, with this call's env and info (see above).
+    unsafe { guarded(env, info, "allFinite", |env, info| env.boolean(optim_args::all_finite(env, env.args::<1>(info)?)?.run())) }
 }
 
 /// `undefined` after a call that returned Ok.

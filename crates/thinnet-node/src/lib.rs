@@ -32,6 +32,7 @@
 //!          weightDecay: number, decoupled: boolean, biasCorrection1, biasCorrection2,
 //!          decay: number): void
 //! maxNorm(w: Float32Array, inputs: number, units: number, c: number): void
+//! allFinite(x: Float32Array): boolean   // no NaN, no infinity (reads only)
 //!
 //! Spec = { p: number, seed: bigint, stream: bigint, offset: bigint, classic: boolean }
 //! ```

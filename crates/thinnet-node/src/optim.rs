@@ -1,7 +1,7 @@
-//! The optimizer exports (`sgdStep`, `adamStep`, `maxNorm`) as plain data, like `ops.rs` and
-//! `dense.rs`: no N-API here. Each call checks that the arrays it writes share no memory with
-//! any other array of the call (the core's slices could not exist otherwise), then makes one core
-//! call, which checks lengths and parameters before writing anything.
+//! The optimizer exports (`sgdStep`, `adamStep`, `maxNorm`, `allFinite`) as plain data, like
+//! `ops.rs` and `dense.rs`: no N-API here. Each call checks that the arrays it writes share no
+//! memory with any other array of the call (the core's slices could not exist otherwise), then
+//! makes one core call, which checks lengths and parameters before writing anything.
 
 use thinnet_core::{AdamParams, Error, SgdParams};
 
@@ -65,6 +65,18 @@ impl MaxNormCall<'_> {
     }
 }
 
+/// `allFinite(x)`: whether x holds no NaN and no infinity. Reads only.
+#[derive(Debug)]
+pub struct AllFiniteCall<'a> {
+    pub x: Region<'a, f32>,
+}
+
+impl AllFiniteCall<'_> {
+    pub fn run(self) -> bool {
+        thinnet_core::all_finite(self.x.into_slice())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +128,26 @@ mod tests {
         MaxNormCall { w: region(w.as_mut_ptr(), 37), inputs: 37, units: 1, c: 0.5 }.run().unwrap();
         assert_eq!(w, ew);
         assert!(w.iter().map(|x| x * x).sum::<f32>().sqrt() < 0.5 + 1e-6);
+    }
+
+    #[test]
+    fn all_finite_forwards_to_the_core_and_reads_only() {
+        for n in [0usize, 1, 63, 64, 65, 200] {
+            let mut x = data(n, 6);
+            let before = x.clone();
+            assert!(AllFiniteCall { x: region(x.as_mut_ptr(), n) }.run(), "n {}", n);
+            let positions = if n == 0 { vec![] } else { vec![0, n / 2, n - 1] };
+            for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, f32::from_bits(0x7f80_0001)] {
+                for &pos in &positions {
+                    let mut y = before.clone();
+                    y[pos] = bad;
+                    let snapshot: Vec<u32> = y.iter().map(|v| v.to_bits()).collect();
+                    assert!(!AllFiniteCall { x: region(y.as_mut_ptr(), n) }.run(), "n {} position {}", n, pos);
+                    assert_eq!(y.iter().map(|v| v.to_bits()).collect::<Vec<u32>>(), snapshot);
+                }
+            }
+            assert_eq!(x, before);
+        }
     }
 
     #[test]

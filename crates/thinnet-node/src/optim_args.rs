@@ -1,4 +1,4 @@
-//! Reading the arguments of `sgdStep`, `adamStep` and `maxNorm` into the calls of
+//! Reading the arguments of `sgdStep`, `adamStep`, `maxNorm` and `allFinite` into the calls of
 //! `crate::optim`. Numbers and booleans are read first (reading them runs no JavaScript), the
 //! arrays last, as everywhere in this binding. Float parameters arrive as JavaScript numbers and
 //! are rounded to float32 here (`as f32`: to nearest, ties to even, exactly `Math.fround`); the
@@ -8,7 +8,7 @@ use thinnet_core::{AdamParams, Error, SgdParams};
 
 use crate::args::{self, optional_array_arg, typed_array};
 use crate::env::{Env, Value};
-use crate::optim::{AdamCall, MaxNormCall, SgdCall};
+use crate::optim::{AdamCall, AllFiniteCall, MaxNormCall, SgdCall};
 
 fn float(env: &Env, value: Value, name: &str) -> Result<f32, Error> {
     Ok(args::number(env, value, name)? as f32)
@@ -62,4 +62,9 @@ pub fn max_norm<'e>(env: &'e Env, [w, inputs, units, c]: [Value; 4]) -> Result<M
     let units = args::count(env, units, "units")?;
     let c = float(env, c, "c")?;
     Ok(MaxNormCall { w: typed_array(env, w, "w")?, inputs, units, c })
+}
+
+/// `allFinite(x)`.
+pub fn all_finite<'e>(env: &'e Env, [x]: [Value; 1]) -> Result<AllFiniteCall<'e>, Error> {
+    Ok(AllFiniteCall { x: typed_array(env, x, "x")? })
 }

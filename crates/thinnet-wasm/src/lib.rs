@@ -24,6 +24,8 @@
 //!   one_minus_beta2, epsilon, weight_decay: f64..., decoupled, bias_correction1,
 //!   bias_correction2, decay: f64) -> status` and `tn_max_norm(w, w_len, inputs, units, c: f64)
 //!   -> status`: the optimizer steps, in place; floats rounded to f32, flags 0 or 1. See `optim.rs`.
+//! - `tn_all_finite(x, x_len) -> i32`: 1 when the x_len floats at x hold no NaN and no infinity,
+//!   0 when some do, and minus the status (-1, -2, -3) when an argument is rejected (`optim.rs`).
 //! - status: 0 ok, else `ErrorCode::status()` (1 ERR_INVALID_ARG, 2 ERR_SHAPE_MISMATCH,
 //!   3 ERR_INTERNAL); the message is at `tn_last_error_ptr()`, `tn_last_error_len()` bytes, UTF-8.
 //! - `tn_isa_ptr()`, `tn_isa_len()`: the instruction set in use ("simd128" or "scalar").
@@ -46,8 +48,8 @@ use thinnet_core::{DropoutSpec, Error, MaskSpec, Mode};
 use crate::last_error::guard;
 use crate::memory::{layout, Region};
 
-/// Version of the ABI described above (3: the optimizer exports).
-pub const ABI_VERSION: u32 = 3;
+/// Version of the ABI described above (3: the optimizer exports; 4: `tn_all_finite`).
+pub const ABI_VERSION: u32 = 4;
 
 #[no_mangle]
 pub extern "C" fn tn_abi_version() -> u32 {

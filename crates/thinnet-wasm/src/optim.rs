@@ -2,7 +2,8 @@
 //! Arrays are (address, length in elements); w, velocity, m and v are updated in place and must
 //! not overlap each other or g. Float parameters arrive as f64 (JavaScript numbers) and are
 //! rounded to f32 here (`as f32`, exactly `Math.fround`); flags are 0 or 1. The core checks
-//! lengths and parameter ranges before writing anything.
+//! lengths and parameter ranges before writing anything. `tn_all_finite`: whether an array holds
+//! no NaN and no infinity (the gradient check of training), reading only.
 
 use thinnet_core::{AdamParams, Error, SgdParams};
 
@@ -121,6 +122,29 @@ pub unsafe extern "C" fn tn_max_norm(w: *mut f32, w_len: usize, inputs: usize, u
     })
 }
 
+/// Whether the `x_len` floats at `x` hold no NaN and no infinity (thinnet_core::all_finite).
+/// Returns 1 (all finite) or 0 (some NaN or infinity); a rejected argument returns the negated
+/// status (-1 ERR_INVALID_ARG, ...) with the message at `tn_last_error_ptr`, as other exports do.
+///
+/// # Safety
+/// As `tn_sgd_step`, for `x`, which is only read.
+#[no_mangle]
+pub unsafe extern "C" fn tn_all_finite(x: *const f32, x_len: usize) -> i32 {
+    let mut finite = false;
+    let status = guard(|| {
+        let xr = Region::new::<f32>("x", x as usize, x_len)?;
+        // SAFETY: a checked region of JavaScript's memory that nothing writes during the call
+        // (contract); it is only read.
+        finite = thinnet_core::all_finite(unsafe { xr.slice::<f32>() });
+        Ok(())
+    });
+    if status != 0 {
+        -status
+    } else {
+        i32::from(finite)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +196,32 @@ mod tests {
         // SAFETY: a live buffer of n = 5 * 9 elements.
         assert_eq!(unsafe { tn_max_norm(w.as_mut_ptr(), n, 5, 9, 0.5) }, 0);
         assert_eq!(w, ew);
+    }
+
+    #[test]
+    fn all_finite_forwards_to_the_core() {
+        for n in [0usize, 1, 63, 64, 65, 130] {
+            let mut x = data(n, 7);
+            // SAFETY: a live buffer of n elements (any address for n = 0).
+            assert_eq!(unsafe { tn_all_finite(x.as_ptr(), n) }, 1, "n {}", n);
+            for (pos, bad) in [(0, f32::NAN), (n / 2, f32::INFINITY), (n.saturating_sub(1), f32::NEG_INFINITY)] {
+                if n == 0 {
+                    break;
+                }
+                let keep = x[pos];
+                x[pos] = bad;
+                // SAFETY: as above.
+                assert_eq!(unsafe { tn_all_finite(x.as_ptr(), n) }, 0, "n {} position {}", n, pos);
+                // A prefix that stops before the bad value is finite: the length is honoured.
+                // SAFETY: a prefix of the same live buffer.
+                assert_eq!(unsafe { tn_all_finite(x.as_ptr(), pos) }, 1, "n {} prefix {}", n, pos);
+                x[pos] = keep;
+            }
+        }
+        // A null x with elements: rejected as an address, negated status 1 (ERR_INVALID_ARG).
+        // SAFETY: the export must refuse the null address before any access.
+        assert_eq!(unsafe { tn_all_finite(std::ptr::null(), 4) }, -1);
+        assert!(last_message().starts_with("x "), "{}", last_message());
     }
 
     #[test]

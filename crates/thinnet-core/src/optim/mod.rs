@@ -1,5 +1,7 @@
 //! Optimizer numerics: one SGD or Adam step over a parameter tensor, and the max-norm constraint
-//! of the dropout paper (Srivastava et al., JMLR 2014, section 5.1), all in place over f32 slices.
+//! of the dropout paper (Srivastava et al., JMLR 2014, section 5.1), all in place over f32 slices;
+//! and `all_finite`, the check of a gradient for NaN and infinities that training runs before a
+//! step (`finite.rs`).
 //!
 //! The contract is bit-exactness, like the masks': every formula below is evaluated in the order
 //! written, each operation rounded to f32 (a multiply then an add, never a fused multiply-add:
@@ -17,9 +19,10 @@
 //! Errors (`ERR_SHAPE_MISMATCH` for lengths, `ERR_INVALID_ARG` for parameters) are returned
 //! before anything is written.
 //!
-//! Files: `sgd.rs`, `adam.rs`, `max_norm.rs`.
+//! Files: `sgd.rs`, `adam.rs`, `max_norm.rs`, `finite.rs`.
 
 mod adam;
+mod finite;
 mod max_norm;
 mod sgd;
 
@@ -27,6 +30,7 @@ mod sgd;
 mod tests;
 
 pub use adam::{adam_step, adam_step_with, AdamParams};
+pub use finite::all_finite;
 pub use max_norm::{max_norm, max_norm_with};
 pub use sgd::{sgd_step, sgd_step_with, SgdParams};
 
