@@ -1,12 +1,13 @@
 /**
  * model.fit on every backend: tiny models learn (XOR, a separable set, a linear regression),
  * training is reproducible from the seed and resumable, schedules and max-norm do what they say,
- * the event loop keeps turning, and failures (bad data, NaN loss, abort, overlapping calls) leave
- * the model as it was before the failing step.
+ * the event loop keeps turning, and failures (bad data, NaN loss, an overflowing gradient, abort,
+ * overlapping calls) leave the model as it was before the failing step.
  */
 
 import { expect, it } from 'vitest'
 import { layers, load, optimizers, schedules, ThinnetError, type Sequential, type Thinnet } from '../ts/index.js'
+import { referenceAllFinite } from '../ts/reference-optim.js'
 import { describeBackends } from './backends.js'
 import { expectSameBits, rng } from './util.js'
 
@@ -240,6 +241,89 @@ describeBackends('fit', (tn) => {
       expectSameWeights(model, twin, 'after NaN')
       expect(model.fused.map((l) => l.offsets)).toEqual(twin.fused.map((l) => l.offsets))
       expect(model.progress.epochs).toBe(0)
+    } finally {
+      model.dispose()
+      twin.dispose()
+    }
+  })
+
+  it('stops on a finite loss with an overflowing gradient, naming the layer and the parameter; weights, optimizer and generators as before the step', async () => {
+    // mse, 8 rows of 6 inputs, 2 targets; without shuffling, rows 4..7 are the second batch of 4.
+    // Their inputs are about 1e19: every activation stays far below float32's 3.4e38 and the
+    // loss (summed in float64) is finite, but dW = x^T dy sums products of about 1e19 * 1e19
+    // and overflows float32.
+    const r = unit(12)
+    const rows = 8
+    const x = new Float32Array(rows * 6)
+    const y = new Float32Array(rows * 2)
+    for (let i = 0; i < rows; i++) {
+      const scale = i < 4 ? 1 : 1e19
+      for (let d = 0; d < 6; d++) x[i * 6 + d] = scale * (0.5 + r())
+      y[i * 2] = i < 4 ? x[i * 6]! - x[i * 6 + 1]! : 0
+      y[i * 2 + 1] = i < 4 ? 0.5 * x[i * 6 + 2]! : 0
+    }
+    const model = small(tn, 7n)
+    const twin = small(tn, 7n)
+    // Adam keeps moments and a step count: a step that moved either would show in the weights of
+    // the fits that follow.
+    const opt = optimizers.adam({ lr: 0.01 })
+    const twinOpt = optimizers.adam({ lr: 0.01 })
+    try {
+      const losses: number[] = []
+      const error = await model
+        .fit({ x, y, epochs: 1, batchSize: 4, shuffle: false, optimizer: opt, onBatch: (log) => void losses.push(log.loss) })
+        .catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(ThinnetError)
+      expect(error).toMatchObject({
+        code: 'ERR_NOT_FINITE',
+        message: /^the gradient of the (weights|bias) of layer \d \(DropoutDense \d+ -> \d+\) holds NaN or infinite values at epoch 1, batch 2 \(the loss was [^)]+\): training stopped, the model is as it was before this step/,
+      })
+      const message = (error as Error).message
+      expect(losses.length).toBe(1)
+      expect(Number.isFinite(losses[0])).toBe(true)
+
+      // The failing step's gradients are still in the layers' buffers: the first that is not
+      // finite (in the optimizer's order: layer by layer, weights then bias) is a weight gradient
+      // holding infinities, the overflow, and the message names exactly it.
+      const grads = model.fused.flatMap((l, i) => [
+        { name: `weights of layer ${i} (DropoutDense ${l.inputs} -> ${l.units})`, g: l.gradients().w.slice() },
+        { name: `bias of layer ${i} (DropoutDense ${l.inputs} -> ${l.units})`, g: l.gradients().b.slice() },
+      ])
+      const first = grads.find((t) => !referenceAllFinite(t.g))
+      expect(first?.name).toMatch(/^weights/)
+      expect(message).toContain(`the gradient of the ${first!.name} holds`)
+      expect(first!.g.some((v) => v === Infinity || v === -Infinity)).toBe(true)
+
+      // The twin takes the one good step with its own optimizer: the failed model must equal it,
+      // weights and generators.
+      await twin.fit({ x: x.subarray(0, 4 * 6), y: y.subarray(0, 4 * 2), epochs: 1, batchSize: 4, shuffle: false, optimizer: twinOpt })
+      expectSameWeights(model, twin, 'after the overflow')
+      const offsets = model.fused.map((l) => l.offsets)
+      expect(offsets).toEqual(twin.fused.map((l) => l.offsets))
+      expect(model.progress.epochs).toBe(0)
+
+      // The loss of the failing step really was finite: the generators are back where the step
+      // began, so a training forward now draws the step's masks again and gives its outputs; mse
+      // summed in float64 as the loss does gives the loss the message reports.
+      let h: Float32Array = x.subarray(4 * 6)
+      for (const layer of model.fused) h = layer.forward(h, { training: true })
+      let total = 0
+      for (let k = 0; k < h.length; k++) total += (h[k]! - y[4 * 2 + k]!) ** 2
+      const loss = total / h.length
+      expect(h.every((v) => Number.isFinite(v))).toBe(true)
+      expect(Number.isFinite(loss)).toBe(true)
+      expect(loss).toBeGreaterThan(1e30)
+      expect(loss).toBe(Number(/the loss was ([^)]+)\)/.exec(message)![1]))
+      model.fused.forEach((l, i) => l.seek(offsets[i]!))
+
+      // Training on: the same optimizer object continues as if the failing step had never run (its
+      // moments and step count untouched), bit for bit what the twin does with its own.
+      const good = blobs(12, 6, 13)
+      const targets = Float32Array.from({ length: 12 * 2 }, (_, k) => good.x[(k >> 1) * 6 + (k & 1)]! * 0.5)
+      await model.fit({ x: good.x, y: targets, epochs: 2, batchSize: 4, shuffle: false, optimizer: opt })
+      await twin.fit({ x: good.x, y: targets, epochs: 2, batchSize: 4, shuffle: false, optimizer: twinOpt })
+      expectSameWeights(model, twin, 'continued after the overflow')
+      expect(model.fused.map((l) => l.offsets)).toEqual(twin.fused.map((l) => l.offsets))
     } finally {
       model.dispose()
       twin.dispose()

@@ -9,8 +9,15 @@
  * give the same weights bit for bit, whatever the thread count.
  *
  * Failure leaves the model as it was before the failing step: data are checked in full before
- * the first step; a step whose loss is NaN or infinite throws ERR_NOT_FINITE before any weight
- * or optimizer state changes, and the mask generators are moved back to where that step began.
+ * the first step; a step whose loss is NaN or infinite throws ERR_NOT_FINITE before the backward
+ * pass, and one whose loss is finite but whose gradients are not (an overflow in float32, such as
+ * x^T dy with inputs of 1e19) throws ERR_NOT_FINITE naming the layer and the parameter after the
+ * backward pass: every gradient is checked (`tn.allFinite`, one vectorised pass in the core)
+ * before the optimizer touches any weight. Either way no weight and no optimizer state (moments,
+ * velocity, step count) has changed, and the mask generators are moved back to where that step
+ * began, so a later fit continues exactly as if the failing step had never run. Only the
+ * layers' scratch (saved activations, gradient buffers) may hold the failing step's values, which
+ * the next step overwrites before reading (`layer.gradients()` shows the offending gradient).
  */
 
 import { invalidArg, ThinnetError } from '../errors.js'
@@ -301,8 +308,9 @@ function gather(
 }
 
 /**
- * One training step on a batch of n rows. Everything that can fail runs before the optimizer
- * touches a weight; on failure the mask generators go back to where the step began.
+ * One training step on a batch of n rows. Everything that can fail (the loss, the gradients'
+ * finiteness) runs before the optimizer touches a weight; on failure the mask generators go back
+ * to where the step began.
  */
 async function step(
   model: Sequential,
@@ -337,6 +345,16 @@ async function step(
     let dy: Float32Array | undefined = grad
     for (let i = layers.length - 1; i >= 0; i--) {
       dy = await layers[i]!.backwardAsync(dy!, { dx: i > 0 })
+    }
+    const bad = state.nonFiniteGradient()
+    if (bad !== undefined) {
+      const layer = layers[bad.layer]!
+      throw new ThinnetError(
+        'ERR_NOT_FINITE',
+        `the gradient of the ${bad.parameter} of layer ${bad.layer} (DropoutDense ${layer.inputs} -> ${layer.units}) holds NaN or ` +
+          `infinite values at epoch ${where.epoch}, batch ${where.batch} (the loss was ${result.loss}): training stopped, ` +
+          'the model is as it was before this step (check the scale of the data, or lower the learning rate)',
+      )
     }
   } catch (error) {
     layers.forEach((layer, i) => layer.seek(offsets[i]!))

@@ -127,9 +127,13 @@ export function adamw(options: AdamOptions = {}): Optimizer {
 
 /**
  * A parameter tensor and its gradient: functions returning fresh views (views of WASM memory go
- * stale when it grows, so they are taken right before use).
+ * stale when it grows, so they are taken right before use), and where the tensor lives, for
+ * messages.
  */
 export interface ParameterSlot {
+  /** Index of the fused layer (`model.fused`) the tensor belongs to. */
+  layer: number
+  parameter: 'weights' | 'bias'
   length: number
   param(): Float32Array
   grad(): Float32Array
@@ -175,6 +179,15 @@ export class OptimizerState {
   /** The learning rate at `progress` epochs. */
   learningRate(progress: number): number {
     return this.optimizer.lr.at(progress)
+  }
+
+  /**
+   * The first slot (in slot order: layer by layer, weights then bias) whose gradient holds a NaN
+   * or an infinity, or undefined when every gradient is finite. Reads only: call it between the
+   * backward pass and `step`, so that a failing step can be refused before anything changes.
+   */
+  nonFiniteGradient(): ParameterSlot | undefined {
+    return this.#slots.find((slot) => !this.#tn.allFinite(slot.grad()))
   }
 
   /**

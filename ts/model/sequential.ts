@@ -20,7 +20,7 @@ import { compile, describePlan, type FusedLayerPlan } from './compile.js'
 import { checkLayer, type Layer } from './layers.js'
 import type { LossName } from './loss.js'
 import { fit, type FitOptions, type History } from './fit.js'
-import { OptimizerState, type Optimizer } from './optimizers.js'
+import { OptimizerState, type Optimizer, type ParameterSlot } from './optimizers.js'
 import { evaluate, predict, type Evaluation, type Prediction, type PredictOptions } from './predict.js'
 import { saveModel, toArtifacts, type ModelArtifacts } from './serialize.js'
 
@@ -151,7 +151,8 @@ export class Sequential {
    * an optimizer step and max-norm per batch. Does not block the event loop for more than a
    * batch; reproducible from the model's seed on a given backend; cancellable with `signal`.
    * Rejects with a ThinnetError naming the argument for bad data (before any step), and with
-   * ERR_NOT_FINITE if the loss becomes NaN or infinite (the model as before that step).
+   * ERR_NOT_FINITE if the loss or a gradient becomes NaN or infinite (the model as before that
+   * step).
    *
    * @example
    * ```ts
@@ -246,9 +247,9 @@ export class Sequential {
   optimizerState(optimizer: Optimizer): OptimizerState {
     let state = this.#optimizers.get(optimizer)
     if (state === undefined) {
-      const slots = this.fused.flatMap((layer) => [
-        { length: layer.inputs * layer.units, param: () => layer.parameters().w, grad: () => layer.gradients().w },
-        { length: layer.units, param: () => layer.parameters().b, grad: () => layer.gradients().b },
+      const slots = this.fused.flatMap((layer, i): ParameterSlot[] => [
+        { layer: i, parameter: 'weights', length: layer.inputs * layer.units, param: () => layer.parameters().w, grad: () => layer.gradients().w },
+        { layer: i, parameter: 'bias', length: layer.units, param: () => layer.parameters().b, grad: () => layer.gradients().b },
       ])
       state = new OptimizerState(this.#tn, optimizer, slots)
       this.#optimizers.set(optimizer, state)
