@@ -11,7 +11,7 @@ export type ThinnetErrorCode =
   | 'ERR_SHAPE_MISMATCH'
   /** The requested backend (or, in automatic mode, every backend) cannot load here. */
   | 'ERR_BACKEND_UNAVAILABLE'
-  /** Training produced a NaN or infinite loss (thrown by `fit`, which leaves the model as before that step). */
+  /** Training produced a NaN or infinite loss or gradient (thrown by `fit`, which leaves the model as before that step). */
   | 'ERR_NOT_FINITE'
   /** A failure no argument explains (a caught panic, an allocation failure): a bug to report. */
   | 'ERR_INTERNAL'
