@@ -2,7 +2,7 @@
 // Makes the Fashion-MNIST subset shipped in data/fashion-mnist-subset/ from Debian's
 // dataset-fashion-mnist package, reproducibly: the same bytes on every machine and every run.
 //
-// The subset: 10,000 training examples (1,000 per class) and 2,000 test examples (200 per class),
+// The subset: 3,000 training examples (300 per class) and 5,000 test examples (500 per class),
 // chosen by a seeded SplitMix64 shuffle and kept in their original relative order, written as
 // gzipped IDX files with the four standard names, plus README.md (provenance, selection,
 // SHA-256 values, the command to regenerate) and LICENSE (the dataset's MIT licence).
@@ -29,7 +29,7 @@ const UPSTREAM = 'https://github.com/zalandoresearch/fashion-mnist'
 const UPSTREAM_COMMIT = '55506a9'
 
 /** The subset: examples per class in each split. */
-const PER_CLASS = { train: 1000, test: 200 }
+const PER_CLASS = { train: 300, test: 500 }
 const CLASSES = 10
 
 /** The PRNG seed: the ASCII bytes of "thinnet" read as a big-endian integer. */

@@ -23,7 +23,7 @@ export async function loadData(spec: string): Promise<FashionMnist> {
   return loadFashionMnist({ dir: spec })
 }
 
-/** "Fashion-MNIST subset (10000 train / 2000 test, <folder>)" and the like. */
+/** "Fashion-MNIST subset (3000 train / 5000 test, <folder>)" and the like. */
 export function describeData(data: FashionMnist): string {
   const what = data.source.set === 'subset' ? 'subset' : 'full'
   return `Fashion-MNIST ${what} (${data.train.count} train / ${data.test.count} test, ${data.source.dir})`

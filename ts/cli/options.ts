@@ -63,7 +63,7 @@ export function backendOption(): Option {
 export function dataOption(): Option {
   return new Option(
     '--data <set>',
-    "Fashion-MNIST: 'subset' (10,000 train / 2,000 test, shipped with thinnet), 'full' (60,000 / 10,000 from " +
+    "Fashion-MNIST: 'subset' (3,000 train / 5,000 test, shipped with thinnet), 'full' (60,000 / 10,000 from " +
       '/usr/share/datasets/fashion-mnist: apt-get install dataset-fashion-mnist) or a folder holding the four IDX files (plain or .gz)',
   ).default('subset')
 }

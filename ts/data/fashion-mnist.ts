@@ -46,7 +46,7 @@ export const FASHION_MNIST_FILES = Object.freeze({
 
 export interface FashionMnistOptions {
   /**
-   * 'subset' (the default without `dir`): the 10,000 + 2,000 stratified examples shipped in the
+   * 'subset' (the default without `dir`): the 3,000 + 5,000 stratified examples shipped in the
    * repository. 'full' (the default with `dir`): the 60,000 + 10,000 examples, read from `dir` or
    * else from /usr/share/datasets/fashion-mnist (`apt-get install dataset-fashion-mnist`).
    */
@@ -145,7 +145,7 @@ function split(what: string, images: IdxArray, imagesPath: string, labels: IdxAr
 
 /**
  * Loads Fashion-MNIST (Zalando, MIT licence) as float32 images in [0, 1] and uint8 labels. By
- * default the 10,000-train / 2,000-test stratified subset shipped with thinnet (no download);
+ * default the 3,000-train / 5,000-test stratified subset shipped with thinnet (no download);
  * `{ set: 'full' }` reads the 60,000 / 10,000 set from /usr/share/datasets/fashion-mnist (Debian's
  * dataset-fashion-mnist package); `{ dir }` reads the four standard files from any folder. Runs in
  * Node only.
@@ -158,7 +158,7 @@ function split(what: string, images: IdxArray, imagesPath: string, labels: IdxAr
  * ```ts
  * import { loadFashionMnist } from 'thinnet'
  * const { train, test, classes } = await loadFashionMnist() // the shipped subset
- * console.log(train.count, test.count) // -> 10000 2000
+ * console.log(train.count, test.count) // -> 3000 5000
  * console.log(classes[train.labels[0]!], train.images.subarray(0, 784).length) // e.g. Ankle boot 784
  * const full = await loadFashionMnist({ set: 'full' }) // after apt-get install dataset-fashion-mnist
  * console.log(full.train.count) // -> 60000
