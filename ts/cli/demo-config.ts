@@ -24,20 +24,21 @@ export interface DemoConfig {
 }
 
 /**
- * Why these: the demo must finish in about two minutes on two cores, which is 30 epochs of a
- * 784-512-512-10 MLP per run on the 10k subset. In that budget the paper's rates (0.2 / 0.5)
- * leave the dropout net underfitting (test accuracy at or below the baseline's, measured on
- * seeds 1-3), while milder rates with a higher, annealed learning rate (dropout nets tolerate it,
- * the baseline overfits faster with it) let it train out and still halve the train-test gap.
- * `--input-dropout 0.2 --dropout 0.5 --epochs 80` shows the paper's rates given the time.
+ * Why these: the shipped subset has 3,000 training images, so a 784-512-512-10 MLP without
+ * dropout memorises them (100% train accuracy) and dropout has a real overfitting to
+ * beat; the demo must finish in about two minutes on two cores, which 70 epochs of 3,000 images
+ * per run allow. Input dropout 0.3 (above the usual 0.2: on this little data it acts like pixel
+ * noise augmentation) and hidden 0.5 with Adam 3e-3 annealed to 0 were the best of the settings
+ * measured on seeds 1-3 (README, "Measured"); milder rates keep more of the gap, higher ones
+ * (0.4 input, 0.6 hidden) underfit in this budget.
  */
 export const DEMO: Readonly<DemoConfig> = Object.freeze({
   /** Hidden layer widths of the MLP (inputs 784 and outputs 10 come from the data). */
   hidden: Object.freeze([512, 512]),
   activation: 'relu',
   /** The dropout run's rates (the baseline has none). */
-  inputDropout: 0.1,
-  hiddenDropout: 0.3,
+  inputDropout: 0.3,
+  hiddenDropout: 0.5,
   /** The max-norm constraint on the dropout run's dense layers (undefined: none); the baseline never has one. */
   maxNorm: undefined,
   mode: 'inverted',
@@ -45,7 +46,7 @@ export const DEMO: Readonly<DemoConfig> = Object.freeze({
   lr: 3e-3,
   schedule: 'cosine',
   batchSize: 128,
-  epochs: 30,
+  epochs: 70,
   /** Runs with seeds 1..seeds. */
   seeds: 1,
   /** Monte Carlo passes T for the comparison with weight scaling. */
