@@ -360,24 +360,31 @@ export interface Thinnet {
   sequential(layers: readonly Layer[], options: SequentialOptions): Sequential
 
   /**
-   * A model saved with `model.save(dir)`, on this backend (Node only).
+   * A model saved with `model.save(dir)`, on this backend (Node only). When it was saved with
+   * `{ optimizer }`, `model.restoredOptimizer` is that optimizer with its state (step count,
+   * velocity or moments) restored: `fit` with it continues training exactly (on the backend that
+   * saved it, bit for bit). A corrupt or inconsistent optimizer section rejects with a
+   * ThinnetError naming the field, and no model.
    *
    * @example
    * ```ts
    * import { load } from 'thinnet'
    * const tn = await load({ backend: 'wasm' })
    * const model = await tn.loadModel('out/fashion-mlp')
+   * await model.fit({ x, y, epochs: 5, optimizer: model.restoredOptimizer })
    * ```
    */
   loadModel(dir: string): Promise<Sequential>
 
   /**
-   * A model from `model.toArtifacts()` (its JSON and weight bytes), on this backend: works in
-   * browsers too.
+   * A model from `model.toArtifacts()` (its JSON and weight bytes, and the optimizer state when
+   * saved with `{ optimizer }`: then `copy.restoredOptimizer` continues it), on this backend:
+   * works in browsers too.
    *
    * @example
    * ```ts
-   * const copy = tn.modelFromArtifacts(model.toArtifacts())
+   * const copy = tn.modelFromArtifacts(model.toArtifacts({ optimizer: opt }))
+   * await copy.fit({ x, y, epochs: 5, optimizer: copy.restoredOptimizer })
    * ```
    */
   modelFromArtifacts(artifacts: ModelArtifacts): Sequential

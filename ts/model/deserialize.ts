@@ -1,11 +1,13 @@
 /**
- * Rebuilding a model from the artifacts serialize.ts writes (see there for the format).
+ * Rebuilding a model from the artifacts serialize.ts writes (see there for the format), with the
+ * optimizer state when they hold one (deserialize-optimizer.ts).
  */
 
 import { invalidArg, shapeMismatch } from '../errors.js'
 import type { Thinnet } from '../thinnet.js'
 import { checkKeys, checkObject, describeValue } from '../validate.js'
 import type { Layer } from './layers.js'
+import { restoreOptimizer } from './deserialize-optimizer.js'
 import { Sequential } from './sequential.js'
 import { MODEL_FORMAT, MODEL_VERSION, type ModelArtifacts, type ModelJSON } from './serialize.js'
 
@@ -15,13 +17,16 @@ function decimal(name: string, value: unknown): bigint {
 }
 
 /**
- * A model from its artifacts, on `tn`'s backend. Every field is checked; a description that does
- * not match its weights (sizes, tensor list) is ERR_SHAPE_MISMATCH, anything else malformed
- * ERR_INVALID_ARG, and no model is left half-built.
+ * A model from its artifacts, on `tn`'s backend. When they hold optimizer state (`json.optimizer`
+ * and `optimizerState`), the model's `restoredOptimizer` is that optimizer with its state bound
+ * to the model. Every field is checked; a description that does not match its weights or its
+ * optimizer state (sizes, tensor or buffer list, another architecture's state) is
+ * ERR_SHAPE_MISMATCH, anything else malformed (an unknown optimizer, an unsupported version, a
+ * non-finite state value) ERR_INVALID_ARG, and no model is left half-built.
  */
 export function fromArtifacts(tn: Thinnet, artifacts: ModelArtifacts): Sequential {
   const a = checkObject(artifacts, 'artifacts', '{ json, weights }')
-  checkKeys(a, ['json', 'weights'], 'artifacts')
+  checkKeys(a, ['json', 'weights', 'optimizerState'], 'artifacts')
   const json = checkObject(a.json, 'json', 'the object model.toArtifacts() returned')
   if (json.format !== MODEL_FORMAT) throw invalidArg(`json.format must be '${MODEL_FORMAT}', received ${describeValue(json.format)}`)
   if (json.version !== MODEL_VERSION) throw invalidArg(`json.version ${describeValue(json.version)} is not supported (this thinnet reads version ${MODEL_VERSION})`)
@@ -78,6 +83,8 @@ export function fromArtifacts(tn: Thinnet, artifacts: ModelArtifacts): Sequentia
     if (typeof epochs !== 'number' || !Number.isSafeInteger(epochs) || epochs < 0) throw invalidArg('json.progress.epochs must be a count')
     model.progress.epochs = epochs
     model.progress.shuffleOffset = decimal('json.progress.shuffleOffset', progress.shuffleOffset)
+    if (json.optimizer !== undefined) restoreOptimizer(model, json.optimizer, a.optimizerState)
+    else if (a.optimizerState !== undefined) throw invalidArg('artifacts.optimizerState is given but json has no optimizer section to describe it')
   } catch (error) {
     model.dispose()
     throw error
@@ -85,7 +92,18 @@ export function fromArtifacts(tn: Thinnet, artifacts: ModelArtifacts): Sequentia
   return model
 }
 
-/** Reads a model saved by `saveModel` from `dir` onto `tn`'s backend. Node only. */
+/** A file name from model.json (no directory parts), or ERR_INVALID_ARG naming the field. */
+function fileName(value: unknown, field: string, jsonPath: string): string {
+  if (typeof value !== 'string' || value === '' || value.includes('/') || value.includes('\\')) {
+    throw invalidArg(`${jsonPath}: ${field} must be a file name, received ${describeValue(value)}`)
+  }
+  return value
+}
+
+/**
+ * Reads a model saved by `saveModel` from `dir` onto `tn`'s backend, with its optimizer state
+ * when model.json has an optimizer section (then optimizer.bin must be there too). Node only.
+ */
 export async function loadModel(tn: Thinnet, dir: string): Promise<Sequential> {
   if (typeof dir !== 'string' || dir === '') throw invalidArg(`dir must be a directory path, received ${describeValue(dir)}`)
   const fs = await import('node:fs/promises')
@@ -95,13 +113,24 @@ export async function loadModel(tn: Thinnet, dir: string): Promise<Sequential> {
   const jsonPath = path.join(dir, 'model.json')
   try {
     json = JSON.parse(await fs.readFile(jsonPath, 'utf8'))
-    const file = (json as { weights?: { file?: unknown } })?.weights?.file
-    if (typeof file !== 'string' || file.includes('/') || file.includes('\\')) throw invalidArg(`${jsonPath}: weights.file must be a file name`)
+    const file = fileName((json as { weights?: { file?: unknown } })?.weights?.file, 'weights.file', jsonPath)
     weights = new Uint8Array(await fs.readFile(path.join(dir, file)))
   } catch (error) {
     if (error instanceof SyntaxError) throw invalidArg(`${jsonPath} is not valid JSON: ${error.message}`)
     if ((error as { code?: string }).code === 'ENOENT') throw invalidArg(`no saved model in ${dir}: ${(error as Error).message}`)
     throw error
   }
-  return fromArtifacts(tn, { json: json as ModelJSON, weights })
+  const section = (json as { optimizer?: unknown }).optimizer
+  if (section === undefined) return fromArtifacts(tn, { json: json as ModelJSON, weights })
+  const file = fileName((section as { state?: { file?: unknown } } | null)?.state?.file, 'optimizer.state.file', jsonPath)
+  let optimizerState: Uint8Array
+  try {
+    optimizerState = new Uint8Array(await fs.readFile(path.join(dir, file)))
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') {
+      throw invalidArg(`${jsonPath} describes optimizer state in ${file}, which is missing from ${dir}`)
+    }
+    throw error
+  }
+  return fromArtifacts(tn, { json: json as ModelJSON, weights, optimizerState })
 }

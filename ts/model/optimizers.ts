@@ -3,7 +3,9 @@
  * its parameters when it trains (OptimizerState below), keeping the state (momentum, Adam's
  * moments, the step count) in the backend's memory beside the weights. The arithmetic is the
  * core's (crates/thinnet-core/src/optim): one pass over each tensor, in float32, the same bits
- * whatever the thread count. Fitting twice with the same optimizer object continues its state.
+ * whatever the thread count. Fitting twice with the same optimizer object continues its state, and
+ * `model.save(dir, { optimizer })` saves it (serialize-optimizer.ts) so that a reloaded model's
+ * `restoredOptimizer` continues it too.
  */
 
 import type { BackendBuffer } from '../backend.js'
@@ -139,6 +141,23 @@ export interface ParameterSlot {
   grad(): Float32Array
 }
 
+/** The state buffers an optimizer keeps per parameter tensor, in order. */
+export type StateBufferName = 'velocity' | 'm' | 'v'
+
+/** SGD with momentum: a velocity; plain SGD: nothing; Adam and AdamW: the moments m and v. */
+export function stateBufferNames(optimizer: Optimizer): readonly StateBufferName[] {
+  if (optimizer.kind === 'sgd') return optimizer.momentum > 0 ? ['velocity'] : []
+  return ['m', 'v']
+}
+
+/** One state buffer of one parameter tensor, as `OptimizerState.buffers` lists them. */
+export interface StateBuffer {
+  slot: ParameterSlot
+  name: StateBufferName
+  /** A view of the buffer: use it before the next allocation on the backend (WASM memory may grow). */
+  view: Float32Array
+}
+
 /**
  * An optimizer bound to one model's parameters: the state buffers (velocity, or Adam's m and v)
  * and the number of steps taken.
@@ -154,7 +173,7 @@ export class OptimizerState {
     this.optimizer = optimizer
     this.#tn = tn
     this.#slots = slots
-    const perSlot = optimizer.kind === 'sgd' ? (optimizer.momentum > 0 ? 1 : 0) : 2
+    const perSlot = stateBufferNames(optimizer).length
     const state: BackendBuffer[][] = []
     try {
       for (const slot of slots) {
@@ -174,6 +193,26 @@ export class OptimizerState {
   /** Steps taken so far (Adam's t after the next step is steps + 1). */
   get steps(): number {
     return this.#steps
+  }
+
+  /**
+   * Every state buffer, slot by slot (layer by layer, weights then bias), each slot's buffers in
+   * `stateBufferNames` order: the order in which they are saved and restored.
+   */
+  buffers(): StateBuffer[] {
+    const names = stateBufferNames(this.optimizer)
+    return this.#slots.flatMap((slot, i) => names.map((name, k) => ({ slot, name, view: this.#state[i]![k]!.view() })))
+  }
+
+  /**
+   * Puts saved state back: the step count, and `fill` writes each buffer's values into its view
+   * (called once per buffer, in `buffers` order). For a state that has not stepped yet; the
+   * caller has checked the values (deserialize-optimizer.ts).
+   */
+  restore(steps: number, fill: (buffer: StateBuffer, index: number) => void): void {
+    if (!Number.isSafeInteger(steps) || steps < 0) throw invalidArg(`steps must be a count, received ${describeValue(steps)}`)
+    this.buffers().forEach(fill)
+    this.#steps = steps
   }
 
   /** The learning rate at `progress` epochs. */

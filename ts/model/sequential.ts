@@ -1,7 +1,8 @@
 /**
  * Sequential models: a list of Dropout and Dense descriptions compiled into fused DropoutDense
  * layers (compile.ts), with training (fit.ts), evaluation and prediction by weight scaling or
- * Monte Carlo dropout (predict.ts), and saving (serialize.ts).
+ * Monte Carlo dropout (predict.ts), and saving (serialize.ts; with an optimizer's state:
+ * serialize-optimizer.ts).
  *
  * Streams of the model's seed: fused layer i uses streams 4i .. 4i + 3 (its initial weights, input
  * mask, output mask, DropConnect mask; see DropoutDense), shuffling uses stream 2^64 - 1. Training
@@ -22,7 +23,7 @@ import type { LossName } from './loss.js'
 import { fit, type FitOptions, type History } from './fit.js'
 import { OptimizerState, type Optimizer, type ParameterSlot } from './optimizers.js'
 import { evaluate, predict, type Evaluation, type Prediction, type PredictOptions } from './predict.js'
-import { saveModel, toArtifacts, type ModelArtifacts } from './serialize.js'
+import { saveModel, toArtifacts, type ModelArtifacts, type SavedFiles, type SaveOptions } from './serialize.js'
 
 export interface SequentialOptions {
   /** Features per example (columns of x). */
@@ -79,6 +80,7 @@ export class Sequential {
   #loss: LossName | undefined
   readonly #tn: Thinnet
   readonly #optimizers = new Map<Optimizer, OptimizerState>()
+  #restoredOptimizer: Optimizer | undefined
   #busy: string | undefined
   #disposed = false
 
@@ -197,23 +199,61 @@ export class Sequential {
     return predict(this, x, options)
   }
 
-  /** The JSON description and the weights' bytes (see serialize.ts); `tn.modelFromArtifacts` reads them back. */
-  toArtifacts(): ModelArtifacts {
-    return toArtifacts(this)
+  /**
+   * The JSON description and the weights' bytes (see serialize.ts); `tn.modelFromArtifacts`
+   * reads them back. With `{ optimizer }`, also that optimizer's description and its state for
+   * this model: `json.optimizer` and the bytes `optimizerState` (see serialize-optimizer.ts).
+   *
+   * @example
+   * ```ts
+   * const artifacts = model.toArtifacts({ optimizer: opt })
+   * const copy = tn.modelFromArtifacts(artifacts)
+   * await copy.fit({ x, y, epochs: 5, optimizer: copy.restoredOptimizer })
+   * ```
+   */
+  toArtifacts(options: SaveOptions = {}): ModelArtifacts {
+    return toArtifacts(this, options)
   }
 
   /**
    * Saves the model to `dir` as model.json and weights.bin (Node only); `tn.loadModel(dir)` reads
-   * it back, on any backend.
+   * it back, on any backend. With `{ optimizer }` (the optimizer object passed to `fit`), also
+   * its description (kind, hyper-parameters, learning-rate schedule) and its state for this model
+   * (step count, SGD's velocity or Adam's moments) in model.json and optimizer.bin: the loaded
+   * model's `restoredOptimizer` then continues training exactly where this one stands. Without
+   * it, only the model is saved, and training after a reload starts a fresh optimizer.
    *
    * @example
    * ```ts
-   * await model.save('out/fashion-mlp')
+   * const opt = tn.optimizers.adam({ lr: tn.schedules.cosine({ initial: 1e-3, epochs: 30 }) })
+   * await model.fit({ x, y, epochs: 10, optimizer: opt })
+   * await model.save('out/fashion-mlp', { optimizer: opt })
    * const again = await tn.loadModel('out/fashion-mlp')
+   * // Epochs 11 to 30, exactly as if training had never stopped (on the same backend):
+   * await again.fit({ x, y, epochs: 20, optimizer: again.restoredOptimizer })
    * ```
    */
-  save(dir: string): Promise<{ json: string; weights: string }> {
-    return this.exclusive('save', () => saveModel(this, dir))
+  save(dir: string, options: SaveOptions = {}): Promise<SavedFiles> {
+    return this.exclusive('save', () => saveModel(this, dir, options))
+  }
+
+  /**
+   * The optimizer whose state was saved with this model (`model.save(dir, { optimizer })`),
+   * rebuilt by loading, its state (step count, velocity or moments) already bound to this model:
+   * pass it to `fit` to continue training exactly. A different optimizer object (even an equal
+   * description) starts from a fresh state. Undefined for a model built by `tn.sequential` or
+   * loaded from a save without optimizer state (passed to `fit` then, it means fit's default: a
+   * fresh Adam).
+   *
+   * @example
+   * ```ts
+   * const model = await tn.loadModel('out/fashion-mlp')
+   * if (model.restoredOptimizer !== undefined) console.log(model.restoredOptimizer.kind) // -> 'adam'
+   * await model.fit({ x, y, epochs: 5, optimizer: model.restoredOptimizer })
+   * ```
+   */
+  get restoredOptimizer(): Optimizer | undefined {
+    return this.#restoredOptimizer
   }
 
   /** Frees the layers' and optimizers' memory. The model cannot be used after. */
@@ -255,6 +295,23 @@ export class Sequential {
       this.#optimizers.set(optimizer, state)
     }
     return state
+  }
+
+  /** @internal The optimizer's state for this model if it has one, without creating it. */
+  boundOptimizerState(optimizer: Optimizer): OptimizerState | undefined {
+    return this.#optimizers.get(optimizer)
+  }
+
+  /**
+   * @internal Binds `optimizer` with saved state (`values`: one array per state buffer, in
+   * `OptimizerState.buffers` order, checked by deserialize-optimizer.ts) and makes it the
+   * `restoredOptimizer`.
+   */
+  restoreOptimizerState(optimizer: Optimizer, steps: number, values: readonly Float32Array[]): void {
+    if (this.#optimizers.has(optimizer)) throw invalidArg('this optimizer already has state for this model: restoring is for a fresh one')
+    const state = this.optimizerState(optimizer)
+    state.restore(steps, (buffer, i) => buffer.view.set(values[i]!))
+    this.#restoredOptimizer = optimizer
   }
 
   /** @internal Marks the model busy with `what` for the duration of `work`; refuses overlaps. */

@@ -3,14 +3,24 @@
  * progress, mask-generator offsets and where each tensor sits in the weights) and the weights as
  * little-endian float32 bytes. Loading rebuilds the same layers and copies the weights in, so a
  * reloaded model predicts exactly what it predicted before on the same backend, and on any
- * backend what the original would predict there. Optimizer state (momentum, Adam's moments) is
- * not saved: training after a reload starts a fresh optimizer. Loading: deserialize.ts.
+ * backend what the original would predict there. Loading: deserialize.ts.
+ *
+ * Optimizer state is saved only when asked (`{ optimizer }`): then a third artifact holds its
+ * state buffers (optimizer.bin) and model.json an `optimizer` section describing the optimizer
+ * and their layout (serialize-optimizer.ts). With the progress and generator offsets already in
+ * the model's JSON, training after a reload with `model.restoredOptimizer` continues exactly as
+ * uninterrupted training would on the same backend. Without it, a reload has no optimizer state
+ * and training starts a fresh optimizer (Adam's moments and step count, SGD's velocity at zero).
+ * The optimizer section is optional, so saves without it are byte for byte what they were, and
+ * every earlier save still loads.
  */
 
 import { invalidArg } from '../errors.js'
-import { describeValue } from '../validate.js'
+import { checkKeys, checkObject, describeValue } from '../validate.js'
 import type { Layer } from './layers.js'
+import type { Optimizer } from './optimizers.js'
 import type { Sequential } from './sequential.js'
+import { OPTIMIZER_FILE, optimizerArtifacts, type OptimizerJSON } from './serialize-optimizer.js'
 
 export const MODEL_FORMAT = 'thinnet-model'
 export const MODEL_VERSION = 1
@@ -40,6 +50,8 @@ export interface ModelJSON {
   progress: { epochs: number; shuffleOffset: string }
   generators: { input: string; output: string; dropConnect: string }[]
   weights: { file: string; dtype: 'float32'; byteOrder: 'little'; byteLength: number; tensors: TensorEntry[] }
+  /** Present when saved with `{ optimizer }`: the optimizer and the layout of its state (serialize-optimizer.ts). */
+  optimizer?: OptimizerJSON
   /** Informational: the backend that saved it. */
   savedBy: { backend: string }
 }
@@ -47,6 +59,33 @@ export interface ModelJSON {
 export interface ModelArtifacts {
   json: ModelJSON
   weights: Uint8Array
+  /** The optimizer's state buffers as `json.optimizer.state` lays them out (only with `json.optimizer`). */
+  optimizerState?: Uint8Array
+}
+
+/** What `model.save` and `model.toArtifacts` save besides the model. */
+export interface SaveOptions {
+  /**
+   * The optimizer (as passed to `fit`) whose description and state for this model to save, so
+   * that the loaded model's `restoredOptimizer` continues training exactly. Its learning rate
+   * must be a number or a schedule from `tn.schedules`. An optimizer that has not trained this
+   * model yet is saved as it would start (no steps, zero state).
+   */
+  optimizer?: Optimizer
+}
+
+/** The paths `model.save` wrote. */
+export interface SavedFiles {
+  json: string
+  weights: string
+  /** optimizer.bin, when saved with `{ optimizer }`. */
+  optimizer?: string
+}
+
+function checkSaveOptions(options: unknown): SaveOptions {
+  const o = checkObject(options, 'options', '{ optimizer }')
+  checkKeys(o, ['optimizer'], 'options')
+  return o as SaveOptions
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
@@ -58,9 +97,12 @@ function plainLayer(layer: Layer): Record<string, unknown> {
   return out
 }
 
-/** The model's artifacts (see the module comment). */
-export function toArtifacts(model: Sequential): ModelArtifacts {
+/** The model's artifacts (see the module comment), with the optimizer's when `options.optimizer` is given. */
+export function toArtifacts(model: Sequential, options: SaveOptions = {}): ModelArtifacts {
   model.live()
+  const { optimizer } = checkSaveOptions(options)
+  // First, so that an optimizer that cannot be saved fails before any work.
+  const saved = optimizer === undefined ? undefined : optimizerArtifacts(model, optimizer)
   const tensors: TensorEntry[] = []
   let byteOffset = 0
   model.fused.forEach((layer, i) => {
@@ -96,24 +138,31 @@ export function toArtifacts(model: Sequential): ModelArtifacts {
       return { input: o.input.toString(), output: o.output.toString(), dropConnect: o.dropConnect.toString() }
     }),
     weights: { file: WEIGHTS_FILE, dtype: 'float32', byteOrder: 'little', byteLength: weights.length, tensors },
+    ...(saved === undefined ? {} : { optimizer: saved.json }),
     savedBy: { backend: model.backend },
   }
-  return { json, weights }
+  return saved === undefined ? { json, weights } : { json, weights, optimizerState: saved.bytes }
 }
 
 /**
- * Writes model.json and weights.bin into `dir` (created if missing). Node only.
+ * Writes model.json and weights.bin (and optimizer.bin with `options.optimizer`) into `dir`
+ * (created if missing), model.json last. Node only.
  */
-export async function saveModel(model: Sequential, dir: string): Promise<{ json: string; weights: string }> {
+export async function saveModel(model: Sequential, dir: string, options: SaveOptions = {}): Promise<SavedFiles> {
   if (typeof dir !== 'string' || dir === '') throw invalidArg(`dir must be a directory path, received ${describeValue(dir)}`)
-  const { json, weights } = toArtifacts(model)
+  const { json, weights, optimizerState } = toArtifacts(model, options)
   const fs = await import('node:fs/promises')
   const path = await import('node:path')
   await fs.mkdir(dir, { recursive: true })
   const jsonPath = path.join(dir, 'model.json')
   const weightsPath = path.join(dir, WEIGHTS_FILE)
   await fs.writeFile(weightsPath, weights)
+  let optimizerPath: string | undefined
+  if (optimizerState !== undefined) {
+    optimizerPath = path.join(dir, OPTIMIZER_FILE)
+    await fs.writeFile(optimizerPath, optimizerState)
+  }
   await fs.writeFile(jsonPath, `${JSON.stringify(json, null, 2)}\n`)
-  return { json: jsonPath, weights: weightsPath }
+  return optimizerPath === undefined ? { json: jsonPath, weights: weightsPath } : { json: jsonPath, weights: weightsPath, optimizer: optimizerPath }
 }
 
