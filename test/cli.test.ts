@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEMO } from '../ts/cli/demo-config.js'
 import type { SeedResult } from '../ts/cli/demo-run.js'
+import type { ModelJSON } from '../ts/index.js'
 import { describeBackends } from './backends.js'
 import { renderReport } from '../ts/cli/report.js'
 
@@ -96,6 +97,25 @@ describeBackends('thinnet train and eval', (tn) => {
     expect(json.outputs).toBe(10)
     expect(json.layers.filter((l) => l.kind === 'dense').map((l) => l.units)).toEqual([16, 10])
     expect(existsSync(join(model, 'weights.bin'))).toBe(true)
+  })
+
+  it('saves the optimizer state beside the model (Adam: m and v of every tensor), and the saved model restores it', async () => {
+    expect(trained.code).toBe(0)
+    expect(trained.stdout).toContain(`saved      ${join(model, 'model.json')}, ${join(model, 'weights.bin')}, ${join(model, 'optimizer.bin')}`)
+    const json = JSON.parse(await readFile(join(model, 'model.json'), 'utf8')) as ModelJSON
+    const section = json.optimizer!
+    expect(section.description).toMatchObject({ kind: 'adam', lr: { kind: 'constant', options: { value: 0.003 } } })
+    expect(section.steps).toBeGreaterThan(0)
+    const parameters = 784 * 16 + 16 + 16 * 10 + 10
+    expect(section.state.byteLength).toBe(2 * 4 * parameters)
+    expect((await readFile(join(model, 'optimizer.bin'))).length).toBe(2 * 4 * parameters)
+    const again = await tn.loadModel(model)
+    try {
+      expect(again.restoredOptimizer).toMatchObject({ kind: 'adam', beta1: 0.9, beta2: 0.999 })
+      expect(again.progress.epochs).toBe(1)
+    } finally {
+      again.dispose()
+    }
   })
 
   it('eval of the saved model gives the test accuracy training printed', async () => {

@@ -1,6 +1,8 @@
 /**
  * `thinnet train`: trains an MLP on Fashion-MNIST from flags, prints a line per epoch (with the
- * test split's loss and accuracy by weight scaling), and saves the model with --out.
+ * test split's loss and accuracy by weight scaling), and saves the model with --out, with the
+ * optimizer's state (optimizer.bin), so that the saved model's `restoredOptimizer` continues the
+ * training exactly in code (the CLI itself has no command that resumes training).
  */
 
 import { mkdir } from 'node:fs/promises'
@@ -98,8 +100,8 @@ async function train(flags: TrainFlags): Promise<number> {
         `(test loss ${fixed(testEval.loss, 4)}), gap ${fixed(100 * (trainEval.accuracy! - testEval.accuracy!), 2)} pts`,
     )
     if (flags.out !== undefined) {
-      const saved = await model.save(flags.out)
-      console.log(`saved      ${saved.json}, ${saved.weights}`)
+      const saved = await model.save(flags.out, { optimizer })
+      console.log(`saved      ${[saved.json, saved.weights, saved.optimizer].filter((p) => p !== undefined).join(', ')}`)
     }
     console.log(`total time ${seconds((performance.now() - started) / 1000)}`)
     return 0
@@ -154,7 +156,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--seed <n>', 'seed of the initial weights, dropout masks and shuffling (same seed, same backend: same model)').argParser(seed).default(1n, '1'))
     .addOption(dataOption())
     .addOption(backendOption())
-    .addOption(new Option('--out <dir>', 'save the trained model here (model.json and weights.bin; read back by thinnet eval --model)'))
+    .addOption(new Option('--out <dir>', 'save the trained model here (model.json, weights.bin and the optimizer state optimizer.bin; read back by thinnet eval --model)'))
     .addOption(new Option('--quiet', 'no progress bar (the per-epoch lines are still printed)').default(false))
     .action((flags: TrainFlags) => runCommand('thinnet train', () => train(flags)))
 }
