@@ -90,6 +90,38 @@ describeEach('optimizer steps', backends, (backend) => {
     }
   })
 
+  it('optimizer state decaying into the subnormal range is flushed to signed zeros, as the reference does', () => {
+    const isSubnormal = (x: number) => x !== 0 && Math.abs(x) < 2 ** -126
+    for (const n of [1, 15, 16, 17, 67, 1000]) {
+      // State just above 2^-126, already subnormal, zeros of both signs and ordinary values;
+      // gradients mostly exact zeros (a weight from an always-black pixel), a few tiny ones.
+      const kinds = [1.5 * 2 ** -126, -3 * 2 ** -126, 2 ** -140, -0, 0.25, -(2 ** -127)]
+      const start = Float32Array.from({ length: n }, (_, i) => kinds[i % kinds.length]!)
+      const g = Float32Array.from({ length: n }, (_, i) => (i % 7 === 3 ? 1e-20 : 0))
+      const sgd: SgdArgs = { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0 }
+      const [w, v, rw, rv] = [values(n, 9), start.slice(), values(n, 9), start.slice()]
+      for (let t = 0; t < 40; t++) {
+        backend.sgdStep(w, g, v, sgd)
+        referenceSgdStep(rw, g, rv, sgd)
+      }
+      expectSameBits(w, rw, `sgd w n ${n}`)
+      expectSameBits(v, rv, `sgd velocity n ${n}`)
+      expect(v.some(isSubnormal), `sgd velocity n ${n}`).toBe(false)
+      const [aw, am, av] = [values(n, 9), start.slice(), start.map(Math.abs)]
+      const [bw, bm, bv] = [aw.slice(), am.slice(), av.slice()]
+      for (let step = 1; step <= 40; step++) {
+        const args: AdamArgs = { lr: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, decoupled: false, step }
+        backend.adamStep(aw, g, am, av, args)
+        referenceAdamStep(bw, g, bm, bv, args)
+      }
+      expectSameBits(aw, bw, `adam w n ${n}`)
+      expectSameBits(am, bm, `adam m n ${n}`)
+      expectSameBits(av, bv, `adam v n ${n}`)
+      expect([...am, ...av].some(isSubnormal), `adam state n ${n}`).toBe(false)
+      expect(am[0], 'decayed below 2^-126: flushed').toBe(0)
+    }
+  })
+
   it('maxNorm equals the reference bit for bit', () => {
     const shapes = [[0, 5], [5, 0], [1, 1], [1, 17], [17, 1], [3, 31], [7, 33], [64, 65], [100, 129], [300, 1000]] as const
     for (const [inputs, units] of shapes) {

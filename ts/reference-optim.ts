@@ -9,12 +9,13 @@
  */
 
 import { adamFactors, type AdamArgs, type SgdArgs } from './backend.js'
+import { flushSubnormal } from './float32.js'
 
 const f = Math.fround
 
 /**
  * One SGD step in place:
- * g1 = weightDecay != 0 ? g + weightDecay * w : g; with a velocity v = momentum * v + g1 and
+ * g1 = weightDecay != 0 ? g + weightDecay * w : g; with a velocity v = flushSubnormal(momentum * v + g1) and
  * d = nesterov ? g1 + momentum * v : v, else d = g1; w = w - lr * d.
  *
  * @example
@@ -34,7 +35,7 @@ export function referenceSgdStep(w: Float32Array, g: Float32Array, velocity: Flo
     const g1 = wd !== 0 ? f(g[i]! + f(wd * w[i]!)) : g[i]!
     let d = g1
     if (velocity !== undefined) {
-      const v = f(f(mu * velocity[i]!) + g1)
+      const v = flushSubnormal(f(f(mu * velocity[i]!) + g1))
       velocity[i] = v
       d = args.nesterov ? f(g1 + f(mu * v)) : v
     }
@@ -46,7 +47,7 @@ export function referenceSgdStep(w: Float32Array, g: Float32Array, velocity: Flo
  * One Adam step in place, with the factors of `adamFactors(args)`:
  * AdamW (decoupled, weightDecay != 0): w = w * decay, g1 = g; else g1 = g + weightDecay * w (when
  * weightDecay != 0) or g. Then m = beta1 * m + (1 - beta1) * g1, v = beta2 * v + (1 - beta2) *
- * (g1 * g1), mhat = m * biasCorrection1, vhat = v * biasCorrection2,
+ * (g1 * g1), each through flushSubnormal, mhat = m * biasCorrection1, vhat = v * biasCorrection2,
  * w = w - (lr * mhat) / (sqrt(vhat) + epsilon).
  *
  * @example
@@ -71,8 +72,8 @@ export function referenceAdamStep(w: Float32Array, g: Float32Array, m: Float32Ar
     } else if (k.weightDecay !== 0) {
       g1 = f(g1 + f(k.weightDecay * wi))
     }
-    const mi = f(f(k.beta1 * m[i]!) + f(k.oneMinusBeta1 * g1))
-    const vi = f(f(k.beta2 * v[i]!) + f(k.oneMinusBeta2 * f(g1 * g1)))
+    const mi = flushSubnormal(f(f(k.beta1 * m[i]!) + f(k.oneMinusBeta1 * g1)))
+    const vi = flushSubnormal(f(f(k.beta2 * v[i]!) + f(k.oneMinusBeta2 * f(g1 * g1))))
     m[i] = mi
     v[i] = vi
     const mhat = f(mi * k.biasCorrection1)

@@ -2,8 +2,12 @@
  * Losses with their gradients computed in the same pass. Both work on a batch of `rows` rows of
  * `outputs` values and return the mean over the batch; the gradient is of that mean. Sums and
  * exponentials run in double precision (the arrays are small: rows * classes), and each gradient
- * element is rounded once to float32.
+ * element is rounded once to float32 and flushed to a zero when subnormal (a confident network's
+ * softmax has probabilities below 2^-126; as gradients they would send the backward GEMMs down
+ * the slow subnormal path for a change no float32 weight can show).
  */
+
+import { flushSubnormal } from '../float32.js'
 
 export type LossName = 'crossEntropy' | 'mse'
 
@@ -54,7 +58,7 @@ export function softmaxCrossEntropy(
     if (grad !== undefined) {
       for (let j = 0; j < outputs; j++) {
         const p = Math.exp(logits[base + j]! - max) / sum
-        grad[base + j] = (p - (j === label ? 1 : 0)) / rows
+        grad[base + j] = flushSubnormal(Math.fround((p - (j === label ? 1 : 0)) / rows))
       }
     }
   }
@@ -80,7 +84,7 @@ export function meanSquaredError(
   for (let i = 0; i < n; i++) {
     const d = y[i]! - targets[base + i]!
     total += d * d
-    if (grad !== undefined) grad[i] = (2 * d) / n
+    if (grad !== undefined) grad[i] = flushSubnormal(Math.fround((2 * d) / n))
   }
   return { loss: n === 0 ? 0 : total / n, correct: 0 }
 }

@@ -1,7 +1,7 @@
 //! One step of Adam (Kingma & Ba, 2015), with L2 weight decay or decoupled weight decay (AdamW,
 //! Loshchilov & Hutter, 2019).
 
-use super::{check_len, check_range, SendPtr, ALIGN};
+use super::{check_len, check_range, flush_subnormal, SendPtr, ALIGN};
 use crate::error::Error;
 use crate::parallel::{for_chunks, max_threads};
 
@@ -88,8 +88,8 @@ pub(crate) fn pow_int(base: f64, mut e: u64) -> f64 {
 /// ```text
 /// if decoupled and weight_decay != 0:  w = w * decay;  g1 = g              (AdamW)
 /// else:  g1 = if weight_decay != 0 { g + weight_decay * w } else { g }       (Adam, L2)
-/// m = beta1 * m + one_minus_beta1 * g1
-/// v = beta2 * v + one_minus_beta2 * (g1 * g1)
+/// m = flush_subnormal(beta1 * m + one_minus_beta1 * g1)
+/// v = flush_subnormal(beta2 * v + one_minus_beta2 * (g1 * g1))
 /// mhat = m * bias_correction1
 /// vhat = v * bias_correction2
 /// w = w - (lr * mhat) / (sqrt(vhat) + epsilon)
@@ -171,8 +171,8 @@ fn adam_chunk(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], p: &AdamPa
 /// w (from w already decayed, for AdamW), in the documented order.
 #[inline(always)]
 fn moments_and_update(w: f32, g1: f32, m: &mut f32, v: &mut f32, p: &AdamParams) -> f32 {
-    *m = p.beta1 * *m + p.one_minus_beta1 * g1;
-    *v = p.beta2 * *v + p.one_minus_beta2 * (g1 * g1);
+    *m = flush_subnormal(p.beta1 * *m + p.one_minus_beta1 * g1);
+    *v = flush_subnormal(p.beta2 * *v + p.one_minus_beta2 * (g1 * g1));
     let mhat = *m * p.bias_correction1;
     let vhat = *v * p.bias_correction2;
     w - (p.lr * mhat) / (vhat.sqrt() + p.epsilon)

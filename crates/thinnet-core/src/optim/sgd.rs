@@ -1,6 +1,6 @@
 //! One step of stochastic gradient descent, with optional (Nesterov) momentum and L2 weight decay.
 
-use super::{check_len, check_range, SendPtr, ALIGN};
+use super::{check_len, check_range, flush_subnormal, SendPtr, ALIGN};
 use crate::error::Error;
 use crate::parallel::{for_chunks, max_threads};
 
@@ -21,7 +21,7 @@ pub struct SgdParams {
 ///
 /// ```text
 /// g1 = if weight_decay != 0 { g + weight_decay * w } else { g }
-/// with a velocity v:  v = momentum * v + g1
+/// with a velocity v:  v = flush_subnormal(momentum * v + g1)
 ///                     d = if nesterov { g1 + momentum * v } else { v }
 /// without:            d = g1
 /// w = w - lr * d
@@ -103,26 +103,26 @@ fn sgd_momentum(w: &mut [f32], g: &[f32], v: &mut [f32], p: &SgdParams) {
         (true, true) => {
             for ((w, &g), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
                 let g1 = g + wd * *w;
-                *v = mu * *v + g1;
+                *v = flush_subnormal(mu * *v + g1);
                 *w -= lr * (g1 + mu * *v);
             }
         }
         (true, false) => {
             for ((w, &g), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
                 let g1 = g + wd * *w;
-                *v = mu * *v + g1;
+                *v = flush_subnormal(mu * *v + g1);
                 *w -= lr * *v;
             }
         }
         (false, true) => {
             for ((w, &g), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
-                *v = mu * *v + g;
+                *v = flush_subnormal(mu * *v + g);
                 *w -= lr * (g + mu * *v);
             }
         }
         (false, false) => {
             for ((w, &g), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
-                *v = mu * *v + g;
+                *v = flush_subnormal(mu * *v + g);
                 *w -= lr * *v;
             }
         }

@@ -57,12 +57,22 @@ fn bits_any_nan(v: &[f32]) -> Vec<u32> {
 
 // ---- the scalar oracles: the documented formulas, one element at a time ----
 
+/// The oracle's flush, written independently of `flush_subnormal`: below the smallest normal in
+/// magnitude, a zero of the value's sign.
+fn scalar_flush(x: f32) -> f32 {
+    if x.abs() < f32::MIN_POSITIVE {
+        0.0f32.copysign(x)
+    } else {
+        x
+    }
+}
+
 fn scalar_sgd(w: &mut [f32], g: &[f32], mut velocity: Option<&mut [f32]>, p: &SgdParams) {
     for i in 0..w.len() {
         let g1 = if p.weight_decay != 0.0 { g[i] + p.weight_decay * w[i] } else { g[i] };
         let d = match velocity.as_deref_mut() {
             Some(v) => {
-                v[i] = p.momentum * v[i] + g1;
+                v[i] = scalar_flush(p.momentum * v[i] + g1);
                 if p.nesterov {
                     g1 + p.momentum * v[i]
                 } else {
@@ -86,8 +96,8 @@ fn scalar_adam(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], p: &AdamP
         } else {
             g1 = g[i];
         }
-        m[i] = p.beta1 * m[i] + p.one_minus_beta1 * g1;
-        v[i] = p.beta2 * v[i] + p.one_minus_beta2 * (g1 * g1);
+        m[i] = scalar_flush(p.beta1 * m[i] + p.one_minus_beta1 * g1);
+        v[i] = scalar_flush(p.beta2 * v[i] + p.one_minus_beta2 * (g1 * g1));
         let mhat = m[i] * p.bias_correction1;
         let vhat = v[i] * p.bias_correction2;
         w[i] = w[i] - (p.lr * mhat) / (vhat.sqrt() + p.epsilon);
@@ -497,5 +507,82 @@ fn bad_parameters_are_invalid_args_and_write_nothing() {
         assert_eq!(e.code, ErrorCode::InvalidArg);
         assert!(e.message.starts_with("c must be a finite float32 > 0"), "{}", e.message);
         assert_eq!(w, vec![1f32; 6]);
+    }
+}
+
+// ---- subnormal state ----
+
+#[test]
+fn flush_subnormal_zeroes_exactly_the_zeros_and_subnormals_keeping_the_sign() {
+    let smallest = f32::from_bits(1);
+    let largest_subnormal = f32::from_bits(0x007f_ffff);
+    for (x, want) in [
+        (0.0f32, 0x0000_0000u32),
+        (-0.0, 0x8000_0000),
+        (smallest, 0x0000_0000),
+        (-smallest, 0x8000_0000),
+        (largest_subnormal, 0x0000_0000),
+        (-largest_subnormal, 0x8000_0000),
+        (f32::MIN_POSITIVE, f32::MIN_POSITIVE.to_bits()),
+        (-f32::MIN_POSITIVE, (-f32::MIN_POSITIVE).to_bits()),
+        (1.5, 1.5f32.to_bits()),
+        (f32::MAX, f32::MAX.to_bits()),
+        (f32::INFINITY, f32::INFINITY.to_bits()),
+        (f32::NEG_INFINITY, f32::NEG_INFINITY.to_bits()),
+        (f32::from_bits(0x7fa0_0001), 0x7fa0_0001),
+        (f32::from_bits(0xffc0_0000), 0xffc0_0000),
+    ] {
+        assert_eq!(flush_subnormal(x).to_bits(), want, "{:#010x}", x.to_bits());
+        assert_eq!(scalar_flush(x).to_bits(), want, "oracle, {:#010x}", x.to_bits());
+    }
+}
+
+/// State values that decay into the subnormal range (a parameter whose gradient is 0, as for a
+/// weight from an always-black pixel): the kernels flush them exactly as the oracles do, and no
+/// state element is ever left subnormal, over many steps, whatever the vector tail.
+#[test]
+fn optimizer_state_never_holds_a_subnormal() {
+    let is_subnormal = |x: &f32| x.to_bits() & 0x7f80_0000 == 0 && x.to_bits() & 0x7fff_ffff != 0;
+    for n in [1usize, 15, 16, 17, 67, 1000] {
+        // Starting state: normal values just above 2^-126, subnormals, zeros of both signs and
+        // ordinary values; gradients mostly exact zeros, a few tiny (their squares underflow).
+        let start: Vec<f32> = (0..n)
+            .map(|i| match i % 6 {
+                0 => f32::MIN_POSITIVE * 1.5,
+                1 => -f32::MIN_POSITIVE * 3.0,
+                2 => f32::from_bits(1 + i as u32),
+                3 => -0.0,
+                4 => 0.25,
+                _ => -f32::from_bits(0x0040_0000),
+            })
+            .collect();
+        let g: Vec<f32> = (0..n).map(|i| if i % 7 == 3 { 1e-20 } else { 0.0 }).collect();
+        let w0 = data(n, 5);
+
+        let p = SgdParams { lr: 0.1, momentum: 0.9, nesterov: true, weight_decay: 0.0 };
+        let (mut w, mut v) = (w0.clone(), start.clone());
+        let (mut rw, mut rv) = (w0.clone(), start.clone());
+        for _ in 0..40 {
+            sgd_step_with(&mut w, &g, Some(&mut v), &p, 1).unwrap();
+            scalar_sgd(&mut rw, &g, Some(&mut rv), &p);
+            assert_eq!(bits(&v), bits(&rv), "sgd velocity, n = {}", n);
+            assert_eq!(bits(&w), bits(&rw), "sgd w, n = {}", n);
+            assert!(!v.iter().any(is_subnormal), "sgd velocity holds a subnormal, n = {}", n);
+        }
+
+        let (mut w, mut m, mut v) = (w0.clone(), start.clone(), start.iter().map(|x| x.abs()).collect::<Vec<f32>>());
+        let (mut rw, mut rm, mut rv) = (w.clone(), m.clone(), v.clone());
+        for t in 1..=40u64 {
+            let p = AdamParams::at_step(1e-3, 0.9, 0.999, 1e-8, 0.0, false, t).unwrap();
+            adam_step_with(&mut w, &g, &mut m, &mut v, &p, 1).unwrap();
+            scalar_adam(&mut rw, &g, &mut rm, &mut rv, &p);
+            assert_eq!(bits(&m), bits(&rm), "adam m, n = {}, step {}", n, t);
+            assert_eq!(bits(&v), bits(&rv), "adam v, n = {}, step {}", n, t);
+            assert_eq!(bits(&w), bits(&rw), "adam w, n = {}, step {}", n, t);
+            assert!(!m.iter().chain(v.iter()).any(is_subnormal), "adam state holds a subnormal, n = {}, step {}", n, t);
+        }
+        // The decay did reach the flush: the elements that started just above 2^-126 with a zero
+        // gradient are zeros now.
+        assert!((0..n).step_by(6).filter(|&i| g[i] == 0.0).all(|i| m[i] == 0.0), "n = {}", n);
     }
 }
