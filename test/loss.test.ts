@@ -26,6 +26,19 @@ describe('softmax cross-entropy', () => {
     expect(r.correct).toBe(2)
   })
 
+  it('writes no subnormal gradient: probabilities below 2^-126 become zeros, larger tiny ones stay', () => {
+    // Row 0, label 0: softmax of [0, -100] puts e^-100 (about 3.7e-44, subnormal in float32) on
+    // class 1. Row 1, label 0: e^-80 (about 1.8e-35, normal) on class 1 stays as it is.
+    const grad = new Float32Array(4)
+    softmaxCrossEntropy(new Float32Array([0, -100, 0, -80]), new Uint8Array([0, 0]), 0, 2, 2, grad)
+    expect(Math.fround(Math.exp(-100) / 2)).toBeGreaterThan(0) // float32 would keep it as a subnormal
+    expect(Object.is(grad[1], 0)).toBe(true)
+    expect(grad[3]).toBe(Math.fround(Math.exp(-80) / (1 + Math.exp(-80)) / 2))
+    const mse = new Float32Array(2)
+    meanSquaredError(new Float32Array([1e-39, 1]), new Float32Array([0, 1]), 0, 1, 2, mse)
+    expect(Object.is(mse[0], 0)).toBe(true) // 2 * 1e-39 / 2 is subnormal in float32
+  })
+
   it('turns a NaN or infinite logit into a NaN loss', () => {
     expect(softmaxCrossEntropy(new Float32Array([NaN, 0]), new Uint8Array([1]), 0, 1, 2).loss).toBeNaN()
     expect(softmaxCrossEntropy(new Float32Array([Infinity, 0]), new Uint8Array([0]), 0, 1, 2).loss).toBeNaN()
