@@ -7,13 +7,13 @@
 
 import { invalidArg, shapeMismatch, ThinnetError } from '../errors.js'
 import { checkKeys, checkObject, describeValue } from '../validate.js'
+import { readFloat32LE } from './float32-bytes.js'
 import { adam, adamw, sgd, type Optimizer } from './optimizers.js'
 import type { Schedule } from './schedules.js'
 import type { Sequential } from './sequential.js'
 import { OPTIMIZER_FORMAT, OPTIMIZER_VERSION, SCHEDULE_BUILDERS, stateLayout, type StateBufferEntry } from './serialize-optimizer.js'
 
 const SECTION = 'json.optimizer'
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 
 /** Runs `build`, putting `prefix` before the message of a ThinnetError it throws (same code). */
 function within<T>(prefix: string, build: () => T): T {
@@ -59,18 +59,6 @@ export function optimizerFromJSON(value: unknown, name: string): Optimizer {
   return within(name, () => build(options as never))
 }
 
-/** `length` little-endian float32 values from `bytes` at `offset` (any alignment), copied. */
-function readFloat32(bytes: Uint8Array, offset: number, length: number): Float32Array {
-  const out = new Float32Array(length)
-  if (LITTLE_ENDIAN) {
-    new Uint8Array(out.buffer).set(bytes.subarray(offset, offset + 4 * length))
-  } else {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    for (let i = 0; i < length; i++) out[i] = view.getFloat32(offset + 4 * i, true)
-  }
-  return out
-}
-
 function describeEntry(e: Record<string, unknown>): string {
   return `${describeValue(e.name)} of the ${describeValue(e.parameter)} of layer ${describeValue(e.layer)} with ${describeValue(e.length)} values`
 }
@@ -94,7 +82,9 @@ function readBuffer(e: Record<string, unknown>, want: StateBufferEntry, k: numbe
   if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0 || offset + 4 * want.length > bytes.length) {
     throw shapeMismatch(`${SECTION}.state.buffers[${k}].byteOffset ${describeValue(offset)} does not fit ${want.length} values in ${bytes.length} bytes`)
   }
-  return readFloat32(bytes, offset, want.length)
+  const values = new Float32Array(want.length)
+  readFloat32LE(bytes, offset, values)
+  return values
 }
 
 /**

@@ -6,6 +6,7 @@
 import { invalidArg, shapeMismatch } from '../errors.js'
 import type { Thinnet } from '../thinnet.js'
 import { checkKeys, checkObject, describeValue } from '../validate.js'
+import { readFloat32LE } from './float32-bytes.js'
 import type { Layer } from './layers.js'
 import { restoreOptimizer } from './deserialize-optimizer.js'
 import { Sequential } from './sequential.js'
@@ -51,7 +52,6 @@ export function fromArtifacts(tn: Thinnet, artifacts: ModelArtifacts): Sequentia
     if (!Array.isArray(tensors) || tensors.length !== 2 * model.fused.length) {
       throw shapeMismatch(`json.weights.tensors must list w and b of each of the ${model.fused.length} fused layers`)
     }
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     tensors.forEach((entry: unknown, k: number) => {
       const t = checkObject(entry, `json.weights.tensors[${k}]`, '{ layer, name, shape, byteOffset, length }')
       const layer = model.fused[Math.floor(k / 2)]!
@@ -65,7 +65,7 @@ export function fromArtifacts(tn: Thinnet, artifacts: ModelArtifacts): Sequentia
         throw shapeMismatch(`json.weights.tensors[${k}].byteOffset ${describeValue(offset)} does not fit ${length} values in ${bytes.length} bytes`)
       }
       const target = name === 'w' ? layer.parameters().w : layer.parameters().b
-      for (let i = 0; i < length; i++) target[i] = view.getFloat32(offset + 4 * i, true)
+      readFloat32LE(bytes, offset, target)
     })
     const generators = json.generators
     if (!Array.isArray(generators) || generators.length !== model.fused.length) {

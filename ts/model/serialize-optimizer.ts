@@ -29,6 +29,7 @@
 
 import { invalidArg } from '../errors.js'
 import { describeValue } from '../validate.js'
+import { writeFloat32LE } from './float32-bytes.js'
 import { stateBufferNames, type Optimizer, type StateBufferName } from './optimizers.js'
 import { constant, cosine, linear, step, type Schedule } from './schedules.js'
 import type { Sequential } from './sequential.js'
@@ -67,8 +68,6 @@ export interface OptimizerJSON {
   steps: number
   state: { file: string; dtype: 'float32'; byteOrder: 'little'; byteLength: number; buffers: StateBufferEntry[] }
 }
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 
 /** Progress points (in epochs) at which a schedule must agree with its rebuilt twin. */
 const PROBES = [0, 0.25, 1, 2.5, 7, 10, 33.3, 100, 1000]
@@ -139,13 +138,8 @@ export function optimizerArtifacts(model: Sequential, optimizer: Optimizer): { j
   const bytes = new Uint8Array(byteLength)
   const state = model.boundOptimizerState(optimizer)
   if (state !== undefined) {
-    const view = new DataView(bytes.buffer)
     // Views from one buffers() call, used before anything else runs on the backend.
-    state.buffers().forEach(({ view: values }, k) => {
-      const entry = buffers[k]!
-      if (LITTLE_ENDIAN) bytes.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), entry.byteOffset)
-      else for (let i = 0; i < values.length; i++) view.setFloat32(entry.byteOffset + 4 * i, values[i]!, true)
-    })
+    state.buffers().forEach(({ view: values }, k) => writeFloat32LE(bytes, buffers[k]!.byteOffset, values))
   }
   return {
     json: {

@@ -20,6 +20,7 @@ import { checkKeys, checkObject, describeValue } from '../validate.js'
 import type { Layer } from './layers.js'
 import type { Optimizer } from './optimizers.js'
 import type { Sequential } from './sequential.js'
+import { writeFloat32LE } from './float32-bytes.js'
 import { OPTIMIZER_FILE, optimizerArtifacts, type OptimizerJSON } from './serialize-optimizer.js'
 
 export const MODEL_FORMAT = 'thinnet-model'
@@ -88,8 +89,6 @@ function checkSaveOptions(options: unknown): SaveOptions {
   return o as SaveOptions
 }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
-
 /** A layer description without its undefined fields (JSON drops them anyway). */
 function plainLayer(layer: Layer): Record<string, unknown> {
   const out: Record<string, unknown> = {}
@@ -116,12 +115,9 @@ export function toArtifacts(model: Sequential, options: SaveOptions = {}): Model
     }
   })
   const weights = new Uint8Array(byteOffset)
-  const view = new DataView(weights.buffer)
   for (const t of tensors) {
     const params = model.fused[t.layer]!.parameters()
-    const values = t.name === 'w' ? params.w : params.b
-    if (LITTLE_ENDIAN) weights.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), t.byteOffset)
-    else for (let k = 0; k < values.length; k++) view.setFloat32(t.byteOffset + 4 * k, values[k]!, true)
+    writeFloat32LE(weights, t.byteOffset, t.name === 'w' ? params.w : params.b)
   }
   const json: ModelJSON = {
     format: MODEL_FORMAT,
