@@ -22,6 +22,8 @@ require_stable_cargo() {
 # Debian packages: the wasm32 toolchain (Debian's rustc is the only wasm32 std reachable here),
 # wasm-opt, and for the NEON tests the arm64 std, cross linker and qemu.
 DEBIAN_WASM_PACKAGES="rustc cargo libstd-rust-dev-wasm32 lld binaryen"
+# Debian's Chromium for the browser tests (driven by npm playwright-core; never a downloaded browser).
+DEBIAN_BROWSER_PACKAGES="chromium"
 DEBIAN_ARM_PACKAGES="libstd-rust-dev:arm64 gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static"
 
 debian_missing() {
@@ -40,7 +42,7 @@ ensure_debian_packages() {
   local arm_ready=1
   dpkg --print-foreign-architectures | grep -qx arm64 || arm_ready=0
   local missing
-  missing="$(debian_missing $DEBIAN_WASM_PACKAGES)"
+  missing="$(debian_missing $DEBIAN_WASM_PACKAGES $DEBIAN_BROWSER_PACKAGES)"
   [ "$arm_ready" = 1 ] && missing="$missing$(debian_missing $DEBIAN_ARM_PACKAGES)" || missing="$missing $DEBIAN_ARM_PACKAGES"
   [ -z "${missing// /}" ] && return 0
   if [ "$(id -u)" != 0 ]; then
@@ -50,5 +52,5 @@ ensure_debian_packages() {
   [ "$arm_ready" = 1 ] || dpkg --add-architecture arm64
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq $DEBIAN_WASM_PACKAGES $DEBIAN_ARM_PACKAGES >/dev/null
+  apt-get install -y -qq $DEBIAN_WASM_PACKAGES $DEBIAN_BROWSER_PACKAGES $DEBIAN_ARM_PACKAGES >/dev/null
 }
