@@ -1,0 +1,88 @@
+/**
+ * A tiny static HTTP server for the browser tests: serves one folder on 127.0.0.1 (a free port),
+ * with the MIME types a page needs (application/wasm, so WebAssembly.compileStreaming accepts the
+ * response), 404 for anything missing and 403 for paths that leave the folder. No caching headers,
+ * no directory listings; `/` and folder paths serve their index.html.
+ */
+
+import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { extname, join, resolve, sep } from 'node:path'
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.bin': 'application/octet-stream',
+  '.map': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.gz': 'application/gzip',
+}
+
+export interface StaticServer {
+  /** The server's root, e.g. http://127.0.0.1:41234/ (always ending in '/'). */
+  url: string
+  /** Every path requested so far, in order, with the status served (for assertions and debugging). */
+  requests: { path: string; status: number }[]
+  close(): Promise<void>
+}
+
+/** Serves `dir` until `close()`. */
+export async function serveStatic(dir: string): Promise<StaticServer> {
+  const root = resolve(dir)
+  const requests: { path: string; status: number }[] = []
+  const server = createServer((req, res) => {
+    const send = (status: number, body: string) => {
+      requests.push({ path: req.url ?? '', status })
+      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(body)
+    }
+    let pathname: string
+    try {
+      pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname)
+    } catch {
+      return send(400, 'bad request')
+    }
+    const file = resolve(join(root, pathname))
+    if (file !== root && !file.startsWith(root + sep)) return send(403, 'forbidden')
+    void (async () => {
+      let path = file
+      let info = await stat(path).catch(() => undefined)
+      if (info?.isDirectory()) {
+        path = join(path, 'index.html')
+        info = await stat(path).catch(() => undefined)
+      }
+      if (info === undefined || !info.isFile()) return send(404, `not found: ${pathname}`)
+      requests.push({ path: req.url ?? '', status: 200 })
+      res.writeHead(200, {
+        'content-type': MIME[extname(path).toLowerCase()] ?? 'application/octet-stream',
+        'content-length': info.size,
+        'cache-control': 'no-store',
+      })
+      if (req.method === 'HEAD') return res.end()
+      createReadStream(path).pipe(res)
+    })().catch((error: unknown) => {
+      if (!res.headersSent) send(500, String(error))
+      else res.destroy()
+    })
+  })
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail)
+    server.listen(0, '127.0.0.1', () => done())
+  })
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    requests,
+    close: () =>
+      new Promise<void>((done, fail) => {
+        server.closeAllConnections()
+        server.close((error) => (error ? fail(error) : done()))
+      }),
+  }
+}
