@@ -11,7 +11,7 @@ import { data, detach, expectUntouched, snapshot } from './util.js'
 
 const backends = await loadEach(async (name): Promise<Backend> => {
   if (name === 'native') return (await import('../ts/backends/native.js')).loadNative()
-  return (await import('../ts/backends/wasm.js')).loadWasm({ simd: name === 'wasm' })
+  return (await import('../ts/backends/wasm.js')).loadWasm({ simd: name === 'wasm', platform: (await import('../ts/backends/wasm-fetch-node.js')).nodeWasmPlatform })
 })
 
 const good: KernelSpec = { p: 0.5, seed: 1n, stream: 0n, offset: 0n, mode: 'inverted' }

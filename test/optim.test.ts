@@ -17,7 +17,7 @@ import { detach, expectSameBits, expectThinnetError, expectUntouched, rng, snaps
 
 const backends = await loadEach(async (name): Promise<Backend> => {
   if (name === 'native') return (await import('../ts/backends/native.js')).loadNative()
-  return (await import('../ts/backends/wasm.js')).loadWasm({ simd: name === 'wasm' })
+  return (await import('../ts/backends/wasm.js')).loadWasm({ simd: name === 'wasm', platform: (await import('../ts/backends/wasm-fetch-node.js')).nodeWasmPlatform })
 })
 
 /** Finite values of varied sign and magnitude (1e-3 .. 1e1), some exact zeros and -0. */

@@ -1,23 +1,24 @@
 /**
- * thinnet: dropout with bit-exact, seedable masks, from a Rust SIMD core through a native Node
- * addon or WebAssembly, behind this one typed API.
+ * thinnet for Node: dropout with bit-exact, seedable masks, from a Rust SIMD core through a native
+ * Node addon or WebAssembly, behind one typed API. Browsers get ./web.ts instead (the package's
+ * `browser` export condition, or `thinnet/web`): the same API without the native backend.
  */
 
 import type { BackendName } from './backend.js'
+import { nodeWasmPlatform } from './backends/wasm-fetch-node.js'
+import { checkWasmLocation, type WasmLocation } from './backends/wasm-module.js'
+import { nodeModelStore } from './model/store-node.js'
 import { selectBackend, type BackendLoaders } from './select.js'
 import { createThinnet, type Thinnet } from './thinnet.js'
-
-// Backends are imported on demand: a machine without the native binary never loads its module,
-// and a bundle for the browser can leave it out.
-const loaders: BackendLoaders = {
-  native: async () => (await import('./backends/native.js')).loadNative(),
-  wasm: async (options) => (await import('./backends/wasm.js')).loadWasm(options),
-  wasmSimdSupported: async () => (await import('./backends/wasm.js')).wasmSimdSupported(),
-}
 
 export interface LoadOptions {
   /** Force a backend; a forced backend that cannot load is an error, never a fallback. */
   backend?: BackendName
+  /**
+   * Where the .wasm files are, when not in the package's build/ folder: a folder path or URL
+   * ending in '/', or `{ simd, scalar }` with each build's path, URL, bytes or compiled module.
+   */
+  wasm?: WasmLocation
 }
 
 /**
@@ -36,57 +37,19 @@ export interface LoadOptions {
  * ```
  */
 export async function load(options: LoadOptions = {}): Promise<Thinnet> {
+  // Each option is read once, before anything else runs.
+  const backend = options?.backend
+  const wasm = options?.wasm
   const env = typeof process === 'undefined' ? undefined : process.env?.THINNET_BACKEND
-  const backend = await selectBackend({ backend: options?.backend, env, loaders })
-  return createThinnet(backend)
+  // A malformed location is the caller's error, found before any backend is tried.
+  const location = checkWasmLocation(wasm, nodeWasmPlatform)
+  // Backends are imported on demand: a machine without the native binary never loads its module.
+  const loaders: BackendLoaders = {
+    native: async () => (await import('./backends/native.js')).loadNative(),
+    wasm: async ({ simd }) => (await import('./backends/wasm.js')).loadWasm({ simd, location, platform: nodeWasmPlatform }),
+    wasmSimdSupported: async () => (await import('./backends/wasm-module.js')).wasmSimdSupported(),
+  }
+  return createThinnet(await selectBackend({ backend, env, loaders }), nodeModelStore)
 }
 
-export type { Thinnet } from './thinnet.js'
-export type { BackendBuffer, BackendName, DropoutMode } from './backend.js'
-export type { DropoutMaskOptions, DropoutOptions, MaskOptions, U64 } from './types.js'
-export { Generator, type Draw } from './generator.js'
-export { ThinnetError, type ThinnetErrorCode } from './errors.js'
-export {
-  keepThreshold,
-  keptScale,
-  referenceDraw,
-  referenceDropout,
-  referenceDropoutBackward,
-  referenceMask,
-} from './reference.js'
-export { philox4x32_10 } from './philox.js'
-export type {
-  Activation,
-  DenseBackwardOptions,
-  DenseDropoutOptions,
-  DenseGradients,
-  DenseLayerOptions,
-  DenseNeed,
-  DenseOptions,
-  DropConnectMeanOptions,
-  DropConnectOptions,
-  GemmOptions,
-} from './types.js'
-export {
-  DropoutDense,
-  type BackwardOptions,
-  type DenseParameters,
-  type DenseStreams,
-  type DropoutDenseOptions,
-  type ForwardOptions,
-  type LayerDropoutOptions,
-} from './layers/dropout-dense.js'
-export type { Initializer } from './layers/init.js'
-export { layers, optimizers, schedules } from './model/index.js'
-export { Sequential, type SequentialOptions, type TrainingProgress } from './model/sequential.js'
-export type { DenseLayer, DenseLayerArgs, DropoutLayer, DropoutLayerArgs, Layer } from './model/layers.js'
-export type { FusedLayerPlan } from './model/compile.js'
-export type { AdamOptions, Optimizer, SgdOptions, StateBufferName } from './model/optimizers.js'
-export type { Schedule } from './model/schedules.js'
-export type { BatchLog, EpochLog, FitOptions, History } from './model/fit.js'
-export type { Evaluation, Inference, Prediction, PredictOptions } from './model/predict.js'
-export type { ModelArtifacts, ModelJSON, SavedFiles, SaveOptions } from './model/serialize.js'
-export type { OptimizerDescriptionJSON, OptimizerJSON, ScheduleJSON, StateBufferEntry } from './model/serialize-optimizer.js'
-export type { LossName } from './model/loss.js'
-export { IDX_MAX_ELEMENTS, parseIdx, type IdxArray, type IdxDtype, type ParseIdxOptions } from './data/idx.js'
-export type { AdamStepOptions, MaxNormOptions, SgdStepOptions } from './ops/optim.js'
+export * from './public-api.js'

@@ -11,11 +11,12 @@ import { dropoutMask } from './ops/dropout-mask.js'
 import { gemm } from './ops/gemm.js'
 import { adamStep, allFinite, maxNorm, sgdStep, type AdamStepOptions, type MaxNormOptions, type SgdStepOptions } from './ops/optim.js'
 import { maxThreads, setMaxThreads } from './ops/threads.js'
-import { fromArtifacts, loadModel } from './model/deserialize.js'
+import { fromArtifacts } from './model/deserialize.js'
 import { layers, optimizers, schedules } from './model/index.js'
 import type { Layer } from './model/layers.js'
 import { Sequential, type SequentialOptions } from './model/sequential.js'
 import type { ModelArtifacts } from './model/serialize.js'
+import { bindStore, storeOf, type ModelStore } from './model/store.js'
 import type {
   DenseBackwardOptions,
   DenseGradients,
@@ -360,21 +361,25 @@ export interface Thinnet {
   sequential(layers: readonly Layer[], options: SequentialOptions): Sequential
 
   /**
-   * A model saved with `model.save(dir)`, on this backend (Node only). When it was saved with
-   * `{ optimizer }`, `model.restoredOptimizer` is that optimizer with its state (step count,
-   * velocity or moments) restored: `fit` with it continues training exactly (on the backend that
-   * saved it, bit for bit). A corrupt or inconsistent optimizer section rejects with a
-   * ThinnetError naming the field, and no model.
+   * A model saved with `model.save(...)`, on this backend. In Node, `source` is the directory
+   * `model.save(dir)` wrote. In a browser, it is the URL of a model.json (weights.bin, and
+   * optimizer.bin when there is one, are fetched beside it: a folder saved in Node can be served
+   * as it is) or `'indexeddb://<name>'`. When it was saved with `{ optimizer }`,
+   * `model.restoredOptimizer` is that optimizer with its state (step count, velocity or moments)
+   * restored: `fit` with it continues training exactly (on the backend that saved it, bit for
+   * bit). Nothing saved there, or a corrupt or inconsistent save, rejects with a ThinnetError
+   * naming the file or field, and no model.
    *
    * @example
    * ```ts
    * import { load } from 'thinnet'
    * const tn = await load({ backend: 'wasm' })
-   * const model = await tn.loadModel('out/fashion-mlp')
+   * const model = await tn.loadModel('out/fashion-mlp')            // Node: a directory
+   * const same = await tn.loadModel('/models/fashion-mlp/model.json') // browser: a URL
    * await model.fit({ x, y, epochs: 5, optimizer: model.restoredOptimizer })
    * ```
    */
-  loadModel(dir: string): Promise<Sequential>
+  loadModel(source: string): Promise<Sequential>
 
   /**
    * A model from `model.toArtifacts()` (its JSON and weight bytes, and the optimizer state when
@@ -390,8 +395,12 @@ export interface Thinnet {
   modelFromArtifacts(artifacts: ModelArtifacts): Sequential
 }
 
-/** Wraps a loaded backend in the validating facade. */
-export function createThinnet(backend: Backend): Thinnet {
+/**
+ * Wraps a loaded backend in the validating facade. `store` is where `model.save` and
+ * `tn.loadModel` go: the entry's platform (directories in Node; URLs, IndexedDB and downloads in
+ * browsers); without one, only artifacts (`toArtifacts`, `modelFromArtifacts`) work.
+ */
+export function createThinnet(backend: Backend, store?: ModelStore): Thinnet {
   const tn: Thinnet = {
     backend: backend.name,
     isa: backend.isa,
@@ -417,8 +426,9 @@ export function createThinnet(backend: Backend): Thinnet {
     optimizers,
     schedules,
     sequential: (list, options) => new Sequential(tn, list, options),
-    loadModel: (dir) => loadModel(tn, dir),
+    loadModel: (source) => storeOf(tn).load(tn, source),
     modelFromArtifacts: (artifacts) => fromArtifacts(tn, artifacts),
   }
+  if (store !== undefined) bindStore(tn, store)
   return tn
 }

@@ -8,7 +8,7 @@ import { promisify } from 'node:util'
 import { gunzip as gunzipCallback } from 'node:zlib'
 import { invalidArg, ThinnetError } from '../errors.js'
 import { describeValue } from '../validate.js'
-import { parseIdx, type IdxArray } from './idx.js'
+import { isGzip, parseIdx, type IdxArray } from './idx.js'
 
 const gunzip = promisify(gunzipCallback)
 
@@ -17,10 +17,6 @@ function asBytes(buffer: Buffer): Uint8Array {
   return new Uint8Array(buffer.buffer as ArrayBuffer, buffer.byteOffset, buffer.byteLength)
 }
 
-/** Whether `bytes` starts with the gzip magic 1f 8b (RFC 1952). */
-export function isGzip(bytes: Uint8Array): boolean {
-  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b
-}
 
 /**
  * Reads an IDX file, gunzipping it first when it starts with the gzip magic bytes (so

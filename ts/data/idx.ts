@@ -180,3 +180,8 @@ export function parseIdx(bytes: Uint8Array, options: ParseIdxOptions = {}): IdxA
     }
   }
 }
+
+/** Whether `bytes` starts with the gzip magic 1f 8b (RFC 1952). */
+export function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b
+}

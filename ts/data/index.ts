@@ -4,8 +4,8 @@
  * entry.
  */
 
-export { IDX_MAX_ELEMENTS, parseIdx, type IdxArray, type IdxDtype, type ParseIdxOptions } from './idx.js'
-export { isGzip, readIdxFile } from './idx-file.js'
+export { IDX_MAX_ELEMENTS, isGzip, parseIdx, type IdxArray, type IdxDtype, type ParseIdxOptions } from './idx.js'
+export { readIdxFile } from './idx-file.js'
 export {
   FASHION_MNIST_CLASSES,
   FASHION_MNIST_DEBIAN_DIR,

@@ -23,7 +23,8 @@ import type { LossName } from './loss.js'
 import { fit, type FitOptions, type History } from './fit.js'
 import { OptimizerState, type Optimizer, type ParameterSlot } from './optimizers.js'
 import { evaluate, predict, type Evaluation, type Prediction, type PredictOptions } from './predict.js'
-import { saveModel, toArtifacts, type ModelArtifacts, type SavedFiles, type SaveOptions } from './serialize.js'
+import { toArtifacts, type ModelArtifacts, type SavedFiles, type SaveOptions } from './serialize.js'
+import { storeOf } from './store.js'
 
 export interface SequentialOptions {
   /** Features per example (columns of x). */
@@ -216,8 +217,10 @@ export class Sequential {
   }
 
   /**
-   * Saves the model to `dir` as model.json and weights.bin (Node only); `tn.loadModel(dir)` reads
-   * it back, on any backend. With `{ optimizer }` (the optimizer object passed to `fit`), also
+   * Saves the model: in Node to the directory `destination` as model.json and weights.bin; in a
+   * browser to `'indexeddb://<name>'` or as downloads (`'downloads://<name>'`: <name>.json and
+   * <name>.weights.bin). `tn.loadModel` reads it back, on any backend, and the files are the same
+   * on both platforms. With `{ optimizer }` (the optimizer object passed to `fit`), also
    * its description (kind, hyper-parameters, learning-rate schedule) and its state for this model
    * (step count, SGD's velocity or Adam's moments) in model.json and optimizer.bin: the loaded
    * model's `restoredOptimizer` then continues training exactly where this one stands. Without
@@ -233,8 +236,8 @@ export class Sequential {
    * await again.fit({ x, y, epochs: 20, optimizer: again.restoredOptimizer })
    * ```
    */
-  save(dir: string, options: SaveOptions = {}): Promise<SavedFiles> {
-    return this.exclusive('save', () => saveModel(this, dir, options))
+  save(destination: string, options: SaveOptions = {}): Promise<SavedFiles> {
+    return this.exclusive('save', () => storeOf(this.#tn).save(this, destination, options))
   }
 
   /**

@@ -75,11 +75,14 @@ export interface SaveOptions {
   optimizer?: Optimizer
 }
 
-/** The paths `model.save` wrote. */
+/**
+ * Where `model.save` put each artifact: file paths in Node, the downloaded file names for
+ * `downloads://`, the `indexeddb://` location for IndexedDB.
+ */
 export interface SavedFiles {
   json: string
   weights: string
-  /** optimizer.bin, when saved with `{ optimizer }`. */
+  /** The optimizer state, when saved with `{ optimizer }`. */
   optimizer?: string
 }
 
@@ -139,26 +142,3 @@ export function toArtifacts(model: Sequential, options: SaveOptions = {}): Model
   }
   return saved === undefined ? { json, weights } : { json, weights, optimizerState: saved.bytes }
 }
-
-/**
- * Writes model.json and weights.bin (and optimizer.bin with `options.optimizer`) into `dir`
- * (created if missing), model.json last. Node only.
- */
-export async function saveModel(model: Sequential, dir: string, options: SaveOptions = {}): Promise<SavedFiles> {
-  if (typeof dir !== 'string' || dir === '') throw invalidArg(`dir must be a directory path, received ${describeValue(dir)}`)
-  const { json, weights, optimizerState } = toArtifacts(model, options)
-  const fs = await import('node:fs/promises')
-  const path = await import('node:path')
-  await fs.mkdir(dir, { recursive: true })
-  const jsonPath = path.join(dir, 'model.json')
-  const weightsPath = path.join(dir, WEIGHTS_FILE)
-  await fs.writeFile(weightsPath, weights)
-  let optimizerPath: string | undefined
-  if (optimizerState !== undefined) {
-    optimizerPath = path.join(dir, OPTIMIZER_FILE)
-    await fs.writeFile(optimizerPath, optimizerState)
-  }
-  await fs.writeFile(jsonPath, `${JSON.stringify(json, null, 2)}\n`)
-  return optimizerPath === undefined ? { json: jsonPath, weights: weightsPath } : { json: jsonPath, weights: weightsPath, optimizer: optimizerPath }
-}
-

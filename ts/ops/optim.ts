@@ -71,9 +71,10 @@ const MAX_NORM_KEYS: readonly (keyof MaxNormOptions)[] = ['inputs', 'units', 'c'
  *
  * @example
  * ```ts
+ * import { nodeWasmPlatform } from '../backends/wasm-fetch-node.js'
  * import { loadWasm } from '../backends/wasm.js'
  * import { sgdStep } from './optim.js'
- * const backend = await loadWasm({ simd: true })
+ * const backend = await loadWasm({ simd: true, platform: nodeWasmPlatform })
  * const w = new Float32Array([1, -2])
  * const velocity = new Float32Array(2)
  * sgdStep(backend, w, new Float32Array([0.5, 4]), velocity, { lr: 0.25, momentum: 0.5 })
@@ -124,9 +125,10 @@ export function sgdStep(backend: Backend, w: Float32Array, g: Float32Array, velo
  *
  * @example
  * ```ts
+ * import { nodeWasmPlatform } from '../backends/wasm-fetch-node.js'
  * import { loadWasm } from '../backends/wasm.js'
  * import { adamStep } from './optim.js'
- * const backend = await loadWasm({ simd: true })
+ * const backend = await loadWasm({ simd: true, platform: nodeWasmPlatform })
  * const w = new Float32Array([1, 3])
  * const [m, v] = [new Float32Array(2), new Float32Array(2)]
  * adamStep(backend, w, new Float32Array([2, -6]), m, v, { lr: 0.5, step: 1, beta1: 0.5, beta2: 0.75, epsilon: 2 })
@@ -187,9 +189,10 @@ export function adamStep(
  *
  * @example
  * ```ts
+ * import { nodeWasmPlatform } from '../backends/wasm-fetch-node.js'
  * import { loadWasm } from '../backends/wasm.js'
  * import { maxNorm } from './optim.js'
- * const backend = await loadWasm({ simd: true })
+ * const backend = await loadWasm({ simd: true, platform: nodeWasmPlatform })
  * const w = new Float32Array([3, 0, -6, 4, 1, 8]) // columns (3, 4), (0, 1), (-6, 8)
  * maxNorm(backend, w, { inputs: 2, units: 3, c: 2.5 })
  * console.log([...w]) // [1.5, 0, -1.5, 2, 1, 2]
@@ -216,9 +219,10 @@ export function maxNorm(backend: Backend, w: Float32Array, options: MaxNormOptio
  *
  * @example
  * ```ts
+ * import { nodeWasmPlatform } from '../backends/wasm-fetch-node.js'
  * import { loadWasm } from '../backends/wasm.js'
  * import { allFinite } from './optim.js'
- * const backend = await loadWasm({ simd: true })
+ * const backend = await loadWasm({ simd: true, platform: nodeWasmPlatform })
  * console.log(allFinite(backend, new Float32Array([1, -0, 3.4e38])), allFinite(backend, new Float32Array([1, Infinity]))) // true false
  * ```
  */

@@ -1,0 +1,267 @@
+/**
+ * Marshalling between JavaScript arrays and the module's linear memory: the memory job of the
+ * WASM backend.
+ *
+ * Arrays that live in linear memory (from `allocate`, or any view whose `.buffer` is the module's
+ * memory buffer) are passed by address, with no copy. Other arrays are copied into scratch
+ * allocations and the result copied back out, only on success, so a failed call leaves the
+ * caller's arrays untouched. Any allocation may grow memory, which detaches every view over the
+ * old buffer: addresses are computed as numbers before allocating and views are made fresh from
+ * `memory.buffer` right where they are used.
+ *
+ * Besides these scratch allocations, the core itself allocates during a call (the GEMM's packing
+ * workspace, pooled and reused once it is large enough), so any call may grow memory; the arrays
+ * passed are read by address before anything is allocated, so the call itself is never affected.
+ *
+ * Errors. Each export returns a status (0 ok, 1 ERR_INVALID_ARG, 2 ERR_SHAPE_MISMATCH,
+ * 3 ERR_INTERNAL) and leaves a message in the module; `check` turns it into a ThinnetError. A trap
+ * (a Rust panic, which aborts on wasm32) becomes ERR_INTERNAL with the panic's message, and the
+ * instance is retired: its allocator may be mid-update, so later calls throw instead of running on
+ * possibly corrupt state.
+ */
+
+import type { BackendName } from '../backend.js'
+import { invalidArg, ThinnetError } from '../errors.js'
+import { checkFloat32Array } from '../validate.js'
+import type { Exports } from './wasm-module.js'
+
+const STATUS_CODES = { 1: 'ERR_INVALID_ARG', 2: 'ERR_SHAPE_MISMATCH', 3: 'ERR_INTERNAL' } as const
+
+/**
+ * The largest allocation: Rust's allocator refuses sizes above isize::MAX, 2^31 - 1 on wasm32
+ * (the address space itself is 2^32 bytes).
+ */
+export const MAX_BYTES = 2 ** 31 - 64
+export const MAX_FLOATS = Math.floor(MAX_BYTES / 4)
+
+/** The length that marks an absent optional array in the exports (u32::MAX). */
+export const ABSENT = 0xffff_ffff
+
+/** Where an array's data sits for a call: its address, and whether it is a scratch copy. */
+export interface Placed {
+  ptr: number
+  scratchBytes: number
+}
+
+/** One array argument of a call. */
+export interface ArrayArg {
+  name: string
+  array: Float32Array | undefined
+  /** Written by the call (copied back from scratch), so it must overlap nothing else. */
+  output: boolean
+  /** An output the call also reads (updated in place): copied into scratch too. */
+  inout?: boolean
+  /** May be undefined (absent). */
+  optional?: boolean
+}
+
+/** An ArrayArg placed for the call: its address and length as the export receives them. */
+interface Slot {
+  arg: ArrayArg
+  ptr: number
+  length: number
+  scratch: boolean
+}
+
+/** One instance's memory, allocator and error channel. */
+export class LinearMemory {
+  readonly exports: Exports
+  readonly #memory: WebAssembly.Memory
+  readonly #backendName: BackendName
+  /** Set when the instance trapped: every later call rethrows it. */
+  #retired: ThinnetError | undefined
+
+  constructor(backendName: BackendName, exports: Exports) {
+    this.exports = exports
+    this.#memory = exports.memory
+    this.#backendName = backendName
+  }
+
+  /** The module's current buffer: take it afresh after anything that may allocate. */
+  get buffer(): ArrayBuffer {
+    return this.#memory.buffer
+  }
+
+  get retired(): boolean {
+    return this.#retired !== undefined
+  }
+
+  /** Whether `array` lives in this memory (and is passed by address). */
+  holds(array: ArrayBufferView): boolean {
+    return array.buffer === this.#memory.buffer
+  }
+
+  /**
+   * Runs an export over `arrays` and an optional `header` (bytes copied into scratch memory
+   * first; `call` gets its address, else 0). `call` receives each array as (address, length):
+   * an array in this memory by its own address, any other copied into scratch (inputs and
+   * in-out arrays before the call, outputs back after it, on success only), an absent one as
+   * (0, ABSENT).
+   */
+  invoke(arrays: ArrayArg[], header: Uint8Array | undefined, call: (pairs: [number, number][], header: number) => number): void {
+    for (const arg of arrays) {
+      if (arg.array !== undefined || !arg.optional) arg.array = checkFloat32Array(arg.name, arg.array)
+    }
+    checkOutputsDisjoint(arrays)
+    // Every resident address and every length is read now, before any allocation: an allocation
+    // may grow memory, after which the caller's views over it read length 0 and byteOffset 0.
+    const memory = this.#memory.buffer
+    const slots = arrays.map((arg): Slot => {
+      const array = arg.array
+      if (array === undefined) return { arg, ptr: 0, length: ABSENT, scratch: false }
+      const resident = array.buffer === memory
+      return { arg, ptr: resident ? array.byteOffset : 0, length: array.length, scratch: !resident && array.length > 0 }
+    })
+    const scratch: Placed[] = []
+    try {
+      const headerPtr = header === undefined ? 0 : this.#scratch(header.length, header.length, scratch)
+      for (const slot of slots) {
+        if (slot.scratch) slot.ptr = this.#scratch(slot.length * 4, slot.length, scratch)
+      }
+      // All allocations done: views made from here on stay valid until the call.
+      const buffer = this.#memory.buffer
+      if (header !== undefined) new Uint8Array(buffer, headerPtr, header.length).set(header)
+      for (const slot of slots) {
+        if (slot.scratch && (!slot.arg.output || slot.arg.inout === true)) {
+          new Float32Array(buffer, slot.ptr, slot.length).set(slot.arg.array!)
+        }
+      }
+      const status = this.call(() => call(slots.map((slot) => [slot.ptr, slot.length]), headerPtr))
+      this.check(status)
+      // The call itself may have grown memory: views again.
+      for (const slot of slots) {
+        if (slot.scratch && slot.arg.output) {
+          slot.arg.array!.set(new Float32Array(this.#memory.buffer, slot.ptr, slot.length))
+        }
+      }
+    } finally {
+      this.free(scratch)
+    }
+  }
+
+  /** A scratch allocation of `bytes` bytes for `count` elements, recorded for the caller's finally. */
+  #scratch(bytes: number, count: number, scratch: Placed[]): number {
+    if (bytes > MAX_BYTES) {
+      throw invalidArg(
+        `arrays on the WASM backend hold at most ${MAX_BYTES} bytes, received ${count} elements ` +
+          `(${bytes} bytes; use the native backend)`,
+      )
+    }
+    const ptr = this.alloc(bytes)
+    scratch.push({ ptr, scratchBytes: bytes })
+    return ptr
+  }
+
+  /**
+   * The address of `array`'s data in linear memory: its own when it lives there, else a fresh
+   * scratch allocation (recorded in `scratch` for the caller's finally; not filled).
+   */
+  place(array: Float32Array | Uint32Array, scratch: Placed[]): Placed {
+    if (array.buffer === this.#memory.buffer) return { ptr: array.byteOffset, scratchBytes: 0 }
+    if (array.length === 0) return { ptr: 0, scratchBytes: 0 }
+    const bytes = array.length * array.BYTES_PER_ELEMENT
+    if (bytes > MAX_BYTES) {
+      throw invalidArg(
+        `arrays on the WASM backend hold at most ${MAX_BYTES} bytes, received ${array.length} elements ` +
+          `of ${array.BYTES_PER_ELEMENT} bytes (use the native backend)`,
+      )
+    }
+    const placed = { ptr: this.alloc(bytes), scratchBytes: bytes }
+    scratch.push(placed)
+    return placed
+  }
+
+  alloc(bytes: number): number {
+    const ptr = this.call(() => this.exports.tn_alloc(bytes)) >>> 0
+    if (ptr === 0) {
+      throw new ThinnetError(
+        'ERR_INTERNAL',
+        `the WASM backend could not allocate ${bytes} bytes (linear memory cannot grow further; ` +
+          `it holds ${this.#memory.buffer.byteLength} bytes)`,
+      )
+    }
+    return ptr
+  }
+
+  /** Frees scratch allocations; a retired instance's allocator may be corrupt, so it leaks instead. */
+  free(scratch: Placed[]): void {
+    if (this.#retired !== undefined) return
+    for (const { ptr, scratchBytes } of scratch) this.exports.tn_free(ptr, scratchBytes)
+  }
+
+  /** Runs an export, turning a trap into ERR_INTERNAL and retiring the instance. */
+  call<T>(body: () => T): T {
+    if (this.#retired !== undefined) throw this.#retired
+    try {
+      return body()
+    } catch (error) {
+      if (!(error instanceof WebAssembly.RuntimeError)) throw error
+      let detail = ''
+      try {
+        detail = `: ${this.#lastMessage()}`
+      } catch {
+        // The message is a best effort; the trap itself is the news.
+      }
+      this.#retired = new ThinnetError(
+        'ERR_INTERNAL',
+        `the ${this.#backendName} backend trapped (${error.message})${detail}. This instance can no longer be used; ` +
+          'load thinnet again, and please report the bug',
+        { cause: error },
+      )
+      throw this.#retired
+    }
+  }
+
+  /** Turns an export's status into a ThinnetError carrying the module's message (0 passes). */
+  check(status: number): void {
+    if (status === 0) return
+    const code = STATUS_CODES[status as keyof typeof STATUS_CODES]
+    const message = this.#lastMessage()
+    if (code === undefined) {
+      throw new ThinnetError('ERR_INTERNAL', `the ${this.#backendName} backend returned unknown status ${status}: ${message}`)
+    }
+    throw new ThinnetError(code, message)
+  }
+
+  /** A UTF-8 string the module holds at (ptr, len), read after the call that returned them. */
+  readString(ptr: number, len: number): string {
+    return new TextDecoder().decode(new Uint8Array(this.#memory.buffer, ptr >>> 0, len >>> 0))
+  }
+
+  #lastMessage(): string {
+    return this.readString(this.exports.tn_last_error_ptr(), this.exports.tn_last_error_len())
+  }
+}
+
+/** Whether two views share a byte of one buffer. */
+export function overlap(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return (
+    a.buffer === b.buffer &&
+    a.byteLength > 0 &&
+    b.byteLength > 0 &&
+    a.byteOffset < b.byteOffset + b.byteLength &&
+    b.byteOffset < a.byteOffset + a.byteLength
+  )
+}
+
+/**
+ * Rejects an output that shares bytes with another array of the call, naming both: written
+ * through a scratch copy, the overlap would go unseen by the module and the copies back would
+ * clobber each other. (Inputs may overlap each other: they are only read.)
+ */
+function checkOutputsDisjoint(arrays: ArrayArg[]): void {
+  arrays.forEach((out, i) => {
+    if (!out.output || out.array === undefined) return
+    arrays.forEach((other, j) => {
+      // Every input, and each pair of outputs once.
+      if (other.array === undefined || (other.output && j >= i)) return
+      if (overlap(out.array!, other.array)) {
+        const range = (a: Float32Array) => `[${a.byteOffset}, ${a.byteOffset + a.byteLength})`
+        throw invalidArg(
+          `${out.name} must not overlap ${other.name}, received ${out.name} at bytes ${range(out.array!)} and ` +
+            `${other.name} at bytes ${range(other.array)} of one buffer`,
+        )
+      }
+    })
+  })
+}

@@ -1,0 +1,328 @@
+/**
+ * Finding, compiling and checking the WebAssembly module: the loading job of the WASM backend.
+ *
+ * Two builds of crates/thinnet-wasm ship in the package's build/ folder: thinnet_simd.wasm (the
+ * 'wasm' backend, simd128) and thinnet_scalar.wasm ('wasm-scalar', for engines without SIMD). A
+ * module cannot detect SIMD from inside, so `wasmSimdSupported` asks the engine to validate a tiny
+ * v128 module and the caller picks the build (TensorFlow.js flags_wasm.ts does the same).
+ *
+ * Where the bytes come from is the caller's choice (`WasmLocation`, the role of tfjs
+ * `setWasmPaths` and onnxruntime-web `env.wasm.wasmPaths`); by default the file beside this module
+ * in the package, located with `new URL('../../build/<file>', import.meta.url)` so that bundlers
+ * (Vite, webpack 5, Rollup) copy it as an asset. How a URL becomes a compiled module is the
+ * platform's (`FetchModule`): fetch in browsers (wasm-fetch-web.ts), the file system in Node
+ * (wasm-fetch-node.ts). This file imports neither, so it bundles for any platform.
+ */
+
+import { invalidArg } from '../errors.js'
+import { describeValue } from '../validate.js'
+
+/**
+ * The ABI this loader speaks (`tn_abi_version` of crates/thinnet-wasm; 3 added the optimizer
+ * steps, 4 added `tn_all_finite`, the gradient check).
+ */
+export const ABI_VERSION = 4
+
+export type WasmFile = 'thinnet_simd.wasm' | 'thinnet_scalar.wasm'
+
+/** One build's module: a URL (or URL string) of the .wasm file, its bytes, or a compiled module. */
+export type WasmSource = string | URL | BufferSource | WebAssembly.Module
+
+/**
+ * Where `load` finds the .wasm files.
+ * - A folder: a URL or string ending in '/', holding thinnet_simd.wasm and thinnet_scalar.wasm
+ *   (a CDN path, or where a bundler without `import.meta.url` asset support copied them).
+ * - `{ simd, scalar }`: each build's file URL, bytes or compiled module; a build not named is
+ *   found at its default place.
+ * Relative strings resolve against the page (browsers) or the working directory (Node).
+ */
+export type WasmLocation = string | URL | { simd?: WasmSource; scalar?: WasmSource }
+
+/**
+ * Compiles the module at `url`, or throws an Error that says what was fetched from where and why
+ * it failed. One per platform.
+ */
+export type FetchModule = (url: URL) => Promise<WebAssembly.Module>
+
+/** Resolves a relative location string into a URL: against the page, or Node's working directory. */
+export type ResolveUrl = (location: string) => URL
+
+export interface WasmPlatform {
+  fetchModule: FetchModule
+  resolveUrl: ResolveUrl
+}
+
+/** The exports of crates/thinnet-wasm (wasm i32 arrive as signed numbers: read them `>>> 0`). */
+export interface Exports {
+  memory: WebAssembly.Memory
+  tn_abi_version(): number
+  tn_alloc(bytes: number): number
+  tn_free(ptr: number, bytes: number): void
+  tn_last_error_ptr(): number
+  tn_last_error_len(): number
+  tn_isa_ptr(): number
+  tn_isa_len(): number
+  tn_dropout: DropoutExport
+  tn_dropout_backward: DropoutExport
+  tn_dropout_mask(
+    out: number,
+    n: number,
+    p: number,
+    seedLo: number,
+    seedHi: number,
+    streamLo: number,
+    streamHi: number,
+    offsetLo: number,
+    offsetHi: number,
+  ): number
+  /** Arrays as (address, length); b and pre absent with length ABSENT; act = UTF-8 name. */
+  tn_dense(
+    x: number,
+    xLen: number,
+    w: number,
+    wLen: number,
+    b: number,
+    bLen: number,
+    y: number,
+    yLen: number,
+    pre: number,
+    preLen: number,
+    rows: number,
+    inputs: number,
+    units: number,
+    act: number,
+    actLen: number,
+    alpha: number,
+    dropouts: number,
+  ): number
+  /** As tn_dense; y, pre, dx, dw and db optional. */
+  tn_dense_backward(
+    x: number,
+    xLen: number,
+    w: number,
+    wLen: number,
+    dy: number,
+    dyLen: number,
+    y: number,
+    yLen: number,
+    pre: number,
+    preLen: number,
+    dx: number,
+    dxLen: number,
+    dw: number,
+    dwLen: number,
+    db: number,
+    dbLen: number,
+    rows: number,
+    inputs: number,
+    units: number,
+    act: number,
+    actLen: number,
+    alpha: number,
+    dropouts: number,
+  ): number
+  tn_gemm(a: number, aLen: number, b: number, bLen: number, c: number, cLen: number, m: number, k: number, n: number): number
+  /** velocity absent with length ABSENT; floats as f64 (rounded to f32 inside), flags 0 or 1. */
+  tn_sgd_step(
+    w: number,
+    wLen: number,
+    g: number,
+    gLen: number,
+    velocity: number,
+    velocityLen: number,
+    lr: number,
+    momentum: number,
+    nesterov: number,
+    weightDecay: number,
+  ): number
+  tn_adam_step(
+    w: number,
+    wLen: number,
+    g: number,
+    gLen: number,
+    m: number,
+    mLen: number,
+    v: number,
+    vLen: number,
+    lr: number,
+    beta1: number,
+    oneMinusBeta1: number,
+    beta2: number,
+    oneMinusBeta2: number,
+    epsilon: number,
+    weightDecay: number,
+    decoupled: number,
+    biasCorrection1: number,
+    biasCorrection2: number,
+    decay: number,
+  ): number
+  tn_max_norm(w: number, wLen: number, inputs: number, units: number, c: number): number
+  /** 1: no NaN or infinity in the xLen floats at x; 0: some; -status: a rejected argument. */
+  tn_all_finite(x: number, xLen: number): number
+}
+
+export type DropoutExport = (
+  x: number,
+  out: number,
+  n: number,
+  p: number,
+  seedLo: number,
+  seedHi: number,
+  streamLo: number,
+  streamHi: number,
+  offsetLo: number,
+  offsetHi: number,
+  classic: number,
+) => number
+
+const FUNCTIONS = [
+  'tn_abi_version',
+  'tn_alloc',
+  'tn_free',
+  'tn_last_error_ptr',
+  'tn_last_error_len',
+  'tn_isa_ptr',
+  'tn_isa_len',
+  'tn_dropout',
+  'tn_dropout_backward',
+  'tn_dropout_mask',
+  'tn_dense',
+  'tn_dense_backward',
+  'tn_gemm',
+  'tn_sgd_step',
+  'tn_adam_step',
+  'tn_max_norm',
+  'tn_all_finite',
+] as const
+
+// A module with one function, `() -> ()`, whose body is `i32.const 0; i32x4.splat; drop`: an
+// engine without SIMD rejects the 0xfd-prefixed instruction at validation.
+const SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
+  0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type section: one type, func () -> ()
+  0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
+  0x0a, 0x09, 0x01, 0x07, 0x00, // code section: one body of 7 bytes, no locals
+  0x41, 0x00, // i32.const 0
+  0xfd, 0x11, // i32x4.splat
+  0x1a, // drop
+  0x0b, // end
+])
+
+/** Whether this engine validates WebAssembly SIMD (v128) instructions. */
+export function wasmSimdSupported(): boolean {
+  try {
+    return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE)
+  } catch {
+    return false
+  }
+}
+
+export function wasmFile(simd: boolean): WasmFile {
+  return simd ? 'thinnet_simd.wasm' : 'thinnet_scalar.wasm'
+}
+
+/**
+ * The package's own copy of a build. Written out once per file (not built from a variable) so
+ * that bundlers recognise each `new URL('<literal>', import.meta.url)` and copy the file.
+ */
+export function defaultWasmUrl(file: WasmFile): URL {
+  return file === 'thinnet_simd.wasm'
+    ? new URL('../../build/thinnet_simd.wasm', import.meta.url)
+    : new URL('../../build/thinnet_scalar.wasm', import.meta.url)
+}
+
+/**
+ * Checks a `wasm` option of `load` (before anything is fetched) and returns it normalised:
+ * a folder URL, or the source of each build that was named.
+ */
+export function checkWasmLocation(location: unknown, platform: WasmPlatform): CheckedLocation | undefined {
+  if (location === undefined) return undefined
+  if (typeof location === 'string' || location instanceof URL) {
+    const folder = typeof location === 'string' ? platform.resolveUrl(location) : location
+    if (!folder.pathname.endsWith('/')) {
+      throw invalidArg(
+        `wasm must be a folder URL ending in '/' (holding thinnet_simd.wasm and thinnet_scalar.wasm) or ` +
+          `{ simd, scalar }, received ${describeValue(folder.href)}`,
+      )
+    }
+    return { folder }
+  }
+  if (typeof location !== 'object' || location === null || Array.isArray(location)) {
+    throw invalidArg(`wasm must be a folder URL or { simd, scalar }, received ${describeValue(location)}`)
+  }
+  const record = location as Record<string, unknown>
+  for (const key of Object.keys(record)) {
+    if (key !== 'simd' && key !== 'scalar') throw invalidArg(`wasm has an unknown key '${key}' (expected simd, scalar)`)
+  }
+  return { simd: checkSource('wasm.simd', record.simd, platform), scalar: checkSource('wasm.scalar', record.scalar, platform) }
+}
+
+export type CheckedLocation = { folder: URL } | { simd: CheckedSource | undefined; scalar: CheckedSource | undefined }
+type CheckedSource = URL | BufferSource | WebAssembly.Module
+
+function checkSource(name: string, value: unknown, platform: WasmPlatform): CheckedSource | undefined {
+  if (value === undefined) return undefined
+  if (typeof value === 'string') return platform.resolveUrl(value)
+  if (value instanceof URL || value instanceof WebAssembly.Module) return value
+  if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return value
+  throw invalidArg(`${name} must be a URL, bytes (ArrayBuffer or a typed array) or a WebAssembly.Module, received ${describeValue(value)}`)
+}
+
+/** Compiled modules of the default places, shared by every instance (each has its own memory). */
+const compiledDefaults = new Map<string, Promise<WebAssembly.Module>>()
+
+/**
+ * Compiles the build `file` from `location` (the package's copy when it names none). A failure
+ * is an Error saying which build, from where, and why.
+ */
+export async function compileWasm(file: WasmFile, location: CheckedLocation | undefined, platform: WasmPlatform): Promise<WebAssembly.Module> {
+  let source: CheckedSource | undefined
+  if (location !== undefined) {
+    source = 'folder' in location ? new URL(file, location.folder) : file === 'thinnet_simd.wasm' ? location.simd : location.scalar
+  }
+  if (source instanceof WebAssembly.Module) return source
+  if (source !== undefined && !(source instanceof URL)) {
+    try {
+      return await WebAssembly.compile(source)
+    } catch (error) {
+      throw new Error(`the ${file} bytes given to load({ wasm }) do not compile: ${messageOf(error)}`, { cause: error })
+    }
+  }
+  const url = source ?? defaultWasmUrl(file)
+  const key = url.href
+  let pending = compiledDefaults.get(key)
+  if (pending === undefined) {
+    pending = platform.fetchModule(url)
+    compiledDefaults.set(key, pending)
+    // A failure is not cached: the next load tries again (the server may be back).
+    pending.catch(() => compiledDefaults.delete(key))
+  }
+  return pending
+}
+
+/** Instantiates a compiled build and checks that it is a thinnet-wasm module of this ABI. */
+export async function instantiateWasm(module: WebAssembly.Module, file: WasmFile): Promise<Exports> {
+  const instance = await WebAssembly.instantiate(module, {})
+  return checkExports(instance.exports, file)
+}
+
+function checkExports(exports: WebAssembly.Exports, file: WasmFile): Exports {
+  if (!(exports.memory instanceof WebAssembly.Memory)) {
+    throw new Error(`${file} exports no memory: not a thinnet-wasm build`)
+  }
+  for (const name of FUNCTIONS) {
+    if (typeof exports[name] !== 'function') {
+      throw new Error(`${file} lacks the export ${name}: a stale or foreign build (rebuild: npm run build:wasm)`)
+    }
+  }
+  const typed = exports as unknown as Exports
+  const version = typed.tn_abi_version() >>> 0
+  if (version !== ABI_VERSION) {
+    throw new Error(`${file} speaks ABI version ${version}, this loader version ${ABI_VERSION} (rebuild: npm run build:wasm)`)
+  }
+  return typed
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}

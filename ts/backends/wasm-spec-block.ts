@@ -1,0 +1,111 @@
+/**
+ * Arguments as the WASM exports take them: u64 values as (lo, hi) u32 halves, flags as 0 or 1,
+ * dimensions as u32, and the dense exports' spec block (crates/thinnet-wasm/src/spec_block.rs).
+ * These check only what the transport needs (types, bigint and u32 ranges); the module checks the
+ * values (p in [0, 1], the activation's name).
+ */
+
+import type { DenseArgs, DropoutMode, KernelDropConnect, KernelSpec } from '../backend.js'
+import { invalidArg } from '../errors.js'
+import { describeValue } from '../validate.js'
+
+const TWO_POW_32 = 2n ** 32n
+const TWO_POW_64 = 2n ** 64n
+
+/** The dense exports' spec block: three 40-byte records (input, output, DropConnect). */
+const RECORD_BYTES = 40
+export const BLOCK_BYTES = 3 * RECORD_BYTES
+const KIND_SAMPLE = 1
+const KIND_MEAN = 2
+
+/** A boolean as the 0 or 1 the exports take. */
+export function flag(name: string, value: boolean): number {
+  if (value === true) return 1
+  if (value === false) return 0
+  throw invalidArg(`${name} must be a boolean, received ${describeValue(value)}`)
+}
+
+export function modeFlag(mode: DropoutMode, name = 'mode'): number {
+  if (mode === 'inverted') return 0
+  if (mode === 'classic') return 1
+  throw invalidArg(`${name} must be 'inverted' or 'classic', received ${describeValue(mode)}`)
+}
+
+/** A dimension the exports take as a wasm i32 read unsigned: an integer in [0, 2^32). */
+export function u32Arg(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0 || value >= 2 ** 32) {
+    throw invalidArg(`${name} must be an integer in [0, 2^32) on the WASM backend, received ${describeValue(value)}`)
+  }
+  return value
+}
+
+export function shapeOf(args: DenseArgs): [number, number, number] {
+  return [u32Arg('rows', args.rows), u32Arg('inputs', args.inputs), u32Arg('units', args.units)]
+}
+
+/** A u64 as the (lo, hi) u32 halves the exports take. */
+export function split(name: string, value: bigint): [number, number] {
+  if (typeof value !== 'bigint' || value < 0n || value >= TWO_POW_64) {
+    throw invalidArg(`${name} must be a bigint in [0, 2^64), received ${describeValue(value)}`)
+  }
+  return [Number(value % TWO_POW_32), Number(value / TWO_POW_32)]
+}
+
+/**
+ * The bytes the dense exports read besides the arrays: the spec block (per dropout, kind u32,
+ * mode u32, p f64, seed, stream and offset as (lo, hi) u32 pairs, little-endian), then the
+ * activation's name in UTF-8.
+ */
+export function denseHeader(args: DenseArgs): { bytes: Uint8Array; nameBytes: number } {
+  if (typeof args.activation !== 'string') {
+    throw invalidArg(`activation must be a string naming an activation, received ${describeValue(args.activation)}`)
+  }
+  const name = new TextEncoder().encode(args.activation)
+  const bytes = new Uint8Array(BLOCK_BYTES + name.length)
+  const view = new DataView(bytes.buffer)
+  if (args.inputDropout !== undefined) writeSample(view, 0, 'inputDropout', args.inputDropout)
+  if (args.outputDropout !== undefined) writeSample(view, RECORD_BYTES, 'outputDropout', args.outputDropout)
+  const dc: KernelDropConnect | undefined = args.dropConnect
+  if (dc !== undefined) {
+    if (dc?.kind === 'sample') {
+      writeSample(view, 2 * RECORD_BYTES, 'dropConnect', dc.spec)
+    } else if (dc?.kind === 'mean') {
+      view.setUint32(2 * RECORD_BYTES, KIND_MEAN, true)
+      view.setFloat64(2 * RECORD_BYTES + 8, checkNumber('dropConnect.p', dc.p), true)
+    } else {
+      throw invalidArg(
+        `dropConnect.kind must be 'sample' or 'mean', received ${describeValue((dc as { kind?: unknown } | null)?.kind)}`,
+      )
+    }
+  }
+  bytes.set(name, BLOCK_BYTES)
+  return { bytes, nameBytes: name.length }
+}
+
+/** Writes one sampled dropout's record at byte `at` of the spec block. */
+function writeSample(view: DataView, at: number, name: string, spec: KernelSpec): void {
+  if (typeof spec !== 'object' || spec === null) {
+    throw invalidArg(`${name} must be a dropout spec or undefined, received ${describeValue(spec)}`)
+  }
+  view.setUint32(at, KIND_SAMPLE, true)
+  view.setUint32(at + 4, modeFlag(spec.mode, `${name}.mode`), true)
+  view.setFloat64(at + 8, checkNumber(`${name}.p`, spec.p), true)
+  const fields = [
+    ['seed', spec.seed],
+    ['stream', spec.stream],
+    ['offset', spec.offset],
+  ] as const
+  fields.forEach(([field, value], i) => {
+    const [lo, hi] = split(`${name}.${field}`, value)
+    view.setUint32(at + 16 + 8 * i, lo, true)
+    view.setUint32(at + 20 + 8 * i, hi, true)
+  })
+}
+
+/** A p for the spec block: a number (its range is checked by the module, with the same message). */
+function checkNumber(name: string, value: number): number {
+  if (typeof value !== 'number') {
+    throw invalidArg(`${name} must be a number in [0, 1], received ${describeValue(value)}`)
+  }
+  return value
+}

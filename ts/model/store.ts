@@ -1,0 +1,48 @@
+/**
+ * Where `model.save(destination)` writes and `tn.loadModel(source)` reads: a platform's model
+ * store, given to the facade by its entry. Node's (store-node.ts) uses directories; the browser's
+ * (store-web.ts) HTTP URLs, IndexedDB and downloads. The artifacts themselves are the same
+ * everywhere (serialize.ts), so a model saved on one platform loads on the other.
+ */
+
+import { invalidArg } from '../errors.js'
+import type { Thinnet } from '../thinnet.js'
+import { describeValue } from '../validate.js'
+import type { SavedFiles, SaveOptions } from './serialize.js'
+import type { Sequential } from './sequential.js'
+
+export interface ModelStore {
+  /** Writes the model's artifacts to `destination`; says where each one went. */
+  save(model: Sequential, destination: string, options: SaveOptions): Promise<SavedFiles>
+  /** Reads a model saved at `source` onto `tn`'s backend. */
+  load(tn: Thinnet, source: string): Promise<Sequential>
+}
+
+/** The store of each facade object (createThinnet binds it; models find it through their facade). */
+const stores = new WeakMap<Thinnet, ModelStore>()
+
+export function bindStore(tn: Thinnet, store: ModelStore): void {
+  stores.set(tn, store)
+}
+
+/** A facade made without a store (createThinnet in tests) can still use toArtifacts. */
+const NO_STORE: ModelStore = {
+  save: async () => {
+    throw invalidArg('this thinnet instance has no model store: use model.toArtifacts(), or load() from the thinnet package')
+  },
+  load: async () => {
+    throw invalidArg('this thinnet instance has no model store: use tn.modelFromArtifacts(), or load() from the thinnet package')
+  },
+}
+
+export function storeOf(tn: Thinnet): ModelStore {
+  return stores.get(tn) ?? NO_STORE
+}
+
+/** A file name from model.json (no directory parts, nothing that climbs out), or ERR_INVALID_ARG naming the field. */
+export function savedFileName(value: unknown, field: string, where: string): string {
+  if (typeof value !== 'string' || value === '' || value === '.' || value === '..' || value.includes('/') || value.includes('\\')) {
+    throw invalidArg(`${where}: ${field} must be a file name, received ${describeValue(value)}`)
+  }
+  return value
+}

@@ -1,0 +1,56 @@
+/**
+ * The public surface both entries share (index.ts for Node, web.ts for browsers): everything but
+ * `load`, which differs by platform. Nothing here imports anything of Node's.
+ */
+
+export type { Thinnet } from './thinnet.js'
+export type { BackendBuffer, BackendName, DropoutMode } from './backend.js'
+export type { DropoutMaskOptions, DropoutOptions, MaskOptions, U64 } from './types.js'
+export { Generator, type Draw } from './generator.js'
+export { ThinnetError, type ThinnetErrorCode } from './errors.js'
+export {
+  keepThreshold,
+  keptScale,
+  referenceDraw,
+  referenceDropout,
+  referenceDropoutBackward,
+  referenceMask,
+} from './reference.js'
+export { philox4x32_10 } from './philox.js'
+export type {
+  Activation,
+  DenseBackwardOptions,
+  DenseDropoutOptions,
+  DenseGradients,
+  DenseLayerOptions,
+  DenseNeed,
+  DenseOptions,
+  DropConnectMeanOptions,
+  DropConnectOptions,
+  GemmOptions,
+} from './types.js'
+export {
+  DropoutDense,
+  type BackwardOptions,
+  type DenseParameters,
+  type DenseStreams,
+  type DropoutDenseOptions,
+  type ForwardOptions,
+  type LayerDropoutOptions,
+} from './layers/dropout-dense.js'
+export type { Initializer } from './layers/init.js'
+export { layers, optimizers, schedules } from './model/index.js'
+export { Sequential, type SequentialOptions, type TrainingProgress } from './model/sequential.js'
+export type { DenseLayer, DenseLayerArgs, DropoutLayer, DropoutLayerArgs, Layer } from './model/layers.js'
+export type { FusedLayerPlan } from './model/compile.js'
+export type { AdamOptions, Optimizer, SgdOptions, StateBufferName } from './model/optimizers.js'
+export type { Schedule } from './model/schedules.js'
+export type { BatchLog, EpochLog, FitOptions, History } from './model/fit.js'
+export type { Evaluation, Inference, Prediction, PredictOptions } from './model/predict.js'
+export type { ModelArtifacts, ModelJSON, SavedFiles, SaveOptions } from './model/serialize.js'
+export type { OptimizerDescriptionJSON, OptimizerJSON, ScheduleJSON, StateBufferEntry } from './model/serialize-optimizer.js'
+export type { LossName } from './model/loss.js'
+export { IDX_MAX_ELEMENTS, isGzip, parseIdx, type IdxArray, type IdxDtype, type ParseIdxOptions } from './data/idx.js'
+export type { AdamStepOptions, MaxNormOptions, SgdStepOptions } from './ops/optim.js'
+export { fetchIdx } from './data/fetch-idx.js'
+export type { WasmLocation, WasmSource } from './backends/wasm-module.js'
