@@ -1,0 +1,212 @@
+/**
+ * The published package as a user gets it, for the browser tests: `npm run build:ts` (dist/ must
+ * be fresh), `npm pack` into a temp folder, a fresh project ("type": "module") that installs the
+ * tarball, the test app's sources copied into it (test/browser/scenario.ts and app.ts, their
+ * imports of the repo's ts/ rewritten to the bare specifier 'thinnet'), then bundles of that app
+ * made the way the README tells users: Vite (assets found from `new URL(..., import.meta.url)`)
+ * and esbuild (which cannot do that, esbuild issue #795: the .wasm files are copied next to the
+ * bundle and the app passes `load({ wasm: './' })`).
+ *
+ * Building dist/ and packing it are done under a lock (a folder in the temp dir), so two test
+ * files running in parallel never pack a dist/ that the other one is rewriting.
+ */
+
+import { spawn } from 'node:child_process'
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const REPO = fileURLToPath(new URL('../..', import.meta.url))
+const HERE = dirname(fileURLToPath(import.meta.url))
+
+/** Runs a command, resolving with its stdout; rejects with its output when it fails. */
+export function run(command: string, args: string[], cwd: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()))
+    child.on('error', reject)
+    child.on('close', (code) => {
+      if (code === 0) resolve(out)
+      else reject(new Error(`${command} ${args.join(' ')} (in ${cwd}) exited with ${code}:\n${out}\n${err}`))
+    })
+  })
+}
+
+/** Runs `fn` holding a cross-process lock (mkdir is atomic); a lock older than 3 minutes is stale. */
+async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const lock = join(tmpdir(), name)
+  for (;;) {
+    try {
+      await mkdir(lock)
+      break
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      const since = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0)
+      if (since > 180_000) await rm(lock, { recursive: true, force: true })
+      else await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+  try {
+    return await fn()
+  } finally {
+    await rm(lock, { recursive: true, force: true })
+  }
+}
+
+export interface PackedProject {
+  /** The temp folder holding the tarball and the project. */
+  root: string
+  tarball: string
+  /** The user's project: package.json, node_modules/thinnet from the tarball, src/ with the app. */
+  dir: string
+  /** The files the tarball holds (npm pack --json). */
+  packedFiles: string[]
+  cleanup(): Promise<void>
+}
+
+/** App sources copied into the project's src/, from test/browser. */
+const APP_SOURCES = ['scenario.ts', 'app.ts']
+
+/**
+ * The copy of a test source for the user's project: imports of the repo's facade (ts/index.ts,
+ * ts/web.ts, however many ../ away) become 'thinnet'; anything else that leaves the folder is an
+ * error, so the app can only use what the published package exports.
+ */
+export function asUserSource(file: string, text: string): string {
+  const rewritten = text.replace(/(from\s+)(['"])(?:\.\.\/)+ts\/(?:index|web)\.js\2/g, "$1'thinnet'")
+  const specifiers = [...rewritten.matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)].map((m) => m[1]!)
+  const bad = specifiers.filter((s) => s !== 'thinnet' && !/^\.\/[\w-]+\.js$/.test(s))
+  if (bad.length > 0) throw new Error(`${file} imports ${bad.join(', ')}: the app may import only 'thinnet' and its own ./files`)
+  return rewritten
+}
+
+/** Builds dist/, packs the repo and installs the tarball into a fresh project with the app's sources. */
+export async function packAndInstall(): Promise<PackedProject> {
+  const root = await mkdtemp(join(tmpdir(), 'thinnet-packed-'))
+  const packJson = await withLock('thinnet-build-and-pack.lock', async () => {
+    await run('npm', ['run', 'build:ts'], REPO)
+    return run('npm', ['pack', '--json', '--pack-destination', root], REPO)
+  })
+  const [info] = JSON.parse(packJson) as [{ filename: string; files: { path: string }[] }]
+  const tarball = join(root, info.filename)
+  const dir = join(root, 'app')
+  await mkdir(join(dir, 'src'), { recursive: true })
+  await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'thinnet-user-app', private: true, type: 'module' }, null, 2))
+  await run('npm', ['install', tarball, '--no-audit', '--no-fund', '--prefer-offline'], dir)
+  for (const source of APP_SOURCES) {
+    const text = await readFile(join(HERE, source), 'utf8')
+    await writeFile(join(dir, 'src', source), asUserSource(source, text))
+  }
+  return {
+    root,
+    tarball,
+    dir,
+    packedFiles: info.files.map((f) => f.path),
+    cleanup: () => (process.env.THINNET_KEEP_TMP === '1' ? Promise.resolve() : rm(root, { recursive: true, force: true })),
+  }
+}
+
+/** An entry module: installs the app (window.thinnetApp) with these load options. */
+function entry(loadOptions: string): string {
+  return `import { install } from './app.js'\ninstall(${loadOptions})\n`
+}
+
+function page(script: string): string {
+  return `<!doctype html>\n<html><head><meta charset="utf-8"><title>thinnet test app</title><link rel="icon" href="data:,"></head>\n<body><script type="module" src="${script}"></script></body></html>\n`
+}
+
+export interface Bundle {
+  /** The folder to serve (index.html at its root). */
+  outDir: string
+  warnings: string[]
+  errors: string[]
+  /** Every emitted file, relative to outDir. */
+  files: string[]
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true })
+  return entries.filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath, e.name)))
+}
+
+/** `vite build` through its JS API, root = the project, no config: what the README tells users. */
+export async function bundleWithVite(project: PackedProject): Promise<Bundle> {
+  const { build, createLogger } = await import('vite')
+  await writeFile(join(project.dir, 'src', 'vite-entry.ts'), entry('{}'))
+  await writeFile(join(project.dir, 'index.html'), page('/src/vite-entry.ts'))
+  const warnings: string[] = []
+  const errors: string[] = []
+  const base = createLogger('warn', { allowClearScreen: false })
+  const customLogger: typeof base = {
+    ...base,
+    warn: (msg, options) => (warnings.push(msg), base.warn(msg, options)),
+    warnOnce: (msg, options) => (warnings.push(msg), base.warnOnce(msg, options)),
+    error: (msg, options) => (errors.push(msg), base.error(msg, options)),
+  }
+  const outDir = join(project.dir, 'dist-vite')
+  await build({
+    root: project.dir,
+    logLevel: 'warn',
+    customLogger,
+    build: {
+      outDir,
+      emptyOutDir: true,
+      rollupOptions: {
+        onwarn(warning, handle) {
+          warnings.push(`rollup: ${warning.code ?? ''} ${warning.message}`)
+          handle(warning)
+        },
+      },
+    },
+  })
+  return { outDir, warnings, errors, files: await listFiles(outDir) }
+}
+
+/**
+ * esbuild's JS API (platform browser, format esm, bundle), then the README's recipe for it: copy
+ * node_modules/thinnet/build/*.wasm next to the bundle and load({ wasm: './' }).
+ */
+export async function bundleWithEsbuild(project: PackedProject): Promise<Bundle> {
+  const esbuild = await import('esbuild')
+  await writeFile(join(project.dir, 'src', 'esbuild-entry.ts'), entry("{ wasm: './' }"))
+  const outDir = join(project.dir, 'dist-esbuild')
+  await rm(outDir, { recursive: true, force: true })
+  await mkdir(outDir, { recursive: true })
+  const result = await esbuild.build({
+    absWorkingDir: project.dir,
+    entryPoints: ['src/esbuild-entry.ts'],
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    outfile: join(outDir, 'app.js'),
+    logLevel: 'silent',
+  })
+  const format = (kind: 'error' | 'warning', messages: typeof result.warnings) =>
+    esbuild.formatMessages(messages, { kind, color: false }).then((lines) => lines.map((l) => l.trim()))
+  const wasmDir = join(project.dir, 'node_modules', 'thinnet', 'build')
+  for (const file of (await readdir(wasmDir)).filter((f) => f.endsWith('.wasm'))) {
+    await copyFile(join(wasmDir, file), join(outDir, file))
+  }
+  await writeFile(join(outDir, 'index.html'), page('./app.js'))
+  return {
+    outDir,
+    warnings: await format('warning', result.warnings),
+    errors: await format('error', result.errors),
+    files: await listFiles(outDir),
+  }
+}
+
+/** The emitted JavaScript files of a bundle that contain `needle`, with a little context around the first hit. */
+export async function jsContaining(bundle: Bundle, needle: string): Promise<string[]> {
+  const hits: string[] = []
+  for (const file of bundle.files.filter((f) => /\.(m?js)$/.test(f))) {
+    const text = await readFile(join(bundle.outDir, file), 'utf8')
+    const at = text.indexOf(needle)
+    if (at >= 0) hits.push(`${file}: …${text.slice(Math.max(0, at - 60), at + 60)}…`)
+  }
+  return hits
+}
