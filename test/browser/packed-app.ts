@@ -116,7 +116,11 @@ function entry(loadOptions: string): string {
 }
 
 function page(script: string): string {
-  return `<!doctype html>\n<html><head><meta charset="utf-8"><title>thinnet test app</title><link rel="icon" href="data:,"></head>\n<body><script type="module" src="${script}"></script></body></html>\n`
+  // An empty icon, so the page requests nothing that is not there (a 404 is a console error).
+  return (
+    '<!doctype html>\n<html><head><meta charset="utf-8"><title>thinnet test app</title><link rel="icon" href="data:,"></head>\n' +
+    `<body><script type="module" src="${script}"></script></body></html>\n`
+  )
 }
 
 export interface Bundle {
