@@ -172,6 +172,33 @@ describe('automatic selection', () => {
   })
 })
 
+describe('telling the caller about a fallback', () => {
+  it('onFallback hears which backend was chosen and every earlier failure, once', async () => {
+    const noBinary = loadError('no binary')
+    const badSimd = new Error('bad simd module')
+    const heard: unknown[] = []
+    const loaders = fakeLoaders({ native: noBinary, wasm: badSimd, scalar: scalar() })
+    await selectBackend({ loaders, onFallback: (chosen, failures) => heard.push({ chosen, failures: [...failures] }) })
+    expect(heard).toEqual([
+      {
+        chosen: 'wasm-scalar',
+        failures: [
+          { name: 'native', error: noBinary },
+          { name: 'wasm', error: badSimd },
+        ],
+      },
+    ])
+  })
+
+  it('is not called when the first backend loads, nor for a forced backend', async () => {
+    const heard: unknown[] = []
+    const onFallback = (chosen: string) => heard.push(chosen)
+    await selectBackend({ loaders: fakeLoaders({ native: native() }), onFallback })
+    await selectBackend({ backend: 'wasm', loaders: fakeLoaders({ wasm: wasm() }), onFallback })
+    expect(heard).toEqual([])
+  })
+})
+
 describe('probing a loaded backend', () => {
   it('refuses a backend whose masks differ from the reference, and falls back in auto mode', async () => {
     const broken = referenceBackend('native')

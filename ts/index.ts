@@ -8,7 +8,10 @@ import type { BackendName } from './backend.js'
 import { nodeWasmPlatform } from './backends/wasm-fetch-node.js'
 import { checkWasmLocation, type WasmLocation } from './backends/wasm-module.js'
 import { nodeModelStore } from './model/store-node.js'
-import { selectBackend, type BackendLoaders } from './select.js'
+import { NativeLoadError } from './backends/native-loader.js'
+import { invalidArg } from './errors.js'
+import { selectBackend, type BackendLoaders, type LoadFailure } from './select.js'
+import { describeValue } from './validate.js'
 import { createThinnet, type Thinnet } from './thinnet.js'
 
 export interface LoadOptions {
@@ -19,6 +22,11 @@ export interface LoadOptions {
    * ending in '/', or `{ simd, scalar }` with each build's path, URL, bytes or compiled module.
    */
   wasm?: WasmLocation
+  /**
+   * Warn (once per process) when this platform has a published native binary but it did not
+   * load, so thinnet runs on WASM (default true; THINNET_NO_FALLBACK_WARNING=1 also silences it).
+   */
+  warnOnFallback?: boolean
 }
 
 /**
@@ -40,7 +48,12 @@ export async function load(options: LoadOptions = {}): Promise<Thinnet> {
   // Each option is read once, before anything else runs.
   const backend = options?.backend
   const wasm = options?.wasm
-  const env = typeof process === 'undefined' ? undefined : process.env?.THINNET_BACKEND
+  const warnOnFallback = options?.warnOnFallback
+  if (warnOnFallback !== undefined && typeof warnOnFallback !== 'boolean') {
+    throw invalidArg(`warnOnFallback must be a boolean, received ${describeValue(warnOnFallback)}`)
+  }
+  const env = process.env.THINNET_BACKEND
+  const silenced = warnOnFallback === false || process.env.THINNET_NO_FALLBACK_WARNING === '1'
   // A malformed location is the caller's error, found before any backend is tried.
   const location = checkWasmLocation(wasm, nodeWasmPlatform)
   // Backends are imported on demand: a machine without the native binary never loads its module.
@@ -49,7 +62,25 @@ export async function load(options: LoadOptions = {}): Promise<Thinnet> {
     wasm: async ({ simd }) => (await import('./backends/wasm.js')).loadWasm({ simd, location, platform: nodeWasmPlatform }),
     wasmSimdSupported: async () => (await import('./backends/wasm-module.js')).wasmSimdSupported(),
   }
-  return createThinnet(await selectBackend({ backend, env, loaders }), nodeModelStore)
+  const onFallback = silenced ? undefined : warnFallback
+  return createThinnet(await selectBackend({ backend, env, loaders, onFallback }), nodeModelStore)
+}
+
+let warned = false
+
+/**
+ * Says once per process, as a Node warning (code THINNET_WASM_FALLBACK), that a platform with a
+ * published binary runs on WASM instead, naming the package looked for and its load error.
+ */
+function warnFallback(chosen: BackendName, failures: readonly LoadFailure[]): void {
+  const native = failures.find((f) => f.name === 'native')?.error
+  if (warned || !(native instanceof NativeLoadError) || !native.published) return
+  warned = true
+  process.emitWarning(
+    `thinnet runs on the ${chosen} backend (several times slower than native) because ${native.message}\n` +
+      'Silence this warning with load({ warnOnFallback: false }) or THINNET_NO_FALLBACK_WARNING=1.',
+    { type: 'ThinnetWarning', code: 'THINNET_WASM_FALLBACK' },
+  )
 }
 
 export * from './public-api.js'

@@ -26,12 +26,23 @@ export interface BackendLoaders {
   wasmSimdSupported(): boolean | Promise<boolean>
 }
 
+/** A backend that could not load, and why. */
+export interface LoadFailure {
+  name: BackendName
+  error: unknown
+}
+
 export interface SelectOptions {
   /** The caller's explicit choice (the `backend` option of `load`), unchecked. */
   backend?: unknown
   /** The value of THINNET_BACKEND; undefined or '' when unset. */
   env?: string | undefined
   loaders: BackendLoaders
+  /**
+   * Told when automatic selection settled for a later backend: which one, and why the earlier
+   * ones failed (the Node entry warns when a platform that has a binary fell back to WASM).
+   */
+  onFallback?: (chosen: BackendName, failures: readonly LoadFailure[]) => void
 }
 
 export function parseBackendName(value: unknown, argument: string): BackendName {
@@ -41,14 +52,14 @@ export function parseBackendName(value: unknown, argument: string): BackendName 
   throw invalidArg(`${argument} must be 'native', 'wasm' or 'wasm-scalar', received ${describeValue(value)}`)
 }
 
-export async function selectBackend({ backend, env, loaders }: SelectOptions): Promise<Backend> {
+export async function selectBackend({ backend, env, loaders, onFallback }: SelectOptions): Promise<Backend> {
   if (backend !== undefined) {
     return loadForced(parseBackendName(backend, 'backend'), 'the backend option', loaders)
   }
   if (env !== undefined && env !== '') {
     return loadForced(parseBackendName(env, 'THINNET_BACKEND'), 'THINNET_BACKEND', loaders)
   }
-  return loadAuto(loaders)
+  return loadAuto(loaders, onFallback)
 }
 
 async function loadForced(name: BackendName, source: string, loaders: BackendLoaders): Promise<Backend> {
@@ -63,14 +74,18 @@ async function loadForced(name: BackendName, source: string, loaders: BackendLoa
   }
 }
 
-async function loadAuto(loaders: BackendLoaders): Promise<Backend> {
-  const failures: { name: BackendName; error: unknown }[] = []
+async function loadAuto(loaders: BackendLoaders, onFallback: SelectOptions['onFallback']): Promise<Backend> {
+  const failures: LoadFailure[] = []
   for (const name of BACKEND_NAMES) {
+    let backend: Backend
     try {
-      return await loadOne(name, loaders)
+      backend = await loadOne(name, loaders)
     } catch (error) {
       failures.push({ name, error })
+      continue
     }
+    if (failures.length > 0) onFallback?.(name, failures)
+    return backend
   }
   const reasons = failures.map(({ name, error }) => `\n  ${name}: ${explain(error)}`).join('')
   throw new ThinnetError('ERR_BACKEND_UNAVAILABLE', `no thinnet backend can load here:${reasons}`, {

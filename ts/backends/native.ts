@@ -2,16 +2,9 @@
  * The native backend: the N-API addon built from crates/thinnet-node, working on the caller's
  * TypedArray memory without copying.
  *
- * Loading, lightningcss style: map (platform, arch, libc) to a napi-rs triple by hand, then try
- * the binary built in this checkout (`<package root>/build/thinnet.<triple>.node`, what
- * `npm run build:native` writes), then the per-platform npm package `@thinnet/<triple>` (published
- * by the release issue). The first binding that loads and has every expected function wins; if
- * none does, the error lists every attempt and keeps the load errors as `cause`.
+ * Finding the binary for this platform is native-loader.ts's job; this file checks that what
+ * loaded is the thinnet binding and maps the Backend's calls onto it one to one.
  */
-
-import { createRequire } from 'node:module'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 
 import {
   adamFactors,
@@ -27,6 +20,7 @@ import {
   type SgdArgs,
 } from '../backend.js'
 import { invalidArg } from '../errors.js'
+import { requireNativeAddon } from './native-loader.js'
 
 /** A dropout spec as the addon reads it (plain properties; null means no dropout). */
 export interface RawDropoutSpec {
@@ -164,105 +158,12 @@ const BINDING_FUNCTIONS = [
   'allFinite',
 ] as const
 
-/** The platforms a binary is built for, named as `napi build --platform` names its output. */
-export type NativeTriple =
-  | 'linux-x64-gnu'
-  | 'linux-arm64-gnu'
-  | 'linux-x64-musl'
-  | 'darwin-x64'
-  | 'darwin-arm64'
-  | 'win32-x64-msvc'
-
-export const NATIVE_TRIPLES: readonly NativeTriple[] = [
-  'linux-x64-gnu',
-  'linux-arm64-gnu',
-  'linux-x64-musl',
-  'darwin-x64',
-  'darwin-arm64',
-  'win32-x64-msvc',
-]
-
-/** The triple of a platform, or undefined when no binary is built for it. */
-export function nativeTriple(
-  platform: string = process.platform,
-  arch: string = process.arch,
-  libc: 'gnu' | 'musl' | undefined = platform === 'linux' ? linuxLibc() : undefined,
-): NativeTriple | undefined {
-  const suffix = platform === 'linux' ? `-${libc ?? 'gnu'}` : platform === 'win32' ? '-msvc' : ''
-  const triple = `${platform}-${arch}${suffix}`
-  return (NATIVE_TRIPLES as readonly string[]).includes(triple) ? (triple as NativeTriple) : undefined
-}
-
 /**
- * glibc or musl, the way napi-rs' loaders tell: Node's diagnostic report names the glibc it runs
- * on, and has no such field on musl. When no report is available, glibc (by far the commoner).
- */
-function linuxLibc(): 'gnu' | 'musl' {
-  let report: unknown
-  try {
-    report = process.report?.getReport()
-  } catch {
-    return 'gnu'
-  }
-  // @types/node 20 declares a string, Node returns an object: accept both.
-  if (typeof report === 'string') {
-    try {
-      report = JSON.parse(report) as unknown
-    } catch {
-      return 'gnu'
-    }
-  }
-  if (typeof report !== 'object' || report === null) return 'gnu'
-  const header: unknown = (report as { header?: unknown }).header
-  if (typeof header !== 'object' || header === null) return 'gnu'
-  return 'glibcVersionRuntime' in header ? 'gnu' : 'musl'
-}
-
-/**
- * The package root: this file is ts/backends/native.ts under vitest and dist/backends/native.js
- * after tsc, two levels below the root either way.
- */
-const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url))
-
-/** Where a binary for `triple` is looked for, in order. */
-export function nativeCandidates(triple: NativeTriple, root: string = PACKAGE_ROOT): string[] {
-  return [join(root, 'build', `thinnet.${triple}.node`), `@thinnet/${triple}`]
-}
-
-/**
- * Loads and checks the raw binding. Throws an Error saying why when no candidate loads, with the
- * load error (or an AggregateError of all of them) as `cause`.
+ * Loads and checks the raw binding (native-loader.ts finds it). Throws a NativeLoadError saying
+ * why when no candidate loads.
  */
 export function loadNativeBinding(): NativeBinding {
-  const triple = nativeTriple()
-  if (triple === undefined) {
-    const libc = process.platform === 'linux' ? `-${linuxLibc()}` : ''
-    throw new Error(
-      `no native thinnet binary is built for ${process.platform}-${process.arch}${libc} ` +
-        `(binaries exist for ${NATIVE_TRIPLES.join(', ')}); the wasm backend runs everywhere`,
-    )
-  }
-  const require = createRequire(import.meta.url)
-  const failures: { candidate: string; error: unknown }[] = []
-  for (const candidate of nativeCandidates(triple)) {
-    try {
-      return checkBinding(require(candidate) as unknown, candidate)
-    } catch (error) {
-      failures.push({ candidate, error })
-    }
-  }
-  const reasons = failures.map(({ candidate, error }) => `\n  ${candidate}: ${firstLine(error)}`).join('')
-  const cause =
-    failures.length === 1
-      ? failures[0]?.error
-      : new AggregateError(
-          failures.map((f) => f.error),
-          `load errors of ${failures.map((f) => f.candidate).join(', ')}, in that order`,
-        )
-  throw new Error(
-    `the native thinnet addon for ${triple} could not be loaded (build it with \`npm run build:native\`):${reasons}`,
-    { cause },
-  )
+  return requireNativeAddon(checkBinding)
 }
 
 /** Loads the addon and wraps it as a Backend. Throws as `loadNativeBinding` does. */
@@ -411,6 +312,7 @@ function isClassic(mode: DropoutMode): boolean {
   throw invalidArg(`mode must be 'inverted' or 'classic', received ${JSON.stringify(String(mode))}`)
 }
 
+
 /** Native kernels read ordinary memory: a buffer is a plain Float32Array, and free drops it. */
 function plainBuffer(n: number): BackendBuffer {
   let data: Float32Array | undefined = new Float32Array(n)
@@ -426,7 +328,3 @@ function plainBuffer(n: number): BackendBuffer {
   }
 }
 
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error)
-  return message.split('\n', 1)[0] ?? message
-}
