@@ -7,11 +7,16 @@ source scripts/lib.sh
 
 bash scripts/test-rust.sh
 
-step "type-check (facade and tests)"
+step "type-check (facade, tests, benchmarks, demo page)"
 npx tsc -p tsconfig.json --noEmit
 npx tsc -p test/tsconfig.json --noEmit
+npx tsc -p bench/tsconfig.json --noEmit
+npx tsc -p web/tsconfig.json --noEmit
 
-step "vitest (native, wasm, wasm-scalar)"
+step "compiling the TypeScript (the CLI tests and the packed-tarball tests use dist/)"
+npm run build:ts
+
+step "vitest (native, wasm, wasm-scalar; Chromium)"
 # THINNET_REQUIRE_BACKENDS (for example "native,wasm,wasm-scalar") turns a backend that fails to
-# load from a loud skip into a failure.
+# load from a loud skip into a failure; THINNET_REQUIRE_BROWSER=1 does the same for Chromium.
 npx vitest run
