@@ -1,18 +1,22 @@
 /**
- * The published package as a user gets it, for the browser tests: `npm run build:ts` (dist/ must
- * be fresh), `npm pack` into a temp folder, a fresh project ("type": "module") that installs the
+ * The published package as a user gets it, for the browser tests: `npm pack` of the repo with a
+ * fresh dist/, into a temp folder, then a fresh project ("type": "module") that installs the
  * tarball, the test app's sources copied into it (test/browser/scenario.ts and app.ts, their
  * imports of the repo's ts/ rewritten to the bare specifier 'thinnet'), then bundles of that app
  * made the way the README tells users: Vite (assets found from `new URL(..., import.meta.url)`)
  * and esbuild (which cannot do that, esbuild issue #795: the .wasm files are copied next to the
  * bundle and the app passes `load({ wasm: './' })`).
  *
- * Building dist/ and packing it are done under a lock (a folder in the temp dir), so two test
- * files running in parallel never pack a dist/ that the other one is rewriting.
+ * Fresh, without touching the repo's dist/: other suites run dist/ (the CLI tests spawn
+ * dist/cli/main.js) while this one builds, and tsc rewrites every file it emits. So the package is
+ * staged in the temp folder: `npm run build:ts -- --outDir <stage>/dist` compiles ts/ there, and
+ * package.json, the README and licence, and every other top-level folder that package.json
+ * "files" names (build/, data/) are copied beside it; `npm pack` of the stage then applies "files"
+ * exactly as it does in the repo.
  */
 
 import { spawn } from 'node:child_process'
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -34,27 +38,6 @@ export function run(command: string, args: string[], cwd: string): Promise<strin
       else reject(new Error(`${command} ${args.join(' ')} (in ${cwd}) exited with ${code}:\n${out}\n${err}`))
     })
   })
-}
-
-/** Runs `fn` holding a cross-process lock (mkdir is atomic); a lock older than 3 minutes is stale. */
-async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  const lock = join(tmpdir(), name)
-  for (;;) {
-    try {
-      await mkdir(lock)
-      break
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-      const since = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0)
-      if (since > 180_000) await rm(lock, { recursive: true, force: true })
-      else await new Promise((r) => setTimeout(r, 100))
-    }
-  }
-  try {
-    return await fn()
-  } finally {
-    await rm(lock, { recursive: true, force: true })
-  }
 }
 
 export interface PackedProject {
@@ -84,13 +67,19 @@ export function asUserSource(file: string, text: string): string {
   return rewritten
 }
 
-/** Builds dist/, packs the repo and installs the tarball into a fresh project with the app's sources. */
+/** Builds and packs the package (staged, see above) and installs the tarball into a fresh project with the app's sources. */
 export async function packAndInstall(): Promise<PackedProject> {
   const root = await mkdtemp(join(tmpdir(), 'thinnet-packed-'))
-  const packJson = await withLock('thinnet-build-and-pack.lock', async () => {
-    await run('npm', ['run', 'build:ts'], REPO)
-    return run('npm', ['pack', '--json', '--pack-destination', root], REPO)
-  })
+  const stage = join(root, 'package')
+  await mkdir(stage)
+  await run('npm', ['run', 'build:ts', '--', '--outDir', join(stage, 'dist')], REPO)
+  const manifest = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { files?: string[] }
+  const folders = new Set((manifest.files ?? []).map((entry) => entry.split('/')[0]!).filter((top) => top !== 'dist'))
+  for (const top of folders) await cp(join(REPO, top), join(stage, top), { recursive: true })
+  for (const file of await readdir(REPO)) {
+    if (file === 'package.json' || /^(readme|licen[cs]e|changelog|notice)(\.|$)/i.test(file)) await copyFile(join(REPO, file), join(stage, file))
+  }
+  const packJson = await run('npm', ['pack', '--json', '--pack-destination', root], stage)
   const [info] = JSON.parse(packJson) as [{ filename: string; files: { path: string }[] }]
   const tarball = join(root, info.filename)
   const dir = join(root, 'app')
