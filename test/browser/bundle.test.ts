@@ -17,7 +17,7 @@ import { describeEach, loadEach } from '../backends.js'
 import { load } from '../../ts/index.js'
 import type { LoadFailure, ThinnetApp } from './app.js'
 import { describeWithChromium, launchChromium } from './chromium.js'
-import { bundleWithEsbuild, bundleWithVite, jsContaining, packAndInstall, type Bundle, type PackedProject } from './packed-app.js'
+import { bundleWithEsbuild, bundleWithVite, jsContaining, packAndInstall, typecheckApp, type Bundle, type PackedProject } from './packed-app.js'
 import { runScenario, unfusedIsa, type ScenarioResult } from './scenario.js'
 import { serveStatic, type StaticServer } from './static-server.js'
 
@@ -83,6 +83,10 @@ describeWithChromium('thinnet bundled from the packed tarball, bit-identical in 
     expect(project!.packedFiles).toEqual(
       expect.arrayContaining(['dist/web.js', 'dist/web.d.ts', 'build/thinnet_simd.wasm', 'build/thinnet_scalar.wasm']),
     )
+  })
+
+  it("type-checks the app against the package's declarations (bundler resolution, DOM, no Node types)", async () => {
+    await typecheckApp(project!)
   })
 
   it('Node: the scenario runs on the wasm backends it is compared with', () => {

@@ -99,6 +99,27 @@ export async function packAndInstall(): Promise<PackedProject> {
   }
 }
 
+/**
+ * Type-checks the app's sources against the installed package's declarations, with the settings
+ * of Vite's TypeScript templates (moduleResolution bundler, the DOM library) and no Node types, so
+ * a declaration that needs @types/node, or an API the app uses that the types lack, fails.
+ * Rejects with tsc's output.
+ */
+export async function typecheckApp(project: PackedProject): Promise<void> {
+  const compilerOptions = {
+    target: 'ES2022',
+    lib: ['ES2022', 'DOM', 'DOM.Iterable'],
+    module: 'ESNext',
+    moduleResolution: 'bundler',
+    strict: true,
+    noEmit: true,
+    skipLibCheck: false,
+    types: [],
+  }
+  await writeFile(join(project.dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, include: ['src/**/*.ts'] }, null, 2))
+  await run(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], project.dir)
+}
+
 /** An entry module: installs the app (window.thinnetApp) with these load options. */
 function entry(loadOptions: string): string {
   return `import { install } from './app.js'\ninstall(${loadOptions})\n`
