@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BackendName } from '../../ts/index.js'
 import { describeEach, loadEach } from '../backends.js'
 import { load } from '../../ts/index.js'
-import type { LoadFailure, ThinnetApp } from './app.js'
+import type { LoadFailure } from './app.js'
 import { describeWithChromium, launchChromium } from './chromium.js'
 import { bundleWithEsbuild, bundleWithVite, jsContaining, packAndInstall, typecheckApp, type Bundle, type PackedProject } from './packed-app.js'
 import { runScenario, unfusedIsa, type ScenarioResult } from './scenario.js'
@@ -69,8 +69,11 @@ describeWithChromium('thinnet bundled from the packed tarball, bit-identical in 
 
   beforeAll(async () => {
     const launching = launchChromium()
-    project = await packAndInstall()
-    browser = await launching
+    try {
+      project = await packAndInstall()
+    } finally {
+      browser = await launching
+    }
     for (const entry of loaded) if ('value' in entry) nodeResults.set(entry.name, await runScenario(entry.value, digest))
   }, 180_000)
 

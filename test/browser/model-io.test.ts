@@ -41,12 +41,15 @@ describeWithChromium('models between Node and the browser (packed tarball, esbui
 
   beforeAll(async () => {
     const launching = launchChromium()
-    ;[wasm, wasmScalar] = await Promise.all([load({ backend: 'wasm' }), load({ backend: 'wasm-scalar' })])
-    project = await packAndInstall()
-    bundle = await bundleWithEsbuild(project)
-    expect(bundle.errors, 'esbuild errors').toEqual([])
-    server = await serveStatic(bundle.outDir)
-    browser = await launching
+    try {
+      ;[wasm, wasmScalar] = await Promise.all([load({ backend: 'wasm' }), load({ backend: 'wasm-scalar' })])
+      project = await packAndInstall()
+      bundle = await bundleWithEsbuild(project)
+      expect(bundle.errors, 'esbuild errors').toEqual([])
+      server = await serveStatic(bundle.outDir)
+    } finally {
+      browser = await launching
+    }
     page = await browser.newPage()
     page.on('pageerror', (error) => pageErrors.push(`pageerror: ${error.message}`))
     await openApp()
