@@ -116,9 +116,13 @@ async function start(settings: Settings): Promise<void> {
         view.curves(logs)
         view.status(view.epochStatus(logs))
         break
-      case 'trained':
+      case 'trained': {
         view.trained(message.run, message)
+        // The run's mean throughput (training time only), in place of the last batch's.
+        const log = logs[message.run]
+        view.speed(message.run, (train.labels.length * log.length) / log.reduce((sum, l) => sum + l.seconds, 0))
         break
+      }
       case 'mc-start':
         view.status(`Monte Carlo dropout: ${message.samples} passes over ${data.test.labels.length.toLocaleString('en-US')} test images…`)
         break
