@@ -70,6 +70,15 @@ export function asUserSource(file: string, text: string): string {
 /** Builds and packs the package (staged, see above) and installs the tarball into a fresh project with the app's sources. */
 export async function packAndInstall(): Promise<PackedProject> {
   const root = await mkdtemp(join(tmpdir(), 'thinnet-packed-'))
+  try {
+    return await packInto(root)
+  } catch (error) {
+    await rm(root, { recursive: true, force: true })
+    throw error
+  }
+}
+
+async function packInto(root: string): Promise<PackedProject> {
   const stage = join(root, 'package')
   await mkdir(stage)
   await run('npm', ['run', 'build:ts', '--', '--outDir', join(stage, 'dist')], REPO)
