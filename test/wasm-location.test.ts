@@ -79,10 +79,10 @@ describe('load({ wasm }) in Node', () => {
 })
 
 describe('the browser entry, run in Node', () => {
-  it("refuses the native backend, saying it is Node's", async () => {
+  it('refuses the native backend, saying it exists only in Node', async () => {
     const error = await loadWeb({ backend: 'native' }).catch((e: unknown) => e)
     expect(error).toMatchObject({ code: 'ERR_BACKEND_UNAVAILABLE' })
-    expect((error as Error).message).toContain("the native backend is Node's")
+    expect((error as Error).message).toContain('this entry of thinnet has no native backend (it exists only in Node)')
   })
 
   it('loads WASM from bytes it is given, and its model store refuses a directory', async () => {

@@ -20,7 +20,8 @@ export const BACKEND_NAMES: readonly BackendName[] = ['native', 'wasm', 'wasm-sc
 
 /** How to load each backend; each may throw (or reject) with the reason it cannot load. */
 export interface BackendLoaders {
-  native(): Backend | Promise<Backend>
+  /** Absent in an entry without the native backend (the browser's): automatic selection skips it. */
+  native?: () => Backend | Promise<Backend>
   wasm(options: { simd: boolean }): Backend | Promise<Backend>
   /** Whether this engine validates WebAssembly SIMD (a probe module with a v128 instruction). */
   wasmSimdSupported(): boolean | Promise<boolean>
@@ -77,6 +78,7 @@ async function loadForced(name: BackendName, source: string, loaders: BackendLoa
 async function loadAuto(loaders: BackendLoaders, onFallback: SelectOptions['onFallback']): Promise<Backend> {
   const failures: LoadFailure[] = []
   for (const name of BACKEND_NAMES) {
+    if (name === 'native' && loaders.native === undefined) continue
     let backend: Backend
     try {
       backend = await loadOne(name, loaders)
@@ -99,6 +101,7 @@ async function loadAuto(loaders: BackendLoaders, onFallback: SelectOptions['onFa
 async function loadOne(name: BackendName, loaders: BackendLoaders): Promise<Backend> {
   let backend: Backend
   if (name === 'native') {
+    if (loaders.native === undefined) throw new Error("this entry of thinnet has no native backend (it exists only in Node); 'wasm' and 'wasm-scalar' run here")
     backend = await loaders.native()
   } else if (name === 'wasm') {
     if (!(await loaders.wasmSimdSupported())) {
@@ -141,12 +144,13 @@ function hex(word: number): string {
   return '0x' + word.toString(16).padStart(8, '0')
 }
 
-/** An error's message with the messages of its causes, for one-line reasons. */
+/** An error's message with the messages of its causes (those it does not already quote), for one-line reasons. */
 function explain(error: unknown): string {
   const parts: string[] = []
   let current: unknown = error
   for (let depth = 0; depth < 4 && current !== undefined; depth++) {
-    parts.push(current instanceof Error ? current.message : String(current))
+    const message = current instanceof Error ? current.message : String(current)
+    if (!parts.some((part) => part.includes(message))) parts.push(message)
     current = current instanceof Error ? current.cause : undefined
   }
   return parts.join(' <- caused by: ')

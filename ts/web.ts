@@ -32,10 +32,8 @@ export interface LoadOptions {
   wasm?: WasmLocation
 }
 
+// No native loader: automatic selection goes straight to WASM, and a forced 'native' says why not.
 const loaders = (location: CheckedLocation | undefined): BackendLoaders => ({
-  native: () => {
-    throw new Error("the native backend is Node's; this is thinnet's browser entry, which runs 'wasm' and 'wasm-scalar'")
-  },
   wasm: ({ simd }) => loadWasm({ simd, location, platform: webWasmPlatform }),
   wasmSimdSupported,
 })
