@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Makes the Fashion-MNIST subset shipped in data/fashion-mnist-subset/ from Debian's
+// Makes the Fashion-MNIST subset in packages/fashion-mnist-subset/ (the npm package
+// thinnet-fashion-mnist-subset; its package.json is not generated) from Debian's
 // dataset-fashion-mnist package, reproducibly: the same bytes on every machine and every run.
 //
 // The subset: 3,000 training examples (300 per class) and 5,000 test examples (500 per class),
@@ -8,7 +9,7 @@
 // SHA-256 values, the command to regenerate) and LICENSE (the dataset's MIT licence).
 //
 // Usage:
-//   node scripts/make-fashion-subset.mjs            write data/fashion-mnist-subset/
+//   node scripts/make-fashion-subset.mjs            write packages/fashion-mnist-subset/
 //   node scripts/make-fashion-subset.mjs --check    regenerate in memory and compare byte for byte
 //                                                   with the committed files (exit 1 on a difference)
 //   options: --source DIR (default /usr/share/datasets/fashion-mnist), --out DIR
@@ -113,7 +114,7 @@ function sha256(bytes) {
 }
 
 function parseArgs(argv) {
-  const args = { check: false, source: '/usr/share/datasets/fashion-mnist', out: join(root, 'data', 'fashion-mnist-subset') }
+  const args = { check: false, source: '/usr/share/datasets/fashion-mnist', out: join(root, 'packages', 'fashion-mnist-subset') }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     if (arg === '--check') args.check = true
@@ -214,10 +215,12 @@ function thousands(n) {
 
 function readme({ files, indexHashes, counts }) {
   const row = (f) => `| \`${f.name}.gz\` | ${f.what} | ${thousands(f.gzBytes)} | \`${f.gzSha}\` | \`${f.idxSha}\` |`
-  return `# Fashion-MNIST subset (shipped with thinnet)
+  return `# thinnet-fashion-mnist-subset
 
 A stratified subset of [Fashion-MNIST](${UPSTREAM}), so that thinnet's demo and tests run
-on a fresh clone with no download: **${thousands(counts.train)} training examples** (${thousands(PER_CLASS.train)} per class) and
+with no download: the data of \`thinnet demo\`, published as its own npm package so that a
+server installing thinnet does not carry it (\`npx -p thinnet -p thinnet-fashion-mnist-subset
+thinnet demo\`). It holds **${thousands(counts.train)} training examples** (${thousands(PER_CLASS.train)} per class) and
 **${thousands(counts.test)} test examples** (${PER_CLASS.test} per class), 28x28 grayscale, labels 0..9, in the
 standard IDX format (gzipped) under the standard file names. \`loadFashionMnist()\` reads it by
 default; \`loadFashionMnist({ set: 'full' })\` reads the full 60,000 / 10,000 set from the Debian
@@ -279,7 +282,7 @@ zlib build with a different match finder may compress the same content to differ
 
 \`\`\`sh
 apt-get install ${DEBIAN_PACKAGE}             # as root, once
-node scripts/make-fashion-subset.mjs         # rewrites data/fashion-mnist-subset/
+node scripts/make-fashion-subset.mjs         # rewrites packages/fashion-mnist-subset/
 node scripts/make-fashion-subset.mjs --check # regenerates in memory, compares byte for byte
 \`\`\`
 `

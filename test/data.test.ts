@@ -18,7 +18,7 @@ import { ThinnetError, type ThinnetErrorCode } from '../ts/errors.js'
 import {
   FASHION_MNIST_DEBIAN_DIR,
   FASHION_MNIST_FILES,
-  FASHION_MNIST_SUBSET_DIR,
+  fashionMnistSubsetDir,
   loadFashionMnist,
 } from '../ts/data/fashion-mnist.js'
 import { readIdxFile } from '../ts/data/idx-file.js'
@@ -295,8 +295,8 @@ function histogram(labels: Uint8Array): number[] {
 describe('the shipped Fashion-MNIST subset', () => {
   it('loads by default with the documented counts, shapes, class balance and pixel range', async () => {
     const d = await loadFashionMnist()
-    expect(d.source).toEqual({ set: 'subset', dir: FASHION_MNIST_SUBSET_DIR.replace(/\/$/, '') })
-    expect(d.source.dir).toMatch(/data\/fashion-mnist-subset$/)
+    expect(d.source).toEqual({ set: 'subset', dir: fashionMnistSubsetDir() })
+    expect(d.source.dir).toMatch(/packages\/fashion-mnist-subset$/)
     expect(d.classes).toHaveLength(10)
     expect(d.classes[0]).toBe('T-shirt/top')
     expect(d.classes[9]).toBe('Ankle boot')
@@ -327,17 +327,17 @@ describe('the shipped Fashion-MNIST subset', () => {
   })
 
   it('its files match the SHA-256 values in its README, both the .gz bytes and the IDX content', async () => {
-    const readme = await readFile(join(FASHION_MNIST_SUBSET_DIR, 'README.md'), 'utf8')
+    const readme = await readFile(join(fashionMnistSubsetDir(), 'README.md'), 'utf8')
     const rows = [...readme.matchAll(/^\| `([a-z0-9-]+\.gz)` \|.*\| `([0-9a-f]{64})` \| `([0-9a-f]{64})` \|$/gm)]
     expect(rows.map((r) => r[1]).sort()).toEqual(Object.values(FASHION_MNIST_FILES).map((f) => f + '.gz').sort())
     for (const [, file, gzSha, idxSha] of rows) {
-      const bytes = await readBytes(join(FASHION_MNIST_SUBSET_DIR, file!))
+      const bytes = await readBytes(join(fashionMnistSubsetDir(), file!))
       expect(sha256(bytes), file).toBe(gzSha)
       expect(sha256(gunzipSync(bytes)), file).toBe(idxSha)
       expect(Array.from(bytes.subarray(4, 8)), `${file} gzip mtime`).toEqual([0, 0, 0, 0])
     }
-    expect(existsSync(join(FASHION_MNIST_SUBSET_DIR, 'LICENSE'))).toBe(true)
-    expect(await readFile(join(FASHION_MNIST_SUBSET_DIR, 'LICENSE'), 'utf8')).toMatch(/Copyright \(c\) 2017 Zalando SE/)
+    expect(existsSync(join(fashionMnistSubsetDir(), 'LICENSE'))).toBe(true)
+    expect(await readFile(join(fashionMnistSubsetDir(), 'LICENSE'), 'utf8')).toMatch(/Copyright \(c\) 2017 Zalando SE/)
   })
 })
 
@@ -366,8 +366,8 @@ describe('the full Fashion-MNIST set (Debian dataset-fashion-mnist)', () => {
       const [fullImages, fullLabels, subImages, subLabels] = await Promise.all([
         readIdxFile(join(FASHION_MNIST_DEBIAN_DIR, images + '.gz')),
         readIdxFile(join(FASHION_MNIST_DEBIAN_DIR, labels + '.gz')),
-        readIdxFile(join(FASHION_MNIST_SUBSET_DIR, images + '.gz')),
-        readIdxFile(join(FASHION_MNIST_SUBSET_DIR, labels + '.gz')),
+        readIdxFile(join(fashionMnistSubsetDir(), images + '.gz')),
+        readIdxFile(join(fashionMnistSubsetDir(), labels + '.gz')),
       ])
       const n = fullLabels.dims[0]!
       const m = subLabels.dims[0]!
@@ -396,7 +396,7 @@ describe('scripts/make-fashion-subset.mjs', () => {
     const out = await mkdtemp(join(tmpdir(), 'thinnet-subset-check-'))
     try {
       for (const f of ['README.md', 'LICENSE', ...Object.values(FASHION_MNIST_FILES).map((n) => n + '.gz')]) {
-        await writeFile(join(out, f), await readBytes(join(FASHION_MNIST_SUBSET_DIR, f)))
+        await writeFile(join(out, f), await readBytes(join(fashionMnistSubsetDir(), f)))
       }
       // Same content, other compression level; another label; a missing licence.
       const images = join(out, 't10k-images-idx3-ubyte.gz')
@@ -450,7 +450,7 @@ describe('loadFashionMnist options and errors', () => {
     const plain = join(dir, 'plain-subset')
     await mkdir(plain)
     for (const f of Object.values(FASHION_MNIST_FILES)) {
-      await writeFile(join(plain, f), gunzipSync(await readBytes(join(FASHION_MNIST_SUBSET_DIR, f + '.gz'))))
+      await writeFile(join(plain, f), gunzipSync(await readBytes(join(fashionMnistSubsetDir(), f + '.gz'))))
     }
     const [fromPlain, shipped] = await Promise.all([loadFashionMnist({ dir: plain }), loadFashionMnist()])
     expect(fromPlain.source).toEqual({ set: 'full', dir: plain })

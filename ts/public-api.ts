@@ -54,3 +54,4 @@ export { IDX_MAX_ELEMENTS, isGzip, parseIdx, type IdxArray, type IdxDtype, type 
 export type { AdamStepOptions, MaxNormOptions, SgdStepOptions } from './ops/optim.js'
 export { fetchIdx } from './data/fetch-idx.js'
 export type { WasmLocation, WasmSource } from './backends/wasm-module.js'
+export { FASHION_MNIST_CLASSES } from './data/fashion-mnist-classes.js'

@@ -1,5 +1,6 @@
 /**
- * The Fashion-MNIST subset shipped in the repository (3,000 training and 5,000 test images),
+ * The Fashion-MNIST subset of the package thinnet-fashion-mnist-subset (packages/ in the
+ * repository: 3,000 training and 5,000 test images),
  * fetched by the page. The files are located with `new URL(..., import.meta.url)`, so Vite copies
  * them into the build as they are (gzipped) and fetchIdx gunzips them in the browser.
  */
@@ -9,19 +10,11 @@ import type { IdxArray } from '../ts/data/idx.js'
 import { PIXELS, SIDE } from './pixels.js'
 import type { Split } from './protocol.js'
 
-/**
- * The ten class names, indexed by label. A copy of FASHION_MNIST_CLASSES (ts/data/fashion-mnist.ts),
- * whose module imports node:fs and so cannot be bundled for the browser.
- */
-export const CLASS_NAMES: readonly string[] = [
-  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
-]
-
 const FILES = {
-  trainImages: new URL('../data/fashion-mnist-subset/train-images-idx3-ubyte.gz', import.meta.url),
-  trainLabels: new URL('../data/fashion-mnist-subset/train-labels-idx1-ubyte.gz', import.meta.url),
-  testImages: new URL('../data/fashion-mnist-subset/t10k-images-idx3-ubyte.gz', import.meta.url),
-  testLabels: new URL('../data/fashion-mnist-subset/t10k-labels-idx1-ubyte.gz', import.meta.url),
+  trainImages: new URL('../packages/fashion-mnist-subset/train-images-idx3-ubyte.gz', import.meta.url),
+  trainLabels: new URL('../packages/fashion-mnist-subset/train-labels-idx1-ubyte.gz', import.meta.url),
+  testImages: new URL('../packages/fashion-mnist-subset/t10k-images-idx3-ubyte.gz', import.meta.url),
+  testLabels: new URL('../packages/fashion-mnist-subset/t10k-labels-idx1-ubyte.gz', import.meta.url),
 }
 
 function toSplit(what: string, images: IdxArray, labels: IdxArray): Split {

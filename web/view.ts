@@ -6,7 +6,7 @@
 import { count, percent, points, seconds } from '../ts/cli/format.js'
 import type { EpochLog } from '../ts/model/fit.js'
 import { curvesChart, entropyChart, mcChart, type ChartSize } from './charts.js'
-import { CLASS_NAMES } from './fashion-mnist.js'
+import { FASHION_MNIST_CLASSES } from '../ts/web.js'
 import { renderImageGrid } from './image-grid.js'
 import type { McReport, RunName, Split } from './protocol.js'
 import type { PageState } from './session.js'
@@ -135,7 +135,7 @@ export function monteCarlo(report: McReport, test: Split): void {
     `, against ${percent(report.weightScalingAccuracy)} by weight scaling (one pass, all units on); ` +
       `${count(report.samples * test.labels.length)} image passes in ${seconds(report.seconds)}.`,
   )
-  renderImageGrid(element<HTMLOListElement>('image-grid'), test, report, CLASS_NAMES, GRID_IMAGES)
+  renderImageGrid(element<HTMLOListElement>('image-grid'), test, report, FASHION_MNIST_CLASSES, GRID_IMAGES)
 }
 
 function valueSpan(id: string, text: string, value: number): HTMLSpanElement {

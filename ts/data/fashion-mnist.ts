@@ -1,40 +1,47 @@
 /**
- * The Fashion-MNIST loader (Node-only): the subset shipped in the repository (data/
- * fashion-mnist-subset, made by scripts/make-fashion-subset.mjs), the full set from Debian's
- * dataset-fashion-mnist package, or any folder holding the four standard files.
+ * The Fashion-MNIST loader (Node-only): the subset of the npm package thinnet-fashion-mnist-subset
+ * (packages/fashion-mnist-subset in the repository, made by scripts/make-fashion-subset.mjs; kept
+ * out of thinnet itself so that a server installing thinnet does not carry 3.5 MB of images), the
+ * full set from Debian's dataset-fashion-mnist package, or any folder holding the four standard
+ * files.
  */
 
 import { access } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { createRequire } from 'node:module'
+import { dirname, join, resolve } from 'node:path'
 import { invalidArg } from '../errors.js'
 import { checkKeys, checkObject, describeValue } from '../validate.js'
 import type { IdxArray } from './idx.js'
 import { readIdxFile } from './idx-file.js'
+import { FASHION_MNIST_CLASSES } from './fashion-mnist-classes.js'
 
-/** The ten classes, indexed by label (Zalando's fashion-mnist README). */
-export const FASHION_MNIST_CLASSES: readonly string[] = Object.freeze([
-  'T-shirt/top',
-  'Trouser',
-  'Pullover',
-  'Dress',
-  'Coat',
-  'Sandal',
-  'Shirt',
-  'Sneaker',
-  'Bag',
-  'Ankle boot',
-])
+export { FASHION_MNIST_CLASSES } from './fashion-mnist-classes.js'
 
 /** Where Debian's dataset-fashion-mnist package puts the full set. */
 export const FASHION_MNIST_DEBIAN_DIR = '/usr/share/datasets/fashion-mnist'
 
+/** The npm package holding the demo's subset. */
+export const FASHION_MNIST_SUBSET_PACKAGE = 'thinnet-fashion-mnist-subset'
+
 /**
- * The shipped subset: data/fashion-mnist-subset at the package root. This module sits two levels
- * below it both as ts/data/fashion-mnist.ts (run by tsx or vitest) and as dist/data/fashion-mnist.js
- * (built, or installed from npm with "data" in the package's "files").
+ * The folder of the subset: the package thinnet-fashion-mnist-subset, found from thinnet's own
+ * location (installed beside it) or else from the working directory. Throws ERR_INVALID_ARG
+ * saying how to get it when it is not installed.
  */
-export const FASHION_MNIST_SUBSET_DIR = fileURLToPath(new URL('../../data/fashion-mnist-subset/', import.meta.url))
+export function fashionMnistSubsetDir(): string {
+  for (const from of [import.meta.url, join(process.cwd(), 'package.json')]) {
+    try {
+      return dirname(createRequire(from).resolve(`${FASHION_MNIST_SUBSET_PACKAGE}/package.json`))
+    } catch {
+      // Not reachable from there: try the next place.
+    }
+  }
+  throw invalidArg(
+    `Fashion-MNIST: the subset is the npm package ${FASHION_MNIST_SUBSET_PACKAGE}, which is not installed ` +
+      `(npm install ${FASHION_MNIST_SUBSET_PACKAGE}, or run the demo with npx -p thinnet -p ${FASHION_MNIST_SUBSET_PACKAGE} thinnet demo); ` +
+      "or use the full set: { set: 'full' } after apt-get install dataset-fashion-mnist",
+  )
+}
 
 /** The four standard file names; each may also be gzipped with a `.gz` suffix. */
 export const FASHION_MNIST_FILES = Object.freeze({
@@ -101,7 +108,7 @@ const INSTALL_HINT =
   ' (gzipped as .gz or plain)'
 
 const SUBSET_HINT =
-  'the shipped subset is missing from this copy of thinnet (regenerate it from the Debian package ' +
+  `the package ${FASHION_MNIST_SUBSET_PACKAGE} is incomplete (in the repository, regenerate it from the Debian package ` +
   'with `node scripts/make-fashion-subset.mjs`)'
 
 /** The path of `name.gz` or else `name` in dir; a typed error naming dir when neither exists. */
@@ -145,7 +152,8 @@ function split(what: string, images: IdxArray, imagesPath: string, labels: IdxAr
 
 /**
  * Loads Fashion-MNIST (Zalando, MIT licence) as float32 images in [0, 1] and uint8 labels. By
- * default the 3,000-train / 5,000-test stratified subset shipped with thinnet (no download);
+ * default the 3,000-train / 5,000-test stratified subset of the package thinnet-fashion-mnist-subset
+ * (installed beside thinnet: no download at run time);
  * `{ set: 'full' }` reads the 60,000 / 10,000 set from /usr/share/datasets/fashion-mnist (Debian's
  * dataset-fashion-mnist package); `{ dir }` reads the four standard files from any folder. Runs in
  * Node only.
@@ -175,7 +183,7 @@ export async function loadFashionMnist(options: FashionMnistOptions = {}): Promi
     throw invalidArg(`options.dir must be a non-empty string naming a folder, received ${describeValue(dirOption)}`)
   }
   const set: 'subset' | 'full' = setOption ?? (dirOption === undefined ? 'subset' : 'full')
-  const dir = resolve(dirOption ?? (set === 'subset' ? FASHION_MNIST_SUBSET_DIR : FASHION_MNIST_DEBIAN_DIR))
+  const dir = resolve(dirOption ?? (set === 'subset' ? fashionMnistSubsetDir() : FASHION_MNIST_DEBIAN_DIR))
 
   const shipped = set === 'subset' && dirOption === undefined
   if (!(await exists(dir))) {
