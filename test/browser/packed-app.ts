@@ -6,39 +6,16 @@
  * made the way the README tells users: Vite (assets found from `new URL(..., import.meta.url)`)
  * and esbuild (which cannot do that, esbuild issue #795: the .wasm files are copied next to the
  * bundle and the app passes `load({ wasm: './' })`).
- *
- * Fresh, without touching the repo's dist/: other suites run dist/ (the CLI tests spawn
- * dist/cli/main.js) while this one builds, and tsc rewrites every file it emits. So the package is
- * staged in the temp folder: `npm run build:ts -- --outDir <stage>/dist` compiles ts/ there, and
- * package.json, the README and licence, and every other top-level folder that package.json
- * "files" names (build/, data/) are copied beside it; `npm pack` of the stage then applies "files"
- * exactly as it does in the repo.
+ * The tarball is packed fresh from ts/ without touching the repo's dist/ (test/packed-package.ts).
  */
 
-import { spawn } from 'node:child_process'
-import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { packMainPackage, REPO, run } from '../packed-package.js'
 
-export const REPO = fileURLToPath(new URL('../..', import.meta.url))
 const HERE = dirname(fileURLToPath(import.meta.url))
-
-/** Runs a command, resolving with its stdout; rejects with its output when it fails. */
-export function run(command: string, args: string[], cwd: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      if (code === 0) resolve(out)
-      else reject(new Error(`${command} ${args.join(' ')} (in ${cwd}) exited with ${code}:\n${out}\n${err}`))
-    })
-  })
-}
 
 export interface PackedProject {
   /** The temp folder holding the tarball and the project. */
@@ -79,18 +56,7 @@ export async function packAndInstall(): Promise<PackedProject> {
 }
 
 async function packInto(root: string): Promise<PackedProject> {
-  const stage = join(root, 'package')
-  await mkdir(stage)
-  await run('npm', ['run', 'build:ts', '--', '--outDir', join(stage, 'dist')], REPO)
-  const manifest = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { files?: string[] }
-  const folders = new Set((manifest.files ?? []).map((entry) => entry.split('/')[0]!).filter((top) => top !== 'dist'))
-  for (const top of folders) await cp(join(REPO, top), join(stage, top), { recursive: true })
-  for (const file of await readdir(REPO)) {
-    if (file === 'package.json' || /^(readme|licen[cs]e|changelog|notice)(\.|$)/i.test(file)) await copyFile(join(REPO, file), join(stage, file))
-  }
-  const packJson = await run('npm', ['pack', '--json', '--pack-destination', root], stage)
-  const [info] = JSON.parse(packJson) as [{ filename: string; files: { path: string }[] }]
-  const tarball = join(root, info.filename)
+  const { tarball, files } = await packMainPackage(root)
   const dir = join(root, 'app')
   await mkdir(join(dir, 'src'), { recursive: true })
   await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'thinnet-user-app', private: true, type: 'module' }, null, 2))
@@ -103,7 +69,7 @@ async function packInto(root: string): Promise<PackedProject> {
     root,
     tarball,
     dir,
-    packedFiles: info.files.map((f) => f.path),
+    packedFiles: files,
     cleanup: () => (process.env.THINNET_KEEP_TMP === '1' ? Promise.resolve() : rm(root, { recursive: true, force: true })),
   }
 }
