@@ -23,7 +23,10 @@ require_stable_cargo() {
 # wasm-opt, and for the NEON tests the arm64 std, cross linker and qemu.
 DEBIAN_WASM_PACKAGES="rustc cargo libstd-rust-dev-wasm32 lld binaryen"
 # Debian's Chromium for the browser tests (driven by npm playwright-core; never a downloaded browser).
+# THINNET_CHROMIUM naming another Chromium-based browser that is there (Google Chrome on GitHub's
+# Ubuntu runners, whose `chromium` package is a snap shim) skips it.
 DEBIAN_BROWSER_PACKAGES="chromium"
+if [ -n "${THINNET_CHROMIUM:-}" ] && [ -x "$THINNET_CHROMIUM" ]; then DEBIAN_BROWSER_PACKAGES=""; fi
 DEBIAN_ARM_PACKAGES="libstd-rust-dev:arm64 gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static"
 
 debian_missing() {

@@ -8,10 +8,7 @@ source scripts/lib.sh
 bash scripts/test-rust.sh
 
 step "type-check (facade, tests, benchmarks, demo page)"
-npx tsc -p tsconfig.json --noEmit
-npx tsc -p test/tsconfig.json --noEmit
-npx tsc -p bench/tsconfig.json --noEmit
-npx tsc -p web/tsconfig.json --noEmit
+npm run typecheck
 
 step "compiling the TypeScript (the CLI tests and the packed-tarball tests use dist/)"
 npm run build:ts

@@ -5,7 +5,9 @@
  * test/install.test.ts, on the installed tarball.
  */
 
+import { execFileSync } from 'node:child_process'
 import { readdir, readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { hostPlatform, NativeLoadError, platformOfTriple, readNapiTargets, requireNativeAddon } from '../ts/backends/native-loader.js'
 
@@ -63,6 +65,15 @@ describe('one list of targets', () => {
       expect(pkg.main).toBe(`${napi.binaryName}.${platform}.node`)
       expect(pkg.files).toEqual([pkg.main])
     }
+  })
+
+  it("the release workflow's matrix has one row per target, with its build and test hosts", () => {
+    const output = execFileSync('node', [fileURLToPath(new URL('.github/scripts/release-matrix.mjs', ROOT))], { encoding: 'utf8' })
+    const rows = JSON.parse(output.replace(/^build=/, '')) as { target: string; platform: string; 'build-host': string; 'test-host': string }[]
+    const napi = readNapiTargets()
+    expect(rows.map((r) => r.target)).toEqual(napi.targets)
+    expect(rows.map((r) => r.platform)).toEqual(napi.targets.map(platformOfTriple))
+    for (const row of rows) expect([row['build-host'], row['test-host']].every((host) => host !== '')).toBe(true)
   })
 
   it('names the host the same way, with its libc on linux and msvc on Windows', () => {
