@@ -1,5 +1,5 @@
 /**
- * The mask contract of DESIGN.md in plain TypeScript, one element at a time: the oracle every
+ * The mask contract (docs/mask-contract.md) in plain TypeScript, one element at a time: the oracle every
  * backend must match bit for bit. Nothing here is fast on purpose; it is written to be read next
  * to the contract (it still handles 10^6 elements in a few tens of milliseconds).
  *

@@ -8,7 +8,7 @@ import type { Activation, DropoutMode } from './backend.js'
  */
 export type U64 = bigint | number
 
-/** Which draws a call uses (the mask contract in DESIGN.md). */
+/** Which draws a call uses (the mask contract: docs/mask-contract.md). */
 export interface MaskOptions {
   /** Drop probability, a number in [0, 1]. */
   p: number
