@@ -12,10 +12,12 @@ const BENCHES: Record<string, () => Promise<void>> = {
   // benchmarks do not need.
   dense: async () => (await import('./dense.js')).benchDense(),
   train: async () => (await import('./train.js')).benchTrain(),
+  // Imported on demand: it bundles a page with esbuild and drives Chromium with playwright-core.
+  browser: async () => (await import('./browser.js')).benchBrowser(),
 }
 
 // Benchmark names, without the `--name value` options that benchmarks read themselves (dense:
-// --shape, --rounds).
+// --shape, --rounds; browser: --rounds).
 const args = process.argv.slice(2)
 const names = args.filter((arg, i) => !arg.startsWith('--') && !args[i - 1]?.startsWith('--'))
 const unknown = names.filter((name) => !(name in BENCHES))

@@ -6,7 +6,7 @@
  * elsewhere it reports nothing.
  */
 
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 
 /** /proc/stat counts in USER_HZ ticks, 100 per second on every mainstream Linux. */
 const TICKS_PER_SECOND = 100
@@ -22,21 +22,64 @@ function machineBusySeconds(): number | undefined {
   }
 }
 
-function ownSeconds(): number {
-  const { user, system } = process.cpuUsage() // all threads of this process, thread pools included
-  return (user + system) / 1e6
+/**
+ * CPU seconds of this process's descendants (a browser it launched, and that browser's own
+ * children), from /proc/<pid>/stat: their time and that of the children they have reaped. Linux
+ * only; 0 elsewhere. A descendant that exits during a measurement takes its time with it (and the
+ * meter then counts that time as others').
+ */
+export function descendantSeconds(): number {
+  let entries: string[]
+  try {
+    entries = readdirSync('/proc').filter((name) => /^\d+$/.test(name))
+  } catch {
+    return 0
+  }
+  const children = new Map<number, number[]>()
+  const ticks = new Map<number, number>()
+  for (const name of entries) {
+    let stat: string
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+    } catch {
+      continue // exited meanwhile
+    }
+    // Fields after the command name (which may hold spaces and parentheses): state is field 3.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const [ppid, utime, stime, cutime, cstime] = [fields[1], fields[11], fields[12], fields[13], fields[14]].map(Number)
+    const pid = Number(name)
+    children.set(ppid, [...(children.get(ppid) ?? []), pid])
+    ticks.set(pid, utime + stime + cutime + cstime)
+  }
+  let total = 0
+  const stack = [...(children.get(process.pid) ?? [])]
+  while (stack.length > 0) {
+    const pid = stack.pop()!
+    total += ticks.get(pid) ?? 0
+    stack.push(...(children.get(pid) ?? []))
+  }
+  return total / TICKS_PER_SECOND
 }
 
-/** Starts a meter; calling the result gives other processes' average use in cores since then. */
-export function startDisturbanceMeter(): () => number | undefined {
+function ownSeconds(withDescendants: boolean): number {
+  const { user, system } = process.cpuUsage() // all threads of this process, thread pools included
+  return (user + system) / 1e6 + (withDescendants ? descendantSeconds() : 0)
+}
+
+/**
+ * Starts a meter; calling the result gives other processes' average use in cores since then.
+ * `withDescendants`: count this process's child processes (a launched browser) as ours, not others'.
+ */
+export function startDisturbanceMeter(withDescendants = false): () => number | undefined {
+  const ownSeconds0 = () => ownSeconds(withDescendants)
   const busy0 = machineBusySeconds()
-  const own0 = ownSeconds()
+  const own0 = ownSeconds0()
   const wall0 = performance.now()
   return () => {
     const busy1 = machineBusySeconds()
     if (busy0 === undefined || busy1 === undefined) return undefined
     const wall = (performance.now() - wall0) / 1e3
-    return Math.max(0, (busy1 - busy0 - (ownSeconds() - own0)) / wall)
+    return Math.max(0, (busy1 - busy0 - (ownSeconds0() - own0)) / wall)
   }
 }
 
