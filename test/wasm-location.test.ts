@@ -70,9 +70,27 @@ describe('load({ wasm }) in Node', () => {
     expect((error as Error).message).toContain('thinnet_scalar.wasm bytes given to load({ wasm }) do not compile')
   })
 
+  it('one build, as a file path, bytes or a module, for the backend it was built for', async () => {
+    const simd = await load({ backend: 'wasm', wasm: join(folder, 'thinnet_simd.wasm') })
+    expect(simd.isa).toBe('simd128')
+    expectReferenceMasks(simd)
+    const scalarBytes = await readFile(join(folder, 'thinnet_scalar.wasm'))
+    const scalar = await load({ backend: 'wasm-scalar', wasm: scalarBytes })
+    expect(scalar.isa).toBe('scalar')
+    expectReferenceMasks(scalar)
+  })
+
+  it('one build given for the other backend is refused, naming both; automatic selection moves on', async () => {
+    const error = await load({ backend: 'wasm-scalar', wasm: join(folder, 'thinnet_simd.wasm') }).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'ERR_BACKEND_UNAVAILABLE' })
+    expect((error as Error).message).toContain('the module given for thinnet_scalar.wasm is the simd128 build, not the scalar one')
+    // The browser entry has no native backend: auto tries 'wasm' with the scalar build, refuses it, then loads 'wasm-scalar'.
+    const tn = await loadWeb({ wasm: await WebAssembly.compile(await readFile(join(folder, 'thinnet_scalar.wasm'))) })
+    expect([tn.backend, tn.isa]).toEqual(['wasm-scalar', 'scalar'])
+  })
+
   it('malformed options are ERR_INVALID_ARG before any backend is tried', async () => {
-    await expectThinnetRejection(load({ wasm: `${folder}/thinnet_simd.wasm` }), 'ERR_INVALID_ARG', /^wasm must be a folder URL ending in '\/'/)
-    await expectThinnetRejection(load({ wasm: 42 as never }), 'ERR_INVALID_ARG', /^wasm must be a folder URL or \{ simd, scalar \}, received 42$/)
+    await expectThinnetRejection(load({ wasm: 42 as never }), 'ERR_INVALID_ARG', /^wasm must be a folder URL, one build \(its URL, bytes or WebAssembly\.Module\) or \{ simd, scalar \}, received 42$/)
     await expectThinnetRejection(load({ wasm: { smid: new Uint8Array() } as never }), 'ERR_INVALID_ARG', /^wasm has an unknown key 'smid'/)
     await expectThinnetRejection(load({ wasm: { simd: 7 } as never }), 'ERR_INVALID_ARG', /^wasm\.simd must be a URL, bytes/)
   })

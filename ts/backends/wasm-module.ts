@@ -32,6 +32,9 @@ export type WasmSource = string | URL | BufferSource | WebAssembly.Module
  * Where `load` finds the .wasm files.
  * - A folder: a URL or string ending in '/', holding thinnet_simd.wasm and thinnet_scalar.wasm
  *   (a CDN path, or where a bundler without `import.meta.url` asset support copied them).
+ * - One build: a file's URL (not ending in '/'), its bytes or its compiled module, used for
+ *   whichever backend loads; a build that is not the one asked for ('wasm' needs the simd128
+ *   build) is refused, so automatic selection then tries 'wasm-scalar' with it.
  * - `{ simd, scalar }`: each build's file URL, bytes or compiled module; a build not named is
  *   found at its default place.
  * Relative strings resolve against the page (browsers) or the working directory (Node).
@@ -238,17 +241,16 @@ export function defaultWasmUrl(file: WasmFile): URL {
 export function checkWasmLocation(location: unknown, platform: WasmPlatform): CheckedLocation | undefined {
   if (location === undefined) return undefined
   if (typeof location === 'string' || location instanceof URL) {
-    const folder = typeof location === 'string' ? platform.resolveUrl(location) : location
-    if (!folder.pathname.endsWith('/')) {
-      throw invalidArg(
-        `wasm must be a folder URL ending in '/' (holding thinnet_simd.wasm and thinnet_scalar.wasm) or ` +
-          `{ simd, scalar }, received ${describeValue(folder.href)}`,
-      )
-    }
-    return { folder }
+    const url = typeof location === 'string' ? platform.resolveUrl(location) : location
+    return url.pathname.endsWith('/') ? { folder: url } : { single: url }
+  }
+  if (location instanceof WebAssembly.Module || location instanceof ArrayBuffer || ArrayBuffer.isView(location)) {
+    return { single: location as CheckedSource }
   }
   if (typeof location !== 'object' || location === null || Array.isArray(location)) {
-    throw invalidArg(`wasm must be a folder URL or { simd, scalar }, received ${describeValue(location)}`)
+    throw invalidArg(
+      `wasm must be a folder URL, one build (its URL, bytes or WebAssembly.Module) or { simd, scalar }, received ${describeValue(location)}`,
+    )
   }
   const record = location as Record<string, unknown>
   for (const key of Object.keys(record)) {
@@ -257,7 +259,10 @@ export function checkWasmLocation(location: unknown, platform: WasmPlatform): Ch
   return { simd: checkSource('wasm.simd', record.simd, platform), scalar: checkSource('wasm.scalar', record.scalar, platform) }
 }
 
-export type CheckedLocation = { folder: URL } | { simd: CheckedSource | undefined; scalar: CheckedSource | undefined }
+export type CheckedLocation =
+  | { folder: URL }
+  | { single: CheckedSource }
+  | { simd: CheckedSource | undefined; scalar: CheckedSource | undefined }
 type CheckedSource = URL | BufferSource | WebAssembly.Module
 
 function checkSource(name: string, value: unknown, platform: WasmPlatform): CheckedSource | undefined {
@@ -278,7 +283,9 @@ const compiledDefaults = new Map<string, Promise<WebAssembly.Module>>()
 export async function compileWasm(file: WasmFile, location: CheckedLocation | undefined, platform: WasmPlatform): Promise<WebAssembly.Module> {
   let source: CheckedSource | undefined
   if (location !== undefined) {
-    source = 'folder' in location ? new URL(file, location.folder) : file === 'thinnet_simd.wasm' ? location.simd : location.scalar
+    if ('folder' in location) source = new URL(file, location.folder)
+    else if ('single' in location) source = location.single
+    else source = file === 'thinnet_simd.wasm' ? location.simd : location.scalar
   }
   if (source instanceof WebAssembly.Module) return source
   if (source !== undefined && !(source instanceof URL)) {
@@ -300,10 +307,21 @@ export async function compileWasm(file: WasmFile, location: CheckedLocation | un
   return pending
 }
 
-/** Instantiates a compiled build and checks that it is a thinnet-wasm module of this ABI. */
+/**
+ * Instantiates a compiled build and checks that it is a thinnet-wasm module of this ABI, and the
+ * build `file` names (its instruction set: simd128 or scalar), so that a module given for one
+ * build never runs as the other.
+ */
 export async function instantiateWasm(module: WebAssembly.Module, file: WasmFile): Promise<Exports> {
   const instance = await WebAssembly.instantiate(module, {})
-  return checkExports(instance.exports, file)
+  const exports = checkExports(instance.exports, file)
+  const want = file === 'thinnet_simd.wasm' ? 'simd128' : 'scalar'
+  // Call first, view after: the call may grow memory.
+  const ptr = exports.tn_isa_ptr() >>> 0
+  const len = exports.tn_isa_len() >>> 0
+  const isa = new TextDecoder().decode(new Uint8Array(exports.memory.buffer, ptr, len))
+  if (isa !== want) throw new Error(`the module given for ${file} is the ${isa} build, not the ${want} one`)
+  return exports
 }
 
 function checkExports(exports: WebAssembly.Exports, file: WasmFile): Exports {
