@@ -28,13 +28,13 @@ import { fileURLToPath } from 'node:url'
 import { load, type Thinnet } from '../ts/index.js'
 import { DENSE_SHAPE, DROPOUT_N, DROPOUT_P, INPUT_DROPOUT_P, measureCases, OUTPUT_DROPOUT_P, thinnetCases, WARM_UP_MS, type Measurement, type TimingSpec } from './browser/cases.js'
 import type { PageResult, PageSpec } from './browser/page.js'
-import { serveBench, type BenchServer } from './browser/server.js'
+import { CHROMIUM_PATH, launchChromium } from '../tools/chromium.js'
+import { serveStatic, type StaticServer } from '../tools/static-server.js'
 import { formatSeconds, printTable } from './harness.js'
 import { describeDisturbance, startDisturbanceMeter } from './peers/disturbance.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const REPO = join(HERE, '..')
-const CHROMIUM_PATH = process.env.THINNET_CHROMIUM ?? '/usr/bin/chromium'
 
 const ROUNDS = 5
 const ROUND_MS = 300
@@ -92,14 +92,13 @@ async function runInChromium(spec: TimingSpec): Promise<BrowserRun | undefined> 
     console.warn(`!! no Chromium at ${CHROMIUM_PATH} (apt-get install chromium, or set THINNET_CHROMIUM): browser rows not measured`)
     return undefined
   }
-  const { chromium } = await import('playwright-core')
   const require = createRequire(import.meta.url)
   const tfjsDist = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist')
   const html = '<!doctype html><meta charset="utf-8"><title>thinnet bench</title><script type="module" src="/page.js"></script>\n'
-  let server: BenchServer | undefined
-  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ['--no-sandbox'], headless: true })
+  let server: StaticServer | undefined
+  const browser = await launchChromium()
   try {
-    server = await serveBench({ '/index.html': html, '/page.js': await bundlePage() }, { '/thinnet/': join(REPO, 'build'), '/tfjs/': tfjsDist })
+    server = await serveStatic({ files: { '/index.html': html, '/page.js': await bundlePage() }, mounts: { '/thinnet/': join(REPO, 'build'), '/tfjs/': tfjsDist } })
     const page = await browser.newPage()
     const errors: string[] = []
     page.on('pageerror', (error) => errors.push(error.message))

@@ -19,7 +19,7 @@ import type { LoadFailure } from './app.js'
 import { describeWithChromium, launchChromium } from './chromium.js'
 import { bundleWithEsbuild, bundleWithVite, jsContaining, packAndInstall, typecheckApp, type Bundle, type PackedProject } from './packed-app.js'
 import { runScenario, unfusedIsa, type ScenarioResult } from './scenario.js'
-import { serveStatic, type StaticServer } from './static-server.js'
+import { serveStatic, type StaticServer } from '../../tools/static-server.js'
 
 const digest = async (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 

@@ -6,19 +6,14 @@
  */
 
 import { existsSync } from 'node:fs'
-import { chromium, type Browser } from 'playwright-core'
 import { describe, it } from 'vitest'
+import { CHROMIUM_PATH } from '../../tools/chromium.js'
 
-export const CHROMIUM_PATH = process.env.THINNET_CHROMIUM ?? '/usr/bin/chromium'
+export { CHROMIUM_PATH, launchChromium } from '../../tools/chromium.js'
 
 /** Why the browser tests cannot run here, or undefined when they can. */
 export function chromiumMissing(): string | undefined {
   return existsSync(CHROMIUM_PATH) ? undefined : `no Chromium at ${CHROMIUM_PATH} (apt-get install chromium)`
-}
-
-/** Launches headless Chromium (--no-sandbox: the tests run as root). */
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: ['--no-sandbox'], headless: true })
 }
 
 /**

@@ -13,7 +13,7 @@ import type { Browser } from 'playwright-core'
 import { build } from 'vite'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { describeWithChromium, launchChromium } from './chromium.js'
-import { serveStatic, type StaticServer } from './static-server.js'
+import { serveStatic, type StaticServer } from '../../tools/static-server.js'
 
 const CONFIG = fileURLToPath(new URL('../../web/vite.config.ts', import.meta.url))
 const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url))

@@ -23,7 +23,7 @@ import './app.js' // window.thinnetApp's type
 import { describeWithChromium, launchChromium } from './chromium.js'
 import { bundleWithEsbuild, packAndInstall, type Bundle, type PackedProject } from './packed-app.js'
 import { predictionDigests, trainModel } from './scenario.js'
-import { serveStatic, type StaticServer } from './static-server.js'
+import { serveStatic, type StaticServer } from '../../tools/static-server.js'
 
 const digest = async (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')

@@ -1,8 +1,10 @@
 /**
- * A tiny static HTTP server for the browser tests: serves one folder on 127.0.0.1 (a free port),
- * with the MIME types a page needs (application/wasm, so WebAssembly.compileStreaming accepts the
- * response), 404 for anything missing and 403 for paths that leave the folder. No caching headers,
- * no directory listings; `/` and folder paths serve their index.html.
+ * A tiny static HTTP server on 127.0.0.1 (a free port) for the browser tests and the browser
+ * benchmark: folders mounted under URL prefixes and files held in memory, with the MIME types a
+ * page needs (application/wasm, so WebAssembly.compileStreaming accepts the response), 404 for
+ * anything missing and 403 for paths that leave a folder. No caching, no directory listings; a
+ * folder path serves its index.html. It logs every request, so callers can assert or report what
+ * the page fetched.
  */
 
 import { createReadStream } from 'node:fs'
@@ -28,19 +30,27 @@ const MIME: Record<string, string> = {
 export interface StaticServer {
   /** The server's root, e.g. http://127.0.0.1:41234/ (always ending in '/'). */
   url: string
-  /** Every path requested so far, in order, with the status served (for assertions and debugging). */
+  /** Every path requested so far, in order, with the status served. */
   requests: { path: string; status: number }[]
   close(): Promise<void>
 }
 
-/** Serves `dir` until `close()`. */
-export async function serveStatic(dir: string): Promise<StaticServer> {
-  const root = resolve(dir)
+export interface ServeOptions {
+  /** URL prefix (starting and ending in '/') -> folder; the longest matching prefix wins. */
+  mounts?: Record<string, string>
+  /** URL path -> content, served before any folder. */
+  files?: Record<string, string | Uint8Array>
+}
+
+/** Serves a folder at `/` (a string), or `options`' mounts and files, until `close()`. */
+export async function serveStatic(what: string | ServeOptions): Promise<StaticServer> {
+  const { mounts = {}, files = {} } = typeof what === 'string' ? { mounts: { '/': what } } : what
+  const prefixes = Object.keys(mounts).sort((a, b) => b.length - a.length)
   const requests: { path: string; status: number }[] = []
   const server = createServer((req, res) => {
-    const send = (status: number, body: string) => {
+    const send = (status: number, body: string | Uint8Array, type = 'text/plain; charset=utf-8') => {
       requests.push({ path: req.url ?? '', status })
-      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(body)
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' }).end(body)
     }
     let pathname: string
     try {
@@ -48,7 +58,13 @@ export async function serveStatic(dir: string): Promise<StaticServer> {
     } catch {
       return send(400, 'bad request')
     }
-    const file = resolve(join(root, pathname))
+    const type = (path: string) => MIME[extname(path).toLowerCase()] ?? 'application/octet-stream'
+    const held = files[pathname]
+    if (held !== undefined) return send(200, held, type(pathname))
+    const prefix = prefixes.find((p) => pathname.startsWith(p))
+    if (prefix === undefined) return send(404, `not found: ${pathname}`)
+    const root = resolve(mounts[prefix]!)
+    const file = resolve(join(root, pathname.slice(prefix.length)))
     if (file !== root && !file.startsWith(root + sep)) return send(403, 'forbidden')
     void (async () => {
       let path = file
@@ -59,11 +75,7 @@ export async function serveStatic(dir: string): Promise<StaticServer> {
       }
       if (info === undefined || !info.isFile()) return send(404, `not found: ${pathname}`)
       requests.push({ path: req.url ?? '', status: 200 })
-      res.writeHead(200, {
-        'content-type': MIME[extname(path).toLowerCase()] ?? 'application/octet-stream',
-        'content-length': info.size,
-        'cache-control': 'no-store',
-      })
+      res.writeHead(200, { 'content-type': type(path), 'content-length': info.size, 'cache-control': 'no-store' })
       if (req.method === 'HEAD') return res.end()
       createReadStream(path).pipe(res)
     })().catch((error: unknown) => {
