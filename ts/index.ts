@@ -19,7 +19,8 @@ export interface LoadOptions {
   backend?: BackendName
   /**
    * Where the .wasm files are, when not in the package's build/ folder: a folder path or URL
-   * ending in '/', or `{ simd, scalar }` with each build's path, URL, bytes or compiled module.
+   * ending in '/', one build (its path, URL, bytes or compiled module, used for the backend it was
+   * built for), or `{ simd, scalar }` with each build's.
    */
   wasm?: WasmLocation
   /**

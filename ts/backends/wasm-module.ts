@@ -39,7 +39,7 @@ export type WasmSource = string | URL | BufferSource | WebAssembly.Module
  *   found at its default place.
  * Relative strings resolve against the page (browsers) or the working directory (Node).
  */
-export type WasmLocation = string | URL | { simd?: WasmSource; scalar?: WasmSource }
+export type WasmLocation = WasmSource | { simd?: WasmSource; scalar?: WasmSource }
 
 /**
  * Compiles the module at `url`, or throws an Error that says what was fetched from where and why
