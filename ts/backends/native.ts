@@ -51,6 +51,8 @@ type RawDenseTail = [
  * and throws Errors whose `code` is ERR_INVALID_ARG, ERR_SHAPE_MISMATCH or ERR_INTERNAL.
  */
 export interface NativeBinding {
+  /** The version of these calling conventions (NATIVE_ABI_VERSION when they match). */
+  abiVersion(): number
   dropout(x: Float32Array, out: Float32Array, p: number, seed: bigint, stream: bigint, offset: bigint, classic: boolean): void
   dropoutBackward(dy: Float32Array, out: Float32Array, p: number, seed: bigint, stream: bigint, offset: bigint, classic: boolean): void
   dropoutMask(n: number, out: Uint32Array, p: number, seed: bigint, stream: bigint, offset: bigint): void
@@ -140,7 +142,14 @@ export interface NativeBinding {
   allFinite(x: Float32Array): boolean
 }
 
+/**
+ * The calling conventions this file speaks (crates/thinnet-node/src/exports.rs ABI_VERSION): a
+ * binary of another version is refused at load, like a WASM module of another ABI.
+ */
+export const NATIVE_ABI_VERSION = 1
+
 const BINDING_FUNCTIONS = [
+  'abiVersion',
   'dropout',
   'dropoutBackward',
   'dropoutMask',
@@ -181,6 +190,13 @@ export function checkBinding(module: unknown, source: string): NativeBinding {
     throw new Error(`${source} loaded, but it is not the thinnet binding (or a stale build): missing ${missing.join(', ')}`)
   }
   const binding = module as NativeBinding
+  const version: unknown = binding.abiVersion()
+  if (version !== NATIVE_ABI_VERSION) {
+    throw new Error(
+      `${source} loaded, but it speaks ABI version ${String(version)} and this loader version ${NATIVE_ABI_VERSION}: ` +
+        'a stale or foreign build (rebuild it: npm run build:native)',
+    )
+  }
   const isa: unknown = binding.isa()
   if (typeof isa !== 'string' || isa === '') {
     throw new Error(`${source} loaded, but its isa() returned ${String(isa)} instead of an instruction-set name`)

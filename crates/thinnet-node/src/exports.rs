@@ -16,6 +16,12 @@ use crate::optim_args;
 use crate::sys;
 use crate::task::{self, task_region, Prepared, Work};
 
+/// The version of the exports' calling conventions (names, argument order, argument kinds), which
+/// ts/backends/native.ts checks at load: a stale binary whose positional arguments mean something
+/// else is refused instead of misreading them. Raise it with any change to an export's signature,
+/// in the same commit as the TypeScript side.
+const ABI_VERSION: f64 = 1.0;
+
 /// The N-API version whose semantics this addon asks for (Node reads this symbol when present;
 /// otherwise it assumes 8). Everything declared in `sys` exists in version 8.
 #[no_mangle]
@@ -34,6 +40,7 @@ pub unsafe extern "C" fn napi_register_module_v1(env: sys::napi_env, exports: sy
         Export { name: c"dropout", function: dropout },
         Export { name: c"dropoutBackward", function: dropout_backward },
         Export { name: c"dropoutMask", function: dropout_mask },
+        Export { name: c"abiVersion", function: abi_version },
         Export { name: c"isa", function: isa },
         Export { name: c"maxThreads", function: max_threads },
         Export { name: c"setMaxThreads", function: set_max_threads },
@@ -107,6 +114,11 @@ unsafe extern "C" fn dropout_backward(env: sys::napi_env, info: sys::napi_callba
 unsafe extern "C" fn dropout_mask(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     // SAFETY: called by Node only, with this call's env and info (see above).
     unsafe { guarded(env, info, "dropoutMask", run_mask) }
+}
+
+unsafe extern "C" fn abi_version(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: called by Node only, with this call's env and info (see above).
+    unsafe { guarded(env, info, "abiVersion", |env, _| env.number(ABI_VERSION)) }
 }
 
 unsafe extern "C" fn isa(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {

@@ -10,6 +10,7 @@
 //! dropoutBackward(dy: Float32Array, out: Float32Array, p, seed, stream, offset, classic): void
 //! dropoutMask(n: number, out: Uint32Array, p: number, seed: bigint, stream: bigint,
 //!             offset: bigint): void
+//! abiVersion(): number                 // the calling conventions' version (exports.rs ABI_VERSION)
 //! isa(): string
 //! maxThreads(): number
 //! setMaxThreads(n: number): void        // 0 restores the default (every core)
