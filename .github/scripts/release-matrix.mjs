@@ -7,13 +7,13 @@ import { readFileSync } from 'node:fs'
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
 
 /**
- * build-host: the runner that builds it; build-flags: napi build's cross options (gnu links against
- * napi-rs's glibc 2.17 sysroot, musl builds with cargo-zigbuild); test-host / test-image: a real
+ * build-host: the runner that builds it; build-flags: napi build's cross options (musl builds with
+ * cargo-zigbuild; gnu needs none: scripts/build-native.mjs links it against a glibc 2.17 sysroot); test-host / test-image: a real
  * host of its kind (a Docker image on Linux: Debian 11's glibc 2.31 for gnu, Alpine's musl).
  */
 const HOSTS = {
-  'x86_64-unknown-linux-gnu': { 'build-host': 'ubuntu-24.04', 'build-flags': '--use-napi-cross', 'test-host': 'ubuntu-24.04', 'test-image': 'node:20-bullseye-slim' },
-  'aarch64-unknown-linux-gnu': { 'build-host': 'ubuntu-24.04', 'build-flags': '--use-napi-cross', 'test-host': 'ubuntu-24.04-arm', 'test-image': 'node:20-bullseye-slim' },
+  'x86_64-unknown-linux-gnu': { 'build-host': 'ubuntu-24.04', 'build-flags': '', 'test-host': 'ubuntu-24.04', 'test-image': 'node:20-bullseye-slim' },
+  'aarch64-unknown-linux-gnu': { 'build-host': 'ubuntu-24.04', 'build-flags': '', 'test-host': 'ubuntu-24.04-arm', 'test-image': 'node:20-bullseye-slim' },
   'x86_64-unknown-linux-musl': { 'build-host': 'ubuntu-24.04', 'build-flags': '-x', 'test-host': 'ubuntu-24.04', 'test-image': 'node:20-alpine' },
   'aarch64-unknown-linux-musl': { 'build-host': 'ubuntu-24.04', 'build-flags': '-x', 'test-host': 'ubuntu-24.04-arm', 'test-image': 'node:20-alpine' },
   'x86_64-apple-darwin': { 'build-host': 'macos-latest', 'build-flags': '', 'test-host': 'macos-15-intel', 'test-image': '' },
