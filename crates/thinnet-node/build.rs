@@ -24,6 +24,6 @@ fn main() {
         // ld64 rejects undefined symbols in a dylib unless told to leave them to the loader.
         println!("cargo:rustc-cdylib-link-arg=-Wl,-undefined,dynamic_lookup");
     }
-    // Windows: nothing yet. An MSVC .dll cannot leave symbols unresolved; it must link against
-    // node.lib (the import library of node.exe), which the release-packaging issue will provide.
+    // Windows: nothing here. A .dll cannot leave symbols unresolved; sys.rs imports the napi_*
+    // functions from node.exe with #[link(kind = "raw-dylib")], so no node.lib is needed.
 }

@@ -7,7 +7,12 @@
 //! references and async work are version 1), which every Node >= 20 provides. To use another
 //! function, copy its prototype from the header.
 //!
-//! The symbols are resolved at load time against the `node` executable (see build.rs).
+//! The symbols are resolved at load time against the `node` executable: on Linux and macOS as
+//! undefined symbols the loader binds (see build.rs); on Windows, where a DLL cannot leave symbols
+//! undefined, through `raw-dylib` imports from node.exe that rustc writes itself, so no node.lib
+//! import library is needed at build time (stable since Rust 1.71). Hosts that embed Node under
+//! another executable name (Electron) would need a delay-load hook, as napi-rs has; thinnet
+//! targets Node itself.
 //! C enums are declared as `c_int` aliases with constants rather than Rust enums: a value this
 //! file does not list (a newer Node's status code) must not be undefined behaviour.
 
@@ -116,6 +121,7 @@ pub struct napi_extended_error_info {
     pub error_code: napi_status,
 }
 
+#[cfg_attr(windows, link(name = "node.exe", kind = "raw-dylib"))]
 extern "C" {
     pub fn napi_get_last_error_info(env: napi_env, result: *mut *const napi_extended_error_info) -> napi_status;
 
