@@ -7,6 +7,12 @@ if [ -d "$HOME/.cargo/bin" ]; then PATH="$HOME/.cargo/bin:$PATH"; fi
 
 fail() { printf 'thinnet set-up: %s\n' "$*" >&2; exit 1; }
 
+# A cross-target check that cannot run here: a loud skip, or a failure under THINNET_REQUIRE_CROSS=1.
+cross_unavailable() {
+  if [ "${THINNET_REQUIRE_CROSS:-0}" = 1 ]; then fail "$1 (THINNET_REQUIRE_CROSS=1)"; fi
+  printf '\n!! SKIPPED: %s\n' "$1" >&2
+}
+
 require_command() {
   command -v "$1" >/dev/null 2>&1 || fail "'$1' is missing: install $2"
 }

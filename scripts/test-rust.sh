@@ -8,11 +8,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-cross_unavailable() {
-  if [ "${THINNET_REQUIRE_CROSS:-0}" = 1 ]; then fail "$1 (THINNET_REQUIRE_CROSS=1)"; fi
-  printf '\n!! SKIPPED: %s\n' "$1" >&2
-}
-
 step "cargo test (native: $(uname -m), every crate)"
 cargo test --release --workspace
 

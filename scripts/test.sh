@@ -13,6 +13,13 @@ npm run typecheck
 step "compiling the TypeScript (the CLI tests and the packed-tarball tests use dist/)"
 npm run build:ts
 
+# The linux-arm64-gnu addon, cross-built and run under qemu by Debian's arm64 Node.
+if command -v qemu-aarch64-static >/dev/null && command -v apt-get >/dev/null && dpkg --print-foreign-architectures 2>/dev/null | grep -qx arm64; then
+  bash scripts/test-arm64-addon.sh
+else
+  cross_unavailable "the arm64 addon check needs qemu-user-static, apt-get and dpkg's arm64 architecture (scripts/setup.sh sets them up as root)"
+fi
+
 step "vitest (native, wasm, wasm-scalar; Chromium)"
 # THINNET_REQUIRE_BACKENDS (for example "native,wasm,wasm-scalar") turns a backend that fails to
 # load from a loud skip into a failure; THINNET_REQUIRE_BROWSER=1 does the same for Chromium.
