@@ -8,6 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
+step "rustfmt (rustfmt.toml): every crate formatted"
+cargo fmt --check || fail "the Rust code is not formatted: run cargo fmt"
+
 step "cargo test (native: $(uname -m), every crate)"
 cargo test --release --workspace
 

@@ -11,8 +11,8 @@
 use std::time::Instant;
 
 use thinnet_core::{
-    active_isa, dense_backward, dense_forward, gemm, gemm_blocking, Activation, DenseDropouts, DenseShape, DropoutSpec, Exec,
-    Grads, Isa, MaskSpec, MatMut, MatRef, Mode, Saved,
+    active_isa, dense_backward, dense_forward, gemm, gemm_blocking, Activation, DenseDropouts, DenseShape, DropoutSpec,
+    Exec, Grads, Isa, MaskSpec, MatMut, MatRef, Mode, Saved,
 };
 
 /// An opaque copy the optimizer cannot see through (std::hint::black_box needs Rust 1.66; this
@@ -184,8 +184,14 @@ fn main() {
         let (r, s) = if big { ((rounds / 2).max(2), secs * 4.0) } else { (rounds, secs) };
         for threads in [1usize, 2].iter().copied() {
             let exec = Exec { isa, threads };
-            let (mut y1, mut y2, mut y3, mut y4) = (vec![0.0f32; rows * units], vec![0.0f32; rows * units], vec![0.0f32; rows * units], vec![0.0f32; rows * units]);
-            let (mut dx, mut dw, mut db) = (vec![0.0f32; rows * inputs], vec![0.0f32; inputs * units], vec![0.0f32; units]);
+            let (mut y1, mut y2, mut y3, mut y4) = (
+                vec![0.0f32; rows * units],
+                vec![0.0f32; rows * units],
+                vec![0.0f32; rows * units],
+                vec![0.0f32; rows * units],
+            );
+            let (mut dx, mut dw, mut db) =
+                (vec![0.0f32; rows * inputs], vec![0.0f32; inputs * units], vec![0.0f32; units]);
             let mut peak_case = || {
                 black_box(fma_peak_once(isa));
             };
@@ -194,13 +200,26 @@ fn main() {
                 gemm(a, bm, 0.0, MatMut::row_major(&mut y1, rows, units), exec).unwrap()
             };
             let mut dense_case = || {
-                dense_forward(&x, &w, Some(&b), &mut y2, None, shape, Activation::Relu, &DenseDropouts::default(), exec).unwrap()
+                dense_forward(&x, &w, Some(&b), &mut y2, None, shape, Activation::Relu, &DenseDropouts::default(), exec)
+                    .unwrap()
             };
-            let mut fused_case = || dense_forward(&x, &w, Some(&b), &mut y3, None, shape, Activation::Relu, &drops, exec).unwrap();
+            let mut fused_case =
+                || dense_forward(&x, &w, Some(&b), &mut y3, None, shape, Activation::Relu, &drops, exec).unwrap();
             let mut train_case = || {
                 dense_forward(&x, &w, Some(&b), &mut y4, None, shape, Activation::Relu, &drops, exec).unwrap();
                 let grads = Grads { dx: Some(&mut dx), dw: Some(&mut dw), db: Some(&mut db) };
-                dense_backward(&x, &w, &dy, Saved { y: Some(&y4), pre: None }, grads, shape, Activation::Relu, &drops, exec).unwrap();
+                dense_backward(
+                    &x,
+                    &w,
+                    &dy,
+                    Saved { y: Some(&y4), pre: None },
+                    grads,
+                    shape,
+                    Activation::Relu,
+                    &drops,
+                    exec,
+                )
+                .unwrap();
             };
             // The FMA peak is measured apart (its register-only loop changes the core's power
             // state for the cases that follow it).
@@ -221,7 +240,10 @@ fn main() {
         nc,
         peak
     );
-    println!("GFLOP/s = 2 * rows * inputs * units / time (fwd+bwd: 3 times that), best of {} interleaved rounds", rounds);
+    println!(
+        "GFLOP/s = 2 * rows * inputs * units / time (fwd+bwd: 3 times that), best of {} interleaved rounds",
+        rounds
+    );
     println!("| rows, inputs, units | threads | gemm | dense relu | fused relu + both dropouts | fused / gemm time | fwd+bwd fused | fused / (threads x peak) |");
     println!("|---|---|---|---|---|---|---|---|");
     for (rows, inputs, units, threads, flops, t) in rows_out {
@@ -255,14 +277,27 @@ fn profile_loop((rows, inputs, units): (usize, usize, usize), exec: Exec, varian
     dense_forward(&x, &w, Some(&b), &mut y, None, shape, Activation::Relu, &drops, exec).unwrap();
     let rounds = (seconds / 0.1).ceil() as usize;
     let t = best_time(rounds, 0.1, || match variant {
-        "gemm" => gemm(MatRef::row_major(&x, rows, inputs), MatRef::row_major(&w, inputs, units), 0.0, MatMut::row_major(&mut y, rows, units), exec)
-            .unwrap(),
+        "gemm" => gemm(
+            MatRef::row_major(&x, rows, inputs),
+            MatRef::row_major(&w, inputs, units),
+            0.0,
+            MatMut::row_major(&mut y, rows, units),
+            exec,
+        )
+        .unwrap(),
         "fused" => dense_forward(&x, &w, Some(&b), &mut y, None, shape, Activation::Relu, &drops, exec).unwrap(),
         "backward" => {
             let grads = Grads { dx: Some(&mut dx), dw: Some(&mut dw), db: Some(&mut db) };
-            dense_backward(&x, &w, &dy, Saved { y: Some(&y), pre: None }, grads, shape, Activation::Relu, &drops, exec).unwrap()
+            dense_backward(&x, &w, &dy, Saved { y: Some(&y), pre: None }, grads, shape, Activation::Relu, &drops, exec)
+                .unwrap()
         }
         _ => panic!("variant: gemm, fused or backward"),
     });
-    println!("{} {:?} {}: {:.1} GFLOP/s", variant, (rows, inputs, units), exec.threads, 2.0 * (rows * inputs * units) as f64 / t / 1e9);
+    println!(
+        "{} {:?} {}: {:.1} GFLOP/s",
+        variant,
+        (rows, inputs, units),
+        exec.threads,
+        2.0 * (rows * inputs * units) as f64 / t / 1e9
+    );
 }

@@ -17,8 +17,7 @@ pub(crate) struct Draws {
 /// # Safety
 /// `src` is readable and `dst` writable for `n` elements; either `src == dst` (in place, each
 /// element is read before it is written) or the two ranges do not overlap.
-pub(crate) type ApplyFn =
-    unsafe fn(src: *const f32, dst: *mut f32, n: usize, first: u64, draws: Draws, scale: f32);
+pub(crate) type ApplyFn = unsafe fn(src: *const f32, dst: *mut f32, n: usize, first: u64, draws: Draws, scale: f32);
 
 /// Writes the bitmask of elements first..first + n into out[0..ceil(n / 32)]: bit i % 32 of
 /// word i / 32 is keep(first + i); bits past n in the last word are 0.
@@ -78,7 +77,11 @@ pub fn mask_words(n: usize) -> usize {
 /// (a multiple of 4 in the stream) and the scalar path does these few.
 // Used by the SIMD paths only: a scalar-only build (wasm32 without simd128) has none of them.
 #[cfg_attr(
-    not(any(target_arch = "x86_64", target_arch = "aarch64", all(target_arch = "wasm32", target_feature = "simd128"))),
+    not(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        all(target_arch = "wasm32", target_feature = "simd128")
+    )),
     allow(dead_code)
 )]
 #[inline]
@@ -90,7 +93,11 @@ pub(crate) fn head_len(first: u64, n: usize) -> usize {
 /// Pushes the keep bits of elements first..first + n one at a time (the heads and tails of the
 /// SIMD mask kernels).
 #[cfg_attr(
-    not(any(target_arch = "x86_64", target_arch = "aarch64", all(target_arch = "wasm32", target_feature = "simd128"))),
+    not(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        all(target_arch = "wasm32", target_feature = "simd128")
+    )),
     allow(dead_code)
 )]
 pub(crate) fn push_scalar_bits(writer: &mut BitWriter, n: usize, first: u64, d: Draws) {

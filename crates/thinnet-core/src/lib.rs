@@ -22,14 +22,14 @@ pub mod philox;
 mod scalar;
 mod spec;
 
-#[cfg(target_arch = "x86_64")]
-mod x86_avx2;
-#[cfg(target_arch = "x86_64")]
-mod x86_avx512;
 #[cfg(target_arch = "aarch64")]
 mod neon;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd128;
+#[cfg(target_arch = "x86_64")]
+mod x86_avx2;
+#[cfg(target_arch = "x86_64")]
+mod x86_avx512;
 
 #[cfg(test)]
 mod tests;
@@ -46,6 +46,8 @@ pub use error::{Error, ErrorCode};
 pub use gemm::{gemm, gemm_blocking, MatMut, MatRef};
 pub use isa::{active_isa, detect, force_isa, Isa, ALL_ISAS};
 pub use kernel::mask_words;
-pub use optim::{adam_step, adam_step_with, all_finite, max_norm, max_norm_with, sgd_step, sgd_step_with, AdamParams, SgdParams};
+pub use optim::{
+    adam_step, adam_step_with, all_finite, max_norm, max_norm_with, sgd_step, sgd_step_with, AdamParams, SgdParams,
+};
 pub use parallel::{max_threads, set_max_threads};
 pub use spec::{DropoutSpec, MaskSpec, Mode};

@@ -102,7 +102,7 @@ fn round(v: v128, y: v128, m: v128, key: v128) -> (v128, v128) {
     let q = u64x2_extmul_high_u32x4(v, m); // the same of block b + 1
     let hi = i32x4_shuffle::<3, 1, 7, 5>(p, q); // [hi1, hi0] per block
     let lo = i32x4_shuffle::<2, 0, 6, 4>(p, q); // [lo1, lo0] per block: the new [c1, c3]
-    // Per block: [hi1 ^ c1 ^ k0, hi0 ^ c3 ^ k1], the new [c0, c2].
+                                                // Per block: [hi1 ^ c1 ^ k0, hi0 ^ c3 ^ k1], the new [c0, c2].
     (v128_xor(hi, v128_xor(y, key)), lo)
 }
 

@@ -55,10 +55,7 @@ impl MaskSpec {
     pub fn validate(&self, n: usize) -> Result<(), Error> {
         // `!(p >= 0 && p <= 1)` also rejects NaN.
         if !(self.p >= 0.0 && self.p <= 1.0) {
-            return Err(Error::invalid_arg(format!(
-                "p must be a number in [0, 1], received {}",
-                self.p
-            )));
+            return Err(Error::invalid_arg(format!("p must be a number in [0, 1], received {}", self.p)));
         }
         if n > 0 && self.offset.checked_add(n as u64 - 1).is_none() {
             return Err(Error::invalid_arg(format!(

@@ -94,7 +94,16 @@ fn every_simd_path_equals_scalar_bit_for_bit() {
                         let mut got = vec![f32::NAN; n];
                         dropout_with(&x, &mut expected, &spec, scalar(1)).unwrap();
                         dropout_with(&x, &mut got, &spec, Exec { isa, threads: 1 }).unwrap();
-                        assert_eq!(bits(&got), bits(&expected), "{:?} n {} offset {} seed {} p {}", isa, n, offset, seed, p);
+                        assert_eq!(
+                            bits(&got),
+                            bits(&expected),
+                            "{:?} n {} offset {} seed {} p {}",
+                            isa,
+                            n,
+                            offset,
+                            seed,
+                            p
+                        );
 
                         let mut in_place = x.clone();
                         dropout_in_place_with(&mut in_place, &spec, Exec { isa, threads: 1 }).unwrap();

@@ -12,16 +12,13 @@ pub const MAX_SAFE_COUNT: f64 = 9_007_199_254_740_992.0;
 pub fn count(name: &str, x: f64) -> Result<usize, Error> {
     // `contains` is false for NaN.
     if !((0.0..=MAX_SAFE_COUNT).contains(&x) && x.fract() == 0.0) {
-        return Err(Error::invalid_arg(format!(
-            "{} must be an integer in [0, 2^53], received {}",
-            name,
-            js_number(x)
-        )));
+        return Err(Error::invalid_arg(format!("{} must be an integer in [0, 2^53], received {}", name, js_number(x))));
     }
     // On 32-bit targets usize is narrower than 2^53.
     let n = x as u64;
-    usize::try_from(n)
-        .map_err(|_| Error::invalid_arg(format!("{} must be at most {} on this platform, received {}", name, usize::MAX, n)))
+    usize::try_from(n).map_err(|_| {
+        Error::invalid_arg(format!("{} must be at most {} on this platform, received {}", name, usize::MAX, n))
+    })
 }
 
 /// A bigint read as u64: `lossless` is N-API's flag, false for negative values and for values of
@@ -30,10 +27,7 @@ pub fn u64_from_bigint(name: &str, value: u64, lossless: bool, shown: &str) -> R
     if lossless {
         Ok(value)
     } else {
-        Err(Error::invalid_arg(format!(
-            "{} must be a bigint in [0, 2^64 - 1], received {}n",
-            name, shown
-        )))
+        Err(Error::invalid_arg(format!("{} must be a bigint in [0, 2^64 - 1], received {}n", name, shown)))
     }
 }
 

@@ -238,7 +238,9 @@ mod tests {
     }
 
     fn data(n: usize, seed: u32) -> Vec<f32> {
-        (0..n).map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) as f32 / 8_388_608.0 - 1.0).collect()
+        (0..n)
+            .map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) as f32 / 8_388_608.0 - 1.0)
+            .collect()
     }
 
     fn spec(p: f64, stream: u64, mode: Mode) -> DropoutSpec {
@@ -328,7 +330,18 @@ mod tests {
         .unwrap();
         let mut expected = vec![0f32; 16];
         let none = DenseDropouts::default();
-        thinnet_core::dense_forward(&m, &m, None, &mut expected, None, shape, Activation::Linear, &none, Exec::default()).unwrap();
+        thinnet_core::dense_forward(
+            &m,
+            &m,
+            None,
+            &mut expected,
+            None,
+            shape,
+            Activation::Linear,
+            &none,
+            Exec::default(),
+        )
+        .unwrap();
         assert_eq!(y, expected);
     }
 
@@ -402,9 +415,16 @@ mod tests {
         let (m, k, n) = (3, 4, 5);
         let (mut a, mut b) = (data(m * k, 1), data(k * n, 2));
         let mut c = vec![f32::NAN; m * n];
-        Gemm { a: region(a.as_mut_ptr(), m * k), b: region(b.as_mut_ptr(), k * n), c: region(c.as_mut_ptr(), m * n), m, k, n }
-            .run()
-            .unwrap();
+        Gemm {
+            a: region(a.as_mut_ptr(), m * k),
+            b: region(b.as_mut_ptr(), k * n),
+            c: region(c.as_mut_ptr(), m * n),
+            m,
+            k,
+            n,
+        }
+        .run()
+        .unwrap();
         for i in 0..m {
             for j in 0..n {
                 let exact: f64 = (0..k).map(|l| f64::from(a[i * k + l]) * f64::from(b[l * n + j])).sum();
@@ -419,7 +439,9 @@ mod tests {
             .run()
             .unwrap_err();
         assert!(err.message.starts_with("b must have k * n"), "lengths are reported first: {}", err.message);
-        let err = Gemm { a: region(p, 12), b: region(b.as_mut_ptr(), 16), c: region(p, 12), m: 3, k: 4, n: 4 }.run().unwrap_err();
+        let err = Gemm { a: region(p, 12), b: region(b.as_mut_ptr(), 16), c: region(p, 12), m: 3, k: 4, n: 4 }
+            .run()
+            .unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidArg);
         assert!(err.message.starts_with("c is the same memory as a: "), "{}", err.message);
         assert_eq!(a, before);

@@ -4,8 +4,8 @@
 //! which `dense_forward` and `dense_backward` run first); the tests below fault real calls and
 //! compare, so the pre-check and the call can never disagree.
 
-pub use thinnet_core::{check_dense_backward as backward, check_dense_forward as forward, BackwardLens, ForwardLens};
 use thinnet_core::Error;
+pub use thinnet_core::{check_dense_backward as backward, check_dense_forward as forward, BackwardLens, ForwardLens};
 
 /// a * b, or an overflow error naming the product ("m * k").
 fn product(a: usize, b: usize, what: &str) -> Result<usize, Error> {
@@ -18,7 +18,15 @@ fn check_len(name: &str, len: usize, what: &str, a: usize, b: usize) -> Result<(
     if len == a * b {
         return Ok(());
     }
-    Err(Error::shape_mismatch(format!("{} must have {} = {} * {} = {} elements, received {}", name, what, a, b, a * b, len)))
+    Err(Error::shape_mismatch(format!(
+        "{} must have {} = {} * {} = {} elements, received {}",
+        name,
+        what,
+        a,
+        b,
+        a * b,
+        len
+    )))
 }
 
 /// A contiguous row-major C [m, n] = A [m, k] . B [k, n]: exact lengths (the core's gemm takes
@@ -36,7 +44,9 @@ pub fn gemm(m: usize, k: usize, n: usize, a: usize, b: usize, c: usize) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use thinnet_core::{Activation, DenseDropouts, DenseShape, DropConnect, DropoutSpec, ErrorCode, Grads, MaskSpec, Mode, Saved};
+    use thinnet_core::{
+        Activation, DenseDropouts, DenseShape, DropConnect, DropoutSpec, ErrorCode, Grads, MaskSpec, Mode, Saved,
+    };
 
     /// A change to a valid call that makes it faulty.
     type Fault<T> = Box<dyn Fn(&mut T)>;
@@ -146,8 +156,18 @@ mod tests {
         let lens = ForwardLens { x: 0, w: 2, b: None, y: 0, pre: None };
         let drops = DenseDropouts::default();
         let ours = forward(shape, lens, Activation::Linear, &drops).unwrap_err();
-        let core = thinnet_core::dense_forward(&[], &[0.0; 2], None, &mut [], None, shape, Activation::Linear, &drops, Default::default())
-            .unwrap_err();
+        let core = thinnet_core::dense_forward(
+            &[],
+            &[0.0; 2],
+            None,
+            &mut [],
+            None,
+            shape,
+            Activation::Linear,
+            &drops,
+            Default::default(),
+        )
+        .unwrap_err();
         assert_eq!(ours, core);
         assert!(ours.message.starts_with("rows * inputs = "), "{}", ours.message);
     }
@@ -268,7 +288,10 @@ mod tests {
         let err = gemm(2, 3, 4, 7, 12, 8).unwrap_err();
         assert_eq!(err.code, ErrorCode::ShapeMismatch);
         assert_eq!(err.message, "a must have m * k = 2 * 3 = 6 elements, received 7");
-        assert_eq!(gemm(2, 3, 4, 6, 11, 8).unwrap_err().message, "b must have k * n = 3 * 4 = 12 elements, received 11");
+        assert_eq!(
+            gemm(2, 3, 4, 6, 11, 8).unwrap_err().message,
+            "b must have k * n = 3 * 4 = 12 elements, received 11"
+        );
         assert_eq!(gemm(2, 3, 4, 6, 12, 9).unwrap_err().message, "c must have m * n = 2 * 4 = 8 elements, received 9");
         let err = gemm(usize::MAX, 2, 1, 0, 2, 0).unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidArg);

@@ -213,9 +213,8 @@ impl Env {
         let mut buf = vec![0u8; len + 1];
         let mut written = 0usize;
         // SAFETY: buf has len + 1 bytes, room for the string and its NUL terminator.
-        let status = unsafe {
-            sys::napi_get_value_string_utf8(self.raw, s, buf.as_mut_ptr().cast(), buf.len(), &mut written)
-        };
+        let status =
+            unsafe { sys::napi_get_value_string_utf8(self.raw, s, buf.as_mut_ptr().cast(), buf.len(), &mut written) };
         self.check(status, "napi_get_value_string_utf8")?;
         buf.truncate(written);
         Ok(String::from_utf8_lossy(&buf).into_owned())
@@ -455,7 +454,8 @@ impl Env {
             .collect();
         // SAFETY: live env, an object handle of this call; `descriptors` holds descriptors.len()
         // initialised entries whose names are 'static C strings.
-        let status = unsafe { sys::napi_define_properties(self.raw, object.0, descriptors.len(), descriptors.as_ptr()) };
+        let status =
+            unsafe { sys::napi_define_properties(self.raw, object.0, descriptors.len(), descriptors.as_ptr()) };
         self.check(status, "napi_define_properties")
     }
 

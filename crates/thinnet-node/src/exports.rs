@@ -163,22 +163,36 @@ unsafe extern "C" fn gemm(env: sys::napi_env, info: sys::napi_callback_info) -> 
 
 unsafe extern "C" fn sgd_step(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     // SAFETY: called by Node only, with this call's env and info (see above).
-    unsafe { guarded(env, info, "sgdStep", |env, info| env_undefined(env, optim_args::sgd(env, env.args::<7>(info)?)?.run())) }
+    unsafe {
+        guarded(env, info, "sgdStep", |env, info| env_undefined(env, optim_args::sgd(env, env.args::<7>(info)?)?.run()))
+    }
 }
 
 unsafe extern "C" fn adam_step(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     // SAFETY: called by Node only, with this call's env and info (see above).
-    unsafe { guarded(env, info, "adamStep", |env, info| env_undefined(env, optim_args::adam(env, env.args::<15>(info)?)?.run())) }
+    unsafe {
+        guarded(env, info, "adamStep", |env, info| {
+            env_undefined(env, optim_args::adam(env, env.args::<15>(info)?)?.run())
+        })
+    }
 }
 
 unsafe extern "C" fn max_norm(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     // SAFETY: called by Node only, with this call's env and info (see above).
-    unsafe { guarded(env, info, "maxNorm", |env, info| env_undefined(env, optim_args::max_norm(env, env.args::<4>(info)?)?.run())) }
+    unsafe {
+        guarded(env, info, "maxNorm", |env, info| {
+            env_undefined(env, optim_args::max_norm(env, env.args::<4>(info)?)?.run())
+        })
+    }
 }
 
 unsafe extern "C" fn all_finite(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     // SAFETY: called by Node only, with this call's env and info (see above).
-    unsafe { guarded(env, info, "allFinite", |env, info| env.boolean(optim_args::all_finite(env, env.args::<1>(info)?)?.run())) }
+    unsafe {
+        guarded(env, info, "allFinite", |env, info| {
+            env.boolean(optim_args::all_finite(env, env.args::<1>(info)?)?.run())
+        })
+    }
 }
 
 /// `undefined` after a call that returned Ok.

@@ -74,9 +74,9 @@ mod dense_args;
 #[cfg(not(test))]
 mod env;
 #[cfg(not(test))]
-mod optim_args;
-#[cfg(not(test))]
 mod exports;
+#[cfg(not(test))]
+mod optim_args;
 #[cfg(not(test))]
 mod sys;
 #[cfg(not(test))]

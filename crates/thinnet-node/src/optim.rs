@@ -90,7 +90,9 @@ mod tests {
     }
 
     fn data(n: usize, seed: u32) -> Vec<f32> {
-        (0..n).map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) as f32 / 8_388_608.0 - 1.0).collect()
+        (0..n)
+            .map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) as f32 / 8_388_608.0 - 1.0)
+            .collect()
     }
 
     const SGD: SgdParams = SgdParams { lr: 0.1, momentum: 0.9, nesterov: true, weight_decay: 0.01 };
@@ -118,9 +120,14 @@ mod tests {
 
         let (mut ew, mut ev) = (w.clone(), m.clone());
         thinnet_core::sgd_step(&mut ew, &g, Some(&mut ev), &SGD).unwrap();
-        SgdCall { w: region(w.as_mut_ptr(), 37), g: region(g.as_mut_ptr(), 37), velocity: Some(region(m.as_mut_ptr(), 37)), params: SGD }
-            .run()
-            .unwrap();
+        SgdCall {
+            w: region(w.as_mut_ptr(), 37),
+            g: region(g.as_mut_ptr(), 37),
+            velocity: Some(region(m.as_mut_ptr(), 37)),
+            params: SGD,
+        }
+        .run()
+        .unwrap();
         assert_eq!((&w, &m), (&ew, &ev));
 
         let mut ew = w.clone();
@@ -157,14 +164,26 @@ mod tests {
         let p = buf.as_mut_ptr();
         // SAFETY: every offset below keeps its range inside buf's 64 elements.
         let at = |k: usize| unsafe { p.add(k) };
-        let err = AdamCall { w: region(at(0), 8), g: region(at(32), 8), m: region(at(4), 8), v: region(at(24), 8), params: adam() }
-            .run()
-            .unwrap_err();
+        let err = AdamCall {
+            w: region(at(0), 8),
+            g: region(at(32), 8),
+            m: region(at(4), 8),
+            v: region(at(24), 8),
+            params: adam(),
+        }
+        .run()
+        .unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidArg);
         assert!(err.message.starts_with("m overlaps w"), "{}", err.message);
-        let err = AdamCall { w: region(at(0), 8), g: region(at(0), 8), m: region(at(16), 8), v: region(at(24), 8), params: adam() }
-            .run()
-            .unwrap_err();
+        let err = AdamCall {
+            w: region(at(0), 8),
+            g: region(at(0), 8),
+            m: region(at(16), 8),
+            v: region(at(24), 8),
+            params: adam(),
+        }
+        .run()
+        .unwrap_err();
         assert!(err.message.starts_with("w is the same memory as g"), "{}", err.message);
         let err = SgdCall { w: region(at(0), 8), g: region(at(8), 8), velocity: Some(region(at(12), 8)), params: SGD }
             .run()
@@ -176,10 +195,18 @@ mod tests {
     #[test]
     fn core_errors_come_through() {
         let (mut w, mut g) = (vec![1f32; 6], vec![1f32; 5]);
-        let err = SgdCall { w: region(w.as_mut_ptr(), 6), g: region(g.as_mut_ptr(), 5), velocity: None, params: SgdParams { momentum: 0.0, nesterov: false, ..SGD } }
-            .run()
-            .unwrap_err();
-        assert_eq!((err.code, err.message.as_str()), (ErrorCode::ShapeMismatch, "g must have the length of w (6), received 5"));
+        let err = SgdCall {
+            w: region(w.as_mut_ptr(), 6),
+            g: region(g.as_mut_ptr(), 5),
+            velocity: None,
+            params: SgdParams { momentum: 0.0, nesterov: false, ..SGD },
+        }
+        .run()
+        .unwrap_err();
+        assert_eq!(
+            (err.code, err.message.as_str()),
+            (ErrorCode::ShapeMismatch, "g must have the length of w (6), received 5")
+        );
         let err = MaxNormCall { w: region(w.as_mut_ptr(), 6), inputs: 2, units: 3, c: f32::NAN }.run().unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidArg);
         assert_eq!(w, vec![1f32; 6]);

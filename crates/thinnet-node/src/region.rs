@@ -148,7 +148,10 @@ fn position<T>(a: &Region<'_, T>, b: &Region<'_, T>, b_name: &str) -> String {
 /// input and any other output. Inputs are not compared with each other: they are only read, so
 /// they may view the same memory. Each output is compared with the inputs in order, then with
 /// the outputs before it, so the first conflict in argument order is the one reported.
-pub fn check_outputs_disjoint<T>(inputs: &[(&str, &Region<'_, T>)], outputs: &[(&str, &Region<'_, T>)]) -> Result<(), Error> {
+pub fn check_outputs_disjoint<T>(
+    inputs: &[(&str, &Region<'_, T>)],
+    outputs: &[(&str, &Region<'_, T>)],
+) -> Result<(), Error> {
     for (i, &(out_name, out)) in outputs.iter().enumerate() {
         for &(other_name, other) in inputs.iter().chain(outputs[..i].iter()) {
             let how = match relation(out, other) {

@@ -213,7 +213,8 @@ fn finish(env: &Env, status: sys::napi_status, job: Job) {
             return Err(Error::internal(format!("{}: the async work failed with N-API status {}", name, status)));
         }
         check_arrays(env, name, &held)?;
-        outcome.unwrap_or_else(|| Err(Error::internal(format!("{}: the work never ran (a bug: please report it)", name))))
+        outcome
+            .unwrap_or_else(|| Err(Error::internal(format!("{}: the work never ran (a bug: please report it)", name))))
     }))
     .unwrap_or_else(|payload| Err(check::panic_error(name, payload)));
     release(env, held, handle);

@@ -84,7 +84,6 @@ impl Region {
         self.addr
     }
 
-
     /// Whether the two regions share a byte.
     pub(crate) fn overlaps(&self, other: &Region) -> bool {
         self.bytes > 0 && other.bytes > 0 && self.addr < other.addr + other.bytes && other.addr < self.addr + self.bytes

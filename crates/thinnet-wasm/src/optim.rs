@@ -103,7 +103,8 @@ pub unsafe extern "C" fn tn_adam_step(
         check_disjoint(&[Some(wr), Some(mr), Some(vr)], &[Some(gr)])?;
         // SAFETY: checked regions; w, m and v share no byte with each other or g; JavaScript's
         // memory that nothing else touches during the call (contract).
-        let (w, g, m, v) = unsafe { (wr.slice_mut::<f32>(), gr.slice::<f32>(), mr.slice_mut::<f32>(), vr.slice_mut::<f32>()) };
+        let (w, g, m, v) =
+            unsafe { (wr.slice_mut::<f32>(), gr.slice::<f32>(), mr.slice_mut::<f32>(), vr.slice_mut::<f32>()) };
         thinnet_core::adam_step(w, g, m, v, &params)
     })
 }
@@ -152,7 +153,9 @@ mod tests {
     use crate::tests::last_message;
 
     fn data(n: usize, seed: u32) -> Vec<f32> {
-        (0..n).map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) as f32 / 8_388_608.0 - 1.0).collect()
+        (0..n)
+            .map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) as f32 / 8_388_608.0 - 1.0)
+            .collect()
     }
 
     #[test]
@@ -167,9 +170,25 @@ mod tests {
         // SAFETY: live buffers of n elements each.
         let status = unsafe {
             tn_adam_step(
-                w.as_mut_ptr(), n, g.as_ptr(), n, m.as_mut_ptr(), n, v.as_mut_ptr(), n,
-                f(p.lr), f(p.beta1), f(p.one_minus_beta1), f(p.beta2), f(p.one_minus_beta2), f(p.epsilon),
-                f(p.weight_decay), 1, f(p.bias_correction1), f(p.bias_correction2), f(p.decay),
+                w.as_mut_ptr(),
+                n,
+                g.as_ptr(),
+                n,
+                m.as_mut_ptr(),
+                n,
+                v.as_mut_ptr(),
+                n,
+                f(p.lr),
+                f(p.beta1),
+                f(p.one_minus_beta1),
+                f(p.beta2),
+                f(p.one_minus_beta2),
+                f(p.epsilon),
+                f(p.weight_decay),
+                1,
+                f(p.bias_correction1),
+                f(p.bias_correction2),
+                f(p.decay),
             )
         };
         assert_eq!(status, 0, "{}", last_message());
@@ -179,7 +198,8 @@ mod tests {
         let (mut ew, mut ev) = (w.clone(), m.clone());
         thinnet_core::sgd_step(&mut ew, &g, Some(&mut ev), &sgd).unwrap();
         // SAFETY: live buffers of n elements each.
-        let status = unsafe { tn_sgd_step(w.as_mut_ptr(), n, g.as_ptr(), n, m.as_mut_ptr(), n, 0.1, f(0.9f32), 1, f(0.01f32)) };
+        let status =
+            unsafe { tn_sgd_step(w.as_mut_ptr(), n, g.as_ptr(), n, m.as_mut_ptr(), n, 0.1, f(0.9f32), 1, f(0.01f32)) };
         assert_eq!(status, 0, "{}", last_message());
         assert_eq!((&w, &m), (&ew, &ev));
         // Without a velocity (absent by length).
@@ -187,7 +207,9 @@ mod tests {
         let mut ew = w.clone();
         thinnet_core::sgd_step(&mut ew, &g, None, &sgd).unwrap();
         // SAFETY: live buffers of n elements; velocity absent.
-        let status = unsafe { tn_sgd_step(w.as_mut_ptr(), n, g.as_ptr(), n, std::ptr::null_mut(), ABSENT, 0.1, 0.0, 0, f(0.01f32)) };
+        let status = unsafe {
+            tn_sgd_step(w.as_mut_ptr(), n, g.as_ptr(), n, std::ptr::null_mut(), ABSENT, 0.1, 0.0, 0, f(0.01f32))
+        };
         assert_eq!(status, 0, "{}", last_message());
         assert_eq!(w, ew);
 
@@ -234,7 +256,27 @@ mod tests {
         // m overlaps w.
         // SAFETY: ranges inside buf; the export must refuse before any access.
         let status = unsafe {
-            tn_adam_step(at(0), 8, at(32), 8, at(4), 8, at(16), 8, 0.1, 0.9, 0.1, 0.999, 0.001, 1e-8, 0.0, 0, 10.0, 1000.0, 1.0)
+            tn_adam_step(
+                at(0),
+                8,
+                at(32),
+                8,
+                at(4),
+                8,
+                at(16),
+                8,
+                0.1,
+                0.9,
+                0.1,
+                0.999,
+                0.001,
+                1e-8,
+                0.0,
+                0,
+                10.0,
+                1000.0,
+                1.0,
+            )
         };
         assert_eq!(status, 1);
         assert!(last_message().starts_with("m must not overlap w"), "{}", last_message());
@@ -253,7 +295,27 @@ mod tests {
         assert_eq!((status, last_message().as_str()), (1, "nesterov must be 0 (false) or 1 (true), received 2"));
         // SAFETY: as above.
         let status = unsafe {
-            tn_adam_step(at(0), 8, at(32), 8, at(8), 8, at(16), 8, 0.1, 0.9, 0.1, 0.999, 0.001, 0.0, 0.0, 0, 10.0, 1000.0, 1.0)
+            tn_adam_step(
+                at(0),
+                8,
+                at(32),
+                8,
+                at(8),
+                8,
+                at(16),
+                8,
+                0.1,
+                0.9,
+                0.1,
+                0.999,
+                0.001,
+                0.0,
+                0.0,
+                0,
+                10.0,
+                1000.0,
+                1.0,
+            )
         };
         assert_eq!(status, 1);
         assert!(last_message().starts_with("epsilon must"), "{}", last_message());

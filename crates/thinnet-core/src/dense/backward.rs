@@ -103,7 +103,11 @@ pub fn dense_backward(
         (_, Some(pre), _) => (pre.as_ptr(), SavedKind::Pre),
         (Needs::YOrPre, None, Some(y)) => (y.as_ptr(), SavedKind::Out { scale: 1.0 }),
         (needs, _, _) => {
-            let wanted = if needs == Needs::Pre { "pre (the pre-activation dense_forward writes to its pre)" } else { "y or pre" };
+            let wanted = if needs == Needs::Pre {
+                "pre (the pre-activation dense_forward writes to its pre)"
+            } else {
+                "y or pre"
+            };
             return Err(Error::invalid_arg(format!(
                 "activation '{}' needs {} to compute its derivative, received neither",
                 act.name(),
@@ -113,7 +117,9 @@ pub fn dense_backward(
     };
     let out_plan = match drop.output.as_ref() {
         None => Plan::KeepAll,
-        Some(spec) => spec.plan(sizes.y).map_err(|e| Error { code: e.code, message: format!("outputDropout: {}", e.message) })?,
+        Some(spec) => {
+            spec.plan(sizes.y).map_err(|e| Error { code: e.code, message: format!("outputDropout: {}", e.message) })?
+        }
     };
     let dz_src = match out_plan {
         Plan::DropAll => Source::Zero,

@@ -18,9 +18,8 @@ pub(crate) struct Sizes {
 impl DenseShape {
     pub(crate) fn sizes(&self) -> Result<Sizes, Error> {
         let product = |a: usize, b: usize, what: &str| {
-            a.checked_mul(b).ok_or_else(|| {
-                Error::invalid_arg(format!("{} = {} * {} overflows this platform's sizes", what, a, b))
-            })
+            a.checked_mul(b)
+                .ok_or_else(|| Error::invalid_arg(format!("{} = {} * {} overflows this platform's sizes", what, a, b)))
         };
         Ok(Sizes {
             x: product(self.rows, self.inputs, "rows * inputs")?,
@@ -46,7 +45,12 @@ fn plan(spec: &DropoutSpec, n: usize, name: &str) -> Result<Plan, Error> {
 }
 
 /// What packing does to a tensor that `spec` drops out (x, or W for DropConnect).
-pub(crate) fn packing_source(spec: Option<&DropoutSpec>, n: usize, name: &str, apply: ApplyFn) -> Result<Source, Error> {
+pub(crate) fn packing_source(
+    spec: Option<&DropoutSpec>,
+    n: usize,
+    name: &str,
+    apply: ApplyFn,
+) -> Result<Source, Error> {
     let spec = match spec {
         None => return Ok(Source::Plain),
         Some(spec) => spec,
@@ -132,7 +136,12 @@ pub struct ForwardLens {
 
 /// Everything [`crate::dense_forward`] checks, in its order, without running the call: bindings
 /// use it to refuse an async call on the calling thread with the error the call itself gives.
-pub fn check_dense_forward(shape: DenseShape, lens: ForwardLens, act: Activation, drops: &DenseDropouts) -> Result<(), Error> {
+pub fn check_dense_forward(
+    shape: DenseShape,
+    lens: ForwardLens,
+    act: Activation,
+    drops: &DenseDropouts,
+) -> Result<(), Error> {
     let DenseShape { rows, inputs, units } = shape;
     let sizes = shape.sizes()?;
     check_len("x", lens.x, "rows * inputs", rows, inputs)?;
@@ -160,7 +169,12 @@ pub struct BackwardLens {
 }
 
 /// Everything [`crate::dense_backward`] checks, in its order, without running the call.
-pub fn check_dense_backward(shape: DenseShape, lens: BackwardLens, act: Activation, drops: &DenseDropouts) -> Result<(), Error> {
+pub fn check_dense_backward(
+    shape: DenseShape,
+    lens: BackwardLens,
+    act: Activation,
+    drops: &DenseDropouts,
+) -> Result<(), Error> {
     let DenseShape { rows, inputs, units } = shape;
     let sizes = shape.sizes()?;
     check_len("x", lens.x, "rows * inputs", rows, inputs)?;
@@ -177,7 +191,11 @@ pub fn check_dense_backward(shape: DenseShape, lens: BackwardLens, act: Activati
     match (act.needs(), lens.pre, lens.y) {
         (Needs::Nothing, _, _) | (_, Some(_), _) | (Needs::YOrPre, None, Some(_)) => {}
         (needs, _, _) => {
-            let wanted = if needs == Needs::Pre { "pre (the pre-activation dense_forward writes to its pre)" } else { "y or pre" };
+            let wanted = if needs == Needs::Pre {
+                "pre (the pre-activation dense_forward writes to its pre)"
+            } else {
+                "y or pre"
+            };
             return Err(Error::invalid_arg(format!(
                 "activation '{}' needs {} to compute its derivative, received neither",
                 act.name(),

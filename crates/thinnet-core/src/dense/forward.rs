@@ -47,7 +47,8 @@ pub fn dense_forward(
 ) -> Result<(), Error> {
     check_isa(exec.isa)?;
     let DenseShape { rows, inputs, units } = shape;
-    let lens = ForwardLens { x: x.len(), w: w.len(), b: b.map(<[f32]>::len), y: y.len(), pre: pre.as_ref().map(|p| p.len()) };
+    let lens =
+        ForwardLens { x: x.len(), w: w.len(), b: b.map(<[f32]>::len), y: y.len(), pre: pre.as_ref().map(|p| p.len()) };
     check_dense_forward(shape, lens, act, drop)?;
     let sizes = shape.sizes()?;
     let apply = exec.isa.kernels().apply;
@@ -66,12 +67,7 @@ pub fn dense_forward(
         rsc: units,
         csc: 1,
         init: Init::Zero,
-        epi: Some(Epilogue {
-            bias: b.map(|b| b.as_ptr()),
-            act,
-            pre: pre.map(|p| (p.as_mut_ptr(), units)),
-            mask,
-        }),
+        epi: Some(Epilogue { bias: b.map(|b| b.as_ptr()), act, pre: pre.map(|p| (p.as_mut_ptr(), units)), mask }),
         col_sums: None,
     };
     // SAFETY: lengths match the shape (checked above), so every element the problem reads or

@@ -208,7 +208,13 @@ pub(crate) fn backward(l: &Layer, dy: &[f32], y: Option<&[f32]>, pre: Option<&[f
 /// [`backward`] one element at a time, for `each(gradient, index, value, sum of |terms|)`: the
 /// large case keeps no float64 copy of dW (the WASI test runner crashes once the module's
 /// memory passes about 64 MB).
-pub(crate) fn backward_each(l: &Layer, dy: &[f32], y: Option<&[f32]>, pre: Option<&[f32]>, mut each: impl FnMut(Grad, usize, f64, f64)) {
+pub(crate) fn backward_each(
+    l: &Layer,
+    dy: &[f32],
+    y: Option<&[f32]>,
+    pre: Option<&[f32]>,
+    mut each: impl FnMut(Grad, usize, f64, f64),
+) {
     let DenseShape { rows, inputs, units } = l.shape;
     let xd = dropped(l.drop.input.as_ref(), l.x);
     let wd = dropped_w(l.drop.drop_connect.as_ref(), l.w);

@@ -156,7 +156,13 @@ fn edge_shapes_of_each_micro_kernel() {
         for &rows in [mk.mr - 1, mk.mr, mk.mr + 1].iter() {
             for &units in [mk.nr - 1, mk.nr, mk.nr + 1].iter() {
                 for &inputs in [1, 17, mk.kc + 1].iter() {
-                    check_layer(isa, shape(rows.max(1), inputs, units.max(1)), Activation::Relu, &all, (rows * units + inputs) as u64);
+                    check_layer(
+                        isa,
+                        shape(rows.max(1), inputs, units.max(1)),
+                        Activation::Relu,
+                        &all,
+                        (rows * units + inputs) as u64,
+                    );
                 }
             }
         }
@@ -237,10 +243,13 @@ fn gradients_match_finite_differences() {
                 dense_forward(&d.x, &d.w, Some(&d.b), &mut y, Some(&mut pre), sh, act, &drop, exec).unwrap();
                 let (mut dx, mut dw, mut db) = (vec![0.0; 15], vec![0.0; 20], vec![0.0; 4]);
                 let grads = Grads { dx: Some(&mut dx), dw: Some(&mut dw), db: Some(&mut db) };
-                dense_backward(&d.x, &d.w, &d.dy, Saved { y: None, pre: Some(&pre) }, grads, sh, act, &drop, exec).unwrap();
+                dense_backward(&d.x, &d.w, &d.dy, Saved { y: None, pre: Some(&pre) }, grads, sh, act, &drop, exec)
+                    .unwrap();
                 // The loss as a function of f64 copies of x, W, b; masks applied as in the layer.
                 let loss = |x: &[f64], w: &[f64], b: &[f64]| -> f64 {
-                    let keep_s = |s: Option<&DropoutSpec>, j: usize| s.map_or(1.0, |s| if reference::keep(s, j) { f64::from(s.scale()) } else { 0.0 });
+                    let keep_s = |s: Option<&DropoutSpec>, j: usize| {
+                        s.map_or(1.0, |s| if reference::keep(s, j) { f64::from(s.scale()) } else { 0.0 })
+                    };
                     let wk = |j: usize| match drop.drop_connect.as_ref() {
                         Some(DropConnect::Sample(s)) => keep_s(Some(s), j),
                         _ => 1.0,
@@ -250,7 +259,10 @@ fn gradients_match_finite_differences() {
                         for u in 0..4 {
                             let mut z = b[u];
                             for k in 0..5 {
-                                z += x[r * 5 + k] * keep_s(drop.input.as_ref(), r * 5 + k) * w[k * 4 + u] * wk(k * 4 + u);
+                                z += x[r * 5 + k]
+                                    * keep_s(drop.input.as_ref(), r * 5 + k)
+                                    * w[k * 4 + u]
+                                    * wk(k * 4 + u);
                             }
                             let y = reference::act64(act, z) * keep_s(drop.output.as_ref(), r * 4 + u);
                             l += f64::from(d.dy[r * 4 + u]) * y;
@@ -361,7 +373,8 @@ fn masks_inside_the_layer_equal_dropout_bit_for_bit() {
                 let sq = shape(n, n, n);
                 let mut yw = vec![0.0; n * n];
                 let mut ww = vec![0.0; n * n];
-                let drop = DenseDropouts { drop_connect: Some(DropConnect::Sample(connect)), ..DenseDropouts::default() };
+                let drop =
+                    DenseDropouts { drop_connect: Some(DropConnect::Sample(connect)), ..DenseDropouts::default() };
                 dense_forward(&eye_n, &w, None, &mut yw, None, sq, Activation::Linear, &drop, exec).unwrap();
                 dropout_with(&w, &mut ww, &connect, exec).unwrap();
                 assert_eq!(bits(&yw), bits(&ww), "{:?} DropConnect mask", isa);
@@ -387,7 +400,11 @@ fn masks_inside_the_layer_equal_dropout_bit_for_bit() {
 
                 // Backward, x = I: dW = dropconnect(dropout_out(dy)).
                 let dyw = values(n * n, 4);
-                let drop = DenseDropouts { input: None, output: Some(output), drop_connect: Some(DropConnect::Sample(connect)) };
+                let drop = DenseDropouts {
+                    input: None,
+                    output: Some(output),
+                    drop_connect: Some(DropConnect::Sample(connect)),
+                };
                 let mut dw = vec![0.0; n * n];
                 let grads = Grads { dx: None, dw: Some(&mut dw), db: None };
                 dense_backward(&eye_n, &w, &dyw, Saved::default(), grads, sq, Activation::Linear, &drop, exec).unwrap();
@@ -415,7 +432,8 @@ fn the_epilogue_is_exactly_the_scalar_definition() {
         b[1] = -0.0;
         let mut x = d.x.clone();
         x[3 * 40 + 7] = f32::NAN;
-        let w_zero_col: Vec<f32> = d.w.iter().enumerate().map(|(i, &v)| if i % sh.units == 1 { 0.0 } else { v }).collect();
+        let w_zero_col: Vec<f32> =
+            d.w.iter().enumerate().map(|(i, &v)| if i % sh.units == 1 { 0.0 } else { v }).collect();
         let out = spec(0.5, 21, 9, Mode::Inverted);
         let exec = Exec { isa, threads: 1 };
         for &act in ACTIVATIONS.iter() {
@@ -445,7 +463,8 @@ fn thread_splits_give_the_same_bits_forward_and_backward() {
                 dense_forward(&d.x, &d.w, Some(&d.b), &mut y, Some(&mut pre), sh, act, &drop, exec).unwrap();
                 let (mut dx, mut dw, mut db) = (vec![0.0; 131 * 300], vec![0.0; 300 * 257], vec![0.0; 257]);
                 let grads = Grads { dx: Some(&mut dx), dw: Some(&mut dw), db: Some(&mut db) };
-                dense_backward(&d.x, &d.w, &d.dy, Saved { y: Some(&y), pre: Some(&pre) }, grads, sh, act, &drop, exec).unwrap();
+                dense_backward(&d.x, &d.w, &d.dy, Saved { y: Some(&y), pre: Some(&pre) }, grads, sh, act, &drop, exec)
+                    .unwrap();
                 [bits(&y), bits(&pre), bits(&dx), bits(&dw), bits(&db)]
             };
             let one = run(1);
@@ -476,7 +495,18 @@ fn small_batches_equal_the_first_rows_of_a_large_one() {
                     let mut ys = vec![f32::NAN; rows * units];
                     let mut pres = vec![f32::NAN; rows * units];
                     let sh = shape(rows, inputs, units);
-                    dense_forward(&d.x[..rows * inputs], &d.w, Some(&d.b), &mut ys, Some(&mut pres), sh, act, drop, exec).unwrap();
+                    dense_forward(
+                        &d.x[..rows * inputs],
+                        &d.w,
+                        Some(&d.b),
+                        &mut ys,
+                        Some(&mut pres),
+                        sh,
+                        act,
+                        drop,
+                        exec,
+                    )
+                    .unwrap();
                     assert!(bits(&ys) == bits(&y[..rows * units]), "{:?} {:?} rows {}", isa, act, rows);
                     assert!(bits(&pres) == bits(&pre[..rows * units]), "{:?} {:?} rows {} pre", isa, act, rows);
                 }
@@ -535,7 +565,8 @@ fn p_zero_is_no_dropout_and_p_one_drops_everything() {
         };
         let none = run(&DenseDropouts::default());
         let zero = spec(0.0, 1, 5, Mode::Inverted);
-        let zeros = DenseDropouts { input: Some(zero), output: Some(zero), drop_connect: Some(DropConnect::Sample(zero)) };
+        let zeros =
+            DenseDropouts { input: Some(zero), output: Some(zero), drop_connect: Some(DropConnect::Sample(zero)) };
         assert_eq!(bits(&run(&zeros)), bits(&none), "{:?}", isa);
         let mean0 = DenseDropouts { drop_connect: Some(DropConnect::Mean { p: 0.0 }), ..DenseDropouts::default() };
         assert_eq!(bits(&run(&mean0)), bits(&none), "{:?}", isa);
@@ -551,7 +582,8 @@ fn p_zero_is_no_dropout_and_p_one_drops_everything() {
         dense_forward(&d.x, &d.w, Some(&d.b), &mut y, None, sh, Activation::Relu, &drop, exec).unwrap();
         let (mut dx, mut dw, mut db) = (vec![1.0; 9 * 20], vec![1.0; 20 * 35], vec![1.0; 35]);
         let grads = Grads { dx: Some(&mut dx), dw: Some(&mut dw), db: Some(&mut db) };
-        dense_backward(&d.x, &d.w, &d.dy, Saved { y: Some(&y), pre: None }, grads, sh, Activation::Relu, &drop, exec).unwrap();
+        dense_backward(&d.x, &d.w, &d.dy, Saved { y: Some(&y), pre: None }, grads, sh, Activation::Relu, &drop, exec)
+            .unwrap();
         assert!(dx.iter().chain(dw.iter()).chain(db.iter()).all(|v| *v == 0.0));
     }
 }
@@ -567,9 +599,21 @@ fn empty_dimensions_are_well_defined() {
             let d = data(sh, 1);
             let mut y = vec![0.0; rows * units];
             dense_forward(&d.x, &d.w, Some(&d.b), &mut y, None, sh, Activation::Relu, &drop, exec).unwrap();
-            let (mut dx, mut dw, mut db) = (vec![f32::NAN; rows * inputs], vec![f32::NAN; inputs * units], vec![f32::NAN; units]);
+            let (mut dx, mut dw, mut db) =
+                (vec![f32::NAN; rows * inputs], vec![f32::NAN; inputs * units], vec![f32::NAN; units]);
             let grads = Grads { dx: Some(&mut dx), dw: Some(&mut dw), db: Some(&mut db) };
-            dense_backward(&d.x, &d.w, &d.dy, Saved { y: Some(&y), pre: None }, grads, sh, Activation::Relu, &drop, exec).unwrap();
+            dense_backward(
+                &d.x,
+                &d.w,
+                &d.dy,
+                Saved { y: Some(&y), pre: None },
+                grads,
+                sh,
+                Activation::Relu,
+                &drop,
+                exec,
+            )
+            .unwrap();
             assert!(dx.iter().chain(dw.iter()).chain(db.iter()).all(|v| *v == 0.0), "{:?} {:?}", isa, sh);
         }
         // inputs = 0: z = b, so y = dropout_out(act(b)); dx is empty, dW empty, db the sums.
@@ -583,7 +627,8 @@ fn empty_dimensions_are_well_defined() {
         }
         let mut db = vec![f32::NAN; 6];
         let grads = Grads { dx: Some(&mut []), dw: Some(&mut []), db: Some(&mut db) };
-        dense_backward(&[], &[], &d.dy, Saved { y: Some(&y), pre: None }, grads, sh, Activation::Sigmoid, &drop, exec).unwrap();
+        dense_backward(&[], &[], &d.dy, Saved { y: Some(&y), pre: None }, grads, sh, Activation::Sigmoid, &drop, exec)
+            .unwrap();
         for u in 0..6 {
             let mut s = 0.0f32;
             for r in 0..3 {
@@ -606,7 +651,8 @@ fn nan_and_infinity_propagate_without_crashing() {
             let exec = Exec { isa, threads: 1 };
             let mut y = vec![0.0; 160];
             let mut pre = vec![0.0; 160];
-            dense_forward(&d.x, &d.w, Some(&d.b), &mut y, Some(&mut pre), sh, act, &DenseDropouts::default(), exec).unwrap();
+            dense_forward(&d.x, &d.w, Some(&d.b), &mut y, Some(&mut pre), sh, act, &DenseDropouts::default(), exec)
+                .unwrap();
             assert!(pre[40..80].iter().all(|v| v.is_nan()), "{:?} {:?}", isa, act);
             assert!(pre[80..120].iter().all(|v| !v.is_finite()), "{:?} {:?}", isa, act);
             assert!(pre[..40].iter().chain(pre[120..].iter()).all(|v| v.is_finite()));
@@ -615,8 +661,18 @@ fn nan_and_infinity_propagate_without_crashing() {
             }
             let (mut dx, mut dw, mut db) = (vec![0.0; 36], vec![0.0; 360], vec![0.0; 40]);
             let grads = Grads { dx: Some(&mut dx), dw: Some(&mut dw), db: Some(&mut db) };
-            dense_backward(&d.x, &d.w, &d.dy, Saved { y: Some(&y), pre: Some(&pre) }, grads, sh, act, &DenseDropouts::default(), exec)
-                .unwrap();
+            dense_backward(
+                &d.x,
+                &d.w,
+                &d.dy,
+                Saved { y: Some(&y), pre: Some(&pre) },
+                grads,
+                sh,
+                act,
+                &DenseDropouts::default(),
+                exec,
+            )
+            .unwrap();
             // Input dropout p = 1 removes the bad rows entirely.
             let drop = DenseDropouts { input: Some(spec(1.0, 1, 0, Mode::Inverted)), ..DenseDropouts::default() };
             dense_forward(&d.x, &d.w, Some(&d.b), &mut y, None, sh, act, &drop, exec).unwrap();
@@ -643,7 +699,8 @@ fn bad_calls_are_rejected_with_nothing_written() {
     assert!(err.message.starts_with("b must have units"), "{}", err);
     let err = dense_forward(&d.x, &d.w, None, &mut y[..7], None, sh, Activation::Relu, &drop, exec).unwrap_err();
     assert!(err.message.starts_with("y must have rows * units"), "{}", err);
-    let err = dense_forward(&d.x, &d.w, None, &mut y, Some(&mut pre[..7]), sh, Activation::Relu, &drop, exec).unwrap_err();
+    let err =
+        dense_forward(&d.x, &d.w, None, &mut y, Some(&mut pre[..7]), sh, Activation::Relu, &drop, exec).unwrap_err();
     assert!(err.message.starts_with("pre must have"), "{}", err);
     let huge = shape(usize::MAX / 2, 3, 4);
     let err = dense_forward(&d.x, &d.w, None, &mut y, None, huge, Activation::Relu, &drop, exec).unwrap_err();
@@ -660,7 +717,8 @@ fn bad_calls_are_rejected_with_nothing_written() {
     let bad_mean = DenseDropouts { drop_connect: Some(DropConnect::Mean { p: f64::NAN }), ..drop };
     let err = dense_forward(&d.x, &d.w, None, &mut y, None, sh, Activation::Relu, &bad_mean, exec).unwrap_err();
     assert!(err.message.starts_with("dropConnect: p must be"), "{}", err);
-    let err = dense_forward(&d.x, &d.w, None, &mut y, None, sh, Activation::LeakyRelu { alpha: -1.0 }, &drop, exec).unwrap_err();
+    let err = dense_forward(&d.x, &d.w, None, &mut y, None, sh, Activation::LeakyRelu { alpha: -1.0 }, &drop, exec)
+        .unwrap_err();
     assert!(err.message.contains("alpha"), "{}", err);
     assert!(y.iter().chain(pre.iter()).all(|&v| v == 7.0), "a failed call wrote");
 
@@ -680,7 +738,8 @@ fn bad_calls_are_rejected_with_nothing_written() {
     assert!(err.message.starts_with("activation 'tanh' needs y or pre"), "{}", err);
     let err = call(&mut dx, &mut dw, &mut db[..3], Activation::Relu, saved_y, &drop).unwrap_err();
     assert_eq!(err.message, "db must have units = 4 elements, received 3");
-    let err = call(&mut dx, &mut dw, &mut db, Activation::Relu, Saved { y: Some(&d.dy[..7]), pre: None }, &drop).unwrap_err();
+    let err =
+        call(&mut dx, &mut dw, &mut db, Activation::Relu, Saved { y: Some(&d.dy[..7]), pre: None }, &drop).unwrap_err();
     assert!(err.message.starts_with("y must have"), "{}", err);
     let err = call(&mut dx, &mut dw, &mut db, Activation::Relu, saved_y, &bad_p).unwrap_err();
     assert!(err.message.starts_with("outputDropout"), "{}", err);

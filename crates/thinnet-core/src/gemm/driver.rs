@@ -123,7 +123,9 @@ pub(crate) unsafe fn run(p: &Problem, exec: Exec) {
             let mut ws = Workspace::take();
             // SAFETY: each task packs its own panels t0..t1 of every K block (disjoint parts of
             // the buffer, sized m_pad * k above); A is readable (caller).
-            unsafe { pack_all_of_a(shared.get(), &mk, (t0 * mk.mr, (t1 * mk.mr).min(shared.get().m)), ptr.get(), &mut ws) };
+            unsafe {
+                pack_all_of_a(shared.get(), &mk, (t0 * mk.mr, (t1 * mk.mr).min(shared.get().m)), ptr.get(), &mut ws)
+            };
         });
         Some(ptr.get() as *const f32)
     } else {
@@ -392,7 +394,9 @@ unsafe fn column_sums_only(p: &Problem, sums: *mut f32, exec: Exec) {
         while pc < p.k {
             let kc = kc_max.min(p.k - pc);
             // SAFETY: as in run_block.
-            unsafe { (mk.pack)(p.b.t(), &p.b_src, (jc, nc), (pc, kc), mk.nr, bp.as_mut_ptr(), run, Some(sums.add(jc))) };
+            unsafe {
+                (mk.pack)(p.b.t(), &p.b_src, (jc, nc), (pc, kc), mk.nr, bp.as_mut_ptr(), run, Some(sums.add(jc)))
+            };
             pc += kc;
         }
         jc += nc;

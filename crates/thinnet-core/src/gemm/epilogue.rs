@@ -44,7 +44,10 @@ pub(crate) struct Epilogue {
 impl Epilogue {
     /// True when the epilogue only stores: the kernels can take their plain store path.
     pub fn is_plain(&self) -> bool {
-        self.bias.is_none() && self.act == Activation::Linear && self.pre.is_none() && matches!(self.mask, OutMask::None)
+        self.bias.is_none()
+            && self.act == Activation::Linear
+            && self.pre.is_none()
+            && matches!(self.mask, OutMask::None)
     }
 }
 

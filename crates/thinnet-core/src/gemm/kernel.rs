@@ -7,11 +7,11 @@
 //! of C is one accumulation chain over k = 0..K whatever the blocking or thread split: results
 //! depend on the instruction set only.
 
-use crate::gemm::epilogue::Finish;
 use crate::gemm::driver::Problem;
+use crate::gemm::epilogue::Finish;
 use crate::gemm::pack::PackFn;
-use crate::kernel::MaskFn;
 use crate::isa::Isa;
+use crate::kernel::MaskFn;
 
 /// How a tile's accumulators start.
 #[derive(Clone, Copy, Debug, PartialEq)]

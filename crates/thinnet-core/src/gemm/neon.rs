@@ -5,17 +5,27 @@
 
 use std::arch::aarch64::*;
 
-use crate::gemm::epilogue;
 use crate::gemm::driver::Problem;
+use crate::gemm::epilogue;
 use crate::gemm::kernel::{Init, MicroKernel, Tile};
-use crate::kernel::MaskFn;
 use crate::isa::Isa;
+use crate::kernel::MaskFn;
 
 const MR: usize = 8;
 const NR: usize = 12;
 
 /// KC: the 8 x KC panel of A (8 KB) and a 12 x KC panel of B (12 KB) fit a 64 KB L1 together.
-pub(crate) const KERNEL: MicroKernel = MicroKernel { isa: Isa::Neon, mr: MR, nr: NR, kc: 256, mc: 96, nc: 768, run: kernel, pack: crate::gemm::pack::pack_baseline, rows: rows_here };
+pub(crate) const KERNEL: MicroKernel = MicroKernel {
+    isa: Isa::Neon,
+    mr: MR,
+    nr: NR,
+    kc: 256,
+    mc: 96,
+    nc: 768,
+    run: kernel,
+    pack: crate::gemm::pack::pack_baseline,
+    rows: rows_here,
+};
 
 /// acc[i] += b * a[LANE] for the three vectors of one row.
 #[inline(always)]

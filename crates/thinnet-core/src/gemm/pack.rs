@@ -125,7 +125,8 @@ impl Source {
 ///
 /// # Safety
 /// As [`pack`], and the ISA is available.
-pub(crate) type PackFn = unsafe fn(Operand, &Source, (usize, usize), (usize, usize), usize, *mut f32, &mut [f32], Option<*mut f32>);
+pub(crate) type PackFn =
+    unsafe fn(Operand, &Source, (usize, usize), (usize, usize), usize, *mut f32, &mut [f32], Option<*mut f32>);
 
 /// A square register transpose of an ISA, for panels a multiple of `size` wide.
 #[derive(Clone, Copy)]

@@ -97,7 +97,9 @@ pub(crate) unsafe fn rows<const FUSED: bool>(
                 let ai = a(i, q);
                 let c = c_row(i);
                 match p.b_src {
-                    Source::Scale(f) => c.iter_mut().zip(b.iter()).for_each(|(v, &bv)| *v = madd::<FUSED>(ai, bv * f, *v)),
+                    Source::Scale(f) => {
+                        c.iter_mut().zip(b.iter()).for_each(|(v, &bv)| *v = madd::<FUSED>(ai, bv * f, *v))
+                    }
                     Source::Zero => c.iter_mut().for_each(|v| *v = madd::<FUSED>(ai, 0.0, *v)),
                     _ => c.iter_mut().zip(b.iter()).for_each(|(v, &bv)| *v = madd::<FUSED>(ai, bv, *v)),
                 }

@@ -2,16 +2,26 @@
 //! machines without one (and of the scalar WASM build). No FMA: each step is one f32 multiply
 //! and one add, so it gives the same bits on every machine.
 
-use crate::gemm::epilogue;
 use crate::gemm::driver::Problem;
+use crate::gemm::epilogue;
 use crate::gemm::kernel::{MicroKernel, Tile};
-use crate::kernel::MaskFn;
 use crate::isa::Isa;
+use crate::kernel::MaskFn;
 
 const MR: usize = 4;
 const NR: usize = 8;
 
-pub(crate) const KERNEL: MicroKernel = MicroKernel { isa: Isa::Scalar, mr: MR, nr: NR, kc: 256, mc: 64, nc: 512, run: kernel, pack: crate::gemm::pack::pack_baseline, rows: rows_here };
+pub(crate) const KERNEL: MicroKernel = MicroKernel {
+    isa: Isa::Scalar,
+    mr: MR,
+    nr: NR,
+    kc: 256,
+    mc: 64,
+    nc: 512,
+    run: kernel,
+    pack: crate::gemm::pack::pack_baseline,
+    rows: rows_here,
+};
 
 /// See [`crate::gemm::kernel::KernelFn`].
 ///

@@ -24,19 +24,29 @@
 use std::arch::wasm32::*;
 
 use crate::dense::activation::Activation;
-use crate::gemm::epilogue::{self, Epilogue, OutMask};
 use crate::gemm::driver::Problem;
+use crate::gemm::epilogue::{self, Epilogue, OutMask};
 use crate::gemm::kernel::{Init, MicroKernel, Tile};
 use crate::gemm::pack::{pack, Operand, Source, Transpose};
-use crate::kernel::MaskFn;
 use crate::isa::Isa;
+use crate::kernel::MaskFn;
 
 const MR: usize = 4;
 const NR: usize = 8;
 /// Vectors per row of the tile.
 const NV: usize = NR / 4;
 
-pub(crate) const KERNEL: MicroKernel = MicroKernel { isa: Isa::Simd128, mr: MR, nr: NR, kc: 256, mc: 64, nc: 512, run: kernel, pack: pack_here, rows: rows_here };
+pub(crate) const KERNEL: MicroKernel = MicroKernel {
+    isa: Isa::Simd128,
+    mr: MR,
+    nr: NR,
+    kc: 256,
+    mc: 64,
+    nc: 512,
+    run: kernel,
+    pack: pack_here,
+    rows: rows_here,
+};
 
 /// See [`crate::gemm::kernel::KernelFn`].
 ///

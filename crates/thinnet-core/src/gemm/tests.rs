@@ -86,7 +86,17 @@ fn check_against_reference(isa: Isa, m: usize, k: usize, n: usize, layouts: (boo
             assert!(
                 (got - sum).abs() <= tol,
                 "{:?} m {} k {} n {} layouts {:?} beta {}: c[{}][{}] = {} expected {} (tol {})",
-                isa, m, k, n, layouts, beta, i, j, got, sum, tol
+                isa,
+                m,
+                k,
+                n,
+                layouts,
+                beta,
+                i,
+                j,
+                got,
+                sum,
+                tol
             );
         }
     }
@@ -111,11 +121,22 @@ fn every_isa_gets_its_own_micro_kernel() {
     for name in required.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let isa = Isa::from_name(name).unwrap_or_else(|| panic!("unknown isa name '{}'", name));
         assert!(isa.is_available(), "THINNET_REQUIRE_ISA names '{}', which this machine does not detect", name);
-        assert_eq!(micro_kernel(isa).isa, isa, "THINNET_REQUIRE_ISA names '{}', whose GEMM has no kernel of its own", name);
+        assert_eq!(
+            micro_kernel(isa).isa,
+            isa,
+            "THINNET_REQUIRE_ISA names '{}', whose GEMM has no kernel of its own",
+            name
+        );
         let a = values(3 * 5, 1);
         let mut c = vec![0.0; 3 * 3];
-        gemm(MatRef::row_major(&a, 3, 5), MatRef { data: &a, rows: 5, cols: 3, rs: 1, cs: 5 }, 0.0, MatMut::row_major(&mut c, 3, 3), Exec { isa, threads: 1 })
-            .unwrap();
+        gemm(
+            MatRef::row_major(&a, 3, 5),
+            MatRef { data: &a, rows: 5, cols: 3, rs: 1, cs: 5 },
+            0.0,
+            MatMut::row_major(&mut c, 3, 3),
+            Exec { isa, threads: 1 },
+        )
+        .unwrap();
         assert!((c[0] - a[..5].iter().map(|v| v * v).sum::<f32>()).abs() < 1e-5, "{:?}", isa);
     }
 }
@@ -172,8 +193,14 @@ fn strides_and_beta() {
         let a = values(6 * 5, 1);
         let b = values(5 * 7, 2);
         let mut c = vec![f32::NAN; 6 * 7];
-        gemm(MatRef::row_major(&a, 6, 5), MatRef::row_major(&b, 5, 7), 0.0, MatMut::row_major(&mut c, 6, 7), Exec { isa, threads: 1 })
-            .unwrap();
+        gemm(
+            MatRef::row_major(&a, 6, 5),
+            MatRef::row_major(&b, 5, 7),
+            0.0,
+            MatMut::row_major(&mut c, 6, 7),
+            Exec { isa, threads: 1 },
+        )
+        .unwrap();
         assert!(c.iter().all(|v| v.is_finite()), "{:?}", isa);
         // Broadcast operands (stride 0).
         let row = values(9, 4);
@@ -199,13 +226,27 @@ fn identity_products_are_exact_on_every_kernel() {
             }
             let mut c = vec![f32::NAN; m * n];
             let exec = Exec { isa, threads: 1 };
-            gemm(MatRef::row_major(&a, m, n), MatRef::row_major(&eye, n, n), 0.0, MatMut::row_major(&mut c, m, n), exec).unwrap();
+            gemm(
+                MatRef::row_major(&a, m, n),
+                MatRef::row_major(&eye, n, n),
+                0.0,
+                MatMut::row_major(&mut c, m, n),
+                exec,
+            )
+            .unwrap();
             assert_eq!(bits(&c), bits(&a), "{:?} A . I, {} x {}", isa, m, n);
             let mut eye_m = vec![0.0f32; m * m];
             for i in 0..m {
                 eye_m[i * m + i] = 1.0;
             }
-            gemm(MatRef::row_major(&eye_m, m, m), MatRef::row_major(&a, m, n), 0.0, MatMut::row_major(&mut c, m, n), exec).unwrap();
+            gemm(
+                MatRef::row_major(&eye_m, m, m),
+                MatRef::row_major(&a, m, n),
+                0.0,
+                MatMut::row_major(&mut c, m, n),
+                exec,
+            )
+            .unwrap();
             assert_eq!(bits(&c), bits(&a), "{:?} I . B, {} x {}", isa, m, n);
         }
     }
@@ -220,7 +261,8 @@ fn thread_splits_give_the_same_bits() {
         let mut one = vec![0.0; m * n];
         let run = |c: &mut Vec<f32>, threads: usize| {
             let exec = Exec { isa, threads };
-            gemm(MatRef::row_major(&a, m, k), MatRef::row_major(&b, k, n), 0.0, MatMut::row_major(c, m, n), exec).unwrap();
+            gemm(MatRef::row_major(&a, m, k), MatRef::row_major(&b, k, n), 0.0, MatMut::row_major(c, m, n), exec)
+                .unwrap();
         };
         run(&mut one, 1);
         for threads in split_thread_counts() {
@@ -241,13 +283,20 @@ fn few_row_products_equal_rows_of_larger_ones() {
     for isa in available() {
         let mut big = vec![0.0; 20 * n];
         let exec = Exec { isa, threads: 1 };
-        gemm(MatRef::row_major(&a, 20, k), MatRef::row_major(&b, k, n), 0.0, MatMut::row_major(&mut big, 20, n), exec).unwrap();
+        gemm(MatRef::row_major(&a, 20, k), MatRef::row_major(&b, k, n), 0.0, MatMut::row_major(&mut big, 20, n), exec)
+            .unwrap();
         for m in 1..=4 {
             for threads in std::iter::once(1).chain(split_thread_counts()) {
                 let mut small = vec![f32::NAN; m * n];
                 let exec = Exec { isa, threads };
-                gemm(MatRef::row_major(&a[..m * k], m, k), MatRef::row_major(&b, k, n), 0.0, MatMut::row_major(&mut small, m, n), exec)
-                    .unwrap();
+                gemm(
+                    MatRef::row_major(&a[..m * k], m, k),
+                    MatRef::row_major(&b, k, n),
+                    0.0,
+                    MatMut::row_major(&mut small, m, n),
+                    exec,
+                )
+                .unwrap();
                 assert!(bits(&small) == bits(&big[..m * n]), "{:?} m {} threads {}", isa, m, threads);
             }
         }
@@ -258,7 +307,14 @@ fn few_row_products_equal_rows_of_larger_ones() {
         gemm(at, MatRef::row_major(&b, k, n), -0.5, MatMut::row_major(&mut c1, 2, n), exec).unwrap();
         let a20: Vec<f32> = (0..20 * k).map(|at| if at < 2 * k { a[(at % k) * 20 + at / k] } else { 0.25 }).collect();
         let mut c2 = c0.clone();
-        gemm(MatRef::row_major(&a20, 20, k), MatRef::row_major(&b, k, n), -0.5, MatMut::row_major(&mut c2, 20, n), exec).unwrap();
+        gemm(
+            MatRef::row_major(&a20, 20, k),
+            MatRef::row_major(&b, k, n),
+            -0.5,
+            MatMut::row_major(&mut c2, 20, n),
+            exec,
+        )
+        .unwrap();
         assert!(bits(&c1) == bits(&c2[..2 * n]), "{:?} beta", isa);
     }
 }
@@ -272,11 +328,21 @@ fn nan_and_infinity_propagate() {
         a[3 * k] = f32::INFINITY; // row 3
         let b = values(k * n, 2);
         let mut c = vec![0.0; m * n];
-        gemm(MatRef::row_major(&a, m, k), MatRef::row_major(&b, k, n), 0.0, MatMut::row_major(&mut c, m, n), Exec { isa, threads: 1 })
-            .unwrap();
+        gemm(
+            MatRef::row_major(&a, m, k),
+            MatRef::row_major(&b, k, n),
+            0.0,
+            MatMut::row_major(&mut c, m, n),
+            Exec { isa, threads: 1 },
+        )
+        .unwrap();
         assert!(c[n..2 * n].iter().all(|v| v.is_nan()), "{:?}", isa);
         assert!(c[3 * n..4 * n].iter().all(|v| v.is_infinite() || v.is_nan()), "{:?}", isa);
-        assert!(c[..n].iter().chain(c[2 * n..3 * n].iter()).chain(c[4 * n..].iter()).all(|v| v.is_finite()), "{:?}", isa);
+        assert!(
+            c[..n].iter().chain(c[2 * n..3 * n].iter()).chain(c[4 * n..].iter()).all(|v| v.is_finite()),
+            "{:?}",
+            isa
+        );
     }
 }
 
@@ -286,19 +352,25 @@ fn bad_arguments_are_rejected_and_c_untouched() {
     let b = vec![1.0f32; 6];
     let mut c = vec![5.0f32; 4];
     let exec = Exec::default();
-    let err: Error = gemm(MatRef::row_major(&a, 2, 3), MatRef::row_major(&b, 2, 3), 0.0, MatMut::row_major(&mut c, 2, 2), exec).unwrap_err();
+    let err: Error =
+        gemm(MatRef::row_major(&a, 2, 3), MatRef::row_major(&b, 2, 3), 0.0, MatMut::row_major(&mut c, 2, 2), exec)
+            .unwrap_err();
     assert_eq!(err.code, ErrorCode::ShapeMismatch);
     assert!(err.message.contains("b must have a.cols = 3 rows"), "{}", err);
-    let err = gemm(MatRef::row_major(&a[..5], 2, 3), MatRef::row_major(&b, 3, 2), 0.0, MatMut::row_major(&mut c, 2, 2), exec).unwrap_err();
+    let err =
+        gemm(MatRef::row_major(&a[..5], 2, 3), MatRef::row_major(&b, 3, 2), 0.0, MatMut::row_major(&mut c, 2, 2), exec)
+            .unwrap_err();
     assert!(err.message.starts_with("a must have at least"), "{}", err);
     let overlapping = MatMut { data: &mut c, rows: 2, cols: 2, rs: 1, cs: 1 };
     let err = gemm(MatRef::row_major(&a, 2, 3), MatRef::row_major(&b, 3, 2), 0.0, overlapping, exec).unwrap_err();
     assert_eq!(err.code, ErrorCode::InvalidArg);
     assert!(c.iter().all(|&v| v == 5.0));
     // Empty products are fine; k = 0 gives beta * C.
-    gemm(MatRef::row_major(&[], 2, 0), MatRef::row_major(&[], 0, 2), 0.0, MatMut::row_major(&mut c, 2, 2), exec).unwrap();
+    gemm(MatRef::row_major(&[], 2, 0), MatRef::row_major(&[], 0, 2), 0.0, MatMut::row_major(&mut c, 2, 2), exec)
+        .unwrap();
     assert_eq!(c, vec![0.0; 4]);
-    gemm(MatRef::row_major(&[], 0, 3), MatRef::row_major(&b, 3, 2), 0.0, MatMut::row_major(&mut [], 0, 2), exec).unwrap();
+    gemm(MatRef::row_major(&[], 0, 3), MatRef::row_major(&b, 3, 2), 0.0, MatMut::row_major(&mut [], 0, 2), exec)
+        .unwrap();
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -37,7 +37,13 @@ impl Workspace {
     }
 
     /// The packed A and B buffers (aligned) and the run and bits buffers, sized for one thread.
-    pub fn buffers(&mut self, a: usize, b: usize, run: usize, bits: usize) -> (&mut [f32], &mut [f32], &mut [f32], &mut [u32]) {
+    pub fn buffers(
+        &mut self,
+        a: usize,
+        b: usize,
+        run: usize,
+        bits: usize,
+    ) -> (&mut [f32], &mut [f32], &mut [f32], &mut [u32]) {
         if self.run.len() < run {
             self.run.resize(run, 0.0);
         }

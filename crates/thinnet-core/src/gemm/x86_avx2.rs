@@ -4,18 +4,28 @@
 
 use std::arch::x86_64::*;
 
-use crate::gemm::epilogue;
 use crate::gemm::driver::Problem;
+use crate::gemm::epilogue;
 use crate::gemm::kernel::{Init, MicroKernel, Tile};
-use crate::kernel::MaskFn;
 use crate::gemm::pack::{pack, Operand, Source};
 use crate::isa::Isa;
+use crate::kernel::MaskFn;
 
 const MR: usize = 6;
 const NR: usize = 16;
 
 /// KC: a 6 x KC panel of A stays in L1 while B's KC x NC block streams from L2.
-pub(crate) const KERNEL: MicroKernel = MicroKernel { isa: Isa::Avx2, mr: MR, nr: NR, kc: 256, mc: 72, nc: 1024, run: kernel, pack: pack_here, rows: rows_here };
+pub(crate) const KERNEL: MicroKernel = MicroKernel {
+    isa: Isa::Avx2,
+    mr: MR,
+    nr: NR,
+    kc: 256,
+    mc: 72,
+    nc: 1024,
+    run: kernel,
+    pack: pack_here,
+    rows: rows_here,
+};
 
 /// See [`crate::gemm::kernel::KernelFn`].
 ///

@@ -11,18 +11,28 @@
 use std::arch::x86_64::*;
 
 use crate::dense::activation::Activation;
-use crate::gemm::epilogue::{self, Epilogue, OutMask};
 use crate::gemm::driver::Problem;
+use crate::gemm::epilogue::{self, Epilogue, OutMask};
 use crate::gemm::kernel::{Init, MicroKernel, Tile};
-use crate::kernel::MaskFn;
 use crate::gemm::pack::{pack, Operand, Source, Transpose};
 use crate::isa::Isa;
+use crate::kernel::MaskFn;
 
 const MR: usize = 14;
 const NR: usize = 32;
 
 /// KC: a 14 x KC panel of A (14 KB) stays in L1 while B's KC x NC block (1 MB) streams from L2.
-pub(crate) const KERNEL: MicroKernel = MicroKernel { isa: Isa::Avx512, mr: MR, nr: NR, kc: 256, mc: 140, nc: 1024, run: kernel, pack: pack_here, rows: rows_here };
+pub(crate) const KERNEL: MicroKernel = MicroKernel {
+    isa: Isa::Avx512,
+    mr: MR,
+    nr: NR,
+    kc: 256,
+    mc: 140,
+    nc: 1024,
+    run: kernel,
+    pack: pack_here,
+    rows: rows_here,
+};
 
 /// See [`crate::gemm::kernel::KernelFn`].
 ///

@@ -45,9 +45,20 @@ impl AdamParams {
     /// float64, the way `adamFactors` in ts/backend.ts derives them: each derived factor computed
     /// in float64 and rounded once to float32; the others rounded to float32 as they are. Ranges
     /// are checked by the step functions, except step, checked here.
-    pub fn at_step(lr: f64, beta1: f64, beta2: f64, epsilon: f64, weight_decay: f64, decoupled: bool, step: u64) -> Result<AdamParams, Error> {
+    pub fn at_step(
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        epsilon: f64,
+        weight_decay: f64,
+        decoupled: bool,
+        step: u64,
+    ) -> Result<AdamParams, Error> {
         if step == 0 || step > (1u64 << 53) {
-            return Err(Error::invalid_arg(format!("step must be an integer in [1, 2^53] (the first step is 1), received {}", step)));
+            return Err(Error::invalid_arg(format!(
+                "step must be an integer in [1, 2^53] (the first step is 1), received {}",
+                step
+            )));
         }
         Ok(AdamParams {
             lr: lr as f32,
@@ -106,7 +117,14 @@ pub fn adam_step(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], p: &Ada
 }
 
 /// [`adam_step`] on up to `threads` threads (the result is the same for any count).
-pub fn adam_step_with(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], p: &AdamParams, threads: usize) -> Result<(), Error> {
+pub fn adam_step_with(
+    w: &mut [f32],
+    g: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    p: &AdamParams,
+    threads: usize,
+) -> Result<(), Error> {
     check_len("g", g.len(), w.len())?;
     check_len("m", m.len(), w.len())?;
     check_len("v", v.len(), w.len())?;
@@ -117,7 +135,8 @@ pub fn adam_step_with(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], p:
     for_chunks(n, ALIGN, threads, |start, len| {
         // SAFETY: for_chunks hands out disjoint ranges inside 0..n; w, g, m and v all hold n
         // elements (checked above) and are borrowed for the whole call; g is only read.
-        let (w, g, m, v) = unsafe { (wp.range(start, len), gp.range_ref(start, len), mp.range(start, len), vp.range(start, len)) };
+        let (w, g, m, v) =
+            unsafe { (wp.range(start, len), gp.range_ref(start, len), mp.range(start, len), vp.range(start, len)) };
         adam_chunk(w, g, m, v, &p);
     });
     Ok(())
@@ -129,11 +148,18 @@ fn check_adam(p: &AdamParams) -> Result<(), Error> {
     check_range("beta2", p.beta2, 0.0, 1.0, true)?;
     check_range("weightDecay", p.weight_decay, 0.0, f32::MAX, false)?;
     if !(p.epsilon.is_finite() && p.epsilon > 0.0) {
-        return Err(Error::invalid_arg(format!("epsilon must be a finite float32 > 0, received {}", super::show(p.epsilon))));
+        return Err(Error::invalid_arg(format!(
+            "epsilon must be a finite float32 > 0, received {}",
+            super::show(p.epsilon)
+        )));
     }
     for (name, x) in [("oneMinusBeta1", p.one_minus_beta1), ("oneMinusBeta2", p.one_minus_beta2)] {
         if !(x > 0.0 && x <= 1.0) {
-            return Err(Error::invalid_arg(format!("{} must be fround(1 - beta) in (0, 1], received {}", name, super::show(x))));
+            return Err(Error::invalid_arg(format!(
+                "{} must be fround(1 - beta) in (0, 1], received {}",
+                name,
+                super::show(x)
+            )));
         }
     }
     check_range("biasCorrection1", p.bias_correction1, 1.0, f32::MAX, false)?;

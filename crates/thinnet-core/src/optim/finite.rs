@@ -70,7 +70,8 @@ mod tests {
 
     /// Finite values of varied sign and magnitude, with the awkward finite ones mixed in.
     fn finite(n: usize, seed: u32) -> Vec<f32> {
-        let awkward = [0.0f32, -0.0, f32::MAX, f32::MIN, f32::MIN_POSITIVE, -f32::MIN_POSITIVE, 1e-45, -1e-45, 3e-39, -3e-39];
+        let awkward =
+            [0.0f32, -0.0, f32::MAX, f32::MIN, f32::MIN_POSITIVE, -f32::MIN_POSITIVE, 1e-45, -1e-45, 3e-39, -3e-39];
         (0..n)
             .map(|i| {
                 let h = (i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed.wrapping_mul(40_503)) ^ seed;
@@ -117,7 +118,18 @@ mod tests {
     fn awkward_finite_values_are_finite() {
         // Subnormals (the smallest, the largest), zeros, the largest finite values, and the
         // largest exponent below the all-ones one with every mantissa bit set.
-        let bits = [0x0000_0001u32, 0x8000_0001, 0x007f_ffff, 0x807f_ffff, 0, 0x8000_0000, 0x7f7f_ffff, 0xff7f_ffff, 0x7f00_0000, 0x3f80_0000];
+        let bits = [
+            0x0000_0001u32,
+            0x8000_0001,
+            0x007f_ffff,
+            0x807f_ffff,
+            0,
+            0x8000_0000,
+            0x7f7f_ffff,
+            0xff7f_ffff,
+            0x7f00_0000,
+            0x3f80_0000,
+        ];
         for &b in &bits {
             for n in [1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 5] {
                 let x = vec![f32::from_bits(b); n];

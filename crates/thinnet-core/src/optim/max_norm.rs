@@ -33,7 +33,12 @@ pub fn max_norm(w: &mut [f32], inputs: usize, units: usize, c: f32) -> Result<()
 pub fn max_norm_with(w: &mut [f32], inputs: usize, units: usize, c: f32, threads: usize) -> Result<(), Error> {
     let n = match inputs.checked_mul(units) {
         Some(n) => n,
-        None => return Err(Error::invalid_arg(format!("inputs * units = {} * {} overflows this platform's sizes", inputs, units))),
+        None => {
+            return Err(Error::invalid_arg(format!(
+                "inputs * units = {} * {} overflows this platform's sizes",
+                inputs, units
+            )))
+        }
     };
     if w.len() != n {
         return Err(Error::shape_mismatch(format!(

@@ -40,7 +40,13 @@ pub fn sgd_step(w: &mut [f32], g: &[f32], velocity: Option<&mut [f32]>, p: &SgdP
 }
 
 /// [`sgd_step`] on up to `threads` threads (the result is the same for any count).
-pub fn sgd_step_with(w: &mut [f32], g: &[f32], velocity: Option<&mut [f32]>, p: &SgdParams, threads: usize) -> Result<(), Error> {
+pub fn sgd_step_with(
+    w: &mut [f32],
+    g: &[f32],
+    velocity: Option<&mut [f32]>,
+    p: &SgdParams,
+    threads: usize,
+) -> Result<(), Error> {
     check_len("g", g.len(), w.len())?;
     if let Some(v) = &velocity {
         check_len("velocity", v.len(), w.len())?;

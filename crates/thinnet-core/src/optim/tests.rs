@@ -163,7 +163,8 @@ fn sgd_hand_computed() {
     }
     // No momentum, no decay: w = [1 - 0.25 * 0.5, -2 - 0.25 * 4] = [0.875, -3].
     let mut w = [1f32, -2.0];
-    sgd_step(&mut w, &[0.5, 4.0], None, &SgdParams { lr: 0.25, momentum: 0.0, nesterov: false, weight_decay: 0.0 }).unwrap();
+    sgd_step(&mut w, &[0.5, 4.0], None, &SgdParams { lr: 0.25, momentum: 0.0, nesterov: false, weight_decay: 0.0 })
+        .unwrap();
     assert_eq!(w, [0.875, -3.0]);
 }
 
@@ -173,12 +174,11 @@ fn adam_hand_computed() {
     // 1 / 0.25 = 4. With m = v = 0: m = 0.5 g1, v = 0.25 g1^2, mhat = g1, vhat = g1^2,
     // sqrt(vhat) = |g1|, so w -= lr * g1 / (|g1| + eps). lr 0.5, eps 2:
     //   g1 = 2:  0.5 * 2 / (2 + 2) = 0.25;   g1 = -6:  0.5 * -6 / (6 + 2) = -0.375.
-    let base = |weight_decay: f64, decoupled: bool| AdamParams::at_step(0.5, 0.5, 0.75, 2.0, weight_decay, decoupled, 1).unwrap();
+    let base = |weight_decay: f64, decoupled: bool| {
+        AdamParams::at_step(0.5, 0.5, 0.75, 2.0, weight_decay, decoupled, 1).unwrap()
+    };
     let p = base(0.0, false);
-    assert_eq!(
-        (p.one_minus_beta1, p.one_minus_beta2, p.bias_correction1, p.bias_correction2),
-        (0.5, 0.25, 2.0, 4.0)
-    );
+    assert_eq!((p.one_minus_beta1, p.one_minus_beta2, p.bias_correction1, p.bias_correction2), (0.5, 0.25, 2.0, 4.0));
     let run = |w: [f32; 2], g: [f32; 2], p: &AdamParams| {
         let (mut w, mut m, mut v) = (w, [0f32; 2], [0f32; 2]);
         adam_step(&mut w, &g, &mut m, &mut v, p).unwrap();
@@ -320,7 +320,8 @@ fn max_norm_matches_the_scalar_oracle_bit_for_bit() {
 fn max_norm_rescales_to_c_and_leaves_the_rest() {
     let (inputs, units, c) = (50usize, 37usize, 10.0f32);
     // Columns of growing scale, so that about half of them are over c.
-    let w0: Vec<f32> = data(inputs * units, 9).iter().enumerate().map(|(k, x)| x * 0.05 * (k % units + 1) as f32).collect();
+    let w0: Vec<f32> =
+        data(inputs * units, 9).iter().enumerate().map(|(k, x)| x * 0.05 * (k % units + 1) as f32).collect();
     let mut w = w0.clone();
     max_norm(&mut w, inputs, units, c).unwrap();
     let norm = |w: &[f32], j: usize| (0..inputs).map(|i| f64::from(w[i * units + j]).powi(2)).sum::<f64>().sqrt();
@@ -413,7 +414,10 @@ fn nan_and_infinity_stay_in_their_element() {
         let (mut rw, mut rm, mut rv) = (w0.clone(), m0.clone(), v0.clone());
         scalar_adam(&mut rw, &g, &mut rm, &mut rv, &p);
         for i in (0..n).filter(|i| ![3, 40, 41].contains(i)) {
-            assert_eq!((w[i].to_bits(), m[i].to_bits(), v[i].to_bits()), (rw[i].to_bits(), rm[i].to_bits(), rv[i].to_bits()));
+            assert_eq!(
+                (w[i].to_bits(), m[i].to_bits(), v[i].to_bits()),
+                (rw[i].to_bits(), rm[i].to_bits(), rv[i].to_bits())
+            );
         }
     }
     // Max-norm: a NaN column is left as is, an infinite one is zeroed (inf * 0 = NaN), the others
@@ -500,7 +504,8 @@ fn bad_parameters_are_invalid_args_and_write_nothing() {
     }
     // decay is only read by AdamW with weight decay: elsewhere any value is fine.
     let mut w = vec![1f32; 5];
-    adam_step(&mut w, &[1.0; 5], &mut [0.0; 5], &mut [0.0; 5], &AdamParams { decoupled: false, decay: -3.0, ..good }).unwrap();
+    adam_step(&mut w, &[1.0; 5], &mut [0.0; 5], &mut [0.0; 5], &AdamParams { decoupled: false, decay: -3.0, ..good })
+        .unwrap();
     for c in [0.0f32, -1.0, f32::NAN, f32::INFINITY] {
         let mut w = vec![1f32; 6];
         let e = max_norm(&mut w, 2, 3, c).unwrap_err();
