@@ -11,6 +11,9 @@ source scripts/lib.sh
 step "rustfmt (rustfmt.toml): every crate formatted"
 cargo fmt --check || fail "the Rust code is not formatted: run cargo fmt"
 
+step "clippy -D warnings (every crate root asks for clippy::undocumented_unsafe_blocks)"
+cargo clippy --workspace --release --all-targets -- -D warnings
+
 step "cargo test (native: $(uname -m), every crate)"
 cargo test --release --workspace
 

@@ -85,6 +85,8 @@ fn fma_peak_once(isa: Isa) -> f32 {
 /// The CPU supports AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
+// x86_64 only, built by the native toolchain (1.89+), never by the crate's 1.63 MSRV toolchain.
+#[allow(clippy::incompatible_msrv)]
 unsafe fn peak_avx512(iters: usize) -> f32 {
     use std::arch::x86_64::*;
     // Register-only arithmetic: safe intrinsics inside this target-feature function. 16 chains

@@ -93,7 +93,7 @@ unsafe fn run_apply(src: *const f32, dst: *mut f32, n: usize, spec: &DropoutSpec
             return Ok(());
         }
         Plan::KeepAll => {
-            if src != dst as *const f32 {
+            if !std::ptr::eq(src, dst) {
                 // SAFETY: n elements each, not overlapping (caller).
                 unsafe { std::ptr::copy_nonoverlapping(src, dst, n) };
             }

@@ -9,6 +9,7 @@
 //! with current stable for x86_64.
 
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 mod dense;
 mod dropout;

@@ -35,6 +35,7 @@
 //! own before touching `out`. Panics: see `last_error.rs`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 mod dense;
 mod gemm;
