@@ -5,12 +5,17 @@
  */
 
 import type { DropoutMode, KernelSpec } from './backend.js'
-import { invalidArg, shapeMismatch } from './errors.js'
+import { invalidArg, shapeMismatch, ThinnetError } from './errors.js'
 
 export const TWO_POW_64 = 1n << 64n
 export const U64_MAX = TWO_POW_64 - 1n
 
-/** A short, unambiguous rendering of a received value for error messages. */
+/**
+ * A short, unambiguous rendering of a received value for error messages. It never calls into the
+ * value: no getter, Proxy trap, toString or Symbol.toStringTag of the caller's runs (objects are
+ * told apart by the engine's own brand checks), so describing a hostile value cannot throw or
+ * change anything.
+ */
 export function describeValue(value: unknown): string {
   if (value === null) return 'null'
   switch (typeof value) {
@@ -25,26 +30,67 @@ export function describeValue(value: unknown): string {
     case 'boolean':
       return String(value)
     case 'symbol':
-      return value.toString()
+      // String() of a symbol is its descriptive string, with no method lookup.
+      return String(value)
     case 'function':
       return 'a function'
-    default: {
-      const tag = typedArrayTag(value)
-      if (tag !== undefined) return tag
-      if (Array.isArray(value)) return 'Array'
-      const name = (value as { constructor?: { name?: unknown } }).constructor?.name
-      return typeof name === 'string' && name !== '' ? name : 'an object'
+    default:
+      return describeObject(value as object)
+  }
+}
+
+function intrinsicGetter(proto: object, key: PropertyKey): (value: object) => unknown {
+  const get = Object.getOwnPropertyDescriptor(proto, key)!.get!
+  return (value) => get.call(value)
+}
+
+/** Brand checks that read an internal slot and throw (or not) without running user code. */
+const BRANDS: readonly (readonly [name: string, check: (value: object) => unknown])[] = [
+  ['ArrayBuffer', intrinsicGetter(ArrayBuffer.prototype, 'byteLength')],
+  ...(typeof SharedArrayBuffer === 'function'
+    ? [['SharedArrayBuffer', intrinsicGetter(SharedArrayBuffer.prototype, 'byteLength')] as const]
+    : []),
+  // DataView's `buffer` getter (its byteLength one throws for a detached view).
+  ['DataView', intrinsicGetter(DataView.prototype, 'buffer')],
+  ['Map', intrinsicGetter(Map.prototype, 'size')],
+  ['Set', intrinsicGetter(Set.prototype, 'size')],
+  ['Date', (value) => Date.prototype.getTime.call(value)],
+]
+
+function describeObject(value: object): string {
+  const tag = typedArrayTag(value)
+  if (tag !== undefined) return tag
+  try {
+    if (Array.isArray(value)) return 'Array'
+  } catch {
+    // Array.isArray sees through a Proxy to its target, and throws only for a revoked one.
+    return 'a revoked Proxy'
+  }
+  for (const [name, check] of BRANDS) {
+    try {
+      check(value)
+      return name
+    } catch {
+      // Not this kind of object.
     }
   }
+  return 'an object'
 }
 
 // The spec's %TypedArray%.prototype[Symbol.toStringTag] getter returns the internal type name of a
 // real typed array and undefined for anything else: cross-realm safe and not spoofable, unlike
-// instanceof or Object.prototype.toString.
-const typedArrayTagGetter = Object.getOwnPropertyDescriptor(
-  Object.getPrototypeOf(Uint8Array.prototype) as object,
-  Symbol.toStringTag,
-)!.get!
+// instanceof or Object.prototype.toString. The other getters of %TypedArray%.prototype, taken
+// here once, read a view's internal slots: an own `length` or `buffer` property defined on the
+// caller's array (or a patched prototype) is never consulted.
+const typedArrayProto = Object.getPrototypeOf(Uint8Array.prototype) as object
+const typedArrayTagGetter = Object.getOwnPropertyDescriptor(typedArrayProto, Symbol.toStringTag)!.get!
+const lengthOf = intrinsicGetter(typedArrayProto, 'length') as (view: ArrayBufferView) => number
+const bufferOf = intrinsicGetter(typedArrayProto, 'buffer') as (view: ArrayBufferView) => ArrayBufferLike
+const byteOffsetOf = intrinsicGetter(typedArrayProto, 'byteOffset') as (view: ArrayBufferView) => number
+const byteLengthOf = intrinsicGetter(typedArrayProto, 'byteLength') as (view: ArrayBufferView) => number
+const F32 = Float32Array
+const U32 = Uint32Array
+const U8 = Uint8Array
 
 function typedArrayTag(value: unknown): string | undefined {
   return typedArrayTagGetter.call(value) as string | undefined
@@ -56,19 +102,29 @@ function typedArrayTag(value: unknown): string | undefined {
  * constructing a view over a detached buffer throws.
  */
 export function isDetached(view: ArrayBufferView): boolean {
-  if (view.byteLength !== 0) return false
-  const buffer = view.buffer
-  const flag = (buffer as { detached?: unknown }).detached
-  if (typeof flag === 'boolean') return flag
+  // typedArrayTag first: the intrinsic getters below throw for a DataView.
+  if (typedArrayTag(view) === undefined) return view.byteLength === 0 && detachedBuffer(view.buffer)
+  if (byteLengthOf(view) !== 0) return false
+  return detachedBuffer(bufferOf(view))
+}
+
+function detachedBuffer(buffer: ArrayBufferLike): boolean {
   try {
-    new Uint8Array(buffer)
+    new U8(buffer)
     return false
   } catch {
     return true
   }
 }
 
-function checkTypedArray<T extends ArrayBufferView>(name: string, value: unknown, type: string): T {
+/**
+ * A checked typed array: the caller's own when it is an ordinary one (`isPlainView`), else a
+ * fresh view of exactly its memory (the same buffer, byte offset and length, read through the
+ * engine's own getters) in a plain object of the engine's class, so that nothing of the caller's
+ * (an own `length` getter, a subclass) runs when a backend reads it. Either way the caller's array
+ * shares every byte with what the backend writes.
+ */
+function checkTypedArray<T extends Float32Array | Uint32Array>(name: string, value: unknown, type: 'Float32Array' | 'Uint32Array'): T {
   if (typedArrayTag(value) !== type) {
     throw invalidArg(`${name} must be a ${type}, received ${describeValue(value)}`)
   }
@@ -79,7 +135,24 @@ function checkTypedArray<T extends ArrayBufferView>(name: string, value: unknown
         '(transferred, or a view of WebAssembly memory that has since grown: take a fresh view())',
     )
   }
-  return view
+  const Kind = type === 'Float32Array' ? F32 : U32
+  if (isPlainView(view, Kind.prototype)) return view
+  return new Kind(bufferOf(view) as ArrayBuffer, byteOffsetOf(view), lengthOf(view)) as T
+}
+
+/** The properties of a view that the backends read or call. */
+const VIEW_KEYS = ['length', 'buffer', 'byteOffset', 'byteLength', 'set', 'subarray'] as const
+
+/**
+ * Whether a real typed array is an ordinary one of the engine's class: its prototype is the
+ * class's own and it has no own property shadowing what the backends read, so reading it can run
+ * nothing of the caller's (the common case, passed on as it is). Neither check runs user code:
+ * a real typed array is no Proxy, and its non-index own properties are ordinary.
+ */
+function isPlainView(view: ArrayBufferView, proto: object): boolean {
+  if (Object.getPrototypeOf(view) !== proto) return false
+  for (const key of VIEW_KEYS) if (Object.getOwnPropertyDescriptor(view, key) !== undefined) return false
+  return true
 }
 
 export function checkFloat32Array(name: string, value: unknown): Float32Array {
@@ -147,7 +220,13 @@ export function checkRange(offset: bigint, n: number, offsetName = 'offset', nTe
 
 /** Fails unless `value` is a plain object (not null, not an array); returns it as a record. */
 export function checkObject(value: unknown, name: string, example: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  let array: boolean
+  try {
+    array = Array.isArray(value)
+  } catch {
+    array = true // a revoked Proxy: described as such below
+  }
+  if (typeof value !== 'object' || value === null || array) {
     throw invalidArg(`${name} must be an object such as ${example}, received ${describeValue(value)}`)
   }
   return value as Record<string, unknown>
@@ -155,11 +234,110 @@ export function checkObject(value: unknown, name: string, example: string): Reco
 
 /** Rejects keys outside `known`, so a misspelt `ofset` cannot silently mean the default. */
 export function checkKeys(options: Record<string, unknown>, known: readonly string[], name: string): void {
-  for (const key of Object.keys(options)) {
+  checkKnown(ownKeys(options, name), known, name)
+}
+
+function checkKnown(own: readonly string[], known: readonly string[], name: string): void {
+  for (const key of own) {
     if (!known.includes(key)) {
       throw invalidArg(`${name}.${key} is not an option: expected one of ${known.join(', ')}`)
     }
   }
+}
+
+/** Object.keys, with a throwing Proxy trap turned into a coded error. */
+function ownKeys(options: Record<string, unknown>, name: string): string[] {
+  try {
+    return Object.keys(options)
+  } catch (error) {
+    throw new ThinnetError('ERR_INVALID_ARG', `${name} cannot be read: listing its keys threw (a Proxy; the error is the cause)`, {
+      cause: error,
+    })
+  }
+}
+
+/** An options object read once: its own keys, and one value per known key. */
+export interface ReadOptions {
+  /** Its own enumerable keys, as Object.keys listed them. */
+  readonly own: readonly string[]
+  /** For each known key, the value one [[Get]] returned (undefined when absent); no prototype. */
+  readonly values: Readonly<Record<string, unknown>>
+}
+
+/**
+ * Reads an options object once, before any array is looked at: checks that it is an object,
+ * lists its keys (one ownKeys), then reads each of `known` exactly once, in order, into a plain
+ * record. Every getter or Proxy trap of the caller's runs here and nowhere else, so nothing it
+ * does (detach or resize an array, change another option) can come between a check and its use.
+ * A getter or trap that throws becomes ERR_INVALID_ARG naming the option, with its error as the
+ * cause. Unknown keys are not rejected here (see `readOptions`).
+ */
+export function readOptionsObject(value: unknown, name: string, example: string, known: readonly string[]): ReadOptions {
+  const options = checkObject(value, name, example)
+  const own = ownKeys(options, name)
+  const values: Record<string, unknown> = Object.create(null) as Record<string, unknown>
+  for (const key of known) {
+    try {
+      values[key] = options[key]
+    } catch (error) {
+      throw new ThinnetError('ERR_INVALID_ARG', `${name}.${key} cannot be read: its getter threw (the error is the cause)`, {
+        cause: error,
+      })
+    }
+  }
+  return { own, values }
+}
+
+/** `readOptionsObject` that also rejects keys outside `known`; returns the values read. */
+export function readOptions(value: unknown, name: string, example: string, known: readonly string[]): Readonly<Record<string, unknown>> {
+  const read = readOptionsObject(value, name, example, known)
+  if (known !== undefined) checkKnown(read.own, known, name)
+  return read.values
+}
+
+/**
+ * A nested options object (a layer's `inputDropout`, `need`...) read up front like its parent,
+ * but checked later, in the order the messages have always come in: `read` is undefined when it
+ * is not an object at all (checkPending then rejects `raw` with the usual message).
+ */
+export interface Pending {
+  readonly raw: unknown
+  readonly read: ReadOptions | undefined
+}
+
+/** Reads `value` now when it is an object (see readOptionsObject); anything else is kept as is. */
+export function readPending(value: unknown, name: string, known: readonly string[]): Pending {
+  let object = typeof value === 'object' && value !== null
+  try {
+    object = object && !Array.isArray(value)
+  } catch {
+    object = false // a revoked Proxy
+  }
+  return { raw: value, read: object ? readOptionsObject(value, name, '', known) : undefined }
+}
+
+/**
+ * The values of a pending options object, after the checks `readOptions` makes (the unknown-key
+ * check only with `known`).
+ */
+export function checkPending(
+  pending: Pending,
+  name: string,
+  example: string,
+  known: readonly string[] | undefined,
+): Readonly<Record<string, unknown>> {
+  const read = pending.read
+  if (read === undefined) {
+    checkObject(pending.raw, name, example)
+    throw invalidArg(`${name} must be an object such as ${example}, received ${describeValue(pending.raw)}`)
+  }
+  if (known !== undefined) checkKnown(read.own, known, name)
+  return read.values
+}
+
+/** Only the unknown-key check of `checkKeys`, over keys already listed. */
+export function checkOwnKeys(own: readonly string[], known: readonly string[], name: string): void {
+  checkKnown(own, known, name)
 }
 
 /**
@@ -171,8 +349,11 @@ export function checkKeys(options: Record<string, unknown>, known: readonly stri
  * "inputDropout.seed". `nText` says how the element count n came about (e.g. "rows * inputs").
  */
 export function checkOptions(value: unknown, known: readonly string[], n: number, name = 'options', nText = 'n'): KernelSpec {
-  const options = checkObject(value, name, '{ p: 0.5, seed: 1 }')
-  checkKeys(options, known, name)
+  return checkSpec(readOptions(value, name, '{ p: 0.5, seed: 1 }', known), n, name, nText)
+}
+
+/** The dropout spec of options already read (`readOptions`): p, seed, offset, stream, mode. */
+export function checkSpec(options: Readonly<Record<string, unknown>>, n: number, name = 'options', nText = 'n'): KernelSpec {
   const field = (key: string) => (name === 'options' ? key : `${name}.${key}`)
   const spec: KernelSpec = {
     p: checkP(options.p, field('p')),

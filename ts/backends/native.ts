@@ -19,7 +19,8 @@ import {
   type KernelSpec,
   type SgdArgs,
 } from '../backend.js'
-import { invalidArg } from '../errors.js'
+import { invalidArg, ThinnetError } from '../errors.js'
+import { describeValue } from '../validate.js'
 import { requireNativeAddon } from './native-loader.js'
 
 /** A dropout spec as the addon reads it (plain properties; null means no dropout). */
@@ -221,6 +222,10 @@ export function nativeBackend(binding: NativeBinding): Backend {
       binding.dropoutMask(n, out, spec.p, spec.seed, spec.stream, spec.offset)
     },
     allocate(n: number): BackendBuffer {
+      // The WASM backend's wording, with this backend's limit, checked before allocating.
+      if (!Number.isSafeInteger(n) || n < 0 || n > NATIVE_MAX_FLOATS) {
+        throw invalidArg(`n must be an integer in [0, ${NATIVE_MAX_FLOATS}] on the native backend, received ${describeValue(n)}`)
+      }
       return plainBuffer(n)
     },
     dense(x, w, b, y, pre, args): void {
@@ -329,9 +334,21 @@ function isClassic(mode: DropoutMode): boolean {
 }
 
 
+/**
+ * The most elements `allocate` gives on this backend: the longest Float32Array JavaScript engines
+ * make (V8's limit is 2^32 elements; 2^32 - 1 is also what a u32 length holds).
+ */
+export const NATIVE_MAX_FLOATS = 2 ** 32 - 1
+
 /** Native kernels read ordinary memory: a buffer is a plain Float32Array, and free drops it. */
 function plainBuffer(n: number): BackendBuffer {
-  let data: Float32Array | undefined = new Float32Array(n)
+  let data: Float32Array | undefined
+  try {
+    data = new Float32Array(n)
+  } catch (error) {
+    // Within the limit, only the machine's memory can refuse: the WASM backend's ERR_INTERNAL.
+    throw new ThinnetError('ERR_INTERNAL', `the native backend could not allocate ${n * 4} bytes (${String(error)})`, { cause: error })
+  }
   return {
     length: n,
     view(): Float32Array {

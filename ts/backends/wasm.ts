@@ -37,6 +37,7 @@ import {
 } from '../backend.js'
 import { invalidArg, shapeMismatch } from '../errors.js'
 import { describeValue } from '../validate.js'
+import { MAX_THREADS } from '../ops/threads.js'
 import { LinearMemory, MAX_FLOATS, overlap, type ArrayArg, type Placed } from './wasm-memory.js'
 import {
   compileWasm,
@@ -338,8 +339,8 @@ class WasmBackend implements Backend {
 
   /** WASM runs on the calling thread only: accepted (and checked, like native) and ignored. */
   setMaxThreads(n: number): void {
-    if (!Number.isSafeInteger(n) || n < 0) {
-      throw invalidArg(`n must be an integer in [0, 2^53], received ${describeValue(n)}`)
+    if (!Number.isSafeInteger(n) || n < 0 || n > MAX_THREADS) {
+      throw invalidArg(`n must be an integer in [0, ${MAX_THREADS}] (0: every core), received ${describeValue(n)}`)
     }
   }
 

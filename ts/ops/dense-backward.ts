@@ -7,16 +7,16 @@
 import type { Activation, Backend, DenseArgs, DenseGrads, DenseSaved } from '../backend.js'
 import { fromBackendError, invalidArg } from '../errors.js'
 import type { DenseBackwardOptions, DenseGradients, DenseNeed } from '../types.js'
-import { checkKeys, checkObject, describeValue } from '../validate.js'
+import { checkPending, describeValue, readPending, type Pending } from '../validate.js'
 import {
   allocateOutput,
-  checkDenseOptions,
   checkDisjoint,
   checkLayer,
   checkOptionalSized,
   checkSized,
   checkSizes,
   LAYER_KEYS,
+  readDenseOptions,
 } from './dense-checks.js'
 
 export const DENSE_BACKWARD_KEYS: readonly (keyof DenseBackwardOptions)[] = [
@@ -53,12 +53,13 @@ interface BackwardCall {
   saved: DenseSaved
   grads: DenseGrads
   args: DenseArgs
+  /** The gradients as the call returns them (the caller's own arrays where given). */
+  result: DenseGrads
 }
 
-function checkNeed(value: unknown): Required<DenseNeed> {
-  if (value === undefined) return { dx: true, dw: true, db: true }
-  const need = checkObject(value, 'need', '{ dx: false }')
-  checkKeys(need, NEED_KEYS, 'need')
+function checkNeed(pending: Pending): Required<DenseNeed> {
+  if (pending.raw === undefined) return { dx: true, dw: true, db: true }
+  const need = checkPending(pending, 'need', '{ dx: false }', NEED_KEYS)
   const flag = (key: keyof DenseNeed): boolean => {
     const v = need[key]
     if (v === undefined) return true
@@ -69,7 +70,11 @@ function checkNeed(value: unknown): Required<DenseNeed> {
 }
 
 function checkBackward(value: DenseBackwardOptions): BackwardCall {
-  const options = checkDenseOptions(value, DENSE_BACKWARD_KEYS, '{ x, w, dy, rows, inputs, units }')
+  // Every option read once, first (need too): no getter of the caller's runs after an array is
+  // checked.
+  const read = readDenseOptions(value, DENSE_BACKWARD_KEYS, '{ x, w, dy, rows, inputs, units }')
+  const { options } = read
+  const pendingNeed = readPending(options.need, 'need', NEED_KEYS)
   const sizes = checkSizes(options)
   const { rows, inputs, units } = sizes
   const x = checkSized('x', options.x, 'rows * inputs', rows, inputs)
@@ -77,7 +82,7 @@ function checkBackward(value: DenseBackwardOptions): BackwardCall {
   const dy = checkSized('dy', options.dy, 'rows * units', rows, units)
   const y = checkOptionalSized('y', options.y, 'rows * units', rows, units)
   const pre = checkOptionalSized('pre', options.pre, 'rows * units', rows, units)
-  const need = checkNeed(options.need)
+  const need = checkNeed(pendingNeed)
   const given = {
     dx: checkOptionalSized('dx', options.dx, 'rows * inputs', rows, inputs),
     dw: checkOptionalSized('dw', options.dw, 'inputs * units', inputs, units),
@@ -88,7 +93,7 @@ function checkBackward(value: DenseBackwardOptions): BackwardCall {
       throw invalidArg(`${key} was given but need.${key} is false: give the array or skip the gradient, not both`)
     }
   }
-  const args = checkLayer(options, sizes)
+  const args = checkLayer(read, sizes)
   const needs = SAVED_NEEDS[args.activation]
   if ((needs === 'pre' && pre === undefined) || (needs === 'y or pre' && pre === undefined && y === undefined)) {
     throw invalidArg(
@@ -123,7 +128,13 @@ function checkBackward(value: DenseBackwardOptions): BackwardCall {
     if (pre !== undefined) saved.pre = pre
     else if (y !== undefined) saved.y = y
   }
-  return { x, w, dy, saved, grads, args }
+  // The caller's own arrays are what the call returns (the backend writes through fresh views of
+  // exactly their memory).
+  const result: DenseGrads = {}
+  if (need.dx) result.dx = given.dx === undefined ? grads.dx : (options.dx as Float32Array)
+  if (need.dw) result.dw = given.dw === undefined ? grads.dw : (options.dw as Float32Array)
+  if (need.db) result.db = given.db === undefined ? grads.db : (options.db as Float32Array)
+  return { x, w, dy, saved, grads, args, result }
 }
 
 function result<N extends DenseNeed>(grads: DenseGrads): DenseGradients<N> {
@@ -137,7 +148,7 @@ export function denseBackward<N extends DenseNeed>(backend: Backend, options: De
   } catch (error) {
     throw fromBackendError(error, backend.name)
   }
-  return result<N>(call.grads)
+  return result<N>(call.result)
 }
 
 /** Rejects (rather than throws) on bad input, like any async function. */
@@ -151,5 +162,5 @@ export async function denseBackwardAsync<N extends DenseNeed>(
   } catch (error) {
     throw fromBackendError(error, backend.name)
   }
-  return result<N>(call.grads)
+  return result<N>(call.result)
 }

@@ -7,7 +7,18 @@
 import type { Activation, DenseArgs, KernelDropConnect } from '../backend.js'
 import { invalidArg, shapeMismatch } from '../errors.js'
 import type { DenseLayerOptions } from '../types.js'
-import { checkCount, checkFloat32Array, checkKeys, checkObject, checkOptions, checkP, describeValue } from '../validate.js'
+import {
+  checkCount,
+  checkFloat32Array,
+  checkOwnKeys,
+  checkP,
+  checkPending,
+  checkSpec,
+  describeValue,
+  readOptions,
+  readPending,
+  type Pending,
+} from '../validate.js'
 
 export const ACTIVATIONS: readonly Activation[] = ['linear', 'relu', 'leakyRelu', 'gelu', 'tanh', 'sigmoid']
 
@@ -16,19 +27,36 @@ export const DEFAULT_ALPHA = 0.01
 
 const DROPOUT_KEYS = ['p', 'seed', 'offset', 'stream', 'mode'] as const
 const MEAN_KEYS = ['p', 'inference'] as const
+const DROP_CONNECT_KEYS = [...DROPOUT_KEYS, 'inference'] as const
 
-/** The options object of a dense call, with only `known` keys. */
-export function checkDenseOptions(value: unknown, known: readonly string[], example: string): Record<string, unknown> {
-  const options = checkObject(value, 'options', example)
-  checkKeys(options, known, 'options')
-  return options
+/**
+ * The options of a dense call, read once (the nested dropouts too) before any array is checked:
+ * every getter or Proxy trap of the caller's runs here, and none between a check and the call.
+ */
+export interface DenseRead {
+  /** One value per known key of the call. */
+  options: Readonly<Record<string, unknown>>
+  inputDropout: Pending
+  outputDropout: Pending
+  dropConnect: Pending
+}
+
+/** Reads the options object of a dense call (unknown keys rejected) and its nested dropouts. */
+export function readDenseOptions(value: unknown, known: readonly string[], example: string): DenseRead {
+  const options = readOptions(value, 'options', example, known)
+  return {
+    options,
+    inputDropout: readPending(options.inputDropout, 'inputDropout', DROPOUT_KEYS),
+    outputDropout: readPending(options.outputDropout, 'outputDropout', DROPOUT_KEYS),
+    dropConnect: readPending(options.dropConnect, 'dropConnect', DROP_CONNECT_KEYS),
+  }
 }
 
 /**
  * rows, inputs and units: counts whose products (the element counts of x, w and y) are safe
  * integers too, so that every size below is exact.
  */
-export function checkSizes(options: Record<string, unknown>): { rows: number; inputs: number; units: number } {
+export function checkSizes(options: Readonly<Record<string, unknown>>): { rows: number; inputs: number; units: number } {
   const rows = checkCount('rows', options.rows)
   const inputs = checkCount('inputs', options.inputs)
   const units = checkCount('units', options.units)
@@ -96,8 +124,9 @@ export function checkAlpha(value: unknown): number {
 }
 
 /** The checked layer definition: activation, alpha and dropouts, as the backend takes it. */
-export function checkLayer(options: Record<string, unknown>, sizes: { rows: number; inputs: number; units: number }): DenseArgs {
+export function checkLayer(read: DenseRead, sizes: { rows: number; inputs: number; units: number }): DenseArgs {
   const { rows, inputs, units } = sizes
+  const { options } = read
   const args: DenseArgs = {
     rows,
     inputs,
@@ -105,9 +134,9 @@ export function checkLayer(options: Record<string, unknown>, sizes: { rows: numb
     activation: checkActivation(options.activation),
     alpha: checkAlpha(options.alpha),
   }
-  const input = checkDropout(options.inputDropout, 'inputDropout', rows * inputs, 'rows * inputs')
-  const output = checkDropout(options.outputDropout, 'outputDropout', rows * units, 'rows * units')
-  const connect = checkDropConnect(options.dropConnect, inputs * units)
+  const input = checkDropout(read.inputDropout, 'inputDropout', rows * inputs, 'rows * inputs')
+  const output = checkDropout(read.outputDropout, 'outputDropout', rows * units, 'rows * units')
+  const connect = checkDropConnect(read.dropConnect, inputs * units)
   if (input !== undefined) args.inputDropout = input
   if (output !== undefined) args.outputDropout = output
   if (connect !== undefined) args.dropConnect = connect
@@ -115,23 +144,28 @@ export function checkLayer(options: Record<string, unknown>, sizes: { rows: numb
 }
 
 /** A dropout over a tensor of n elements (n = `what`, e.g. "rows * inputs"). */
-function checkDropout(value: unknown, name: string, n: number, what: string) {
-  if (value === undefined) return undefined
-  return checkOptions(value, DROPOUT_KEYS, n, name, `n = ${what} =`)
+function checkDropout(pending: Pending, name: string, n: number, what: string) {
+  if (pending.raw === undefined) return undefined
+  const options = checkPending(pending, name, '{ p: 0.5, seed: 1 }', DROPOUT_KEYS)
+  return checkSpec(options, n, name, `n = ${what} =`)
 }
 
-function checkDropConnect(value: unknown, n: number): KernelDropConnect | undefined {
-  if (value === undefined) return undefined
-  const options = checkObject(value, 'dropConnect', "{ p: 0.5, seed: 1 } or { p: 0.5, inference: 'mean' }")
+function checkDropConnect(pending: Pending, n: number): KernelDropConnect | undefined {
+  if (pending.raw === undefined) return undefined
+  const example = "{ p: 0.5, seed: 1 } or { p: 0.5, inference: 'mean' }"
+  // Which keys are allowed depends on `inference`: checked just below.
+  const options = checkPending(pending, 'dropConnect', example, undefined)
+  const own = pending.read!.own
   if (options.inference === undefined) {
-    return { kind: 'sample', spec: checkOptions(options, DROPOUT_KEYS, n, 'dropConnect', 'n = inputs * units =') }
+    checkOwnKeys(own, DROPOUT_KEYS, 'dropConnect')
+    return { kind: 'sample', spec: checkSpec(options, n, 'dropConnect', 'n = inputs * units =') }
   }
   if (options.inference !== 'mean') {
     throw invalidArg(
       `dropConnect.inference must be 'mean' (or omitted, for a sampled mask), received ${describeValue(options.inference)}`,
     )
   }
-  for (const key of Object.keys(options)) {
+  for (const key of own) {
     if (!(MEAN_KEYS as readonly string[]).includes(key)) {
       throw invalidArg(
         `dropConnect.${key} is not an option with inference: 'mean' (no mask is drawn): expected one of ${MEAN_KEYS.join(', ')}`,

@@ -8,13 +8,13 @@ import { fromBackendError } from '../errors.js'
 import type { DenseOptions } from '../types.js'
 import {
   allocateOutput,
-  checkDenseOptions,
   checkDisjoint,
   checkLayer,
   checkOptionalSized,
   checkSized,
   checkSizes,
   LAYER_KEYS,
+  readDenseOptions,
 } from './dense-checks.js'
 
 export const DENSE_KEYS: readonly (keyof DenseOptions)[] = [...LAYER_KEYS, 'b', 'out', 'pre']
@@ -27,10 +27,14 @@ interface DenseCall {
   y: Float32Array
   pre: Float32Array | undefined
   args: DenseArgs
+  /** What the call returns: the caller's own `out` object when given, else y. */
+  result: Float32Array
 }
 
 function checkDense(value: DenseOptions): DenseCall {
-  const options = checkDenseOptions(value, DENSE_KEYS, '{ x, w, rows, inputs, units }')
+  // Every option read once, first: no getter of the caller's runs after an array is checked.
+  const read = readDenseOptions(value, DENSE_KEYS, '{ x, w, rows, inputs, units }')
+  const { options } = read
   const sizes = checkSizes(options)
   const { rows, inputs, units } = sizes
   const x = checkSized('x', options.x, 'rows * inputs', rows, inputs)
@@ -38,7 +42,7 @@ function checkDense(value: DenseOptions): DenseCall {
   const b = checkOptionalSized('b', options.b, 'units', units)
   const out = checkOptionalSized('out', options.out, 'rows * units', rows, units)
   const pre = checkOptionalSized('pre', options.pre, 'rows * units', rows, units)
-  const args = checkLayer(options, sizes)
+  const args = checkLayer(read, sizes)
   checkDisjoint(
     [
       ['out', out],
@@ -50,7 +54,8 @@ function checkDense(value: DenseOptions): DenseCall {
       ['b', b],
     ],
   )
-  return { x, w, b, y: out ?? allocateOutput('out', rows * units), pre, args }
+  const y = out ?? allocateOutput('out', rows * units)
+  return { x, w, b, y, pre, args, result: out === undefined ? y : (options.out as Float32Array) }
 }
 
 export function dense(backend: Backend, options: DenseOptions): Float32Array {
@@ -60,7 +65,7 @@ export function dense(backend: Backend, options: DenseOptions): Float32Array {
   } catch (error) {
     throw fromBackendError(error, backend.name)
   }
-  return call.y
+  return call.result
 }
 
 /** Rejects (rather than throws) on bad input, like any async function. */
@@ -71,5 +76,5 @@ export async function denseAsync(backend: Backend, options: DenseOptions): Promi
   } catch (error) {
     throw fromBackendError(error, backend.name)
   }
-  return call.y
+  return call.result
 }

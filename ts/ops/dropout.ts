@@ -6,7 +6,7 @@
 import type { Backend } from '../backend.js'
 import { fromBackendError } from '../errors.js'
 import type { DropoutOptions } from '../types.js'
-import { checkFloat32Array, checkOptions, checkOut } from '../validate.js'
+import { checkFloat32Array, checkOut, checkSpec, readOptions } from '../validate.js'
 
 export const DROPOUT_OPTION_KEYS = ['p', 'seed', 'offset', 'stream', 'mode', 'out'] as const
 
@@ -25,9 +25,13 @@ export function elementwise(
   x: Float32Array,
   options: DropoutOptions,
 ): Float32Array {
+  // x's type first (its errors come first), then the options, each read once, then the arrays
+  // for use: a getter of the caller's may have detached or resized x, and none runs after this.
+  checkFloat32Array(name, x)
+  const read = readOptions(options, 'options', '{ p: 0.5, seed: 1 }', DROPOUT_OPTION_KEYS)
+  const requested = read.out
   const input = checkFloat32Array(name, x)
-  const spec = checkOptions(options, DROPOUT_OPTION_KEYS, input.length)
-  const requested = options.out
+  const spec = checkSpec(read, input.length)
   // checkOut returns `input` when `out` is another view of exactly input's memory, so the
   // backend always sees the in-place case as out === x.
   const target = requested === undefined ? new Float32Array(input.length) : checkOut(requested, input, name)
@@ -36,5 +40,5 @@ export function elementwise(
   } catch (error) {
     throw fromBackendError(error, backend.name)
   }
-  return requested ?? target
+  return requested === undefined ? target : (requested as Float32Array)
 }

@@ -3,15 +3,15 @@
 import type { Backend } from '../backend.js'
 import { fromBackendError } from '../errors.js'
 import type { GemmOptions } from '../types.js'
-import { checkKeys, checkObject, checkCount } from '../validate.js'
+import { checkCount, readOptions } from '../validate.js'
 import { allocateOutput, checkDisjoint, checkOptionalSized, checkSized } from './dense-checks.js'
 import { invalidArg } from '../errors.js'
 
 const GEMM_KEYS: readonly (keyof GemmOptions)[] = ['m', 'k', 'n', 'out']
 
 export function gemm(backend: Backend, a: Float32Array, b: Float32Array, value: GemmOptions): Float32Array {
-  const options = checkObject(value, 'options', '{ m, k, n }')
-  checkKeys(options, GEMM_KEYS, 'options')
+  // Options read once, before any array is checked: no getter of the caller's runs after that.
+  const options = readOptions(value, 'options', '{ m, k, n }', GEMM_KEYS)
   const m = checkCount('m', options.m)
   const k = checkCount('k', options.k)
   const n = checkCount('n', options.n)
@@ -37,5 +37,5 @@ export function gemm(backend: Backend, a: Float32Array, b: Float32Array, value: 
   } catch (error) {
     throw fromBackendError(error, backend.name)
   }
-  return c
+  return out === undefined ? c : (options.out as Float32Array)
 }

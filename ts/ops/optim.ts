@@ -10,7 +10,7 @@
 
 import type { AdamArgs, Backend, SgdArgs } from '../backend.js'
 import { fromBackendError, invalidArg, shapeMismatch } from '../errors.js'
-import { checkCount, checkFloat32Array, checkKeys, checkObject, describeValue } from '../validate.js'
+import { checkCount, checkFloat32Array, describeValue, readOptions } from '../validate.js'
 import { checkSized } from './dense-checks.js'
 
 /** Options of `sgdStep`. */
@@ -82,8 +82,8 @@ const MAX_NORM_KEYS: readonly (keyof MaxNormOptions)[] = ['inputs', 'units', 'c'
  * ```
  */
 export function sgdStep(backend: Backend, w: Float32Array, g: Float32Array, velocity: Float32Array | undefined, options: SgdStepOptions): void {
-  const o = checkObject(options, 'options', '{ lr: 0.01, momentum: 0.9 }')
-  checkKeys(o, SGD_KEYS, 'options')
+  // Options read once, before any array is checked: no getter of the caller's runs after that.
+  const o = readOptions(options, 'options', '{ lr: 0.01, momentum: 0.9 }', SGD_KEYS)
   const args: SgdArgs = {
     lr: checkFloat('lr', o.lr, 'finite and >= 0', (x) => x >= 0),
     momentum: o.momentum === undefined ? 0 : checkFloat('momentum', o.momentum, 'in [0, 1)', (x) => x >= 0 && x < 1, true),
@@ -143,8 +143,7 @@ export function adamStep(
   v: Float32Array,
   options: AdamStepOptions,
 ): void {
-  const o = checkObject(options, 'options', '{ lr: 0.001, step: 1 }')
-  checkKeys(o, ADAM_KEYS, 'options')
+  const o = readOptions(options, 'options', '{ lr: 0.001, step: 1 }', ADAM_KEYS)
   const beta = (name: string, value: unknown, fallback: number) =>
     value === undefined ? fallback : checkFloat(name, value, 'in [0, 1)', (x) => x >= 0 && x < 1, true)
   const args: AdamArgs = {
@@ -199,8 +198,7 @@ export function adamStep(
  * ```
  */
 export function maxNorm(backend: Backend, w: Float32Array, options: MaxNormOptions): void {
-  const o = checkObject(options, 'options', '{ inputs: 784, units: 1024, c: 3 }')
-  checkKeys(o, MAX_NORM_KEYS, 'options')
+  const o = readOptions(options, 'options', '{ inputs: 784, units: 1024, c: 3 }', MAX_NORM_KEYS)
   const inputs = checkCount('inputs', o.inputs)
   const units = checkCount('units', o.units)
   const c = checkFloat('c', o.c, 'finite and > 0', (x) => x > 0 && Math.fround(x) > 0)
