@@ -321,3 +321,63 @@ describeBackends('hostile input', (tn: Thinnet) => {
     arrays.forEach((a, j) => expectUntouched(a, before[j]!, `async, array ${j}`))
   })
 })
+
+describeBackends('views of WASM memory', (tn: Thinnet) => {
+  // On the native backend a buffer's view() is an ordinary Float32Array over its own ArrayBuffer,
+  // so no view can reach memory outside it; on WASM, view().buffer is the whole module memory.
+  const wasm = tn.backend !== 'native'
+
+  it('accepts resident views only inside live buffers of allocate, naming the argument otherwise', () => {
+    const buf = tn.allocate(16)
+    const memory = buf.view().buffer
+    const x = new Float32Array(1000).fill(1)
+    if (wasm) {
+      // The allocator's data sits below the first allocation: a view from address 8 covers it.
+      for (const [offset, length] of [
+        [8, 1000],
+        [buf.view().byteOffset - 4, 4],
+        [buf.view().byteOffset + 4, 16],
+      ] as const) {
+        const stray = new Float32Array(memory, offset, length)
+        const before = snapshot(stray)
+        expectThinnetError(
+          () => tn.dropout(x.subarray(0, length), { p: 0, seed: 1, out: stray }),
+          'ERR_INVALID_ARG',
+          /^out is a view of the WASM backend's memory at bytes \[\d+, \d+\) that no live buffer of allocate\(\) holds/,
+        )
+        expectUntouched(stray, before, `stray view at ${offset}`)
+        expectThinnetError(() => tn.allFinite(stray), 'ERR_INVALID_ARG', /^x is a view of the WASM backend's memory/)
+        expectThinnetError(
+          () => tn.dense({ x: stray, w: new Float32Array(length), rows: 1, inputs: length, units: 1 }),
+          'ERR_INVALID_ARG',
+          /^x is a view of the WASM backend's memory/,
+        )
+        expectThinnetError(
+          () => tn.dropoutMask(32 * length, { p: 0.5, seed: 1, out: new Uint32Array(memory, offset, length) }),
+          'ERR_INVALID_ARG',
+          /^out is a view of the WASM backend's memory/,
+        )
+      }
+    }
+    // An innocent call afterwards works (the allocator was not overwritten), and so do resident
+    // views inside the buffer, whole or in part, zero-copy.
+    const whole = buf.view()
+    whole.fill(2)
+    expect([...tn.dropout(new Float32Array([1, 2, 3]), { p: 0, seed: 1 })]).toEqual([1, 2, 3])
+    tn.dropout(whole.subarray(4, 8), { p: 0, seed: 1, out: whole.subarray(8, 12) })
+    tn.dropout(x.subarray(0, 4), { p: 0, seed: 1, out: buf.view().subarray(12, 16) })
+    expect([...buf.view()]).toEqual([...new Array(12).fill(2), 1, 1, 1, 1])
+    buf.free()
+  })
+
+  it('refuses a view of a freed buffer', () => {
+    if (!wasm) return
+    const buf = tn.allocate(8)
+    const view = buf.view()
+    const keep = tn.allocate(8) // so that the freed range is not simply the end of the heap
+    buf.free()
+    expectThinnetError(() => tn.dropout(new Float32Array(8), { p: 0, seed: 1, out: view }), 'ERR_INVALID_ARG', /^out is a view of the WASM backend's memory/)
+    expectThinnetError(() => tn.sgdStep(view, new Float32Array(8), undefined, { lr: 1 }), 'ERR_INVALID_ARG', /^w is a view of the WASM backend's memory/)
+    keep.free()
+  })
+})

@@ -9,6 +9,13 @@
  * old buffer: addresses are computed as numbers before allocating and views are made fresh from
  * `memory.buffer` right where they are used.
  *
+ * Resident views are accepted only where `allocate` handed memory out: `adopt` records each live
+ * buffer's byte range (`release` forgets it when it is freed), and a view over the module's
+ * memory that does not lie inside one of them (the allocator's own data, scratch space, a freed
+ * buffer: anything `new Float32Array(view().buffer, 0, n)` can reach) is ERR_INVALID_ARG naming
+ * the argument, before anything is allocated or written. Such a view would otherwise let a call
+ * overwrite the allocator's bookkeeping and make a later, innocent call trap.
+ *
  * Besides these scratch allocations, the core itself allocates during a call (the GEMM's packing
  * workspace, pooled and reused once it is large enough), so any call may grow memory; the arrays
  * passed are read by address before anything is allocated, so the call itself is never affected.
@@ -70,6 +77,8 @@ export class LinearMemory {
   readonly #backendName: BackendName
   /** Set when the instance trapped: every later call rethrows it. */
   #retired: ThinnetError | undefined
+  /** The live buffers `allocate` handed out: start address -> byte length. */
+  readonly #resident = new Map<number, number>()
 
   constructor(backendName: BackendName, exports: Exports) {
     this.exports = exports
@@ -91,6 +100,32 @@ export class LinearMemory {
     return array.buffer === this.#memory.buffer
   }
 
+  /** Records a buffer handed out by `allocate`: views inside [ptr, ptr + bytes) are accepted. */
+  adopt(ptr: number, bytes: number): void {
+    this.#resident.set(ptr, bytes)
+  }
+
+  /** Forgets a freed buffer: views of it are refused from now on. */
+  release(ptr: number): void {
+    this.#resident.delete(ptr)
+  }
+
+  /**
+   * The address of a non-empty view over this memory, after checking that it lies inside a live
+   * buffer of `allocate`; ERR_INVALID_ARG naming `name` otherwise.
+   */
+  residentAddress(name: string, array: ArrayBufferView): number {
+    const start = array.byteOffset
+    const end = start + array.byteLength
+    for (const [ptr, bytes] of this.#resident) {
+      if (start >= ptr && end <= ptr + bytes) return start
+    }
+    throw invalidArg(
+      `${name} is a view of the WASM backend's memory at bytes [${start}, ${end}) that no live buffer of allocate() ` +
+        `holds: pass a view() of an allocated buffer (or part of one), or an array outside WASM memory`,
+    )
+  }
+
   /**
    * Runs an export over `arrays` and an optional `header` (bytes copied into scratch memory
    * first; `call` gets its address, else 0). `call` receives each array as (address, length):
@@ -105,12 +140,15 @@ export class LinearMemory {
     checkOutputsDisjoint(arrays)
     // Every resident address and every length is read now, before any allocation: an allocation
     // may grow memory, after which the caller's views over it read length 0 and byteOffset 0.
+    // A resident view must lie inside a live buffer of allocate (residentAddress); an empty one
+    // is passed like any empty array, as (0, 0).
     const memory = this.#memory.buffer
     const slots = arrays.map((arg): Slot => {
       const array = arg.array
       if (array === undefined) return { arg, ptr: 0, length: ABSENT, scratch: false }
+      if (array.length === 0) return { arg, ptr: 0, length: 0, scratch: false }
       const resident = array.buffer === memory
-      return { arg, ptr: resident ? array.byteOffset : 0, length: array.length, scratch: !resident && array.length > 0 }
+      return { arg, ptr: resident ? this.residentAddress(arg.name, array) : 0, length: array.length, scratch: !resident }
     })
     const scratch: Placed[] = []
     try {
@@ -153,12 +191,12 @@ export class LinearMemory {
   }
 
   /**
-   * The address of `array`'s data in linear memory: its own when it lives there, else a fresh
-   * scratch allocation (recorded in `scratch` for the caller's finally; not filled).
+   * The address of `array`'s data in linear memory: its own when it lives there (inside a live
+   * buffer of allocate, else ERR_INVALID_ARG naming `name`), else a fresh scratch allocation (recorded in `scratch` for the caller's finally; not filled).
    */
-  place(array: Float32Array | Uint32Array, scratch: Placed[]): Placed {
-    if (array.buffer === this.#memory.buffer) return { ptr: array.byteOffset, scratchBytes: 0 }
+  place(name: string, array: Float32Array | Uint32Array, scratch: Placed[]): Placed {
     if (array.length === 0) return { ptr: 0, scratchBytes: 0 }
+    if (array.buffer === this.#memory.buffer) return { ptr: this.residentAddress(name, array), scratchBytes: 0 }
     const bytes = array.length * array.BYTES_PER_ELEMENT
     if (bytes > MAX_BYTES) {
       throw invalidArg(

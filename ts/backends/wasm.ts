@@ -94,6 +94,7 @@ class WasmBackend implements Backend {
     this.#mem = new LinearMemory(name, exports)
     this.#exports = exports
     this.#registry = new FinalizationRegistry(({ ptr, bytes }) => {
+      this.#mem.release(ptr)
       if (!this.#mem.retired) this.#exports.tn_free(ptr, bytes)
     })
     // Call first, read after: even this first call may allocate and grow memory.
@@ -125,7 +126,7 @@ class WasmBackend implements Backend {
     const [offsetLo, offsetHi] = split('offset', spec.offset)
     const scratch: Placed[] = []
     try {
-      const placed = this.#mem.place(out, scratch)
+      const placed = this.#mem.place('out', out, scratch)
       const status = this.#mem.call(() =>
         this.#exports.tn_dropout_mask(placed.ptr, n, spec.p, seedLo, seedHi, streamLo, streamHi, offsetLo, offsetHi),
       )
@@ -142,7 +143,9 @@ class WasmBackend implements Backend {
     }
     const bytes = n * 4
     const ptr = this.#mem.alloc(bytes)
-        const backend = this
+    // Views inside [ptr, ptr + bytes) are accepted as resident (zero-copy) until free().
+    this.#mem.adopt(ptr, bytes)
+    const backend = this
     let freed = false
     const buffer: BackendBuffer = {
       length: n,
@@ -156,6 +159,7 @@ class WasmBackend implements Backend {
         if (freed) return
         freed = true
         backend.#registry.unregister(buffer)
+        backend.#mem.release(ptr)
         // A retired instance's allocator may be corrupt: leak rather than touch it.
         if (!backend.#mem.retired) backend.#exports.tn_free(ptr, bytes)
       },
@@ -365,14 +369,15 @@ class WasmBackend implements Backend {
     try {
       // Both addresses are taken before any allocation: an allocation may grow memory and detach
       // the caller's views, whose byteOffset then reads 0.
-      const xIn = x.buffer === this.#mem.buffer
-      const outIn = out.buffer === this.#mem.buffer
-      const xAt = xIn ? x.byteOffset : -1
-      const outAt = outIn ? out.byteOffset : -1
-      const xPlaced = xIn ? { ptr: xAt, scratchBytes: 0 } : this.#mem.place(x, scratch)
+      // A resident view must lie inside a live buffer of allocate (residentAddress checks it).
+      const xIn = n > 0 && x.buffer === this.#mem.buffer
+      const outIn = n > 0 && out.buffer === this.#mem.buffer
+      const xAt = xIn ? this.#mem.residentAddress(xName, x) : -1
+      const outAt = outIn ? this.#mem.residentAddress('out', out) : -1
+      const xPlaced = xIn ? { ptr: xAt, scratchBytes: 0 } : this.#mem.place(xName, x, scratch)
       // Fill x's scratch now, from a view made after its own allocation.
       if (xPlaced.scratchBytes > 0) new Float32Array(this.#mem.buffer, xPlaced.ptr, n).set(x)
-      const outPlaced = inPlace ? xPlaced : outIn ? { ptr: outAt, scratchBytes: 0 } : this.#mem.place(out, scratch)
+      const outPlaced = inPlace ? xPlaced : outIn ? { ptr: outAt, scratchBytes: 0 } : this.#mem.place('out', out, scratch)
       const status = this.#mem.call(() =>
         fn(xPlaced.ptr, outPlaced.ptr, n, spec.p, seedLo, seedHi, streamLo, streamHi, offsetLo, offsetHi, classic),
       )
