@@ -20,10 +20,11 @@ export function act64(act: Activation, alpha: number, z: number): number {
   switch (act) {
     case 'linear':
       return z
+    // z <= 0 (false for NaN) takes the negative branch, as in the kernels: relu(NaN) = NaN.
     case 'relu':
-      return z > 0 ? z : z <= 0 ? 0 : z // NaN stays NaN
+      return z <= 0 ? 0 : z
     case 'leakyRelu':
-      return z > 0 ? z : Math.fround(alpha) * z
+      return z <= 0 ? Math.fround(alpha) * z : z
     case 'gelu':
       return 0.5 * z * (1 + Math.tanh(SQRT_2_OVER_PI * (z + 0.044715 * z * z * z)))
     case 'tanh':
@@ -33,15 +34,18 @@ export function act64(act: Activation, alpha: number, z: number): number {
   }
 }
 
-/** act'(z); at the kinks relu'(0) = 0 and leakyRelu'(0) = alpha, as the kernels define them. */
+/**
+ * act'(z); at the kinks relu'(0) = 0 and leakyRelu'(0) = alpha, as the kernels define them, and at
+ * NaN both are 1 (the gradient passes through, as PyTorch's threshold_backward lets it).
+ */
 export function derivative64(act: Activation, alpha: number, z: number): number {
   switch (act) {
     case 'linear':
       return 1
     case 'relu':
-      return z > 0 ? 1 : 0
+      return z <= 0 ? 0 : 1
     case 'leakyRelu':
-      return z > 0 ? 1 : Math.fround(alpha)
+      return z <= 0 ? Math.fround(alpha) : 1
     case 'gelu': {
       const t = Math.tanh(SQRT_2_OVER_PI * (z + 0.044715 * z * z * z))
       return 0.5 * (1 + t) + 0.5 * z * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * z * z)

@@ -14,9 +14,24 @@ import { flushSubnormal } from './float32.js'
 const f = Math.fround
 
 /**
+ * The one NaN the optimizer steps store (crates/thinnet-core/src/optim canonical_nan): any NaN
+ * becomes JavaScript's NaN, which a Float32Array stores as 0x7fc00000 (positive, quiet, payload 0),
+ * whatever sign or payload the arithmetic gave; every other value stays.
+ */
+export function canonicalNan(x: number): number {
+  return x !== x ? NaN : x
+}
+
+/** A new optimizer state value as every backend stores it: flushed, its NaN canonical. */
+function state(x: number): number {
+  return canonicalNan(flushSubnormal(x))
+}
+
+/**
  * One SGD step in place:
  * g1 = weightDecay != 0 ? g + weightDecay * w : g; with a velocity v = flushSubnormal(momentum * v + g1) and
- * d = nesterov ? g1 + momentum * v : v, else d = g1; w = w - lr * d.
+ * d = nesterov ? g1 + momentum * v : v, else d = g1; w = w - lr * d. Every NaN stored (in w or v)
+ * is the canonical 0x7fc00000 (`canonicalNan`).
  *
  * @example
  * ```ts
@@ -35,11 +50,11 @@ export function referenceSgdStep(w: Float32Array, g: Float32Array, velocity: Flo
     const g1 = wd !== 0 ? f(g[i]! + f(wd * w[i]!)) : g[i]!
     let d = g1
     if (velocity !== undefined) {
-      const v = flushSubnormal(f(f(mu * velocity[i]!) + g1))
+      const v = state(f(f(mu * velocity[i]!) + g1))
       velocity[i] = v
       d = args.nesterov ? f(g1 + f(mu * v)) : v
     }
-    w[i] = f(w[i]! - f(lr * d))
+    w[i] = canonicalNan(f(w[i]! - f(lr * d)))
   }
 }
 
@@ -48,7 +63,8 @@ export function referenceSgdStep(w: Float32Array, g: Float32Array, velocity: Flo
  * AdamW (decoupled, weightDecay != 0): w = w * decay, g1 = g; else g1 = g + weightDecay * w (when
  * weightDecay != 0) or g. Then m = beta1 * m + (1 - beta1) * g1, v = beta2 * v + (1 - beta2) *
  * (g1 * g1), each through flushSubnormal, mhat = m * biasCorrection1, vhat = v * biasCorrection2,
- * w = w - (lr * mhat) / (sqrt(vhat) + epsilon).
+ * w = w - (lr * mhat) / (sqrt(vhat) + epsilon). Every NaN stored (in w, m or v) is the canonical
+ * 0x7fc00000.
  *
  * @example
  * ```ts
@@ -72,20 +88,21 @@ export function referenceAdamStep(w: Float32Array, g: Float32Array, m: Float32Ar
     } else if (k.weightDecay !== 0) {
       g1 = f(g1 + f(k.weightDecay * wi))
     }
-    const mi = flushSubnormal(f(f(k.beta1 * m[i]!) + f(k.oneMinusBeta1 * g1)))
-    const vi = flushSubnormal(f(f(k.beta2 * v[i]!) + f(k.oneMinusBeta2 * f(g1 * g1))))
+    const mi = state(f(f(k.beta1 * m[i]!) + f(k.oneMinusBeta1 * g1)))
+    const vi = state(f(f(k.beta2 * v[i]!) + f(k.oneMinusBeta2 * f(g1 * g1))))
     m[i] = mi
     v[i] = vi
     const mhat = f(mi * k.biasCorrection1)
     const vhat = f(vi * k.biasCorrection2)
-    w[i] = f(wi - f(f(k.lr * mhat) / f(f(Math.sqrt(vhat)) + k.epsilon)))
+    w[i] = canonicalNan(f(wi - f(f(k.lr * mhat) / f(f(Math.sqrt(vhat)) + k.epsilon))))
   }
 }
 
 /**
  * The max-norm constraint in place over w [inputs, units] (row-major): for each column j,
  * norm = sqrt(sum over i in order of w[i, j]^2) in float32; if norm > c every w[i, j] is
- * multiplied by fround(c / norm), else the column is untouched.
+ * multiplied by fround(c / norm) (an infinity becomes the canonical NaN 0x7fc00000), else the
+ * column is untouched.
  *
  * @example
  * ```ts
@@ -106,7 +123,7 @@ export function referenceMaxNorm(w: Float32Array, inputs: number, units: number,
     const norm = f(Math.sqrt(sum))
     if (norm > c32) {
       const scale = f(c32 / norm)
-      for (let i = 0; i < inputs; i++) w[i * units + j] = f(w[i * units + j]! * scale)
+      for (let i = 0; i < inputs; i++) w[i * units + j] = canonicalNan(f(w[i * units + j]! * scale))
     }
   }
 }

@@ -132,7 +132,9 @@ export interface Thinnet {
    * `pre` (optional) receives the pre-activation z, which `denseBackward` needs for gelu.
    * Returns `out` (a new array when omitted). Outputs must not overlap any other array. rows or
    * units of 0 compute nothing; inputs of 0 give z = b. NaN and infinities propagate as IEEE
-   * arithmetic does. Every result element is one chain of multiply-adds in input order, so a
+   * arithmetic does, through every activation (PyTorch's rules: relu(NaN) = NaN, relu(-inf) = +0,
+   * tanh(+-inf) = +-1, sigmoid(+-inf) = 1 and 0, gelu(-inf) = NaN); which NaN (sign, payload) is
+   * the hardware's, so compare outputs with Number.isNaN, not by bits. Every result element is one chain of multiply-adds in input order, so a
    * backend gives the same bits whatever its thread count. Throws a ThinnetError naming the
    * argument (ERR_SHAPE_MISMATCH for a length that disagrees with the sizes, ERR_INVALID_ARG for
    * the rest) before touching any array.
@@ -271,6 +273,8 @@ export interface Thinnet {
    * One SGD step in place (the core's kernel: float32, one pass, the same bits on any thread
    * count): g1 = g + weightDecay * w; with momentum, v = momentum * v + g1 and the step is v (or
    * g1 + momentum * v with Nesterov); w = w - lr * step. `velocity` is required with momentum.
+   * Every NaN it stores is the canonical 0x7fc00000 on every backend (so are adamStep's and
+   * maxNorm's).
    * Models call this for you (`tn.optimizers.sgd`); it is here for custom training loops.
    *
    * @example

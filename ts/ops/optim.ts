@@ -5,7 +5,8 @@
  * runs before each step. Every check runs before the backend is called, so a rejected call
  * throws a ThinnetError naming the argument and leaves every array untouched. The numerics are
  * crates/thinnet-core/src/optim's, bit for bit the same on every backend and equal to
- * ts/reference-optim.ts.
+ * ts/reference-optim.ts, NaN included: every NaN a step or max-norm stores is the canonical
+ * 0x7fc00000, whatever NaN came in or the hardware made.
  */
 
 import type { AdamArgs, Backend, SgdArgs } from '../backend.js'

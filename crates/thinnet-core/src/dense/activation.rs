@@ -6,8 +6,18 @@
 //! FMA, so for a given pre-activation z every path computes bit-identical activations.
 //!
 //! exp is Cody-Waite range reduction plus Cephes' degree-6 polynomial for e^r (about 1 ulp);
-//! tanh uses its odd Taylor series below |x| = 0.4, where 1 - 2 / (e^2x + 1) would cancel; NaN
-//! propagates through every function (comparisons with NaN are false, so the clamps keep it).
+//! tanh uses its odd Taylor series below |x| = 0.4, where 1 - 2 / (e^2x + 1) would cancel.
+//!
+//! Non-finite inputs (PyTorch's semantics): NaN propagates through every activation, relu and
+//! leaky relu included (relu(NaN) = NaN: the kink test is `z <= 0`, false for NaN; comparisons
+//! with NaN are false, so the clamps of exp keep it too); relu(+-inf) = +inf / +0,
+//! leakyRelu(-inf) = -inf, tanh(+-inf) = +-1, sigmoid(+-inf) = 1 / 0, gelu(+inf) = +inf and
+//! gelu(-inf) = -inf * 0 = NaN. The derivatives at NaN: relu' and leakyRelu' are 1 (the gradient
+//! passes, as PyTorch's threshold_backward lets it), the others NaN. Which NaN (sign, payload) is
+//! the hardware's: IEEE 754 leaves it open, x86 and ARM differ for a fresh one and WebAssembly
+//! may give either, so the contract for the layer's outputs is NaN-ness, not NaN bits. On one
+//! machine every path (scalar, vectorized, register epilogues) gives the same bits, which the
+//! tests check.
 
 use crate::error::Error;
 
@@ -16,11 +26,12 @@ use crate::error::Error;
 pub enum Activation {
     /// act(z) = z.
     Linear,
-    /// act(z) = z for z > 0, else +0 (NaN stays NaN). Derivative 1 for z > 0, else 0.
+    /// act(z) = +0 for z <= 0 (-0 included), else z: NaN stays NaN. Derivative 0 for z <= 0,
+    /// else 1 (NaN included).
     Relu,
     /// act(z) = z for z > 0, else alpha * z; alpha must be finite and >= 0 (as in Keras 3), so
     /// that the sign of the output is the sign of z and the backward pass can work from y.
-    /// Derivative 1 for z > 0, else alpha.
+    /// Derivative alpha for z <= 0, else 1 (NaN: act(NaN) = NaN, derivative 1).
     LeakyRelu { alpha: f32 },
     /// The tanh form of GELU: 0.5 z (1 + tanh(sqrt(2 / pi) (z + 0.044715 z^3))), computed as
     /// z * sigmoid(2 sqrt(2 / pi) (z + 0.044715 z^3)), which is the same function without the

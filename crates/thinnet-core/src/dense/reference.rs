@@ -38,18 +38,20 @@ pub(crate) fn dropped_w(d: Option<&DropConnect>, w: &[f32]) -> Vec<f32> {
 pub(crate) fn act64(act: Activation, z: f64) -> f64 {
     match act {
         Activation::Linear => z,
+        // The kernels' rule: z <= 0 (false for NaN) gives the negative branch, so NaN propagates
+        // (PyTorch's relu(NaN) = NaN).
         Activation::Relu => {
-            if z > 0.0 {
-                z
-            } else {
+            if z <= 0.0 {
                 0.0
+            } else {
+                z
             }
         }
         Activation::LeakyRelu { alpha } => {
-            if z > 0.0 {
-                z
-            } else {
+            if z <= 0.0 {
                 f64::from(alpha) * z
+            } else {
+                z
             }
         }
         Activation::Gelu => 0.5 * z * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (z + 0.044715 * z * z * z)).tanh()),
@@ -58,22 +60,24 @@ pub(crate) fn act64(act: Activation, z: f64) -> f64 {
     }
 }
 
-/// act'(z).
+/// act'(z); at NaN relu' and leakyRelu' are 1, as the kernels compute them.
 pub(crate) fn derivative64(act: Activation, z: f64) -> f64 {
     match act {
         Activation::Linear => 1.0,
+        // NaN takes the positive branch, as in the kernels (`multiply_by_derivative`): the gradient
+        // passes through, as PyTorch's threshold_backward lets it.
         Activation::Relu => {
-            if z > 0.0 {
-                1.0
-            } else {
+            if z <= 0.0 {
                 0.0
+            } else {
+                1.0
             }
         }
         Activation::LeakyRelu { alpha } => {
-            if z > 0.0 {
-                1.0
-            } else {
+            if z <= 0.0 {
                 f64::from(alpha)
+            } else {
+                1.0
             }
         }
         Activation::Gelu => {

@@ -449,6 +449,84 @@ fn the_epilogue_is_exactly_the_scalar_definition() {
     }
 }
 
+/// NaN (of several signs and payloads), infinities and zeros of both signs as pre-activations on
+/// every path of every ISA (full tiles through the register epilogues, partial tiles and few-row
+/// products through the shared one, with and without output dropout): y is bit for bit the scalar
+/// definition `activate(z)` (times the scale where kept), and the documented semantics hold:
+/// NaN propagates through every activation, relu and leaky relu included.
+#[test]
+fn non_finite_pre_activations_match_the_scalar_definition_on_every_isa() {
+    use crate::dense::activation::activate;
+    let specials: [u32; 9] = [
+        0x7fc0_0000, // NaN
+        0xffc0_0000, // -NaN (x86's default)
+        0x7fe0_1234, // NaN with a payload
+        0x7f80_0000, // +inf
+        0xff80_0000, // -inf
+        0x8000_0000, // -0
+        0x0000_0000, // +0
+        0x7f7f_ffff, // f32::MAX
+        0xff7f_ffff, // -f32::MAX
+    ];
+    for isa in available() {
+        let mk = micro_kernel(isa);
+        for rows in [1, 3, 2 * mk.mr + 1] {
+            let sh = shape(rows, 5, 2 * mk.nr + 3);
+            let d = data(sh, 31);
+            // Each column's bias a special (z of column j is x . w_j + b_j: b_j itself when it is
+            // NaN or infinite); w's column 0 zero, so z = b there exactly, +-0 included.
+            let b: Vec<f32> = (0..sh.units).map(|j| f32::from_bits(specials[j % specials.len()])).collect();
+            let w: Vec<f32> = d.w.iter().enumerate().map(|(i, &v)| if i % sh.units == 0 { 0.0 } else { v }).collect();
+            // One row also meets +inf and -inf in x: inf - inf sums (fresh NaNs) in some columns.
+            let mut x = d.x.clone();
+            if rows > 1 {
+                x[5] = f32::INFINITY;
+                x[6] = f32::NEG_INFINITY;
+            }
+            let exec = Exec { isa, threads: 1 };
+            for &act in ACTIVATIONS.iter() {
+                for out in [None, Some(spec(0.5, 22, 7, Mode::Inverted))] {
+                    let drop = DenseDropouts { output: out, ..DenseDropouts::default() };
+                    let n = sh.rows * sh.units;
+                    let (mut y, mut pre) = (vec![0.0; n], vec![0.0; n]);
+                    dense_forward(&x, &w, Some(&b), &mut y, Some(&mut pre), sh, act, &drop, exec).unwrap();
+                    for i in 0..n {
+                        let z = pre[i];
+                        let kept = out.map_or(true, |o| reference::keep(&o, i));
+                        let scale = out.map_or(1.0, |o| o.scale());
+                        let want = if kept { activate(act, z) * scale } else { 0.0 };
+                        let at = format!("{:?} {:?} rows {} element {}: z {:#010x}", isa, act, rows, i, z.to_bits());
+                        assert_eq!(y[i].to_bits(), want.to_bits(), "{}", at);
+                        if kept && z.is_nan() {
+                            assert!(y[i].is_nan(), "NaN must propagate: {}", at);
+                        }
+                        if kept && out.is_none() && z.is_infinite() {
+                            let expect = match act {
+                                Activation::Linear => z,
+                                Activation::Relu => z.max(0.0),
+                                Activation::LeakyRelu { .. } => z,
+                                Activation::Tanh => z.signum(),
+                                Activation::Sigmoid => z.max(0.0).min(1.0),
+                                Activation::Gelu => {
+                                    if z > 0.0 {
+                                        z
+                                    } else {
+                                        f32::NAN
+                                    }
+                                }
+                            };
+                            assert!(y[i] == expect || (y[i].is_nan() && expect.is_nan()), "{} gave {}", at, y[i]);
+                        }
+                        if act == Activation::Relu && kept && out.is_none() && z == 0.0 {
+                            assert_eq!(y[i].to_bits(), 0, "relu(+-0) = +0: {}", at);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn thread_splits_give_the_same_bits_forward_and_backward() {
     let sh = shape(131, 300, 257);

@@ -220,7 +220,11 @@ unsafe fn finish_full_tile(t: &Tile, acc: &[[v128; NV]; MR]) {
             }
             for x in v.iter_mut() {
                 *x = match epi.act {
-                    // z <= 0 (false for NaN) becomes +0, as in `activate`.
+                    // z <= 0 (false for NaN) becomes +0, as in `activate`: NaN propagates with
+                    // z's own bits, -0 becomes +0. f32x4_pmax(z, 0) (x86's maxps order) keeps NaN
+                    // but also keeps -0; f32x4_max gets both right but returns a NaN of the
+                    // engine's choosing rather than z's, and V8 lowers it to several instructions
+                    // on x86: the compare and and-not is two, and exactly the scalar definition.
                     Activation::Relu => v128_andnot(*x, f32x4_le(*x, zero)),
                     Activation::LeakyRelu { alpha } => {
                         v128_bitselect(*x, f32x4_mul(*x, f32x4_splat(alpha)), f32x4_gt(*x, zero))

@@ -259,7 +259,12 @@ unsafe fn finish_full_tile(t: &Tile, tile: &[[f32; NR]; MR]) {
             }
             for x in v.iter_mut() {
                 *x = match epi.act {
-                    // z <= 0 (false for NaN) becomes +0, as in `activate`.
+                    // z <= 0 (false for NaN) becomes +0, as in `activate`: NaN propagates, -0
+                    // becomes +0. Not `_mm512_max_ps(zero, x)`, which would propagate NaN too
+                    // (max returns its second operand when either is NaN) at one instruction
+                    // instead of a compare and a masked move, but returns -0 for -0 (it returns
+                    // the second operand for equal values): the contract's relu(-0) is +0, and
+                    // an epilogue costs O(m n) against the product's O(m n k).
                     Activation::Relu => _mm512_mask_mov_ps(*x, _mm512_cmp_ps_mask::<_CMP_LE_OQ>(*x, zero), zero),
                     Activation::LeakyRelu { alpha } => {
                         let positive = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(*x, zero);

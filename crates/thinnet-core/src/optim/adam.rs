@@ -1,7 +1,7 @@
 //! One step of Adam (Kingma & Ba, 2015), with L2 weight decay or decoupled weight decay (AdamW,
 //! Loshchilov & Hutter, 2019).
 
-use super::{check_len, check_range, flush_subnormal, SendPtr, ALIGN};
+use super::{canonicalize, check_len, check_range, flush_subnormal, has_nan, SendPtr, ALIGN, BLOCK};
 use crate::error::Error;
 use crate::parallel::{for_chunks, max_threads};
 
@@ -108,7 +108,8 @@ pub(crate) fn pow_int(base: f64, mut e: u64) -> f64 {
 ///
 /// each operation rounded to f32, in this order (no fused multiply-add; sqrt correctly
 /// rounded), so results are bit-identical on every instruction set and thread count. NaN and
-/// infinities propagate as IEEE arithmetic makes them.
+/// infinities propagate as IEEE arithmetic makes them, and every NaN stored in w, m or v is the
+/// canonical 0x7fc0_0000 (`super::canonical_nan`).
 ///
 /// Errors, before anything is written: g, m or v not of w's length (`ERR_SHAPE_MISMATCH`); a
 /// factor out of its range ([`AdamParams`] lists them; `ERR_INVALID_ARG`).
@@ -137,7 +138,13 @@ pub fn adam_step_with(
         // elements (checked above) and are borrowed for the whole call; g is only read.
         let (w, g, m, v) =
             unsafe { (wp.range(start, len), gp.range_ref(start, len), mp.range(start, len), vp.range(start, len)) };
-        adam_chunk(w, g, m, v, &p);
+        let blocks = w.chunks_mut(BLOCK).zip(g.chunks(BLOCK)).zip(m.chunks_mut(BLOCK)).zip(v.chunks_mut(BLOCK));
+        for (((w, g), m), v) in blocks {
+            adam_chunk(w, g, m, v, &p);
+            if has_nan(w) {
+                canonicalize(&mut [w, m, v]);
+            }
+        }
     });
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! One step of stochastic gradient descent, with optional (Nesterov) momentum and L2 weight decay.
 
-use super::{check_len, check_range, flush_subnormal, SendPtr, ALIGN};
+use super::{canonicalize, check_len, check_range, flush_subnormal, nan_probe, saw_nan, SendPtr, ALIGN, BLOCK};
 use crate::error::Error;
 use crate::parallel::{for_chunks, max_threads};
 
@@ -29,7 +29,8 @@ pub struct SgdParams {
 ///
 /// each operation rounded to f32, in this order (no fused multiply-add), so results are
 /// bit-identical on every instruction set and thread count. NaN and infinities propagate as IEEE
-/// arithmetic makes them. `velocity` starts as zeros (PyTorch instead initialises it to the first
+/// arithmetic makes them, and every NaN stored in w or v is the canonical 0x7fc0_0000
+/// (`super::canonical_nan`). `velocity` starts as zeros (PyTorch instead initialises it to the first
 /// g1; with zeros the first step is the same, `0 * momentum + g1`).
 ///
 /// Errors, before anything is written: g or velocity not of w's length (`ERR_SHAPE_MISMATCH`); a
@@ -62,9 +63,22 @@ pub fn sgd_step_with(
         // elements (checked above) and are borrowed for the whole call; g is only read.
         let (w, g) = unsafe { (wp.range(start, len), gp.range_ref(start, len)) };
         match vp {
-            // SAFETY: as above, for velocity.
-            Some(vp) => sgd_momentum(w, g, unsafe { vp.range(start, len) }, &p),
-            None => sgd_plain(w, g, &p),
+            Some(vp) => {
+                // SAFETY: as above, for velocity.
+                let v = unsafe { vp.range(start, len) };
+                for ((w, g), v) in w.chunks_mut(BLOCK).zip(g.chunks(BLOCK)).zip(v.chunks_mut(BLOCK)) {
+                    if sgd_momentum(w, g, v, &p) {
+                        canonicalize(&mut [w, v]);
+                    }
+                }
+            }
+            None => {
+                for (w, g) in w.chunks_mut(BLOCK).zip(g.chunks(BLOCK)) {
+                    if sgd_plain(w, g, &p) {
+                        canonicalize(&mut [w]);
+                    }
+                }
+            }
         }
     });
     Ok(())
@@ -86,31 +100,37 @@ fn check_sgd(p: &SgdParams, has_velocity: bool) -> Result<(), Error> {
     Ok(())
 }
 
-/// d = g1.
-fn sgd_plain(w: &mut [f32], g: &[f32], p: &SgdParams) {
+/// d = g1. Returns whether a new w is NaN.
+fn sgd_plain(w: &mut [f32], g: &[f32], p: &SgdParams) -> bool {
     let (lr, wd) = (p.lr, p.weight_decay);
+    let mut nan = 0u32;
     if wd != 0.0 {
         for (w, &g) in w.iter_mut().zip(g) {
             let g1 = g + wd * *w;
             *w -= lr * g1;
+            nan |= nan_probe(*w);
         }
     } else {
         for (w, &g) in w.iter_mut().zip(g) {
             *w -= lr * g;
+            nan |= nan_probe(*w);
         }
     }
+    saw_nan(nan)
 }
 
 /// With a velocity: the decay and Nesterov branches are hoisted out of the loop so that each
-/// loop body is straight-line code the compiler vectorises.
-fn sgd_momentum(w: &mut [f32], g: &[f32], v: &mut [f32], p: &SgdParams) {
+/// loop body is straight-line code the compiler vectorises. Returns whether a new w is NaN.
+fn sgd_momentum(w: &mut [f32], g: &[f32], v: &mut [f32], p: &SgdParams) -> bool {
     let (lr, mu, wd) = (p.lr, p.momentum, p.weight_decay);
+    let mut nan = 0u32;
     match (wd != 0.0, p.nesterov) {
         (true, true) => {
             for ((w, &g), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
                 let g1 = g + wd * *w;
                 *v = flush_subnormal(mu * *v + g1);
                 *w -= lr * (g1 + mu * *v);
+                nan |= nan_probe(*w);
             }
         }
         (true, false) => {
@@ -118,19 +138,23 @@ fn sgd_momentum(w: &mut [f32], g: &[f32], v: &mut [f32], p: &SgdParams) {
                 let g1 = g + wd * *w;
                 *v = flush_subnormal(mu * *v + g1);
                 *w -= lr * *v;
+                nan |= nan_probe(*w);
             }
         }
         (false, true) => {
             for ((w, &g), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
                 *v = flush_subnormal(mu * *v + g);
                 *w -= lr * (g + mu * *v);
+                nan |= nan_probe(*w);
             }
         }
         (false, false) => {
             for ((w, &g), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
                 *v = flush_subnormal(mu * *v + g);
                 *w -= lr * *v;
+                nan |= nan_probe(*w);
             }
         }
     }
+    saw_nan(nan)
 }

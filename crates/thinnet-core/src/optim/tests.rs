@@ -50,11 +50,6 @@ fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
 
-/// Bits, with every NaN as one pattern (IEEE leaves the payload of a fresh NaN unspecified).
-fn bits_any_nan(v: &[f32]) -> Vec<u32> {
-    v.iter().map(|x| if x.is_nan() { 0x7fc0_0000 } else { x.to_bits() }).collect()
-}
-
 // ---- the scalar oracles: the documented formulas, one element at a time ----
 
 /// The oracle's flush, written independently of `flush_subnormal`: below the smallest normal in
@@ -67,12 +62,27 @@ fn scalar_flush(x: f32) -> f32 {
     }
 }
 
+/// A state value as the oracle stores it: flushed, its NaN canonical.
+fn scalar_state(x: f32) -> f32 {
+    scalar_canonical(scalar_flush(x))
+}
+
+/// The oracle's NaN rule, written independently of `canonical_nan`: every NaN stored is
+/// 0x7fc0_0000.
+fn scalar_canonical(x: f32) -> f32 {
+    if x.is_nan() {
+        f32::from_bits(0x7fc0_0000)
+    } else {
+        x
+    }
+}
+
 fn scalar_sgd(w: &mut [f32], g: &[f32], mut velocity: Option<&mut [f32]>, p: &SgdParams) {
     for i in 0..w.len() {
         let g1 = if p.weight_decay != 0.0 { g[i] + p.weight_decay * w[i] } else { g[i] };
         let d = match velocity.as_deref_mut() {
             Some(v) => {
-                v[i] = scalar_flush(p.momentum * v[i] + g1);
+                v[i] = scalar_state(p.momentum * v[i] + g1);
                 if p.nesterov {
                     g1 + p.momentum * v[i]
                 } else {
@@ -81,7 +91,7 @@ fn scalar_sgd(w: &mut [f32], g: &[f32], mut velocity: Option<&mut [f32]>, p: &Sg
             }
             None => g1,
         };
-        w[i] = w[i] - p.lr * d;
+        w[i] = scalar_canonical(w[i] - p.lr * d);
     }
 }
 
@@ -96,11 +106,11 @@ fn scalar_adam(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], p: &AdamP
         } else {
             g1 = g[i];
         }
-        m[i] = scalar_flush(p.beta1 * m[i] + p.one_minus_beta1 * g1);
-        v[i] = scalar_flush(p.beta2 * v[i] + p.one_minus_beta2 * (g1 * g1));
+        m[i] = scalar_state(p.beta1 * m[i] + p.one_minus_beta1 * g1);
+        v[i] = scalar_state(p.beta2 * v[i] + p.one_minus_beta2 * (g1 * g1));
         let mhat = m[i] * p.bias_correction1;
         let vhat = v[i] * p.bias_correction2;
-        w[i] = w[i] - (p.lr * mhat) / (vhat.sqrt() + p.epsilon);
+        w[i] = scalar_canonical(w[i] - (p.lr * mhat) / (vhat.sqrt() + p.epsilon));
     }
 }
 
@@ -115,7 +125,7 @@ fn scalar_max_norm(w: &mut [f32], inputs: usize, units: usize, c: f32) {
         if norm > c {
             let scale = c / norm;
             for i in 0..inputs {
-                w[i * units + j] = w[i * units + j] * scale;
+                w[i * units + j] = scalar_canonical(w[i * units + j] * scale);
             }
         }
     }
@@ -435,7 +445,82 @@ fn nan_and_infinity_stay_in_their_element() {
     }
     let mut r = before.clone();
     scalar_max_norm(&mut r, inputs, units, 1e-3);
-    assert_eq!(bits_any_nan(&w), bits_any_nan(&r));
+    assert_eq!(bits(&w), bits(&r));
+    assert_eq!(w[2 * units + 3].to_bits(), 0x7fc0_0000);
+}
+
+/// NaN of every sign and payload (quiet and signalling), infinities and zeros of both signs in
+/// every input of every step: the vectorised kernels (SSE2 / AVX / NEON / simd128 lanes, whatever
+/// the compiler made of the loops) and every thread split give exactly the scalar oracle's bits,
+/// and every NaN they store is the canonical 0x7fc0_0000.
+#[test]
+fn non_finite_inputs_give_the_oracle_bits_and_one_canonical_nan() {
+    let specials: [u32; 10] = [
+        0x7fc0_0000, // the canonical quiet NaN
+        0xffc0_0000, // x86's default NaN (negative)
+        0x7f80_0001, // a signalling NaN
+        0xff81_2345, // a negative signalling NaN with a payload
+        0x7fe0_0001, // a quiet NaN with a payload
+        0x7f80_0000, // +inf
+        0xff80_0000, // -inf
+        0x8000_0000, // -0
+        0x0000_0000, // +0
+        0x7f7f_ffff, // f32::MAX
+    ];
+    // Lengths past a few vector widths, with the specials in every lane position and tail.
+    for n in [1usize, 7, 67, 1000] {
+        let with = |base: Vec<f32>, shift: usize| -> Vec<f32> {
+            base.iter()
+                .enumerate()
+                .map(|(i, &x)| if (i + shift) % 3 == 0 { f32::from_bits(specials[(i / 3 + shift) % 10]) } else { x })
+                .collect()
+        };
+        let (w0, g, m0, v0) =
+            (with(data(n, 21), 0), with(data(n, 22), 1), with(data(n, 23), 2), with(positive(n, 24), 4));
+        let check_nan = |v: &[f32], what: &str| {
+            for (i, x) in v.iter().enumerate() {
+                assert!(!x.is_nan() || x.to_bits() == 0x7fc0_0000, "{} n {} [{}] = {:#010x}", what, n, i, x.to_bits());
+            }
+        };
+        let threads = std::iter::once(1).chain(split_thread_counts());
+        for t in threads {
+            for p in sgd_sets() {
+                let velocity = p.momentum > 0.0;
+                let (mut w, mut v) = (w0.clone(), m0.clone());
+                sgd_step_with(&mut w, &g, if velocity { Some(&mut v) } else { None }, &p, t).unwrap();
+                let (mut rw, mut rv) = (w0.clone(), m0.clone());
+                scalar_sgd(&mut rw, &g, if velocity { Some(&mut rv) } else { None }, &p);
+                assert_eq!(bits(&w), bits(&rw), "sgd w n {} threads {} {:?}", n, t, p);
+                assert_eq!(bits(&v), bits(&rv), "sgd v n {} threads {} {:?}", n, t, p);
+                check_nan(&w, "sgd w");
+                if velocity {
+                    check_nan(&v, "sgd v");
+                }
+            }
+            for p in adam_sets() {
+                let (mut w, mut m, mut v) = (w0.clone(), m0.clone(), v0.clone());
+                adam_step_with(&mut w, &g, &mut m, &mut v, &p, t).unwrap();
+                let (mut rw, mut rm, mut rv) = (w0.clone(), m0.clone(), v0.clone());
+                scalar_adam(&mut rw, &g, &mut rm, &mut rv, &p);
+                assert_eq!(bits(&w), bits(&rw), "adam w n {} threads {} {:?}", n, t, p);
+                assert_eq!(bits(&m), bits(&rm), "adam m n {} threads {} {:?}", n, t, p);
+                assert_eq!(bits(&v), bits(&rv), "adam v n {} threads {} {:?}", n, t, p);
+                check_nan(&w, "adam w");
+                check_nan(&m, "adam m");
+                check_nan(&v, "adam v");
+            }
+        }
+        // Max-norm over the infinities only (a NaN column is left bit for bit as it is).
+        let finite_or_inf: Vec<f32> = w0.iter().map(|&x| if x.is_nan() { 1.5 } else { x }).collect();
+        for (inputs, units) in [(1, n), (n, 1)] {
+            let mut w = finite_or_inf.clone();
+            max_norm_with(&mut w, inputs, units, 2.0, 1).unwrap();
+            let mut r = finite_or_inf.clone();
+            scalar_max_norm(&mut r, inputs, units, 2.0);
+            assert_eq!(bits(&w), bits(&r), "max-norm {} x {}", inputs, units);
+            check_nan(&w, "max-norm w");
+        }
+    }
 }
 
 // ---- errors: never a panic, nothing written ----
