@@ -2,6 +2,11 @@
  * Argument checks of the facade. Every operation runs all of them before it calls a backend, so a
  * rejected call throws a ThinnetError and leaves every array untouched. Each message names the
  * argument, what was expected and what was received.
+ *
+ * Order, against a hostile caller: an operation first reads its options once (`readOptions`,
+ * `readPending`: the only place a getter or Proxy trap of the caller's runs), then checks its
+ * arrays (through the engine's own typed-array getters), then calls the backend; nothing in
+ * between, messages included (`describeValue`), calls into a value of the caller's.
  */
 
 import type { DropoutMode, KernelSpec } from './backend.js'

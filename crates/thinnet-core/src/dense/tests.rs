@@ -506,7 +506,7 @@ fn non_finite_pre_activations_match_the_scalar_definition_on_every_isa() {
                                 Activation::Relu => z.max(0.0),
                                 Activation::LeakyRelu { .. } => z,
                                 Activation::Tanh => z.signum(),
-                                Activation::Sigmoid => z.max(0.0).min(1.0),
+                                Activation::Sigmoid => z.clamp(0.0, 1.0),
                                 Activation::Gelu => {
                                     if z > 0.0 {
                                         z
