@@ -46,6 +46,12 @@ afterAll(async () => {
   await temp?.cleanup()
 })
 
+/** The part of `attw --format json` this test reads. */
+interface AttwReport {
+  analysis: { entrypoints: Record<string, { resolutions: Record<string, { resolution?: { fileName: string } }> } | undefined> }
+  problems?: Record<string, { kind: string; entrypoint: string; resolutionKind?: string }[]>
+}
+
 describe('the packed tarball', () => {
   it('holds dist, both .wasm builds, README and LICENSE; no native binary, no sources, no tests', () => {
     for (const file of ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/web.js', 'dist/web.d.ts', 'dist/data/index.js', 'dist/cli/main.js', 'build/thinnet_simd.wasm', 'build/thinnet_scalar.wasm']) {
@@ -65,8 +71,18 @@ describe('the packed tarball', () => {
     // and TypeScript's `module: nodenext` accepts (a `module: node16` CommonJS project must use
     // import()): README, "CommonJS".
     // Both exit non-zero on a problem, which `run` turns into a failure with their report.
-    const { stdout } = await run('npx', ['--no-install', 'attw', main.tarball, '--profile', 'node16', '--ignore-rules', 'cjs-resolves-to-esm'], REPO)
-    expect(stdout).toMatch(/"thinnet\/data"\s+node16 \(from CJS\): 🟢/)
+    // JSON, not the human report: attw picks a table or a list by the terminal's width.
+    const { stdout } = await run('npx', ['--no-install', 'attw', main.tarball, '--profile', 'node16', '--ignore-rules', 'cjs-resolves-to-esm', '--format', 'json'], REPO)
+    const report = JSON.parse(stdout) as AttwReport
+    for (const entrypoint of ['.', './web', './data']) {
+      for (const kind of ['node16-cjs', 'node16-esm', 'bundler']) {
+        const resolution = report.analysis.entrypoints[entrypoint]?.resolutions[kind]?.resolution
+        expect(resolution?.fileName, `${entrypoint} (${kind})`).toMatch(/\/node_modules\/thinnet\/dist\/.*\.d\.ts$/)
+      }
+    }
+    // The problems left are the two excused above, and nothing else.
+    const problems = Object.values(report.problems ?? {}).flat()
+    expect(problems.filter((p) => !(p.kind === 'CJSResolvesToESM' || (p.kind === 'NoResolution' && p.resolutionKind === 'node10')))).toEqual([])
   })
 
   it('the platform package holds just its binary and its package.json', () => {
