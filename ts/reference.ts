@@ -88,8 +88,9 @@ export function referenceDraw(seed: bigint, stream: bigint, j: bigint): number {
 
 /**
  * The raw 32-bit draws of elements offset .. offset + n - 1 of `stream` under `seed`: what the
- * masks compare with their threshold, and what the layers' weight initialisers turn into
- * uniform and normal numbers. Arguments are assumed checked (bigints in [0, 2^64)).
+ * masks compare with their threshold, element by element. The oracle of the product's own
+ * `draws` (random.ts: weight initialisation, shuffling), which does not call this module.
+ * Arguments are assumed checked (bigints in [0, 2^64)).
  */
 export function draws(n: number, seed: bigint, stream: bigint, offset: bigint): Uint32Array {
   const out = new Uint32Array(n)

@@ -11,6 +11,7 @@ import { dropoutMask } from './ops/dropout-mask.js'
 import { gemm } from './ops/gemm.js'
 import { adamStep, allFinite, maxNorm, sgdStep, type AdamStepOptions, type MaxNormOptions, type SgdStepOptions } from './ops/optim.js'
 import { maxThreads, setMaxThreads } from './ops/threads.js'
+import type { Ops } from './ops-port.js'
 import { fromArtifacts } from './model/deserialize.js'
 import { layers, optimizers, schedules } from './model/index.js'
 import type { Layer } from './model/layers.js'
@@ -27,7 +28,8 @@ import type {
   GemmOptions,
 } from './types.js'
 
-export interface Thinnet {
+/** The facade. It extends `Ops`, the narrow port the layers and models depend on (ops-port.ts). */
+export interface Thinnet extends Ops {
   /** The backend that was chosen: 'native' | 'wasm' | 'wasm-scalar'. */
   readonly backend: BackendName
   /** The instruction set its kernels run: 'avx512' | 'avx2' | 'neon' | 'simd128' | 'scalar'. */

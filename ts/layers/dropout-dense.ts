@@ -18,7 +18,7 @@ import { invalidArg, shapeMismatch } from '../errors.js'
 import { Generator, type Draw } from '../generator.js'
 import { checkActivation, checkAlpha } from '../ops/dense-checks.js'
 import { SAVED_NEEDS } from '../ops/dense-backward.js'
-import type { Thinnet } from '../thinnet.js'
+import type { Ops } from '../ops-port.js'
 import type { DenseBackwardOptions, DenseOptions, DropConnectOptions, U64 } from '../types.js'
 import {
   checkCount,
@@ -190,7 +190,7 @@ export class DropoutDense {
   /** The dropouts, checked: undefined when absent or p = 0 (see `setRates`). */
   #dropouts: { input: Readonly<LayerDropout> | undefined; output: Readonly<LayerDropout> | undefined; dropConnect: Readonly<LayerDropout> | undefined }
 
-  readonly #tn: Thinnet
+  readonly #tn: Ops
   readonly #generators: { input: Generator; output: Generator; dropConnect: Generator }
   /** The mode each dropout had when last on, so that turning one off and on keeps it. */
   readonly #modes: { input?: DropoutMode; output?: DropoutMode; dropConnect?: DropoutMode } = {}
@@ -204,8 +204,8 @@ export class DropoutDense {
   #saved: Saved | undefined
   #disposed = false
 
-  constructor(tn: Thinnet, options: DropoutDenseOptions) {
-    if (typeof tn !== 'object' || tn === null || typeof (tn as Partial<Thinnet>).dense !== 'function') {
+  constructor(tn: Ops, options: DropoutDenseOptions) {
+    if (typeof tn !== 'object' || tn === null || typeof (tn as Partial<Ops>).dense !== 'function') {
       throw invalidArg(`tn must be the object load() returns, received ${describeValue(tn)}`)
     }
     const o = checkObject(options, 'options', '{ inputs: 784, units: 128, seed: 1 }')

@@ -7,7 +7,7 @@
  * weight now and then; one engine always gives the same weights.
  */
 
-import { draws } from '../reference.js'
+import { draws } from '../random.js'
 
 export type Initializer = 'heNormal' | 'glorotUniform'
 

@@ -21,14 +21,15 @@
  */
 
 import { invalidArg, ThinnetError } from '../errors.js'
-import { draws } from '../reference.js'
+import { draws } from '../random.js'
 import { checkKeys, checkObject, describeValue } from '../validate.js'
 import { checkData, checkPositiveInt, type CheckedData } from './data-checks.js'
 import { meanSquaredError, softmaxCrossEntropy, type LossName, type LossResult } from './loss.js'
-import { adam, describeOptimizer, type Optimizer } from './optimizers.js'
+import { adam, describeOptimizer, type Optimizer, type OptimizerState } from './optimizers.js'
 import { checkPredictOptions, evaluateUnlocked } from './predict.js'
 import { checkSchedule, type Schedule } from './schedules.js'
 import type { Sequential } from './sequential.js'
+import { internalsOf } from './sequential-internals.js'
 import { SHUFFLE_STREAM } from './streams.js'
 
 export interface FitOptions {
@@ -133,7 +134,8 @@ export function permutation(n: number, seed: bigint, offset: bigint): Uint32Arra
 export async function fit(model: Sequential, options: FitOptions): Promise<History> {
   const o = checkObject(options, 'options', '{ x, y, epochs: 10, batchSize: 128 }')
   checkKeys(o, FIT_KEYS, 'options')
-  model.live()
+  const internals = internalsOf(model)
+  internals.live()
   const data = checkData(o.x, o.y, model.inputs, model.outputs, 'x', 'y')
   const epochs = o.epochs === undefined ? 1 : checkPositiveInt('epochs', o.epochs, 1)
   const batchSize = checkPositiveInt('batchSize', o.batchSize, 32)
@@ -153,9 +155,9 @@ export async function fit(model: Sequential, options: FitOptions): Promise<Histo
   if (signal !== undefined && !(typeof signal === 'object' && signal !== null && typeof signal.aborted === 'boolean')) {
     throw invalidArg(`signal must be an AbortSignal, received ${describeValue(signal)}`)
   }
-  model.settleLoss(data.loss)
+  internals.settleLoss(data.loss)
 
-  return model.exclusive('fit', () =>
+  return internals.exclusive('fit', () =>
     train(model, {
       data,
       epochs,
@@ -196,7 +198,7 @@ async function train(model: Sequential, plan: Plan): Promise<History> {
   const { data, epochs, batchSize, signal } = plan
   const { rows } = data
   const { inputs, outputs } = model
-  const state = model.optimizerState(plan.optimizer)
+  const state = internalsOf(model).optimizerState(plan.optimizer)
   const history: History = { loss: data.loss, optimizer: describeOptimizer(plan.optimizer), epochs: [] }
   const batches = Math.ceil(rows / batchSize)
   const xb = new Float32Array(batchSize * inputs)
@@ -320,7 +322,7 @@ async function step(
   loss: LossName,
   gradBuffer: Float32Array,
   lr: number,
-  state: ReturnType<Sequential['optimizerState']>,
+  state: OptimizerState,
   where: { epoch: number; batch: number },
 ): Promise<LossResult> {
   const layers = model.fused
@@ -364,7 +366,7 @@ async function step(
   model.plan.forEach((p, i) => {
     if (p.maxNorm !== undefined) {
       const layer = layers[i]!
-      model.tn.maxNorm(layer.parameters().w, { inputs: layer.inputs, units: layer.units, c: p.maxNorm })
+      internalsOf(model).ops.maxNorm(layer.parameters().w, { inputs: layer.inputs, units: layer.units, c: p.maxNorm })
     }
   })
   return result

@@ -10,7 +10,7 @@
 
 import type { BackendBuffer } from '../backend.js'
 import { invalidArg } from '../errors.js'
-import type { Thinnet } from '../thinnet.js'
+import type { Ops } from '../ops-port.js'
 import { checkKeys, checkObject, describeValue } from '../validate.js'
 import { checkSchedule, type Schedule } from './schedules.js'
 
@@ -165,11 +165,11 @@ export interface StateBuffer {
 export class OptimizerState {
   readonly optimizer: Optimizer
   #steps = 0
-  readonly #tn: Thinnet
+  readonly #tn: Ops
   readonly #slots: readonly ParameterSlot[]
   readonly #state: BackendBuffer[][]
 
-  constructor(tn: Thinnet, optimizer: Optimizer, slots: readonly ParameterSlot[]) {
+  constructor(tn: Ops, optimizer: Optimizer, slots: readonly ParameterSlot[]) {
     this.optimizer = optimizer
     this.#tn = tn
     this.#slots = slots

@@ -13,6 +13,7 @@ import { checkKeys, checkObject, checkU64, describeValue } from '../validate.js'
 import { checkData, checkPositiveInt, checkX } from './data-checks.js'
 import { probabilityCrossEntropy, softmaxRows } from './loss.js'
 import type { Sequential } from './sequential.js'
+import { internalsOf } from './sequential-internals.js'
 import { MC_OFFSET_BASE } from './streams.js'
 
 export type Inference = 'weight-scaling' | 'mc'
@@ -99,14 +100,14 @@ export function checkPredictOptions(options: unknown, model: Sequential): Checke
 export async function predict(model: Sequential, x: Float32Array, options: PredictOptions = {}): Promise<Prediction> {
   const opts = checkPredictOptions(options, model)
   const rows = checkX(x, model.inputs, 'x')
-  return model.exclusive('predict', () => run(model, x, rows, opts))
+  return internalsOf(model).exclusive('predict', () => run(model, x, rows, opts))
 }
 
 /** Loss and accuracy on (x, y), by weight scaling or Monte Carlo (the options of `predict`). */
 export async function evaluate(model: Sequential, x: Float32Array, y: unknown, options: PredictOptions = {}): Promise<Evaluation> {
   const opts = checkPredictOptions(options, model)
   if (opts.keepSamples) throw invalidArg('keepSamples is for predict')
-  return model.exclusive('evaluate', () => evaluateUnlocked(model, x, y, opts))
+  return internalsOf(model).exclusive('evaluate', () => evaluateUnlocked(model, x, y, opts))
 }
 
 /** @internal evaluate for callers that already hold the model (fit's validation). */

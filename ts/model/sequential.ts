@@ -14,7 +14,7 @@
 import type { DropoutMode } from '../backend.js'
 import { invalidArg } from '../errors.js'
 import { DropoutDense } from '../layers/dropout-dense.js'
-import type { Thinnet } from '../thinnet.js'
+import type { Ops } from '../ops-port.js'
 import type { U64 } from '../types.js'
 import { checkCount, checkKeys, checkMode, checkObject, checkU64, describeValue } from '../validate.js'
 import { compile, describePlan, type FusedLayerPlan } from './compile.js'
@@ -24,6 +24,7 @@ import { fit, type FitOptions, type History } from './fit.js'
 import { OptimizerState, type Optimizer, type ParameterSlot } from './optimizers.js'
 import { evaluate, predict, type Evaluation, type Prediction, type PredictOptions } from './predict.js'
 import { toArtifacts, type ModelArtifacts, type SavedFiles, type SaveOptions } from './serialize.js'
+import { registerInternals, type SequentialInternals } from './sequential-internals.js'
 import { storeOf } from './store.js'
 
 export interface SequentialOptions {
@@ -79,13 +80,14 @@ export class Sequential {
   /** Progress that training keeps (epochs trained, the shuffle stream's offset). */
   readonly progress: TrainingProgress = { epochs: 0, shuffleOffset: 0n }
   #loss: LossName | undefined
-  readonly #tn: Thinnet
+  readonly #tn: Ops
   readonly #optimizers = new Map<Optimizer, OptimizerState>()
   #restoredOptimizer: Optimizer | undefined
   #busy: string | undefined
   #disposed = false
+  readonly #internals: SequentialInternals
 
-  constructor(tn: Thinnet, layers: readonly Layer[], options: SequentialOptions) {
+  constructor(tn: Ops, layers: readonly Layer[], options: SequentialOptions) {
     if (!Array.isArray(layers)) throw invalidArg(`layers must be an array of tn.layers, received ${describeValue(layers)}`)
     const o = checkObject(options, 'options', '{ inputs: 784, seed: 1n }')
     checkKeys(o, ['inputs', 'seed', 'mode', 'loss'], 'options')
@@ -126,6 +128,8 @@ export class Sequential {
       throw error
     }
     this.fused = Object.freeze(fused)
+    this.#internals = this.#makeInternals()
+    registerInternals(this, this.#internals)
   }
 
   /** The loss the model trains with (undefined until set by the options or the first fit). */
@@ -237,7 +241,7 @@ export class Sequential {
    * ```
    */
   save(destination: string, options: SaveOptions = {}): Promise<SavedFiles> {
-    return this.exclusive('save', () => storeOf(this.#tn).save(this, destination, options))
+    return this.#internals.exclusive('save', () => storeOf(this.#tn as Parameters<typeof storeOf>[0]).save(this, destination, options))
   }
 
   /**
@@ -267,72 +271,79 @@ export class Sequential {
     for (const layer of this.fused) layer.dispose()
   }
 
-  // ---- internals shared with fit.ts, predict.ts, serialize.ts (not part of the public API) ----
+  // ---- temporary: what serialize*.ts and deserialize*.ts still call (issue 11: they move to
+  // internalsOf(model), then these go; stripInternal keeps them out of the published types) ----
 
   /** @internal */
-  get tn(): Thinnet {
-    return this.#tn
+  get tn(): Ops {
+    return this.#internals.ops
   }
 
-  /** @internal Sets the loss once (the first fit), or checks that it agrees. */
-  settleLoss(loss: LossName): void {
-    if (this.#loss === undefined) this.#loss = loss
-    else if (this.#loss !== loss) {
-      throw invalidArg(
-        loss === 'mse'
-          ? "y must hold integer class labels (Uint8Array or Int32Array): this model trains with loss 'crossEntropy'"
-          : "y must be a Float32Array of targets: this model trains with loss 'mse'",
-      )
-    }
-  }
-
-  /** @internal The optimizer's state bound to this model's parameters (created on first use). */
-  optimizerState(optimizer: Optimizer): OptimizerState {
-    let state = this.#optimizers.get(optimizer)
-    if (state === undefined) {
-      const slots = this.fused.flatMap((layer, i): ParameterSlot[] => [
-        { layer: i, parameter: 'weights', length: layer.inputs * layer.units, param: () => layer.parameters().w, grad: () => layer.gradients().w },
-        { layer: i, parameter: 'bias', length: layer.units, param: () => layer.parameters().b, grad: () => layer.gradients().b },
-      ])
-      state = new OptimizerState(this.#tn, optimizer, slots)
-      this.#optimizers.set(optimizer, state)
-    }
-    return state
-  }
-
-  /** @internal The optimizer's state for this model if it has one, without creating it. */
+  /** @internal */
   boundOptimizerState(optimizer: Optimizer): OptimizerState | undefined {
-    return this.#optimizers.get(optimizer)
+    return this.#internals.boundOptimizerState(optimizer)
   }
 
-  /**
-   * @internal Binds `optimizer` with saved state (`values`: one array per state buffer, in
-   * `OptimizerState.buffers` order, checked by deserialize-optimizer.ts) and makes it the
-   * `restoredOptimizer`.
-   */
+  /** @internal */
   restoreOptimizerState(optimizer: Optimizer, steps: number, values: readonly Float32Array[]): void {
-    if (this.#optimizers.has(optimizer)) throw invalidArg('this optimizer already has state for this model: restoring is for a fresh one')
-    const state = this.optimizerState(optimizer)
-    state.restore(steps, (buffer, i) => buffer.view.set(values[i]!))
-    this.#restoredOptimizer = optimizer
-  }
-
-  /** @internal Marks the model busy with `what` for the duration of `work`; refuses overlaps. */
-  async exclusive<T>(what: string, work: () => Promise<T>): Promise<T> {
-    this.live()
-    if (this.#busy !== undefined) {
-      throw invalidArg(`the model is busy (${this.#busy}): wait for that call to settle before calling ${what}`)
-    }
-    this.#busy = what
-    try {
-      return await work()
-    } finally {
-      this.#busy = undefined
-    }
+    this.#internals.restoreOptimizerState(optimizer, steps, values)
   }
 
   /** @internal */
   live(): void {
-    if (this.#disposed) throw invalidArg('this model was disposed: it cannot be used any more')
+    this.#internals.live()
+  }
+
+  /** The hooks fit, predict and the save path use (sequential-internals.ts), over this model's private state. */
+  #makeInternals(): SequentialInternals {
+    const live = (): void => {
+      if (this.#disposed) throw invalidArg('this model was disposed: it cannot be used any more')
+    }
+    const optimizerState = (optimizer: Optimizer): OptimizerState => {
+      let state = this.#optimizers.get(optimizer)
+      if (state === undefined) {
+        const slots = this.fused.flatMap((layer, i): ParameterSlot[] => [
+          { layer: i, parameter: 'weights', length: layer.inputs * layer.units, param: () => layer.parameters().w, grad: () => layer.gradients().w },
+          { layer: i, parameter: 'bias', length: layer.units, param: () => layer.parameters().b, grad: () => layer.gradients().b },
+        ])
+        state = new OptimizerState(this.#tn, optimizer, slots)
+        this.#optimizers.set(optimizer, state)
+      }
+      return state
+    }
+    return {
+      ops: this.#tn,
+      settleLoss: (loss) => {
+        if (this.#loss === undefined) this.#loss = loss
+        else if (this.#loss !== loss) {
+          throw invalidArg(
+            loss === 'mse'
+              ? "y must hold integer class labels (Uint8Array or Int32Array): this model trains with loss 'crossEntropy'"
+              : "y must be a Float32Array of targets: this model trains with loss 'mse'",
+          )
+        }
+      },
+      optimizerState,
+      boundOptimizerState: (optimizer) => this.#optimizers.get(optimizer),
+      restoreOptimizerState: (optimizer, steps, values) => {
+        if (this.#optimizers.has(optimizer)) throw invalidArg('this optimizer already has state for this model: restoring is for a fresh one')
+        const state = optimizerState(optimizer)
+        state.restore(steps, (buffer, i) => buffer.view.set(values[i]!))
+        this.#restoredOptimizer = optimizer
+      },
+      exclusive: async (what, work) => {
+        live()
+        if (this.#busy !== undefined) {
+          throw invalidArg(`the model is busy (${this.#busy}): wait for that call to settle before calling ${what}`)
+        }
+        this.#busy = what
+        try {
+          return await work()
+        } finally {
+          this.#busy = undefined
+        }
+      },
+      live,
+    }
   }
 }
