@@ -21,7 +21,7 @@ import { describeValue } from '../validate.js'
  * The ABI this loader speaks (`tn_abi_version` of crates/thinnet-wasm; 3 added the optimizer
  * steps, 4 added `tn_all_finite`, the gradient check).
  */
-export const ABI_VERSION = 4
+export const ABI_VERSION = 5
 
 export type WasmFile = 'thinnet_simd.wasm' | 'thinnet_scalar.wasm'
 
@@ -125,40 +125,10 @@ export interface Exports {
     dropouts: number,
   ): number
   tn_gemm(a: number, aLen: number, b: number, bLen: number, c: number, cLen: number, m: number, k: number, n: number): number
-  /** velocity absent with length ABSENT; floats as f64 (rounded to f32 inside), flags 0 or 1. */
-  tn_sgd_step(
-    w: number,
-    wLen: number,
-    g: number,
-    gLen: number,
-    velocity: number,
-    velocityLen: number,
-    lr: number,
-    momentum: number,
-    nesterov: number,
-    weightDecay: number,
-  ): number
-  tn_adam_step(
-    w: number,
-    wLen: number,
-    g: number,
-    gLen: number,
-    m: number,
-    mLen: number,
-    v: number,
-    vLen: number,
-    lr: number,
-    beta1: number,
-    oneMinusBeta1: number,
-    beta2: number,
-    oneMinusBeta2: number,
-    epsilon: number,
-    weightDecay: number,
-    decoupled: number,
-    biasCorrection1: number,
-    biasCorrection2: number,
-    decay: number,
-  ): number
+  /** velocity absent with length ABSENT; params: [lr, momentum, nesterov (0 or 1), weightDecay] as float64 words. */
+  tn_sgd_step(w: number, wLen: number, g: number, gLen: number, velocity: number, velocityLen: number, params: number): number
+  /** params: [lr, beta1, beta2, epsilon, weightDecay, decoupled (0 or 1), step] as float64 words; the core derives the factors. */
+  tn_adam_step(w: number, wLen: number, g: number, gLen: number, m: number, mLen: number, v: number, vLen: number, params: number): number
   tn_max_norm(w: number, wLen: number, inputs: number, units: number, c: number): number
   /** 1: no NaN or infinity in the xLen floats at x; 0: some; -status: a rejected argument. */
   tn_all_finite(x: number, xLen: number): number

@@ -109,3 +109,11 @@ function checkNumber(name: string, value: number): number {
   }
   return value
 }
+
+/**
+ * A parameter block of the optimizer exports: float64 words as the core's boundary reads them
+ * (crates/thinnet-core/src/boundary/calls.rs: SGD_WORDS, ADAM_WORDS), as header bytes.
+ */
+export function float64Block(words: number[]): Uint8Array {
+  return new Uint8Array(Float64Array.from(words).buffer)
+}

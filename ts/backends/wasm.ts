@@ -17,14 +17,14 @@
  *
  * Optimizer steps. sgdStep, adamStep and maxNorm update w (and velocity, m, v) in place: a
  * resident array is updated where it is; any other is copied into scratch before the call and
- * back after it (on success only), like an output. Adam's float32 factors come from
- * `adamFactors` (ts/backend.ts), as on every backend. allFinite reads its array where it lives
- * (training's gradients are resident), or from a scratch copy; its export returns 1 or 0, or
- * minus a status when it rejects an argument.
+ * back after it (on success only), like an output. Their hyper-parameters go down as a block of
+ * float64 words (`float64Block`); the core derives Adam's float32 factors from the step
+ * (AdamParams::at_step, the derivation `adamFactors` in ts/backend.ts mirrors). allFinite reads
+ * its array where it lives (training's gradients are resident), or from a scratch copy; its
+ * export returns 1 or 0, or minus a status when it rejects an argument.
  */
 
 import {
-  adamFactors,
   type AdamArgs,
   type Backend,
   type BackendBuffer,
@@ -49,7 +49,7 @@ import {
   type Exports,
   type WasmPlatform,
 } from './wasm-module.js'
-import { BLOCK_BYTES, denseHeader, flag, modeFlag, shapeOf, split, u32Arg } from './wasm-spec-block.js'
+import { BLOCK_BYTES, denseHeader, flag, float64Block, modeFlag, shapeOf, split, u32Arg } from './wasm-spec-block.js'
 
 export { wasmSimdSupported, type WasmLocation, type WasmSource } from './wasm-module.js'
 
@@ -287,39 +287,21 @@ class WasmBackend implements Backend {
       { name: 'g', array: g, output: false },
       { name: 'velocity', array: velocity, output: true, inout: true, optional: true },
     ]
-    this.#mem.invoke(arrays, undefined, ([pw, pg, pv]) =>
-      this.#exports.tn_sgd_step(...pw!, ...pg!, ...pv!, args.lr, args.momentum, nesterov, args.weightDecay),
-    )
+    const params = float64Block([args.lr, args.momentum, nesterov, args.weightDecay])
+    this.#mem.invoke(arrays, params, ([pw, pg, pv], at) => this.#exports.tn_sgd_step(...pw!, ...pg!, ...pv!, at))
   }
 
   adamStep(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, args: AdamArgs): void {
-    const f = adamFactors(args)
-    const decoupled = flag('decoupled', f.decoupled)
+    const decoupled = flag('decoupled', args.decoupled)
+    // The core derives the bias-correction factors from the step (AdamParams::at_step).
+    const params = float64Block([args.lr, args.beta1, args.beta2, args.epsilon, args.weightDecay, decoupled, args.step])
     const arrays: ArrayArg[] = [
       { name: 'w', array: w, output: true, inout: true },
       { name: 'g', array: g, output: false },
       { name: 'm', array: m, output: true, inout: true },
       { name: 'v', array: v, output: true, inout: true },
     ]
-    this.#mem.invoke(arrays, undefined, ([pw, pg, pm, pv]) =>
-      this.#exports.tn_adam_step(
-        ...pw!,
-        ...pg!,
-        ...pm!,
-        ...pv!,
-        f.lr,
-        f.beta1,
-        f.oneMinusBeta1,
-        f.beta2,
-        f.oneMinusBeta2,
-        f.epsilon,
-        f.weightDecay,
-        decoupled,
-        f.biasCorrection1,
-        f.biasCorrection2,
-        f.decay,
-      ),
-    )
+    this.#mem.invoke(arrays, params, ([pw, pg, pm, pv], at) => this.#exports.tn_adam_step(...pw!, ...pg!, ...pm!, ...pv!, at))
   }
 
   maxNorm(w: Float32Array, inputs: number, units: number, c: number): void {

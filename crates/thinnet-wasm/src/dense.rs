@@ -2,27 +2,28 @@
 //! activation name and the dropout spec block, then make one core call.
 //!
 //! Arrays travel as (address, length in elements); an optional one is absent when its length is
-//! [`ABSENT`](crate::memory::ABSENT), u32::MAX (its address is then ignored). Lengths are the arrays' own, not derived from the
+//! [`ABSENT`](thinnet_core::boundary::ABSENT), u32::MAX (its address is then ignored). Lengths are the arrays' own, not derived from the
 //! shape here: the core compares them with rows, inputs and units and names the argument that
 //! disagrees, exactly as on the native backend. The activation travels as its name in UTF-8
 //! (the core parses it, so every backend accepts the same names with the same message), leaky
-//! relu's alpha as an f32, the dropouts as a spec block (`spec_block.rs`).
+//! relu's alpha as an f32, the dropouts as a spec block (thinnet_core::boundary).
 //!
 //! Outputs must not overlap inputs or each other (`check_disjoint`); inputs may share memory.
 //! On any error nothing has been written.
 
 use thinnet_core::{dense_backward, dense_forward, Activation, DenseDropouts, DenseShape, Error, Exec, Grads, Saved};
 
+use thinnet_core::boundary::{check_disjoint, parse_dropouts, BLOCK_WORDS};
+
 use crate::last_error::guard;
-use crate::memory::{check_disjoint, Region};
-use crate::spec_block::{self, BLOCK_WORDS};
+use crate::memory::linear;
 
 /// Reads and parses the activation name at `ptr` (`len` bytes of UTF-8) with leaky relu's `alpha`.
 ///
 /// # Safety
 /// The bytes, when inside linear memory, are JavaScript's and not written during the call.
 unsafe fn activation(ptr: usize, len: usize, alpha: f32) -> Result<Activation, Error> {
-    let region = Region::new::<u8>("activation", ptr, len)?;
+    let region = linear().region::<u8>("activation", ptr, len)?;
     // SAFETY: checked region, the caller's and unchanging (contract); the borrow ends here.
     let bytes = unsafe { region.slice::<u8>() };
     let name = std::str::from_utf8(bytes).map_err(|_| {
@@ -36,11 +37,11 @@ unsafe fn activation(ptr: usize, len: usize, alpha: f32) -> Result<Activation, E
 /// # Safety
 /// As [`activation`].
 unsafe fn dropouts(ptr: usize) -> Result<DenseDropouts, Error> {
-    let region = Region::new::<u64>("dropouts (the spec block)", ptr, BLOCK_WORDS)?;
+    let region = linear().region::<u64>("dropouts (the spec block)", ptr, BLOCK_WORDS)?;
     let mut block = [0u64; BLOCK_WORDS];
     // SAFETY: checked region of BLOCK_WORDS aligned words, the caller's and unchanging (contract).
     block.copy_from_slice(unsafe { region.slice::<u64>() });
-    spec_block::parse(&block)
+    parse_dropouts(&block)
 }
 
 /// The fused layer forward, y = dropout_out(act(dropout_in(x) . dropconnect(w) + b)), as
@@ -74,11 +75,12 @@ pub unsafe extern "C" fn tn_dense(
     dropouts_block: *const u64,
 ) -> i32 {
     guard(|| {
-        let x = Region::new::<f32>("x", x as usize, x_len)?;
-        let w = Region::new::<f32>("w", w as usize, w_len)?;
-        let b = Region::optional::<f32>("b", b as usize, b_len)?;
-        let y = Region::new::<f32>("y", y as usize, y_len)?;
-        let pre = Region::optional::<f32>("pre", pre as usize, pre_len)?;
+        let mem = linear();
+        let x = mem.region::<f32>("x", x as usize, x_len)?;
+        let w = mem.region::<f32>("w", w as usize, w_len)?;
+        let b = mem.optional::<f32>("b", b as usize, b_len)?;
+        let y = mem.region::<f32>("y", y as usize, y_len)?;
+        let pre = mem.optional::<f32>("pre", pre as usize, pre_len)?;
         check_disjoint(&[Some(y), pre], &[Some(x), Some(w), b])?;
         // SAFETY: forwarded from this function's contract.
         let act = unsafe { activation(act as usize, act_len, alpha) }?;
@@ -140,14 +142,15 @@ pub unsafe extern "C" fn tn_dense_backward(
     dropouts_block: *const u64,
 ) -> i32 {
     guard(|| {
-        let x = Region::new::<f32>("x", x as usize, x_len)?;
-        let w = Region::new::<f32>("w", w as usize, w_len)?;
-        let dy = Region::new::<f32>("dy", dy as usize, dy_len)?;
-        let y = Region::optional::<f32>("y", y as usize, y_len)?;
-        let pre = Region::optional::<f32>("pre", pre as usize, pre_len)?;
-        let dx = Region::optional::<f32>("dx", dx as usize, dx_len)?;
-        let dw = Region::optional::<f32>("dw", dw as usize, dw_len)?;
-        let db = Region::optional::<f32>("db", db as usize, db_len)?;
+        let mem = linear();
+        let x = mem.region::<f32>("x", x as usize, x_len)?;
+        let w = mem.region::<f32>("w", w as usize, w_len)?;
+        let dy = mem.region::<f32>("dy", dy as usize, dy_len)?;
+        let y = mem.optional::<f32>("y", y as usize, y_len)?;
+        let pre = mem.optional::<f32>("pre", pre as usize, pre_len)?;
+        let dx = mem.optional::<f32>("dx", dx as usize, dx_len)?;
+        let dw = mem.optional::<f32>("dw", dw as usize, dw_len)?;
+        let db = mem.optional::<f32>("db", db as usize, db_len)?;
         check_disjoint(&[dx, dw, db], &[Some(x), Some(w), Some(dy), y, pre])?;
         // SAFETY: forwarded from this function's contract.
         let act = unsafe { activation(act as usize, act_len, alpha) }?;

@@ -5,9 +5,8 @@
 
 use crate::dense::{tn_dense, tn_dense_backward};
 use crate::gemm::tn_gemm;
-use crate::memory::ABSENT;
-use crate::spec_block::{BLOCK_WORDS, RECORD_WORDS};
 use crate::tests::last_message;
+use thinnet_core::boundary::{ABSENT, BLOCK_WORDS, RECORD_WORDS};
 use thinnet_core::{
     dense_backward, dense_forward, Activation, DenseDropouts, DenseShape, DropConnect, DropoutSpec, ErrorCode, Exec,
     Grads, MaskSpec, Mode, Saved,

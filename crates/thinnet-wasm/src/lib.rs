@@ -16,14 +16,14 @@
 //!   dw_len, db, db_len, rows, inputs, units, act, act_len, alpha: f32, dropouts) -> status`:
 //!   arrays as (address, length in elements), an optional one absent when its length is
 //!   u32::MAX; `act` the activation's name in UTF-8; `dropouts` a 120-byte spec block
-//!   (`spec_block.rs` documents the layout). Outputs overlap nothing. See `dense.rs`.
+//!   (thinnet_core::boundary's spec_block.rs documents the layout). Outputs overlap nothing. See `dense.rs`.
 //! - `tn_gemm(a, a_len, b, b_len, c, c_len, m, k, n) -> status`: C = A . B, row-major.
-//! - `tn_sgd_step(w, w_len, g, g_len, velocity, velocity_len, lr: f64, momentum: f64, nesterov,
-//!   weight_decay: f64) -> status` (velocity absent with length u32::MAX),
-//!   `tn_adam_step(w, w_len, g, g_len, m, m_len, v, v_len, lr, beta1, one_minus_beta1, beta2,
-//!   one_minus_beta2, epsilon, weight_decay: f64..., decoupled, bias_correction1,
-//!   bias_correction2, decay: f64) -> status` and `tn_max_norm(w, w_len, inputs, units, c: f64)
-//!   -> status`: the optimizer steps, in place; floats rounded to f32, flags 0 or 1. See `optim.rs`.
+//! - `tn_sgd_step(w, w_len, g, g_len, velocity, velocity_len, params) -> status` (velocity absent
+//!   with length u32::MAX), `tn_adam_step(w, w_len, g, g_len, m, m_len, v, v_len, params) -> status`
+//!   with `params` a block of float64 words (thinnet_core::boundary: SGD [lr, momentum, nesterov,
+//!   weight_decay], Adam [lr, beta1, beta2, epsilon, weight_decay, decoupled, step], the core
+//!   deriving Adam's factors), and `tn_max_norm(w, w_len, inputs, units, c: f64) -> status`: the
+//!   optimizer steps, in place. See `optim.rs`.
 //! - `tn_all_finite(x, x_len) -> i32`: 1 when the x_len floats at x hold no NaN and no infinity,
 //!   0 when some do, and minus the status (-1, -2, -3) when an argument is rejected (`optim.rs`).
 //! - status: 0 ok, else `ErrorCode::status()` (1 ERR_INVALID_ARG, 2 ERR_SHAPE_MISMATCH,
@@ -31,8 +31,9 @@
 //! - `tn_isa_ptr()`, `tn_isa_len()`: the instruction set in use ("simd128" or "scalar").
 //! - `tn_abi_version()`: bumped on any change above, so the loader can refuse a stale build.
 //!
-//! On a failed call nothing has been written: arguments are checked here and the core checks its
-//! own before touching `out`. Panics: see `last_error.rs`.
+//! Regions, overlap rules and the blocks are decoded by thinnet_core::boundary, shared with the
+//! N-API addon. On a failed call nothing has been written: arguments are checked there and the
+//! core checks its own before touching `out`. Panics: see `last_error.rs`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
@@ -42,15 +43,16 @@ mod gemm;
 mod last_error;
 mod memory;
 mod optim;
-mod spec_block;
 
-use thinnet_core::{DropoutSpec, Error, MaskSpec, Mode};
+use thinnet_core::boundary::{join, mode, pair, Pair};
+use thinnet_core::{DropoutSpec, Error, MaskSpec};
 
 use crate::last_error::guard;
-use crate::memory::{layout, Region};
+use crate::memory::{layout, linear};
 
-/// Version of the ABI described above (3: the optimizer exports; 4: `tn_all_finite`).
-pub const ABI_VERSION: u32 = 4;
+/// Version of the ABI described above (3: the optimizer exports; 4: `tn_all_finite`; 5: the
+/// optimizers' parameter blocks, Adam's factors derived in the core).
+pub const ABI_VERSION: u32 = 5;
 
 #[no_mangle]
 pub extern "C" fn tn_abi_version() -> u32 {
@@ -106,32 +108,8 @@ pub extern "C" fn tn_isa_len() -> usize {
     last_error::guard_value(0, || thinnet_core::active_isa().name().len())
 }
 
-fn join(lo: u32, hi: u32) -> u64 {
-    u64::from(hi) << 32 | u64::from(lo)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn mask_spec(
-    p: f64,
-    seed_lo: u32,
-    seed_hi: u32,
-    stream_lo: u32,
-    stream_hi: u32,
-    offset_lo: u32,
-    offset_hi: u32,
-) -> MaskSpec {
-    MaskSpec { p, seed: join(seed_lo, seed_hi), stream: join(stream_lo, stream_hi), offset: join(offset_lo, offset_hi) }
-}
-
-fn mode(classic: u32) -> Result<Mode, Error> {
-    match classic {
-        0 => Ok(Mode::Inverted),
-        1 => Ok(Mode::Classic),
-        other => Err(Error::invalid_arg(format!(
-            "classic must be 0 (inverted dropout) or 1 (classic dropout), received {}",
-            other
-        ))),
-    }
+fn mask_spec(p: f64, seed: [u32; 2], stream: [u32; 2], offset: [u32; 2]) -> MaskSpec {
+    MaskSpec { p, seed: join(seed[0], seed[1]), stream: join(stream[0], stream[1]), offset: join(offset[0], offset[1]) }
 }
 
 type Apart = fn(&[f32], &mut [f32], &DropoutSpec) -> Result<(), Error>;
@@ -150,20 +128,13 @@ unsafe fn run(
     apart: Apart,
     in_place: InPlace,
 ) -> Result<(), Error> {
-    let xr = Region::new::<f32>("x", x, n)?;
-    let or = Region::new::<f32>("out", out, n)?;
-    if n > 0 && xr.addr() == or.addr() {
-        // SAFETY: checked region, exclusively the caller's (contract); one borrow only.
-        return in_place(unsafe { xr.slice_mut::<f32>() }, spec);
+    let memory = linear();
+    match pair(memory.region::<f32>("x", x, n)?, memory.region::<f32>("out", out, n)?)? {
+        // SAFETY: a checked region, exclusively the caller's (contract); one borrow only.
+        Pair::InPlace(xr) => in_place(unsafe { xr.slice_mut::<f32>() }, spec),
+        // SAFETY: checked, disjoint regions, exclusively the caller's (contract).
+        Pair::Apart(xr, or) => unsafe { apart(xr.slice::<f32>(), or.slice_mut::<f32>(), spec) },
     }
-    if xr.overlaps(&or) {
-        return Err(Error::invalid_arg(format!(
-            "out must be x itself (in place) or not overlap it, received x at {} and out at {} ({} elements)",
-            x, out, n
-        )));
-    }
-    // SAFETY: checked, disjoint regions, exclusively the caller's (contract).
-    unsafe { apart(xr.slice::<f32>(), or.slice_mut::<f32>(), spec) }
 }
 
 /// Dropout of n floats at `x` into `out` (see the crate doc for the arguments).
@@ -188,7 +159,7 @@ pub unsafe extern "C" fn tn_dropout(
 ) -> i32 {
     guard(|| {
         let spec = DropoutSpec {
-            mask: mask_spec(p, seed_lo, seed_hi, stream_lo, stream_hi, offset_lo, offset_hi),
+            mask: mask_spec(p, [seed_lo, seed_hi], [stream_lo, stream_hi], [offset_lo, offset_hi]),
             mode: mode(classic)?,
         };
         // SAFETY: forwarded from this function's contract.
@@ -218,7 +189,7 @@ pub unsafe extern "C" fn tn_dropout_backward(
 ) -> i32 {
     guard(|| {
         let spec = DropoutSpec {
-            mask: mask_spec(p, seed_lo, seed_hi, stream_lo, stream_hi, offset_lo, offset_hi),
+            mask: mask_spec(p, [seed_lo, seed_hi], [stream_lo, stream_hi], [offset_lo, offset_hi]),
             mode: mode(classic)?,
         };
         // SAFETY: forwarded from this function's contract.
@@ -253,8 +224,8 @@ pub unsafe extern "C" fn tn_dropout_mask(
     offset_hi: u32,
 ) -> i32 {
     guard(|| {
-        let spec = mask_spec(p, seed_lo, seed_hi, stream_lo, stream_hi, offset_lo, offset_hi);
-        let words = Region::new::<u32>("out", out as usize, thinnet_core::mask_words(n))?;
+        let spec = mask_spec(p, [seed_lo, seed_hi], [stream_lo, stream_hi], [offset_lo, offset_hi]);
+        let words = linear().region::<u32>("out", out as usize, thinnet_core::mask_words(n))?;
         // SAFETY: checked region, exclusively the caller's (contract).
         thinnet_core::dropout_mask(unsafe { words.slice_mut::<u32>() }, n, &spec)
     })

@@ -1,12 +1,9 @@
-//! Linear memory as JavaScript sees it: allocations handed out by address, and the checks that
-//! turn an (address, count) pair from JavaScript into a slice, with an error naming the argument
-//! when it cannot be one; optional arrays; the no-overlap rule between outputs and everything
-//! else a call touches.
+//! Linear memory as JavaScript sees it: allocations handed out by address, and the bound that
+//! the shared boundary (thinnet_core::boundary) checks every (address, count) pair against.
 
 use std::alloc::Layout;
-use std::mem::{align_of, size_of};
 
-use thinnet_core::Error;
+use thinnet_core::boundary::Memory;
 
 /// Every allocation is 16-byte aligned: enough for v128 and for any TypedArray view.
 pub(crate) const ALIGN: usize = 16;
@@ -17,180 +14,16 @@ pub(crate) fn layout(bytes: usize) -> Option<Layout> {
     Layout::from_size_align(bytes.max(1), ALIGN).ok()
 }
 
-/// Size of linear memory in bytes (memory 0), as u64: 65536 pages are 2^32 bytes, one more than
-/// usize holds on wasm32.
+/// Linear memory (memory 0) as it is now; its size as u64: 65536 pages are 2^32 bytes, one more
+/// than usize holds on wasm32.
 #[cfg(target_arch = "wasm32")]
-fn memory_bytes() -> u64 {
-    core::arch::wasm32::memory_size::<0>() as u64 * 65536
+pub(crate) fn linear() -> Memory {
+    Memory { bytes: core::arch::wasm32::memory_size::<0>() as u64 * 65536 }
 }
 
 /// Native builds (the unit tests) have no linear memory to bound addresses by; the tests pass
 /// addresses of live Rust buffers.
 #[cfg(not(target_arch = "wasm32"))]
-fn memory_bytes() -> u64 {
-    u64::MAX
-}
-
-/// The length JavaScript passes for an optional array that is absent (`b`, `pre`, the saved
-/// tensors and gradients of the dense calls). No array can have it: linear memory holds at most
-/// 2^32 bytes, 2^30 floats. A length, not a null address, marks absence, so that an empty array
-/// (which may sit at address 0) stays distinct from a missing one.
-pub(crate) const ABSENT: usize = u32::MAX as usize;
-
-/// `count` elements of T at byte address `addr`, checked to lie inside linear memory, aligned
-/// and non-null (an empty region may have any address: it is never dereferenced). Keeps the
-/// argument's name for later messages (overlaps).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Region {
-    name: &'static str,
-    addr: usize,
-    count: usize,
-    bytes: usize,
-}
-
-impl Region {
-    pub(crate) fn new<T>(name: &'static str, addr: usize, count: usize) -> Result<Region, Error> {
-        if count == 0 {
-            return Ok(Region { name, addr, count, bytes: 0 });
-        }
-        let bytes = count.checked_mul(size_of::<T>());
-        let end = bytes.and_then(|bytes| addr.checked_add(bytes));
-        match (bytes, end) {
-            (Some(bytes), Some(end)) if addr != 0 && addr % align_of::<T>() == 0 && end as u64 <= memory_bytes() => {
-                Ok(Region { name, addr, count, bytes })
-            }
-            _ => Err(Error::invalid_arg(format!(
-                "{} must be {} elements of {} bytes at a non-null, {}-byte aligned address inside linear memory ({} bytes), received address {}",
-                name,
-                count,
-                size_of::<T>(),
-                align_of::<T>(),
-                memory_bytes(),
-                addr
-            ))),
-        }
-    }
-
-    /// An optional array: None when `count` is [`ABSENT`], else as [`Region::new`].
-    pub(crate) fn optional<T>(name: &'static str, addr: usize, count: usize) -> Result<Option<Region>, Error> {
-        if count == ABSENT {
-            Ok(None)
-        } else {
-            Region::new::<T>(name, addr, count).map(Some)
-        }
-    }
-
-    pub(crate) fn addr(&self) -> usize {
-        self.addr
-    }
-
-    /// Whether the two regions share a byte.
-    pub(crate) fn overlaps(&self, other: &Region) -> bool {
-        self.bytes > 0 && other.bytes > 0 && self.addr < other.addr + other.bytes && other.addr < self.addr + self.bytes
-    }
-
-    /// The error for two regions that must not share a byte, naming both.
-    fn overlap_error(&self, other: &Region) -> Error {
-        Error::invalid_arg(format!(
-            "{} must not overlap {}, received {} at bytes [{}, {}) and {} at bytes [{}, {}) of linear memory",
-            self.name,
-            other.name,
-            self.name,
-            self.addr,
-            self.addr + self.bytes,
-            other.name,
-            other.addr,
-            other.addr + other.bytes
-        ))
-    }
-
-    /// # Safety
-    /// The region holds initialised `T`s that nothing else writes for `'a`.
-    pub(crate) unsafe fn slice<'a, T>(&self) -> &'a [T] {
-        if self.count == 0 {
-            return &[];
-        }
-        // SAFETY: `new` checked non-null, alignment and bounds; the caller vouches for
-        // initialisation and for no concurrent writer.
-        unsafe { std::slice::from_raw_parts(self.addr as *const T, self.count) }
-    }
-
-    /// # Safety
-    /// The region holds initialised `T`s that nothing else reads or writes for `'a`.
-    #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn slice_mut<'a, T>(&self) -> &'a mut [T] {
-        if self.count == 0 {
-            return &mut [];
-        }
-        // SAFETY: `new` checked non-null, alignment and bounds; the caller vouches for
-        // initialisation and exclusive access.
-        unsafe { std::slice::from_raw_parts_mut(self.addr as *mut T, self.count) }
-    }
-}
-
-/// Fails unless every output is disjoint from every input and from every other output (absent
-/// arrays are None and skipped). Inputs may share bytes with each other: they are only read.
-/// Rust's aliasing rules need no more (one `&mut` per output, next to shared borrows that do not
-/// reach it), and the core's kernels assume no more.
-pub(crate) fn check_disjoint(outputs: &[Option<Region>], inputs: &[Option<Region>]) -> Result<(), Error> {
-    let outputs = outputs.iter().flatten();
-    for (i, out) in outputs.clone().enumerate() {
-        // Each pair of outputs once (the earlier ones), then every input.
-        for other in outputs.clone().take(i).chain(inputs.iter().flatten()) {
-            if out.overlaps(other) {
-                return Err(out.overlap_error(other));
-            }
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn regions_reject_null_misaligned_and_overflowing_addresses() {
-        assert!(Region::new::<f32>("x", 0, 1).unwrap_err().message.starts_with("x must be 1 elements"));
-        assert!(Region::new::<f32>("x", 6, 1).is_err());
-        assert!(Region::new::<f32>("x", usize::MAX - 3, 2).is_err());
-        assert!(Region::new::<f32>("x", 16, usize::MAX / 2).is_err());
-        // Empty regions are never dereferenced, so any address will do.
-        assert!(Region::new::<f32>("x", 0, 0).is_ok());
-        assert!(Region::new::<f32>("x", 16, 4).is_ok());
-    }
-
-    #[test]
-    fn overlap_is_any_shared_byte() {
-        let a = Region::new::<f32>("a", 16, 4).unwrap(); // bytes 16..32
-        assert!(a.overlaps(&Region::new::<f32>("b", 28, 4).unwrap()));
-        assert!(!a.overlaps(&Region::new::<f32>("b", 32, 4).unwrap()));
-        assert!(!a.overlaps(&Region::new::<f32>("b", 20, 0).unwrap()));
-    }
-
-    #[test]
-    fn optional_regions_are_absent_only_by_length() {
-        assert!(Region::optional::<f32>("b", 0, ABSENT).unwrap().is_none());
-        // Present and empty, even at address 0.
-        assert!(Region::optional::<f32>("b", 0, 0).unwrap().is_some());
-        assert!(Region::optional::<f32>("b", 0, 3).unwrap_err().message.starts_with("b must be 3 elements"));
-    }
-
-    #[test]
-    fn disjointness_names_both_arrays() {
-        let r = |name, addr, n| Some(Region::new::<f32>(name, addr, n).unwrap());
-        let (x, w, y, pre) = (r("x", 16, 8), r("w", 16, 8), r("y", 64, 4), r("pre", 80, 4));
-        // Inputs may alias each other; outputs next to each other are fine.
-        assert!(check_disjoint(&[y, pre], &[x, w, None]).is_ok());
-        let err = check_disjoint(&[y, r("pre", 76, 4)], &[x]).unwrap_err();
-        assert_eq!(err.code, thinnet_core::ErrorCode::InvalidArg);
-        assert_eq!(
-            err.message,
-            "pre must not overlap y, received pre at bytes [76, 92) and y at bytes [64, 80) of linear memory"
-        );
-        let err = check_disjoint(&[y, None], &[x, r("b", 48, 5)]).unwrap_err();
-        assert!(err.message.starts_with("y must not overlap b"), "{}", err.message);
-        // Empty outputs overlap nothing.
-        assert!(check_disjoint(&[r("y", 16, 0)], &[x]).is_ok());
-    }
+pub(crate) fn linear() -> Memory {
+    Memory { bytes: u64::MAX }
 }

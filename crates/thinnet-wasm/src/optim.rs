@@ -1,30 +1,35 @@
 //! `tn_sgd_step`, `tn_adam_step`, `tn_max_norm`: the core's optimizer steps over linear memory.
 //! Arrays are (address, length in elements); w, velocity, m and v are updated in place and must
-//! not overlap each other or g. Float parameters arrive as f64 (JavaScript numbers) and are
-//! rounded to f32 here (`as f32`, exactly `Math.fround`); flags are 0 or 1. The core checks
-//! lengths and parameter ranges before writing anything. `tn_all_finite`: whether an array holds
+//! not overlap each other or g. Hyper-parameters arrive as a block of float64 words that
+//! thinnet_core::boundary decodes (rounding each to f32 once, deriving Adam's factors from the
+//! step). The core checks lengths and parameter ranges before writing anything. `tn_all_finite`: whether an array holds
 //! no NaN and no infinity (the gradient check of training), reading only.
 
-use thinnet_core::{AdamParams, Error, SgdParams};
+use thinnet_core::boundary::{adam_params, check_disjoint, sgd_params, Memory, ADAM_WORDS, SGD_WORDS};
+use thinnet_core::Error;
 
 use crate::last_error::guard;
-use crate::memory::{check_disjoint, Region};
+use crate::memory::linear;
 
-fn flag(name: &str, value: u32) -> Result<bool, Error> {
-    match value {
-        0 => Ok(false),
-        1 => Ok(true),
-        other => Err(Error::invalid_arg(format!("{} must be 0 (false) or 1 (true), received {}", name, other))),
-    }
+/// Reads a block of `N` float64 words at `ptr` (8-byte aligned).
+///
+/// # Safety
+/// The words, when inside linear memory, are JavaScript's and not written during the call.
+unsafe fn block<const N: usize>(mem: &Memory, ptr: *const f64) -> Result<[f64; N], Error> {
+    let region = mem.region::<f64>("params (the parameter block)", ptr as usize, N)?;
+    let mut words = [0.0; N];
+    // SAFETY: a checked region of N aligned words, the caller's and unchanging (contract).
+    words.copy_from_slice(unsafe { region.slice::<f64>() });
+    Ok(words)
 }
 
-/// One SGD step (thinnet_core::sgd_step). `velocity` is absent when its length is u32::MAX.
+/// One SGD step (thinnet_core::sgd_step); `params` is the SGD block of thinnet_core::boundary
+/// ([lr, momentum, nesterov, weightDecay]). `velocity` is absent when its length is u32::MAX.
 ///
 /// # Safety
 /// As `tn_dense`: regions of linear memory that JavaScript owns, touched by nothing else during
 /// the call; bad addresses are rejected, not trusted.
 #[no_mangle]
-#[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn tn_sgd_step(
     w: *mut f32,
     w_len: usize,
@@ -32,21 +37,15 @@ pub unsafe extern "C" fn tn_sgd_step(
     g_len: usize,
     velocity: *mut f32,
     velocity_len: usize,
-    lr: f64,
-    momentum: f64,
-    nesterov: u32,
-    weight_decay: f64,
+    params: *const f64,
 ) -> i32 {
     guard(|| {
-        let params = SgdParams {
-            lr: lr as f32,
-            momentum: momentum as f32,
-            nesterov: flag("nesterov", nesterov)?,
-            weight_decay: weight_decay as f32,
-        };
-        let wr = Region::new::<f32>("w", w as usize, w_len)?;
-        let gr = Region::new::<f32>("g", g as usize, g_len)?;
-        let vr = Region::optional::<f32>("velocity", velocity as usize, velocity_len)?;
+        let mem = linear();
+        // SAFETY: forwarded from this function's contract.
+        let params = sgd_params(&unsafe { block::<SGD_WORDS>(&mem, params) }?)?;
+        let wr = mem.region::<f32>("w", w as usize, w_len)?;
+        let gr = mem.region::<f32>("g", g as usize, g_len)?;
+        let vr = mem.optional::<f32>("velocity", velocity as usize, velocity_len)?;
         check_disjoint(&[Some(wr), vr], &[Some(gr)])?;
         // SAFETY: checked regions; w and velocity share no byte with each other or g; JavaScript's
         // memory that nothing else touches during the call (contract).
@@ -55,7 +54,8 @@ pub unsafe extern "C" fn tn_sgd_step(
     })
 }
 
-/// One Adam step (thinnet_core::adam_step) with the factors the host derived (AdamParams).
+/// One Adam step (thinnet_core::adam_step); `params` is the Adam block of thinnet_core::boundary
+/// ([lr, beta1, beta2, epsilon, weightDecay, decoupled, step]), whose factors the core derives.
 ///
 /// # Safety
 /// As `tn_sgd_step`.
@@ -70,36 +70,16 @@ pub unsafe extern "C" fn tn_adam_step(
     m_len: usize,
     v: *mut f32,
     v_len: usize,
-    lr: f64,
-    beta1: f64,
-    one_minus_beta1: f64,
-    beta2: f64,
-    one_minus_beta2: f64,
-    epsilon: f64,
-    weight_decay: f64,
-    decoupled: u32,
-    bias_correction1: f64,
-    bias_correction2: f64,
-    decay: f64,
+    params: *const f64,
 ) -> i32 {
     guard(|| {
-        let params = AdamParams {
-            lr: lr as f32,
-            beta1: beta1 as f32,
-            one_minus_beta1: one_minus_beta1 as f32,
-            beta2: beta2 as f32,
-            one_minus_beta2: one_minus_beta2 as f32,
-            epsilon: epsilon as f32,
-            weight_decay: weight_decay as f32,
-            decoupled: flag("decoupled", decoupled)?,
-            bias_correction1: bias_correction1 as f32,
-            bias_correction2: bias_correction2 as f32,
-            decay: decay as f32,
-        };
-        let wr = Region::new::<f32>("w", w as usize, w_len)?;
-        let gr = Region::new::<f32>("g", g as usize, g_len)?;
-        let mr = Region::new::<f32>("m", m as usize, m_len)?;
-        let vr = Region::new::<f32>("v", v as usize, v_len)?;
+        let mem = linear();
+        // SAFETY: forwarded from this function's contract.
+        let params = adam_params(&unsafe { block::<ADAM_WORDS>(&mem, params) }?)?;
+        let wr = mem.region::<f32>("w", w as usize, w_len)?;
+        let gr = mem.region::<f32>("g", g as usize, g_len)?;
+        let mr = mem.region::<f32>("m", m as usize, m_len)?;
+        let vr = mem.region::<f32>("v", v as usize, v_len)?;
         check_disjoint(&[Some(wr), Some(mr), Some(vr)], &[Some(gr)])?;
         // SAFETY: checked regions; w, m and v share no byte with each other or g; JavaScript's
         // memory that nothing else touches during the call (contract).
@@ -116,7 +96,7 @@ pub unsafe extern "C" fn tn_adam_step(
 #[no_mangle]
 pub unsafe extern "C" fn tn_max_norm(w: *mut f32, w_len: usize, inputs: usize, units: usize, c: f64) -> i32 {
     guard(|| {
-        let wr = Region::new::<f32>("w", w as usize, w_len)?;
+        let wr = linear().region::<f32>("w", w as usize, w_len)?;
         // SAFETY: a checked region of JavaScript's memory that nothing else touches during the
         // call (contract).
         thinnet_core::max_norm(unsafe { wr.slice_mut::<f32>() }, inputs, units, c as f32)
@@ -133,7 +113,7 @@ pub unsafe extern "C" fn tn_max_norm(w: *mut f32, w_len: usize, inputs: usize, u
 pub unsafe extern "C" fn tn_all_finite(x: *const f32, x_len: usize) -> i32 {
     let mut finite = false;
     let status = guard(|| {
-        let xr = Region::new::<f32>("x", x as usize, x_len)?;
+        let xr = linear().region::<f32>("x", x as usize, x_len)?;
         // SAFETY: a checked region of JavaScript's memory that nothing writes during the call
         // (contract); it is only read.
         finite = thinnet_core::all_finite(unsafe { xr.slice::<f32>() });
@@ -149,8 +129,9 @@ pub unsafe extern "C" fn tn_all_finite(x: *const f32, x_len: usize) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::ABSENT;
     use crate::tests::last_message;
+    use thinnet_core::boundary::ABSENT;
+    use thinnet_core::{AdamParams, SgdParams};
 
     fn data(n: usize, seed: u32) -> Vec<f32> {
         (0..n)
@@ -178,17 +159,7 @@ mod tests {
                 n,
                 v.as_mut_ptr(),
                 n,
-                f(p.lr),
-                f(p.beta1),
-                f(p.one_minus_beta1),
-                f(p.beta2),
-                f(p.one_minus_beta2),
-                f(p.epsilon),
-                f(p.weight_decay),
-                1,
-                f(p.bias_correction1),
-                f(p.bias_correction2),
-                f(p.decay),
+                [0.001, 0.9, 0.999, 1e-8, 0.01, 1.0, 2.0].as_ptr(),
             )
         };
         assert_eq!(status, 0, "{}", last_message());
@@ -198,8 +169,9 @@ mod tests {
         let (mut ew, mut ev) = (w.clone(), m.clone());
         thinnet_core::sgd_step(&mut ew, &g, Some(&mut ev), &sgd).unwrap();
         // SAFETY: live buffers of n elements each.
-        let status =
-            unsafe { tn_sgd_step(w.as_mut_ptr(), n, g.as_ptr(), n, m.as_mut_ptr(), n, 0.1, f(0.9f32), 1, f(0.01f32)) };
+        let status = unsafe {
+            tn_sgd_step(w.as_mut_ptr(), n, g.as_ptr(), n, m.as_mut_ptr(), n, [0.1, f(0.9f32), 1.0, f(0.01f32)].as_ptr())
+        };
         assert_eq!(status, 0, "{}", last_message());
         assert_eq!((&w, &m), (&ew, &ev));
         // Without a velocity (absent by length).
@@ -208,7 +180,15 @@ mod tests {
         thinnet_core::sgd_step(&mut ew, &g, None, &sgd).unwrap();
         // SAFETY: live buffers of n elements; velocity absent.
         let status = unsafe {
-            tn_sgd_step(w.as_mut_ptr(), n, g.as_ptr(), n, std::ptr::null_mut(), ABSENT, 0.1, 0.0, 0, f(0.01f32))
+            tn_sgd_step(
+                w.as_mut_ptr(),
+                n,
+                g.as_ptr(),
+                n,
+                std::ptr::null_mut(),
+                ABSENT,
+                [0.1, 0.0, 0.0, f(0.01f32)].as_ptr(),
+            )
         };
         assert_eq!(status, 0, "{}", last_message());
         assert_eq!(w, ew);
@@ -256,66 +236,27 @@ mod tests {
         // m overlaps w.
         // SAFETY: ranges inside buf; the export must refuse before any access.
         let status = unsafe {
-            tn_adam_step(
-                at(0),
-                8,
-                at(32),
-                8,
-                at(4),
-                8,
-                at(16),
-                8,
-                0.1,
-                0.9,
-                0.1,
-                0.999,
-                0.001,
-                1e-8,
-                0.0,
-                0,
-                10.0,
-                1000.0,
-                1.0,
-            )
+            tn_adam_step(at(0), 8, at(32), 8, at(4), 8, at(16), 8, [0.1, 0.9, 0.999, 1e-8, 0.0, 0.0, 1.0].as_ptr())
         };
         assert_eq!(status, 1);
         assert!(last_message().starts_with("m must not overlap w"), "{}", last_message());
         // velocity overlaps g.
         // SAFETY: as above.
-        let status = unsafe { tn_sgd_step(at(0), 8, at(8), 8, at(12), 8, 0.1, 0.5, 0, 0.0) };
+        let status = unsafe { tn_sgd_step(at(0), 8, at(8), 8, at(12), 8, [0.1, 0.5, 0.0, 0.0].as_ptr()) };
         assert_eq!(status, 1);
         assert!(last_message().starts_with("velocity must not overlap g"), "{}", last_message());
         // Lengths: a shape error from the core.
         // SAFETY: as above.
-        let status = unsafe { tn_sgd_step(at(0), 8, at(8), 7, std::ptr::null_mut(), ABSENT, 0.1, 0.0, 0, 0.0) };
+        let status =
+            unsafe { tn_sgd_step(at(0), 8, at(8), 7, std::ptr::null_mut(), ABSENT, [0.1, 0.0, 0.0, 0.0].as_ptr()) };
         assert_eq!((status, last_message().as_str()), (2, "g must have the length of w (8), received 7"));
         // A flag that is not 0 or 1, a bad epsilon, a bad c.
         // SAFETY: as above.
-        let status = unsafe { tn_sgd_step(at(0), 8, at(8), 8, at(16), 8, 0.1, 0.5, 2, 0.0) };
+        let status = unsafe { tn_sgd_step(at(0), 8, at(8), 8, at(16), 8, [0.1, 0.5, 2.0, 0.0].as_ptr()) };
         assert_eq!((status, last_message().as_str()), (1, "nesterov must be 0 (false) or 1 (true), received 2"));
         // SAFETY: as above.
         let status = unsafe {
-            tn_adam_step(
-                at(0),
-                8,
-                at(32),
-                8,
-                at(8),
-                8,
-                at(16),
-                8,
-                0.1,
-                0.9,
-                0.1,
-                0.999,
-                0.001,
-                0.0,
-                0.0,
-                0,
-                10.0,
-                1000.0,
-                1.0,
-            )
+            tn_adam_step(at(0), 8, at(32), 8, at(8), 8, at(16), 8, [0.1, 0.9, 0.999, 0.0, 0.0, 0.0, 1.0].as_ptr())
         };
         assert_eq!(status, 1);
         assert!(last_message().starts_with("epsilon must"), "{}", last_message());

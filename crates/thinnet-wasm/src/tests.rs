@@ -3,7 +3,7 @@
 //! (the SIMD and scalar .wasm against each other and the TypeScript reference).
 
 use super::*;
-use thinnet_core::{mask_words, ErrorCode, MaskSpec};
+use thinnet_core::{mask_words, ErrorCode, MaskSpec, Mode};
 
 const P: f64 = 0.3;
 

@@ -14,7 +14,7 @@
 
 pub(crate) mod activation;
 mod backward;
-mod check;
+pub(crate) mod check;
 mod forward;
 
 #[cfg(test)]

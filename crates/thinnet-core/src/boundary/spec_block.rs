@@ -1,6 +1,6 @@
-//! The dropout spec block of the dense exports: the three dropouts of a dense call (input, output,
-//! DropConnect), written by JavaScript into linear memory as 15 little-endian 64-bit words, so
-//! that the exports do not take 3 x 8 scalar arguments.
+//! The dropout spec block of the dense calls: the three dropouts of a dense call (input, output,
+//! DropConnect), written by JavaScript (ts/backends/wasm-spec-block.ts) as 15 little-endian 64-bit
+//! words, so that the calls do not take 3 x 8 scalar arguments.
 //!
 //! Layout: 120 bytes, 8-byte aligned; three records of 40 bytes, in the order inputDropout,
 //! outputDropout, dropConnect. Each record (byte offsets within it):
@@ -19,18 +19,20 @@
 //! messages naming the field as the facade spells it ("inputDropout.p must be ..."); the core
 //! checks offset + elements against 2^64, which needs the shape.
 
-use thinnet_core::{DenseDropouts, DropConnect, DropoutSpec, Error, MaskSpec, Mode};
+use crate::dense::{DenseDropouts, DropConnect};
+use crate::error::Error;
+use crate::spec::{DropoutSpec, MaskSpec, Mode};
 
 /// Words of one record, and of the block.
-pub(crate) const RECORD_WORDS: usize = 5;
-pub(crate) const BLOCK_WORDS: usize = 3 * RECORD_WORDS;
+pub const RECORD_WORDS: usize = 5;
+pub const BLOCK_WORDS: usize = 3 * RECORD_WORDS;
 
 const KIND_NONE: u32 = 0;
 const KIND_SAMPLE: u32 = 1;
 const KIND_MEAN: u32 = 2;
 
 /// Parses a block (see the module documentation).
-pub(crate) fn parse(block: &[u64; BLOCK_WORDS]) -> Result<DenseDropouts, Error> {
+pub fn parse(block: &[u64; BLOCK_WORDS]) -> Result<DenseDropouts, Error> {
     let record = |i: usize| -> &[u64] { &block[i * RECORD_WORDS..(i + 1) * RECORD_WORDS] };
     let input = dropout("inputDropout", record(0))?;
     let output = dropout("outputDropout", record(1))?;
@@ -89,7 +91,7 @@ fn p_of(name: &str, record: &[u64]) -> Result<f64, Error> {
 /// says "0"; the message shows what was passed), so that messages read the same on every backend.
 /// Rust and JavaScript both print the shortest digits that round-trip; they differ in when and
 /// how they use exponents.
-pub(crate) fn js_number(x: f64) -> String {
+pub fn js_number(x: f64) -> String {
     if x.is_nan() {
         return "NaN".to_string();
     }
@@ -114,7 +116,7 @@ pub(crate) fn js_number(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use thinnet_core::ErrorCode;
+    use crate::ErrorCode;
 
     /// One record as JavaScript writes it.
     fn record(kind: u32, mode: u32, p: f64, seed: u64, stream: u64, offset: u64) -> [u64; RECORD_WORDS] {

@@ -1,0 +1,15 @@
+//! The boundary every binding shares: what the N-API addon and the WASM module receive from
+//! JavaScript, decoded and checked once, here, for what memory safety and the transport need:
+//! regions of caller memory and the no-overlap rule between outputs and everything else a call
+//! touches (`region`), the dense calls' dropout spec block (`spec_block`, written by
+//! ts/backends/wasm-spec-block.ts), the scalar arguments and optimizer blocks (`calls`). User
+//! input is checked by the facade (ts/ops, ts/validate.ts) before it gets here, and the kernels
+//! check the shapes they need; a binding only reads its transport and calls through here.
+
+mod calls;
+mod region;
+mod spec_block;
+
+pub use calls::{adam_params, check_gemm, flag, join, mode, sgd_params, ADAM_WORDS, SGD_WORDS};
+pub use region::{check_disjoint, pair, Memory, Pair, Region, ABSENT};
+pub use spec_block::{js_number, parse as parse_dropouts, BLOCK_WORDS, RECORD_WORDS};
