@@ -29,7 +29,7 @@ export function initialWeights(kind: Initializer, inputs: number, units: number,
     const limit = Math.sqrt(6 / (inputs + units))
     const u = draws(n, seed, stream, 0n)
     // (u + 1/2) / 2^32 is in (0, 1) and symmetric about 1/2, so the weights are symmetric about 0.
-    for (let i = 0; i < n; i++) out[i] = limit * (((u[i]! + 0.5) / TWO_POW_32) * 2 - 1)
+    for (let i = 0; i < n; i++) out[i] = limit * (((u[i] + 0.5) / TWO_POW_32) * 2 - 1)
     return out
   }
   const std = Math.sqrt(2 / inputs)
@@ -37,8 +37,8 @@ export function initialWeights(kind: Initializer, inputs: number, units: number,
   const u = draws(2 * pairs, seed, stream, 0n)
   for (let k = 0; k < pairs; k++) {
     // u1 in (0, 1], so the logarithm is finite; u2 in [0, 1).
-    const u1 = (u[2 * k]! + 1) / TWO_POW_32
-    const u2 = u[2 * k + 1]! / TWO_POW_32
+    const u1 = (u[2 * k] + 1) / TWO_POW_32
+    const u2 = u[2 * k + 1] / TWO_POW_32
     const r = std * Math.sqrt(-2 * Math.log(u1))
     const angle = 2 * Math.PI * u2
     out[2 * k] = r * Math.cos(angle)

@@ -22,7 +22,7 @@
 
 import { invalidArg, ThinnetError } from '../errors.js'
 import { draws } from '../random.js'
-import { checkKeys, checkObject, describeValue } from '../validate.js'
+import { describeValue, readOptions } from '../validate.js'
 import { checkData, checkPositiveInt, type CheckedData } from './data-checks.js'
 import { meanSquaredError, softmaxCrossEntropy, type LossName, type LossResult } from './loss.js'
 import { adam, describeOptimizer, type Optimizer, type OptimizerState } from './optimizers.js'
@@ -132,8 +132,7 @@ export function permutation(n: number, seed: bigint, offset: bigint): Uint32Arra
 
 /** model.fit: see FitOptions. Resolves with the history of every epoch. */
 export async function fit(model: Sequential, options: FitOptions): Promise<History> {
-  const o = checkObject(options, 'options', '{ x, y, epochs: 10, batchSize: 128 }')
-  checkKeys(o, FIT_KEYS, 'options')
+  const o = readOptions(options, 'options', '{ x, y, epochs: 10, batchSize: 128 }', FIT_KEYS)
   const internals = internalsOf(model)
   internals.live()
   const data = checkData(o.x, o.y, model.inputs, model.outputs, 'x', 'y')
@@ -142,8 +141,7 @@ export async function fit(model: Sequential, options: FitOptions): Promise<Histo
   const optimizer = o.optimizer === undefined ? adam() : checkOptimizer(o.optimizer)
   let validation: CheckedData | undefined
   if (o.validation !== undefined) {
-    const v = checkObject(o.validation, 'validation', '{ x, y }')
-    checkKeys(v, ['x', 'y'], 'validation')
+    const v = readOptions(o.validation, 'validation', '{ x, y }', ['x', 'y'])
     validation = checkData(v.x, v.y, model.inputs, model.outputs, 'validation.x', 'validation.y')
     if (validation.loss !== data.loss) throw invalidArg('validation.y must be of the kind of y (labels or targets)')
   }

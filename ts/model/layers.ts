@@ -8,7 +8,7 @@ import type { Activation, DropoutMode } from '../backend.js'
 import { checkActivation, checkAlpha } from '../ops/dense-checks.js'
 import { invalidArg } from '../errors.js'
 import { INITIALIZERS, type Initializer } from '../layers/init.js'
-import { checkKeys, checkMode, checkObject, checkP, describeValue } from '../validate.js'
+import { checkMode, checkObject, checkP, describeValue, readOptions } from '../validate.js'
 
 /** Dropout: zeroes each element with probability `rate` in training. */
 export interface DropoutLayer {
@@ -78,8 +78,7 @@ function checkRate(value: unknown, name: string): number {
  * ```
  */
 export function dropout(options: DropoutLayerArgs): DropoutLayer {
-  const o = checkObject(options, 'options', '{ rate: 0.5 }')
-  checkKeys(o, ['rate', 'mode'], 'options')
+  const o = readOptions(options, 'options', '{ rate: 0.5 }', ['rate', 'mode'])
   const rate = checkRate(o.rate, 'rate')
   const mode = o.mode === undefined ? undefined : checkMode(o.mode)
   return Object.freeze({ kind: 'dropout', rate, mode })
@@ -96,8 +95,7 @@ export function dropout(options: DropoutLayerArgs): DropoutLayer {
  * ```
  */
 export function dense(options: DenseLayerArgs): DenseLayer {
-  const o = checkObject(options, 'options', "{ units: 128, activation: 'relu' }")
-  checkKeys(o, ['units', 'activation', 'alpha', 'init', 'maxNorm', 'dropConnect'], 'options')
+  const o = readOptions(options, 'options', "{ units: 128, activation: 'relu' }", ['units', 'activation', 'alpha', 'init', 'maxNorm', 'dropConnect'])
   if (typeof o.units !== 'number' || !Number.isSafeInteger(o.units) || o.units < 1) {
     throw invalidArg(`units must be a positive integer, received ${describeValue(o.units)}`)
   }

@@ -11,7 +11,7 @@
 import type { BackendBuffer } from '../backend.js'
 import { invalidArg } from '../errors.js'
 import type { Ops } from '../ops-port.js'
-import { checkKeys, checkObject, describeValue } from '../validate.js'
+import { describeValue, readOptions } from '../validate.js'
 import { checkSchedule, type Schedule } from './schedules.js'
 
 export interface SgdOptions {
@@ -68,8 +68,7 @@ function checkIn(name: string, value: unknown, fallback: number, lo: number, hi:
  * ```
  */
 export function sgd(options: SgdOptions = {}): Optimizer {
-  const o = checkObject(options, 'options', '{ lr: 0.01, momentum: 0.9 }')
-  checkKeys(o, ['lr', 'momentum', 'nesterov', 'weightDecay'], 'options')
+  const o = readOptions(options, 'options', '{ lr: 0.01, momentum: 0.9 }', ['lr', 'momentum', 'nesterov', 'weightDecay'])
   const momentum = checkIn('momentum', o.momentum, 0, 0, 1, true)
   if (o.nesterov !== undefined && typeof o.nesterov !== 'boolean') {
     throw invalidArg(`nesterov must be a boolean, received ${describeValue(o.nesterov)}`)
@@ -86,8 +85,7 @@ export function sgd(options: SgdOptions = {}): Optimizer {
 }
 
 function adamFamily(kind: 'adam' | 'adamw', options: AdamOptions, weightDecay: number): Optimizer {
-  const o = checkObject(options, 'options', '{ lr: 0.001 }')
-  checkKeys(o, ['lr', 'beta1', 'beta2', 'epsilon', 'weightDecay'], 'options')
+  const o = readOptions(options, 'options', '{ lr: 0.001 }', ['lr', 'beta1', 'beta2', 'epsilon', 'weightDecay'])
   const epsilon = checkIn('epsilon', o.epsilon, 1e-8, 0, Number.MAX_VALUE, false)
   if (epsilon === 0) throw invalidArg('epsilon must be above 0, received 0')
   return Object.freeze({

@@ -9,7 +9,7 @@
 
 import { invalidArg } from '../errors.js'
 import type { U64 } from '../types.js'
-import { checkKeys, checkObject, checkU64, describeValue } from '../validate.js'
+import { checkU64, describeValue, readOptions } from '../validate.js'
 import { checkData, checkPositiveInt, checkX } from './data-checks.js'
 import { probabilityCrossEntropy, softmaxRows } from './loss.js'
 import type { Sequential } from './sequential.js'
@@ -72,8 +72,7 @@ export interface CheckedPredict {
 }
 
 export function checkPredictOptions(options: unknown, model: Sequential): CheckedPredict {
-  const o = checkObject(options, 'options', "{ inference: 'mc', samples: 50 }")
-  checkKeys(o, ['inference', 'samples', 'batchSize', 'seed', 'keepSamples'], 'options')
+  const o = readOptions(options, 'options', "{ inference: 'mc', samples: 50 }", ['inference', 'samples', 'batchSize', 'seed', 'keepSamples'])
   const inference = o.inference ?? 'weight-scaling'
   if (inference !== 'weight-scaling' && inference !== 'mc') {
     throw invalidArg(`inference must be 'weight-scaling' or 'mc', received ${describeValue(inference)}`)

@@ -6,7 +6,7 @@
  */
 
 import { invalidArg } from '../errors.js'
-import { checkKeys, checkObject, describeValue } from '../validate.js'
+import { describeValue, readOptions } from '../validate.js'
 
 export interface Schedule {
   readonly kind: 'constant' | 'step' | 'cosine' | 'linear'
@@ -36,8 +36,7 @@ const positive = (v: number) => v > 0
  * ```
  */
 export function constant(options: { value: number }): Schedule {
-  const o = checkObject(options, 'options', '{ value: 0.001 }')
-  checkKeys(o, ['value'], 'options')
+  const o = readOptions(options, 'options', '{ value: 0.001 }', ['value'])
   const value = checkNumber('value', o.value, nonNegative, 'a finite number >= 0')
   return Object.freeze({ kind: 'constant', at: () => value, options: Object.freeze({ value }) })
 }
@@ -54,8 +53,7 @@ export function constant(options: { value: number }): Schedule {
  * ```
  */
 export function step(options: { initial: number; every: number; factor: number }): Schedule {
-  const o = checkObject(options, 'options', '{ initial: 0.1, every: 10, factor: 0.5 }')
-  checkKeys(o, ['initial', 'every', 'factor'], 'options')
+  const o = readOptions(options, 'options', '{ initial: 0.1, every: 10, factor: 0.5 }', ['initial', 'every', 'factor'])
   const initial = checkNumber('initial', o.initial, nonNegative, 'a finite number >= 0')
   const every = checkNumber('every', o.every, positive, 'a finite number of epochs > 0')
   const factor = checkNumber('factor', o.factor, nonNegative, 'a finite number >= 0')
@@ -78,8 +76,7 @@ export function step(options: { initial: number; every: number; factor: number }
  * ```
  */
 export function cosine(options: { initial: number; epochs: number; min?: number }): Schedule {
-  const o = checkObject(options, 'options', '{ initial: 0.001, epochs: 20 }')
-  checkKeys(o, ['initial', 'epochs', 'min'], 'options')
+  const o = readOptions(options, 'options', '{ initial: 0.001, epochs: 20 }', ['initial', 'epochs', 'min'])
   const initial = checkNumber('initial', o.initial, nonNegative, 'a finite number >= 0')
   const epochs = checkNumber('epochs', o.epochs, positive, 'a finite number of epochs > 0')
   const min = o.min === undefined ? 0 : checkNumber('min', o.min, (v) => v >= 0 && v <= initial, 'a finite number in [0, initial]')
@@ -106,8 +103,7 @@ export function cosine(options: { initial: number; epochs: number; min?: number 
  * ```
  */
 export function linear(options: { from: number; to: number; epochs: number }): Schedule {
-  const o = checkObject(options, 'options', '{ from: 0, to: 1, epochs: 5 }')
-  checkKeys(o, ['from', 'to', 'epochs'], 'options')
+  const o = readOptions(options, 'options', '{ from: 0, to: 1, epochs: 5 }', ['from', 'to', 'epochs'])
   const from = checkNumber('from', o.from, nonNegative, 'a finite number >= 0')
   const to = checkNumber('to', o.to, nonNegative, 'a finite number >= 0')
   const epochs = checkNumber('epochs', o.epochs, positive, 'a finite number of epochs > 0')

@@ -16,7 +16,7 @@ import { invalidArg } from '../errors.js'
 import { DropoutDense } from '../layers/dropout-dense.js'
 import type { Ops } from '../ops-port.js'
 import type { U64 } from '../types.js'
-import { checkCount, checkKeys, checkMode, checkObject, checkU64, describeValue } from '../validate.js'
+import { checkCount, checkMode, checkU64, describeValue, readOptions } from '../validate.js'
 import { compile, describePlan, type FusedLayerPlan } from './compile.js'
 import { checkLayer, type Layer } from './layers.js'
 import type { LossName } from './loss.js'
@@ -89,8 +89,7 @@ export class Sequential {
 
   constructor(tn: Ops, layers: readonly Layer[], options: SequentialOptions) {
     if (!Array.isArray(layers)) throw invalidArg(`layers must be an array of tn.layers, received ${describeValue(layers)}`)
-    const o = checkObject(options, 'options', '{ inputs: 784, seed: 1n }')
-    checkKeys(o, ['inputs', 'seed', 'mode', 'loss'], 'options')
+    const o = readOptions(options, 'options', '{ inputs: 784, seed: 1n }', ['inputs', 'seed', 'mode', 'loss'])
     const inputs = checkCount('inputs', o.inputs)
     if (inputs === 0) throw invalidArg('inputs must be at least 1, received 0')
     this.inputs = inputs

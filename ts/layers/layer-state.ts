@@ -1,0 +1,110 @@
+/**
+ * What a DropoutDense owns besides its configuration: its port, its weight, bias and gradient
+ * buffers, the mask generators of its three dropout streams, and what the last training forward
+ * saved for backward (x, and y or the pre-activation, in buffers grown as batches grow).
+ *
+ * Memory. Buffers come from `ops.allocate`: on the WASM backends they live in WASM memory, and any
+ * allocation may grow that memory, which detaches every view of the old one; so this keeps
+ * buffers, never views, and callers take a fresh `view()` right before each use.
+ */
+
+import type { BackendBuffer, KernelSpec } from '../backend.js'
+import { Generator } from '../generator.js'
+import type { Ops } from '../ops-port.js'
+import type { LayerDropout } from './layer-options.js'
+
+/** What the last training forward leaves for backward. */
+export interface Saved {
+  rows: number
+  inputDropout: KernelSpec | undefined
+  outputDropout: KernelSpec | undefined
+  dropConnect: KernelSpec | undefined
+}
+
+export interface Generators {
+  input: Generator
+  output: Generator
+  dropConnect: Generator
+}
+
+export class LayerState {
+  readonly ops: Ops
+  readonly seed: bigint
+  readonly w: BackendBuffer
+  readonly b: BackendBuffer
+  readonly dw: BackendBuffer
+  readonly db: BackendBuffer
+  generators: Generators
+  /** x, and y or pre, of the last training forward; grown as batches grow, never shrunk. */
+  savedX: BackendBuffer | undefined
+  savedOut: BackendBuffer | undefined
+  saved: Saved | undefined
+
+  /** Allocates the four buffers (all or none) and writes the initial weights; bias and gradients start at 0. */
+  constructor(ops: Ops, seed: bigint, weights: Float32Array, units: number) {
+    this.ops = ops
+    this.seed = seed
+    this.generators = { input: new Generator(seed), output: new Generator(seed), dropConnect: new Generator(seed) }
+    const n = weights.length
+    const buffers: BackendBuffer[] = []
+    try {
+      for (const size of [n, units, n, units]) buffers.push(ops.allocate(size))
+    } catch (error) {
+      for (const buffer of buffers) buffer.free()
+      throw error
+    }
+    ;[this.w, this.b, this.dw, this.db] = buffers as [BackendBuffer, BackendBuffer, BackendBuffer, BackendBuffer]
+    // Views after the last allocation: each allocation may have grown (and detached) memory.
+    this.w.view().set(weights)
+    this.b.view().fill(0)
+    this.dw.view().fill(0)
+    this.db.view().fill(0)
+  }
+
+  /** Moves the mask generators to the given offsets. */
+  seek(offsets: { input: bigint; output: bigint; dropConnect: bigint }): void {
+    this.generators = {
+      input: new Generator(this.seed, offsets.input),
+      output: new Generator(this.seed, offsets.output),
+      dropConnect: new Generator(this.seed, offsets.dropConnect),
+    }
+  }
+
+  /** The offsets the next training forward will use in each mask stream. */
+  offsets(): { input: bigint; output: bigint; dropConnect: bigint } {
+    const g = this.generators
+    return { input: g.input.offset, output: g.output.offset, dropConnect: g.dropConnect.offset }
+  }
+
+  /** The spec of a training mask over n elements, moving its generator past them. */
+  draw(dropout: LayerDropout | undefined, generator: Generator, stream: bigint, n: number): KernelSpec | undefined {
+    if (dropout === undefined) return undefined
+    const { seed, offset } = generator.next(n)
+    return { p: dropout.p, seed, offset, stream, mode: dropout.mode }
+  }
+
+  /** A buffer of at least n elements: `buffer` itself when large enough, else a new one. */
+  reserve(buffer: BackendBuffer | undefined, n: number): BackendBuffer {
+    if (buffer !== undefined && buffer.length >= n) return buffer
+    const bigger = this.ops.allocate(n)
+    buffer?.free()
+    return bigger
+  }
+
+  /**
+   * When x lives in the same memory as the layer's buffers (a view of WASM memory), a function
+   * that re-derives it after memory may have grown; undefined for ordinary arrays.
+   */
+  placeOf(x: Float32Array): (() => Float32Array) | undefined {
+    const memory = this.w.view().buffer
+    if (x.buffer !== memory) return undefined
+    const { byteOffset, length } = x
+    return () => new Float32Array(this.w.view().buffer, byteOffset, length)
+  }
+
+  /** Frees every buffer. */
+  dispose(): void {
+    for (const buffer of [this.w, this.b, this.dw, this.db, this.savedX, this.savedOut]) buffer?.free()
+    this.saved = undefined
+  }
+}
