@@ -3,7 +3,7 @@
  * port, the training-loss rule, its optimizer states and its busy flag. Kept in private state of
  * the model (its `#` fields, reached through closures the constructor registers here), so the
  * class publishes none of it. This module is not exported from the package entry, and its
- * declarations are `@internal`, so stripInternal leaves its .d.ts empty.
+ * declarations are tagged internal, so stripInternal leaves its .d.ts empty.
  */
 
 import { invalidArg } from '../errors.js'
