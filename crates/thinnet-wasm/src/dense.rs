@@ -11,9 +11,8 @@
 //! Outputs must not overlap inputs or each other (`check_disjoint`); inputs may share memory.
 //! On any error nothing has been written.
 
-use thinnet_core::{dense_backward, dense_forward, Activation, DenseDropouts, DenseShape, Error, Exec, Grads, Saved};
-
-use thinnet_core::boundary::{check_disjoint, parse_dropouts, BLOCK_WORDS};
+use thinnet_core::boundary::{parse_dropouts, DenseBackwardCall, DenseForwardCall, BLOCK_WORDS};
+use thinnet_core::{Activation, DenseDropouts, DenseShape, Error};
 
 use crate::last_error::guard;
 use crate::memory::linear;
@@ -76,32 +75,21 @@ pub unsafe extern "C" fn tn_dense(
 ) -> i32 {
     guard(|| {
         let mem = linear();
-        let x = mem.region::<f32>("x", x as usize, x_len)?;
-        let w = mem.region::<f32>("w", w as usize, w_len)?;
-        let b = mem.optional::<f32>("b", b as usize, b_len)?;
-        let y = mem.region::<f32>("y", y as usize, y_len)?;
-        let pre = mem.optional::<f32>("pre", pre as usize, pre_len)?;
-        check_disjoint(&[Some(y), pre], &[Some(x), Some(w), b])?;
-        // SAFETY: forwarded from this function's contract.
-        let act = unsafe { activation(act as usize, act_len, alpha) }?;
-        // SAFETY: as above.
-        let drops = unsafe { dropouts(dropouts_block as usize) }?;
-        // SAFETY: checked regions; outputs disjoint from each other and from the inputs (checked
-        // above), so the shared and exclusive borrows do not alias; JavaScript owns the memory
-        // and nothing else touches it during the call (contract).
-        unsafe {
-            dense_forward(
-                x.slice(),
-                w.slice(),
-                b.map(|b| b.slice()),
-                y.slice_mut(),
-                pre.map(|pre| pre.slice_mut()),
-                DenseShape { rows, inputs, units },
-                act,
-                &drops,
-                Exec::default(),
-            )
-        }
+        let call = DenseForwardCall {
+            x: mem.region::<f32>("x", x as usize, x_len)?,
+            w: mem.region::<f32>("w", w as usize, w_len)?,
+            b: mem.optional::<f32>("b", b as usize, b_len)?,
+            y: mem.region::<f32>("y", y as usize, y_len)?,
+            pre: mem.optional::<f32>("pre", pre as usize, pre_len)?,
+            shape: DenseShape { rows, inputs, units },
+            // SAFETY: forwarded from this function's contract.
+            act: unsafe { activation(act as usize, act_len, alpha) }?,
+            // SAFETY: as above.
+            drops: unsafe { dropouts(dropouts_block as usize) }?,
+        };
+        // SAFETY: checked regions of JavaScript's memory that nothing else touches during the
+        // call (contract); the call checks the overlap rules.
+        unsafe { call.run() }
     })
 }
 
@@ -143,39 +131,22 @@ pub unsafe extern "C" fn tn_dense_backward(
 ) -> i32 {
     guard(|| {
         let mem = linear();
-        let x = mem.region::<f32>("x", x as usize, x_len)?;
-        let w = mem.region::<f32>("w", w as usize, w_len)?;
-        let dy = mem.region::<f32>("dy", dy as usize, dy_len)?;
-        let y = mem.optional::<f32>("y", y as usize, y_len)?;
-        let pre = mem.optional::<f32>("pre", pre as usize, pre_len)?;
-        let dx = mem.optional::<f32>("dx", dx as usize, dx_len)?;
-        let dw = mem.optional::<f32>("dw", dw as usize, dw_len)?;
-        let db = mem.optional::<f32>("db", db as usize, db_len)?;
-        check_disjoint(&[dx, dw, db], &[Some(x), Some(w), Some(dy), y, pre])?;
-        // SAFETY: forwarded from this function's contract.
-        let act = unsafe { activation(act as usize, act_len, alpha) }?;
-        // SAFETY: as above.
-        let drops = unsafe { dropouts(dropouts_block as usize) }?;
-        // SAFETY: as in tn_dense: checked regions, gradients disjoint from each other and from
-        // every input.
-        unsafe {
-            let saved = Saved { y: y.map(|y| y.slice()), pre: pre.map(|pre| pre.slice()) };
-            let grads = Grads {
-                dx: dx.map(|dx| dx.slice_mut()),
-                dw: dw.map(|dw| dw.slice_mut()),
-                db: db.map(|db| db.slice_mut()),
-            };
-            dense_backward(
-                x.slice(),
-                w.slice(),
-                dy.slice(),
-                saved,
-                grads,
-                DenseShape { rows, inputs, units },
-                act,
-                &drops,
-                Exec::default(),
-            )
-        }
+        let call = DenseBackwardCall {
+            x: mem.region::<f32>("x", x as usize, x_len)?,
+            w: mem.region::<f32>("w", w as usize, w_len)?,
+            dy: mem.region::<f32>("dy", dy as usize, dy_len)?,
+            y: mem.optional::<f32>("y", y as usize, y_len)?,
+            pre: mem.optional::<f32>("pre", pre as usize, pre_len)?,
+            dx: mem.optional::<f32>("dx", dx as usize, dx_len)?,
+            dw: mem.optional::<f32>("dw", dw as usize, dw_len)?,
+            db: mem.optional::<f32>("db", db as usize, db_len)?,
+            shape: DenseShape { rows, inputs, units },
+            // SAFETY: forwarded from this function's contract.
+            act: unsafe { activation(act as usize, act_len, alpha) }?,
+            // SAFETY: as above.
+            drops: unsafe { dropouts(dropouts_block as usize) }?,
+        };
+        // SAFETY: as in tn_dense.
+        unsafe { call.run() }
     })
 }

@@ -1,7 +1,6 @@
 //! `tn_gemm`: the plain product C = A . B of the core's GEMM, for benchmarks and tests.
 
-use thinnet_core::boundary::{check_disjoint, check_gemm};
-use thinnet_core::{gemm, Exec, MatMut, MatRef};
+use thinnet_core::boundary::GemmCall;
 
 use crate::last_error::guard;
 use crate::memory::linear;
@@ -27,14 +26,16 @@ pub unsafe extern "C" fn tn_gemm(
 ) -> i32 {
     guard(|| {
         let mem = linear();
-        let ar = mem.region::<f32>("a", a as usize, a_len)?;
-        let br = mem.region::<f32>("b", b as usize, b_len)?;
-        let cr = mem.region::<f32>("c", c as usize, c_len)?;
-        check_gemm(m, k, n, a_len, b_len, c_len)?;
-        check_disjoint(&[Some(cr)], &[Some(ar), Some(br)])?;
-        // SAFETY: checked regions, c disjoint from a and b, JavaScript's memory that nothing else
-        // touches during the call (contract).
-        let (a, b, c) = unsafe { (ar.slice::<f32>(), br.slice::<f32>(), cr.slice_mut::<f32>()) };
-        gemm(MatRef::row_major(a, m, k), MatRef::row_major(b, k, n), 0.0, MatMut::row_major(c, m, n), Exec::default())
+        let call = GemmCall {
+            a: mem.region::<f32>("a", a as usize, a_len)?,
+            b: mem.region::<f32>("b", b as usize, b_len)?,
+            c: mem.region::<f32>("c", c as usize, c_len)?,
+            m,
+            k,
+            n,
+        };
+        // SAFETY: checked regions of JavaScript's memory that nothing else touches during the
+        // call (contract); the call checks lengths and that c overlaps neither input.
+        unsafe { call.run() }
     })
 }

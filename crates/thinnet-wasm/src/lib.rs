@@ -44,7 +44,7 @@ mod last_error;
 mod memory;
 mod optim;
 
-use thinnet_core::boundary::{join, mode, pair, Pair};
+use thinnet_core::boundary::{join, mode, DropoutCall, MaskCall};
 use thinnet_core::{DropoutSpec, Error, MaskSpec};
 
 use crate::last_error::guard;
@@ -112,29 +112,17 @@ fn mask_spec(p: f64, seed: [u32; 2], stream: [u32; 2], offset: [u32; 2]) -> Mask
     MaskSpec { p, seed: join(seed[0], seed[1]), stream: join(stream[0], stream[1]), offset: join(offset[0], offset[1]) }
 }
 
-type Apart = fn(&[f32], &mut [f32], &DropoutSpec) -> Result<(), Error>;
-type InPlace = fn(&mut [f32], &DropoutSpec) -> Result<(), Error>;
-
-/// Checks the two regions and runs `apart`, or `in_place` when out == x.
+/// Dropout (or its gradient, `backward`) of n floats at `x` into `out`.
 ///
 /// # Safety
 /// x and out, when inside linear memory, are f32 data that the caller owns and that nothing else
 /// uses during the call.
-unsafe fn run(
-    x: usize,
-    out: usize,
-    n: usize,
-    spec: &DropoutSpec,
-    apart: Apart,
-    in_place: InPlace,
-) -> Result<(), Error> {
+unsafe fn run(backward: bool, x: usize, out: usize, n: usize, mask: MaskSpec, classic: u32) -> Result<(), Error> {
     let memory = linear();
-    match pair(memory.region::<f32>("x", x, n)?, memory.region::<f32>("out", out, n)?)? {
-        // SAFETY: a checked region, exclusively the caller's (contract); one borrow only.
-        Pair::InPlace(xr) => in_place(unsafe { xr.slice_mut::<f32>() }, spec),
-        // SAFETY: checked, disjoint regions, exclusively the caller's (contract).
-        Pair::Apart(xr, or) => unsafe { apart(xr.slice::<f32>(), or.slice_mut::<f32>(), spec) },
-    }
+    let (src, out) = (memory.region::<f32>("x", x, n)?, memory.region::<f32>("out", out, n)?);
+    let call = DropoutCall { backward, src, out, spec: DropoutSpec { mask, mode: mode(classic)? } };
+    // SAFETY: forwarded from this function's contract.
+    unsafe { call.run() }
 }
 
 /// Dropout of n floats at `x` into `out` (see the crate doc for the arguments).
@@ -157,14 +145,9 @@ pub unsafe extern "C" fn tn_dropout(
     offset_hi: u32,
     classic: u32,
 ) -> i32 {
-    guard(|| {
-        let spec = DropoutSpec {
-            mask: mask_spec(p, [seed_lo, seed_hi], [stream_lo, stream_hi], [offset_lo, offset_hi]),
-            mode: mode(classic)?,
-        };
-        // SAFETY: forwarded from this function's contract.
-        unsafe { run(x as usize, out as usize, n, &spec, thinnet_core::dropout, thinnet_core::dropout_in_place) }
-    })
+    let mask = mask_spec(p, [seed_lo, seed_hi], [stream_lo, stream_hi], [offset_lo, offset_hi]);
+    // SAFETY: forwarded from this function's contract.
+    guard(|| unsafe { run(false, x as usize, out as usize, n, mask, classic) })
 }
 
 /// Gradient of dropout: dy at `x`, dx into `out`, the mask of the forward call with the same
@@ -187,23 +170,9 @@ pub unsafe extern "C" fn tn_dropout_backward(
     offset_hi: u32,
     classic: u32,
 ) -> i32 {
-    guard(|| {
-        let spec = DropoutSpec {
-            mask: mask_spec(p, [seed_lo, seed_hi], [stream_lo, stream_hi], [offset_lo, offset_hi]),
-            mode: mode(classic)?,
-        };
-        // SAFETY: forwarded from this function's contract.
-        unsafe {
-            run(
-                x as usize,
-                out as usize,
-                n,
-                &spec,
-                thinnet_core::dropout_backward,
-                thinnet_core::dropout_backward_in_place,
-            )
-        }
-    })
+    let mask = mask_spec(p, [seed_lo, seed_hi], [stream_lo, stream_hi], [offset_lo, offset_hi]);
+    // SAFETY: forwarded from this function's contract.
+    guard(|| unsafe { run(true, x as usize, out as usize, n, mask, classic) })
 }
 
 /// The keep bitmask of n elements into ceil(n / 32) words at `out`.
@@ -225,9 +194,9 @@ pub unsafe extern "C" fn tn_dropout_mask(
 ) -> i32 {
     guard(|| {
         let spec = mask_spec(p, [seed_lo, seed_hi], [stream_lo, stream_hi], [offset_lo, offset_hi]);
-        let words = linear().region::<u32>("out", out as usize, thinnet_core::mask_words(n))?;
-        // SAFETY: checked region, exclusively the caller's (contract).
-        thinnet_core::dropout_mask(unsafe { words.slice_mut::<u32>() }, n, &spec)
+        let out = linear().region::<u32>("out", out as usize, thinnet_core::mask_words(n))?;
+        // SAFETY: a checked region, exclusively the caller's (contract).
+        unsafe { MaskCall { n, out, spec }.run() }
     })
 }
 

@@ -5,7 +5,7 @@
 //! step). The core checks lengths and parameter ranges before writing anything. `tn_all_finite`: whether an array holds
 //! no NaN and no infinity (the gradient check of training), reading only.
 
-use thinnet_core::boundary::{adam_params, check_disjoint, sgd_params, Memory, ADAM_WORDS, SGD_WORDS};
+use thinnet_core::boundary::{adam_params, sgd_params, AdamCall, Memory, SgdCall, ADAM_WORDS, SGD_WORDS};
 use thinnet_core::Error;
 
 use crate::last_error::guard;
@@ -43,14 +43,15 @@ pub unsafe extern "C" fn tn_sgd_step(
         let mem = linear();
         // SAFETY: forwarded from this function's contract.
         let params = sgd_params(&unsafe { block::<SGD_WORDS>(&mem, params) }?)?;
-        let wr = mem.region::<f32>("w", w as usize, w_len)?;
-        let gr = mem.region::<f32>("g", g as usize, g_len)?;
-        let vr = mem.optional::<f32>("velocity", velocity as usize, velocity_len)?;
-        check_disjoint(&[Some(wr), vr], &[Some(gr)])?;
-        // SAFETY: checked regions; w and velocity share no byte with each other or g; JavaScript's
-        // memory that nothing else touches during the call (contract).
-        let (w, g, v) = unsafe { (wr.slice_mut::<f32>(), gr.slice::<f32>(), vr.map(|v| v.slice_mut::<f32>())) };
-        thinnet_core::sgd_step(w, g, v, &params)
+        let call = SgdCall {
+            w: mem.region::<f32>("w", w as usize, w_len)?,
+            g: mem.region::<f32>("g", g as usize, g_len)?,
+            velocity: mem.optional::<f32>("velocity", velocity as usize, velocity_len)?,
+            params,
+        };
+        // SAFETY: checked regions of JavaScript's memory that nothing else touches during the
+        // call (contract); the call checks that w and velocity overlap nothing.
+        unsafe { call.run() }
     })
 }
 
@@ -76,16 +77,15 @@ pub unsafe extern "C" fn tn_adam_step(
         let mem = linear();
         // SAFETY: forwarded from this function's contract.
         let params = adam_params(&unsafe { block::<ADAM_WORDS>(&mem, params) }?)?;
-        let wr = mem.region::<f32>("w", w as usize, w_len)?;
-        let gr = mem.region::<f32>("g", g as usize, g_len)?;
-        let mr = mem.region::<f32>("m", m as usize, m_len)?;
-        let vr = mem.region::<f32>("v", v as usize, v_len)?;
-        check_disjoint(&[Some(wr), Some(mr), Some(vr)], &[Some(gr)])?;
-        // SAFETY: checked regions; w, m and v share no byte with each other or g; JavaScript's
-        // memory that nothing else touches during the call (contract).
-        let (w, g, m, v) =
-            unsafe { (wr.slice_mut::<f32>(), gr.slice::<f32>(), mr.slice_mut::<f32>(), vr.slice_mut::<f32>()) };
-        thinnet_core::adam_step(w, g, m, v, &params)
+        let call = AdamCall {
+            w: mem.region::<f32>("w", w as usize, w_len)?,
+            g: mem.region::<f32>("g", g as usize, g_len)?,
+            m: mem.region::<f32>("m", m as usize, m_len)?,
+            v: mem.region::<f32>("v", v as usize, v_len)?,
+            params,
+        };
+        // SAFETY: as in tn_sgd_step: the call checks that w, m and v overlap nothing.
+        unsafe { call.run() }
     })
 }
 

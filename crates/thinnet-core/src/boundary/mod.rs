@@ -2,14 +2,17 @@
 //! JavaScript, decoded and checked once, here, for what memory safety and the transport need:
 //! regions of caller memory and the no-overlap rule between outputs and everything else a call
 //! touches (`region`), the dense calls' dropout spec block (`spec_block`, written by
-//! ts/backends/wasm-spec-block.ts), the scalar arguments and optimizer blocks (`calls`). User
+//! ts/backends/wasm-spec-block.ts), the scalar arguments and optimizer blocks (`calls`), and each
+//! op's call as plain data that checks its overlap rules and makes the one core call (`ops`). User
 //! input is checked by the facade (ts/ops, ts/validate.ts) before it gets here, and the kernels
 //! check the shapes they need; a binding only reads its transport and calls through here.
 
 mod calls;
+mod ops;
 mod region;
 mod spec_block;
 
 pub use calls::{adam_params, check_gemm, flag, join, mode, sgd_params, ADAM_WORDS, SGD_WORDS};
+pub use ops::{AdamCall, DenseBackwardCall, DenseForwardCall, DropoutCall, GemmCall, MaskCall, SgdCall};
 pub use region::{check_disjoint, pair, Memory, Pair, Region, ABSENT};
 pub use spec_block::{js_number, parse as parse_dropouts, BLOCK_WORDS, RECORD_WORDS};

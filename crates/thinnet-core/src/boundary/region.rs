@@ -70,6 +70,14 @@ impl Region {
         self.addr
     }
 
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
     /// Whether the two regions share a byte.
     pub fn overlaps(&self, other: &Region) -> bool {
         self.bytes > 0 && other.bytes > 0 && self.addr < other.addr + other.bytes && other.addr < self.addr + self.bytes
