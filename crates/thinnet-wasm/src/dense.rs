@@ -11,7 +11,7 @@
 //! Outputs must not overlap inputs or each other (`check_disjoint`); inputs may share memory.
 //! On any error nothing has been written.
 
-use thinnet_core::boundary::{parse_dropouts, DenseBackwardCall, DenseForwardCall, BLOCK_WORDS};
+use thinnet_core::boundary::{self, parse_dropouts, DenseBackwardCall, DenseForwardCall, BLOCK_WORDS};
 use thinnet_core::{Activation, DenseDropouts, DenseShape, Error};
 
 use crate::last_error::guard;
@@ -24,11 +24,7 @@ use crate::memory::linear;
 unsafe fn activation(ptr: usize, len: usize, alpha: f32) -> Result<Activation, Error> {
     let region = linear().region::<u8>("activation", ptr, len)?;
     // SAFETY: checked region, the caller's and unchanging (contract); the borrow ends here.
-    let bytes = unsafe { region.slice::<u8>() };
-    let name = std::str::from_utf8(bytes).map_err(|_| {
-        Error::invalid_arg(format!("activation must be a UTF-8 name, received {} bytes that are not UTF-8", len))
-    })?;
-    Activation::parse(name, alpha)
+    boundary::activation(unsafe { region.slice::<u8>() }, alpha)
 }
 
 /// Reads and parses the spec block at `ptr` (120 bytes, 8-byte aligned).

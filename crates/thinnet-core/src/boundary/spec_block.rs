@@ -19,7 +19,7 @@
 //! messages naming the field as the facade spells it ("inputDropout.p must be ..."); the core
 //! checks offset + elements against 2^64, which needs the shape.
 
-use crate::dense::{DenseDropouts, DropConnect};
+use crate::dense::{Activation, DenseDropouts, DropConnect};
 use crate::error::Error;
 use crate::spec::{DropoutSpec, MaskSpec, Mode};
 
@@ -47,6 +47,44 @@ pub fn parse(block: &[u64; BLOCK_WORDS]) -> Result<DenseDropouts, Error> {
         }
     };
     Ok(DenseDropouts { input, output, drop_connect })
+}
+
+/// The header of a dense call as bytes: the block (little-endian words, any alignment) followed
+/// by the activation's name in UTF-8, which leaky relu's `alpha` completes. The N-API addon
+/// receives these bytes as one Uint8Array, from the encoder that fills WASM's (wasm-spec-block.ts).
+pub fn parse_dense_header(bytes: &[u8], alpha: f32) -> Result<(Activation, DenseDropouts), Error> {
+    if bytes.len() < 8 * BLOCK_WORDS {
+        return Err(Error::invalid_arg(format!(
+            "the dense header must hold the {}-byte spec block and the activation's name, received {} bytes",
+            8 * BLOCK_WORDS,
+            bytes.len()
+        )));
+    }
+    let (block_bytes, name) = bytes.split_at(8 * BLOCK_WORDS);
+    let mut block = [0u64; BLOCK_WORDS];
+    for (word, chunk) in block.iter_mut().zip(block_bytes.chunks_exact(8)) {
+        let mut le = [0u8; 8];
+        le.copy_from_slice(chunk);
+        *word = u64::from_le_bytes(le);
+    }
+    let drops = parse(&block)?;
+    Ok((activation(name, alpha)?, drops))
+}
+
+/// The activation named by `name` (UTF-8 bytes), with leaky relu's `alpha`.
+pub fn activation(name: &[u8], alpha: f32) -> Result<Activation, Error> {
+    let name = std::str::from_utf8(name).map_err(|_| {
+        Error::invalid_arg(format!("activation must be a UTF-8 name, received {} bytes that are not UTF-8", name.len()))
+    })?;
+    Activation::parse(name, alpha)
+}
+
+/// One record that must be a sample (the dropout calls' spec; the mask calls ignore its mode).
+pub fn parse_record(record: &[u64; RECORD_WORDS]) -> Result<DropoutSpec, Error> {
+    match dropout("spec", record)? {
+        Some(spec) => Ok(spec),
+        None => Err(Error::invalid_arg("spec.kind must be 1 (sample), received 0".to_string())),
+    }
 }
 
 fn kind_of(record: &[u64]) -> u32 {
@@ -217,6 +255,30 @@ mod tests {
         );
         // p = 0 and p = 1 are valid.
         assert!(parse(&block([record(1, 0, 0.0, 0, 0, 0), record(1, 0, 1.0, 0, 0, 0), NONE])).is_ok());
+    }
+
+    #[test]
+    fn dense_headers_are_the_block_then_the_name() {
+        let b = block([record(1, 1, 0.25, 1 << 40, 3, 5), NONE, record(2, 0, 0.5, 0, 0, 0)]);
+        let mut bytes: Vec<u8> = b.iter().flat_map(|w| w.to_le_bytes()).collect();
+        bytes.extend_from_slice(b"leakyRelu");
+        // Any alignment: the bytes are read, not borrowed as words.
+        bytes.insert(0, 0);
+        let (act, drops) = parse_dense_header(&bytes[1..], 0.5).unwrap();
+        assert_eq!(act, Activation::parse("leakyRelu", 0.5).unwrap());
+        assert_eq!(drops, parse(&b).unwrap());
+        assert!(parse_dense_header(&bytes[1..100], 0.0).unwrap_err().message.starts_with("the dense header must hold"));
+        let mut bad = bytes[1..].to_vec();
+        bad.truncate(8 * BLOCK_WORDS);
+        bad.extend_from_slice(&[0xff, 0xfe]);
+        assert_eq!(
+            parse_dense_header(&bad, 0.0).unwrap_err().message,
+            "activation must be a UTF-8 name, received 2 bytes that are not UTF-8"
+        );
+        let spec = parse_record(&record(1, 0, 0.5, 7, 8, 9)).unwrap();
+        assert_eq!((spec.mask.seed, spec.mask.stream, spec.mask.offset, spec.mode), (7, 8, 9, Mode::Inverted));
+        assert!(parse_record(&NONE).is_err());
+        assert!(parse_record(&record(1, 0, 1.5, 0, 0, 0)).unwrap_err().message.starts_with("spec.p must be"));
     }
 
     #[test]
