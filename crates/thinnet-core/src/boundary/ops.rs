@@ -1,7 +1,8 @@
 //! The calls both bindings make, as plain data: checked regions of caller memory and decoded
 //! parameters. A binding builds one (from linear memory or from TypedArrays) and runs it; `run`
 //! applies the overlap rules, makes the slices and makes the one core call, which checks shapes
-//! and ranges before writing anything. Regions are addresses, not borrows, so a call can move to
+//! and ranges before writing anything. The dense calls check once: `plan` makes every check and
+//! returns a call that cannot fail (the core's ForwardPlan or BackwardPlan with its regions). Regions are addresses, not borrows, so a call can move to
 //! a worker thread (the N-API async forms) and still be checked and run by this same code.
 //!
 //! # Safety (every `run`)
@@ -9,8 +10,8 @@
 //! mask), that the caller owns and that nothing else reads or writes during the call; regions
 //! are checked for bounds and alignment when made ([`Memory::region`](super::Memory::region)).
 
-use crate::dense::{check_dense_backward, check_dense_forward, dense_backward, dense_forward};
-use crate::dense::{Activation, BackwardLens, DenseDropouts, DenseShape, ForwardLens, Grads, Saved};
+use crate::dense::{Activation, BackwardLens, BackwardPlan, DenseDropouts, DenseShape, ForwardLens, ForwardPlan};
+use crate::dense::{Grads, Saved};
 use crate::dropout::{self, Exec};
 use crate::error::Error;
 use crate::gemm::{gemm, MatMut, MatRef};
@@ -89,8 +90,10 @@ pub struct DenseForwardCall {
 }
 
 impl DenseForwardCall {
-    /// Every check of `run`, without running: an async call is refused before it is queued.
-    pub fn check(&self) -> Result<(), Error> {
+    /// Every check of the call, once: the overlap rules, then the core's (`ForwardPlan::new`).
+    /// The N-API async forms plan on the JavaScript thread, refusing a call before queueing it,
+    /// and run the plan on a worker.
+    pub fn plan(self) -> Result<PlannedForward, Error> {
         check_disjoint(&[Some(self.y), self.pre], &[Some(self.x), Some(self.w), self.b])?;
         let count = |r: Option<Region>| r.map(|r| r.count());
         let lens = ForwardLens {
@@ -100,27 +103,39 @@ impl DenseForwardCall {
             y: self.y.count(),
             pre: count(self.pre),
         };
-        check_dense_forward(self.shape, lens, self.act, &self.drops)
+        let plan = ForwardPlan::new(self.shape, lens, self.act, &self.drops, Exec::default())?;
+        Ok(PlannedForward { call: self, plan })
     }
 
+    /// Plans and runs the call.
+    ///
     /// # Safety
     /// See the module documentation.
-    pub unsafe fn run(&self) -> Result<(), Error> {
-        check_disjoint(&[Some(self.y), self.pre], &[Some(self.x), Some(self.w), self.b])?;
-        // SAFETY: checked regions; the outputs share no byte with each other or an input
-        // (checked above), so the shared and exclusive borrows do not alias (contract).
+    pub unsafe fn run(self) -> Result<(), Error> {
+        let planned = self.plan()?;
+        // SAFETY: forwarded from this function's contract.
+        unsafe { planned.run() };
+        Ok(())
+    }
+}
+
+/// A checked forward call: running it cannot fail.
+#[derive(Clone, Copy, Debug)]
+pub struct PlannedForward {
+    call: DenseForwardCall,
+    plan: ForwardPlan,
+}
+
+impl PlannedForward {
+    /// # Safety
+    /// See the module documentation.
+    pub unsafe fn run(&self) {
+        let c = &self.call;
+        // SAFETY: checked regions of the planned lengths; the outputs share no byte with each
+        // other or an input (`plan` checked), so the shared and exclusive borrows do not alias.
         unsafe {
-            dense_forward(
-                self.x.slice(),
-                self.w.slice(),
-                self.b.map(|b| b.slice()),
-                self.y.slice_mut(),
-                self.pre.map(|pre| pre.slice_mut()),
-                self.shape,
-                self.act,
-                &self.drops,
-                Exec::default(),
-            )
+            let (b, pre) = (c.b.map(|b| b.slice()), c.pre.map(|pre| pre.slice_mut()));
+            self.plan.run(c.x.slice(), c.w.slice(), b, c.y.slice_mut(), pre)
         }
     }
 }
@@ -142,13 +157,9 @@ pub struct DenseBackwardCall {
 }
 
 impl DenseBackwardCall {
-    fn check_disjoint(&self) -> Result<(), Error> {
-        check_disjoint(&[self.dx, self.dw, self.db], &[Some(self.x), Some(self.w), Some(self.dy), self.y, self.pre])
-    }
-
-    /// Every check of `run`, without running.
-    pub fn check(&self) -> Result<(), Error> {
-        self.check_disjoint()?;
+    /// Every check of the call, once, as [`DenseForwardCall::plan`].
+    pub fn plan(self) -> Result<PlannedBackward, Error> {
+        check_disjoint(&[self.dx, self.dw, self.db], &[Some(self.x), Some(self.w), Some(self.dy), self.y, self.pre])?;
         let count = |r: Option<Region>| r.map(|r| r.count());
         let lens = BackwardLens {
             x: self.x.count(),
@@ -160,23 +171,43 @@ impl DenseBackwardCall {
             dw: count(self.dw),
             db: count(self.db),
         };
-        check_dense_backward(self.shape, lens, self.act, &self.drops)
+        let plan = BackwardPlan::new(self.shape, lens, self.act, &self.drops, Exec::default())?;
+        Ok(PlannedBackward { call: self, plan })
     }
 
+    /// Plans and runs the call.
+    ///
     /// # Safety
     /// See the module documentation.
-    pub unsafe fn run(&self) -> Result<(), Error> {
-        self.check_disjoint()?;
-        // SAFETY: as in DenseForwardCall::run: gradients disjoint from each other and every input.
+    pub unsafe fn run(self) -> Result<(), Error> {
+        let planned = self.plan()?;
+        // SAFETY: forwarded from this function's contract.
+        unsafe { planned.run() };
+        Ok(())
+    }
+}
+
+/// A checked backward call: running it cannot fail.
+#[derive(Clone, Copy, Debug)]
+pub struct PlannedBackward {
+    call: DenseBackwardCall,
+    plan: BackwardPlan,
+}
+
+impl PlannedBackward {
+    /// # Safety
+    /// See the module documentation.
+    pub unsafe fn run(&self) {
+        let c = &self.call;
+        // SAFETY: as in PlannedForward::run: gradients disjoint from each other and every input.
         unsafe {
-            let saved = Saved { y: self.y.map(|y| y.slice()), pre: self.pre.map(|pre| pre.slice()) };
+            let saved = Saved { y: c.y.map(|y| y.slice()), pre: c.pre.map(|pre| pre.slice()) };
             let grads = Grads {
-                dx: self.dx.map(|dx| dx.slice_mut()),
-                dw: self.dw.map(|dw| dw.slice_mut()),
-                db: self.db.map(|db| db.slice_mut()),
+                dx: c.dx.map(|dx| dx.slice_mut()),
+                dw: c.dw.map(|dw| dw.slice_mut()),
+                db: c.db.map(|db| db.slice_mut()),
             };
-            let (x, w, dy) = (self.x.slice(), self.w.slice(), self.dy.slice());
-            dense_backward(x, w, dy, saved, grads, self.shape, self.act, &self.drops, Exec::default())
+            self.plan.run(c.x.slice(), c.w.slice(), c.dy.slice(), saved, grads)
         }
     }
 }
@@ -243,5 +274,49 @@ impl AdamCall {
         // SAFETY: checked regions; w, m and v share no byte with each other or g (contract).
         let (w, g, m, v) = unsafe { (self.w.slice_mut(), self.g.slice(), self.m.slice_mut(), self.v.slice_mut()) };
         optim::adam_step(w, g, m, v, &self.params)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::boundary::Memory;
+    use crate::dense_forward;
+    use crate::spec::Mode;
+
+    /// The N-API async forms move a planned call to a worker thread.
+    #[test]
+    fn planned_calls_are_send_and_run_as_the_core_does() {
+        fn send<T: Send>(_: &T) {}
+        let (rows, inputs, units) = (3, 5, 7);
+        let x: Vec<f32> = (0..rows * inputs).map(|i| i as f32 * 0.25 - 1.0).collect();
+        let w: Vec<f32> = (0..inputs * units).map(|i| (i % 7) as f32 * 0.5 - 1.5).collect();
+        let (mut y, mut want) = (vec![f32::NAN; rows * units], vec![0.0f32; rows * units]);
+        let spec = DropoutSpec { mask: MaskSpec { p: 0.25, seed: 9, stream: 1, offset: 3 }, mode: Mode::Inverted };
+        let drops = DenseDropouts { input: Some(spec), ..DenseDropouts::default() };
+        let (shape, act) = (DenseShape { rows, inputs, units }, Activation::parse("relu", 0.0).unwrap());
+        dense_forward(&x, &w, None, &mut want, None, shape, act, &drops, Exec::default()).unwrap();
+        let mem = Memory { bytes: u64::MAX };
+        let call = DenseForwardCall {
+            x: mem.region::<f32>("x", x.as_ptr() as usize, x.len()).unwrap(),
+            w: mem.region::<f32>("w", w.as_ptr() as usize, w.len()).unwrap(),
+            b: None,
+            y: mem.region::<f32>("y", y.as_mut_ptr() as usize, y.len()).unwrap(),
+            pre: None,
+            shape,
+            act,
+            drops,
+        };
+        let planned = call.plan().unwrap();
+        send(&planned);
+        // SAFETY: live buffers that nothing else uses during the call.
+        std::thread::spawn(move || unsafe { planned.run() }).join().unwrap();
+        assert_eq!(
+            y.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            want.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+        // A shape error comes from plan, before anything runs.
+        let bad = DenseForwardCall { shape: DenseShape { rows: 2, ..shape }, ..call };
+        assert_eq!(bad.plan().unwrap_err().message, "x must have rows * inputs = 2 * 5 = 10 elements, received 15");
     }
 }

@@ -16,7 +16,7 @@ use crate::dense::check::{check_dense_backward, drop_connect, packing_source, st
 use crate::dense::{Activation, DenseDropouts, DenseShape};
 use crate::dropout::Exec;
 use crate::error::Error;
-use crate::gemm::epilogue::Epilogue;
+use crate::gemm::epilogue::{Epilogue, OutMask};
 use crate::gemm::kernel::Init;
 use crate::gemm::pack::{Gradient, Operand, RunDropout, Source};
 use crate::gemm::{check_isa, run, Problem};
@@ -77,108 +77,172 @@ pub fn dense_backward(
     drop: &DenseDropouts,
     exec: Exec,
 ) -> Result<(), Error> {
-    check_isa(exec.isa)?;
-    let DenseShape { rows, inputs, units } = shape;
-    let Grads { dx, dw, db } = grads;
     let lens = BackwardLens {
         x: x.len(),
         w: w.len(),
         dy: dy.len(),
         y: saved.y.map(<[f32]>::len),
         pre: saved.pre.map(<[f32]>::len),
-        dx: dx.as_ref().map(|a| a.len()),
-        dw: dw.as_ref().map(|a| a.len()),
-        db: db.as_ref().map(|a| a.len()),
+        dx: grads.dx.as_ref().map(|a| a.len()),
+        dw: grads.dw.as_ref().map(|a| a.len()),
+        db: grads.db.as_ref().map(|a| a.len()),
     };
-    check_dense_backward(shape, lens, act, drop)?;
-    let sizes = shape.sizes()?;
-    let apply = exec.isa.kernels().apply;
-    let x_src = packing_source(drop.input.as_ref(), sizes.x, "inputDropout", apply)?;
-    let dx_mask = store_mask(drop.input.as_ref(), sizes.x, "inputDropout")?;
-    let (w_src, dw_mask) = drop_connect(drop.drop_connect.as_ref(), sizes.w, apply)?;
-
-    // dz's source: the output mask on dy, then the derivative from the saved tensor.
-    let (saved_ptr, kind) = match (act.needs(), saved.pre, saved.y) {
-        (Needs::Nothing, _, _) => (dy.as_ptr(), SavedKind::Pre),
-        (_, Some(pre), _) => (pre.as_ptr(), SavedKind::Pre),
-        (Needs::YOrPre, None, Some(y)) => (y.as_ptr(), SavedKind::Out { scale: 1.0 }),
-        (needs, _, _) => {
-            let wanted = if needs == Needs::Pre {
-                "pre (the pre-activation dense_forward writes to its pre)"
-            } else {
-                "y or pre"
-            };
-            return Err(Error::invalid_arg(format!(
-                "activation '{}' needs {} to compute its derivative, received neither",
-                act.name(),
-                wanted
-            )));
-        }
-    };
-    let out_plan = match drop.output.as_ref() {
-        None => Plan::KeepAll,
-        Some(spec) => {
-            spec.plan(sizes.y).map_err(|e| Error { code: e.code, message: format!("outputDropout: {}", e.message) })?
-        }
-    };
-    let dz_src = match out_plan {
-        Plan::DropAll => Source::Zero,
-        Plan::KeepAll => Source::Gradient(Gradient { dropout: None, act, saved: saved_ptr, kind }),
-        Plan::Sample { key, stream, offset, threshold, scale } => Source::Gradient(Gradient {
-            dropout: Some(RunDropout { apply, draws: Draws { key, stream, threshold }, offset, scale }),
-            act,
-            saved: saved_ptr,
-            kind: if let SavedKind::Out { .. } = kind { SavedKind::Out { scale } } else { kind },
-        }),
-    };
-    let dy_op = Operand { ptr: dy.as_ptr(), rs: units, cs: 1 };
-
-    // Everything is checked: from here on the call writes.
-    if let Some(dx) = dx {
-        let problem = Problem {
-            m: rows,
-            n: inputs,
-            k: units,
-            a: dy_op,
-            a_src: dz_src,
-            // W^T: element (unit u, input i) is w[i * units + u].
-            b: Operand { ptr: w.as_ptr(), rs: 1, cs: units },
-            b_src: w_src,
-            c: dx.as_mut_ptr(),
-            rsc: inputs,
-            csc: 1,
-            init: Init::Zero,
-            epi: Some(Epilogue { bias: None, act: Activation::Linear, pre: None, mask: dx_mask }),
-            col_sums: None,
-        };
-        // SAFETY: lengths match the shape (checked), dx is an exclusive contiguous borrow, the
-        // saved tensor has dy's layout, specs were validated for their tensors' sizes.
-        unsafe { run(&problem, exec) };
-    }
-    if dw.is_some() || db.is_some() {
-        let (c, m) = match dw {
-            Some(dw) => (dw.as_mut_ptr(), inputs),
-            // No dW: an empty product whose packing of dz still sums db.
-            None => (std::ptr::null_mut(), 0),
-        };
-        let problem = Problem {
-            m,
-            n: units,
-            k: rows,
-            // x^T: element (input i, row r) is x[r * inputs + i].
-            a: Operand { ptr: x.as_ptr(), rs: 1, cs: inputs },
-            a_src: x_src,
-            b: dy_op,
-            b_src: dz_src,
-            c,
-            rsc: units,
-            csc: 1,
-            init: Init::Zero,
-            epi: Some(Epilogue { bias: None, act: Activation::Linear, pre: None, mask: dw_mask }),
-            col_sums: db.map(|db| db.as_mut_ptr()),
-        };
-        // SAFETY: as for dx; with m = 0 no element of C is touched (c is never dereferenced).
-        unsafe { run(&problem, exec) };
-    }
+    let plan = BackwardPlan::new(shape, lens, act, drop, exec)?;
+    // SAFETY: the plan was made for exactly these slices' lengths.
+    unsafe { plan.run(x, w, dy, saved, grads) };
     Ok(())
+}
+
+/// Which array dz's derivative reads (dy itself when the activation needs nothing).
+#[derive(Clone, Copy, Debug)]
+enum SavedFrom {
+    Dy,
+    Pre,
+    Y,
+}
+
+/// A checked backward call, as [`ForwardPlan`](crate::ForwardPlan) is for the forward pass:
+/// every check of [`dense_backward`] made, running it cannot fail.
+#[derive(Clone, Copy, Debug)]
+pub struct BackwardPlan {
+    shape: DenseShape,
+    act: Activation,
+    exec: Exec,
+    lens: BackwardLens,
+    x_src: Source,
+    dx_mask: OutMask,
+    w_src: Source,
+    dw_mask: OutMask,
+    saved: SavedFrom,
+    kind: SavedKind,
+    out_plan: Plan,
+}
+
+// SAFETY: the plan's sources are Plain, Zero, Scale or Dropout (the Gradient source, which holds
+// a pointer, is made by `run` from the slices it is given): plain values and function pointers.
+unsafe impl Send for BackwardPlan {}
+
+impl BackwardPlan {
+    /// Every check of [`dense_backward`] for arrays of lengths `lens`.
+    pub fn new(
+        shape: DenseShape,
+        lens: BackwardLens,
+        act: Activation,
+        drop: &DenseDropouts,
+        exec: Exec,
+    ) -> Result<BackwardPlan, Error> {
+        check_isa(exec.isa)?;
+        check_dense_backward(shape, lens, act, drop)?;
+        let sizes = shape.sizes()?;
+        let apply = exec.isa.kernels().apply;
+        let x_src = packing_source(drop.input.as_ref(), sizes.x, "inputDropout", apply)?;
+        let dx_mask = store_mask(drop.input.as_ref(), sizes.x, "inputDropout")?;
+        let (w_src, dw_mask) = drop_connect(drop.drop_connect.as_ref(), sizes.w, apply)?;
+
+        // dz's source: the output mask on dy, then the derivative from the saved tensor.
+        let (saved, kind) = match (act.needs(), lens.pre, lens.y) {
+            (Needs::Nothing, _, _) => (SavedFrom::Dy, SavedKind::Pre),
+            (_, Some(_), _) => (SavedFrom::Pre, SavedKind::Pre),
+            (Needs::YOrPre, None, Some(_)) => (SavedFrom::Y, SavedKind::Out { scale: 1.0 }),
+            (needs, _, _) => {
+                let wanted = if needs == Needs::Pre {
+                    "pre (the pre-activation dense_forward writes to its pre)"
+                } else {
+                    "y or pre"
+                };
+                return Err(Error::invalid_arg(format!(
+                    "activation '{}' needs {} to compute its derivative, received neither",
+                    act.name(),
+                    wanted
+                )));
+            }
+        };
+        let out_plan = match drop.output.as_ref() {
+            None => Plan::KeepAll,
+            Some(spec) => spec
+                .plan(sizes.y)
+                .map_err(|e| Error { code: e.code, message: format!("outputDropout: {}", e.message) })?,
+        };
+        Ok(BackwardPlan { shape, act, exec, lens, x_src, dx_mask, w_src, dw_mask, saved, kind, out_plan })
+    }
+
+    /// Runs the planned call; see [`dense_backward`] for the arguments.
+    ///
+    /// # Safety
+    /// The slices have the lengths the plan was made for (`lens` of [`BackwardPlan::new`]; Some
+    /// exactly where it had a length).
+    pub unsafe fn run(&self, x: &[f32], w: &[f32], dy: &[f32], saved: Saved<'_>, grads: Grads<'_>) {
+        debug_assert!(x.len() == self.lens.x && w.len() == self.lens.w && dy.len() == self.lens.dy);
+        debug_assert!(saved.y.map(<[f32]>::len) == self.lens.y && saved.pre.map(<[f32]>::len) == self.lens.pre);
+        let DenseShape { rows, inputs, units } = self.shape;
+        let Grads { dx, dw, db } = grads;
+        let (act, exec, kind) = (self.act, self.exec, self.kind);
+        let apply = exec.isa.kernels().apply;
+        // The plan chose an array that is present (its length was Some).
+        let saved_ptr = match (self.saved, saved.pre, saved.y) {
+            (SavedFrom::Pre, Some(pre), _) => pre.as_ptr(),
+            (SavedFrom::Y, _, Some(y)) => y.as_ptr(),
+            _ => dy.as_ptr(),
+        };
+        let dz_src = match self.out_plan {
+            Plan::DropAll => Source::Zero,
+            Plan::KeepAll => Source::Gradient(Gradient { dropout: None, act, saved: saved_ptr, kind }),
+            Plan::Sample { key, stream, offset, threshold, scale } => Source::Gradient(Gradient {
+                dropout: Some(RunDropout { apply, draws: Draws { key, stream, threshold }, offset, scale }),
+                act,
+                saved: saved_ptr,
+                kind: if let SavedKind::Out { .. } = kind { SavedKind::Out { scale } } else { kind },
+            }),
+        };
+        let dy_op = Operand { ptr: dy.as_ptr(), rs: units, cs: 1 };
+
+        // Everything is checked: from here on the call writes.
+        if let Some(dx) = dx {
+            let problem = Problem {
+                m: rows,
+                n: inputs,
+                k: units,
+                a: dy_op,
+                a_src: dz_src,
+                // W^T: element (unit u, input i) is w[i * units + u].
+                b: Operand { ptr: w.as_ptr(), rs: 1, cs: units },
+                b_src: self.w_src,
+                c: dx.as_mut_ptr(),
+                rsc: inputs,
+                csc: 1,
+                init: Init::Zero,
+                epi: Some(Epilogue { bias: None, act: Activation::Linear, pre: None, mask: self.dx_mask }),
+                col_sums: None,
+            };
+            // SAFETY: lengths match the shape (checked by `new`; the caller passes the planned
+            // lengths), dx is an exclusive contiguous borrow, the saved tensor has dy's layout,
+            // specs were validated for their tensors' sizes.
+            unsafe { run(&problem, exec) };
+        }
+        if dw.is_some() || db.is_some() {
+            let (c, m) = match dw {
+                Some(dw) => (dw.as_mut_ptr(), inputs),
+                // No dW: an empty product whose packing of dz still sums db.
+                None => (std::ptr::null_mut(), 0),
+            };
+            let problem = Problem {
+                m,
+                n: units,
+                k: rows,
+                // x^T: element (input i, row r) is x[r * inputs + i].
+                a: Operand { ptr: x.as_ptr(), rs: 1, cs: inputs },
+                a_src: self.x_src,
+                b: dy_op,
+                b_src: dz_src,
+                c,
+                rsc: units,
+                csc: 1,
+                init: Init::Zero,
+                epi: Some(Epilogue { bias: None, act: Activation::Linear, pre: None, mask: self.dw_mask }),
+                col_sums: db.map(|db| db.as_mut_ptr()),
+            };
+            // SAFETY: as for dx; with m = 0 no element of C is touched (c is never dereferenced).
+            unsafe { run(&problem, exec) };
+        }
+    }
 }

@@ -23,9 +23,9 @@ mod reference;
 mod tests;
 
 pub use activation::{Activation, Needs};
-pub use backward::{dense_backward, Grads, Saved};
+pub use backward::{dense_backward, BackwardPlan, Grads, Saved};
 pub use check::{check_dense_backward, check_dense_forward, BackwardLens, ForwardLens};
-pub use forward::dense_forward;
+pub use forward::{dense_forward, ForwardPlan};
 
 use crate::spec::DropoutSpec;
 
