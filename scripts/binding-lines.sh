@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The binding crates' size gate (issue 11, item 2): non-test lines of crates/thinnet-node and
+# crates/thinnet-wasm, counted as the issue counts them (each .rs file's lines before its first
+# `#[cfg(test)]`; files that are tests only, *tests.rs, left out). A binding holds no logic: what
+# both need lives in thinnet_core::boundary, so growth past the limit means logic crept back in.
+# Usage: scripts/binding-lines.sh [limit]   (prints per-crate counts; fails above the limit)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+limit="${1:-2356}"
+total=0
+for crate in thinnet-node thinnet-wasm; do
+  n=0
+  for f in crates/$crate/src/*.rs; do
+    case "$f" in *tests.rs) continue ;; esac
+    n=$((n + $(awk '/#\[cfg\(test\)\]/ { exit } { c++ } END { print c + 0 }' "$f")))
+  done
+  echo "$crate: $n non-test lines"
+  total=$((total + n))
+done
+echo "bindings: $total non-test lines (limit $limit)"
+if [ "$total" -gt "$limit" ]; then
+  echo "the binding crates have grown past $limit non-test lines: move shared logic to thinnet_core::boundary" >&2
+  exit 1
+fi
