@@ -6,6 +6,7 @@
 
 import type { Activation, Backend, DenseArgs, DenseGrads, DenseSaved } from '../backend.js'
 import { fromBackendError, invalidArg } from '../errors.js'
+import { checkFixedLength } from './async-arrays.js'
 import type { DenseBackwardOptions, DenseGradients, DenseNeed } from '../types.js'
 import { checkPending, describeValue, readPending, type Pending } from '../validate.js'
 import {
@@ -157,6 +158,10 @@ export async function denseBackwardAsync<N extends DenseNeed>(
   options: DenseBackwardOptions,
 ): Promise<DenseGradients<N>> {
   const call = checkBackward(options)
+  // The work outlives the call: no array whose length can change under it.
+  const { x, w, dy, saved, grads } = call
+  const arrays = { x, w, dy, y: saved.y, pre: saved.pre, dx: grads.dx, dw: grads.dw, db: grads.db }
+  for (const [name, array] of Object.entries(arrays)) checkFixedLength(name, array)
   try {
     await backend.denseBackwardAsync(call.x, call.w, call.dy, call.saved, call.grads, call.args)
   } catch (error) {

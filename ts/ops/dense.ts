@@ -5,6 +5,7 @@
 
 import type { Backend, DenseArgs } from '../backend.js'
 import { fromBackendError } from '../errors.js'
+import { checkFixedLength } from './async-arrays.js'
 import type { DenseOptions } from '../types.js'
 import {
   allocateOutput,
@@ -71,6 +72,14 @@ export function dense(backend: Backend, options: DenseOptions): Float32Array {
 /** Rejects (rather than throws) on bad input, like any async function. */
 export async function denseAsync(backend: Backend, options: DenseOptions): Promise<Float32Array> {
   const call = checkDense(options)
+  for (const [name, array] of [
+    ['x', call.x],
+    ['w', call.w],
+    ['b', call.b],
+    ['out', call.y],
+    ['pre', call.pre],
+  ] as const)
+    checkFixedLength(name, array)
   try {
     await backend.denseAsync(call.x, call.w, call.b, call.y, call.pre, call.args)
   } catch (error) {

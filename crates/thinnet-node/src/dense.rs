@@ -15,7 +15,7 @@ use crate::dense_check::{self, BackwardLens, ForwardLens};
 use crate::region::{check_outputs_disjoint, Region};
 
 /// `dense(x, w, b, y, pre, ...)`: y = dropout_out(act(dropout_in(x) . dropconnect(w) + b)).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct DenseForward<A> {
     pub x: A,
     pub w: A,
@@ -28,7 +28,7 @@ pub struct DenseForward<A> {
 }
 
 /// `denseBackward(x, w, dy, y, pre, dx, dw, db, ...)`: the requested gradients from dy.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct DenseBackward<A> {
     pub x: A,
     pub w: A,

@@ -14,7 +14,7 @@ use crate::env::{CallInfo, Env, Export, Value};
 use crate::ops::{DropoutCall, MaskCall, Pass};
 use crate::optim_args;
 use crate::sys;
-use crate::task::{self, task_region, Prepared, Work};
+use crate::task::{self, Prepared, Staging, Work};
 
 /// The version of the exports' calling conventions (names, argument order, argument kinds), which
 /// ts/backends/native.ts checks at load: a stale binary whose positional arguments mean something
@@ -262,40 +262,35 @@ fn run_gemm(env: &Env, info: CallInfo) -> Result<Value, Error> {
     env.undefined()
 }
 
-// The async forms parse with the same code as the sync ones and run the same `check` before
-// queueing, so they reject with exactly the errors the sync calls throw. `task` documents the
-// contract on the arrays while the work runs.
+// The async forms parse with the same code as the sync ones and run the same `check` (on the
+// caller's memory, so the overlap rules see the real addresses) before queueing, so they reject
+// with exactly the errors the sync calls throw. The work then runs on copies (`task::Staging`).
 
 fn run_dense_async(env: &Env, info: CallInfo) -> Result<Value, Error> {
     task::start(env, "denseAsync", || {
         let call = dense_args::forward(env, env.args::<13>(info)?)?;
-        let arrays = {
-            let (inputs, outputs) = call.arrays();
-            inputs.into_iter().chain(outputs).map(|(name, a)| (name, *a)).collect()
-        };
-        // SAFETY: `task::start` holds a strong reference to each of `arrays` (every array of the
-        // call) until the work completes; the caller's contract covers the rest (task_region).
-        let call = call.map(|_, array| unsafe { task_region(array) });
-        call.check()?;
-        // SAFETY: the closure captures only the call: plain values and 'static regions, which
-        // task_region's contract makes usable from the worker thread.
+        call.clone().map(|_, array| callback_region(env, array)).check()?;
+        let outputs: Vec<&'static str> = call.arrays().1.into_iter().map(|(name, _)| name).collect();
+        let mut staging = Staging::default();
+        // SAFETY: every array was checked by array_arg in this callback (dense_args::forward).
+        let call = call.map(|name, array| unsafe { staging.stage(name, array, outputs.contains(&name)) });
+        // SAFETY: the closure captures only the call: plain values and regions over the staged
+        // copies, which the job owns until the work completes.
         let work = unsafe { Work::new(move || call.run()) };
-        Ok(Prepared { arrays, work })
+        Ok(Prepared { staging, work })
     })
 }
 
 fn run_dense_backward_async(env: &Env, info: CallInfo) -> Result<Value, Error> {
     task::start(env, "denseBackwardAsync", || {
         let call = dense_args::backward(env, env.args::<16>(info)?)?;
-        let arrays = {
-            let (inputs, outputs) = call.arrays();
-            inputs.into_iter().chain(outputs).map(|(name, a)| (name, *a)).collect()
-        };
-        // SAFETY: as in run_dense_async: every array is referenced until the work completes.
-        let call = call.map(|_, array| unsafe { task_region(array) });
-        call.check()?;
-        // SAFETY: as in run_dense_async: plain values and 'static regions only.
+        call.clone().map(|_, array| callback_region(env, array)).check()?;
+        let outputs: Vec<&'static str> = call.arrays().1.into_iter().map(|(name, _)| name).collect();
+        let mut staging = Staging::default();
+        // SAFETY: as in run_dense_async.
+        let call = call.map(|name, array| unsafe { staging.stage(name, array, outputs.contains(&name)) });
+        // SAFETY: as in run_dense_async: plain values and regions over the staged copies only.
         let work = unsafe { Work::new(move || call.run()) };
-        Ok(Prepared { arrays, work })
+        Ok(Prepared { staging, work })
     })
 }

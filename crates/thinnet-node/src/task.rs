@@ -13,14 +13,22 @@
 //!                           rejects with an Error carrying `.code`.
 //! ```
 //!
-//! The limit N-API cannot lift: it has no way to pin an ArrayBuffer. The references keep the
-//! arrays from being garbage collected, but JavaScript keeps running while the work does, and it
-//! can still write the arrays, transfer them (postMessage, structuredClone with `transfer`),
-//! detach or resize them. Doing so before the promise settles is the caller's error, as documented
-//! for the async exports: the work reads and writes the memory it was given, which may then
-//! belong to someone else or be freed. `complete` reports such a detach or move as ERR_INVALID_ARG
-//! so it cannot go unnoticed (it cannot undo it). Sharing an output between two calls in flight
-//! is the same kind of error.
+//! N-API has no way to pin an ArrayBuffer, and JavaScript keeps running while the work does: it
+//! may write, transfer (postMessage, structuredClone with `transfer`), detach, resize or drop the
+//! arrays, and a collected or shrunk backing store would be freed under the worker. So the work
+//! never touches JavaScript memory: `Staging` copies every array of the call into memory the job
+//! owns, on the JavaScript thread at call time (inputs as they are then: later writes do not
+//! change the result), the worker computes on the copies, and `complete` copies the outputs back
+//! on the JavaScript thread, into wherever each output array's memory is at that moment. If an
+//! output was detached (transferred) or changed length meanwhile, the call rejects with
+//! ERR_INVALID_ARG and writes no output. What a caller may do while a call runs: anything, and
+//! nothing can crash; what it should not do: read or write an output before the promise settles
+//! (it is overwritten then), or transfer or resize one (the call then fails). The facade refuses
+//! resizable and growable buffers for async calls up front (ts/ops/async-arrays.ts).
+//!
+//! The price is three copies, O(rows * inputs + inputs * units + rows * units) against the
+//! O(rows * inputs * units) work (bench/dense-async-copy.ts measures it). The sync exports stay
+//! zero-copy: nothing can run between their check and their kernel.
 
 use std::os::raw::c_void;
 use std::panic::{self, AssertUnwindSafe};
@@ -40,7 +48,7 @@ impl Work {
     /// # Safety
     /// `run` is moved to a libuv worker thread and runs there while the JavaScript thread goes on:
     /// everything it captures must be usable from that thread for as long as it runs. The dense
-    /// calls capture only plain values and `'static` regions made by `task_region`.
+    /// calls capture only plain values and regions over `Staging`'s copies, which the job owns.
     pub unsafe fn new(run: impl FnOnce() -> Result<(), Error> + 'static) -> Work {
         Work(Box::new(run))
     }
@@ -49,32 +57,59 @@ impl Work {
 // SAFETY: Work::new's contract: what the closure captures may be used from another thread.
 unsafe impl Send for Work {}
 
-/// An async call, checked and ready to queue: its arrays (by argument name) and its work.
+/// An async call, checked and ready to queue: the copies of its arrays and its work.
 pub struct Prepared {
-    pub arrays: Vec<(&'static str, ArrayArg<f32>)>,
+    pub staging: Staging,
     pub work: Work,
 }
 
-/// The memory of a checked array as a region for an async call.
-///
-/// # Safety
-/// Only for an array that `start` will hold a strong reference to until the call completes (so
-/// the ArrayBuffer is not collected), under the async exports' documented contract: the caller
-/// does not touch, transfer, detach or resize the array before the promise settles. That
-/// contract, which N-API cannot enforce, is what makes the memory valid and unaliased for the
-/// region's use; regions of one call are compared (check_outputs_disjoint) before slices are made.
-pub unsafe fn task_region(array: ArrayArg<f32>) -> Region<'static, f32> {
-    // SAFETY: array_arg checked the pointer (aligned, non-null when len > 0, buffer attached);
-    // validity for the call's duration is the function's contract.
-    unsafe { Region::from_raw_parts(array.ptr, array.len) }
+/// One array of a call, copied into memory the job owns.
+struct Copy {
+    name: &'static str,
+    data: Vec<f32>,
+    /// An output's TypedArray, to copy the result back into when the work completes.
+    target: Option<Value>,
 }
 
-/// One array kept alive for a call in flight, with where its memory was when queued.
+/// The copies of an async call's arrays: the only memory its work reads and writes.
+#[derive(Default)]
+pub struct Staging {
+    copies: Vec<Copy>,
+}
+
+impl Staging {
+    /// Copies `array` into a buffer of its own and returns the region over that copy, which the
+    /// work may use from a worker thread until the job completes. An `output` is copied back in
+    /// `complete`; its copy starts with the array's contents, so the kernel sees what the sync
+    /// call would.
+    ///
+    /// # Safety
+    /// `array` was checked by `array_arg` in the N-API callback that is running now (its memory
+    /// is valid for reading until the callback returns).
+    pub unsafe fn stage(&mut self, name: &'static str, array: ArrayArg<f32>, output: bool) -> Region<'static, f32> {
+        let data: Vec<f32> = if array.len == 0 {
+            Vec::new()
+        } else {
+            // SAFETY: the function's contract: array_arg checked `len` aligned f32 at a non-null
+            // `ptr`, live for the running callback; the slice is only read, here.
+            unsafe { std::slice::from_raw_parts(array.ptr, array.len) }.to_vec()
+        };
+        let mut copy = Copy { name, data, target: output.then_some(array.value) };
+        let ptr = copy.data.as_mut_ptr();
+        let len = copy.data.len();
+        self.copies.push(copy);
+        // SAFETY: the Vec's heap memory does not move when the Vec does (it is never resized),
+        // and it lives in the Job until `complete`, after the work has finished with it. Only
+        // this region uses it until then: each array gets its own copy.
+        unsafe { Region::from_raw_parts(ptr, len) }
+    }
+}
+
+/// A staged array on the job: its copy, and a reference to its TypedArray if it is an output.
 struct Held {
     name: &'static str,
-    reference: Reference,
-    ptr: *mut f32,
-    len: usize,
+    data: Vec<f32>,
+    reference: Option<Reference>,
 }
 
 /// What travels through napi_create_async_work's `data`, boxed. `execute` (worker thread) uses
@@ -115,19 +150,20 @@ fn reject_now(env: &Env, deferred: Deferred, error: &Error) -> Result<(), Error>
     env.settle(deferred, Err(reason))
 }
 
-/// References the arrays and queues the work; on failure undoes what it did and hands the
+/// References the outputs and queues the work; on failure undoes what it did and hands the
 /// deferred back to be rejected.
 fn queue(env: &Env, name: &'static str, deferred: Deferred, prepared: Prepared) -> Result<(), (Deferred, Error)> {
-    let Prepared { arrays, work } = prepared;
-    let mut held = Vec::with_capacity(arrays.len());
-    for (array_name, array) in arrays {
-        match env.reference(array.value) {
-            Ok(reference) => held.push(Held { name: array_name, reference, ptr: array.ptr, len: array.len }),
+    let Prepared { staging, work } = prepared;
+    let mut held = Vec::with_capacity(staging.copies.len());
+    for Copy { name: array_name, data, target } in staging.copies {
+        let reference = match target.map(|value| env.reference(value)).transpose() {
+            Ok(reference) => reference,
             Err(error) => {
                 release(env, held, None);
                 return Err((deferred, error));
             }
-        }
+        };
+        held.push(Held { name: array_name, data, reference });
     }
     let job = Box::into_raw(Box::new(Job { name, work: Some(work), outcome: None, held, deferred, handle: None }));
     // SAFETY: `execute` calls no N-API; `job` stays allocated until `complete` takes it back (or
@@ -155,11 +191,11 @@ fn unqueue(env: &Env, job: *mut Job, error: Error) -> (Deferred, Error) {
     (deferred, error)
 }
 
-/// Deletes a job's references (the arrays may be collected again) and its work item. Failures
+/// Deletes a job's references (the outputs may be collected again) and its work item. Failures
 /// are ignored: there is nobody left to report them to, and the promise is settled regardless.
 fn release(env: &Env, held: Vec<Held>, handle: Option<AsyncWork>) {
-    for h in held {
-        let _ = env.delete_reference(h.reference);
+    for reference in held.into_iter().filter_map(|h| h.reference) {
+        let _ = env.delete_reference(reference);
     }
     if let Some(handle) = handle {
         let _ = env.delete_async_work(handle);
@@ -212,9 +248,10 @@ fn finish(env: &Env, status: sys::napi_status, job: Job) {
         if status != sys::NAPI_OK {
             return Err(Error::internal(format!("{}: the async work failed with N-API status {}", name, status)));
         }
-        check_arrays(env, name, &held)?;
-        outcome
-            .unwrap_or_else(|| Err(Error::internal(format!("{}: the work never ran (a bug: please report it)", name))))
+        outcome.unwrap_or_else(|| {
+            Err(Error::internal(format!("{}: the work never ran (a bug: please report it)", name)))
+        })?;
+        write_back(env, name, &held)
     }))
     .unwrap_or_else(|payload| Err(check::panic_error(name, payload)));
     release(env, held, handle);
@@ -228,27 +265,37 @@ fn finish(env: &Env, status: sys::napi_status, job: Job) {
     }
 }
 
-/// Fails if any array was detached, resized or moved while the work ran: the caller broke the
-/// async contract, and the memory the work used may no longer be the array's.
-fn check_arrays(env: &Env, name: &str, held: &[Held]) -> Result<(), Error> {
+/// Copies each output's result into its TypedArray, where its memory is now. If any output was
+/// detached (transferred) or changed length while the work ran, writes nothing and fails.
+fn write_back(env: &Env, name: &str, held: &[Held]) -> Result<(), Error> {
+    let mut targets = Vec::new();
     for h in held {
-        let value = env.reference_value(&h.reference)?;
+        let Some(reference) = &h.reference else { continue };
+        let value = env.reference_value(reference)?;
         let info = env
             .typedarray_info(value)?
             .ok_or_else(|| Error::internal(format!("{}: {} is no longer a TypedArray", name, h.name)))?;
         let detached = env.is_detached(info.arraybuffer)?;
-        let moved = info.len != h.len || (h.len > 0 && info.data.cast::<f32>() != h.ptr);
-        if detached || moved {
+        if detached || info.len != h.data.len() || (info.len > 0 && info.data.is_null()) {
             return Err(Error::invalid_arg(format!(
-                "{}: {}'s ArrayBuffer was {} while the call ran on libuv's thread pool. The work had \
-                 already read and written the memory it was given, so the results are unreliable and \
-                 that memory may now belong to someone else: do not transfer, detach or resize an \
-                 array before the promise settles",
+                "{}: {}'s ArrayBuffer was {} while the call ran on libuv's thread pool, so its result \
+                 was not written: do not transfer, detach or resize an output before the promise settles",
                 name,
                 h.name,
-                if detached { "detached (transferred)" } else { "resized or moved" }
+                if detached { "detached (transferred)" } else { "resized" }
             )));
         }
+        targets.push((info.data.cast::<u8>(), h));
+    }
+    for (dst, h) in targets {
+        if h.data.is_empty() {
+            continue;
+        }
+        // SAFETY: on the JavaScript thread, with no JavaScript running since typedarray_info
+        // reported `dst` as the start of h.data.len() live f32 elements of the output (attached,
+        // length checked above); the job's copy is a separate allocation. Bytes are copied, so
+        // no alignment is assumed.
+        unsafe { std::ptr::copy_nonoverlapping(h.data.as_ptr().cast::<u8>(), dst, h.data.len() * 4) };
     }
     Ok(())
 }
