@@ -45,6 +45,27 @@ fn flag64(name: &str, value: f64) -> Result<bool, Error> {
     }
 }
 
+/// A block of N float64 words from its little-endian bytes (the N-API addon receives the bytes
+/// of the Float64Array that ts/backends/wasm-spec-block.ts's `float64Block` fills for both).
+pub fn f64_block<const N: usize>(name: &str, bytes: &[u8]) -> Result<[f64; N], Error> {
+    if bytes.len() != 8 * N {
+        return Err(Error::invalid_arg(format!(
+            "{} must be {} float64 words ({} bytes), received {} bytes",
+            name,
+            N,
+            8 * N,
+            bytes.len()
+        )));
+    }
+    let mut words = [0.0; N];
+    for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(8)) {
+        let mut le = [0u8; 8];
+        le.copy_from_slice(chunk);
+        *word = f64::from_le_bytes(le);
+    }
+    Ok(words)
+}
+
 /// Words of the SGD block: [lr, momentum, nesterov (0 or 1), weightDecay].
 pub const SGD_WORDS: usize = 4;
 
@@ -112,6 +133,14 @@ mod tests {
         }
         let err = adam_params(&[0.5, 0.5, 0.75, 2.0, 0.0, 0.5, 1.0]).unwrap_err();
         assert_eq!(err.message, "decoupled must be 0 (false) or 1 (true), received 0.5");
+    }
+
+    #[test]
+    fn f64_blocks_are_little_endian_words() {
+        let bytes: Vec<u8> = [0.5f64, -2.0].iter().flat_map(|w| w.to_le_bytes()).collect();
+        assert_eq!(f64_block::<2>("params", &bytes).unwrap(), [0.5, -2.0]);
+        let err = f64_block::<3>("params", &bytes).unwrap_err();
+        assert_eq!(err.message, "params must be 3 float64 words (24 bytes), received 16 bytes");
     }
 
     #[test]

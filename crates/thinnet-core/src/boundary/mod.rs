@@ -12,12 +12,13 @@ mod ops;
 mod region;
 mod spec_block;
 
-pub use calls::{adam_params, check_gemm, flag, join, mode, sgd_params, ADAM_WORDS, SGD_WORDS};
+pub use calls::{adam_params, check_gemm, f64_block, flag, join, mode, sgd_params, ADAM_WORDS, SGD_WORDS};
 pub use ops::{
     AdamCall, DenseBackwardCall, DenseForwardCall, DropoutCall, GemmCall, MaskCall, PlannedBackward, PlannedForward,
     SgdCall,
 };
 pub use region::{check_disjoint, pair, Memory, Pair, Region, ABSENT};
 pub use spec_block::{
-    activation, js_number, parse as parse_dropouts, parse_dense_header, parse_record, BLOCK_WORDS, RECORD_WORDS,
+    activation, js_number, parse as parse_dropouts, parse_dense_header, parse_record, parse_record_bytes, BLOCK_WORDS,
+    RECORD_WORDS,
 };

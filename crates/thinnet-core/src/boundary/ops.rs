@@ -284,6 +284,30 @@ mod tests {
     use crate::dense_forward;
     use crate::spec::Mode;
 
+    #[test]
+    fn dropout_calls_are_in_place_or_apart_and_of_one_length() {
+        let mem = Memory { bytes: u64::MAX };
+        let spec = DropoutSpec { mask: MaskSpec { p: 0.5, seed: 1, stream: 0, offset: 0 }, mode: Mode::Inverted };
+        let x: Vec<f32> = (0..9).map(|i| i as f32).collect();
+        let mut want = vec![0.0f32; 8];
+        dropout::dropout(&x[..8], &mut want, &spec).unwrap();
+        let mut buf = x.clone();
+        let base = buf.as_mut_ptr() as usize;
+        let at = |k: usize, n: usize, name| mem.region::<f32>(name, base + 4 * k, n).unwrap();
+        let call = |src, out| DropoutCall { backward: false, src, out, spec };
+        // Lengths first, then partial overlap, each named.
+        // SAFETY: regions inside buf, refused before any access.
+        let err = unsafe { call(at(0, 8, "x"), at(0, 7, "out")).run() }.unwrap_err();
+        assert_eq!(err.message, "out must have the length of x (8), received 7");
+        // SAFETY: as above.
+        let err = unsafe { call(at(0, 8, "x"), at(1, 8, "out")).run() }.unwrap_err();
+        assert!(err.message.starts_with("out must be x itself (in place) or not overlap it"), "{}", err.message);
+        assert_eq!(buf, x);
+        // SAFETY: one region of buf, in place.
+        unsafe { call(at(0, 8, "x"), at(0, 8, "out")).run() }.unwrap();
+        assert_eq!(&buf[..8], &want[..]);
+    }
+
     /// The N-API async forms move a planned call to a worker thread.
     #[test]
     fn planned_calls_are_send_and_run_as_the_core_does() {

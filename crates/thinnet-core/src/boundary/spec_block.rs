@@ -79,6 +79,25 @@ pub fn activation(name: &[u8], alpha: f32) -> Result<Activation, Error> {
     Activation::parse(name, alpha)
 }
 
+/// One record as 40 bytes, little-endian (the N-API addon's dropout calls receive a Uint8Array
+/// that wasm-spec-block.ts's `specRecord` fills), as [`parse_record`].
+pub fn parse_record_bytes(bytes: &[u8]) -> Result<DropoutSpec, Error> {
+    if bytes.len() != 8 * RECORD_WORDS {
+        return Err(Error::invalid_arg(format!(
+            "spec must be a {}-byte dropout record, received {} bytes",
+            8 * RECORD_WORDS,
+            bytes.len()
+        )));
+    }
+    let mut record = [0u64; RECORD_WORDS];
+    for (word, chunk) in record.iter_mut().zip(bytes.chunks_exact(8)) {
+        let mut le = [0u8; 8];
+        le.copy_from_slice(chunk);
+        *word = u64::from_le_bytes(le);
+    }
+    parse_record(&record)
+}
+
 /// One record that must be a sample (the dropout calls' spec; the mask calls ignore its mode).
 pub fn parse_record(record: &[u64; RECORD_WORDS]) -> Result<DropoutSpec, Error> {
     match dropout("spec", record)? {
@@ -276,6 +295,9 @@ mod tests {
             "activation must be a UTF-8 name, received 2 bytes that are not UTF-8"
         );
         let spec = parse_record(&record(1, 0, 0.5, 7, 8, 9)).unwrap();
+        let bytes: Vec<u8> = record(1, 0, 0.5, 7, 8, 9).iter().flat_map(|w| w.to_le_bytes()).collect();
+        assert_eq!(parse_record_bytes(&bytes).unwrap(), spec);
+        assert!(parse_record_bytes(&bytes[1..]).unwrap_err().message.starts_with("spec must be a 40-byte"));
         assert_eq!((spec.mask.seed, spec.mask.stream, spec.mask.offset, spec.mode), (7, 8, 9, Mode::Inverted));
         assert!(parse_record(&NONE).is_err());
         assert!(parse_record(&record(1, 0, 1.5, 0, 0, 0)).unwrap_err().message.starts_with("spec.p must be"));
