@@ -194,9 +194,11 @@ export interface Thinnet extends Ops {
    * `dense` off the JavaScript thread: on the native backend the work runs on libuv's thread
    * pool, so a server's event loop is never blocked by a large layer. The WASM backends have no
    * threads here: they compute synchronously and return a resolved promise. Bad input rejects
-   * the promise (nothing is touched). Results are bit for bit those of `dense`. Until the
-   * promise settles, do not write, transfer or detach the arrays (and, on WASM, do not make
-   * calls that may grow its memory while views are in flight).
+   * the promise (nothing is touched). Results are bit for bit those of `dense`. Native reads
+   * the inputs when called and writes the outputs when the promise settles: an output
+   * transferred or detached before then rejects with ERR_INVALID_ARG; resizable or growable
+   * buffers are refused (ERR_INVALID_ARG). On WASM, do not make calls that may grow its memory
+   * while views are in flight.
    *
    * @example
    * ```ts

@@ -82,10 +82,10 @@ export interface NativeBinding {
   ): void
   /**
    * `dense` on libuv's thread pool. Every argument is checked before the work is queued (a bad
-   * call rejects with the error `dense` would throw). The arrays are kept from garbage collection,
-   * but N-API cannot pin an ArrayBuffer: touching, transferring, detaching or resizing an array
-   * before the promise settles is the caller's error (the work uses the memory it was given); a
-   * detach or resize seen on completion rejects with ERR_INVALID_ARG.
+   * call rejects with the error `dense` would throw). N-API cannot pin an ArrayBuffer, so the work
+   * runs on copies made at call time and the outputs are copied back on completion: nothing the
+   * caller does meanwhile can crash the process. An output detached or resized by then rejects
+   * with ERR_INVALID_ARG and is not written (crates/thinnet-node/src/task.rs).
    */
   denseAsync(
     x: Float32Array,
