@@ -80,7 +80,7 @@ export function readOptionsObject(value: unknown, name: string, example: string,
 /** `readOptionsObject` that also rejects keys outside `known`; returns the values read. */
 export function readOptions(value: unknown, name: string, example: string, known: readonly string[]): Readonly<Record<string, unknown>> {
   const read = readOptionsObject(value, name, example, known)
-  if (known !== undefined) checkKnown(read.own, known, name)
+  checkKnown(read.own, known, name)
   return read.values
 }
 

@@ -104,7 +104,9 @@ export class DropoutDense {
   #disposed = false
 
   constructor(tn: Ops, options: DropoutDenseOptions) {
-    if (typeof tn !== 'object' || tn === null || typeof (tn as Partial<Ops>).dense !== 'function') {
+    // A JavaScript caller may pass anything here.
+    const port: unknown = tn
+    if (typeof port !== 'object' || port === null || typeof (port as Partial<Ops>).dense !== 'function') {
       throw invalidArg(`tn must be the object load() returns, received ${describeValue(tn)}`)
     }
     const c = readLayerConfig(options)

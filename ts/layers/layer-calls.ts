@@ -51,8 +51,10 @@ export function trainCall(layer: LayerView, state: LayerState, input: Float32Arr
   // Allocate first: growing WASM memory detaches every view, the caller's x too when it lives
   // there, so x is re-derived from its place in memory afterwards.
   const place = state.placeOf(input)
-  state.savedX = state.reserve(state.savedX, rows * inputs)
-  if (need !== 'nothing') state.savedOut = state.reserve(state.savedOut, rows * units)
+  const savedXBuffer = state.reserve(state.savedX, rows * inputs)
+  state.savedX = savedXBuffer
+  const savedOutBuffer = need === 'nothing' ? undefined : state.reserve(state.savedOut, rows * units)
+  if (savedOutBuffer !== undefined) state.savedOut = savedOutBuffer
   const x = place === undefined ? input : place()
 
   const g = state.generators
@@ -62,10 +64,11 @@ export function trainCall(layer: LayerView, state: LayerState, input: Float32Arr
     outputDropout: state.draw(layer.outputDropout, g.output, layer.streams.output, rows * units),
     dropConnect: state.draw(layer.dropConnect, g.dropConnect, layer.streams.dropConnect, inputs * units),
   }
-  const savedX = state.savedX.view().subarray(0, rows * inputs)
+  const savedX = savedXBuffer.view().subarray(0, rows * inputs)
   savedX.set(x)
-  const savedOut = need === 'nothing' ? undefined : state.savedOut!.view().subarray(0, rows * units)
-  const y = need === 'y or pre' ? savedOut! : new Float32Array(rows * units)
+  const savedOut = savedOutBuffer?.view().subarray(0, rows * units)
+  // For 'y or pre' the kernel writes y straight into the saved buffer.
+  const y = need === 'y or pre' && savedOut !== undefined ? savedOut : new Float32Array(rows * units)
   // The saved state is replaced only once the call succeeded.
   state.saved = undefined
   return {
@@ -79,12 +82,12 @@ export function trainCall(layer: LayerView, state: LayerState, input: Float32Arr
     },
     finish: () => {
       state.saved = specs
-      if (need !== 'y or pre') return y
+      if (need !== 'y or pre' || savedOutBuffer === undefined) return y
       // y is then a view of the saved buffer, which on WASM lives in its memory: the call itself
       // may have grown that memory (workspace) and detached the view, so take a fresh one, and
       // give the caller an array of its own.
-      return state
-        .savedOut!.view()
+      return savedOutBuffer
+        .view()
         .subarray(0, rows * units)
         .slice()
     },
@@ -140,15 +143,16 @@ export function sampleCall(layer: LayerView, state: LayerState, x: Float32Array,
 
 /** The denseBackward call for dy after the last training forward. */
 export function backwardCall(layer: LayerView, state: LayerState, dy: Float32Array, wantDx: boolean): BackwardCall {
-  const saved = state.saved
-  if (saved === undefined) {
+  const { saved, savedX, savedOut } = state
+  // A training forward that succeeded leaves `saved` and the buffers it filled.
+  if (saved === undefined || savedX === undefined) {
     throw invalidArg('backward needs a training forward first: call forward(x, { training: true })')
   }
   const { rows } = saved
   const need = SAVED_NEEDS[layer.activation]
-  const out = need === 'nothing' ? undefined : state.savedOut!.view().subarray(0, rows * layer.units)
+  const out = need === 'nothing' ? undefined : savedOut?.view().subarray(0, rows * layer.units)
   return {
-    x: state.savedX!.view().subarray(0, rows * layer.inputs),
+    x: savedX.view().subarray(0, rows * layer.inputs),
     w: state.w.view(),
     dy,
     ...(need === 'pre' ? { pre: out } : need === 'y or pre' ? { y: out } : {}),
