@@ -102,7 +102,7 @@ const CASES: Case[] = [
     call: (o) => {
       const l = layer()
       l.forward(x, { training: true })
-      l.backward(new Float32Array(4), o);
+      l.backward(new Float32Array(4), o)
     },
   },
   {
@@ -170,5 +170,29 @@ describe('options are read once', () => {
   it.each(CASES)('$name: a throwing getter is ERR_INVALID_ARG', async ({ options, keys, call }) => {
     const { value } = counted(options(), keys[0])
     await expectGetterError(() => call(value as never), keys[0])
+  })
+})
+
+describe('no getter runs after an array was checked', () => {
+  it("fit reads validation's options before it checks x (a getter that detaches x is caught)", async () => {
+    const m = model()
+    const data = new Float32Array(6).fill(0.5)
+    const validation = {
+      get x() {
+        structuredClone(data.buffer, { transfer: [data.buffer] }) // detaches fit's x
+        return new Float32Array(6)
+      },
+      y,
+    }
+    let caught: unknown
+    try {
+      await m.fit({ x: data, y, validation })
+    } catch (error) {
+      caught = error
+    }
+    expect(caught).toBeInstanceOf(ThinnetError)
+    expect((caught as ThinnetError).code).toBe('ERR_INVALID_ARG')
+    expect((caught as ThinnetError).message).toMatch(/^x is detached/)
+    m.dispose()
   })
 })

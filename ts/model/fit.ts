@@ -133,6 +133,8 @@ export function permutation(n: number, seed: bigint, offset: bigint): Uint32Arra
 /** model.fit: see FitOptions. Resolves with the history of every epoch. */
 export async function fit(model: Sequential, options: FitOptions): Promise<History> {
   const o = readOptions(options, 'options', '{ x, y, epochs: 10, batchSize: 128 }', FIT_KEYS)
+  // Nested options are read before any array is checked, so none of their getters runs after.
+  const v = o.validation === undefined ? undefined : readOptions(o.validation, 'validation', '{ x, y }', ['x', 'y'])
   const internals = internalsOf(model)
   internals.live()
   const data = checkData(o.x, o.y, model.inputs, model.outputs, 'x', 'y')
@@ -140,8 +142,7 @@ export async function fit(model: Sequential, options: FitOptions): Promise<Histo
   const batchSize = checkPositiveInt('batchSize', o.batchSize, 32)
   const optimizer = o.optimizer === undefined ? adam() : checkOptimizer(o.optimizer)
   let validation: CheckedData | undefined
-  if (o.validation !== undefined) {
-    const v = readOptions(o.validation, 'validation', '{ x, y }', ['x', 'y'])
+  if (v !== undefined) {
     validation = checkData(v.x, v.y, model.inputs, model.outputs, 'validation.x', 'validation.y')
     if (validation.loss !== data.loss) throw invalidArg('validation.y must be of the kind of y (labels or targets)')
   }
