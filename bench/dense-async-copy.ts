@@ -60,7 +60,7 @@ for (const [r, i, u] of SHAPES) {
     formatSeconds(sync),
     formatSeconds(asyncPlain),
     formatSeconds(asyncAllocated),
-    `${(asyncPlain - sync >= 0 ? '+' : '') + formatSeconds(asyncPlain - sync)}`,
+    (asyncPlain - sync >= 0 ? '+' : '') + formatSeconds(asyncPlain - sync),
     formatSeconds(memcpy),
   ])
 }

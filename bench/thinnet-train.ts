@@ -35,7 +35,7 @@ async function throughput(backend: BackendName, batches: number, seed = 1): Prom
     const start = performance.now()
     const history = await model.fit({ ...timed, epochs: 1, batchSize: MLP.batchSize, optimizer })
     const seconds = (performance.now() - start) / 1e3
-    const loss = history.epochs[0]!.loss
+    const loss = history.epochs[0].loss
     if (!Number.isFinite(loss)) throw new Error(`thinnet training on ${backend} gave a non-finite loss (${loss})`)
     return (batches * MLP.batchSize) / seconds
   } finally {

@@ -63,7 +63,7 @@ describeEach('backend boundary', backends, (backend) => {
     const { code, message } = thrown as { code?: unknown; message: string }
     expect(CODES).toContain(code)
     expect({ code, message }).toMatchObject({ code: c.code, message: expect.stringMatching(c.message ?? /./) })
-    for (const [name, array] of Object.entries(arrays)) expectUntouched(array, before[name]!, name)
+    for (const [name, array] of Object.entries(arrays)) expectUntouched(array, before[name], name)
   })
 
   it('a detached x throws a coded error rather than crash', () => {

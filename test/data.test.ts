@@ -156,7 +156,7 @@ describe('parseIdx decodes every IDX type big-endian', () => {
   })
 
   it('accepts a Node Buffer', () => {
-    const r = parseIdx(Buffer.from(idx(0x08, [1, 2], [9, 8])) as unknown as Uint8Array)
+    const r = parseIdx(Buffer.from(idx(0x08, [1, 2], [9, 8])))
     expect(r.dims).toEqual([1, 2])
     expect(Array.from(r.data)).toEqual([9, 8])
   })
@@ -288,7 +288,7 @@ describe('readIdxFile reads plain and gzipped files alike', () => {
 /** Counts per label 0..9. */
 function histogram(labels: Uint8Array): number[] {
   const counts = new Array<number>(10).fill(0)
-  for (const l of labels) counts[l]!++
+  for (const l of labels) counts[l]++
   return counts
 }
 
@@ -331,7 +331,7 @@ describe('the shipped Fashion-MNIST subset', () => {
     const rows = [...readme.matchAll(/^\| `([a-z0-9-]+\.gz)` \|.*\| `([0-9a-f]{64})` \| `([0-9a-f]{64})` \|$/gm)]
     expect(rows.map((r) => r[1]).sort()).toEqual(Object.values(FASHION_MNIST_FILES).map((f) => f + '.gz').sort())
     for (const [, file, gzSha, idxSha] of rows) {
-      const bytes = await readBytes(join(fashionMnistSubsetDir(), file!))
+      const bytes = await readBytes(join(fashionMnistSubsetDir(), file))
       expect(sha256(bytes), file).toBe(gzSha)
       expect(sha256(gunzipSync(bytes)), file).toBe(idxSha)
       expect(Array.from(bytes.subarray(4, 8)), `${file} gzip mtime`).toEqual([0, 0, 0, 0])
@@ -369,8 +369,8 @@ describe('the full Fashion-MNIST set (Debian dataset-fashion-mnist)', () => {
         readIdxFile(join(fashionMnistSubsetDir(), images + '.gz')),
         readIdxFile(join(fashionMnistSubsetDir(), labels + '.gz')),
       ])
-      const n = fullLabels.dims[0]!
-      const m = subLabels.dims[0]!
+      const n = fullLabels.dims[0]
+      const m = subLabels.dims[0]
       const same = (i: number, j: number): boolean => {
         if (fullLabels.data[i] !== subLabels.data[j]) return false
         for (let k = 0; k < 784; k++) if (fullImages.data[i * 784 + k] !== subImages.data[j * 784 + k]) return false
@@ -403,7 +403,7 @@ describe('scripts/make-fashion-subset.mjs', () => {
       await writeFile(images, u8(gzipBuffer(gunzipSync(await readBytes(images)), { level: 1 })))
       const labelsPath = join(out, 'train-labels-idx1-ubyte.gz')
       const labels = gunzipSync(await readBytes(labelsPath))
-      labels[8] = (labels[8]! + 1) % 10
+      labels[8] = (labels[8] + 1) % 10
       await writeFile(labelsPath, gzipSync(labels))
       await rm(join(out, 'LICENSE'))
       const script = fileURLToPath(new URL('../scripts/make-fashion-subset.mjs', import.meta.url))

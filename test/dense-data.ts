@@ -62,7 +62,7 @@ export function describeDropouts(d: Dropouts): string {
 export function shapeWalk(count: number, start: number, maxProduct: number): [number, number, number][] {
   const out: [number, number, number][] = []
   let s = start
-  const pick = () => SIZES[(s++ * 7 + Math.floor(s / 13)) % SIZES.length]!
+  const pick = () => SIZES[(s++ * 7 + Math.floor(s / 13)) % SIZES.length]
   while (out.length < count) {
     const shape: [number, number, number] = [pick(), pick(), pick()]
     if (shape[0] * shape[1] * shape[2] <= maxProduct) out.push(shape)

@@ -46,7 +46,7 @@ describeBackends('dense execution', (tn: Thinnet) => {
     const calls = [0, 1, 2, 3].map((k) => layerCall(64, 128 + k, 96, 40 + k))
     const want = calls.map(({ dy: _, ...c }) => tn.dense(c))
     const got = await Promise.all(calls.map(({ dy: _, ...c }) => tn.denseAsync(c)))
-    got.forEach((y, k) => expectSameBits(y, want[k]!, `call ${k}`))
+    got.forEach((y, k) => expectSameBits(y, want[k], `call ${k}`))
   })
 
   it('gives the same bits with 1 and 2 threads (forward, backward, gemm)', () => {
@@ -81,7 +81,7 @@ describeBackends('dense execution', (tn: Thinnet) => {
       const out = new Float32Array(m * n).fill(NaN)
       expect(tn.gemm(a, b, { m, k, n, out })).toBe(out)
       const want = referenceDenseForward(a, b, undefined, { rows: m, inputs: k, units: n, activation: 'linear', alpha: 0 })
-      expect(firstOutside(out, want.z, (i) => tolerance(k, want.zMag[i]!)), `(${m}, ${k}, ${n})`).toBeNull()
+      expect(firstOutside(out, want.z, (i) => tolerance(k, want.zMag[i])), `(${m}, ${k}, ${n})`).toBeNull()
       const eye = new Float32Array(k * k)
       for (let i = 0; i < k; i++) eye[i * k + i] = 1
       expectSameBits(tn.gemm(a, eye, { m, k, n: k }), a, `(${m}, ${k}) . I`)
@@ -128,7 +128,7 @@ describeBackends('dense execution', (tn: Thinnet) => {
       const s = spec(0.5, 2n, 0n)
       const dropped = tn.dense({ x, w, rows, inputs, units, activation, outputDropout: s })
       const bits = tn.dropoutMask(rows * units, s)
-      for (let i = 0; i < rows * units; i++) if (!((bits[i >>> 5]! >>> (i & 31)) & 1)) expect(bitsOf(dropped)[i], `dropped ${i}`).toBe(0)
+      for (let i = 0; i < rows * units; i++) if (!((bits[i >>> 5] >>> (i & 31)) & 1)) expect(bitsOf(dropped)[i], `dropped ${i}`).toBe(0)
       // The backward pass takes NaN in dy and in the saved tensor as well.
       const dy = uniform(rows * units, 3)
       dy[3 * units] = NaN
@@ -163,12 +163,12 @@ describeBackends('dense execution', (tn: Thinnet) => {
     w.set(c.w)
     b.set(c.b)
     tn.dense({ ...c, x, w, b, out })
-    expectSameBits(buffers[3]!.view(), want, 'resident y')
+    expectSameBits(buffers[3].view(), want, 'resident y')
     // Mixed: resident weights, ordinary x and y (copied in and out).
-    expectSameBits(tn.dense({ ...c, w: buffers[1]!.view(), b: buffers[2]!.view() }), want, 'mixed')
+    expectSameBits(tn.dense({ ...c, w: buffers[1].view(), b: buffers[2].view() }), want, 'mixed')
     const { b: _, ...layer } = c
     const g = tn.denseBackward({ ...layer, dy, pre: undefined, y: undefined, activation: 'linear' })
-    const gResident = tn.denseBackward({ ...layer, x: buffers[0]!.view(), w: buffers[1]!.view(), dy, activation: 'linear' })
+    const gResident = tn.denseBackward({ ...layer, x: buffers[0].view(), w: buffers[1].view(), dy, activation: 'linear' })
     for (const k of ['dx', 'dw', 'db'] as const) expectSameBits(gResident[k], g[k], k)
     for (const buf of buffers) buf.free()
   })

@@ -28,7 +28,7 @@ describe('dense in the facade', () => {
       dropConnect: { p: 0.1, inference: 'mean' },
     })
     expect(y.length).toBe(4)
-    const [bx, bw, bb, by, bpre, args] = backend.calls[0]!.args as [Float32Array, Float32Array, unknown, Float32Array, unknown, DenseArgs]
+    const [bx, bw, bb, by, bpre, args] = backend.calls[0].args as [Float32Array, Float32Array, unknown, Float32Array, unknown, DenseArgs]
     expect([bx, bw, bb, by, bpre]).toEqual([x, w, undefined, y, undefined])
     expect(bx).toBe(x)
     expect(args).toEqual({
@@ -42,7 +42,7 @@ describe('dense in the facade', () => {
       dropConnect: { kind: 'mean', p: 0.1 },
     } satisfies DenseArgs)
     tn.dense({ x, w, ...sizes, activation: 'leakyRelu', alpha: 0.2, dropConnect: { p: 0.3, seed: 1n, stream: 3n } })
-    expect(backend.calls[1]!.args[5]).toEqual({
+    expect(backend.calls[1].args[5]).toEqual({
       ...sizes,
       activation: 'leakyRelu',
       alpha: 0.2,
@@ -84,8 +84,8 @@ describe('dense in the facade', () => {
     const y = new Float32Array(4).fill(1)
     const pre = new Float32Array(4).fill(2)
     const dy = new Float32Array(4).fill(1)
-    const saved = (i: number) => backend.calls[i]!.args[3] as DenseSaved
-    const grads = (i: number) => backend.calls[i]!.args[4] as DenseGrads
+    const saved = (i: number) => backend.calls[i].args[3] as DenseSaved
+    const grads = (i: number) => backend.calls[i].args[4] as DenseGrads
     tn.denseBackward({ x, w, dy, ...sizes, y, pre })
     expect(saved(0)).toEqual({})
     tn.denseBackward({ x, w, dy, ...sizes, activation: 'tanh', y, pre })

@@ -45,7 +45,7 @@ describeBackends('masks inside the fused layer equal tn.dropout', (tn) => {
   it('input dropout: the same bits as dense on tn.dropout(x)', () => {
     SHAPES.forEach(([rows, inputs, units], k) => {
       const { x, w, b } = layerData(rows, inputs, units, 10 + k)
-      const sizes = { rows, inputs, units, activation: ACTS[k % ACTS.length]! }
+      const sizes = { rows, inputs, units, activation: ACTS[k % ACTS.length] }
       for (const s of SPECS) {
         const fused = tn.dense({ x, w, b, ...sizes, inputDropout: s })
         const unfused = tn.dense({ x: tn.dropout(x, s), w, b, ...sizes })
@@ -84,7 +84,7 @@ describeBackends('masks inside the fused layer equal tn.dropout', (tn) => {
   it('DropConnect: the same bits as dense on tn.dropout(w), and on w * fround(1 - p) for the mean rule', () => {
     SHAPES.forEach(([rows, inputs, units], k) => {
       const { x, w, b } = layerData(rows, inputs, units, 30 + k)
-      const sizes = { rows, inputs, units, activation: ACTS[k % ACTS.length]! }
+      const sizes = { rows, inputs, units, activation: ACTS[k % ACTS.length] }
       for (const s of SPECS) {
         expectSameBits(tn.dense({ x, w, b, ...sizes, dropConnect: s }), tn.dense({ x, w: tn.dropout(w, s), b, ...sizes }), `sample offset ${s.offset}`)
         const scaled = w.map((v) => v * Math.fround(1 - s.p))
@@ -99,7 +99,7 @@ describeBackends('masks inside the fused layer equal tn.dropout', (tn) => {
     const [input, output, connect] = SPECS
     const sizes = { rows, inputs, units, activation: 'tanh' as const }
     const fused = tn.dense({ x, w, b, ...sizes, inputDropout: input, outputDropout: output, dropConnect: connect })
-    const unfused = tn.dropout(tn.dense({ x: tn.dropout(x, input!), w: tn.dropout(w, connect!), b, ...sizes }), output!)
+    const unfused = tn.dropout(tn.dense({ x: tn.dropout(x, input), w: tn.dropout(w, connect), b, ...sizes }), output)
     expectSameBits(fused, unfused)
   })
 

@@ -82,7 +82,7 @@ function keepFactors(n: number, spec: KernelSpec | undefined): Float64Array | un
   const bits = referenceMask(n, spec)
   const scale = spec.p === 1 ? 0 : keptScale(spec.p, spec.mode)
   const out = new Float64Array(n)
-  for (let i = 0; i < n; i++) out[i] = (bits[i >>> 5]! >>> (i & 31)) & 1 ? scale : 0
+  for (let i = 0; i < n; i++) out[i] = (bits[i >>> 5] >>> (i & 31)) & 1 ? scale : 0
   return out
 }
 
@@ -95,7 +95,7 @@ export function droppedOperands(x: Float32Array, w: Float32Array, args: DenseArg
   if (dc?.kind === 'mean') {
     const s = Math.fround(1 - dc.p)
     wd = new Float32Array(w.length)
-    for (let i = 0; i < w.length; i++) wd[i] = w[i]! * s
+    for (let i = 0; i < w.length; i++) wd[i] = w[i] * s
   }
   return { xd, wd }
 }
@@ -121,15 +121,15 @@ export function referenceDenseForward(x: Float32Array, w: Float32Array, b: Float
     if (b !== undefined) {
       for (let u = 0; u < units; u++) {
         z[row + u] = b[u]!
-        zMag[row + u] = Math.abs(b[u]!)
+        zMag[row + u] = Math.abs(b[u])
       }
     }
     // i-k-j order: contiguous rows of w, so the JIT keeps this fast enough for 10^8 terms.
     for (let k = 0; k < inputs; k++) {
-      const xv = xd[r * inputs + k]!
+      const xv = xd[r * inputs + k]
       const wrow = k * units
       for (let u = 0; u < units; u++) {
-        const t = xv * wd[wrow + u]!
+        const t = xv * wd[wrow + u]
         z[row + u] += t
         zMag[row + u] += Math.abs(t)
       }
@@ -139,8 +139,8 @@ export function referenceDenseForward(x: Float32Array, w: Float32Array, b: Float
   const y = new Float64Array(n)
   const keep = keepFactors(n, args.outputDropout)
   for (let i = 0; i < n; i++) {
-    a[i] = act64(activation, alpha, z[i]!)
-    y[i] = keep === undefined ? a[i]! : keep[i] === 0 ? 0 : a[i]! * keep[i]!
+    a[i] = act64(activation, alpha, z[i])
+    y[i] = keep === undefined ? a[i] : keep[i] === 0 ? 0 : a[i] * keep[i]
   }
   return { z, zMag, a, y }
 }
@@ -177,12 +177,12 @@ export function referenceDenseBackward(
   for (let i = 0; i < n; i++) {
     let deriv: number
     if (activation === 'linear') deriv = 1
-    else if (saved.pre !== undefined) deriv = derivative64(activation, alpha, saved.pre[i]!)
-    else if (saved.y !== undefined) deriv = derivativeFromOutput(activation, alpha, saved.y[i]! / outScale)
+    else if (saved.pre !== undefined) deriv = derivative64(activation, alpha, saved.pre[i])
+    else if (saved.y !== undefined) deriv = derivativeFromOutput(activation, alpha, saved.y[i] / outScale)
     else throw new Error('the reference needs y or pre')
     // A dropped element has d = 0 whatever the derivative (the kernels mask first).
-    dz[i] = d[i] === 0 ? 0 : d[i]! * deriv
-    dzMag[i] = Math.abs(d[i]!) * bound
+    dz[i] = d[i] === 0 ? 0 : d[i] * deriv
+    dzMag[i] = Math.abs(d[i]) * bound
   }
   const inKeep = keepFactors(rows * inputs, args.inputDropout)
   const dc = args.dropConnect
@@ -206,35 +206,35 @@ export function referenceDenseBackward(
       let s = 0
       let m = 0
       for (let u = 0; u < units; u++) {
-        const wv = wd[i * units + u]!
-        s += dz[r * units + u]! * wv
-        m += dzMag[r * units + u]! * Math.abs(wv)
+        const wv = wd[i * units + u]
+        s += dz[r * units + u] * wv
+        m += dzMag[r * units + u] * Math.abs(wv)
       }
-      const k = inKeep === undefined ? 1 : inKeep[r * inputs + i]!
+      const k = inKeep === undefined ? 1 : inKeep[r * inputs + i]
       g.dx[r * inputs + i] = k === 0 ? 0 : s * k
       g.dxMag[r * inputs + i] = m * k
     }
   }
   for (let r = 0; r < rows; r++) {
     for (let i = 0; i < inputs; i++) {
-      const xv = xd[r * inputs + i]!
+      const xv = xd[r * inputs + i]
       const row = i * units
       for (let u = 0; u < units; u++) {
-        g.dw[row + u] += xv * dz[r * units + u]!
-        g.dwMag[row + u] += Math.abs(xv) * dzMag[r * units + u]!
+        g.dw[row + u] += xv * dz[r * units + u]
+        g.dwMag[row + u] += Math.abs(xv) * dzMag[r * units + u]
       }
     }
   }
   if (wKeep !== undefined) {
     for (let j = 0; j < inputs * units; j++) {
-      g.dw[j] = wKeep[j] === 0 ? 0 : g.dw[j]! * wKeep[j]!
-      g.dwMag[j] *= wKeep[j]!
+      g.dw[j] = wKeep[j] === 0 ? 0 : g.dw[j] * wKeep[j]
+      g.dwMag[j] *= wKeep[j]
     }
   }
   for (let r = 0; r < rows; r++) {
     for (let u = 0; u < units; u++) {
-      g.db[u] += dz[r * units + u]!
-      g.dbMag[u] += dzMag[r * units + u]!
+      g.db[u] += dz[r * units + u]
+      g.dbMag[u] += dzMag[r * units + u]
     }
   }
   return g
@@ -258,8 +258,8 @@ export function firstOutside(
 ): string | null {
   if (got.length !== want.length) return `lengths differ: ${got.length} vs ${want.length}`
   for (let i = 0; i < got.length; i++) {
-    const g = got[i]!
-    const v = want[i]!
+    const g = got[i]
+    const v = want[i]
     if (Number.isNaN(v) ? !Number.isNaN(g) : !(Math.abs(g - v) <= tol(i))) {
       return `element ${i}: got ${g}, want ${v} (tolerance ${tol(i)})`
     }

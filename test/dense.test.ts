@@ -101,10 +101,10 @@ function check(tn: Thinnet, c: Case, withPre = true): void {
   const f = r.forward
   const od = r.args.outputDropout
   const outScale = od === undefined || od.p === 1 ? 1 : keptScale(od.p, od.mode)
-  const zTol = (i: number) => tolerance(inputs, f.zMag[i]!)
+  const zTol = (i: number) => tolerance(inputs, f.zMag[i])
   if (pre) expect(firstOutside(pre, f.z, zTol), `${show(c)}: pre`).toBeNull()
   const slope = slopeBound(activation, ALPHA)
-  const yTol = (i: number) => outScale * (slope * zTol(i) + 8 * EPS32 * (Math.abs(f.a[i]!) + Math.abs(f.z[i]!))) + 1e-30
+  const yTol = (i: number) => outScale * (slope * zTol(i) + 8 * EPS32 * (Math.abs(f.a[i]) + Math.abs(f.z[i]))) + 1e-30
   expect(firstOutside(out, f.y, yTol), `${show(c)}: y`).toBeNull()
   for (let i = 0; i < out.length; i++) {
     if (f.y[i] === 0 && f.a[i] !== 0 && !Object.is(out[i], 0)) {
@@ -121,9 +121,9 @@ function check(tn: Thinnet, c: Case, withPre = true): void {
     const got = tn.denseBackward({ x, w, dy, ...saved, ...layer, ...grads })
     expect(got.dx).toBe(grads.dx)
     const what = `${show(c)}, backward from ${from}`
-    expect(firstOutside(got.dx, g.dx, (i) => tolerance(units, g.dxMag[i]!, 10)), `${what}: dx`).toBeNull()
-    expect(firstOutside(got.dw, g.dw, (i) => tolerance(rows, g.dwMag[i]!, 10)), `${what}: dw`).toBeNull()
-    expect(firstOutside(got.db, g.db, (i) => tolerance(rows, g.dbMag[i]!, 10)), `${what}: db`).toBeNull()
+    expect(firstOutside(got.dx, g.dx, (i) => tolerance(units, g.dxMag[i], 10)), `${what}: dx`).toBeNull()
+    expect(firstOutside(got.dw, g.dw, (i) => tolerance(rows, g.dwMag[i], 10)), `${what}: dw`).toBeNull()
+    expect(firstOutside(got.db, g.db, (i) => tolerance(rows, g.dbMag[i], 10)), `${what}: db`).toBeNull()
   }
 }
 
@@ -178,7 +178,7 @@ describeBackends('dense against the float64 reference', (tn) => {
     const { x, w } = layerData(3, 5, 4, 8)
     const y = tn.dense({ x, w, rows: 3, inputs: 5, units: 4 })
     const want = referenceDenseForward(x, w, undefined, { rows: 3, inputs: 5, units: 4, activation: 'linear', alpha: 0 })
-    expect(firstOutside(y, want.y, (i) => tolerance(5, want.zMag[i]!))).toBeNull()
+    expect(firstOutside(y, want.y, (i) => tolerance(5, want.zMag[i]))).toBeNull()
   })
 
   it('denseBackward is the gradient of dense: central differences on small shapes, every activation', () => {
@@ -192,7 +192,7 @@ describeBackends('dense against the float64 reference', (tn) => {
         const run = (xx: Float32Array, ww: Float32Array, bb: Float32Array) => {
           const pre = new Float32Array(rows * units)
           const y = tn.dense({ x: xx, w: ww, b: bb, ...layer, pre })
-          return { loss: y.reduce((sum, v, i) => sum + v * dy[i]!, 0), signs: pre.map(Math.sign).join() }
+          return { loss: y.reduce((sum, v, i) => sum + v * dy[i], 0), signs: pre.map(Math.sign).join() }
         }
         const pre = new Float32Array(rows * units)
         const y = tn.dense({ x, w, b, ...layer, pre })
@@ -206,14 +206,14 @@ describeBackends('dense against the float64 reference', (tn) => {
           for (let i = 0; i < array.length; i++) {
             const at = (delta: number) => {
               const moved = array.slice()
-              moved[i] = array[i]! + delta
+              moved[i] = array[i] + delta
               return run(name === 'x' ? moved : x, name === 'w' ? moved : w, name === 'b' ? moved : b)
             }
             const [plus, minus] = [at(h), at(-h)]
             // Skip a step that moves some z across relu's kink: no derivative there.
             if (plus.signs !== base || minus.signs !== base) continue
             const numeric = (plus.loss - minus.loss) / (2 * h)
-            const analytic = grad[i]!
+            const analytic = grad[i]
             expect(Math.abs(numeric - analytic), `${activation} combo ${combo} d${name}[${i}]: ${numeric} vs ${analytic}`).toBeLessThanOrEqual(2e-3 + 1e-2 * Math.abs(analytic))
           }
         }

@@ -17,8 +17,8 @@ describe('the facade', () => {
     const tn = createThinnet(backend)
     tn.dropout(new Float32Array(4), { p: 0.25, seed: 9 })
     tn.dropoutMask(40, { p: 0.25, seed: 9, offset: 3, stream: 2n })
-    expect(backend.calls[0]!.args[2]).toEqual({ p: 0.25, seed: 9n, offset: 0n, stream: 0n, mode: 'inverted' } satisfies KernelSpec)
-    const [n, out, spec] = backend.calls[1]!.args as [number, Uint32Array, unknown]
+    expect(backend.calls[0].args[2]).toEqual({ p: 0.25, seed: 9n, offset: 0n, stream: 0n, mode: 'inverted' } satisfies KernelSpec)
+    const [n, out, spec] = backend.calls[1].args as [number, Uint32Array, unknown]
     expect([n, out.length, spec]).toEqual([40, 2, { p: 0.25, seed: 9n, offset: 3n, stream: 2n }])
   })
 
@@ -39,7 +39,7 @@ describe('the facade', () => {
     const x = new Float32Array(buffer, 8, 4).fill(1)
     const alias = new Float32Array(buffer, 8, 4)
     expect(tn.dropout(x, { p: 0.5, seed: 1, out: alias })).toBe(alias)
-    const [input, output] = backend.calls[0]!.args as [Float32Array, Float32Array]
+    const [input, output] = backend.calls[0].args as [Float32Array, Float32Array]
     expect(input).toBe(x)
     expect(output).toBe(x)
   })

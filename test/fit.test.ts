@@ -23,7 +23,7 @@ function snapshot(model: Sequential): Float32Array[] {
 
 function expectSameWeights(a: Sequential, b: Sequential | Float32Array[], label: string): void {
   const want = Array.isArray(b) ? b : snapshot(b)
-  snapshot(a).forEach((t, i) => expectSameBits(t, want[i]!, `${label}: tensor ${i}`))
+  snapshot(a).forEach((t, i) => expectSameBits(t, want[i], `${label}: tensor ${i}`))
 }
 
 /** Two Gaussian blobs in `dims` dimensions, centres at -1 and +1 on every axis. */
@@ -104,7 +104,7 @@ describeBackends('fit', (tn) => {
     const rows = 256
     const x = new Float32Array(rows * 3).map(() => r() * 2 - 1)
     const y = new Float32Array(rows)
-    for (let i = 0; i < rows; i++) y[i] = 0.5 * x[i * 3]! - 2 * x[i * 3 + 1]! + x[i * 3 + 2]! + 0.25
+    for (let i = 0; i < rows; i++) y[i] = 0.5 * x[i * 3] - 2 * x[i * 3 + 1] + x[i * 3 + 2] + 0.25
     const model = tn.sequential([layers.dense({ units: 1 })], { inputs: 3, seed: 2n })
     try {
       const start = await model.evaluate(x, y)
@@ -131,7 +131,7 @@ describeBackends('fit', (tn) => {
       const opt = optimizers.adam({ lr: schedules.step({ initial: 0.01, every: 1, factor: 0.5 }) })
       const h1 = await b.fit({ ...opts, epochs: 1, optimizer: opt })
       const h2 = await b.fit({ ...opts, epochs: 1, optimizer: opt })
-      expect([h1.epochs[0]!.lr, h2.epochs[0]!.lr]).toEqual([0.01, 0.005])
+      expect([h1.epochs[0].lr, h2.epochs[0].lr]).toEqual([0.01, 0.005])
       expectSameWeights(a, b, 'resumed fit')
       expect(b.fused.map((l) => l.offsets)).toEqual(a.fused.map((l) => l.offsets))
       await c.fit({ ...opts, epochs: 2, optimizer: optimizers.adam({ lr: 0.01 }) })
@@ -158,13 +158,13 @@ describeBackends('fit', (tn) => {
         },
       })
       expect(factors).toEqual([0, 0.5, 1])
-      expect(model.fused[0]!.inputDropout?.p).toBe(0.1)
-      expect(model.fused[0]!.outputDropout?.p).toBe(0.3)
-      const layer = model.fused[0]!
+      expect(model.fused[0].inputDropout?.p).toBe(0.1)
+      expect(model.fused[0].outputDropout?.p).toBe(0.3)
+      const layer = model.fused[0]
       const { w } = layer.parameters()
       for (let j = 0; j < layer.units; j++) {
         let sq = 0
-        for (let i = 0; i < layer.inputs; i++) sq += w[i * layer.units + j]! ** 2
+        for (let i = 0; i < layer.inputs; i++) sq += w[i * layer.units + j] ** 2
         expect(Math.sqrt(sq)).toBeLessThanOrEqual(0.5 * (1 + 1e-6))
       }
     } finally {
@@ -268,8 +268,8 @@ describeBackends('fit', (tn) => {
     for (let i = 0; i < rows; i++) {
       const scale = i < 4 ? 1 : 1e19
       for (let d = 0; d < 6; d++) x[i * 6 + d] = scale * (0.5 + r())
-      y[i * 2] = i < 4 ? x[i * 6]! - x[i * 6 + 1]! : 0
-      y[i * 2 + 1] = i < 4 ? 0.5 * x[i * 6 + 2]! : 0
+      y[i * 2] = i < 4 ? x[i * 6] - x[i * 6 + 1] : 0
+      y[i * 2 + 1] = i < 4 ? 0.5 * x[i * 6 + 2] : 0
     }
     const model = small(tn, 7n)
     const twin = small(tn, 7n)
@@ -317,18 +317,18 @@ describeBackends('fit', (tn) => {
       let h: Float32Array = x.subarray(4 * 6)
       for (const layer of model.fused) h = layer.forward(h, { training: true })
       let total = 0
-      for (let k = 0; k < h.length; k++) total += (h[k]! - y[4 * 2 + k]!) ** 2
+      for (let k = 0; k < h.length; k++) total += (h[k] - y[4 * 2 + k]) ** 2
       const loss = total / h.length
       expect(h.every((v) => Number.isFinite(v))).toBe(true)
       expect(Number.isFinite(loss)).toBe(true)
       expect(loss).toBeGreaterThan(1e30)
       expect(loss).toBe(Number(/the loss was ([^)]+)\)/.exec(message)![1]))
-      model.fused.forEach((l, i) => l.seek(offsets[i]!))
+      model.fused.forEach((l, i) => l.seek(offsets[i]))
 
       // Training on: the same optimizer object continues as if the failing step had never run (its
       // moments and step count untouched), bit for bit what the twin does with its own.
       const good = blobs(12, 6, 13)
-      const targets = Float32Array.from({ length: 12 * 2 }, (_, k) => good.x[(k >> 1) * 6 + (k & 1)]! * 0.5)
+      const targets = Float32Array.from({ length: 12 * 2 }, (_, k) => good.x[(k >> 1) * 6 + (k & 1)] * 0.5)
       await model.fit({ x: good.x, y: targets, epochs: 2, batchSize: 4, shuffle: false, optimizer: opt })
       await twin.fit({ x: good.x, y: targets, epochs: 2, batchSize: 4, shuffle: false, optimizer: twinOpt })
       expectSameWeights(model, twin, 'continued after the overflow')

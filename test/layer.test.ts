@@ -141,17 +141,17 @@ describeBackends('DropoutDense', (tn: Thinnet) => {
     const layer = tn.dropoutDense({ inputs, units, inputDropout: 0.1, seed: 5 })
     const loss = () => {
       const y = layer.forward(x)
-      return y.reduce((s, v, i) => s + (v - target[i]!) ** 2, 0) / y.length
+      return y.reduce((s, v, i) => s + (v - target[i]) ** 2, 0) / y.length
     }
     const start = loss()
     for (let step = 0; step < 60; step++) {
       const y = layer.forward(x, { training: true })
-      const dy = y.map((v, i) => (2 * (v - target[i]!)) / y.length)
+      const dy = y.map((v, i) => (2 * (v - target[i])) / y.length)
       layer.backward(dy, { dx: false })
       const p = layer.parameters()
       const g = layer.gradients()
-      for (let i = 0; i < p.w.length; i++) p.w[i] -= 0.5 * g.w[i]!
-      for (let i = 0; i < p.b.length; i++) p.b[i] -= 0.5 * g.b[i]!
+      for (let i = 0; i < p.w.length; i++) p.w[i] -= 0.5 * g.w[i]
+      for (let i = 0; i < p.b.length; i++) p.b[i] -= 0.5 * g.b[i]
     }
     const end = loss()
     expect(end).toBeLessThan(start / 4)
@@ -207,7 +207,7 @@ describeBackends('DropoutDense', (tn: Thinnet) => {
       [{ bias: false }, /^options.bias is not an option/],
     ]
     for (const [change, message] of bad) {
-      expectThinnetError(() => tn.dropoutDense({ ...BASE, ...change } as never), 'ERR_INVALID_ARG', message)
+      expectThinnetError(() => tn.dropoutDense({ ...BASE, ...change }), 'ERR_INVALID_ARG', message)
     }
     expectThinnetError(() => new DropoutDense({} as never, BASE), 'ERR_INVALID_ARG', /^tn must be the object load\(\) returns/)
     const layer = tn.dropoutDense(BASE)
@@ -226,6 +226,6 @@ describeBackends('DropoutDense', (tn: Thinnet) => {
 describe('DropoutDense across backends', () => {
   it.skipIf(loadedBackends.length < 2)('starts from the same weights on every backend', () => {
     const [first, ...rest] = loadedBackends.map((tn) => tn.dropoutDense(BASE))
-    for (const layer of rest) expectSameBits(layer.parameters().w, first!.parameters().w)
+    for (const layer of rest) expectSameBits(layer.parameters().w, first.parameters().w)
   })
 })

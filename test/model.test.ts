@@ -34,12 +34,12 @@ describe('compile (fusion plan)', () => {
       [8, 4, 'linear'],
     ])
     expect(plan.map((p) => p.from)).toEqual([[0, 1, 2], [3, 4], [5]])
-    expect(plan[0]!.inputDropout).toEqual({ p: 0.2, mode: 'inverted' })
-    expect(plan[0]!.outputDropout).toEqual({ p: 0.5, mode: 'inverted' })
-    expect(plan[1]!.inputDropout).toBeUndefined()
-    expect(plan[1]!.outputDropout).toEqual({ p: 0.3, mode: 'inverted' })
-    expect(plan[2]!.inputDropout).toBeUndefined()
-    expect(plan[2]!.outputDropout).toBeUndefined()
+    expect(plan[0].inputDropout).toEqual({ p: 0.2, mode: 'inverted' })
+    expect(plan[0].outputDropout).toEqual({ p: 0.5, mode: 'inverted' })
+    expect(plan[1].inputDropout).toBeUndefined()
+    expect(plan[1].outputDropout).toEqual({ p: 0.3, mode: 'inverted' })
+    expect(plan[2].inputDropout).toBeUndefined()
+    expect(plan[2].outputDropout).toBeUndefined()
   })
 
   it('keeps a layer mode over the model mode, and DropConnect and max-norm with their dense layer', () => {
@@ -48,9 +48,9 @@ describe('compile (fusion plan)', () => {
       5,
       'classic',
     )
-    expect(plan[0]!.dropConnect).toEqual({ p: 0.25, mode: 'classic' })
-    expect(plan[0]!.outputDropout).toEqual({ p: 0.1, mode: 'inverted' })
-    expect(plan[0]!.maxNorm).toBe(3)
+    expect(plan[0].dropConnect).toEqual({ p: 0.25, mode: 'classic' })
+    expect(plan[0].outputDropout).toEqual({ p: 0.1, mode: 'inverted' })
+    expect(plan[0].maxNorm).toBe(3)
   })
 
   it('rejects lists it cannot fuse, naming the layer', () => {
@@ -99,7 +99,7 @@ describeBackends('Sequential', (tn) => {
     const model = tn.sequential(MLP, { inputs: 12, seed: 5n })
     try {
       expect(model.fused.length).toBe(3)
-      expect(model.summary()).toMatch(/DropoutDense 12 -> 16, relu, input dropout 0.2 \(inverted\), output dropout 0.5 \(inverted\)  <- layers 0 dropout, 1 dense, 2 dropout/)
+      expect(model.summary()).toMatch(/DropoutDense 12 -> 16, relu, input dropout 0.2 \(inverted\), output dropout 0.5 \(inverted\) {2}<- layers 0 dropout, 1 dense, 2 dropout/)
       const x = uniform(5 * 12, 3)
       for (let k = 0; k < 2; k++) {
         let h = x
@@ -177,7 +177,7 @@ describeBackends('Sequential', (tn) => {
       for (const layer of model.fused) h = layer.sample(h, { seed: model.seed, offset: MC_OFFSET_BASE })
       expectSameBits(p.perSample!, softmaxRows(h, T * rows, 4), 'per-sample probabilities')
       for (let i = 0; i < rows * 4; i++) {
-        const v = Array.from({ length: T }, (_, t) => p.perSample![t * rows * 4 + i]!)
+        const v = Array.from({ length: T }, (_, t) => p.perSample![t * rows * 4 + i])
         const m = v.reduce((a, b) => a + b, 0) / T
         expect(p.mean[i]).toBeCloseTo(m, 6)
         expect(p.variance[i]).toBeCloseTo(v.reduce((a, b) => a + (b - m) ** 2, 0) / T, 6)
@@ -200,7 +200,7 @@ describeBackends('Sequential', (tn) => {
       const mc = await model.predict(x, { inference: 'mc', samples: 4000 })
       // E[dropout(x)] = x, so E[y] = weight scaling; the standard error at T = 4000 is about
       // sd / 63, and |x w| per term is below 1, so 0.1 is over 5 standard errors.
-      for (let i = 0; i < ws.mean.length; i++) expect(Math.abs(mc.mean[i]! - ws.mean[i]!)).toBeLessThan(0.1)
+      for (let i = 0; i < ws.mean.length; i++) expect(Math.abs(mc.mean[i] - ws.mean[i])).toBeLessThan(0.1)
       expect(mc.variance.every((v) => v > 0)).toBe(true)
       expect(ws.entropy).toBeUndefined()
     } finally {
@@ -218,7 +218,7 @@ describeBackends('Sequential', (tn) => {
       for (const layer of model.fused) h = layer.forward(h, { training: true })
       for (const layer of model.fused) {
         const { w } = layer.parameters()
-        for (let i = 0; i < w.length; i += 3) w[i] = w[i]! * 1.5
+        for (let i = 0; i < w.length; i += 3) w[i] = w[i] * 1.5
       }
       const before = await model.predict(x)
       await model.save(dir)
@@ -228,8 +228,8 @@ describeBackends('Sequential', (tn) => {
           expect(again.summary().split('\n').slice(0, -1)).toEqual(model.summary().split('\n').slice(0, -1))
           expect(again.fused.map((l) => l.offsets)).toEqual(model.fused.map((l) => l.offsets))
           model.fused.forEach((layer, i) => {
-            expectSameBits(again.fused[i]!.parameters().w, layer.parameters().w, `w ${i} on ${other.backend}`)
-            expectSameBits(again.fused[i]!.parameters().b, layer.parameters().b, `b ${i} on ${other.backend}`)
+            expectSameBits(again.fused[i].parameters().w, layer.parameters().w, `w ${i} on ${other.backend}`)
+            expectSameBits(again.fused[i].parameters().b, layer.parameters().b, `b ${i} on ${other.backend}`)
           })
           if (other.backend === tn.backend) expectSameBits((await again.predict(x)).mean, before.mean, 'predictions after reload')
         } finally {

@@ -37,7 +37,7 @@ function values(n: number, seed: number, positive = false): Float32Array {
 function expectCanonicalNaNs(a: Float32Array, label: string): void {
   const bits = bitsOf(a)
   for (let i = 0; i < a.length; i++) {
-    if (Number.isNaN(a[i])) expect(bits[i]!.toString(16), `${label}[${i}]`).toBe(CANONICAL_NAN.toString(16))
+    if (Number.isNaN(a[i])) expect(bits[i].toString(16), `${label}[${i}]`).toBe(CANONICAL_NAN.toString(16))
   }
 }
 
@@ -99,8 +99,8 @@ describeBackends('non-finite inputs', (tn: Thinnet) => {
       expect([...bitsOf(a)].map((b) => b.toString(16))).toEqual(['7fc00000', '7fc00000'])
       const k = new Float32Array([Infinity, 1, -Infinity, 2]) // columns (inf, -inf), (1, 2)
       tn.maxNorm(k, { inputs: 2, units: 2, c: 1 })
-      expect(bitsOf(k)[0]!.toString(16)).toBe('7fc00000')
-      expect(bitsOf(k)[2]!.toString(16)).toBe('7fc00000')
+      expect(bitsOf(k)[0].toString(16)).toBe('7fc00000')
+      expect(bitsOf(k)[2].toString(16)).toBe('7fc00000')
     })
 
     it('maxNorm: the reference bits; a NaN column is left bit for bit as it is', () => {
@@ -116,11 +116,11 @@ describeBackends('non-finite inputs', (tn: Thinnet) => {
         let hasNaN = false
         for (let i = 0; i < inputs; i++) hasNaN ||= Number.isNaN(r[i * units + j])
         let inf = false
-        for (let i = 0; i < inputs; i++) inf ||= Math.abs(values(inputs * units, 8)[i * units + j]!) === Infinity
+        for (let i = 0; i < inputs; i++) inf ||= Math.abs(values(inputs * units, 8)[i * units + j]) === Infinity
         if (hasNaN && !inf) for (let i = 0; i < inputs; i++) expect(after[i * units + j], `column ${j}`).toBe(before[i * units + j])
       }
       expectCanonicalNaNs(
-        w.filter((_, i) => Math.abs(values(inputs * units, 8)[i]!) === Infinity),
+        w.filter((_, i) => Math.abs(values(inputs * units, 8)[i]) === Infinity),
         'max-norm of an infinite column',
       )
     })
@@ -141,16 +141,16 @@ describeBackends('non-finite inputs', (tn: Thinnet) => {
           const pre = new Float32Array(rows * units)
           const y = tn.dense({ x, w, b, rows, inputs, units, activation, alpha: 0.25, pre })
           for (let i = 0; i < y.length; i++) {
-            const z = pre[i]!
+            const z = pre[i]
             const want = Math.fround(act64(activation, 0.25, z))
-            const got = y[i]!
+            const got = y[i]
             const at = `${activation}(${z}) [${i}]`
             if (Number.isNaN(want)) expect(Number.isNaN(got), at).toBe(true)
             else if (!Number.isFinite(want) || want === 0 || activation === 'linear' || activation === 'relu' || activation === 'leakyRelu') expect(got, at).toBe(want)
             else expect(Math.abs(got - want) <= 4 * 2 ** -23 * Math.abs(want), `${at}: ${got} vs ${want}`).toBe(true)
           }
           // The semantics, spelled out on column 0 (z = NaN) and columns 5 and 6 (z = +inf, -inf).
-          const row = (j: number) => y[j]!
+          const row = (j: number) => y[j]
           expect(Number.isNaN(row(0)), `${activation}(NaN)`).toBe(true)
           const inf = { linear: [Infinity, -Infinity], relu: [Infinity, 0], leakyRelu: [Infinity, -Infinity], gelu: [Infinity, NaN], tanh: [1, -1], sigmoid: [1, 0] }[activation]
           expect([row(5), row(6)], `${activation}(+-inf)`).toEqual(inf)
@@ -176,7 +176,7 @@ describeBackends('non-finite inputs', (tn: Thinnet) => {
         ] as const) {
           for (let i = 0; i < got.length; i++) {
             expect(Number.isFinite(got[i]), `${activation} ${name}[${i}] finite`).toBe(true)
-            expect(Math.abs(got[i]! - want[i]!) <= 1e-5 * (1 + Math.abs(want[i]!)), `${activation} ${name}[${i}]: ${got[i]} vs ${want[i]}`).toBe(true)
+            expect(Math.abs(got[i] - want[i]) <= 1e-5 * (1 + Math.abs(want[i])), `${activation} ${name}[${i}]: ${got[i]} vs ${want[i]}`).toBe(true)
           }
         }
       }

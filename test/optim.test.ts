@@ -27,7 +27,7 @@ function values(n: number, seed: number, positive = false): Float32Array {
   const out = new Float32Array(n)
   for (let i = 0; i < n; i++) {
     const r = next()
-    const x = r % 53 === 0 ? (r % 2 === 0 ? 0 : -0) : ((next() / 2 ** 32) * 2 - 1) * scales[r % 4]!
+    const x = r % 53 === 0 ? (r % 2 === 0 ? 0 : -0) : ((next() / 2 ** 32) * 2 - 1) * scales[r % 4]
     out[i] = positive ? x * x : x
   }
   return out
@@ -96,7 +96,7 @@ describeEach('optimizer steps', backends, (backend) => {
       // State just above 2^-126, already subnormal, zeros of both signs and ordinary values;
       // gradients mostly exact zeros (a weight from an always-black pixel), a few tiny ones.
       const kinds = [1.5 * 2 ** -126, -3 * 2 ** -126, 2 ** -140, -0, 0.25, -(2 ** -127)]
-      const start = Float32Array.from({ length: n }, (_, i) => kinds[i % kinds.length]!)
+      const start = Float32Array.from({ length: n }, (_, i) => kinds[i % kinds.length])
       const g = Float32Array.from({ length: n }, (_, i) => (i % 7 === 3 ? 1e-20 : 0))
       const sgd: SgdArgs = { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0 }
       const [w, v, rw, rv] = [values(n, 9), start.slice(), values(n, 9), start.slice()]
@@ -201,7 +201,7 @@ describeEach('optimizer steps', backends, (backend) => {
     maxNorm(backend, w, { inputs, units, c })
     const norm = (a: Float32Array, j: number) => {
       let s = 0
-      for (let i = 0; i < inputs; i++) s += a[i * units + j]! ** 2
+      for (let i = 0; i < inputs; i++) s += a[i * units + j] ** 2
       return Math.sqrt(s)
     }
     let [over, under] = [0, 0]
@@ -225,31 +225,31 @@ describeEach('optimizer steps', backends, (backend) => {
     const buffers = [backend.allocate(n), backend.allocate(n), backend.allocate(n), backend.allocate(n)]
     try {
       const [w0, g, m0, v0] = [values(n, 11), values(n, 12), values(n, 13), values(n, 14, true)]
-      buffers[0]!.view().set(w0)
-      buffers[1]!.view().set(g)
-      buffers[2]!.view().set(m0)
-      buffers[3]!.view().set(v0)
+      buffers[0].view().set(w0)
+      buffers[1].view().set(g)
+      buffers[2].view().set(m0)
+      buffers[3].view().set(v0)
       const [w, gv, m, v] = buffers.map((b) => b.view()) as [Float32Array, Float32Array, Float32Array, Float32Array]
       backend.adamStep(w, gv, m, v, args)
       referenceAdamStep(w0, g, m0, v0, args)
       // Fresh views: the call may have grown memory.
-      expectSameBits(buffers[0]!.view(), w0, 'w')
-      expectSameBits(buffers[2]!.view(), m0, 'm')
-      expectSameBits(buffers[3]!.view(), v0, 'v')
+      expectSameBits(buffers[0].view(), w0, 'w')
+      expectSameBits(buffers[2].view(), m0, 'm')
+      expectSameBits(buffers[3].view(), v0, 'v')
       const velocity = backend.allocate(n)
       try {
         const sgd: SgdArgs = { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 1e-4 }
-        backend.sgdStep(buffers[0]!.view(), buffers[1]!.view(), velocity.view(), sgd)
+        backend.sgdStep(buffers[0].view(), buffers[1].view(), velocity.view(), sgd)
         const rv = new Float32Array(n)
         referenceSgdStep(w0, g, rv, sgd)
-        expectSameBits(buffers[0]!.view(), w0, 'w after sgd')
+        expectSameBits(buffers[0].view(), w0, 'w after sgd')
         expectSameBits(velocity.view(), rv, 'velocity')
       } finally {
         velocity.free()
       }
-      backend.maxNorm(buffers[0]!.view(), 21, 37, 0.5)
+      backend.maxNorm(buffers[0].view(), 21, 37, 0.5)
       referenceMaxNorm(w0, 21, 37, 0.5)
-      expectSameBits(buffers[0]!.view(), w0, 'w after maxNorm')
+      expectSameBits(buffers[0].view(), w0, 'w after maxNorm')
     } finally {
       for (const b of buffers) b.free()
     }
@@ -263,17 +263,17 @@ describeEach('optimizer steps', backends, (backend) => {
     g[41] = -Infinity
     const [w, v] = [values(n, 16), new Float32Array(n)]
     const [rw, rv] = [w.slice(), v.slice()]
-    backend.sgdStep(w, g, v, SGD_SETS[3]!)
-    referenceSgdStep(rw, g, rv, SGD_SETS[3]!)
+    backend.sgdStep(w, g, v, SGD_SETS[3])
+    referenceSgdStep(rw, g, rv, SGD_SETS[3])
     expect([Number.isNaN(w[3]), w[40], w[41]]).toEqual([true, -Infinity, Infinity])
     for (let i = 0; i < n; i++) if (![3, 40, 41].includes(i)) expect(Object.is(w[i], rw[i])).toBe(true)
 
     const [aw, am, av] = [values(n, 17), values(n, 18), values(n, 19, true)]
     const [bw, bm, bv] = [aw.slice(), am.slice(), av.slice()]
-    backend.adamStep(aw, g, am, av, ADAM_SETS[2]!)
-    referenceAdamStep(bw, g, bm, bv, ADAM_SETS[2]!)
+    backend.adamStep(aw, g, am, av, ADAM_SETS[2])
+    referenceAdamStep(bw, g, bm, bv, ADAM_SETS[2])
     // An infinite gradient gives inf / inf = NaN in w; NaN spreads to m and v.
-    for (const i of [3, 40, 41]) expect(Number.isNaN(aw[i]!), `w[${i}]`).toBe(true)
+    for (const i of [3, 40, 41]) expect(Number.isNaN(aw[i]), `w[${i}]`).toBe(true)
     expect([Number.isNaN(am[3]), am[40], av[40]]).toEqual([true, Infinity, Infinity])
     for (let i = 0; i < n; i++) {
       if ([3, 40, 41].includes(i)) continue
@@ -288,7 +288,7 @@ describeEach('optimizer steps', backends, (backend) => {
     backend.maxNorm(mw, 4, 5, 1e-3)
     for (let i = 0; i < 4; i++) {
       expect(Object.is(mw[i * 5 + 1], before[i * 5 + 1]) || (i === 1 && Number.isNaN(mw[6]))).toBe(true)
-      const x = mw[i * 5 + 3]!
+      const x = mw[i * 5 + 3]
       expect(i === 2 ? Number.isNaN(x) : x === 0, `row ${i}: ${x}`).toBe(true)
     }
   })
@@ -337,7 +337,7 @@ describeEach('optimizer steps', backends, (backend) => {
       const arrays = make()
       const before = Object.fromEntries(Object.entries(arrays).map(([k, a]) => [k, snapshot(a)]))
       expectThinnetError(() => call(arrays), code, message)
-      for (const [k, a] of Object.entries(arrays)) expectUntouched(a, before[k]!, `${what}: ${k}`)
+      for (const [k, a] of Object.entries(arrays)) expectUntouched(a, before[k], `${what}: ${k}`)
     }
   })
 
@@ -346,13 +346,13 @@ describeEach('optimizer steps', backends, (backend) => {
     const sgd: SgdArgs = { lr: 0.1, momentum: 0.9, nesterov: false, weightDecay: 0 }
     const adam: AdamArgs = { lr: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, decoupled: false, step: 1 }
     const cases: [string, string, RegExp, (a: Float32Array[]) => void][] = [
-      ['g too short', 'ERR_SHAPE_MISMATCH', /\bg\b/, ([w, g, m]) => backend.sgdStep(w!, g!.subarray(1), m, sgd)],
-      ['v too short', 'ERR_SHAPE_MISMATCH', /\bv\b/, ([w, g, m, v]) => backend.adamStep(w!, g!, m!, v!.subarray(3), adam)],
-      ['momentum without velocity', 'ERR_INVALID_ARG', /velocity/, ([w, g]) => backend.sgdStep(w!, g!, undefined, sgd)],
-      ['epsilon 0', 'ERR_INVALID_ARG', /epsilon/, ([w, g, m, v]) => backend.adamStep(w!, g!, m!, v!, { ...adam, epsilon: 0 })],
-      ['m overlapping w', 'ERR_INVALID_ARG', /overlap/, ([, g, , v, s]) => backend.adamStep(s!.subarray(0, 16), g!, s!.subarray(4, 20), v!, adam)],
-      ['w size', 'ERR_SHAPE_MISMATCH', /\bw\b/, ([w]) => backend.maxNorm(w!, 3, 3, 1)],
-      ['c negative', 'ERR_INVALID_ARG', /\bc\b/, ([w]) => backend.maxNorm(w!, 4, 4, -1)],
+      ['g too short', 'ERR_SHAPE_MISMATCH', /\bg\b/, ([w, g, m]) => backend.sgdStep(w, g.subarray(1), m, sgd)],
+      ['v too short', 'ERR_SHAPE_MISMATCH', /\bv\b/, ([w, g, m, v]) => backend.adamStep(w, g, m, v.subarray(3), adam)],
+      ['momentum without velocity', 'ERR_INVALID_ARG', /velocity/, ([w, g]) => backend.sgdStep(w, g, undefined, sgd)],
+      ['epsilon 0', 'ERR_INVALID_ARG', /epsilon/, ([w, g, m, v]) => backend.adamStep(w, g, m, v, { ...adam, epsilon: 0 })],
+      ['m overlapping w', 'ERR_INVALID_ARG', /overlap/, ([, g, , v, s]) => backend.adamStep(s.subarray(0, 16), g, s.subarray(4, 20), v, adam)],
+      ['w size', 'ERR_SHAPE_MISMATCH', /\bw\b/, ([w]) => backend.maxNorm(w, 3, 3, 1)],
+      ['c negative', 'ERR_INVALID_ARG', /\bc\b/, ([w]) => backend.maxNorm(w, 4, 4, -1)],
     ]
     for (const [what, code, message, call] of cases) {
       const arrays = [values(n, 1), values(n, 2), values(n, 3), values(n, 4, true), values(64, 5)]
@@ -368,7 +368,7 @@ describeEach('optimizer steps', backends, (backend) => {
         code,
         message: expect.stringMatching(message),
       })
-      arrays.forEach((a, i) => expectUntouched(a, before[i]!, `${what}: array ${i}`))
+      arrays.forEach((a, i) => expectUntouched(a, before[i], `${what}: array ${i}`))
     }
   })
 })
@@ -421,7 +421,7 @@ describeEach('allFinite', backends, (backend) => {
       const bits = new Uint32Array(x.buffer)
       expect(backend.allFinite(x), `n ${n}`).toBe(true)
       for (let pos = 0; pos < n; pos++) {
-        const keep = bits[pos]!
+        const keep = bits[pos]
         for (const bad of NON_FINITE_BITS) {
           bits[pos] = bad
           expect(backend.allFinite(x), `n ${n} position ${pos} bits 0x${bad.toString(16)}`).toBe(false)
@@ -435,7 +435,7 @@ describeEach('allFinite', backends, (backend) => {
     expect(backend.allFinite(big)).toBe(true)
     for (const bad of NON_FINITE_BITS) {
       const bits = new Uint32Array(big.buffer)
-      const keep = bits[big.length - 1]!
+      const keep = bits[big.length - 1]
       bits[big.length - 1] = bad
       expect(backend.allFinite(big), `last of ${big.length}: 0x${bad.toString(16)}`).toBe(false)
       bits[big.length - 1] = keep

@@ -22,7 +22,7 @@ function snapshot(model: Sequential): Float32Array[] {
 
 function expectSameWeights(a: Sequential, b: Sequential, label: string): void {
   const want = snapshot(b)
-  snapshot(a).forEach((t, i) => expectSameBits(t, want[i]!, `${label}: tensor ${i}`))
+  snapshot(a).forEach((t, i) => expectSameBits(t, want[i], `${label}: tensor ${i}`))
 }
 
 /** Two noisy classes in 6 dimensions (centres at -1 and +1 on every axis). */
@@ -219,7 +219,7 @@ describeBackends('optimizer state save / load', (tn) => {
       const bytes = good.optimizerState!
       const withSection = (changes: Record<string, unknown>, state = bytes): ModelArtifacts => ({
         ...good,
-        json: { ...good.json, optimizer: { ...section, ...changes } as never },
+        json: { ...good.json, optimizer: { ...section, ...changes } },
         optimizerState: state,
       })
       const reject = (artifacts: ModelArtifacts, code: 'ERR_INVALID_ARG' | 'ERR_SHAPE_MISMATCH', message: RegExp) =>
@@ -250,10 +250,10 @@ describeBackends('optimizer state save / load', (tn) => {
       reject({ ...good, json: { ...good.json, optimizer: foreign.json.optimizer! }, optimizerState: foreign.optimizerState! }, 'ERR_SHAPE_MISMATCH', /does not belong to this architecture/)
       // Values no optimizer could hold.
       const nan = bytes.slice()
-      new DataView(nan.buffer).setFloat32(section.state.buffers[1]!.byteOffset + 8, NaN, true)
+      new DataView(nan.buffer).setFloat32(section.state.buffers[1].byteOffset + 8, NaN, true)
       reject(withSection({}, nan), 'ERR_INVALID_ARG', /buffers\[1\] \(v of the weights of layer 0\) holds NaN or infinite values/)
       const negative = bytes.slice()
-      new DataView(negative.buffer).setFloat32(section.state.buffers[5]!.byteOffset, -1, true)
+      new DataView(negative.buffer).setFloat32(section.state.buffers[5].byteOffset, -1, true)
       reject(withSection({}, negative), 'ERR_INVALID_ARG', /buffers\[5\] \(v of the weights of layer 1\) holds negative values/)
       // A section without its bytes, bytes without a section.
       reject({ json: good.json, weights: good.weights }, 'ERR_INVALID_ARG', /artifacts.optimizerState must be a Uint8Array/)

@@ -32,7 +32,7 @@ export function run(command: string, args: string[], cwd: string, env: Record<st
   return new Promise((resolve, reject) => {
     const merged: Record<string, string | undefined> = { ...process.env, ...env }
     for (const [key, value] of Object.entries(merged)) if (value === undefined) delete merged[key]
-    const child = spawn(command, args, { cwd, env: merged as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(command, args, { cwd, env: merged, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
@@ -66,7 +66,7 @@ export async function packMainPackage(root: string): Promise<PackedTarball> {
   await mkdir(stage)
   await run('npm', ['run', 'build:ts', '--', '--outDir', join(stage, 'dist')], REPO)
   const manifest = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { files?: string[] }
-  const tops = new Set((manifest.files ?? []).map((entry) => entry.split('/')[0]!).filter((top) => top !== 'dist'))
+  const tops = new Set((manifest.files ?? []).map((entry) => entry.split('/')[0]).filter((top) => top !== 'dist'))
   for (const top of tops) await cp(join(REPO, top), join(stage, top), { recursive: true })
   for (const file of await readdir(REPO)) {
     if (file === 'package.json' || /^(readme|licen[cs]e|changelog|notice)(\.|$)/i.test(file)) await copyFile(join(REPO, file), join(stage, file))

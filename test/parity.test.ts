@@ -33,7 +33,7 @@ function* sweep(n: number): Generator<Spec> {
   for (const offset of [...OFFSETS, (1n << 64n) - BigInt(Math.max(n, 1))]) {
     for (const stream of STREAMS) {
       for (const seed of SEEDS) {
-        for (const mode of MODES) yield { p: PS[k++ % PS.length]!, seed, offset, stream, mode }
+        for (const mode of MODES) yield { p: PS[k++ % PS.length], seed, offset, stream, mode }
       }
     }
   }
@@ -119,7 +119,7 @@ describeBackends('parity with the TypeScript reference', (tn) => {
 
   it('gives the same result in place as into a separate output, at every size', () => {
     for (const n of [...SIZES, N_LARGE]) {
-      const spec = LARGE_SPECS[n % LARGE_SPECS.length]!
+      const spec = LARGE_SPECS[n % LARGE_SPECS.length]
       const x = n === N_LARGE ? largeX.slice() : data(n, 99)
       const separate = tn.dropout(x, spec)
       expect(tn.dropout(x, { ...spec, out: x })).toBe(x)
@@ -133,7 +133,7 @@ describe('the loaded backends agree with each other', () => {
     const spec = { p: 0.37, seed: 0xdeadbeefcafef00dn, offset: 12345n, stream: 3n, mode: 'inverted' as const }
     const x = data(70001, 17)
     const [first, ...rest] = loadedBackends
-    const want = first!.dropout(x, spec)
-    for (const tn of rest) expect(firstDifference(tn.dropout(x, spec), want), `${tn.backend} vs ${first!.backend}`).toBeNull()
+    const want = first.dropout(x, spec)
+    for (const tn of rest) expect(firstDifference(tn.dropout(x, spec), want), `${tn.backend} vs ${first.backend}`).toBeNull()
   })
 })

@@ -168,7 +168,7 @@ describe('automatic selection', () => {
     expect(error.cause).toBeInstanceOf(AggregateError)
     const cause = error.cause as AggregateError
     expect(cause.errors).toEqual(failures)
-    expect((cause.errors[0] as Error).cause).toBe(failures[0]!.cause) // each keeps its own cause
+    expect((cause.errors[0] as Error).cause).toBe(failures[0].cause) // each keeps its own cause
   })
 })
 

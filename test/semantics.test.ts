@@ -78,7 +78,7 @@ describeBackends('dropout semantics', (tn: Thinnet) => {
       const want = new Float32Array(n)
       for (let i = 0; i < n; i++) {
         expect(forward[i] !== 0, `forward and mask disagree at ${i}`).toBe(bit(bits, i) === 1)
-        if (bit(bits, i)) want[i] = dy[i]! * scale
+        if (bit(bits, i)) want[i] = dy[i] * scale
       }
       expectSameBits(dx, want, `${mode} p ${p} offset ${offset}`)
     }
@@ -91,7 +91,7 @@ describeBackends('dropout semantics', (tn: Thinnet) => {
     const bits = tn.dropoutMask(1001, spec)
     const scale = Math.fround(1 / 0.7)
     for (let i = 0; i < 1001; i++) {
-      const want = bit(bits, i) ? Math.fround(x[i]! * scale) : 0
+      const want = bit(bits, i) ? Math.fround(x[i] * scale) : 0
       expect(Object.is(y[i], want), `element ${i}: ${y[i]} vs ${want}`).toBe(true)
     }
   })
@@ -102,7 +102,7 @@ describeBackends('dropout semantics', (tn: Thinnet) => {
     const inverted = tn.dropout(x, { p: 0.4, seed: 6n, offset: 2n })
     const bits = tn.dropoutMask(1001, { p: 0.4, seed: 6n, offset: 2n })
     for (let i = 0; i < 1001; i++) {
-      const want = bit(bits, i) ? x[i]! : 0
+      const want = bit(bits, i) ? x[i] : 0
       expect(Object.is(classic[i], want), `element ${i}`).toBe(true)
       expect(inverted[i] !== 0, `inverted ${i}`).toBe(bit(bits, i) === 1 && x[i] !== 0)
     }
@@ -157,7 +157,7 @@ describeBackends('dropout semantics', (tn: Thinnet) => {
     for (let a = 0; a < masks.length; a++) {
       for (let b = a + 1; b < masks.length; b++) {
         // Independent masks agree on about half the bits; identical ones on all 1024.
-        const xor = masks[a]!.map((w, i) => w ^ masks[b]![i]!)
+        const xor = masks[a].map((w, i) => w ^ masks[b][i])
         expect(popcount(xor), `masks ${a} and ${b}`).toBeGreaterThan(400)
       }
     }
@@ -251,7 +251,7 @@ describeBackends('dropout semantics', (tn: Thinnet) => {
     expectSameBits(out.view(), want)
     // An ordinary array as x with resident out: the scratch copy may grow memory again.
     const plain = data(1 << 20, 19)
-    const bigOut = big[0]!
+    const bigOut = big[0]
     tn.dropout(plain, { ...spec, out: bigOut.view().subarray(0, 1 << 20) })
     expect(firstDifference(bigOut.view().subarray(0, 1 << 20), referenceDropout(plain, spec))).toBeNull()
     for (const b of [small, out, ...big]) b.free()

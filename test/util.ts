@@ -27,7 +27,7 @@ export function data(n: number, seed = 1): Float32Array {
   const out = new Float32Array(n)
   for (let i = 0; i < n; i++) {
     const r = next()
-    out[i] = r % 17 === 0 ? specials[r % specials.length]! : (next() / 2 ** 32) * 8 - 4
+    out[i] = r % 17 === 0 ? specials[r % specials.length] : (next() / 2 ** 32) * 8 - 4
   }
   return out
 }
@@ -43,7 +43,7 @@ export function firstDifference(a: Float32Array | Uint32Array, b: Float32Array |
   for (let i = 0; i < ua.length; i++) {
     if (ua[i] !== ub[i]) {
       const hex = (w: number) => '0x' + w.toString(16).padStart(8, '0')
-      return `first difference at index ${i}: ${a[i]} (${hex(ua[i]!)}) vs ${b[i]} (${hex(ub[i]!)})`
+      return `first difference at index ${i}: ${a[i]} (${hex(ua[i])}) vs ${b[i]} (${hex(ub[i])})`
     }
   }
   return null
@@ -110,7 +110,7 @@ export function popcount(words: Uint32Array): number {
 }
 
 export function bit(words: Uint32Array, i: number): number {
-  return (words[i >>> 5]! >>> (i & 31)) & 1
+  return (words[i >>> 5] >>> (i & 31)) & 1
 }
 
 /** Detaches a buffer the way a postMessage transfer does. */

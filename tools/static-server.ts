@@ -56,16 +56,16 @@ export async function serveStatic(what: string | ServeOptions): Promise<StaticSe
     try {
       pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname)
     } catch {
-      return send(400, 'bad request')
+      send(400, 'bad request'); return;
     }
     const type = (path: string) => MIME[extname(path).toLowerCase()] ?? 'application/octet-stream'
     const held = files[pathname]
-    if (held !== undefined) return send(200, held, type(pathname))
+    if (held !== undefined) { send(200, held, type(pathname)); return; }
     const prefix = prefixes.find((p) => pathname.startsWith(p))
-    if (prefix === undefined) return send(404, `not found: ${pathname}`)
-    const root = resolve(mounts[prefix]!)
+    if (prefix === undefined) { send(404, `not found: ${pathname}`); return; }
+    const root = resolve(mounts[prefix])
     const file = resolve(join(root, pathname.slice(prefix.length)))
-    if (file !== root && !file.startsWith(root + sep)) return send(403, 'forbidden')
+    if (file !== root && !file.startsWith(root + sep)) { send(403, 'forbidden'); return; }
     void (async () => {
       let path = file
       let info = await stat(path).catch(() => undefined)
@@ -73,7 +73,7 @@ export async function serveStatic(what: string | ServeOptions): Promise<StaticSe
         path = join(path, 'index.html')
         info = await stat(path).catch(() => undefined)
       }
-      if (info === undefined || !info.isFile()) return send(404, `not found: ${pathname}`)
+      if (info === undefined || !info.isFile()) { send(404, `not found: ${pathname}`); return; }
       requests.push({ path: req.url ?? '', status: 200 })
       res.writeHead(200, { 'content-type': type(path), 'content-length': info.size, 'cache-control': 'no-store' })
       if (req.method === 'HEAD') return res.end()

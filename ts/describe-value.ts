@@ -29,7 +29,7 @@ export function describeValue(value: unknown): string {
     case 'function':
       return 'a function'
     default:
-      return describeObject(value as object)
+      return describeObject(value)
   }
 }
 

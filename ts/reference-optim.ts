@@ -47,14 +47,14 @@ export function referenceSgdStep(w: Float32Array, g: Float32Array, velocity: Flo
   const mu = f(args.momentum)
   const wd = f(args.weightDecay)
   for (let i = 0; i < w.length; i++) {
-    const g1 = wd !== 0 ? f(g[i]! + f(wd * w[i]!)) : g[i]!
+    const g1 = wd !== 0 ? f(g[i] + f(wd * w[i])) : g[i]
     let d = g1
     if (velocity !== undefined) {
-      const v = state(f(f(mu * velocity[i]!) + g1))
+      const v = state(f(f(mu * velocity[i]) + g1))
       velocity[i] = v
       d = args.nesterov ? f(g1 + f(mu * v)) : v
     }
-    w[i] = canonicalNan(f(w[i]! - f(lr * d)))
+    w[i] = canonicalNan(f(w[i] - f(lr * d)))
   }
 }
 
@@ -81,15 +81,15 @@ export function referenceAdamStep(w: Float32Array, g: Float32Array, m: Float32Ar
   const k = adamFactors(args)
   const decoupled = k.decoupled && k.weightDecay !== 0
   for (let i = 0; i < w.length; i++) {
-    let wi = w[i]!
-    let g1 = g[i]!
+    let wi = w[i]
+    let g1 = g[i]
     if (decoupled) {
       wi = f(wi * k.decay)
     } else if (k.weightDecay !== 0) {
       g1 = f(g1 + f(k.weightDecay * wi))
     }
-    const mi = state(f(f(k.beta1 * m[i]!) + f(k.oneMinusBeta1 * g1)))
-    const vi = state(f(f(k.beta2 * v[i]!) + f(k.oneMinusBeta2 * f(g1 * g1))))
+    const mi = state(f(f(k.beta1 * m[i]) + f(k.oneMinusBeta1 * g1)))
+    const vi = state(f(f(k.beta2 * v[i]) + f(k.oneMinusBeta2 * f(g1 * g1))))
     m[i] = mi
     v[i] = vi
     const mhat = f(mi * k.biasCorrection1)
@@ -117,13 +117,13 @@ export function referenceMaxNorm(w: Float32Array, inputs: number, units: number,
   for (let j = 0; j < units; j++) {
     let sum = 0
     for (let i = 0; i < inputs; i++) {
-      const x = w[i * units + j]!
+      const x = w[i * units + j]
       sum = f(sum + f(x * x))
     }
     const norm = f(Math.sqrt(sum))
     if (norm > c32) {
       const scale = f(c32 / norm)
-      for (let i = 0; i < inputs; i++) w[i * units + j] = canonicalNan(f(w[i * units + j]! * scale))
+      for (let i = 0; i < inputs; i++) w[i * units + j] = canonicalNan(f(w[i * units + j] * scale))
     }
   }
 }
@@ -139,6 +139,6 @@ export function referenceMaxNorm(w: Float32Array, inputs: number, units: number,
  * ```
  */
 export function referenceAllFinite(x: Float32Array): boolean {
-  for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i]!)) return false
+  for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i])) return false
   return true
 }

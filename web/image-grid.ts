@@ -13,7 +13,7 @@ export interface GridPrediction {
 
 /** Indices of the `count` highest entropies, highest first (ties: lower index first). */
 export function mostUncertain(entropy: Float32Array, count: number): number[] {
-  const order = Array.from(entropy.keys()).sort((a, b) => entropy[b]! - entropy[a]! || a - b)
+  const order = Array.from(entropy.keys()).sort((a, b) => entropy[b] - entropy[a] || a - b)
   return order.slice(0, count)
 }
 
@@ -35,10 +35,10 @@ function span(className: string, text: string): HTMLSpanElement {
 /** Fills `list` (an <ol>) with one <li> per image; each carries data-index and data-entropy. */
 export function renderImageGrid(list: HTMLOListElement, test: Split, prediction: GridPrediction, classNames: readonly string[], count: number): void {
   const items = mostUncertain(prediction.entropy, count).map((i) => {
-    const predicted = classNames[prediction.classes[i]!] ?? '?'
-    const actual = classNames[test.labels[i]!] ?? '?'
+    const predicted = classNames[prediction.classes[i]] ?? '?'
+    const actual = classNames[test.labels[i]] ?? '?'
     const right = prediction.classes[i] === test.labels[i]
-    const entropy = prediction.entropy[i]!.toFixed(2)
+    const entropy = prediction.entropy[i].toFixed(2)
 
     const item = document.createElement('li')
     item.className = right ? 'right' : 'wrong'

@@ -10,6 +10,6 @@ export const PIXELS = SIDE * SIDE
 /** Bytes 0..255 to floats in [0, 1]. */
 export function toFloatPixels(bytes: Uint8Array): Float32Array {
   const out = new Float32Array(bytes.length)
-  for (let i = 0; i < bytes.length; i++) out[i] = bytes[i]! / 255
+  for (let i = 0; i < bytes.length; i++) out[i] = bytes[i] / 255
   return out
 }

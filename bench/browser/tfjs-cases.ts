@@ -42,7 +42,7 @@ export async function initTfjs(wasmBase: string): Promise<TfjsWasmBuild> {
     simd: Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')),
     multithread: Boolean(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')),
     threads: getThreadsCount(),
-    crossOriginIsolated: globalThis.crossOriginIsolated === true,
+    crossOriginIsolated: globalThis.crossOriginIsolated,
   }
   return wasmBuild
 }

@@ -30,7 +30,7 @@ export async function timeAsync(fn: () => Promise<unknown>, maxTime = 1.5): Prom
         if (bench.error) reject(bench.error)
         else resolve({ mean: bench.stats.mean, rme: bench.stats.rme, samples: bench.stats.sample.length })
       },
-    } as Benchmark.Options)
+    })
     bench.run({ async: true })
   })
 }

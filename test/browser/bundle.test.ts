@@ -106,7 +106,7 @@ describeWithChromium('thinnet bundled from the packed tarball, bit-identical in 
   ]
 
   for (const bundler of bundlers) {
-    describe(`${bundler.name}`, () => {
+    describe(bundler.name, () => {
       let bundle: Bundle | undefined
       let server: StaticServer | undefined
       let app: { page: Page; errors: string[] } | undefined

@@ -113,7 +113,7 @@ describeWithChromium('browser demo page (web/)', () => {
     // The grid: GRID_IMAGES test images, most uncertain first, each drawn (not a black square).
     const entropies = await page.locator('#image-grid li').evaluateAll((items) => items.map((li) => Number((li as HTMLElement).dataset.entropy)))
     expect(entropies).toHaveLength(GRID_IMAGES)
-    expect(entropies.every((h, i) => Number.isFinite(h) && (i === 0 || h <= entropies[i - 1]!))).toBe(true)
+    expect(entropies.every((h, i) => Number.isFinite(h) && (i === 0 || h <= entropies[i - 1]))).toBe(true)
     const inked = await page.locator('#image-grid canvas').evaluateAll((canvases) =>
       canvases.filter((c) => {
         const data = (c as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 28, 28).data
@@ -149,7 +149,7 @@ describeWithChromium('browser demo page (web/)', () => {
       context.drawImage(image, 0, 0)
       const data = context.getImageData(0, 0, canvas.width, canvas.height).data
       const seen = new Set<number>()
-      for (let i = 0; i < data.length; i += 4) seen.add((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!)
+      for (let i = 0; i < data.length; i += 4) seen.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2])
       return seen.size
     }, png.toString('base64'))
     console.log(`demo page: screenshot ${png.length} bytes, ${colours} colours`)

@@ -38,7 +38,7 @@ const APP_SOURCES = ['scenario.ts', 'app.ts']
  */
 export function asUserSource(file: string, text: string): string {
   const rewritten = text.replace(/(from\s+)(['"])(?:\.\.\/)+ts\/(?:index|web)\.js\2/g, "$1'thinnet'")
-  const specifiers = [...rewritten.matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)].map((m) => m[1]!)
+  const specifiers = [...rewritten.matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)].map((m) => m[1])
   const bad = specifiers.filter((s) => s !== 'thinnet' && !/^\.\/[\w-]+\.js$/.test(s))
   if (bad.length > 0) throw new Error(`${file} imports ${bad.join(', ')}: the app may import only 'thinnet' and its own ./files`)
   return rewritten

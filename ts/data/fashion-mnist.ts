@@ -132,7 +132,7 @@ function split(what: string, images: IdxArray, imagesPath: string, labels: IdxAr
         `found ${labels.dtype} of shape [${labels.dims.join(', ')}]`,
     )
   }
-  const count = images.dims[0]!
+  const count = images.dims[0]
   if (labels.dims[0] !== count) {
     throw invalidArg(
       `Fashion-MNIST ${what}: ${imagesPath} holds ${count} images but ${labelsPath} holds ${labels.dims[0]} labels`,
@@ -140,13 +140,13 @@ function split(what: string, images: IdxArray, imagesPath: string, labels: IdxAr
   }
   const labelData = labels.data
   for (let i = 0; i < count; i++) {
-    if (labelData[i]! >= CLASS_COUNT) {
+    if (labelData[i] >= CLASS_COUNT) {
       throw invalidArg(`${labelsPath}: label ${i} is ${labelData[i]}, expected a class index in 0..9`)
     }
   }
   const pixels = images.data
   const out = new Float32Array(pixels.length)
-  for (let i = 0; i < pixels.length; i++) out[i] = PIXEL[pixels[i]!]!
+  for (let i = 0; i < pixels.length; i++) out[i] = PIXEL[pixels[i]]!
   return { images: out, labels: labelData, count, rows: ROWS, cols: COLS }
 }
 

@@ -89,15 +89,15 @@ export function parseIdx(bytes: Uint8Array, options: ParseIdxOptions = {}): IdxA
       `file is truncated: an IDX header needs at least 4 bytes (0x00 0x00 type ndims), found ${bytes.length}`,
     )
   }
-  const b0 = bytes[0]!
-  const b1 = bytes[1]!
+  const b0 = bytes[0]
+  const b1 = bytes[1]
   if (b0 !== 0 || b1 !== 0) {
     const gzip = b0 === 0x1f && b1 === 0x8b ? ' (this is gzip data: gunzip it first, or use readIdxFile)' : ''
     throw fail(
       `not an IDX file: the magic must start with 0x00 0x00, found ${hex(b0)} ${hex(b1)}${gzip}`,
     )
   }
-  const typeCode = bytes[2]!
+  const typeCode = bytes[2]
   const info = TYPES.get(typeCode)
   if (info === undefined) {
     throw fail(
@@ -105,7 +105,7 @@ export function parseIdx(bytes: Uint8Array, options: ParseIdxOptions = {}): IdxA
         '0x0b (int16), 0x0c (int32), 0x0d (float32) or 0x0e (float64)',
     )
   }
-  const ndims = bytes[3]!
+  const ndims = bytes[3]
   if (ndims === 0) throw fail('the header declares 0 dimensions: an IDX array needs at least 1')
   const headerBytes = 4 + 4 * ndims
   if (bytes.length < headerBytes) {

@@ -99,7 +99,7 @@ export function describePlan(plan: readonly FusedLayerPlan[], layers: readonly L
     if (p.dropConnect) parts.push(`DropConnect ${p.dropConnect.p} (${p.dropConnect.mode})`)
     if (p.outputDropout) parts.push(`output dropout ${p.outputDropout.p} (${p.outputDropout.mode})`)
     if (p.maxNorm !== undefined) parts.push(`max-norm ${p.maxNorm}`)
-    const names = p.from.map((i) => `${i} ${layers[i]!.kind}`)
+    const names = p.from.map((i) => `${i} ${layers[i].kind}`)
     return `${parts.join(', ')}  <- layers ${names.join(', ')}`
   })
 }

@@ -37,7 +37,7 @@ export function checkData(x: unknown, y: unknown, inputs: number, outputs: numbe
       throw shapeMismatch(`${yName} must hold one label per row of ${xName} (${rows}), received ${y.length}`)
     }
     for (let i = 0; i < y.length; i++) {
-      const label = y[i]!
+      const label = y[i]
       if (label < 0 || label >= outputs) {
         throw invalidArg(`${yName}[${i}] = ${label} is not a class: labels must be in [0, ${outputs - 1}] for a model with ${outputs} outputs`)
       }

@@ -122,8 +122,8 @@ export function permutation(n: number, seed: bigint, offset: bigint): Uint32Arra
   const u = draws(n, seed, SHUFFLE_STREAM, offset)
   for (let i = n - 1; i > 0; i--) {
     // floor(u * (i + 1) / 2^32) is exact in doubles (u < 2^32, i + 1 < 2^21 for any real array).
-    const j = Math.floor((u[i]! * (i + 1)) / 4294967296)
-    const t = order[i]!
+    const j = Math.floor((u[i] * (i + 1)) / 4294967296)
+    const t = order[i]
     order[i] = order[j]!
     order[j] = t
   }
@@ -271,7 +271,7 @@ async function train(model: Sequential, plan: Plan): Promise<History> {
       await plan.onEpoch?.(log)
     }
   } finally {
-    if (plan.dropoutSchedule !== undefined) model.fused.forEach((layer, i) => layer.setRates(baseRates[i]!))
+    if (plan.dropoutSchedule !== undefined) model.fused.forEach((layer, i) => layer.setRates(baseRates[i]))
   }
   return history
 }
@@ -285,7 +285,7 @@ function applyDropoutFactor(model: Sequential, base: { inputDropout: number; out
       if (p >= 1) throw invalidArg(`dropoutSchedule gave factor ${factor}, which takes a rate to ${p}: every rate times the factor must stay below 1`)
     }
   }
-  model.fused.forEach((layer, i) => layer.setRates(rates[i]!))
+  model.fused.forEach((layer, i) => layer.setRates(rates[i]))
   return factor
 }
 
@@ -301,7 +301,7 @@ function gather(
   yb: Int32Array | Float32Array,
 ): void {
   for (let i = 0; i < n; i++) {
-    const src = order === undefined ? r0 + i : order[r0 + i]!
+    const src = order === undefined ? r0 + i : order[r0 + i]
     xb.set(data.x.subarray(src * inputs, (src + 1) * inputs), i * inputs)
     if (data.labels !== undefined) yb[i] = data.labels[src]!
     else yb.set(data.targets!.subarray(src * outputs, (src + 1) * outputs), i * outputs)
@@ -345,11 +345,11 @@ async function step(
     }
     let dy: Float32Array | undefined = grad
     for (let i = layers.length - 1; i >= 0; i--) {
-      dy = await layers[i]!.backwardAsync(dy!, { dx: i > 0 })
+      dy = await layers[i].backwardAsync(dy!, { dx: i > 0 })
     }
     const bad = state.nonFiniteGradient()
     if (bad !== undefined) {
-      const layer = layers[bad.layer]!
+      const layer = layers[bad.layer]
       throw new ThinnetError(
         'ERR_NOT_FINITE',
         `the gradient of the ${bad.parameter} of layer ${bad.layer} (DropoutDense ${layer.inputs} -> ${layer.units}) holds NaN or ` +
@@ -358,13 +358,13 @@ async function step(
       )
     }
   } catch (error) {
-    layers.forEach((layer, i) => layer.seek(offsets[i]!))
+    layers.forEach((layer, i) => layer.seek(offsets[i]))
     throw error
   }
   state.step(lr)
   model.plan.forEach((p, i) => {
     if (p.maxNorm !== undefined) {
-      const layer = layers[i]!
+      const layer = layers[i]
       internalsOf(model).ops.maxNorm(layer.parameters().w, { inputs: layer.inputs, units: layer.units, c: p.maxNorm })
     }
   })

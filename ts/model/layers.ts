@@ -114,7 +114,7 @@ export function dense(options: DenseLayerArgs): DenseLayer {
     activation,
     alpha,
     init: o.init as Initializer | undefined,
-    maxNorm: o.maxNorm as number | undefined,
+    maxNorm: o.maxNorm,
     dropConnect,
   })
 }

@@ -43,7 +43,7 @@ export function softmaxCrossEntropy(
     let max = -Infinity
     let arg = 0
     for (let j = 0; j < outputs; j++) {
-      const z = logits[base + j]!
+      const z = logits[base + j]
       if (z > max) {
         max = z
         arg = j
@@ -51,13 +51,13 @@ export function softmaxCrossEntropy(
     }
     // A NaN logit never wins `z > max`, but exp(NaN - max) makes the sum, and so the loss, NaN.
     let sum = 0
-    for (let j = 0; j < outputs; j++) sum += Math.exp(logits[base + j]! - max)
-    const label = labels[offset + r]!
-    total += Math.log(sum) - (logits[base + label]! - max)
+    for (let j = 0; j < outputs; j++) sum += Math.exp(logits[base + j] - max)
+    const label = labels[offset + r]
+    total += Math.log(sum) - (logits[base + label] - max)
     if (arg === label) correct++
     if (grad !== undefined) {
       for (let j = 0; j < outputs; j++) {
-        const p = Math.exp(logits[base + j]! - max) / sum
+        const p = Math.exp(logits[base + j] - max) / sum
         grad[base + j] = flushSubnormal(Math.fround((p - (j === label ? 1 : 0)) / rows))
       }
     }
@@ -82,7 +82,7 @@ export function meanSquaredError(
   const base = offset * outputs
   let total = 0
   for (let i = 0; i < n; i++) {
-    const d = y[i]! - targets[base + i]!
+    const d = y[i] - targets[base + i]
     total += d * d
     if (grad !== undefined) grad[i] = flushSubnormal(Math.fround((2 * d) / n))
   }
@@ -94,10 +94,10 @@ export function softmaxRows(logits: Float32Array, rows: number, outputs: number,
   for (let r = 0; r < rows; r++) {
     const base = r * outputs
     let max = -Infinity
-    for (let j = 0; j < outputs; j++) max = Math.max(max, logits[base + j]!)
+    for (let j = 0; j < outputs; j++) max = Math.max(max, logits[base + j])
     let sum = 0
-    for (let j = 0; j < outputs; j++) sum += Math.exp(logits[base + j]! - max)
-    for (let j = 0; j < outputs; j++) out[base + j] = Math.exp(logits[base + j]! - max) / sum
+    for (let j = 0; j < outputs; j++) sum += Math.exp(logits[base + j] - max)
+    for (let j = 0; j < outputs; j++) out[base + j] = Math.exp(logits[base + j] - max) / sum
   }
   return out
 }
@@ -112,6 +112,6 @@ export const MIN_PROBABILITY = 1e-12
  */
 export function probabilityCrossEntropy(probabilities: ArrayLike<number>, labels: ArrayLike<number>, rows: number, outputs: number): number {
   let total = 0
-  for (let r = 0; r < rows; r++) total -= Math.log(Math.max(probabilities[r * outputs + labels[r]!]!, MIN_PROBABILITY))
+  for (let r = 0; r < rows; r++) total -= Math.log(Math.max(probabilities[r * outputs + labels[r]], MIN_PROBABILITY))
   return rows === 0 ? 0 : total / rows
 }

@@ -199,7 +199,7 @@ export class OptimizerState {
    */
   buffers(): StateBuffer[] {
     const names = stateBufferNames(this.optimizer)
-    return this.#slots.flatMap((slot, i) => names.map((name, k) => ({ slot, name, view: this.#state[i]![k]!.view() })))
+    return this.#slots.flatMap((slot, i) => names.map((name, k) => ({ slot, name, view: this.#state[i][k].view() })))
   }
 
   /**
@@ -235,13 +235,13 @@ export class OptimizerState {
     const o = this.optimizer
     const t = this.#steps + 1
     this.#slots.forEach((slot, i) => {
-      const state = this.#state[i]!
+      const state = this.#state[i]
       const w = slot.param()
       const g = slot.grad()
       if (o.kind === 'sgd') {
         this.#tn.sgdStep(w, g, state[0]?.view(), { lr, momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay })
       } else {
-        this.#tn.adamStep(w, g, state[0]!.view(), state[1]!.view(), {
+        this.#tn.adamStep(w, g, state[0].view(), state[1].view(), {
           lr,
           beta1: o.beta1,
           beta2: o.beta2,

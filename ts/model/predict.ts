@@ -111,7 +111,7 @@ export async function evaluate(model: Sequential, x: Float32Array, y: unknown, o
 
 /** @internal evaluate for callers that already hold the model (fit's validation). */
 export async function evaluateUnlocked(model: Sequential, x: unknown, y: unknown, opts: CheckedPredict, names = ['x', 'y']): Promise<Evaluation> {
-  const data = checkData(x, y, model.inputs, model.outputs, names[0]!, names[1]!)
+  const data = checkData(x, y, model.inputs, model.outputs, names[0], names[1])
   const p = await run(model, data.x, data.rows, opts, data.loss)
   const { rows } = data
   const outputs = model.outputs
@@ -124,7 +124,7 @@ export async function evaluateUnlocked(model: Sequential, x: unknown, y: unknown
   }
   const targets = data.targets!
   for (let i = 0; i < targets.length; i++) {
-    const d = p.mean[i]! - targets[i]!
+    const d = p.mean[i] - targets[i]
     total += d * d
   }
   return { loss: total / targets.length, accuracy: undefined, examples: rows }
@@ -169,7 +169,7 @@ async function run(model: Sequential, x: Float32Array, rows: number, opts: Check
         const src = c * n * outputs
         const dst = r0 * outputs
         for (let i = 0; i < n * outputs; i++) {
-          const v = values[src + i]!
+          const v = values[src + i]
           sum[dst + i] += v
           if (sumSq !== undefined) sumSq[dst + i] += v * v
         }
@@ -181,9 +181,9 @@ async function run(model: Sequential, x: Float32Array, rows: number, opts: Check
   const mean = new Float32Array(rows * outputs)
   const variance = new Float32Array(rows * outputs)
   for (let i = 0; i < mean.length; i++) {
-    const m = sum[i]! / T
+    const m = sum[i] / T
     mean[i] = m
-    if (sumSq !== undefined) variance[i] = Math.max(0, sumSq[i]! / T - m * m)
+    if (sumSq !== undefined) variance[i] = Math.max(0, sumSq[i] / T - m * m)
   }
   let entropy: Float32Array | undefined
   let classes: Int32Array | undefined
@@ -194,9 +194,9 @@ async function run(model: Sequential, x: Float32Array, rows: number, opts: Check
       let h = 0
       let best = 0
       for (let j = 0; j < outputs; j++) {
-        const pj = sum[r * outputs + j]! / T
+        const pj = sum[r * outputs + j] / T
         if (pj > 0) h -= pj * Math.log(pj)
-        if (pj > sum[r * outputs + best]! / T) best = j
+        if (pj > sum[r * outputs + best] / T) best = j
       }
       entropy[r] = h
       classes[r] = best

@@ -98,10 +98,10 @@ export class Sequential {
     if (o.loss !== undefined && o.loss !== 'crossEntropy' && o.loss !== 'mse') {
       throw invalidArg(`loss must be 'crossEntropy' or 'mse', received ${describeValue(o.loss)}`)
     }
-    this.#loss = o.loss as LossName | undefined
+    this.#loss = o.loss
     this.layers = Object.freeze(layers.map((layer, i) => checkLayer(layer, `layers[${i}]`)))
     this.plan = Object.freeze(compile(this.layers, inputs, this.mode))
-    this.outputs = this.plan[this.plan.length - 1]!.units
+    this.outputs = this.plan[this.plan.length - 1].units
     this.#tn = tn
     const fused: DropoutDense[] = []
     try {
@@ -327,7 +327,7 @@ export class Sequential {
       restoreOptimizerState: (optimizer, steps, values) => {
         if (this.#optimizers.has(optimizer)) throw invalidArg('this optimizer already has state for this model: restoring is for a fresh one')
         const state = optimizerState(optimizer)
-        state.restore(steps, (buffer, i) => buffer.view.set(values[i]!))
+        state.restore(steps, (buffer, i) => buffer.view.set(values[i]))
         this.#restoredOptimizer = optimizer
       },
       exclusive: async (what, work) => {

@@ -280,8 +280,8 @@ function checkSameLength(name: string, value: unknown, w: Float32Array): Float32
 function checkNoSharing(arrays: readonly (readonly [string, Float32Array | undefined])[]): void {
   for (let i = 0; i < arrays.length; i++) {
     for (let j = 0; j < i; j++) {
-      const [an, a] = arrays[i]!
-      const [bn, b] = arrays[j]!
+      const [an, a] = arrays[i]
+      const [bn, b] = arrays[j]
       if (a === undefined || b === undefined || a.buffer !== b.buffer) continue
       const start = Math.max(a.byteOffset, b.byteOffset)
       const end = Math.min(a.byteOffset + a.byteLength, b.byteOffset + b.byteLength)
