@@ -4,6 +4,7 @@
 // expected, and prints one JSON line: how each promise settled ({ ok } or { code }).
 import { load } from '../../dist/index.js'
 import { loadNativeBinding } from '../../dist/backends/native.js'
+import { denseHeader } from '../../dist/backends/wasm-spec-block.js'
 
 const scenario = process.argv[2]
 const ITERATIONS = Number(process.argv[3] ?? 20)
@@ -14,6 +15,8 @@ if (tn.backend !== 'native') throw new Error(`native backend expected, got ${tn.
 const rows = 256
 const inputs = 1024
 const units = 1024
+// The raw addon's dense header (ABI 2): no dropout, a linear activation.
+const LINEAR = denseHeader({ rows, inputs, units, activation: 'linear', alpha: 0 }).bytes
 const fill = (a, k) => {
   for (let i = 0; i < a.length; i++) a[i] = Math.sin(i * 0.37 + k) * 0.5
   return a
@@ -56,7 +59,7 @@ for (let it = 0; it < ITERATIONS; it++) {
     const rx = new Float32Array(rab)
     rx.set(x)
     const y = new Float32Array(rows * units)
-    const p = binding.denseAsync(rx, w, null, y, null, rows, inputs, units, 'linear', 0, null, null, null)
+    const p = binding.denseAsync(rx, w, null, y, null, rows, inputs, units, 0, LINEAR)
     rab.resize(16)
     pressure()
     outcomes.push(await settle(p))
@@ -64,7 +67,7 @@ for (let it = 0; it < ITERATIONS; it++) {
     const binding = loadNativeBinding()
     const rab = new ArrayBuffer(rows * units * 4, { maxByteLength: rows * units * 4 })
     const y = new Float32Array(rab)
-    const p = binding.denseAsync(x, w, null, y, null, rows, inputs, units, 'linear', 0, null, null, null)
+    const p = binding.denseAsync(x, w, null, y, null, rows, inputs, units, 0, LINEAR)
     rab.resize(16)
     pressure()
     outcomes.push(await settle(p))

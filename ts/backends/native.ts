@@ -6,46 +6,18 @@
  * loaded is the thinnet binding and maps the Backend's calls onto it one to one.
  */
 
-import {
-  adamFactors,
-  type AdamArgs,
-  type Backend,
-  type BackendBuffer,
-  type DenseArgs,
-  type DenseGrads,
-  type DenseSaved,
-  type DropoutMode,
-  type KernelDropConnect,
-  type KernelSpec,
-  type SgdArgs,
-} from '../backend.js'
+import type { AdamArgs, Backend, BackendBuffer, DenseArgs, DenseGrads, DenseSaved, KernelSpec, SgdArgs } from '../backend.js'
 import { invalidArg, ThinnetError } from '../errors.js'
 import { describeValue } from '../validate.js'
 import { requireNativeAddon } from './native-loader.js'
+import { denseHeader, flag, float64Block, specRecord } from './wasm-spec-block.js'
 
-/** A dropout spec as the addon reads it (plain properties; null means no dropout). */
-export interface RawDropoutSpec {
-  p: number
-  seed: bigint
-  stream: bigint
-  offset: bigint
-  classic: boolean
-}
-
-/** DropConnect as the addon reads it: a sampled spec, or the paper's mean rule. */
-export type RawDropConnect = RawDropoutSpec | { mean: true; p: number }
-
-/** The shape, activation and dropouts that end every raw dense call, in this order. */
-type RawDenseTail = [
-  rows: number,
-  inputs: number,
-  units: number,
-  activation: string,
-  alpha: number,
-  inputDropout: RawDropoutSpec | null,
-  outputDropout: RawDropoutSpec | null,
-  dropConnect: RawDropConnect | null,
-]
+/**
+ * The shape, alpha and dense header that end every raw dense call, in this order. The header is
+ * the bytes the WASM backend writes into its memory (wasm-spec-block.ts denseHeader: the spec
+ * block, then the activation's name), read by the same decoder (thinnet_core::boundary).
+ */
+type RawDenseTail = [rows: number, inputs: number, units: number, alpha: number, header: Uint8Array]
 
 /**
  * The raw exports of the addon (crates/thinnet-node/src/lib.rs). It checks every argument itself
@@ -54,9 +26,11 @@ type RawDenseTail = [
 export interface NativeBinding {
   /** The version of these calling conventions (NATIVE_ABI_VERSION when they match). */
   abiVersion(): number
-  dropout(x: Float32Array, out: Float32Array, p: number, seed: bigint, stream: bigint, offset: bigint, classic: boolean): void
-  dropoutBackward(dy: Float32Array, out: Float32Array, p: number, seed: bigint, stream: bigint, offset: bigint, classic: boolean): void
-  dropoutMask(n: number, out: Uint32Array, p: number, seed: bigint, stream: bigint, offset: bigint): void
+  /** `spec`: one 40-byte dropout record (wasm-spec-block.ts specRecord). */
+  dropout(x: Float32Array, out: Float32Array, spec: Uint8Array): void
+  dropoutBackward(dy: Float32Array, out: Float32Array, spec: Uint8Array): void
+  /** The record's mode is not used. */
+  dropoutMask(n: number, out: Uint32Array, spec: Uint8Array): void
   /** The instruction set the core dispatches to: 'avx512' | 'avx2' | 'neon' | 'scalar'. */
   isa(): string
   /** Threads one call may use. */
@@ -109,34 +83,13 @@ export interface NativeBinding {
   ): Promise<void>
   /** C = A . B, row-major; lengths exactly m * k, k * n, m * n; c must not overlap a or b. */
   gemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number): void
-  /** One SGD step in place; velocity null when absent. No output may overlap another array. */
-  sgdStep(
-    w: Float32Array,
-    g: Float32Array,
-    velocity: Float32Array | null,
-    lr: number,
-    momentum: number,
-    nesterov: boolean,
-    weightDecay: number,
-  ): void
-  /** One Adam step in place with the factors of `adamFactors` (AdamParams in the core). */
-  adamStep(
-    w: Float32Array,
-    g: Float32Array,
-    m: Float32Array,
-    v: Float32Array,
-    lr: number,
-    beta1: number,
-    oneMinusBeta1: number,
-    beta2: number,
-    oneMinusBeta2: number,
-    epsilon: number,
-    weightDecay: number,
-    decoupled: boolean,
-    biasCorrection1: number,
-    biasCorrection2: number,
-    decay: number,
-  ): void
+  /** One SGD step in place; velocity null when absent; params float64Block([lr, momentum, nesterov, weightDecay]). */
+  sgdStep(w: Float32Array, g: Float32Array, velocity: Float32Array | null, params: Uint8Array): void
+  /**
+   * One Adam step in place; params float64Block([lr, beta1, beta2, epsilon, weightDecay, decoupled, step]):
+   * the core derives the bias corrections (AdamParams::at_step).
+   */
+  adamStep(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, params: Uint8Array): void
   /** Max-norm over w [inputs, units] in place. */
   maxNorm(w: Float32Array, inputs: number, units: number, c: number): void
   /** Whether x holds no NaN and no infinity; reads only. */
@@ -147,7 +100,7 @@ export interface NativeBinding {
  * The calling conventions this file speaks (crates/thinnet-node/src/exports.rs ABI_VERSION): a
  * binary of another version is refused at load, like a WASM module of another ABI.
  */
-export const NATIVE_ABI_VERSION = 1
+export const NATIVE_ABI_VERSION = 2
 
 const BINDING_FUNCTIONS = [
   'abiVersion',
@@ -213,13 +166,13 @@ export function nativeBackend(binding: NativeBinding): Backend {
       return binding.isa()
     },
     dropout(x: Float32Array, out: Float32Array, spec: KernelSpec): void {
-      binding.dropout(x, out, spec.p, spec.seed, spec.stream, spec.offset, isClassic(spec.mode))
+      binding.dropout(x, out, specRecord(spec))
     },
     dropoutBackward(dy: Float32Array, out: Float32Array, spec: KernelSpec): void {
-      binding.dropoutBackward(dy, out, spec.p, spec.seed, spec.stream, spec.offset, isClassic(spec.mode))
+      binding.dropoutBackward(dy, out, specRecord(spec))
     },
     dropoutMask(n: number, out: Uint32Array, spec: Omit<KernelSpec, 'mode'>): void {
-      binding.dropoutMask(n, out, spec.p, spec.seed, spec.stream, spec.offset)
+      binding.dropoutMask(n, out, specRecord({ ...spec, mode: 'inverted' }))
     },
     allocate(n: number): BackendBuffer {
       // The WASM backend's wording, with this backend's limit, checked before allocating.
@@ -254,27 +207,11 @@ export function nativeBackend(binding: NativeBinding): Backend {
       binding.gemm(a, b, c, m, k, n)
     },
     sgdStep(w: Float32Array, g: Float32Array, velocity: Float32Array | undefined, args: SgdArgs): void {
-      binding.sgdStep(w, g, velocity ?? null, args.lr, args.momentum, args.nesterov, args.weightDecay)
+      binding.sgdStep(w, g, velocity ?? null, float64Block([args.lr, args.momentum, flag('nesterov', args.nesterov), args.weightDecay]))
     },
     adamStep(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, args: AdamArgs): void {
-      const f = adamFactors(args)
-      binding.adamStep(
-        w,
-        g,
-        m,
-        v,
-        f.lr,
-        f.beta1,
-        f.oneMinusBeta1,
-        f.beta2,
-        f.oneMinusBeta2,
-        f.epsilon,
-        f.weightDecay,
-        f.decoupled,
-        f.biasCorrection1,
-        f.biasCorrection2,
-        f.decay,
-      )
+      const { lr, beta1, beta2, epsilon, weightDecay, step } = args
+      binding.adamStep(w, g, m, v, float64Block([lr, beta1, beta2, epsilon, weightDecay, flag('decoupled', args.decoupled), step]))
     },
     maxNorm(w: Float32Array, inputs: number, units: number, c: number): void {
       binding.maxNorm(w, inputs, units, c)
@@ -291,31 +228,8 @@ export function nativeBackend(binding: NativeBinding): Backend {
   }
 }
 
-/** A KernelSpec as the addon reads it; undefined (no dropout) becomes null. */
-function rawSpec(spec: KernelSpec | undefined): RawDropoutSpec | null {
-  if (spec === undefined) return null
-  return { p: spec.p, seed: spec.seed, stream: spec.stream, offset: spec.offset, classic: isClassic(spec.mode) }
-}
-
-function rawDropConnect(d: KernelDropConnect | undefined): RawDropConnect | null {
-  if (d === undefined) return null
-  if (d.kind === 'sample') return rawSpec(d.spec)
-  if (d.kind === 'mean') return { mean: true, p: d.p }
-  const kind = JSON.stringify(String((d as { kind: unknown }).kind))
-  throw invalidArg(`dropConnect.kind must be 'sample' or 'mean', received ${kind}`)
-}
-
 function rawDenseTail(args: DenseArgs): RawDenseTail {
-  return [
-    args.rows,
-    args.inputs,
-    args.units,
-    args.activation,
-    args.alpha,
-    rawSpec(args.inputDropout),
-    rawSpec(args.outputDropout),
-    rawDropConnect(args.dropConnect),
-  ]
+  return [args.rows, args.inputs, args.units, args.alpha, denseHeader(args).bytes]
 }
 
 /** (y, pre, dx, dw, db) of a backward call, absent ones as null. */
@@ -325,14 +239,6 @@ function rawSavedGrads(
 ): [Float32Array | null, Float32Array | null, Float32Array | null, Float32Array | null, Float32Array | null] {
   return [saved.y ?? null, saved.pre ?? null, grads.dx ?? null, grads.dw ?? null, grads.db ?? null]
 }
-
-/** The facade checks the mode; checked again so that a typo can never mean 'inverted' silently. */
-function isClassic(mode: DropoutMode): boolean {
-  if (mode === 'classic') return true
-  if (mode === 'inverted') return false
-  throw invalidArg(`mode must be 'inverted' or 'classic', received ${JSON.stringify(String(mode))}`)
-}
-
 
 /**
  * The most elements `allocate` gives on this backend: the longest Float32Array JavaScript engines

@@ -82,6 +82,16 @@ export function denseHeader(args: DenseArgs): { bytes: Uint8Array; nameBytes: nu
   return { bytes, nameBytes: name.length }
 }
 
+/**
+ * One sampled dropout as a 40-byte record of the spec block's layout: the N-API addon's dropout
+ * calls take it (crates/thinnet-core/src/boundary/spec_block.rs parse_record_bytes).
+ */
+export function specRecord(spec: KernelSpec, name = 'spec'): Uint8Array {
+  const bytes = new Uint8Array(RECORD_BYTES)
+  writeSample(new DataView(bytes.buffer), 0, name, spec)
+  return bytes
+}
+
 /** Writes one sampled dropout's record at byte `at` of the spec block. */
 function writeSample(view: DataView, at: number, name: string, spec: KernelSpec): void {
   if (typeof spec !== 'object' || spec === null) {

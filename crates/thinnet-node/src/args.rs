@@ -1,13 +1,17 @@
 //! Reading one JavaScript argument into a Rust value, or an ERR_INVALID_ARG error that names the
-//! argument, the type expected and what was received. Nothing here coerces: a number where a
-//! bigint is expected is an error, not a conversion.
+//! argument, the type expected and what was received. Nothing here coerces. Arrays become
+//! regions of thinnet_core::boundary, whose calls apply the overlap rules; dropout specs and
+//! parameters arrive as the bytes the WASM backend's encoder writes (ts/backends/wasm-spec-block.ts).
 
+use thinnet_core::boundary::{js_number, Memory, Region};
 use thinnet_core::Error;
 
 use crate::check;
 use crate::env::{Env, Value, ValueType};
-use crate::region::Region;
 use crate::sys;
+
+/// The process's memory: a TypedArray's data pointer is an address in it.
+const NATIVE: Memory = Memory { bytes: u64::MAX };
 
 /// An element type the kernels work on, and the TypedArray kind that holds it.
 pub trait Element {
@@ -18,6 +22,11 @@ pub trait Element {
 impl Element for f32 {
     const KIND: sys::napi_typedarray_type = sys::NAPI_FLOAT32_ARRAY;
     const ARRAY_NAME: &'static str = "Float32Array";
+}
+
+impl Element for u8 {
+    const KIND: sys::napi_typedarray_type = sys::NAPI_UINT8_ARRAY;
+    const ARRAY_NAME: &'static str = "Uint8Array";
 }
 
 impl Element for u32 {
@@ -49,7 +58,7 @@ fn describe(env: &Env, value: Value) -> Result<String, Error> {
         ValueType::Undefined => "undefined".to_string(),
         ValueType::Null => "null".to_string(),
         ValueType::Boolean => format!("boolean {}", env.bool_of(value)?.unwrap_or_default()),
-        ValueType::Number => format!("number {}", check::js_number(env.f64_of(value)?.unwrap_or(f64::NAN))),
+        ValueType::Number => format!("number {}", js_number(env.f64_of(value)?.unwrap_or(f64::NAN))),
         ValueType::String => "a string".to_string(),
         ValueType::Symbol => "a symbol".to_string(),
         ValueType::Function => "a function".to_string(),
@@ -141,21 +150,35 @@ pub fn optional_array_arg<T: Element>(env: &Env, value: Value, name: &str) -> Re
     }
 }
 
-/// The memory of a checked array as a region usable for the rest of the running callback.
-pub fn callback_region<'e, T>(_env: &'e Env, array: ArrayArg<T>) -> Region<'e, T> {
-    // SAFETY: array_arg checked the array: N-API reported `len` elements of T at `ptr` (aligned
-    // and non-null when len > 0; the buffer attached), owned by a JS ArrayBuffer that the
-    // callback's handle keeps alive. JavaScript does not run until the callback returns (every
-    // argument that could run user code, such as a getter, is read before the arrays), so nothing
-    // else touches the memory during the region's lifetime, which is tied to the callback's
-    // `Env`. Other regions over the same buffer are compared (borrow_pair,
-    // check_outputs_disjoint) before any slice is made.
-    unsafe { Region::from_raw_parts(array.ptr, array.len) }
+impl<T> ArrayArg<T> {
+    /// The array's memory as a region. Its slices may be made while the array stays attached and
+    /// unresized: during the running callback (JavaScript runs again only when it returns, and
+    /// every argument that could run user code is read before the arrays), or for a copy's
+    /// region (task::Staging).
+    pub fn region(&self, name: &'static str) -> Result<Region, Error> {
+        NATIVE.region::<T>(name, self.ptr as usize, self.len)
+    }
 }
 
-/// A TypedArray of `T` elements, borrowed in place (no copy) for the running callback.
-pub fn typed_array<'e, T: Element>(env: &'e Env, value: Value, name: &str) -> Result<Region<'e, T>, Error> {
-    Ok(callback_region(env, array_arg(env, value, name)?))
+/// A TypedArray of `T` elements as a region for the running callback (see `ArrayArg::region`).
+pub fn region<T: Element>(env: &Env, value: Value, name: &'static str) -> Result<Region, Error> {
+    array_arg::<T>(env, value, name)?.region(name)
+}
+
+/// `null`, `undefined` or a TypedArray of `T`, as `region`.
+pub fn optional_region<T: Element>(env: &Env, value: Value, name: &'static str) -> Result<Option<Region>, Error> {
+    optional_array_arg::<T>(env, value, name)?.map(|a| a.region(name)).transpose()
+}
+
+/// The bytes of a Uint8Array (a spec record, a dense header, a parameter block), copied.
+pub fn bytes(env: &Env, value: Value, name: &'static str) -> Result<Vec<u8>, Error> {
+    let array = array_arg::<u8>(env, value, name)?;
+    if array.len == 0 {
+        return Ok(Vec::new());
+    }
+    // SAFETY: array_arg checked `len` bytes at a non-null `ptr`, attached, live for the running
+    // callback; they are only read, here.
+    Ok(unsafe { std::slice::from_raw_parts(array.ptr, array.len) }.to_vec())
 }
 
 pub fn number(env: &Env, value: Value, name: &str) -> Result<f64, Error> {
@@ -166,18 +189,4 @@ pub fn number(env: &Env, value: Value, name: &str) -> Result<f64, Error> {
 pub fn count(env: &Env, value: Value, name: &str) -> Result<usize, Error> {
     let x = env.f64_of(value)?.ok_or_else(|| expected(env, name, "an integer number in [0, 2^53]", value))?;
     check::count(name, x)
-}
-
-/// A bigint in [0, 2^64 - 1]; numbers are refused, even integral ones, so that the caller never
-/// loses precision above 2^53 without noticing.
-pub fn u64_bigint(env: &Env, value: Value, name: &str) -> Result<u64, Error> {
-    match env.bigint_u64_of(value)? {
-        Some((x, true)) => Ok(x),
-        Some((x, false)) => check::u64_from_bigint(name, x, false, &env.primitive_to_string(value)?),
-        None => Err(expected(env, name, "a bigint in [0, 2^64 - 1]", value)),
-    }
-}
-
-pub fn boolean(env: &Env, value: Value, name: &str) -> Result<bool, Error> {
-    env.bool_of(value)?.ok_or_else(|| expected(env, name, "a boolean", value))
 }

@@ -3,7 +3,8 @@
 
 use std::any::Any;
 
-use thinnet_core::{Activation, Error};
+use thinnet_core::boundary::js_number;
+use thinnet_core::Error;
 
 /// 2^53: above it, not every integer is a double, so a count could silently be off by one.
 pub const MAX_SAFE_COUNT: f64 = 9_007_199_254_740_992.0;
@@ -19,56 +20,6 @@ pub fn count(name: &str, x: f64) -> Result<usize, Error> {
     usize::try_from(n).map_err(|_| {
         Error::invalid_arg(format!("{} must be at most {} on this platform, received {}", name, usize::MAX, n))
     })
-}
-
-/// A bigint read as u64: `lossless` is N-API's flag, false for negative values and for values of
-/// 2^64 or more. `shown` is the bigint as JavaScript prints it, for the message.
-pub fn u64_from_bigint(name: &str, value: u64, lossless: bool, shown: &str) -> Result<u64, Error> {
-    if lossless {
-        Ok(value)
-    } else {
-        Err(Error::invalid_arg(format!("{} must be a bigint in [0, 2^64 - 1], received {}n", name, shown)))
-    }
-}
-
-/// The activation named `name` (cut short by the reader when `cut`), with alpha as JavaScript
-/// passed it. The core parses the name and checks alpha; one case is caught here first: a finite
-/// alpha too large for float32, which would otherwise be reported as "received inf".
-pub fn activation(name: &str, cut: bool, alpha: f64) -> Result<Activation, Error> {
-    let alpha32 = alpha as f32;
-    if name == "leakyRelu" && alpha.is_finite() && alpha32.is_infinite() {
-        return Err(Error::invalid_arg(format!(
-            "activation leakyRelu needs alpha finite and >= 0 in float32 (below 3.4e38), received {}",
-            js_number(alpha)
-        )));
-    }
-    if cut {
-        // Not a name (every name is short): let the core's message list the names.
-        return Activation::parse(&format!("{}...", name), alpha32);
-    }
-    Activation::parse(name, alpha32)
-}
-
-/// A number the way JavaScript's String(x) shows it for the usual cases (Rust says "inf").
-pub fn js_number(x: f64) -> String {
-    if x.is_nan() {
-        "NaN".to_string()
-    } else if x.is_infinite() {
-        if x > 0.0 { "Infinity" } else { "-Infinity" }.to_string()
-    } else if x == 0.0 {
-        // String(-0) is "0" in JavaScript; say "-0" so the message shows what was passed.
-        if x.is_sign_negative() { "-0" } else { "0" }.to_string()
-    } else if x.abs() >= 1e21 || x.abs() < 1e-6 {
-        // JavaScript switches to exponent form outside [1e-6, 1e21) and signs the exponent.
-        let e = format!("{:e}", x);
-        if e.contains("e-") {
-            e
-        } else {
-            e.replacen('e', "e+", 1)
-        }
-    } else {
-        format!("{}", x)
-    }
 }
 
 /// The ERR_INTERNAL error for a panic caught in export `name`, with the panic's message.
@@ -112,14 +63,6 @@ mod tests {
     }
 
     #[test]
-    fn bigints_must_be_lossless() {
-        assert_eq!(u64_from_bigint("seed", u64::MAX, true, "").unwrap(), u64::MAX);
-        let err = u64_from_bigint("seed", u64::MAX, false, "-1").unwrap_err();
-        assert_eq!(err.code, ErrorCode::InvalidArg);
-        assert_eq!(err.message, "seed must be a bigint in [0, 2^64 - 1], received -1n");
-    }
-
-    #[test]
     fn caught_panics_become_internal_errors_with_their_message() {
         // The default hook prints these three expected panics; replacing the process-wide hook
         // would also hide the messages of tests running in parallel.
@@ -132,22 +75,6 @@ mod tests {
         assert_eq!(err.message, "thinnet panicked in dropout (a bug: please report it): index 7 out of range");
         assert!(panic_error("isa", literal).message.ends_with(": boom"));
         assert!(panic_error("isa", custom).message.ends_with("a panic without a message"));
-    }
-
-    #[test]
-    fn activations_parse_with_alpha_checked_in_float32() {
-        assert_eq!(activation("relu", false, f64::NAN).unwrap(), Activation::Relu, "alpha is ignored by relu");
-        assert_eq!(activation("leakyRelu", false, 0.25).unwrap(), Activation::LeakyRelu { alpha: 0.25 });
-        let err = activation("leakyRelu", false, 1e300).unwrap_err();
-        assert_eq!(err.code, ErrorCode::InvalidArg);
-        assert!(err.message.contains("float32") && err.message.ends_with("received 1e+300"), "{}", err.message);
-        let err = activation("leakyRelu", false, -0.5).unwrap_err();
-        assert_eq!(err, Activation::parse("leakyRelu", -0.5).unwrap_err(), "the core's message");
-        assert!(activation("leakyRelu", false, f64::INFINITY).is_err());
-        let err = activation("softmax", false, 0.0).unwrap_err();
-        assert!(err.message.ends_with("received 'softmax'"), "{}", err.message);
-        let err = activation("relu", true, 0.0).unwrap_err();
-        assert!(err.message.ends_with("received 'relu...'"), "a cut name never matches: {}", err.message);
     }
 
     #[test]

@@ -191,15 +191,6 @@ impl Env {
         Ok(self.check_type(status, sys::NAPI_BOOLEAN_EXPECTED, "napi_get_value_bool")?.then_some(b))
     }
 
-    /// A bigint's value modulo 2^64, and whether that is exact (false for negative values and
-    /// values of 2^64 or more); `None` when the value is not a bigint.
-    pub fn bigint_u64_of(&self, value: Value) -> Result<Option<(u64, bool)>, Error> {
-        let (mut x, mut lossless) = (0u64, false);
-        // SAFETY: live env, a handle of this callback, valid out-pointers.
-        let status = unsafe { sys::napi_get_value_bigint_uint64(self.raw, value.0, &mut x, &mut lossless) };
-        Ok(self.check_type(status, sys::NAPI_BIGINT_EXPECTED, "napi_get_value_bigint_uint64")?.then_some((x, lossless)))
-    }
-
     /// String(value), for error messages. Only for primitives whose conversion runs no user code
     /// (numbers, bigints): on an object it would call toString.
     pub fn primitive_to_string(&self, value: Value) -> Result<String, Error> {
@@ -218,38 +209,6 @@ impl Env {
         self.check(status, "napi_get_value_string_utf8")?;
         buf.truncate(written);
         Ok(String::from_utf8_lossy(&buf).into_owned())
-    }
-
-    /// A string's UTF-8 contents, cut to at most `max_bytes` bytes (at a character boundary) and
-    /// whether it was cut; `None` when the value is not a string. The cap keeps an absurdly long
-    /// string from being copied whole just to be rejected.
-    pub fn string_of(&self, value: Value, max_bytes: usize) -> Result<Option<(String, bool)>, Error> {
-        let mut len = 0usize;
-        // SAFETY: a null buffer asks only for the length in bytes (excluding the NUL).
-        let status = unsafe { sys::napi_get_value_string_utf8(self.raw, value.0, ptr::null_mut(), 0, &mut len) };
-        if !self.check_type(status, sys::NAPI_STRING_EXPECTED, "napi_get_value_string_utf8")? {
-            return Ok(None);
-        }
-        let mut buf = vec![0u8; len.min(max_bytes) + 1];
-        let mut written = 0usize;
-        // SAFETY: buf has buf.len() bytes; N-API writes at most buf.len() - 1 of them plus a NUL
-        // (a character cut in two is mended by from_utf8_lossy below).
-        let status = unsafe {
-            sys::napi_get_value_string_utf8(self.raw, value.0, buf.as_mut_ptr().cast(), buf.len(), &mut written)
-        };
-        self.check(status, "napi_get_value_string_utf8")?;
-        buf.truncate(written);
-        Ok(Some((String::from_utf8_lossy(&buf).into_owned(), len > written)))
-    }
-
-    /// `object[name]`. May run JavaScript (a getter, a Proxy trap): read such values before
-    /// borrowing any TypedArray memory, since that code could detach a buffer.
-    pub fn named_property(&self, object: Value, name: &CStr) -> Result<Value, Error> {
-        let mut v = ptr::null_mut();
-        // SAFETY: live env, a handle of this callback, a NUL-terminated name, valid out-pointer.
-        let status = unsafe { sys::napi_get_named_property(self.raw, object.0, name.as_ptr(), &mut v) };
-        self.check(status, "napi_get_named_property")?;
-        Ok(Value(v))
     }
 
     pub fn is_array(&self, value: Value) -> Result<bool, Error> {

@@ -5,13 +5,13 @@
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 
-use thinnet_core::{DropoutSpec, Error, MaskSpec, Mode};
+use thinnet_core::boundary::{parse_record_bytes, DropoutCall, MaskCall, Region};
+use thinnet_core::Error;
 
-use crate::args::{self, callback_region};
+use crate::args;
 use crate::check;
-use crate::dense_args;
+use crate::dense_args::{self, Arrays};
 use crate::env::{CallInfo, Env, Export, Value};
-use crate::ops::{DropoutCall, MaskCall, Pass};
 use crate::optim_args;
 use crate::sys;
 use crate::task::{self, Prepared, Staging, Work};
@@ -19,8 +19,9 @@ use crate::task::{self, Prepared, Staging, Work};
 /// The version of the exports' calling conventions (names, argument order, argument kinds), which
 /// ts/backends/native.ts checks at load: a stale binary whose positional arguments mean something
 /// else is refused instead of misreading them. Raise it with any change to an export's signature,
-/// in the same commit as the TypeScript side.
-const ABI_VERSION: f64 = 1.0;
+/// in the same commit as the TypeScript side. (2: dropout specs, the dense header and the
+/// optimizers' parameters as the bytes the WASM backend's encoder writes.)
+const ABI_VERSION: f64 = 2.0;
 
 /// The N-API version whose semantics this addon asks for (Node reads this symbol when present;
 /// otherwise it assumes 8). Everything declared in `sys` exists in version 8.
@@ -100,103 +101,56 @@ unsafe fn guarded(
 // The callbacks Node calls. Each is only ever passed to Node as a function pointer (the export
 // table above), so Node is their only caller and passes the env and info of the running call:
 // the contract `guarded` needs.
-
-unsafe extern "C" fn dropout(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    // SAFETY: called by Node only, with this call's env and info (see above).
-    unsafe { guarded(env, info, "dropout", |env, info| run_dropout(env, info, Pass::Forward)) }
+macro_rules! callback {
+    ($name:ident, $js:literal, $body:expr) => {
+        unsafe extern "C" fn $name(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+            let body: fn(&Env, CallInfo) -> Result<Value, Error> = $body;
+            // SAFETY: called by Node only, with this call's env and info (see above).
+            unsafe { guarded(env, info, $js, body) }
+        }
+    };
 }
 
-unsafe extern "C" fn dropout_backward(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    // SAFETY: called by Node only, with this call's env and info (see above).
-    unsafe { guarded(env, info, "dropoutBackward", |env, info| run_dropout(env, info, Pass::Backward)) }
-}
-
-unsafe extern "C" fn dropout_mask(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    // SAFETY: called by Node only, with this call's env and info (see above).
-    unsafe { guarded(env, info, "dropoutMask", run_mask) }
-}
-
-unsafe extern "C" fn abi_version(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    // SAFETY: called by Node only, with this call's env and info (see above).
-    unsafe { guarded(env, info, "abiVersion", |env, _| env.number(ABI_VERSION)) }
-}
-
-unsafe extern "C" fn isa(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    // SAFETY: called by Node only, with this call's env and info (see above).
-    unsafe { guarded(env, info, "isa", |env, _| env.string(thinnet_core::active_isa().name())) }
-}
-
-unsafe extern "C" fn max_threads(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    // SAFETY: called by Node only, with this call's env and info (see above).
-    unsafe { guarded(env, info, "maxThreads", |env, _| env.number(thinnet_core::max_threads() as f64)) }
-}
-
-unsafe extern "C" fn set_max_threads(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    // SAFETY: called by Node only, with this call's env and info (see above).
-    unsafe { guarded(env, info, "setMaxThreads", run_set_max_threads) }
-}
-
-unsafe extern "C" fn dense(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    // SAFETY: called by Node only, with this call's env and info (see above).
-    unsafe { guarded(env, info, "dense", run_dense) }
-}
-
-unsafe extern "C" fn dense_backward(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    // SAFETY: called by Node only, with this call's env and info (see above).
-    unsafe { guarded(env, info, "denseBackward", run_dense_backward) }
-}
-
-unsafe extern "C" fn dense_async(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    // SAFETY: called by Node only, with this call's env and info (see above).
-    unsafe { guarded(env, info, "denseAsync", run_dense_async) }
-}
-
-unsafe extern "C" fn dense_backward_async(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    // SAFETY: called by Node only, with this call's env and info (see above).
-    unsafe { guarded(env, info, "denseBackwardAsync", run_dense_backward_async) }
-}
-
-unsafe extern "C" fn gemm(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    // SAFETY: called by Node only, with this call's env and info (see above).
-    unsafe { guarded(env, info, "gemm", run_gemm) }
-}
-
-unsafe extern "C" fn sgd_step(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    // SAFETY: called by Node only, with this call's env and info (see above).
-    unsafe {
-        guarded(env, info, "sgdStep", |env, info| env_undefined(env, optim_args::sgd(env, env.args::<7>(info)?)?.run()))
-    }
-}
-
-unsafe extern "C" fn adam_step(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    // SAFETY: called by Node only, with this call's env and info (see above).
-    unsafe {
-        guarded(env, info, "adamStep", |env, info| {
-            env_undefined(env, optim_args::adam(env, env.args::<15>(info)?)?.run())
-        })
-    }
-}
-
-unsafe extern "C" fn max_norm(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    // SAFETY: called by Node only, with this call's env and info (see above).
-    unsafe {
-        guarded(env, info, "maxNorm", |env, info| {
-            env_undefined(env, optim_args::max_norm(env, env.args::<4>(info)?)?.run())
-        })
-    }
-}
-
-unsafe extern "C" fn all_finite(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    // SAFETY: called by Node only, with this call's env and info (see above).
-    unsafe {
-        guarded(env, info, "allFinite", |env, info| {
-            env.boolean(optim_args::all_finite(env, env.args::<1>(info)?)?.run())
-        })
-    }
-}
+callback!(dropout, "dropout", |env, info| run_dropout(env, info, false));
+callback!(dropout_backward, "dropoutBackward", |env, info| run_dropout(env, info, true));
+callback!(dropout_mask, "dropoutMask", run_mask);
+callback!(abi_version, "abiVersion", |env, _| env.number(ABI_VERSION));
+callback!(isa, "isa", |env, _| env.string(thinnet_core::active_isa().name()));
+callback!(max_threads, "maxThreads", |env, _| env.number(thinnet_core::max_threads() as f64));
+callback!(set_max_threads, "setMaxThreads", run_set_max_threads);
+callback!(dense, "dense", run_dense);
+callback!(dense_backward, "denseBackward", run_dense_backward);
+callback!(dense_async, "denseAsync", run_dense_async);
+callback!(dense_backward_async, "denseBackwardAsync", run_dense_backward_async);
+callback!(gemm, "gemm", |env, info| {
+    let call = dense_args::gemm(env, env.args::<6>(info)?)?;
+    // SAFETY: regions of TypedArrays checked in this callback, where no JavaScript runs.
+    done(env, unsafe { call.run() })
+});
+callback!(sgd_step, "sgdStep", |env, info| {
+    let call = optim_args::sgd(env, env.args::<4>(info)?)?;
+    // SAFETY: as for gemm.
+    done(env, unsafe { call.run() })
+});
+callback!(adam_step, "adamStep", |env, info| {
+    let call = optim_args::adam(env, env.args::<5>(info)?)?;
+    // SAFETY: as for gemm.
+    done(env, unsafe { call.run() })
+});
+callback!(max_norm, "maxNorm", |env, info| {
+    let (w, inputs, units, c) = optim_args::max_norm(env, env.args::<4>(info)?)?;
+    // SAFETY: as for gemm; w is the call's only array.
+    done(env, thinnet_core::max_norm(unsafe { w.slice_mut() }, inputs, units, c))
+});
+callback!(all_finite, "allFinite", |env, info| {
+    let [x] = env.args::<1>(info)?;
+    let x = args::region::<f32>(env, x, "x")?;
+    // SAFETY: as for gemm; x is only read.
+    env.boolean(thinnet_core::all_finite(unsafe { x.slice() }))
+});
 
 /// `undefined` after a call that returned Ok.
-fn env_undefined(env: &Env, outcome: Result<(), Error>) -> Result<Value, Error> {
+fn done(env: &Env, outcome: Result<(), Error>) -> Result<Value, Error> {
     outcome?;
     env.undefined()
 }
@@ -207,90 +161,78 @@ fn run_set_max_threads(env: &Env, info: CallInfo) -> Result<Value, Error> {
     env.undefined()
 }
 
-/// The mask arguments shared by all three kernels: p, seed, stream, offset (in that order).
-fn mask_spec(env: &Env, [p, seed, stream, offset]: [Value; 4]) -> Result<MaskSpec, Error> {
-    Ok(MaskSpec {
-        p: args::number(env, p, "p")?,
-        seed: args::u64_bigint(env, seed, "seed")?,
-        stream: args::u64_bigint(env, stream, "stream")?,
-        offset: args::u64_bigint(env, offset, "offset")?,
-    })
+/// `dropout(x, out, spec)` or `dropoutBackward(dy, out, spec)`, spec a 40-byte dropout record.
+fn run_dropout(env: &Env, info: CallInfo, backward: bool) -> Result<Value, Error> {
+    let [src, out, spec] = env.args::<3>(info)?;
+    let spec = parse_record_bytes(&args::bytes(env, spec, "spec")?)?;
+    let src = args::region::<f32>(env, src, if backward { "dy" } else { "x" })?;
+    let call = DropoutCall { backward, src, out: args::region::<f32>(env, out, "out")?, spec };
+    // SAFETY: as for gemm.
+    done(env, unsafe { call.run() })
 }
 
-fn run_dropout(env: &Env, info: CallInfo, pass: Pass) -> Result<Value, Error> {
-    let [src, out, p, seed, stream, offset, classic] = env.args::<7>(info)?;
-    let names = DropoutCall::names(pass);
-    let call = DropoutCall {
-        pass,
-        src: args::typed_array(env, src, names.src)?,
-        out: args::typed_array(env, out, names.dst)?,
-        spec: DropoutSpec {
-            mask: mask_spec(env, [p, seed, stream, offset])?,
-            mode: if args::boolean(env, classic, "classic")? { Mode::Classic } else { Mode::Inverted },
-        },
-    };
-    call.run()?;
-    env.undefined()
-}
-
+/// `dropoutMask(n, out, spec)`: the record's mode is not used.
 fn run_mask(env: &Env, info: CallInfo) -> Result<Value, Error> {
-    let [n, out, p, seed, stream, offset] = env.args::<6>(info)?;
-    let call = MaskCall {
-        n: args::count(env, n, "n")?,
-        out: args::typed_array(env, out, "out")?,
-        spec: mask_spec(env, [p, seed, stream, offset])?,
-    };
-    call.run()?;
-    env.undefined()
+    let [n, out, spec] = env.args::<3>(info)?;
+    let n = args::count(env, n, "n")?;
+    let spec = parse_record_bytes(&args::bytes(env, spec, "spec")?)?.mask;
+    let call = MaskCall { n, out: args::region::<u32>(env, out, "out")?, spec };
+    // SAFETY: as for gemm (out is a Uint32Array).
+    done(env, unsafe { call.run() })
 }
 
 fn run_dense(env: &Env, info: CallInfo) -> Result<Value, Error> {
-    let call = dense_args::forward(env, env.args::<13>(info)?)?;
-    call.map(|_, array| callback_region(env, array)).run()?;
-    env.undefined()
+    let (call, _) = dense_args::forward(env, env.args::<10>(info)?)?;
+    // SAFETY: as for gemm.
+    done(env, unsafe { call.run() })
 }
 
 fn run_dense_backward(env: &Env, info: CallInfo) -> Result<Value, Error> {
-    let call = dense_args::backward(env, env.args::<16>(info)?)?;
-    call.map(|_, array| callback_region(env, array)).run()?;
-    env.undefined()
+    let (call, _) = dense_args::backward(env, env.args::<13>(info)?)?;
+    // SAFETY: as for gemm.
+    done(env, unsafe { call.run() })
 }
 
-fn run_gemm(env: &Env, info: CallInfo) -> Result<Value, Error> {
-    let call = dense_args::gemm(env, env.args::<6>(info)?)?;
-    call.map(|_, array| callback_region(env, array)).run()?;
-    env.undefined()
-}
+// The async forms plan the call on the caller's arrays (every check, the overlap rules on the
+// real addresses: the sync call's errors), then move the plan onto copies the job owns
+// (task::Staging), which the worker computes on; `task` copies the outputs back.
 
-// The async forms parse with the same code as the sync ones and run the same `check` (on the
-// caller's memory, so the overlap rules see the real addresses) before queueing, so they reject
-// with exactly the errors the sync calls throw. The work then runs on copies (`task::Staging`).
+/// The staged copy of the array `region` was made from.
+fn stage(staging: &mut Staging, arrays: &Arrays, region: Region, output: bool) -> Result<Region, Error> {
+    // SAFETY: every array was checked by array_arg in this callback (dense_args).
+    unsafe { staging.stage(region.name(), arrays.find(&region)?, output) }
+}
 
 fn run_dense_async(env: &Env, info: CallInfo) -> Result<Value, Error> {
     task::start(env, "denseAsync", || {
-        let call = dense_args::forward(env, env.args::<13>(info)?)?;
-        call.clone().map(|_, array| callback_region(env, array)).check()?;
-        let outputs: Vec<&'static str> = call.arrays().1.into_iter().map(|(name, _)| name).collect();
+        let (call, arrays) = dense_args::forward(env, env.args::<10>(info)?)?;
         let mut staging = Staging::default();
-        // SAFETY: every array was checked by array_arg in this callback (dense_args::forward).
-        let call = call.map(|name, array| unsafe { staging.stage(name, array, outputs.contains(&name)) });
-        // SAFETY: the closure captures only the call: plain values and regions over the staged
+        let planned = call.plan()?.moved(|r, output| stage(&mut staging, &arrays, r, output))?;
+        let run = move || {
+            // SAFETY: the staged copies are the job's, used by nothing else until it completes.
+            unsafe { planned.run() };
+            Ok(())
+        };
+        // SAFETY: the work captures the planned call: plain values and regions over the staged
         // copies, which the job owns until the work completes.
-        let work = unsafe { Work::new(move || call.run()) };
+        let work = unsafe { Work::new(run) };
         Ok(Prepared { staging, work })
     })
 }
 
 fn run_dense_backward_async(env: &Env, info: CallInfo) -> Result<Value, Error> {
     task::start(env, "denseBackwardAsync", || {
-        let call = dense_args::backward(env, env.args::<16>(info)?)?;
-        call.clone().map(|_, array| callback_region(env, array)).check()?;
-        let outputs: Vec<&'static str> = call.arrays().1.into_iter().map(|(name, _)| name).collect();
+        let (call, arrays) = dense_args::backward(env, env.args::<13>(info)?)?;
         let mut staging = Staging::default();
-        // SAFETY: as in run_dense_async.
-        let call = call.map(|name, array| unsafe { staging.stage(name, array, outputs.contains(&name)) });
-        // SAFETY: as in run_dense_async: plain values and regions over the staged copies only.
-        let work = unsafe { Work::new(move || call.run()) };
+        let planned = call.plan()?.moved(|r, output| stage(&mut staging, &arrays, r, output))?;
+        let run = move || {
+            // SAFETY: the staged copies are the job's, used by nothing else until it completes.
+            unsafe { planned.run() };
+            Ok(())
+        };
+        // SAFETY: the work captures the planned call: plain values and regions over the staged
+        // copies, which the job owns until the work completes.
+        let work = unsafe { Work::new(run) };
         Ok(Prepared { staging, work })
     })
 }

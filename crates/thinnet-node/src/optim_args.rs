@@ -1,70 +1,33 @@
-//! Reading the arguments of `sgdStep`, `adamStep`, `maxNorm` and `allFinite` into the calls of
-//! `crate::optim`. Numbers and booleans are read first (reading them runs no JavaScript), the
-//! arrays last, as everywhere in this binding. Float parameters arrive as JavaScript numbers and
-//! are rounded to float32 here (`as f32`: to nearest, ties to even, exactly `Math.fround`); the
-//! core checks their ranges.
+//! Reading the arguments of `sgdStep`, `adamStep`, `maxNorm` and `allFinite`. The optimizers'
+//! hyper-parameters arrive as a Float64Array's bytes, the block the WASM backend writes too
+//! (ts/backends/wasm-spec-block.ts `float64Block`), decoded by thinnet_core::boundary: rounded
+//! once to float32, Adam's factors derived from the step. The arrays are read last.
 
-use thinnet_core::{AdamParams, Error, SgdParams};
+use thinnet_core::boundary::{adam_params, f64_block, sgd_params, AdamCall, Region, SgdCall, ADAM_WORDS, SGD_WORDS};
+use thinnet_core::Error;
 
-use crate::args::{self, optional_array_arg, typed_array};
+use crate::args::{self, optional_region, region};
 use crate::env::{Env, Value};
-use crate::optim::{AdamCall, AllFiniteCall, MaxNormCall, SgdCall};
 
-fn float(env: &Env, value: Value, name: &str) -> Result<f32, Error> {
-    Ok(args::number(env, value, name)? as f32)
+/// `sgdStep(w, g, velocity | null, params)`, params [lr, momentum, nesterov, weightDecay].
+pub fn sgd(env: &Env, [w, g, velocity, params]: [Value; 4]) -> Result<SgdCall, Error> {
+    let params = sgd_params(&f64_block::<SGD_WORDS>("params", &args::bytes(env, params, "params")?)?)?;
+    let (w, g) = (region::<f32>(env, w, "w")?, region::<f32>(env, g, "g")?);
+    Ok(SgdCall { w, g, velocity: optional_region::<f32>(env, velocity, "velocity")?, params })
 }
 
-/// `sgdStep(w, g, velocity | null, lr, momentum, nesterov, weightDecay)`.
-pub fn sgd<'e>(env: &'e Env, [w, g, velocity, lr, momentum, nesterov, wd]: [Value; 7]) -> Result<SgdCall<'e>, Error> {
-    let params = SgdParams {
-        lr: float(env, lr, "lr")?,
-        momentum: float(env, momentum, "momentum")?,
-        nesterov: args::boolean(env, nesterov, "nesterov")?,
-        weight_decay: float(env, wd, "weightDecay")?,
-    };
-    Ok(SgdCall {
-        w: typed_array(env, w, "w")?,
-        g: typed_array(env, g, "g")?,
-        velocity: optional_array_arg::<f32>(env, velocity, "velocity")?.map(|a| args::callback_region(env, a)),
-        params,
-    })
-}
-
-/// `adamStep(w, g, m, v, lr, beta1, oneMinusBeta1, beta2, oneMinusBeta2, epsilon, weightDecay,
-/// decoupled, biasCorrection1, biasCorrection2, decay)`.
-pub fn adam<'e>(env: &'e Env, argv: [Value; 15]) -> Result<AdamCall<'e>, Error> {
-    let [w, g, m, v, lr, beta1, c1, beta2, c2, eps, wd, decoupled, bc1, bc2, decay] = argv;
-    let params = AdamParams {
-        lr: float(env, lr, "lr")?,
-        beta1: float(env, beta1, "beta1")?,
-        one_minus_beta1: float(env, c1, "oneMinusBeta1")?,
-        beta2: float(env, beta2, "beta2")?,
-        one_minus_beta2: float(env, c2, "oneMinusBeta2")?,
-        epsilon: float(env, eps, "epsilon")?,
-        weight_decay: float(env, wd, "weightDecay")?,
-        decoupled: args::boolean(env, decoupled, "decoupled")?,
-        bias_correction1: float(env, bc1, "biasCorrection1")?,
-        bias_correction2: float(env, bc2, "biasCorrection2")?,
-        decay: float(env, decay, "decay")?,
-    };
-    Ok(AdamCall {
-        w: typed_array(env, w, "w")?,
-        g: typed_array(env, g, "g")?,
-        m: typed_array(env, m, "m")?,
-        v: typed_array(env, v, "v")?,
-        params,
-    })
+/// `adamStep(w, g, m, v, params)`, params [lr, beta1, beta2, epsilon, weightDecay, decoupled,
+/// step].
+pub fn adam(env: &Env, [w, g, m, v, params]: [Value; 5]) -> Result<AdamCall, Error> {
+    let params = adam_params(&f64_block::<ADAM_WORDS>("params", &args::bytes(env, params, "params")?)?)?;
+    let (w, g) = (region::<f32>(env, w, "w")?, region::<f32>(env, g, "g")?);
+    Ok(AdamCall { w, g, m: region::<f32>(env, m, "m")?, v: region::<f32>(env, v, "v")?, params })
 }
 
 /// `maxNorm(w, inputs, units, c)`.
-pub fn max_norm<'e>(env: &'e Env, [w, inputs, units, c]: [Value; 4]) -> Result<MaxNormCall<'e>, Error> {
+pub fn max_norm(env: &Env, [w, inputs, units, c]: [Value; 4]) -> Result<(Region, usize, usize, f32), Error> {
     let inputs = args::count(env, inputs, "inputs")?;
     let units = args::count(env, units, "units")?;
-    let c = float(env, c, "c")?;
-    Ok(MaxNormCall { w: typed_array(env, w, "w")?, inputs, units, c })
-}
-
-/// `allFinite(x)`.
-pub fn all_finite<'e>(env: &'e Env, [x]: [Value; 1]) -> Result<AllFiniteCall<'e>, Error> {
-    Ok(AllFiniteCall { x: typed_array(env, x, "x")? })
+    let c = args::number(env, c, "c")? as f32;
+    Ok((region::<f32>(env, w, "w")?, inputs, units, c))
 }

@@ -57,11 +57,9 @@ pub type napi_async_work = *mut napi_async_work__;
 pub type napi_status = c_int;
 pub const NAPI_OK: napi_status = 0;
 pub const NAPI_INVALID_ARG: napi_status = 1;
-pub const NAPI_STRING_EXPECTED: napi_status = 3;
 pub const NAPI_NUMBER_EXPECTED: napi_status = 6;
 pub const NAPI_BOOLEAN_EXPECTED: napi_status = 7;
 pub const NAPI_CANCELLED: napi_status = 11;
-pub const NAPI_BIGINT_EXPECTED: napi_status = 17;
 
 pub type napi_valuetype = c_int;
 pub const NAPI_UNDEFINED: napi_valuetype = 0;
@@ -163,13 +161,6 @@ extern "C" {
         data: *mut *mut c_void,
     ) -> napi_status;
 
-    pub fn napi_get_named_property(
-        env: napi_env,
-        object: napi_value,
-        utf8name: *const c_char,
-        result: *mut napi_value,
-    ) -> napi_status;
-
     pub fn napi_throw_error(env: napi_env, code: *const c_char, msg: *const c_char) -> napi_status;
     pub fn napi_create_error(env: napi_env, code: napi_value, msg: napi_value, result: *mut napi_value) -> napi_status;
     pub fn napi_is_exception_pending(env: napi_env, result: *mut bool) -> napi_status;
@@ -212,13 +203,6 @@ extern "C" {
         byte_offset: *mut usize,
     ) -> napi_status;
 
-    /// N-API 6.
-    pub fn napi_get_value_bigint_uint64(
-        env: napi_env,
-        value: napi_value,
-        result: *mut u64,
-        lossless: *mut bool,
-    ) -> napi_status;
     /// N-API 7.
     pub fn napi_is_detached_arraybuffer(env: napi_env, value: napi_value, result: *mut bool) -> napi_status;
 }

@@ -33,12 +33,12 @@
 use std::os::raw::c_void;
 use std::panic::{self, AssertUnwindSafe};
 
+use thinnet_core::boundary::Region;
 use thinnet_core::Error;
 
 use crate::args::ArrayArg;
 use crate::check;
 use crate::env::{AsyncWork, Deferred, Env, Reference, Value};
-use crate::region::Region;
 use crate::sys;
 
 /// The part of an async call that runs on the worker thread.
@@ -86,7 +86,7 @@ impl Staging {
     /// # Safety
     /// `array` was checked by `array_arg` in the N-API callback that is running now (its memory
     /// is valid for reading until the callback returns).
-    pub unsafe fn stage(&mut self, name: &'static str, array: ArrayArg<f32>, output: bool) -> Region<'static, f32> {
+    pub unsafe fn stage(&mut self, name: &'static str, array: ArrayArg<f32>, output: bool) -> Result<Region, Error> {
         let data: Vec<f32> = if array.len == 0 {
             Vec::new()
         } else {
@@ -94,14 +94,14 @@ impl Staging {
             // `ptr`, live for the running callback; the slice is only read, here.
             unsafe { std::slice::from_raw_parts(array.ptr, array.len) }.to_vec()
         };
-        let mut copy = Copy { name, data, target: output.then_some(array.value) };
-        let ptr = copy.data.as_mut_ptr();
-        let len = copy.data.len();
+        let copy = Copy { name, data, target: output.then_some(array.value) };
+        // The Vec's heap memory does not move when the Vec does (it is never resized), and it
+        // lives in the Job until `complete`, after the work has finished with it; only this
+        // region uses it until then: each array gets its own copy.
+        let region =
+            ArrayArg { value: array.value, ptr: copy.data.as_ptr().cast_mut(), len: copy.data.len() }.region(name);
         self.copies.push(copy);
-        // SAFETY: the Vec's heap memory does not move when the Vec does (it is never resized),
-        // and it lives in the Job until `complete`, after the work has finished with it. Only
-        // this region uses it until then: each array gets its own copy.
-        unsafe { Region::from_raw_parts(ptr, len) }
+        region
     }
 }
 

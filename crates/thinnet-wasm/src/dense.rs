@@ -24,7 +24,7 @@ use crate::memory::linear;
 unsafe fn activation(ptr: usize, len: usize, alpha: f32) -> Result<Activation, Error> {
     let region = linear().region::<u8>("activation", ptr, len)?;
     // SAFETY: checked region, the caller's and unchanging (contract); the borrow ends here.
-    boundary::activation(unsafe { region.slice::<u8>() }, alpha)
+    boundary::activation(unsafe { region.slice::<u8>() }, f64::from(alpha))
 }
 
 /// Reads and parses the spec block at `ptr` (120 bytes, 8-byte aligned).

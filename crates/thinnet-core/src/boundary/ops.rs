@@ -119,6 +119,15 @@ impl DenseForwardCall {
     }
 }
 
+/// `moved`, unless it changed the region's length (a bug of the caller: the plan is for lengths).
+fn same(old: Region, moved: Region) -> Result<Region, Error> {
+    if moved.count() == old.count() {
+        Ok(moved)
+    } else {
+        Err(Error::internal(format!("{} moved to {} elements from {}", old.name(), moved.count(), old.count())))
+    }
+}
+
 /// A checked forward call: running it cannot fail.
 #[derive(Clone, Copy, Debug)]
 pub struct PlannedForward {
@@ -127,6 +136,24 @@ pub struct PlannedForward {
 }
 
 impl PlannedForward {
+    /// The same planned call over other memory of the same lengths (the N-API async forms run
+    /// on copies of the caller's arrays): `f` gets each region and whether the call writes it.
+    /// The new regions are checked for their lengths and the overlap rules, not re-planned; an
+    /// error of `f` is returned as it is.
+    pub fn moved(self, mut f: impl FnMut(Region, bool) -> Result<Region, Error>) -> Result<PlannedForward, Error> {
+        let c = self.call;
+        let call = DenseForwardCall {
+            x: same(c.x, f(c.x, false)?)?,
+            w: same(c.w, f(c.w, false)?)?,
+            b: c.b.map(|b| same(b, f(b, false)?)).transpose()?,
+            y: same(c.y, f(c.y, true)?)?,
+            pre: c.pre.map(|pre| same(pre, f(pre, true)?)).transpose()?,
+            ..c
+        };
+        check_disjoint(&[Some(call.y), call.pre], &[Some(call.x), Some(call.w), call.b])?;
+        Ok(PlannedForward { call, ..self })
+    }
+
     /// # Safety
     /// See the module documentation.
     pub unsafe fn run(&self) {
@@ -157,9 +184,13 @@ pub struct DenseBackwardCall {
 }
 
 impl DenseBackwardCall {
+    fn check_disjoint(&self) -> Result<(), Error> {
+        check_disjoint(&[self.dx, self.dw, self.db], &[Some(self.x), Some(self.w), Some(self.dy), self.y, self.pre])
+    }
+
     /// Every check of the call, once, as [`DenseForwardCall::plan`].
     pub fn plan(self) -> Result<PlannedBackward, Error> {
-        check_disjoint(&[self.dx, self.dw, self.db], &[Some(self.x), Some(self.w), Some(self.dy), self.y, self.pre])?;
+        self.check_disjoint()?;
         let count = |r: Option<Region>| r.map(|r| r.count());
         let lens = BackwardLens {
             x: self.x.count(),
@@ -195,6 +226,19 @@ pub struct PlannedBackward {
 }
 
 impl PlannedBackward {
+    /// As [`PlannedForward::moved`].
+    pub fn moved(self, mut f: impl FnMut(Region, bool) -> Result<Region, Error>) -> Result<PlannedBackward, Error> {
+        let c = self.call;
+        let mut one = |r: Region, output| same(r, f(r, output)?);
+        let (x, w, dy) = (one(c.x, false)?, one(c.w, false)?, one(c.dy, false)?);
+        let mut opt = |r: Option<Region>, output| r.map(|r| one(r, output)).transpose();
+        let (y, pre, dx, dw, db) =
+            (opt(c.y, false)?, opt(c.pre, false)?, opt(c.dx, true)?, opt(c.dw, true)?, opt(c.db, true)?);
+        let call = DenseBackwardCall { x, w, dy, y, pre, dx, dw, db, ..c };
+        call.check_disjoint()?;
+        Ok(PlannedBackward { call, ..self })
+    }
+
     /// # Safety
     /// See the module documentation.
     pub unsafe fn run(&self) {

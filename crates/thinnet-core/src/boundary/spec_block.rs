@@ -52,7 +52,7 @@ pub fn parse(block: &[u64; BLOCK_WORDS]) -> Result<DenseDropouts, Error> {
 /// The header of a dense call as bytes: the block (little-endian words, any alignment) followed
 /// by the activation's name in UTF-8, which leaky relu's `alpha` completes. The N-API addon
 /// receives these bytes as one Uint8Array, from the encoder that fills WASM's (wasm-spec-block.ts).
-pub fn parse_dense_header(bytes: &[u8], alpha: f32) -> Result<(Activation, DenseDropouts), Error> {
+pub fn parse_dense_header(bytes: &[u8], alpha: f64) -> Result<(Activation, DenseDropouts), Error> {
     if bytes.len() < 8 * BLOCK_WORDS {
         return Err(Error::invalid_arg(format!(
             "the dense header must hold the {}-byte spec block and the activation's name, received {} bytes",
@@ -71,12 +71,21 @@ pub fn parse_dense_header(bytes: &[u8], alpha: f32) -> Result<(Activation, Dense
     Ok((activation(name, alpha)?, drops))
 }
 
-/// The activation named by `name` (UTF-8 bytes), with leaky relu's `alpha`.
-pub fn activation(name: &[u8], alpha: f32) -> Result<Activation, Error> {
+/// The activation named by `name` (UTF-8 bytes), with leaky relu's `alpha` as JavaScript passed
+/// it. The core parses the name and checks alpha; one case is caught here first: a finite alpha
+/// too large for float32, which would otherwise be reported as "received inf".
+pub fn activation(name: &[u8], alpha: f64) -> Result<Activation, Error> {
     let name = std::str::from_utf8(name).map_err(|_| {
         Error::invalid_arg(format!("activation must be a UTF-8 name, received {} bytes that are not UTF-8", name.len()))
     })?;
-    Activation::parse(name, alpha)
+    let alpha32 = alpha as f32;
+    if name == "leakyRelu" && alpha.is_finite() && alpha32.is_infinite() {
+        return Err(Error::invalid_arg(format!(
+            "activation leakyRelu needs alpha finite and >= 0 in float32 (below 3.4e38), received {}",
+            js_number(alpha)
+        )));
+    }
+    Activation::parse(name, alpha32)
 }
 
 /// One record as 40 bytes, little-endian (the N-API addon's dropout calls receive a Uint8Array
@@ -301,6 +310,21 @@ mod tests {
         assert_eq!((spec.mask.seed, spec.mask.stream, spec.mask.offset, spec.mode), (7, 8, 9, Mode::Inverted));
         assert!(parse_record(&NONE).is_err());
         assert!(parse_record(&record(1, 0, 1.5, 0, 0, 0)).unwrap_err().message.starts_with("spec.p must be"));
+    }
+
+    #[test]
+    fn activations_parse_with_alpha_checked_in_float32() {
+        let activation = |name: &str, alpha| activation(name.as_bytes(), alpha);
+        assert_eq!(activation("relu", f64::NAN).unwrap(), Activation::Relu, "alpha is ignored by relu");
+        assert_eq!(activation("leakyRelu", 0.25).unwrap(), Activation::LeakyRelu { alpha: 0.25 });
+        let err = activation("leakyRelu", 1e300).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidArg);
+        assert!(err.message.contains("float32") && err.message.ends_with("received 1e+300"), "{}", err.message);
+        let err = activation("leakyRelu", -0.5).unwrap_err();
+        assert_eq!(err, Activation::parse("leakyRelu", -0.5).unwrap_err(), "the core's message");
+        assert!(activation("leakyRelu", f64::INFINITY).is_err());
+        let err = activation("softmax", 0.0).unwrap_err();
+        assert!(err.message.ends_with("received 'softmax'"), "{}", err.message);
     }
 
     #[test]
