@@ -67,8 +67,9 @@ export interface Backend {
   sgdStep(w: Float32Array, g: Float32Array, velocity: Float32Array | undefined, args: SgdArgs): void
   /**
    * One Adam step in place (optim::adam_step): w, m and v are updated, g is read. Every array has
-   * w.length elements; w, m and v overlap nothing. The float32 factors of the step are derived
-   * from `args` by `adamFactors`, the same on every backend.
+   * w.length elements; w, m and v overlap nothing. The hyper-parameters and the step go down as
+   * they are; the core derives the float32 factors (AdamParams::at_step, which `adamFactors`
+   * mirrors for the TypeScript reference).
    */
   adamStep(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, args: AdamArgs): void
   /**
@@ -180,8 +181,9 @@ export function powInt(base: number, e: number): number {
 }
 
 /**
- * The factors of an Adam step, as `AdamParams::at_step` of the core derives them: float64
- * arithmetic, one rounding to float32 per factor. Every backend passes exactly these values.
+ * The factors of an Adam step, as `AdamParams::at_step` of the core derives them for every
+ * backend: float64 arithmetic, one rounding to float32 per factor. The TypeScript reference
+ * (reference-optim.ts) uses it; optim.test.ts checks the backends against that reference bit for bit.
  *
  * @example
  * ```ts
