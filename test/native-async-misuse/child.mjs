@@ -78,6 +78,22 @@ for (let it = 0; it < ITERATIONS; it++) {
     structuredClone(out.buffer, { transfer: [out.buffer] }) // the copy is dropped at once
     pressure()
     outcomes.push(await settle(p))
+  } else if (scenario === 'transfer-out-allocated-kept') {
+    // allocate()'s memory is the addon's (an external ArrayBuffer), which Node does not let a
+    // transfer move: structuredClone copies it and the original stays attached, so the result
+    // lands in `out`. (The clone's contents are whatever the copy read while the work was
+    // writing: reading an output before the promise settles is the caller's race.)
+    const expected = tn.dense({ x, w, ...layer })
+    const out = tn.allocate(rows * units).view()
+    const p = tn.denseAsync({ x, w, out, ...layer })
+    const clone = new Float32Array(structuredClone(out.buffer, { transfer: [out.buffer] }))
+    pressure()
+    const cloneHeld = clone.length === out.length && out.length === rows * units
+    const check = (y) => {
+      if (y !== out || !cloneHeld) throw Object.assign(new Error('out or its clone is not as expected'), { code: 'DIFFERENT' })
+      return same(out, expected)
+    }
+    outcomes.push(await settle(p.then(check)))
   } else if (scenario === 'transfer-in' || scenario === 'transfer-in-allocated') {
     const bx = scenario === 'transfer-in-allocated' ? tn.allocate(rows * inputs) : undefined
     const bw = scenario === 'transfer-in-allocated' ? tn.allocate(inputs * units) : undefined

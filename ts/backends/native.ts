@@ -26,6 +26,13 @@ type RawDenseTail = [rows: number, inputs: number, units: number, alpha: number,
 export interface NativeBinding {
   /** The version of these calling conventions (NATIVE_ABI_VERSION when they match). */
   abiVersion(): number
+  /**
+   * n (>= 1) zeroed floats of memory the addon owns and counts references to, so that an async
+   * call uses it in place (no copy) and it stays alive until every call using it has completed,
+   * even if its ArrayBuffer is transferred or collected meanwhile. `undefined` where the runtime
+   * refuses external ArrayBuffers (V8's sandbox; not Node itself).
+   */
+  allocate(n: number): Float32Array | undefined
   /** `spec`: one 40-byte dropout record (wasm-spec-block.ts specRecord). */
   dropout(x: Float32Array, out: Float32Array, spec: Uint8Array): void
   dropoutBackward(dy: Float32Array, out: Float32Array, spec: Uint8Array): void
@@ -57,7 +64,8 @@ export interface NativeBinding {
   /**
    * `dense` on libuv's thread pool. Every argument is checked before the work is queued (a bad
    * call rejects with the error `dense` would throw). N-API cannot pin an ArrayBuffer, so the work
-   * runs on copies made at call time and the outputs are copied back on completion: nothing the
+   * runs on copies of ordinary arrays made at call time, with the outputs copied back on
+   * completion, and on `allocate`'s memory in place, held until the work completes: nothing the
    * caller does meanwhile can crash the process. An output detached or resized by then rejects
    * with ERR_INVALID_ARG and is not written (crates/thinnet-node/src/task.rs).
    */
@@ -100,10 +108,11 @@ export interface NativeBinding {
  * The calling conventions this file speaks (crates/thinnet-node/src/exports.rs ABI_VERSION): a
  * binary of another version is refused at load, like a WASM module of another ABI.
  */
-export const NATIVE_ABI_VERSION = 2
+export const NATIVE_ABI_VERSION = 3
 
 const BINDING_FUNCTIONS = [
   'abiVersion',
+  'allocate',
   'dropout',
   'dropoutBackward',
   'dropoutMask',
@@ -179,7 +188,7 @@ export function nativeBackend(binding: NativeBinding): Backend {
       if (!Number.isSafeInteger(n) || n < 0 || n > NATIVE_MAX_FLOATS) {
         throw invalidArg(`n must be an integer in [0, ${NATIVE_MAX_FLOATS}] on the native backend, received ${describeValue(n)}`)
       }
-      return plainBuffer(n)
+      return ownedBuffer(binding, n)
     },
     dense(x, w, b, y, pre, args): void {
       binding.dense(x, w, b ?? null, y, pre ?? null, ...rawDenseTail(args))
@@ -246,11 +255,17 @@ function rawSavedGrads(
  */
 export const NATIVE_MAX_FLOATS = 2 ** 32 - 1
 
-/** Native kernels read ordinary memory: a buffer is a plain Float32Array, and free drops it. */
-function plainBuffer(n: number): BackendBuffer {
+/**
+ * Native kernels read ordinary memory, so a buffer is a Float32Array and free drops it. Its
+ * memory is the addon's own (binding.allocate): an async call then uses it in place, where an
+ * ordinary array is copied in and out (crates/thinnet-node/src/task.rs), which is what keeps
+ * training's weights and gradients zero-copy. An ordinary array where the runtime refuses
+ * external memory, and for n = 0.
+ */
+function ownedBuffer(binding: NativeBinding, n: number): BackendBuffer {
   let data: Float32Array | undefined
   try {
-    data = new Float32Array(n)
+    data = (n > 0 ? binding.allocate(n) : undefined) ?? new Float32Array(n)
   } catch (error) {
     // Within the limit, only the machine's memory can refuse: the WASM backend's ERR_INTERNAL.
     throw new ThinnetError('ERR_INTERNAL', `the native backend could not allocate ${n * 4} bytes (${String(error)})`, { cause: error })

@@ -154,7 +154,7 @@ impl<T> ArrayArg<T> {
     /// The array's memory as a region. Its slices may be made while the array stays attached and
     /// unresized: during the running callback (JavaScript runs again only when it returns, and
     /// every argument that could run user code is read before the arrays), or for a copy's
-    /// region (task::Staging).
+    /// region or a view of `allocate`'s memory held by a job (task::Staging).
     pub fn region(&self, name: &'static str) -> Result<Region, Error> {
         NATIVE.region::<T>(name, self.ptr as usize, self.len)
     }

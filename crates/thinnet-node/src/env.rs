@@ -8,7 +8,9 @@
 use std::ffi::{CStr, CString};
 use std::os::raw::c_void;
 use std::ptr;
+use std::sync::Arc;
 
+use thinnet_core::boundary::Pinned;
 use thinnet_core::Error;
 
 use crate::sys;
@@ -289,6 +291,43 @@ impl Env {
         Ok(Value(v))
     }
 
+    /// A Float32Array over `pinned`'s memory, whose ArrayBuffer holds one count of it until it is
+    /// collected; `None` where the runtime refuses external ArrayBuffers (V8's sandbox).
+    pub fn pinned_float32_array(&self, pinned: Arc<Pinned>) -> Result<Option<Value>, Error> {
+        let (data, len) = (pinned.ptr(), pinned.floats());
+        let hint = Box::into_raw(Box::new(pinned));
+        let mut buffer = ptr::null_mut();
+        // SAFETY: live env; `data` is valid for len * 4 bytes for as long as `hint`'s Arc lives,
+        // and N-API hands `hint` to release_pinned exactly once, when the ArrayBuffer is
+        // collected; valid out-pointer.
+        let status = unsafe {
+            sys::napi_create_external_arraybuffer(
+                self.raw,
+                data.cast(),
+                len * 4,
+                Some(release_pinned),
+                hint.cast(),
+                &mut buffer,
+            )
+        };
+        if status != sys::NAPI_OK {
+            // SAFETY: no ArrayBuffer was made, so N-API will never call release_pinned: the Box is
+            // still ours, once.
+            drop(unsafe { Box::from_raw(hint) });
+            return if status == sys::NAPI_NO_EXTERNAL_BUFFERS_ALLOWED {
+                Ok(None)
+            } else {
+                Err(self.failure(status, "napi_create_external_arraybuffer"))
+            };
+        }
+        let mut array = ptr::null_mut();
+        // SAFETY: live env; `buffer` is the ArrayBuffer just made, len f32 long; valid out-pointer.
+        let status =
+            unsafe { sys::napi_create_typedarray(self.raw, sys::NAPI_FLOAT32_ARRAY, len, buffer, 0, &mut array) };
+        self.check(status, "napi_create_typedarray")?;
+        Ok(Some(Value(array)))
+    }
+
     /// A new Error whose `.code` is the error's stable code (what `throw` throws, as a value).
     pub fn error_value(&self, error: &Error) -> Result<Value, Error> {
         let code = self.string(error.code.as_str())?;
@@ -444,4 +483,12 @@ impl Env {
 /// replaced.
 fn c_string(s: &str) -> CString {
     CString::new(s.replace('\0', "\u{FFFD}")).unwrap_or_default()
+}
+
+/// napi_finalize of `pinned_float32_array`'s ArrayBuffer: drops the ArrayBuffer's count of the
+/// memory (freed now unless a job in flight still holds it).
+unsafe extern "C" fn release_pinned(_env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
+    // SAFETY: `hint` is the Box<Arc<Pinned>> leaked by pinned_float32_array, handed back once.
+    // Dropping it runs no JavaScript and cannot panic (Pinned's Drop only frees memory).
+    drop(unsafe { Box::from_raw(hint.cast::<Arc<Pinned>>()) });
 }

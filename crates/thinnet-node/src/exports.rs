@@ -5,7 +5,7 @@
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 
-use thinnet_core::boundary::{parse_record_bytes, DropoutCall, MaskCall, Region};
+use thinnet_core::boundary::{parse_record_bytes, DropoutCall, MaskCall, Pinned, Region};
 use thinnet_core::Error;
 
 use crate::args;
@@ -21,7 +21,7 @@ use crate::task::{self, Prepared, Staging, Work};
 /// else is refused instead of misreading them. Raise it with any change to an export's signature,
 /// in the same commit as the TypeScript side. (2: dropout specs, the dense header and the
 /// optimizers' parameters as the bytes the WASM backend's encoder writes.)
-const ABI_VERSION: f64 = 2.0;
+const ABI_VERSION: f64 = 3.0;
 
 /// The N-API version whose semantics this addon asks for (Node reads this symbol when present;
 /// otherwise it assumes 8). Everything declared in `sys` exists in version 8.
@@ -42,6 +42,7 @@ pub unsafe extern "C" fn napi_register_module_v1(env: sys::napi_env, exports: sy
         Export { name: c"dropoutBackward", function: dropout_backward },
         Export { name: c"dropoutMask", function: dropout_mask },
         Export { name: c"abiVersion", function: abi_version },
+        Export { name: c"allocate", function: allocate },
         Export { name: c"isa", function: isa },
         Export { name: c"maxThreads", function: max_threads },
         Export { name: c"setMaxThreads", function: set_max_threads },
@@ -115,6 +116,7 @@ callback!(dropout, "dropout", |env, info| run_dropout(env, info, false));
 callback!(dropout_backward, "dropoutBackward", |env, info| run_dropout(env, info, true));
 callback!(dropout_mask, "dropoutMask", run_mask);
 callback!(abi_version, "abiVersion", |env, _| env.number(ABI_VERSION));
+callback!(allocate, "allocate", run_allocate);
 callback!(isa, "isa", |env, _| env.string(thinnet_core::active_isa().name()));
 callback!(max_threads, "maxThreads", |env, _| env.number(thinnet_core::max_threads() as f64));
 callback!(set_max_threads, "setMaxThreads", run_set_max_threads);
@@ -153,6 +155,17 @@ callback!(all_finite, "allFinite", |env, info| {
 fn done(env: &Env, outcome: Result<(), Error>) -> Result<Value, Error> {
     outcome?;
     env.undefined()
+}
+
+/// `n` (> 0) zeroed f32 of memory this addon owns, as a Float32Array; `undefined` where the
+/// runtime refuses external ArrayBuffers (the caller then makes an ordinary array).
+fn run_allocate(env: &Env, info: CallInfo) -> Result<Value, Error> {
+    let [n] = env.args::<1>(info)?;
+    let pinned = Pinned::new(args::count(env, n, "n")?)?;
+    match env.pinned_float32_array(pinned)? {
+        Some(array) => Ok(array),
+        None => env.undefined(),
+    }
 }
 
 fn run_set_max_threads(env: &Env, info: CallInfo) -> Result<Value, Error> {

@@ -53,6 +53,7 @@ pub type napi_callback_info = *mut napi_callback_info__;
 pub type napi_ref = *mut napi_ref__;
 pub type napi_deferred = *mut napi_deferred__;
 pub type napi_async_work = *mut napi_async_work__;
+pub type napi_finalize = Option<unsafe extern "C" fn(env: napi_env, data: *mut c_void, hint: *mut c_void)>;
 
 pub type napi_status = c_int;
 pub const NAPI_OK: napi_status = 0;
@@ -60,6 +61,8 @@ pub const NAPI_INVALID_ARG: napi_status = 1;
 pub const NAPI_NUMBER_EXPECTED: napi_status = 6;
 pub const NAPI_BOOLEAN_EXPECTED: napi_status = 7;
 pub const NAPI_CANCELLED: napi_status = 11;
+/// Runtimes with V8's sandbox (not Node itself) refuse external ArrayBuffers.
+pub const NAPI_NO_EXTERNAL_BUFFERS_ALLOWED: napi_status = 22;
 
 pub type napi_valuetype = c_int;
 pub const NAPI_UNDEFINED: napi_valuetype = 0;
@@ -201,6 +204,23 @@ extern "C" {
         data: *mut *mut c_void,
         arraybuffer: *mut napi_value,
         byte_offset: *mut usize,
+    ) -> napi_status;
+
+    pub fn napi_create_external_arraybuffer(
+        env: napi_env,
+        external_data: *mut c_void,
+        byte_length: usize,
+        finalize_cb: napi_finalize,
+        finalize_hint: *mut c_void,
+        result: *mut napi_value,
+    ) -> napi_status;
+    pub fn napi_create_typedarray(
+        env: napi_env,
+        type_: napi_typedarray_type,
+        length: usize,
+        arraybuffer: napi_value,
+        byte_offset: usize,
+        result: *mut napi_value,
     ) -> napi_status;
 
     /// N-API 7.

@@ -32,8 +32,9 @@
 
 use std::os::raw::c_void;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
 
-use thinnet_core::boundary::Region;
+use thinnet_core::boundary::{Pinned, Region};
 use thinnet_core::Error;
 
 use crate::args::ArrayArg;
@@ -63,30 +64,43 @@ pub struct Prepared {
     pub work: Work,
 }
 
-/// One array of a call, copied into memory the job owns.
+/// One array of a call, copied into memory the job owns, or `allocate`'s memory used in place.
 struct Copy {
     name: &'static str,
     data: Vec<f32>,
     /// An output's TypedArray, to copy the result back into when the work completes.
     target: Option<Value>,
+    /// The allocation a view of `allocate`'s memory lies in (then `data` is empty and nothing is
+    /// copied back): the job's count keeps it alive until the job completes.
+    pinned: Option<Arc<Pinned>>,
 }
 
-/// The copies of an async call's arrays: the only memory its work reads and writes.
+/// The copies of an async call's arrays: the only memory its work reads and writes, besides
+/// `allocate`'s, which the job keeps alive itself.
 #[derive(Default)]
 pub struct Staging {
     copies: Vec<Copy>,
 }
 
 impl Staging {
-    /// Copies `array` into a buffer of its own and returns the region over that copy, which the
-    /// work may use from a worker thread until the job completes. An `output` is copied back in
-    /// `complete`; its copy starts with the array's contents, so the kernel sees what the sync
-    /// call would.
+    /// Returns the region the work may use for `array` from a worker thread until the job
+    /// completes: for a view of `allocate`'s memory, the memory itself, held by the job's count
+    /// (JavaScript can transfer or drop the ArrayBuffer but not free the memory); for any other
+    /// array, a copy in a buffer of its own. An `output`'s copy is copied back in `complete`; it
+    /// starts with the array's contents, so the kernel sees what the sync call would.
     ///
     /// # Safety
     /// `array` was checked by `array_arg` in the N-API callback that is running now (its memory
     /// is valid for reading until the callback returns).
     pub unsafe fn stage(&mut self, name: &'static str, array: ArrayArg<f32>, output: bool) -> Result<Region, Error> {
+        if array.len > 0 {
+            if let Some(pinned) = Pinned::covering(array.ptr, array.len) {
+                self.copies.push(Copy { name, data: Vec::new(), target: None, pinned: Some(pinned) });
+                // The memory stays where it is for as long as the job's count lives (until
+                // `complete`); the overlap rules were checked on these same addresses.
+                return array.region(name);
+            }
+        }
         let data: Vec<f32> = if array.len == 0 {
             Vec::new()
         } else {
@@ -94,7 +108,7 @@ impl Staging {
             // `ptr`, live for the running callback; the slice is only read, here.
             unsafe { std::slice::from_raw_parts(array.ptr, array.len) }.to_vec()
         };
-        let copy = Copy { name, data, target: output.then_some(array.value) };
+        let copy = Copy { name, data, target: output.then_some(array.value), pinned: None };
         // The Vec's heap memory does not move when the Vec does (it is never resized), and it
         // lives in the Job until `complete`, after the work has finished with it; only this
         // region uses it until then: each array gets its own copy.
@@ -105,11 +119,14 @@ impl Staging {
     }
 }
 
-/// A staged array on the job: its copy, and a reference to its TypedArray if it is an output.
+/// A staged array on the job: its copy, and a reference to its TypedArray if it is an output;
+/// or the allocation it uses in place.
 struct Held {
     name: &'static str,
     data: Vec<f32>,
     reference: Option<Reference>,
+    /// Dropped (on the JavaScript thread) when the job is released, after the work has finished.
+    _pinned: Option<Arc<Pinned>>,
 }
 
 /// What travels through napi_create_async_work's `data`, boxed. `execute` (worker thread) uses
@@ -155,7 +172,7 @@ fn reject_now(env: &Env, deferred: Deferred, error: &Error) -> Result<(), Error>
 fn queue(env: &Env, name: &'static str, deferred: Deferred, prepared: Prepared) -> Result<(), (Deferred, Error)> {
     let Prepared { staging, work } = prepared;
     let mut held = Vec::with_capacity(staging.copies.len());
-    for Copy { name: array_name, data, target } in staging.copies {
+    for Copy { name: array_name, data, target, pinned } in staging.copies {
         let reference = match target.map(|value| env.reference(value)).transpose() {
             Ok(reference) => reference,
             Err(error) => {
@@ -163,7 +180,7 @@ fn queue(env: &Env, name: &'static str, deferred: Deferred, prepared: Prepared) 
                 return Err((deferred, error));
             }
         };
-        held.push(Held { name: array_name, data, reference });
+        held.push(Held { name: array_name, data, reference, _pinned: pinned });
     }
     let job = Box::into_raw(Box::new(Job { name, work: Some(work), outcome: None, held, deferred, handle: None }));
     // SAFETY: `execute` calls no N-API; `job` stays allocated until `complete` takes it back (or

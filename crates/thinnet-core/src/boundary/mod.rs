@@ -9,6 +9,7 @@
 
 mod calls;
 mod ops;
+mod pinned;
 mod region;
 mod spec_block;
 
@@ -17,6 +18,7 @@ pub use ops::{
     AdamCall, DenseBackwardCall, DenseForwardCall, DropoutCall, GemmCall, MaskCall, PlannedBackward, PlannedForward,
     SgdCall,
 };
+pub use pinned::Pinned;
 pub use region::{check_disjoint, pair, Memory, Pair, Region, ABSENT};
 pub use spec_block::{
     activation, js_number, parse as parse_dropouts, parse_dense_header, parse_record, parse_record_bytes, BLOCK_WORDS,
