@@ -46,11 +46,13 @@ function detachedBuffer(buffer: ArrayBufferLike): boolean {
  * (an own `length` getter, a subclass) runs when a backend reads it. Either way the caller's array
  * shares every byte with what the backend writes.
  */
-function checkTypedArray<T extends Float32Array | Uint32Array>(name: string, value: unknown, type: 'Float32Array' | 'Uint32Array'): T {
+function checkTypedArray(name: string, value: unknown, type: 'Float32Array'): Float32Array
+function checkTypedArray(name: string, value: unknown, type: 'Uint32Array'): Uint32Array
+function checkTypedArray(name: string, value: unknown, type: 'Float32Array' | 'Uint32Array'): Float32Array | Uint32Array {
   if (typedArrayTag(value) !== type) {
     throw invalidArg(`${name} must be a ${type}, received ${describeValue(value)}`)
   }
-  const view = value as T
+  const view = value as Float32Array | Uint32Array
   if (isDetached(view)) {
     throw invalidArg(
       `${name} must be a ${type} over live memory, received a ${type} whose buffer is detached ` +
@@ -59,7 +61,7 @@ function checkTypedArray<T extends Float32Array | Uint32Array>(name: string, val
   }
   const Kind = type === 'Float32Array' ? F32 : U32
   if (isPlainView(view, Kind.prototype)) return view
-  return new Kind(bufferOf(view) as ArrayBuffer, byteOffsetOf(view), lengthOf(view)) as T
+  return new Kind(bufferOf(view) as ArrayBuffer, byteOffsetOf(view), lengthOf(view))
 }
 
 /** The properties of a view that the backends read or call. */
@@ -78,11 +80,11 @@ function isPlainView(view: ArrayBufferView, proto: object): boolean {
 }
 
 export function checkFloat32Array(name: string, value: unknown): Float32Array {
-  return checkTypedArray<Float32Array>(name, value, 'Float32Array')
+  return checkTypedArray(name, value, 'Float32Array')
 }
 
 export function checkUint32Array(name: string, value: unknown): Uint32Array {
-  return checkTypedArray<Uint32Array>(name, value, 'Uint32Array')
+  return checkTypedArray(name, value, 'Uint32Array')
 }
 
 /**

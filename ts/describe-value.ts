@@ -35,15 +35,26 @@ export function describeValue(value: unknown): string {
 
 /** The engine's own getter `key` of `proto`, callable on any value (it throws for one without the slot). */
 export function intrinsicGetter(proto: object, key: PropertyKey): (value: object) => unknown {
-  const get = Object.getOwnPropertyDescriptor(proto, key)!.get!
+  const get = ownGetter(proto, key)
   return (value) => get.call(value)
+}
+
+/** The getter `key` of `proto` itself, to be called with any value as `this`. */
+function ownGetter(proto: object, key: PropertyKey): (this: unknown) => unknown {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- the engine's getter is taken off its descriptor on purpose, to be .call()ed on the value under test
+  const get = Object.getOwnPropertyDescriptor(proto, key)?.get
+  // Every key asked for is a getter of the language itself: its absence is an engine bug, not input.
+  if (get === undefined) throw new Error(`thinnet: this engine has no getter ${String(key)} to check values with`)
+  return get
 }
 
 /** Brand checks that read an internal slot and throw (or not) without running user code. */
 const BRANDS: readonly (readonly [name: string, check: (value: object) => unknown])[] = [
   ['ArrayBuffer', intrinsicGetter(ArrayBuffer.prototype, 'byteLength')],
+  // SharedArrayBuffer is absent from some pages (no cross-origin isolation); where typeof finds it
+  // the checker's narrowing of its constructor type loses `prototype`'s type, hence the cast.
   ...(typeof SharedArrayBuffer === 'function'
-    ? [['SharedArrayBuffer', intrinsicGetter(SharedArrayBuffer.prototype, 'byteLength')] as const]
+    ? [['SharedArrayBuffer', intrinsicGetter(SharedArrayBuffer.prototype as object, 'byteLength')] as const]
     : []),
   // DataView's `buffer` getter (its byteLength one throws for a detached view).
   ['DataView', intrinsicGetter(DataView.prototype, 'buffer')],
@@ -76,7 +87,7 @@ function describeObject(value: object): string {
 // real typed array and undefined for anything else: cross-realm safe and not spoofable, unlike
 // instanceof or Object.prototype.toString.
 export const typedArrayProto = Object.getPrototypeOf(Uint8Array.prototype) as object
-const typedArrayTagGetter = Object.getOwnPropertyDescriptor(typedArrayProto, Symbol.toStringTag)!.get!
+const typedArrayTagGetter = ownGetter(typedArrayProto, Symbol.toStringTag)
 
 /** The internal type name of a real typed array ('Float32Array'...), undefined for anything else. */
 export function typedArrayTag(value: unknown): string | undefined {

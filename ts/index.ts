@@ -46,10 +46,12 @@ export interface LoadOptions {
  * ```
  */
 export async function load(options: LoadOptions = {}): Promise<Thinnet> {
-  // Each option is read once, before anything else runs.
-  const backend = options?.backend
-  const wasm = options?.wasm
-  const warnOnFallback = options?.warnOnFallback
+  // Each option is read once, before anything else runs. A JavaScript caller may pass null for
+  // the options (read as none): typed as what it may be.
+  const given = options as LoadOptions | null | undefined
+  const backend = given?.backend
+  const wasm = given?.wasm
+  const warnOnFallback = given?.warnOnFallback
   if (warnOnFallback !== undefined && typeof warnOnFallback !== 'boolean') {
     throw invalidArg(`warnOnFallback must be a boolean, received ${describeValue(warnOnFallback)}`)
   }

@@ -120,11 +120,14 @@ const PROBE_N = 45
 
 /** Checks that a loaded backend is the one asked for and computes masks the contract's way. */
 function probe(name: BackendName, backend: Backend): void {
-  if (typeof backend !== 'object' || backend === null) {
-    throw new Error(`the loader returned ${describeValue(backend)} instead of a backend`)
+  // A loader is code of its own (a custom one, a stale build): what it returned is checked as unknown.
+  const loaded: unknown = backend
+  if (typeof loaded !== 'object' || loaded === null) {
+    throw new Error(`the loader returned ${describeValue(loaded)} instead of a backend`)
   }
-  if (backend.name !== name) {
-    throw new Error(`the loader returned a backend named '${String(backend.name)}'`)
+  const loadedName: unknown = backend.name
+  if (loadedName !== name) {
+    throw new Error(`the loader returned a backend named '${String(loadedName)}'`)
   }
   for (const method of ['dropout', 'dropoutBackward', 'dropoutMask', 'allocate'] as const) {
     if (typeof backend[method] !== 'function') throw new Error(`the backend has no ${method} method`)
@@ -134,7 +137,7 @@ function probe(name: BackendName, backend: Backend): void {
   const want = referenceMask(PROBE_N, PROBE)
   if (!got.every((word, i) => word === want[i])) {
     throw new Error(
-      `it loaded, but its probe mask [${[...got].map(hex)}] differs from the reference [${[...want].map(hex)}] ` +
+      `it loaded, but its probe mask [${[...got].map(hex).join(',')}] differs from the reference [${[...want].map(hex).join(',')}] ` +
         '(a stale or broken build: rebuild it)',
     )
   }
@@ -149,6 +152,8 @@ function explain(error: unknown): string {
   const parts: string[] = []
   let current: unknown = error
   for (let depth = 0; depth < 4 && current !== undefined; depth++) {
+    // Whatever else was thrown reads as String() gives it (a plain object as [object Object]).
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a thrown value may be anything, and String() is how the message has always shown a non-Error
     const message = current instanceof Error ? current.message : String(current)
     if (!parts.some((part) => part.includes(message))) parts.push(message)
     current = current instanceof Error ? current.cause : undefined

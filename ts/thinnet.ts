@@ -188,6 +188,7 @@ export interface Thinnet extends Ops {
    * console.log(first.dx) // -> undefined
    * ```
    */
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- `{}` is N's default: no output asked for beyond the defaults (ops-port.ts's Ops has the same signature)
   denseBackward<const N extends DenseNeed = {}>(options: DenseBackwardOptions & { need?: N }): DenseGradients<N>
 
   /**
@@ -224,6 +225,7 @@ export interface Thinnet extends Ops {
    * console.log(db) // -> Float32Array [2, 2]
    * ```
    */
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- `{}` is N's default: no output asked for beyond the defaults (ops-port.ts's Ops has the same signature)
   denseBackwardAsync<const N extends DenseNeed = {}>(options: DenseBackwardOptions & { need?: N }): Promise<DenseGradients<N>>
 
   /**

@@ -143,6 +143,7 @@ type Computed<N, K extends keyof DenseNeed> = K extends keyof N
  * What `denseBackward` returns: each gradient's array (the one given, or a new one), or undefined
  * for a gradient `need` turned off.
  */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- `{}` is N's default: no output asked for beyond the defaults, so every gradient is computed
 export type DenseGradients<N extends DenseNeed = {}> = {
   dx: Computed<N, 'dx'>
   dw: Computed<N, 'dw'>

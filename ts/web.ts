@@ -54,9 +54,11 @@ const loaders = (location: CheckedLocation | undefined): BackendLoaders => ({
  * ```
  */
 export async function load(options: LoadOptions = {}): Promise<Thinnet> {
-  // Each option is read once, before anything else runs.
-  const backend = options?.backend
-  const wasm = options?.wasm
+  // Each option is read once, before anything else runs. A JavaScript caller may pass null for
+  // the options (read as none): typed as what it may be.
+  const given = options as LoadOptions | null | undefined
+  const backend = given?.backend
+  const wasm = given?.wasm
   // A malformed location is the caller's error, found before any backend is tried.
   const location = checkWasmLocation(wasm, webWasmPlatform)
   return createThinnet(await selectBackend({ backend, loaders: loaders(location) }), webModelStore)

@@ -146,7 +146,7 @@ function split(what: string, images: IdxArray, imagesPath: string, labels: IdxAr
   }
   const pixels = images.data
   const out = new Float32Array(pixels.length)
-  for (let i = 0; i < pixels.length; i++) out[i] = PIXEL[pixels[i]]!
+  for (let i = 0; i < pixels.length; i++) out[i] = PIXEL[pixels[i]]
   return { images: out, labels: labelData, count, rows: ROWS, cols: COLS }
 }
 
@@ -173,7 +173,9 @@ function split(what: string, images: IdxArray, imagesPath: string, labels: IdxAr
  * ```
  */
 export async function loadFashionMnist(options: FashionMnistOptions = {}): Promise<FashionMnist> {
-  const opts = checkObject(options ?? {}, 'options', "{ set: 'full' }")
+  // A JavaScript caller may pass null for the options (read as none): typed as what it may be.
+  const given: unknown = options
+  const opts = checkObject(given ?? {}, 'options', "{ set: 'full' }")
   checkKeys(opts, ['set', 'dir'], 'options')
   const { set: setOption, dir: dirOption } = opts
   if (setOption !== undefined && setOption !== 'subset' && setOption !== 'full') {

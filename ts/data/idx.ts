@@ -75,7 +75,9 @@ const hex = (b: number): string => '0x' + b.toString(16).padStart(2, '0')
  * ```
  */
 export function parseIdx(bytes: Uint8Array, options: ParseIdxOptions = {}): IdxArray {
-  const name = typeof options?.name === 'string' && options.name !== '' ? options.name : 'IDX data'
+  // A JavaScript caller may pass null for the options: typed as what it may be.
+  const given = options as ParseIdxOptions | null | undefined
+  const name = typeof given?.name === 'string' && given.name !== '' ? given.name : 'IDX data'
   const fail = (what: string) => invalidArg(`${name}: ${what}`)
 
   // ArrayBuffer.isView and the typed-array tag are cross-realm (a Buffer or a Uint8Array from

@@ -51,7 +51,7 @@ export function compile(layers: readonly Layer[], inputs: number, mode: DropoutM
   let pendingInput: { p: number; mode: DropoutMode; index: number } | undefined
   let width = inputs
   layers.forEach((layer, index) => {
-    const previous = layers[index - 1]
+    const previous = index > 0 ? layers[index - 1] : undefined
     if (layer.kind === 'dropout') {
       if (previous?.kind === 'dropout') {
         throw invalidArg(
@@ -59,7 +59,7 @@ export function compile(layers: readonly Layer[], inputs: number, mode: DropoutM
         )
       }
       const dropout = { p: layer.rate, mode: layer.mode ?? mode }
-      const last = plan[plan.length - 1]
+      const last = plan.length > 0 ? plan[plan.length - 1] : undefined
       if (previous?.kind === 'dense' && last !== undefined) {
         last.outputDropout = dropout
         last.from.push(index)

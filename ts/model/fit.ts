@@ -26,7 +26,7 @@ import { describeValue, readOptions } from '../validate.js'
 import { checkData, checkPositiveInt, type CheckedData } from './data-checks.js'
 import { meanSquaredError, softmaxCrossEntropy, type LossName, type LossResult } from './loss.js'
 import { adam, describeOptimizer, type Optimizer, type OptimizerState } from './optimizers.js'
-import { checkPredictOptions, evaluateUnlocked } from './predict.js'
+import { checkPredictOptions, evaluateUnlocked, targetsOf } from './predict.js'
 import { checkSchedule, type Schedule } from './schedules.js'
 import type { Sequential } from './sequential.js'
 import { internalsOf } from './sequential-internals.js'
@@ -115,6 +115,11 @@ function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('This operation was aborted', 'AbortError')
 }
 
+/** What fit's `signal` option must be: an object whose `aborted` reads as a boolean (read once, here). */
+function isAbortSignal(value: unknown): value is AbortSignal {
+  return typeof value === 'object' && value !== null && typeof (value as { aborted?: unknown }).aborted === 'boolean'
+}
+
 /** A permutation of 0..n-1 (Fisher-Yates), from draws offset .. offset + n - 1 of the shuffle stream. */
 export function permutation(n: number, seed: bigint, offset: bigint): Uint32Array {
   const order = new Uint32Array(n)
@@ -124,7 +129,7 @@ export function permutation(n: number, seed: bigint, offset: bigint): Uint32Arra
     // floor(u * (i + 1) / 2^32) is exact in doubles (u < 2^32, i + 1 < 2^21 for any real array).
     const j = Math.floor((u[i] * (i + 1)) / 4294967296)
     const t = order[i]
-    order[i] = order[j]!
+    order[i] = order[j]
     order[j] = t
   }
   return order
@@ -150,8 +155,8 @@ export async function fit(model: Sequential, options: FitOptions): Promise<Histo
   const dropoutSchedule = o.dropoutSchedule === undefined ? undefined : checkSchedule(o.dropoutSchedule, 'dropoutSchedule')
   checkFunction('onBatch', o.onBatch)
   checkFunction('onEpoch', o.onEpoch)
-  const signal = o.signal as AbortSignal | undefined
-  if (signal !== undefined && !(typeof signal === 'object' && signal !== null && typeof signal.aborted === 'boolean')) {
+  const signal = o.signal
+  if (signal !== undefined && !isAbortSignal(signal)) {
     throw invalidArg(`signal must be an AbortSignal, received ${describeValue(signal)}`)
   }
   internals.settleLoss(data.loss)
@@ -300,11 +305,20 @@ function gather(
   xb: Float32Array,
   yb: Int32Array | Float32Array,
 ): void {
+  const labels = data.labels
+  if (labels !== undefined) {
+    for (let i = 0; i < n; i++) {
+      const src = order === undefined ? r0 + i : order[r0 + i]
+      xb.set(data.x.subarray(src * inputs, (src + 1) * inputs), i * inputs)
+      yb[i] = labels[src]
+    }
+    return
+  }
+  const targets = targetsOf(data)
   for (let i = 0; i < n; i++) {
     const src = order === undefined ? r0 + i : order[r0 + i]
     xb.set(data.x.subarray(src * inputs, (src + 1) * inputs), i * inputs)
-    if (data.labels !== undefined) yb[i] = data.labels[src]!
-    else yb.set(data.targets!.subarray(src * outputs, (src + 1) * outputs), i * outputs)
+    yb.set(targets.subarray(src * outputs, (src + 1) * outputs), i * outputs)
   }
 }
 
@@ -343,9 +357,11 @@ async function step(
           ' (check the data for NaN or infinite values, or lower the learning rate)',
       )
     }
-    let dy: Float32Array | undefined = grad
+    // Every layer but the first passes its dx down; the first needs none.
+    let dy = grad
     for (let i = layers.length - 1; i >= 0; i--) {
-      dy = await layers[i].backwardAsync(dy!, { dx: i > 0 })
+      if (i > 0) dy = await layers[i].backwardAsync(dy)
+      else await layers[i].backwardAsync(dy, { dx: false })
     }
     const bad = state.nonFiniteGradient()
     if (bad !== undefined) {

@@ -123,11 +123,13 @@ export function dense(options: DenseLayerArgs): DenseLayer {
 export function checkLayer(value: unknown, name: string): Layer {
   const o = checkObject(value, name, 'tn.layers.dense({ units: 10 })')
   if (o.kind === 'dropout') {
-    const { kind: _, ...rest } = o
+    const rest = { ...o }
+    delete rest.kind
     return dropout(rest as unknown as DropoutLayerArgs)
   }
   if (o.kind === 'dense') {
-    const { kind: _, ...rest } = o
+    const rest = { ...o }
+    delete rest.kind
     const options: Record<string, unknown> = {}
     for (const [key, v] of Object.entries(rest)) if (v !== undefined) options[key] = v
     if (options.dropConnect === 0) delete options.dropConnect

@@ -7,10 +7,10 @@
  * shares one weight mask per call, so then each pass is its own call.
  */
 
-import { invalidArg } from '../errors.js'
+import { invalidArg, ThinnetError } from '../errors.js'
 import type { U64 } from '../types.js'
 import { checkU64, describeValue, readOptions } from '../validate.js'
-import { checkData, checkPositiveInt, checkX } from './data-checks.js'
+import { checkData, checkPositiveInt, checkX, type CheckedData } from './data-checks.js'
 import { probabilityCrossEntropy, softmaxRows } from './loss.js'
 import type { Sequential } from './sequential.js'
 import { internalsOf } from './sequential-internals.js'
@@ -109,6 +109,12 @@ export async function evaluate(model: Sequential, x: Float32Array, y: unknown, o
   return internalsOf(model).exclusive('evaluate', () => evaluateUnlocked(model, x, y, opts))
 }
 
+/** @internal The targets of checked data without labels (checkData gives one or the other). */
+export function targetsOf(data: CheckedData): Float32Array {
+  if (data.targets === undefined) throw new ThinnetError('ERR_INTERNAL', 'checked data holds neither labels nor targets')
+  return data.targets
+}
+
 /** @internal evaluate for callers that already hold the model (fit's validation). */
 export async function evaluateUnlocked(model: Sequential, x: unknown, y: unknown, opts: CheckedPredict, names = ['x', 'y']): Promise<Evaluation> {
   const data = checkData(x, y, model.inputs, model.outputs, names[0], names[1])
@@ -119,10 +125,13 @@ export async function evaluateUnlocked(model: Sequential, x: unknown, y: unknown
   let total = 0
   let correct = 0
   if (data.labels !== undefined) {
-    for (let r = 0; r < rows; r++) if (p.classes![r] === data.labels[r]) correct++
+    // Labels call for the cross-entropy loss, so run() classified every row.
+    const classes = p.classes
+    if (classes === undefined) throw new ThinnetError('ERR_INTERNAL', 'evaluate: labelled data gave no predicted classes')
+    for (let r = 0; r < rows; r++) if (classes[r] === data.labels[r]) correct++
     return { loss: probabilityCrossEntropy(p.mean, data.labels, rows, outputs), accuracy: correct / rows, examples: rows }
   }
-  const targets = data.targets!
+  const targets = targetsOf(data)
   for (let i = 0; i < targets.length; i++) {
     const d = p.mean[i] - targets[i]
     total += d * d

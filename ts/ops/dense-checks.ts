@@ -5,7 +5,7 @@
  */
 
 import type { Activation, DenseArgs, KernelDropConnect } from '../backend.js'
-import { invalidArg, shapeMismatch } from '../errors.js'
+import { invalidArg, shapeMismatch, ThinnetError } from '../errors.js'
 import type { DenseLayerOptions } from '../types.js'
 import {
   checkCount,
@@ -155,7 +155,10 @@ function checkDropConnect(pending: Pending, n: number): KernelDropConnect | unde
   const example = "{ p: 0.5, seed: 1 } or { p: 0.5, inference: 'mean' }"
   // Which keys are allowed depends on `inference`: checked just below.
   const options = checkPending(pending, 'dropConnect', example, undefined)
-  const own = pending.read!.own
+  // checkPending threw unless dropConnect was an object, which readPending read.
+  const read = pending.read
+  if (read === undefined) throw new ThinnetError('ERR_INTERNAL', 'dropConnect was checked but not read')
+  const own = read.own
   if (options.inference === undefined) {
     checkOwnKeys(own, DROPOUT_KEYS, 'dropConnect')
     return { kind: 'sample', spec: checkSpec(options, n, 'dropConnect', 'n = inputs * units =') }
