@@ -42,7 +42,7 @@ function percentAfter(text: string, label: string): number {
   return Number(match[1]) / 100
 }
 
-let dir: string
+let dir: string | undefined
 
 beforeAll(async () => {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build the CLI first with npm run build:ts`)
@@ -81,7 +81,7 @@ describeBackends('thinnet train and eval', (tn) => {
   let model: string
 
   beforeAll(async () => {
-    model = join(dir, `model-${tn.backend}`)
+    model = join(dir!, `model-${tn.backend}`)
     trained = await thinnet('train', '--backend', tn.backend, '--layers', '16', '--dropout', '0.2', '--epochs', '1', '--batch-size', '64', '--lr', '0.003', '--quiet', '--out', model)
   })
 
@@ -162,7 +162,7 @@ describe('bad input', () => {
   }
 
   it('thinnet train --out under a file exits 1 naming --out, before training', async () => {
-    const file = join(dir, 'a-file')
+    const file = join(dir!, 'a-file')
     await writeFile(file, 'not a folder')
     const r = await thinnet('train', '--layers', '16', '--out', join(file, 'model'))
     expect(r.code).toBe(1)
@@ -171,7 +171,7 @@ describe('bad input', () => {
   })
 
   it('a ThinnetError prints its code and message, no stack trace', async () => {
-    const r = await thinnet('eval', '--model', join(dir, 'no-model-here'))
+    const r = await thinnet('eval', '--model', join(dir!, 'no-model-here'))
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(/^thinnet eval: ERR_INVALID_ARG: no saved model in /)
     expect(r.stderr).not.toMatch(/\n\s+at /)

@@ -181,7 +181,7 @@ describe('parseIdx rejects malformed input with a typed error naming what is wro
     ['a zero dimension', () => parseIdx(idx(0x08, [3, 0, 2], [])), /dimension 1 of 3x0x2 is 0: an IDX array must hold at least one element/],
     ['huge dimensions', () => parseIdx(idx(0x08, [0xffffffff, 0xffffffff], [1, 2, 3])), new RegExp(`4294967295x4294967295 = 18446744065119617025 elements, more than the ${IDX_MAX_ELEMENTS}`)],
     ['one dimension past the limit', () => parseIdx(idx(0x0e, [2 ** 31], [])), /declares 2147483648 = 2147483648 elements, more than/],
-    ['255 dimensions of 2^32 - 1', () => parseIdx(idx(0x08, new Array(255).fill(0xffffffff), [])), /elements, more than the/],
+    ['255 dimensions of 2^32 - 1', () => parseIdx(idx(0x08, new Array<number>(255).fill(0xffffffff), [])), /elements, more than the/],
     ['truncated data', () => parseIdx(idx(0x0c, [2, 3], new Array(23).fill(0))), /^IDX data: file is truncated: header says 2x3 int32 = 24 bytes of data, found 23$/],
     ['no data at all', () => parseIdx(idx(0x08, [5], [])), /file is truncated: header says 5 uint8 = 5 bytes of data, found 0/],
     ['trailing bytes', () => parseIdx(idx(0x0b, [2], [0, 1, 0, 2, 9])), /^IDX data: file has 1 trailing bytes: header says 2 int16 = 4 bytes of data, found 5$/],

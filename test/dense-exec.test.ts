@@ -14,6 +14,13 @@ import { bitsOf, expectSameBits } from './util.js'
 
 const ALL = dropouts(7)
 
+/** A copy of `value` without `key` (what a rest destructuring gives, with no unused name). */
+function without<T extends object, K extends keyof T>(value: T, key: K): Omit<T, K> {
+  const copy = { ...value }
+  Reflect.deleteProperty(copy, key)
+  return copy
+}
+
 function layerCall(rows: number, inputs: number, units: number, seed: number) {
   const { x, w, b, dy } = layerData(rows, inputs, units, seed)
   return { x, w, b, dy, rows, inputs, units, activation: 'gelu' as const, ...ALL }
@@ -35,7 +42,7 @@ describeBackends('dense execution', (tn: Thinnet) => {
       const yAsync = await tn.denseAsync({ ...c, pre: preAsync })
       expectSameBits(yAsync, y, 'y')
       expectSameBits(preAsync, pre, 'pre')
-      const { b: _, ...layer } = c
+      const layer = without(c, 'b')
       const sync = tn.denseBackward({ ...layer, dy, pre })
       const async = await tn.denseBackwardAsync({ ...layer, dy, pre })
       for (const g of ['dx', 'dw', 'db'] as const) expectSameBits(async[g], sync[g], g)
@@ -44,14 +51,14 @@ describeBackends('dense execution', (tn: Thinnet) => {
 
   it('runs several async calls at once, each with its own result', async () => {
     const calls = [0, 1, 2, 3].map((k) => layerCall(64, 128 + k, 96, 40 + k))
-    const want = calls.map(({ dy: _, ...c }) => tn.dense(c))
-    const got = await Promise.all(calls.map(({ dy: _, ...c }) => tn.denseAsync(c)))
+    const want = calls.map((c) => tn.dense(without(c, 'dy')))
+    const got = await Promise.all(calls.map((c) => tn.denseAsync(without(c, 'dy'))))
     got.forEach((y, k) => expectSameBits(y, want[k], `call ${k}`))
   })
 
   it('gives the same bits with 1 and 2 threads (forward, backward, gemm)', () => {
     const { dy, ...c } = layerCall(128, 784, 512, 3)
-    const { b: _, ...layer } = c
+    const layer = without(c, 'b')
     const run = () => {
       const pre = new Float32Array(128 * 512)
       const y = tn.dense({ ...c, pre })
@@ -166,7 +173,7 @@ describeBackends('dense execution', (tn: Thinnet) => {
     expectSameBits(buffers[3].view(), want, 'resident y')
     // Mixed: resident weights, ordinary x and y (copied in and out).
     expectSameBits(tn.dense({ ...c, w: buffers[1].view(), b: buffers[2].view() }), want, 'mixed')
-    const { b: _, ...layer } = c
+    const layer = without(c, 'b')
     const g = tn.denseBackward({ ...layer, dy, pre: undefined, y: undefined, activation: 'linear' })
     const gResident = tn.denseBackward({ ...layer, x: buffers[0].view(), w: buffers[1].view(), dy, activation: 'linear' })
     for (const k of ['dx', 'dw', 'db'] as const) expectSameBits(gResident[k], g[k], k)

@@ -10,7 +10,7 @@
  * - and the same in the backward pass, where the masks are regenerated from the specs.
  */
 
-import { expect, it } from 'vitest'
+import { it } from 'vitest'
 import type { DropoutMode } from '../ts/index.js'
 import { describeBackends } from './backends.js'
 import { layerData, uniform } from './dense-data.js'

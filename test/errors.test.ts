@@ -17,8 +17,8 @@ interface Case {
   message: RegExp
 }
 
-/** Fresh arrays per case; all of them are checked afterwards. */
-interface Arrays {
+/** Fresh arrays per case; all of them are checked afterwards (a type, so Object.entries sees its values). */
+type Arrays = {
   x: Float32Array
   out: Float32Array
   bits: Uint32Array

@@ -366,7 +366,7 @@ describeBackends('views of WASM memory', (tn: Thinnet) => {
     expect([...tn.dropout(new Float32Array([1, 2, 3]), { p: 0, seed: 1 })]).toEqual([1, 2, 3])
     tn.dropout(whole.subarray(4, 8), { p: 0, seed: 1, out: whole.subarray(8, 12) })
     tn.dropout(x.subarray(0, 4), { p: 0, seed: 1, out: buf.view().subarray(12, 16) })
-    expect([...buf.view()]).toEqual([...new Array(12).fill(2), 1, 1, 1, 1])
+    expect([...buf.view()]).toEqual([...new Array<number>(12).fill(2), 1, 1, 1, 1])
     buf.free()
   })
 

@@ -366,7 +366,7 @@ describeEach('optimizer steps', backends, (backend) => {
       expect(thrown, what).toBeInstanceOf(Error)
       expect({ what, code: (thrown as { code?: unknown }).code, message: (thrown as Error).message }).toMatchObject({
         code,
-        message: expect.stringMatching(message),
+        message: expect.stringMatching(message) as unknown,
       })
       arrays.forEach((a, i) => expectUntouched(a, before[i], `${what}: array ${i}`))
     }
@@ -498,7 +498,7 @@ describeEach('allFinite', backends, (backend) => {
       expect({ what, code: (thrown as { code?: unknown }).code, message: (thrown as Error).message }).toMatchObject({
         code: 'ERR_INVALID_ARG',
         // Native says of a detached array "x is a Float32Array whose ArrayBuffer is detached".
-        message: expect.stringMatching(/^x (must be|is) a Float32Array/),
+        message: expect.stringMatching(/^x (must be|is) a Float32Array/) as unknown,
       })
     }
   })

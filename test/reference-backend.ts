@@ -63,13 +63,20 @@ export function referenceBackend(name: BackendName = 'native', isa = 'reference'
       calls.push({ op: 'denseBackward', args })
       denseBackward(...args)
     },
-    async denseAsync(...args) {
+    // Computed at once, as the async functions these were; a throw becomes the promise's rejection.
+    denseAsync(...args) {
       calls.push({ op: 'denseAsync', args })
-      dense(...args)
+      return new Promise<void>((resolve) => {
+        dense(...args)
+        resolve()
+      })
     },
-    async denseBackwardAsync(...args) {
+    denseBackwardAsync(...args) {
       calls.push({ op: 'denseBackwardAsync', args })
-      denseBackward(...args)
+      return new Promise<void>((resolve) => {
+        denseBackward(...args)
+        resolve()
+      })
     },
     gemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number) {
       calls.push({ op: 'gemm', args: [a, b, c, m, k, n] })

@@ -66,7 +66,7 @@ describe('Philox4x32-10', () => {
     for (let i = 0; i < 500; i++) {
       const counter = [next(), next(), next(), next()] as const
       const key = [next(), next()] as const
-      expect(philox4x32_10(counter, key), `counter ${hex([...counter])} key ${hex([...key])}`).toEqual(
+      expect(philox4x32_10(counter, key), `counter ${hex([...counter]).join(',')} key ${hex([...key]).join(',')}`).toEqual(
         bigintPhilox([...counter], [...key]),
       )
     }

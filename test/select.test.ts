@@ -32,9 +32,11 @@ function fakeLoaders(fakes: Fakes): BackendLoaders & { log: string[] } {
       return give(fakes.native, 'native')
     },
     // Asynchronous, as the real one: rejections must be handled like throws.
-    async wasm({ simd }) {
-      log.push(simd ? 'wasm' : 'wasm-scalar')
-      return give(simd ? fakes.wasm : fakes.scalar, simd ? 'wasm' : 'wasm-scalar')
+    wasm({ simd }) {
+      return new Promise((resolve) => {
+        log.push(simd ? 'wasm' : 'wasm-scalar')
+        resolve(give(simd ? fakes.wasm : fakes.scalar, simd ? 'wasm' : 'wasm-scalar'))
+      })
     },
     wasmSimdSupported() {
       log.push('simd?')

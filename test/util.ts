@@ -93,7 +93,7 @@ function checkThinnetError(thrown: unknown, code: ThinnetErrorCode, message: Reg
   expect(thrown, 'expected a ThinnetError to be thrown').toBeInstanceOf(ThinnetError)
   const error = thrown as ThinnetError
   expect(error.name).toBe('ThinnetError')
-  expect({ code: error.code, message: error.message }).toMatchObject({ code, message: expect.stringMatching(message) })
+  expect({ code: error.code, message: error.message }).toMatchObject({ code, message: expect.stringMatching(message) as unknown })
   return error
 }
 
