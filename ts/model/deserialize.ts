@@ -4,33 +4,54 @@
  */
 
 import { invalidArg, shapeMismatch } from '../errors.js'
-import type { Thinnet } from '../thinnet.js'
-import { checkKeys, checkObject, describeValue } from '../validate.js'
+import type { Ops } from '../ops-port.js'
+import { checkCount, checkKeys, checkMode, checkObject, describeValue } from '../validate.js'
+import { compile } from './compile.js'
+import { crc32Hex } from './crc32.js'
 import { readFloat32LE } from './float32-bytes.js'
-import type { Layer } from './layers.js'
+import { checkLayer } from './layers.js'
 import { restoreOptimizer } from './deserialize-optimizer.js'
 import { Sequential } from './sequential.js'
-import { MODEL_FORMAT, MODEL_VERSION, type ModelArtifacts, type ModelJSON } from './serialize.js'
+import { MODEL_FORMAT, MODEL_VERSION, type ModelArtifacts } from './serialize.js'
+import { checkFiniteWeights, expectedTensors, tensorOffsets } from './weights-check.js'
 
 function decimal(name: string, value: unknown): bigint {
   if (typeof value !== 'string' || !/^\d+$/.test(value)) throw invalidArg(`${name} must be a decimal string, received ${describeValue(value)}`)
   return BigInt(value)
 }
 
+/** Version 2's checksum of the weights (version 1 has none), ERR_INVALID_ARG naming the file on a mismatch. */
+function checkChecksum(version: number, w: Record<string, unknown>, bytes: Uint8Array): void {
+  if (version < 2) return
+  const want = w.crc32
+  if (typeof want !== 'string' || !/^[0-9a-f]{8}$/.test(want)) {
+    throw invalidArg(`json.weights.crc32 must be the weights' CRC-32 as 8 lowercase hexadecimal digits (format version 2), received ${describeValue(want)}`)
+  }
+  const got = crc32Hex(bytes)
+  if (got !== want) {
+    throw invalidArg(`the weights (${describeValue(w.file)}) do not match their checksum: CRC-32 ${got}, model.json says ${want}: the file is damaged or not this model's`)
+  }
+}
+
 /**
  * A model from its artifacts, on `tn`'s backend. When they hold optimizer state (`json.optimizer`
  * and `optimizerState`), the model's `restoredOptimizer` is that optimizer with its state bound
  * to the model. Every field is checked; a description that does not match its weights or its
- * optimizer state (sizes, tensor or buffer list, another architecture's state) is
+ * optimizer state (sizes, tensor or buffer list, offsets, another architecture's state) is
  * ERR_SHAPE_MISMATCH, anything else malformed (an unknown optimizer, an unsupported version, a
- * non-finite state value) ERR_INVALID_ARG, and no model is left half-built.
+ * checksum that does not match, a non-finite weight or state value) ERR_INVALID_ARG, and no
+ * model is left half-built. The weights are checked (weights-check.ts: sizes, then layout, then
+ * values) before any layer is created, so a damaged file costs no allocation.
  */
-export function fromArtifacts(tn: Thinnet, artifacts: ModelArtifacts): Sequential {
+export function fromArtifacts(tn: Ops, artifacts: ModelArtifacts): Sequential {
   const a = checkObject(artifacts, 'artifacts', '{ json, weights }')
   checkKeys(a, ['json', 'weights', 'optimizerState'], 'artifacts')
   const json = checkObject(a.json, 'json', 'the object model.toArtifacts() returned')
   if (json.format !== MODEL_FORMAT) throw invalidArg(`json.format must be '${MODEL_FORMAT}', received ${describeValue(json.format)}`)
-  if (json.version !== MODEL_VERSION) throw invalidArg(`json.version ${describeValue(json.version)} is not supported (this thinnet reads version ${MODEL_VERSION})`)
+  const version = json.version
+  if (version !== 1 && version !== MODEL_VERSION) {
+    throw invalidArg(`json.version ${describeValue(version)} is not supported (this thinnet reads versions 1 to ${MODEL_VERSION})`)
+  }
   if (!(a.weights instanceof Uint8Array)) throw invalidArg(`weights must be a Uint8Array, received ${describeValue(a.weights)}`)
   const bytes = a.weights
   if (!Array.isArray(json.layers)) throw invalidArg('json.layers must be an array')
@@ -39,33 +60,29 @@ export function fromArtifacts(tn: Thinnet, artifacts: ModelArtifacts): Sequentia
   if (w.byteLength !== bytes.length) {
     throw shapeMismatch(`the weights hold ${bytes.length} bytes but json.weights.byteLength says ${describeValue(w.byteLength)}`)
   }
+  checkChecksum(version, w, bytes)
   const progress = checkObject(json.progress, 'json.progress', '{ epochs: 0, shuffleOffset: "0" }')
-  const model = new Sequential(tn, json.layers as Layer[], {
-    inputs: json.inputs as number,
+  // The sizes the description declares, from the descriptions alone: nothing is allocated yet.
+  const layers = json.layers.map((layer: unknown, i: number) => checkLayer(layer, `json.layers[${i}]`))
+  const inputs = checkCount('json.inputs', json.inputs)
+  if (inputs === 0) throw invalidArg('json.inputs must be at least 1, received 0')
+  const mode = json.mode === undefined ? 'inverted' : checkMode(json.mode, 'json.mode')
+  const plan = compile(layers, inputs, mode)
+  const expected = expectedTensors(plan, bytes.length)
+  const offsets = tensorOffsets(w.tensors, expected, bytes.length)
+  checkFiniteWeights(bytes, offsets, expected)
+  const outputs = plan[plan.length - 1]?.units
+  if (json.outputs !== outputs) throw shapeMismatch(`json.outputs is ${describeValue(json.outputs)} but the layers give ${describeValue(outputs)}`)
+  const model = new Sequential(tn, layers, {
+    inputs,
     seed: decimal('json.seed', json.seed),
-    ...(json.mode === undefined ? {} : { mode: json.mode as 'inverted' | 'classic' }),
+    mode,
     ...(json.loss === null || json.loss === undefined ? {} : { loss: json.loss as 'crossEntropy' | 'mse' }),
   })
   try {
-    if (json.outputs !== model.outputs) throw shapeMismatch(`json.outputs is ${describeValue(json.outputs)} but the layers give ${model.outputs}`)
-    const tensors = w.tensors
-    if (!Array.isArray(tensors) || tensors.length !== 2 * model.fused.length) {
-      throw shapeMismatch(`json.weights.tensors must list w and b of each of the ${model.fused.length} fused layers`)
-    }
-    tensors.forEach((entry: unknown, k: number) => {
-      const t = checkObject(entry, `json.weights.tensors[${k}]`, '{ layer, name, shape, byteOffset, length }')
-      const layer = model.fused[Math.floor(k / 2)]!
-      const name = k % 2 === 0 ? 'w' : 'b'
-      const length = name === 'w' ? layer.inputs * layer.units : layer.units
-      if (t.layer !== Math.floor(k / 2) || t.name !== name || t.length !== length) {
-        throw shapeMismatch(`json.weights.tensors[${k}] must be ${name} of layer ${Math.floor(k / 2)} with ${length} values`)
-      }
-      const offset = t.byteOffset
-      if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0 || offset + 4 * length > bytes.length) {
-        throw shapeMismatch(`json.weights.tensors[${k}].byteOffset ${describeValue(offset)} does not fit ${length} values in ${bytes.length} bytes`)
-      }
-      const target = name === 'w' ? layer.parameters().w : layer.parameters().b
-      readFloat32LE(bytes, offset, target)
+    expected.forEach((t, k) => {
+      const { w: weights, b } = model.fused[t.layer].parameters()
+      readFloat32LE(bytes, offsets[k], t.name === 'w' ? weights : b)
     })
     const generators = json.generators
     if (!Array.isArray(generators) || generators.length !== model.fused.length) {
@@ -73,7 +90,7 @@ export function fromArtifacts(tn: Thinnet, artifacts: ModelArtifacts): Sequentia
     }
     generators.forEach((g: unknown, i: number) => {
       const o = checkObject(g, `json.generators[${i}]`, '{ input, output, dropConnect }')
-      model.fused[i]!.seek({
+      model.fused[i].seek({
         input: decimal(`json.generators[${i}].input`, o.input),
         output: decimal(`json.generators[${i}].output`, o.output),
         dropConnect: decimal(`json.generators[${i}].dropConnect`, o.dropConnect),

@@ -11,20 +11,29 @@
  * the model's JSON, training after a reload with `model.restoredOptimizer` continues exactly as
  * uninterrupted training would on the same backend. Without it, a reload has no optimizer state
  * and training starts a fresh optimizer (Adam's moments and step count, SGD's velocity at zero).
- * The optimizer section is optional, so saves without it are byte for byte what they were, and
- * every earlier save still loads.
+ * The optimizer section is optional, and every earlier save still loads.
+ *
+ * Version 2 (written since issue 11) adds `weights.crc32`, the CRC-32 of the weights, so that a
+ * damaged weights file (a flipped bit that leaves every value finite) is refused on load instead
+ * of predicting garbage; version 1 saves have none and load exactly as before. Whatever the
+ * version, loading checks the declared sizes, the tensors' offsets and the values' finiteness
+ * before building anything (weights-check.ts).
  */
 
-import { invalidArg } from '../errors.js'
-import { checkKeys, checkObject, describeValue } from '../validate.js'
+import { checkKeys, checkObject } from '../validate.js'
 import type { Layer } from './layers.js'
 import type { Optimizer } from './optimizers.js'
 import type { Sequential } from './sequential.js'
+import { crc32Hex } from './crc32.js'
 import { writeFloat32LE } from './float32-bytes.js'
-import { OPTIMIZER_FILE, optimizerArtifacts, type OptimizerJSON } from './serialize-optimizer.js'
+import { optimizerArtifacts, type OptimizerJSON } from './serialize-optimizer.js'
 
 export const MODEL_FORMAT = 'thinnet-model'
-export const MODEL_VERSION = 1
+/**
+ * The version written. Version 2 adds `weights.crc32`, the CRC-32 of the weights (crc32.ts),
+ * which loading verifies; version 1 (no checksum) still loads as before.
+ */
+export const MODEL_VERSION = 2
 /** The weights file's name beside model.json when saved to a directory. */
 export const WEIGHTS_FILE = 'weights.bin'
 
@@ -40,7 +49,8 @@ export interface TensorEntry {
 
 export interface ModelJSON {
   format: typeof MODEL_FORMAT
-  version: typeof MODEL_VERSION
+  /** 2 when written by this thinnet; 1 for earlier saves, which have no `weights.crc32`. */
+  version: 1 | typeof MODEL_VERSION
   inputs: number
   outputs: number
   /** Decimal strings: JSON has no 64-bit integers. */
@@ -50,7 +60,15 @@ export interface ModelJSON {
   layers: Record<string, unknown>[]
   progress: { epochs: number; shuffleOffset: string }
   generators: { input: string; output: string; dropConnect: string }[]
-  weights: { file: string; dtype: 'float32'; byteOrder: 'little'; byteLength: number; tensors: TensorEntry[] }
+  weights: {
+    file: string
+    dtype: 'float32'
+    byteOrder: 'little'
+    byteLength: number
+    /** Version 2: the CRC-32 of the weights' bytes as 8 lowercase hexadecimal digits, checked on load. */
+    crc32?: string
+    tensors: TensorEntry[]
+  }
   /** Present when saved with `{ optimizer }`: the optimizer and the layout of its state (serialize-optimizer.ts). */
   optimizer?: OptimizerJSON
   /** Informational: the backend that saved it. */
@@ -89,7 +107,7 @@ export interface SavedFiles {
 function checkSaveOptions(options: unknown): SaveOptions {
   const o = checkObject(options, 'options', '{ optimizer }')
   checkKeys(o, ['optimizer'], 'options')
-  return o as SaveOptions
+  return o
 }
 
 /** A layer description without its undefined fields (JSON drops them anyway). */
@@ -119,7 +137,7 @@ export function toArtifacts(model: Sequential, options: SaveOptions = {}): Model
   })
   const weights = new Uint8Array(byteOffset)
   for (const t of tensors) {
-    const params = model.fused[t.layer]!.parameters()
+    const params = model.fused[t.layer].parameters()
     writeFloat32LE(weights, t.byteOffset, t.name === 'w' ? params.w : params.b)
   }
   const json: ModelJSON = {
@@ -136,7 +154,7 @@ export function toArtifacts(model: Sequential, options: SaveOptions = {}): Model
       const o = layer.offsets
       return { input: o.input.toString(), output: o.output.toString(), dropConnect: o.dropConnect.toString() }
     }),
-    weights: { file: WEIGHTS_FILE, dtype: 'float32', byteOrder: 'little', byteLength: weights.length, tensors },
+    weights: { file: WEIGHTS_FILE, dtype: 'float32', byteOrder: 'little', byteLength: weights.length, crc32: crc32Hex(weights), tensors },
     ...(saved === undefined ? {} : { optimizer: saved.json }),
     savedBy: { backend: model.backend },
   }

@@ -3,10 +3,11 @@
  * `{ optimizer }`, optimizer.bin. Only the Node entry imports this file.
  */
 
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { constants, type Stats } from 'node:fs'
+import { mkdir, open, writeFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 
-import { invalidArg } from '../errors.js'
+import { invalidArg, ThinnetError } from '../errors.js'
 import type { Thinnet } from '../thinnet.js'
 import { describeValue } from '../validate.js'
 import { fromArtifacts } from './deserialize.js'
@@ -14,6 +15,10 @@ import { OPTIMIZER_FILE } from './serialize-optimizer.js'
 import { toArtifacts, WEIGHTS_FILE, type ModelJSON, type SavedFiles, type SaveOptions } from './serialize.js'
 import type { Sequential } from './sequential.js'
 import { savedFileName, type ModelStore } from './store.js'
+import { MAX_WEIGHT_BYTES } from './weights-check.js'
+
+/** The largest file loading reads (about what Node's readFile can read at once, and the weights' limit). */
+const MAX_FILE_BYTES = MAX_WEIGHT_BYTES
 
 export const nodeModelStore: ModelStore = { save: saveModel, load: loadModel }
 
@@ -37,35 +42,70 @@ async function saveModel(model: Sequential, dir: string, options: SaveOptions): 
   return optimizerPath === undefined ? { json: jsonPath, weights: weightsPath } : { json: jsonPath, weights: weightsPath, optimizer: optimizerPath }
 }
 
+/** What a non-regular file is, for the message. */
+function kindOf(stats: Stats): string {
+  if (stats.isDirectory()) return 'a directory'
+  if (stats.isFIFO()) return 'a FIFO'
+  if (stats.isSocket()) return 'a socket'
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'a device'
+  return 'not a file'
+}
+
+/**
+ * The bytes of the regular file at `path` (`what` names it in messages). Opened with O_NONBLOCK
+ * and checked with fstat before any read: a FIFO would otherwise block the read (and the thread
+ * pool) until a writer came, a directory would fail with a raw EISDIR. Every failure is
+ * ERR_INVALID_ARG naming the file: `missing` says what a missing file means.
+ */
+async function readRegularFile(path: string, what: string, missing: string): Promise<Uint8Array> {
+  let handle: FileHandle
+  try {
+    // O_NONBLOCK is 0 where the platform has none (Windows, which has no FIFOs to open either).
+    handle = await open(path, constants.O_RDONLY | ((constants as Partial<typeof constants>).O_NONBLOCK ?? 0))
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    if (code === 'ENOENT') throw invalidArg(missing)
+    throw invalidArg(`cannot read ${what} ${path}: ${typeof code === 'string' ? code : (error as Error).message}`)
+  }
+  try {
+    const stats = await handle.stat()
+    if (!stats.isFile()) throw invalidArg(`${what} ${path} is not a regular file (${kindOf(stats)})`)
+    if (stats.size > MAX_FILE_BYTES) throw invalidArg(`${what} ${path} holds ${stats.size} bytes, past the ${MAX_FILE_BYTES} a saved model's file may have`)
+    return new Uint8Array(await handle.readFile())
+  } catch (error) {
+    if (error instanceof ThinnetError) throw error
+    const code = (error as { code?: unknown }).code
+    throw invalidArg(`cannot read ${what} ${path}: ${typeof code === 'string' ? code : (error as Error).message}`)
+  } finally {
+    await handle.close()
+  }
+}
+
 /**
  * Reads a model saved by `saveModel` from `dir` onto `tn`'s backend, with its optimizer state
- * when model.json has an optimizer section (then optimizer.bin must be there too).
+ * when model.json has an optimizer section (then optimizer.bin must be there too). Only regular
+ * files are read (readRegularFile); whatever is wrong is a ThinnetError naming the file.
  */
 async function loadModel(tn: Thinnet, dir: string): Promise<Sequential> {
   if (typeof dir !== 'string' || dir === '') throw invalidArg(`dir must be a directory path, received ${describeValue(dir)}`)
-  let json: unknown
-  let weights: Uint8Array
+  if (dir.includes('\0')) throw invalidArg(`dir must be a directory path, received a path with a NUL byte: ${describeValue(dir)}`)
   const jsonPath = join(dir, 'model.json')
+  const text = new TextDecoder().decode(await readRegularFile(jsonPath, 'the model description', `no saved model in ${dir}: ${jsonPath} is missing`))
+  let json: unknown
   try {
-    json = JSON.parse(await readFile(jsonPath, 'utf8'))
-    const file = savedFileName((json as { weights?: { file?: unknown } })?.weights?.file, 'weights.file', jsonPath)
-    weights = new Uint8Array(await readFile(join(dir, file)))
+    json = JSON.parse(text)
   } catch (error) {
-    if (error instanceof SyntaxError) throw invalidArg(`${jsonPath} is not valid JSON: ${error.message}`)
-    if ((error as { code?: string }).code === 'ENOENT') throw invalidArg(`no saved model in ${dir}: ${(error as Error).message}`)
-    throw error
+    throw invalidArg(`${jsonPath} is not valid JSON: ${(error as Error).message}`)
   }
-  const section = (json as { optimizer?: unknown }).optimizer
+  const file = savedFileName((json as { weights?: { file?: unknown } } | null)?.weights?.file, 'weights.file', jsonPath)
+  const weights = await readRegularFile(join(dir, file), 'the weights file', `${jsonPath} names the weights file ${file}, which is missing from ${dir}`)
+  const section = (json as { optimizer?: { state?: { file?: unknown } } | null }).optimizer
   if (section === undefined) return fromArtifacts(tn, { json: json as ModelJSON, weights })
-  const file = savedFileName((section as { state?: { file?: unknown } } | null)?.state?.file, 'optimizer.state.file', jsonPath)
-  let optimizerState: Uint8Array
-  try {
-    optimizerState = new Uint8Array(await readFile(join(dir, file)))
-  } catch (error) {
-    if ((error as { code?: string }).code === 'ENOENT') {
-      throw invalidArg(`${jsonPath} describes optimizer state in ${file}, which is missing from ${dir}`)
-    }
-    throw error
-  }
+  const stateFile = savedFileName(section?.state?.file, 'optimizer.state.file', jsonPath)
+  const optimizerState = await readRegularFile(
+    join(dir, stateFile),
+    'the optimizer state file',
+    `${jsonPath} describes optimizer state in ${stateFile}, which is missing from ${dir}`,
+  )
   return fromArtifacts(tn, { json: json as ModelJSON, weights, optimizerState })
 }

@@ -27,22 +27,35 @@ export function bindStore(tn: Thinnet, store: ModelStore): void {
 
 /** A facade made without a store (createThinnet in tests) can still use toArtifacts. */
 const NO_STORE: ModelStore = {
-  save: async () => {
-    throw invalidArg('this thinnet instance has no model store: use model.toArtifacts(), or load() from the thinnet package')
-  },
-  load: async () => {
-    throw invalidArg('this thinnet instance has no model store: use tn.modelFromArtifacts(), or load() from the thinnet package')
-  },
+  save: () => Promise.reject(invalidArg('this thinnet instance has no model store: use model.toArtifacts(), or load() from the thinnet package')),
+  load: () => Promise.reject(invalidArg('this thinnet instance has no model store: use tn.modelFromArtifacts(), or load() from the thinnet package')),
 }
 
 export function storeOf(tn: Thinnet): ModelStore {
   return stores.get(tn) ?? NO_STORE
 }
 
-/** A file name from model.json (no directory parts, nothing that climbs out), or ERR_INVALID_ARG naming the field. */
+/** The longest file name most file systems take (NAME_MAX: 255 bytes of UTF-8). */
+const MAX_NAME_BYTES = 255
+
+/**
+ * A file name from model.json, or ERR_INVALID_ARG naming the field: a single path component (no
+ * separator, not '.' or '..', so nothing climbs out of the model's folder), no NUL byte (which
+ * Node refuses with an uncoded error) and at most 255 bytes (beyond, ENAMETOOLONG).
+ */
 export function savedFileName(value: unknown, field: string, where: string): string {
-  if (typeof value !== 'string' || value === '' || value === '.' || value === '..' || value.includes('/') || value.includes('\\')) {
-    throw invalidArg(`${where}: ${field} must be a file name, received ${describeValue(value)}`)
+  if (
+    typeof value !== 'string' ||
+    value === '' ||
+    value === '.' ||
+    value === '..' ||
+    value.includes('/') ||
+    value.includes('\\') ||
+    value.includes('\0') ||
+    new TextEncoder().encode(value).length > MAX_NAME_BYTES
+  ) {
+    const shown = typeof value === 'string' && value.length > 64 ? `a name of ${value.length} characters` : describeValue(value)
+    throw invalidArg(`${where}: ${field} must be a file name (one path component, beside it, of at most ${MAX_NAME_BYTES} bytes, no NUL), received ${shown}`)
   }
   return value
 }

@@ -1,0 +1,32 @@
+/**
+ * CRC-32 (the polynomial of zlib, PNG and gzip: reflected 0xEDB88320, initial and final XOR
+ * 0xFFFFFFFF), the checksum of the weights in model.json version 2 (serialize.ts).
+ *
+ * Written by hand, table-driven, because it must run unchanged in Node and in the browser entry
+ * (ts/web.ts's module graph has no `node:` import, so node:zlib's crc32 is out, and it exists
+ * only from Node 22.2), and 20 lines do not justify a runtime dependency the package has none of
+ * for this. Speed: about 0.5 GB/s in V8, a few milliseconds for a model of a few MB, small next
+ * to reading the file.
+ */
+
+const TABLE = (() => {
+  const table = new Uint32Array(256)
+  for (let n = 0; n < 256; n++) {
+    let c = n
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+    table[n] = c >>> 0
+  }
+  return table
+})()
+
+/** The CRC-32 of `bytes`, as an unsigned 32-bit integer (crc32('123456789') is 0xcbf43926). */
+export function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff
+  for (let i = 0; i < bytes.length; i++) c = (TABLE[(c ^ (bytes[i] ?? 0)) & 0xff] ?? 0) ^ (c >>> 8)
+  return (c ^ 0xffffffff) >>> 0
+}
+
+/** The checksum as model.json writes it: 8 lowercase hexadecimal digits. */
+export function crc32Hex(bytes: Uint8Array): string {
+  return crc32(bytes).toString(16).padStart(8, '0')
+}
