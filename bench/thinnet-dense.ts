@@ -80,14 +80,17 @@ function thinnetCase(tn: Thinnet, variant: Variant, threads: number): DenseCase 
     work: variant === 'fused forward + backward' ? 3 : 1,
     group: `${tn.backend}/${threads}`,
     baseline: variant === 'plain GEMM' ? 'plain-gemm' : undefined,
-    async prepare(d: DenseData): Promise<PreparedDense> {
-      const ops = operands(tn, d)
-      const run = call(tn, variant, d, ops)
-      const measure = syncMeasure(() => {
-        tn.setMaxThreads(threads)
-        run()
+    prepare(d: DenseData): Promise<PreparedDense> {
+      // Prepared synchronously, as the async function this was; a throw becomes the rejection.
+      return new Promise<PreparedDense>((resolve) => {
+        const ops = operands(tn, d)
+        const run = call(tn, variant, d, ops)
+        const measure = syncMeasure(() => {
+          tn.setMaxThreads(threads)
+          run()
+        })
+        resolve({ measure, dispose: () => { tn.setMaxThreads(0); ops.free() } })
       })
-      return { measure, dispose: () => { tn.setMaxThreads(0); ops.free() } }
     },
   }
 }

@@ -41,7 +41,8 @@ export interface BenchCase {
   /** 'plain' and 'dropout' dense rows of one implementation pair on `impl` ("time × its plain"). */
   kind?: 'limit' | 'plain' | 'dropout'
   impl?: string
-  run(): void
+  /** Called detached from the case (timeFor(c.run)): a function property, not a method. */
+  run: () => void
   /** Awaited before each round of the case (tfjs: make its backend current again). */
   before?(): Promise<void>
   /** Sum of one call's output (float64), to see that identical calls give identical results. */
@@ -71,7 +72,7 @@ const yieldToLoop = () => new Promise<void>((done) => setTimeout(done, 0))
 function timeFor(fn: () => void, ms: number): { perCall: number; calls: number } {
   const start = performance.now()
   let calls = 0
-  let elapsed = 0
+  let elapsed: number
   do {
     fn()
     calls++

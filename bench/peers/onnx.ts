@@ -15,8 +15,8 @@ import { timeAsync } from './time-async.js'
 import type { DenseCase, PreparedDense } from './types.js'
 
 export interface OrtDense {
-  /** One inference on the pre-allocated tensors; resolves when y is written. */
-  run(): Promise<void>
+  /** One inference on the pre-allocated tensors; resolves when y is written (passed around detached). */
+  run: () => Promise<void>
   /** The output buffer run() writes. */
   y: Float32Array
   release(): Promise<void>

@@ -83,11 +83,14 @@ export async function tfjsDenseCase(backend: TfjsBackend): Promise<DenseCase> {
           await useTfjsBackend(backend)
           return syncMeasure(run)(maxTime)
         },
-        async output() {
-          const y = call()
-          const values = Float32Array.from(y.dataSync())
-          y.dispose()
-          return values
+        output() {
+          // Read synchronously, as the async function this was; a throw becomes the rejection.
+          return new Promise<Float32Array>((resolve) => {
+            const y = call()
+            const values = Float32Array.from(y.dataSync())
+            y.dispose()
+            resolve(values)
+          })
         },
         dispose() {
           tf.dispose([x, w, b])

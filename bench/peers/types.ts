@@ -56,5 +56,9 @@ export interface DenseCase {
 
 /** PreparedDense.measure for a synchronous call, through harness.ts `time()`. */
 export function syncMeasure(fn: () => void): (maxTime: number) => Promise<Timing> {
-  return async (maxTime) => time(fn, maxTime)
+  // Timed synchronously, as the async function this was; a throw becomes the rejection.
+  return (maxTime) =>
+    new Promise<Timing>((resolve) => {
+      resolve(time(fn, maxTime))
+    })
 }
