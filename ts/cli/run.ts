@@ -1,10 +1,15 @@
 /**
  * How a command ends: its exit status, and for failures a message without a stack trace for the
- * errors a user can act on (a ThinnetError prints its code and message; Ctrl-C prints that it was
- * interrupted); anything else is a bug and keeps its stack.
+ * errors a user can act on (a ThinnetError or an operating system error prints its code and
+ * message; Ctrl-C prints that it was interrupted); anything else is a bug and keeps its stack.
  */
 
 import { ThinnetError } from '../errors.js'
+
+/** An error from the operating system as Node reports it (a `code` like 'EACCES' and the failed `syscall`). */
+function isSystemError(error: unknown): error is Error & { code: string; syscall: string } {
+  return error instanceof Error && typeof (error as { code?: unknown }).code === 'string' && typeof (error as { syscall?: unknown }).syscall === 'string'
+}
 
 /** The reason the CLI aborts training with when the user presses Ctrl-C. */
 export class Interrupted extends Error {
@@ -34,14 +39,20 @@ export function interruptSignal(): { signal: AbortSignal; release: () => void } 
  * program.command('eval').action((opts) => runCommand('thinnet eval', () => evalCommand(opts)))
  * ```
  */
-export async function runCommand(name: string, body: () => Promise<number | void>): Promise<void> {
+export async function runCommand(name: string, body: () => Promise<number> | Promise<void>): Promise<void> {
   try {
-    process.exitCode = (await body()) ?? 0
+    const status = await body()
+    process.exitCode = typeof status === 'number' ? status : 0
   } catch (error) {
     if (error instanceof Interrupted || (error as { name?: unknown } | null)?.name === 'AbortError') {
       process.stderr.write(`\n${name}: interrupted\n`)
       process.exitCode = 130
     } else if (error instanceof ThinnetError) {
+      process.stderr.write(`${name}: ${error.code}: ${error.message}\n`)
+      process.exitCode = 1
+    } else if (isSystemError(error)) {
+      // A file the user named cannot be read or written (EACCES, ENOSPC, EIO...): their machine's
+      // answer, not a bug of ours, so one line with the system's code and no stack.
       process.stderr.write(`${name}: ${error.code}: ${error.message}\n`)
       process.exitCode = 1
     } else {
