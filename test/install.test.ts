@@ -20,12 +20,12 @@ import { packDataPackage, packMainPackage, packPlatformPackage, REPO, run, tempR
 const MAIN_TARBALL_BUDGET = 1_000_000
 
 const TSC = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc')
-const TYPES_NODE = JSON.parse(await readFile(join(REPO, 'node_modules', '@types', 'node', 'package.json'), 'utf8')).version as string
+const TYPES_NODE = (JSON.parse(await readFile(join(REPO, 'node_modules', '@types', 'node', 'package.json'), 'utf8')) as { version: string }).version
 
 /** The bits the consumer's dropout keeps: popcount of the reference mask of 8 elements (seed 42, offset 0). */
 const EXPECTED_KEPT = [...referenceMask(8, { p: 0.5, seed: 42n })].reduce((count, word) => count + word.toString(2).replaceAll('0', '').length, 0)
 
-let temp: Awaited<ReturnType<typeof tempRoot>>
+let temp: Awaited<ReturnType<typeof tempRoot>> | undefined
 let main: PackedTarball
 let platform: PackedTarball & { name: string }
 let data: PackedTarball

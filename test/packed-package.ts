@@ -30,8 +30,8 @@ export interface RunResult {
  */
 export function run(command: string, args: string[], cwd: string, env: Record<string, string | undefined> = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const merged: Record<string, string | undefined> = { ...process.env, ...env }
-    for (const [key, value] of Object.entries(merged)) if (value === undefined) delete merged[key]
+    // The environment given over the process's own, without the variables set to undefined.
+    const merged = Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([, value]) => value !== undefined))
     const child = spawn(command, args, { cwd, env: merged, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''

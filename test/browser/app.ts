@@ -55,6 +55,7 @@ export function install(loadOptions: LoadOptions): void {
       } catch (error) {
         const causes: string[] = []
         for (let c = (error as Error).cause; c !== undefined && causes.length < 10; c = (c as Error).cause) {
+          // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a cause may be any value; the page reports it as String() shows it
           causes.push(c instanceof Error ? c.message : String(c))
         }
         return {

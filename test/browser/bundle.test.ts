@@ -21,7 +21,7 @@ import { bundleWithEsbuild, bundleWithVite, jsContaining, packAndInstall, typech
 import { runScenario, unfusedIsa, type ScenarioResult } from './scenario.js'
 import { serveStatic, type StaticServer } from '../../tools/static-server.js'
 
-const digest = async (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
+const digest = (bytes: Uint8Array) => Promise.resolve(createHash('sha256').update(bytes).digest('hex'))
 
 const WASM_BACKENDS = ['wasm', 'wasm-scalar'] as const
 const ISA_OF = { wasm: 'simd128', 'wasm-scalar': 'scalar' } as const

@@ -43,9 +43,9 @@ function probe(tickMs: number): void {
 }
 
 describeWithChromium('browser demo page (web/)', () => {
-  let outDir: string
-  let server: StaticServer
-  let browser: Browser
+  let outDir: string | undefined
+  let server: StaticServer | undefined
+  let browser: Browser | undefined
 
   beforeAll(async () => {
     outDir = await mkdtemp(join(tmpdir(), 'thinnet-web-'))
@@ -61,14 +61,14 @@ describeWithChromium('browser demo page (web/)', () => {
   })
 
   it('bundles no node: import (the page and its worker reach only browser-safe modules)', async () => {
-    const assets = join(outDir, 'assets')
+    const assets = join(outDir!, 'assets')
     const scripts = (await readdir(assets)).filter((name) => name.endsWith('.js'))
     expect(scripts.some((name) => name.startsWith('train-worker'))).toBe(true)
     for (const name of scripts) expect(await readFile(join(assets, name), 'utf8'), name).not.toMatch(/["'`]node:/)
   })
 
   it('trains with and without dropout in workers, then shows Monte Carlo dropout and the uncertain images', async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } })
     const errors: string[] = []
     page.on('console', (message) => {
       if (message.type() === 'error') errors.push(`console: ${message.text()}`)
@@ -78,7 +78,7 @@ describeWithChromium('browser demo page (web/)', () => {
     await page.addInitScript(probe, TICK_MS)
 
     const started = Date.now()
-    await page.goto(`${server.url}?autostart=1&epochs=${EPOCHS}&train=${TRAIN}&samples=${SAMPLES}&backend=wasm`)
+    await page.goto(`${server!.url}?autostart=1&epochs=${EPOCHS}&train=${TRAIN}&samples=${SAMPLES}&backend=wasm`)
     await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 150_000, polling: 200 })
     const seconds = (Date.now() - started) / 1000
     const state = await page.evaluate(() => document.body.dataset.state)
@@ -156,7 +156,7 @@ describeWithChromium('browser demo page (web/)', () => {
     expect(colours).toBeGreaterThan(200)
 
     expect(errors).toEqual([])
-    expect(server.requests.filter((r) => r.status >= 400)).toEqual([])
+    expect(server!.requests.filter((r) => r.status >= 400)).toEqual([])
     await page.close()
   }, 240_000)
 })

@@ -25,7 +25,7 @@ import { bundleWithEsbuild, packAndInstall, type Bundle, type PackedProject } fr
 import { predictionDigests, trainModel } from './scenario.js'
 import { serveStatic, type StaticServer } from '../../tools/static-server.js'
 
-const digest = async (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
+const digest = (bytes: Uint8Array) => Promise.resolve(createHash('sha256').update(bytes).digest('hex'))
 const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 
 describeWithChromium('models between Node and the browser (packed tarball, esbuild bundle, Chromium)', () => {
@@ -37,7 +37,7 @@ describeWithChromium('models between Node and the browser (packed tarball, esbui
   const pageErrors: string[] = []
   let wasm: Thinnet
   let wasmScalar: Thinnet
-  let downloads: string
+  let downloads: string | undefined
 
   beforeAll(async () => {
     const launching = launchChromium()
@@ -117,7 +117,10 @@ describeWithChromium('models between Node and the browser (packed tarball, esbui
     }
     const missing = await page!.evaluate(() => window.thinnetApp!.loadAndPredict('indexeddb://no-such-model', 'wasm').then(
       () => 'loaded',
-      (error: { code?: string; message?: string }) => `${error.code}: ${error.message}`,
+      (error: unknown) => {
+        const { code, message } = error as { code?: string; message?: string }
+        return `${code}: ${message}`
+      },
     ))
     expect(missing).toMatch(/^ERR_INVALID_ARG: .*indexeddb:\/\/no-such-model/)
     expect(pageErrors).toEqual([])
@@ -152,12 +155,12 @@ describeWithChromium('models between Node and the browser (packed tarball, esbui
     await Promise.race([both, late]).finally(() => clearTimeout(timer))
     for (const download of got) {
       expect(await download.failure(), `download ${download.suggestedFilename()}`).toBeNull()
-      await download.saveAs(join(downloads, download.suggestedFilename()))
+      await download.saveAs(join(downloads!, download.suggestedFilename()))
     }
-    expect((await readdir(downloads)).sort()).toEqual(['model.json', 'model.weights.bin'])
-    expect(sha(await readFile(join(downloads, 'model.weights.bin'))), 'downloaded weights').toBe(sha(weights))
+    expect((await readdir(downloads!)).sort()).toEqual(['model.json', 'model.weights.bin'])
+    expect(sha(await readFile(join(downloads!, 'model.weights.bin'))), 'downloaded weights').toBe(sha(weights))
     for (const tn of [wasm, wasmScalar]) {
-      const loaded = await tn.loadModel(downloads)
+      const loaded = await tn.loadModel(downloads!)
       expect(await predictionDigests(loaded, digest), `Node ${tn.backend}, loadModel of the downloads`).toEqual(trained.predictions)
       loaded.dispose()
     }

@@ -132,9 +132,18 @@ export async function bundleWithVite(project: PackedProject): Promise<Bundle> {
   const base = createLogger('warn', { allowClearScreen: false })
   const customLogger: typeof base = {
     ...base,
-    warn: (msg, options) => (warnings.push(msg), base.warn(msg, options)),
-    warnOnce: (msg, options) => (warnings.push(msg), base.warnOnce(msg, options)),
-    error: (msg, options) => (errors.push(msg), base.error(msg, options)),
+    warn: (msg, options) => {
+      warnings.push(msg)
+      base.warn(msg, options)
+    },
+    warnOnce: (msg, options) => {
+      warnings.push(msg)
+      base.warnOnce(msg, options)
+    },
+    error: (msg, options) => {
+      errors.push(msg)
+      base.error(msg, options)
+    },
   }
   const outDir = join(project.dir, 'dist-vite')
   await build({
@@ -144,10 +153,11 @@ export async function bundleWithVite(project: PackedProject): Promise<Bundle> {
     build: {
       outDir,
       emptyOutDir: true,
-      rollupOptions: {
-        onwarn(warning, handle) {
-          warnings.push(`rollup: ${warning.code ?? ''} ${warning.message}`)
-          handle(warning)
+      rolldownOptions: {
+        // What the deprecated onwarn saw: the warn-level logs, each passed on to Vite's handler.
+        onLog(level, log, handle) {
+          if (level === 'warn') warnings.push(`rollup: ${log.code ?? ''} ${log.message}`)
+          handle(level, log)
         },
       },
     },

@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   // @ts-expect-error settleLoss is not part of the published types
   const hook: unknown = model.settleLoss
   if (hook !== undefined) throw new Error('Sequential exposes its internal settleLoss')
-  const data: FashionMnist | undefined = undefined
+  const data = undefined as FashionMnist | undefined
   console.log(JSON.stringify({ backend: tn.backend, kept: y.filter((v) => v === 2).length, code, data: data ?? null }))
 }
 
