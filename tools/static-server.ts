@@ -59,7 +59,8 @@ export async function serveStatic(what: string | ServeOptions): Promise<StaticSe
       send(400, 'bad request'); return;
     }
     const type = (path: string) => MIME[extname(path).toLowerCase()] ?? 'application/octet-stream'
-    const held = files[pathname]
+    // Any path may be asked for: most are not among the files.
+    const held = files[pathname] as string | Uint8Array | undefined
     if (held !== undefined) { send(200, held, type(pathname)); return; }
     const prefix = prefixes.find((p) => pathname.startsWith(p))
     if (prefix === undefined) { send(404, `not found: ${pathname}`); return; }

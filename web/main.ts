@@ -15,15 +15,15 @@ const RUNS: readonly RunName[] = ['dropout', 'baseline']
 /** The CLI demo's first seed. */
 const SEED = 1
 
-const form = view.element<HTMLFormElement>('controls')
-const settingsBox = view.element<HTMLFieldSetElement>('settings')
-const startButton = view.element<HTMLButtonElement>('start')
-const stopButton = view.element<HTMLButtonElement>('stop')
+const form = view.element('controls', HTMLFormElement)
+const settingsBox = view.element('settings', HTMLFieldSetElement)
+const startButton = view.element('start', HTMLButtonElement)
+const stopButton = view.element('stop', HTMLButtonElement)
 const inputs = {
-  inputDropout: view.element<HTMLInputElement>('input-dropout'),
-  hiddenDropout: view.element<HTMLInputElement>('hidden-dropout'),
-  epochs: view.element<HTMLInputElement>('epochs'),
-  backend: view.element<HTMLSelectElement>('backend-choice'),
+  inputDropout: view.element('input-dropout', HTMLInputElement),
+  hiddenDropout: view.element('hidden-dropout', HTMLInputElement),
+  epochs: view.element('epochs', HTMLInputElement),
+  backend: view.element('backend-choice', HTMLSelectElement),
 }
 
 const initial = readSettings(location.search)

@@ -64,7 +64,7 @@ async function train(job: TrainRequest): Promise<void> {
     const seconds = (performance.now() - started) / 1000
     const trainEval = await model.evaluate(trainX, job.train.labels)
     const testEval = await model.evaluate(testX, job.test.labels)
-    post({ type: 'trained', run, trainAccuracy: trainEval.accuracy!, testAccuracy: testEval.accuracy!, testLoss: testEval.loss, seconds })
+    post({ type: 'trained', run, trainAccuracy: given(trainEval.accuracy, 'training accuracy'), testAccuracy: given(testEval.accuracy, 'test accuracy'), testLoss: testEval.loss, seconds })
 
     if (job.mcSamples > 0) {
       // Monte Carlo dropout: T passes with dropout on, averaged; keepSamples gives every pass, so
@@ -76,11 +76,11 @@ async function train(job: TrainRequest): Promise<void> {
       const labels = job.test.labels
       const report = {
         samples: T,
-        accuracyByPasses: mcAccuracyByPasses(p.perSample!, T, p.rows, p.outputs, labels),
-        mcAccuracy: accuracy(p.classes!, labels),
-        weightScalingAccuracy: testEval.accuracy!,
-        classes: p.classes!,
-        entropy: p.entropy!,
+        accuracyByPasses: mcAccuracyByPasses(given(p.perSample, 'per-pass predictions'), T, p.rows, p.outputs, labels),
+        mcAccuracy: accuracy(given(p.classes, 'classes'), labels),
+        weightScalingAccuracy: given(testEval.accuracy, 'test accuracy'),
+        classes: given(p.classes, 'classes'),
+        entropy: given(p.entropy, 'entropy'),
         seconds: (performance.now() - mcStarted) / 1000,
       }
       // Transferred, not copied: the worker needs none of these any more.
@@ -90,4 +90,13 @@ async function train(job: TrainRequest): Promise<void> {
   } finally {
     model.dispose()
   }
+}
+
+/**
+ * A result the model gives for this classifier (accuracy, classes, entropy; per-pass outputs with
+ * keepSamples): undefined would mean the model or the options changed, so the run stops and says so.
+ */
+function given<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`the model gave no ${what}`)
+  return value
 }

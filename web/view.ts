@@ -16,10 +16,12 @@ export const GRID_IMAGES = 48
 
 const RUN_LABEL: Record<RunName, string> = { dropout: 'dropout', baseline: 'no dropout' }
 
-export function element<T extends HTMLElement = HTMLElement>(id: string): T {
+/** The page's element #id, checked to be of the class `kind` (the page and the code must agree). */
+export function element<T extends HTMLElement>(id: string, kind: new () => T): T {
   const found = document.getElementById(id)
   if (found === null) throw new Error(`the page lacks #${id}`)
-  return found as T
+  if (!(found instanceof kind)) throw new Error(`#${id} is a ${found.tagName.toLowerCase()}, not a ${kind.name}`)
+  return found
 }
 
 /** What each chart container shows, kept so a resize can draw it again at the new size. */
@@ -37,7 +39,7 @@ function chartSize(container: HTMLElement): ChartSize {
 
 function drawChart(id: string, render: (size: ChartSize) => string): void {
   charts.set(id, render)
-  const container = element(id)
+  const container = element(id, HTMLElement)
   container.innerHTML = render(chartSize(container))
 }
 
@@ -52,7 +54,7 @@ addEventListener('resize', () => {
 })
 
 function show(id: string, text: string, value?: number): void {
-  const target = element(id)
+  const target = element(id, HTMLElement)
   target.textContent = text
   if (value === undefined) delete target.dataset.value
   else target.dataset.value = String(value)
@@ -64,18 +66,18 @@ export function setState(state: PageState): void {
 
 /** The aria-live status line: phase changes and per-epoch summaries, not per-batch noise. */
 export function status(text: string): void {
-  element('status').textContent = text
+  element('status', HTMLElement).textContent = text
 }
 
 export function showError(message: string): void {
-  const box = element('error')
+  const box = element('error', HTMLElement)
   box.textContent = `Error: ${message}`
   box.hidden = false
 }
 
 /** Clears every result of a previous run. */
 export function reset(): void {
-  element('error').hidden = true
+  element('error', HTMLElement).hidden = true
   for (const run of ['dropout', 'baseline'] as const) {
     for (const id of ['train-accuracy', 'test-accuracy', 'gap', 'time']) show(`${id}-${run}`, '–')
     show(`speed-${run}`, '–')
@@ -89,7 +91,7 @@ export function reset(): void {
     container.replaceChildren(note)
   }
   show('mc-summary', 'Runs on the dropout model after training.')
-  element('image-grid').replaceChildren()
+  element('image-grid', HTMLElement).replaceChildren()
 }
 
 export function backendInfo(backend: string, isa: string): void {
@@ -102,7 +104,7 @@ export function speed(run: RunName, examplesPerSecond: number): void {
 }
 
 export function progress(run: RunName, fraction: number): void {
-  element<HTMLProgressElement>(`progress-${run}`).value = fraction
+  element(`progress-${run}`, HTMLProgressElement).value = fraction
 }
 
 export function curves(logs: Readonly<Record<RunName, readonly EpochLog[]>>): void {
@@ -128,14 +130,14 @@ export function trained(run: RunName, r: { trainAccuracy: number; testAccuracy: 
 export function monteCarlo(report: McReport, test: Split): void {
   drawChart('mc-chart', (size) => mcChart(report, size))
   drawChart('entropy-chart', (size) => entropyChart(report, test.labels, size))
-  const summary = element('mc-summary')
+  const summary = element('mc-summary', HTMLElement)
   summary.replaceChildren(
     `Monte Carlo accuracy with T = ${report.samples} passes: `,
     valueSpan('mc-accuracy', percent(report.mcAccuracy), report.mcAccuracy),
     `, against ${percent(report.weightScalingAccuracy)} by weight scaling (one pass, all units on); ` +
       `${count(report.samples * test.labels.length)} image passes in ${seconds(report.seconds)}.`,
   )
-  renderImageGrid(element<HTMLOListElement>('image-grid'), test, report, FASHION_MNIST_CLASSES, GRID_IMAGES)
+  renderImageGrid(element('image-grid', HTMLOListElement), test, report, FASHION_MNIST_CLASSES, GRID_IMAGES)
 }
 
 function valueSpan(id: string, text: string, value: number): HTMLSpanElement {
