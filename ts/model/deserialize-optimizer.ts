@@ -11,6 +11,7 @@ import { readFloat32LE } from './float32-bytes.js'
 import { adam, adamw, sgd, type Optimizer } from './optimizers.js'
 import type { Schedule } from './schedules.js'
 import type { Sequential } from './sequential.js'
+import { internalsOf } from './sequential-internals.js'
 import { OPTIMIZER_FORMAT, OPTIMIZER_VERSION, SCHEDULE_BUILDERS, stateLayout, type StateBufferEntry } from './serialize-optimizer.js'
 
 const SECTION = 'json.optimizer'
@@ -127,12 +128,13 @@ export function restoreOptimizer(model: Sequential, section: unknown, bytes: unk
   if (bytes.length !== layout.byteLength) {
     throw shapeMismatch(`the optimizer state holds ${bytes.length} bytes but ${SECTION}.state.byteLength says ${layout.byteLength} (truncated or wrong file?)`)
   }
+  const internals = internalsOf(model)
   const values = layout.buffers.map((want, k) => {
-    const v = readBuffer(checked[k]!, want, k, bytes)
+    const v = readBuffer(checked[k], want, k, bytes)
     const where = `${SECTION}.state.buffers[${k}] (${want.name} of the ${want.parameter} of layer ${want.layer})`
-    if (!model.tn.allFinite(v)) throw invalidArg(`${where} holds NaN or infinite values`)
+    if (!internals.ops.allFinite(v)) throw invalidArg(`${where} holds NaN or infinite values`)
     if (want.name === 'v' && v.some((x) => x < 0)) throw invalidArg(`${where} holds negative values: Adam's second moments are never negative`)
     return v
   })
-  model.restoreOptimizerState(optimizer, steps, values)
+  internals.restoreOptimizerState(optimizer, steps, values)
 }

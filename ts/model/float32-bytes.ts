@@ -13,7 +13,7 @@ export function writeFloat32LE(bytes: Uint8Array, byteOffset: number, values: Fl
     return
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  for (let i = 0; i < values.length; i++) view.setFloat32(byteOffset + 4 * i, values[i]!, true)
+  for (let i = 0; i < values.length; i++) view.setFloat32(byteOffset + 4 * i, values[i], true)
 }
 
 /** Fills `target` from the little-endian float32 values in `bytes` at `byteOffset` (any alignment). */

@@ -33,6 +33,7 @@ import { writeFloat32LE } from './float32-bytes.js'
 import { stateBufferNames, type Optimizer, type StateBufferName } from './optimizers.js'
 import { constant, cosine, linear, step, type Schedule } from './schedules.js'
 import type { Sequential } from './sequential.js'
+import { internalsOf } from './sequential-internals.js'
 
 export const OPTIMIZER_FORMAT = 'thinnet-optimizer'
 export const OPTIMIZER_VERSION = 1
@@ -77,13 +78,16 @@ const PROBES = [0, 0.25, 1, 2.5, 7, 10, 33.3, 100, 1000]
  * `tn.schedules` (a hand-made object with an `at` function has no description to save).
  */
 export function scheduleToJSON(schedule: Schedule, name: string): ScheduleJSON {
-  if (typeof schedule !== 'object' || schedule === null || typeof schedule.at !== 'function') {
+  // Checked as an unknown: a JavaScript caller may pass anything as a learning rate.
+  const value: unknown = schedule
+  if (typeof value !== 'object' || value === null || typeof (value as { at?: unknown }).at !== 'function') {
     throw invalidArg(`${name} must be a schedule from tn.schedules, received ${describeValue(schedule)}`)
   }
   const kind = schedule.kind
   const builder = Object.prototype.hasOwnProperty.call(SCHEDULE_BUILDERS, kind) ? SCHEDULE_BUILDERS[kind] : undefined
   const cannot = `${name} cannot be saved: only schedules from tn.schedules (constant, step, cosine, linear) can, received ${describeValue(schedule)}`
-  if (builder === undefined || typeof schedule.options !== 'object' || schedule.options === null) throw invalidArg(cannot)
+  const saved: unknown = schedule.options
+  if (builder === undefined || typeof saved !== 'object' || saved === null) throw invalidArg(cannot)
   const options = { ...schedule.options }
   let rebuilt: Schedule
   try {
@@ -136,10 +140,10 @@ export function optimizerArtifacts(model: Sequential, optimizer: Optimizer): { j
   const description = describeOptimizerJSON(optimizer)
   const { buffers, byteLength } = stateLayout(model, optimizer)
   const bytes = new Uint8Array(byteLength)
-  const state = model.boundOptimizerState(optimizer)
+  const state = internalsOf(model).boundOptimizerState(optimizer)
   if (state !== undefined) {
     // Views from one buffers() call, used before anything else runs on the backend.
-    state.buffers().forEach(({ view: values }, k) => writeFloat32LE(bytes, buffers[k]!.byteOffset, values))
+    state.buffers().forEach(({ view: values }, k) => writeFloat32LE(bytes, buffers[k].byteOffset, values))
   }
   return {
     json: {

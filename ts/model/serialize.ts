@@ -24,6 +24,7 @@ import { checkKeys, checkObject } from '../validate.js'
 import type { Layer } from './layers.js'
 import type { Optimizer } from './optimizers.js'
 import type { Sequential } from './sequential.js'
+import { internalsOf } from './sequential-internals.js'
 import { crc32Hex } from './crc32.js'
 import { writeFloat32LE } from './float32-bytes.js'
 import { optimizerArtifacts, type OptimizerJSON } from './serialize-optimizer.js'
@@ -119,7 +120,7 @@ function plainLayer(layer: Layer): Record<string, unknown> {
 
 /** The model's artifacts (see the module comment), with the optimizer's when `options.optimizer` is given. */
 export function toArtifacts(model: Sequential, options: SaveOptions = {}): ModelArtifacts {
-  model.live()
+  internalsOf(model).live()
   const { optimizer } = checkSaveOptions(options)
   // First, so that an optimizer that cannot be saved fails before any work.
   const saved = optimizer === undefined ? undefined : optimizerArtifacts(model, optimizer)

@@ -55,7 +55,7 @@ function storedName(location: string, scheme: string): string {
 }
 
 function resolve(source: string): URL {
-  const base = typeof document !== 'undefined' ? document.baseURI : globalThis.location?.href
+  const base = typeof document !== 'undefined' ? document.baseURI : (globalThis as { location?: Location }).location?.href
   try {
     return new URL(source, base)
   } catch {
@@ -85,9 +85,9 @@ async function fetchArtifacts(jsonUrl: URL): Promise<ModelArtifacts> {
   }
   const weightsFile = savedFileName((json as { weights?: { file?: unknown } } | null)?.weights?.file, 'weights.file', jsonUrl.href)
   const weights = new Uint8Array(await (await fetchBytes(new URL(weightsFile, jsonUrl), 'weights file')).arrayBuffer())
-  const section = (json as { optimizer?: unknown }).optimizer
+  const section = (json as { optimizer?: { state?: { file?: unknown } } | null }).optimizer
   if (section === undefined) return { json, weights }
-  const stateFile = savedFileName((section as { state?: { file?: unknown } } | null)?.state?.file, 'optimizer.state.file', jsonUrl.href)
+  const stateFile = savedFileName(section?.state?.file, 'optimizer.state.file', jsonUrl.href)
   const optimizerState = new Uint8Array(await (await fetchBytes(new URL(stateFile, jsonUrl), 'optimizer state file')).arrayBuffer())
   return { json, weights, optimizerState }
 }
