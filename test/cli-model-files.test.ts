@@ -71,13 +71,19 @@ describe('thinnet eval on a damaged model folder', () => {
     const bytes = weights.slice()
     new DataView(bytes.buffer).setFloat32(json.weights.tensors[0].byteOffset + 40, NaN, true)
     const dir = await folder('nan', { ...json, weights: { ...json.weights, crc32: crc32Hex(bytes) } }, bytes)
-    expectCodedFailure(await thinnet('eval', '--model', dir), /^thinnet eval: ERR_INVALID_ARG: json\.weights\.tensors\[0\] \(w of layer 0\) holds NaN at index 10/)
+    expectCodedFailure(
+      await thinnet('eval', '--model', dir),
+      /^thinnet eval: ERR_INVALID_ARG: json\.weights\.tensors\[0\] \(w of layer 0\) holds NaN at index 10/,
+    )
   })
 
   it('a flipped bit: exit 1, ERR_INVALID_ARG naming the checksum', async () => {
     const bytes = weights.slice()
     bytes[100] ^= 4
-    expectCodedFailure(await thinnet('eval', '--model', await folder('flip', json, bytes)), /^thinnet eval: ERR_INVALID_ARG: .*weights\.bin.*checksum/)
+    expectCodedFailure(
+      await thinnet('eval', '--model', await folder('flip', json, bytes)),
+      /^thinnet eval: ERR_INVALID_ARG: .*weights\.bin.*checksum/,
+    )
   })
 
   it('weights.file a directory: exit 1, ERR_INVALID_ARG, not EISDIR', async () => {

@@ -117,8 +117,16 @@ describe('format version 2: a checksum of the weights', () => {
   it('a v2 model.json without its checksum, or with a malformed one, is refused', () => {
     const { json, weights } = artifacts()
     const rest = withoutChecksum(json)
-    expectThinnetError(() => tn.modelFromArtifacts({ json: { ...json, weights: rest }, weights }), 'ERR_INVALID_ARG', /json\.weights\.crc32/)
-    expectThinnetError(() => tn.modelFromArtifacts({ json: { ...json, weights: { ...rest, crc32: 'xyz' } }, weights }), 'ERR_INVALID_ARG', /json\.weights\.crc32/)
+    expectThinnetError(
+      () => tn.modelFromArtifacts({ json: { ...json, weights: rest }, weights }),
+      'ERR_INVALID_ARG',
+      /json\.weights\.crc32/,
+    )
+    expectThinnetError(
+      () => tn.modelFromArtifacts({ json: { ...json, weights: { ...rest, crc32: 'xyz' } }, weights }),
+      'ERR_INVALID_ARG',
+      /json\.weights\.crc32/,
+    )
   })
 
   it('a version 1 save (no checksum) still loads, bit for bit', async () => {
@@ -146,7 +154,11 @@ describe('weights that are not numbers', () => {
       const { json, weights } = artifacts()
       poke(json, weights, 2, 3, value)
       expectThinnetError(() => tn.modelFromArtifacts({ json: resum(json, weights), weights }), 'ERR_INVALID_ARG', pattern)
-      expectThinnetError(() => tn.modelFromArtifacts({ json: { ...json, version: 1, weights: withoutChecksum(json) }, weights }), 'ERR_INVALID_ARG', pattern)
+      expectThinnetError(
+        () => tn.modelFromArtifacts({ json: { ...json, version: 1, weights: withoutChecksum(json) }, weights }),
+        'ERR_INVALID_ARG',
+        pattern,
+      )
     })
   }
 
@@ -173,11 +185,19 @@ describe('tensor offsets', () => {
   it('misaligned (not a multiple of 4) is ERR_SHAPE_MISMATCH naming the tensor', () => {
     // The last tensor (b of layer 1, 3 values) moved 2 bytes back still fits in the file.
     const t = artifacts().json.weights.tensors[3]
-    expectThinnetError(() => tn.modelFromArtifacts(withOffset(3, t.byteOffset - 2)), 'ERR_SHAPE_MISMATCH', /tensors\[3\]\.byteOffset .* multiple of 4/)
+    expectThinnetError(
+      () => tn.modelFromArtifacts(withOffset(3, t.byteOffset - 2)),
+      'ERR_SHAPE_MISMATCH',
+      /tensors\[3\]\.byteOffset .* multiple of 4/,
+    )
   })
 
   it('overlapping another tensor is ERR_SHAPE_MISMATCH naming both', () => {
-    expectThinnetError(() => tn.modelFromArtifacts(withOffset(1, 0)), 'ERR_SHAPE_MISMATCH', /tensors\[1\] .*overlaps json\.weights\.tensors\[0\]/)
+    expectThinnetError(
+      () => tn.modelFromArtifacts(withOffset(1, 0)),
+      'ERR_SHAPE_MISMATCH',
+      /tensors\[1\] .*overlaps json\.weights\.tensors\[0\]/,
+    )
   })
 
   it('out of range or not an offset is ERR_SHAPE_MISMATCH', () => {
@@ -191,8 +211,15 @@ describe('tensor offsets', () => {
     const { json, weights } = artifacts()
     const longer = new Uint8Array(weights.length + 8)
     longer.set(weights)
-    const declared = { ...json, weights: { ...json.weights, byteLength: longer.length, crc32: crc32(longer).toString(16).padStart(8, '0') } }
-    expectThinnetError(() => tn.modelFromArtifacts({ json: declared, weights: longer }), 'ERR_SHAPE_MISMATCH', /declare .* bytes .*cover them exactly/)
+    const declared = {
+      ...json,
+      weights: { ...json.weights, byteLength: longer.length, crc32: crc32(longer).toString(16).padStart(8, '0') },
+    }
+    expectThinnetError(
+      () => tn.modelFromArtifacts({ json: declared, weights: longer }),
+      'ERR_SHAPE_MISMATCH',
+      /declare .* bytes .*cover them exactly/,
+    )
   })
 })
 
@@ -206,7 +233,11 @@ describe('declared sizes are checked before anything is allocated', () => {
       const { json, weights } = artifacts()
       const big = { ...json, inputs, layers: [{ ...json.layers[0], units }, json.layers[1], json.layers[2]] }
       const allocations: number[] = []
-      const error = expectThinnetError(() => fromArtifacts(countingOps(allocations), { json: big, weights }), inputs * units > 2 ** 29 ? 'ERR_INVALID_ARG' : 'ERR_SHAPE_MISMATCH', /json\.layers/)
+      const error = expectThinnetError(
+        () => fromArtifacts(countingOps(allocations), { json: big, weights }),
+        inputs * units > 2 ** 29 ? 'ERR_INVALID_ARG' : 'ERR_SHAPE_MISMATCH',
+        /json\.layers/,
+      )
       expect(error.message).toMatch(inputs * units > 2 ** 29 ? /limit/ : /bytes/)
       expect(allocations).toEqual([])
     })

@@ -8,7 +8,11 @@ import { ThinnetError } from '../errors.js'
 
 /** An error from the operating system as Node reports it (a `code` like 'EACCES' and the failed `syscall`). */
 function isSystemError(error: unknown): error is Error & { code: string; syscall: string } {
-  return error instanceof Error && typeof (error as { code?: unknown }).code === 'string' && typeof (error as { syscall?: unknown }).syscall === 'string'
+  return (
+    error instanceof Error &&
+    typeof (error as { code?: unknown }).code === 'string' &&
+    typeof (error as { syscall?: unknown }).syscall === 'string'
+  )
 }
 
 /** The reason the CLI aborts training with when the user presses Ctrl-C. */
@@ -56,7 +60,9 @@ export async function runCommand(name: string, body: () => Promise<number> | Pro
       process.stderr.write(`${name}: ${error.code}: ${error.message}\n`)
       process.exitCode = 1
     } else {
-      process.stderr.write(`${name}: unexpected failure (a bug; please report it):\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+      process.stderr.write(
+        `${name}: unexpected failure (a bug; please report it):\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      )
       process.exitCode = 1
     }
   }

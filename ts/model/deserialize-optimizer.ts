@@ -81,7 +81,9 @@ function checkEntry(entry: unknown, want: StateBufferEntry, k: number): Record<s
 function readBuffer(e: Record<string, unknown>, want: StateBufferEntry, k: number, bytes: Uint8Array): Float32Array {
   const offset = e.byteOffset
   if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0 || offset + 4 * want.length > bytes.length) {
-    throw shapeMismatch(`${SECTION}.state.buffers[${k}].byteOffset ${describeValue(offset)} does not fit ${want.length} values in ${bytes.length} bytes`)
+    throw shapeMismatch(
+      `${SECTION}.state.buffers[${k}].byteOffset ${describeValue(offset)} does not fit ${want.length} values in ${bytes.length} bytes`,
+    )
   }
   const values = new Float32Array(want.length)
   readFloat32LE(bytes, offset, values)
@@ -98,9 +100,12 @@ function readBuffer(e: Record<string, unknown>, want: StateBufferEntry, k: numbe
 export function restoreOptimizer(model: Sequential, section: unknown, bytes: unknown): void {
   const o = checkObject(section, SECTION, 'the section model.toArtifacts({ optimizer }) writes')
   requireFields(o, ['format', 'version', 'description', 'steps', 'state'], SECTION)
-  if (o.format !== OPTIMIZER_FORMAT) throw invalidArg(`${SECTION}.format must be '${OPTIMIZER_FORMAT}', received ${describeValue(o.format)}`)
+  if (o.format !== OPTIMIZER_FORMAT)
+    throw invalidArg(`${SECTION}.format must be '${OPTIMIZER_FORMAT}', received ${describeValue(o.format)}`)
   if (o.version !== OPTIMIZER_VERSION) {
-    throw invalidArg(`${SECTION}.version ${describeValue(o.version)} is not supported (this thinnet reads optimizer state version ${OPTIMIZER_VERSION})`)
+    throw invalidArg(
+      `${SECTION}.version ${describeValue(o.version)} is not supported (this thinnet reads optimizer state version ${OPTIMIZER_VERSION})`,
+    )
   }
   const optimizer = optimizerFromJSON(o.description, `${SECTION}.description`)
   const steps = o.steps
@@ -109,9 +114,12 @@ export function restoreOptimizer(model: Sequential, section: unknown, bytes: unk
   }
   const state = checkObject(o.state, `${SECTION}.state`, '{ file, dtype, byteOrder, byteLength, buffers }')
   requireFields(state, ['file', 'dtype', 'byteOrder', 'byteLength', 'buffers'], `${SECTION}.state`)
-  if (state.dtype !== 'float32' || state.byteOrder !== 'little') throw invalidArg(`${SECTION}.state must describe little-endian float32 values`)
+  if (state.dtype !== 'float32' || state.byteOrder !== 'little')
+    throw invalidArg(`${SECTION}.state must describe little-endian float32 values`)
   if (!(bytes instanceof Uint8Array)) {
-    throw invalidArg(`artifacts.optimizerState must be a Uint8Array (the bytes ${SECTION}.state describes), received ${describeValue(bytes)}`)
+    throw invalidArg(
+      `artifacts.optimizerState must be a Uint8Array (the bytes ${SECTION}.state describes), received ${describeValue(bytes)}`,
+    )
   }
   const layout = stateLayout(model, optimizer)
   const entries = state.buffers
@@ -123,17 +131,22 @@ export function restoreOptimizer(model: Sequential, section: unknown, bytes: unk
   }
   const checked = layout.buffers.map((want, k) => checkEntry(entries[k], want, k))
   if (state.byteLength !== layout.byteLength) {
-    throw shapeMismatch(`${SECTION}.state.byteLength ${describeValue(state.byteLength)} is not the ${layout.byteLength} bytes of this model's ${optimizer.kind} state`)
+    throw shapeMismatch(
+      `${SECTION}.state.byteLength ${describeValue(state.byteLength)} is not the ${layout.byteLength} bytes of this model's ${optimizer.kind} state`,
+    )
   }
   if (bytes.length !== layout.byteLength) {
-    throw shapeMismatch(`the optimizer state holds ${bytes.length} bytes but ${SECTION}.state.byteLength says ${layout.byteLength} (truncated or wrong file?)`)
+    throw shapeMismatch(
+      `the optimizer state holds ${bytes.length} bytes but ${SECTION}.state.byteLength says ${layout.byteLength} (truncated or wrong file?)`,
+    )
   }
   const internals = internalsOf(model)
   const values = layout.buffers.map((want, k) => {
     const v = readBuffer(checked[k], want, k, bytes)
     const where = `${SECTION}.state.buffers[${k}] (${want.name} of the ${want.parameter} of layer ${want.layer})`
     if (!internals.ops.allFinite(v)) throw invalidArg(`${where} holds NaN or infinite values`)
-    if (want.name === 'v' && v.some((x) => x < 0)) throw invalidArg(`${where} holds negative values: Adam's second moments are never negative`)
+    if (want.name === 'v' && v.some((x) => x < 0))
+      throw invalidArg(`${where} holds negative values: Adam's second moments are never negative`)
     return v
   })
   internals.restoreOptimizerState(optimizer, steps, values)

@@ -16,7 +16,8 @@ import { MODEL_FORMAT, MODEL_VERSION, type ModelArtifacts } from './serialize.js
 import { checkFiniteWeights, expectedTensors, tensorOffsets } from './weights-check.js'
 
 function decimal(name: string, value: unknown): bigint {
-  if (typeof value !== 'string' || !/^\d+$/.test(value)) throw invalidArg(`${name} must be a decimal string, received ${describeValue(value)}`)
+  if (typeof value !== 'string' || !/^\d+$/.test(value))
+    throw invalidArg(`${name} must be a decimal string, received ${describeValue(value)}`)
   return BigInt(value)
 }
 
@@ -25,11 +26,15 @@ function checkChecksum(version: number, w: Record<string, unknown>, bytes: Uint8
   if (version < 2) return
   const want = w.crc32
   if (typeof want !== 'string' || !/^[0-9a-f]{8}$/.test(want)) {
-    throw invalidArg(`json.weights.crc32 must be the weights' CRC-32 as 8 lowercase hexadecimal digits (format version 2), received ${describeValue(want)}`)
+    throw invalidArg(
+      `json.weights.crc32 must be the weights' CRC-32 as 8 lowercase hexadecimal digits (format version 2), received ${describeValue(want)}`,
+    )
   }
   const got = crc32Hex(bytes)
   if (got !== want) {
-    throw invalidArg(`the weights (${describeValue(w.file)}) do not match their checksum: CRC-32 ${got}, model.json says ${want}: the file is damaged or not this model's`)
+    throw invalidArg(
+      `the weights (${describeValue(w.file)}) do not match their checksum: CRC-32 ${got}, model.json says ${want}: the file is damaged or not this model's`,
+    )
   }
 }
 
@@ -72,7 +77,8 @@ export function fromArtifacts(tn: Ops, artifacts: ModelArtifacts): Sequential {
   const offsets = tensorOffsets(w.tensors, expected, bytes.length)
   checkFiniteWeights(bytes, offsets, expected)
   const outputs = plan[plan.length - 1]?.units
-  if (json.outputs !== outputs) throw shapeMismatch(`json.outputs is ${describeValue(json.outputs)} but the layers give ${describeValue(outputs)}`)
+  if (json.outputs !== outputs)
+    throw shapeMismatch(`json.outputs is ${describeValue(json.outputs)} but the layers give ${describeValue(outputs)}`)
   const model = new Sequential(tn, layers, {
     inputs,
     seed: decimal('json.seed', json.seed),
@@ -101,7 +107,8 @@ export function fromArtifacts(tn: Ops, artifacts: ModelArtifacts): Sequential {
     model.progress.epochs = epochs
     model.progress.shuffleOffset = decimal('json.progress.shuffleOffset', progress.shuffleOffset)
     if (json.optimizer !== undefined) restoreOptimizer(model, json.optimizer, a.optimizerState)
-    else if (a.optimizerState !== undefined) throw invalidArg('artifacts.optimizerState is given but json has no optimizer section to describe it')
+    else if (a.optimizerState !== undefined)
+      throw invalidArg('artifacts.optimizerState is given but json has no optimizer section to describe it')
   } catch (error) {
     model.dispose()
     throw error

@@ -240,7 +240,7 @@ export class Sequential {
    * ```
    */
   save(destination: string, options: SaveOptions = {}): Promise<SavedFiles> {
-    return this.#internals.exclusive('save', () => storeOf(this.#tn as Parameters<typeof storeOf>[0]).save(this, destination, options))
+    return this.#internals.exclusive('save', () => storeOf(this.#tn).save(this, destination, options))
   }
 
   /**

@@ -41,7 +41,12 @@ export const OPTIMIZER_VERSION = 1
 export const OPTIMIZER_FILE = 'optimizer.bin'
 
 /** The schedules that can be saved, by kind: what rebuilds them from their options. */
-export const SCHEDULE_BUILDERS: Readonly<Record<Schedule['kind'], (options: never) => Schedule>> = Object.freeze({ constant, step, cosine, linear })
+export const SCHEDULE_BUILDERS: Readonly<Record<Schedule['kind'], (options: never) => Schedule>> = Object.freeze({
+  constant,
+  step,
+  cosine,
+  linear,
+})
 
 export interface ScheduleJSON {
   kind: Schedule['kind']
@@ -95,7 +100,8 @@ export function scheduleToJSON(schedule: Schedule, name: string): ScheduleJSON {
   } catch {
     throw invalidArg(cannot)
   }
-  if (PROBES.some((p) => !Object.is(rebuilt.at(p), schedule.at(p)))) throw invalidArg(`${cannot} (its values differ from ${kind}(${JSON.stringify(options)}))`)
+  if (PROBES.some((p) => !Object.is(rebuilt.at(p), schedule.at(p))))
+    throw invalidArg(`${cannot} (its values differ from ${kind}(${JSON.stringify(options)}))`)
   return { kind, options }
 }
 

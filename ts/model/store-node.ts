@@ -8,7 +8,7 @@ import { mkdir, open, writeFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 
 import { invalidArg, ThinnetError } from '../errors.js'
-import type { Thinnet } from '../thinnet.js'
+import type { Ops } from '../ops-port.js'
 import { describeValue } from '../validate.js'
 import { fromArtifacts } from './deserialize.js'
 import { OPTIMIZER_FILE } from './serialize-optimizer.js'
@@ -39,7 +39,9 @@ async function saveModel(model: Sequential, dir: string, options: SaveOptions): 
     await writeFile(optimizerPath, optimizerState)
   }
   await writeFile(jsonPath, `${JSON.stringify(json, null, 2)}\n`)
-  return optimizerPath === undefined ? { json: jsonPath, weights: weightsPath } : { json: jsonPath, weights: weightsPath, optimizer: optimizerPath }
+  return optimizerPath === undefined
+    ? { json: jsonPath, weights: weightsPath }
+    : { json: jsonPath, weights: weightsPath, optimizer: optimizerPath }
 }
 
 /** What a non-regular file is, for the message. */
@@ -70,7 +72,8 @@ async function readRegularFile(path: string, what: string, missing: string): Pro
   try {
     const stats = await handle.stat()
     if (!stats.isFile()) throw invalidArg(`${what} ${path} is not a regular file (${kindOf(stats)})`)
-    if (stats.size > MAX_FILE_BYTES) throw invalidArg(`${what} ${path} holds ${stats.size} bytes, past the ${MAX_FILE_BYTES} a saved model's file may have`)
+    if (stats.size > MAX_FILE_BYTES)
+      throw invalidArg(`${what} ${path} holds ${stats.size} bytes, past the ${MAX_FILE_BYTES} a saved model's file may have`)
     return new Uint8Array(await handle.readFile())
   } catch (error) {
     if (error instanceof ThinnetError) throw error
@@ -86,11 +89,13 @@ async function readRegularFile(path: string, what: string, missing: string): Pro
  * when model.json has an optimizer section (then optimizer.bin must be there too). Only regular
  * files are read (readRegularFile); whatever is wrong is a ThinnetError naming the file.
  */
-async function loadModel(tn: Thinnet, dir: string): Promise<Sequential> {
+async function loadModel(tn: Ops, dir: string): Promise<Sequential> {
   if (typeof dir !== 'string' || dir === '') throw invalidArg(`dir must be a directory path, received ${describeValue(dir)}`)
   if (dir.includes('\0')) throw invalidArg(`dir must be a directory path, received a path with a NUL byte: ${describeValue(dir)}`)
   const jsonPath = join(dir, 'model.json')
-  const text = new TextDecoder().decode(await readRegularFile(jsonPath, 'the model description', `no saved model in ${dir}: ${jsonPath} is missing`))
+  const text = new TextDecoder().decode(
+    await readRegularFile(jsonPath, 'the model description', `no saved model in ${dir}: ${jsonPath} is missing`),
+  )
   let json: unknown
   try {
     json = JSON.parse(text)
@@ -98,7 +103,11 @@ async function loadModel(tn: Thinnet, dir: string): Promise<Sequential> {
     throw invalidArg(`${jsonPath} is not valid JSON: ${(error as Error).message}`)
   }
   const file = savedFileName((json as { weights?: { file?: unknown } } | null)?.weights?.file, 'weights.file', jsonPath)
-  const weights = await readRegularFile(join(dir, file), 'the weights file', `${jsonPath} names the weights file ${file}, which is missing from ${dir}`)
+  const weights = await readRegularFile(
+    join(dir, file),
+    'the weights file',
+    `${jsonPath} names the weights file ${file}, which is missing from ${dir}`,
+  )
   const section = (json as { optimizer?: { state?: { file?: unknown } } | null }).optimizer
   if (section === undefined) return fromArtifacts(tn, { json: json as ModelJSON, weights })
   const stateFile = savedFileName(section?.state?.file, 'optimizer.state.file', jsonPath)

@@ -11,7 +11,7 @@
  */
 
 import { invalidArg } from '../errors.js'
-import type { Thinnet } from '../thinnet.js'
+import type { Ops } from '../ops-port.js'
 import { describeValue } from '../validate.js'
 import { fromArtifacts } from './deserialize.js'
 import type { ModelArtifacts, ModelJSON, SavedFiles, SaveOptions } from './serialize.js'
@@ -39,7 +39,7 @@ export const webModelStore: ModelStore = {
     )
   },
 
-  async load(tn: Thinnet, source: string): Promise<Sequential> {
+  async load(tn: Ops, source: string): Promise<Sequential> {
     if (typeof source !== 'string' || source === '') {
       throw invalidArg(`source must be the URL of a model.json or 'indexeddb://<name>', received ${describeValue(source)}`)
     }
@@ -135,7 +135,8 @@ function openDatabase(): Promise<IDBDatabase> {
     const request = indexedDB.open(DATABASE, 1)
     request.onupgradeneeded = () => request.result.createObjectStore(OBJECT_STORE)
     request.onsuccess = () => resolve(request.result)
-    request.onerror = () => reject(new Error(`cannot open IndexedDB database ${DATABASE}: ${request.error?.message}`, { cause: request.error }))
+    request.onerror = () =>
+      reject(new Error(`cannot open IndexedDB database ${DATABASE}: ${request.error?.message}`, { cause: request.error }))
     request.onblocked = () => reject(new Error(`IndexedDB database ${DATABASE} is blocked by another tab holding an older version`))
   })
 }

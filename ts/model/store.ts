@@ -6,7 +6,7 @@
  */
 
 import { invalidArg } from '../errors.js'
-import type { Thinnet } from '../thinnet.js'
+import type { Ops } from '../ops-port.js'
 import { describeValue } from '../validate.js'
 import type { SavedFiles, SaveOptions } from './serialize.js'
 import type { Sequential } from './sequential.js'
@@ -15,23 +15,28 @@ export interface ModelStore {
   /** Writes the model's artifacts to `destination`; says where each one went. */
   save(model: Sequential, destination: string, options: SaveOptions): Promise<SavedFiles>
   /** Reads a model saved at `source` onto `tn`'s backend. */
-  load(tn: Thinnet, source: string): Promise<Sequential>
+  load(tn: Ops, source: string): Promise<Sequential>
 }
 
-/** The store of each facade object (createThinnet binds it; models find it through their facade). */
-const stores = new WeakMap<Thinnet, ModelStore>()
+/**
+ * The store of each facade object (createThinnet binds it; models find it through their port,
+ * which is the facade). Keyed by the port, so that this module needs only the Ops type.
+ */
+const stores = new WeakMap<Ops, ModelStore>()
 
-export function bindStore(tn: Thinnet, store: ModelStore): void {
+export function bindStore(tn: Ops, store: ModelStore): void {
   stores.set(tn, store)
 }
 
 /** A facade made without a store (createThinnet in tests) can still use toArtifacts. */
 const NO_STORE: ModelStore = {
-  save: () => Promise.reject(invalidArg('this thinnet instance has no model store: use model.toArtifacts(), or load() from the thinnet package')),
-  load: () => Promise.reject(invalidArg('this thinnet instance has no model store: use tn.modelFromArtifacts(), or load() from the thinnet package')),
+  save: () =>
+    Promise.reject(invalidArg('this thinnet instance has no model store: use model.toArtifacts(), or load() from the thinnet package')),
+  load: () =>
+    Promise.reject(invalidArg('this thinnet instance has no model store: use tn.modelFromArtifacts(), or load() from the thinnet package')),
 }
 
-export function storeOf(tn: Thinnet): ModelStore {
+export function storeOf(tn: Ops): ModelStore {
   return stores.get(tn) ?? NO_STORE
 }
 
@@ -55,7 +60,9 @@ export function savedFileName(value: unknown, field: string, where: string): str
     new TextEncoder().encode(value).length > MAX_NAME_BYTES
   ) {
     const shown = typeof value === 'string' && value.length > 64 ? `a name of ${value.length} characters` : describeValue(value)
-    throw invalidArg(`${where}: ${field} must be a file name (one path component, beside it, of at most ${MAX_NAME_BYTES} bytes, no NUL), received ${shown}`)
+    throw invalidArg(
+      `${where}: ${field} must be a file name (one path component, beside it, of at most ${MAX_NAME_BYTES} bytes, no NUL), received ${shown}`,
+    )
   }
   return value
 }

@@ -81,9 +81,12 @@ export function tensorOffsets(entries: unknown, expected: readonly ExpectedTenso
     const name = `json.weights.tensors[${k}]`
     const t = checkObject(entries[k], name, '{ layer, name, shape, byteOffset, length }')
     const shape: unknown = t.shape
-    const shapeOk = shape === undefined || (Array.isArray(shape) && shape.length === want.shape.length && want.shape.every((n, i) => shape[i] === n))
+    const shapeOk =
+      shape === undefined || (Array.isArray(shape) && shape.length === want.shape.length && want.shape.every((n, i) => shape[i] === n))
     if (t.layer !== want.layer || t.name !== want.name || t.length !== want.length || !shapeOk) {
-      throw shapeMismatch(`${name} must be ${want.name} of layer ${want.layer} with ${want.length} values (shape [${want.shape.join(', ')}])`)
+      throw shapeMismatch(
+        `${name} must be ${want.name} of layer ${want.layer} with ${want.length} values (shape [${want.shape.join(', ')}])`,
+      )
     }
     const offset = t.byteOffset
     if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0 || offset + 4 * want.length > byteLength) {
