@@ -310,6 +310,10 @@ describe('weights.file', () => {
     await expectThinnetRejection(tn.loadModel(join(root, 'x'.repeat(5000))), 'ERR_INVALID_ARG', /model\.json/)
   })
 
+  it('a folder path with a NUL byte is ERR_INVALID_ARG, not a raw ERR_INVALID_ARG_VALUE TypeError', async () => {
+    await expectThinnetRejection(tn.loadModel(join(root, 'a\0b')), 'ERR_INVALID_ARG', /NUL/)
+  })
+
   it('the saved folder itself still loads (model.json and weights.bin read as files)', async () => {
     const dir = join(root, `m${folder++}`)
     await model.save(dir)
