@@ -205,7 +205,10 @@ function gemm(a: Args): Built {
   const [m, k, n] = [a.rng.size(20), a.rng.size(20), a.rng.size(20)]
   const x = a.floats('a', m * k)
   const b = a.floats('b', k * n)
-  const opts: Record<string, unknown> = { m: a.count('m', m), k: a.count('k', k), n: a.count('n', n) }
+  // Huge sizes only where every size is nonzero, so that they cannot be valid: gemm(m = 2^31,
+  // k = 0) is valid and returns 2^32 zeros (16 GB), which is a finding, not something to repeat.
+  const huge = m > 0 && k > 0 && n > 0
+  const opts: Record<string, unknown> = { m: a.count('m', m, huge), k: a.count('k', k, huge), n: a.count('n', n, huge) }
   if (a.rng.chance(0.3)) opts.out = a.floats('out', m * n)
   else if (a.rng.chance(0.05) && m * n > 0 && ArrayBuffer.isView(x) && x.byteLength > 0) {
     opts.out = x
@@ -224,10 +227,11 @@ const ACTIVATIONS = ['linear', 'relu', 'leakyRelu', 'gelu', 'tanh', 'sigmoid'] a
 /** A layer's options and its true sizes (the options' may have been made hostile). */
 function layer(a: Args): [Record<string, unknown>, number, number, number] {
   const [rows, inputs, units] = [a.rng.size(9), a.rng.size(9), a.rng.size(9)]
+  const huge = rows > 0 && inputs > 0 && units > 0
   const o: Record<string, unknown> = {
-    rows: a.count('rows', rows),
-    inputs: a.count('inputs', inputs),
-    units: a.count('units', units),
+    rows: a.count('rows', rows, huge),
+    inputs: a.count('inputs', inputs, huge),
+    units: a.count('units', units, huge),
     x: a.floats('x', rows * inputs),
     w: a.floats('w', inputs * units),
     activation: a.scalar('activation', a.rng.pick(ACTIVATIONS), ['softmax', 1, null]),
