@@ -14,7 +14,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { layers, load, type ModelJSON, type Sequential, type Thinnet } from '../ts/index.js'
+import { layers, load, optimizers, type ModelArtifacts, type ModelJSON, type Sequential, type Thinnet } from '../ts/index.js'
 import { crc32 } from '../ts/model/crc32.js'
 import { fromArtifacts } from '../ts/model/deserialize.js'
 import type { Ops } from '../ts/ops-port.js'
@@ -319,5 +319,52 @@ describe('weights.file', () => {
     await model.save(dir)
     expect((JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as ModelJSON).version).toBe(2)
     ;(await tn.loadModel(dir)).dispose()
+  })
+})
+
+describe('format version 2: a checksum of the optimizer state', () => {
+  /** A model's artifacts saved with an Adam optimizer that has trained one step. */
+  async function withOptimizer(): Promise<ModelArtifacts> {
+    const m = tn.sequential(MLP, { inputs: 4, seed: 9n })
+    try {
+      const optimizer = optimizers.adam({ lr: 0.01 })
+      await m.fit({ x: new Float32Array(8).fill(0.5), y: new Uint8Array([0, 2]), epochs: 1, batchSize: 2, optimizer })
+      return m.toArtifacts({ optimizer })
+    } finally {
+      m.dispose()
+    }
+  }
+
+  it('a flipped bit in optimizer.bin is ERR_INVALID_ARG naming the file, saved and loaded from a folder', async () => {
+    const a = await withOptimizer()
+    const section = a.json.optimizer
+    expect(section?.state.crc32).toBe(
+      crc32(a.optimizerState ?? new Uint8Array())
+        .toString(16)
+        .padStart(8, '0'),
+    )
+    const state = (a.optimizerState ?? new Uint8Array()).slice()
+    state[6] ^= 1
+    expectThinnetError(
+      () => tn.modelFromArtifacts({ ...a, optimizerState: state }),
+      'ERR_INVALID_ARG',
+      /optimizer\.bin does not match its checksum/,
+    )
+    const dir = await saveFolder(a.json, a.weights)
+    await writeFile(join(dir, 'optimizer.bin'), state)
+    await expectThinnetRejection(tn.loadModel(dir), 'ERR_INVALID_ARG', /optimizer\.bin does not match its checksum/)
+  })
+
+  it('is required in a version 2 model.json, not in version 1', async () => {
+    const a = await withOptimizer()
+    const section = a.json.optimizer
+    if (section === undefined) throw new Error('no optimizer section')
+    const state = { ...section.state }
+    delete state.crc32
+    const json = { ...a.json, optimizer: { ...section, state } }
+    expectThinnetError(() => tn.modelFromArtifacts({ ...a, json }), 'ERR_INVALID_ARG', /json\.optimizer\.state\.crc32 is missing/)
+    const v1 = tn.modelFromArtifacts({ ...a, json: { ...json, version: 1, weights: withoutChecksum(json) } })
+    expect(v1.restoredOptimizer).toBeDefined()
+    v1.dispose()
   })
 })

@@ -9,6 +9,9 @@
  * to reading the file.
  */
 
+import { invalidArg } from '../errors.js'
+import { describeValue } from '../validate.js'
+
 const TABLE = (() => {
   const table = new Uint32Array(256)
   for (let n = 0; n < 256; n++) {
@@ -29,4 +32,21 @@ export function crc32(bytes: Uint8Array): number {
 /** The checksum as model.json writes it: 8 lowercase hexadecimal digits. */
 export function crc32Hex(bytes: Uint8Array): string {
   return crc32(bytes).toString(16).padStart(8, '0')
+}
+
+/**
+ * Checks `bytes` against `declared`, the checksum model.json gives for them at `field` (the
+ * field's path, e.g. 'json.weights.crc32'); `file` names the file in the mismatch message.
+ * ERR_INVALID_ARG for a malformed checksum and for a mismatch.
+ */
+export function verifyCrc32(bytes: Uint8Array, declared: unknown, field: string, file: unknown): void {
+  if (typeof declared !== 'string' || !/^[0-9a-f]{8}$/.test(declared)) {
+    throw invalidArg(`${field} must be a CRC-32 as 8 lowercase hexadecimal digits (format version 2), received ${describeValue(declared)}`)
+  }
+  const got = crc32Hex(bytes)
+  if (got !== declared) {
+    throw invalidArg(
+      `${typeof file === 'string' ? file : 'the file'} does not match its checksum: CRC-32 ${got}, ${field} says ${declared}: the file is damaged or not this model's`,
+    )
+  }
 }

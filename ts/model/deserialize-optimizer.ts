@@ -7,6 +7,7 @@
 
 import { invalidArg, shapeMismatch, ThinnetError } from '../errors.js'
 import { checkKeys, checkObject, describeValue } from '../validate.js'
+import { verifyCrc32 } from './crc32.js'
 import { readFloat32LE } from './float32-bytes.js'
 import { adam, adamw, sgd, type Optimizer } from './optimizers.js'
 import type { Schedule } from './schedules.js'
@@ -92,12 +93,13 @@ function readBuffer(e: Record<string, unknown>, want: StateBufferEntry, k: numbe
 
 /**
  * Checks `section` (json.optimizer) and `bytes` (the state buffers) against `model` and binds the
- * restored optimizer to it (`model.restoredOptimizer`). Throws a ThinnetError naming the field
+ * restored optimizer to it (`model.restoredOptimizer`); `checksummed` (model.json version 2) asks
+ * for `state.crc32` and verifies it. Throws a ThinnetError naming the field
  * (ERR_INVALID_ARG for a malformed or unsupported section or a non-finite value,
  * ERR_SHAPE_MISMATCH for a layout that does not fit the model or the bytes) before anything is
  * bound; the caller disposes the model on failure.
  */
-export function restoreOptimizer(model: Sequential, section: unknown, bytes: unknown): void {
+export function restoreOptimizer(model: Sequential, section: unknown, bytes: unknown, checksummed: boolean): void {
   const o = checkObject(section, SECTION, 'the section model.toArtifacts({ optimizer }) writes')
   requireFields(o, ['format', 'version', 'description', 'steps', 'state'], SECTION)
   if (o.format !== OPTIMIZER_FORMAT)
@@ -113,7 +115,9 @@ export function restoreOptimizer(model: Sequential, section: unknown, bytes: unk
     throw invalidArg(`${SECTION}.steps must be a count of optimizer steps, received ${describeValue(steps)}`)
   }
   const state = checkObject(o.state, `${SECTION}.state`, '{ file, dtype, byteOrder, byteLength, buffers }')
-  requireFields(state, ['file', 'dtype', 'byteOrder', 'byteLength', 'buffers'], `${SECTION}.state`)
+  // crc32: the state's checksum, which model.json version 2 adds (a field of the model's version, so the section stays version 1).
+  const stateFields = ['file', 'dtype', 'byteOrder', 'byteLength', 'buffers']
+  requireFields(state, checksummed ? [...stateFields, 'crc32'] : stateFields, `${SECTION}.state`)
   if (state.dtype !== 'float32' || state.byteOrder !== 'little')
     throw invalidArg(`${SECTION}.state must describe little-endian float32 values`)
   if (!(bytes instanceof Uint8Array)) {
@@ -149,5 +153,7 @@ export function restoreOptimizer(model: Sequential, section: unknown, bytes: unk
       throw invalidArg(`${where} holds negative values: Adam's second moments are never negative`)
     return v
   })
+  // Last, so that a value the checks above refuse is reported as such (the checksum would refuse it too).
+  if (checksummed) verifyCrc32(bytes, state.crc32, `${SECTION}.state.crc32`, state.file)
   internals.restoreOptimizerState(optimizer, steps, values)
 }

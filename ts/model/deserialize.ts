@@ -7,7 +7,7 @@ import { invalidArg, shapeMismatch } from '../errors.js'
 import type { Ops } from '../ops-port.js'
 import { checkCount, checkKeys, checkMode, checkObject, describeValue } from '../validate.js'
 import { compile } from './compile.js'
-import { crc32Hex } from './crc32.js'
+import { verifyCrc32 } from './crc32.js'
 import { readFloat32LE } from './float32-bytes.js'
 import { checkLayer } from './layers.js'
 import { restoreOptimizer } from './deserialize-optimizer.js'
@@ -19,23 +19,6 @@ function decimal(name: string, value: unknown): bigint {
   if (typeof value !== 'string' || !/^\d+$/.test(value))
     throw invalidArg(`${name} must be a decimal string, received ${describeValue(value)}`)
   return BigInt(value)
-}
-
-/** Version 2's checksum of the weights (version 1 has none), ERR_INVALID_ARG naming the file on a mismatch. */
-function checkChecksum(version: number, w: Record<string, unknown>, bytes: Uint8Array): void {
-  if (version < 2) return
-  const want = w.crc32
-  if (typeof want !== 'string' || !/^[0-9a-f]{8}$/.test(want)) {
-    throw invalidArg(
-      `json.weights.crc32 must be the weights' CRC-32 as 8 lowercase hexadecimal digits (format version 2), received ${describeValue(want)}`,
-    )
-  }
-  const got = crc32Hex(bytes)
-  if (got !== want) {
-    throw invalidArg(
-      `the weights (${describeValue(w.file)}) do not match their checksum: CRC-32 ${got}, model.json says ${want}: the file is damaged or not this model's`,
-    )
-  }
 }
 
 /**
@@ -65,7 +48,8 @@ export function fromArtifacts(tn: Ops, artifacts: ModelArtifacts): Sequential {
   if (w.byteLength !== bytes.length) {
     throw shapeMismatch(`the weights hold ${bytes.length} bytes but json.weights.byteLength says ${describeValue(w.byteLength)}`)
   }
-  checkChecksum(version, w, bytes)
+  // Version 2's checksum first: a damaged file is reported as such, not by what the damage broke.
+  if (version >= 2) verifyCrc32(bytes, w.crc32, 'json.weights.crc32', w.file)
   const progress = checkObject(json.progress, 'json.progress', '{ epochs: 0, shuffleOffset: "0" }')
   // The sizes the description declares, from the descriptions alone: nothing is allocated yet.
   const layers = json.layers.map((layer: unknown, i: number) => checkLayer(layer, `json.layers[${i}]`))
@@ -106,7 +90,7 @@ export function fromArtifacts(tn: Ops, artifacts: ModelArtifacts): Sequential {
     if (typeof epochs !== 'number' || !Number.isSafeInteger(epochs) || epochs < 0) throw invalidArg('json.progress.epochs must be a count')
     model.progress.epochs = epochs
     model.progress.shuffleOffset = decimal('json.progress.shuffleOffset', progress.shuffleOffset)
-    if (json.optimizer !== undefined) restoreOptimizer(model, json.optimizer, a.optimizerState)
+    if (json.optimizer !== undefined) restoreOptimizer(model, json.optimizer, a.optimizerState, version >= 2)
     else if (a.optimizerState !== undefined)
       throw invalidArg('artifacts.optimizerState is given but json has no optimizer section to describe it')
   } catch (error) {

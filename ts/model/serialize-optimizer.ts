@@ -12,10 +12,13 @@
  *   "description": { "kind": "adam", "lr": { "kind": "cosine", "options": { "initial": 0.001, "epochs": 20, "min": 0 } },
  *                    "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8, "weightDecay": 0 },
  *   "steps": 240,
- *   "state": { "file": "optimizer.bin", "dtype": "float32", "byteOrder": "little", "byteLength": 1600,
+ *   "state": { "file": "optimizer.bin", "dtype": "float32", "byteOrder": "little", "byteLength": 1600, "crc32": "1c291ca3",
  *              "buffers": [ { "layer": 0, "parameter": "weights", "name": "m", "byteOffset": 0, "length": 96 }, ... ] }
  * }
  * ```
+ *
+ * `state.crc32` is the CRC-32 of optimizer.bin (crc32.ts), written since model.json version 2 and
+ * required and verified when model.json says version 2; the section's own version stays 1.
  *
  * `description` is the optimizer as `tn.optimizers` made it, its learning rate as the schedule's
  * kind and options (a constant rate is `{ "kind": "constant", "options": { "value": 0.001 } }`).
@@ -29,6 +32,7 @@
 
 import { invalidArg } from '../errors.js'
 import { describeValue } from '../validate.js'
+import { crc32Hex } from './crc32.js'
 import { writeFloat32LE } from './float32-bytes.js'
 import { stateBufferNames, type Optimizer, type StateBufferName } from './optimizers.js'
 import { constant, cosine, linear, step, type Schedule } from './schedules.js'
@@ -72,7 +76,15 @@ export interface OptimizerJSON {
   version: typeof OPTIMIZER_VERSION
   description: OptimizerDescriptionJSON
   steps: number
-  state: { file: string; dtype: 'float32'; byteOrder: 'little'; byteLength: number; buffers: StateBufferEntry[] }
+  state: {
+    file: string
+    dtype: 'float32'
+    byteOrder: 'little'
+    byteLength: number
+    /** The CRC-32 of the state bytes (crc32.ts), written and checked from model.json version 2 on. */
+    crc32?: string
+    buffers: StateBufferEntry[]
+  }
 }
 
 /** Progress points (in epochs) at which a schedule must agree with its rebuilt twin. */
@@ -157,7 +169,7 @@ export function optimizerArtifacts(model: Sequential, optimizer: Optimizer): { j
       version: OPTIMIZER_VERSION,
       description,
       steps: state?.steps ?? 0,
-      state: { file: OPTIMIZER_FILE, dtype: 'float32', byteOrder: 'little', byteLength, buffers },
+      state: { file: OPTIMIZER_FILE, dtype: 'float32', byteOrder: 'little', byteLength, crc32: crc32Hex(bytes), buffers },
     },
     bytes,
   }
