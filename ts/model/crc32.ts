@@ -5,8 +5,8 @@
  * Written by hand, table-driven, because it must run unchanged in Node and in the browser entry
  * (ts/web.ts's module graph has no `node:` import, so node:zlib's crc32 is out, and it exists
  * only from Node 22.2), and 20 lines do not justify a runtime dependency the package has none of
- * for this. Speed: about 0.5 GB/s in V8, a few milliseconds for a model of a few MB, small next
- * to reading the file.
+ * for this. Speed: about 0.27 GiB/s (64 MiB in 229 ms, Node 20, one byte per table step), so
+ * about 15 ms for the 4 MB of a 784-1024-10 model, small next to building it.
  */
 
 import { invalidArg } from '../errors.js'
