@@ -26,7 +26,18 @@ import os from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { load, type Thinnet } from '../ts/index.js'
-import { DENSE_SHAPE, DROPOUT_N, DROPOUT_P, INPUT_DROPOUT_P, measureCases, OUTPUT_DROPOUT_P, thinnetCases, WARM_UP_MS, type Measurement, type TimingSpec } from './browser/cases.js'
+import {
+  DENSE_SHAPE,
+  DROPOUT_N,
+  DROPOUT_P,
+  INPUT_DROPOUT_P,
+  measureCases,
+  OUTPUT_DROPOUT_P,
+  thinnetCases,
+  WARM_UP_MS,
+  type Measurement,
+  type TimingSpec,
+} from './browser/cases.js'
 import type { PageResult, PageSpec } from './browser/page.js'
 import { CHROMIUM_PATH, launchChromium } from '../tools/chromium.js'
 import { serveStatic, type StaticServer } from '../tools/static-server.js'
@@ -54,7 +65,9 @@ function cliRounds(): number {
 
 function cpuModel(): string {
   try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'))
+    const line = readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('model name'))
     if (line) return line.slice(line.indexOf(':') + 1).trim()
   } catch {
     // not Linux
@@ -75,7 +88,8 @@ async function bundlePage(): Promise<Uint8Array> {
     logLevel: 'silent',
   })
   if (result.errors.length > 0) throw new Error((await esbuild.formatMessages(result.errors, { kind: 'error' })).join('\n'))
-  for (const warning of await esbuild.formatMessages(result.warnings, { kind: 'warning', color: false })) console.warn(`!! esbuild: ${warning.trim()}`)
+  for (const warning of await esbuild.formatMessages(result.warnings, { kind: 'warning', color: false }))
+    console.warn(`!! esbuild: ${warning.trim()}`)
   return result.outputFiles[0].contents
 }
 
@@ -98,14 +112,19 @@ async function runInChromium(spec: TimingSpec): Promise<BrowserRun | undefined> 
   let server: StaticServer | undefined
   const browser = await launchChromium()
   try {
-    server = await serveStatic({ files: { '/index.html': html, '/page.js': await bundlePage() }, mounts: { '/thinnet/': join(REPO, 'build'), '/tfjs/': tfjsDist } })
+    server = await serveStatic({
+      files: { '/index.html': html, '/page.js': await bundlePage() },
+      mounts: { '/thinnet/': join(REPO, 'build'), '/tfjs/': tfjsDist },
+    })
     const page = await browser.newPage()
     const errors: string[] = []
     page.on('pageerror', (error) => errors.push(error.message))
     await page.goto(`${server.url}index.html`)
-    await page.waitForFunction(() => window.thinnetBench !== undefined, undefined, { timeout: 30_000 }).catch((error: unknown) => {
-      throw new Error(`the benchmark page did not start: ${errors.join('; ') || String(error)}`)
-    })
+    await page
+      .waitForFunction(() => window.thinnetBench !== undefined, undefined, { timeout: 30_000 })
+      .catch((error: unknown) => {
+        throw new Error(`the benchmark page did not start: ${errors.join('; ') || String(error)}`)
+      })
     const pageSpec: PageSpec = { ...spec, thinnetWasm: `${server.url}thinnet/`, tfjsWasm: `${server.url}tfjs/`, tfjsCpu: true }
     const otherLoad = startDisturbanceMeter(true)
     const result = await page.evaluate((s) => window.thinnetBench!.run(s), pageSpec)
@@ -160,7 +179,9 @@ function chromiumOverNode(rows: Row[], r: Row): string {
 
 function printDropout(rows: Row[]): void {
   const bytes = 8 * DROPOUT_N // 4 read + 4 written per element, as dst.set(src) moves
-  console.log(`\ndropout forward, n = 2^${Math.log2(DROPOUT_N)} float32, inverted, p = ${DROPOUT_P}; GB/s counts 8 bytes per element (4 read, 4 written), as dst.set(src) moves`)
+  console.log(
+    `\ndropout forward, n = 2^${Math.log2(DROPOUT_N)} float32, inverted, p = ${DROPOUT_P}; GB/s counts 8 bytes per element (4 read, 4 written), as dst.set(src) moves`,
+  )
   printTable(
     ['where', 'variant', 'time per call', 'rounds: fastest … slowest', 'GB/s', '× dst.set time (same env)', 'Chromium time × Node'],
     rows.map((r) => {
@@ -188,7 +209,16 @@ function printDense(rows: Row[]): void {
       ' "× tfjs-wasm": GFLOP/s over tfjs-backend-wasm\'s in Chromium, same kind (plain or dropout); "time × its plain": time over the same implementation\'s no-dropout row',
   )
   printTable(
-    ['where', 'variant', 'time per call', 'rounds: fastest … slowest', 'GFLOP/s', '× tfjs-wasm', 'time × its plain', 'Chromium time × Node'],
+    [
+      'where',
+      'variant',
+      'time per call',
+      'rounds: fastest … slowest',
+      'GFLOP/s',
+      '× tfjs-wasm',
+      'time × its plain',
+      'Chromium time × Node',
+    ],
     rows.map((r) => {
       const tfjs = rows.find((t) => t.where === 'Chromium' && t.key === `dense tfjs-wasm ${r.kind}`)
       const plain = rows.find((p) => p.where === r.where && p.impl === r.impl && p.kind === 'plain')
@@ -213,7 +243,8 @@ function compareChecksums(chromium: Measurement[], node: Measurement[]): string 
     return n && c.checksum !== undefined && n.checksum !== undefined ? [{ key: c.key, c: c.checksum, n: n.checksum }] : []
   })
   const differ = pairs.filter((p) => p.c !== p.n)
-  if (differ.length > 0) return `!! outputs differ between Chromium and Node (sum of one call's output): ${differ.map((p) => `${p.key}: ${p.c} vs ${p.n}`).join('; ')}`
+  if (differ.length > 0)
+    return `!! outputs differ between Chromium and Node (sum of one call's output): ${differ.map((p) => `${p.key}: ${p.c} vs ${p.n}`).join('; ')}`
   return `outputs: the ${pairs.length} thinnet calls measured in both give the same output (sum of one call's output, to the bit) in Chromium and Node`
 }
 
@@ -246,7 +277,10 @@ export async function benchBrowser(): Promise<void> {
   printDense(rows.filter((r) => r.group === 'dense'))
   console.log()
   if (browser) console.log(compareChecksums(chromiumRows, node.measurements))
-  for (const [where, load] of [['Chromium', browser?.otherLoad], ['Node', node.otherLoad]] as const) {
+  for (const [where, load] of [
+    ['Chromium', browser?.otherLoad],
+    ['Node', node.otherLoad],
+  ] as const) {
     if (where === 'Chromium' && !browser) continue
     const line = describeDisturbance(load)
     if (line) console.log(`${where}: ${line}`)

@@ -171,13 +171,16 @@ function printShape(shape: Shape, rows: Row[], otherLoad: number | undefined): v
   }
   const timeRatio = (row: Row, base: Row | undefined) =>
     row.timing && base?.timing ? `${(row.timing.mean / base.timing.mean).toFixed(2)}×` : '–'
-  console.log(`\n(rows, inputs, units) = (${shape.rows}, ${shape.inputs}, ${shape.units}): ${((2 * shape.rows * shape.inputs * shape.units) / 1e9).toFixed(3)} GFLOP per call\n`)
+  console.log(
+    `\n(rows, inputs, units) = (${shape.rows}, ${shape.inputs}, ${shape.units}): ${((2 * shape.rows * shape.inputs * shape.units) / 1e9).toFixed(3)} GFLOP per call\n`,
+  )
   printTable(
     ['variant', 'threads', 'time per call', 'GFLOP/s', '× ORT (same threads)', '× tfjs-wasm', 'time × our plain GEMM'],
     rows.map((row) => {
       const ort = rows.find((r) => r.dense.baseline === 'onnxruntime' && r.dense.threads === row.dense.threads)
       const tfjsWasm = rows.find((r) => r.dense.baseline === 'tfjs-wasm')
-      const gemm = row.dense.group === undefined ? undefined : rows.find((r) => r.dense.baseline === 'plain-gemm' && r.dense.group === row.dense.group)
+      const gemm =
+        row.dense.group === undefined ? undefined : rows.find((r) => r.dense.baseline === 'plain-gemm' && r.dense.group === row.dense.group)
       if (!row.timing) return [row.dense.label, `${row.dense.threads}`, row.note ?? '–', '–', '–', '–', '–']
       return [
         row.dense.label,
@@ -237,7 +240,7 @@ export async function benchDense(options: DenseBenchOptions = {}): Promise<void>
     '\ndense layer y = relu(x . W + b), float32, W [inputs, units]; GFLOP/s = 2 * rows * inputs * units / time' +
       ` (times 3 for forward + backward); time: best of ${rounds} interleaved rounds, each the mean of benchmark.js samples` +
       ' (± its relative margin of error); "× ORT" and "× tfjs-wasm": this row\'s GFLOP/s over theirs (above 1: faster);' +
-      ' "time × our plain GEMM": this row\'s time over thinnet\'s plain GEMM on the same backend and threads (below 1.15: the issue\'s target for the fused forward)',
+      " \"time × our plain GEMM\": this row's time over thinnet's plain GEMM on the same backend and threads (below 1.15: the issue's target for the fused forward)",
   )
   for (const shape of shapes) {
     const otherLoad = startDisturbanceMeter()

@@ -93,7 +93,9 @@ export async function benchDropout(): Promise<void> {
     }
   }
 
-  console.log(`\ndropout forward, p = ${P}, float32; best of ${ROUNDS} interleaved rounds, each the mean of benchmark.js samples (± its relative margin of error)\n`)
+  console.log(
+    `\ndropout forward, p = ${P}, float32; best of ${ROUNDS} interleaved rounds, each the mean of benchmark.js samples (± its relative margin of error)\n`,
+  )
   printTable(
     ['n', 'variant', 'time', '× dst.set time', 'elements / ns', '× faster than Math.random loop'],
     rows.map((r) => {

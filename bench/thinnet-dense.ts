@@ -16,21 +16,48 @@ type Variant = 'fused forward' | 'fused forward + backward' | 'plain GEMM' | 'un
 
 /** Float32Arrays that stay valid for the whole measurement (WASM: re-derived after allocation). */
 interface Operands {
-  views(): { x: Float32Array; w: Float32Array; b: Float32Array; y: Float32Array; dy: Float32Array; dx: Float32Array; dw: Float32Array; db: Float32Array }
+  views(): {
+    x: Float32Array
+    w: Float32Array
+    b: Float32Array
+    y: Float32Array
+    dy: Float32Array
+    dx: Float32Array
+    dw: Float32Array
+    db: Float32Array
+  }
   free(): void
 }
 
 function operands(tn: Thinnet, d: DenseData): Operands {
-  const sizes = { x: d.x.length, w: d.w.length, b: d.b.length, y: d.rows * d.units, dy: d.rows * d.units, dx: d.x.length, dw: d.w.length, db: d.units }
-  const buffers = Object.fromEntries(Object.entries(sizes).map(([name, n]) => [name, tn.allocate(n)])) as Record<keyof typeof sizes, ReturnType<Thinnet['allocate']>>
+  const sizes = {
+    x: d.x.length,
+    w: d.w.length,
+    b: d.b.length,
+    y: d.rows * d.units,
+    dy: d.rows * d.units,
+    dx: d.x.length,
+    dw: d.w.length,
+    db: d.units,
+  }
+  const buffers = Object.fromEntries(Object.entries(sizes).map(([name, n]) => [name, tn.allocate(n)])) as Record<
+    keyof typeof sizes,
+    ReturnType<Thinnet['allocate']>
+  >
   buffers.x.view().set(d.x)
   buffers.w.view().set(d.w)
   buffers.b.view().set(d.b)
   buffers.dy.view().fill(1 / (d.rows * d.units))
   return {
     views: () => ({
-      x: buffers.x.view(), w: buffers.w.view(), b: buffers.b.view(), y: buffers.y.view(),
-      dy: buffers.dy.view(), dx: buffers.dx.view(), dw: buffers.dw.view(), db: buffers.db.view(),
+      x: buffers.x.view(),
+      w: buffers.w.view(),
+      b: buffers.b.view(),
+      y: buffers.y.view(),
+      dy: buffers.dy.view(),
+      dx: buffers.dx.view(),
+      dw: buffers.dw.view(),
+      db: buffers.db.view(),
     }),
     free: () => Object.values(buffers).forEach((buffer) => buffer.free()),
   }
@@ -52,7 +79,16 @@ function call(tn: Thinnet, variant: Variant, d: DenseData, ops: Operands): () =>
     const v = ops.views()
     switch (variant) {
       case 'fused forward':
-        tn.dense({ ...shape, x: v.x, w: v.w, b: v.b, out: v.y, activation: 'relu', inputDropout: INPUT_DROPOUT, outputDropout: OUTPUT_DROPOUT })
+        tn.dense({
+          ...shape,
+          x: v.x,
+          w: v.w,
+          b: v.b,
+          out: v.y,
+          activation: 'relu',
+          inputDropout: INPUT_DROPOUT,
+          outputDropout: OUTPUT_DROPOUT,
+        })
         return
       case 'fused forward + backward': {
         const layer = { ...shape, activation: 'relu' as const, inputDropout: INPUT_DROPOUT, outputDropout: OUTPUT_DROPOUT }
@@ -89,7 +125,13 @@ function thinnetCase(tn: Thinnet, variant: Variant, threads: number): DenseCase 
           tn.setMaxThreads(threads)
           run()
         })
-        resolve({ measure, dispose: () => { tn.setMaxThreads(0); ops.free() } })
+        resolve({
+          measure,
+          dispose: () => {
+            tn.setMaxThreads(0)
+            ops.free()
+          },
+        })
       })
     },
   }

@@ -11,7 +11,10 @@ import { data, detach, expectUntouched, snapshot } from './util.js'
 
 const backends = await loadEach(async (name): Promise<Backend> => {
   if (name === 'native') return (await import('../ts/backends/native.js')).loadNative()
-  return (await import('../ts/backends/wasm.js')).loadWasm({ simd: name === 'wasm', platform: (await import('../ts/backends/wasm-fetch-node.js')).nodeWasmPlatform })
+  return (await import('../ts/backends/wasm.js')).loadWasm({
+    simd: name === 'wasm',
+    platform: (await import('../ts/backends/wasm-fetch-node.js')).nodeWasmPlatform,
+  })
 })
 
 const good: KernelSpec = { p: 0.5, seed: 1n, stream: 0n, offset: 0n, mode: 'inverted' }
@@ -26,20 +29,45 @@ interface Case {
 
 const CASES: Case[] = [
   { what: 'out shorter than x', code: 'ERR_SHAPE_MISMATCH', message: /out/, call: (b, { x, out }) => b.dropout(x, out.subarray(1), good) },
-  { what: 'out longer than dy', code: 'ERR_SHAPE_MISMATCH', message: /out/, call: (b, { x, out }) => b.dropoutBackward(x.subarray(1), out, good) },
+  {
+    what: 'out longer than dy',
+    code: 'ERR_SHAPE_MISMATCH',
+    message: /out/,
+    call: (b, { x, out }) => b.dropoutBackward(x.subarray(1), out, good),
+  },
   { what: 'p = 1.5', code: 'ERR_INVALID_ARG', message: /\bp\b/, call: (b, { x, out }) => b.dropout(x, out, { ...good, p: 1.5 }) },
   { what: 'p = NaN', code: 'ERR_INVALID_ARG', message: /\bp\b/, call: (b, { x, out }) => b.dropout(x, out, { ...good, p: NaN }) },
-  { what: 'p = -0.5 in the mask', code: 'ERR_INVALID_ARG', message: /\bp\b/, call: (b, { bits }) => b.dropoutMask(37, bits, { ...good, p: -0.5 }) },
+  {
+    what: 'p = -0.5 in the mask',
+    code: 'ERR_INVALID_ARG',
+    message: /\bp\b/,
+    call: (b, { bits }) => b.dropoutMask(37, bits, { ...good, p: -0.5 }),
+  },
   {
     what: 'offset + n past 2^64',
     code: 'ERR_INVALID_ARG',
     message: /offset/,
     call: (b, { x, out }) => b.dropout(x, out, { ...good, offset: 2n ** 64n - 2n }),
   },
-  { what: 'seed = 2^64', code: 'ERR_INVALID_ARG', message: /seed/, call: (b, { x, out }) => b.dropout(x, out, { ...good, seed: 2n ** 64n }) },
+  {
+    what: 'seed = 2^64',
+    code: 'ERR_INVALID_ARG',
+    message: /seed/,
+    call: (b, { x, out }) => b.dropout(x, out, { ...good, seed: 2n ** 64n }),
+  },
   { what: 'seed = -1n', code: 'ERR_INVALID_ARG', message: /seed/, call: (b, { x, out }) => b.dropout(x, out, { ...good, seed: -1n }) },
-  { what: 'stream = 2^64', code: 'ERR_INVALID_ARG', message: /stream/, call: (b, { x, out }) => b.dropout(x, out, { ...good, stream: 2n ** 64n }) },
-  { what: 'mode "train"', code: 'ERR_INVALID_ARG', message: /mode/, call: (b, { x, out }) => b.dropout(x, out, { ...good, mode: 'train' as never }) },
+  {
+    what: 'stream = 2^64',
+    code: 'ERR_INVALID_ARG',
+    message: /stream/,
+    call: (b, { x, out }) => b.dropout(x, out, { ...good, stream: 2n ** 64n }),
+  },
+  {
+    what: 'mode "train"',
+    code: 'ERR_INVALID_ARG',
+    message: /mode/,
+    call: (b, { x, out }) => b.dropout(x, out, { ...good, mode: 'train' as never }),
+  },
   { what: 'mask out too short', code: 'ERR_SHAPE_MISMATCH', message: /out/, call: (b, { bits }) => b.dropoutMask(65, bits, good) },
   {
     what: 'out partially overlapping x',

@@ -63,7 +63,24 @@ describe('thinnet --help', () => {
   it('explains every flag of train, eval and demo with its default', async () => {
     const train = await thinnet('train', '--help')
     expect(train.code).toBe(0)
-    for (const flag of ['--layers', '--activation', '--input-dropout', '--dropout', '--mode', '--max-norm', '--optimizer', '--lr', '--weight-decay', '--schedule', '--epochs', '--batch-size', '--seed', '--data', '--backend', '--out']) {
+    for (const flag of [
+      '--layers',
+      '--activation',
+      '--input-dropout',
+      '--dropout',
+      '--mode',
+      '--max-norm',
+      '--optimizer',
+      '--lr',
+      '--weight-decay',
+      '--schedule',
+      '--epochs',
+      '--batch-size',
+      '--seed',
+      '--data',
+      '--backend',
+      '--out',
+    ]) {
       expect(train.stdout).toContain(flag)
     }
     expect(train.stdout).toContain('(default: 1024,1024)')
@@ -71,7 +88,8 @@ describe('thinnet --help', () => {
     const evaluate = await thinnet('eval', '--help')
     for (const flag of ['--model', '--data', '--backend', '--inference', '--samples']) expect(evaluate.stdout).toContain(flag)
     const demo = await thinnet('demo', '--help')
-    for (const flag of ['--backend', '--epochs', '--seeds', '--batch-size', '--lr', '--report', '--quiet']) expect(demo.stdout).toContain(flag)
+    for (const flag of ['--backend', '--epochs', '--seeds', '--batch-size', '--lr', '--report', '--quiet'])
+      expect(demo.stdout).toContain(flag)
     expect(demo.stdout).toContain(`epochs per run (default: ${DEMO.epochs})`)
   })
 })
@@ -82,7 +100,24 @@ describeBackends('thinnet train and eval', (tn) => {
 
   beforeAll(async () => {
     model = join(dir!, `model-${tn.backend}`)
-    trained = await thinnet('train', '--backend', tn.backend, '--layers', '16', '--dropout', '0.2', '--epochs', '1', '--batch-size', '64', '--lr', '0.003', '--quiet', '--out', model)
+    trained = await thinnet(
+      'train',
+      '--backend',
+      tn.backend,
+      '--layers',
+      '16',
+      '--dropout',
+      '0.2',
+      '--epochs',
+      '1',
+      '--batch-size',
+      '64',
+      '--lr',
+      '0.003',
+      '--quiet',
+      '--out',
+      model,
+    )
   })
 
   it('trains a small model, prints the epoch and saves it', async () => {
@@ -92,7 +127,11 @@ describeBackends('thinnet train and eval', (tn) => {
     expect(trained.stdout).toMatch(/epoch 1\/1 {2}loss \d+\.\d{4} {2}acc \d+\.\d\d% {2}test loss \d+\.\d{4} {2}test acc \d+\.\d\d%/)
     // Ten classes: even one epoch of this small model is far above chance (10%); 73% measured.
     expect(percentAfter(trained.stdout, 'test accuracy')).toBeGreaterThan(0.6)
-    const json = JSON.parse(await readFile(join(model, 'model.json'), 'utf8')) as { inputs: number; outputs: number; layers: { kind: string; units?: number }[] }
+    const json = JSON.parse(await readFile(join(model, 'model.json'), 'utf8')) as {
+      inputs: number
+      outputs: number
+      layers: { kind: string; units?: number }[]
+    }
     expect(json.inputs).toBe(784)
     expect(json.outputs).toBe(10)
     expect(json.layers.filter((l) => l.kind === 'dense').map((l) => l.units)).toEqual([16, 10])
@@ -101,7 +140,9 @@ describeBackends('thinnet train and eval', (tn) => {
 
   it('saves the optimizer state beside the model (Adam: m and v of every tensor), and the saved model restores it', async () => {
     expect(trained.code).toBe(0)
-    expect(trained.stdout).toContain(`saved      ${join(model, 'model.json')}, ${join(model, 'weights.bin')}, ${join(model, 'optimizer.bin')}`)
+    expect(trained.stdout).toContain(
+      `saved      ${join(model, 'model.json')}, ${join(model, 'weights.bin')}, ${join(model, 'optimizer.bin')}`,
+    )
     const json = JSON.parse(await readFile(join(model, 'model.json'), 'utf8')) as ModelJSON
     const section = json.optimizer!
     expect(section.description).toMatchObject({ kind: 'adam', lr: { kind: 'constant', options: { value: 0.003 } } })
@@ -201,7 +242,15 @@ describe('the demo report', () => {
   }))
   const run = (name: 'dropout' | 'baseline', train: number, test: number) => ({
     name,
-    spec: { inputs: 784, hidden: [8], outputs: 10, activation: 'relu' as const, inputDropout: name === 'dropout' ? 0.2 : 0, dropout: name === 'dropout' ? 0.5 : 0, maxNorm: undefined },
+    spec: {
+      inputs: 784,
+      hidden: [8],
+      outputs: 10,
+      activation: 'relu' as const,
+      inputDropout: name === 'dropout' ? 0.2 : 0,
+      dropout: name === 'dropout' ? 0.5 : 0,
+      maxNorm: undefined,
+    },
     summary: `summary of ${name} <fused>`,
     epochs,
     trainAccuracy: train,
@@ -228,7 +277,16 @@ describe('the demo report', () => {
       seconds: 1,
     },
   }
-  const context = { backend: 'native', isa: 'avx512', data: 'Fashion-MNIST subset', lr: 0.001, schedule: 'cosine' as const, batchSize: 128, epochs: 3, totalSeconds: 12 }
+  const context = {
+    backend: 'native',
+    isa: 'avx512',
+    data: 'Fashion-MNIST subset',
+    lr: 0.001,
+    schedule: 'cosine' as const,
+    batchSize: 128,
+    epochs: 3,
+    totalSeconds: 12,
+  }
 
   it('is one static file: inline SVG plots, no script, no external resource', () => {
     const html = renderReport({ results: [result, { ...result, seed: 2 }], context, entropyBins: 10, date: '2026-01-01T00:00:00Z' })

@@ -15,12 +15,7 @@ import { fileURLToPath } from 'node:url'
 import { gunzipSync as gunzipBuffer, gzipSync as gzipBuffer } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ThinnetError, type ThinnetErrorCode } from '../ts/errors.js'
-import {
-  FASHION_MNIST_DEBIAN_DIR,
-  FASHION_MNIST_FILES,
-  fashionMnistSubsetDir,
-  loadFashionMnist,
-} from '../ts/data/fashion-mnist.js'
+import { FASHION_MNIST_DEBIAN_DIR, FASHION_MNIST_FILES, fashionMnistSubsetDir, loadFashionMnist } from '../ts/data/fashion-mnist.js'
 import { readIdxFile } from '../ts/data/idx-file.js'
 import { IDX_MAX_ELEMENTS, parseIdx } from '../ts/data/idx.js'
 
@@ -164,27 +159,63 @@ describe('parseIdx decodes every IDX type big-endian', () => {
 
 describe('parseIdx rejects malformed input with a typed error naming what is wrong', () => {
   const cases: [string, () => unknown, RegExp][] = [
-    ['a plain array', () => parseIdx([0, 0, 8, 1, 0, 0, 0, 1, 7] as unknown as Uint8Array), /^IDX data: bytes must be a Uint8Array holding IDX data, received Array$/],
+    [
+      'a plain array',
+      () => parseIdx([0, 0, 8, 1, 0, 0, 0, 1, 7] as unknown as Uint8Array),
+      /^IDX data: bytes must be a Uint8Array holding IDX data, received Array$/,
+    ],
     ['an ArrayBuffer', () => parseIdx(new ArrayBuffer(9) as unknown as Uint8Array), /bytes must be a Uint8Array.*received ArrayBuffer/],
     ['an Int8Array', () => parseIdx(new Int8Array(9) as unknown as Uint8Array), /bytes must be a Uint8Array.*received Int8Array/],
-    ['a DataView', () => parseIdx(new DataView(new ArrayBuffer(9)) as unknown as Uint8Array), /bytes must be a Uint8Array.*received DataView/],
+    [
+      'a DataView',
+      () => parseIdx(new DataView(new ArrayBuffer(9)) as unknown as Uint8Array),
+      /bytes must be a Uint8Array.*received DataView/,
+    ],
     ['null', () => parseIdx(null as unknown as Uint8Array), /bytes must be a Uint8Array.*received null/],
     ['a string', () => parseIdx('IDX' as unknown as Uint8Array), /bytes must be a Uint8Array.*received the string "IDX"/],
     ['no bytes', () => parseIdx(new Uint8Array(0)), /file is truncated: an IDX header needs at least 4 bytes.*found 0/],
     ['3 bytes', () => parseIdx(new Uint8Array([0, 0, 8])), /needs at least 4 bytes .*found 3$/],
-    ['a nonzero magic', () => parseIdx(new Uint8Array([0, 1, 8, 1, 0, 0, 0, 1, 7])), /not an IDX file: the magic must start with 0x00 0x00, found 0x00 0x01$/],
-    ['gzip bytes', () => parseIdx(gzipSync(idx(8, [1], [1]))), /found 0x1f 0x8b \(this is gzip data: gunzip it first, or use readIdxFile\)/],
+    [
+      'a nonzero magic',
+      () => parseIdx(new Uint8Array([0, 1, 8, 1, 0, 0, 0, 1, 7])),
+      /not an IDX file: the magic must start with 0x00 0x00, found 0x00 0x01$/,
+    ],
+    [
+      'gzip bytes',
+      () => parseIdx(gzipSync(idx(8, [1], [1]))),
+      /found 0x1f 0x8b \(this is gzip data: gunzip it first, or use readIdxFile\)/,
+    ],
     ['an unknown type code', () => parseIdx(idx(0x0a, [1], [1])), /unknown IDX type code 0x0a in the magic: expected 0x08 \(uint8\)/],
     ['type code 0', () => parseIdx(idx(0x00, [1], [1])), /unknown IDX type code 0x00/],
     ['0 dimensions', () => parseIdx(new Uint8Array([0, 0, 8, 0, 1, 2])), /the header declares 0 dimensions: an IDX array needs at least 1/],
-    ['a truncated dims list', () => parseIdx(new Uint8Array([0, 0, 8, 3, 0, 0, 0, 2, 0, 0])), /file is truncated: the header declares 3 dimensions, which need 16 header bytes, found 10/],
-    ['a zero dimension', () => parseIdx(idx(0x08, [3, 0, 2], [])), /dimension 1 of 3x0x2 is 0: an IDX array must hold at least one element/],
-    ['huge dimensions', () => parseIdx(idx(0x08, [0xffffffff, 0xffffffff], [1, 2, 3])), new RegExp(`4294967295x4294967295 = 18446744065119617025 elements, more than the ${IDX_MAX_ELEMENTS}`)],
+    [
+      'a truncated dims list',
+      () => parseIdx(new Uint8Array([0, 0, 8, 3, 0, 0, 0, 2, 0, 0])),
+      /file is truncated: the header declares 3 dimensions, which need 16 header bytes, found 10/,
+    ],
+    [
+      'a zero dimension',
+      () => parseIdx(idx(0x08, [3, 0, 2], [])),
+      /dimension 1 of 3x0x2 is 0: an IDX array must hold at least one element/,
+    ],
+    [
+      'huge dimensions',
+      () => parseIdx(idx(0x08, [0xffffffff, 0xffffffff], [1, 2, 3])),
+      new RegExp(`4294967295x4294967295 = 18446744065119617025 elements, more than the ${IDX_MAX_ELEMENTS}`),
+    ],
     ['one dimension past the limit', () => parseIdx(idx(0x0e, [2 ** 31], [])), /declares 2147483648 = 2147483648 elements, more than/],
     ['255 dimensions of 2^32 - 1', () => parseIdx(idx(0x08, new Array<number>(255).fill(0xffffffff), [])), /elements, more than the/],
-    ['truncated data', () => parseIdx(idx(0x0c, [2, 3], new Array(23).fill(0))), /^IDX data: file is truncated: header says 2x3 int32 = 24 bytes of data, found 23$/],
+    [
+      'truncated data',
+      () => parseIdx(idx(0x0c, [2, 3], new Array(23).fill(0))),
+      /^IDX data: file is truncated: header says 2x3 int32 = 24 bytes of data, found 23$/,
+    ],
     ['no data at all', () => parseIdx(idx(0x08, [5], [])), /file is truncated: header says 5 uint8 = 5 bytes of data, found 0/],
-    ['trailing bytes', () => parseIdx(idx(0x0b, [2], [0, 1, 0, 2, 9])), /^IDX data: file has 1 trailing bytes: header says 2 int16 = 4 bytes of data, found 5$/],
+    [
+      'trailing bytes',
+      () => parseIdx(idx(0x0b, [2], [0, 1, 0, 2, 9])),
+      /^IDX data: file has 1 trailing bytes: header says 2 int16 = 4 bytes of data, found 5$/,
+    ],
   ]
   for (const [what, fn, message] of cases) {
     it(what, () => {
@@ -195,9 +226,7 @@ describe('parseIdx rejects malformed input with a typed error naming what is wro
   it('names the input: the truncated training-images example', () => {
     const header = idx(0x08, [60000, 28, 28], new Uint8Array(1000))
     const error = expectIdxError(() => parseIdx(header, { name: 'train-images' }), /./)
-    expect(error.message).toBe(
-      'train-images: file is truncated: header says 60000x28x28 uint8 = 47040000 bytes of data, found 1000',
-    )
+    expect(error.message).toBe('train-images: file is truncated: header says 60000x28x28 uint8 = 47040000 bytes of data, found 1000')
   })
 
   it('a detached buffer', () => {
@@ -207,7 +236,11 @@ describe('parseIdx rejects malformed input with a typed error naming what is wro
   })
 
   it('every prefix and many corruptions of a valid file either decode or throw ThinnetError', () => {
-    const valid = idx(0x0c, [2, 3, 2], Array.from({ length: 48 }, (_, i) => (i * 37) & 0xff))
+    const valid = idx(
+      0x0c,
+      [2, 3, 2],
+      Array.from({ length: 48 }, (_, i) => (i * 37) & 0xff),
+    )
     let decoded = 0
     let rejected = 0
     const attempt = (bytes: Uint8Array) => {
@@ -279,9 +312,7 @@ describe('readIdxFile reads plain and gzipped files alike', () => {
     const truncated = join(dir, 'truncated-images.gz')
     await writeFile(truncated, gzipSync(idx(0x08, [60000, 28, 28], new Uint8Array(1000))))
     const error = await expectRejection(readIdxFile(truncated), /./)
-    expect(error.message).toBe(
-      `${truncated}: file is truncated: header says 60000x28x28 uint8 = 47040000 bytes of data, found 1000`,
-    )
+    expect(error.message).toBe(`${truncated}: file is truncated: header says 60000x28x28 uint8 = 47040000 bytes of data, found 1000`)
   })
 })
 
@@ -329,7 +360,11 @@ describe('the shipped Fashion-MNIST subset', () => {
   it('its files match the SHA-256 values in its README, both the .gz bytes and the IDX content', async () => {
     const readme = await readFile(join(fashionMnistSubsetDir(), 'README.md'), 'utf8')
     const rows = [...readme.matchAll(/^\| `([a-z0-9-]+\.gz)` \|.*\| `([0-9a-f]{64})` \| `([0-9a-f]{64})` \|$/gm)]
-    expect(rows.map((r) => r[1]).sort()).toEqual(Object.values(FASHION_MNIST_FILES).map((f) => f + '.gz').sort())
+    expect(rows.map((r) => r[1]).sort()).toEqual(
+      Object.values(FASHION_MNIST_FILES)
+        .map((f) => f + '.gz')
+        .sort(),
+    )
     for (const [, file, gzSha, idxSha] of rows) {
       const bytes = await readBytes(join(fashionMnistSubsetDir(), file))
       expect(sha256(bytes), file).toBe(gzSha)
@@ -342,9 +377,7 @@ describe('the shipped Fashion-MNIST subset', () => {
 })
 
 const hasFullSet = existsSync(FASHION_MNIST_DEBIAN_DIR)
-const fullSetSkip = hasFullSet
-  ? ''
-  : ` [SKIPPED: ${FASHION_MNIST_DEBIAN_DIR} is missing; as root: apt-get install dataset-fashion-mnist]`
+const fullSetSkip = hasFullSet ? '' : ` [SKIPPED: ${FASHION_MNIST_DEBIAN_DIR} is missing; as root: apt-get install dataset-fashion-mnist]`
 
 describe('the full Fashion-MNIST set (Debian dataset-fashion-mnist)', () => {
   it.skipIf(!hasFullSet)(`loads 60000 / 10000 examples, 6000 / 1000 per class${fullSetSkip}`, async () => {
@@ -472,7 +505,9 @@ describe('loadFashionMnist options and errors', () => {
     const missing = join(dir, 'no-such-folder')
     await expectRejection(
       loadFashionMnist({ set: 'full', dir: missing }),
-      new RegExp(`^Fashion-MNIST: the folder ${missing} does not exist: install the full set with \`apt-get install dataset-fashion-mnist\``),
+      new RegExp(
+        `^Fashion-MNIST: the folder ${missing} does not exist: install the full set with \`apt-get install dataset-fashion-mnist\``,
+      ),
     )
     await expectRejection(loadFashionMnist({ dir: missing }), /does not exist: .*apt-get install dataset-fashion-mnist/)
   })
@@ -488,14 +523,34 @@ describe('loadFashionMnist options and errors', () => {
 
   it('wrong shapes, types, counts and labels are typed errors naming the file', async () => {
     const cases: [string, Partial<Record<keyof typeof FASHION_MNIST_FILES, Uint8Array>>, RegExp][] = [
-      ['images-27', { trainImages: idx(0x08, [2, 27, 28], new Uint8Array(2 * 27 * 28)) }, /train-images-idx3-ubyte: Fashion-MNIST training images must be uint8 of shape \[count, 28, 28\], found uint8 of shape \[2, 27, 28\]/],
-      ['images-2d', { testImages: idx(0x08, [1, 784], new Uint8Array(784)) }, /t10k-images-idx3-ubyte: Fashion-MNIST test images must be uint8 of shape \[count, 28, 28\], found uint8 of shape \[1, 784\]/],
+      [
+        'images-27',
+        { trainImages: idx(0x08, [2, 27, 28], new Uint8Array(2 * 27 * 28)) },
+        /train-images-idx3-ubyte: Fashion-MNIST training images must be uint8 of shape \[count, 28, 28\], found uint8 of shape \[2, 27, 28\]/,
+      ],
+      [
+        'images-2d',
+        { testImages: idx(0x08, [1, 784], new Uint8Array(784)) },
+        /t10k-images-idx3-ubyte: Fashion-MNIST test images must be uint8 of shape \[count, 28, 28\], found uint8 of shape \[1, 784\]/,
+      ],
       ['images-int8', { trainImages: idx(0x09, [2, 28, 28], new Uint8Array(2 * 784)) }, /found int8 of shape \[2, 28, 28\]/],
-      ['labels-int32', { trainLabels: idx(0x0c, [2], new Uint8Array(8)) }, /train-labels-idx1-ubyte: Fashion-MNIST training labels must be uint8 of shape \[count\], found int32 of shape \[2\]/],
+      [
+        'labels-int32',
+        { trainLabels: idx(0x0c, [2], new Uint8Array(8)) },
+        /train-labels-idx1-ubyte: Fashion-MNIST training labels must be uint8 of shape \[count\], found int32 of shape \[2\]/,
+      ],
       ['labels-2d', { testLabels: idx(0x08, [1, 1], [0]) }, /test labels must be uint8 of shape \[count\], found uint8 of shape \[1, 1\]/],
-      ['count-mismatch', { trainLabels: idx(0x08, [3], [1, 2, 3]) }, /Fashion-MNIST training: .*train-images-idx3-ubyte holds 2 images but .*train-labels-idx1-ubyte holds 3 labels/],
+      [
+        'count-mismatch',
+        { trainLabels: idx(0x08, [3], [1, 2, 3]) },
+        /Fashion-MNIST training: .*train-images-idx3-ubyte holds 2 images but .*train-labels-idx1-ubyte holds 3 labels/,
+      ],
       ['label-10', { trainLabels: idx(0x08, [2], [4, 10]) }, /train-labels-idx1-ubyte: label 1 is 10, expected a class index in 0\.\.9/],
-      ['truncated', { testImages: idx(0x08, [2, 28, 28], new Uint8Array(784)) }, /t10k-images-idx3-ubyte: file is truncated: header says 2x28x28 uint8 = 1568 bytes of data, found 784/],
+      [
+        'truncated',
+        { testImages: idx(0x08, [2, 28, 28], new Uint8Array(784)) },
+        /t10k-images-idx3-ubyte: file is truncated: header says 2x28x28 uint8 = 1568 bytes of data, found 784/,
+      ],
     ]
     for (const [name, parts, message] of cases) {
       await expectRejection(loadFashionMnist({ dir: await folder(name, parts) }), message)
@@ -505,8 +560,14 @@ describe('loadFashionMnist options and errors', () => {
   it('bad options', async () => {
     await expectRejection(loadFashionMnist({ set: 'fll' as 'full' }), /^options.set must be 'subset' or 'full', received the string "fll"$/)
     await expectRejection(loadFashionMnist({ dir: '' }), /^options.dir must be a non-empty string naming a folder, received the string ""$/)
-    await expectRejection(loadFashionMnist({ dir: 7 as unknown as string }), /options.dir must be a non-empty string naming a folder, received 7/)
+    await expectRejection(
+      loadFashionMnist({ dir: 7 as unknown as string }),
+      /options.dir must be a non-empty string naming a folder, received 7/,
+    )
     await expectRejection(loadFashionMnist({ sett: 'full' } as never), /options.sett is not an option: expected one of set, dir/)
-    await expectRejection(loadFashionMnist('full' as never), /options must be an object such as \{ set: 'full' \}, received the string "full"/)
+    await expectRejection(
+      loadFashionMnist('full' as never),
+      /options must be an object such as \{ set: 'full' \}, received the string "full"/,
+    )
   })
 })

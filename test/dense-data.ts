@@ -54,7 +54,10 @@ export function dropouts(c: number): Dropouts {
 }
 
 export function describeDropouts(d: Dropouts): string {
-  const parts = Object.entries(d).map(([k, v]: [string, NonNullable<Dropouts[keyof Dropouts]>]) => `${k} p ${(v as { p: number }).p}${'mode' in v && v.mode === 'classic' ? ' classic' : ''}${'inference' in v ? ' mean' : ''}`)
+  const parts = Object.entries(d).map(
+    ([k, v]: [string, NonNullable<Dropouts[keyof Dropouts]>]) =>
+      `${k} p ${(v as { p: number }).p}${'mode' in v && v.mode === 'classic' ? ' classic' : ''}${'inference' in v ? ' mean' : ''}`,
+  )
   return parts.length === 0 ? 'no dropout' : parts.join(', ')
 }
 

@@ -88,7 +88,10 @@ describeBackends('dense execution', (tn: Thinnet) => {
       const out = new Float32Array(m * n).fill(NaN)
       expect(tn.gemm(a, b, { m, k, n, out })).toBe(out)
       const want = referenceDenseForward(a, b, undefined, { rows: m, inputs: k, units: n, activation: 'linear', alpha: 0 })
-      expect(firstOutside(out, want.z, (i) => tolerance(k, want.zMag[i])), `(${m}, ${k}, ${n})`).toBeNull()
+      expect(
+        firstOutside(out, want.z, (i) => tolerance(k, want.zMag[i])),
+        `(${m}, ${k}, ${n})`,
+      ).toBeNull()
       const eye = new Float32Array(k * k)
       for (let i = 0; i < k; i++) eye[i * k + i] = 1
       expectSameBits(tn.gemm(a, eye, { m, k, n: k }), a, `(${m}, ${k}) . I`)
@@ -97,14 +100,32 @@ describeBackends('dense execution', (tn: Thinnet) => {
 
   it('handles rows, units or inputs of 0 (inputs 0: y = act(b))', () => {
     const w0 = new Float32Array(0)
-    expect(tn.dense({ x: new Float32Array(0), w: new Float32Array(15), rows: 0, inputs: 5, units: 3, activation: 'relu', ...ALL }).length).toBe(0)
+    expect(
+      tn.dense({ x: new Float32Array(0), w: new Float32Array(15), rows: 0, inputs: 5, units: 3, activation: 'relu', ...ALL }).length,
+    ).toBe(0)
     expect(tn.dense({ x: new Float32Array(10), w: w0, rows: 2, inputs: 5, units: 0, ...ALL }).length).toBe(0)
     const b = new Float32Array([-1, 0.5, 2])
     const y = tn.dense({ x: new Float32Array(0), w: w0, b, rows: 2, inputs: 0, units: 3, activation: 'relu' })
     expect([...y]).toEqual([0, 0.5, 2, 0, 0.5, 2])
-    const g = tn.denseBackward({ x: new Float32Array(0), w: w0, y, dy: new Float32Array([1, 2, 3, 4, 5, 6]), rows: 2, inputs: 0, units: 3, activation: 'relu' })
+    const g = tn.denseBackward({
+      x: new Float32Array(0),
+      w: w0,
+      y,
+      dy: new Float32Array([1, 2, 3, 4, 5, 6]),
+      rows: 2,
+      inputs: 0,
+      units: 3,
+      activation: 'relu',
+    })
     expect([g.dx.length, g.dw.length, [...g.db]]).toEqual([0, 0, [0, 7, 9]])
-    const empty = tn.denseBackward({ x: new Float32Array(0), w: new Float32Array(12), dy: new Float32Array(0), rows: 0, inputs: 4, units: 3 })
+    const empty = tn.denseBackward({
+      x: new Float32Array(0),
+      w: new Float32Array(12),
+      dy: new Float32Array(0),
+      rows: 0,
+      inputs: 4,
+      units: 3,
+    })
     expect([empty.dx.length, [...empty.dw], [...empty.db]]).toEqual([0, new Array(12).fill(0), [0, 0, 0]])
   })
 

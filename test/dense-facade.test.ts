@@ -63,13 +63,19 @@ describe('dense in the facade', () => {
   it('calls no backend when validation fails, sync or async', async () => {
     const backend = referenceBackend()
     const tn = createThinnet(backend)
-    expect(() => tn.dense({ x, w, rows: 2, inputs: 3, units: 3 })).toThrow(/^w must have inputs \* units = 3 \* 3 = 9 elements, received 6$/)
+    expect(() => tn.dense({ x, w, rows: 2, inputs: 3, units: 3 })).toThrow(
+      /^w must have inputs \* units = 3 \* 3 = 9 elements, received 6$/,
+    )
     expect(() => tn.dense({ x, w, ...sizes, activation: 'softmax' as never })).toThrow()
     expect(() => tn.dense({ x, w, ...sizes, out: x.subarray(0, 4) })).toThrow(/^out must not overlap x/)
     expect(() => tn.denseBackward({ x, w, dy: new Float32Array(4), ...sizes, activation: 'gelu' })).toThrow(/needs pre/)
     expect(() => tn.gemm(x, w, { m: 2, k: 3, n: 3 })).toThrow(/^b must have k \* n = 3 \* 3 = 9 elements, received 6$/)
     expect(() => tn.setMaxThreads(-1)).toThrow(/^n must be a non-negative safe integer, received -1$/)
-    await expectThinnetRejection(tn.denseAsync({ x, w, rows: 1, inputs: 3, units: 2 }), 'ERR_SHAPE_MISMATCH', /^x must have rows \* inputs = 1 \* 3 = 3 elements, received 6$/)
+    await expectThinnetRejection(
+      tn.denseAsync({ x, w, rows: 1, inputs: 3, units: 2 }),
+      'ERR_SHAPE_MISMATCH',
+      /^x must have rows \* inputs = 1 \* 3 = 3 elements, received 6$/,
+    )
     await expectThinnetRejection(
       tn.denseBackwardAsync({ x, w, dy: new Float32Array(4), ...sizes, need: { dx: 'no' as never } }),
       'ERR_INVALID_ARG',

@@ -75,7 +75,11 @@ describeBackends('masks inside the fused layer equal tn.dropout', (tn) => {
         const sizes = { rows, inputs, units, activation }
         for (const s of SPECS) {
           const fused = tn.dense({ x, w, b, ...sizes, outputDropout: s })
-          expectSameBits(fused, tn.dropout(tn.dense({ x, w, b, ...sizes }), s), `(${rows}, ${inputs}, ${units}) ${activation} offset ${s.offset}`)
+          expectSameBits(
+            fused,
+            tn.dropout(tn.dense({ x, w, b, ...sizes }), s),
+            `(${rows}, ${inputs}, ${units}) ${activation} offset ${s.offset}`,
+          )
         }
       }
     })
@@ -86,9 +90,17 @@ describeBackends('masks inside the fused layer equal tn.dropout', (tn) => {
       const { x, w, b } = layerData(rows, inputs, units, 30 + k)
       const sizes = { rows, inputs, units, activation: ACTS[k % ACTS.length] }
       for (const s of SPECS) {
-        expectSameBits(tn.dense({ x, w, b, ...sizes, dropConnect: s }), tn.dense({ x, w: tn.dropout(w, s), b, ...sizes }), `sample offset ${s.offset}`)
+        expectSameBits(
+          tn.dense({ x, w, b, ...sizes, dropConnect: s }),
+          tn.dense({ x, w: tn.dropout(w, s), b, ...sizes }),
+          `sample offset ${s.offset}`,
+        )
         const scaled = w.map((v) => v * Math.fround(1 - s.p))
-        expectSameBits(tn.dense({ x, w, b, ...sizes, dropConnect: { p: s.p, inference: 'mean' } }), tn.dense({ x, w: scaled, b, ...sizes }), `mean p ${s.p}`)
+        expectSameBits(
+          tn.dense({ x, w, b, ...sizes, dropConnect: { p: s.p, inference: 'mean' } }),
+          tn.dense({ x, w: scaled, b, ...sizes }),
+          `mean p ${s.p}`,
+        )
       }
     })
   })

@@ -169,7 +169,8 @@ export function referenceDenseBackward(
   const { xd, wd } = droppedOperands(x, w, args)
   // The masked dy, in float32 as the contract forms it (dy * scale, one multiply).
   const d = args.outputDropout === undefined ? dy : referenceDropout(dy, args.outputDropout)
-  const outScale = args.outputDropout === undefined || args.outputDropout.p === 1 ? 1 : keptScale(args.outputDropout.p, args.outputDropout.mode)
+  const outScale =
+    args.outputDropout === undefined || args.outputDropout.p === 1 ? 1 : keptScale(args.outputDropout.p, args.outputDropout.mode)
   const bound = slopeBound(activation, alpha)
   const n = rows * units
   const dz = new Float64Array(n)
@@ -251,11 +252,7 @@ export function tolerance(k: number, mag: number, extra = 2): number {
 }
 
 /** The first element of got outside want +- tol(i), described; null when all are inside. */
-export function firstOutside(
-  got: Float32Array,
-  want: Float64Array,
-  tol: (i: number) => number,
-): string | null {
+export function firstOutside(got: Float32Array, want: Float64Array, tol: (i: number) => number): string | null {
   if (got.length !== want.length) return `lengths differ: ${got.length} vs ${want.length}`
   for (let i = 0; i < got.length; i++) {
     const g = got[i]

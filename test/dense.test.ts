@@ -60,9 +60,9 @@ function kernelArgs(c: Case): DenseArgs {
   if (d.inputDropout) args.inputDropout = d.inputDropout as DenseArgs['inputDropout']
   if (d.outputDropout) args.outputDropout = d.outputDropout as DenseArgs['outputDropout']
   if (d.dropConnect) {
-    args.dropConnect = ('inference' in d.dropConnect
-      ? { kind: 'mean', p: d.dropConnect.p }
-      : { kind: 'sample', spec: d.dropConnect }) as KernelDropConnect
+    args.dropConnect = (
+      'inference' in d.dropConnect ? { kind: 'mean', p: d.dropConnect.p } : { kind: 'sample', spec: d.dropConnect }
+    ) as KernelDropConnect
   }
   return args
 }
@@ -121,9 +121,18 @@ function check(tn: Thinnet, c: Case, withPre = true): void {
     const got = tn.denseBackward({ x, w, dy, ...saved, ...layer, ...grads })
     expect(got.dx).toBe(grads.dx)
     const what = `${show(c)}, backward from ${from}`
-    expect(firstOutside(got.dx, g.dx, (i) => tolerance(units, g.dxMag[i], 10)), `${what}: dx`).toBeNull()
-    expect(firstOutside(got.dw, g.dw, (i) => tolerance(rows, g.dwMag[i], 10)), `${what}: dw`).toBeNull()
-    expect(firstOutside(got.db, g.db, (i) => tolerance(rows, g.dbMag[i], 10)), `${what}: db`).toBeNull()
+    expect(
+      firstOutside(got.dx, g.dx, (i) => tolerance(units, g.dxMag[i], 10)),
+      `${what}: dx`,
+    ).toBeNull()
+    expect(
+      firstOutside(got.dw, g.dw, (i) => tolerance(rows, g.dwMag[i], 10)),
+      `${what}: dw`,
+    ).toBeNull()
+    expect(
+      firstOutside(got.db, g.db, (i) => tolerance(rows, g.dbMag[i], 10)),
+      `${what}: db`,
+    ).toBeNull()
   }
 }
 
@@ -214,7 +223,10 @@ describeBackends('dense against the float64 reference', (tn) => {
             if (plus.signs !== base || minus.signs !== base) continue
             const numeric = (plus.loss - minus.loss) / (2 * h)
             const analytic = grad[i]
-            expect(Math.abs(numeric - analytic), `${activation} combo ${combo} d${name}[${i}]: ${numeric} vs ${analytic}`).toBeLessThanOrEqual(2e-3 + 1e-2 * Math.abs(analytic))
+            expect(
+              Math.abs(numeric - analytic),
+              `${activation} combo ${combo} d${name}[${i}]: ${numeric} vs ${analytic}`,
+            ).toBeLessThanOrEqual(2e-3 + 1e-2 * Math.abs(analytic))
           }
         }
       }

@@ -58,14 +58,12 @@ function u64Cases(name: 'seed' | 'offset' | 'stream'): Case[] {
 }
 
 const CASES: Case[] = [
-  ...[1.2, -0.1, NaN, Infinity, -Infinity].map(
-    (p): Case => ({
-      what: `p = ${p}`,
-      call: (tn, { x, out }) => tn.dropout(x, { p, seed: 1n, out }),
-      code: 'ERR_INVALID_ARG',
-      message: new RegExp(`^p must be a number in \\[0, 1\\], received ${p}$`),
-    }),
-  ),
+  ...[1.2, -0.1, NaN, Infinity, -Infinity].map((p): Case => ({
+    what: `p = ${p}`,
+    call: (tn, { x, out }) => tn.dropout(x, { p, seed: 1n, out }),
+    code: 'ERR_INVALID_ARG',
+    message: new RegExp(`^p must be a number in \\[0, 1\\], received ${p}$`),
+  })),
   {
     what: 'p as a string',
     call: (tn, { x }) => tn.dropout(x, { p: '0.5' as never, seed: 1n }),
@@ -135,7 +133,8 @@ const CASES: Case[] = [
     what: 'out partially overlapping x',
     call: (tn, { shared }) => tn.dropout(shared.subarray(0, 32), { ...ok, out: shared.subarray(1, 33) }),
     code: 'ERR_INVALID_ARG',
-    message: /^out must be x itself or not overlap it, received a view of bytes \[4, 132\) of x's buffer, which partially overlaps x at bytes \[0, 128\)$/,
+    message:
+      /^out must be x itself or not overlap it, received a view of bytes \[4, 132\) of x's buffer, which partially overlaps x at bytes \[0, 128\)$/,
   },
   {
     what: 'mask out of the wrong length',
@@ -149,14 +148,12 @@ const CASES: Case[] = [
     code: 'ERR_INVALID_ARG',
     message: /^out must be a Uint32Array, received Float32Array$/,
   },
-  ...[-1, 1.5, NaN, 2 ** 53, '3'].map(
-    (n): Case => ({
-      what: `mask n = ${String(n)}`,
-      call: (tn, { bits }) => tn.dropoutMask(n as never, { ...ok, out: bits }),
-      code: 'ERR_INVALID_ARG',
-      message: /^n must be a non-negative safe integer, received /,
-    }),
-  ),
+  ...[-1, 1.5, NaN, 2 ** 53, '3'].map((n): Case => ({
+    what: `mask n = ${String(n)}`,
+    call: (tn, { bits }) => tn.dropoutMask(n as never, { ...ok, out: bits }),
+    code: 'ERR_INVALID_ARG',
+    message: /^n must be a non-negative safe integer, received /,
+  })),
   ...u64Cases('seed'),
   ...u64Cases('offset'),
   ...u64Cases('stream'),
@@ -172,28 +169,24 @@ const CASES: Case[] = [
     code: 'ERR_INVALID_ARG',
     message: /^offset \+ n must be at most 2\^64/,
   },
-  ...['Inverted', 'train', '', 0, null].map(
-    (mode): Case => ({
-      what: `mode = ${JSON.stringify(mode)}`,
-      call: (tn, { x, out }) => tn.dropout(x, { ...ok, mode: mode as never, out }),
-      code: 'ERR_INVALID_ARG',
-      message: /^mode must be 'inverted' or 'classic', received /,
-    }),
-  ),
+  ...['Inverted', 'train', '', 0, null].map((mode): Case => ({
+    what: `mode = ${JSON.stringify(mode)}`,
+    call: (tn, { x, out }) => tn.dropout(x, { ...ok, mode: mode as never, out }),
+    code: 'ERR_INVALID_ARG',
+    message: /^mode must be 'inverted' or 'classic', received /,
+  })),
   {
     what: 'mode "train" in dropoutMask',
     call: (tn, { bits }) => tn.dropoutMask(37, { ...ok, mode: 'train' as never, out: bits }),
     code: 'ERR_INVALID_ARG',
     message: /^mode must be 'inverted' or 'classic', received the string "train"$/,
   },
-  ...[undefined, null, 0.5, 'p=0.5', [0.5, 1]].map(
-    (options): Case => ({
-      what: `options = ${JSON.stringify(options)}`,
-      call: (tn, { x }) => tn.dropout(x, options as never),
-      code: 'ERR_INVALID_ARG',
-      message: /^options must be an object such as \{ p: 0.5, seed: 1 \}, received /,
-    }),
-  ),
+  ...[undefined, null, 0.5, 'p=0.5', [0.5, 1]].map((options): Case => ({
+    what: `options = ${JSON.stringify(options)}`,
+    call: (tn, { x }) => tn.dropout(x, options as never),
+    code: 'ERR_INVALID_ARG',
+    message: /^options must be an object such as \{ p: 0.5, seed: 1 \}, received /,
+  })),
   {
     what: 'a misspelt option',
     call: (tn, { x, out }) => tn.dropout(x, { ...ok, ofset: 5n, out } as never),
@@ -235,7 +228,11 @@ describeBackends('bad input', (tn) => {
           : role === 'dy'
             ? () => tn.dropoutBackward(victim, { ...ok, out })
             : () => tn.dropout(x, { ...ok, out: victim })
-      expectThinnetError(call, 'ERR_INVALID_ARG', new RegExp(`^${role} must be a Float32Array over live memory, received a Float32Array whose buffer is detached`))
+      expectThinnetError(
+        call,
+        'ERR_INVALID_ARG',
+        new RegExp(`^${role} must be a Float32Array over live memory, received a Float32Array whose buffer is detached`),
+      )
       expectUntouched(other, before, role === 'out' ? 'x' : 'out')
     })
   }
@@ -256,7 +253,11 @@ describeBackends('bad input', (tn) => {
     } else {
       // 64 MiB more than a fresh instance holds: memory grew, the old view is detached.
       expect(stale.length).toBe(0)
-      expectThinnetError(() => tn.dropout(stale, ok), 'ERR_INVALID_ARG', /^x must be a Float32Array over live memory.*take a fresh view\(\)/)
+      expectThinnetError(
+        () => tn.dropout(stale, ok),
+        'ERR_INVALID_ARG',
+        /^x must be a Float32Array over live memory.*take a fresh view\(\)/,
+      )
     }
     expect(tn.dropout(buffer.view(), ok).length).toBe(16)
     for (const b of [buffer, ...growth]) b.free()
@@ -270,12 +271,20 @@ describe('bad backend names', () => {
 
   it('load({ backend }) with an unknown name is ERR_INVALID_ARG naming backend', async () => {
     for (const name of ['cuda', 'WASM', '', 'native ']) {
-      await expectThinnetRejection(load({ backend: name as never }), 'ERR_INVALID_ARG', /^backend must be 'native', 'wasm' or 'wasm-scalar', received the string /)
+      await expectThinnetRejection(
+        load({ backend: name as never }),
+        'ERR_INVALID_ARG',
+        /^backend must be 'native', 'wasm' or 'wasm-scalar', received the string /,
+      )
     }
   })
 
   it('an unknown THINNET_BACKEND is ERR_INVALID_ARG naming THINNET_BACKEND', async () => {
     vi.stubEnv('THINNET_BACKEND', 'gpu')
-    await expectThinnetRejection(load(), 'ERR_INVALID_ARG', /^THINNET_BACKEND must be 'native', 'wasm' or 'wasm-scalar', received the string "gpu"$/)
+    await expectThinnetRejection(
+      load(),
+      'ERR_INVALID_ARG',
+      /^THINNET_BACKEND must be 'native', 'wasm' or 'wasm-scalar', received the string "gpu"$/,
+    )
   })
 })

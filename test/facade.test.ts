@@ -57,7 +57,7 @@ describe('the facade', () => {
     expect(tn.dropoutMask(8, { p: 0.5, seed: 1, out: bits })).toBe(bits)
   })
 
-  it("turns a backend error with a stable code into a ThinnetError with that code and the error as cause", () => {
+  it('turns a backend error with a stable code into a ThinnetError with that code and the error as cause', () => {
     for (const code of ['ERR_INVALID_ARG', 'ERR_SHAPE_MISMATCH', 'ERR_INTERNAL'] as const) {
       const backend = referenceBackend()
       const original = Object.assign(new Error('a panic was caught in dropout'), { code })

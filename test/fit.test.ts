@@ -114,7 +114,10 @@ describeBackends('fit', (tn) => {
       expect(end.accuracy).toBeUndefined()
       expect(end.loss).toBeLessThan(start.loss / 100)
       expect(model.loss).toBe('mse')
-      await expect(model.fit({ x, y: new Uint8Array(rows) })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG', message: /y must be a Float32Array of targets/ })
+      await expect(model.fit({ x, y: new Uint8Array(rows) })).rejects.toMatchObject({
+        code: 'ERR_INVALID_ARG',
+        message: /y must be a Float32Array of targets/,
+      })
     } finally {
       model.dispose()
     }
@@ -175,7 +178,10 @@ describeBackends('fit', (tn) => {
   it('trains layers large enough that a call grows WASM memory (views are re-derived after each call)', async () => {
     // A fresh instance, so the GEMM workspace of this first large call has to grow memory.
     const fresh = await load({ backend: tn.backend })
-    const model = fresh.sequential([layers.dense({ units: 512, activation: 'relu' }), layers.dense({ units: 10 })], { inputs: 784, seed: 1n })
+    const model = fresh.sequential([layers.dense({ units: 512, activation: 'relu' }), layers.dense({ units: 10 })], {
+      inputs: 784,
+      seed: 1n,
+    })
     try {
       const r = unit(11)
       const x = new Float32Array(128 * 784).map(() => r())
@@ -220,13 +226,26 @@ describeBackends('fit', (tn) => {
       const before = snapshot(model)
       const bad = y.slice()
       bad[7] = 2
-      await expect(model.fit({ x, y: bad })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG', message: /y\[7\] = 2 is not a class: labels must be in \[0, 1\]/ })
+      await expect(model.fit({ x, y: bad })).rejects.toMatchObject({
+        code: 'ERR_INVALID_ARG',
+        message: /y\[7\] = 2 is not a class: labels must be in \[0, 1\]/,
+      })
       await expect(model.fit({ x, y: new Int32Array(10).fill(-1) })).rejects.toMatchObject({ message: /y\[0\] = -1 is not a class/ })
-      await expect(model.fit({ x: x.subarray(1), y })).rejects.toMatchObject({ code: 'ERR_SHAPE_MISMATCH', message: /x must have rows \* inputs/ })
-      await expect(model.fit({ x, y: y.subarray(1) })).rejects.toMatchObject({ code: 'ERR_SHAPE_MISMATCH', message: /one label per row of x \(10\)/ })
+      await expect(model.fit({ x: x.subarray(1), y })).rejects.toMatchObject({
+        code: 'ERR_SHAPE_MISMATCH',
+        message: /x must have rows \* inputs/,
+      })
+      await expect(model.fit({ x, y: y.subarray(1) })).rejects.toMatchObject({
+        code: 'ERR_SHAPE_MISMATCH',
+        message: /one label per row of x \(10\)/,
+      })
       await expect(model.fit({ x, y, batchSize: 0 })).rejects.toMatchObject({ message: /batchSize must be a positive integer/ })
-      await expect(model.fit({ x, y, optimizer: { kind: 'rmsprop' } as never })).rejects.toMatchObject({ message: /optimizer must come from tn.optimizers/ })
-      await expect(model.fit({ x, y, validation: { x, y: new Float32Array(20) } })).rejects.toMatchObject({ message: /validation.y must be of the kind of y/ })
+      await expect(model.fit({ x, y, optimizer: { kind: 'rmsprop' } as never })).rejects.toMatchObject({
+        message: /optimizer must come from tn.optimizers/,
+      })
+      await expect(model.fit({ x, y, validation: { x, y: new Float32Array(20) } })).rejects.toMatchObject({
+        message: /validation.y must be of the kind of y/,
+      })
       await expect(model.fit({ x, y, epoch: 3 } as never)).rejects.toMatchObject({ message: /options.epoch is not an option/ })
       expectSameWeights(model, before, 'after rejected fits')
       expect(model.progress.epochs).toBe(0)
@@ -285,7 +304,8 @@ describeBackends('fit', (tn) => {
       expect(error).toBeInstanceOf(ThinnetError)
       expect(error).toMatchObject({
         code: 'ERR_NOT_FINITE',
-        message: /^the gradient of the (weights|bias) of layer \d \(DropoutDense \d+ -> \d+\) holds NaN or infinite values at epoch 1, batch 2 \(the loss was [^)]+\): training stopped, the model is as it was before this step/,
+        message:
+          /^the gradient of the (weights|bias) of layer \d \(DropoutDense \d+ -> \d+\) holds NaN or infinite values at epoch 1, batch 2 \(the loss was [^)]+\): training stopped, the model is as it was before this step/,
       })
       const message = (error as Error).message
       expect(losses.length).toBe(1)

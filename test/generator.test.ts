@@ -64,6 +64,10 @@ describe('Generator', () => {
   })
 
   it('says why an unsafe number seed is refused', () => {
-    expectThinnetError(() => new Generator(2 ** 53), 'ERR_INVALID_ARG', /received 9007199254740992 \(numbers above 2\^53 - 1 are not exact: pass a bigint\)$/)
+    expectThinnetError(
+      () => new Generator(2 ** 53),
+      'ERR_INVALID_ARG',
+      /received 9007199254740992 \(numbers above 2\^53 - 1 are not exact: pass a bigint\)$/,
+    )
   })
 })

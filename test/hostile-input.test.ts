@@ -70,11 +70,14 @@ describe('describeValue runs no user code', () => {
     expect(describeValue(trap)).toBe('an object')
     const everyTrap = new Proxy(
       {},
-      new Proxy({}, {
-        get(): never {
-          throw new Error('a Proxy trap ran')
+      new Proxy(
+        {},
+        {
+          get(): never {
+            throw new Error('a Proxy trap ran')
+          },
         },
-      }),
+      ),
     )
     expect(describeValue(everyTrap)).toBe('an object')
     expect(describeValue(revoked())).toBe('a revoked Proxy')
@@ -157,14 +160,28 @@ describeBackends('hostile input', (tn: Thinnet) => {
       const w = new Float32Array([1, 0, 0, 1, 1, 1])
       const inputDropout = counting({ p: 0.25, seed: 9, stream: 1 })
       const dropConnect = counting({ p: 0.1, inference: 'mean' as const })
-      const layer = counting({ x, w, ...sizes, activation: 'tanh' as const, inputDropout: inputDropout.proxy, dropConnect: dropConnect.proxy })
+      const layer = counting({
+        x,
+        w,
+        ...sizes,
+        activation: 'tanh' as const,
+        inputDropout: inputDropout.proxy,
+        dropConnect: dropConnect.proxy,
+      })
       const y = tn.dense(layer.proxy)
       for (const key of ['x', 'w', 'rows', 'inputs', 'units', 'activation', 'alpha', 'inputDropout', 'dropConnect', 'b', 'out', 'pre']) {
         expect(layer.reads.get(key), key).toBe(1)
       }
       for (const key of ['p', 'seed', 'offset', 'stream', 'mode']) expect(inputDropout.reads.get(key), key).toBe(1)
       for (const key of ['p', 'inference']) expect(dropConnect.reads.get(key), key).toBe(1)
-      const plain = { x, w, ...sizes, activation: 'tanh' as const, inputDropout: { p: 0.25, seed: 9, stream: 1 }, dropConnect: { p: 0.1, inference: 'mean' as const } }
+      const plain = {
+        x,
+        w,
+        ...sizes,
+        activation: 'tanh' as const,
+        inputDropout: { p: 0.25, seed: 9, stream: 1 },
+        dropConnect: { p: 0.1, inference: 'mean' as const },
+      }
       expect([...y]).toEqual([...tn.dense(plain)])
       const need = counting({ dx: false })
       const backward = counting({ ...plain, dy: new Float32Array(4).fill(1), y, need: need.proxy })
@@ -179,7 +196,11 @@ describeBackends('hostile input', (tn: Thinnet) => {
     it('gemm and the optimizer steps read their options before their arrays', () => {
       const a = new Float32Array([1, 2, 3, 4])
       const gemm = withGetter({ m: 2, k: 2 }, 'n', 2, () => detach(a.buffer))
-      expectThinnetError(() => tn.gemm(a, new Float32Array(4), gemm.options), 'ERR_INVALID_ARG', /^a must be a Float32Array over live memory/)
+      expectThinnetError(
+        () => tn.gemm(a, new Float32Array(4), gemm.options),
+        'ERR_INVALID_ARG',
+        /^a must be a Float32Array over live memory/,
+      )
       const w = new Float32Array([1, 2])
       const g = new Float32Array([1, 1])
       const beforeG = snapshot(g)
@@ -200,9 +221,17 @@ describeBackends('hostile input', (tn: Thinnet) => {
       const throwing = withGetter({ p: 0.5 }, 'seed', 1, () => {
         throw new Error('boom')
       })
-      const error = expectThinnetError(() => tn.dropout(x, throwing.options), 'ERR_INVALID_ARG', /^options\.seed cannot be read: its getter threw/)
+      const error = expectThinnetError(
+        () => tn.dropout(x, throwing.options),
+        'ERR_INVALID_ARG',
+        /^options\.seed cannot be read: its getter threw/,
+      )
       expect((error.cause as Error).message).toBe('boom')
-      expectThinnetError(() => tn.dropout(x, revoked() as never), 'ERR_INVALID_ARG', /^options must be an object .*, received a revoked Proxy$/)
+      expectThinnetError(
+        () => tn.dropout(x, revoked() as never),
+        'ERR_INVALID_ARG',
+        /^options must be an object .*, received a revoked Proxy$/,
+      )
       expectThinnetError(
         () => tn.dense({ x, w: new Float32Array(4), rows: 1, inputs: 4, units: 1, inputDropout: revoked() as never }),
         'ERR_INVALID_ARG',
@@ -216,7 +245,11 @@ describeBackends('hostile input', (tn: Thinnet) => {
           },
         },
       )
-      expectThinnetError(() => tn.sgdStep(x, x.slice(), undefined, noKeys as never), 'ERR_INVALID_ARG', /^options cannot be read: listing its keys threw/)
+      expectThinnetError(
+        () => tn.sgdStep(x, x.slice(), undefined, noKeys as never),
+        'ERR_INVALID_ARG',
+        /^options cannot be read: listing its keys threw/,
+      )
     })
 
     it('error messages about hostile arrays run no user code', () => {
@@ -225,8 +258,16 @@ describeBackends('hostile input', (tn: Thinnet) => {
           throw new Error('constructor getter ran')
         },
       }
-      expectThinnetError(() => tn.dropout(trap as never, { p: 0.5, seed: 1 }), 'ERR_INVALID_ARG', /^x must be a Float32Array, received an object$/)
-      expectThinnetError(() => tn.dropout(revoked() as never, { p: 0.5, seed: 1 }), 'ERR_INVALID_ARG', /^x must be a Float32Array, received a revoked Proxy$/)
+      expectThinnetError(
+        () => tn.dropout(trap as never, { p: 0.5, seed: 1 }),
+        'ERR_INVALID_ARG',
+        /^x must be a Float32Array, received an object$/,
+      )
+      expectThinnetError(
+        () => tn.dropout(revoked() as never, { p: 0.5, seed: 1 }),
+        'ERR_INVALID_ARG',
+        /^x must be a Float32Array, received a revoked Proxy$/,
+      )
       expectThinnetError(() => tn.allFinite(revoked() as never), 'ERR_INVALID_ARG', /^x must be a Float32Array, received a revoked Proxy$/)
       expectThinnetError(() => tn.dropout(new Float32Array(2), { p: 0.5, seed: trap as never }), 'ERR_INVALID_ARG', /received an object$/)
     })
@@ -260,13 +301,21 @@ describeBackends('hostile input', (tn: Thinnet) => {
   describe('out-of-range counts are coded errors with their limit, before any allocation', () => {
     it('dropoutMask with n beyond 2^32 - 1', () => {
       for (const n of [2 ** 40, 2 ** 36 + 64, 2 ** 32]) {
-        expectThinnetError(() => tn.dropoutMask(n, { p: 0.5, seed: 1 }), 'ERR_INVALID_ARG', /^n must be at most 2\^32 - 1 = 4294967295 elements/)
+        expectThinnetError(
+          () => tn.dropoutMask(n, { p: 0.5, seed: 1 }),
+          'ERR_INVALID_ARG',
+          /^n must be at most 2\^32 - 1 = 4294967295 elements/,
+        )
       }
     })
 
     it('allocate beyond the backend limit: ERR_INVALID_ARG with the limit on every backend', () => {
       for (const n of [2 ** 33, 2 ** 53 - 1]) {
-        expectThinnetError(() => tn.allocate(n), 'ERR_INVALID_ARG', /^n must be an integer in \[0, \d+\] on the (native|WASM) backend, received \d+$/)
+        expectThinnetError(
+          () => tn.allocate(n),
+          'ERR_INVALID_ARG',
+          /^n must be an integer in \[0, \d+\] on the (native|WASM) backend, received \d+$/,
+        )
       }
     })
 
@@ -317,7 +366,11 @@ describeBackends('hostile input', (tn: Thinnet) => {
       expect(thrown, `call ${i}`).toBeInstanceOf(ThinnetError)
       arrays.forEach((a, j) => expectUntouched(a, before[j], `call ${i}, array ${j}`))
     }
-    await expectThinnetRejection(tn.denseAsync({ x, w, rows: 1, inputs: 4, units: 2, out: w.subarray(0, 2) }), 'ERR_INVALID_ARG', /must not overlap/)
+    await expectThinnetRejection(
+      tn.denseAsync({ x, w, rows: 1, inputs: 4, units: 2, out: w.subarray(0, 2) }),
+      'ERR_INVALID_ARG',
+      /must not overlap/,
+    )
     arrays.forEach((a, j) => expectUntouched(a, before[j], `async, array ${j}`))
   })
 })
@@ -376,8 +429,16 @@ describeBackends('views of WASM memory', (tn: Thinnet) => {
     const view = buf.view()
     const keep = tn.allocate(8) // so that the freed range is not simply the end of the heap
     buf.free()
-    expectThinnetError(() => tn.dropout(new Float32Array(8), { p: 0, seed: 1, out: view }), 'ERR_INVALID_ARG', /^out is a view of the WASM backend's memory/)
-    expectThinnetError(() => tn.sgdStep(view, new Float32Array(8), undefined, { lr: 1 }), 'ERR_INVALID_ARG', /^w is a view of the WASM backend's memory/)
+    expectThinnetError(
+      () => tn.dropout(new Float32Array(8), { p: 0, seed: 1, out: view }),
+      'ERR_INVALID_ARG',
+      /^out is a view of the WASM backend's memory/,
+    )
+    expectThinnetError(
+      () => tn.sgdStep(view, new Float32Array(8), undefined, { lr: 1 }),
+      'ERR_INVALID_ARG',
+      /^w is a view of the WASM backend's memory/,
+    )
     keep.free()
   })
 })

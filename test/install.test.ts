@@ -20,10 +20,14 @@ import { packDataPackage, packMainPackage, packPlatformPackage, REPO, run, tempR
 const MAIN_TARBALL_BUDGET = 1_000_000
 
 const TSC = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc')
-const TYPES_NODE = (JSON.parse(await readFile(join(REPO, 'node_modules', '@types', 'node', 'package.json'), 'utf8')) as { version: string }).version
+const TYPES_NODE = (JSON.parse(await readFile(join(REPO, 'node_modules', '@types', 'node', 'package.json'), 'utf8')) as { version: string })
+  .version
 
 /** The bits the consumer's dropout keeps: popcount of the reference mask of 8 elements (seed 42, offset 0). */
-const EXPECTED_KEPT = [...referenceMask(8, { p: 0.5, seed: 42n })].reduce((count, word) => count + word.toString(2).replaceAll('0', '').length, 0)
+const EXPECTED_KEPT = [...referenceMask(8, { p: 0.5, seed: 42n })].reduce(
+  (count, word) => count + word.toString(2).replaceAll('0', '').length,
+  0,
+)
 
 let temp: Awaited<ReturnType<typeof tempRoot>> | undefined
 let main: PackedTarball
@@ -39,7 +43,11 @@ beforeAll(async () => {
   app = join(temp.root, 'app')
   await mkdir(app)
   await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'thinnet-user', private: true }, null, 2))
-  await run('npm', ['install', main.tarball, platform.tarball, `@types/node@${TYPES_NODE}`, '--no-audit', '--no-fund', '--prefer-offline'], app)
+  await run(
+    'npm',
+    ['install', main.tarball, platform.tarball, `@types/node@${TYPES_NODE}`, '--no-audit', '--no-fund', '--prefer-offline'],
+    app,
+  )
 }, 240_000)
 
 afterAll(async () => {
@@ -54,7 +62,19 @@ interface AttwReport {
 
 describe('the packed tarball', () => {
   it('holds dist, both .wasm builds, README and LICENSE; no native binary, no sources, no tests', () => {
-    for (const file of ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/web.js', 'dist/web.d.ts', 'dist/data/index.js', 'dist/cli/main.js', 'build/thinnet_simd.wasm', 'build/thinnet_scalar.wasm']) {
+    for (const file of [
+      'package.json',
+      'README.md',
+      'LICENSE',
+      'dist/index.js',
+      'dist/index.d.ts',
+      'dist/web.js',
+      'dist/web.d.ts',
+      'dist/data/index.js',
+      'dist/cli/main.js',
+      'build/thinnet_simd.wasm',
+      'build/thinnet_scalar.wasm',
+    ]) {
       expect(main.files).toContain(file)
     }
     expect(main.files.filter((f) => f.endsWith('.node') || /^(ts|test|crates|npm|bench|web|scripts)\//.test(f))).toEqual([])
@@ -72,7 +92,11 @@ describe('the packed tarball', () => {
     // import()): README, "CommonJS".
     // Both exit non-zero on a problem, which `run` turns into a failure with their report.
     // JSON, not the human report: attw picks a table or a list by the terminal's width.
-    const { stdout } = await run('npx', ['--no-install', 'attw', main.tarball, '--profile', 'node16', '--ignore-rules', 'cjs-resolves-to-esm', '--format', 'json'], REPO)
+    const { stdout } = await run(
+      'npx',
+      ['--no-install', 'attw', main.tarball, '--profile', 'node16', '--ignore-rules', 'cjs-resolves-to-esm', '--format', 'json'],
+      REPO,
+    )
     const report = JSON.parse(stdout) as AttwReport
     for (const entrypoint of ['.', './web', './data']) {
       for (const kind of ['node16-cjs', 'node16-esm', 'bundler']) {
@@ -82,7 +106,9 @@ describe('the packed tarball', () => {
     }
     // The problems left are the two excused above, and nothing else.
     const problems = Object.values(report.problems ?? {}).flat()
-    expect(problems.filter((p) => !(p.kind === 'CJSResolvesToESM' || (p.kind === 'NoResolution' && p.resolutionKind === 'node10')))).toEqual([])
+    expect(
+      problems.filter((p) => !(p.kind === 'CJSResolvesToESM' || (p.kind === 'NoResolution' && p.resolutionKind === 'node10'))),
+    ).toEqual([])
   })
 
   it('the platform package holds just its binary and its package.json', () => {
@@ -94,13 +120,18 @@ describe('using the installed package', () => {
   const expected = { backend: 'native', kept: EXPECTED_KEPT, code: 'ERR_INVALID_ARG' }
 
   it('ESM import: the native backend from the platform package, no warning', async () => {
-    const { stdout, stderr } = await run('node', ['--input-type=module', '-e', "const { load } = await import('thinnet'); const tn = await load(); console.log(tn.backend, tn.isa)"], app)
+    const { stdout, stderr } = await run(
+      'node',
+      ['--input-type=module', '-e', "const { load } = await import('thinnet'); const tn = await load(); console.log(tn.backend, tn.isa)"],
+      app,
+    )
     expect(stdout.trim()).toMatch(/^native (avx512|avx2|neon|scalar)$/)
     expect(stderr).toBe('')
   })
 
   it('CommonJS require of thinnet and thinnet/data', async () => {
-    const script = "const t = require('thinnet'); const d = require('thinnet/data'); t.load().then((tn) => console.log(tn.backend, typeof t.Generator, typeof d.loadFashionMnist))"
+    const script =
+      "const t = require('thinnet'); const d = require('thinnet/data'); t.load().then((tn) => console.log(tn.backend, typeof t.Generator, typeof d.loadFashionMnist))"
     const { stdout } = await run('node', ['-e', script], app)
     expect(stdout.trim()).toBe('native function function')
   })
@@ -108,7 +139,11 @@ describe('using the installed package', () => {
   const settings = [
     { name: 'module node16, an ESM project', type: 'module', compilerOptions: { module: 'node16', moduleResolution: 'node16' } },
     { name: 'module nodenext, an ESM project', type: 'module', compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext' } },
-    { name: 'module nodenext, a CommonJS project', type: 'commonjs', compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext' } },
+    {
+      name: 'module nodenext, a CommonJS project',
+      type: 'commonjs',
+      compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext' },
+    },
     { name: 'moduleResolution bundler', type: 'module', compilerOptions: { module: 'esnext', moduleResolution: 'bundler' } },
   ] as const
   for (const setting of settings) {
@@ -117,7 +152,14 @@ describe('using the installed package', () => {
       await mkdir(dir, { recursive: true })
       await cp(join(REPO, 'test', 'install', 'consumer.ts'), join(dir, 'consumer.ts'))
       await writeFile(join(dir, 'package.json'), JSON.stringify({ type: setting.type }))
-      const compilerOptions = { ...setting.compilerOptions, target: 'es2022', strict: true, outDir: 'out', types: ['node'], skipLibCheck: false }
+      const compilerOptions = {
+        ...setting.compilerOptions,
+        target: 'es2022',
+        strict: true,
+        outDir: 'out',
+        types: ['node'],
+        skipLibCheck: false,
+      }
       await writeFile(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['consumer.ts'] }, null, 2))
       await run('node', [TSC, '-p', dir], dir)
       const { stdout } = await run('node', [join(dir, 'out', 'consumer.js')], dir)
@@ -135,7 +177,15 @@ describe('using the installed package', () => {
 describe("the demo's data, a package of its own", () => {
   it('holds the four gzipped IDX files, README and LICENSE', () => {
     expect(data.files.sort()).toEqual(
-      ['LICENSE', 'README.md', 'package.json', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz', 'train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz'].sort(),
+      [
+        'LICENSE',
+        'README.md',
+        'package.json',
+        't10k-images-idx3-ubyte.gz',
+        't10k-labels-idx1-ubyte.gz',
+        'train-images-idx3-ubyte.gz',
+        'train-labels-idx1-ubyte.gz',
+      ].sort(),
     )
   })
 
@@ -153,7 +203,8 @@ describe("the demo's data, a package of its own", () => {
 })
 
 describe('without the platform package', () => {
-  const script = "const { load } = await import('thinnet'); const a = await load(); const b = await load(); console.log(a.backend, b.backend)"
+  const script =
+    "const { load } = await import('thinnet'); const a = await load(); const b = await load(); console.log(a.backend, b.backend)"
 
   beforeAll(async () => {
     await rm(join(app, 'node_modules', platform.name), { recursive: true, force: true })
@@ -171,13 +222,25 @@ describe('without the platform package', () => {
     const env = await run('node', ['--input-type=module', '-e', script], app, { THINNET_NO_FALLBACK_WARNING: '1' })
     expect(env.stdout.trim()).toBe('wasm wasm')
     expect(env.stderr).toBe('')
-    const option = await run('node', ['--input-type=module', '-e', "const { load } = await import('thinnet'); console.log((await load({ warnOnFallback: false })).backend)"], app)
+    const option = await run(
+      'node',
+      [
+        '--input-type=module',
+        '-e',
+        "const { load } = await import('thinnet'); console.log((await load({ warnOnFallback: false })).backend)",
+      ],
+      app,
+    )
     expect(option.stdout.trim()).toBe('wasm')
     expect(option.stderr).toBe('')
   })
 
   it('a forced native backend is still an error, never a fallback', async () => {
-    const error = await run('node', ['--input-type=module', '-e', "const { load } = await import('thinnet'); await load({ backend: 'native' })"], app).catch((e: unknown) => e)
+    const error = await run(
+      'node',
+      ['--input-type=module', '-e', "const { load } = await import('thinnet'); await load({ backend: 'native' })"],
+      app,
+    ).catch((e: unknown) => e)
     expect(error).toMatchObject({ code: 1 })
     expect((error as { stderr: string }).stderr).toContain('ERR_BACKEND_UNAVAILABLE')
     expect((error as { stderr: string }).stderr).toContain(`install ${platform.name}`)

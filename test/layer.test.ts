@@ -82,7 +82,11 @@ describeBackends('DropoutDense', (tn: Thinnet) => {
         const want = tn.dense({ x, w, b, ...sizes, ...specs, pre })
         const y = layer.forward(x, { training: true })
         expectSameBits(y, want, `${activation} forward ${k}`)
-        expect(layer.offsets).toEqual({ input: BigInt((k + 1) * rows * 37), output: BigInt((k + 1) * rows * 19), dropConnect: BigInt((k + 1) * 37 * 19) })
+        expect(layer.offsets).toEqual({
+          input: BigInt((k + 1) * rows * 37),
+          output: BigInt((k + 1) * rows * 19),
+          dropConnect: BigInt((k + 1) * 37 * 19),
+        })
         // The layer keeps what the derivative needs: pre for gelu, y for the others.
         const saved = activation === 'gelu' ? { pre } : { y: want }
         const grads = tn.denseBackward({ x, w, dy, ...saved, ...sizes, ...specs })
@@ -122,12 +126,22 @@ describeBackends('DropoutDense', (tn: Thinnet) => {
   })
 
   it('infers in classic mode by scaling: x and y by fround(1 - p), w by the DropConnect mean rule', () => {
-    const layer = tn.dropoutDense({ ...BASE, activation: 'sigmoid', mode: 'classic', inputDropout: 0.25, outputDropout: 0.4, dropConnect: { p: 0.1, mode: 'classic' } })
+    const layer = tn.dropoutDense({
+      ...BASE,
+      activation: 'sigmoid',
+      mode: 'classic',
+      inputDropout: 0.25,
+      outputDropout: 0.4,
+      dropConnect: { p: 0.1, mode: 'classic' },
+    })
     const x = uniform(6 * 37, 5)
     const { w, b } = copies(layer.parameters())
     const xs = x.map((v) => v * Math.fround(0.75))
     const z = tn.dense({ x: xs, w, b, rows: 6, inputs: 37, units: 19, activation: 'sigmoid', dropConnect: { p: 0.1, inference: 'mean' } })
-    expectSameBits(layer.forward(x), z.map((v) => v * Math.fround(0.6)))
+    expectSameBits(
+      layer.forward(x),
+      z.map((v) => v * Math.fround(0.6)),
+    )
     // Classic training leaves kept values unscaled: the masks of tn.dense with mode classic.
     const y = layer.forward(x, { training: true })
     expectSameBits(y, tn.dense({ x, w, b, rows: 6, inputs: 37, units: 19, activation: 'sigmoid', ...trainingSpecs(layer, 6, 0) }))
@@ -213,10 +227,22 @@ describeBackends('DropoutDense', (tn: Thinnet) => {
     expectThinnetError(() => new DropoutDense({} as never, BASE), 'ERR_INVALID_ARG', /^tn must be the object load\(\) returns/)
     const layer = tn.dropoutDense(BASE)
     expectThinnetError(() => layer.backward(new Float32Array(19)), 'ERR_INVALID_ARG', /^backward needs a training forward first/)
-    expectThinnetError(() => layer.forward(new Float32Array(36)), 'ERR_SHAPE_MISMATCH', /^x must have rows \* inputs elements, a multiple of inputs = 37, received 36$/)
-    expectThinnetError(() => layer.forward(new Float32Array(37), { training: 1 } as never), 'ERR_INVALID_ARG', /^options.training must be a boolean, received 1$/)
+    expectThinnetError(
+      () => layer.forward(new Float32Array(36)),
+      'ERR_SHAPE_MISMATCH',
+      /^x must have rows \* inputs elements, a multiple of inputs = 37, received 36$/,
+    )
+    expectThinnetError(
+      () => layer.forward(new Float32Array(37), { training: 1 } as never),
+      'ERR_INVALID_ARG',
+      /^options.training must be a boolean, received 1$/,
+    )
     layer.forward(new Float32Array(2 * 37), { training: true })
-    expectThinnetError(() => layer.backward(new Float32Array(19)), 'ERR_SHAPE_MISMATCH', /^dy must have rows \* units = 2 \* 19 = 38 elements, received 19$/)
+    expectThinnetError(
+      () => layer.backward(new Float32Array(19)),
+      'ERR_SHAPE_MISMATCH',
+      /^dy must have rows \* units = 2 \* 19 = 38 elements, received 19$/,
+    )
     layer.dispose()
     layer.dispose()
     expectThinnetError(() => layer.parameters(), 'ERR_INVALID_ARG', /^this layer was disposed/)

@@ -83,9 +83,18 @@ describe('mcAccuracyByPasses', () => {
   // Mean of passes 1-2: row 0 [0.55, 0.45] -> 0 (right), row 1 [0.5, 0.5] -> tie -> 0 (wrong): 1/2.
   // Mean of passes 1-3: row 0 [0.6, 0.4] -> 0, row 1 [0.4, 0.6] -> 1: 1.
   const perSample = new Float32Array([
-    0.4, 0.6, 0.3, 0.7, // pass 1
-    0.7, 0.3, 0.7, 0.3, // pass 2
-    0.7, 0.3, 0.2, 0.8, // pass 3
+    0.4,
+    0.6,
+    0.3,
+    0.7, // pass 1
+    0.7,
+    0.3,
+    0.7,
+    0.3, // pass 2
+    0.7,
+    0.3,
+    0.2,
+    0.8, // pass 3
   ])
   const labels = new Uint8Array([0, 1])
 

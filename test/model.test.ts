@@ -99,7 +99,9 @@ describeBackends('Sequential', (tn) => {
     const model = tn.sequential(MLP, { inputs: 12, seed: 5n })
     try {
       expect(model.fused.length).toBe(3)
-      expect(model.summary()).toMatch(/DropoutDense 12 -> 16, relu, input dropout 0.2 \(inverted\), output dropout 0.5 \(inverted\) {2}<- layers 0 dropout, 1 dense, 2 dropout/)
+      expect(model.summary()).toMatch(
+        /DropoutDense 12 -> 16, relu, input dropout 0.2 \(inverted\), output dropout 0.5 \(inverted\) {2}<- layers 0 dropout, 1 dense, 2 dropout/,
+      )
       const x = uniform(5 * 12, 3)
       for (let k = 0; k < 2; k++) {
         let h = x
@@ -121,7 +123,15 @@ describeBackends('Sequential', (tn) => {
           const { w, b } = layer.parameters()
           const scaleIn = mode === 'classic' && layer.inputDropout ? Math.fround(1 - layer.inputDropout.p) : 1
           const xin = scaleIn === 1 ? want : want.map((v) => v * scaleIn)
-          want = tn.dense({ x: xin, w: w.slice(), b: b.slice(), rows: 3, inputs: layer.inputs, units: layer.units, activation: layer.activation })
+          want = tn.dense({
+            x: xin,
+            w: w.slice(),
+            b: b.slice(),
+            rows: 3,
+            inputs: layer.inputs,
+            units: layer.units,
+            activation: layer.activation,
+          })
           if (mode === 'classic' && layer.outputDropout) {
             const s = Math.fround(1 - layer.outputDropout.p)
             want = want.map((v) => v * s)
@@ -270,8 +280,12 @@ describeBackends('Sequential', (tn) => {
       await expect(model.predict(new Float32Array(13))).rejects.toMatchObject({ code: 'ERR_SHAPE_MISMATCH' })
       await expect(model.predict(new Float32Array(12), { inference: 'bayes' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG' })
       await expect(model.predict(new Float32Array(12), { samples: 5 })).rejects.toMatchObject({ message: /samples is for inference: 'mc'/ })
-      await expect(model.predict(new Float32Array(12), { inference: 'mc', samples: 0 })).rejects.toMatchObject({ message: /samples must be a positive integer/ })
-      await expect(model.evaluate(new Float32Array(24), new Uint8Array([1, 4]))).rejects.toMatchObject({ message: /y\[1\] = 4 is not a class/ })
+      await expect(model.predict(new Float32Array(12), { inference: 'mc', samples: 0 })).rejects.toMatchObject({
+        message: /samples must be a positive integer/,
+      })
+      await expect(model.evaluate(new Float32Array(24), new Uint8Array([1, 4]))).rejects.toMatchObject({
+        message: /y\[1\] = 4 is not a class/,
+      })
     } finally {
       model.dispose()
     }

@@ -41,6 +41,8 @@ describe.runIf(binding !== undefined || required)('the native ABI version', () =
   it('a binary from before ABI versions (no abiVersion export) is refused as stale', () => {
     const older: Record<string, unknown> = { ...binding! }
     delete older.abiVersion
-    expect(() => checkBinding(older, 'old.node')).toThrow(/old\.node loaded, but it is not the thinnet binding \(or a stale build\): missing abiVersion/)
+    expect(() => checkBinding(older, 'old.node')).toThrow(
+      /old\.node loaded, but it is not the thinnet binding \(or a stale build\): missing abiVersion/,
+    )
   })
 })

@@ -12,7 +12,9 @@ import { describe, expect, it } from 'vitest'
 import { hostPlatform } from '../ts/backends/native-loader.js'
 
 const FLOOR = (JSON.parse(readFileSync(new URL('../scripts/glibc-floor.json', import.meta.url), 'utf8')) as { glibc: string }).glibc
-const binary = process.env.THINNET_NATIVE_BINARY ? new URL(`file://${resolve(process.env.THINNET_NATIVE_BINARY)}`) : new URL(`../build/thinnet.${hostPlatform()}.node`, import.meta.url)
+const binary = process.env.THINNET_NATIVE_BINARY
+  ? new URL(`file://${resolve(process.env.THINNET_NATIVE_BINARY)}`)
+  : new URL(`../build/thinnet.${hostPlatform()}.node`, import.meta.url)
 const platform = /thinnet\.([\w-]+)\.node$/.exec(binary.pathname)?.[1] ?? hostPlatform()
 
 /** The version names an ELF64 little-endian shared object requires (Verneed/Vernaux entries). */
@@ -23,7 +25,12 @@ export function requiredVersions(elf: Buffer): string[] {
   const shnum = elf.readUInt16LE(0x3c)
   const section = (i: number) => {
     const at = shoff + i * shentsize
-    return { type: elf.readUInt32LE(at + 4), offset: Number(elf.readBigUInt64LE(at + 0x18)), link: elf.readUInt32LE(at + 0x28), info: elf.readUInt32LE(at + 0x2c) }
+    return {
+      type: elf.readUInt32LE(at + 4),
+      offset: Number(elf.readBigUInt64LE(at + 0x18)),
+      link: elf.readUInt32LE(at + 0x28),
+      info: elf.readUInt32LE(at + 0x2c),
+    }
   }
   const SHT_GNU_VERNEED = 0x6ffffffe
   const names: string[] = []
@@ -66,7 +73,10 @@ describe.runIf(platform.endsWith('-gnu'))(`the ${platform} binary's glibc floor`
   it(`needs no glibc newer than ${FLOOR}`, () => {
     const versions = requiredVersions(readFileSync(binary)).filter((v) => v.startsWith('GLIBC_'))
     expect(versions.length).toBeGreaterThan(0)
-    const newest = versions.map((v) => v.slice('GLIBC_'.length)).sort(compareVersions).at(-1)!
+    const newest = versions
+      .map((v) => v.slice('GLIBC_'.length))
+      .sort(compareVersions)
+      .at(-1)!
     expect(compareVersions(newest, FLOOR), `${binary.pathname} needs GLIBC_${newest}`).toBeLessThanOrEqual(0)
   })
 })

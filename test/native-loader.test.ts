@@ -69,7 +69,12 @@ describe('one list of targets', () => {
 
   it("the release workflow's matrix has one row per target, with its build and test hosts", () => {
     const output = execFileSync('node', [fileURLToPath(new URL('.github/scripts/release-matrix.mjs', ROOT))], { encoding: 'utf8' })
-    const rows = JSON.parse(output.replace(/^build=/, '')) as { target: string; platform: string; 'build-host': string; 'test-host': string }[]
+    const rows = JSON.parse(output.replace(/^build=/, '')) as {
+      target: string
+      platform: string
+      'build-host': string
+      'test-host': string
+    }[]
     const napi = readNapiTargets()
     expect(rows.map((r) => r.target)).toEqual(napi.targets)
     expect(rows.map((r) => r.platform)).toEqual(napi.targets.map(platformOfTriple))
@@ -89,7 +94,17 @@ describe('a failed load', () => {
   const check = (module: unknown) => module
 
   it('on a platform with a published binary: names the package it looked for, published = true', () => {
-    const napi = { binaryName: 'no-such-thinnet-binary', packageName: 'no-such-thinnet-package', targets: ['x86_64-unknown-linux-gnu', 'aarch64-unknown-linux-gnu', 'x86_64-apple-darwin', 'aarch64-apple-darwin', 'x86_64-pc-windows-msvc'] }
+    const napi = {
+      binaryName: 'no-such-thinnet-binary',
+      packageName: 'no-such-thinnet-package',
+      targets: [
+        'x86_64-unknown-linux-gnu',
+        'aarch64-unknown-linux-gnu',
+        'x86_64-apple-darwin',
+        'aarch64-apple-darwin',
+        'x86_64-pc-windows-msvc',
+      ],
+    }
     let error: unknown
     try {
       requireNativeAddon(check, napi)

@@ -146,13 +146,21 @@ describeBackends('non-finite inputs', (tn: Thinnet) => {
             const got = y[i]
             const at = `${activation}(${z}) [${i}]`
             if (Number.isNaN(want)) expect(Number.isNaN(got), at).toBe(true)
-            else if (!Number.isFinite(want) || want === 0 || activation === 'linear' || activation === 'relu' || activation === 'leakyRelu') expect(got, at).toBe(want)
+            else if (!Number.isFinite(want) || want === 0 || activation === 'linear' || activation === 'relu' || activation === 'leakyRelu')
+              expect(got, at).toBe(want)
             else expect(Math.abs(got - want) <= 4 * 2 ** -23 * Math.abs(want), `${at}: ${got} vs ${want}`).toBe(true)
           }
           // The semantics, spelled out on column 0 (z = NaN) and columns 5 and 6 (z = +inf, -inf).
           const row = (j: number) => y[j]
           expect(Number.isNaN(row(0)), `${activation}(NaN)`).toBe(true)
-          const inf = { linear: [Infinity, -Infinity], relu: [Infinity, 0], leakyRelu: [Infinity, -Infinity], gelu: [Infinity, NaN], tanh: [1, -1], sigmoid: [1, 0] }[activation]
+          const inf = {
+            linear: [Infinity, -Infinity],
+            relu: [Infinity, 0],
+            leakyRelu: [Infinity, -Infinity],
+            gelu: [Infinity, NaN],
+            tanh: [1, -1],
+            sigmoid: [1, 0],
+          }[activation]
           expect([row(5), row(6)], `${activation}(+-inf)`).toEqual(inf)
           if (activation === 'relu') expect(bitsOf(y)[6], 'relu(-inf) is +0').toBe(0)
         }
@@ -176,7 +184,10 @@ describeBackends('non-finite inputs', (tn: Thinnet) => {
         ] as const) {
           for (let i = 0; i < got.length; i++) {
             expect(Number.isFinite(got[i]), `${activation} ${name}[${i}] finite`).toBe(true)
-            expect(Math.abs(got[i] - want[i]) <= 1e-5 * (1 + Math.abs(want[i])), `${activation} ${name}[${i}]: ${got[i]} vs ${want[i]}`).toBe(true)
+            expect(
+              Math.abs(got[i] - want[i]) <= 1e-5 * (1 + Math.abs(want[i])),
+              `${activation} ${name}[${i}]: ${got[i]} vs ${want[i]}`,
+            ).toBe(true)
           }
         }
       }

@@ -17,7 +17,10 @@ import { detach, expectSameBits, expectThinnetError, expectUntouched, rng, snaps
 
 const backends = await loadEach(async (name): Promise<Backend> => {
   if (name === 'native') return (await import('../ts/backends/native.js')).loadNative()
-  return (await import('../ts/backends/wasm.js')).loadWasm({ simd: name === 'wasm', platform: (await import('../ts/backends/wasm-fetch-node.js')).nodeWasmPlatform })
+  return (await import('../ts/backends/wasm.js')).loadWasm({
+    simd: name === 'wasm',
+    platform: (await import('../ts/backends/wasm-fetch-node.js')).nodeWasmPlatform,
+  })
 })
 
 /** Finite values of varied sign and magnitude (1e-3 .. 1e1), some exact zeros and -0. */
@@ -123,7 +126,18 @@ describeEach('optimizer steps', backends, (backend) => {
   })
 
   it('maxNorm equals the reference bit for bit', () => {
-    const shapes = [[0, 5], [5, 0], [1, 1], [1, 17], [17, 1], [3, 31], [7, 33], [64, 65], [100, 129], [300, 1000]] as const
+    const shapes = [
+      [0, 5],
+      [5, 0],
+      [1, 1],
+      [1, 17],
+      [17, 1],
+      [3, 31],
+      [7, 33],
+      [64, 65],
+      [100, 129],
+      [300, 1000],
+    ] as const
     for (const [inputs, units] of shapes) {
       for (const c of [0.05, 1, 3.5, 1e30]) {
         const w = values(inputs * units, 6)
@@ -299,38 +313,148 @@ describeEach('optimizer steps', backends, (backend) => {
     const sgd: SgdStepOptions = { lr: 0.1, momentum: 0.9 }
     type Arrays = ReturnType<typeof make>
     const cases: [string, 'ERR_INVALID_ARG' | 'ERR_SHAPE_MISMATCH', RegExp, (a: Arrays) => void][] = [
-      ['g too short', 'ERR_SHAPE_MISMATCH', /^g must have the length of w \(16\), received 15$/, (a) => sgdStep(backend, a.w, a.g.subarray(1), a.m, sgd)],
-      ['velocity too long', 'ERR_SHAPE_MISMATCH', /^velocity must have the length of w/, (a) => sgdStep(backend, a.w.subarray(1), a.g.subarray(1), a.m, sgd)],
-      ['momentum without velocity', 'ERR_INVALID_ARG', /^velocity must be a Float32Array/, (a) => sgdStep(backend, a.w, a.g, undefined, sgd)],
-      ['nesterov without momentum', 'ERR_INVALID_ARG', /^nesterov needs momentum > 0/, (a) => sgdStep(backend, a.w, a.g, a.m, { lr: 0.1, nesterov: true })],
-      ['lr NaN', 'ERR_INVALID_ARG', /^lr must be a number finite and >= 0, received NaN$/, (a) => sgdStep(backend, a.w, a.g, a.m, { ...sgd, lr: NaN })],
+      [
+        'g too short',
+        'ERR_SHAPE_MISMATCH',
+        /^g must have the length of w \(16\), received 15$/,
+        (a) => sgdStep(backend, a.w, a.g.subarray(1), a.m, sgd),
+      ],
+      [
+        'velocity too long',
+        'ERR_SHAPE_MISMATCH',
+        /^velocity must have the length of w/,
+        (a) => sgdStep(backend, a.w.subarray(1), a.g.subarray(1), a.m, sgd),
+      ],
+      [
+        'momentum without velocity',
+        'ERR_INVALID_ARG',
+        /^velocity must be a Float32Array/,
+        (a) => sgdStep(backend, a.w, a.g, undefined, sgd),
+      ],
+      [
+        'nesterov without momentum',
+        'ERR_INVALID_ARG',
+        /^nesterov needs momentum > 0/,
+        (a) => sgdStep(backend, a.w, a.g, a.m, { lr: 0.1, nesterov: true }),
+      ],
+      [
+        'lr NaN',
+        'ERR_INVALID_ARG',
+        /^lr must be a number finite and >= 0, received NaN$/,
+        (a) => sgdStep(backend, a.w, a.g, a.m, { ...sgd, lr: NaN }),
+      ],
       ['lr negative', 'ERR_INVALID_ARG', /^lr must/, (a) => adamStep(backend, a.w, a.g, a.m, a.v, { lr: -1, step: 1 })],
       ['lr over float32', 'ERR_INVALID_ARG', /^lr must .*finite in float32/, (a) => sgdStep(backend, a.w, a.g, a.m, { ...sgd, lr: 1e39 })],
-      ['momentum 1', 'ERR_INVALID_ARG', /^momentum must be a number in \[0, 1\), received 1$/, (a) => sgdStep(backend, a.w, a.g, a.m, { ...sgd, momentum: 1 })],
-      ['momentum rounding to 1', 'ERR_INVALID_ARG', /^momentum must .*rounds to 1/, (a) => sgdStep(backend, a.w, a.g, a.m, { ...sgd, momentum: 0.99999999 })],
-      ['weightDecay Infinity', 'ERR_INVALID_ARG', /^weightDecay must/, (a) => sgdStep(backend, a.w, a.g, a.m, { ...sgd, weightDecay: Infinity })],
-      ['nesterov a string', 'ERR_INVALID_ARG', /^nesterov must be a boolean/, (a) => sgdStep(backend, a.w, a.g, a.m, { ...sgd, nesterov: 'yes' as never })],
-      ['unknown option', 'ERR_INVALID_ARG', /^options\.momentun is not an option/, (a) => sgdStep(backend, a.w, a.g, a.m, { lr: 0.1, momentun: 0.9 } as never)],
-      ['velocity overlapping w', 'ERR_INVALID_ARG', /^velocity must not share memory with w/, (a) => sgdStep(backend, a.shared.subarray(0, 16), a.g, a.shared.subarray(8, 24), sgd)],
+      [
+        'momentum 1',
+        'ERR_INVALID_ARG',
+        /^momentum must be a number in \[0, 1\), received 1$/,
+        (a) => sgdStep(backend, a.w, a.g, a.m, { ...sgd, momentum: 1 }),
+      ],
+      [
+        'momentum rounding to 1',
+        'ERR_INVALID_ARG',
+        /^momentum must .*rounds to 1/,
+        (a) => sgdStep(backend, a.w, a.g, a.m, { ...sgd, momentum: 0.99999999 }),
+      ],
+      [
+        'weightDecay Infinity',
+        'ERR_INVALID_ARG',
+        /^weightDecay must/,
+        (a) => sgdStep(backend, a.w, a.g, a.m, { ...sgd, weightDecay: Infinity }),
+      ],
+      [
+        'nesterov a string',
+        'ERR_INVALID_ARG',
+        /^nesterov must be a boolean/,
+        (a) => sgdStep(backend, a.w, a.g, a.m, { ...sgd, nesterov: 'yes' as never }),
+      ],
+      [
+        'unknown option',
+        'ERR_INVALID_ARG',
+        /^options\.momentun is not an option/,
+        (a) => sgdStep(backend, a.w, a.g, a.m, { lr: 0.1, momentun: 0.9 } as never),
+      ],
+      [
+        'velocity overlapping w',
+        'ERR_INVALID_ARG',
+        /^velocity must not share memory with w/,
+        (a) => sgdStep(backend, a.shared.subarray(0, 16), a.g, a.shared.subarray(8, 24), sgd),
+      ],
       ['g is w', 'ERR_INVALID_ARG', /^g must not share memory with w/, (a) => sgdStep(backend, a.w, a.w, a.m, sgd)],
-      ['m too short', 'ERR_SHAPE_MISMATCH', /^m must have the length of w/, (a) => adamStep(backend, a.w, a.g, a.m.subarray(2), a.v, { lr: 0.1, step: 1 })],
-      ['v a Float64Array', 'ERR_INVALID_ARG', /^v must be a Float32Array, received Float64Array/, (a) => adamStep(backend, a.w, a.g, a.m, new Float64Array(n) as never, { lr: 0.1, step: 1 })],
+      [
+        'm too short',
+        'ERR_SHAPE_MISMATCH',
+        /^m must have the length of w/,
+        (a) => adamStep(backend, a.w, a.g, a.m.subarray(2), a.v, { lr: 0.1, step: 1 }),
+      ],
+      [
+        'v a Float64Array',
+        'ERR_INVALID_ARG',
+        /^v must be a Float32Array, received Float64Array/,
+        (a) => adamStep(backend, a.w, a.g, a.m, new Float64Array(n) as never, { lr: 0.1, step: 1 }),
+      ],
       ['step 0', 'ERR_INVALID_ARG', /^step must be an integer >= 1/, (a) => adamStep(backend, a.w, a.g, a.m, a.v, { lr: 0.1, step: 0 })],
       ['step 1.5', 'ERR_INVALID_ARG', /^step must/, (a) => adamStep(backend, a.w, a.g, a.m, a.v, { lr: 0.1, step: 1.5 })],
       ['step missing', 'ERR_INVALID_ARG', /^step must/, (a) => adamStep(backend, a.w, a.g, a.m, a.v, { lr: 0.1 } as never)],
-      ['beta1 1', 'ERR_INVALID_ARG', /^beta1 must be a number in \[0, 1\)/, (a) => adamStep(backend, a.w, a.g, a.m, a.v, { lr: 0.1, step: 1, beta1: 1 })],
+      [
+        'beta1 1',
+        'ERR_INVALID_ARG',
+        /^beta1 must be a number in \[0, 1\)/,
+        (a) => adamStep(backend, a.w, a.g, a.m, a.v, { lr: 0.1, step: 1, beta1: 1 }),
+      ],
       ['beta2 -0.1', 'ERR_INVALID_ARG', /^beta2 must/, (a) => adamStep(backend, a.w, a.g, a.m, a.v, { lr: 0.1, step: 1, beta2: -0.1 })],
-      ['epsilon 0', 'ERR_INVALID_ARG', /^epsilon must be a number finite and > 0, received 0$/, (a) => adamStep(backend, a.w, a.g, a.m, a.v, { lr: 0.1, step: 1, epsilon: 0 })],
-      ['epsilon 0 in float32', 'ERR_INVALID_ARG', /^epsilon must/, (a) => adamStep(backend, a.w, a.g, a.m, a.v, { lr: 0.1, step: 1, epsilon: 1e-50 })],
-      ['lr * weightDecay > 1 for AdamW', 'ERR_INVALID_ARG', /^lr \* weightDecay must be at most 1/, (a) => adamStep(backend, a.w, a.g, a.m, a.v, { lr: 2, step: 1, weightDecay: 1, decoupled: true })],
-      ['decoupled a number', 'ERR_INVALID_ARG', /^decoupled must be a boolean/, (a) => adamStep(backend, a.w, a.g, a.m, a.v, { lr: 0.1, step: 1, decoupled: 1 as never })],
+      [
+        'epsilon 0',
+        'ERR_INVALID_ARG',
+        /^epsilon must be a number finite and > 0, received 0$/,
+        (a) => adamStep(backend, a.w, a.g, a.m, a.v, { lr: 0.1, step: 1, epsilon: 0 }),
+      ],
+      [
+        'epsilon 0 in float32',
+        'ERR_INVALID_ARG',
+        /^epsilon must/,
+        (a) => adamStep(backend, a.w, a.g, a.m, a.v, { lr: 0.1, step: 1, epsilon: 1e-50 }),
+      ],
+      [
+        'lr * weightDecay > 1 for AdamW',
+        'ERR_INVALID_ARG',
+        /^lr \* weightDecay must be at most 1/,
+        (a) => adamStep(backend, a.w, a.g, a.m, a.v, { lr: 2, step: 1, weightDecay: 1, decoupled: true }),
+      ],
+      [
+        'decoupled a number',
+        'ERR_INVALID_ARG',
+        /^decoupled must be a boolean/,
+        (a) => adamStep(backend, a.w, a.g, a.m, a.v, { lr: 0.1, step: 1, decoupled: 1 as never }),
+      ],
       ['m is v', 'ERR_INVALID_ARG', /^v must not share memory with m/, (a) => adamStep(backend, a.w, a.g, a.m, a.m, { lr: 0.1, step: 1 })],
-      ['w over g', 'ERR_INVALID_ARG', /^g must not share memory with w/, (a) => adamStep(backend, a.shared.subarray(0, 16), a.shared.subarray(15, 31), a.m, a.v, { lr: 0.1, step: 1 })],
-      ['maxNorm w size', 'ERR_SHAPE_MISMATCH', /^w must have inputs \* units = 3 \* 5 = 15 elements, received 16$/, (a) => maxNorm(backend, a.w, { inputs: 3, units: 5, c: 1 })],
-      ['maxNorm c 0', 'ERR_INVALID_ARG', /^c must be a number finite and > 0, received 0$/, (a) => maxNorm(backend, a.w, { inputs: 4, units: 4, c: 0 })],
+      [
+        'w over g',
+        'ERR_INVALID_ARG',
+        /^g must not share memory with w/,
+        (a) => adamStep(backend, a.shared.subarray(0, 16), a.shared.subarray(15, 31), a.m, a.v, { lr: 0.1, step: 1 }),
+      ],
+      [
+        'maxNorm w size',
+        'ERR_SHAPE_MISMATCH',
+        /^w must have inputs \* units = 3 \* 5 = 15 elements, received 16$/,
+        (a) => maxNorm(backend, a.w, { inputs: 3, units: 5, c: 1 }),
+      ],
+      [
+        'maxNorm c 0',
+        'ERR_INVALID_ARG',
+        /^c must be a number finite and > 0, received 0$/,
+        (a) => maxNorm(backend, a.w, { inputs: 4, units: 4, c: 0 }),
+      ],
       ['maxNorm c NaN', 'ERR_INVALID_ARG', /^c must/, (a) => maxNorm(backend, a.w, { inputs: 4, units: 4, c: NaN })],
       ['maxNorm c 1e39', 'ERR_INVALID_ARG', /^c must .*float32/, (a) => maxNorm(backend, a.w, { inputs: 4, units: 4, c: 1e39 })],
-      ['maxNorm inputs -1', 'ERR_INVALID_ARG', /^inputs must be a non-negative safe integer/, (a) => maxNorm(backend, a.w, { inputs: -1, units: 4, c: 1 })],
+      [
+        'maxNorm inputs -1',
+        'ERR_INVALID_ARG',
+        /^inputs must be a non-negative safe integer/,
+        (a) => maxNorm(backend, a.w, { inputs: -1, units: 4, c: 1 }),
+      ],
       ['maxNorm options null', 'ERR_INVALID_ARG', /^options must be an object/, (a) => maxNorm(backend, a.w, null as never)],
     ]
     for (const [what, code, message, call] of cases) {
@@ -350,7 +474,12 @@ describeEach('optimizer steps', backends, (backend) => {
       ['v too short', 'ERR_SHAPE_MISMATCH', /\bv\b/, ([w, g, m, v]) => backend.adamStep(w, g, m, v.subarray(3), adam)],
       ['momentum without velocity', 'ERR_INVALID_ARG', /velocity/, ([w, g]) => backend.sgdStep(w, g, undefined, sgd)],
       ['epsilon 0', 'ERR_INVALID_ARG', /epsilon/, ([w, g, m, v]) => backend.adamStep(w, g, m, v, { ...adam, epsilon: 0 })],
-      ['m overlapping w', 'ERR_INVALID_ARG', /overlap/, ([, g, , v, s]) => backend.adamStep(s.subarray(0, 16), g, s.subarray(4, 20), v, adam)],
+      [
+        'm overlapping w',
+        'ERR_INVALID_ARG',
+        /overlap/,
+        ([, g, , v, s]) => backend.adamStep(s.subarray(0, 16), g, s.subarray(4, 20), v, adam),
+      ],
       ['w size', 'ERR_SHAPE_MISMATCH', /\bw\b/, ([w]) => backend.maxNorm(w, 3, 3, 1)],
       ['c negative', 'ERR_INVALID_ARG', /\bc\b/, ([w]) => backend.maxNorm(w, 4, 4, -1)],
     ]
@@ -430,7 +559,8 @@ describeEach('allFinite', backends, (backend) => {
       }
     }
     // The awkward finite values alone, and every non-finite value at the far end of a large array.
-    for (const b of AWKWARD_FINITE_BITS) expect(backend.allFinite(new Float32Array(new Uint32Array(99).fill(b).buffer)), `0x${b.toString(16)}`).toBe(true)
+    for (const b of AWKWARD_FINITE_BITS)
+      expect(backend.allFinite(new Float32Array(new Uint32Array(99).fill(b).buffer)), `0x${b.toString(16)}`).toBe(true)
     const big = finiteCheckData(1_860_000, 3, 0)
     expect(backend.allFinite(big)).toBe(true)
     for (const bad of NON_FINITE_BITS) {

@@ -199,10 +199,22 @@ describeBackends('optimizer state save / load', (tn) => {
     try {
       const custom = { kind: 'cosine', options: { initial: 0.1, epochs: 3, min: 0 }, at: (p: number) => 0.1 / (1 + p) } as const
       const opt = optimizers.adam({ lr: custom })
-      await expectThinnetRejection(model.save(dir, { optimizer: opt }), 'ERR_INVALID_ARG', /optimizer.lr cannot be saved: only schedules from tn.schedules/)
+      await expectThinnetRejection(
+        model.save(dir, { optimizer: opt }),
+        'ERR_INVALID_ARG',
+        /optimizer.lr cannot be saved: only schedules from tn.schedules/,
+      )
       expect(existsSync(dir)).toBe(false)
-      expectThinnetError(() => model.toArtifacts({ optimizer: { kind: 'rmsprop' } as never }), 'ERR_INVALID_ARG', /optimizer must come from tn.optimizers/)
-      expectThinnetError(() => model.toArtifacts({ optimiser: optimizers.adam() } as never), 'ERR_INVALID_ARG', /options.optimiser is not an option/)
+      expectThinnetError(
+        () => model.toArtifacts({ optimizer: { kind: 'rmsprop' } as never }),
+        'ERR_INVALID_ARG',
+        /optimizer must come from tn.optimizers/,
+      )
+      expectThinnetError(
+        () => model.toArtifacts({ optimiser: optimizers.adam() } as never),
+        'ERR_INVALID_ARG',
+        /options.optimiser is not an option/,
+      )
     } finally {
       model.dispose()
     }
@@ -225,30 +237,74 @@ describeBackends('optimizer state save / load', (tn) => {
       const reject = (artifacts: ModelArtifacts, code: 'ERR_INVALID_ARG' | 'ERR_SHAPE_MISMATCH', message: RegExp) =>
         expectThinnetError(() => tn.modelFromArtifacts(artifacts), code, message)
 
-      reject(withSection({ description: { ...section.description, kind: 'rmsprop' } }), 'ERR_INVALID_ARG', /json.optimizer.description.kind must be 'sgd', 'adam' or 'adamw', received the string "rmsprop"/)
+      reject(
+        withSection({ description: { ...section.description, kind: 'rmsprop' } }),
+        'ERR_INVALID_ARG',
+        /json.optimizer.description.kind must be 'sgd', 'adam' or 'adamw', received the string "rmsprop"/,
+      )
       reject(withSection({ version: 2 }), 'ERR_INVALID_ARG', /json.optimizer.version 2 is not supported/)
       reject(withSection({ format: 'thinnet-model' }), 'ERR_INVALID_ARG', /json.optimizer.format/)
-      reject(withSection({ description: { ...section.description, beta1: 1.5 } }), 'ERR_INVALID_ARG', /json.optimizer.description: beta1 must be a number in \[0, 1\)/)
+      reject(
+        withSection({ description: { ...section.description, beta1: 1.5 } }),
+        'ERR_INVALID_ARG',
+        /json.optimizer.description: beta1 must be a number in \[0, 1\)/,
+      )
       const withoutBeta2 = { ...(section.description as Record<string, unknown>) }
       delete withoutBeta2.beta2
       reject(withSection({ description: withoutBeta2 }), 'ERR_INVALID_ARG', /json.optimizer.description.beta2 is missing/)
-      reject(withSection({ description: { ...section.description, lr: { kind: 'exponential', options: {} } } }), 'ERR_INVALID_ARG', /json.optimizer.description.lr.kind/)
-      reject(withSection({ description: { ...section.description, lr: { kind: 'cosine', options: { initial: 0.01 } } } }), 'ERR_INVALID_ARG', /json.optimizer.description.lr.options: epochs must be/)
+      reject(
+        withSection({ description: { ...section.description, lr: { kind: 'exponential', options: {} } } }),
+        'ERR_INVALID_ARG',
+        /json.optimizer.description.lr.kind/,
+      )
+      reject(
+        withSection({ description: { ...section.description, lr: { kind: 'cosine', options: { initial: 0.01 } } } }),
+        'ERR_INVALID_ARG',
+        /json.optimizer.description.lr.options: epochs must be/,
+      )
       reject(withSection({ steps: -1 }), 'ERR_INVALID_ARG', /json.optimizer.steps must be a count/)
       reject(withSection({ steps: 2.5 }), 'ERR_INVALID_ARG', /json.optimizer.steps/)
       // Truncated bytes, a byteLength that disagrees, a buffer of the wrong size or out of place.
-      reject(withSection({}, bytes.subarray(0, bytes.length - 4)), 'ERR_SHAPE_MISMATCH', /the optimizer state holds \d+ bytes but json.optimizer.state.byteLength says \d+ \(truncated/)
-      reject(withSection({ state: { ...section.state, byteLength: section.state.byteLength + 4 } }), 'ERR_SHAPE_MISMATCH', /json.optimizer.state.byteLength/)
+      reject(
+        withSection({}, bytes.subarray(0, bytes.length - 4)),
+        'ERR_SHAPE_MISMATCH',
+        /the optimizer state holds \d+ bytes but json.optimizer.state.byteLength says \d+ \(truncated/,
+      )
+      reject(
+        withSection({ state: { ...section.state, byteLength: section.state.byteLength + 4 } }),
+        'ERR_SHAPE_MISMATCH',
+        /json.optimizer.state.byteLength/,
+      )
       const longer = section.state.buffers.map((b, k) => (k === 3 ? { ...b, length: b.length + 1 } : b))
-      reject(withSection({ state: { ...section.state, buffers: longer } }), 'ERR_SHAPE_MISMATCH', /json.optimizer.state.buffers\[3\] must be v of the bias of layer 0 with 16 values/)
+      reject(
+        withSection({ state: { ...section.state, buffers: longer } }),
+        'ERR_SHAPE_MISMATCH',
+        /json.optimizer.state.buffers\[3\] must be v of the bias of layer 0 with 16 values/,
+      )
       const swapped = section.state.buffers.map((b, k) => (k === 0 ? { ...b, name: 'v' } : b))
-      reject(withSection({ state: { ...section.state, buffers: swapped } }), 'ERR_SHAPE_MISMATCH', /buffers\[0\] must be m of the weights of layer 0/)
+      reject(
+        withSection({ state: { ...section.state, buffers: swapped } }),
+        'ERR_SHAPE_MISMATCH',
+        /buffers\[0\] must be m of the weights of layer 0/,
+      )
       const outside = section.state.buffers.map((b, k) => (k === 7 ? { ...b, byteOffset: bytes.length } : b))
-      reject(withSection({ state: { ...section.state, buffers: outside } }), 'ERR_SHAPE_MISMATCH', /buffers\[7\].byteOffset \d+ does not fit 2 values/)
-      reject(withSection({ state: { ...section.state, buffers: section.state.buffers.slice(1) } }), 'ERR_SHAPE_MISMATCH', /must list the 8 state buffers of adam/)
+      reject(
+        withSection({ state: { ...section.state, buffers: outside } }),
+        'ERR_SHAPE_MISMATCH',
+        /buffers\[7\].byteOffset \d+ does not fit 2 values/,
+      )
+      reject(
+        withSection({ state: { ...section.state, buffers: section.state.buffers.slice(1) } }),
+        'ERR_SHAPE_MISMATCH',
+        /must list the 8 state buffers of adam/,
+      )
       // State for a different architecture (hidden width 8 instead of 16).
       const foreign = other.toArtifacts({ optimizer: opt })
-      reject({ ...good, json: { ...good.json, optimizer: foreign.json.optimizer! }, optimizerState: foreign.optimizerState! }, 'ERR_SHAPE_MISMATCH', /does not belong to this architecture/)
+      reject(
+        { ...good, json: { ...good.json, optimizer: foreign.json.optimizer! }, optimizerState: foreign.optimizerState! },
+        'ERR_SHAPE_MISMATCH',
+        /does not belong to this architecture/,
+      )
       // Values no optimizer could hold.
       const nan = bytes.slice()
       new DataView(nan.buffer).setFloat32(section.state.buffers[1].byteOffset + 8, NaN, true)
@@ -258,7 +314,11 @@ describeBackends('optimizer state save / load', (tn) => {
       reject(withSection({}, negative), 'ERR_INVALID_ARG', /buffers\[5\] \(v of the weights of layer 1\) holds negative values/)
       // A section without its bytes, bytes without a section.
       reject({ json: good.json, weights: good.weights }, 'ERR_INVALID_ARG', /artifacts.optimizerState must be a Uint8Array/)
-      reject({ json: model.toArtifacts().json, weights: good.weights, optimizerState: bytes }, 'ERR_INVALID_ARG', /json has no optimizer section/)
+      reject(
+        { json: model.toArtifacts().json, weights: good.weights, optimizerState: bytes },
+        'ERR_INVALID_ARG',
+        /json has no optimizer section/,
+      )
       // The good artifacts still load (the rejections above changed nothing shared).
       const copy = tn.modelFromArtifacts(good)
       expect(copy.restoredOptimizer?.kind).toBe('adam')
@@ -278,7 +338,11 @@ describeBackends('optimizer state save / load', (tn) => {
       const files = await model.save(dir, { optimizer: opt })
       const full = new Uint8Array(await readFile(files.optimizer!))
       await truncate(files.optimizer!, full.length - 3)
-      await expectThinnetRejection(tn.loadModel(dir), 'ERR_SHAPE_MISMATCH', /optimizer state holds \d+ bytes but json.optimizer.state.byteLength says/)
+      await expectThinnetRejection(
+        tn.loadModel(dir),
+        'ERR_SHAPE_MISMATCH',
+        /optimizer state holds \d+ bytes but json.optimizer.state.byteLength says/,
+      )
       await unlink(files.optimizer!)
       await expectThinnetRejection(tn.loadModel(dir), 'ERR_INVALID_ARG', /describes optimizer state in optimizer.bin, which is missing/)
       await writeFile(files.optimizer!, full)

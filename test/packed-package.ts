@@ -40,7 +40,14 @@ export function run(command: string, args: string[], cwd: string, env: Record<st
     child.on('error', reject)
     child.on('close', (code) => {
       if (code === 0) resolve({ stdout, stderr })
-      else reject(Object.assign(new Error(`${command} ${args.join(' ')} (in ${cwd}) exited with ${code}:\n${stdout}\n${stderr}`), { stdout, stderr, code }))
+      else
+        reject(
+          Object.assign(new Error(`${command} ${args.join(' ')} (in ${cwd}) exited with ${code}:\n${stdout}\n${stderr}`), {
+            stdout,
+            stderr,
+            code,
+          }),
+        )
     })
   })
 }
@@ -69,7 +76,8 @@ export async function packMainPackage(root: string): Promise<PackedTarball> {
   const tops = new Set((manifest.files ?? []).map((entry) => entry.split('/')[0]).filter((top) => top !== 'dist'))
   for (const top of tops) await cp(join(REPO, top), join(stage, top), { recursive: true })
   for (const file of await readdir(REPO)) {
-    if (file === 'package.json' || /^(readme|licen[cs]e|changelog|notice)(\.|$)/i.test(file)) await copyFile(join(REPO, file), join(stage, file))
+    if (file === 'package.json' || /^(readme|licen[cs]e|changelog|notice)(\.|$)/i.test(file))
+      await copyFile(join(REPO, file), join(stage, file))
   }
   return pack(stage, root)
 }

@@ -5,15 +5,7 @@
  * test/dense-reference.ts rounded once to float32: close to the kernels, not bit-identical.
  */
 
-import type {
-  Backend,
-  BackendBuffer,
-  BackendName,
-  DenseArgs,
-  DenseGrads,
-  DenseSaved,
-  KernelSpec,
-} from '../ts/backend.js'
+import type { Backend, BackendBuffer, BackendName, DenseArgs, DenseGrads, DenseSaved, KernelSpec } from '../ts/backend.js'
 import { referenceDropout, referenceMask } from '../ts/reference.js'
 import { referenceAdamStep, referenceAllFinite, referenceMaxNorm, referenceSgdStep } from '../ts/reference-optim.js'
 import { referenceDenseBackward, referenceDenseForward } from './dense-reference.js'
@@ -29,7 +21,14 @@ export function referenceBackend(name: BackendName = 'native', isa = 'reference'
     calls.push({ op, args: [x, out, spec] })
     out.set(referenceDropout(x, spec))
   }
-  const dense = (x: Float32Array, w: Float32Array, b: Float32Array | undefined, y: Float32Array, pre: Float32Array | undefined, args: DenseArgs) => {
+  const dense = (
+    x: Float32Array,
+    w: Float32Array,
+    b: Float32Array | undefined,
+    y: Float32Array,
+    pre: Float32Array | undefined,
+    args: DenseArgs,
+  ) => {
     const f = referenceDenseForward(x, w, b, args)
     y.set(f.y)
     pre?.set(f.z)

@@ -6,14 +6,7 @@
 
 import { describe, expect, it } from 'vitest'
 import { mulhi, mullo, philox4x32_10 } from '../ts/philox.js'
-import {
-  keepThreshold,
-  keptScale,
-  referenceDraw,
-  referenceDropout,
-  referenceDropoutBackward,
-  referenceMask,
-} from '../ts/reference.js'
+import { keepThreshold, keptScale, referenceDraw, referenceDropout, referenceDropoutBackward, referenceMask } from '../ts/reference.js'
 import { bit, data, expectSameBits, expectThinnetError, rng } from './util.js'
 
 const hex = (words: number[]) => words.map((w) => w.toString(16).padStart(8, '0'))
@@ -38,15 +31,13 @@ describe('Philox4x32-10', () => {
   it("matches Random123's known-answer vectors", () => {
     expect(hex(philox4x32_10([0, 0, 0, 0], [0, 0]))).toEqual(['6627e8d5', 'e169c58d', 'bc57ac4c', '9b00dbd8'])
     const ones = 0xffffffff
-    expect(hex(philox4x32_10([ones, ones, ones, ones], [ones, ones]))).toEqual([
-      '408f276d',
-      '41c83b0e',
-      'a20bc7c6',
-      '6d5451fd',
+    expect(hex(philox4x32_10([ones, ones, ones, ones], [ones, ones]))).toEqual(['408f276d', '41c83b0e', 'a20bc7c6', '6d5451fd'])
+    expect(hex(philox4x32_10([0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0]))).toEqual([
+      'd16cfe09',
+      '94fdcceb',
+      '5001e420',
+      '24126ea1',
     ])
-    expect(
-      hex(philox4x32_10([0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0])),
-    ).toEqual(['d16cfe09', '94fdcceb', '5001e420', '24126ea1'])
   })
 
   it('multiplies 32 x 32 -> 64 bits exactly', () => {

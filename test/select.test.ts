@@ -135,7 +135,7 @@ describe('automatic selection', () => {
     expect(loaders.log).toEqual(['native'])
   })
 
-  it("treats an empty THINNET_BACKEND as unset", async () => {
+  it('treats an empty THINNET_BACKEND as unset', async () => {
     const loaders = fakeLoaders({ native: native() })
     expect((await selectBackend({ env: '', loaders })).name).toBe('native')
   })

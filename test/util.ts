@@ -61,7 +61,10 @@ export function snapshot(a: ArrayBufferView): Uint8Array {
 export function expectUntouched(a: ArrayBufferView, before: Uint8Array, label = ''): void {
   const now = new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
   expect(now.length, label).toBe(before.length)
-  expect(now.every((b, i) => b === before[i]), `${label}: array was modified`).toBe(true)
+  expect(
+    now.every((b, i) => b === before[i]),
+    `${label}: array was modified`,
+  ).toBe(true)
 }
 
 /** Runs `fn`, expecting a ThinnetError with `code` whose message matches `message`. */
@@ -75,11 +78,7 @@ export function expectThinnetError(fn: () => unknown, code: ThinnetErrorCode, me
   return checkThinnetError(thrown, code, message)
 }
 
-export async function expectThinnetRejection(
-  promise: Promise<unknown>,
-  code: ThinnetErrorCode,
-  message: RegExp,
-): Promise<ThinnetError> {
+export async function expectThinnetRejection(promise: Promise<unknown>, code: ThinnetErrorCode, message: RegExp): Promise<ThinnetError> {
   let thrown: unknown
   try {
     await promise

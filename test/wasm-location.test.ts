@@ -90,7 +90,11 @@ describe('load({ wasm }) in Node', () => {
   })
 
   it('malformed options are ERR_INVALID_ARG before any backend is tried', async () => {
-    await expectThinnetRejection(load({ wasm: 42 as never }), 'ERR_INVALID_ARG', /^wasm must be a folder URL, one build \(its URL, bytes or WebAssembly\.Module\) or \{ simd, scalar \}, received 42$/)
+    await expectThinnetRejection(
+      load({ wasm: 42 as never }),
+      'ERR_INVALID_ARG',
+      /^wasm must be a folder URL, one build \(its URL, bytes or WebAssembly\.Module\) or \{ simd, scalar \}, received 42$/,
+    )
     await expectThinnetRejection(load({ wasm: { smid: new Uint8Array() } as never }), 'ERR_INVALID_ARG', /^wasm has an unknown key 'smid'/)
     await expectThinnetRejection(load({ wasm: { simd: 7 } as never }), 'ERR_INVALID_ARG', /^wasm\.simd must be a URL, bytes/)
   })
@@ -107,7 +111,11 @@ describe('the browser entry, run in Node', () => {
     const tn = await loadWeb({ backend: 'wasm', wasm: { simd: await readFile(join(folder, 'thinnet_simd.wasm')) } })
     expectReferenceMasks(tn)
     const model = tn.sequential([tn.layers.dense({ units: 2 })], { inputs: 3, seed: 1n })
-    await expectThinnetRejection(model.save('out/model'), 'ERR_INVALID_ARG', /^destination must be 'indexeddb:\/\/<name>' or 'downloads:\/\/<name>' in the browser/)
+    await expectThinnetRejection(
+      model.save('out/model'),
+      'ERR_INVALID_ARG',
+      /^destination must be 'indexeddb:\/\/<name>' or 'downloads:\/\/<name>' in the browser/,
+    )
     model.dispose()
   })
 })

@@ -56,17 +56,27 @@ export async function serveStatic(what: string | ServeOptions): Promise<StaticSe
     try {
       pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname)
     } catch {
-      send(400, 'bad request'); return;
+      send(400, 'bad request')
+      return
     }
     const type = (path: string) => MIME[extname(path).toLowerCase()] ?? 'application/octet-stream'
     // Any path may be asked for: most are not among the files.
     const held = files[pathname] as string | Uint8Array | undefined
-    if (held !== undefined) { send(200, held, type(pathname)); return; }
+    if (held !== undefined) {
+      send(200, held, type(pathname))
+      return
+    }
     const prefix = prefixes.find((p) => pathname.startsWith(p))
-    if (prefix === undefined) { send(404, `not found: ${pathname}`); return; }
+    if (prefix === undefined) {
+      send(404, `not found: ${pathname}`)
+      return
+    }
     const root = resolve(mounts[prefix])
     const file = resolve(join(root, pathname.slice(prefix.length)))
-    if (file !== root && !file.startsWith(root + sep)) { send(403, 'forbidden'); return; }
+    if (file !== root && !file.startsWith(root + sep)) {
+      send(403, 'forbidden')
+      return
+    }
     void (async () => {
       let path = file
       let info = await stat(path).catch(() => undefined)
@@ -74,7 +84,10 @@ export async function serveStatic(what: string | ServeOptions): Promise<StaticSe
         path = join(path, 'index.html')
         info = await stat(path).catch(() => undefined)
       }
-      if (info === undefined || !info.isFile()) { send(404, `not found: ${pathname}`); return; }
+      if (info === undefined || !info.isFile()) {
+        send(404, `not found: ${pathname}`)
+        return
+      }
       requests.push({ path: req.url ?? '', status: 200 })
       res.writeHead(200, { 'content-type': type(path), 'content-length': info.size, 'cache-control': 'no-store' })
       if (req.method === 'HEAD') return res.end()

@@ -67,11 +67,9 @@ async function loadForced(name: BackendName, source: string, loaders: BackendLoa
   try {
     return await loadOne(name, loaders)
   } catch (error) {
-    throw new ThinnetError(
-      'ERR_BACKEND_UNAVAILABLE',
-      `the ${name} backend was requested by ${source} but cannot load: ${explain(error)}`,
-      { cause: error },
-    )
+    throw new ThinnetError('ERR_BACKEND_UNAVAILABLE', `the ${name} backend was requested by ${source} but cannot load: ${explain(error)}`, {
+      cause: error,
+    })
   }
 }
 
@@ -101,7 +99,8 @@ async function loadAuto(loaders: BackendLoaders, onFallback: SelectOptions['onFa
 async function loadOne(name: BackendName, loaders: BackendLoaders): Promise<Backend> {
   let backend: Backend
   if (name === 'native') {
-    if (loaders.native === undefined) throw new Error("this entry of thinnet has no native backend (it exists only in Node); 'wasm' and 'wasm-scalar' run here")
+    if (loaders.native === undefined)
+      throw new Error("this entry of thinnet has no native backend (it exists only in Node); 'wasm' and 'wasm-scalar' run here")
     backend = await loaders.native()
   } else if (name === 'wasm') {
     if (!(await loaders.wasmSimdSupported())) {

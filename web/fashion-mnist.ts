@@ -20,8 +20,10 @@ const FILES = {
 function toSplit(what: string, images: IdxArray, labels: IdxArray): Split {
   const [count, rows, cols] = images.dims
   if (images.dtype !== 'uint8' || rows !== SIDE || cols !== SIDE || labels.dtype !== 'uint8' || labels.dims[0] !== count) {
-    throw new Error(`Fashion-MNIST ${what}: expected uint8 images [n, 28, 28] and n uint8 labels, ` +
-      `got ${images.dtype} [${images.dims.join(', ')}] and ${labels.dtype} [${labels.dims.join(', ')}]`)
+    throw new Error(
+      `Fashion-MNIST ${what}: expected uint8 images [n, 28, 28] and n uint8 labels, ` +
+        `got ${images.dtype} [${images.dims.join(', ')}] and ${labels.dtype} [${labels.dims.join(', ')}]`,
+    )
   }
   return { pixels: images.data, labels: labels.data }
 }
@@ -34,7 +36,10 @@ export interface Subset {
 /** Fetches and decodes the four files. */
 export async function fetchSubset(): Promise<Subset> {
   const [trainImages, trainLabels, testImages, testLabels] = await Promise.all([
-    fetchIdx(FILES.trainImages), fetchIdx(FILES.trainLabels), fetchIdx(FILES.testImages), fetchIdx(FILES.testLabels),
+    fetchIdx(FILES.trainImages),
+    fetchIdx(FILES.trainLabels),
+    fetchIdx(FILES.testImages),
+    fetchIdx(FILES.testLabels),
   ])
   return { train: toSplit('training', trainImages, trainLabels), test: toSplit('test', testImages, testLabels) }
 }

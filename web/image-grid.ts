@@ -33,7 +33,13 @@ function span(className: string, text: string): HTMLSpanElement {
 }
 
 /** Fills `list` (an <ol>) with one <li> per image; each carries data-index and data-entropy. */
-export function renderImageGrid(list: HTMLOListElement, test: Split, prediction: GridPrediction, classNames: readonly string[], count: number): void {
+export function renderImageGrid(
+  list: HTMLOListElement,
+  test: Split,
+  prediction: GridPrediction,
+  classNames: readonly string[],
+  count: number,
+): void {
   const items = mostUncertain(prediction.entropy, count).map((i) => {
     const predicted = classNames[prediction.classes[i]] ?? '?'
     const actual = classNames[test.labels[i]] ?? '?'
@@ -56,8 +62,13 @@ export function renderImageGrid(list: HTMLOListElement, test: Split, prediction:
     mark.setAttribute('aria-hidden', 'true')
     const name = document.createElement('b')
     name.textContent = predicted
-    caption.append(mark, span('visually-hidden', right ? 'right: ' : 'wrong: '), name, document.createElement('br'),
-      span('entropy', `${entropy} nats${right ? '' : `, is ${actual}`}`))
+    caption.append(
+      mark,
+      span('visually-hidden', right ? 'right: ' : 'wrong: '),
+      name,
+      document.createElement('br'),
+      span('entropy', `${entropy} nats${right ? '' : `, is ${actual}`}`),
+    )
     item.append(canvas, caption)
     return item
   })

@@ -100,7 +100,9 @@ async function start(settings: Settings): Promise<void> {
   }))
   const logs: Record<RunName, EpochLog[]> = { dropout: [], baseline: [] }
   const started = performance.now()
-  view.status(`Loading WebAssembly and training on ${train.labels.length.toLocaleString('en-US')} images, ${plural(settings.epochs, 'epoch')} per run…`)
+  view.status(
+    `Loading WebAssembly and training on ${train.labels.length.toLocaleString('en-US')} images, ${plural(settings.epochs, 'epoch')} per run…`,
+  )
 
   const onMessage = (message: FromWorker): void => {
     switch (message.type) {

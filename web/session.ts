@@ -67,7 +67,10 @@ export class Session {
 
   #receive(message: FromWorker): void {
     if (this.#over) return
-    if (message.type === 'error') { this.#fail(`${message.run === 'dropout' ? 'dropout' : 'no-dropout'} run: ${message.message}`); return; }
+    if (message.type === 'error') {
+      this.#fail(`${message.run === 'dropout' ? 'dropout' : 'no-dropout'} run: ${message.message}`)
+      return
+    }
     this.#listener.message(message)
     const { run } = message
     if (message.type === 'ready') this.#phase.set(run, 'training')

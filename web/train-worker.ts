@@ -42,8 +42,13 @@ async function train(job: TrainRequest): Promise<void> {
 
   // The CLI demo's MLP (784-512-512-10 relu), with this run's dropout rates (0 adds no layer).
   const layers = mlpLayers(tn, {
-    inputs: 784, hidden: DEMO.hidden, outputs: 10, activation: DEMO.activation, maxNorm: undefined,
-    inputDropout: job.inputDropout, dropout: job.hiddenDropout,
+    inputs: 784,
+    hidden: DEMO.hidden,
+    outputs: 10,
+    activation: DEMO.activation,
+    maxNorm: undefined,
+    inputDropout: job.inputDropout,
+    dropout: job.hiddenDropout,
   })
   const model = tn.sequential(layers, { inputs: 784, seed: BigInt(job.seed), mode: DEMO.mode })
   post({ type: 'ready', run, backend: tn.backend, isa: tn.isa })
@@ -51,20 +56,35 @@ async function train(job: TrainRequest): Promise<void> {
   try {
     const started = performance.now()
     await model.fit({
-      x: trainX, y: job.train.labels,
+      x: trainX,
+      y: job.train.labels,
       epochs: job.epochs,
       batchSize: DEMO.batchSize,
       optimizer: tn.optimizers.adam({ lr: tn.schedules.cosine({ initial: DEMO.lr, epochs: job.epochs }) }),
-      validation: { x: testX, y: job.test.labels },       // test accuracy after every epoch
-      onBatch: (b) => post({ type: 'batch', run, epoch: b.epoch, batch: b.batch, batches: b.batches,
-        examplesPerSecond: Math.min(b.batch * DEMO.batchSize, job.train.labels.length) / b.seconds }),
+      validation: { x: testX, y: job.test.labels }, // test accuracy after every epoch
+      onBatch: (b) =>
+        post({
+          type: 'batch',
+          run,
+          epoch: b.epoch,
+          batch: b.batch,
+          batches: b.batches,
+          examplesPerSecond: Math.min(b.batch * DEMO.batchSize, job.train.labels.length) / b.seconds,
+        }),
       onEpoch: (log) => post({ type: 'epoch', run, log }),
-      signal: stopper.signal,                             // fit rejects between batches once stopped
+      signal: stopper.signal, // fit rejects between batches once stopped
     })
     const seconds = (performance.now() - started) / 1000
     const trainEval = await model.evaluate(trainX, job.train.labels)
     const testEval = await model.evaluate(testX, job.test.labels)
-    post({ type: 'trained', run, trainAccuracy: given(trainEval.accuracy, 'training accuracy'), testAccuracy: given(testEval.accuracy, 'test accuracy'), testLoss: testEval.loss, seconds })
+    post({
+      type: 'trained',
+      run,
+      trainAccuracy: given(trainEval.accuracy, 'training accuracy'),
+      testAccuracy: given(testEval.accuracy, 'test accuracy'),
+      testLoss: testEval.loss,
+      seconds,
+    })
 
     if (job.mcSamples > 0) {
       // Monte Carlo dropout: T passes with dropout on, averaged; keepSamples gives every pass, so

@@ -201,7 +201,15 @@ export function thinnetDenseCases(tn: Thinnet): BenchCase[] {
         : {}
     // Views are taken per call: a WASM call may grow memory, which detaches older views.
     const run = () =>
-      tn.dense({ ...shape, x: buffers.x.view(), w: buffers.w.view(), b: buffers.b.view(), out: buffers.y.view(), activation: 'relu', ...dropouts })
+      tn.dense({
+        ...shape,
+        x: buffers.x.view(),
+        w: buffers.w.view(),
+        b: buffers.b.view(),
+        out: buffers.y.view(),
+        activation: 'relu',
+        ...dropouts,
+      })
     return {
       group: 'dense',
       label: `${impl} fused dense, ${kind === 'plain' ? 'no dropout' : `dropout in ${INPUT_DROPOUT_P}, out ${OUTPUT_DROPOUT_P}`}`,

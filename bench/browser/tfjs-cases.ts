@@ -64,7 +64,9 @@ export async function tfjsDenseCases(backend: TfjsBackend): Promise<BenchCase[]>
   const forward = {
     plain: () => tf.fused.matMul({ a: x, b: w, bias: b, activation: 'relu' }),
     dropout: () =>
-      tf.tidy(() => tf.dropout(tf.fused.matMul({ a: tf.dropout(x, INPUT_DROPOUT_P), b: w, bias: b, activation: 'relu' }), OUTPUT_DROPOUT_P)),
+      tf.tidy(() =>
+        tf.dropout(tf.fused.matMul({ a: tf.dropout(x, INPUT_DROPOUT_P), b: w, bias: b, activation: 'relu' }), OUTPUT_DROPOUT_P),
+      ),
   }
   const make = (kind: 'plain' | 'dropout'): BenchCase => {
     const read = () => {

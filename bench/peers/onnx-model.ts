@@ -94,7 +94,8 @@ function littleEndianFloats(values: Float32Array): Bytes {
 
 /** TensorProto: a named float32 constant (a graph initializer). */
 function tensorProto(name: string, dims: number[], values: Float32Array): Bytes {
-  if (dims.reduce((a, b) => a * b, 1) !== values.length) throw new RangeError(`${name}: dims ${dims.join(',')} do not match ${values.length} values`)
+  if (dims.reduce((a, b) => a * b, 1) !== values.length)
+    throw new RangeError(`${name}: dims ${dims.join(',')} do not match ${values.length} values`)
   const f = FIELD.tensor
   return concat([
     ...dims.map((d) => intField(f.dims, d)),

@@ -17,7 +17,15 @@ import { describeEach, loadEach } from '../backends.js'
 import { load } from '../../ts/index.js'
 import type { LoadFailure } from './app.js'
 import { describeWithChromium, launchChromium } from './chromium.js'
-import { bundleWithEsbuild, bundleWithVite, jsContaining, packAndInstall, typecheckApp, type Bundle, type PackedProject } from './packed-app.js'
+import {
+  bundleWithEsbuild,
+  bundleWithVite,
+  jsContaining,
+  packAndInstall,
+  typecheckApp,
+  type Bundle,
+  type PackedProject,
+} from './packed-app.js'
 import { runScenario, unfusedIsa, type ScenarioResult } from './scenario.js'
 import { serveStatic, type StaticServer } from '../../tools/static-server.js'
 
@@ -57,9 +65,11 @@ async function openApp(browser: Browser, url: string): Promise<{ page: Page; err
     if (message.type() === 'error') errors.push(`console.error: ${message.text()}`)
   })
   await page.goto(url)
-  await page.waitForFunction(() => window.thinnetApp !== undefined, undefined, { timeout: 20_000 }).catch((error: unknown) => {
-    throw new Error(`the app did not start at ${url}: ${errors.join('; ') || String(error)}`)
-  })
+  await page
+    .waitForFunction(() => window.thinnetApp !== undefined, undefined, { timeout: 20_000 })
+    .catch((error: unknown) => {
+      throw new Error(`the app did not start at ${url}: ${errors.join('; ') || String(error)}`)
+    })
   return { page, errors }
 }
 
@@ -126,10 +136,19 @@ describeWithChromium('thinnet bundled from the packed tarball, bit-identical in 
         expect(bundle!.errors, 'errors').toEqual([])
         expect(bundle!.warnings, 'warnings').toEqual([])
         for (const pattern of bundler.expectedWasm) {
-          expect(bundle!.files.filter((f) => pattern.test(f)), `an emitted file matching ${pattern}`).toHaveLength(1)
+          expect(
+            bundle!.files.filter((f) => pattern.test(f)),
+            `an emitted file matching ${pattern}`,
+          ).toHaveLength(1)
         }
-        expect(bundle!.files.filter((f) => f.endsWith('.node')), '.node files').toEqual([])
-        expect(bundle!.files.some((f) => /\.m?js$/.test(f)), 'emitted JavaScript').toBe(true)
+        expect(
+          bundle!.files.filter((f) => f.endsWith('.node')),
+          '.node files',
+        ).toEqual([])
+        expect(
+          bundle!.files.some((f) => /\.m?js$/.test(f)),
+          'emitted JavaScript',
+        ).toBe(true)
         expect(await jsContaining(bundle!, 'node:'), "emitted JavaScript containing 'node:'").toEqual([])
       })
 

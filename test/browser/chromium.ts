@@ -32,8 +32,7 @@ export function describeWithChromium(title: string, body: () => void): void {
     })
   } else {
     console.warn(
-      `\n*** thinnet: ${title}: browser tests SKIPPED: ${missing}\n` +
-        `*** (set THINNET_REQUIRE_BROWSER=1 to make this a failure)\n`,
+      `\n*** thinnet: ${title}: browser tests SKIPPED: ${missing}\n` + `*** (set THINNET_REQUIRE_BROWSER=1 to make this a failure)\n`,
     )
     describe.skip(`${title} SKIPPED: ${missing}`, () => {
       it('(Chromium unavailable)', () => {})

@@ -79,7 +79,10 @@ describeWithChromium('browser demo page (web/)', () => {
 
     const started = Date.now()
     await page.goto(`${server!.url}?autostart=1&epochs=${EPOCHS}&train=${TRAIN}&samples=${SAMPLES}&backend=wasm`)
-    await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), undefined, { timeout: 150_000, polling: 200 })
+    await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state ?? ''), undefined, {
+      timeout: 150_000,
+      polling: 200,
+    })
     const seconds = (Date.now() - started) / 1000
     const state = await page.evaluate(() => document.body.dataset.state)
     const shownError = await page.locator('#error').textContent()
@@ -93,8 +96,10 @@ describeWithChromium('browser demo page (web/)', () => {
       trainBaseline: await value('#train-accuracy-baseline'),
       mc: await value('#mc-accuracy'),
     }
-    console.log(`demo page: ${seconds.toFixed(1)} s to done; test accuracy dropout ${numbers.dropout}, no dropout ${numbers.baseline}; ` +
-      `train ${numbers.trainDropout} / ${numbers.trainBaseline}; MC (T = ${SAMPLES}) ${numbers.mc}`)
+    console.log(
+      `demo page: ${seconds.toFixed(1)} s to done; test accuracy dropout ${numbers.dropout}, no dropout ${numbers.baseline}; ` +
+        `train ${numbers.trainDropout} / ${numbers.trainBaseline}; MC (T = ${SAMPLES}) ${numbers.mc}`,
+    )
     expect(numbers.dropout).toBeGreaterThan(MIN_ACCURACY)
     expect(numbers.baseline).toBeGreaterThan(MIN_ACCURACY)
     expect(numbers.mc).toBeGreaterThan(MIN_ACCURACY)
@@ -111,19 +116,24 @@ describeWithChromium('browser demo page (web/)', () => {
     expect(await page.locator('#mc-chart svg circle').count()).toBe(SAMPLES)
 
     // The grid: GRID_IMAGES test images, most uncertain first, each drawn (not a black square).
-    const entropies = await page.locator('#image-grid li').evaluateAll((items) => items.map((li) => Number((li as HTMLElement).dataset.entropy)))
+    const entropies = await page
+      .locator('#image-grid li')
+      .evaluateAll((items) => items.map((li) => Number((li as HTMLElement).dataset.entropy)))
     expect(entropies).toHaveLength(GRID_IMAGES)
     expect(entropies.every((h, i) => Number.isFinite(h) && (i === 0 || h <= entropies[i - 1]))).toBe(true)
-    const inked = await page.locator('#image-grid canvas').evaluateAll((canvases) =>
-      canvases.filter((c) => {
-        const data = (c as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 28, 28).data
-        return data.some((v, i) => i % 4 !== 3 && v > 0)
-      }).length,
+    const inked = await page.locator('#image-grid canvas').evaluateAll(
+      (canvases) =>
+        canvases.filter((c) => {
+          const data = (c as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 28, 28).data
+          return data.some((v, i) => i % 4 !== 3 && v > 0)
+        }).length,
     )
     expect(inked).toBe(GRID_IMAGES)
 
     // The main thread kept ticking while the workers trained.
-    const { ticks, states } = await page.evaluate(() => (window as unknown as { __probe: { ticks: number[]; states: [string, number][] } }).__probe)
+    const { ticks, states } = await page.evaluate(
+      () => (window as unknown as { __probe: { ticks: number[]; states: [string, number][] } }).__probe,
+    )
     const from = states.find(([s]) => s === 'training')?.[1]
     const to = states.find(([s]) => s === 'done')?.[1]
     expect(from, `states seen: ${JSON.stringify(states)}`).toBeDefined()

@@ -115,13 +115,15 @@ describeWithChromium('models between Node and the browser (packed tarball, esbui
       const again = await page!.evaluate((b) => window.thinnetApp!.loadAndPredict('indexeddb://page-model', b), backend)
       expect(again, `page ${backend}, from IndexedDB after a reload`).toEqual(trained.predictions)
     }
-    const missing = await page!.evaluate(() => window.thinnetApp!.loadAndPredict('indexeddb://no-such-model', 'wasm').then(
-      () => 'loaded',
-      (error: unknown) => {
-        const { code, message } = error as { code?: string; message?: string }
-        return `${code}: ${message}`
-      },
-    ))
+    const missing = await page!.evaluate(() =>
+      window.thinnetApp!.loadAndPredict('indexeddb://no-such-model', 'wasm').then(
+        () => 'loaded',
+        (error: unknown) => {
+          const { code, message } = error as { code?: string; message?: string }
+          return `${code}: ${message}`
+        },
+      ),
+    )
     expect(missing).toMatch(/^ERR_INVALID_ARG: .*indexeddb:\/\/no-such-model/)
     expect(pageErrors).toEqual([])
   })

@@ -92,7 +92,7 @@ export function fitData(): { x: Float32Array; y: Uint8Array; inputs: number; cla
   const y = new Uint8Array(rows)
   for (let r = 0; r < rows; r++) {
     // The class with the largest of three fixed sums of features.
-    const score = [0, 1, 2].map((c) => x.subarray(r * inputs, (r + 1) * inputs).reduce((s, v, i) => s + v * ((i + c) % 3 - 1), 0))
+    const score = [0, 1, 2].map((c) => x.subarray(r * inputs, (r + 1) * inputs).reduce((s, v, i) => s + v * (((i + c) % 3) - 1), 0))
     y[r] = score.indexOf(Math.max(...score))
   }
   return { x, y, inputs, classes }
@@ -134,7 +134,9 @@ export async function predictionDigests(model: Sequential, digest: Digest): Prom
   const mc = await model.predict(x, { inference: 'mc', samples: 4 })
   return {
     'predict weight-scaling mean': await digest(bytes(ws.mean)),
-    'predict weight-scaling classes': await digest(bytes(new Uint8Array(ws.classes!.buffer, ws.classes!.byteOffset, ws.classes!.byteLength))),
+    'predict weight-scaling classes': await digest(
+      bytes(new Uint8Array(ws.classes!.buffer, ws.classes!.byteOffset, ws.classes!.byteLength)),
+    ),
     'predict mc mean': await digest(bytes(mc.mean)),
     'predict mc variance': await digest(bytes(mc.variance)),
     'predict mc entropy': await digest(bytes(mc.entropy!)),

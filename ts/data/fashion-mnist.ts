@@ -134,9 +134,7 @@ function split(what: string, images: IdxArray, imagesPath: string, labels: IdxAr
   }
   const count = images.dims[0]
   if (labels.dims[0] !== count) {
-    throw invalidArg(
-      `Fashion-MNIST ${what}: ${imagesPath} holds ${count} images but ${labelsPath} holds ${labels.dims[0]} labels`,
-    )
+    throw invalidArg(`Fashion-MNIST ${what}: ${imagesPath} holds ${count} images but ${labelsPath} holds ${labels.dims[0]} labels`)
   }
   const labelData = labels.data
   for (let i = 0; i < count; i++) {

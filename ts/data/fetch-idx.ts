@@ -38,9 +38,13 @@ export async function fetchIdx(url: string | URL, init?: RequestInit): Promise<I
       const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'))
       bytes = new Uint8Array(await new Response(stream).arrayBuffer())
     } catch (error) {
-      throw new ThinnetError('ERR_INVALID_ARG', `${name}: the data starts like gzip (1f 8b) but does not gunzip: ${(error as Error).message}`, {
-        cause: error,
-      })
+      throw new ThinnetError(
+        'ERR_INVALID_ARG',
+        `${name}: the data starts like gzip (1f 8b) but does not gunzip: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      )
     }
   }
   return parseIdx(bytes, { name })

@@ -17,7 +17,6 @@ function asBytes(buffer: Buffer): Uint8Array {
   return new Uint8Array(buffer.buffer as ArrayBuffer, buffer.byteOffset, buffer.byteLength)
 }
 
-
 /**
  * Reads an IDX file, gunzipping it first when it starts with the gzip magic bytes (so
  * `train-images-idx3-ubyte.gz` and an already unpacked `train-images-idx3-ubyte` both work), and
@@ -60,11 +59,9 @@ export async function readIdxFile(path: string): Promise<IdxArray> {
       bytes = asBytes(await gunzip(bytes))
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error)
-      throw new ThinnetError(
-        'ERR_INVALID_ARG',
-        `${path}: the file starts like gzip (1f 8b) but does not gunzip: ${message}`,
-        { cause: error },
-      )
+      throw new ThinnetError('ERR_INVALID_ARG', `${path}: the file starts like gzip (1f 8b) but does not gunzip: ${message}`, {
+        cause: error,
+      })
     }
   }
   return parseIdx(bytes, { name: path })

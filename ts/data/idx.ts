@@ -87,17 +87,13 @@ export function parseIdx(bytes: Uint8Array, options: ParseIdxOptions = {}): IdxA
   }
   if (isDetached(bytes)) throw fail('bytes is a Uint8Array whose buffer is detached (transferred)')
   if (bytes.length < 4) {
-    throw fail(
-      `file is truncated: an IDX header needs at least 4 bytes (0x00 0x00 type ndims), found ${bytes.length}`,
-    )
+    throw fail(`file is truncated: an IDX header needs at least 4 bytes (0x00 0x00 type ndims), found ${bytes.length}`)
   }
   const b0 = bytes[0]
   const b1 = bytes[1]
   if (b0 !== 0 || b1 !== 0) {
     const gzip = b0 === 0x1f && b1 === 0x8b ? ' (this is gzip data: gunzip it first, or use readIdxFile)' : ''
-    throw fail(
-      `not an IDX file: the magic must start with 0x00 0x00, found ${hex(b0)} ${hex(b1)}${gzip}`,
-    )
+    throw fail(`not an IDX file: the magic must start with 0x00 0x00, found ${hex(b0)} ${hex(b1)}${gzip}`)
   }
   const typeCode = bytes[2]
   const info = TYPES.get(typeCode)
@@ -112,8 +108,7 @@ export function parseIdx(bytes: Uint8Array, options: ParseIdxOptions = {}): IdxA
   const headerBytes = 4 + 4 * ndims
   if (bytes.length < headerBytes) {
     throw fail(
-      `file is truncated: the header declares ${ndims} dimensions, which need ${headerBytes} header ` +
-        `bytes, found ${bytes.length}`,
+      `file is truncated: the header declares ${ndims} dimensions, which need ${headerBytes} header ` + `bytes, found ${bytes.length}`,
     )
   }
 
@@ -137,14 +132,11 @@ export function parseIdx(bytes: Uint8Array, options: ParseIdxOptions = {}): IdxA
   const dataBytes = count * info.size
   const found = bytes.length - headerBytes
   if (found < dataBytes) {
-    throw fail(
-      `file is truncated: header says ${shape} ${info.dtype} = ${dataBytes} bytes of data, found ${found}`,
-    )
+    throw fail(`file is truncated: header says ${shape} ${info.dtype} = ${dataBytes} bytes of data, found ${found}`)
   }
   if (found > dataBytes) {
     throw fail(
-      `file has ${found - dataBytes} trailing bytes: header says ${shape} ${info.dtype} = ` +
-        `${dataBytes} bytes of data, found ${found}`,
+      `file has ${found - dataBytes} trailing bytes: header says ${shape} ${info.dtype} = ` + `${dataBytes} bytes of data, found ${found}`,
     )
   }
 

@@ -151,7 +151,8 @@ export async function fit(model: Sequential, options: FitOptions): Promise<Histo
     validation = checkData(v.x, v.y, model.inputs, model.outputs, 'validation.x', 'validation.y')
     if (validation.loss !== data.loss) throw invalidArg('validation.y must be of the kind of y (labels or targets)')
   }
-  if (o.shuffle !== undefined && typeof o.shuffle !== 'boolean') throw invalidArg(`shuffle must be a boolean, received ${describeValue(o.shuffle)}`)
+  if (o.shuffle !== undefined && typeof o.shuffle !== 'boolean')
+    throw invalidArg(`shuffle must be a boolean, received ${describeValue(o.shuffle)}`)
   const dropoutSchedule = o.dropoutSchedule === undefined ? undefined : checkSchedule(o.dropoutSchedule, 'dropoutSchedule')
   checkFunction('onBatch', o.onBatch)
   checkFunction('onEpoch', o.onEpoch)
@@ -282,12 +283,21 @@ async function train(model: Sequential, plan: Plan): Promise<History> {
 }
 
 /** Sets every layer's rates to its configured rate times `factor`; returns the factor. */
-function applyDropoutFactor(model: Sequential, base: { inputDropout: number; outputDropout: number; dropConnect: number }[], factor: number): number {
+function applyDropoutFactor(
+  model: Sequential,
+  base: { inputDropout: number; outputDropout: number; dropConnect: number }[],
+  factor: number,
+): number {
   if (!Number.isFinite(factor) || factor < 0) throw invalidArg(`dropoutSchedule gave ${factor}: factors must be finite and >= 0`)
-  const rates = base.map((r) => ({ inputDropout: r.inputDropout * factor, outputDropout: r.outputDropout * factor, dropConnect: r.dropConnect * factor }))
+  const rates = base.map((r) => ({
+    inputDropout: r.inputDropout * factor,
+    outputDropout: r.outputDropout * factor,
+    dropConnect: r.dropConnect * factor,
+  }))
   for (const r of rates) {
     for (const p of [r.inputDropout, r.outputDropout, r.dropConnect]) {
-      if (p >= 1) throw invalidArg(`dropoutSchedule gave factor ${factor}, which takes a rate to ${p}: every rate times the factor must stay below 1`)
+      if (p >= 1)
+        throw invalidArg(`dropoutSchedule gave factor ${factor}, which takes a rate to ${p}: every rate times the factor must stay below 1`)
     }
   }
   model.fused.forEach((layer, i) => layer.setRates(rates[i]))

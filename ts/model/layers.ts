@@ -95,7 +95,14 @@ export function dropout(options: DropoutLayerArgs): DropoutLayer {
  * ```
  */
 export function dense(options: DenseLayerArgs): DenseLayer {
-  const o = readOptions(options, 'options', "{ units: 128, activation: 'relu' }", ['units', 'activation', 'alpha', 'init', 'maxNorm', 'dropConnect'])
+  const o = readOptions(options, 'options', "{ units: 128, activation: 'relu' }", [
+    'units',
+    'activation',
+    'alpha',
+    'init',
+    'maxNorm',
+    'dropConnect',
+  ])
   if (typeof o.units !== 'number' || !Number.isSafeInteger(o.units) || o.units < 1) {
     throw invalidArg(`units must be a positive integer, received ${describeValue(o.units)}`)
   }

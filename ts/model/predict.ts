@@ -72,7 +72,13 @@ export interface CheckedPredict {
 }
 
 export function checkPredictOptions(options: unknown, model: Sequential): CheckedPredict {
-  const o = readOptions(options, 'options', "{ inference: 'mc', samples: 50 }", ['inference', 'samples', 'batchSize', 'seed', 'keepSamples'])
+  const o = readOptions(options, 'options', "{ inference: 'mc', samples: 50 }", [
+    'inference',
+    'samples',
+    'batchSize',
+    'seed',
+    'keepSamples',
+  ])
   const inference = o.inference ?? 'weight-scaling'
   if (inference !== 'weight-scaling' && inference !== 'mc') {
     throw invalidArg(`inference must be 'weight-scaling' or 'mc', received ${describeValue(inference)}`)
@@ -116,7 +122,13 @@ export function targetsOf(data: CheckedData): Float32Array {
 }
 
 /** @internal evaluate for callers that already hold the model (fit's validation). */
-export async function evaluateUnlocked(model: Sequential, x: unknown, y: unknown, opts: CheckedPredict, names = ['x', 'y']): Promise<Evaluation> {
+export async function evaluateUnlocked(
+  model: Sequential,
+  x: unknown,
+  y: unknown,
+  opts: CheckedPredict,
+  names = ['x', 'y'],
+): Promise<Evaluation> {
   const data = checkData(x, y, model.inputs, model.outputs, names[0], names[1])
   const p = await run(model, data.x, data.rows, opts, data.loss)
   const { rows } = data
@@ -139,7 +151,13 @@ export async function evaluateUnlocked(model: Sequential, x: unknown, y: unknown
   return { loss: total / targets.length, accuracy: undefined, examples: rows }
 }
 
-async function run(model: Sequential, x: Float32Array, rows: number, opts: CheckedPredict, lossHint?: 'crossEntropy' | 'mse'): Promise<Prediction> {
+async function run(
+  model: Sequential,
+  x: Float32Array,
+  rows: number,
+  opts: CheckedPredict,
+  lossHint?: 'crossEntropy' | 'mse',
+): Promise<Prediction> {
   const outputs = model.outputs
   const classify = (lossHint ?? model.loss) !== 'mse'
   const T = opts.samples

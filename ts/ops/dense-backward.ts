@@ -20,16 +20,7 @@ import {
   readDenseOptions,
 } from './dense-checks.js'
 
-export const DENSE_BACKWARD_KEYS: readonly (keyof DenseBackwardOptions)[] = [
-  ...LAYER_KEYS,
-  'dy',
-  'y',
-  'pre',
-  'dx',
-  'dw',
-  'db',
-  'need',
-]
+export const DENSE_BACKWARD_KEYS: readonly (keyof DenseBackwardOptions)[] = [...LAYER_KEYS, 'dy', 'y', 'pre', 'dx', 'dw', 'db', 'need']
 
 const NEED_KEYS: readonly (keyof DenseNeed)[] = ['dx', 'dw', 'db']
 
@@ -153,10 +144,7 @@ export function denseBackward<N extends DenseNeed>(backend: Backend, options: De
 }
 
 /** Rejects (rather than throws) on bad input, like any async function. */
-export async function denseBackwardAsync<N extends DenseNeed>(
-  backend: Backend,
-  options: DenseBackwardOptions,
-): Promise<DenseGradients<N>> {
+export async function denseBackwardAsync<N extends DenseNeed>(backend: Backend, options: DenseBackwardOptions): Promise<DenseGradients<N>> {
   const call = checkBackward(options)
   // The work outlives the call: no array whose length can change under it.
   const { x, w, dy, saved, grads } = call

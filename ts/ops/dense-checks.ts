@@ -105,9 +105,7 @@ export function checkOptionalSized(name: string, value: unknown, what: string, a
 export function checkActivation(value: unknown): Activation {
   if (value === undefined) return 'linear'
   if ((ACTIVATIONS as readonly unknown[]).includes(value)) return value as Activation
-  throw invalidArg(
-    `activation must be one of ${ACTIVATIONS.map((a) => `'${a}'`).join(', ')}, received ${describeValue(value)}`,
-  )
+  throw invalidArg(`activation must be one of ${ACTIVATIONS.map((a) => `'${a}'`).join(', ')}, received ${describeValue(value)}`)
 }
 
 /**
@@ -164,9 +162,7 @@ function checkDropConnect(pending: Pending, n: number): KernelDropConnect | unde
     return { kind: 'sample', spec: checkSpec(options, n, 'dropConnect', 'n = inputs * units =') }
   }
   if (options.inference !== 'mean') {
-    throw invalidArg(
-      `dropConnect.inference must be 'mean' (or omitted, for a sampled mask), received ${describeValue(options.inference)}`,
-    )
+    throw invalidArg(`dropConnect.inference must be 'mean' (or omitted, for a sampled mask), received ${describeValue(options.inference)}`)
   }
   for (const key of own) {
     if (!(MEAN_KEYS as readonly string[]).includes(key)) {

@@ -27,10 +27,13 @@ export function gemm(backend: Backend, a: Float32Array, b: Float32Array, value: 
   const left = checkSized('a', a, 'm * k', m, k)
   const right = checkSized('b', b, 'k * n', k, n)
   const out = checkOptionalSized('out', options.out, 'm * n', m, n)
-  checkDisjoint([['out', out]], [
-    ['a', left],
-    ['b', right],
-  ])
+  checkDisjoint(
+    [['out', out]],
+    [
+      ['a', left],
+      ['b', right],
+    ],
+  )
   const c = out ?? allocateOutput('out', m * n)
   try {
     backend.gemm(left, right, c, m, k, n)

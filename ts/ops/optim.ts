@@ -82,7 +82,13 @@ const MAX_NORM_KEYS: readonly (keyof MaxNormOptions)[] = ['inputs', 'units', 'c'
  * console.log([...w]) // [0.875, -3]
  * ```
  */
-export function sgdStep(backend: Backend, w: Float32Array, g: Float32Array, velocity: Float32Array | undefined, options: SgdStepOptions): void {
+export function sgdStep(
+  backend: Backend,
+  w: Float32Array,
+  g: Float32Array,
+  velocity: Float32Array | undefined,
+  options: SgdStepOptions,
+): void {
   // Options read once, before any array is checked: no getter of the caller's runs after that.
   const o = readOptions(options, 'options', '{ lr: 0.01, momentum: 0.9 }', SGD_KEYS)
   const args: SgdArgs = {
@@ -151,8 +157,7 @@ export function adamStep(
     lr: checkFloat('lr', o.lr, 'finite and >= 0', (x) => x >= 0),
     beta1: beta('beta1', o.beta1, 0.9),
     beta2: beta('beta2', o.beta2, 0.999),
-    epsilon:
-      o.epsilon === undefined ? 1e-8 : checkFloat('epsilon', o.epsilon, 'finite and > 0', (x) => x > 0 && Math.fround(x) > 0),
+    epsilon: o.epsilon === undefined ? 1e-8 : checkFloat('epsilon', o.epsilon, 'finite and > 0', (x) => x > 0 && Math.fround(x) > 0),
     weightDecay: o.weightDecay === undefined ? 0 : checkFloat('weightDecay', o.weightDecay, 'finite and >= 0', (x) => x >= 0),
     decoupled: o.decoupled === undefined ? false : checkBoolean('decoupled', o.decoupled),
     step: checkStep(o.step),
