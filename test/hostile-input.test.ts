@@ -309,6 +309,22 @@ describeBackends('hostile input', (tn: Thinnet) => {
       }
     })
 
+    it('gemm and dense with an empty reduction and an output beyond 2^32 - 1 elements (the fuzzer, seed 1000)', () => {
+      const empty = new Float32Array(0)
+      // k = 0 makes both inputs empty and valid; the output m * n = 2^32 used to be allocated on
+      // native (16 GB) where WASM refused.
+      expectThinnetError(
+        () => tn.gemm(empty, empty, { m: 2 ** 31, k: 0, n: 2 }),
+        'ERR_INVALID_ARG',
+        /^out would have 4294967296 elements, more than the 4294967295/,
+      )
+      expectThinnetError(
+        () => tn.dense({ x: empty, w: empty, rows: 2 ** 16, inputs: 0, units: 2 ** 16 }),
+        'ERR_INVALID_ARG',
+        /^(out|y) would have 4294967296 elements/,
+      )
+    })
+
     it('allocate beyond the backend limit: ERR_INVALID_ARG with the limit on every backend', () => {
       for (const n of [2 ** 33, 2 ** 53 - 1]) {
         expectThinnetError(

@@ -72,8 +72,18 @@ export function checkSizes(options: Readonly<Record<string, unknown>>): { rows: 
   return { rows, inputs, units }
 }
 
+/**
+ * The most elements of an output thinnet allocates itself: what a u32 length holds, the limit of
+ * every backend's transport (WASM refuses more; without this, native gemm with k = 0 and a huge m
+ * allocated 2^32 floats, 16 GB, where WASM said ERR_INVALID_ARG), and of allocate and dropoutMask.
+ */
+export const MAX_OUTPUT_ELEMENTS = 2 ** 32 - 1
+
 /** A new Float32Array of n elements for an output the caller did not give. */
 export function allocateOutput(name: string, n: number): Float32Array {
+  if (n > MAX_OUTPUT_ELEMENTS) {
+    throw invalidArg(`${name} would have ${n} elements, more than the ${MAX_OUTPUT_ELEMENTS} an output can have on every backend`)
+  }
   try {
     return new Float32Array(n)
   } catch (error) {
