@@ -11,13 +11,17 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: true,
+        // vitest.config.ts sits at the root, where tsconfig.json covers only ts/.
+        projectService: { allowDefaultProject: ['vitest.config.ts'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },
     rules: {
       // Numbers, bigints and booleans print as expected in a message; objects and undefined do not.
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true, allow: [{ name: 'BigInt', from: 'lib' }] }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true, allow: [{ name: 'BigInt', from: 'lib' }] },
+      ],
       // `() => void expr` as a callback is an idiom, not a confusion.
       '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
     },

@@ -48,7 +48,9 @@ const ARCHES: Readonly<Record<string, string>> = { x86_64: 'x64', aarch64: 'arm6
  * x86_64-pc-windows-msvc -> win32-x64-msvc.
  */
 export function platformOfTriple(triple: string): string {
-  const [cpu = '', , os = '', abi] = triple.split('-')
+  // A triple may have three parts or four: the abi is absent from some.
+  const parts: (string | undefined)[] = triple.split('-')
+  const [cpu = '', , os = '', abi] = parts
   const arch = ARCHES[cpu] ?? cpu
   if (os === 'darwin') return `darwin-${arch}`
   if (os === 'windows') return `win32-${arch}-${abi ?? 'msvc'}`
@@ -72,7 +74,9 @@ export function hostPlatform(
 function linuxLibc(): 'gnu' | 'musl' {
   let report: unknown
   try {
-    report = process.report?.getReport()
+    // Absent from runtimes that imitate Node without its diagnostic reports.
+    const reporter = process.report as NodeJS.Process['report'] | undefined
+    report = reporter?.getReport()
   } catch {
     return 'gnu'
   }

@@ -202,6 +202,7 @@ export function nativeBackend(binding: NativeBinding): Backend {
       try {
         return binding.denseAsync(x, w, b ?? null, y, pre ?? null, ...rawDenseTail(args))
       } catch (error) {
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passed on as it is, so the addon's .code survives
         return Promise.reject(error)
       }
     },
@@ -209,6 +210,7 @@ export function nativeBackend(binding: NativeBinding): Backend {
       try {
         return binding.denseBackwardAsync(x, w, dy, ...rawSavedGrads(saved, grads), ...rawDenseTail(args))
       } catch (error) {
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passed on as it is, so the addon's .code survives
         return Promise.reject(error)
       }
     },
@@ -281,4 +283,3 @@ function ownedBuffer(binding: NativeBinding, n: number): BackendBuffer {
     },
   }
 }
-

@@ -22,7 +22,7 @@ export const webWasmPlatform: WasmPlatform = {
     }
     const type = response.headers.get('content-type') ?? ''
     try {
-      if (type.split(';')[0]!.trim() === 'application/wasm' && typeof WebAssembly.compileStreaming === 'function') {
+      if (type.split(';')[0].trim() === 'application/wasm' && typeof WebAssembly.compileStreaming === 'function') {
         return await WebAssembly.compileStreaming(response)
       }
       return await WebAssembly.compile(await response.arrayBuffer())
@@ -34,7 +34,8 @@ export const webWasmPlatform: WasmPlatform = {
   },
   resolveUrl(location: string): URL {
     // The page's base URL; a worker's own location where there is no document.
-    const base = typeof document !== 'undefined' ? document.baseURI : globalThis.location?.href
+    const here = (globalThis as { location?: Location }).location // absent outside browsers and workers
+    const base = typeof document !== 'undefined' ? document.baseURI : here?.href
     return new URL(location, base)
   },
 }

@@ -32,7 +32,11 @@ import { invalidArg, ThinnetError } from '../errors.js'
 import { checkFloat32Array } from '../validate.js'
 import type { Exports } from './wasm-module.js'
 
-const STATUS_CODES = { 1: 'ERR_INVALID_ARG', 2: 'ERR_SHAPE_MISMATCH', 3: 'ERR_INTERNAL' } as const
+const STATUS_CODES: Partial<Record<number, 'ERR_INVALID_ARG' | 'ERR_SHAPE_MISMATCH' | 'ERR_INTERNAL'>> = {
+  1: 'ERR_INVALID_ARG',
+  2: 'ERR_SHAPE_MISMATCH',
+  3: 'ERR_INTERNAL',
+}
 
 /**
  * The largest allocation: Rust's allocator refuses sizes above isize::MAX, 2^31 - 1 on wasm32
@@ -160,16 +164,23 @@ export class LinearMemory {
       const buffer = this.#memory.buffer
       if (header !== undefined) new Uint8Array(buffer, headerPtr, header.length).set(header)
       for (const slot of slots) {
-        if (slot.scratch && (!slot.arg.output || slot.arg.inout === true)) {
-          new Float32Array(buffer, slot.ptr, slot.length).set(slot.arg.array!)
+        const source = slot.arg.array
+        if (slot.scratch && source !== undefined && (!slot.arg.output || slot.arg.inout === true)) {
+          new Float32Array(buffer, slot.ptr, slot.length).set(source)
         }
       }
-      const status = this.call(() => call(slots.map((slot) => [slot.ptr, slot.length]), headerPtr))
+      const status = this.call(() =>
+        call(
+          slots.map((slot) => [slot.ptr, slot.length]),
+          headerPtr,
+        ),
+      )
       this.check(status)
       // The call itself may have grown memory: views again.
       for (const slot of slots) {
-        if (slot.scratch && slot.arg.output) {
-          slot.arg.array!.set(new Float32Array(this.#memory.buffer, slot.ptr, slot.length))
+        const target = slot.arg.array
+        if (slot.scratch && slot.arg.output && target !== undefined) {
+          target.set(new Float32Array(this.#memory.buffer, slot.ptr, slot.length))
         }
       }
     } finally {
@@ -253,7 +264,7 @@ export class LinearMemory {
   /** Turns an export's status into a ThinnetError carrying the module's message (0 passes). */
   check(status: number): void {
     if (status === 0) return
-    const code = STATUS_CODES[status as keyof typeof STATUS_CODES]
+    const code = STATUS_CODES[status]
     const message = this.#lastMessage()
     if (code === undefined) {
       throw new ThinnetError('ERR_INTERNAL', `the ${this.#backendName} backend returned unknown status ${status}: ${message}`)
@@ -289,14 +300,15 @@ export function overlap(a: ArrayBufferView, b: ArrayBufferView): boolean {
  */
 function checkOutputsDisjoint(arrays: ArrayArg[]): void {
   arrays.forEach((out, i) => {
-    if (!out.output || out.array === undefined) return
+    const written = out.array
+    if (!out.output || written === undefined) return
     arrays.forEach((other, j) => {
       // Every input, and each pair of outputs once.
       if (other.array === undefined || (other.output && j >= i)) return
-      if (overlap(out.array!, other.array)) {
+      if (overlap(written, other.array)) {
         const range = (a: Float32Array) => `[${a.byteOffset}, ${a.byteOffset + a.byteLength})`
         throw invalidArg(
-          `${out.name} must not overlap ${other.name}, received ${out.name} at bytes ${range(out.array!)} and ` +
+          `${out.name} must not overlap ${other.name}, received ${out.name} at bytes ${range(written)} and ` +
             `${other.name} at bytes ${range(other.array)} of one buffer`,
         )
       }

@@ -171,12 +171,33 @@ const FUNCTIONS = [
 // A module with one function, `() -> ()`, whose body is `i32.const 0; i32x4.splat; drop`: an
 // engine without SIMD rejects the 0xfd-prefixed instruction at validation.
 const SIMD_PROBE = new Uint8Array([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
-  0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type section: one type, func () -> ()
-  0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
-  0x0a, 0x09, 0x01, 0x07, 0x00, // code section: one body of 7 bytes, no locals
-  0x41, 0x00, // i32.const 0
-  0xfd, 0x11, // i32x4.splat
+  0x00,
+  0x61,
+  0x73,
+  0x6d,
+  0x01,
+  0x00,
+  0x00,
+  0x00, // "\0asm", version 1
+  0x01,
+  0x04,
+  0x01,
+  0x60,
+  0x00,
+  0x00, // type section: one type, func () -> ()
+  0x03,
+  0x02,
+  0x01,
+  0x00, // function section: one function of type 0
+  0x0a,
+  0x09,
+  0x01,
+  0x07,
+  0x00, // code section: one body of 7 bytes, no locals
+  0x41,
+  0x00, // i32.const 0
+  0xfd,
+  0x11, // i32x4.splat
   0x1a, // drop
   0x0b, // end
 ])
@@ -215,7 +236,7 @@ export function checkWasmLocation(location: unknown, platform: WasmPlatform): Ch
     return url.pathname.endsWith('/') ? { folder: url } : { single: url }
   }
   if (location instanceof WebAssembly.Module || location instanceof ArrayBuffer || ArrayBuffer.isView(location)) {
-    return { single: location as CheckedSource }
+    return { single: location }
   }
   if (typeof location !== 'object' || location === null || Array.isArray(location)) {
     throw invalidArg(
@@ -230,9 +251,7 @@ export function checkWasmLocation(location: unknown, platform: WasmPlatform): Ch
 }
 
 export type CheckedLocation =
-  | { folder: URL }
-  | { single: CheckedSource }
-  | { simd: CheckedSource | undefined; scalar: CheckedSource | undefined }
+  { folder: URL } | { single: CheckedSource } | { simd: CheckedSource | undefined; scalar: CheckedSource | undefined }
 type CheckedSource = URL | BufferSource | WebAssembly.Module
 
 function checkSource(name: string, value: unknown, platform: WasmPlatform): CheckedSource | undefined {
@@ -250,7 +269,11 @@ const compiledDefaults = new Map<string, Promise<WebAssembly.Module>>()
  * Compiles the build `file` from `location` (the package's copy when it names none). A failure
  * is an Error saying which build, from where, and why.
  */
-export async function compileWasm(file: WasmFile, location: CheckedLocation | undefined, platform: WasmPlatform): Promise<WebAssembly.Module> {
+export async function compileWasm(
+  file: WasmFile,
+  location: CheckedLocation | undefined,
+  platform: WasmPlatform,
+): Promise<WebAssembly.Module> {
   let source: CheckedSource | undefined
   if (location !== undefined) {
     if ('folder' in location) source = new URL(file, location.folder)

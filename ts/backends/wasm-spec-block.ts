@@ -19,13 +19,13 @@ const KIND_SAMPLE = 1
 const KIND_MEAN = 2
 
 /** A boolean as the 0 or 1 the exports take. */
-export function flag(name: string, value: boolean): number {
+export function flag(name: string, value: unknown): number {
   if (value === true) return 1
   if (value === false) return 0
   throw invalidArg(`${name} must be a boolean, received ${describeValue(value)}`)
 }
 
-export function modeFlag(mode: DropoutMode, name = 'mode'): number {
+export function modeFlag(mode: DropoutMode | undefined, name = 'mode'): number {
   if (mode === 'inverted') return 0
   if (mode === 'classic') return 1
   throw invalidArg(`${name} must be 'inverted' or 'classic', received ${describeValue(mode)}`)
@@ -67,15 +67,16 @@ export function denseHeader(args: DenseArgs): { bytes: Uint8Array; nameBytes: nu
   if (args.outputDropout !== undefined) writeSample(view, RECORD_BYTES, 'outputDropout', args.outputDropout)
   const dc: KernelDropConnect | undefined = args.dropConnect
   if (dc !== undefined) {
+    // A backend caller (not the facade, which checked it) may pass null or an unknown kind.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     if (dc?.kind === 'sample') {
       writeSample(view, 2 * RECORD_BYTES, 'dropConnect', dc.spec)
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- as above
     } else if (dc?.kind === 'mean') {
       view.setUint32(2 * RECORD_BYTES, KIND_MEAN, true)
       view.setFloat64(2 * RECORD_BYTES + 8, checkNumber('dropConnect.p', dc.p), true)
     } else {
-      throw invalidArg(
-        `dropConnect.kind must be 'sample' or 'mean', received ${describeValue((dc as { kind?: unknown } | null)?.kind)}`,
-      )
+      throw invalidArg(`dropConnect.kind must be 'sample' or 'mean', received ${describeValue((dc as { kind?: unknown } | null)?.kind)}`)
     }
   }
   bytes.set(name, BLOCK_BYTES)
@@ -94,6 +95,8 @@ export function specRecord(spec: KernelSpec, name = 'spec'): Uint8Array {
 
 /** Writes one sampled dropout's record at byte `at` of the spec block. */
 function writeSample(view: DataView, at: number, name: string, spec: KernelSpec): void {
+  // A backend caller (not the facade, which checked it) may pass anything.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
   if (typeof spec !== 'object' || spec === null) {
     throw invalidArg(`${name} must be a dropout spec or undefined, received ${describeValue(spec)}`)
   }

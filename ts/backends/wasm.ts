@@ -145,23 +145,23 @@ class WasmBackend implements Backend {
     const ptr = this.#mem.alloc(bytes)
     // Views inside [ptr, ptr + bytes) are accepted as resident (zero-copy) until free().
     this.#mem.adopt(ptr, bytes)
-    const backend = this
     let freed = false
     const buffer: BackendBuffer = {
       length: n,
-      view(): Float32Array {
+      // Arrows, so `this` stays the backend whichever way the methods are called.
+      view: (): Float32Array => {
         if (freed) throw invalidArg('this buffer was freed: it cannot be used any more')
-        const view = new Float32Array(backend.#mem.buffer, ptr, n)
+        const view = new Float32Array(this.#mem.buffer, ptr, n)
         Object.defineProperty(view, OWNER, { value: buffer })
         return view
       },
-      free(): void {
+      free: (): void => {
         if (freed) return
         freed = true
-        backend.#registry.unregister(buffer)
-        backend.#mem.release(ptr)
+        this.#registry.unregister(buffer)
+        this.#mem.release(ptr)
         // A retired instance's allocator may be corrupt: leak rather than touch it.
-        if (!backend.#mem.retired) backend.#exports.tn_free(ptr, bytes)
+        if (!this.#mem.retired) this.#exports.tn_free(ptr, bytes)
       },
     }
     this.#registry.register(buffer, { ptr, bytes }, buffer)
@@ -186,31 +186,11 @@ class WasmBackend implements Backend {
       { name: 'pre', array: pre, output: true, optional: true },
     ]
     this.#mem.invoke(arrays, header.bytes, ([px, pw, pb, py, ppre], at) =>
-      this.#exports.tn_dense(
-        ...px!,
-        ...pw!,
-        ...pb!,
-        ...py!,
-        ...ppre!,
-        rows,
-        inputs,
-        units,
-        at + BLOCK_BYTES,
-        header.nameBytes,
-        args.alpha,
-        at,
-      ),
+      this.#exports.tn_dense(...px, ...pw, ...pb, ...py, ...ppre, rows, inputs, units, at + BLOCK_BYTES, header.nameBytes, args.alpha, at),
     )
   }
 
-  denseBackward(
-    x: Float32Array,
-    w: Float32Array,
-    dy: Float32Array,
-    saved: DenseSaved,
-    grads: DenseGrads,
-    args: DenseArgs,
-  ): void {
+  denseBackward(x: Float32Array, w: Float32Array, dy: Float32Array, saved: DenseSaved, grads: DenseGrads, args: DenseArgs): void {
     const [rows, inputs, units] = shapeOf(args)
     const header = denseHeader(args)
     const arrays: ArrayArg[] = [
@@ -225,14 +205,14 @@ class WasmBackend implements Backend {
     ]
     this.#mem.invoke(arrays, header.bytes, ([px, pw, pdy, py, ppre, pdx, pdw, pdb], at) =>
       this.#exports.tn_dense_backward(
-        ...px!,
-        ...pw!,
-        ...pdy!,
-        ...py!,
-        ...ppre!,
-        ...pdx!,
-        ...pdw!,
-        ...pdb!,
+        ...px,
+        ...pw,
+        ...pdy,
+        ...py,
+        ...ppre,
+        ...pdx,
+        ...pdw,
+        ...pdb,
         rows,
         inputs,
         units,
@@ -245,7 +225,7 @@ class WasmBackend implements Backend {
   }
 
   /** Runs `dense` now, on this thread (WASM has no threads here): the promise is already settled. */
-  async denseAsync(
+  denseAsync(
     x: Float32Array,
     w: Float32Array,
     b: Float32Array | undefined,
@@ -253,13 +233,13 @@ class WasmBackend implements Backend {
     pre: Float32Array | undefined,
     args: DenseArgs,
   ): Promise<void> {
-    // The body of an async function runs synchronously up to its first await; a throw becomes
-    // the rejection.
-    this.dense(x, w, b, y, pre, args)
+    return settledNow(() => {
+      this.dense(x, w, b, y, pre, args)
+    })
   }
 
   /** Runs `denseBackward` now, like denseAsync. */
-  async denseBackwardAsync(
+  denseBackwardAsync(
     x: Float32Array,
     w: Float32Array,
     dy: Float32Array,
@@ -267,7 +247,9 @@ class WasmBackend implements Backend {
     grads: DenseGrads,
     args: DenseArgs,
   ): Promise<void> {
-    this.denseBackward(x, w, dy, saved, grads, args)
+    return settledNow(() => {
+      this.denseBackward(x, w, dy, saved, grads, args)
+    })
   }
 
   gemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number): void {
@@ -277,7 +259,7 @@ class WasmBackend implements Backend {
       { name: 'b', array: b, output: false },
       { name: 'c', array: c, output: true },
     ]
-    this.#mem.invoke(arrays, undefined, ([pa, pb, pc]) => this.#exports.tn_gemm(...pa!, ...pb!, ...pc!, ...dims))
+    this.#mem.invoke(arrays, undefined, ([pa, pb, pc]) => this.#exports.tn_gemm(...pa, ...pb, ...pc, ...dims))
   }
 
   sgdStep(w: Float32Array, g: Float32Array, velocity: Float32Array | undefined, args: SgdArgs): void {
@@ -288,7 +270,7 @@ class WasmBackend implements Backend {
       { name: 'velocity', array: velocity, output: true, inout: true, optional: true },
     ]
     const params = float64Block([args.lr, args.momentum, nesterov, args.weightDecay])
-    this.#mem.invoke(arrays, params, ([pw, pg, pv], at) => this.#exports.tn_sgd_step(...pw!, ...pg!, ...pv!, at))
+    this.#mem.invoke(arrays, params, ([pw, pg, pv], at) => this.#exports.tn_sgd_step(...pw, ...pg, ...pv, at))
   }
 
   adamStep(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, args: AdamArgs): void {
@@ -301,20 +283,20 @@ class WasmBackend implements Backend {
       { name: 'm', array: m, output: true, inout: true },
       { name: 'v', array: v, output: true, inout: true },
     ]
-    this.#mem.invoke(arrays, params, ([pw, pg, pm, pv], at) => this.#exports.tn_adam_step(...pw!, ...pg!, ...pm!, ...pv!, at))
+    this.#mem.invoke(arrays, params, ([pw, pg, pm, pv], at) => this.#exports.tn_adam_step(...pw, ...pg, ...pm, ...pv, at))
   }
 
   maxNorm(w: Float32Array, inputs: number, units: number, c: number): void {
     const dims = [u32Arg('inputs', inputs), u32Arg('units', units)] as const
     const arrays: ArrayArg[] = [{ name: 'w', array: w, output: true, inout: true }]
-    this.#mem.invoke(arrays, undefined, ([pw]) => this.#exports.tn_max_norm(...pw!, ...dims, c))
+    this.#mem.invoke(arrays, undefined, ([pw]) => this.#exports.tn_max_norm(...pw, ...dims, c))
   }
 
   allFinite(x: Float32Array): boolean {
     let finite = false
     const arrays: ArrayArg[] = [{ name: 'x', array: x, output: false }]
     this.#mem.invoke(arrays, undefined, ([px]) => {
-      const result = this.#exports.tn_all_finite(...px!)
+      const result = this.#exports.tn_all_finite(...px)
       // 1 or 0 is the answer; a negative result is minus the status of a rejected argument.
       if (result < 0) return -result
       finite = result === 1
@@ -369,5 +351,13 @@ class WasmBackend implements Backend {
       this.#mem.free(scratch)
     }
   }
+}
 
+/** Runs `work` now and returns a settled promise: resolved, or rejected with what it threw. */
+function settledNow(work: () => void): Promise<void> {
+  return new Promise((resolve) => {
+    // A throw in the executor rejects the promise with the thrown value.
+    work()
+    resolve()
+  })
 }
