@@ -8,6 +8,7 @@ import type { FashionMnist } from '../data/fashion-mnist.js'
 import type { EpochLog } from '../model/fit.js'
 import type { Thinnet } from '../thinnet.js'
 import { epochLine } from './format.js'
+import { classified } from './classifier.js'
 import { accuracy, auroc, mcAccuracyByPasses, wrongPredictions } from './metrics.js'
 import { mlpLayers, type MlpSpec } from './model-spec.js'
 import { FitProgress } from './progress.js'
@@ -99,13 +100,13 @@ async function trainRun(tn: Thinnet, data: FashionMnist, settings: DemoSettings,
       spec,
       summary: model.summary(),
       epochs: history.epochs,
-      trainAccuracy: trainEval.accuracy!,
+      trainAccuracy: classified(trainEval.accuracy, 'accuracy'),
       trainLoss: trainEval.loss,
-      testAccuracy: testEval.accuracy!,
+      testAccuracy: classified(testEval.accuracy, 'accuracy'),
       testLoss: testEval.loss,
       secondsPerEpoch: history.epochs.reduce((s, e) => s + e.seconds, 0) / history.epochs.length,
       examplesPerSecond: (data.train.count * history.epochs.length) / history.epochs.reduce((s, e) => s + e.seconds, 0),
-      entropyAuroc: auroc(ws.entropy!, wrongPredictions(ws.classes!, data.test.labels)),
+      entropyAuroc: auroc(classified(ws.entropy, 'entropy'), wrongPredictions(classified(ws.classes, 'classes'), data.test.labels)),
     }
     return { model, run, ws }
   } catch (error) {
@@ -125,7 +126,13 @@ async function trainRun(tn: Thinnet, data: FashionMnist, settings: DemoSettings,
  * console.log(result.dropout.testAccuracy, result.baseline.testAccuracy, result.mc.mcAccuracy)
  * ```
  */
-export async function runSeed(tn: Thinnet, data: FashionMnist, settings: DemoSettings, seed: number, signal: AbortSignal): Promise<SeedResult> {
+export async function runSeed(
+  tn: Thinnet,
+  data: FashionMnist,
+  settings: DemoSettings,
+  seed: number,
+  signal: AbortSignal,
+): Promise<SeedResult> {
   const d = await trainRun(tn, data, settings, seed, 'dropout', signal)
   let mc: McResult
   try {
@@ -133,16 +140,16 @@ export async function runSeed(tn: Thinnet, data: FashionMnist, settings: DemoSet
     const T = settings.mcSamples
     const p = await d.model.predict(data.test.images, { inference: 'mc', samples: T, keepSamples: true })
     const labels = data.test.labels
-    const wrong = wrongPredictions(p.classes!, labels)
+    const wrong = wrongPredictions(classified(p.classes, 'classes'), labels)
     const entropyRight: number[] = []
     const entropyWrong: number[] = []
-    p.entropy!.forEach((h, i) => (wrong[i] ? entropyWrong : entropyRight).push(h))
+    classified(p.entropy, 'entropy').forEach((h, i) => (wrong[i] ? entropyWrong : entropyRight).push(h))
     mc = {
       samples: T,
-      weightScalingAccuracy: accuracy(d.ws.classes!, labels),
-      mcAccuracy: accuracy(p.classes!, labels),
-      accuracyByPasses: [...mcAccuracyByPasses(p.perSample!, T, p.rows, p.outputs, labels)],
-      mcEntropyAuroc: auroc(p.entropy!, wrong),
+      weightScalingAccuracy: accuracy(classified(d.ws.classes, 'classes'), labels),
+      mcAccuracy: accuracy(classified(p.classes, 'classes'), labels),
+      accuracyByPasses: [...mcAccuracyByPasses(classified(p.perSample, 'perSample'), T, p.rows, p.outputs, labels)],
+      mcEntropyAuroc: auroc(classified(p.entropy, 'entropy'), wrong),
       weightScalingEntropyAuroc: d.run.entropyAuroc,
       entropyRight,
       entropyWrong,

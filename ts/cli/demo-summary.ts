@@ -26,7 +26,12 @@ export function shownPasses(samples: number): number[] {
 }
 
 /** mean, or "mean ± sd" over several seeds, of a per-seed value. */
-function over(results: readonly SeedResult[], pick: (r: SeedResult) => number, show: (x: number) => string, showSd: (x: number) => string = show): string {
+function over(
+  results: readonly SeedResult[],
+  pick: (r: SeedResult) => number,
+  show: (x: number) => string,
+  showSd: (x: number) => string = show,
+): string {
   const values = results.map(pick)
   return values.length > 1 ? `${show(mean(values))} ± ${showSd(standardDeviation(values))}` : show(mean(values))
 }
@@ -45,8 +50,21 @@ export function comparisonRows(results: readonly SeedResult[], context: DemoCont
     ['train accuracy (weight scaling)', ...both((r) => r.trainAccuracy, percent, pctNoSign)],
     ['test accuracy (weight scaling)', ...both((r) => r.testAccuracy, percent, pctNoSign)],
     ['gap (train - test)', ...both(gap, (x) => points(x), pctNoSign)],
-    ['test loss', ...both((r) => r.testLoss, (x) => fixed(x, 4))],
-    ['time per epoch', ...both((r) => r.secondsPerEpoch, seconds, (x) => x.toFixed(2))],
+    [
+      'test loss',
+      ...both(
+        (r) => r.testLoss,
+        (x) => fixed(x, 4),
+      ),
+    ],
+    [
+      'time per epoch',
+      ...both(
+        (r) => r.secondsPerEpoch,
+        seconds,
+        (x) => x.toFixed(2),
+      ),
+    ],
     ['examples/s (training)', ...both((r) => r.examplesPerSecond, count)],
     ['backend', `${context.backend} (${context.isa})`, `${context.backend} (${context.isa})`],
   ]
@@ -70,17 +88,54 @@ export function perSeedRows(results: readonly SeedResult[]): string[][] {
 
 /** The dropout model by weight scaling vs Monte Carlo: rows of [what, value]. */
 export function mcRows(results: readonly SeedResult[]): string[][] {
-  const T = results[0]!.mc.samples
+  const T = results[0].mc.samples
   return [
     ['dropout model, test set', 'value'],
     ['accuracy, weight scaling', over(results, (r) => r.mc.weightScalingAccuracy, percent, pctNoSign)],
     [`accuracy, Monte Carlo (T = ${T})`, over(results, (r) => r.mc.mcAccuracy, percent, pctNoSign)],
-    ['Monte Carlo - weight scaling', over(results, (r) => r.mc.mcAccuracy - r.mc.weightScalingAccuracy, (x) => points(x, 2, true), pctNoSign)],
-    ...shownPasses(T).map((t) => [`  MC accuracy, T = ${t}`, over(results, (r) => r.mc.accuracyByPasses[t - 1]!, percent, pctNoSign)]),
-    ['entropy AUROC, wrong vs right (MC)', over(results, (r) => r.mc.mcEntropyAuroc, (x) => fixed(x))],
-    ['entropy AUROC (weight scaling)', over(results, (r) => r.mc.weightScalingEntropyAuroc, (x) => fixed(x))],
-    ['entropy AUROC (no-dropout model)', over(results, (r) => r.baseline.entropyAuroc, (x) => fixed(x))],
-    ['Monte Carlo time (T passes over the test set)', over(results, (r) => r.mc.seconds, seconds, (x) => x.toFixed(2))],
+    [
+      'Monte Carlo - weight scaling',
+      over(
+        results,
+        (r) => r.mc.mcAccuracy - r.mc.weightScalingAccuracy,
+        (x) => points(x, 2, true),
+        pctNoSign,
+      ),
+    ],
+    ...shownPasses(T).map((t) => [`  MC accuracy, T = ${t}`, over(results, (r) => r.mc.accuracyByPasses[t - 1], percent, pctNoSign)]),
+    [
+      'entropy AUROC, wrong vs right (MC)',
+      over(
+        results,
+        (r) => r.mc.mcEntropyAuroc,
+        (x) => fixed(x),
+      ),
+    ],
+    [
+      'entropy AUROC (weight scaling)',
+      over(
+        results,
+        (r) => r.mc.weightScalingEntropyAuroc,
+        (x) => fixed(x),
+      ),
+    ],
+    [
+      'entropy AUROC (no-dropout model)',
+      over(
+        results,
+        (r) => r.baseline.entropyAuroc,
+        (x) => fixed(x),
+      ),
+    ],
+    [
+      'Monte Carlo time (T passes over the test set)',
+      over(
+        results,
+        (r) => r.mc.seconds,
+        seconds,
+        (x) => x.toFixed(2),
+      ),
+    ],
   ]
 }
 

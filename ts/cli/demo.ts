@@ -52,8 +52,10 @@ async function demo(flags: DemoFlags): Promise<number> {
   }
   // A report that cannot be written fails now, not after minutes of training.
   const reportPath = resolve(settings.report)
-  await access(dirname(reportPath), constants.W_OK).catch((error: Error) => {
-    throw invalidArg(`--report ${settings.report}: cannot write in ${dirname(reportPath)} (${error.message})`)
+  await access(dirname(reportPath), constants.W_OK).catch((error: unknown) => {
+    throw invalidArg(
+      `--report ${settings.report}: cannot write in ${dirname(reportPath)} (${error instanceof Error ? error.message : String(error)})`,
+    )
   })
   const tn = await load(settings.backend === undefined ? {} : { backend: settings.backend })
   const data = await loadData('subset')
@@ -88,9 +90,11 @@ async function demo(flags: DemoFlags): Promise<number> {
   console.log(table(mcRows(results)))
   console.log(`\n${verdict(results)}`)
   context.totalSeconds = (performance.now() - started) / 1000
-  await writeFile(reportPath, renderReport({ results, context, entropyBins: settings.entropyBins, date: new Date().toISOString() })).catch((error: Error) => {
-    throw invalidArg(`--report ${settings.report}: cannot write the report (${error.message})`)
-  })
+  await writeFile(reportPath, renderReport({ results, context, entropyBins: settings.entropyBins, date: new Date().toISOString() })).catch(
+    (error: unknown) => {
+      throw invalidArg(`--report ${settings.report}: cannot write the report (${error instanceof Error ? error.message : String(error)})`)
+    },
+  )
   console.log(`report     ${reportPath}`)
   console.log(`total time ${seconds((performance.now() - started) / 1000)}`)
   return 0
@@ -119,13 +123,21 @@ export function demoCommand(): Command {
     )
     .addOption(backendOption())
     .addOption(new Option('--epochs <n>', 'epochs per run').argParser(integer(1)).default(DEMO.epochs))
-    .addOption(new Option('--seeds <n>', 'repeat with seeds 1..n and report means and per-seed numbers').argParser(integer(1)).default(DEMO.seeds))
+    .addOption(
+      new Option('--seeds <n>', 'repeat with seeds 1..n and report means and per-seed numbers').argParser(integer(1)).default(DEMO.seeds),
+    )
     .addOption(new Option('--batch-size <n>', 'examples per optimizer step').argParser(integer(1)).default(DEMO.batchSize))
     .addOption(new Option('--lr <rate>', "Adam's (initial) learning rate").argParser(positiveNumber).default(DEMO.lr))
     .addOption(
-      new Option('--schedule <name>', 'learning-rate schedule: cosine (annealed to 0 over --epochs) or none').choices(['cosine', 'none']).default(DEMO.schedule),
+      new Option('--schedule <name>', 'learning-rate schedule: cosine (annealed to 0 over --epochs) or none')
+        .choices(['cosine', 'none'])
+        .default(DEMO.schedule),
     )
-    .addOption(new Option('--hidden <widths>', 'hidden layer widths, comma-separated').argParser(widths).default([...DEMO.hidden], DEMO.hidden.join(',')))
+    .addOption(
+      new Option('--hidden <widths>', 'hidden layer widths, comma-separated')
+        .argParser(widths)
+        .default([...DEMO.hidden], DEMO.hidden.join(',')),
+    )
     .addOption(new Option('--input-dropout <rate>', "the dropout run's rate on the inputs").argParser(rate).default(DEMO.inputDropout))
     .addOption(new Option('--dropout <rate>', "the dropout run's rate after each hidden layer").argParser(rate).default(DEMO.hiddenDropout))
     .addOption(new Option('--report <file>', 'where to write the HTML report').default(DEMO.report))

@@ -9,6 +9,7 @@ import { shapeMismatch } from '../errors.js'
 import { load } from '../index.js'
 import type { Inference } from '../model/predict.js'
 import { describeData, loadData } from './data.js'
+import { classified } from './classifier.js'
 import { count, fixed, percent, plural, seconds } from './format.js'
 import { accuracy, auroc, meanCrossEntropy, wrongPredictions } from './metrics.js'
 import { backendOption, dataOption, integer, type BackendChoice } from './options.js'
@@ -31,7 +32,7 @@ function meanWhere(values: Float32Array, select: Uint8Array, want: number): numb
   let n = 0
   for (let i = 0; i < values.length; i++) {
     if (select[i] === want) {
-      sum += values[i]!
+      sum += values[i]
       n++
     }
   }
@@ -39,7 +40,8 @@ function meanWhere(values: Float32Array, select: Uint8Array, want: number): numb
 }
 
 async function evaluate(flags: EvalFlags, command: Command): Promise<number> {
-  if (flags.inference === 'weight-scaling' && flags.samples !== undefined) command.error("error: --samples is for --inference mc (weight scaling is one deterministic pass)")
+  if (flags.inference === 'weight-scaling' && flags.samples !== undefined)
+    command.error('error: --samples is for --inference mc (weight scaling is one deterministic pass)')
   const started = performance.now()
   const tn = await load(flags.backend === undefined ? {} : { backend: flags.backend })
   const model = await tn.loadModel(flags.model)
@@ -53,30 +55,33 @@ async function evaluate(flags: EvalFlags, command: Command): Promise<number> {
           `Fashion-MNIST needs ${inputs} inputs and ${data.classes.length} outputs`,
       )
     }
-    if (model.loss === 'mse') throw shapeMismatch(`the model in ${flags.model} was trained with loss 'mse': thinnet eval scores classifiers (loss 'crossEntropy')`)
+    if (model.loss === 'mse')
+      throw shapeMismatch(`the model in ${flags.model} was trained with loss 'mse': thinnet eval scores classifiers (loss 'crossEntropy')`)
     console.log(`model      ${flags.model}: ${plural(model.progress.epochs, 'epoch')} trained, seed ${model.seed}, ${model.mode} dropout`)
     for (const line of model.summary().split('\n')) console.log(`           ${line}`)
     console.log(`data       ${describeData(data)}, ${flags.split} split`)
     const samples = flags.inference === 'mc' ? (flags.samples ?? DEFAULT_MC_SAMPLES) : undefined
     const p = await model.predict(split.images, samples === undefined ? {} : { inference: 'mc', samples })
     const labels = split.labels
-    const acc = accuracy(p.classes!, labels)
+    const acc = accuracy(classified(p.classes, 'classes'), labels)
     const loss = meanCrossEntropy(p.mean, labels, p.outputs)
     console.log(
       `${flags.inference === 'mc' ? `Monte Carlo (T = ${samples})` : 'weight scaling'}: loss ${fixed(loss, 4)}  accuracy ${percent(acc)}  ` +
         `(${count(split.count)} examples)`,
     )
     if (samples !== undefined) {
-      const wrong = wrongPredictions(p.classes!, labels)
-      const entropy = p.entropy!
+      const wrong = wrongPredictions(classified(p.classes, 'classes'), labels)
+      const entropy = classified(p.entropy, 'entropy')
       let predictedVariance = 0
-      for (let r = 0; r < p.rows; r++) predictedVariance += p.variance[r * p.outputs + p.classes![r]!]!
+      for (let r = 0; r < p.rows; r++) predictedVariance += p.variance[r * p.outputs + classified(p.classes, 'classes')[r]]
       console.log(
         `  predictive entropy (nats): mean ${fixed(meanWhere(entropy, wrong, 0), 3)} on right predictions, ` +
           `${fixed(meanWhere(entropy, wrong, 1), 3)} on wrong ones`,
       )
       console.log(`  entropy AUROC, wrong vs right predictions: ${fixed(auroc(entropy, wrong), 3)}`)
-      console.log(`  variance of the predicted class's probability over the ${samples} passes: mean ${fixed(predictedVariance / p.rows, 4)}`)
+      console.log(
+        `  variance of the predicted class's probability over the ${samples} passes: mean ${fixed(predictedVariance / p.rows, 4)}`,
+      )
     }
     console.log(`time       ${seconds((performance.now() - started) / 1000)} on the ${tn.backend} backend (${tn.isa})`)
     return 0
@@ -102,10 +107,15 @@ export function evalCommand(): Command {
     .addOption(new Option('--split <name>', 'which split to score').choices(['test', 'train']).default('test'))
     .addOption(backendOption())
     .addOption(
-      new Option('--inference <kind>', 'weight-scaling: one deterministic pass with all units; mc: average of --samples passes with dropout on (Monte Carlo)')
+      new Option(
+        '--inference <kind>',
+        'weight-scaling: one deterministic pass with all units; mc: average of --samples passes with dropout on (Monte Carlo)',
+      )
         .choices(['weight-scaling', 'mc'])
         .default('weight-scaling'),
     )
-    .addOption(new Option('--samples <T>', `Monte Carlo passes, with --inference mc (default: ${DEFAULT_MC_SAMPLES})`).argParser(integer(1)))
+    .addOption(
+      new Option('--samples <T>', `Monte Carlo passes, with --inference mc (default: ${DEFAULT_MC_SAMPLES})`).argParser(integer(1)),
+    )
   return command.action((flags: EvalFlags) => runCommand('thinnet eval', () => evaluate(flags, command)))
 }

@@ -46,7 +46,9 @@ export function table(rows: readonly (readonly string[])[]): string {
       .map((w, c) => (c === 0 ? (r[c] ?? '').padEnd(w) : (r[c] ?? '').padStart(w)))
       .join('  ')
       .trimEnd()
-  const [header, ...body] = rows
+  // An empty table has no header row.
+  const header = rows.at(0)
+  const body = rows.slice(1)
   const rule = widths.map((w) => '-'.repeat(w)).join('  ')
   return [line(header ?? []), rule, ...body.map(line)].join('\n')
 }

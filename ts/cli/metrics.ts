@@ -32,7 +32,7 @@ export function argmaxRows(values: ArrayLike<number>, rows: number, outputs: num
   const out = new Int32Array(rows)
   for (let r = 0; r < rows; r++) {
     let best = 0
-    for (let j = 1; j < outputs; j++) if (values[r * outputs + j]! > values[r * outputs + best]!) best = j
+    for (let j = 1; j < outputs; j++) if (values[r * outputs + j] > values[r * outputs + best]) best = j
     out[r] = best
   }
   return out
@@ -86,7 +86,7 @@ export function meanCrossEntropy(probabilities: ArrayLike<number>, labels: Label
   checkLength('probabilities', probabilities.length, labels.length * outputs, `${labels.length} rows x ${outputs} outputs`)
   if (labels.length === 0) return NaN
   for (let r = 0; r < labels.length; r++) {
-    const label = labels[r]!
+    const label = labels[r]
     if (!(Number.isInteger(label) && label >= 0 && label < outputs)) {
       throw invalidArg(`labels[${r}] must be a class index in 0..${outputs - 1}, received ${label}`)
     }
@@ -109,7 +109,13 @@ export function meanCrossEntropy(probabilities: ArrayLike<number>, labels: Label
  * console.log(curve[0], curve[49]) // one pass, all fifty
  * ```
  */
-export function mcAccuracyByPasses(perSample: ArrayLike<number>, passes: number, rows: number, outputs: number, labels: Labels): Float64Array {
+export function mcAccuracyByPasses(
+  perSample: ArrayLike<number>,
+  passes: number,
+  rows: number,
+  outputs: number,
+  labels: Labels,
+): Float64Array {
   if (!(Number.isSafeInteger(passes) && passes >= 1)) throw invalidArg(`passes must be a positive integer, received ${passes}`)
   checkLength('perSample', perSample.length, passes * rows * outputs, `${passes} passes x ${rows} rows x ${outputs} outputs`)
   checkLength('labels', labels.length, rows, 'one per row')
@@ -117,12 +123,12 @@ export function mcAccuracyByPasses(perSample: ArrayLike<number>, passes: number,
   const curve = new Float64Array(passes)
   for (let t = 0; t < passes; t++) {
     const base = t * rows * outputs
-    for (let i = 0; i < rows * outputs; i++) sum[i] += perSample[base + i]!
+    for (let i = 0; i < rows * outputs; i++) sum[i] += perSample[base + i]
     const n = t + 1
     let correct = 0
     for (let r = 0; r < rows; r++) {
       let best = 0
-      for (let j = 1; j < outputs; j++) if (sum[r * outputs + j]! / n > sum[r * outputs + best]! / n) best = j
+      for (let j = 1; j < outputs; j++) if (sum[r * outputs + j] / n > sum[r * outputs + best] / n) best = j
       if (best === labels[r]) correct++
     }
     curve[t] = rows === 0 ? NaN : correct / rows
@@ -155,18 +161,18 @@ export function auroc(scores: ArrayLike<number>, positives: ArrayLike<number | b
   const n = scores.length
   checkLength('positives', positives.length, n, 'one per score')
   for (let i = 0; i < n; i++) {
-    if (!Number.isFinite(scores[i]!)) throw invalidArg(`scores[${i}] must be a finite number, received ${scores[i]}`)
+    if (!Number.isFinite(scores[i])) throw invalidArg(`scores[${i}] must be a finite number, received ${scores[i]}`)
   }
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a]! - scores[b]!)
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a] - scores[b])
   let positiveCount = 0
   let positiveRankSum = 0
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     let j = i
-    while (j + 1 < n && scores[order[j + 1]!] === scores[order[i]!]) j++
+    while (j + 1 < n && scores[order[j + 1]] === scores[order[i]]) j++
     // Ranks i + 1 .. j + 1 are tied: each gets their average.
     const rank = (i + j + 2) / 2
     for (let k = i; k <= j; k++) {
-      if (positives[order[k]!]) {
+      if (positives[order[k]]) {
         positiveCount++
         positiveRankSum += rank
       }
@@ -190,12 +196,13 @@ export function auroc(scores: ArrayLike<number>, positives: ArrayLike<number | b
  */
 export function histogram(values: ArrayLike<number>, bins: number, lo: number, hi: number): number[] {
   if (!(Number.isSafeInteger(bins) && bins >= 1)) throw invalidArg(`bins must be a positive integer, received ${bins}`)
-  if (!(Number.isFinite(lo) && Number.isFinite(hi) && hi > lo)) throw invalidArg(`the range must be finite with hi > lo, received [${lo}, ${hi}]`)
+  if (!(Number.isFinite(lo) && Number.isFinite(hi) && hi > lo))
+    throw invalidArg(`the range must be finite with hi > lo, received [${lo}, ${hi}]`)
   const counts = new Array<number>(bins).fill(0)
   for (let i = 0; i < values.length; i++) {
-    const v = values[i]!
+    const v = values[i]
     const k = Math.min(bins - 1, Math.max(0, Math.floor(((v - lo) / (hi - lo)) * bins)))
-    counts[k]! += 1
+    counts[k] += 1
   }
   return counts
 }

@@ -56,7 +56,10 @@ export type BackendChoice = (typeof BACKENDS)[number]
 
 /** --backend: one of the three, or (absent) the automatic choice, THINNET_BACKEND first. */
 export function backendOption(): Option {
-  return new Option('--backend <name>', 'compute backend (default: THINNET_BACKEND, else native if it loads, else wasm, else wasm-scalar)').choices(BACKENDS)
+  return new Option(
+    '--backend <name>',
+    'compute backend (default: THINNET_BACKEND, else native if it loads, else wasm, else wasm-scalar)',
+  ).choices(BACKENDS)
 }
 
 /** --data: the shipped subset, the full set, or a folder. */

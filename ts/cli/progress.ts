@@ -41,7 +41,7 @@ export class FitProgress {
 
   constructor(options: ProgressOptions) {
     this.#options = options
-    this.drawing = !options.quiet && process.stderr.isTTY === true
+    this.drawing = !options.quiet && process.stderr.isTTY
     this.#bar = this.drawing
       ? new cliProgress.SingleBar(
           {

@@ -18,20 +18,29 @@ const GREEN = '#2ca02c'
 const RED = '#d62728'
 
 function htmlTable(rows: readonly (readonly string[])[]): string {
-  const [header, ...body] = rows
+  // An empty table has no header row.
+  const header = rows.at(0)
+  const body = rows.slice(1)
   const cells = (r: readonly string[], tag: string) => r.map((c) => `<${tag}>${escapeXml(c)}</${tag}>`).join('')
   return `<table><thead><tr>${cells(header ?? [], 'th')}</tr></thead><tbody>${body.map((r) => `<tr>${cells(r, 'td')}</tr>`).join('')}</tbody></table>`
 }
 
 /** Per-epoch values averaged over the seeds: [epoch, mean] points. */
-function curve(results: readonly SeedResult[], run: (r: SeedResult) => RunResult, pick: (e: RunResult['epochs'][number]) => number | undefined): [number, number][] {
-  const epochs = run(results[0]!).epochs.length
-  return Array.from({ length: epochs }, (_, i) => [i + 1, mean(results.map((r) => pick(run(r).epochs[i]!) ?? NaN))] as [number, number])
+function curve(
+  results: readonly SeedResult[],
+  run: (r: SeedResult) => RunResult,
+  pick: (e: RunResult['epochs'][number]) => number | undefined,
+): [number, number][] {
+  const epochs = run(results[0]).epochs.length
+  return Array.from({ length: epochs }, (_, i) => [i + 1, mean(results.map((r) => pick(run(r).epochs[i]) ?? NaN))] as [number, number])
 }
 
 function learningCurves(results: readonly SeedResult[]): string {
   const seedNote = results.length > 1 ? ` (mean of ${results.length} seeds)` : ''
-  const series = (pick: (e: RunResult['epochs'][number]) => number | undefined, pickVal: (e: RunResult['epochs'][number]) => number | undefined): LineSeries[] => [
+  const series = (
+    pick: (e: RunResult['epochs'][number]) => number | undefined,
+    pickVal: (e: RunResult['epochs'][number]) => number | undefined,
+  ): LineSeries[] => [
     { name: 'dropout, test', color: BLUE, points: curve(results, (r) => r.dropout, pickVal) },
     { name: 'dropout, train (dropout on)', color: BLUE, dashed: true, points: curve(results, (r) => r.dropout, pick) },
     { name: 'no dropout, test', color: ORANGE, points: curve(results, (r) => r.baseline, pickVal) },
@@ -42,20 +51,26 @@ function learningCurves(results: readonly SeedResult[]): string {
     xLabel: 'epoch',
     yLabel: 'accuracy',
     yFormat: (v) => `${Number((100 * v).toPrecision(3))}%`,
-    series: series((e) => e.accuracy, (e) => e.valAccuracy),
+    series: series(
+      (e) => e.accuracy,
+      (e) => e.valAccuracy,
+    ),
   })
   const loss = lineChart({
     title: `Cross-entropy loss per epoch${seedNote}`,
     xLabel: 'epoch',
     yLabel: 'loss',
-    series: series((e) => e.loss, (e) => e.valLoss),
+    series: series(
+      (e) => e.loss,
+      (e) => e.valLoss,
+    ),
   })
   return `<div class="charts">${accuracy}${loss}</div>`
 }
 
 function mcChart(results: readonly SeedResult[]): string {
-  const T = results[0]!.mc.samples
-  const points = Array.from({ length: T }, (_, t) => [t + 1, mean(results.map((r) => r.mc.accuracyByPasses[t]!))] as [number, number])
+  const T = results[0].mc.samples
+  const points = Array.from({ length: T }, (_, t) => [t + 1, mean(results.map((r) => r.mc.accuracyByPasses[t]))] as [number, number])
   return lineChart({
     title: `Monte Carlo accuracy against T${results.length > 1 ? ` (mean of ${results.length} seeds)` : ''}`,
     xLabel: 'T (stochastic passes averaged)',
@@ -68,7 +83,7 @@ function mcChart(results: readonly SeedResult[]): string {
 
 function entropyChart(results: readonly SeedResult[], bins: number): string {
   return histogramChart({
-    title: `Predictive entropy of the Monte Carlo mean (T = ${results[0]!.mc.samples})`,
+    title: `Predictive entropy of the Monte Carlo mean (T = ${results[0].mc.samples})`,
     xLabel: 'entropy (nats; ln 10 = 2.30 is a uniform guess)',
     bins,
     lo: 0,
@@ -107,7 +122,7 @@ export interface ReportInput {
  */
 export function renderReport(input: ReportInput): string {
   const { results, context } = input
-  const first = results[0]!
+  const first = results[0]
   const seedsText = results.length > 1 ? `seeds 1 to ${results.length} (tables: mean ± standard deviation)` : `seed ${first.seed}`
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>thinnet demo: dropout on Fashion-MNIST</title>

@@ -60,7 +60,7 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   if (!(hi > lo)) return [lo]
   const raw = (hi - lo) / count
   const magnitude = 10 ** Math.floor(Math.log10(raw))
-  const step = ([1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= raw) ?? 10 * magnitude)
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= raw) ?? 10 * magnitude
   const ticks: number[] = []
   for (let t = Math.ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step) ticks.push(Number(t.toPrecision(12)))
   return ticks
@@ -87,7 +87,17 @@ interface Axes {
   svg: string
 }
 
-function axes(width: number, height: number, xr: [number, number], yr: [number, number], xLabel: string, yLabel: string, xTicks: number[], yTicks: number[], yFormat: (v: number) => string): Axes {
+function axes(
+  width: number,
+  height: number,
+  xr: [number, number],
+  yr: [number, number],
+  xLabel: string,
+  yLabel: string,
+  xTicks: number[],
+  yTicks: number[],
+  yFormat: (v: number) => string,
+): Axes {
   const [x0, x1] = [MARGIN.left, width - MARGIN.right]
   const [y0, y1] = [height - MARGIN.bottom, MARGIN.top]
   const x = (v: number) => x0 + ((v - xr[0]) / (xr[1] - xr[0] || 1)) * (x1 - x0)
@@ -171,7 +181,8 @@ export function lineChart(options: LineChartOptions): string {
     if (pts.length === 0) continue
     const d = pts.map(([px, py], i) => `${i === 0 ? 'M' : 'L'}${a.x(px).toFixed(1)} ${a.y(py).toFixed(1)}`).join(' ')
     body += `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''}/>`
-    if (pts.length <= 60) for (const [px, py] of pts) body += `<circle cx="${a.x(px).toFixed(1)}" cy="${a.y(py).toFixed(1)}" r="2" fill="${s.color}"/>`
+    if (pts.length <= 60)
+      for (const [px, py] of pts) body += `<circle cx="${a.x(px).toFixed(1)}" cy="${a.y(py).toFixed(1)}" r="2" fill="${s.color}"/>`
   }
   body += legend(width, plotHeight, items)
   return frame(width, height, options.title, body)
@@ -211,7 +222,7 @@ export function histogramChart(options: HistogramOptions): string {
   let body = a.svg
   const binWidth = (options.hi - options.lo) / options.bins
   options.series.forEach((s, k) => {
-    fractions[k]!.forEach((f, i) => {
+    fractions[k].forEach((f, i) => {
       if (f === 0) return
       const xa = a.x(options.lo + i * binWidth)
       const xb = a.x(options.lo + (i + 1) * binWidth)

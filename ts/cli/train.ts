@@ -11,8 +11,21 @@ import { invalidArg } from '../errors.js'
 import { load } from '../index.js'
 import type { Activation, DropoutMode } from '../backend.js'
 import { describeData, loadData } from './data.js'
+import { classified } from './classifier.js'
 import { epochLine, fixed, percent, plural, seconds } from './format.js'
-import { ACTIVATIONS, MODES, OPTIMIZERS, SCHEDULES, buildOptimizer, defaultLearningRate, describeMlp, mlpLayers, type MlpSpec, type OptimizerName, type ScheduleName } from './model-spec.js'
+import {
+  ACTIVATIONS,
+  MODES,
+  OPTIMIZERS,
+  SCHEDULES,
+  buildOptimizer,
+  defaultLearningRate,
+  describeMlp,
+  mlpLayers,
+  type MlpSpec,
+  type OptimizerName,
+  type ScheduleName,
+} from './model-spec.js'
 import { backendOption, dataOption, integer, nonNegativeNumber, positiveNumber, rate, seed, widths, type BackendChoice } from './options.js'
 import { FitProgress } from './progress.js'
 import { interruptSignal, runCommand } from './run.js'
@@ -45,8 +58,8 @@ async function train(flags: TrainFlags): Promise<number> {
   // An --out that cannot be created fails now, not after the training.
   if (flags.out !== undefined) {
     const out = flags.out
-    await mkdir(out, { recursive: true }).catch((error: Error) => {
-      throw invalidArg(`--out ${out}: cannot create that folder (${error.message})`)
+    await mkdir(out, { recursive: true }).catch((error: unknown) => {
+      throw invalidArg(`--out ${out}: cannot create that folder (${error instanceof Error ? error.message : String(error)})`)
     })
   }
   const tn = await load(flags.backend === undefined ? {} : { backend: flags.backend })
@@ -77,7 +90,9 @@ async function train(flags: TrainFlags): Promise<number> {
     console.log(`data       ${describeData(data)}`)
     console.log(`model      MLP ${describeMlp(spec)}, ${flags.mode} dropout, seed ${flags.seed}`)
     for (const line of model.summary().split('\n')) console.log(`           ${line}`)
-    console.log(`training   ${plural(flags.epochs, 'epoch')}, batch ${flags.batchSize}, ${describeOptimizerFlags(flags)}, ${tn.backend} backend (${tn.isa})`)
+    console.log(
+      `training   ${plural(flags.epochs, 'epoch')}, batch ${flags.batchSize}, ${describeOptimizerFlags(flags)}, ${tn.backend} backend (${tn.isa})`,
+    )
     await model.fit({
       x: data.train.images,
       y: data.train.labels,
@@ -97,7 +112,7 @@ async function train(flags: TrainFlags): Promise<number> {
     const testEval = await model.evaluate(data.test.images, data.test.labels)
     console.log(
       `weight scaling: train accuracy ${percent(trainEval.accuracy)}, test accuracy ${percent(testEval.accuracy)} ` +
-        `(test loss ${fixed(testEval.loss, 4)}), gap ${fixed(100 * (trainEval.accuracy! - testEval.accuracy!), 2)} pts`,
+        `(test loss ${fixed(testEval.loss, 4)}), gap ${fixed(100 * (classified(trainEval.accuracy, 'accuracy') - classified(testEval.accuracy, 'accuracy')), 2)} pts`,
     )
     if (flags.out !== undefined) {
       const saved = await model.save(flags.out, { optimizer })
@@ -118,7 +133,8 @@ function describeOptimizerFlags(flags: TrainFlags): string {
   if (flags.optimizer === 'momentum' || flags.optimizer === 'nesterov') parts.push(`momentum ${flags.momentum}`)
   if (flags.weightDecay !== undefined) parts.push(`weight decay ${flags.weightDecay}`)
   if (flags.schedule === 'cosine') parts.push(`cosine schedule over ${plural(flags.epochs, 'epoch')}`)
-  if (flags.schedule === 'step') parts.push(`step schedule x${flags.stepFactor} every ${plural(flags.stepEvery ?? Math.max(1, Math.round(flags.epochs / 3)), 'epoch')}`)
+  if (flags.schedule === 'step')
+    parts.push(`step schedule x${flags.stepFactor} every ${plural(flags.stepEvery ?? Math.max(1, Math.round(flags.epochs / 3)), 'epoch')}`)
   return parts.join(', ')
 }
 
@@ -134,29 +150,74 @@ function describeOptimizerFlags(flags: TrainFlags): string {
 export function trainCommand(): Command {
   return new Command('train')
     .description('train an MLP on Fashion-MNIST (softmax cross-entropy over the 10 classes) and optionally save it')
-    .addOption(new Option('--layers <widths>', 'hidden layer widths, comma-separated ("none" for a linear model)').argParser(widths).default([1024, 1024], '1024,1024'))
+    .addOption(
+      new Option('--layers <widths>', 'hidden layer widths, comma-separated ("none" for a linear model)')
+        .argParser(widths)
+        .default([1024, 1024], '1024,1024'),
+    )
     .addOption(new Option('--activation <name>', 'activation of the hidden layers').choices(ACTIVATIONS).default('relu'))
     .addOption(new Option('--input-dropout <rate>', 'dropout rate on the 784 inputs, in [0, 1)').argParser(rate).default(0.2))
     .addOption(new Option('--dropout <rate>', 'dropout rate after each hidden layer, in [0, 1)').argParser(rate).default(0.5))
     .addOption(
-      new Option('--mode <mode>', 'inverted: scale kept units by 1/(1-p) in training; classic: train unscaled, scale weights by 1-p at inference')
+      new Option(
+        '--mode <mode>',
+        'inverted: scale kept units by 1/(1-p) in training; classic: train unscaled, scale weights by 1-p at inference',
+      )
         .choices(MODES)
         .default('inverted'),
     )
-    .addOption(new Option('--max-norm <c>', "max-norm constraint: clip each unit's incoming weight vector to norm c after every step (default: none)").argParser(positiveNumber))
-    .addOption(new Option('--optimizer <name>', 'sgd (plain), momentum (SGD with momentum), nesterov, adam or adamw').choices(OPTIMIZERS).default('adam'))
-    .addOption(new Option('--lr <rate>', 'learning rate (default: 0.001 for adam and adamw, 0.05 for momentum and nesterov, 0.1 for sgd)').argParser(positiveNumber))
-    .addOption(new Option('--weight-decay <l>', 'L2 penalty (sgd, momentum, nesterov, adam) or decoupled weight decay (adamw) (default: 0; adamw 0.01)').argParser(nonNegativeNumber))
+    .addOption(
+      new Option(
+        '--max-norm <c>',
+        "max-norm constraint: clip each unit's incoming weight vector to norm c after every step (default: none)",
+      ).argParser(positiveNumber),
+    )
+    .addOption(
+      new Option('--optimizer <name>', 'sgd (plain), momentum (SGD with momentum), nesterov, adam or adamw')
+        .choices(OPTIMIZERS)
+        .default('adam'),
+    )
+    .addOption(
+      new Option('--lr <rate>', 'learning rate (default: 0.001 for adam and adamw, 0.05 for momentum and nesterov, 0.1 for sgd)').argParser(
+        positiveNumber,
+      ),
+    )
+    .addOption(
+      new Option(
+        '--weight-decay <l>',
+        'L2 penalty (sgd, momentum, nesterov, adam) or decoupled weight decay (adamw) (default: 0; adamw 0.01)',
+      ).argParser(nonNegativeNumber),
+    )
     .addOption(new Option('--momentum <m>', 'momentum of --optimizer momentum and nesterov, in [0, 1)').argParser(rate).default(0.9))
-    .addOption(new Option('--schedule <name>', 'learning-rate schedule: none (constant), step (x --step-factor every --step-every epochs) or cosine (annealed to 0 over --epochs)').choices(SCHEDULES).default('none'))
-    .addOption(new Option('--step-every <epochs>', 'epochs between steps of --schedule step (default: a third of --epochs)').argParser(positiveNumber))
+    .addOption(
+      new Option(
+        '--schedule <name>',
+        'learning-rate schedule: none (constant), step (x --step-factor every --step-every epochs) or cosine (annealed to 0 over --epochs)',
+      )
+        .choices(SCHEDULES)
+        .default('none'),
+    )
+    .addOption(
+      new Option('--step-every <epochs>', 'epochs between steps of --schedule step (default: a third of --epochs)').argParser(
+        positiveNumber,
+      ),
+    )
     .addOption(new Option('--step-factor <f>', 'factor of each step of --schedule step').argParser(nonNegativeNumber).default(0.1))
     .addOption(new Option('--epochs <n>', 'passes over the training set').argParser(integer(1)).default(10))
     .addOption(new Option('--batch-size <n>', 'examples per optimizer step').argParser(integer(1)).default(128))
-    .addOption(new Option('--seed <n>', 'seed of the initial weights, dropout masks and shuffling (same seed, same backend: same model)').argParser(seed).default(1n, '1'))
+    .addOption(
+      new Option('--seed <n>', 'seed of the initial weights, dropout masks and shuffling (same seed, same backend: same model)')
+        .argParser(seed)
+        .default(1n, '1'),
+    )
     .addOption(dataOption())
     .addOption(backendOption())
-    .addOption(new Option('--out <dir>', 'save the trained model here (model.json, weights.bin and the optimizer state optimizer.bin; read back by thinnet eval --model)'))
+    .addOption(
+      new Option(
+        '--out <dir>',
+        'save the trained model here (model.json, weights.bin and the optimizer state optimizer.bin; read back by thinnet eval --model)',
+      ),
+    )
     .addOption(new Option('--quiet', 'no progress bar (the per-epoch lines are still printed)').default(false))
     .action((flags: TrainFlags) => runCommand('thinnet train', () => train(flags)))
 }
