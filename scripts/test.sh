@@ -10,6 +10,9 @@ bash scripts/test-rust.sh
 step "type-check (facade, tests, benchmarks, demo page)"
 npm run typecheck
 
+step "lint (typescript-eslint strict-type-checked) and format check (Prettier)"
+npm run lint
+
 step "compiling the TypeScript (the CLI tests and the packed-tarball tests use dist/)"
 npm run build:ts
 

@@ -44,7 +44,14 @@ export interface Backend {
    * b [units] or undefined, y [rows, units] (written entirely), pre [rows, units] or undefined
    * (receives the pre-activation; gelu's backward needs it). Arrays do not overlap each other.
    */
-  dense(x: Float32Array, w: Float32Array, b: Float32Array | undefined, y: Float32Array, pre: Float32Array | undefined, args: DenseArgs): void
+  dense(
+    x: Float32Array,
+    w: Float32Array,
+    b: Float32Array | undefined,
+    y: Float32Array,
+    pre: Float32Array | undefined,
+    args: DenseArgs,
+  ): void
   /**
    * The fused layer backward (dense_backward): writes the gradients given in `grads` from dy
    * [rows, units], regenerating the forward masks from the same args. `saved` holds what the
@@ -56,8 +63,22 @@ export interface Backend {
    * never blocked; WASM: runs synchronously and resolves, as it has no threads here). The caller
    * must not touch, transfer or detach the arrays until the promise settles.
    */
-  denseAsync(x: Float32Array, w: Float32Array, b: Float32Array | undefined, y: Float32Array, pre: Float32Array | undefined, args: DenseArgs): Promise<void>
-  denseBackwardAsync(x: Float32Array, w: Float32Array, dy: Float32Array, saved: DenseSaved, grads: DenseGrads, args: DenseArgs): Promise<void>
+  denseAsync(
+    x: Float32Array,
+    w: Float32Array,
+    b: Float32Array | undefined,
+    y: Float32Array,
+    pre: Float32Array | undefined,
+    args: DenseArgs,
+  ): Promise<void>
+  denseBackwardAsync(
+    x: Float32Array,
+    w: Float32Array,
+    dy: Float32Array,
+    saved: DenseSaved,
+    grads: DenseGrads,
+    args: DenseArgs,
+  ): Promise<void>
   /** Plain C = A . B, row-major, A [m, k], B [k, n], C [m, n] (for benchmarks and tests). */
   gemm(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number): void
   /**

@@ -67,9 +67,7 @@ export class Generator {
     const offset = this.#offset
     // offset = 2^64 means every index is used: even a call of 0 elements has no valid offset.
     if (offset + count > TWO_POW_64 || offset === TWO_POW_64) {
-      throw invalidArg(
-        `n must keep offset + n at most 2^64 (a stream has 2^64 element indices), received n ${n} at offset ${offset}`,
-      )
+      throw invalidArg(`n must keep offset + n at most 2^64 (a stream has 2^64 element indices), received n ${n} at offset ${offset}`)
     }
     this.#offset = offset + count
     return { seed: this.#seed, offset }

@@ -44,11 +44,7 @@ export function mullo(a: number, b: number): number {
  * One Philox4x32-10 block: four 32-bit words from a 128-bit counter and a 64-bit key, written to
  * `out` (which may be `counter`). Every value is an unsigned 32-bit integer.
  */
-export function philoxBlock(
-  counter: ArrayLike<number>,
-  key: ArrayLike<number>,
-  out: { [i: number]: number },
-): void {
+export function philoxBlock(counter: ArrayLike<number>, key: ArrayLike<number>, out: { [i: number]: number }): void {
   let c0 = counter[0] >>> 0
   let c1 = counter[1] >>> 0
   let c2 = counter[2] >>> 0

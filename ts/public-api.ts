@@ -8,14 +8,7 @@ export type { BackendBuffer, BackendName, DropoutMode } from './backend.js'
 export type { DropoutMaskOptions, DropoutOptions, MaskOptions, U64 } from './types.js'
 export { Generator, type Draw } from './generator.js'
 export { ThinnetError, type ThinnetErrorCode } from './errors.js'
-export {
-  keepThreshold,
-  keptScale,
-  referenceDraw,
-  referenceDropout,
-  referenceDropoutBackward,
-  referenceMask,
-} from './reference.js'
+export { keepThreshold, keptScale, referenceDraw, referenceDropout, referenceDropoutBackward, referenceMask } from './reference.js'
 export { philox4x32_10 } from './philox.js'
 export type {
   Activation,

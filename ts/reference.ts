@@ -59,7 +59,7 @@ function forEachDraw(n: number, seed: bigint, stream: bigint, offset: bigint, vi
   const counter = [Number(block & MASK_32), Number(block >> 32n), Number(stream & MASK_32), Number(stream >> 32n)]
   const words = [0, 0, 0, 0]
   let lane = Number(offset & 3n)
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     philoxBlock(counter, key, words)
     for (; lane < 4 && i < n; lane++, i++) visit(i, words[lane])
     lane = 0

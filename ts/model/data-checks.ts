@@ -39,7 +39,9 @@ export function checkData(x: unknown, y: unknown, inputs: number, outputs: numbe
     for (let i = 0; i < y.length; i++) {
       const label = y[i]
       if (label < 0 || label >= outputs) {
-        throw invalidArg(`${yName}[${i}] = ${label} is not a class: labels must be in [0, ${outputs - 1}] for a model with ${outputs} outputs`)
+        throw invalidArg(
+          `${yName}[${i}] = ${label} is not a class: labels must be in [0, ${outputs - 1}] for a model with ${outputs} outputs`,
+        )
       }
     }
     return { x: x as Float32Array, rows, loss: 'crossEntropy', labels: y, targets: undefined }

@@ -110,7 +110,12 @@ export const MIN_PROBABILITY = 1e-12
  * softmax, e.g. a Monte Carlo mean), each probability clamped below at MIN_PROBABILITY so a
  * confident wrong answer costs a finite amount. Labels must already be checked; 0 rows give 0.
  */
-export function probabilityCrossEntropy(probabilities: ArrayLike<number>, labels: ArrayLike<number>, rows: number, outputs: number): number {
+export function probabilityCrossEntropy(
+  probabilities: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  rows: number,
+  outputs: number,
+): number {
   let total = 0
   for (let r = 0; r < rows; r++) total -= Math.log(Math.max(probabilities[r * outputs + labels[r]], MIN_PROBABILITY))
   return rows === 0 ? 0 : total / rows

@@ -262,7 +262,12 @@ export class OptimizerState {
 
 /** A short text such as "adam(lr 0.001)" or "sgd(lr step(0.1, every 10, x0.5), momentum 0.9, nesterov)". */
 export function describeOptimizer(o: Optimizer): string {
-  const lr = o.lr.kind === 'constant' ? `${o.lr.options.value}` : `${o.lr.kind}(${Object.entries(o.lr.options).map(([k, v]) => `${k} ${v}`).join(', ')})`
+  const lr =
+    o.lr.kind === 'constant'
+      ? `${o.lr.options.value}`
+      : `${o.lr.kind}(${Object.entries(o.lr.options)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')})`
   const parts = [`lr ${lr}`]
   if (o.kind === 'sgd') {
     if (o.momentum > 0) parts.push(`momentum ${o.momentum}`)

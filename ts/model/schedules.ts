@@ -117,7 +117,8 @@ export function linear(options: { from: number; to: number; epochs: number }): S
 /** A number (constant) or a Schedule, checked; `name` names it in messages. */
 export function checkSchedule(value: unknown, name: string): Schedule {
   if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value < 0) throw invalidArg(`${name} must be a finite number >= 0 or a schedule, received ${describeValue(value)}`)
+    if (!Number.isFinite(value) || value < 0)
+      throw invalidArg(`${name} must be a finite number >= 0 or a schedule, received ${describeValue(value)}`)
     return constant({ value })
   }
   if (typeof value === 'object' && value !== null && typeof (value as Schedule).at === 'function') return value as Schedule

@@ -270,29 +270,6 @@ export class Sequential {
     for (const layer of this.fused) layer.dispose()
   }
 
-  // ---- temporary: what serialize*.ts and deserialize*.ts still call (issue 11: they move to
-  // internalsOf(model), then these go; stripInternal keeps them out of the published types) ----
-
-  /** @internal */
-  get tn(): Ops {
-    return this.#internals.ops
-  }
-
-  /** @internal */
-  boundOptimizerState(optimizer: Optimizer): OptimizerState | undefined {
-    return this.#internals.boundOptimizerState(optimizer)
-  }
-
-  /** @internal */
-  restoreOptimizerState(optimizer: Optimizer, steps: number, values: readonly Float32Array[]): void {
-    this.#internals.restoreOptimizerState(optimizer, steps, values)
-  }
-
-  /** @internal */
-  live(): void {
-    this.#internals.live()
-  }
-
   /** The hooks fit, predict and the save path use (sequential-internals.ts), over this model's private state. */
   #makeInternals(): SequentialInternals {
     const live = (): void => {
@@ -302,7 +279,13 @@ export class Sequential {
       let state = this.#optimizers.get(optimizer)
       if (state === undefined) {
         const slots = this.fused.flatMap((layer, i): ParameterSlot[] => [
-          { layer: i, parameter: 'weights', length: layer.inputs * layer.units, param: () => layer.parameters().w, grad: () => layer.gradients().w },
+          {
+            layer: i,
+            parameter: 'weights',
+            length: layer.inputs * layer.units,
+            param: () => layer.parameters().w,
+            grad: () => layer.gradients().w,
+          },
           { layer: i, parameter: 'bias', length: layer.units, param: () => layer.parameters().b, grad: () => layer.gradients().b },
         ])
         state = new OptimizerState(this.#tn, optimizer, slots)
@@ -325,7 +308,8 @@ export class Sequential {
       optimizerState,
       boundOptimizerState: (optimizer) => this.#optimizers.get(optimizer),
       restoreOptimizerState: (optimizer, steps, values) => {
-        if (this.#optimizers.has(optimizer)) throw invalidArg('this optimizer already has state for this model: restoring is for a fresh one')
+        if (this.#optimizers.has(optimizer))
+          throw invalidArg('this optimizer already has state for this model: restoring is for a fresh one')
         const state = optimizerState(optimizer)
         state.restore(steps, (buffer, i) => buffer.view.set(values[i]))
         this.#restoredOptimizer = optimizer
