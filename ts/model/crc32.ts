@@ -2,10 +2,11 @@
  * CRC-32 (the polynomial of zlib, PNG and gzip: reflected 0xEDB88320, initial and final XOR
  * 0xFFFFFFFF), the checksum of the weights in model.json version 2 (serialize.ts).
  *
- * Written by hand, table-driven, because it must run unchanged in Node and in the browser entry
- * (ts/web.ts's module graph has no `node:` import, so node:zlib's crc32 is out, and it exists
- * only from Node 22.2), and 20 lines do not justify a runtime dependency the package has none of
- * for this. Speed: about 0.27 GiB/s (64 MiB in 229 ms, Node 20, one byte per table step), so
+ * Written by hand, table-driven, because it must run unchanged in Node and in the browser entry,
+ * and nothing reachable does both: ts/web.ts's module graph has no `node:` import, so node:zlib's
+ * crc32 is out (and it exists only from Node 22.2); npm's crc-32 (SheetJS, 1.2.2) ships CommonJS
+ * only, which a plain Rollup build of the browser entry cannot bundle; npm's crc (4.3) needs the
+ * `buffer` polyfill in browsers. Twenty lines cost less than either. Speed: about 0.27 GiB/s (64 MiB in 229 ms, Node 20, one byte per table step), so
  * about 15 ms for the 4 MB of a 784-1024-10 model, small next to building it.
  */
 
