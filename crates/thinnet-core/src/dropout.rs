@@ -25,7 +25,7 @@ impl Default for Exec {
 
 /// Raw pointers that chunks on other threads may use: the chunks are disjoint.
 #[derive(Clone, Copy)]
-struct SendPtr<T>(*mut T);
+pub(crate) struct SendPtr<T>(pub(crate) *mut T);
 // SAFETY: only used to hand disjoint sub-ranges of one buffer to scoped threads.
 unsafe impl<T> Send for SendPtr<T> {}
 // SAFETY: as above; the pointer itself is never written through by two threads at one index.
@@ -34,7 +34,7 @@ unsafe impl<T> Sync for SendPtr<T> {}
 impl<T> SendPtr<T> {
     /// Closures must call this rather than read `.0`: edition 2021 closures would capture the bare
     /// field, which is not Sync.
-    fn get(self) -> *mut T {
+    pub(crate) fn get(self) -> *mut T {
         self.0
     }
 }
@@ -153,7 +153,7 @@ pub fn dropout_mask_with(out: &mut [u32], n: usize, spec: &MaskSpec, exec: Exec)
     Ok(())
 }
 
-fn check_isa(isa: Isa) -> Result<(), Error> {
+pub(crate) fn check_isa(isa: Isa) -> Result<(), Error> {
     if isa.is_available() {
         Ok(())
     } else {

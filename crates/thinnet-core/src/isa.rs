@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::error::Error;
-use crate::kernel::{ApplyFn, MaskFn};
+use crate::kernel::{AlphaFn, ApplyFn, GaussFn, MaskFn, RawFn};
 use crate::scalar;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,14 +58,44 @@ impl Isa {
         debug_assert!(self.is_available());
         match self {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => Kernels { apply: crate::x86_avx2::apply, mask: crate::x86_avx2::mask },
+            Isa::Avx2 => Kernels {
+                apply: crate::x86_avx2::apply,
+                mask: crate::x86_avx2::mask,
+                raw: crate::x86_avx2::raw,
+                alpha: crate::x86_avx2::alpha,
+                gauss: crate::x86_avx2::gauss,
+            },
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => Kernels { apply: crate::x86_avx512::apply, mask: crate::x86_avx512::mask },
+            Isa::Avx512 => Kernels {
+                apply: crate::x86_avx512::apply,
+                mask: crate::x86_avx512::mask,
+                raw: crate::x86_avx512::raw,
+                alpha: crate::x86_avx512::alpha,
+                gauss: crate::x86_avx512::gauss,
+            },
             #[cfg(target_arch = "aarch64")]
-            Isa::Neon => Kernels { apply: crate::neon::apply, mask: crate::neon::mask },
+            Isa::Neon => Kernels {
+                apply: crate::neon::apply,
+                mask: crate::neon::mask,
+                raw: crate::neon::raw,
+                alpha: crate::neon::alpha,
+                gauss: crate::neon::gauss,
+            },
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-            Isa::Simd128 => Kernels { apply: crate::simd128::apply, mask: crate::simd128::mask },
-            _ => Kernels { apply: scalar::apply, mask: scalar::mask },
+            Isa::Simd128 => Kernels {
+                apply: crate::simd128::apply,
+                mask: crate::simd128::mask,
+                raw: crate::simd128::raw,
+                alpha: crate::simd128::alpha,
+                gauss: crate::simd128::gauss,
+            },
+            _ => Kernels {
+                apply: scalar::apply,
+                mask: scalar::mask,
+                raw: scalar::raw,
+                alpha: scalar::alpha,
+                gauss: scalar::gauss,
+            },
         }
     }
 
@@ -78,6 +108,11 @@ impl Isa {
 pub(crate) struct Kernels {
     pub apply: ApplyFn,
     pub mask: MaskFn,
+    /// Read by the tests; each path's Gaussian kernel calls its own draw kernel directly.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub raw: RawFn,
+    pub alpha: AlphaFn,
+    pub gauss: GaussFn,
 }
 
 /// The best path this build and CPU offer.

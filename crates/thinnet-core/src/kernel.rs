@@ -26,6 +26,27 @@ pub(crate) type ApplyFn = unsafe fn(src: *const f32, dst: *mut f32, n: usize, fi
 /// `out` is writable for ceil(n / 32) words.
 pub(crate) type MaskFn = unsafe fn(out: *mut u32, n: usize, first: u64, draws: Draws);
 
+/// Writes the raw draws of elements first..first + n: out[i] = draw(first + i), the Philox words
+/// the Gaussian members turn into normal variates (docs/DROPOUT-FAMILY.md, section 4).
+///
+/// # Safety
+/// `out` is writable for n words.
+pub(crate) type RawFn = unsafe fn(out: *mut u32, n: usize, first: u64, d: Draws);
+
+/// Alpha dropout of elements first..first + n (kept: fround(fround(x * a) + b), dropped: d).
+///
+/// # Safety
+/// As [`ApplyFn`].
+pub(crate) type AlphaFn =
+    unsafe fn(src: *const f32, dst: *mut f32, n: usize, first: u64, d: Draws, t: crate::family::Affine);
+
+/// Gaussian dropout or noise of normals first..first + n (`d.threshold` unused).
+///
+/// # Safety
+/// As [`ApplyFn`].
+pub(crate) type GaussFn =
+    unsafe fn(src: *const f32, dst: *mut f32, n: usize, first: u64, d: Draws, g: crate::family::GaussOp);
+
 /// Appends bit runs, least significant bit first, to a word array. SIMD mask kernels produce
 /// 16 to 64 bits per step that need not start on a word boundary (the call's offset need not be
 /// a multiple of 4); this keeps that bookkeeping in one place.

@@ -15,6 +15,7 @@ pub mod boundary;
 mod dense;
 mod dropout;
 mod error;
+pub mod family;
 mod gemm;
 mod isa;
 mod kernel;
@@ -45,6 +46,10 @@ pub use dropout::{
     dropout_mask_with, dropout_with, Exec,
 };
 pub use error::{Error, ErrorCode};
+pub use family::{
+    alpha_constants, noise, noise_in_place, noise_in_place_with, noise_with, Affine, Broadcast, GaussOp, NoiseKind,
+    NoiseSpec,
+};
 pub use gemm::{gemm, gemm_blocking, MatMut, MatRef};
 pub use isa::{active_isa, detect, force_isa, Isa, ALL_ISAS};
 pub use kernel::mask_words;

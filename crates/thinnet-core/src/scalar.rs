@@ -1,6 +1,7 @@
 //! The scalar path: the reference every SIMD path must equal bit for bit, and the fallback on
 //! machines without one. Written for clarity first; it still computes each Philox block once.
 
+use crate::family::{alpha_body, gauss_body, Affine, GaussOp};
 use crate::kernel::{BitWriter, Draws};
 use crate::philox::{counter, philox4x32_10};
 
@@ -45,4 +46,40 @@ pub(crate) unsafe fn mask(out: *mut u32, n: usize, first: u64, d: Draws) {
         writer.push(u32::from(words[(j & 3) as usize] >= d.threshold), 1);
     }
     writer.finish();
+}
+
+/// See [`crate::kernel::RawFn`].
+///
+/// # Safety
+/// As [`crate::kernel::RawFn`].
+pub(crate) unsafe fn raw(out: *mut u32, n: usize, first: u64, d: Draws) {
+    let mut block = u64::MAX;
+    let mut words = [0u32; 4];
+    for i in 0..n {
+        let j = first + i as u64;
+        if j >> 2 != block {
+            block = j >> 2;
+            words = philox4x32_10(counter(block, d.stream), d.key);
+        }
+        // SAFETY: i < n words, writable (caller).
+        unsafe { out.add(i).write(words[(j & 3) as usize]) }
+    }
+}
+
+/// See [`crate::kernel::AlphaFn`]: the reference of every path's alpha kernel.
+///
+/// # Safety
+/// As [`crate::kernel::AlphaFn`].
+pub(crate) unsafe fn alpha(src: *const f32, dst: *mut f32, n: usize, first: u64, d: Draws, t: Affine) {
+    // SAFETY: forwarded from this function's contract; the scalar mask runs anywhere.
+    unsafe { alpha_body(mask, src, dst, n, first, d, t) }
+}
+
+/// See [`crate::kernel::GaussFn`]: the reference of every path's Gaussian kernel.
+///
+/// # Safety
+/// As [`crate::kernel::GaussFn`].
+pub(crate) unsafe fn gauss(src: *const f32, dst: *mut f32, n: usize, first: u64, d: Draws, g: GaussOp) {
+    // SAFETY: forwarded from this function's contract; the scalar draws run anywhere.
+    unsafe { gauss_body(raw, src, dst, n, first, d, g) }
 }

@@ -32,6 +32,7 @@
 
 use std::arch::wasm32::*;
 
+use crate::family::{alpha_body, gauss_body, Affine, GaussOp};
 use crate::kernel::{head_len, push_scalar_bits, BitWriter, Draws};
 use crate::philox::{round_keys, M0, M1, ROUNDS};
 use crate::scalar;
@@ -218,4 +219,50 @@ pub(crate) unsafe fn mask(out: *mut u32, n: usize, first: u64, d: Draws) {
     }
     push_scalar_bits(&mut writer, n - i, first + i as u64, d);
     writer.finish();
+}
+
+/// See [`crate::kernel::RawFn`].
+///
+/// # Safety
+/// As [`crate::kernel::RawFn`].
+pub(crate) unsafe fn raw(out: *mut u32, n: usize, first: u64, d: Draws) {
+    let head = head_len(first, n);
+    let body = (n - head) / STEP * STEP;
+    // SAFETY: every store below is inside out[0..n], which the caller guarantees writable.
+    unsafe {
+        scalar::raw(out, head, first, d);
+        let k = Consts::new(d);
+        let mut i = head;
+        while i < head + body {
+            let b0 = (first + i as u64) >> 2;
+            if wraps(b0) {
+                scalar::raw(out.add(i), STEP, first + i as u64, d);
+            } else {
+                for (w, u) in draws(b0, &k).iter().enumerate() {
+                    std::ptr::write_unaligned(out.add(i + 4 * w) as *mut v128, *u);
+                }
+            }
+            i += STEP;
+        }
+        scalar::raw(out.add(i), n - i, first + i as u64, d);
+    }
+}
+
+/// See [`crate::kernel::AlphaFn`]: [`crate::family`]'s body over this path's mask kernel (the
+/// whole build has simd128, so LLVM vectorizes it here).
+///
+/// # Safety
+/// As [`crate::kernel::AlphaFn`].
+pub(crate) unsafe fn alpha(src: *const f32, dst: *mut f32, n: usize, first: u64, d: Draws, t: Affine) {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { alpha_body(mask, src, dst, n, first, d, t) }
+}
+
+/// See [`crate::kernel::GaussFn`], over this path's draw kernel.
+///
+/// # Safety
+/// As [`crate::kernel::GaussFn`].
+pub(crate) unsafe fn gauss(src: *const f32, dst: *mut f32, n: usize, first: u64, d: Draws, g: GaussOp) {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { gauss_body(raw, src, dst, n, first, d, g) }
 }

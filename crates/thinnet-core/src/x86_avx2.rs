@@ -5,6 +5,7 @@
 
 use std::arch::x86_64::*;
 
+use crate::family::{alpha_body, gauss_body, Affine, GaussOp};
 use crate::kernel::{head_len, push_scalar_bits, BitWriter, Draws};
 use crate::philox::{round_keys, M0, M1, ROUNDS};
 use crate::scalar;
@@ -152,4 +153,49 @@ pub(crate) unsafe fn mask(out: *mut u32, n: usize, first: u64, d: Draws) {
         push_scalar_bits(&mut writer, n - i, first + i as u64, d);
         writer.finish();
     }
+}
+
+/// See [`crate::kernel::RawFn`].
+///
+/// # Safety
+/// As [`crate::kernel::RawFn`], and the CPU supports AVX2 (`is_supported`).
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn raw(out: *mut u32, n: usize, first: u64, d: Draws) {
+    let head = head_len(first, n);
+    let body = (n - head) / STEP * STEP;
+    // SAFETY: every store below is inside out[0..n], which the caller guarantees writable.
+    unsafe {
+        scalar::raw(out, head, first, d);
+        let (stream, keys) = constants(d);
+        let mut i = head;
+        while i < head + body {
+            let u = draws((first + i as u64) >> 2, stream, &keys);
+            for (w, uw) in u.iter().enumerate() {
+                _mm256_storeu_si256(out.add(i + 8 * w) as *mut __m256i, *uw);
+            }
+            i += STEP;
+        }
+        scalar::raw(out.add(i), n - i, first + i as u64, d);
+    }
+}
+
+/// See [`crate::kernel::AlphaFn`]: [`crate::family`]'s body over this path's mask kernel,
+/// vectorized for AVX2 by inlining.
+///
+/// # Safety
+/// As [`crate::kernel::AlphaFn`], and the CPU supports AVX2 (`is_supported`).
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn alpha(src: *const f32, dst: *mut f32, n: usize, first: u64, d: Draws, t: Affine) {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { alpha_body(mask, src, dst, n, first, d, t) }
+}
+
+/// See [`crate::kernel::GaussFn`], over this path's draw kernel.
+///
+/// # Safety
+/// As [`crate::kernel::GaussFn`], and the CPU supports AVX2 (`is_supported`).
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn gauss(src: *const f32, dst: *mut f32, n: usize, first: u64, d: Draws, g: GaussOp) {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { gauss_body(raw, src, dst, n, first, d, g) }
 }

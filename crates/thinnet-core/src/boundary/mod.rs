@@ -1,6 +1,6 @@
 //! The boundary every binding shares: what the N-API addon and the WASM module receive from
 //! JavaScript, decoded and checked once, here, for what memory safety and the transport need:
-//! regions of caller memory and the no-overlap rule between outputs and everything else a call
+//! the dropout family's record and shapes (`noise`), regions of caller memory and the no-overlap rule between outputs and everything else a call
 //! touches (`region`), the dense calls' dropout spec block (`spec_block`, written by
 //! ts/backends/wasm-spec-block.ts), the scalar arguments and optimizer blocks (`calls`), and each
 //! op's call as plain data that checks its overlap rules and makes the one core call (`ops`). User
@@ -8,12 +8,14 @@
 //! check the shapes they need; a binding only reads its transport and calls through here.
 
 mod calls;
+mod noise;
 mod ops;
 mod pinned;
 mod region;
 mod spec_block;
 
 pub use calls::{adam_params, check_gemm, f64_block, flag, join, mode, sgd_params, ADAM_WORDS, SGD_WORDS};
+pub use noise::{broadcast_of, parse_noise_record_bytes, NoiseCall};
 pub use ops::{
     AdamCall, DenseBackwardCall, DenseForwardCall, DropoutCall, GemmCall, MaskCall, PlannedBackward, PlannedForward,
     SgdCall,

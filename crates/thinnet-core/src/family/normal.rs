@@ -1,0 +1,188 @@
+//! Normal variates from Philox (docs/DROPOUT-FAMILY.md section 4): Box-Muller on two 32-bit
+//! draws, with ln, cos and sin as float32 polynomials in a fixed operation order and no FMA, so
+//! that every instruction set, WASM and the TypeScript reference give the same bits. The
+//! constants are written as float32 bit patterns, as the contract gives them: a decimal literal
+//! could round differently in Rust (decimal to f32) and in JavaScript (decimal to f64 to f32).
+
+use crate::kernel::{Draws, RawFn};
+
+// f32::from_bits is const only from Rust 1.83; Debian's 1.63 builds this crate for wasm32.
+#[allow(unknown_lints, unnecessary_transmutes)]
+const fn f(bits: u32) -> f32 {
+    // A transmute of u32 to f32 is exact.
+    // SAFETY: every u32 is a valid f32 bit pattern.
+    unsafe { std::mem::transmute::<u32, f32>(bits) }
+}
+
+/// Cephes logf's polynomial, highest degree first.
+const LOG_P: [f32; 9] = [
+    f(0x3d90_21bb),
+    f(0xbdeb_d1b8),
+    f(0x3def_251a),
+    f(0xbdfe_5d4f),
+    f(0x3e11_e9bf),
+    f(0xbe2a_ae50),
+    f(0x3e4c_ceac),
+    f(0xbe7f_fffc),
+    f(0x3eaa_aaaa),
+];
+const SQRT2: f32 = f(0x3fb5_04f3);
+const LN2_HI: f32 = f(0x3f31_8000);
+const LN2_LO: f32 = f(0xb95e_8083);
+/// cos(pi r / 2) and sin(pi r / 2) as Taylor polynomials in r, for |r| <= 1/2.
+const C2: f32 = f(0xbf9d_e9e6);
+const C4: f32 = f(0x3e81_e0f8);
+const C6: f32 = f(0xbcaa_e9e4);
+const C8: f32 = f(0x3a70_fa83);
+const S1: f32 = f(0x3fc9_0fdb);
+const S3: f32 = f(0xbf25_5de7);
+const S5: f32 = f(0x3da3_35e3);
+const S7: f32 = f(0xbb99_6966);
+const S9: f32 = f(0x3928_3c1a);
+/// 2^-22: scales the angle's integer remainder to r.
+const TWO_POW_MINUS_22: f32 = f(0x3480_0000);
+
+/// The normal variate of the draws u0 = draw(2j), u1 = draw(2j + 1). Branch-free (selects
+/// only), so that the loop in `gauss_body` vectorizes.
+#[inline(always)]
+pub fn normal(u0: u32, u1: u32) -> f32 {
+    // Radius: sqrt(-2 ln u), u = k 2^-24 with k = (u0 >> 8) + 1 in [1, 2^24].
+    let v = ((u0 >> 8) + 1) as f32; // exact below 2^24 + 1
+    let bits = v.to_bits();
+    let e = (bits >> 23) as i32 - 127;
+    let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
+    let big = m > SQRT2;
+    let m = if big { m * 0.5 } else { m };
+    let e = if big { e + 1 } else { e };
+    let x = m - 1.0;
+    let z = x * x;
+    let mut p = LOG_P[0];
+    for &c in &LOG_P[1..] {
+        p = p * x + c;
+    }
+    let mut y = (x * z) * p;
+    y -= 0.5 * z;
+    let ln_m = x + y;
+    let big_e = (e - 24) as f32;
+    let ln_u = (big_e * LN2_LO + ln_m) + big_e * LN2_HI;
+    let rho = (-2.0 * ln_u).sqrt();
+
+    // Angle: cos(2 pi t), t = w 2^-24, as cos(pi/2 (q + r)) with q = round(4t), r = 4t - q.
+    let w = (u1 >> 8) as i32;
+    let q = (w + (1 << 21)) >> 22;
+    let r = (w - (q << 22)) as f32 * TWO_POW_MINUS_22;
+    let r2 = r * r;
+    let mut c = C8;
+    c = c * r2 + C6;
+    c = c * r2 + C4;
+    c = c * r2 + C2;
+    c = c * r2 + 1.0;
+    let mut s = S9;
+    s = s * r2 + S7;
+    s = s * r2 + S5;
+    s = s * r2 + S3;
+    s = s * r2 + S1;
+    s *= r;
+    let quadrant = q & 3;
+    let value = if quadrant & 1 == 0 { c } else { s };
+    // Quadrants 1 and 2 negate: cos(pi/2 (1 + r)) = -sin, cos(pi/2 (2 + r)) = -cos.
+    let negate = (quadrant == 1) | (quadrant == 2);
+    let cosine = f32::from_bits(value.to_bits() ^ (u32::from(negate) << 31));
+    rho * cosine
+}
+
+/// What a Gaussian call does with each normal z (sigma already rounded to float32).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum GaussOp {
+    /// Gaussian dropout, forward and backward: y = fround(x * fround(1 + fround(sigma * z))).
+    Multiply { sigma: f32 },
+    /// Gaussian noise: y = fround(x + fround(sigma * z)).
+    Add { sigma: f32 },
+}
+
+/// Normals per chunk: 512 normals (1,024 draws, 4 KiB) stay in L1 between the two loops.
+const CHUNK: usize = 512;
+
+/// Gaussian dropout or noise over normals first..first + n, with `raw`, the instruction set's
+/// draw kernel. Instantiated in each path's `#[target_feature]` function like `alpha_body`.
+///
+/// # Safety
+/// As [`crate::kernel::ApplyFn`]; `raw` is safe to call on this CPU; 2 (first + n) <= 2^64.
+#[inline(always)]
+pub(crate) unsafe fn gauss_body(
+    raw: RawFn,
+    src: *const f32,
+    dst: *mut f32,
+    n: usize,
+    first: u64,
+    d: Draws,
+    g: GaussOp,
+) {
+    let mut words = [0u32; 2 * CHUNK];
+    let mut done = 0;
+    while done < n {
+        let len = CHUNK.min(n - done);
+        // SAFETY: `words` holds 2 * CHUNK >= 2 len words; elements done..done + len are inside
+        // the caller's n, each read before it is written (src == dst allowed).
+        unsafe {
+            raw(words.as_mut_ptr(), 2 * len, 2 * (first + done as u64), d);
+            let (src, dst) = (src.add(done), dst.add(done));
+            match g {
+                GaussOp::Multiply { sigma } => {
+                    for i in 0..len {
+                        let noise = 1.0 + sigma * normal(words[2 * i], words[2 * i + 1]);
+                        dst.add(i).write(src.add(i).read() * noise);
+                    }
+                }
+                GaussOp::Add { sigma } => {
+                    for i in 0..len {
+                        let noise = sigma * normal(words[2 * i], words[2 * i + 1]);
+                        dst.add(i).write(src.add(i).read() + noise);
+                    }
+                }
+            }
+        }
+        done += len;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Box-Muller in float64 from the same two draws (the same u and t).
+    fn box_muller(u0: u32, u1: u32) -> f64 {
+        let u = f64::from((u0 >> 8) + 1) / 16_777_216.0;
+        let t = f64::from(u1 >> 8) / 16_777_216.0;
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * t).cos()
+    }
+
+    #[test]
+    fn constants_are_the_contract_values() {
+        assert_eq!(SQRT2, std::f32::consts::SQRT_2);
+        assert_eq!(S1, std::f32::consts::FRAC_PI_2);
+        assert_eq!(LN2_HI, 0.693_359_4);
+        assert_eq!(TWO_POW_MINUS_22, 1.0 / 4_194_304.0);
+        let half_pi = std::f64::consts::FRAC_PI_2;
+        assert_eq!(C2, (-half_pi * half_pi / 2.0) as f32);
+        assert_eq!(S9, (half_pi.powi(9) / 362_880.0) as f32);
+    }
+
+    #[test]
+    fn close_to_float64_box_muller_on_a_grid_of_draws() {
+        // Every radius and every angle class, including u = 1 (k = 2^24) and the smallest u.
+        let mut worst = 0.0f64;
+        for a in (0..=u32::MAX).step_by(65_537 * 251) {
+            for b in (0..=u32::MAX).step_by(65_537 * 13) {
+                let got = f64::from(normal(a, b));
+                let want = box_muller(a, b);
+                let err = (got - want).abs() / want.abs().max(1.0);
+                worst = worst.max(err);
+            }
+        }
+        assert!(worst < 1e-6, "worst relative error {}", worst);
+        assert_eq!(normal(u32::MAX, 0), 0.0); // u = 1: radius 0
+        let tail = normal(0, 0); // u = 2^-24, t = 0: the largest value
+        assert!((f64::from(tail) - (48.0 * std::f64::consts::LN_2).sqrt()).abs() < 1e-5, "{}", tail);
+    }
+}
