@@ -4,7 +4,7 @@ import type { Activation, KernelSpec } from '../ts/backend.js'
 import type { DenseDropoutOptions } from '../ts/index.js'
 import { rng } from './util.js'
 
-export const ACTIVATIONS: readonly Activation[] = ['linear', 'relu', 'leakyRelu', 'gelu', 'tanh', 'sigmoid']
+export const ACTIVATIONS: readonly Activation[] = ['linear', 'relu', 'leakyRelu', 'gelu', 'tanh', 'sigmoid', 'selu']
 
 /** The sizes issue 3 names for rows, inputs and units. */
 export const SIZES = [0, 1, 2, 3, 7, 16, 17, 33, 64, 127, 128, 129, 300] as const

@@ -171,7 +171,7 @@ const CASES: Case[] = [
     what: 'an unknown activation',
     call: dense(() => ({ activation: 'softmax' })),
     code: 'ERR_INVALID_ARG',
-    message: /^activation must be one of 'linear', 'relu', 'leakyRelu', 'gelu', 'tanh', 'sigmoid', received the string "softmax"$/,
+    message: /^activation must be one of 'linear', 'relu', 'leakyRelu', 'gelu', 'tanh', 'sigmoid', 'selu', received the string "softmax"$/,
   },
   {
     what: 'an unknown activation in backward',
@@ -324,6 +324,13 @@ const CASES: Case[] = [
     code: 'ERR_INVALID_ARG',
     message:
       /^activation 'gelu' needs pre, the pre-activation dense writes to its pre option \(gelu's derivative is no function of y\), received none$/,
+  },
+  {
+    what: 'selu without pre',
+    call: backward(() => ({ activation: 'selu' })),
+    code: 'ERR_INVALID_ARG',
+    message:
+      /^activation 'selu' needs pre, the pre-activation dense writes to its pre option \(selu's derivative from y would not be exact\), received none$/,
   },
   ...(['relu', 'leakyRelu', 'tanh', 'sigmoid'] as const).map((activation): Case => ({
     what: `${activation} without y or pre`,

@@ -13,6 +13,53 @@ import { keptScale, referenceDropout, referenceMask } from '../ts/reference.js'
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI)
 
+/** A float32 from its bits: the kernels' constants exactly (a decimal could round twice here). */
+function f32(bits: number): number {
+  return new Float32Array(new Uint32Array([bits]).buffer)[0]
+}
+
+/** selu's float32 constants: fround(1.0507009873554805) and fround(1.7580993408473766). */
+export const SELU_LAMBDA = f32(0x3f867d5f)
+export const SELU_LAMBDA_ALPHA = f32(0x3fe10966)
+
+const f = Math.fround
+const LOG2E = f32(0x3fb8aa3b)
+const LN2_HI = f32(0x3f318000)
+const LN2_LO = f32(0xb95e8083)
+const ROUND = f32(0x4b400000)
+const EXP_P = [0x39506967, 0x3ab743ce, 0x3c088908, 0x3d2aa9c1, 0x3e2aaaaa, 0x3f000000].map(f32)
+
+/** 2^n for n in [-127, 128] as a float32 (n = -127 and 128 give 0 and infinity bits, as in Rust). */
+function pow2(n: number): number {
+  return f32(((n + 127) << 23) >>> 0)
+}
+
+/**
+ * The kernels' float32 exp (crates/thinnet-core/src/dense/activation.rs `exp`), operation for
+ * operation with a Math.fround after each: Cody-Waite reduction, Cephes' polynomial, 2^n as two
+ * powers of two. Bit-identical to the Rust function for every float32 input.
+ */
+export function expF32(x: number): number {
+  // clamp(-104, 89), keeping NaN.
+  const c = x < -104 ? -104 : x > 89 ? 89 : x
+  const t = f(f(c * LOG2E) + ROUND)
+  const n = f(t - ROUND)
+  const ni = new Int32Array(new Float32Array([t]).buffer)[0] - 0x4b400000
+  let r = f(c - f(n * LN2_HI))
+  r = f(r - f(n * LN2_LO))
+  let p = EXP_P[0]
+  for (let i = 1; i < EXP_P.length; i++) p = f(f(p * r) + EXP_P[i])
+  p = f(f(f(p * f(r * r)) + r) + 1)
+  const n1 = ni >> 1
+  const n2 = ni - n1
+  return f(f(p * pow2(n1)) * pow2(n2))
+}
+
+/** selu in the kernels' float32 order: LAMBDA * z for z > 0, else LAMBDA_ALPHA * (exp(z) - 1). */
+export function seluF32(z: number): number {
+  return z > 0 ? f(SELU_LAMBDA * z) : f(SELU_LAMBDA_ALPHA * f(expF32(z) - 1))
+}
+
 /** float32 epsilon, 2^-23. */
 export const EPS32 = 2 ** -23
 
@@ -31,7 +78,18 @@ export function act64(act: Activation, alpha: number, z: number): number {
       return Math.tanh(z)
     case 'sigmoid':
       return 1 / (1 + Math.exp(-z))
+    // With the kernels' float32 constants, so that only their arithmetic is measured.
+    case 'selu':
+      return z > 0 ? SELU_LAMBDA * z : SELU_LAMBDA_ALPHA * Math.expm1(z)
   }
+}
+
+/**
+ * An absolute error an activation may add beyond its relative one: selu's exp(z) - 1 cancels
+ * near 0 (a few ulp of 1, times LAMBDA_ALPHA); the others none.
+ */
+export function absoluteError(act: Activation): number {
+  return act === 'selu' ? 2 * EPS32 * SELU_LAMBDA_ALPHA : 0
 }
 
 /**
@@ -58,6 +116,9 @@ export function derivative64(act: Activation, alpha: number, z: number): number 
       const s = 1 / (1 + Math.exp(-z))
       return s * (1 - s)
     }
+    // z > 0 is false for NaN: NaN, as in the kernels.
+    case 'selu':
+      return z > 0 ? SELU_LAMBDA : SELU_LAMBDA_ALPHA * Math.exp(z)
   }
 }
 
@@ -73,6 +134,7 @@ export function slopeBound(act: Activation, alpha: number): number {
   if (act === 'leakyRelu') return Math.max(1, alpha)
   if (act === 'gelu') return 1.2
   if (act === 'sigmoid') return 0.25
+  if (act === 'selu') return SELU_LAMBDA_ALPHA
   return 1
 }
 

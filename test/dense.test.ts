@@ -21,6 +21,7 @@ import { keptScale, type Thinnet } from '../ts/index.js'
 import { describeBackends } from './backends.js'
 import { ACTIVATIONS, describeDropouts, dropouts, layerData, shapeWalk, spec, type Dropouts, type LayerData } from './dense-data.js'
 import {
+  absoluteError,
   EPS32,
   firstOutside,
   referenceDenseBackward,
@@ -78,7 +79,13 @@ function reference(c: Case): Reference {
   const y32 = Float32Array.from(forward.y)
   const pre32 = Float32Array.from(forward.z)
   const variants: Reference['backward'][number]['from'][] =
-    c.activation === 'linear' ? ['nothing'] : c.activation === 'gelu' ? ['pre'] : c.from ? [c.from] : ['y', 'pre']
+    c.activation === 'linear'
+      ? ['nothing']
+      : c.activation === 'gelu' || c.activation === 'selu'
+        ? ['pre']
+        : c.from
+          ? [c.from]
+          : ['y', 'pre']
   const backward = variants.map((from) => {
     const saved = from === 'y' ? { y: y32 } : from === 'pre' ? { pre: pre32 } : {}
     return { from, saved, g: referenceDenseBackward(data.x, data.w, data.dy, saved, args) }
@@ -104,7 +111,8 @@ function check(tn: Thinnet, c: Case, withPre = true): void {
   const zTol = (i: number) => tolerance(inputs, f.zMag[i])
   if (pre) expect(firstOutside(pre, f.z, zTol), `${show(c)}: pre`).toBeNull()
   const slope = slopeBound(activation, ALPHA)
-  const yTol = (i: number) => outScale * (slope * zTol(i) + 8 * EPS32 * (Math.abs(f.a[i]) + Math.abs(f.z[i]))) + 1e-30
+  const yTol = (i: number) =>
+    outScale * (slope * zTol(i) + 8 * EPS32 * (Math.abs(f.a[i]) + Math.abs(f.z[i])) + absoluteError(activation)) + 1e-30
   expect(firstOutside(out, f.y, yTol), `${show(c)}: y`).toBeNull()
   for (let i = 0; i < out.length; i++) {
     if (f.y[i] === 0 && f.a[i] !== 0 && !Object.is(out[i], 0)) {
@@ -175,7 +183,7 @@ describeBackends('dense against the float64 reference', (tn) => {
   }
 
   it('classic mode, the DropConnect mean rule, and p = 0, 1 and 0.999', () => {
-    for (const activation of ['sigmoid', 'tanh', 'relu', 'gelu'] as const) {
+    for (const activation of ['sigmoid', 'tanh', 'relu', 'gelu', 'selu'] as const) {
       for (const [k, drop] of [CLASSIC, MEAN, P_EDGES].entries()) {
         check(tn, { rows: 33, inputs: 64, units: 17, activation, drop, seed: 900 + k })
       }

@@ -217,7 +217,7 @@ describeBackends('DropoutDense', (tn: Thinnet) => {
       [{ dropConnect: { p: 0.5, seed: 1 } }, /^dropConnect.seed is not an option: expected one of p, mode$/],
       [{ seed: -1 }, /^seed must be a bigint/],
       [{ stream: 2n ** 62n }, /^stream must be at most 2\^62 - 1/],
-      [{ init: 'zeros' }, /^init must be 'heNormal' or 'glorotUniform', received the string "zeros"$/],
+      [{ init: 'zeros' }, /^init must be one of 'heNormal', 'glorotUniform', 'lecunNormal', received the string "zeros"$/],
       [{ mode: 'Classic' }, /^mode must be 'inverted' or 'classic'/],
       [{ bias: false }, /^options.bias is not an option/],
     ]

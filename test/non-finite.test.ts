@@ -160,6 +160,7 @@ describeBackends('non-finite inputs', (tn: Thinnet) => {
             gelu: [Infinity, NaN],
             tanh: [1, -1],
             sigmoid: [1, 0],
+            selu: [Infinity, Math.fround(-1.7580993408473766)],
           }[activation]
           expect([row(5), row(6)], `${activation}(+-inf)`).toEqual(inf)
           if (activation === 'relu') expect(bitsOf(y)[6], 'relu(-inf) is +0').toBe(0)

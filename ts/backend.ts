@@ -108,7 +108,7 @@ export interface Backend {
   maxThreads(): number
 }
 
-export type Activation = 'linear' | 'relu' | 'leakyRelu' | 'gelu' | 'tanh' | 'sigmoid'
+export type Activation = 'linear' | 'relu' | 'leakyRelu' | 'gelu' | 'tanh' | 'sigmoid' | 'selu'
 
 /** DropConnect: sampled mask over w (training), or the paper's mean rule (inference: w * (1 - p)). */
 export type KernelDropConnect = { kind: 'sample'; spec: KernelSpec } | { kind: 'mean'; p: number }

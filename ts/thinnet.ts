@@ -121,7 +121,7 @@ export interface Thinnet extends Ops {
    *
    * Row-major float32: x [rows, inputs], w [inputs, units] (the Keras kernel layout), b [units]
    * (optional), y [rows, units]. Activations: 'linear' (default), 'relu', 'leakyRelu' (slope
-   * `alpha` for z <= 0, default 0.01), 'gelu' (tanh form), 'tanh', 'sigmoid'.
+   * `alpha` for z <= 0, default 0.01), 'gelu' (tanh form), 'tanh', 'sigmoid', 'selu'.
    *
    * Each dropout takes `dropout`'s options ({ p, seed, offset?, stream?, mode? }), and its mask runs
    * over its tensor's layout (element (r, c) of a [R, C] tensor is element offset + r * C + c of
@@ -131,7 +131,7 @@ export interface Thinnet extends Ops {
    * scales w by fround(1 - p) (its paper's rule, for a layer trained in classic mode; after
    * inverted training, simply omit it). An absent dropout, or p = 0, costs nothing.
    *
-   * `pre` (optional) receives the pre-activation z, which `denseBackward` needs for gelu.
+   * `pre` (optional) receives the pre-activation z, which `denseBackward` needs for gelu and selu.
    * Returns `out` (a new array when omitted). Outputs must not overlap any other array. rows or
    * units of 0 compute nothing; inputs of 0 give z = b. NaN and infinities propagate as IEEE
    * arithmetic does, through every activation (PyTorch's rules: relu(NaN) = NaN, relu(-inf) = +0,
@@ -166,8 +166,8 @@ export interface Thinnet extends Ops {
    * tensor of the forward call:
    * - 'linear': none;
    * - 'relu', 'leakyRelu', 'tanh', 'sigmoid': `y`, exactly as `dense` returned it (or `pre`);
-   * - 'gelu': `pre`, the pre-activation `dense` wrote to its `pre` option (gelu's derivative is
-   *   no function of its output).
+   * - 'gelu', 'selu': `pre`, the pre-activation `dense` wrote to its `pre` option (gelu's
+   *   derivative is no function of its output; selu's from y would not be exact).
    * A missing one is ERR_INVALID_ARG. With both, `pre` is used.
    *
    * Gradients are written to `dx`, `dw`, `db` when given, else to new arrays; `need: { dx: false }`

@@ -74,7 +74,7 @@ export interface DenseLayerOptions {
   inputs: number
   /** Features out; 0 is allowed (nothing to compute). */
   units: number
-  /** 'linear' (default), 'relu', 'leakyRelu', 'gelu' (tanh form), 'tanh' or 'sigmoid'. */
+  /** 'linear' (default), 'relu', 'leakyRelu', 'gelu' (tanh form), 'tanh', 'sigmoid' or 'selu'. */
   activation?: Activation
   /** leakyRelu's slope for z <= 0: a finite number >= 0, default 0.01; ignored by the others. */
   alpha?: number
@@ -114,7 +114,7 @@ export interface DenseBackwardOptions extends DenseLayerOptions {
    * tanh and sigmoid need (or `pre`).
    */
   y?: Float32Array
-  /** The pre-activation `dense` wrote to its `pre`: what gelu needs (the others may use it too). */
+  /** The pre-activation `dense` wrote to its `pre`: what gelu and selu need (the others may use it too). */
   pre?: Float32Array
   /** Receives dL/dx [rows, inputs]; allocated when omitted (unless `need.dx` is false). */
   dx?: Float32Array

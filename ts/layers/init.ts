@@ -9,17 +9,19 @@
 
 import { draws } from '../random.js'
 
-export type Initializer = 'heNormal' | 'glorotUniform'
+export type Initializer = 'heNormal' | 'glorotUniform' | 'lecunNormal'
 
-export const INITIALIZERS: readonly Initializer[] = ['heNormal', 'glorotUniform']
+export const INITIALIZERS: readonly Initializer[] = ['heNormal', 'glorotUniform', 'lecunNormal']
 
 const TWO_POW_32 = 4294967296
 
 /**
  * Weights [inputs, units] for a layer: 'heNormal' draws from N(0, 2 / inputs) (He et al. 2015,
- * for relu-like activations; PyTorch's kaiming_normal_, untruncated), 'glorotUniform' from
- * U(-l, l) with l = sqrt(6 / (inputs + units)) (Glorot and Bengio 2010, Keras' default).
- * Element i uses draws offset 2i and 2i + 1 of the stream (normals) or draw i (uniforms).
+ * for relu-like activations; PyTorch's kaiming_normal_, untruncated), 'lecunNormal' from
+ * N(0, 1 / inputs) (LeCun et al. 1998; what Klambauer et al. 2017 and Keras prescribe for selu,
+ * untruncated like heNormal), 'glorotUniform' from U(-l, l) with l = sqrt(6 / (inputs + units))
+ * (Glorot and Bengio 2010, Keras' default). Element i uses draws offset 2i and 2i + 1 of the
+ * stream (normals) or draw i (uniforms).
  */
 export function initialWeights(kind: Initializer, inputs: number, units: number, seed: bigint, stream: bigint): Float32Array {
   const n = inputs * units
@@ -32,7 +34,7 @@ export function initialWeights(kind: Initializer, inputs: number, units: number,
     for (let i = 0; i < n; i++) out[i] = limit * (((u[i] + 0.5) / TWO_POW_32) * 2 - 1)
     return out
   }
-  const std = Math.sqrt(2 / inputs)
+  const std = Math.sqrt((kind === 'lecunNormal' ? 1 : 2) / inputs)
   const pairs = Math.ceil(n / 2)
   const u = draws(2 * pairs, seed, stream, 0n)
   for (let k = 0; k < pairs; k++) {
@@ -47,7 +49,11 @@ export function initialWeights(kind: Initializer, inputs: number, units: number,
   return out
 }
 
-/** He normal for the relu family (relu, leakyRelu, gelu), Glorot uniform for the others. */
+/**
+ * He normal for the relu family (relu, leakyRelu, gelu), LeCun normal for selu (its fixed point of
+ * mean 0 and variance 1 needs weights of variance 1 / inputs), Glorot uniform for the others.
+ */
 export function defaultInitializer(activation: string): Initializer {
+  if (activation === 'selu') return 'lecunNormal'
   return activation === 'relu' || activation === 'leakyRelu' || activation === 'gelu' ? 'heNormal' : 'glorotUniform'
 }

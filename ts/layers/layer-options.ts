@@ -23,7 +23,7 @@ export interface DropoutDenseOptions {
   inputs: number
   /** Features out (columns of y); at least 1. */
   units: number
-  /** 'linear' (default), 'relu', 'leakyRelu', 'gelu', 'tanh' or 'sigmoid'. */
+  /** 'linear' (default), 'relu', 'leakyRelu', 'gelu', 'tanh', 'sigmoid' or 'selu'. */
   activation?: Activation
   /** leakyRelu's slope for z <= 0 (default 0.01). */
   alpha?: number
@@ -43,7 +43,10 @@ export interface DropoutDenseOptions {
    * share a seed need different values here. At most 2^62 - 1.
    */
   stream?: U64
-  /** 'heNormal' (default for relu, leakyRelu, gelu) or 'glorotUniform' (default otherwise). */
+  /**
+   * 'heNormal' (default for relu, leakyRelu, gelu), 'lecunNormal' (default for selu) or
+   * 'glorotUniform' (default otherwise).
+   */
   init?: Initializer
 }
 
@@ -147,7 +150,7 @@ export function readLayerConfig(options: unknown): LayerConfig {
   const streams = Object.freeze({ init: 4n * stream, input: 4n * stream + 1n, output: 4n * stream + 2n, dropConnect: 4n * stream + 3n })
   const init = o.init
   if (init !== undefined && !(INITIALIZERS as readonly unknown[]).includes(init)) {
-    throw invalidArg(`init must be 'heNormal' or 'glorotUniform', received ${describeValue(init)}`)
+    throw invalidArg(`init must be one of ${INITIALIZERS.map((i) => `'${i}'`).join(', ')}, received ${describeValue(init)}`)
   }
   return {
     inputs,

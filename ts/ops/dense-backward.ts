@@ -27,7 +27,9 @@ const NEED_KEYS: readonly (keyof DenseNeed)[] = ['dx', 'dw', 'db']
 /**
  * What each activation's derivative needs besides dy. relu and leakyRelu need only the sign of z,
  * which y has (alpha >= 0, dropout scales are positive); tanh and sigmoid recover act(z) from y;
- * gelu's derivative is no function of its output, so it needs the pre-activation.
+ * gelu's derivative is no function of its output, so it needs the pre-activation; selu's is
+ * (y + lambda * alpha where y <= 0), but not to the bit of lambda * alpha * exp(z), so it needs
+ * the pre-activation too (crates/thinnet-core/src/dense/activation.rs, Activation::needs).
  */
 export const SAVED_NEEDS: Readonly<Record<Activation, 'nothing' | 'y or pre' | 'pre'>> = {
   linear: 'nothing',
@@ -36,6 +38,13 @@ export const SAVED_NEEDS: Readonly<Record<Activation, 'nothing' | 'y or pre' | '
   tanh: 'y or pre',
   sigmoid: 'y or pre',
   gelu: 'pre',
+  selu: 'pre',
+}
+
+/** Why an activation needs pre, for the message when it is missing. */
+const WHY_PRE: Readonly<Partial<Record<Activation, string>>> = {
+  gelu: "gelu's derivative is no function of y",
+  selu: "selu's derivative from y would not be exact",
 }
 
 interface BackwardCall {
@@ -90,8 +99,8 @@ function checkBackward(value: DenseBackwardOptions): BackwardCall {
   if ((needs === 'pre' && pre === undefined) || (needs === 'y or pre' && pre === undefined && y === undefined)) {
     throw invalidArg(
       needs === 'pre'
-        ? "activation 'gelu' needs pre, the pre-activation dense writes to its pre option (gelu's derivative " +
-            'is no function of y), received none'
+        ? `activation '${args.activation}' needs pre, the pre-activation dense writes to its pre option ` +
+            `(${WHY_PRE[args.activation] ?? 'its derivative is no function of y'}), received none`
         : `activation '${args.activation}' needs y (what dense returned) or pre (the pre-activation dense writes ` +
             'to its pre option) to compute its derivative, received neither',
     )

@@ -20,7 +20,7 @@ import {
   type Pending,
 } from '../validate.js'
 
-export const ACTIVATIONS: readonly Activation[] = ['linear', 'relu', 'leakyRelu', 'gelu', 'tanh', 'sigmoid']
+export const ACTIVATIONS: readonly Activation[] = ['linear', 'relu', 'leakyRelu', 'gelu', 'tanh', 'sigmoid', 'selu']
 
 /** leakyRelu's default slope for z <= 0 (PyTorch's, and Maas et al.'s, who introduced it). */
 export const DEFAULT_ALPHA = 0.01

@@ -8,11 +8,25 @@
 //! exp is Cody-Waite range reduction plus Cephes' degree-6 polynomial for e^r (about 1 ulp);
 //! tanh uses its odd Taylor series below |x| = 0.4, where 1 - 2 / (e^2x + 1) would cancel.
 //!
+//! selu (Klambauer et al. 2017), as float32 operations in this order:
+//!
+//! ```text
+//! z > 0:      LAMBDA * z                          one multiply
+//! otherwise:  e = exp(z); m = e - 1; LAMBDA_ALPHA * m
+//! ```
+//!
+//! with LAMBDA = fround(1.0507009873554805) and LAMBDA_ALPHA = fround(1.7580993408473766) (the
+//! float64 product LAMBDA * ALPHA, ALPHA = 1.6732632423543772, rounded once; the constant alpha
+//! dropout's dropped value is built from). exp is the polynomial above, so every ISA, WASM and a
+//! TypeScript mirror get the same bits. exp(z) - 1 cancels for z near 0: the error there is
+//! absolute, at most about 2 ulp of 1 times LAMBDA_ALPHA (4e-7), not relative. Its derivative is
+//! LAMBDA for z > 0, else LAMBDA_ALPHA * exp(z) (one multiply), from the pre-activation only.
+//!
 //! Non-finite inputs (PyTorch's semantics): NaN propagates through every activation, relu and
 //! leaky relu included (relu(NaN) = NaN: the kink test is `z <= 0`, false for NaN; comparisons
 //! with NaN are false, so the clamps of exp keep it too); relu(+-inf) = +inf / +0,
 //! leakyRelu(-inf) = -inf, tanh(+-inf) = +-1, sigmoid(+-inf) = 1 / 0, gelu(+inf) = +inf and
-//! gelu(-inf) = -inf * 0 = NaN. The derivatives at NaN: relu' and leakyRelu' are 1 (the gradient
+//! gelu(-inf) = -inf * 0 = NaN, selu(+inf) = +inf, selu(-inf) = -LAMBDA_ALPHA, selu(-0) = +0. The derivatives at NaN: relu' and leakyRelu' are 1 (the gradient
 //! passes, as PyTorch's threshold_backward lets it), the others NaN. Which NaN (sign, payload) is
 //! the hardware's: IEEE 754 leaves it open, x86 and ARM differ for a fresh one and WebAssembly
 //! may give either, so the contract for the layer's outputs is NaN-ness, not NaN bits. On one
@@ -41,10 +55,15 @@ pub enum Activation {
     Tanh,
     /// act(z) = 1 / (1 + e^-z).
     Sigmoid,
+    /// Scaled exponential linear unit (Klambauer et al. 2017): LAMBDA * z for z > 0, else
+    /// LAMBDA_ALPHA * (e^z - 1), in the float32 order of the module documentation. Its
+    /// derivative (LAMBDA, else LAMBDA_ALPHA * e^z) needs the pre-activation.
+    Selu,
 }
 
 impl Activation {
-    /// The name used by the bindings: "linear", "relu", "leakyRelu", "gelu", "tanh", "sigmoid".
+    /// The name used by the bindings: "linear", "relu", "leakyRelu", "gelu", "tanh", "sigmoid",
+    /// "selu".
     pub fn name(&self) -> &'static str {
         match self {
             Activation::Linear => "linear",
@@ -53,6 +72,7 @@ impl Activation {
             Activation::Gelu => "gelu",
             Activation::Tanh => "tanh",
             Activation::Sigmoid => "sigmoid",
+            Activation::Selu => "selu",
         }
     }
 
@@ -65,9 +85,10 @@ impl Activation {
             "gelu" => Activation::Gelu,
             "tanh" => Activation::Tanh,
             "sigmoid" => Activation::Sigmoid,
+            "selu" => Activation::Selu,
             _ => {
                 return Err(Error::invalid_arg(format!(
-                    "activation must be one of 'linear', 'relu', 'leakyRelu', 'gelu', 'tanh', 'sigmoid', received '{}'",
+                    "activation must be one of 'linear', 'relu', 'leakyRelu', 'gelu', 'tanh', 'sigmoid', 'selu', received '{}'",
                     name
                 )))
             }
@@ -91,11 +112,15 @@ impl Activation {
 
     /// What the backward pass needs to know besides dy: whether the derivative can be computed
     /// from the layer's output y, or only from the pre-activation z.
+    ///
+    /// selu needs pre: from y its derivative would be y / scale + LAMBDA_ALPHA for y <= 0, which
+    /// rounds twice where LAMBDA_ALPHA * exp(z) rounds once (and under an output dropout y / scale
+    /// is act(z) only within a rounding), so it could not give the pre-activation path's bits.
     pub fn needs(&self) -> Needs {
         match self {
             Activation::Linear => Needs::Nothing,
             Activation::Relu | Activation::LeakyRelu { .. } | Activation::Tanh | Activation::Sigmoid => Needs::YOrPre,
-            Activation::Gelu => Needs::Pre,
+            Activation::Gelu | Activation::Selu => Needs::Pre,
         }
     }
 }
@@ -108,7 +133,8 @@ pub enum Needs {
     /// Relu, leaky relu, tanh, sigmoid: the output y (as `dense_forward` wrote it, after output
     /// dropout), or the pre-activation.
     YOrPre,
-    /// Gelu: its derivative is not a function of its output, so the pre-activation.
+    /// Gelu, selu: the pre-activation (gelu's derivative is not a function of its output;
+    /// selu's is, but not exactly: see [`Activation::needs`]).
     Pre,
 }
 
@@ -121,6 +147,11 @@ const ROUND: f32 = 12_582_912.0;
 /// sqrt(2 / pi) and the cubic coefficient of the tanh form of GELU.
 const GELU_C: f32 = 0.797_884_6;
 const GELU_K: f32 = 0.044_715;
+/// selu's scale, fround(1.0507009873554805).
+pub(crate) const SELU_LAMBDA: f32 = 1.050_700_987_355_480_5f64 as f32;
+/// selu's LAMBDA * ALPHA: the float64 product 1.0507009873554805 * 1.6732632423543772 =
+/// 1.7580993408473766, rounded once to float32.
+pub(crate) const SELU_LAMBDA_ALPHA: f32 = 1.758_099_340_847_376_6f64 as f32;
 
 /// e^x for f32, about 1 ulp over the normal range; overflows to +inf above about 88.72 and
 /// underflows gradually to 0 below about -87.3; NaN in, NaN out.
@@ -194,6 +225,28 @@ pub(crate) fn gelu_derivative(z: f32) -> f32 {
     s + z * (s * (1.0 - s)) * ((2.0 * GELU_C) * (1.0 + (3.0 * GELU_K) * (z * z)))
 }
 
+/// selu in the order of the module documentation. `z > 0` is false for NaN, which takes the exp
+/// branch and stays NaN; -0 takes it too: exp(-0) - 1 = +0.
+#[inline(always)]
+pub(crate) fn selu(z: f32) -> f32 {
+    if z > 0.0 {
+        SELU_LAMBDA * z
+    } else {
+        let m = exp(z) - 1.0;
+        SELU_LAMBDA_ALPHA * m
+    }
+}
+
+/// d selu / dz: LAMBDA for z > 0, else LAMBDA_ALPHA * exp(z) (NaN for NaN).
+#[inline(always)]
+pub(crate) fn selu_derivative(z: f32) -> f32 {
+    if z > 0.0 {
+        SELU_LAMBDA
+    } else {
+        SELU_LAMBDA_ALPHA * exp(z)
+    }
+}
+
 /// act(z) for one element (the reference the row functions vectorize).
 #[inline(always)]
 pub(crate) fn activate(act: Activation, z: f32) -> f32 {
@@ -217,6 +270,7 @@ pub(crate) fn activate(act: Activation, z: f32) -> f32 {
         Activation::Gelu => gelu(z),
         Activation::Tanh => tanh(z),
         Activation::Sigmoid => sigmoid(z),
+        Activation::Selu => selu(z),
     }
 }
 
@@ -232,6 +286,7 @@ pub(crate) fn activate_row(act: Activation, v: &mut [f32]) {
         Activation::Gelu => v.iter_mut().for_each(|z| *z = gelu(*z)),
         Activation::Tanh => v.iter_mut().for_each(|z| *z = tanh(*z)),
         Activation::Sigmoid => v.iter_mut().for_each(|z| *z = sigmoid(*z)),
+        Activation::Selu => v.iter_mut().for_each(|z| *z = selu(*z)),
     }
 }
 
@@ -283,6 +338,8 @@ pub(crate) fn multiply_by_derivative(act: Activation, kind: SavedKind, d: &mut [
             *d *= a * (1.0 - a)
         }),
         (Activation::Gelu, _) => pairs.for_each(|(d, &z)| *d *= gelu_derivative(z)),
+        // Needs::Pre: the plan never pairs selu with a saved y.
+        (Activation::Selu, _) => pairs.for_each(|(d, &z)| *d *= selu_derivative(z)),
     }
 }
 
@@ -359,8 +416,53 @@ mod tests {
         assert!(Activation::parse("leakyRelu", -0.1).is_err());
         assert!(Activation::parse("leakyRelu", f32::NAN).is_err());
         assert_eq!(Activation::parse("softmax", 0.0).unwrap_err().code, crate::ErrorCode::InvalidArg);
-        for name in ["linear", "relu", "leakyRelu", "gelu", "tanh", "sigmoid"].iter() {
+        for name in ["linear", "relu", "leakyRelu", "gelu", "tanh", "sigmoid", "selu"].iter() {
             assert_eq!(Activation::parse(name, 0.1).unwrap().name(), *name);
         }
     }
+
+    #[test]
+    fn selu_constants_are_the_float64_values_rounded_once() {
+        assert_eq!(SELU_LAMBDA, 1.050_700_987_355_480_5f64 as f32);
+        assert_eq!(SELU_LAMBDA_ALPHA, (1.050_700_987_355_480_5f64 * 1.673_263_242_354_377_2f64) as f32);
+        assert_eq!(SELU_LAMBDA_ALPHA, 1.758_099_340_847_376_6f64 as f32);
+    }
+
+    #[test]
+    fn selu_follows_its_operation_order_and_is_accurate() {
+        let lambda = 1.050_700_987_355_480_5f64;
+        let la = 1.758_099_340_847_376_6f64;
+        let mut x = -30.0f32;
+        while x < 30.0 {
+            // The documented float32 order, written out.
+            let want = if x > 0.0 { SELU_LAMBDA * x } else { SELU_LAMBDA_ALPHA * (exp(x) - 1.0) };
+            assert_eq!(selu(x).to_bits(), want.to_bits(), "x {}", x);
+            let xd = f64::from(x);
+            let exact = if xd > 0.0 { lambda * xd } else { la * xd.exp_m1() };
+            // Relative accuracy, except where exp(z) - 1 cancels (an absolute error of a few
+            // ulp of 1, times LAMBDA_ALPHA).
+            let err = (f64::from(selu(x)) - exact).abs();
+            assert!(
+                err <= 3.0 * EPSILON64 * exact.abs() + 2.0 * EPSILON64 * la,
+                "selu({}) = {} exact {}",
+                x,
+                selu(x),
+                exact
+            );
+            let d = if xd > 0.0 { lambda } else { la * xd.exp() };
+            assert!((f64::from(selu_derivative(x)) - d).abs() <= 3.0 * EPSILON64 * d, "selu'({})", x);
+            x += 0.00913;
+        }
+        assert_eq!(selu(f32::INFINITY), f32::INFINITY);
+        assert_eq!(selu(f32::NEG_INFINITY), -SELU_LAMBDA_ALPHA);
+        assert_eq!(selu(-0.0).to_bits(), 0, "selu(-0) = +0");
+        assert_eq!(selu(0.0).to_bits(), 0);
+        assert!(selu(f32::NAN).is_nan() && selu_derivative(f32::NAN).is_nan());
+        assert_eq!(selu_derivative(0.0), SELU_LAMBDA_ALPHA, "the kink takes the exp branch");
+        assert_eq!(selu_derivative(f32::NEG_INFINITY), 0.0);
+        assert_eq!(activate(Activation::Selu, -1.5), selu(-1.5));
+        assert_eq!(Activation::Selu.needs(), Needs::Pre);
+    }
+
+    const EPSILON64: f64 = f32::EPSILON as f64;
 }

@@ -2,6 +2,7 @@
 //! the tests. Masks come from the contract (`philox::draw`) directly; the dropped-out f32 values
 //! are formed as the contract says (x * scale, one f32 multiply), everything after that in f64.
 
+use crate::dense::activation::{SELU_LAMBDA, SELU_LAMBDA_ALPHA};
 use crate::dense::{Activation, DenseDropouts, DenseShape, DropConnect};
 use crate::philox::{draw, key_of_seed};
 use crate::spec::DropoutSpec;
@@ -57,6 +58,23 @@ pub(crate) fn act64(act: Activation, z: f64) -> f64 {
         Activation::Gelu => 0.5 * z * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (z + 0.044715 * z * z * z)).tanh()),
         Activation::Tanh => z.tanh(),
         Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
+        // With the kernels' float32 constants, so that only their arithmetic is measured.
+        Activation::Selu => {
+            if z > 0.0 {
+                f64::from(SELU_LAMBDA) * z
+            } else {
+                f64::from(SELU_LAMBDA_ALPHA) * z.exp_m1()
+            }
+        }
+    }
+}
+
+/// An absolute error the activation may add beyond its relative one: selu's exp(z) - 1 cancels
+/// near 0 (a few ulp of 1, times LAMBDA_ALPHA); the others none.
+pub(crate) fn absolute_error(act: Activation) -> f64 {
+    match act {
+        Activation::Selu => 2.0 * f64::from(f32::EPSILON) * f64::from(SELU_LAMBDA_ALPHA),
+        _ => 0.0,
     }
 }
 
@@ -91,6 +109,14 @@ pub(crate) fn derivative64(act: Activation, z: f64) -> f64 {
             let s = 1.0 / (1.0 + (-z).exp());
             s * (1.0 - s)
         }
+        // z > 0 is false for NaN: NaN, as in the kernels.
+        Activation::Selu => {
+            if z > 0.0 {
+                f64::from(SELU_LAMBDA)
+            } else {
+                f64::from(SELU_LAMBDA_ALPHA) * z.exp()
+            }
+        }
     }
 }
 
@@ -109,6 +135,7 @@ pub(crate) fn derivative_bound(act: Activation) -> f64 {
         Activation::LeakyRelu { alpha } => f64::from(alpha).max(1.0),
         Activation::Gelu => 1.2,
         Activation::Sigmoid => 0.25,
+        Activation::Selu => f64::from(SELU_LAMBDA_ALPHA),
         _ => 1.0,
     }
 }

@@ -17,13 +17,14 @@ use crate::{dense_backward, dense_forward, dropout_with, DropoutSpec, ErrorCode,
 
 const EPS: f64 = f32::EPSILON as f64;
 const SIZES: [usize; 13] = [0, 1, 2, 3, 7, 16, 17, 33, 64, 127, 128, 129, 300];
-const ACTIVATIONS: [Activation; 6] = [
+const ACTIVATIONS: [Activation; 7] = [
     Activation::Linear,
     Activation::Relu,
     Activation::LeakyRelu { alpha: 0.1 },
     Activation::Gelu,
     Activation::Tanh,
     Activation::Sigmoid,
+    Activation::Selu,
 ];
 
 fn spec(p: f64, stream: u64, offset: u64, mode: Mode) -> DropoutSpec {
@@ -79,7 +80,9 @@ fn check_layer(isa: Isa, shape: DenseShape, act: Activation, drop: &DenseDropout
     for i in 0..rows * units {
         let z_tol = (inputs as f64 + 2.0) * EPS * f.z_mag[i];
         assert!((f64::from(pre[i]) - f.z[i]).abs() <= z_tol, "{} pre[{}] = {} expected {}", what(), i, pre[i], f.z[i]);
-        let y_tol = out_scale * (slope(act) * z_tol + 8.0 * EPS * (f.a[i].abs() + f.z[i].abs())) + 1e-30;
+        let y_tol = out_scale
+            * (slope(act) * z_tol + 8.0 * EPS * (f.a[i].abs() + f.z[i].abs()) + reference::absolute_error(act))
+            + 1e-30;
         assert!((f64::from(y[i]) - f.y[i]).abs() <= y_tol, "{} y[{}] = {} expected {}", what(), i, y[i], f.y[i]);
         if f.y[i] == 0.0 && f.a[i] != 0.0 {
             assert_eq!(y[i].to_bits(), 0, "{} dropped y[{}] must be +0", what(), i);
@@ -87,7 +90,7 @@ fn check_layer(isa: Isa, shape: DenseShape, act: Activation, drop: &DenseDropout
     }
     let saved_variants: Vec<(Option<&[f32]>, Option<&[f32]>)> = match act {
         Activation::Linear => vec![(None, None)],
-        Activation::Gelu => vec![(None, Some(&pre[..]))],
+        Activation::Gelu | Activation::Selu => vec![(None, Some(&pre[..]))],
         _ => vec![(Some(&y[..]), None), (None, Some(&pre[..]))],
     };
     for (sy, spre) in saved_variants {
@@ -514,6 +517,13 @@ fn non_finite_pre_activations_match_the_scalar_definition_on_every_isa() {
                                         f32::NAN
                                     }
                                 }
+                                Activation::Selu => {
+                                    if z > 0.0 {
+                                        z
+                                    } else {
+                                        -crate::dense::activation::SELU_LAMBDA_ALPHA
+                                    }
+                                }
                             };
                             assert!(y[i] == expect || (y[i].is_nan() && expect.is_nan()), "{} gave {}", at, y[i]);
                         }
@@ -533,7 +543,7 @@ fn thread_splits_give_the_same_bits_forward_and_backward() {
     let drop = dropouts(7);
     let d = data(sh, 5);
     for isa in available() {
-        for &act in [Activation::Relu, Activation::Gelu].iter() {
+        for &act in [Activation::Relu, Activation::Gelu, Activation::Selu].iter() {
             let run = |threads: usize| {
                 let exec = Exec { isa, threads };
                 let mut y = vec![0.0; 131 * 257];
