@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { layers, type Sequential, type Thinnet } from '../ts/index.js'
-import { compile } from '../ts/model/compile.js'
+import { compile, denseSteps } from '../ts/model/compile.js'
 import { softmaxRows } from '../ts/model/loss.js'
 import { MC_OFFSET_BASE } from '../ts/model/streams.js'
 import { describeBackends, loadedBackends } from './backends.js'
@@ -27,7 +27,9 @@ const MLP = [
 
 describe('compile (fusion plan)', () => {
   it('puts a leading dropout on the input and a trailing one on the output of its dense layer', () => {
-    const plan = compile(MLP, 12, 'inverted')
+    const steps = compile(MLP, 12, 'inverted')
+    const plan = denseSteps(steps)
+    expect(plan).toEqual(steps) // every layer fused: no noise step
     expect(plan.map((p) => [p.inputs, p.units, p.activation])).toEqual([
       [12, 16, 'relu'],
       [16, 8, 'tanh'],
@@ -43,10 +45,8 @@ describe('compile (fusion plan)', () => {
   })
 
   it('keeps a layer mode over the model mode, and DropConnect and max-norm with their dense layer', () => {
-    const plan = compile(
-      [layers.dense({ units: 3, dropConnect: 0.25, maxNorm: 3 }), layers.dropout({ rate: 0.1, mode: 'inverted' })],
-      5,
-      'classic',
+    const plan = denseSteps(
+      compile([layers.dense({ units: 3, dropConnect: 0.25, maxNorm: 3 }), layers.dropout({ rate: 0.1, mode: 'inverted' })], 5, 'classic'),
     )
     expect(plan[0].dropConnect).toEqual({ p: 0.25, mode: 'classic' })
     expect(plan[0].outputDropout).toEqual({ p: 0.1, mode: 'inverted' })

@@ -1,74 +1,196 @@
 /**
- * Fusion: a sequential list of Dropout and Dense descriptions becomes a list of fused
- * DropoutDense layers. A dropout right after a dense layer becomes that layer's output dropout
- * (applied in the GEMM's store epilogue); a dropout before the first dense layer, or after a dense
- * layer that already has one, becomes the next dense layer's input dropout (applied while x is
- * packed). Both are the same function of the same tensor; which kernel slot carries it changes
- * only which mask stream its draws come from. Every description ends up in exactly one fused
- * layer, and the plan records which ones, so a model can say what it fused.
+ * Fusion: a sequential list of layer descriptions becomes a list of steps, fused DropoutDense
+ * layers and standalone noise steps.
+ *
+ * An element-wise dropout right after a dense layer becomes that layer's output dropout (applied
+ * in the GEMM's store epilogue); one right before a dense layer (at the start, or after a noise
+ * step) becomes that layer's input dropout (applied while x is packed). Both are the same
+ * function of the same tensor; which kernel slot carries it changes only which mask stream its
+ * draws come from. What the dense kernels cannot carry runs as a noise step of its own: a
+ * dropout with a noise shape (spatial, locked, or noiseShape != shape), alpha dropout, Gaussian
+ * dropout and noise, and an element-wise dropout with no dense neighbour. Every description ends
+ * up in exactly one step, and the plan records which, so a model can say what it fused.
  */
 
 import type { Activation, DropoutMode } from '../backend.js'
-import { invalidArg } from '../errors.js'
+import { invalidArg, shapeMismatch } from '../errors.js'
 import type { Initializer } from '../layers/init.js'
+import type { NoiseOp } from '../layers/noise-layer.js'
 import type { Layer } from './layers.js'
+import { checkNoiseShape, type DataFormat } from './noise-layers.js'
+
+/** A dropout carried by a dense step's kernel slot. */
+export interface StepDropout {
+  readonly p: number
+  readonly mode: DropoutMode
+}
 
 /** One fused layer of a model: what it computes and which descriptions it stands for. */
 export interface FusedLayerPlan {
+  readonly kind: 'dense'
   readonly inputs: number
   readonly units: number
   readonly activation: Activation
   readonly alpha: number | undefined
   readonly init: Initializer | undefined
   readonly maxNorm: number | undefined
-  readonly inputDropout: { readonly p: number; readonly mode: DropoutMode } | undefined
-  readonly outputDropout: { readonly p: number; readonly mode: DropoutMode } | undefined
-  readonly dropConnect: { readonly p: number; readonly mode: DropoutMode } | undefined
+  readonly inputDropout: StepDropout | undefined
+  readonly outputDropout: StepDropout | undefined
+  readonly dropConnect: StepDropout | undefined
   /** Indices into the layer list this fused layer implements, in order. */
   readonly from: readonly number[]
 }
 
-interface Building {
-  inputs: number
-  units: number
-  activation: Activation
-  alpha: number | undefined
-  init: Initializer | undefined
-  maxNorm: number | undefined
-  inputDropout: { p: number; mode: DropoutMode } | undefined
-  outputDropout: { p: number; mode: DropoutMode } | undefined
-  dropConnect: { p: number; mode: DropoutMode } | undefined
-  from: number[]
+/** A member of the dropout family run on its own (ts/layers/noise-layer.ts), between dense steps. */
+export interface NoiseStepPlan {
+  readonly kind: 'noise'
+  /** The description's kind, e.g. 'spatialDropout2d'. */
+  readonly layer: Exclude<Layer['kind'], 'dense'>
+  /** The op that computes it. */
+  readonly op: NoiseOp
+  /** The rate (0 for Gaussian noise). */
+  readonly p: number
+  /** Gaussian noise's standard deviation; undefined otherwise. */
+  readonly stddev: number | undefined
+  /** Dropout's mode ('inverted' for the members that have none). */
+  readonly mode: DropoutMode
+  /** Features per example: the width of the tensor at this point, in and out. */
+  readonly width: number
+  /** One example's shape (product: width). */
+  readonly shape: readonly number[]
+  /** The mask's shape per example; undefined: element-wise (one draw per value). */
+  readonly noiseShape: readonly number[] | undefined
+  /** Spatial dropout's layout. */
+  readonly dataFormat: DataFormat | undefined
+  /** The one description it implements. */
+  readonly from: readonly number[]
+}
+
+export type PlanStep = FusedLayerPlan | NoiseStepPlan
+
+type Building = { -readonly [K in keyof FusedLayerPlan]: K extends 'from' ? number[] : FusedLayerPlan[K] }
+
+/** The dense steps of a plan, in order (the model's `fused` layers). */
+export function denseSteps(plan: readonly PlanStep[]): FusedLayerPlan[] {
+  return plan.filter((s): s is FusedLayerPlan => s.kind === 'dense')
+}
+
+/** A dropout description the dense kernels can carry: plain, element-wise. */
+function isFusible(layer: Layer | undefined): boolean {
+  return layer?.kind === 'dropout' && (layer.noiseShape === undefined || sameShape(layer.noiseShape, layer.shape))
+}
+
+function sameShape(a: readonly number[], b: readonly number[] | undefined): boolean {
+  return b !== undefined && a.length === b.length && a.every((n, i) => n === b[i])
 }
 
 /**
- * The fused plan of `layers` for a model with `inputs` features and default dropout `mode`.
- * Throws ERR_INVALID_ARG for a list that has no dense layer, two dropouts in a row (one dropout
- * of rate 1 - (1 - a)(1 - b) is the same thing), or a dropout with no dense layer to join.
+ * The noise step of a non-dense description at `index`, on a tensor of `width` features. Throws
+ * ERR_SHAPE_MISMATCH when its shape does not hold `width` values, or its noise shape does not
+ * broadcast over it.
  */
-export function compile(layers: readonly Layer[], inputs: number, mode: DropoutMode): FusedLayerPlan[] {
-  const plan: Building[] = []
+function noiseStep(layer: Exclude<Layer, { kind: 'dense' }>, index: number, width: number, mode: DropoutMode): NoiseStepPlan {
+  const name = `layers[${index}] (${layer.kind})`
+  const shape = ('shape' in layer ? layer.shape : undefined) ?? [width]
+  const size = shape.reduce((a, b) => a * b, 1)
+  if (size !== width) {
+    throw shapeMismatch(`${name}: shape [${shape.join(', ')}] holds ${size} values, but the tensor at this point has ${width} per example`)
+  }
+  const base = { kind: 'noise' as const, layer: layer.kind, width, shape: Object.freeze([...shape]), from: Object.freeze([index]) }
+  const noise = (noiseShape: readonly number[] | undefined): readonly number[] | undefined =>
+    noiseShape === undefined || sameShape(noiseShape, shape) ? undefined : Object.freeze([...noiseShape])
+  switch (layer.kind) {
+    case 'dropout':
+    case 'alphaDropout': {
+      if (layer.noiseShape !== undefined) {
+        try {
+          checkNoiseShape(layer.noiseShape, shape, 'noiseShape')
+        } catch (error) {
+          throw shapeMismatch(`${name}: ${(error as Error).message}`)
+        }
+      }
+      const op = layer.kind === 'dropout' ? 'dropout' : 'alpha'
+      const m = layer.kind === 'dropout' ? (layer.mode ?? mode) : 'inverted'
+      return { ...base, op, p: layer.rate, stddev: undefined, mode: m, noiseShape: noise(layer.noiseShape), dataFormat: undefined }
+    }
+    case 'spatialDropout1d':
+    case 'spatialDropout2d':
+    case 'spatialDropout3d': {
+      const last = layer.dataFormat === 'channelsLast'
+      const n = shape.map((s, d) => ((last ? d === shape.length - 1 : d === 0) ? s : 1))
+      return {
+        ...base,
+        op: 'dropout',
+        p: layer.rate,
+        stddev: undefined,
+        mode: layer.mode ?? mode,
+        noiseShape: noise(n),
+        dataFormat: layer.dataFormat,
+      }
+    }
+    case 'lockedDropout':
+      return {
+        ...base,
+        op: 'dropout',
+        p: layer.rate,
+        stddev: undefined,
+        mode: layer.mode ?? mode,
+        noiseShape: noise([1, shape[1]]),
+        dataFormat: undefined,
+      }
+    case 'gaussianDropout':
+      return {
+        ...base,
+        op: 'gaussianDropout',
+        p: layer.rate,
+        stddev: undefined,
+        mode: 'inverted',
+        noiseShape: undefined,
+        dataFormat: undefined,
+      }
+    case 'gaussianNoise':
+      return { ...base, op: 'gaussianNoise', p: 0, stddev: layer.stddev, mode: 'inverted', noiseShape: undefined, dataFormat: undefined }
+  }
+}
+
+/**
+ * The plan of `layers` for a model with `inputs` features and default dropout `mode`. Throws
+ * ERR_INVALID_ARG for a list that has no dense layer or two element-wise dropouts in a row (one
+ * dropout of rate 1 - (1 - a)(1 - b) is the same thing), ERR_SHAPE_MISMATCH for a description
+ * whose shape does not fit the width where it stands.
+ */
+export function compile(layers: readonly Layer[], inputs: number, mode: DropoutMode): PlanStep[] {
+  const plan: (Building | NoiseStepPlan)[] = []
   let pendingInput: { p: number; mode: DropoutMode; index: number } | undefined
   let width = inputs
   layers.forEach((layer, index) => {
     const previous = index > 0 ? layers[index - 1] : undefined
-    if (layer.kind === 'dropout') {
-      if (previous?.kind === 'dropout') {
+    const next = index + 1 < layers.length ? layers[index + 1] : undefined
+    if (layer.kind !== 'dense') {
+      const step = noiseStep(layer, index, width, mode)
+      if (!isFusible(layer)) {
+        plan.push(step)
+        return
+      }
+      if (isFusible(previous)) {
         throw invalidArg(
           `layers[${index}]: two dropout layers in a row (layers ${index - 1} and ${index}); use one with rate 1 - (1 - a) * (1 - b)`,
         )
       }
-      const dropout = { p: layer.rate, mode: layer.mode ?? mode }
+      const dropout = { p: step.p, mode: step.mode }
       const last = plan.length > 0 ? plan[plan.length - 1] : undefined
-      if (previous?.kind === 'dense' && last !== undefined) {
+      if (previous?.kind === 'dense' && last?.kind === 'dense') {
         last.outputDropout = dropout
         last.from.push(index)
-      } else {
+      } else if (next?.kind === 'dense') {
         pendingInput = { ...dropout, index }
+      } else {
+        plan.push(step)
       }
       return
     }
-    const fused: Building = {
+    plan.push({
+      kind: 'dense',
       inputs: width,
       units: layer.units,
       activation: layer.activation,
@@ -79,21 +201,38 @@ export function compile(layers: readonly Layer[], inputs: number, mode: DropoutM
       outputDropout: undefined,
       dropConnect: layer.dropConnect > 0 ? { p: layer.dropConnect, mode } : undefined,
       from: pendingInput === undefined ? [index] : [pendingInput.index, index],
-    }
+    })
     pendingInput = undefined
-    plan.push(fused)
     width = layer.units
   })
-  if (plan.length === 0) throw invalidArg('layers must hold at least one dense layer')
-  if (pendingInput !== undefined) {
-    throw invalidArg(`layers[${pendingInput.index}]: a dropout layer must come before or after a dense layer`)
-  }
-  return plan.map((p) => Object.freeze({ ...p, from: Object.freeze(p.from) }))
+  if (!plan.some((s) => s.kind === 'dense')) throw invalidArg('layers must hold at least one dense layer')
+  return plan.map((p) => (p.kind === 'dense' ? Object.freeze({ ...p, from: Object.freeze(p.from) }) : Object.freeze(p)))
 }
 
-/** One line per fused layer, e.g. "DropoutDense 784 -> 1024, relu, input dropout 0.2 (inverted), output dropout 0.5 (inverted)  <- layers 0, 1, 2". */
-export function describePlan(plan: readonly FusedLayerPlan[], layers: readonly Layer[]): string[] {
+/** Features per example the plan outputs: the width after its last step. */
+export function planOutputs(plan: readonly PlanStep[]): number {
+  const last = plan[plan.length - 1]
+  return last.kind === 'dense' ? last.units : last.width
+}
+
+function describeNoise(p: NoiseStepPlan): string {
+  const strength = p.op === 'gaussianNoise' ? `stddev ${p.stddev}` : `${p.p}`
+  const parts = [`Noise ${p.layer} ${strength}${p.mode === 'classic' ? ' (classic)' : ''} over [${p.shape.join(', ')}]`]
+  if (p.dataFormat === 'channelsFirst') parts.push('channels first')
+  if (p.noiseShape !== undefined && (p.layer === 'dropout' || p.layer === 'alphaDropout')) {
+    parts.push(`noise shape [${p.noiseShape.join(', ')}]`)
+  }
+  return parts.join(', ')
+}
+
+/**
+ * One line per step, e.g. "DropoutDense 784 -> 1024, relu, input dropout 0.2 (inverted), output
+ * dropout 0.5 (inverted)  <- layers 0 dropout, 1 dense, 2 dropout" or "Noise spatialDropout2d 0.2
+ * over [8, 8, 16]  <- layer 3".
+ */
+export function describePlan(plan: readonly PlanStep[], layers: readonly Layer[]): string[] {
   return plan.map((p) => {
+    if (p.kind === 'noise') return `${describeNoise(p)}  <- layer ${p.from[0]}`
     const parts = [`DropoutDense ${p.inputs} -> ${p.units}`, p.activation]
     if (p.inputDropout) parts.push(`input dropout ${p.inputDropout.p} (${p.inputDropout.mode})`)
     if (p.dropConnect) parts.push(`DropConnect ${p.dropConnect.p} (${p.dropConnect.mode})`)

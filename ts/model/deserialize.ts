@@ -5,20 +5,56 @@
 
 import { invalidArg, shapeMismatch } from '../errors.js'
 import type { Ops } from '../ops-port.js'
-import { checkCount, checkKeys, checkMode, checkObject, describeValue } from '../validate.js'
-import { compile } from './compile.js'
+import { checkCount, checkKeys, checkMode, checkObject, describeValue, U64_MAX } from '../validate.js'
+import { compile, denseSteps, planOutputs } from './compile.js'
 import { verifyCrc32 } from './crc32.js'
 import { readFloat32LE } from './float32-bytes.js'
 import { checkLayer } from './layers.js'
 import { restoreOptimizer } from './deserialize-optimizer.js'
 import { Sequential } from './sequential.js'
-import { MODEL_FORMAT, MODEL_VERSION, type ModelArtifacts } from './serialize.js'
+import type { Layer } from './layers.js'
+import { describableInVersion2, MODEL_FORMAT, MODEL_VERSION, type ModelArtifacts } from './serialize.js'
 import { checkFiniteWeights, expectedTensors, tensorOffsets } from './weights-check.js'
 
 function decimal(name: string, value: unknown): bigint {
   if (typeof value !== 'string' || !/^\d+$/.test(value))
     throw invalidArg(`${name} must be a decimal string, received ${describeValue(value)}`)
   return BigInt(value)
+}
+
+/** Versions 1 and 2 know dense and plain dropout layers only, and no noise steps. */
+function checkVersion2Layers(layers: readonly Layer[], noiseSteps: unknown, version: number): void {
+  if (!describableInVersion2(layers)) {
+    const i = layers.findIndex((l) => !describableInVersion2([l]))
+    const what = layers[i].kind === 'dropout' ? 'a dropout layer with noiseShape or shape' : `a ${layers[i].kind} layer`
+    throw invalidArg(`json.layers[${i}] is ${what}, which needs format version 3, but json.version is ${version}`)
+  }
+  if (noiseSteps !== undefined) throw invalidArg(`json.noiseSteps is a version 3 field, but json.version is ${version}`)
+}
+
+/** Version 3's noiseSteps: one { layer, offset } per noise step of the model, in order; each stream moved there. */
+function seekNoiseSteps(model: Sequential, value: unknown): void {
+  const steps = model.plan.filter((p) => p.kind === 'noise')
+  if (!Array.isArray(value) || value.length !== steps.length) {
+    throw shapeMismatch(
+      `json.noiseSteps must be an array with the offset of each of the model's ${steps.length} noise steps, received ${describeValue(value)}`,
+    )
+  }
+  const offsets = steps.map((step, k) => {
+    const name = `json.noiseSteps[${k}]`
+    const o = checkObject(value[k], name, '{ layer: 2, offset: "0" }')
+    checkKeys(o, ['layer', 'offset'], name)
+    if (o.layer !== step.from[0]) {
+      throw shapeMismatch(
+        `${name}.layer must be ${step.from[0]} (the model's noise step ${k} is json.layers[${step.from[0]}]), received ${describeValue(o.layer)}`,
+      )
+    }
+    const offset = decimal(`${name}.offset`, o.offset)
+    if (offset > U64_MAX) throw invalidArg(`${name}.offset must be below 2^64, received ${describeValue(o.offset)}`)
+    return offset
+  })
+  // Checked in full first: a model is never left with some streams moved.
+  model.noise.forEach((layer, k) => layer.seek(offsets[k]))
 }
 
 /**
@@ -37,7 +73,7 @@ export function fromArtifacts(tn: Ops, artifacts: ModelArtifacts): Sequential {
   const json = checkObject(a.json, 'json', 'the object model.toArtifacts() returned')
   if (json.format !== MODEL_FORMAT) throw invalidArg(`json.format must be '${MODEL_FORMAT}', received ${describeValue(json.format)}`)
   const version = json.version
-  if (version !== 1 && version !== MODEL_VERSION) {
+  if (version !== 1 && version !== 2 && version !== MODEL_VERSION) {
     throw invalidArg(`json.version ${describeValue(version)} is not supported (this thinnet reads versions 1 to ${MODEL_VERSION})`)
   }
   if (!(a.weights instanceof Uint8Array)) throw invalidArg(`weights must be a Uint8Array, received ${describeValue(a.weights)}`)
@@ -56,11 +92,12 @@ export function fromArtifacts(tn: Ops, artifacts: ModelArtifacts): Sequential {
   const inputs = checkCount('json.inputs', json.inputs)
   if (inputs === 0) throw invalidArg('json.inputs must be at least 1, received 0')
   const mode = json.mode === undefined ? 'inverted' : checkMode(json.mode, 'json.mode')
+  if (version < 3) checkVersion2Layers(layers, json.noiseSteps, version)
   const plan = compile(layers, inputs, mode)
-  const expected = expectedTensors(plan, bytes.length)
+  const expected = expectedTensors(denseSteps(plan), bytes.length)
   const offsets = tensorOffsets(w.tensors, expected, bytes.length)
   checkFiniteWeights(bytes, offsets, expected)
-  const outputs = plan[plan.length - 1]?.units
+  const outputs = planOutputs(plan)
   if (json.outputs !== outputs)
     throw shapeMismatch(`json.outputs is ${describeValue(json.outputs)} but the layers give ${describeValue(outputs)}`)
   const model = new Sequential(tn, layers, {
@@ -86,6 +123,7 @@ export function fromArtifacts(tn: Ops, artifacts: ModelArtifacts): Sequential {
         dropConnect: decimal(`json.generators[${i}].dropConnect`, o.dropConnect),
       })
     })
+    if (version >= 3) seekNoiseSteps(model, json.noiseSteps)
     const epochs = progress.epochs
     if (typeof epochs !== 'number' || !Number.isSafeInteger(epochs) || epochs < 0) throw invalidArg('json.progress.epochs must be a count')
     model.progress.epochs = epochs

@@ -1,5 +1,6 @@
 /**
- * The training loop of `model.fit`: shuffled minibatches, fused forward and backward passes,
+ * The training loop of `model.fit`: shuffled minibatches, forward and backward passes through the
+ * model's steps (fused dense layers, noise steps: model-steps.ts),
  * the loss with its gradient, an optimizer step and the max-norm constraint, per batch.
  *
  * It never blocks the event loop for more than one batch: the layers run through their async
@@ -23,7 +24,9 @@
 import { invalidArg, ThinnetError } from '../errors.js'
 import { draws } from '../random.js'
 import { describeValue, readOptions } from '../validate.js'
+import { denseSteps } from './compile.js'
 import { checkData, checkPositiveInt, type CheckedData } from './data-checks.js'
+import { offsetsOf, ratesOf, scaleRates, seekAll, setRates, trainBackward, trainForward } from './model-steps.js'
 import { meanSquaredError, softmaxCrossEntropy, type LossName, type LossResult } from './loss.js'
 import { adam, describeOptimizer, type Optimizer, type OptimizerState } from './optimizers.js'
 import { checkPredictOptions, evaluateUnlocked, targetsOf } from './predict.js'
@@ -209,18 +212,15 @@ async function train(model: Sequential, plan: Plan): Promise<History> {
   const xb = new Float32Array(batchSize * inputs)
   const yb = data.labels !== undefined ? new Int32Array(batchSize) : new Float32Array(batchSize * outputs)
   const grad = new Float32Array(batchSize * outputs)
-  const baseRates = model.fused.map((layer) => ({
-    inputDropout: layer.inputDropout?.p ?? 0,
-    outputDropout: layer.outputDropout?.p ?? 0,
-    dropConnect: layer.dropConnect?.p ?? 0,
-  }))
+  const baseRates = ratesOf(model)
   const validationOptions = checkPredictOptions({ batchSize: 1024 }, model)
 
   try {
     for (let e = 0; e < epochs; e++) {
       if (signal?.aborted) throw abortReason(signal)
       const progress0 = model.progress.epochs
-      const factor = plan.dropoutSchedule === undefined ? 1 : applyDropoutFactor(model, baseRates, plan.dropoutSchedule.at(progress0))
+      const factor = plan.dropoutSchedule === undefined ? 1 : plan.dropoutSchedule.at(progress0)
+      if (plan.dropoutSchedule !== undefined) scaleRates(model, baseRates, factor)
       const lr0 = state.learningRate(progress0)
       const order = plan.shuffle ? permutation(rows, model.seed, model.progress.shuffleOffset) : undefined
       const started = performance.now()
@@ -277,31 +277,9 @@ async function train(model: Sequential, plan: Plan): Promise<History> {
       await plan.onEpoch?.(log)
     }
   } finally {
-    if (plan.dropoutSchedule !== undefined) model.fused.forEach((layer, i) => layer.setRates(baseRates[i]))
+    if (plan.dropoutSchedule !== undefined) setRates(model, baseRates)
   }
   return history
-}
-
-/** Sets every layer's rates to its configured rate times `factor`; returns the factor. */
-function applyDropoutFactor(
-  model: Sequential,
-  base: { inputDropout: number; outputDropout: number; dropConnect: number }[],
-  factor: number,
-): number {
-  if (!Number.isFinite(factor) || factor < 0) throw invalidArg(`dropoutSchedule gave ${factor}: factors must be finite and >= 0`)
-  const rates = base.map((r) => ({
-    inputDropout: r.inputDropout * factor,
-    outputDropout: r.outputDropout * factor,
-    dropConnect: r.dropConnect * factor,
-  }))
-  for (const r of rates) {
-    for (const p of [r.inputDropout, r.outputDropout, r.dropConnect]) {
-      if (p >= 1)
-        throw invalidArg(`dropoutSchedule gave factor ${factor}, which takes a rate to ${p}: every rate times the factor must stay below 1`)
-    }
-  }
-  model.fused.forEach((layer, i) => layer.setRates(rates[i]))
-  return factor
 }
 
 /** Copies the batch's rows (in shuffled order when `order` is given) into xb and yb. */
@@ -349,13 +327,12 @@ async function step(
   where: { epoch: number; batch: number },
 ): Promise<LossResult> {
   const layers = model.fused
-  const offsets = layers.map((layer) => layer.offsets)
+  const offsets = offsetsOf(model)
   const outputs = model.outputs
   const grad = gradBuffer.subarray(0, n * outputs)
   let result: LossResult
   try {
-    let h = x
-    for (const layer of layers) h = await layer.forwardAsync(h, { training: true })
+    const h = await trainForward(model, x)
     result =
       loss === 'crossEntropy'
         ? softmaxCrossEntropy(h, y as Int32Array, 0, n, outputs, grad)
@@ -367,12 +344,7 @@ async function step(
           ' (check the data for NaN or infinite values, or lower the learning rate)',
       )
     }
-    // Every layer but the first passes its dx down; the first needs none.
-    let dy = grad
-    for (let i = layers.length - 1; i >= 0; i--) {
-      if (i > 0) dy = await layers[i].backwardAsync(dy)
-      else await layers[i].backwardAsync(dy, { dx: false })
-    }
+    await trainBackward(model, grad)
     const bad = state.nonFiniteGradient()
     if (bad !== undefined) {
       const layer = layers[bad.layer]
@@ -384,11 +356,11 @@ async function step(
       )
     }
   } catch (error) {
-    layers.forEach((layer, i) => layer.seek(offsets[i]))
+    seekAll(model, offsets)
     throw error
   }
   state.step(lr)
-  model.plan.forEach((p, i) => {
+  denseSteps(model.plan).forEach((p, i) => {
     if (p.maxNorm !== undefined) {
       const layer = layers[i]
       internalsOf(model).ops.maxNorm(layer.parameters().w, { inputs: layer.inputs, units: layer.units, c: p.maxNorm })

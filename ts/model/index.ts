@@ -1,11 +1,30 @@
 /** The model API's namespaces, as `tn.layers`, `tn.optimizers`, `tn.schedules` (and named exports). */
 
 import { dense, dropout } from './layers.js'
+import {
+  alphaDropout,
+  gaussianDropout,
+  gaussianNoise,
+  lockedDropout,
+  spatialDropout1d,
+  spatialDropout2d,
+  spatialDropout3d,
+} from './noise-layers.js'
 import { adam, adamw, sgd } from './optimizers.js'
 import { constant, cosine, linear, step } from './schedules.js'
 
 /** Layer descriptions for `tn.sequential`. */
-export const layers = Object.freeze({ dense, dropout })
+export const layers = Object.freeze({
+  dense,
+  dropout,
+  spatialDropout1d,
+  spatialDropout2d,
+  spatialDropout3d,
+  lockedDropout,
+  alphaDropout,
+  gaussianDropout,
+  gaussianNoise,
+})
 /** Optimizer descriptions for `model.fit`. */
 export const optimizers = Object.freeze({ sgd, adam, adamw })
 /** Schedules for learning rates and dropout rates. */

@@ -1,14 +1,16 @@
 /**
  * Layer descriptions for `tn.sequential`: plain, frozen objects that say what a layer is. A model
- * compiles them into fused DropoutDense layers (see compile.ts); the descriptions themselves hold
- * no weights, so one list can build several models.
+ * compiles them into fused DropoutDense layers and standalone noise steps (see compile.ts); the
+ * descriptions themselves hold no weights, so one list can build several models. The dropout
+ * family's other members are in noise-layers.ts.
  */
 
 import type { Activation, DropoutMode } from '../backend.js'
 import { checkActivation, checkAlpha } from '../ops/dense-checks.js'
-import { invalidArg } from '../errors.js'
+import { invalidArg, ThinnetError } from '../errors.js'
 import { INITIALIZERS, type Initializer } from '../layers/init.js'
-import { checkMode, checkObject, checkP, describeValue, readOptions } from '../validate.js'
+import { checkMode, checkObject, describeValue, readOptions } from '../validate.js'
+import { checkRate, FAMILY_BUILDERS, readShapes, type FamilyLayer } from './noise-layers.js'
 
 /** Dropout: zeroes each element with probability `rate` in training. */
 export interface DropoutLayer {
@@ -16,6 +18,10 @@ export interface DropoutLayer {
   readonly rate: number
   /** Undefined: the model's mode (inverted by default). */
   readonly mode: DropoutMode | undefined
+  /** Per example (no batch dimension): dimensions of 1 share the mask (Keras' noiseShape). */
+  readonly noiseShape?: readonly number[]
+  /** One example's shape, which noiseShape refers to (default: [width], flat). */
+  readonly shape?: readonly number[]
 }
 
 /** A fully connected layer: y = act(x . w + b). */
@@ -32,13 +38,21 @@ export interface DenseLayer {
   readonly dropConnect: number
 }
 
-export type Layer = DropoutLayer | DenseLayer
+export type Layer = DropoutLayer | DenseLayer | FamilyLayer
 
 export interface DropoutLayerArgs {
   /** The drop probability, in [0, 1). */
   rate: number
   /** 'inverted' or 'classic'; default: the model's `mode`. */
   mode?: DropoutMode
+  /**
+   * The mask's shape per example (Keras' noiseShape without the batch): each dimension that of
+   * `shape` or 1, where the mask is shared. Such a dropout runs as its own step unless the noise
+   * shape equals the shape.
+   */
+  noiseShape?: readonly number[]
+  /** One example's shape (default: [width], flat); its product must be the width at that point. */
+  shape?: readonly number[]
 }
 
 export interface DenseLayerArgs {
@@ -60,13 +74,6 @@ export interface DenseLayerArgs {
   dropConnect?: number
 }
 
-/** Inference needs 1 - rate > 0 to mean anything (and inverted dropout divides by it). */
-function checkRate(value: unknown, name: string): number {
-  const p = checkP(value, name)
-  if (p === 1) throw invalidArg(`${name} must be below 1 for a layer (a rate of 1 drops everything), received 1`)
-  return p
-}
-
 /**
  * A dropout layer description.
  *
@@ -78,10 +85,11 @@ function checkRate(value: unknown, name: string): number {
  * ```
  */
 export function dropout(options: DropoutLayerArgs): DropoutLayer {
-  const o = readOptions(options, 'options', '{ rate: 0.5 }', ['rate', 'mode'])
+  const o = readOptions(options, 'options', '{ rate: 0.5 }', ['rate', 'mode', 'noiseShape', 'shape'])
   const rate = checkRate(o.rate, 'rate')
   const mode = o.mode === undefined ? undefined : checkMode(o.mode)
-  return Object.freeze({ kind: 'dropout', rate, mode })
+  // Without shapes, the same object as before noise shapes existed (saved models unchanged).
+  return Object.freeze({ kind: 'dropout', rate, mode, ...readShapes(o.noiseShape, o.shape) })
 }
 
 /**
@@ -142,5 +150,24 @@ export function checkLayer(value: unknown, name: string): Layer {
     if (options.dropConnect === 0) delete options.dropConnect
     return dense(options as unknown as DenseLayerArgs)
   }
-  throw invalidArg(`${name} must be a layer from tn.layers.dense or tn.layers.dropout, received ${describeValue(value)}`)
+  const kind = o.kind
+  if (typeof kind === 'string' && Object.hasOwn(FAMILY_BUILDERS, kind)) {
+    const rest: Record<string, unknown> = {}
+    for (const [key, v] of Object.entries(o)) if (key !== 'kind' && v !== undefined) rest[key] = v
+    try {
+      return FAMILY_BUILDERS[kind as FamilyLayer['kind']](rest as never)
+    } catch (error) {
+      // Name the layer: a saved model's json.layers[3] or the list's layers[3].
+      if (error instanceof ThinnetError) throw new ThinnetError(error.code, `${name} (${kind}): ${error.message}`)
+      throw error
+    }
+  }
+  throw invalidArg(`${name} must be a layer from tn.layers (${LAYER_KINDS.join(', ')}), received ${describeValue(value)}`)
 }
+
+/** Every kind a layer description may have. */
+export const LAYER_KINDS: readonly Layer['kind'][] = Object.freeze([
+  'dense',
+  'dropout',
+  ...(Object.keys(FAMILY_BUILDERS) as FamilyLayer['kind'][]),
+])

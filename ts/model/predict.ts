@@ -1,6 +1,7 @@
 /**
- * Prediction and evaluation: by weight scaling (one deterministic pass: inverted dropout needs
- * nothing at test time, classic dropout scales by 1 - p) or by Monte Carlo dropout (T stochastic
+ * Prediction and evaluation: by weight scaling (one deterministic pass: inverted dropout and the
+ * rest of the dropout family need nothing at test time, classic dropout scales by 1 - p) or by
+ * Monte Carlo dropout (T stochastic
  * passes whose outputs are averaged: the thinned networks' ensemble mean). The T passes of a chunk
  * of rows run as one batch of T * rows through the fused kernels (rows repeated T times, each copy
  * with its own masks, since a mask element is indexed by its row); a layer with DropConnect
@@ -14,6 +15,7 @@ import { checkData, checkPositiveInt, checkX, type CheckedData } from './data-ch
 import { probabilityCrossEntropy, softmaxRows } from './loss.js'
 import type { Sequential } from './sequential.js'
 import { internalsOf } from './sequential-internals.js'
+import { inferForward, sampleForward, sampleSpan } from './model-steps.js'
 import { MC_OFFSET_BASE } from './streams.js'
 
 export type Inference = 'weight-scaling' | 'mc'
@@ -166,7 +168,7 @@ async function run(
   const sumSq = mc ? new Float64Array(rows * outputs) : undefined
   const perSample = opts.keepSamples ? new Float32Array(T * rows * outputs) : undefined
   // Copies of a chunk stacked into one call: all T unless a layer's weight mask would be shared.
-  const stack = mc && !model.plan.some((p) => p.dropConnect !== undefined) ? T : 1
+  const stack = mc && !model.plan.some((p) => p.kind === 'dense' && p.dropConnect !== undefined) ? T : 1
   const chunk = mc ? Math.max(1, Math.min(opts.batchSize, Math.floor(MC_STACK_ROWS / stack))) : opts.batchSize
   let offset = MC_OFFSET_BASE
   const inputs = model.inputs
@@ -178,18 +180,12 @@ async function run(
       const copies = Math.min(stack, T - t0)
       let h: Float32Array
       if (!mc) {
-        h = xs
-        for (const layer of model.fused) h = await layer.forwardAsync(h)
+        h = await inferForward(model, xs)
       } else {
-        h = new Float32Array(copies * n * inputs)
-        for (let c = 0; c < copies; c++) h.set(xs, c * n * inputs)
-        const stackedRows = copies * n
-        let span = 0
-        for (const layer of model.fused) {
-          span = Math.max(span, stackedRows * layer.inputs, stackedRows * layer.units, layer.inputs * layer.units)
-          h = await layer.sampleAsync(h, { seed: opts.seed, offset })
-        }
-        offset += BigInt(span)
+        const stacked = new Float32Array(copies * n * inputs)
+        for (let c = 0; c < copies; c++) stacked.set(xs, c * n * inputs)
+        h = await sampleForward(model, stacked, opts.seed, offset)
+        offset += BigInt(sampleSpan(model, copies * n))
       }
       const values = classify ? softmaxRows(h, copies * n, outputs) : h
       for (let c = 0; c < copies; c++) {

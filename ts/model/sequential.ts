@@ -5,7 +5,9 @@
  * serialize-optimizer.ts).
  *
  * Streams of the model's seed: fused layer i uses streams 4i .. 4i + 3 (its initial weights, input
- * mask, output mask, DropConnect mask; see DropoutDense), shuffling uses stream 2^64 - 1. Training
+ * mask, output mask, DropConnect mask; see DropoutDense), the noise step of layers[j] (a member of
+ * the dropout family the kernels do not carry: NoiseLayer) stream 2^63 + j, shuffling stream
+ * 2^64 - 1. Training
  * draws masks from offset 0 up; Monte Carlo prediction draws from offset 2^63 up, so predicting
  * never reuses a training mask and never moves a generator: a model's training run is the same
  * whether or not it was asked for predictions in between.
@@ -17,7 +19,8 @@ import { DropoutDense } from '../layers/dropout-dense.js'
 import type { Ops } from '../ops-port.js'
 import type { U64 } from '../types.js'
 import { checkCount, checkMode, checkU64, describeValue, readOptions } from '../validate.js'
-import { compile, describePlan, type FusedLayerPlan } from './compile.js'
+import { NoiseLayer } from '../layers/noise-layer.js'
+import { compile, describePlan, planOutputs, type PlanStep } from './compile.js'
 import { checkLayer, type Layer } from './layers.js'
 import type { LossName } from './loss.js'
 import { fit, type FitOptions, type History } from './fit.js'
@@ -26,6 +29,10 @@ import { evaluate, predict, type Evaluation, type Prediction, type PredictOption
 import { toArtifacts, type ModelArtifacts, type SavedFiles, type SaveOptions } from './serialize.js'
 import { registerInternals, type SequentialInternals } from './sequential-internals.js'
 import { storeOf } from './store.js'
+import { NOISE_STREAM_BASE } from './streams.js'
+
+/** A step of a model at run time: a fused dense layer or a noise step. */
+export type ModelStep = DropoutDense | NoiseLayer
 
 export interface SequentialOptions {
   /** Features per example (columns of x). */
@@ -67,16 +74,20 @@ export interface TrainingProgress {
  */
 export class Sequential {
   readonly inputs: number
-  /** Outputs per example: the last dense layer's units. */
+  /** Outputs per example: the width after the last step (usually the last dense layer's units). */
   readonly outputs: number
   readonly seed: bigint
   readonly mode: DropoutMode
   /** The layer descriptions as given. */
   readonly layers: readonly Layer[]
-  /** What the descriptions compiled into: one entry per fused layer. */
-  readonly plan: readonly FusedLayerPlan[]
-  /** The fused layers themselves (their weights, gradients and mask generators). */
+  /** What the descriptions compiled into: one entry per step (fused dense layer or noise step), in order. */
+  readonly plan: readonly PlanStep[]
+  /** The fused layers themselves (their weights, gradients and mask generators), in order. */
   readonly fused: readonly DropoutDense[]
+  /** The noise steps (their streams and offsets), in order. */
+  readonly noise: readonly NoiseLayer[]
+  /** Every step as it runs, in plan order: `fused` and `noise` interleaved. */
+  readonly steps: readonly ModelStep[]
   /** Progress that training keeps (epochs trained, the shuffle stream's offset). */
   readonly progress: TrainingProgress = { epochs: 0, shuffleOffset: 0n }
   #loss: LossName | undefined
@@ -101,32 +112,52 @@ export class Sequential {
     this.#loss = o.loss
     this.layers = Object.freeze(layers.map((layer, i) => checkLayer(layer, `layers[${i}]`)))
     this.plan = Object.freeze(compile(this.layers, inputs, this.mode))
-    this.outputs = this.plan[this.plan.length - 1].units
+    this.outputs = planOutputs(this.plan)
     this.#tn = tn
     const fused: DropoutDense[] = []
+    const steps: ModelStep[] = []
     try {
-      this.plan.forEach((p, i) => {
-        fused.push(
-          new DropoutDense(tn, {
-            inputs: p.inputs,
-            units: p.units,
-            activation: p.activation,
-            ...(p.alpha === undefined ? {} : { alpha: p.alpha }),
-            ...(p.init === undefined ? {} : { init: p.init }),
-            ...(p.inputDropout ? { inputDropout: p.inputDropout } : {}),
-            ...(p.outputDropout ? { outputDropout: p.outputDropout } : {}),
-            ...(p.dropConnect ? { dropConnect: p.dropConnect } : {}),
-            mode: this.mode,
-            seed: this.seed,
-            stream: BigInt(i),
-          }),
-        )
-      })
+      for (const p of this.plan) {
+        if (p.kind === 'noise') {
+          steps.push(
+            new NoiseLayer(tn, {
+              op: p.op,
+              p: p.p,
+              ...(p.stddev === undefined ? {} : { stddev: p.stddev }),
+              mode: p.mode,
+              width: p.width,
+              shape: p.shape,
+              noiseShape: p.noiseShape,
+              seed: this.seed,
+              stream: NOISE_STREAM_BASE + BigInt(p.from[0]),
+            }),
+          )
+          continue
+        }
+        const i = fused.length
+        const layer = new DropoutDense(tn, {
+          inputs: p.inputs,
+          units: p.units,
+          activation: p.activation,
+          ...(p.alpha === undefined ? {} : { alpha: p.alpha }),
+          ...(p.init === undefined ? {} : { init: p.init }),
+          ...(p.inputDropout ? { inputDropout: p.inputDropout } : {}),
+          ...(p.outputDropout ? { outputDropout: p.outputDropout } : {}),
+          ...(p.dropConnect ? { dropConnect: p.dropConnect } : {}),
+          mode: this.mode,
+          seed: this.seed,
+          stream: BigInt(i),
+        })
+        fused.push(layer)
+        steps.push(layer)
+      }
     } catch (error) {
       for (const layer of fused) layer.dispose()
       throw error
     }
     this.fused = Object.freeze(fused)
+    this.noise = Object.freeze(steps.filter((s): s is NoiseLayer => s instanceof NoiseLayer))
+    this.steps = Object.freeze(steps)
     this.#internals = this.#makeInternals()
     registerInternals(this, this.#internals)
   }
@@ -143,10 +174,10 @@ export class Sequential {
 
   /** Trainable numbers: weights and biases of every layer. */
   get parameterCount(): number {
-    return this.plan.reduce((sum, p) => sum + p.inputs * p.units + p.units, 0)
+    return this.plan.reduce((sum, p) => sum + (p.kind === 'dense' ? p.inputs * p.units + p.units : 0), 0)
   }
 
-  /** What the layers were fused into, one line per fused layer, and the parameter count. */
+  /** What the layers were fused into, one line per step, and the parameter count. */
   summary(): string {
     return [...describePlan(this.plan, this.layers), `${this.parameterCount} parameters, ${this.#tn.backend} backend`].join('\n')
   }

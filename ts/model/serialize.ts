@@ -15,9 +15,13 @@
  *
  * Version 2 (written since issue 11) adds `weights.crc32`, the CRC-32 of the weights, so that a
  * damaged weights file (a flipped bit that leaves every value finite) is refused on load instead
- * of predicting garbage; version 1 saves have none and load exactly as before. Whatever the
- * version, loading checks the declared sizes, the tensors' offsets and the values' finiteness
- * before building anything (weights-check.ts).
+ * of predicting garbage; version 1 saves have none and load exactly as before. Version 3 (issue
+ * 12) adds the dropout family's layers (spatial, locked, alpha, Gaussian dropout and noise, and
+ * dropout's noiseShape and shape) and `noiseSteps`, the offset of each noise step's stream. A
+ * model that uses none of them is still written as version 2, byte for byte as before, so that
+ * earlier thinnet releases keep reading it. Whatever the version, loading checks the declared
+ * sizes, the tensors' offsets and the values' finiteness before building anything
+ * (weights-check.ts).
  */
 
 import { checkKeys, checkObject } from '../validate.js'
@@ -31,10 +35,12 @@ import { optimizerArtifacts, type OptimizerJSON } from './serialize-optimizer.js
 
 export const MODEL_FORMAT = 'thinnet-model'
 /**
- * The version written. Version 2 adds `weights.crc32`, the CRC-32 of the weights (crc32.ts),
- * which loading verifies; version 1 (no checksum) still loads as before.
+ * The newest version, written for models with dropout-family layers (version 2 otherwise: see the
+ * module comment). Version 2 adds `weights.crc32`, the CRC-32 of the weights (crc32.ts), which
+ * loading verifies; version 1 (no checksum) still loads as before. Version 3 adds the family's
+ * layer kinds and `noiseSteps`.
  */
-export const MODEL_VERSION = 2
+export const MODEL_VERSION = 3
 /** The weights file's name beside model.json when saved to a directory. */
 export const WEIGHTS_FILE = 'weights.bin'
 
@@ -50,8 +56,11 @@ export interface TensorEntry {
 
 export interface ModelJSON {
   format: typeof MODEL_FORMAT
-  /** 2 when written by this thinnet; 1 for earlier saves, which have no `weights.crc32`. */
-  version: 1 | typeof MODEL_VERSION
+  /**
+   * 3 when written by this thinnet for a model with dropout-family layers, 2 for one without; 1
+   * for earlier saves, which have no `weights.crc32`.
+   */
+  version: 1 | 2 | typeof MODEL_VERSION
   inputs: number
   outputs: number
   /** Decimal strings: JSON has no 64-bit integers. */
@@ -61,6 +70,8 @@ export interface ModelJSON {
   layers: Record<string, unknown>[]
   progress: { epochs: number; shuffleOffset: string }
   generators: { input: string; output: string; dropConnect: string }[]
+  /** Version 3: per noise step, in order, the index of its layer description and the offset of its stream (decimal). */
+  noiseSteps?: NoiseStepJSON[]
   weights: {
     file: string
     dtype: 'float32'
@@ -74,6 +85,13 @@ export interface ModelJSON {
   optimizer?: OptimizerJSON
   /** Informational: the backend that saved it. */
   savedBy: { backend: string }
+}
+
+export interface NoiseStepJSON {
+  /** Index into `layers` of the description the step implements. */
+  layer: number
+  /** The offset its next training forward draws from, as a decimal string. */
+  offset: string
 }
 
 export interface ModelArtifacts {
@@ -118,6 +136,11 @@ function plainLayer(layer: Layer): Record<string, unknown> {
   return out
 }
 
+/** Whether version 2 can describe the layers: only dense and dropout, without noiseShape or shape. */
+export function describableInVersion2(layers: readonly Layer[]): boolean {
+  return layers.every((l) => l.kind === 'dense' || (l.kind === 'dropout' && l.noiseShape === undefined && l.shape === undefined))
+}
+
 /** The model's artifacts (see the module comment), with the optimizer's when `options.optimizer` is given. */
 export function toArtifacts(model: Sequential, options: SaveOptions = {}): ModelArtifacts {
   internalsOf(model).live()
@@ -141,9 +164,10 @@ export function toArtifacts(model: Sequential, options: SaveOptions = {}): Model
     const params = model.fused[t.layer].parameters()
     writeFloat32LE(weights, t.byteOffset, t.name === 'w' ? params.w : params.b)
   }
+  const version2 = describableInVersion2(model.layers) && model.noise.length === 0
   const json: ModelJSON = {
     format: MODEL_FORMAT,
-    version: MODEL_VERSION,
+    version: version2 ? 2 : MODEL_VERSION,
     inputs: model.inputs,
     outputs: model.outputs,
     seed: model.seed.toString(),
@@ -155,6 +179,13 @@ export function toArtifacts(model: Sequential, options: SaveOptions = {}): Model
       const o = layer.offsets
       return { input: o.input.toString(), output: o.output.toString(), dropConnect: o.dropConnect.toString() }
     }),
+    ...(version2
+      ? {}
+      : {
+          noiseSteps: model.plan
+            .filter((p) => p.kind === 'noise')
+            .map((p, k) => ({ layer: p.from[0], offset: model.noise[k].offset.toString() })),
+        }),
     weights: { file: WEIGHTS_FILE, dtype: 'float32', byteOrder: 'little', byteLength: weights.length, crc32: crc32Hex(weights), tensors },
     ...(saved === undefined ? {} : { optimizer: saved.json }),
     savedBy: { backend: model.backend },

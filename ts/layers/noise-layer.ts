@@ -1,0 +1,201 @@
+/**
+ * NoiseLayer: a member of the dropout family (docs/DROPOUT-FAMILY.md) as a model step of its own,
+ * over the port's `noise` op: the steps a dense kernel cannot carry (spatial and locked dropout,
+ * dropout with a noise shape, alpha and Gaussian dropout, Gaussian noise, a dropout with no dense
+ * neighbour). It has no weights; it owns one mask stream of the model's seed and the offset of
+ * its next draw, and remembers the draw of the last training forward so that backward
+ * regenerates the same mask (or noise) instead of storing it.
+ *
+ * Shapes: the model's tensors are [rows, width] row-major; a step with example shape S runs the
+ * op on shape [rows, ...S] with noise shape [rows, ...N], so every example gets its own mask and
+ * a call consumes rows * prod(N) indices of the stream (rows * width for element-wise members).
+ */
+
+import type { DropoutMode } from '../backend.js'
+import { invalidArg, shapeMismatch } from '../errors.js'
+import { Generator, type Draw } from '../generator.js'
+import type { Ops } from '../ops-port.js'
+import type { U64 } from '../types.js'
+import { checkFloat32Array, checkP, checkU64, describeValue, readOptions } from '../validate.js'
+
+/** The family's ops, as the port's `noise` names them. */
+export type NoiseOp = 'dropout' | 'alpha' | 'gaussianDropout' | 'gaussianNoise'
+
+/** The port's `noise` call (ts/ops-port.ts): forward, or backward with the forward's draw. */
+export interface NoiseCall {
+  kind: NoiseOp
+  p: number
+  stddev?: number
+  seed: bigint
+  stream: bigint
+  offset: bigint
+  mode?: DropoutMode
+  shape?: number[]
+  noiseShape?: number[]
+  backward?: boolean
+  out?: Float32Array
+}
+
+/** The port with the family's op. */
+export type NoisePort = Ops & { noise(x: Float32Array, options: NoiseCall): Float32Array }
+
+export interface NoiseLayerConfig {
+  op: NoiseOp
+  /** The rate (Gaussian noise: 0). */
+  p: number
+  /** Gaussian noise's standard deviation. */
+  stddev?: number
+  mode: DropoutMode
+  /** Features per example. */
+  width: number
+  /** One example's shape (product: width). */
+  shape: readonly number[]
+  /** The mask's shape per example; undefined: element-wise. */
+  noiseShape: readonly number[] | undefined
+  seed: bigint
+  /** The one stream of `seed` its draws come from. */
+  stream: bigint
+}
+
+/** The members whose draws are normal variates: a call at offset o over n values needs o + n <= 2^63. */
+export function usesNormals(op: NoiseOp): boolean {
+  return op === 'gaussianDropout' || op === 'gaussianNoise'
+}
+
+/** What the last training forward drew, for backward. */
+interface Saved {
+  rows: number
+  call: NoiseCall
+}
+
+/**
+ * One noise step. Training: `forward(x, { training: true })` draws from the step's stream at its
+ * offset (then moved past the draws used); `backward(dy)` gives dL/dx with the same draw.
+ * Inference: the identity (a copy), except classic dropout, which scales by fround(1 - p).
+ * `sample(x, draw)` is a training-mode pass at a caller's draw that moves nothing (Monte Carlo).
+ */
+export class NoiseLayer {
+  readonly op: NoiseOp
+  readonly mode: DropoutMode
+  readonly width: number
+  readonly shape: readonly number[]
+  readonly noiseShape: readonly number[] | undefined
+  readonly stddev: number
+  readonly seed: bigint
+  readonly stream: bigint
+  #p: number
+  #generator: Generator
+  #saved: Saved | undefined
+  readonly #ops: NoisePort
+
+  constructor(ops: Ops, config: NoiseLayerConfig) {
+    const port: unknown = ops
+    if (typeof (port as Partial<NoisePort>).noise !== 'function') {
+      throw invalidArg(`the ${ops.backend} port has no noise op: this thinnet build cannot run a ${config.op} step`)
+    }
+    this.#ops = ops as NoisePort
+    this.op = config.op
+    this.#p = config.p
+    this.stddev = config.stddev ?? 0
+    this.mode = config.mode
+    this.width = config.width
+    this.shape = config.shape
+    this.noiseShape = config.noiseShape
+    this.seed = config.seed
+    this.stream = config.stream
+    this.#generator = new Generator(this.seed)
+  }
+
+  /** The rate in force (see `setRate`). */
+  get p(): number {
+    return this.#p
+  }
+
+  /** Changes the rate between batches (a dropout-rate schedule); Gaussian noise has none. */
+  setRate(p: number): void {
+    const rate = checkP(p, 'p')
+    if (rate === 1) throw invalidArg('p must be below 1 for a layer (a rate of 1 drops everything), received 1')
+    if (this.op === 'gaussianNoise') throw invalidArg('a gaussianNoise step has no rate (its strength is stddev)')
+    this.#p = rate
+  }
+
+  /** The offset the next training forward draws from. */
+  get offset(): bigint {
+    return this.#generator.offset
+  }
+
+  /** Moves the stream to `offset` (to resume a saved model, or undo a failed step's draws). */
+  seek(offset: U64): void {
+    this.#generator = new Generator(this.seed, checkU64('offset', offset))
+  }
+
+  /** Stream indices one call over `rows` examples consumes. */
+  drawsFor(rows: number): number {
+    const perExample = this.noiseShape === undefined ? this.width : this.noiseShape.reduce((a, b) => a * b, 1)
+    return rows * perExample
+  }
+
+  /** y for x [rows, width]: training draws the step's noise, inference is (nearly) the identity. */
+  forward(x: Float32Array, options: { training?: boolean } = {}): Float32Array {
+    const o = readOptions(options, 'options', '{ training: true }', ['training'])
+    if (o.training !== undefined && typeof o.training !== 'boolean') {
+      throw invalidArg(`options.training must be a boolean, received ${describeValue(o.training)}`)
+    }
+    const rows = this.#rows(x, 'x')
+    if (o.training !== true) return this.#infer(x)
+    const { seed, offset } = this.#generator.next(this.drawsFor(rows))
+    const call = this.#call(rows, seed, offset)
+    // Saved only once the op succeeded; the generator is moved back by the model on failure.
+    this.#saved = undefined
+    const y = this.#ops.noise(x, call)
+    this.#saved = { rows, call }
+    return y
+  }
+
+  /** dL/dx from dL/dy of the last training forward: the same draw, applied to dy. */
+  backward(dy: Float32Array): Float32Array {
+    const saved = this.#saved
+    if (saved === undefined) throw invalidArg('backward needs a training forward first: call forward(x, { training: true })')
+    const rows = this.#rows(dy, 'dy')
+    if (rows !== saved.rows) throw shapeMismatch(`dy must have the ${saved.rows} rows of the last training forward, received ${rows}`)
+    // Additive noise: dy passes through unchanged.
+    if (this.op === 'gaussianNoise') return dy.slice()
+    return this.#ops.noise(dy, { ...saved.call, backward: true })
+  }
+
+  /** A training-mode pass with the noise at `draw` (seed, offset of this step's stream); moves nothing. */
+  sample(x: Float32Array, draw: Draw): Float32Array {
+    const d = readOptions(draw, 'draw', '{ seed: 1n, offset: 0n }', ['seed', 'offset'])
+    const rows = this.#rows(x, 'x')
+    return this.#ops.noise(x, this.#call(rows, checkU64('draw.seed', d.seed), checkU64('draw.offset', d.offset)))
+  }
+
+  /** The op's options for a call over `rows` examples at (seed, offset). */
+  #call(rows: number, seed: bigint, offset: bigint): NoiseCall {
+    const call: NoiseCall = { kind: this.op, p: this.#p, seed, stream: this.stream, offset }
+    if (this.op === 'dropout') call.mode = this.mode
+    if (this.op === 'gaussianNoise') call.stddev = this.stddev
+    if (this.noiseShape !== undefined) {
+      call.shape = [rows, ...this.shape]
+      call.noiseShape = [rows, ...this.noiseShape]
+    }
+    return call
+  }
+
+  #infer(x: Float32Array): Float32Array {
+    if (this.op !== 'dropout' || this.mode !== 'classic') return x.slice()
+    // Classic dropout kept values unscaled in training: the expected value needs 1 - p now.
+    const scale = Math.fround(1 - this.#p)
+    const y = new Float32Array(x.length)
+    for (let i = 0; i < y.length; i++) y[i] = x[i] * scale
+    return y
+  }
+
+  #rows(x: Float32Array, name: string): number {
+    const input = checkFloat32Array(name, x)
+    if (input.length % this.width !== 0) {
+      throw shapeMismatch(`${name} must have rows * ${this.width} elements (the step's width), received ${input.length}`)
+    }
+    return input.length / this.width
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Running a model's steps (Sequential.steps: fused DropoutDense layers and NoiseLayers) in order,
+ * for fit.ts and predict.ts: the forward passes of training, inference and Monte Carlo samples,
+ * the backward pass, the generators' offsets (to undo a failed step), and the rates a dropout
+ * schedule scales.
+ */
+
+import { invalidArg } from '../errors.js'
+import type { Draw } from '../generator.js'
+import { DropoutDense } from '../layers/dropout-dense.js'
+import { usesNormals } from '../layers/noise-layer.js'
+import type { ModelStep, Sequential } from './sequential.js'
+import { MC_NORMAL_OFFSET_BASE, MC_OFFSET_BASE } from './streams.js'
+
+/** A training forward through every step (fresh masks, what backward needs saved). */
+export async function trainForward(model: Sequential, x: Float32Array): Promise<Float32Array> {
+  let h = x
+  for (const step of model.steps)
+    h = step instanceof DropoutDense ? await step.forwardAsync(h, { training: true }) : step.forward(h, { training: true })
+  return h
+}
+
+/**
+ * The backward pass from dL/d(output): every step from the last down to the first that has
+ * parameters, which computes no dx (nothing below it needs one).
+ */
+export async function trainBackward(model: Sequential, grad: Float32Array): Promise<void> {
+  const steps = model.steps
+  const first = steps.findIndex((s) => s instanceof DropoutDense)
+  let dy = grad
+  for (let i = steps.length - 1; i >= first; i--) {
+    const step = steps[i]
+    if (step instanceof DropoutDense) {
+      if (i > first) dy = await step.backwardAsync(dy)
+      else await step.backwardAsync(dy, { dx: false })
+    } else {
+      dy = step.backward(dy)
+    }
+  }
+}
+
+/** An inference forward (weight scaling). */
+export async function inferForward(model: Sequential, x: Float32Array): Promise<Float32Array> {
+  let h = x
+  for (const step of model.steps) h = step instanceof DropoutDense ? await step.forwardAsync(h) : step.forward(h)
+  return h
+}
+
+/**
+ * A Monte Carlo pass with every step's masks at `offset` (from MC_OFFSET_BASE up) of its own
+ * streams; the members drawing normal variates use the same distance from MC_NORMAL_OFFSET_BASE.
+ */
+export async function sampleForward(model: Sequential, x: Float32Array, seed: bigint, offset: bigint): Promise<Float32Array> {
+  let h = x
+  for (const step of model.steps) {
+    if (step instanceof DropoutDense) {
+      h = await step.sampleAsync(h, { seed, offset })
+    } else {
+      const draw: Draw = { seed, offset: usesNormals(step.op) ? offset - MC_OFFSET_BASE + MC_NORMAL_OFFSET_BASE : offset }
+      h = step.sample(h, draw)
+    }
+  }
+  return h
+}
+
+/** Stream indices one Monte Carlo pass over `rows` rows may use in any one stream. */
+export function sampleSpan(model: Sequential, rows: number): number {
+  let span = 0
+  for (const step of model.steps) {
+    if (step instanceof DropoutDense) span = Math.max(span, rows * step.inputs, rows * step.units, step.inputs * step.units)
+    else span = Math.max(span, step.drawsFor(rows))
+  }
+  return span
+}
+
+export type StepOffsets = ({ input: bigint; output: bigint; dropConnect: bigint } | bigint)[]
+
+/** Where every step's generators stand. */
+export function offsetsOf(model: Sequential): StepOffsets {
+  return model.steps.map((s) => (s instanceof DropoutDense ? s.offsets : s.offset))
+}
+
+/** Moves every step's generators back to `offsets` (from offsetsOf). */
+export function seekAll(model: Sequential, offsets: StepOffsets): void {
+  model.steps.forEach((step, i) => {
+    const o = offsets[i]
+    if (step instanceof DropoutDense) {
+      if (typeof o !== 'bigint') step.seek(o)
+    } else if (typeof o === 'bigint') step.seek(o)
+  })
+}
+
+/** The rates a dropout schedule scales: each fused layer's three slots, each noise step's rate (Gaussian noise has none). */
+export type StepRates = ({ inputDropout: number; outputDropout: number; dropConnect: number } | number | undefined)[]
+
+export function ratesOf(model: Sequential): StepRates {
+  return model.steps.map((s) =>
+    s instanceof DropoutDense
+      ? { inputDropout: s.inputDropout?.p ?? 0, outputDropout: s.outputDropout?.p ?? 0, dropConnect: s.dropConnect?.p ?? 0 }
+      : s.op === 'gaussianNoise'
+        ? undefined
+        : s.p,
+  )
+}
+
+/** Sets every rate to `base` times `factor`, checked in full first (every product below 1). */
+export function scaleRates(model: Sequential, base: StepRates, factor: number): void {
+  if (!Number.isFinite(factor) || factor < 0) throw invalidArg(`dropoutSchedule gave ${factor}: factors must be finite and >= 0`)
+  const scaled = base.map((r) =>
+    r === undefined
+      ? undefined
+      : typeof r === 'number'
+        ? r * factor
+        : { inputDropout: r.inputDropout * factor, outputDropout: r.outputDropout * factor, dropConnect: r.dropConnect * factor },
+  )
+  for (const r of scaled) {
+    const ps = r === undefined ? [] : typeof r === 'number' ? [r] : [r.inputDropout, r.outputDropout, r.dropConnect]
+    for (const p of ps) {
+      if (p >= 1)
+        throw invalidArg(`dropoutSchedule gave factor ${factor}, which takes a rate to ${p}: every rate times the factor must stay below 1`)
+    }
+  }
+  setRates(model, scaled)
+}
+
+/** Puts `rates` (from ratesOf or scaleRates) in force. */
+export function setRates(model: Sequential, rates: StepRates): void {
+  model.steps.forEach((step: ModelStep, i) => {
+    const r = rates[i]
+    if (step instanceof DropoutDense) {
+      if (r !== undefined && typeof r !== 'number') step.setRates(r)
+    } else if (typeof r === 'number') step.setRate(r)
+  })
+}
