@@ -23,7 +23,7 @@ export function normal(u: () => number): () => number {
  * compile.ts): locked dropout, Gaussian noise, DropoutDense 32 -> 24 (selu), spatial dropout 2d
  * over [2, 3, 4], alpha dropout, DropoutDense 24 -> 16 (tanh, output dropout 0.1), Gaussian
  * dropout, dropout with noise shape [4, 1] over [4, 4], spatial dropout 1d over [4, 4] channels
- * first, spatial dropout 3d over [2, 2, 2, 2], DropoutDense 16 -> 3.
+ * first, spatial dropout 3d over [2, 2, 2, 2], DropoutDense 16 -> 4 (sequences()'s 4 classes).
  */
 export const EVERY_KIND: readonly Layer[] = [
   layers.lockedDropout({ rate: 0.1, shape: [8, 4] }),
@@ -37,7 +37,7 @@ export const EVERY_KIND: readonly Layer[] = [
   layers.dropout({ rate: 0.2, shape: [4, 4], noiseShape: [4, 1] }),
   layers.spatialDropout1d({ rate: 0.1, shape: [4, 4], dataFormat: 'channelsFirst' }),
   layers.spatialDropout3d({ rate: 0.1, shape: [2, 2, 2, 2] }),
-  layers.dense({ units: 3 }),
+  layers.dense({ units: 4 }),
 ]
 
 /**
