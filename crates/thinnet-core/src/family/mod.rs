@@ -10,7 +10,7 @@ mod normal;
 
 pub use alpha::{alpha_constants, Affine, SELU_LAMBDA_ALPHA};
 pub use broadcast::{Broadcast, MAX_RANK};
-pub use normal::{normal, GaussOp};
+pub use normal::{normal, normal_pair, GaussOp};
 
 pub(crate) use alpha::alpha_body;
 pub(crate) use normal::gauss_body;
@@ -142,11 +142,12 @@ impl NoiseSpec {
         }
     }
 
-    /// Normal j uses draws 2j and 2j + 1: the last normal's index must be below 2^63.
+    /// The last normal's index must be below 2^64, as for masks (the pair of an even last
+    /// index reads one draw past it, which is then at most 2^64 - 1).
     fn check_normals(&self, n: usize) -> Result<(), Error> {
-        if (n as u64) > (1u64 << 63) || self.offset > (1u64 << 63) - n as u64 {
+        if n > 0 && self.offset.checked_add(n as u64 - 1).is_none() {
             return Err(Error::invalid_arg(format!(
-                "{}: offset + n must be at most 2^63 (normal j uses draws 2j and 2j + 1), received offset {} and n {}",
+                "{}: offset + n must be at most 2^64 (a stream has 2^64 element indices), received offset {} and n {}",
                 self.kind.name(),
                 self.offset,
                 n
@@ -275,7 +276,7 @@ unsafe fn run(
         }
         Step::Gauss { draws, offset, op } => {
             for_chunks(n, 64, exec.threads, |start, len| {
-                // SAFETY: as the element-wise masked case; offset + n <= 2^63 (checked).
+                // SAFETY: as the element-wise masked case; offset + n <= 2^64 (checked).
                 unsafe {
                     (kernels.gauss)(
                         s.get().wrapping_add(start),

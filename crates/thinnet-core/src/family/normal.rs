@@ -42,12 +42,14 @@ const S9: f32 = f(0x3928_3c1a);
 /// 2^-22: scales the angle's integer remainder to r.
 const TWO_POW_MINUS_22: f32 = f(0x3480_0000);
 
-/// The normal variate of the draws u0 = draw(2j), u1 = draw(2j + 1). Branch-free (selects
-/// only), so that the loop in `gauss_body` vectorizes.
+/// The pair of normal variates (rho cos, rho sin) of the draws u0 = draw(2k), u1 = draw(2k + 1):
+/// normals 2k and 2k + 1. Branch-free (selects only), so that the loop in `gauss_body`
+/// vectorizes.
 #[inline(always)]
-pub fn normal(u0: u32, u1: u32) -> f32 {
+pub fn normal_pair(u0: u32, u1: u32) -> (f32, f32) {
     // Radius: sqrt(-2 ln u), u = k 2^-24 with k = (u0 >> 8) + 1 in [1, 2^24].
-    let v = ((u0 >> 8) + 1) as f32; // exact below 2^24 + 1
+    // Through i32: the conversion every vector ISA has (k <= 2^24, exact either way).
+    let v = ((u0 >> 8) + 1) as i32 as f32;
     let bits = v.to_bits();
     let e = (bits >> 23) as i32 - 127;
     let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
@@ -56,10 +58,17 @@ pub fn normal(u0: u32, u1: u32) -> f32 {
     let e = if big { e + 1 } else { e };
     let x = m - 1.0;
     let z = x * x;
+    // Written out: a loop over LOG_P here kept LLVM from vectorizing the callers' loops
+    // (with codegen-units = 1 it was still rolled when the loop vectorizer ran).
     let mut p = LOG_P[0];
-    for &c in &LOG_P[1..] {
-        p = p * x + c;
-    }
+    p = p * x + LOG_P[1];
+    p = p * x + LOG_P[2];
+    p = p * x + LOG_P[3];
+    p = p * x + LOG_P[4];
+    p = p * x + LOG_P[5];
+    p = p * x + LOG_P[6];
+    p = p * x + LOG_P[7];
+    p = p * x + LOG_P[8];
     let mut y = (x * z) * p;
     y -= 0.5 * z;
     let ln_m = x + y;
@@ -83,12 +92,28 @@ pub fn normal(u0: u32, u1: u32) -> f32 {
     s = s * r2 + S3;
     s = s * r2 + S1;
     s *= r;
+    // cos(pi/2 (q + r)) is c, -s, -c, s and sin(pi/2 (q + r)) is s, c, -s, -c for q mod 4 =
+    // 0, 1, 2, 3: odd quadrants swap c and s; the cosine is negated in quadrants 1 and 2, the
+    // sine in 2 and 3.
     let quadrant = q & 3;
-    let value = if quadrant & 1 == 0 { c } else { s };
-    // Quadrants 1 and 2 negate: cos(pi/2 (1 + r)) = -sin, cos(pi/2 (2 + r)) = -cos.
-    let negate = (quadrant == 1) | (quadrant == 2);
-    let cosine = f32::from_bits(value.to_bits() ^ (u32::from(negate) << 31));
-    rho * cosine
+    let odd = quadrant & 1 == 1;
+    let (cos_v, sin_v) = if odd { (s, c) } else { (c, s) };
+    let neg_cos = (u32::from((quadrant == 1) | (quadrant == 2))) << 31;
+    let neg_sin = (u32::from(quadrant >= 2)) << 31;
+    let cosine = f32::from_bits(cos_v.to_bits() ^ neg_cos);
+    let sine = f32::from_bits(sin_v.to_bits() ^ neg_sin);
+    (rho * cosine, rho * sine)
+}
+
+/// Normal j of a stream's draws (the contract, one at a time).
+pub fn normal(key: [u32; 2], stream: u64, j: u64) -> f32 {
+    let k = j >> 1;
+    let (c, s) = normal_pair(crate::philox::draw(key, stream, 2 * k), crate::philox::draw(key, stream, 2 * k + 1));
+    if j & 1 == 0 {
+        c
+    } else {
+        s
+    }
 }
 
 /// What a Gaussian call does with each normal z (sigma already rounded to float32).
@@ -100,14 +125,14 @@ pub enum GaussOp {
     Add { sigma: f32 },
 }
 
-/// Normals per chunk: 512 normals (1,024 draws, 4 KiB) stay in L1 between the two loops.
-const CHUNK: usize = 512;
+/// Pairs per chunk: 256 pairs (512 draws, 2 KiB) stay in L1 between the loops.
+const PAIRS: usize = 256;
 
 /// Gaussian dropout or noise over normals first..first + n, with `raw`, the instruction set's
 /// draw kernel. Instantiated in each path's `#[target_feature]` function like `alpha_body`.
 ///
 /// # Safety
-/// As [`crate::kernel::ApplyFn`]; `raw` is safe to call on this CPU; 2 (first + n) <= 2^64.
+/// As [`crate::kernel::ApplyFn`]; `raw` is safe to call on this CPU; first + n <= 2^64.
 #[inline(always)]
 pub(crate) unsafe fn gauss_body(
     raw: RawFn,
@@ -118,26 +143,48 @@ pub(crate) unsafe fn gauss_body(
     d: Draws,
     g: GaussOp,
 ) {
-    let mut words = [0u32; 2 * CHUNK];
+    let mut words = [0u32; 2 * PAIRS];
+    let (mut u0, mut u1) = ([0u32; PAIRS], [0u32; PAIRS]);
+    let (mut zc, mut zs) = ([0f32; PAIRS], [0f32; PAIRS]);
+    let mut z = [0f32; 2 * PAIRS];
     let mut done = 0;
     while done < n {
-        let len = CHUNK.min(n - done);
-        // SAFETY: `words` holds 2 * CHUNK >= 2 len words; elements done..done + len are inside
-        // the caller's n, each read before it is written (src == dst allowed).
+        // Normals j .. j + len: pairs j / 2 .. ceil((j + len) / 2), starting at z[j & 1].
+        let j = first + done as u64;
+        let skip = (j & 1) as usize;
+        let len = (2 * PAIRS - skip).min(n - done);
+        let pairs = (skip + len + 1) / 2;
+        // SAFETY: `words` holds 2 * PAIRS >= 2 pairs words (the caller's `raw` contract).
+        unsafe { raw(words.as_mut_ptr(), 2 * pairs, j - skip as u64, d) };
+        // Separate loops with unit strides: the deinterleave, the transform and the interleave
+        // each vectorize on their own.
+        for (p, w) in words[..2 * pairs].chunks_exact(2).enumerate() {
+            u0[p] = w[0];
+            u1[p] = w[1];
+        }
+        for p in 0..pairs {
+            let (c, s) = normal_pair(u0[p], u1[p]);
+            zc[p] = c;
+            zs[p] = s;
+        }
+        for p in 0..pairs {
+            z[2 * p] = zc[p];
+            z[2 * p + 1] = zs[p];
+        }
+        let z = &z[skip..skip + len];
+        // SAFETY: elements done..done + len are inside the caller's n, each read before it is
+        // written (src == dst allowed).
         unsafe {
-            raw(words.as_mut_ptr(), 2 * len, 2 * (first + done as u64), d);
             let (src, dst) = (src.add(done), dst.add(done));
             match g {
                 GaussOp::Multiply { sigma } => {
-                    for i in 0..len {
-                        let noise = 1.0 + sigma * normal(words[2 * i], words[2 * i + 1]);
-                        dst.add(i).write(src.add(i).read() * noise);
+                    for (i, &zi) in z.iter().enumerate() {
+                        dst.add(i).write(src.add(i).read() * (1.0 + sigma * zi));
                     }
                 }
                 GaussOp::Add { sigma } => {
-                    for i in 0..len {
-                        let noise = sigma * normal(words[2 * i], words[2 * i + 1]);
-                        dst.add(i).write(src.add(i).read() + noise);
+                    for (i, &zi) in z.iter().enumerate() {
+                        dst.add(i).write(src.add(i).read() + sigma * zi);
                     }
                 }
             }
@@ -151,10 +198,12 @@ mod tests {
     use super::*;
 
     /// Box-Muller in float64 from the same two draws (the same u and t).
-    fn box_muller(u0: u32, u1: u32) -> f64 {
+    fn box_muller(u0: u32, u1: u32) -> (f64, f64) {
         let u = f64::from((u0 >> 8) + 1) / 16_777_216.0;
         let t = f64::from(u1 >> 8) / 16_777_216.0;
-        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * t).cos()
+        let rho = (-2.0 * u.ln()).sqrt();
+        let angle = 2.0 * std::f64::consts::PI * t;
+        (rho * angle.cos(), rho * angle.sin())
     }
 
     #[test]
@@ -174,15 +223,16 @@ mod tests {
         let mut worst = 0.0f64;
         for a in (0..=u32::MAX).step_by(65_537 * 251) {
             for b in (0..=u32::MAX).step_by(65_537 * 13) {
-                let got = f64::from(normal(a, b));
-                let want = box_muller(a, b);
-                let err = (got - want).abs() / want.abs().max(1.0);
-                worst = worst.max(err);
+                let (c, s) = normal_pair(a, b);
+                let (wc, ws) = box_muller(a, b);
+                for (got, want) in [(f64::from(c), wc), (f64::from(s), ws)] {
+                    worst = worst.max((got - want).abs() / want.abs().max(1.0));
+                }
             }
         }
         assert!(worst < 1e-6, "worst relative error {}", worst);
-        assert_eq!(normal(u32::MAX, 0), 0.0); // u = 1: radius 0
-        let tail = normal(0, 0); // u = 2^-24, t = 0: the largest value
+        assert_eq!(normal_pair(u32::MAX, 0), (0.0, 0.0)); // u = 1: radius 0
+        let tail = normal_pair(0, 0).0; // u = 2^-24, t = 0: the largest value
         assert!((f64::from(tail) - (48.0 * std::f64::consts::LN_2).sqrt()).abs() < 1e-5, "{}", tail);
     }
 }
