@@ -9,9 +9,23 @@
 
 import { expect, it } from 'vitest'
 import { layers, optimizers, Sequential, type Thinnet } from '../ts/index.js'
+import type { NoiseCall, NoisePort } from '../ts/layers/noise-layer.js'
 import { describeBackends } from './backends.js'
-import { referenceOps } from './reference-ops.js'
+import { stubNoise, withNoise } from './family-noise-stub.js'
+import { EVERY_KIND, sequences } from './model-family-data.js'
+import { referenceOps, type ReferenceOps } from './reference-ops.js'
 import { expectSameBits, rng } from './util.js'
+
+/** The reference port with the dropout family's op (counted like the others). */
+function referenceFamilyOps(): ReferenceOps & NoisePort {
+  const ops = referenceOps()
+  return Object.assign(ops, {
+    noise(x: Float32Array, options: NoiseCall): Float32Array {
+      ops.calls.set('noise', (ops.calls.get('noise') ?? 0) + 1)
+      return stubNoise(x, options)
+    },
+  })
+}
 
 const LAYERS = [
   layers.dropout({ rate: 0.1 }),
@@ -82,6 +96,53 @@ describeBackends('a model on the reference port', (tn: Thinnet) => {
         expect(ops.calls.get(op), op).toBeGreaterThan(0)
       }
       expect(onReference.backend).toBe(ops.backend)
+    } finally {
+      onReference.dispose()
+      onBackend.dispose()
+    }
+  })
+})
+
+describeBackends('a model with every dropout-family layer on the reference port', (tn: Thinnet) => {
+  it('trains and predicts as on this backend: masks and initial weights exactly, the rest to rounding', async () => {
+    const ops = referenceFamilyOps()
+    const options = { inputs: 32, seed: 7n }
+    const onReference = new Sequential(ops, EVERY_KIND, options)
+    const onBackend = new Sequential(withNoise(tn), EVERY_KIND, options)
+    try {
+      onReference.fused.forEach((layer, i) => {
+        expectSameBits(layer.parameters().w, onBackend.fused[i].parameters().w, `initial w of layer ${i}`)
+      })
+      const { x, y } = sequences(96, 8, 4, 3)
+      const fit = { x, y, epochs: 2, batchSize: 16 }
+      const a = await onReference.fit({ ...fit, optimizer: optimizers.adam({ lr: 0.01 }) })
+      const b = await onBackend.fit({ ...fit, optimizer: optimizers.adam({ lr: 0.01 }) })
+
+      expect(onReference.progress).toEqual(onBackend.progress)
+      expect(onReference.fused.map((l) => l.offsets)).toEqual(onBackend.fused.map((l) => l.offsets))
+      expect(onReference.noise.map((l) => l.offset)).toEqual(onBackend.noise.map((l) => l.offset))
+      expectClose(
+        a.epochs.map((e) => e.loss),
+        b.epochs.map((e) => e.loss),
+        1e-4,
+        'loss per epoch',
+      )
+      onReference.fused.forEach((layer, i) => {
+        expectClose(layer.parameters().w, onBackend.fused[i].parameters().w, 1e-4, `trained w of layer ${i}`)
+        expectClose(layer.parameters().b, onBackend.fused[i].parameters().b, 1e-4, `trained b of layer ${i}`)
+      })
+      // Each noise step's next training draw, on the same input: the same bits, forward and backward.
+      const h = Float32Array.from({ length: 5 * 32 }, (_, i) => Math.sin(i))
+      onReference.noise.forEach((step, k) => {
+        const other = onBackend.noise[k]
+        const input = h.subarray(0, 5 * step.width)
+        expectSameBits(step.forward(input, { training: true }), other.forward(input, { training: true }), `noise step ${k} forward`)
+        expectSameBits(step.backward(input), other.backward(input), `noise step ${k} backward`)
+      })
+      expectClose((await onReference.predict(x)).mean, (await onBackend.predict(x)).mean, 1e-4, 'predicted probabilities')
+      const mc = { inference: 'mc', samples: 4 } as const
+      expectClose((await onReference.predict(x, mc)).mean, (await onBackend.predict(x, mc)).mean, 1e-4, 'MC mean')
+      expect(ops.calls.get('noise')).toBeGreaterThan(0)
     } finally {
       onReference.dispose()
       onBackend.dispose()
