@@ -7,7 +7,7 @@
  */
 
 import { describe, expect, it } from 'vitest'
-import { layers, optimizers, Sequential, type Layer, type ModelArtifacts, type Thinnet } from '../ts/index.js'
+import { layers, optimizers, schedules, Sequential, type Layer, type ModelArtifacts, type Thinnet } from '../ts/index.js'
 import { compile, denseSteps, describePlan } from '../ts/model/compile.js'
 import { fromArtifacts } from '../ts/model/deserialize.js'
 import { NOISE_STREAM_BASE } from '../ts/model/streams.js'
@@ -208,6 +208,54 @@ describeBackends('models with the dropout family: streams, saving and loading', 
       model.dispose()
       straight.dispose()
       again?.dispose()
+    }
+  })
+
+  it('a dropout schedule scales the rates of noise steps (not Gaussian noise) and restores them', async () => {
+    const list = [layers.gaussianNoise({ stddev: 0.1 }), layers.lockedDropout({ rate: 0.4, shape: [8, 4] }), layers.dense({ units: 4 })]
+    const model = build(tn, list)
+    try {
+      const { x, y } = sequences(32, 8, 4, 2)
+      const seen: number[][] = []
+      await model.fit({
+        x,
+        y,
+        epochs: 1,
+        batchSize: 16,
+        dropoutSchedule: schedules.constant({ value: 0.5 }),
+        onBatch: () => seen.push(model.noise.map((s) => (s.op === 'gaussianNoise' ? s.stddev : s.p))),
+      })
+      expect(seen).toEqual([
+        [0.1, 0.2],
+        [0.1, 0.2],
+      ])
+      expect(model.noise[1].p).toBe(0.4)
+      await expect(model.fit({ x, y, dropoutSchedule: schedules.constant({ value: 3 }) })).rejects.toMatchObject({
+        code: 'ERR_INVALID_ARG',
+        message: /takes a rate to 1.2/,
+      })
+      expect(model.noise[1].p).toBe(0.4)
+    } finally {
+      model.dispose()
+    }
+  })
+
+  it('a failing step moves the noise streams back with the rest', async () => {
+    const model = build(tn, EVERY_KIND)
+    try {
+      const { x, y } = sequences(32, 8, 4, 2)
+      await model.fit({ x, y, epochs: 1, batchSize: 16, shuffle: false })
+      const before = model.noise.map((s) => s.offset)
+      const poisoned = x.slice()
+      poisoned[20 * 32] = NaN // row 20: in the second batch
+      await expect(model.fit({ x: poisoned, y, epochs: 1, batchSize: 16, shuffle: false })).rejects.toMatchObject({
+        code: 'ERR_NOT_FINITE',
+      })
+      // The first batch succeeded and moved them on by its draws; the second's were undone.
+      const after = model.noise.map((s) => s.offset)
+      after.forEach((offset, k) => expect(offset - before[k]).toBe(BigInt(model.noise[k].drawsFor(16))))
+    } finally {
+      model.dispose()
     }
   })
 
