@@ -33,14 +33,27 @@ export {
 } from './layers/dropout-dense.js'
 export type { Initializer } from './layers/init.js'
 export { layers, optimizers, schedules } from './model/index.js'
-export { Sequential, type SequentialOptions, type TrainingProgress } from './model/sequential.js'
+export { Sequential, type ModelStep, type SequentialOptions, type TrainingProgress } from './model/sequential.js'
 export type { DenseLayer, DenseLayerArgs, DropoutLayer, DropoutLayerArgs, Layer } from './model/layers.js'
-export type { FusedLayerPlan } from './model/compile.js'
+export type {
+  AlphaDropoutLayer,
+  AlphaDropoutLayerArgs,
+  DataFormat,
+  FamilyLayer,
+  GaussianDropoutLayer,
+  GaussianNoiseLayer,
+  LockedDropoutLayer,
+  LockedDropoutLayerArgs,
+  SpatialDropoutLayer,
+  SpatialDropoutLayerArgs,
+} from './model/noise-layers.js'
+export type { NoiseLayer, NoiseOp } from './layers/noise-layer.js'
+export type { FusedLayerPlan, NoiseStepPlan, PlanStep, StepDropout } from './model/compile.js'
 export type { AdamOptions, Optimizer, SgdOptions, StateBufferName } from './model/optimizers.js'
 export type { Schedule } from './model/schedules.js'
 export type { BatchLog, EpochLog, FitOptions, History } from './model/fit.js'
 export type { Evaluation, Inference, Prediction, PredictOptions } from './model/predict.js'
-export type { ModelArtifacts, ModelJSON, SavedFiles, SaveOptions } from './model/serialize.js'
+export type { ModelArtifacts, ModelJSON, NoiseStepJSON, SavedFiles, SaveOptions } from './model/serialize.js'
 export type { OptimizerDescriptionJSON, OptimizerJSON, ScheduleJSON, StateBufferEntry } from './model/serialize-optimizer.js'
 export type { LossName } from './model/loss.js'
 export { IDX_MAX_ELEMENTS, isGzip, parseIdx, type IdxArray, type IdxDtype, type ParseIdxOptions } from './data/idx.js'
