@@ -343,7 +343,11 @@ export interface Thinnet extends Ops {
    */
   allFinite(x: Float32Array): boolean
 
-  /** Layer descriptions for `sequential`: `layers.dense({ units, activation, maxNorm, dropConnect })`, `layers.dropout({ rate, mode })`. */
+  /**
+   * Layer descriptions for `sequential`: `layers.dense({ units, activation, maxNorm, dropConnect })`,
+   * `layers.dropout({ rate, mode, noiseShape, shape })`, and the dropout family's
+   * `spatialDropout1d/2d/3d`, `lockedDropout`, `alphaDropout`, `gaussianDropout`, `gaussianNoise`.
+   */
   readonly layers: typeof layers
   /** `optimizers.sgd({ lr, momentum, nesterov, weightDecay })`, `optimizers.adam(...)`, `optimizers.adamw(...)`. */
   readonly optimizers: typeof optimizers
@@ -353,7 +357,8 @@ export interface Thinnet extends Ops {
   /**
    * A sequential model on this backend. Dropout and Dense layers are compiled into fused
    * DropoutDense layers (a dropout after a dense layer becomes its output dropout, one before it
-   * its input dropout); `model.summary()` says what was fused.
+   * its input dropout); what the kernels cannot carry (the dropout family's other members) runs
+   * as a noise step of its own; `model.summary()` says what was fused.
    *
    * @example
    * ```ts
