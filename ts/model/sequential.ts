@@ -1,14 +1,13 @@
 /**
- * Sequential models: a list of Dropout and Dense descriptions compiled into fused DropoutDense
- * layers (compile.ts), with training (fit.ts), evaluation and prediction by weight scaling or
+ * Sequential models: a list of layer descriptions compiled into steps, fused DropoutDense layers
+ * and standalone noise steps (compile.ts; NoiseLayer), with training (fit.ts), evaluation and prediction by weight scaling or
  * Monte Carlo dropout (predict.ts), and saving (serialize.ts; with an optimizer's state:
  * serialize-optimizer.ts).
  *
  * Streams of the model's seed: fused layer i uses streams 4i .. 4i + 3 (its initial weights, input
  * mask, output mask, DropConnect mask; see DropoutDense), the noise step of layers[j] (a member of
  * the dropout family the kernels do not carry: NoiseLayer) stream 2^63 + j, shuffling stream
- * 2^64 - 1. Training
- * draws masks from offset 0 up; Monte Carlo prediction draws from offset 2^63 up, so predicting
+ * 2^64 - 1. Training draws masks from offset 0 up; Monte Carlo prediction draws from offset 2^63 up, so predicting
  * never reuses a training mask and never moves a generator: a model's training run is the same
  * whether or not it was asked for predictions in between.
  */
@@ -70,6 +69,17 @@ export interface TrainingProgress {
  * console.log(model.summary())
  * // DropoutDense 784 -> 256, relu, input dropout 0.2 (inverted), output dropout 0.5 (inverted)  <- layers 0 dropout, 1 dense, 2 dropout
  * // DropoutDense 256 -> 10, linear  <- layers 3 dense
+ *
+ * const images = tn.sequential([
+ *   tn.layers.spatialDropout2d({ rate: 0.1, shape: [8, 8, 3] }),
+ *   tn.layers.dense({ units: 64, activation: 'selu' }), tn.layers.alphaDropout({ rate: 0.05 }),
+ *   tn.layers.dense({ units: 10 }),
+ * ], { inputs: 192, seed: 1n })
+ * console.log(images.summary())
+ * // Noise spatialDropout2d 0.1 over [8, 8, 3]  <- layer 0
+ * // DropoutDense 192 -> 64, selu  <- layers 1 dense
+ * // Noise alphaDropout 0.05 over [64]  <- layer 2
+ * // DropoutDense 64 -> 10, linear  <- layers 3 dense
  * ```
  */
 export class Sequential {
