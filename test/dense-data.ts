@@ -1,7 +1,7 @@
 /** Deterministic data and dropout specs for the dense suites. */
 
 import type { Activation, KernelSpec } from '../ts/backend.js'
-import type { DenseDropoutOptions } from '../ts/index.js'
+import type { DenseDropoutOptions, DenseSlotDropoutOptions } from '../ts/index.js'
 import { rng } from './util.js'
 
 export const ACTIVATIONS: readonly Activation[] = ['linear', 'relu', 'leakyRelu', 'gelu', 'tanh', 'sigmoid', 'selu']
@@ -39,8 +39,8 @@ export function spec(p: number, stream: bigint, offset: bigint, mode: 'inverted'
 }
 
 export interface Dropouts {
-  inputDropout?: DenseDropoutOptions
-  outputDropout?: DenseDropoutOptions
+  inputDropout?: DenseSlotDropoutOptions
+  outputDropout?: DenseSlotDropoutOptions
   dropConnect?: DenseDropoutOptions | { p: number; inference: 'mean' }
 }
 
@@ -53,10 +53,24 @@ export function dropouts(c: number): Dropouts {
   return d
 }
 
+/**
+ * Alpha dropout combination c (bits: input alpha, output alpha, DropConnect, output dropout when
+ * not alpha), at awkward offsets.
+ */
+export function alphaDropouts(c: number): Dropouts {
+  const d: Dropouts = {}
+  if (c & 1) d.inputDropout = { ...spec(0.1, 7n, 5n), kind: 'alpha' }
+  if (c & 2) d.outputDropout = { ...spec(0.3, 8n, (1n << 33n) + 3n), kind: 'alpha' }
+  else if (c & 8) d.outputDropout = spec(0.3, 8n, 3n)
+  if (c & 4) d.dropConnect = spec(0.2, 9n, 2n)
+  return d
+}
+
 export function describeDropouts(d: Dropouts): string {
   const parts = Object.entries(d).map(
     ([k, v]: [string, NonNullable<Dropouts[keyof Dropouts]>]) =>
-      `${k} p ${(v as { p: number }).p}${'mode' in v && v.mode === 'classic' ? ' classic' : ''}${'inference' in v ? ' mean' : ''}`,
+      `${k}${'kind' in v && v.kind === 'alpha' ? ' alpha' : ''} p ${(v as { p: number }).p}` +
+      `${'mode' in v && v.mode === 'classic' ? ' classic' : ''}${'inference' in v ? ' mean' : ''}`,
   )
   return parts.length === 0 ? 'no dropout' : parts.join(', ')
 }

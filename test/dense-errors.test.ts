@@ -213,13 +213,38 @@ const CASES: Case[] = [
     what: 'a misspelt dropout option',
     call: dense(() => ({ inputDropout: { ...OK_SPEC, ofset: 3 } })),
     code: 'ERR_INVALID_ARG',
-    message: /^inputDropout.ofset is not an option: expected one of p, seed, offset, stream, mode$/,
+    message: /^inputDropout.ofset is not an option: expected one of p, seed, offset, stream, mode, kind$/,
   },
   {
     what: 'a dropout given as a number',
     call: dense(() => ({ inputDropout: 0.5 })),
     code: 'ERR_INVALID_ARG',
-    message: /^inputDropout must be an object such as \{ p: 0.5, seed: 1 \}, received 0.5$/,
+    message: /^inputDropout must be an object such as \{ p: 0.5, seed: 1 \} or \{ p: 0.1, seed: 1, kind: 'alpha' \}, received 0.5$/,
+  },
+  {
+    what: 'an unknown dropout kind',
+    call: dense(() => ({ outputDropout: { ...OK_SPEC, kind: 'gaussian' } })),
+    code: 'ERR_INVALID_ARG',
+    message: /^outputDropout.kind must be 'dropout' or 'alpha', received the string "gaussian"$/,
+  },
+  {
+    what: 'classic mode with alpha dropout',
+    call: dense(() => ({ inputDropout: { ...OK_SPEC, kind: 'alpha', mode: 'classic' } })),
+    code: 'ERR_INVALID_ARG',
+    message:
+      /^inputDropout.mode must be omitted \(or 'inverted'\) with kind 'alpha': alpha dropout has no classic mode \(its inference is the identity\), received the string "classic"$/,
+  },
+  {
+    what: 'an alpha DropConnect',
+    call: dense(() => ({ dropConnect: { ...OK_SPEC, kind: 'alpha' } })),
+    code: 'ERR_INVALID_ARG',
+    message: /^dropConnect.kind is not an option: expected one of p, seed, offset, stream, mode$/,
+  },
+  {
+    what: 'alpha dropout with p out of range',
+    call: dense(() => ({ outputDropout: { ...OK_SPEC, kind: 'alpha', p: 1.5 } })),
+    code: 'ERR_INVALID_ARG',
+    message: /^outputDropout.p must be a number in \[0, 1\], received 1.5$/,
   },
   {
     what: 'inputDropout.offset + rows * inputs past 2^64',
@@ -332,6 +357,15 @@ const CASES: Case[] = [
     message:
       /^activation 'selu' needs pre, the pre-activation dense writes to its pre option \(selu's derivative from y would not be exact\), received none$/,
   },
+  ...(['relu', 'leakyRelu', 'tanh', 'sigmoid'] as const).map((activation): Case => ({
+    what: `${activation} with y only, under an alpha output dropout`,
+    call: backward(() => ({ activation, outputDropout: { ...OK_SPEC, kind: 'alpha' } })),
+    code: 'ERR_INVALID_ARG',
+    message: new RegExp(
+      `^activation '${activation}' needs pre, the pre-activation dense writes to its pre option, under an alpha ` +
+        'outputDropout \\(y is a \\* act\\(z\\) \\+ b or d there\\), received only y$',
+    ),
+  })),
   ...(['relu', 'leakyRelu', 'tanh', 'sigmoid'] as const).map((activation): Case => ({
     what: `${activation} without y or pre`,
     call: backward(() => ({ activation, y: undefined })),

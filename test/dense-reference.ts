@@ -138,19 +138,67 @@ export function slopeBound(act: Activation, alpha: number): number {
   return 1
 }
 
-/** Per element: the factor a mask multiplies by (0 dropped, its scale kept). */
-function keepFactors(n: number, spec: KernelSpec | undefined): Float64Array | undefined {
-  if (spec === undefined) return undefined
-  const bits = referenceMask(n, spec)
-  const scale = spec.p === 1 ? 0 : keptScale(spec.p, spec.mode)
-  const out = new Float64Array(n)
-  for (let i = 0; i < n; i++) out[i] = (bits[i >>> 5] >>> (i & 31)) & 1 ? scale : 0
+/** lambda * alpha of SELU, the constant of alpha dropout (docs/DROPOUT-FAMILY.md section 3). */
+const ALPHA_A = 1.7580993408473766
+
+/** Alpha dropout's a, b and d for p in [0, 1): the contract's float64 sequence, each rounded once. */
+export function alphaConstants(p: number): { a: number; b: number; d: number } {
+  const s = (1 - p) * (1 + p * (ALPHA_A * ALPHA_A))
+  const a64 = 1 / Math.sqrt(s)
+  const aA = a64 * ALPHA_A
+  return { a: Math.fround(a64), b: Math.fround(aA * p), d: Math.fround(-(aA * (1 - p))) }
+}
+
+/** Whether element i of the spec's mask is kept. */
+export function keptBits(n: number, spec: KernelSpec): (i: number) => boolean {
+  // The mask reference takes a mask's options only (no mode, no kind).
+  const bits = referenceMask(n, { p: spec.p, seed: spec.seed, stream: spec.stream, offset: spec.offset })
+  return (i) => ((bits[i >>> 5] >>> (i & 31)) & 1) === 1
+}
+
+/**
+ * Alpha dropout of x by the contract, in float32: p = 0 copies, p = 1 writes +0, else kept
+ * fround(fround(x * a) + b), dropped d.
+ */
+export function referenceAlphaDropout(x: Float32Array, spec: KernelSpec): Float32Array {
+  if (spec.p === 0) return x.slice()
+  const out = new Float32Array(x.length)
+  if (spec.p === 1) return out
+  const { a, b, d } = alphaConstants(spec.p)
+  const kept = keptBits(x.length, spec)
+  for (let i = 0; i < x.length; i++) out[i] = kept(i) ? Math.fround(Math.fround(x[i] * a) + b) : d
   return out
 }
 
-/** The operands as the kernels multiply them: dropout(x) and dropConnect(w), float32. */
+/** The factor a gradient gets where the spec's mask keeps: its scale, alpha's a (1 at p = 0). */
+function gradientScale(spec: KernelSpec): number {
+  if (spec.p === 1) return 0
+  return spec.kind === 'alpha' ? alphaConstants(spec.p).a : keptScale(spec.p, spec.mode)
+}
+
+/** Per element: the factor a mask multiplies a gradient by (0 dropped, its scale kept). */
+function keepFactors(n: number, spec: KernelSpec | undefined): Float64Array | undefined {
+  if (spec === undefined) return undefined
+  const kept = keptBits(n, spec)
+  const scale = gradientScale(spec)
+  const out = new Float64Array(n)
+  for (let i = 0; i < n; i++) out[i] = kept(i) ? scale : 0
+  return out
+}
+
+/** A gradient through an input or output dropout, in float32 (dy * scale, one multiply). */
+function droppedGradient(dy: Float32Array, spec: KernelSpec | undefined): Float32Array {
+  if (spec === undefined) return dy
+  if (spec.kind !== 'alpha') return referenceDropout(dy, spec)
+  if (spec.p === 0) return dy
+  const factors = keepFactors(dy.length, spec) as Float64Array
+  return dy.map((v, i) => (factors[i] === 0 ? 0 : v * factors[i]))
+}
+
+/** The operands as the kernels multiply them: dropout(x) (or alpha(x)) and dropConnect(w), float32. */
 export function droppedOperands(x: Float32Array, w: Float32Array, args: DenseArgs): { xd: Float32Array; wd: Float32Array } {
-  const xd = args.inputDropout === undefined ? x : referenceDropout(x, args.inputDropout)
+  const input = args.inputDropout
+  const xd = input === undefined ? x : input.kind === 'alpha' ? referenceAlphaDropout(x, input) : referenceDropout(x, input)
   const dc = args.dropConnect
   let wd = w
   if (dc?.kind === 'sample') wd = referenceDropout(w, dc.spec)
@@ -199,10 +247,17 @@ export function referenceDenseForward(x: Float32Array, w: Float32Array, b: Float
   }
   const a = new Float64Array(n)
   const y = new Float64Array(n)
-  const keep = keepFactors(n, args.outputDropout)
+  const out = args.outputDropout
+  const keep = out?.kind === 'alpha' ? undefined : keepFactors(n, out)
   for (let i = 0; i < n; i++) {
     a[i] = act64(activation, alpha, z[i])
     y[i] = keep === undefined ? a[i] : keep[i] === 0 ? 0 : a[i] * keep[i]
+  }
+  if (out?.kind === 'alpha' && out.p > 0) {
+    // Kept a * act(z) + b, dropped d (p = 1: +0 everywhere; p = 0 left act(z) as it is).
+    const kept = keptBits(n, out)
+    const t = out.p === 1 ? { a: 0, b: 0, d: 0 } : alphaConstants(out.p)
+    for (let i = 0; i < n; i++) y[i] = kept(i) ? a[i] * t.a + t.b : t.d
   }
   return { z, zMag, a, y }
 }
@@ -229,8 +284,8 @@ export function referenceDenseBackward(
 ): Backward64 {
   const { rows, inputs, units, activation, alpha } = args
   const { xd, wd } = droppedOperands(x, w, args)
-  // The masked dy, in float32 as the contract forms it (dy * scale, one multiply).
-  const d = args.outputDropout === undefined ? dy : referenceDropout(dy, args.outputDropout)
+  // The masked dy, in float32 as the contract forms it (dy * scale, one multiply; alpha: scale a).
+  const d = droppedGradient(dy, args.outputDropout)
   const outScale =
     args.outputDropout === undefined || args.outputDropout.p === 1 ? 1 : keptScale(args.outputDropout.p, args.outputDropout.mode)
   const bound = slopeBound(activation, alpha)

@@ -19,10 +19,22 @@ import { expect, it } from 'vitest'
 import type { Activation, DenseArgs, KernelDropConnect } from '../ts/backend.js'
 import { keptScale, type Thinnet } from '../ts/index.js'
 import { describeBackends } from './backends.js'
-import { ACTIVATIONS, describeDropouts, dropouts, layerData, shapeWalk, spec, type Dropouts, type LayerData } from './dense-data.js'
+import {
+  ACTIVATIONS,
+  alphaDropouts,
+  describeDropouts,
+  dropouts,
+  layerData,
+  shapeWalk,
+  spec,
+  type Dropouts,
+  type LayerData,
+} from './dense-data.js'
 import {
   absoluteError,
+  alphaConstants,
   EPS32,
+  keptBits,
   firstOutside,
   referenceDenseBackward,
   referenceDenseForward,
@@ -81,7 +93,7 @@ function reference(c: Case): Reference {
   const variants: Reference['backward'][number]['from'][] =
     c.activation === 'linear'
       ? ['nothing']
-      : c.activation === 'gelu' || c.activation === 'selu'
+      : c.activation === 'gelu' || c.activation === 'selu' || args.outputDropout?.kind === 'alpha'
         ? ['pre']
         : c.from
           ? [c.from]
@@ -107,15 +119,23 @@ function check(tn: Thinnet, c: Case, withPre = true): void {
   expect(tn.dense({ x, w, b, ...layer, out, pre })).toBe(out)
   const f = r.forward
   const od = r.args.outputDropout
-  const outScale = od === undefined || od.p === 1 ? 1 : keptScale(od.p, od.mode)
+  const alphaOut = od?.kind === 'alpha' && od.p > 0 && od.p < 1 ? alphaConstants(od.p) : undefined
+  const outScale = od === undefined || od.p === 1 ? 1 : alphaOut !== undefined ? alphaOut.a : keptScale(od.p, od.mode)
+  // Alpha's add of b (and its fill d) round once more, relative to their size.
+  const outShift = alphaOut === undefined ? 0 : 2 * EPS32 * (Math.abs(alphaOut.b) + Math.abs(alphaOut.d))
   const zTol = (i: number) => tolerance(inputs, f.zMag[i])
   if (pre) expect(firstOutside(pre, f.z, zTol), `${show(c)}: pre`).toBeNull()
   const slope = slopeBound(activation, ALPHA)
   const yTol = (i: number) =>
-    outScale * (slope * zTol(i) + 8 * EPS32 * (Math.abs(f.a[i]) + Math.abs(f.z[i])) + absoluteError(activation)) + 1e-30
+    outScale * (slope * zTol(i) + 8 * EPS32 * (Math.abs(f.a[i]) + Math.abs(f.z[i])) + absoluteError(activation)) + outShift + 1e-30
   expect(firstOutside(out, f.y, yTol), `${show(c)}: y`).toBeNull()
+  const kept = od === undefined ? undefined : keptBits(out.length, od)
   for (let i = 0; i < out.length; i++) {
-    if (f.y[i] === 0 && f.a[i] !== 0 && !Object.is(out[i], 0)) {
+    if (alphaOut !== undefined) {
+      if (kept?.(i) === false && !Object.is(out[i], alphaOut.d)) {
+        expect.fail(`${show(c)}: alpha-dropped y[${i}] must be d = ${alphaOut.d}, got ${out[i]}`)
+      }
+    } else if (f.y[i] === 0 && f.a[i] !== 0 && !Object.is(out[i], 0)) {
       expect.fail(`${show(c)}: dropped y[${i}] must be +0, got ${out[i]}`)
     }
   }
@@ -152,6 +172,20 @@ const CASES = new Map<string, Case[]>()
   for (const activation of ACTIVATIONS) {
     for (let combo = 0; combo < 8; combo++) {
       const drop = dropouts(combo)
+      const cases = shapeWalk(2, (s += 2), 300_000).map(([rows, inputs, units], k) => ({
+        rows,
+        inputs,
+        units,
+        activation,
+        drop,
+        seed: s * 10 + k,
+      }))
+      CASES.set(`${activation}, ${describeDropouts(drop)}`, cases)
+    }
+    // Alpha dropout on the input, the output, both (with DropConnect), and input alpha with an
+    // output dropout.
+    for (const combo of [1, 2, 7, 9]) {
+      const drop = alphaDropouts(combo)
       const cases = shapeWalk(2, (s += 2), 300_000).map(([rows, inputs, units], k) => ({
         rows,
         inputs,
@@ -202,9 +236,14 @@ describeBackends('dense against the float64 reference', (tn) => {
     const [rows, inputs, units] = [3, 5, 4]
     const h = 1e-2
     for (const activation of ACTIVATIONS) {
-      for (const combo of [0, 7]) {
+      for (const [combo, drops] of [
+        [0, dropouts(0)],
+        [7, dropouts(7)],
+        [10, alphaDropouts(3)],
+        [11, alphaDropouts(7)],
+      ] as const) {
         const { x, w, b, dy } = layerData(rows, inputs, units, 300 + combo)
-        const layer = { rows, inputs, units, activation, alpha: ALPHA, ...dropouts(combo) }
+        const layer = { rows, inputs, units, activation, alpha: ALPHA, ...drops }
         // L = sum dy * y; the masks are fixed by their specs, so L is a function of (x, w, b).
         const run = (xx: Float32Array, ww: Float32Array, bb: Float32Array) => {
           const pre = new Float32Array(rows * units)

@@ -16,6 +16,12 @@ export interface KernelSpec {
   stream: bigint
   offset: bigint
   mode: DropoutMode
+  /**
+   * What a dense call's input or output dropout does with its mask: 'dropout' (absent: the same)
+   * or 'alpha', alpha dropout (docs/DROPOUT-FAMILY.md section 3; `mode` is then unused). Only
+   * those two slots take 'alpha'.
+   */
+  kind?: 'dropout' | 'alpha'
 }
 
 export interface Backend {

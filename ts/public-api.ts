@@ -18,6 +18,7 @@ export type {
   DenseLayerOptions,
   DenseNeed,
   DenseOptions,
+  DenseSlotDropoutOptions,
   DropConnectMeanOptions,
   DropConnectOptions,
   GemmOptions,

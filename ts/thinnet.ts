@@ -127,9 +127,12 @@ export interface Thinnet extends Ops {
    * over its tensor's layout (element (r, c) of a [R, C] tensor is element offset + r * C + c of
    * its stream): the input mask is exactly `tn.dropout(x, inputDropout)`'s, the output mask
    * `tn.dropout(y, outputDropout)`'s, the DropConnect mask `tn.dropout(w, dropConnect)`'s. Give
-   * each a different stream (or seed). DropConnect at inference: `{ p, inference: 'mean' }`
-   * scales w by fround(1 - p) (its paper's rule, for a layer trained in classic mode; after
-   * inverted training, simply omit it). An absent dropout, or p = 0, costs nothing.
+   * each a different stream (or seed). `inputDropout` and `outputDropout` may instead be alpha
+   * dropouts, `{ p, seed, kind: 'alpha', offset?, stream? }` (for selu layers: kept
+   * fround(fround(v * a) + b), dropped d, the same mask; no classic mode); after an alpha output
+   * dropout `denseBackward` needs `pre` for every activation but linear. DropConnect at
+   * inference: `{ p, inference: 'mean' }` scales w by fround(1 - p) (its paper's rule, for a
+   * layer trained in classic mode; after inverted training, simply omit it). An absent dropout, or p = 0, costs nothing.
    *
    * `pre` (optional) receives the pre-activation z, which `denseBackward` needs for gelu and selu.
    * Returns `out` (a new array when omitted). Outputs must not overlap any other array. rows or

@@ -50,6 +50,17 @@ export interface DenseDropoutOptions extends MaskOptions {
 }
 
 /**
+ * A dense call's input or output dropout: a dropout, or with `kind: 'alpha'` an alpha dropout
+ * (Klambauer et al. 2017, for SELU networks): kept elements fround(fround(v * a) + b), dropped ones
+ * d, (a, b, d) from p (docs/DROPOUT-FAMILY.md section 3). Alpha has no classic mode: `mode` must
+ * then be absent or 'inverted'.
+ */
+export interface DenseSlotDropoutOptions extends DenseDropoutOptions {
+  /** 'dropout' (default) or 'alpha'. */
+  kind?: 'dropout' | 'alpha'
+}
+
+/**
  * DropConnect at inference by the rule of its paper (Wan et al., ICML 2013): every weight scaled
  * by fround(1 - p), for a layer trained with sampled DropConnect in classic mode at drop
  * probability p. (A layer trained in inverted mode needs no DropConnect at inference at all.)
@@ -79,9 +90,9 @@ export interface DenseLayerOptions {
   /** leakyRelu's slope for z <= 0: a finite number >= 0, default 0.01; ignored by the others. */
   alpha?: number
   /** Dropout on x, applied as x is packed for the matrix product. */
-  inputDropout?: DenseDropoutOptions
-  /** Dropout on the activation's output. */
-  outputDropout?: DenseDropoutOptions
+  inputDropout?: DenseSlotDropoutOptions
+  /** Dropout (or alpha dropout) on the activation's output. */
+  outputDropout?: DenseSlotDropoutOptions
   /** DropConnect: a mask over w (its own stream, please), or the mean rule at inference. */
   dropConnect?: DropConnectOptions
 }

@@ -17,6 +17,8 @@ const RECORD_BYTES = 40
 export const BLOCK_BYTES = 3 * RECORD_BYTES
 const KIND_SAMPLE = 1
 const KIND_MEAN = 2
+/** Alpha dropout (crates/thinnet-core/src/boundary/spec_block.rs): input and output records only. */
+const KIND_ALPHA = 3
 
 /** A boolean as the 0 or 1 the exports take. */
 export function flag(name: string, value: unknown): number {
@@ -52,9 +54,9 @@ export function split(name: string, value: bigint): [number, number] {
 }
 
 /**
- * The bytes the dense exports read besides the arrays: the spec block (per dropout, kind u32,
- * mode u32, p f64, seed, stream and offset as (lo, hi) u32 pairs, little-endian), then the
- * activation's name in UTF-8.
+ * The bytes the dense exports read besides the arrays: the spec block (per dropout, kind u32
+ * (1 sample, 2 mean, 3 alpha), mode u32, p f64, seed, stream and offset as (lo, hi) u32 pairs,
+ * little-endian), then the activation's name in UTF-8.
  */
 export function denseHeader(args: DenseArgs): { bytes: Uint8Array; nameBytes: number } {
   if (typeof args.activation !== 'string') {
@@ -63,8 +65,8 @@ export function denseHeader(args: DenseArgs): { bytes: Uint8Array; nameBytes: nu
   const name = new TextEncoder().encode(args.activation)
   const bytes = new Uint8Array(BLOCK_BYTES + name.length)
   const view = new DataView(bytes.buffer)
-  if (args.inputDropout !== undefined) writeSample(view, 0, 'inputDropout', args.inputDropout)
-  if (args.outputDropout !== undefined) writeSample(view, RECORD_BYTES, 'outputDropout', args.outputDropout)
+  if (args.inputDropout !== undefined) writeSample(view, 0, 'inputDropout', args.inputDropout, true)
+  if (args.outputDropout !== undefined) writeSample(view, RECORD_BYTES, 'outputDropout', args.outputDropout, true)
   const dc: KernelDropConnect | undefined = args.dropConnect
   if (dc !== undefined) {
     // A backend caller (not the facade, which checked it) may pass null or an unknown kind.
@@ -93,15 +95,25 @@ export function specRecord(spec: KernelSpec, name = 'spec'): Uint8Array {
   return bytes
 }
 
-/** Writes one sampled dropout's record at byte `at` of the spec block. */
-function writeSample(view: DataView, at: number, name: string, spec: KernelSpec): void {
+/**
+ * Writes one sampled dropout's record at byte `at` of the spec block: kind 1 (dropout, with its
+ * mode) or, where `alphaAllowed` (the input and output slots), kind 3 (alpha, mode unused).
+ */
+function writeSample(view: DataView, at: number, name: string, spec: KernelSpec, alphaAllowed = false): void {
   // A backend caller (not the facade, which checked it) may pass anything.
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
   if (typeof spec !== 'object' || spec === null) {
     throw invalidArg(`${name} must be a dropout spec or undefined, received ${describeValue(spec)}`)
   }
-  view.setUint32(at, KIND_SAMPLE, true)
-  view.setUint32(at + 4, modeFlag(spec.mode, `${name}.mode`), true)
+  const kind: unknown = spec.kind
+  if (kind === 'alpha' && alphaAllowed) {
+    view.setUint32(at, KIND_ALPHA, true)
+  } else if (kind === undefined || kind === 'dropout') {
+    view.setUint32(at, KIND_SAMPLE, true)
+    view.setUint32(at + 4, modeFlag(spec.mode, `${name}.mode`), true)
+  } else {
+    throw invalidArg(`${name}.kind must be ${alphaAllowed ? "'dropout' or 'alpha'" : "'dropout'"}, received ${describeValue(kind)}`)
+  }
   view.setFloat64(at + 8, checkNumber(`${name}.p`, spec.p), true)
   const fields = [
     ['seed', spec.seed],

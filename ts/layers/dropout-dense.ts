@@ -65,7 +65,9 @@ export type {
  * input dropout multiplies x by fround(1 - p) (one pass over the batch, which leaves the
  * weights alone and the layer's one DropConnect slot free; scaling w instead would be folded
  * into packing, but would mix with DropConnect's own rule); DropConnect uses its paper's mean
- * rule, w times fround(1 - p), applied as w is packed.
+ * rule, w times fround(1 - p), applied as w is packed. Alpha dropouts (`{ p, kind: 'alpha' }` on
+ * the input or output, for selu layers) are the identity at inference, as in Keras and PyTorch;
+ * an alpha output dropout makes training save the pre-activation for every activation.
  *
  * Initial weights come from the layer's seed on its own stream, computed in TypeScript, so they
  * are the same on every backend; the bias starts at zero.
@@ -100,6 +102,8 @@ export class DropoutDense {
   #dropouts: LayerDropouts
   /** The mode each dropout had when last on, so that turning one off and on keeps it. */
   readonly #modes: { input?: DropoutMode; output?: DropoutMode; dropConnect?: DropoutMode } = {}
+  /** Likewise the kind (alpha) of the input and output dropouts. */
+  readonly #kinds: { input?: 'alpha'; output?: 'alpha'; dropConnect?: undefined } = {}
   readonly #state: LayerState
   #disposed = false
 
@@ -117,6 +121,7 @@ export class DropoutDense {
     this.mode = c.mode
     this.#dropouts = c.dropouts
     for (const slot of ['input', 'output', 'dropConnect'] as const) this.#modes[slot] = c.dropouts[slot]?.mode
+    for (const slot of ['input', 'output'] as const) this.#kinds[slot] = c.dropouts[slot]?.kind
     this.seed = c.seed
     this.streams = c.streams
     this.init = c.init
@@ -234,8 +239,10 @@ export class DropoutDense {
     for (const slot of ['input', 'output', 'dropConnect'] as const) {
       const p = r[slot]
       if (p === undefined) continue
-      const mode = this.#modes[slot] ?? this.mode
-      next[slot] = p === 0 ? undefined : Object.freeze({ p, mode })
+      const kind = this.#kinds[slot]
+      // An alpha dropout stays one, in its only mode.
+      const mode = kind === 'alpha' ? 'inverted' : (this.#modes[slot] ?? this.mode)
+      next[slot] = p === 0 ? undefined : Object.freeze(kind === 'alpha' ? { p, mode, kind } : { p, mode })
     }
     for (const slot of ['input', 'output', 'dropConnect'] as const) {
       if (next[slot] !== undefined) this.#modes[slot] = next[slot].mode

@@ -8,7 +8,7 @@
 import type { Activation, KernelSpec } from '../backend.js'
 import { shapeMismatch } from '../errors.js'
 import type { Draw } from '../generator.js'
-import { SAVED_NEEDS } from '../ops/dense-backward.js'
+import { savedNeed } from '../ops/dense-backward.js'
 import type { DenseBackwardOptions, DenseOptions, DropConnectOptions } from '../types.js'
 import { checkFloat32Array, checkRange, checkU64, readOptions } from '../validate.js'
 import type { DenseStreams, LayerDropout } from './layer-options.js'
@@ -47,7 +47,7 @@ export function checkX(layer: LayerView, x: Float32Array): Float32Array {
 /** A training forward: fresh masks from the layer's generators; saves x, and y or pre. */
 export function trainCall(layer: LayerView, state: LayerState, input: Float32Array, rows: number): DenseCall {
   const { inputs, units } = layer
-  const need = SAVED_NEEDS[layer.activation]
+  const need = savedNeed(layer.activation, layer.outputDropout)
   // Allocate first: growing WASM memory detaches every view, the caller's x too when it lives
   // there, so x is re-derived from its place in memory afterwards.
   const place = state.placeOf(input)
@@ -60,8 +60,8 @@ export function trainCall(layer: LayerView, state: LayerState, input: Float32Arr
   const g = state.generators
   const specs: Saved = {
     rows,
-    inputDropout: state.draw(layer.inputDropout, g.input, layer.streams.input, rows * inputs),
-    outputDropout: state.draw(layer.outputDropout, g.output, layer.streams.output, rows * units),
+    inputDropout: withKind(state.draw(layer.inputDropout, g.input, layer.streams.input, rows * inputs), layer.inputDropout),
+    outputDropout: withKind(state.draw(layer.outputDropout, g.output, layer.streams.output, rows * units), layer.outputDropout),
     dropConnect: state.draw(layer.dropConnect, g.dropConnect, layer.streams.dropConnect, inputs * units),
   }
   const savedX = savedXBuffer.view().subarray(0, rows * inputs)
@@ -94,7 +94,10 @@ export function trainCall(layer: LayerView, state: LayerState, input: Float32Arr
   }
 }
 
-/** An inference forward: no masks; classic-mode dropouts scale by fround(1 - p) instead. */
+/**
+ * An inference forward: no masks; classic-mode dropouts scale by fround(1 - p) instead. Alpha
+ * dropouts (mode 'inverted') are the identity, as in Keras and PyTorch.
+ */
 export function inferCall(layer: LayerView, state: LayerState, input: Float32Array, rows: number): DenseCall {
   let x = input
   const inScale = classicScale(layer.inputDropout)
@@ -126,7 +129,7 @@ export function sampleCall(layer: LayerView, state: LayerState, x: Float32Array,
   const spec = (dropout: LayerDropout | undefined, stream: bigint, n: number, name: string): KernelSpec | undefined => {
     if (dropout === undefined) return undefined
     checkRange(offset, n, 'draw.offset', name)
-    return { p: dropout.p, seed, offset, stream, mode: dropout.mode }
+    return withKind({ p: dropout.p, seed, offset, stream, mode: dropout.mode }, dropout)
   }
   const y = new Float32Array(rows * layer.units)
   return {
@@ -149,7 +152,8 @@ export function backwardCall(layer: LayerView, state: LayerState, dy: Float32Arr
     throw invalidArg('backward needs a training forward first: call forward(x, { training: true })')
   }
   const { rows } = saved
-  const need = SAVED_NEEDS[layer.activation]
+  // What the training forward saved: decided by the dropouts it ran with.
+  const need = savedNeed(layer.activation, saved.outputDropout)
   const out = need === 'nothing' ? undefined : savedOut?.view().subarray(0, rows * layer.units)
   return {
     x: savedX.view().subarray(0, rows * layer.inputs),
@@ -182,6 +186,11 @@ function layerArgs(layer: LayerView, state: LayerState, x: Float32Array, rows: n
     activation: layer.activation,
     alpha: layer.alpha,
   }
+}
+
+/** A drawn spec with the layer dropout's kind (alpha) carried over; `spec` itself for a dropout. */
+function withKind(spec: KernelSpec | undefined, dropout: LayerDropout | undefined): KernelSpec | undefined {
+  return spec !== undefined && dropout?.kind === 'alpha' ? { ...spec, kind: 'alpha' } : spec
 }
 
 /** The inference factor of a classic dropout, fround(1 - p); undefined when none applies. */

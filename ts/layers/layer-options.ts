@@ -16,6 +16,12 @@ import { defaultInitializer, INITIALIZERS, type Initializer } from './init.js'
 export interface LayerDropoutOptions {
   p: number
   mode?: DropoutMode
+  /**
+   * 'dropout' (default) or, for the input and output dropouts only, 'alpha': alpha dropout
+   * (Klambauer et al. 2017, for selu layers; docs/DROPOUT-FAMILY.md section 3). Alpha has no
+   * classic mode (its inference is the identity), so `mode` must then be omitted or 'inverted'.
+   */
+  kind?: 'dropout' | 'alpha'
 }
 
 export interface DropoutDenseOptions {
@@ -27,12 +33,12 @@ export interface DropoutDenseOptions {
   activation?: Activation
   /** leakyRelu's slope for z <= 0 (default 0.01). */
   alpha?: number
-  /** Dropout on the layer's input: a drop probability, or { p, mode }. */
+  /** Dropout on the layer's input: a drop probability, or { p, mode }, or { p, kind: 'alpha' }. */
   inputDropout?: number | LayerDropoutOptions
-  /** Dropout on the layer's output (after the activation). */
+  /** Dropout on the layer's output (after the activation), as `inputDropout`. */
   outputDropout?: number | LayerDropoutOptions
-  /** DropConnect: a fresh mask over the weights for each training batch. */
-  dropConnect?: number | LayerDropoutOptions
+  /** DropConnect: a fresh mask over the weights for each training batch (no alpha kind). */
+  dropConnect?: number | Omit<LayerDropoutOptions, 'kind'>
   /** The mode of the dropouts that do not name their own: 'inverted' (default) or 'classic'. */
   mode?: DropoutMode
   /** The key of every random draw of the layer: its initial weights and its masks. */
@@ -83,10 +89,14 @@ export interface DenseStreams {
   dropConnect: bigint
 }
 
-/** A dropout of the layer after checking; p = 0 is represented as no dropout (it costs nothing). */
+/**
+ * A dropout of the layer after checking; p = 0 is represented as no dropout (it costs nothing).
+ * `kind` is present only for an alpha dropout (mode then 'inverted').
+ */
 export interface LayerDropout {
   p: number
   mode: DropoutMode
+  kind?: 'alpha'
 }
 
 /** The three dropouts of a layer, checked. */
@@ -138,9 +148,9 @@ export function readLayerConfig(options: unknown): LayerConfig {
   const alpha = checkAlpha(o.alpha)
   const mode = o.mode === undefined ? 'inverted' : checkMode(o.mode)
   const dropouts: LayerDropouts = {
-    input: checkLayerDropout(o.inputDropout, 'inputDropout', mode),
-    output: checkLayerDropout(o.outputDropout, 'outputDropout', mode),
-    dropConnect: checkLayerDropout(o.dropConnect, 'dropConnect', mode),
+    input: checkLayerDropout(o.inputDropout, 'inputDropout', mode, true),
+    output: checkLayerDropout(o.outputDropout, 'outputDropout', mode, true),
+    dropConnect: checkLayerDropout(o.dropConnect, 'dropConnect', mode, false),
   }
   const seed = checkU64('seed', o.seed)
   const stream = o.stream === undefined ? 0n : checkU64('stream', o.stream)
@@ -171,14 +181,34 @@ function checkPositive(name: string, value: unknown): number {
   return n
 }
 
-function checkLayerDropout(value: unknown, name: string, mode: DropoutMode): LayerDropout | undefined {
+/**
+ * One dropout option: a number (the layer's mode), { p, mode? }, or where `alphaAllowed` (the
+ * input and output) { p, kind: 'alpha' }, which ignores the layer's mode (alpha has no classic
+ * form) and refuses a classic one of its own.
+ */
+function checkLayerDropout(value: unknown, name: string, mode: DropoutMode, alphaAllowed: boolean): LayerDropout | undefined {
   if (value === undefined) return undefined
   let dropout: LayerDropout
   if (typeof value === 'number') {
     dropout = { p: checkP(value, name), mode }
   } else {
-    const o = readOptions(value, name, '0.5 or { p: 0.5, mode: "classic" }', ['p', 'mode'])
-    dropout = { p: checkP(o.p, `${name}.p`), mode: o.mode === undefined ? mode : checkMode(o.mode, `${name}.mode`) }
+    const keys = alphaAllowed ? ['p', 'mode', 'kind'] : ['p', 'mode']
+    const example = alphaAllowed ? `0.5 or { p: 0.5, mode: "classic" } or { p: 0.1, kind: "alpha" }` : '0.5 or { p: 0.5, mode: "classic" }'
+    const o = readOptions(value, name, example, keys)
+    const p = checkP(o.p, `${name}.p`)
+    if (o.kind === 'alpha') {
+      if (o.mode !== undefined && o.mode !== 'inverted') {
+        throw invalidArg(
+          `${name}.mode must be omitted (or 'inverted') with kind 'alpha': alpha dropout has no classic mode ` +
+            `(its inference is the identity), received ${describeValue(o.mode)}`,
+        )
+      }
+      dropout = { p, mode: 'inverted', kind: 'alpha' }
+    } else if (o.kind === undefined || o.kind === 'dropout') {
+      dropout = { p, mode: o.mode === undefined ? mode : checkMode(o.mode, `${name}.mode`) }
+    } else {
+      throw invalidArg(`${name}.kind must be 'dropout' or 'alpha', received ${describeValue(o.kind)}`)
+    }
   }
   return dropout.p === 0 ? undefined : Object.freeze(dropout)
 }

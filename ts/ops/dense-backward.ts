@@ -4,7 +4,7 @@
  * saved tensor the activation needs among them), outputs allocated, then one call.
  */
 
-import type { Activation, Backend, DenseArgs, DenseGrads, DenseSaved } from '../backend.js'
+import type { Activation, Backend, DenseArgs, DenseGrads, DenseSaved, KernelSpec } from '../backend.js'
 import { fromBackendError, invalidArg } from '../errors.js'
 import { checkFixedLength } from './async-arrays.js'
 import type { DenseBackwardOptions, DenseGradients, DenseNeed } from '../types.js'
@@ -39,6 +39,19 @@ export const SAVED_NEEDS: Readonly<Record<Activation, 'nothing' | 'y or pre' | '
   sigmoid: 'y or pre',
   gelu: 'pre',
   selu: 'pre',
+}
+
+/**
+ * What the derivative needs under the call's output dropout: after an alpha output dropout y is
+ * a * act(z) + b or d, no use to any derivative, so 'y or pre' becomes 'pre' (the core's
+ * DenseDropouts::needs).
+ */
+export function savedNeed(
+  activation: Activation,
+  outputDropout: { readonly kind?: KernelSpec['kind'] } | undefined,
+): 'nothing' | 'y or pre' | 'pre' {
+  const need = SAVED_NEEDS[activation]
+  return need === 'y or pre' && outputDropout?.kind === 'alpha' ? 'pre' : need
 }
 
 /** Why an activation needs pre, for the message when it is missing. */
@@ -95,7 +108,13 @@ function checkBackward(value: DenseBackwardOptions): BackwardCall {
     }
   }
   const args = checkLayer(read, sizes)
-  const needs = SAVED_NEEDS[args.activation]
+  const needs = savedNeed(args.activation, args.outputDropout)
+  if (needs === 'pre' && pre === undefined && SAVED_NEEDS[args.activation] === 'y or pre') {
+    throw invalidArg(
+      `activation '${args.activation}' needs pre, the pre-activation dense writes to its pre option, under an alpha ` +
+        `outputDropout (y is a * act(z) + b or d there), received ${y === undefined ? 'neither' : 'only y'}`,
+    )
+  }
   if ((needs === 'pre' && pre === undefined) || (needs === 'y or pre' && pre === undefined && y === undefined)) {
     throw invalidArg(
       needs === 'pre'

@@ -4,7 +4,7 @@
  * throws a ThinnetError naming the argument before anything is written or any backend is called.
  */
 
-import type { Activation, DenseArgs, KernelDropConnect } from '../backend.js'
+import type { Activation, DenseArgs, KernelDropConnect, KernelSpec } from '../backend.js'
 import { invalidArg, shapeMismatch, ThinnetError } from '../errors.js'
 import type { DenseLayerOptions } from '../types.js'
 import {
@@ -26,6 +26,8 @@ export const ACTIVATIONS: readonly Activation[] = ['linear', 'relu', 'leakyRelu'
 export const DEFAULT_ALPHA = 0.01
 
 const DROPOUT_KEYS = ['p', 'seed', 'offset', 'stream', 'mode'] as const
+/** The input and output dropouts may also be alpha dropouts (`kind`); DropConnect may not. */
+const SLOT_KEYS = [...DROPOUT_KEYS, 'kind'] as const
 const MEAN_KEYS = ['p', 'inference'] as const
 const DROP_CONNECT_KEYS = [...DROPOUT_KEYS, 'inference'] as const
 
@@ -46,8 +48,8 @@ export function readDenseOptions(value: unknown, known: readonly string[], examp
   const options = readOptions(value, 'options', example, known)
   return {
     options,
-    inputDropout: readPending(options.inputDropout, 'inputDropout', DROPOUT_KEYS),
-    outputDropout: readPending(options.outputDropout, 'outputDropout', DROPOUT_KEYS),
+    inputDropout: readPending(options.inputDropout, 'inputDropout', SLOT_KEYS),
+    outputDropout: readPending(options.outputDropout, 'outputDropout', SLOT_KEYS),
     dropConnect: readPending(options.dropConnect, 'dropConnect', DROP_CONNECT_KEYS),
   }
 }
@@ -151,11 +153,26 @@ export function checkLayer(read: DenseRead, sizes: { rows: number; inputs: numbe
   return args
 }
 
-/** A dropout over a tensor of n elements (n = `what`, e.g. "rows * inputs"). */
-function checkDropout(pending: Pending, name: string, n: number, what: string) {
+/**
+ * An input or output dropout over a tensor of n elements (n = `what`, e.g. "rows * inputs"): a
+ * dropout, or with kind 'alpha' an alpha dropout, which has no classic mode.
+ */
+function checkDropout(pending: Pending, name: string, n: number, what: string): KernelSpec | undefined {
   if (pending.raw === undefined) return undefined
-  const options = checkPending(pending, name, '{ p: 0.5, seed: 1 }', DROPOUT_KEYS)
-  return checkSpec(options, n, name, `n = ${what} =`)
+  const options = checkPending(pending, name, "{ p: 0.5, seed: 1 } or { p: 0.1, seed: 1, kind: 'alpha' }", SLOT_KEYS)
+  const kind = options.kind
+  if (kind !== undefined && kind !== 'dropout' && kind !== 'alpha') {
+    throw invalidArg(`${name}.kind must be 'dropout' or 'alpha', received ${describeValue(kind)}`)
+  }
+  if (kind === 'alpha' && options.mode !== undefined && options.mode !== 'inverted') {
+    throw invalidArg(
+      `${name}.mode must be omitted (or 'inverted') with kind 'alpha': alpha dropout has no classic mode ` +
+        `(its inference is the identity), received ${describeValue(options.mode)}`,
+    )
+  }
+  const spec = checkSpec(options, n, name, `n = ${what} =`)
+  if (kind === 'alpha') spec.kind = 'alpha'
+  return spec
 }
 
 function checkDropConnect(pending: Pending, n: number): KernelDropConnect | undefined {

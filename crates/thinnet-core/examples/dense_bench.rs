@@ -174,7 +174,7 @@ fn main() {
     let (mr, nr, kc, mc, nc) = gemm_blocking(isa).expect("isa not available");
     let mut peak = 0.0f64;
     let mut rows_out = Vec::new();
-    let drops = DenseDropouts { input: Some(spec(0.2, 1)), output: Some(spec(0.5, 2)), drop_connect: None };
+    let drops = DenseDropouts { input: Some(spec(0.2, 1)), output: Some(spec(0.5, 2)), ..DenseDropouts::default() };
     for &(rows, inputs, units) in SHAPES.iter() {
         let shape = DenseShape { rows, inputs, units };
         let x = values(rows * inputs, 1);
@@ -273,7 +273,7 @@ fn profile_loop((rows, inputs, units): (usize, usize, usize), exec: Exec, varian
     let w = values(inputs * units, 2);
     let b = values(units, 3);
     let mut y = vec![0.0f32; rows * units];
-    let drops = DenseDropouts { input: Some(spec(0.2, 1)), output: Some(spec(0.5, 2)), drop_connect: None };
+    let drops = DenseDropouts { input: Some(spec(0.2, 1)), output: Some(spec(0.5, 2)), ..DenseDropouts::default() };
     let dy = values(rows * units, 4);
     let (mut dx, mut dw, mut db) = (vec![0.0f32; rows * inputs], vec![0.0f32; inputs * units], vec![0.0f32; units]);
     dense_forward(&x, &w, Some(&b), &mut y, None, shape, Activation::Relu, &drops, exec).unwrap();

@@ -39,7 +39,7 @@ mod tests;
 
 pub use dense::{
     check_dense_backward, check_dense_forward, dense_backward, dense_forward, Activation, BackwardLens, BackwardPlan,
-    DenseDropouts, DenseShape, DropConnect, ForwardLens, ForwardPlan, Grads, Needs, Saved,
+    DenseDropouts, DenseShape, DropConnect, DropoutKind, ForwardLens, ForwardPlan, Grads, Needs, Saved,
 };
 pub use dropout::{
     dropout, dropout_backward, dropout_backward_in_place, dropout_in_place, dropout_in_place_with, dropout_mask,

@@ -38,6 +38,7 @@ fn all_dropouts() -> DenseDropouts {
         input: Some(spec(0.2, u64::MAX - 3, 1, (1 << 33) + 3, Mode::Inverted)),
         output: Some(spec(0.5, 42, 2, 7, Mode::Classic)),
         drop_connect: Some(DropConnect::Sample(spec(0.3, 9, 3, 0, Mode::Inverted))),
+        ..DenseDropouts::default()
     }
 }
 

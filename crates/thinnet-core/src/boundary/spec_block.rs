@@ -6,10 +6,11 @@
 //! outputDropout, dropConnect. Each record (byte offsets within it):
 //!
 //! ```text
-//!  0  kind    u32   0 none, 1 sample, 2 mean (the DropConnect inference rule; dropConnect only)
-//!  4  mode    u32   0 inverted, 1 classic (sample only)
-//!  8  p       f64   drop probability in [0, 1] (sample and mean)
-//! 16  seed    u64   as two u32 halves, low first (sample only)
+//!  0  kind    u32   0 none, 1 sample, 2 mean (the DropConnect inference rule; dropConnect only),
+//!                   3 alpha (alpha dropout; inputDropout and outputDropout only)
+//!  4  mode    u32   0 inverted, 1 classic (sample only; alpha ignores it)
+//!  8  p       f64   drop probability in [0, 1] (sample, alpha and mean)
+//! 16  seed    u64   as two u32 halves, low first (sample and alpha)
 //! 24  stream  u64   likewise
 //! 32  offset  u64   likewise
 //! ```
@@ -18,8 +19,11 @@
 //! stream, offset]. Fields a kind does not use are ignored. Everything else is checked here, with
 //! messages naming the field as the facade spells it ("inputDropout.p must be ..."); the core
 //! checks offset + elements against 2^64, which needs the shape.
+//!
+//! Kind 3 (issue 12) came after the first three: a block without it reads as before. An alpha
+//! record's spec has mode Inverted (unused: the alpha map's constants depend on p only).
 
-use crate::dense::{Activation, DenseDropouts, DropConnect};
+use crate::dense::{Activation, DenseDropouts, DropConnect, DropoutKind};
 use crate::error::Error;
 use crate::spec::{DropoutSpec, MaskSpec, Mode};
 
@@ -30,12 +34,13 @@ pub const BLOCK_WORDS: usize = 3 * RECORD_WORDS;
 const KIND_NONE: u32 = 0;
 const KIND_SAMPLE: u32 = 1;
 const KIND_MEAN: u32 = 2;
+const KIND_ALPHA: u32 = 3;
 
 /// Parses a block (see the module documentation).
 pub fn parse(block: &[u64; BLOCK_WORDS]) -> Result<DenseDropouts, Error> {
     let record = |i: usize| -> &[u64] { &block[i * RECORD_WORDS..(i + 1) * RECORD_WORDS] };
-    let input = dropout("inputDropout", record(0))?;
-    let output = dropout("outputDropout", record(1))?;
+    let (input, input_kind) = dense_dropout("inputDropout", record(0))?;
+    let (output, output_kind) = dense_dropout("outputDropout", record(1))?;
     let drop_connect = match kind_of(record(2)) {
         KIND_MEAN => Some(DropConnect::Mean { p: p_of("dropConnect", record(2))? }),
         KIND_NONE | KIND_SAMPLE => dropout("dropConnect", record(2))?.map(DropConnect::Sample),
@@ -46,7 +51,22 @@ pub fn parse(block: &[u64; BLOCK_WORDS]) -> Result<DenseDropouts, Error> {
             )))
         }
     };
-    Ok(DenseDropouts { input, output, drop_connect })
+    Ok(DenseDropouts { input, output, drop_connect, input_kind, output_kind })
+}
+
+/// An input or output record: none, sample (dropout) or alpha.
+fn dense_dropout(name: &str, record: &[u64]) -> Result<(Option<DropoutSpec>, DropoutKind), Error> {
+    match kind_of(record) {
+        KIND_NONE | KIND_SAMPLE => Ok((dropout(name, record)?, DropoutKind::Dropout)),
+        KIND_ALPHA => {
+            let mask = MaskSpec { p: p_of(name, record)?, seed: record[2], stream: record[3], offset: record[4] };
+            Ok((Some(DropoutSpec { mask, mode: Mode::Inverted }), DropoutKind::Alpha))
+        }
+        other => Err(Error::invalid_arg(format!(
+            "{}.kind must be 0 (none), 1 (sample) or 3 (alpha), received {}",
+            name, other
+        ))),
+    }
 }
 
 /// The header of a dense call as bytes: the block (little-endian words, any alignment) followed
@@ -223,6 +243,16 @@ mod tests {
         // Mean uses p only.
         let b = block([NONE, NONE, record(2, 9, 0.3, 1, 2, 3)]);
         assert_eq!(parse(&b).unwrap().drop_connect, Some(DropConnect::Mean { p: 0.3 }));
+        assert_eq!((d.input_kind, d.output_kind), (DropoutKind::Dropout, DropoutKind::Dropout));
+
+        // Alpha (kind 3) on the input and output: the sample's fields, mode ignored.
+        let b = block([record(3, 7, 0.1, 5, 6, 7), record(3, 1, 0.2, 8, 9, 10), NONE]);
+        let d = parse(&b).unwrap();
+        assert_eq!(d.input, Some(spec(0.1, 5, 6, 7, Mode::Inverted)));
+        assert_eq!(d.output, Some(spec(0.2, 8, 9, 10, Mode::Inverted)));
+        assert_eq!((d.input_kind, d.output_kind), (DropoutKind::Alpha, DropoutKind::Alpha));
+        // A dropout's spec is not a dropout call's spec when it is alpha.
+        assert!(parse_record(&record(3, 0, 0.5, 0, 0, 0)).unwrap_err().message.starts_with("spec.kind must be"));
     }
 
     #[test]
@@ -275,7 +305,20 @@ mod tests {
         );
         assert_eq!(
             message(block([record(2, 0, 0.5, 0, 0, 0), ok, ok])),
-            "inputDropout.kind must be 0 (none) or 1 (sample), received 2"
+            "inputDropout.kind must be 0 (none), 1 (sample) or 3 (alpha), received 2"
+        );
+        assert_eq!(
+            message(block([ok, record(4, 0, 0.5, 0, 0, 0), ok])),
+            "outputDropout.kind must be 0 (none), 1 (sample) or 3 (alpha), received 4"
+        );
+        assert_eq!(
+            message(block([ok, ok, record(3, 0, 0.5, 0, 0, 0)])),
+            "dropConnect.kind must be 0 (none), 1 (sample) or 2 (mean), received 3",
+            "no alpha DropConnect"
+        );
+        assert_eq!(
+            message(block([record(3, 0, f64::NAN, 0, 0, 0), ok, ok])),
+            "inputDropout.p must be a number in [0, 1], received NaN"
         );
         assert_eq!(
             message(block([ok, ok, record(3, 0, 0.5, 0, 0, 0)])),

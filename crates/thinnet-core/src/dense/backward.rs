@@ -3,16 +3,24 @@
 //! With xd = dropout_in(x), Wd = dropconnect(W), z = xd . Wd + b and y = dropout_out(act(z)):
 //!
 //! ```text
-//! dz = dropout_out(dy) * act'(z)        made while dy is packed (for both GEMMs)
+//! dz = dropout_out(dy) * act'(z)        made while dy is packed (for both GEMMs); an alpha
+//!                                       dropout acts here as dropout with scale a
 //! dx = dropout_in(dz . Wd^T)            Wd^T packed from W with the DropConnect mask; the input
 //!                                       mask (times its scale) in the store
 //! dW = dropconnect(xd^T . dz)           x^T packed with the input mask; the DropConnect mask
 //!                                       (times its scale) in the store
 //! db = sum over rows of dz              added up while dz is packed for dW
 //! ```
+//!
+//! With an alpha input dropout, xd is alpha(x) (x^T packed with the alpha transform) and the dx
+//! store keeps a * v where the mask keeps; with an alpha output dropout the derivative comes from
+//! pre, y being an affine map of act(z).
 
-use crate::dense::activation::{Needs, SavedKind};
-use crate::dense::check::{check_dense_backward, drop_connect, packing_source, store_mask, BackwardLens};
+use crate::dense::activation::SavedKind;
+use crate::dense::check::{
+    check_dense_backward, check_saved, drop_connect, gradient_scale, packing_source, store_mask, BackwardLens,
+    PackKernels, Pass, SavedFrom,
+};
 use crate::dense::{Activation, DenseDropouts, DenseShape};
 use crate::dropout::Exec;
 use crate::error::Error;
@@ -52,7 +60,10 @@ pub struct Grads<'a> {
 ///   `saved.pre`. From y, tanh and sigmoid recover act(z) as y / scale where kept (scale of the
 ///   output dropout; exact in Classic mode, within one rounding in Inverted mode); relu and leaky
 ///   relu only need its sign. `pre` is used when both are given;
-/// - gelu: `saved.pre` (its derivative is not a function of its output).
+/// - gelu, selu: `saved.pre` (gelu's derivative is not a function of its output, selu's not
+///   exactly);
+/// - every activation but linear under an alpha output dropout: `saved.pre` (y is a * act(z) + b
+///   or d there).
 ///
 /// dz = dropout_out(dy) * act'(z) (the masked dy is `dropout_backward(dy)`'s bit for bit; where
 /// the output dropout dropped, dz = +0.0); dx = input mask * scale * (dz . Wd^T); dW = DropConnect
@@ -93,14 +104,6 @@ pub fn dense_backward(
     Ok(())
 }
 
-/// Which array dz's derivative reads (dy itself when the activation needs nothing).
-#[derive(Clone, Copy, Debug)]
-enum SavedFrom {
-    Dy,
-    Pre,
-    Y,
-}
-
 /// A checked backward call, as [`ForwardPlan`](crate::ForwardPlan) is for the forward pass:
 /// every check of [`dense_backward`] made, running it cannot fail.
 #[derive(Clone, Copy, Debug)]
@@ -116,10 +119,13 @@ pub struct BackwardPlan {
     saved: SavedFrom,
     kind: SavedKind,
     out_plan: Plan,
+    /// The factor of kept dy elements: the output dropout's scale, or alpha's a.
+    out_scale: f32,
 }
 
-// SAFETY: the plan's sources are Plain, Zero, Scale or Dropout (the Gradient source, which holds
-// a pointer, is made by `run` from the slices it is given): plain values and function pointers.
+// SAFETY: the plan's sources are Plain, Zero, Scale, Dropout or Alpha (the Gradient source, which
+// holds a pointer, is made by `run` from the slices it is given): plain values and function
+// pointers.
 unsafe impl Send for BackwardPlan {}
 
 impl BackwardPlan {
@@ -134,36 +140,30 @@ impl BackwardPlan {
         check_isa(exec.isa)?;
         check_dense_backward(shape, lens, act, drop)?;
         let sizes = shape.sizes()?;
-        let apply = exec.isa.kernels().apply;
-        let x_src = packing_source(drop.input.as_ref(), sizes.x, "inputDropout", apply)?;
-        let dx_mask = store_mask(drop.input.as_ref(), sizes.x, "inputDropout")?;
-        let (w_src, dw_mask) = drop_connect(drop.drop_connect.as_ref(), sizes.w, apply)?;
+        let k = PackKernels::of(exec.isa);
+        // dW's x^T is packed as the forward pass packed x (alpha: the affine map); dx's store
+        // applies the input mask as a gradient (alpha: times a where kept).
+        let x_src = packing_source(drop.input.as_ref(), drop.input_kind, sizes.x, "inputDropout", k)?;
+        let dx_mask = store_mask(drop.input.as_ref(), drop.input_kind, Pass::Backward, sizes.x, "inputDropout")?;
+        let (w_src, dw_mask) = drop_connect(drop.drop_connect.as_ref(), sizes.w, k)?;
 
         // dz's source: the output mask on dy, then the derivative from the saved tensor.
-        let (saved, kind) = match (act.needs(), lens.pre, lens.y) {
-            (Needs::Nothing, _, _) => (SavedFrom::Dy, SavedKind::Pre),
-            (_, Some(_), _) => (SavedFrom::Pre, SavedKind::Pre),
-            (Needs::YOrPre, None, Some(_)) => (SavedFrom::Y, SavedKind::Out { scale: 1.0 }),
-            (needs, _, _) => {
-                let wanted = if needs == Needs::Pre {
-                    "pre (the pre-activation dense_forward writes to its pre)"
-                } else {
-                    "y or pre"
+        let saved = check_saved(act, drop, lens)?;
+        let kind = if saved == SavedFrom::Y { SavedKind::Out { scale: 1.0 } } else { SavedKind::Pre };
+        let (out_plan, out_scale) = match drop.output.as_ref() {
+            None => (Plan::KeepAll, 1.0),
+            Some(spec) => {
+                let plan = spec
+                    .plan(sizes.y)
+                    .map_err(|e| Error { code: e.code, message: format!("outputDropout: {}", e.message) })?;
+                let scale = match plan {
+                    Plan::Sample { scale, .. } => gradient_scale(spec, drop.output_kind, scale),
+                    _ => 1.0,
                 };
-                return Err(Error::invalid_arg(format!(
-                    "activation '{}' needs {} to compute its derivative, received neither",
-                    act.name(),
-                    wanted
-                )));
+                (plan, scale)
             }
         };
-        let out_plan = match drop.output.as_ref() {
-            None => Plan::KeepAll,
-            Some(spec) => spec
-                .plan(sizes.y)
-                .map_err(|e| Error { code: e.code, message: format!("outputDropout: {}", e.message) })?,
-        };
-        Ok(BackwardPlan { shape, act, exec, lens, x_src, dx_mask, w_src, dw_mask, saved, kind, out_plan })
+        Ok(BackwardPlan { shape, act, exec, lens, x_src, dx_mask, w_src, dw_mask, saved, kind, out_plan, out_scale })
     }
 
     /// Runs the planned call; see [`dense_backward`] for the arguments.
@@ -178,6 +178,7 @@ impl BackwardPlan {
         let Grads { dx, dw, db } = grads;
         let (act, exec, kind) = (self.act, self.exec, self.kind);
         let apply = exec.isa.kernels().apply;
+        let scale = self.out_scale;
         // The plan chose an array that is present (its length was Some).
         let saved_ptr = match (self.saved, saved.pre, saved.y) {
             (SavedFrom::Pre, Some(pre), _) => pre.as_ptr(),
@@ -187,7 +188,7 @@ impl BackwardPlan {
         let dz_src = match self.out_plan {
             Plan::DropAll => Source::Zero,
             Plan::KeepAll => Source::Gradient(Gradient { dropout: None, act, saved: saved_ptr, kind }),
-            Plan::Sample { key, stream, offset, threshold, scale } => Source::Gradient(Gradient {
+            Plan::Sample { key, stream, offset, threshold, .. } => Source::Gradient(Gradient {
                 dropout: Some(RunDropout { apply, draws: Draws { key, stream, threshold }, offset, scale }),
                 act,
                 saved: saved_ptr,

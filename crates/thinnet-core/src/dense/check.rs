@@ -1,11 +1,12 @@
 //! Argument checks of the dense calls, all made before anything is written, and the translation
 //! of dropout specs into what the GEMM's packer and epilogue do.
 
-use crate::dense::{Activation, DenseDropouts, DenseShape, DropConnect, Needs};
+use crate::dense::{Activation, DenseDropouts, DenseShape, DropConnect, DropoutKind, Needs};
 use crate::error::Error;
+use crate::family::alpha_constants;
 use crate::gemm::epilogue::OutMask;
-use crate::gemm::pack::{RunDropout, Source};
-use crate::kernel::{ApplyFn, Draws};
+use crate::gemm::pack::{RunAlpha, RunDropout, Source};
+use crate::kernel::{AlphaFn, ApplyFn, Draws};
 use crate::spec::{DropoutSpec, Plan};
 
 /// Element counts of x, W and y, checked for overflow.
@@ -44,12 +45,37 @@ fn plan(spec: &DropoutSpec, n: usize, name: &str) -> Result<Plan, Error> {
     spec.plan(n).map_err(|e| Error { code: e.code, message: format!("{}: {}", name, e.message) })
 }
 
-/// What packing does to a tensor that `spec` drops out (x, or W for DropConnect).
+/// The instruction set's element kernels that packing applies.
+#[derive(Clone, Copy)]
+pub(crate) struct PackKernels {
+    pub apply: ApplyFn,
+    pub alpha: AlphaFn,
+}
+
+impl PackKernels {
+    pub(crate) fn of(isa: crate::isa::Isa) -> PackKernels {
+        let k = isa.kernels();
+        PackKernels { apply: k.apply, alpha: k.alpha }
+    }
+}
+
+/// Which way a mask is used: on the forward values (alpha: the affine map and the fill d) or on
+/// gradients (alpha: dropout's backward with scale a).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pass {
+    Forward,
+    Backward,
+}
+
+/// What packing does to a tensor that `spec` of `kind` drops out (x, the forward values; or W
+/// for DropConnect, always a dropout). Alpha at p = 0 copies and at p = 1 writes +0, as the
+/// family's alpha dropout does.
 pub(crate) fn packing_source(
     spec: Option<&DropoutSpec>,
+    kind: DropoutKind,
     n: usize,
     name: &str,
-    apply: ApplyFn,
+    k: PackKernels,
 ) -> Result<Source, Error> {
     let spec = match spec {
         None => return Ok(Source::Plain),
@@ -59,14 +85,27 @@ pub(crate) fn packing_source(
         Plan::KeepAll => Source::Plain,
         Plan::DropAll => Source::Zero,
         Plan::Sample { key, stream, offset, threshold, scale } => {
-            Source::Dropout(RunDropout { apply, draws: Draws { key, stream, threshold }, offset, scale })
+            let draws = Draws { key, stream, threshold };
+            match kind {
+                DropoutKind::Dropout => Source::Dropout(RunDropout { apply: k.apply, draws, offset, scale }),
+                DropoutKind::Alpha => {
+                    Source::Alpha(RunAlpha { alpha: k.alpha, draws, offset, t: alpha_constants(spec.mask.p) })
+                }
+            }
         }
     })
 }
 
-/// What the GEMM's store does to a result that `spec` drops out (y, or dx by the input mask, or
-/// dW by the DropConnect mask).
-pub(crate) fn store_mask(spec: Option<&DropoutSpec>, n: usize, name: &str) -> Result<OutMask, Error> {
+/// What the GEMM's store does to a result that `spec` of `kind` drops out: y (forward), or dx by
+/// the input mask and dW by the DropConnect mask (backward: kept elements times the scale, which
+/// is a for alpha dropout).
+pub(crate) fn store_mask(
+    spec: Option<&DropoutSpec>,
+    kind: DropoutKind,
+    pass: Pass,
+    n: usize,
+    name: &str,
+) -> Result<OutMask, Error> {
     let spec = match spec {
         None => return Ok(OutMask::None),
         Some(spec) => spec,
@@ -75,18 +114,37 @@ pub(crate) fn store_mask(spec: Option<&DropoutSpec>, n: usize, name: &str) -> Re
         Plan::KeepAll => OutMask::None,
         Plan::DropAll => OutMask::Zero,
         Plan::Sample { key, stream, offset, threshold, scale } => {
-            OutMask::Keep { draws: Draws { key, stream, threshold }, offset, scale }
+            let draws = Draws { key, stream, threshold };
+            match (kind, pass) {
+                (DropoutKind::Dropout, _) => OutMask::Keep { draws, offset, scale },
+                (DropoutKind::Alpha, Pass::Forward) => {
+                    OutMask::Affine { draws, offset, t: alpha_constants(spec.mask.p) }
+                }
+                (DropoutKind::Alpha, Pass::Backward) => {
+                    OutMask::Keep { draws, offset, scale: alpha_constants(spec.mask.p).a }
+                }
+            }
         }
     })
 }
 
+/// The factor a gradient gets where `kind`'s mask keeps: the dropout's scale, or alpha's a.
+pub(crate) fn gradient_scale(spec: &DropoutSpec, kind: DropoutKind, scale: f32) -> f32 {
+    match kind {
+        DropoutKind::Dropout => scale,
+        DropoutKind::Alpha => alpha_constants(spec.mask.p).a,
+    }
+}
+
 /// The DropConnect of a call as (how W is packed, what the dW store does).
-pub(crate) fn drop_connect(d: Option<&DropConnect>, n: usize, apply: ApplyFn) -> Result<(Source, OutMask), Error> {
+pub(crate) fn drop_connect(d: Option<&DropConnect>, n: usize, k: PackKernels) -> Result<(Source, OutMask), Error> {
+    let dropout = DropoutKind::Dropout;
     match d {
         None => Ok((Source::Plain, OutMask::None)),
-        Some(DropConnect::Sample(spec)) => {
-            Ok((packing_source(Some(spec), n, "dropConnect", apply)?, store_mask(Some(spec), n, "dropConnect")?))
-        }
+        Some(DropConnect::Sample(spec)) => Ok((
+            packing_source(Some(spec), dropout, n, "dropConnect", k)?,
+            store_mask(Some(spec), dropout, Pass::Backward, n, "dropConnect")?,
+        )),
         Some(DropConnect::Mean { p }) => {
             if !(*p >= 0.0 && *p <= 1.0) {
                 return Err(Error::invalid_arg(format!("dropConnect: p must be a number in [0, 1], received {}", p)));
@@ -188,20 +246,40 @@ pub fn check_dense_backward(
     act.validate()?;
     check_spec(drops.input.as_ref(), sizes.x, "inputDropout")?;
     check_drop_connect(drops.drop_connect.as_ref(), sizes.w)?;
-    match (act.needs(), lens.pre, lens.y) {
-        (Needs::Nothing, _, _) | (_, Some(_), _) | (Needs::YOrPre, None, Some(_)) => {}
-        (needs, _, _) => {
-            let wanted = if needs == Needs::Pre {
-                "pre (the pre-activation dense_forward writes to its pre)"
-            } else {
-                "y or pre"
-            };
-            return Err(Error::invalid_arg(format!(
-                "activation '{}' needs {} to compute its derivative, received neither",
-                act.name(),
-                wanted
-            )));
-        }
-    }
+    check_saved(act, drops, lens)?;
     check_spec(drops.output.as_ref(), sizes.y, "outputDropout")
+}
+
+/// The saved tensor the derivative reads, of those given (the first that [`check_saved`] allows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SavedFrom {
+    /// Linear: the derivative is 1, nothing is read.
+    Nothing,
+    Pre,
+    Y,
+}
+
+/// Which saved tensor the backward pass reads, or the error naming what is missing.
+pub(crate) fn check_saved(act: Activation, drops: &DenseDropouts, lens: BackwardLens) -> Result<SavedFrom, Error> {
+    let needs = drops.needs(act);
+    match (needs, lens.pre, lens.y) {
+        (Needs::Nothing, _, _) => return Ok(SavedFrom::Nothing),
+        (_, Some(_), _) => return Ok(SavedFrom::Pre),
+        (Needs::YOrPre, None, Some(_)) => return Ok(SavedFrom::Y),
+        _ => {}
+    }
+    let message = if needs != act.needs() {
+        // An alpha output dropout made y-or-pre need pre.
+        format!(
+            "activation '{}' needs pre (the pre-activation dense_forward writes to its pre) to compute its derivative \
+             under an alpha outputDropout (y is a * act(z) + b or d there), received {}",
+            act.name(),
+            if lens.y.is_some() { "only y" } else { "neither" }
+        )
+    } else {
+        let wanted =
+            if needs == Needs::Pre { "pre (the pre-activation dense_forward writes to its pre)" } else { "y or pre" };
+        format!("activation '{}' needs {} to compute its derivative, received neither", act.name(), wanted)
+    };
+    Err(Error::invalid_arg(message))
 }

@@ -2,7 +2,9 @@
 //! packed, DropConnect as W is packed, and bias, activation, the pre-activation copy and output
 //! dropout in the micro-kernels' last store.
 
-use crate::dense::check::{check_dense_forward, drop_connect, packing_source, store_mask, ForwardLens};
+use crate::dense::check::{
+    check_dense_forward, drop_connect, packing_source, store_mask, ForwardLens, PackKernels, Pass,
+};
 use crate::dense::{Activation, DenseDropouts, DenseShape};
 use crate::dropout::Exec;
 use crate::error::Error;
@@ -20,7 +22,10 @@ use crate::gemm::{check_isa, run, Problem};
 ///   it; relu, leaky relu, tanh and sigmoid can work from y alone (see [`crate::dense_backward`]).
 /// - Masks: see the module documentation. The input mask equals `dropout(x)`'s with the same
 ///   spec, the output mask `dropout(y)`'s: a dropped y element is +0.0, a kept one is
-///   act(z) * scale rounded once (Classic mode: act(z) itself).
+///   act(z) * scale rounded once (Classic mode: act(z) itself). An alpha output dropout
+///   (`output_kind`) gives kept fround(fround(act(z) * a) + b) and dropped d instead, `alpha`'s
+///   values on act(z) bit for bit; an alpha input dropout packs x as the family's alpha dropout
+///   of x.
 /// - p = 0 (or None) costs nothing; p = 1 drops everything (an input p of 1 gives y = act(b)).
 /// - Every y element is one chain of fused multiply-adds (per ISA) over the inputs in order,
 ///   then + b: the same bits for any thread count.
@@ -68,8 +73,8 @@ pub struct ForwardPlan {
     b_src: Source,
 }
 
-// SAFETY: a forward plan's sources are Plain, Zero, Scale or Dropout (never Gradient, the only
-// variant holding a pointer): plain values and function pointers, usable from any thread.
+// SAFETY: a forward plan's sources are Plain, Zero, Scale, Dropout or Alpha (never Gradient, the
+// only variant holding a pointer): plain values and function pointers, usable from any thread.
 unsafe impl Send for ForwardPlan {}
 
 impl ForwardPlan {
@@ -84,10 +89,10 @@ impl ForwardPlan {
         check_isa(exec.isa)?;
         check_dense_forward(shape, lens, act, drop)?;
         let sizes = shape.sizes()?;
-        let apply = exec.isa.kernels().apply;
-        let a_src = packing_source(drop.input.as_ref(), sizes.x, "inputDropout", apply)?;
-        let mask = store_mask(drop.output.as_ref(), sizes.y, "outputDropout")?;
-        let (b_src, _) = drop_connect(drop.drop_connect.as_ref(), sizes.w, apply)?;
+        let k = PackKernels::of(exec.isa);
+        let a_src = packing_source(drop.input.as_ref(), drop.input_kind, sizes.x, "inputDropout", k)?;
+        let mask = store_mask(drop.output.as_ref(), drop.output_kind, Pass::Forward, sizes.y, "outputDropout")?;
+        let (b_src, _) = drop_connect(drop.drop_connect.as_ref(), sizes.w, k)?;
         Ok(ForwardPlan { shape, act, exec, lens, a_src, mask, b_src })
     }
 

@@ -9,6 +9,12 @@
 //! x values are bit for bit `dropout`'s, x * scale in f32), the output mask is `dropout(y)`'s,
 //! and the DropConnect mask is `dropout(W)`'s over W's [inputs, units] layout.
 //!
+//! The input and output dropouts may instead be alpha dropouts (docs/DROPOUT-FAMILY.md section 3,
+//! [`DropoutKind::Alpha`]): the same keep bits, kept elements mapped to fround(fround(v * a) + b),
+//! dropped ones set to d, with (a, b, d) = `alpha_constants(p)`. An input alpha dropout's x values
+//! are bit for bit the family's alpha dropout of x, an output one's y values its alpha dropout of
+//! act(z); backward, both act as dropout with scale a (kept: times a, dropped: 0).
+//!
 //! Files: `activation.rs` (activations and derivatives), `check.rs` (argument checks and
 //! dropout plans), `forward.rs`, `backward.rs`.
 
@@ -21,6 +27,8 @@ mod forward;
 mod reference;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_alpha;
 
 pub use activation::{Activation, Needs};
 pub use backward::{dense_backward, BackwardPlan, Grads, Saved};
@@ -54,6 +62,17 @@ pub enum DropConnect {
     Mean { p: f64 },
 }
 
+/// What an input or output dropout does with its mask.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DropoutKind {
+    /// Dropout: kept elements times the spec's scale (by its mode), dropped ones +0.
+    #[default]
+    Dropout,
+    /// Alpha dropout: kept elements fround(fround(v * a) + b), dropped ones d, (a, b, d) =
+    /// `alpha_constants(p)`; the spec's mode is ignored. p = 0 copies, p = 1 writes +0.
+    Alpha,
+}
+
 /// The dropouts of a dense layer call; `None` (or p = 0) means none, at no cost.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct DenseDropouts {
@@ -63,4 +82,22 @@ pub struct DenseDropouts {
     pub output: Option<DropoutSpec>,
     /// On W [inputs, units], applied as W is packed.
     pub drop_connect: Option<DropConnect>,
+    /// What `input` does with its mask (ignored when `input` is None).
+    pub input_kind: DropoutKind,
+    /// What `output` does with its mask (ignored when `output` is None). An alpha output makes
+    /// y an affine map of act(z), so the backward pass then needs the pre-activation for every
+    /// activation but linear (see [`DenseDropouts::needs`]).
+    pub output_kind: DropoutKind,
+}
+
+impl DenseDropouts {
+    /// What the backward pass of `act` needs under these dropouts: `act.needs()`, except that
+    /// y after an alpha output dropout is not usable (kept: a * act(z) + b, dropped: d), so there
+    /// y-or-pre becomes pre.
+    pub fn needs(&self, act: Activation) -> Needs {
+        match act.needs() {
+            Needs::YOrPre if self.output.is_some() && self.output_kind == DropoutKind::Alpha => Needs::Pre,
+            needs => needs,
+        }
+    }
 }

@@ -1,9 +1,11 @@
 //! The dense layer in float64, one element at a time, straight from the definitions: the oracle of
 //! the tests. Masks come from the contract (`philox::draw`) directly; the dropped-out f32 values
-//! are formed as the contract says (x * scale, one f32 multiply), everything after that in f64.
+//! are formed as the contract says (x * scale, one f32 multiply; alpha dropout's
+//! fround(fround(x * a) + b) or d), everything after that in f64.
 
 use crate::dense::activation::{SELU_LAMBDA, SELU_LAMBDA_ALPHA};
-use crate::dense::{Activation, DenseDropouts, DenseShape, DropConnect};
+use crate::dense::{Activation, DenseDropouts, DenseShape, DropConnect, DropoutKind};
+use crate::family::alpha_constants;
 use crate::philox::{draw, key_of_seed};
 use crate::spec::DropoutSpec;
 
@@ -24,6 +26,43 @@ pub(crate) fn dropped(spec: Option<&DropoutSpec>, v: &[f32]) -> Vec<f32> {
     match spec {
         None => v.to_vec(),
         Some(s) => v.iter().enumerate().map(|(j, &x)| if keep(s, j) { x * s.scale() } else { 0.0 }).collect(),
+    }
+}
+
+/// The input or output dropout of `kind` on forward values, in f32 by the contract (alpha: p = 0
+/// copies, p = 1 writes +0, else kept fround(fround(x * a) + b), dropped d).
+pub(crate) fn transformed(spec: Option<&DropoutSpec>, kind: DropoutKind, v: &[f32]) -> Vec<f32> {
+    match (spec, kind) {
+        (Some(s), DropoutKind::Alpha) if s.mask.p > 0.0 => {
+            let t = alpha_constants(s.mask.p);
+            v.iter()
+                .enumerate()
+                .map(|(j, &x)| {
+                    if s.mask.p == 1.0 {
+                        0.0
+                    } else if keep(s, j) {
+                        x * t.a + t.b
+                    } else {
+                        t.d
+                    }
+                })
+                .collect()
+        }
+        (Some(_), DropoutKind::Alpha) | (None, _) => v.to_vec(),
+        (spec, DropoutKind::Dropout) => dropped(spec, v),
+    }
+}
+
+/// The factor a gradient gets at element j from the input or output dropout: 0 where dropped,
+/// the dropout's scale (alpha: a, which is 1 at p = 0) where kept.
+pub(crate) fn gradient_factor(spec: Option<&DropoutSpec>, kind: DropoutKind, j: usize) -> f32 {
+    match spec {
+        None => 1.0,
+        Some(s) if !keep(s, j) => 0.0,
+        Some(s) => match kind {
+            DropoutKind::Dropout => s.scale(),
+            DropoutKind::Alpha => alpha_constants(s.mask.p).a,
+        },
     }
 }
 
@@ -162,7 +201,7 @@ pub(crate) struct Forward {
 
 pub(crate) fn forward(l: &Layer) -> Forward {
     let DenseShape { rows, inputs, units } = l.shape;
-    let xd = dropped(l.drop.input.as_ref(), l.x);
+    let xd = transformed(l.drop.input.as_ref(), l.drop.input_kind, l.x);
     let wd = dropped_w(l.drop.drop_connect.as_ref(), l.w);
     let n = rows * units;
     let (mut z, mut z_mag, mut a, mut y) = (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
@@ -179,13 +218,25 @@ pub(crate) fn forward(l: &Layer) -> Forward {
             z[i] = s;
             z_mag[i] = m;
             a[i] = act64(l.act, s);
-            y[i] = match l.drop.output.as_ref() {
-                None => a[i],
-                Some(spec) => {
+            y[i] = match (l.drop.output.as_ref(), l.drop.output_kind) {
+                (None, _) => a[i],
+                (Some(spec), DropoutKind::Dropout) => {
                     if keep(spec, i) {
                         a[i] * f64::from(spec.scale())
                     } else {
                         0.0
+                    }
+                }
+                (Some(spec), DropoutKind::Alpha) => {
+                    let t = alpha_constants(spec.mask.p);
+                    if spec.mask.p == 0.0 {
+                        a[i]
+                    } else if spec.mask.p == 1.0 {
+                        0.0
+                    } else if keep(spec, i) {
+                        a[i] * f64::from(t.a) + f64::from(t.b)
+                    } else {
+                        f64::from(t.d)
                     }
                 }
             };
@@ -247,9 +298,23 @@ pub(crate) fn backward_each(
     mut each: impl FnMut(Grad, usize, f64, f64),
 ) {
     let DenseShape { rows, inputs, units } = l.shape;
-    let xd = dropped(l.drop.input.as_ref(), l.x);
+    let xd = transformed(l.drop.input.as_ref(), l.drop.input_kind, l.x);
     let wd = dropped_w(l.drop.drop_connect.as_ref(), l.w);
-    let d = dropped(l.drop.output.as_ref(), dy);
+    // dy through the output mask as the contract's backward forms it: dy * factor, one multiply.
+    let d: Vec<f32> = dy
+        .iter()
+        .enumerate()
+        .map(|(i, &g)| {
+            let f = gradient_factor(l.drop.output.as_ref(), l.drop.output_kind, i);
+            if f == 0.0 {
+                0.0
+            } else if l.drop.output.map_or(true, |s| s.mask.p == 0.0) {
+                g
+            } else {
+                g * f
+            }
+        })
+        .collect();
     let out_scale = l.drop.output.map_or(1.0, |s| f64::from(s.scale()));
     let bound = derivative_bound(l.act);
     let dz: Vec<f64> = (0..rows * units)
@@ -264,7 +329,7 @@ pub(crate) fn backward_each(
         })
         .collect();
     let dz_mag = |i: usize| f64::from(d[i]).abs() * bound;
-    let in_keep = |j: usize| l.drop.input.as_ref().map_or(1.0, |s| if keep(s, j) { f64::from(s.scale()) } else { 0.0 });
+    let in_keep = |j: usize| f64::from(gradient_factor(l.drop.input.as_ref(), l.drop.input_kind, j));
     let w_keep = |j: usize| match l.drop.drop_connect.as_ref() {
         None => 1.0,
         Some(DropConnect::Sample(s)) => {

@@ -9,7 +9,8 @@
 #![allow(clippy::needless_range_loop, clippy::type_complexity)]
 
 use crate::dense::reference::{self, derivative_bound, Grad, Layer};
-use crate::dense::{Activation, DenseDropouts, DenseShape, DropConnect, Grads, Saved};
+use crate::dense::{Activation, DenseDropouts, DenseShape, DropConnect, DropoutKind, Grads, Needs, Saved};
+use crate::family::alpha_constants;
 use crate::gemm::kernel::micro_kernel;
 use crate::gemm::tests::{available, bits, split_thread_counts, values};
 use crate::isa::Isa;
@@ -17,7 +18,7 @@ use crate::{dense_backward, dense_forward, dropout_with, DropoutSpec, ErrorCode,
 
 const EPS: f64 = f32::EPSILON as f64;
 const SIZES: [usize; 13] = [0, 1, 2, 3, 7, 16, 17, 33, 64, 127, 128, 129, 300];
-const ACTIVATIONS: [Activation; 7] = [
+pub(super) const ACTIVATIONS: [Activation; 7] = [
     Activation::Linear,
     Activation::Relu,
     Activation::LeakyRelu { alpha: 0.1 },
@@ -27,16 +28,30 @@ const ACTIVATIONS: [Activation; 7] = [
     Activation::Selu,
 ];
 
-fn spec(p: f64, stream: u64, offset: u64, mode: Mode) -> DropoutSpec {
+pub(super) fn spec(p: f64, stream: u64, offset: u64, mode: Mode) -> DropoutSpec {
     DropoutSpec { mask: MaskSpec { p, seed: 0x5eed_0000_0001 + stream, stream, offset }, mode }
 }
 
 /// Dropout combination `c` (bits: input, output, DropConnect), with awkward offsets.
-fn dropouts(c: usize) -> DenseDropouts {
+pub(super) fn dropouts(c: usize) -> DenseDropouts {
     DenseDropouts {
         input: if c & 1 != 0 { Some(spec(0.2, 1, 3, Mode::Inverted)) } else { None },
         output: if c & 2 != 0 { Some(spec(0.5, 2, (1 << 32) + 5, Mode::Inverted)) } else { None },
         drop_connect: if c & 4 != 0 { Some(DropConnect::Sample(spec(0.3, 3, 1, Mode::Inverted))) } else { None },
+        ..DenseDropouts::default()
+    }
+}
+
+/// Combination `c` of alpha dropouts (bits: input alpha, output alpha, DropConnect), with the
+/// output a dropout where bit 1 is clear but bit 3 is set (mixed kinds), at awkward offsets.
+pub(super) fn alpha_dropouts(c: usize) -> DenseDropouts {
+    let out_alpha = c & 2 != 0;
+    DenseDropouts {
+        input: if c & 1 != 0 { Some(spec(0.1, 7, 5, Mode::Inverted)) } else { None },
+        output: if out_alpha || c & 8 != 0 { Some(spec(0.3, 8, (1 << 33) + 3, Mode::Inverted)) } else { None },
+        drop_connect: if c & 4 != 0 { Some(DropConnect::Sample(spec(0.2, 9, 2, Mode::Inverted))) } else { None },
+        input_kind: DropoutKind::Alpha,
+        output_kind: if out_alpha { DropoutKind::Alpha } else { DropoutKind::Dropout },
     }
 }
 
@@ -45,14 +60,14 @@ fn slope(act: Activation) -> f64 {
     derivative_bound(act)
 }
 
-struct Data {
-    x: Vec<f32>,
-    w: Vec<f32>,
-    b: Vec<f32>,
-    dy: Vec<f32>,
+pub(super) struct Data {
+    pub x: Vec<f32>,
+    pub w: Vec<f32>,
+    pub b: Vec<f32>,
+    pub dy: Vec<f32>,
 }
 
-fn data(shape: DenseShape, seed: u64) -> Data {
+pub(super) fn data(shape: DenseShape, seed: u64) -> Data {
     let DenseShape { rows, inputs, units } = shape;
     // Weights scaled like a Glorot init, so activations see z of order 1 (not saturated).
     let scale = (1.0 / (inputs.max(1) as f32)).sqrt() * 2.0;
@@ -66,7 +81,7 @@ fn data(shape: DenseShape, seed: u64) -> Data {
 
 /// Runs forward (with pre) and backward (from y, and from pre when the activation allows both)
 /// on `isa`, and checks everything against the reference.
-fn check_layer(isa: Isa, shape: DenseShape, act: Activation, drop: &DenseDropouts, seed: u64) {
+pub(super) fn check_layer(isa: Isa, shape: DenseShape, act: Activation, drop: &DenseDropouts, seed: u64) {
     let DenseShape { rows, inputs, units } = shape;
     let d = data(shape, seed);
     let exec = Exec { isa, threads: 1 };
@@ -75,23 +90,36 @@ fn check_layer(isa: Isa, shape: DenseShape, act: Activation, drop: &DenseDropout
     dense_forward(&d.x, &d.w, Some(&d.b), &mut y, Some(&mut pre), shape, act, drop, exec).unwrap();
     let layer = Layer { shape, act, drop, x: &d.x, w: &d.w, b: Some(&d.b) };
     let f = reference::forward(&layer);
-    let out_scale = drop.output.map_or(1.0, |s| f64::from(s.scale()));
+    let alpha_out = drop.output.filter(|_| drop.output_kind == DropoutKind::Alpha).map(|s| alpha_constants(s.mask.p));
+    let out_scale = match alpha_out {
+        Some(t) => f64::from(t.a),
+        None => drop.output.map_or(1.0, |s| f64::from(s.scale())),
+    };
+    // Alpha's add of b (and the fill d) round once more, relative to their size.
+    let out_shift = alpha_out.map_or(0.0, |t| 2.0 * EPS * (f64::from(t.b).abs() + f64::from(t.d).abs()));
     let what = || format!("{:?} {:?} {:?} {:?}", isa, shape, act, drop);
     for i in 0..rows * units {
         let z_tol = (inputs as f64 + 2.0) * EPS * f.z_mag[i];
         assert!((f64::from(pre[i]) - f.z[i]).abs() <= z_tol, "{} pre[{}] = {} expected {}", what(), i, pre[i], f.z[i]);
         let y_tol = out_scale
             * (slope(act) * z_tol + 8.0 * EPS * (f.a[i].abs() + f.z[i].abs()) + reference::absolute_error(act))
+            + out_shift
             + 1e-30;
         assert!((f64::from(y[i]) - f.y[i]).abs() <= y_tol, "{} y[{}] = {} expected {}", what(), i, y[i], f.y[i]);
-        if f.y[i] == 0.0 && f.a[i] != 0.0 {
-            assert_eq!(y[i].to_bits(), 0, "{} dropped y[{}] must be +0", what(), i);
+        match (drop.output, alpha_out) {
+            (Some(out), Some(t)) if out.mask.p < 1.0 && !reference::keep(&out, i) => {
+                assert_eq!(y[i].to_bits(), t.d.to_bits(), "{} alpha-dropped y[{}] must be d", what(), i)
+            }
+            (_, None) if f.y[i] == 0.0 && f.a[i] != 0.0 => {
+                assert_eq!(y[i].to_bits(), 0, "{} dropped y[{}] must be +0", what(), i)
+            }
+            _ => {}
         }
     }
-    let saved_variants: Vec<(Option<&[f32]>, Option<&[f32]>)> = match act {
-        Activation::Linear => vec![(None, None)],
-        Activation::Gelu | Activation::Selu => vec![(None, Some(&pre[..]))],
-        _ => vec![(Some(&y[..]), None), (None, Some(&pre[..]))],
+    let saved_variants: Vec<(Option<&[f32]>, Option<&[f32]>)> = match drop.needs(act) {
+        Needs::Nothing => vec![(None, None)],
+        Needs::Pre => vec![(None, Some(&pre[..]))],
+        Needs::YOrPre => vec![(Some(&y[..]), None), (None, Some(&pre[..]))],
     };
     for (sy, spre) in saved_variants {
         let mut dx = vec![f32::NAN; rows * inputs];
@@ -123,7 +151,7 @@ fn check_layer(isa: Isa, shape: DenseShape, act: Activation, drop: &DenseDropout
     }
 }
 
-fn shape(rows: usize, inputs: usize, units: usize) -> DenseShape {
+pub(super) fn shape(rows: usize, inputs: usize, units: usize) -> DenseShape {
     DenseShape { rows, inputs, units }
 }
 
@@ -179,6 +207,7 @@ fn classic_mode_and_drop_connect_mean_inference_match_float64() {
         input: Some(spec(0.25, 4, 0, Mode::Classic)),
         output: Some(spec(0.4, 5, 7, Mode::Classic)),
         drop_connect: Some(DropConnect::Sample(spec(0.1, 6, 2, Mode::Classic))),
+        ..DenseDropouts::default()
     };
     let mean = DenseDropouts { drop_connect: Some(DropConnect::Mean { p: 0.3 }), ..DenseDropouts::default() };
     for isa in available() {
@@ -320,7 +349,7 @@ fn gradients_match_finite_differences() {
     }
 }
 
-fn identity(n: usize) -> Vec<f32> {
+pub(super) fn identity(n: usize) -> Vec<f32> {
     let mut eye = vec![0.0f32; n * n];
     for i in 0..n {
         eye[i * n + i] = 1.0;
@@ -384,7 +413,7 @@ fn masks_inside_the_layer_equal_dropout_bit_for_bit() {
 
                 // Backward, linear, W = I: dx = dropout_in(dropout_out(dy)); db = row-order sums.
                 let dy = values(rows * n, 3);
-                let drop = DenseDropouts { input: Some(input), output: Some(output), drop_connect: None };
+                let drop = DenseDropouts { input: Some(input), output: Some(output), ..DenseDropouts::default() };
                 let mut dx = vec![0.0; rows * n];
                 let mut db = vec![0.0; n];
                 let grads = Grads { dx: Some(&mut dx), dw: None, db: Some(&mut db) };
@@ -407,6 +436,7 @@ fn masks_inside_the_layer_equal_dropout_bit_for_bit() {
                     input: None,
                     output: Some(output),
                     drop_connect: Some(DropConnect::Sample(connect)),
+                    ..DenseDropouts::default()
                 };
                 let mut dw = vec![0.0; n * n];
                 let grads = Grads { dx: None, dw: Some(&mut dw), db: None };
@@ -543,21 +573,24 @@ fn thread_splits_give_the_same_bits_forward_and_backward() {
     let drop = dropouts(7);
     let d = data(sh, 5);
     for isa in available() {
-        for &act in [Activation::Relu, Activation::Gelu, Activation::Selu].iter() {
+        for (&act, drop) in [Activation::Relu, Activation::Gelu, Activation::Selu, Activation::Relu, Activation::Selu]
+            .iter()
+            .zip([drop, drop, drop, alpha_dropouts(7), alpha_dropouts(13)].iter())
+        {
             let run = |threads: usize| {
                 let exec = Exec { isa, threads };
                 let mut y = vec![0.0; 131 * 257];
                 let mut pre = vec![0.0; 131 * 257];
-                dense_forward(&d.x, &d.w, Some(&d.b), &mut y, Some(&mut pre), sh, act, &drop, exec).unwrap();
+                dense_forward(&d.x, &d.w, Some(&d.b), &mut y, Some(&mut pre), sh, act, drop, exec).unwrap();
                 let (mut dx, mut dw, mut db) = (vec![0.0; 131 * 300], vec![0.0; 300 * 257], vec![0.0; 257]);
                 let grads = Grads { dx: Some(&mut dx), dw: Some(&mut dw), db: Some(&mut db) };
-                dense_backward(&d.x, &d.w, &d.dy, Saved { y: Some(&y), pre: Some(&pre) }, grads, sh, act, &drop, exec)
+                dense_backward(&d.x, &d.w, &d.dy, Saved { y: Some(&y), pre: Some(&pre) }, grads, sh, act, drop, exec)
                     .unwrap();
                 [bits(&y), bits(&pre), bits(&dx), bits(&dw), bits(&db)]
             };
             let one = run(1);
             for threads in split_thread_counts() {
-                assert!(run(threads) == one, "{:?} {:?} with {} threads", isa, act, threads);
+                assert!(run(threads) == one, "{:?} {:?} {:?} with {} threads", isa, act, drop, threads);
             }
         }
     }
@@ -572,9 +605,10 @@ fn small_batches_equal_the_first_rows_of_a_large_one() {
     let d = data(big, 4);
     let drop = DenseDropouts { drop_connect: None, ..dropouts(3) };
     let mean = DenseDropouts { drop_connect: Some(DropConnect::Mean { p: 0.25 }), ..drop };
+    let alpha = DenseDropouts { drop_connect: None, ..alpha_dropouts(3) };
     for isa in available() {
         for &act in ACTIVATIONS.iter() {
-            for drop in [drop, mean].iter() {
+            for drop in [drop, mean, alpha].iter() {
                 let exec = Exec { isa, threads: 1 };
                 let mut y = vec![0.0; 20 * units];
                 let mut pre = vec![0.0; 20 * units];
@@ -653,8 +687,12 @@ fn p_zero_is_no_dropout_and_p_one_drops_everything() {
         };
         let none = run(&DenseDropouts::default());
         let zero = spec(0.0, 1, 5, Mode::Inverted);
-        let zeros =
-            DenseDropouts { input: Some(zero), output: Some(zero), drop_connect: Some(DropConnect::Sample(zero)) };
+        let zeros = DenseDropouts {
+            input: Some(zero),
+            output: Some(zero),
+            drop_connect: Some(DropConnect::Sample(zero)),
+            ..DenseDropouts::default()
+        };
         assert_eq!(bits(&run(&zeros)), bits(&none), "{:?}", isa);
         let mean0 = DenseDropouts { drop_connect: Some(DropConnect::Mean { p: 0.0 }), ..DenseDropouts::default() };
         assert_eq!(bits(&run(&mean0)), bits(&none), "{:?}", isa);

@@ -26,7 +26,7 @@
 //! the Philox draws run in long SIMD runs rather than 32 elements at a time.
 
 use crate::dropout::Exec;
-use crate::gemm::epilogue::{Epilogue, Finish, OutMask};
+use crate::gemm::epilogue::{Epilogue, Finish};
 use crate::gemm::kernel::{micro_kernel, Init, MicroKernel, Tile};
 use crate::gemm::pack::{Operand, Source};
 use crate::gemm::rows;
@@ -280,7 +280,8 @@ unsafe fn run_block(
     let nc_panels = (nc_max + nr - 1) / nr * nr;
     // Keep bits: one row of C's block per line, two words of slack for the epilogue's reads.
     let keep_stride = (nc_max + 31) / 32 + 2;
-    let keeps = matches!(p.epi, Some(Epilogue { mask: OutMask::Keep { .. }, .. }));
+    let keep_draws = p.epi.and_then(|e| e.mask.keep_draws());
+    let keeps = keep_draws.is_some();
     let (ap, bp, run, bits) = ws.buffers(
         if packed_a.is_some() { 0 } else { mc_panels * kc_max },
         nc_panels * kc_max,
@@ -317,7 +318,7 @@ unsafe fn run_block(
                         ap.as_ptr()
                     }
                 };
-                if let (true, Some(Epilogue { mask: OutMask::Keep { draws, offset, .. }, .. })) = (last, p.epi) {
+                if let (true, Some((draws, offset))) = (last, keep_draws) {
                     for i in 0..mc {
                         let first = offset + ((ic + i) * p.rsc + jc) as u64;
                         // SAFETY: bits has keep_stride >= ceil(nc / 32) words per row; the mask

@@ -10,9 +10,11 @@
 //! is used). The driver draws the keep bits of a whole block of C with the dropout module's SIMD
 //! bitmask kernel just before the block's last K sweep, into a small per-thread buffer, and the
 //! epilogue reads them here: kept elements become v * scale (one f32 multiply, as `dropout`
-//! computes it), dropped ones +0.0.
+//! computes it), dropped ones +0.0; or, for an alpha output dropout, kept elements
+//! fround(fround(v * a) + b) and dropped ones d (the family's alpha dropout, bit for bit).
 
 use crate::dense::activation::{activate_row, Activation};
+use crate::family::Affine;
 use crate::gemm::kernel::{Init, Tile};
 use crate::kernel::Draws;
 
@@ -28,6 +30,20 @@ pub(crate) enum OutMask {
     /// The mask contract's keep bits at `offset` in the stream of `draws`; kept elements times
     /// `scale`.
     Keep { draws: Draws, offset: u64, scale: f32 },
+    /// Alpha dropout: the same keep bits; kept elements fround(fround(v * t.a) + t.b) (a multiply
+    /// then an add, never fused), dropped ones t.d.
+    Affine { draws: Draws, offset: u64, t: Affine },
+}
+
+impl OutMask {
+    /// The draws and offset of a mask that reads keep bits (Keep, Affine): the driver draws them
+    /// for each block of C before its last K sweep.
+    pub fn keep_draws(&self) -> Option<(Draws, u64)> {
+        match *self {
+            OutMask::Keep { draws, offset, .. } | OutMask::Affine { draws, offset, .. } => Some((draws, offset)),
+            _ => None,
+        }
+    }
 }
 
 /// The last-K-block store of a whole GEMM call.
@@ -57,7 +73,7 @@ pub(crate) struct Finish<'a> {
     /// Position of the tile's element (0, 0) in C.
     pub row: usize,
     pub col: usize,
-    /// Keep bits (for `OutMask::Keep`): those of tile row i start at bit `keep_bit` of the words
+    /// Keep bits (for `OutMask::Keep` and `Affine`): those of tile row i start at bit `keep_bit` of the words
     /// at keep + i * keep_stride, of which at least ceil((keep_bit + NR) / 32) + 1 are readable.
     pub keep: *const u32,
     pub keep_stride: usize,
@@ -161,6 +177,13 @@ pub(crate) unsafe fn store<const MR: usize, const NR: usize>(t: &Tile, acc: &mut
                 let bits = unsafe { keep_bits(finish.keep.add(i * finish.keep_stride), finish.keep_bit) };
                 for (j, v) in row.iter_mut().enumerate() {
                     *v = if bits >> j & 1 != 0 { *v * scale } else { 0.0 };
+                }
+            }
+            OutMask::Affine { t: a, .. } => {
+                // SAFETY: as for Keep.
+                let bits = unsafe { keep_bits(finish.keep.add(i * finish.keep_stride), finish.keep_bit) };
+                for (j, v) in row.iter_mut().enumerate() {
+                    *v = if bits >> j & 1 != 0 { *v * a.a + a.b } else { a.d };
                 }
             }
         }

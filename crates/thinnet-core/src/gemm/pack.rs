@@ -16,10 +16,12 @@
 //! Transforms work on runs of elements that are contiguous in memory (the operand's unit-stride
 //! direction). For a contiguous row-major tensor the memory offset of an element from the tensor's
 //! start is its index in the mask contract, so a run at offset o uses draws o, o+1, ... of the
-//! spec's stream: exactly what `dropout` on the whole tensor uses there, through the same ApplyFn.
+//! spec's stream: exactly what `dropout` on the whole tensor uses there, through the same ApplyFn
+//! (or, for an alpha input dropout, the family's alpha kernel over the same keep bits).
 
 use crate::dense::activation::{multiply_by_derivative, Activation, SavedKind};
-use crate::kernel::{ApplyFn, Draws};
+use crate::family::Affine;
+use crate::kernel::{AlphaFn, ApplyFn, Draws};
 
 /// A read-only strided view: element (i, j) at ptr + i * rs + j * cs.
 #[derive(Clone, Copy, Debug)]
@@ -58,6 +60,17 @@ impl RunDropout {
     }
 }
 
+/// Alpha dropout of a run (docs/DROPOUT-FAMILY.md section 3): the contract's keep rule at
+/// `offset` + memory offset, kept values fround(fround(x * a) + b), dropped ones d. The ISA's
+/// alpha kernel, so the values equal the family's `noise` with `NoiseKind::Alpha` bit for bit.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RunAlpha {
+    pub alpha: AlphaFn,
+    pub draws: Draws,
+    pub offset: u64,
+    pub t: Affine,
+}
+
 /// The gradient of the layer's pre-activation, made from dy as it is packed:
 /// dz = dropout_out(dy) * act'(saved), `saved` having dy's layout.
 #[derive(Clone, Copy, Debug)]
@@ -82,6 +95,8 @@ pub(crate) enum Source {
     Scale(f32),
     /// Dropout with the contract's mask.
     Dropout(RunDropout),
+    /// Alpha dropout with the contract's mask.
+    Alpha(RunAlpha),
     /// The backward pass's dz from dy.
     Gradient(Gradient),
 }
@@ -105,6 +120,7 @@ impl Source {
                     }
                 }
                 Source::Dropout(d) => d.run(src, at, n, out),
+                Source::Alpha(r) => (r.alpha)(src, out, n, r.offset + at as u64, r.draws, r.t),
                 Source::Gradient(g) => {
                     match g.dropout {
                         Some(d) => d.run(src, at, n, out),

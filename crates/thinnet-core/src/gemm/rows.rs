@@ -12,7 +12,7 @@
 //! where LLVM vectorizes the column loops.
 
 use crate::gemm::driver::Problem;
-use crate::gemm::epilogue::{self, Epilogue, Finish, OutMask};
+use crate::gemm::epilogue::{self, Epilogue, Finish};
 use crate::gemm::kernel::{Init, Tile};
 use crate::gemm::pack::{pack, Source};
 use crate::kernel::MaskFn;
@@ -133,7 +133,7 @@ unsafe fn finish_rows(p: &Problem, epi: &Epilogue, (n0, n1): (usize, usize), bit
     let keep_stride = (n1 - n0 + 31) / 32 + 2;
     // SAFETY: as in `rows`; the keep bits of row i fill keep_stride words from i * keep_stride.
     unsafe {
-        if let OutMask::Keep { draws, offset, .. } = epi.mask {
+        if let Some((draws, offset)) = epi.mask.keep_draws() {
             for i in 0..p.m {
                 mask(bits.as_mut_ptr().add(i * keep_stride), n1 - n0, offset + (i * p.rsc + n0) as u64, draws);
             }

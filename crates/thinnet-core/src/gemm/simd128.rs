@@ -246,6 +246,18 @@ unsafe fn finish_full_tile(t: &Tile, acc: &[[v128; NV]; MR]) {
                         *x = v128_and(f32x4_mul(*x, s), i32x4_ne(keep, u32x4_splat(0)));
                     }
                 }
+                // Alpha dropout: kept fround(fround(v * a) + b) (multiply then add, as the shared
+                // epilogue), dropped d.
+                OutMask::Affine { t: a, .. } => {
+                    let words = f.keep.add(i * f.keep_stride + f.keep_bit / 32);
+                    let all = u64::from(words.read()) | u64::from(words.add(1).read()) << 32;
+                    let bits = (all >> (f.keep_bit % 32)) as u32;
+                    let (sa, sb, sd) = (f32x4_splat(a.a), f32x4_splat(a.b), f32x4_splat(a.d));
+                    for (j, x) in v.iter_mut().enumerate() {
+                        let keep = i32x4_ne(v128_and(u32x4_splat(bits >> (4 * j)), lane_bits), u32x4_splat(0));
+                        *x = v128_bitselect(f32x4_add(f32x4_mul(*x, sa), sb), sd, keep);
+                    }
+                }
             }
             let c = t.c.add(i * t.rsc);
             for (j, x) in v.iter().enumerate() {

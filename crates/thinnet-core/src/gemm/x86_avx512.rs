@@ -284,6 +284,19 @@ unsafe fn finish_full_tile(t: &Tile, tile: &[[f32; NR]; MR]) {
                     let s = _mm512_set1_ps(scale);
                     [_mm512_maskz_mul_ps(bits as u16, v[0], s), _mm512_maskz_mul_ps((bits >> 16) as u16, v[1], s)]
                 }
+                // Alpha dropout: kept fround(fround(v * a) + b) (multiply then add, as the shared
+                // epilogue), dropped d.
+                OutMask::Affine { t: a, .. } => {
+                    let words = f.keep.add(i * f.keep_stride + f.keep_bit / 32);
+                    let all = u64::from(words.read()) | u64::from(words.add(1).read()) << 32;
+                    let bits = (all >> (f.keep_bit % 32)) as u32;
+                    let (sa, sb, sd) = (_mm512_set1_ps(a.a), _mm512_set1_ps(a.b), _mm512_set1_ps(a.d));
+                    let kept = |x: __m512| _mm512_add_ps(_mm512_mul_ps(x, sa), sb);
+                    [
+                        _mm512_mask_blend_ps(bits as u16, sd, kept(v[0])),
+                        _mm512_mask_blend_ps((bits >> 16) as u16, sd, kept(v[1])),
+                    ]
+                }
             };
             let c = t.c.add(i * t.rsc);
             _mm512_storeu_ps(c, v[0]);
