@@ -11,6 +11,7 @@
 import { expect, it } from 'vitest'
 import type { KernelSpec } from '../ts/backend.js'
 import { type Thinnet } from '../ts/index.js'
+import { initialWeights } from '../ts/layers/init.js'
 import { describeBackends } from './backends.js'
 import { uniform } from './dense-data.js'
 import { alphaConstants, keptBits, referenceAlphaDropout, seluF32 } from './dense-reference.js'
@@ -95,6 +96,32 @@ describeBackends('dense with alpha dropout', (tn: Thinnet) => {
     const sums = new Float32Array(n)
     for (let r = 0; r < rows; r++) for (let u = 0; u < n; u++) sums[u] += dz[r * n + u]
     expectSameBits(g.db, sums)
+  })
+
+  it('self-normalizing: a LeCun-initialised selu layer with alpha output dropout keeps mean 0 and variance 1', () => {
+    // x ~ N(0, 1), w ~ N(0, 1 / inputs) (the layer's default init for selu): z ~ N(0, 1), selu(z)
+    // has mean 0 and variance 1 (Klambauer et al.'s fixed point), and alpha dropout keeps both,
+    // where an inverted dropout would raise the variance to about 1 / (1 - p).
+    const [rows, inputs, units] = [2000, 256, 500]
+    const [u1, u2] = [uniform(rows * inputs, 31), uniform(rows * inputs, 32)]
+    const x = new Float32Array(rows * inputs)
+    // Box-Muller on uniforms in [-1, 1): radius from (0, 1], angle over the circle.
+    for (let i = 0; i < x.length; i++) x[i] = Math.sqrt(-2 * Math.log(Math.max((u1[i] + 1) / 2, 2 ** -32))) * Math.cos(Math.PI * u2[i])
+    const w = initialWeights('lecunNormal', inputs, units, 5n, 0n)
+    const moments = (y: Float32Array) => {
+      let [s, s2] = [0, 0]
+      for (const v of y) [s, s2] = [s + v, s2 + v * v]
+      const mean = s / y.length
+      return { mean, variance: s2 / y.length - mean * mean }
+    }
+    const sizes = { x, w, rows, inputs, units, activation: 'selu' as const }
+    for (const out of [undefined, alpha(0.2, 1n, 0n), alpha(0.05, 2n, 0n)]) {
+      const m = moments(tn.dense({ ...sizes, outputDropout: out }))
+      expect(Math.abs(m.mean), `mean with ${out?.p ?? 'no'} alpha dropout`).toBeLessThan(0.01)
+      expect(Math.abs(m.variance - 1), `variance with ${out?.p ?? 'no'} alpha dropout`).toBeLessThan(0.02)
+    }
+    const inverted = moments(tn.dense({ ...sizes, outputDropout: { p: 0.2, seed: 1n } }))
+    expect(inverted.variance).toBeGreaterThan(1.15)
   })
 
   it('p = 0 is no dropout, p = 1 writes +0', () => {

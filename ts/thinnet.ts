@@ -132,7 +132,8 @@ export interface Thinnet extends Ops {
    * fround(fround(v * a) + b), dropped d, the same mask; no classic mode); after an alpha output
    * dropout `denseBackward` needs `pre` for every activation but linear. DropConnect at
    * inference: `{ p, inference: 'mean' }` scales w by fround(1 - p) (its paper's rule, for a
-   * layer trained in classic mode; after inverted training, simply omit it). An absent dropout, or p = 0, costs nothing.
+   * layer trained in classic mode; after inverted training, simply omit it). An absent dropout,
+   * or p = 0, costs nothing.
    *
    * `pre` (optional) receives the pre-activation z, which `denseBackward` needs for gelu and selu.
    * Returns `out` (a new array when omitted). Outputs must not overlap any other array. rows or
