@@ -27,8 +27,8 @@ const SQRT2 = fromBits(0x3fb504f3)
 const LN2_HI = fromBits(0x3f318000)
 const LN2_LO = fromBits(0xb95e8083)
 
-/** normal(j) from the draws u0 = draw(2j), u1 = draw(2j + 1) (section 4). */
-function normal(u0: number, u1: number): number {
+/** The pair [normal(2k), normal(2k + 1)] from the draws u0 = draw(2k), u1 = draw(2k + 1) (section 4). */
+function normalPair(u0: number, u1: number): [number, number] {
   const k = (u0 >>> 8) + 1
   const vb = toBits(k)
   let e = (vb >>> 23) - 127
@@ -57,7 +57,8 @@ function normal(u0: number, u1: number): number {
   for (const k2 of [S7, S5, S3, S1]) s = f(f(s * r2) + k2)
   s = f(s * r)
   const cosine = [c, -s, -c, s][q % 4]
-  return f(rho * cosine)
+  const sine = [s, c, -s, -c][q % 4]
+  return [f(rho * cosine), f(rho * sine)]
 }
 
 /** The noise element each tensor element reads (section 1). */
@@ -88,9 +89,14 @@ export function stubNoise(x: Float32Array, o: NoiseCall): Float32Array {
       out.set(x)
       return out
     }
-    const u = draws(2 * x.length, o.seed, o.stream, 2n * o.offset)
+    // Element i reads normal(offset + i): member (offset + i) mod 2 of pair floor((offset + i) / 2).
+    const first = o.offset >> 1n
+    const lead = Number(o.offset & 1n)
+    const pairs = Math.ceil((lead + x.length) / 2)
+    const u = draws(2 * pairs, o.seed, o.stream, 2n * first)
     for (let i = 0; i < x.length; i++) {
-      const g = f(sigma * normal(u[2 * i], u[2 * i + 1]))
+      const j = lead + i
+      const g = f(sigma * normalPair(u[2 * (j >> 1)], u[2 * (j >> 1) + 1])[j & 1])
       out[i] = o.kind === 'gaussianNoise' ? f(x[i] + g) : f(x[i] * f(1 + g))
     }
     return out

@@ -57,11 +57,6 @@ export interface NoiseLayerConfig {
   stream: bigint
 }
 
-/** The members whose draws are normal variates: a call at offset o over n values needs o + n <= 2^63. */
-export function usesNormals(op: NoiseOp): boolean {
-  return op === 'gaussianDropout' || op === 'gaussianNoise'
-}
-
 /** What the last training forward drew, for backward. */
 interface Saved {
   rows: number

@@ -6,11 +6,8 @@
  */
 
 import { invalidArg } from '../errors.js'
-import type { Draw } from '../generator.js'
 import { DropoutDense } from '../layers/dropout-dense.js'
-import { usesNormals } from '../layers/noise-layer.js'
 import type { ModelStep, Sequential } from './sequential.js'
-import { MC_NORMAL_OFFSET_BASE, MC_OFFSET_BASE } from './streams.js'
 
 /** A training forward through every step (fresh masks, what backward needs saved). */
 export async function trainForward(model: Sequential, x: Float32Array): Promise<Float32Array> {
@@ -46,19 +43,11 @@ export async function inferForward(model: Sequential, x: Float32Array): Promise<
   return h
 }
 
-/**
- * A Monte Carlo pass with every step's masks at `offset` (from MC_OFFSET_BASE up) of its own
- * streams; the members drawing normal variates use the same distance from MC_NORMAL_OFFSET_BASE.
- */
+/** A Monte Carlo pass with every step's masks at `offset` (from MC_OFFSET_BASE up) of its own streams. */
 export async function sampleForward(model: Sequential, x: Float32Array, seed: bigint, offset: bigint): Promise<Float32Array> {
   let h = x
   for (const step of model.steps) {
-    if (step instanceof DropoutDense) {
-      h = await step.sampleAsync(h, { seed, offset })
-    } else {
-      const draw: Draw = { seed, offset: usesNormals(step.op) ? offset - MC_OFFSET_BASE + MC_NORMAL_OFFSET_BASE : offset }
-      h = step.sample(h, draw)
-    }
+    h = step instanceof DropoutDense ? await step.sampleAsync(h, { seed, offset }) : step.sample(h, { seed, offset })
   }
   return h
 }

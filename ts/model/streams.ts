@@ -21,10 +21,3 @@ export const NOISE_STREAM_BASE = 1n << 63n
  * training mask and never moves a generator.
  */
 export const MC_OFFSET_BASE = 1n << 63n
-
-/**
- * The same for the members drawing normal variates (Gaussian dropout and noise), whose calls must
- * end by index 2^63 (docs/DROPOUT-FAMILY.md, section 4): Monte Carlo uses [2^62, 2^63), training
- * [0, 2^62), which it would need 2^62 draws to leave.
- */
-export const MC_NORMAL_OFFSET_BASE = 1n << 62n

@@ -8,8 +8,27 @@ use crate::philox::draw;
 const LENGTHS: [usize; 12] = [0, 1, 3, 4, 5, 31, 33, 64, 65, 511, 1025, 4099];
 const OFFSETS: [u64; 5] = [0, 1, 3, 5, (1 << 32) - 3];
 
+/// THINNET_TEST_SINGLE_THREAD=1 marks the emulated runs (qemu-user 7.2 hangs on thread creation).
+fn single_thread() -> bool {
+    std::env::var("THINNET_TEST_SINGLE_THREAD").map_or(false, |v| v == "1")
+}
+
+/// 2^20 samples for the statistical checks; 2^16 in the emulated runs, where they are slow.
+fn stat_samples() -> usize {
+    if single_thread() {
+        1 << 16
+    } else {
+        1 << 20
+    }
+}
+
+/// The default path, on one thread in the emulated runs.
+fn one_exec() -> Exec {
+    Exec { threads: if single_thread() { 1 } else { Exec::default().threads }, ..Exec::default() }
+}
+
 fn execs() -> Vec<Exec> {
-    let single = std::env::var("THINNET_TEST_SINGLE_THREAD").map_or(false, |v| v == "1");
+    let single = single_thread();
     let threads: &[usize] = if single { &[1] } else { &[1, 2, 3] };
     let mut out = Vec::new();
     for isa in ALL_ISAS.iter().copied().filter(|isa| isa.is_available()) {
@@ -219,10 +238,10 @@ fn edge_rates_and_checks() {
 #[test]
 fn normal_moments_over_a_million_draws() {
     // Cheap sanity here; the distribution is measured in bench/normal-distribution.ts.
-    let n = 1 << 20;
+    let n = stat_samples();
     let mut z = vec![0.0f32; n];
     let ones = vec![0.0f32; n];
-    noise(&ones, &mut z, None, &spec(NoiseKind::GaussianNoise, 1.0, 0), false).unwrap();
+    noise_with(&ones, &mut z, None, &spec(NoiseKind::GaussianNoise, 1.0, 0), false, one_exec()).unwrap();
     let mean = z.iter().map(|&v| f64::from(v)).sum::<f64>() / n as f64;
     let var = z.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n as f64;
     let se = 1.0 / (n as f64).sqrt();
@@ -233,17 +252,20 @@ fn normal_moments_over_a_million_draws() {
 
 #[test]
 fn alpha_dropout_keeps_selu_moments() {
-    // Standard normal inputs (SELU's fixed point): mean 0 and variance 1 survive alpha dropout.
-    let n = 1 << 20;
+    // Standard normal inputs (SELU's fixed point): mean 0 and variance 1 survive alpha dropout,
+    // within 5 standard errors.
+    let n = stat_samples();
+    let se = 1.0 / (n as f64).sqrt();
     let mut x = vec![0.0f32; n];
-    noise_in_place(&mut x, None, &spec(NoiseKind::GaussianNoise, 1.0, 0), false).unwrap();
+    noise_in_place_with(&mut x, None, &spec(NoiseKind::GaussianNoise, 1.0, 0), false, one_exec()).unwrap();
     for &p in &[0.05, 0.1, 0.2] {
         let mut y = vec![0.0f32; n];
-        noise(&x, &mut y, None, &NoiseSpec { seed: 99, ..spec(NoiseKind::Alpha, p, 0) }, false).unwrap();
+        noise_with(&x, &mut y, None, &NoiseSpec { seed: 99, ..spec(NoiseKind::Alpha, p, 0) }, false, one_exec())
+            .unwrap();
         let mean = y.iter().map(|&v| f64::from(v)).sum::<f64>() / n as f64;
         let var = y.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n as f64;
-        assert!(mean.abs() < 0.01, "p {}: mean {}", p, mean);
-        assert!((var - 1.0).abs() < 0.01, "p {}: variance {}", p, var);
+        assert!(mean.abs() < 5.0 * se, "p {}: mean {}", p, mean);
+        assert!((var - 1.0).abs() < 5.0 * se * 2f64.sqrt(), "p {}: variance {}", p, var);
     }
 }
 
