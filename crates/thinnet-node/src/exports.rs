@@ -5,7 +5,7 @@
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 
-use thinnet_core::boundary::{parse_record_bytes, DropoutCall, MaskCall, Pinned, Region};
+use thinnet_core::boundary::{parse_record_bytes, DropoutCall, MaskCall, NoiseCall, Pinned, Region};
 use thinnet_core::Error;
 
 use crate::args;
@@ -20,8 +20,8 @@ use crate::task::{self, Prepared, Staging, Work};
 /// ts/backends/native.ts checks at load: a stale binary whose positional arguments mean something
 /// else is refused instead of misreading them. Raise it with any change to an export's signature,
 /// in the same commit as the TypeScript side. (2: dropout specs, the dense header and the
-/// optimizers' parameters as the bytes the WASM backend's encoder writes.)
-const ABI_VERSION: f64 = 3.0;
+/// optimizers' parameters as the bytes the WASM backend's encoder writes; 3 allocate; 4 noise.)
+const ABI_VERSION: f64 = 4.0;
 
 /// The N-API version whose semantics this addon asks for (Node reads this symbol when present;
 /// otherwise it assumes 8). Everything declared in `sys` exists in version 8.
@@ -41,6 +41,8 @@ pub unsafe extern "C" fn napi_register_module_v1(env: sys::napi_env, exports: sy
         Export { name: c"dropout", function: dropout },
         Export { name: c"dropoutBackward", function: dropout_backward },
         Export { name: c"dropoutMask", function: dropout_mask },
+        Export { name: c"noise", function: noise },
+        Export { name: c"noiseBackward", function: noise_backward },
         Export { name: c"abiVersion", function: abi_version },
         Export { name: c"allocate", function: allocate },
         Export { name: c"isa", function: isa },
@@ -115,6 +117,8 @@ macro_rules! callback {
 callback!(dropout, "dropout", |env, info| run_dropout(env, info, false));
 callback!(dropout_backward, "dropoutBackward", |env, info| run_dropout(env, info, true));
 callback!(dropout_mask, "dropoutMask", run_mask);
+callback!(noise, "noise", |env, info| run_noise(env, info, false));
+callback!(noise_backward, "noiseBackward", |env, info| run_noise(env, info, true));
 callback!(abi_version, "abiVersion", |env, _| env.number(ABI_VERSION));
 callback!(allocate, "allocate", run_allocate);
 callback!(isa, "isa", |env, _| env.string(thinnet_core::active_isa().name()));
@@ -180,6 +184,17 @@ fn run_dropout(env: &Env, info: CallInfo, backward: bool) -> Result<Value, Error
     let spec = parse_record_bytes(&args::bytes(env, spec, "spec")?)?;
     let src = args::region::<f32>(env, src, if backward { "dy" } else { "x" })?;
     let call = DropoutCall { backward, src, out: args::region::<f32>(env, out, "out")?, spec };
+    // SAFETY: as for gemm.
+    done(env, unsafe { call.run() })
+}
+
+/// `noise(x, out, spec, dims)`, `noiseBackward(dy, ...)`: records and dims as boundary's noise.rs.
+fn run_noise(env: &Env, info: CallInfo, backward: bool) -> Result<Value, Error> {
+    let [src, out, spec, dims] = env.args::<4>(info)?;
+    let (spec, dims) = (args::bytes(env, spec, "spec")?, args::bytes(env, dims, "dims")?);
+    let (src, out) =
+        (args::region::<f32>(env, src, if backward { "dy" } else { "x" })?, args::region::<f32>(env, out, "out")?);
+    let call = NoiseCall::decode(backward, src, out, &spec, &dims)?;
     // SAFETY: as for gemm.
     done(env, unsafe { call.run() })
 }

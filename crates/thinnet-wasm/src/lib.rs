@@ -17,6 +17,8 @@
 //!   arrays as (address, length in elements), an optional one absent when its length is
 //!   u32::MAX; `act` the activation's name in UTF-8; `dropouts` a 120-byte spec block
 //!   (thinnet_core::boundary's spec_block.rs documents the layout). Outputs overlap nothing. See `dense.rs`.
+//! - `tn_noise(x, out, n, spec, dims, dims_len, backward) -> status`: the dropout family, `spec` a 40-byte
+//!   record, `dims` dims_len bytes of float64 shape and noise shape (boundary's noise.rs), backward 0 or 1.
 //! - `tn_gemm(a, a_len, b, b_len, c, c_len, m, k, n) -> status`: C = A . B, row-major.
 //! - `tn_sgd_step(w, w_len, g, g_len, velocity, velocity_len, params) -> status` (velocity absent
 //!   with length u32::MAX), `tn_adam_step(w, w_len, g, g_len, m, m_len, v, v_len, params) -> status`
@@ -44,15 +46,15 @@ mod last_error;
 mod memory;
 mod optim;
 
-use thinnet_core::boundary::{join, mode, DropoutCall, MaskCall};
+use thinnet_core::boundary::{join, mode, DropoutCall, MaskCall, NoiseCall};
 use thinnet_core::{DropoutSpec, Error, MaskSpec};
 
 use crate::last_error::guard;
 use crate::memory::{layout, linear};
 
 /// Version of the ABI described above (3: the optimizer exports; 4: `tn_all_finite`; 5: the
-/// optimizers' parameter blocks, Adam's factors derived in the core).
-pub const ABI_VERSION: u32 = 5;
+/// optimizers' parameter blocks, Adam's factors derived in the core; 6: `tn_noise`).
+pub const ABI_VERSION: u32 = 6;
 
 #[no_mangle]
 pub extern "C" fn tn_abi_version() -> u32 {
@@ -197,6 +199,28 @@ pub unsafe extern "C" fn tn_dropout_mask(
         let out = linear().region::<u32>("out", out as usize, thinnet_core::mask_words(n))?;
         // SAFETY: a checked region, exclusively the caller's (contract).
         unsafe { MaskCall { n, out, spec }.run() }
+    })
+}
+
+/// The dropout family (see the crate doc).
+/// # Safety
+/// As `tn_dropout`, for x, out and the bytes at spec and dims.
+#[no_mangle]
+pub unsafe extern "C" fn tn_noise(
+    x: usize,
+    out: usize,
+    n: usize,
+    spec: usize,
+    dims: usize,
+    len: usize,
+    bw: u32,
+) -> i32 {
+    guard(|| {
+        let (m, backward) = (linear(), bw != 0);
+        let (spec, dims) = (m.region::<u8>("spec", spec, 40)?, m.region::<u8>("dims", dims, len)?);
+        let (src, out) = (m.region::<f32>(if backward { "dy" } else { "x" }, x, n)?, m.region::<f32>("out", out, n)?);
+        // SAFETY: checked regions, exclusively the caller's (contract); the bytes are only read.
+        unsafe { NoiseCall::decode(backward, src, out, spec.slice(), dims.slice())?.run() }
     })
 }
 

@@ -15,7 +15,7 @@ mod region;
 mod spec_block;
 
 pub use calls::{adam_params, check_gemm, f64_block, flag, join, mode, sgd_params, ADAM_WORDS, SGD_WORDS};
-pub use noise::{broadcast_of, parse_noise_record_bytes, NoiseCall};
+pub use noise::{broadcast_of, broadcast_of_bytes, parse_noise_record_bytes, NoiseCall};
 pub use ops::{
     AdamCall, DenseBackwardCall, DenseForwardCall, DropoutCall, GemmCall, MaskCall, PlannedBackward, PlannedForward,
     SgdCall,

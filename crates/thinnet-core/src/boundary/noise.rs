@@ -26,6 +26,13 @@ pub struct NoiseCall {
 }
 
 impl NoiseCall {
+    /// The call from its two regions and the bytes of its record and dims, as both bindings
+    /// receive them.
+    pub fn decode(backward: bool, src: Region, out: Region, spec: &[u8], dims: &[u8]) -> Result<NoiseCall, Error> {
+        let (spec, broadcast) = (parse_noise_record_bytes(spec)?, broadcast_of_bytes(dims)?);
+        Ok(NoiseCall { backward, src, out, spec, broadcast })
+    }
+
     /// # Safety
     /// See the module documentation of `ops`.
     pub unsafe fn run(&self) -> Result<(), Error> {
@@ -95,6 +102,23 @@ pub fn parse_noise_record_bytes(bytes: &[u8]) -> Result<NoiseSpec, Error> {
     Ok(NoiseSpec { kind, p, seed: w[2], stream: w[3], offset: w[4] })
 }
 
+/// The shape and noise shape from their float64 words as little-endian bytes (the bindings
+/// receive the bytes of a Float64Array), as [`broadcast_of`].
+pub fn broadcast_of_bytes(bytes: &[u8]) -> Result<Option<Broadcast>, Error> {
+    if bytes.len() % 8 != 0 {
+        return Err(Error::invalid_arg(format!("dims must be float64 words, received {} bytes", bytes.len())));
+    }
+    let words: Vec<f64> = bytes
+        .chunks_exact(8)
+        .map(|chunk| {
+            let mut le = [0u8; 8];
+            le.copy_from_slice(chunk);
+            f64::from_le_bytes(le)
+        })
+        .collect();
+    broadcast_of(&words)
+}
+
 /// The shape and noise shape from their float64 words (None: element-wise).
 pub fn broadcast_of(words: &[f64]) -> Result<Option<Broadcast>, Error> {
     if words.is_empty() {
@@ -145,6 +169,9 @@ mod tests {
     #[test]
     fn dims_decode_and_refuse_non_integers() {
         assert_eq!(broadcast_of(&[]).unwrap(), None);
+        let bytes: Vec<u8> = [4.0f64, 1.0].iter().flat_map(|w| w.to_le_bytes()).collect();
+        assert_eq!(broadcast_of_bytes(&bytes).unwrap().unwrap().dims(), &[4]);
+        assert!(broadcast_of_bytes(&bytes[..12]).is_err());
         let b = broadcast_of(&[2.0, 3.0, 2.0, 1.0]).unwrap().unwrap();
         assert_eq!((b.dims(), b.noise()), (&[2, 3][..], &[2, 1][..]));
         for bad in [&[2.0, 3.0, 2.0][..], &[1.5, 1.0], &[-1.0, 1.0], &[f64::NAN, 1.0], &[1e300, 1.0]] {
