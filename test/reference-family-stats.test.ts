@@ -20,27 +20,11 @@ import {
   referenceNoiseDropout,
   referenceNormals,
 } from '../ts/reference-family.js'
-import {
-  chiSquaredQuantile,
-  chiSquaredUniform,
-  ksCritical001,
-  ksStatistic,
-  moments,
-  normalCdf,
-  normalPdf,
-  varianceStandardError,
-} from './family-stats.js'
+import { chiSquaredQuantile, chiSquaredUniform, ksCritical001, ksStatistic, moments, normalCdf, normalPdf } from './family-stats.js'
+import { expectGroupedStandardMoments, expectKeptFraction, expectMoments, Z } from './family-expect.js'
 import { bitsOf, expectSameBits } from './util.js'
 
 const N = 1_000_000
-const Z = 5 // standard errors
-
-/** |mean - mu| within Z standard errors of the mean, the variance within Z of its own. */
-function expectMoments(values: ArrayLike<number>, mu: number, variance: number, label: string): void {
-  const m = moments(values)
-  expect(Math.abs(m.mean - mu), `${label}: mean ${m.mean}`).toBeLessThan((Z * Math.sqrt(variance)) / Math.sqrt(m.n))
-  expect(Math.abs(m.variance - variance), `${label}: variance ${m.variance}`).toBeLessThan(Z * varianceStandardError(m))
-}
 
 describe('the statistics helpers', () => {
   it('normalCdf is accurate to 1e-13 (Simpson integration of the density, known values)', () => {
@@ -118,9 +102,7 @@ describe('Gaussian dropout and Gaussian noise', () => {
     const meanX2 = (0.25 + 4 + 9 + 0.015625 + 1) / 5
     const noise = diff.map((v, i) => v / x[i]) // sigma z, the noise minus 1
     expectMoments(noise, 0, p / (1 - p), 'noise')
-    const m = moments(diff)
-    expect(Math.abs(m.mean)).toBeLessThan((Z * Math.sqrt((p / (1 - p)) * meanX2)) / Math.sqrt(N))
-    expect(Math.abs(m.variance - (p / (1 - p)) * meanX2)).toBeLessThan(Z * varianceStandardError(m))
+    expectMoments(diff, 0, (p / (1 - p)) * meanX2, 'y - x')
   })
 
   it('Gaussian dropout is y = fround(x fround(1 + fround(sigma z))) on the call’s normals; backward the same on dy; p = 0 copies', () => {
@@ -166,27 +148,12 @@ describe('alpha dropout on SELU-distributed inputs', () => {
   it('feature alpha dropout (a noise shape) keeps them too', () => {
     const shape = [1000, 10, 100]
     const y = referenceAlphaDropout(x, { p: 0.1, seed: 402n, shape, noiseShape: [1000, 1, 100] })
-    // The 10 time steps of a (batch, channel) share a mask, so the independent units are the
-    // 10^5 groups: the standard errors come from the spread of the group means of y and y^2.
-    const groupMean = new Float64Array(100_000)
-    const groupSquare = new Float64Array(100_000)
-    for (let i = 0; i < N; i++) {
-      const g = Math.floor(i / 1000) * 100 + (i % 100)
-      groupMean[g] += y[i] / 10
-      groupSquare[g] += (y[i] * y[i]) / 10
-    }
-    const [m1, m2] = [moments(groupMean), moments(groupSquare)]
-    expect(Math.abs(m1.mean)).toBeLessThan((Z * Math.sqrt(m1.variance)) / Math.sqrt(m1.n))
-    expect(Math.abs(m2.mean - m1.mean ** 2 - 1)).toBeLessThan((Z * Math.sqrt(m2.variance)) / Math.sqrt(m2.n))
+    // The 10 time steps of a (batch, channel) share a mask: 10^5 independent groups.
+    expectGroupedStandardMoments(y, 100_000, (i) => Math.floor(i / 1000) * 100 + (i % 100), 'feature alpha')
   })
 })
 
 describe('dropout masks', () => {
-  /** |kept - n (1 - p)| within Z binomial standard deviations. */
-  function expectKeptFraction(kept: number, n: number, p: number, label: string) {
-    expect(Math.abs(kept - n * (1 - p)), `${label}: ${kept} of ${n} kept`).toBeLessThan(Z * Math.sqrt(n * p * (1 - p)))
-  }
-
   it('keeps a fraction 1 - p of elements, kept ones scaled by 1 / (1 - p)', () => {
     for (const p of [0.1, 0.5, 0.9]) {
       const y = referenceNoiseDropout(new Float32Array(N).fill(1), { p, seed: 3n, offset: 5n })
