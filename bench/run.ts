@@ -7,7 +7,12 @@ import os from 'node:os'
 import { benchDropout } from './dropout.js'
 
 const BENCHES: Record<string, () => Promise<void>> = {
-  dropout: benchDropout,
+  // Element-wise dropout at three sizes, then the dropout family at 2^24 (issue 12's rows).
+  dropout: async () => {
+    await benchDropout()
+    await (await import('./dropout-family.js')).benchDropoutFamily()
+  },
+  'dropout-family': async () => (await import('./dropout-family.js')).benchDropoutFamily(),
   // Imported on demand: they load the peers (TensorFlow.js, onnxruntime-node), which the other
   // benchmarks do not need.
   dense: async () => (await import('./dense.js')).benchDense(),

@@ -191,7 +191,7 @@ const CASES: Case[] = [
     what: 'a misspelt option',
     call: (tn, { x, out }) => tn.dropout(x, { ...ok, ofset: 5n, out } as never),
     code: 'ERR_INVALID_ARG',
-    message: /^options.ofset is not an option: expected one of p, seed, offset, stream, mode, out$/,
+    message: /^options.ofset is not an option: expected one of p, seed, offset, stream, mode, out, shape, noiseShape$/,
   },
   {
     what: 'allocate(-1)',

@@ -12,7 +12,6 @@ import { compile, denseSteps, describePlan } from '../ts/model/compile.js'
 import { fromArtifacts } from '../ts/model/deserialize.js'
 import { NOISE_STREAM_BASE } from '../ts/model/streams.js'
 import { describeBackends } from './backends.js'
-import { withNoise } from './family-noise-stub.js'
 import { EVERY_KIND, sequences } from './model-family-data.js'
 import { expectSameBits, expectThinnetError } from './util.js'
 
@@ -147,11 +146,11 @@ describe('compile with the dropout family', () => {
 })
 
 function build(tn: Thinnet, list: readonly Layer[], seed = 5n): Sequential {
-  return new Sequential(withNoise(tn), list, { inputs: 32, seed })
+  return new Sequential(tn, list, { inputs: 32, seed })
 }
 
 function load(tn: Thinnet, artifacts: ModelArtifacts): Sequential {
-  return fromArtifacts(withNoise(tn), artifacts)
+  return fromArtifacts(tn, artifacts)
 }
 
 function weightsOf(model: Sequential): Float32Array[] {

@@ -12,12 +12,11 @@ import { layers, optimizers, Sequential, type Layer, type SequentialOptions, typ
 import { loadFashionMnist } from '../ts/data/index.js'
 import type { NoiseLayer } from '../ts/layers/noise-layer.js'
 import { describeBackends } from './backends.js'
-import { withNoise } from './family-noise-stub.js'
 import { blobs, images, sequences, unit } from './model-family-data.js'
 
 /** tn.sequential, on a port with the family's noise op (the stub until the facade has one). */
 function sequential(tn: Thinnet, list: readonly Layer[], options: SequentialOptions): Sequential {
-  return new Sequential(withNoise(tn), list, options)
+  return new Sequential(tn, list, options)
 }
 
 /** Every `stride`-th example of a split (the subset is stratified, so classes stay balanced). */

@@ -86,6 +86,7 @@ function countingOps(allocations: number[]): Ops {
     adamStep: (w, g, m, v, o) => tn.adamStep(w, g, m, v, o),
     maxNorm: (w, o) => tn.maxNorm(w, o),
     allFinite: (x) => tn.allFinite(x),
+    noise: (x, o) => tn.noise(x, o),
   }
 }
 

@@ -11,7 +11,7 @@ import { expect, it } from 'vitest'
 import { layers, optimizers, Sequential, type Thinnet } from '../ts/index.js'
 import type { NoiseCall, NoisePort } from '../ts/layers/noise-layer.js'
 import { describeBackends } from './backends.js'
-import { stubNoise, withNoise } from './family-noise-stub.js'
+import { referenceNoise } from './reference-noise.js'
 import { EVERY_KIND, sequences } from './model-family-data.js'
 import { referenceOps, type ReferenceOps } from './reference-ops.js'
 import { expectSameBits, rng } from './util.js'
@@ -22,7 +22,7 @@ function referenceFamilyOps(): ReferenceOps & NoisePort {
   return Object.assign(ops, {
     noise(x: Float32Array, options: NoiseCall): Float32Array {
       ops.calls.set('noise', (ops.calls.get('noise') ?? 0) + 1)
-      return stubNoise(x, options)
+      return referenceNoise(x, options)
     },
   })
 }
@@ -108,7 +108,7 @@ describeBackends('a model with every dropout-family layer on the reference port'
     const ops = referenceFamilyOps()
     const options = { inputs: 32, seed: 7n }
     const onReference = new Sequential(ops, EVERY_KIND, options)
-    const onBackend = new Sequential(withNoise(tn), EVERY_KIND, options)
+    const onBackend = new Sequential(tn, EVERY_KIND, options)
     try {
       onReference.fused.forEach((layer, i) => {
         expectSameBits(layer.parameters().w, onBackend.fused[i].parameters().w, `initial w of layer ${i}`)

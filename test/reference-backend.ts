@@ -9,6 +9,7 @@ import type { Backend, BackendBuffer, BackendName, DenseArgs, DenseGrads, DenseS
 import { referenceDropout, referenceMask } from '../ts/reference.js'
 import { referenceAdamStep, referenceAllFinite, referenceMaxNorm, referenceSgdStep } from '../ts/reference-optim.js'
 import { referenceDenseBackward, referenceDenseForward } from './dense-reference.js'
+import { referenceNoiseKernel } from './reference-noise.js'
 
 export interface RecordingBackend extends Backend {
   calls: { op: string; args: unknown[] }[]
@@ -48,6 +49,10 @@ export function referenceBackend(name: BackendName = 'native', isa = 'reference'
     dropoutMask(n: number, out: Uint32Array, spec: Omit<KernelSpec, 'mode'>) {
       calls.push({ op: 'dropoutMask', args: [n, out, spec] })
       out.set(referenceMask(n, spec))
+    },
+    noise(src, out, spec, broadcast, backward) {
+      calls.push({ op: 'noise', args: [src, out, spec, broadcast, backward] })
+      out.set(referenceNoiseKernel(src, spec, broadcast, backward))
     },
     allocate(n: number): BackendBuffer {
       calls.push({ op: 'allocate', args: [n] })

@@ -12,6 +12,7 @@ import type { Ops } from '../ts/ops-port.js'
 import { referenceAdamStep, referenceAllFinite, referenceMaxNorm, referenceSgdStep } from '../ts/reference-optim.js'
 import type { DenseBackwardOptions, DenseDropoutOptions, DenseLayerOptions, DenseNeed, DropConnectOptions } from '../ts/types.js'
 import { referenceDenseBackward, referenceDenseForward } from './dense-reference.js'
+import { referenceNoise } from './reference-noise.js'
 
 export interface ReferenceOps extends Ops {
   readonly calls: Map<string, number>
@@ -124,6 +125,10 @@ export function referenceOps(): ReferenceOps {
     allFinite(x) {
       count('allFinite')
       return referenceAllFinite(x)
+    },
+    noise(x, o) {
+      count('noise')
+      return referenceNoise(x, o)
     },
   }
   return ops

@@ -38,6 +38,13 @@ export interface Backend {
   /** Bit i % 32 of out[i / 32] = kept(i); out.length = ceil(n / 32); bits past n are 0. */
   dropoutMask(n: number, out: Uint32Array, spec: Omit<KernelSpec, 'mode'>): void
   /**
+   * A member of the dropout family (docs/DROPOUT-FAMILY.md) from `src` into `out` (`src` itself,
+   * in place, or an array that does not overlap it); `backward` for its gradient (src is dy).
+   * `broadcast`: the tensor's shape and noise shape (undefined: element-wise). Checked by the
+   * facade (ts/ops/family.ts); the core checks again.
+   */
+  noise(src: Float32Array, out: Float32Array, spec: NoiseKernelSpec, broadcast: NoiseBroadcast | undefined, backward: boolean): void
+  /**
    * A Float32Array of n elements in the memory the backend computes in, so that calls on it copy
    * nothing (WASM linear memory; ordinary memory for native). Views over WASM memory are
    * re-derived with `view()` after any call that may grow memory.
@@ -112,6 +119,28 @@ export interface Backend {
   /** Caps the threads one call may use (0: every core). WASM has one thread and ignores it. */
   setMaxThreads(n: number): void
   maxThreads(): number
+}
+
+/** The dropout family's members as the kernels know them (docs/DROPOUT-FAMILY.md). */
+export type NoiseKind = 'dropout' | 'alpha' | 'gaussianDropout' | 'gaussianNoise'
+
+/**
+ * A checked call of the family: p the rate (for 'gaussianNoise', the stddev); seed, stream,
+ * offset as KernelSpec's; mode used by 'dropout' only.
+ */
+export interface NoiseKernelSpec {
+  kind: NoiseKind
+  p: number
+  seed: bigint
+  stream: bigint
+  offset: bigint
+  mode: DropoutMode
+}
+
+/** A tensor's shape and its noise shape (same rank, each noise dim the tensor's or 1). */
+export interface NoiseBroadcast {
+  dims: readonly number[]
+  noise: readonly number[]
 }
 
 export type Activation = 'linear' | 'relu' | 'leakyRelu' | 'gelu' | 'tanh' | 'sigmoid' | 'selu'

@@ -12,6 +12,7 @@
 import type { BackendBuffer, BackendName } from './backend.js'
 import type { AdamStepOptions, MaxNormOptions, SgdStepOptions } from './ops/optim.js'
 import type { DenseBackwardOptions, DenseGradients, DenseNeed, DenseOptions } from './types.js'
+import type { NoiseOptions } from './ops/family.js'
 
 export interface Ops {
   /** The backend the calls compute on (reported by models' `backend` and `summary()`). */
@@ -29,4 +30,6 @@ export interface Ops {
   adamStep(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, options: AdamStepOptions): void
   maxNorm(w: Float32Array, options: MaxNormOptions): void
   allFinite(x: Float32Array): boolean
+  /** The dropout family by name (ts/family-api.ts): the noise steps of a model run on it. */
+  noise(x: Float32Array, options: NoiseOptions): Float32Array
 }

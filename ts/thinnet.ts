@@ -1,6 +1,7 @@
 /** The object `load()` returns: the same typed API over whichever backend was chosen. */
 
 import type { Backend, BackendBuffer, BackendName } from './backend.js'
+import { familyMethods, type FamilyOps } from './family-api.js'
 import { DropoutDense, type DropoutDenseOptions } from './layers/dropout-dense.js'
 import { allocate } from './ops/allocate.js'
 import { dense, denseAsync } from './ops/dense.js'
@@ -28,8 +29,11 @@ import type {
   GemmOptions,
 } from './types.js'
 
-/** The facade. It extends `Ops`, the narrow port the layers and models depend on (ops-port.ts). */
-export interface Thinnet extends Ops {
+/**
+ * The facade. It extends `Ops`, the narrow port the layers and models depend on (ops-port.ts),
+ * and `FamilyOps`, the dropout family's ops (family-api.ts).
+ */
+export interface Thinnet extends Ops, FamilyOps {
   /** The backend that was chosen: 'native' | 'wasm' | 'wasm-scalar'. */
   readonly backend: BackendName
   /** The instruction set its kernels run: 'avx512' | 'avx2' | 'neon' | 'simd128' | 'scalar'. */
@@ -426,6 +430,7 @@ export function createThinnet(backend: Backend, store?: ModelStore): Thinnet {
     dropout: (x, options) => dropout(backend, x, options),
     dropoutBackward: (dy, options) => dropoutBackward(backend, dy, options),
     dropoutMask: (n, options) => dropoutMask(backend, n, options),
+    ...familyMethods(backend),
     allocate: (n) => allocate(backend, n),
     dense: (options) => dense(backend, options),
     denseBackward: (options) => denseBackward(backend, options),

@@ -24,6 +24,16 @@ export interface DropoutOptions extends MaskOptions {
   /** 'inverted' (default) scales kept elements by 1 / (1 - p); 'classic' leaves them as they are. */
   mode?: DropoutMode
   /**
+   * The tensor's shape (row-major, product x.length), for a noise shape. Default [x.length].
+   */
+  shape?: readonly number[]
+  /**
+   * The mask's shape (Keras `noise_shape`): each dim the shape's (or null, Keras' None) or 1, the
+   * mask then shared along it (docs/DROPOUT-FAMILY.md: noise element v(i) of element i). A call
+   * consumes prod(noiseShape) element indices of its stream. Equal to `shape`: the usual masks.
+   */
+  noiseShape?: readonly (number | null)[]
+  /**
    * Where to write the result: a Float32Array of the input's length, or the input itself (in
    * place). A new array is allocated when omitted. It must not partially overlap the input.
    */

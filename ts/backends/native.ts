@@ -10,7 +10,7 @@ import type { AdamArgs, Backend, BackendBuffer, DenseArgs, DenseGrads, DenseSave
 import { invalidArg, ThinnetError } from '../errors.js'
 import { describeValue } from '../validate.js'
 import { requireNativeAddon } from './native-loader.js'
-import { denseHeader, flag, float64Block, specRecord } from './wasm-spec-block.js'
+import { denseHeader, flag, float64Block, noiseHeader, specRecord } from './wasm-spec-block.js'
 
 /**
  * The shape, alpha and dense header that end every raw dense call, in this order. The header is
@@ -38,6 +38,9 @@ export interface NativeBinding {
   dropoutBackward(dy: Float32Array, out: Float32Array, spec: Uint8Array): void
   /** The record's mode is not used. */
   dropoutMask(n: number, out: Uint32Array, spec: Uint8Array): void
+  /** The dropout family: `spec` and `dims` as wasm-spec-block.ts's noiseHeader writes them. */
+  noise(x: Float32Array, out: Float32Array, spec: Uint8Array, dims: Uint8Array): void
+  noiseBackward(dy: Float32Array, out: Float32Array, spec: Uint8Array, dims: Uint8Array): void
   /** The instruction set the core dispatches to: 'avx512' | 'avx2' | 'neon' | 'scalar'. */
   isa(): string
   /** Threads one call may use. */
@@ -108,7 +111,7 @@ export interface NativeBinding {
  * The calling conventions this file speaks (crates/thinnet-node/src/exports.rs ABI_VERSION): a
  * binary of another version is refused at load, like a WASM module of another ABI.
  */
-export const NATIVE_ABI_VERSION = 3
+export const NATIVE_ABI_VERSION = 4
 
 const BINDING_FUNCTIONS = [
   'abiVersion',
@@ -116,6 +119,8 @@ const BINDING_FUNCTIONS = [
   'dropout',
   'dropoutBackward',
   'dropoutMask',
+  'noise',
+  'noiseBackward',
   'isa',
   'maxThreads',
   'setMaxThreads',
@@ -182,6 +187,11 @@ export function nativeBackend(binding: NativeBinding): Backend {
     },
     dropoutMask(n: number, out: Uint32Array, spec: Omit<KernelSpec, 'mode'>): void {
       binding.dropoutMask(n, out, specRecord({ ...spec, mode: 'inverted' }))
+    },
+    noise(src, out, spec, broadcast, backward): void {
+      const { record, dims } = noiseHeader(spec, broadcast)
+      if (backward) binding.noiseBackward(src, out, record, dims)
+      else binding.noise(src, out, record, dims)
     },
     allocate(n: number): BackendBuffer {
       // The WASM backend's wording, with this backend's limit, checked before allocating.

@@ -21,7 +21,7 @@ import { describeValue } from '../validate.js'
  * The ABI this loader speaks (`tn_abi_version` of crates/thinnet-wasm; 3 added the optimizer
  * steps, 4 added `tn_all_finite`, the gradient check).
  */
-export const ABI_VERSION = 5
+export const ABI_VERSION = 6
 
 export type WasmFile = 'thinnet_simd.wasm' | 'thinnet_scalar.wasm'
 
@@ -78,6 +78,8 @@ export interface Exports {
     offsetLo: number,
     offsetHi: number,
   ): number
+  /** The dropout family: the record at `spec`, `dimsBytes` bytes of float64 dims at `dims`. */
+  tn_noise(x: number, out: number, n: number, spec: number, dims: number, dimsBytes: number, backward: number): number
   /** Arrays as (address, length); b and pre absent with length ABSENT; act = UTF-8 name. */
   tn_dense(
     x: number,
@@ -159,6 +161,7 @@ const FUNCTIONS = [
   'tn_dropout',
   'tn_dropout_backward',
   'tn_dropout_mask',
+  'tn_noise',
   'tn_dense',
   'tn_dense_backward',
   'tn_gemm',

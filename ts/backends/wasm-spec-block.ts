@@ -5,7 +5,7 @@
  * values (p in [0, 1], the activation's name).
  */
 
-import type { DenseArgs, DropoutMode, KernelDropConnect, KernelSpec } from '../backend.js'
+import type { DenseArgs, DropoutMode, KernelDropConnect, KernelSpec, NoiseBroadcast, NoiseKernelSpec, NoiseKind } from '../backend.js'
 import { invalidArg } from '../errors.js'
 import { describeValue } from '../validate.js'
 
@@ -141,4 +141,42 @@ function checkNumber(name: string, value: number): number {
  */
 export function float64Block(words: number[]): Uint8Array {
   return new Uint8Array(Float64Array.from(words).buffer)
+}
+
+/** The kinds of a dropout-family record (crates/thinnet-core/src/boundary/noise.rs). */
+const NOISE_KINDS: Readonly<Record<NoiseKind, number>> = { dropout: 1, alpha: 3, gaussianDropout: 4, gaussianNoise: 5 }
+
+/**
+ * The header of a dropout-family call, as both bindings take it: the 40-byte record (a dense
+ * record's layout, with kinds 1 dropout, 3 alpha, 4 gaussianDropout, 5 gaussianNoise; p the
+ * stddev for gaussianNoise), then the shape and noise shape as float64 words (none when
+ * element-wise), little-endian.
+ */
+export function noiseHeader(spec: NoiseKernelSpec, broadcast: NoiseBroadcast | undefined): { record: Uint8Array; dims: Uint8Array } {
+  const record = new Uint8Array(RECORD_BYTES)
+  const view = new DataView(record.buffer)
+  // A backend caller (not the facade, which checked it) may pass anything.
+  const kind = (NOISE_KINDS as Partial<Record<string, number>>)[spec.kind]
+  if (kind === undefined) {
+    throw invalidArg(`spec.kind must be 'dropout', 'alpha', 'gaussianDropout' or 'gaussianNoise', received ${describeValue(spec.kind)}`)
+  }
+  view.setUint32(0, kind, true)
+  if (spec.kind === 'dropout') view.setUint32(4, modeFlag(spec.mode, 'spec.mode'), true)
+  if (typeof spec.p !== 'number') throw invalidArg(`spec.p must be a number, received ${describeValue(spec.p)}`)
+  view.setFloat64(8, spec.p, true)
+  const fields = [
+    ['seed', spec.seed],
+    ['stream', spec.stream],
+    ['offset', spec.offset],
+  ] as const
+  fields.forEach(([field, value], i) => {
+    const [lo, hi] = split(`spec.${field}`, value)
+    view.setUint32(16 + 8 * i, lo, true)
+    view.setUint32(20 + 8 * i, hi, true)
+  })
+  const words = broadcast === undefined ? [] : [...broadcast.dims, ...broadcast.noise]
+  const dims = new Uint8Array(8 * words.length)
+  const dimsView = new DataView(dims.buffer)
+  words.forEach((d, i) => dimsView.setFloat64(8 * i, d, true))
+  return { record, dims }
 }

@@ -33,6 +33,8 @@ import {
   type DenseGrads,
   type DenseSaved,
   type KernelSpec,
+  type NoiseBroadcast,
+  type NoiseKernelSpec,
   type SgdArgs,
 } from '../backend.js'
 import { invalidArg, shapeMismatch } from '../errors.js'
@@ -49,7 +51,7 @@ import {
   type Exports,
   type WasmPlatform,
 } from './wasm-module.js'
-import { BLOCK_BYTES, denseHeader, flag, float64Block, modeFlag, shapeOf, split, u32Arg } from './wasm-spec-block.js'
+import { BLOCK_BYTES, denseHeader, flag, float64Block, modeFlag, noiseHeader, shapeOf, split, u32Arg } from './wasm-spec-block.js'
 
 export { wasmSimdSupported, type WasmLocation, type WasmSource } from './wasm-module.js'
 
@@ -111,6 +113,31 @@ class WasmBackend implements Backend {
 
   dropoutBackward(dy: Float32Array, out: Float32Array, spec: KernelSpec): void {
     this.#apply(this.#exports.tn_dropout_backward, 'dy', dy, out, spec)
+  }
+
+  noise(src: Float32Array, out: Float32Array, spec: NoiseKernelSpec, broadcast: NoiseBroadcast | undefined, backward: boolean): void {
+    const name = backward ? 'dy' : 'x'
+    if (out.length !== src.length) {
+      throw shapeMismatch(`out must have the length of ${name} (${src.length}), received ${out.length}`)
+    }
+    const inPlace = out.buffer === src.buffer && out.byteOffset === src.byteOffset
+    if (!inPlace && overlap(src, out)) throw invalidArg(`out must be ${name} itself (in place) or not overlap it`)
+    const { record, dims } = noiseHeader(spec, broadcast)
+    const header = new Uint8Array(record.length + dims.length)
+    header.set(record)
+    header.set(dims, record.length)
+    // In place, one array read and written; apart, an input and an output.
+    const arrays: ArrayArg[] = inPlace
+      ? [{ name, array: src, output: true, inout: true }]
+      : [
+          { name, array: src, output: false },
+          { name: 'out', array: out, output: true },
+        ]
+    this.#mem.invoke(arrays, header, (pairs, at) => {
+      const [[srcPtr, n]] = pairs
+      const outPtr = inPlace ? srcPtr : pairs[1][0]
+      return this.#exports.tn_noise(srcPtr, outPtr, n, at, at + record.length, dims.length, backward ? 1 : 0)
+    })
   }
 
   dropoutMask(n: number, out: Uint32Array, spec: Omit<KernelSpec, 'mode'>): void {

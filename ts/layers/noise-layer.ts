@@ -24,7 +24,8 @@ export type NoiseOp = 'dropout' | 'alpha' | 'gaussianDropout' | 'gaussianNoise'
 /** The port's `noise` call (ts/ops-port.ts): forward, or backward with the forward's draw. */
 export interface NoiseCall {
   kind: NoiseOp
-  p: number
+  /** The rate; absent for Gaussian noise, which takes stddev (tn.noise refuses both). */
+  p?: number
   stddev?: number
   seed: bigint
   stream: bigint
@@ -88,7 +89,7 @@ export class NoiseLayer {
     if (typeof (port as Partial<NoisePort>).noise !== 'function') {
       throw invalidArg(`the ${ops.backend} port has no noise op: this thinnet build cannot run a ${config.op} step`)
     }
-    this.#ops = ops as NoisePort
+    this.#ops = ops
     this.op = config.op
     this.#p = config.p
     this.stddev = config.stddev ?? 0
@@ -167,9 +168,10 @@ export class NoiseLayer {
 
   /** The op's options for a call over `rows` examples at (seed, offset). */
   #call(rows: number, seed: bigint, offset: bigint): NoiseCall {
-    const call: NoiseCall = { kind: this.op, p: this.#p, seed, stream: this.stream, offset }
+    const call: NoiseCall = { kind: this.op, seed, stream: this.stream, offset }
     if (this.op === 'dropout') call.mode = this.mode
     if (this.op === 'gaussianNoise') call.stddev = this.stddev
+    else call.p = this.#p
     if (this.noiseShape !== undefined) {
       call.shape = [rows, ...this.shape]
       call.noiseShape = [rows, ...this.noiseShape]

@@ -7,8 +7,9 @@ import type { Backend } from '../backend.js'
 import { fromBackendError } from '../errors.js'
 import type { DropoutOptions } from '../types.js'
 import { checkFloat32Array, checkOut, checkSpec, readOptions } from '../validate.js'
+import { runRead } from './family.js'
 
-export const DROPOUT_OPTION_KEYS = ['p', 'seed', 'offset', 'stream', 'mode', 'out'] as const
+export const DROPOUT_OPTION_KEYS = ['p', 'seed', 'offset', 'stream', 'mode', 'out', 'shape', 'noiseShape'] as const
 
 export function dropout(backend: Backend, x: Float32Array, options: DropoutOptions): Float32Array {
   return elementwise(backend, 'dropout', 'x', x, options)
@@ -31,6 +32,8 @@ export function elementwise(
   const read = readOptions(options, 'options', '{ p: 0.5, seed: 1 }', DROPOUT_OPTION_KEYS)
   const requested = read.out
   const input = checkFloat32Array(name, x)
+  // A shape or noise shape: the family's op (docs/DROPOUT-FAMILY.md), on the options read above.
+  if (read.shape !== undefined || read.noiseShape !== undefined) return runRead(backend, 'dropout', read, input, op === 'dropoutBackward')
   const spec = checkSpec(read, input.length)
   // checkOut returns `input` when `out` is another view of exactly input's memory, so the
   // backend always sees the in-place case as out === x.
