@@ -86,7 +86,7 @@ export type AlphaDropoutReferenceOptions = Omit<NoiseDropoutReferenceOptions, 'm
 interface Masked {
   p: number
   mode: DropoutMode
-  /** kept(i) for element i of the tensor; only defined when 0 < p < 1. */
+  /** kept(i) for element i of the tensor (p = 0: every element, p = 1: none). */
   kept: (i: number) => boolean
 }
 
@@ -136,7 +136,6 @@ function noiseDropout(name: string, x: unknown, options: NoiseDropoutReferenceOp
  *
  * @example
  * ```ts
- * import { referenceNoiseDropout, spatialNoiseShape } from 'thinnet'
  * const shape = [2, 4, 4, 3] // [batch, H, W, C]
  * const x = new Float32Array(96).fill(1)
  * const y = referenceNoiseDropout(x, { p: 0.5, seed: 1n, shape, noiseShape: spatialNoiseShape(shape, { dims: 2 }) })
@@ -162,7 +161,6 @@ export const SELU_LAMBDA_ALPHA = 1.7580993408473766
  *
  * @example
  * ```ts
- * import { alphaConstants } from 'thinnet'
  * console.log(alphaConstants(0)) // -> { a: 1, b: 0, d: -1.7580993175506592 }
  * ```
  */
@@ -200,7 +198,6 @@ function alphaDropout(name: string, x: unknown, options: AlphaDropoutReferenceOp
  *
  * @example
  * ```ts
- * import { referenceAlphaDropout } from 'thinnet'
  * const y = referenceAlphaDropout(new Float32Array([0.5, -1, 2]), { p: 0.1, seed: 42n })
  * ```
  */
