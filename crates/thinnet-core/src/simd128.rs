@@ -32,7 +32,7 @@
 
 use std::arch::wasm32::*;
 
-use crate::family::{alpha_body, gauss_body, Affine, GaussOp};
+use crate::family::{Affine, GaussOp};
 use crate::kernel::{head_len, push_scalar_bits, BitWriter, Draws};
 use crate::philox::{round_keys, M0, M1, ROUNDS};
 use crate::scalar;
@@ -248,21 +248,132 @@ pub(crate) unsafe fn raw(out: *mut u32, n: usize, first: u64, d: Draws) {
     }
 }
 
-/// See [`crate::kernel::AlphaFn`]: [`crate::family`]'s body over this path's mask kernel (the
-/// whole build has simd128, so LLVM vectorizes it here).
+/// See [`crate::kernel::AlphaFn`]. Written out like `apply` (the shared body, a mask kernel then
+/// a select loop, ran 1.6x slower than dropout here: LLVM leaves its fully unrolled 32-bit select
+/// scalar on wasm): kept lanes fround(fround(x * a) + b), dropped ones d, by a bitselect on the
+/// keep comparison.
 ///
 /// # Safety
 /// As [`crate::kernel::AlphaFn`].
 pub(crate) unsafe fn alpha(src: *const f32, dst: *mut f32, n: usize, first: u64, d: Draws, t: Affine) {
-    // SAFETY: forwarded from this function's contract.
-    unsafe { alpha_body(mask, src, dst, n, first, d, t) }
+    let head = head_len(first, n);
+    let body = (n - head) / STEP * STEP;
+    // SAFETY: as `apply`: every access is inside the caller's n elements, and each vector is read
+    // before the same vector is written.
+    unsafe {
+        scalar::alpha(src, dst, head, first, d, t);
+        let k = Consts::new(d);
+        let (a, b, fill) = (f32x4_splat(t.a), f32x4_splat(t.b), f32x4_splat(t.d));
+        let mut i = head;
+        while i < head + body {
+            let b0 = (first + i as u64) >> 2;
+            if wraps(b0) {
+                scalar::alpha(src.add(i), dst.add(i), STEP, first + i as u64, d, t);
+            } else {
+                for (w, u) in draws(b0, &k).iter().enumerate() {
+                    let at = i + 4 * w;
+                    let x = std::ptr::read_unaligned(src.add(at) as *const v128);
+                    let kept = f32x4_add(f32x4_mul(x, a), b);
+                    let y = v128_bitselect(kept, fill, u32x4_ge(*u, k.threshold));
+                    std::ptr::write_unaligned(dst.add(at) as *mut v128, y);
+                }
+            }
+            i += STEP;
+        }
+        scalar::alpha(src.add(i), dst.add(i), n - i, first + i as u64, d, t);
+    }
 }
 
-/// See [`crate::kernel::GaussFn`], over this path's draw kernel.
+/// The pairs (rho cos, rho sin) of four draw pairs at once: `normal_pair` of
+/// crates/thinnet-core/src/family/normal.rs lane by lane, the same float32 operations in the same
+/// order (the family's tests hold this path to the contract bit for bit).
+#[inline(always)]
+fn normal_pairs(u0: v128, u1: v128) -> (v128, v128) {
+    use crate::family::normal::*;
+    let splat = f32x4_splat;
+    let v = f32x4_convert_i32x4(i32x4_add(u32x4_shr(u0, 8), i32x4_splat(1)));
+    let e = i32x4_sub(u32x4_shr(v, 23), i32x4_splat(127));
+    let m = v128_or(v128_and(v, u32x4_splat(0x007f_ffff)), u32x4_splat(0x3f80_0000));
+    let big = f32x4_gt(m, splat(SQRT2));
+    let m = v128_bitselect(f32x4_mul(m, splat(0.5)), m, big);
+    let e = i32x4_sub(e, big); // big lanes are -1: e + 1
+    let x = f32x4_sub(m, splat(1.0));
+    let z = f32x4_mul(x, x);
+    let mut p = splat(LOG_P[0]);
+    for &c in &LOG_P[1..] {
+        p = f32x4_add(f32x4_mul(p, x), splat(c));
+    }
+    let y = f32x4_mul(f32x4_mul(x, z), p);
+    let y = f32x4_sub(y, f32x4_mul(splat(0.5), z));
+    let ln_m = f32x4_add(x, y);
+    let big_e = f32x4_convert_i32x4(i32x4_sub(e, i32x4_splat(24)));
+    let ln_u = f32x4_add(f32x4_add(f32x4_mul(big_e, splat(LN2_LO)), ln_m), f32x4_mul(big_e, splat(LN2_HI)));
+    let rho = f32x4_sqrt(f32x4_mul(splat(-2.0), ln_u));
+    let w = u32x4_shr(u1, 8);
+    let q = i32x4_shr(i32x4_add(w, i32x4_splat(1 << 21)), 22);
+    let r = f32x4_mul(f32x4_convert_i32x4(i32x4_sub(w, i32x4_shl(q, 22))), splat(TWO_POW_MINUS_22));
+    let r2 = f32x4_mul(r, r);
+    let mut c = splat(C8);
+    for &k in &[C6, C4, C2, 1.0] {
+        c = f32x4_add(f32x4_mul(c, r2), splat(k));
+    }
+    let mut s = splat(S9);
+    for &k in &[S7, S5, S3, S1] {
+        s = f32x4_add(f32x4_mul(s, r2), splat(k));
+    }
+    let s = f32x4_mul(s, r);
+    let quadrant = v128_and(q, i32x4_splat(3));
+    let odd = i32x4_eq(v128_and(quadrant, i32x4_splat(1)), i32x4_splat(1));
+    let (cos_v, sin_v) = (v128_bitselect(s, c, odd), v128_bitselect(c, s, odd));
+    let sign = u32x4_splat(0x8000_0000);
+    let neg_cos = v128_and(v128_or(i32x4_eq(quadrant, i32x4_splat(1)), i32x4_eq(quadrant, i32x4_splat(2))), sign);
+    let neg_sin = v128_and(i32x4_ge(quadrant, i32x4_splat(2)), sign);
+    (f32x4_mul(rho, v128_xor(cos_v, neg_cos)), f32x4_mul(rho, v128_xor(sin_v, neg_sin)))
+}
+
+/// See [`crate::kernel::GaussFn`]. Written out like `apply`: each step's draws become normals in
+/// registers (the shared body's buffers and passes cost wasm as much as the transform). Normal j
+/// is draw j's pair member, so the blocks of a step hold its normals' pairs: block b's words
+/// (w0, w1) and (w2, w3) give normals 4b, 4b + 1 and 4b + 2, 4b + 3.
 ///
 /// # Safety
 /// As [`crate::kernel::GaussFn`].
 pub(crate) unsafe fn gauss(src: *const f32, dst: *mut f32, n: usize, first: u64, d: Draws, g: GaussOp) {
-    // SAFETY: forwarded from this function's contract.
-    unsafe { gauss_body(raw, src, dst, n, first, d, g) }
+    let head = head_len(first, n);
+    let body = (n - head) / STEP * STEP;
+    let (sigma, multiply) = match g {
+        GaussOp::Multiply { sigma } => (f32x4_splat(sigma), true),
+        GaussOp::Add { sigma } => (f32x4_splat(sigma), false),
+    };
+    let one = f32x4_splat(1.0);
+    // SAFETY: as `apply`: every access is inside the caller's n elements, and each vector is read
+    // before the same vector is written.
+    unsafe {
+        scalar::gauss(src, dst, head, first, d, g);
+        let k = Consts::new(d);
+        let mut i = head;
+        while i < head + body {
+            let b0 = (first + i as u64) >> 2;
+            if wraps(b0) {
+                scalar::gauss(src.add(i), dst.add(i), STEP, first + i as u64, d, g);
+            } else {
+                let blocks = draws(b0, &k);
+                for (pair, two) in blocks.chunks_exact(2).enumerate() {
+                    let u0 = i32x4_shuffle::<0, 2, 4, 6>(two[0], two[1]);
+                    let u1 = i32x4_shuffle::<1, 3, 5, 7>(two[0], two[1]);
+                    let (c, s) = normal_pairs(u0, u1);
+                    let z = [i32x4_shuffle::<0, 4, 1, 5>(c, s), i32x4_shuffle::<2, 6, 3, 7>(c, s)];
+                    for (half, zv) in z.iter().enumerate() {
+                        let at = i + 8 * pair + 4 * half;
+                        let x = std::ptr::read_unaligned(src.add(at) as *const v128);
+                        let noise = f32x4_mul(sigma, *zv);
+                        let y = if multiply { f32x4_mul(x, f32x4_add(one, noise)) } else { f32x4_add(x, noise) };
+                        std::ptr::write_unaligned(dst.add(at) as *mut v128, y);
+                    }
+                }
+            }
+            i += STEP;
+        }
+        scalar::gauss(src.add(i), dst.add(i), n - i, first + i as u64, d, g);
+    }
 }

@@ -6,7 +6,7 @@
 
 mod alpha;
 mod broadcast;
-mod normal;
+pub(crate) mod normal;
 
 pub use alpha::{alpha_constants, Affine, SELU_LAMBDA_ALPHA};
 pub use broadcast::{Broadcast, MAX_RANK};

@@ -15,7 +15,7 @@ const fn f(bits: u32) -> f32 {
 }
 
 /// Cephes logf's polynomial, highest degree first.
-const LOG_P: [f32; 9] = [
+pub(crate) const LOG_P: [f32; 9] = [
     f(0x3d90_21bb),
     f(0xbdeb_d1b8),
     f(0x3def_251a),
@@ -26,21 +26,21 @@ const LOG_P: [f32; 9] = [
     f(0xbe7f_fffc),
     f(0x3eaa_aaaa),
 ];
-const SQRT2: f32 = f(0x3fb5_04f3);
-const LN2_HI: f32 = f(0x3f31_8000);
-const LN2_LO: f32 = f(0xb95e_8083);
+pub(crate) const SQRT2: f32 = f(0x3fb5_04f3);
+pub(crate) const LN2_HI: f32 = f(0x3f31_8000);
+pub(crate) const LN2_LO: f32 = f(0xb95e_8083);
 /// cos(pi r / 2) and sin(pi r / 2) as Taylor polynomials in r, for |r| <= 1/2.
-const C2: f32 = f(0xbf9d_e9e6);
-const C4: f32 = f(0x3e81_e0f8);
-const C6: f32 = f(0xbcaa_e9e4);
-const C8: f32 = f(0x3a70_fa83);
-const S1: f32 = f(0x3fc9_0fdb);
-const S3: f32 = f(0xbf25_5de7);
-const S5: f32 = f(0x3da3_35e3);
-const S7: f32 = f(0xbb99_6966);
-const S9: f32 = f(0x3928_3c1a);
+pub(crate) const C2: f32 = f(0xbf9d_e9e6);
+pub(crate) const C4: f32 = f(0x3e81_e0f8);
+pub(crate) const C6: f32 = f(0xbcaa_e9e4);
+pub(crate) const C8: f32 = f(0x3a70_fa83);
+pub(crate) const S1: f32 = f(0x3fc9_0fdb);
+pub(crate) const S3: f32 = f(0xbf25_5de7);
+pub(crate) const S5: f32 = f(0x3da3_35e3);
+pub(crate) const S7: f32 = f(0xbb99_6966);
+pub(crate) const S9: f32 = f(0x3928_3c1a);
 /// 2^-22: scales the angle's integer remainder to r.
-const TWO_POW_MINUS_22: f32 = f(0x3480_0000);
+pub(crate) const TWO_POW_MINUS_22: f32 = f(0x3480_0000);
 
 /// The pair of normal variates (rho cos, rho sin) of the draws u0 = draw(2k), u1 = draw(2k + 1):
 /// normals 2k and 2k + 1. Branch-free (selects only), so that the loop in `gauss_body`
@@ -58,8 +58,7 @@ pub fn normal_pair(u0: u32, u1: u32) -> (f32, f32) {
     let e = if big { e + 1 } else { e };
     let x = m - 1.0;
     let z = x * x;
-    // Written out: a loop over LOG_P here kept LLVM from vectorizing the callers' loops
-    // (with codegen-units = 1 it was still rolled when the loop vectorizer ran).
+    // Horner's rule written out, in the contract's order.
     let mut p = LOG_P[0];
     p = p * x + LOG_P[1];
     p = p * x + LOG_P[2];
