@@ -10,7 +10,7 @@ import type { Optimizer } from '../model/optimizers.js'
 import type { Schedule } from '../model/schedules.js'
 import type { Thinnet } from '../thinnet.js'
 
-export const ACTIVATIONS: readonly Activation[] = ['relu', 'leakyRelu', 'gelu', 'tanh', 'sigmoid', 'linear']
+export const ACTIVATIONS: readonly Activation[] = ['relu', 'leakyRelu', 'gelu', 'tanh', 'sigmoid', 'selu', 'linear']
 export const MODES: readonly DropoutMode[] = ['inverted', 'classic']
 export const OPTIMIZERS = ['sgd', 'momentum', 'nesterov', 'adam', 'adamw'] as const
 export type OptimizerName = (typeof OPTIMIZERS)[number]
