@@ -322,12 +322,13 @@ fn normal_pairs(u0: v128, u1: v128) -> (v128, v128) {
         s = f32x4_add(f32x4_mul(s, r2), splat(k));
     }
     let s = f32x4_mul(s, r);
-    let quadrant = v128_and(q, i32x4_splat(3));
-    let odd = i32x4_eq(v128_and(quadrant, i32x4_splat(1)), i32x4_splat(1));
+    // The quadrant's bits as sign masks (q is 0..4, so q mod 4 = q & 3): odd quadrants (bit 0)
+    // swap c and s; the cosine is negated in quadrants 1 and 2, where bit 1 of q + 1 is set, the
+    // sine in 2 and 3, where bit 1 of q is.
+    let odd = i32x4_shr(i32x4_shl(q, 31), 31);
     let (cos_v, sin_v) = (v128_bitselect(s, c, odd), v128_bitselect(c, s, odd));
-    let sign = u32x4_splat(0x8000_0000);
-    let neg_cos = v128_and(v128_or(i32x4_eq(quadrant, i32x4_splat(1)), i32x4_eq(quadrant, i32x4_splat(2))), sign);
-    let neg_sin = v128_and(i32x4_ge(quadrant, i32x4_splat(2)), sign);
+    let neg_cos = i32x4_shl(v128_and(i32x4_add(q, i32x4_splat(1)), i32x4_splat(2)), 30);
+    let neg_sin = i32x4_shl(v128_and(q, i32x4_splat(2)), 30);
     (f32x4_mul(rho, v128_xor(cos_v, neg_cos)), f32x4_mul(rho, v128_xor(sin_v, neg_sin)))
 }
 
