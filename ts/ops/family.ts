@@ -98,14 +98,18 @@ const KINDS: readonly NoiseKind[] = ['dropout', 'alpha', 'gaussianDropout', 'gau
 /** How an op lays out its noise: from the options already read, x's length. */
 type Layout = (read: Readonly<Record<string, unknown>>, length: number, xName: string) => NoiseBroadcast | undefined
 
+/** A shape and noise shape, checked against each other and x's length. */
+function broadcastOf(shape: unknown, noise: unknown, length: number, xName: string): NoiseBroadcast {
+  const checked = checkNoiseShape(shape, noise, length, xName)
+  return { dims: checked.shape, noise: checked.noiseShape }
+}
+
 /** shape and noiseShape as given (tn.noise, alphaDropout, tn.dropout's noise shapes). */
 const givenLayout: Layout = (read, length, xName) => {
   if (read.noiseShape !== undefined && read.shape === undefined) {
     throw invalidArg(`noiseShape needs shape (the tensor's shape, whose product is ${xName}.length = ${length})`)
   }
-  if (read.shape === undefined) return undefined
-  const { shape, noiseShape } = checkNoiseShape(read.shape, read.noiseShape, length, xName)
-  return { dims: shape, noise: noiseShape }
+  return read.shape === undefined ? undefined : broadcastOf(read.shape, read.noiseShape, length, xName)
 }
 
 /** Spatial dropout over `dims` spatial dimensions. */
@@ -115,8 +119,7 @@ function spatialLayout(dims: 1 | 2 | 3): Layout {
     // The caller's array is read once, here; the helpers below read the copy.
     const shape = checkShape(read.shape)
     const noise = spatialNoiseShape(shape, { dims, dataFormat: read.dataFormat as NoiseDataFormat | undefined })
-    const checked = checkNoiseShape(shape, noise, length, xName)
-    return { dims: checked.shape, noise: checked.noiseShape }
+    return broadcastOf(shape, noise, length, xName)
   }
 }
 
@@ -124,8 +127,7 @@ const lockedLayout: Layout = (read, length, xName) => {
   if (read.shape === undefined) throw invalidArg(`shape is required: [batch, time, features] with product ${xName}.length = ${length}`)
   const shape = checkShape(read.shape)
   const noise = lockedNoiseShape(shape, { timeMajor: read.timeMajor as boolean | undefined })
-  const checked = checkNoiseShape(shape, noise, length, xName)
-  return { dims: checked.shape, noise: checked.noiseShape }
+  return broadcastOf(shape, noise, length, xName)
 }
 
 /**
@@ -143,8 +145,7 @@ const featureLayout: Layout = (read, length, xName) => {
   if (shape.length < 2) throw invalidArg(`shape must have at least 2 dimensions, [batch, channels, ...], received ${shape.length}`)
   const channel = dataFormat === 'channelsFirst' ? 1 : shape.length - 1
   const noise = shape.map((n, d) => (d === 0 || d === channel ? n : 1))
-  const checked = checkNoiseShape(shape, noise, length, xName)
-  return { dims: checked.shape, noise: checked.noiseShape }
+  return broadcastOf(shape, noise, length, xName)
 }
 
 /** One op of the family: its member, its option keys, and how it lays out the noise. */

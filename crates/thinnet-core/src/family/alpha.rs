@@ -61,8 +61,6 @@ pub(crate) unsafe fn alpha_body(
             for (w, &word) in words[..whole / 32].iter().enumerate() {
                 for bit in 0..32 {
                     let i = 32 * w + bit;
-                    // A mask test per lane, not a shift by the lane's bit index: wasm's SIMD shifts
-                    // take one count for every lane, so `(word >> bit) & 1` did not vectorize there.
                     let keep = u32::from(word & (1 << bit) != 0).wrapping_neg();
                     let y = src.add(i).read() * t.a + t.b;
                     dst.add(i).write(f32::from_bits((y.to_bits() & keep) | (fill & !keep)));
