@@ -10,6 +10,36 @@ export { Generator, type Draw } from './generator.js'
 export { ThinnetError, type ThinnetErrorCode } from './errors.js'
 export { keepThreshold, keptScale, referenceDraw, referenceDropout, referenceDropoutBackward, referenceMask } from './reference.js'
 export { philox4x32_10 } from './philox.js'
+export type { FamilyOps } from './family-api.js'
+export type {
+  AlphaDropoutOptions,
+  FamilyDrawOptions,
+  FeatureAlphaDropoutOptions,
+  GaussianDropoutOptions,
+  GaussianNoiseOptions,
+  LockedDropoutOptions,
+  NoiseDataFormat,
+  NoiseKind,
+  NoiseOptions,
+  NoiseShapeOptions,
+  SpatialDropoutOptions,
+} from './ops/family.js'
+export {
+  alphaConstants,
+  lockedNoiseShape,
+  noiseIndex,
+  referenceAlphaDropout,
+  referenceAlphaDropoutBackward,
+  referenceGaussianDropout,
+  referenceGaussianDropoutBackward,
+  referenceGaussianNoise,
+  referenceGaussianNoiseBackward,
+  referenceNoiseDropout,
+  referenceNoiseDropoutBackward,
+  referenceNormal,
+  referenceNormals,
+  spatialNoiseShape,
+} from './reference-family.js'
 export type {
   Activation,
   DenseBackwardOptions,
