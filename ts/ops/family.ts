@@ -112,13 +112,20 @@ const givenLayout: Layout = (read, length, xName) => {
   return read.shape === undefined ? undefined : broadcastOf(read.shape, read.noiseShape, length, xName)
 }
 
+/** dataFormat, absent meaning 'channelsLast'; null is refused like any other value (as the layers do). */
+function checkDataFormat(value: unknown): NoiseDataFormat {
+  if (value === undefined) return 'channelsLast'
+  if (value === 'channelsLast' || value === 'channelsFirst') return value
+  throw invalidArg(`dataFormat must be 'channelsLast' or 'channelsFirst', received ${describeValue(value)}`)
+}
+
 /** Spatial dropout over `dims` spatial dimensions. */
 function spatialLayout(dims: 1 | 2 | 3): Layout {
   return (read, length, xName) => {
     if (read.shape === undefined) throw invalidArg(`shape is required: the tensor's shape, whose product is ${xName}.length = ${length}`)
     // The caller's array is read once, here; the helpers below read the copy.
     const shape = checkShape(read.shape)
-    const noise = spatialNoiseShape(shape, { dims, dataFormat: read.dataFormat as NoiseDataFormat | undefined })
+    const noise = spatialNoiseShape(shape, { dims, dataFormat: checkDataFormat(read.dataFormat) })
     return broadcastOf(shape, noise, length, xName)
   }
 }
@@ -126,7 +133,11 @@ function spatialLayout(dims: 1 | 2 | 3): Layout {
 const lockedLayout: Layout = (read, length, xName) => {
   if (read.shape === undefined) throw invalidArg(`shape is required: [batch, time, features] with product ${xName}.length = ${length}`)
   const shape = checkShape(read.shape)
-  const noise = lockedNoiseShape(shape, { timeMajor: read.timeMajor as boolean | undefined })
+  // null is refused like any non-boolean (lockedNoiseShape would take it for the default).
+  if (read.timeMajor !== undefined && typeof read.timeMajor !== 'boolean') {
+    throw invalidArg(`timeMajor must be a boolean, received ${describeValue(read.timeMajor)}`)
+  }
+  const noise = lockedNoiseShape(shape, { timeMajor: read.timeMajor })
   return broadcastOf(shape, noise, length, xName)
 }
 
@@ -137,10 +148,7 @@ const lockedLayout: Layout = (read, length, xName) => {
 const featureLayout: Layout = (read, length, xName) => {
   if (read.shape === undefined)
     throw invalidArg(`shape is required: [batch, C, ...] or [batch, ..., C] with product ${xName}.length = ${length}`)
-  const dataFormat = read.dataFormat ?? 'channelsLast'
-  if (dataFormat !== 'channelsLast' && dataFormat !== 'channelsFirst') {
-    throw invalidArg(`dataFormat must be 'channelsLast' or 'channelsFirst', received ${describeValue(dataFormat)}`)
-  }
+  const dataFormat = checkDataFormat(read.dataFormat)
   const shape = checkShape(read.shape)
   if (shape.length < 2) throw invalidArg(`shape must have at least 2 dimensions, [batch, channels, ...], received ${shape.length}`)
   const channel = dataFormat === 'channelsFirst' ? 1 : shape.length - 1
@@ -215,7 +223,9 @@ function checkStrength(kind: NoiseKind, read: Readonly<Record<string, unknown>>)
     if (typeof s !== 'number' || !(s >= 0) || !Number.isFinite(Math.fround(s))) {
       throw invalidArg(`stddev must be a finite number >= 0 (below 3.4e38, float32), received ${describeValue(s)}`)
     }
-    return s
+    // sigma = fround(stddev): a stddev that rounds to 0 (1e-46) copies, as the reference does; the
+    // core copies only when the value it receives is 0 and would otherwise add +-0 (-0 -> +0).
+    return Math.fround(s)
   }
   if (read.stddev !== undefined) throw invalidArg(`${kind} takes p, not stddev (received stddev ${describeValue(read.stddev)})`)
   if (kind === 'gaussianDropout') {
