@@ -6,12 +6,14 @@
  * as version 2, and malformed version 3 fields are refused with coded errors.
  */
 
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { layers, optimizers, schedules, Sequential, type Layer, type ModelArtifacts, type Thinnet } from '../ts/index.js'
+import { layers, optimizers, schedules, type Sequential, type Layer, type ModelArtifacts, type Thinnet } from '../ts/index.js'
 import { compile, denseSteps, describePlan } from '../ts/model/compile.js'
-import { fromArtifacts } from '../ts/model/deserialize.js'
 import { NOISE_STREAM_BASE } from '../ts/model/streams.js'
-import { describeBackends } from './backends.js'
+import { describeBackends, loadedBackends } from './backends.js'
 import { EVERY_KIND, sequences } from './model-family-data.js'
 import { expectSameBits, expectThinnetError } from './util.js'
 
@@ -146,11 +148,11 @@ describe('compile with the dropout family', () => {
 })
 
 function build(tn: Thinnet, list: readonly Layer[], seed = 5n): Sequential {
-  return new Sequential(tn, list, { inputs: 32, seed })
+  return tn.sequential(list, { inputs: 32, seed })
 }
 
 function load(tn: Thinnet, artifacts: ModelArtifacts): Sequential {
-  return fromArtifacts(tn, artifacts)
+  return tn.modelFromArtifacts(artifacts)
 }
 
 function weightsOf(model: Sequential): Float32Array[] {
@@ -192,6 +194,24 @@ describeBackends('models with the dropout family: streams, saving and loading', 
       expectSameBits((await again.predict(x)).mean, (await model.predict(x)).mean, 'weight scaling')
       const mc = { inference: 'mc', samples: 8 } as const
       expectSameBits((await again.predict(x, mc)).mean, (await model.predict(x, mc)).mean, 'Monte Carlo')
+
+      // Saved to a folder and loaded on every backend: the same description, offsets and weights.
+      const dir = await mkdtemp(join(tmpdir(), 'thinnet-family-'))
+      try {
+        await model.save(dir)
+        for (const other of loadedBackends) {
+          const there = await other.loadModel(dir)
+          try {
+            expect(there.plan).toEqual(model.plan)
+            expect(there.noise.map((s) => s.offset)).toEqual(model.noise.map((s) => s.offset))
+            weightsOf(there).forEach((t, i) => expectSameBits(t, weightsOf(model)[i], `tensor ${i} on ${other.backend}`))
+          } finally {
+            there.dispose()
+          }
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true })
+      }
 
       // Continued: the reloaded model and the original, and both as one uninterrupted run.
       const restored = again.restoredOptimizer

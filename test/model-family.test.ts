@@ -8,16 +8,11 @@
  */
 
 import { expect, it } from 'vitest'
-import { layers, optimizers, Sequential, type Layer, type SequentialOptions, type Thinnet } from '../ts/index.js'
+import { layers, optimizers, type Layer, type Sequential, type Thinnet } from '../ts/index.js'
 import { loadFashionMnist } from '../ts/data/index.js'
 import type { NoiseLayer } from '../ts/layers/noise-layer.js'
 import { describeBackends } from './backends.js'
 import { blobs, images, sequences, unit } from './model-family-data.js'
-
-/** tn.sequential, on a port with the family's noise op (the stub until the facade has one). */
-function sequential(tn: Thinnet, list: readonly Layer[], options: SequentialOptions): Sequential {
-  return new Sequential(tn, list, options)
-}
 
 /** Every `stride`-th example of a split (the subset is stratified, so classes stay balanced). */
 function every<T extends Float32Array | Uint8Array>(a: T, width: number, stride: number, count: number): T {
@@ -34,7 +29,7 @@ async function trains(
   epochs: number,
   lr: number,
 ) {
-  const model = sequential(tn, list, { inputs, seed: 21n })
+  const model = tn.sequential(list, { inputs, seed: 21n })
   const half = data.y.length / 2
   const train = { x: data.x.subarray(0, half * inputs), y: data.y.subarray(0, half) }
   const test = { x: data.x.subarray(half * inputs), y: data.y.subarray(half) }
@@ -62,8 +57,7 @@ describeBackends('models with the dropout family', (tn) => {
     const y = every(train.labels, 1, 5, 600)
     const tx = every(test.images, 784, 5, 1000)
     const ty = every(test.labels, 1, 5, 1000)
-    const model = sequential(
-      tn,
+    const model = tn.sequential(
       [
         layers.dense({ units: 64, activation: 'selu' }),
         layers.alphaDropout({ rate: 0.05 }),
@@ -196,7 +190,7 @@ describeBackends('models with the dropout family', (tn) => {
     const x = Float32Array.from({ length: 4 * inputs }, () => u() * 2 - 1)
     for (const [name, member, factor] of members) {
       // Gaussian noise of stddev 0 (a copy, even in training) then the member, before a linear layer.
-      const model = sequential(tn, [layers.gaussianNoise({ stddev: 0 }), member, layers.dense({ units: 3 })], {
+      const model = tn.sequential([layers.gaussianNoise({ stddev: 0 }), member, layers.dense({ units: 3 })], {
         inputs,
         seed: 2n,
         loss: 'mse',

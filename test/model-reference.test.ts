@@ -9,23 +9,10 @@
 
 import { expect, it } from 'vitest'
 import { layers, optimizers, Sequential, type Thinnet } from '../ts/index.js'
-import type { NoiseCall, NoisePort } from '../ts/layers/noise-layer.js'
 import { describeBackends } from './backends.js'
-import { referenceNoise } from './reference-noise.js'
 import { EVERY_KIND, sequences } from './model-family-data.js'
-import { referenceOps, type ReferenceOps } from './reference-ops.js'
+import { referenceOps } from './reference-ops.js'
 import { expectSameBits, rng } from './util.js'
-
-/** The reference port with the dropout family's op (counted like the others). */
-function referenceFamilyOps(): ReferenceOps & NoisePort {
-  const ops = referenceOps()
-  return Object.assign(ops, {
-    noise(x: Float32Array, options: NoiseCall): Float32Array {
-      ops.calls.set('noise', (ops.calls.get('noise') ?? 0) + 1)
-      return referenceNoise(x, options)
-    },
-  })
-}
 
 const LAYERS = [
   layers.dropout({ rate: 0.1 }),
@@ -105,10 +92,10 @@ describeBackends('a model on the reference port', (tn: Thinnet) => {
 
 describeBackends('a model with every dropout-family layer on the reference port', (tn: Thinnet) => {
   it('trains and predicts as on this backend: masks and initial weights exactly, the rest to rounding', async () => {
-    const ops = referenceFamilyOps()
+    const ops = referenceOps()
     const options = { inputs: 32, seed: 7n }
     const onReference = new Sequential(ops, EVERY_KIND, options)
-    const onBackend = new Sequential(tn, EVERY_KIND, options)
+    const onBackend = tn.sequential(EVERY_KIND, options)
     try {
       onReference.fused.forEach((layer, i) => {
         expectSameBits(layer.parameters().w, onBackend.fused[i].parameters().w, `initial w of layer ${i}`)

@@ -14,31 +14,13 @@
 import type { DropoutMode } from '../backend.js'
 import { invalidArg, shapeMismatch } from '../errors.js'
 import { Generator, type Draw } from '../generator.js'
+import type { NoiseKind, NoiseOptions } from '../ops/family.js'
 import type { Ops } from '../ops-port.js'
 import type { U64 } from '../types.js'
 import { checkFloat32Array, checkP, checkU64, describeValue, readOptions } from '../validate.js'
 
 /** The family's ops, as the port's `noise` names them. */
-export type NoiseOp = 'dropout' | 'alpha' | 'gaussianDropout' | 'gaussianNoise'
-
-/** The port's `noise` call (ts/ops-port.ts): forward, or backward with the forward's draw. */
-export interface NoiseCall {
-  kind: NoiseOp
-  /** The rate; absent for Gaussian noise, which takes stddev (tn.noise refuses both). */
-  p?: number
-  stddev?: number
-  seed: bigint
-  stream: bigint
-  offset: bigint
-  mode?: DropoutMode
-  shape?: number[]
-  noiseShape?: number[]
-  backward?: boolean
-  out?: Float32Array
-}
-
-/** The port with the family's op. */
-export type NoisePort = Ops & { noise(x: Float32Array, options: NoiseCall): Float32Array }
+export type NoiseOp = NoiseKind
 
 export interface NoiseLayerConfig {
   op: NoiseOp
@@ -61,7 +43,7 @@ export interface NoiseLayerConfig {
 /** What the last training forward drew, for backward. */
 interface Saved {
   rows: number
-  call: NoiseCall
+  call: NoiseOptions
 }
 
 /**
@@ -82,13 +64,9 @@ export class NoiseLayer {
   #p: number
   #generator: Generator
   #saved: Saved | undefined
-  readonly #ops: NoisePort
+  readonly #ops: Ops
 
   constructor(ops: Ops, config: NoiseLayerConfig) {
-    const port: unknown = ops
-    if (typeof (port as Partial<NoisePort>).noise !== 'function') {
-      throw invalidArg(`the ${ops.backend} port has no noise op: this thinnet build cannot run a ${config.op} step`)
-    }
     this.#ops = ops
     this.op = config.op
     this.#p = config.p
@@ -167,16 +145,17 @@ export class NoiseLayer {
   }
 
   /** The op's options for a call over `rows` examples at (seed, offset). */
-  #call(rows: number, seed: bigint, offset: bigint): NoiseCall {
-    const call: NoiseCall = { kind: this.op, seed, stream: this.stream, offset }
-    if (this.op === 'dropout') call.mode = this.mode
-    if (this.op === 'gaussianNoise') call.stddev = this.stddev
-    else call.p = this.#p
-    if (this.noiseShape !== undefined) {
-      call.shape = [rows, ...this.shape]
-      call.noiseShape = [rows, ...this.noiseShape]
+  #call(rows: number, seed: bigint, offset: bigint): NoiseOptions {
+    return {
+      kind: this.op,
+      // Gaussian noise takes stddev and no rate (tn.noise refuses both).
+      ...(this.op === 'gaussianNoise' ? { stddev: this.stddev } : { p: this.#p }),
+      ...(this.op === 'dropout' ? { mode: this.mode } : {}),
+      seed,
+      stream: this.stream,
+      offset,
+      ...(this.noiseShape === undefined ? {} : { shape: [rows, ...this.shape], noiseShape: [rows, ...this.noiseShape] }),
     }
-    return call
   }
 
   #infer(x: Float32Array): Float32Array {
