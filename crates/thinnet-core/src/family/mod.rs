@@ -123,10 +123,13 @@ impl NoiseSpec {
                     )));
                 }
                 self.check_normals(n)?;
-                if backward || self.p == 0.0 {
+                // sigma is the float32 stddev: one that rounds to 0 (1e-46) copies, as stddev 0 does,
+                // rather than add +-0 (which would turn -0 into +0).
+                let sigma = self.p as f32;
+                if backward || sigma == 0.0 {
                     return Ok(Step::Copy);
                 }
-                Ok(Step::Gauss { draws: self.draws(0), offset: self.offset, op: GaussOp::Add { sigma: self.p as f32 } })
+                Ok(Step::Gauss { draws: self.draws(0), offset: self.offset, op: GaussOp::Add { sigma } })
             }
         }
     }

@@ -214,6 +214,8 @@ fn edge_rates_and_checks() {
     }
     noise(&x, &mut out, None, &spec(NoiseKind::GaussianNoise, 0.7, 0), true).unwrap();
     assert_eq!(bits(&out), bits(&x), "Gaussian noise's gradient is the identity");
+    noise(&x, &mut out, None, &spec(NoiseKind::GaussianNoise, 1e-46, 0), false).unwrap();
+    assert_eq!(bits(&out), bits(&x), "a stddev that rounds to float32 0 copies, -0 included");
     let err =
         |kind, p, offset| noise(&x, &mut vec![0.0; 100], None, &spec(kind, p, offset), false).unwrap_err().message;
     assert!(err(NoiseKind::GaussianDropout, 1.0, 0).contains("p must be a number in [0, 1)"));
