@@ -20,17 +20,19 @@ export function normal(u: () => number): () => number {
 
 /**
  * Every member of the family in one model over 32 inputs = [8 steps, 4 features]. Steps (see
- * compile.ts): locked dropout, Gaussian noise, DropoutDense 32 -> 24 (selu), spatial dropout 2d
- * over [2, 3, 4], alpha dropout, DropoutDense 24 -> 16 (tanh, output dropout 0.1), Gaussian
- * dropout, dropout with noise shape [4, 1] over [4, 4], spatial dropout 1d over [4, 4] channels
- * first, spatial dropout 3d over [2, 2, 2, 2], DropoutDense 16 -> 4 (sequences()'s 4 classes).
+ * compile.ts): locked dropout, Gaussian noise, DropoutDense 32 -> 24 (selu, output alpha dropout:
+ * fused), spatial dropout 2d over [2, 3, 4], FeatureAlpha dropout (alpha with noise shape [1, 4]
+ * over [6, 4]), DropoutDense 24 -> 16 (tanh, output dropout 0.1), Gaussian dropout, dropout with
+ * noise shape [4, 1] over [4, 4], spatial dropout 1d over [4, 4] channels first, spatial dropout
+ * 3d over [2, 2, 2, 2], DropoutDense 16 -> 4 (sequences()'s 4 classes).
  */
 export const EVERY_KIND: readonly Layer[] = [
   layers.lockedDropout({ rate: 0.1, shape: [8, 4] }),
   layers.gaussianNoise({ stddev: 0.05 }),
   layers.dense({ units: 24, activation: 'selu' }),
-  layers.spatialDropout2d({ rate: 0.1, shape: [2, 3, 4] }),
   layers.alphaDropout({ rate: 0.05 }),
+  layers.spatialDropout2d({ rate: 0.1, shape: [2, 3, 4] }),
+  layers.alphaDropout({ rate: 0.05, shape: [6, 4], noiseShape: [1, 4] }),
   layers.dense({ units: 16, activation: 'tanh' }),
   layers.dropout({ rate: 0.1 }),
   layers.gaussianDropout({ rate: 0.2 }),

@@ -18,7 +18,7 @@ import { EVERY_KIND, sequences } from './model-family-data.js'
 import { expectSameBits, expectThinnetError } from './util.js'
 
 describe('compile with the dropout family', () => {
-  it('gives a step per noise layer and fuses element-wise dropout as before', () => {
+  it('gives a step per noise layer and fuses element-wise dropout and alpha dropout', () => {
     const plan = compile(EVERY_KIND, 32, 'inverted')
     expect(plan.map((p) => p.kind)).toEqual([
       'noise',
@@ -33,22 +33,23 @@ describe('compile with the dropout family', () => {
       'noise',
       'dense',
     ])
-    expect(plan.map((p) => p.from)).toEqual([[0], [1], [2], [3], [4], [5, 6], [7], [8], [9], [10], [11]])
+    expect(plan.map((p) => p.from)).toEqual([[0], [1], [2, 3], [4], [5], [6, 7], [8], [9], [10], [11], [12]])
     expect(describePlan(plan, EVERY_KIND)).toEqual([
       'Noise lockedDropout 0.1 over [8, 4]  <- layer 0',
       'Noise gaussianNoise stddev 0.05 over [32]  <- layer 1',
-      'DropoutDense 32 -> 24, selu  <- layers 2 dense',
-      'Noise spatialDropout2d 0.1 over [2, 3, 4]  <- layer 3',
-      'Noise alphaDropout 0.05 over [24]  <- layer 4',
-      'DropoutDense 24 -> 16, tanh, output dropout 0.1 (inverted)  <- layers 5 dense, 6 dropout',
-      'Noise gaussianDropout 0.2 over [16]  <- layer 7',
-      'Noise dropout 0.2 over [4, 4], noise shape [4, 1]  <- layer 8',
-      'Noise spatialDropout1d 0.1 over [4, 4], channels first  <- layer 9',
-      'Noise spatialDropout3d 0.1 over [2, 2, 2, 2]  <- layer 10',
-      'DropoutDense 16 -> 4, linear  <- layers 11 dense',
+      'DropoutDense 32 -> 24, selu, output alpha dropout 0.05  <- layers 2 dense, 3 alphaDropout',
+      'Noise spatialDropout2d 0.1 over [2, 3, 4]  <- layer 4',
+      'Noise alphaDropout 0.05 over [6, 4], noise shape [1, 4]  <- layer 5',
+      'DropoutDense 24 -> 16, tanh, output dropout 0.1 (inverted)  <- layers 6 dense, 7 dropout',
+      'Noise gaussianDropout 0.2 over [16]  <- layer 8',
+      'Noise dropout 0.2 over [4, 4], noise shape [4, 1]  <- layer 9',
+      'Noise spatialDropout1d 0.1 over [4, 4], channels first  <- layer 10',
+      'Noise spatialDropout3d 0.1 over [2, 2, 2, 2]  <- layer 11',
+      'DropoutDense 16 -> 4, linear  <- layers 12 dense',
     ])
+    expect(denseSteps(plan)[0].outputDropout).toEqual({ p: 0.05, mode: 'inverted', kind: 'alpha' })
     const noise = plan.filter((p) => p.kind === 'noise')
-    expect(noise.map((p) => p.noiseShape)).toEqual([[1, 4], undefined, [1, 1, 4], undefined, undefined, [4, 1], [4, 1], [1, 1, 1, 2]])
+    expect(noise.map((p) => p.noiseShape)).toEqual([[1, 4], undefined, [1, 1, 4], [1, 4], undefined, [4, 1], [4, 1], [1, 1, 1, 2]])
     expect(noise.map((p) => p.op)).toEqual([
       'dropout',
       'gaussianNoise',
@@ -58,6 +59,26 @@ describe('compile with the dropout family', () => {
       'dropout',
       'dropout',
       'dropout',
+    ])
+  })
+
+  it('fuses alpha dropout into either slot, after a dropout too, and runs it alone without a dense neighbour', () => {
+    const list = [
+      layers.alphaDropout({ rate: 0.1 }),
+      layers.dense({ units: 8, activation: 'selu' }),
+      layers.dropout({ rate: 0.2 }),
+      layers.alphaDropout({ rate: 0.05, shape: [2, 4], noiseShape: [2, 4] }),
+      layers.dense({ units: 3 }),
+      layers.alphaDropout({ rate: 0.05 }),
+      layers.gaussianNoise({ stddev: 0.1 }),
+      layers.alphaDropout({ rate: 0.05 }),
+    ]
+    const plan = compile(list, 6, 'classic')
+    expect(describePlan(plan, list)).toEqual([
+      'DropoutDense 6 -> 8, selu, input alpha dropout 0.1, output dropout 0.2 (classic)  <- layers 0 alphaDropout, 1 dense, 2 dropout',
+      'DropoutDense 8 -> 3, linear, input alpha dropout 0.05, output alpha dropout 0.05  <- layers 3 alphaDropout, 4 dense, 5 alphaDropout',
+      'Noise gaussianNoise stddev 0.1 over [3]  <- layer 6',
+      'Noise alphaDropout 0.05 over [3]  <- layer 7',
     ])
   })
 
@@ -163,7 +184,7 @@ describeBackends('models with the dropout family: streams, saving and loading', 
   it('gives each noise step stream 2^63 + its layer index, and leaves the dense layers their streams', () => {
     const model = build(tn, EVERY_KIND)
     try {
-      expect(model.noise.map((s) => s.stream)).toEqual([0, 1, 3, 4, 7, 8, 9, 10].map((j) => NOISE_STREAM_BASE + BigInt(j)))
+      expect(model.noise.map((s) => s.stream)).toEqual([0, 1, 4, 5, 8, 9, 10, 11].map((j) => NOISE_STREAM_BASE + BigInt(j)))
       expect(model.fused.map((l) => l.streams.input)).toEqual([1n, 5n, 9n])
       expect(model.steps.length).toBe(model.plan.length)
     } finally {
@@ -182,7 +203,7 @@ describeBackends('models with the dropout family: streams, saving and loading', 
       expect(model.noise.every((s) => s.offset > 0n)).toBe(true)
       const { json, weights, optimizerState } = model.toArtifacts({ optimizer: opt })
       expect(json.version).toBe(3)
-      expect(json.noiseSteps?.map((s) => s.layer)).toEqual([0, 1, 3, 4, 7, 8, 9, 10])
+      expect(json.noiseSteps?.map((s) => s.layer)).toEqual([0, 1, 4, 5, 8, 9, 10, 11])
       // Through JSON text, as a file would.
       again = load(tn, {
         json: JSON.parse(JSON.stringify(json)) as ModelArtifacts['json'],
@@ -333,7 +354,7 @@ describeBackends('models with the dropout family: streams, saving and loading', 
         /layers\[0\] \(lockedDropout\): shape \[4, 4\] holds 16 values/,
       )
       expectThinnetError(
-        () => load(tn, badLayer(8, { kind: 'dropout', rate: 0.2, shape: [4, 4], noiseShape: [2, 1] })),
+        () => load(tn, badLayer(9, { kind: 'dropout', rate: 0.2, shape: [4, 4], noiseShape: [2, 1] })),
         'ERR_INVALID_ARG',
         /noiseShape \[2, 1\] does not broadcast/,
       )

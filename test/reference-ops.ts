@@ -18,10 +18,12 @@ export interface ReferenceOps extends Ops {
   readonly calls: Map<string, number>
 }
 
-function spec(o: DenseDropoutOptions | undefined): KernelSpec | undefined {
+function spec(o: (DenseDropoutOptions & { kind?: 'dropout' | 'alpha' }) | undefined): KernelSpec | undefined {
   if (o === undefined) return undefined
   const mode: DropoutMode = o.mode ?? 'inverted'
-  return { p: o.p, seed: BigInt(o.seed), offset: BigInt(o.offset ?? 0), stream: BigInt(o.stream ?? 0), mode }
+  // A fused alpha dropout (a model's alphaDropout next to a dense layer) keeps its kind.
+  const kind = o.kind === 'alpha' ? { kind: 'alpha' as const } : {}
+  return { p: o.p, seed: BigInt(o.seed), offset: BigInt(o.offset ?? 0), stream: BigInt(o.stream ?? 0), mode, ...kind }
 }
 
 function dropConnect(o: DropConnectOptions | undefined): KernelDropConnect | undefined {

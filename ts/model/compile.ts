@@ -2,13 +2,14 @@
  * Fusion: a sequential list of layer descriptions becomes a list of steps, fused DropoutDense
  * layers and standalone noise steps.
  *
- * An element-wise dropout right after a dense layer becomes that layer's output dropout (applied
- * in the GEMM's store epilogue); one right before a dense layer (at the start, or after a noise
- * step) becomes that layer's input dropout (applied while x is packed). Both are the same
- * function of the same tensor; which kernel slot carries it changes only which mask stream its
- * draws come from. What the dense kernels cannot carry runs as a noise step of its own: a
- * dropout with a noise shape (spatial, locked, or noiseShape != shape), alpha dropout, Gaussian
- * dropout and noise, and an element-wise dropout with no dense neighbour. Every description ends
+ * An element-wise dropout or alpha dropout right after a dense layer becomes that layer's output
+ * dropout (applied in the GEMM's store epilogue); one right before a dense layer (at the start,
+ * or after a noise step) becomes that layer's input dropout (applied while x is packed). Both are
+ * the same function of the same tensor; which kernel slot carries it changes only which mask
+ * stream its draws come from. What the dense kernels cannot carry runs as a noise step of its
+ * own: a dropout with a noise shape (spatial, locked, or noiseShape != shape), FeatureAlpha
+ * dropout (alpha with a noise shape), Gaussian dropout and noise, and an element-wise dropout
+ * with no dense neighbour. Every description ends
  * up in exactly one step, and the plan records which, so a model can say what it fused.
  */
 
@@ -23,6 +24,8 @@ import { checkNoiseShape, type DataFormat } from './noise-layers.js'
 export interface StepDropout {
   readonly p: number
   readonly mode: DropoutMode
+  /** Present for an alpha dropout (mode then 'inverted'); absent for a dropout. */
+  readonly kind?: 'alpha'
 }
 
 /** One fused layer of a model: what it computes and which descriptions it stands for. */
@@ -75,9 +78,12 @@ export function denseSteps(plan: readonly PlanStep[]): FusedLayerPlan[] {
   return plan.filter((s): s is FusedLayerPlan => s.kind === 'dense')
 }
 
-/** A dropout description the dense kernels can carry: plain, element-wise. */
+/** A description the dense kernels can carry: dropout or alpha dropout, element-wise. */
 function isFusible(layer: Layer | undefined): boolean {
-  return layer?.kind === 'dropout' && (layer.noiseShape === undefined || sameShape(layer.noiseShape, layer.shape))
+  return (
+    (layer?.kind === 'dropout' || layer?.kind === 'alphaDropout') &&
+    (layer.noiseShape === undefined || sameShape(layer.noiseShape, layer.shape))
+  )
 }
 
 function sameShape(a: readonly number[], b: readonly number[] | undefined): boolean {
@@ -161,7 +167,7 @@ function noiseStep(layer: Exclude<Layer, { kind: 'dense' }>, index: number, widt
  */
 export function compile(layers: readonly Layer[], inputs: number, mode: DropoutMode): PlanStep[] {
   const plan: (Building | NoiseStepPlan)[] = []
-  let pendingInput: { p: number; mode: DropoutMode; index: number } | undefined
+  let pendingInput: { dropout: StepDropout; index: number } | undefined
   let width = inputs
   layers.forEach((layer, index) => {
     const previous = index > 0 ? layers[index - 1] : undefined
@@ -172,18 +178,18 @@ export function compile(layers: readonly Layer[], inputs: number, mode: DropoutM
         plan.push(step)
         return
       }
-      if (isFusible(previous)) {
+      if (layer.kind === 'dropout' && previous?.kind === 'dropout' && isFusible(previous)) {
         throw invalidArg(
           `layers[${index}]: two dropout layers in a row (layers ${index - 1} and ${index}); use one with rate 1 - (1 - a) * (1 - b)`,
         )
       }
-      const dropout = { p: step.p, mode: step.mode }
+      const dropout: StepDropout = step.op === 'alpha' ? { p: step.p, mode: 'inverted', kind: 'alpha' } : { p: step.p, mode: step.mode }
       const last = plan.length > 0 ? plan[plan.length - 1] : undefined
       if (previous?.kind === 'dense' && last?.kind === 'dense') {
         last.outputDropout = dropout
         last.from.push(index)
       } else if (next?.kind === 'dense') {
-        pendingInput = { ...dropout, index }
+        pendingInput = { dropout, index }
       } else {
         plan.push(step)
       }
@@ -197,7 +203,7 @@ export function compile(layers: readonly Layer[], inputs: number, mode: DropoutM
       alpha: layer.alpha,
       init: layer.init,
       maxNorm: layer.maxNorm,
-      inputDropout: pendingInput === undefined ? undefined : { p: pendingInput.p, mode: pendingInput.mode },
+      inputDropout: pendingInput?.dropout,
       outputDropout: undefined,
       dropConnect: layer.dropConnect > 0 ? { p: layer.dropConnect, mode } : undefined,
       from: pendingInput === undefined ? [index] : [pendingInput.index, index],
@@ -213,6 +219,11 @@ export function compile(layers: readonly Layer[], inputs: number, mode: DropoutM
 export function planOutputs(plan: readonly PlanStep[]): number {
   const last = plan[plan.length - 1]
   return last.kind === 'dense' ? last.units : last.width
+}
+
+/** "dropout 0.5 (inverted)" or "alpha dropout 0.05". */
+function describeSlot(d: StepDropout): string {
+  return d.kind === 'alpha' ? `alpha dropout ${d.p}` : `dropout ${d.p} (${d.mode})`
 }
 
 function describeNoise(p: NoiseStepPlan): string {
@@ -234,9 +245,9 @@ export function describePlan(plan: readonly PlanStep[], layers: readonly Layer[]
   return plan.map((p) => {
     if (p.kind === 'noise') return `${describeNoise(p)}  <- layer ${p.from[0]}`
     const parts = [`DropoutDense ${p.inputs} -> ${p.units}`, p.activation]
-    if (p.inputDropout) parts.push(`input dropout ${p.inputDropout.p} (${p.inputDropout.mode})`)
+    if (p.inputDropout) parts.push(`input ${describeSlot(p.inputDropout)}`)
     if (p.dropConnect) parts.push(`DropConnect ${p.dropConnect.p} (${p.dropConnect.mode})`)
-    if (p.outputDropout) parts.push(`output dropout ${p.outputDropout.p} (${p.outputDropout.mode})`)
+    if (p.outputDropout) parts.push(`output ${describeSlot(p.outputDropout)}`)
     if (p.maxNorm !== undefined) parts.push(`max-norm ${p.maxNorm}`)
     const names = p.from.map((i) => `${i} ${layers[i].kind}`)
     return `${parts.join(', ')}  <- layers ${names.join(', ')}`

@@ -77,8 +77,7 @@ export interface TrainingProgress {
  * ], { inputs: 192, seed: 1n })
  * console.log(images.summary())
  * // Noise spatialDropout2d 0.1 over [8, 8, 3]  <- layer 0
- * // DropoutDense 192 -> 64, selu  <- layers 1 dense
- * // Noise alphaDropout 0.05 over [64]  <- layer 2
+ * // DropoutDense 192 -> 64, selu, output alpha dropout 0.05  <- layers 1 dense, 2 alphaDropout
  * // DropoutDense 64 -> 10, linear  <- layers 3 dense
  * ```
  */
