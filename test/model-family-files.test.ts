@@ -192,6 +192,61 @@ describeBackends('models with the dropout family: streams, saving and loading', 
     }
   })
 
+  it('each noise step is the family op at its stream and offset, forward and backward; inference scales classic dropout only', () => {
+    const model = build(tn, EVERY_KIND)
+    try {
+      const rows = 3
+      const seed = model.seed
+      const plan = model.plan.filter((p) => p.kind === 'noise')
+      model.noise.forEach((step, k) => {
+        const x = Float32Array.from({ length: rows * step.width }, (_, i) => Math.cos(i + k))
+        const dy = Float32Array.from({ length: rows * step.width }, (_, i) => Math.sin(i * k))
+        const offset = step.offset
+        const y = step.forward(x, { training: true })
+        const dx = step.backward(dy)
+        const p = plan[k]
+        const call = {
+          kind: step.op,
+          ...(step.op === 'gaussianNoise' ? { stddev: step.stddev } : { p: step.p }),
+          ...(step.op === 'dropout' ? { mode: step.mode } : {}),
+          seed,
+          stream: step.stream,
+          offset,
+          ...(p.noiseShape === undefined ? {} : { shape: [rows, ...p.shape], noiseShape: [rows, ...p.noiseShape] }),
+        }
+        expectSameBits(y, tn.noise(x, call), `${p.layer} forward`)
+        expectSameBits(dx, tn.noise(dy, { ...call, backward: true }), `${p.layer} backward`)
+        expect(step.offset - offset).toBe(BigInt(step.drawsFor(rows)))
+        // The named ops agree: spatial and locked dropout are these noise shapes.
+        const named = { p: step.p, seed, stream: step.stream, offset, shape: [rows, ...p.shape] }
+        if (p.layer === 'lockedDropout') expectSameBits(y, tn.lockedDropout(x, named), 'tn.lockedDropout')
+        if (p.layer === 'spatialDropout2d') expectSameBits(y, tn.spatialDropout2d(x, named), 'tn.spatialDropout2d')
+        if (p.layer === 'spatialDropout1d') {
+          expectSameBits(y, tn.spatialDropout1d(x, { ...named, dataFormat: 'channelsFirst' }), 'tn.spatialDropout1d')
+        }
+        // Inference: the identity for every member but classic dropout.
+        expectSameBits(step.forward(x), x, `${p.layer} inference`)
+      })
+      const classic = build(tn, [
+        layers.dense({ units: 16 }),
+        layers.dropout({ rate: 0.25, shape: [4, 4], noiseShape: [4, 1], mode: 'classic' }),
+      ])
+      try {
+        const x = Float32Array.from({ length: 2 * 16 }, (_, i) => i - 7)
+        expectSameBits(
+          classic.noise[0].forward(x),
+          x.map((v) => v * Math.fround(0.75)),
+          'classic inference',
+        )
+        expect(classic.summary().split('\n')[1]).toBe('Noise dropout 0.25 (classic) over [4, 4], noise shape [4, 1]  <- layer 1')
+      } finally {
+        classic.dispose()
+      }
+    } finally {
+      model.dispose()
+    }
+  })
+
   it('round trip: identical predictions, and training continues bit for bit', async () => {
     const { x, y } = sequences(96, 8, 4, 7)
     const model = build(tn, EVERY_KIND)
