@@ -7,6 +7,7 @@
 import { referenceDropout, referenceDropoutBackward, referenceMask } from '../../ts/reference.js'
 import { referenceAdamStep, referenceAllFinite, referenceMaxNorm, referenceSgdStep } from '../../ts/reference-optim.js'
 import { describe, type Args } from './arrays.js'
+import { FAMILY_GENERATORS } from './family.js'
 
 /** What a call produced, compared across backends and with the reference. */
 export type Output = Float32Array | Uint32Array | boolean | number | undefined
@@ -319,6 +320,8 @@ export const GENERATORS: Record<string, (a: Args) => Built> = {
   denseBackward: (a) => denseBackward(a, false),
   denseBackwardAsync: (a) => denseBackward(a, true),
   setMaxThreads: threads,
+  // The dropout family (issue 12): test/fuzz/family.ts.
+  ...FAMILY_GENERATORS,
 }
 
 export type Op = keyof typeof GENERATORS
