@@ -223,8 +223,8 @@ function checkStrength(kind: NoiseKind, read: Readonly<Record<string, unknown>>)
     if (typeof s !== 'number' || !(s >= 0) || !Number.isFinite(Math.fround(s))) {
       throw invalidArg(`stddev must be a finite number >= 0 (below 3.4e38, float32), received ${describeValue(s)}`)
     }
-    // sigma = fround(stddev): a stddev that rounds to 0 (1e-46) copies, as the reference does; the
-    // core copies only when the value it receives is 0 and would otherwise add +-0 (-0 -> +0).
+    // sigma = fround(stddev) (docs section 5): passed as such, a stddev that rounds to 0 (1e-46)
+    // copies on every backend, as the reference does (binaries before ccb95cd added +-0 there).
     return Math.fround(s)
   }
   if (read.stddev !== undefined) throw invalidArg(`${kind} takes p, not stddev (received stddev ${describeValue(read.stddev)})`)
