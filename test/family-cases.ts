@@ -1,5 +1,5 @@
 /**
- * The dropout family's facade calls as data, for test/family-oracle.test.ts: each case is one op
+ * The dropout family's facade calls as data, for test/family-ops.test.ts: each case is one op
  * (a method of the facade or tn.noise, forward or backward) with its member, tensor layout and
  * options, runnable at any draw, next to the oracle's answer (test/reference-noise.ts over
  * ts/reference-family.ts). Noise shapes are written out here by hand, not derived with
