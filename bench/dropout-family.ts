@@ -7,8 +7,8 @@
  * feature alpha dropout; all 2^24 elements.
  */
 
-import { load, type Thinnet } from '../ts/index.js'
-import { formatSeconds, printTable, time, type Timing } from './harness.js'
+import type { Thinnet } from '../ts/index.js'
+import { formatSeconds, printTable, time, tryLoad, type Timing } from './harness.js'
 
 const N = 1 << 24
 const P = 0.5
@@ -66,15 +66,6 @@ interface Row {
   label: string
   target: string
   timing: Timing
-}
-
-async function tryLoad(name: 'native' | 'wasm' | 'wasm-scalar'): Promise<Thinnet | undefined> {
-  try {
-    return await load({ backend: name })
-  } catch (error) {
-    console.warn(`!! ${name} backend not available, not measured: ${(error as Error).message}`)
-    return undefined
-  }
 }
 
 export async function benchDropoutFamily(): Promise<void> {

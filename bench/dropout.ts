@@ -5,8 +5,8 @@
  * WASM memory (`tn.allocate`, no copy) and with plain Float32Arrays (copied in and out per call).
  */
 
-import { load, type Thinnet } from '../ts/index.js'
-import { formatSeconds, printTable, time, type Timing } from './harness.js'
+import type { Thinnet } from '../ts/index.js'
+import { formatSeconds, printTable, time, tryLoad, type Timing } from './harness.js'
 
 const SIZES = [1 << 16, 1 << 20, 1 << 24]
 const P = 0.5
@@ -30,15 +30,6 @@ interface Row {
 function mathRandomDropout(x: Float32Array, out: Float32Array, p: number): void {
   const scale = Math.fround(1 / (1 - p))
   for (let i = 0; i < x.length; i++) out[i] = Math.random() >= p ? x[i] * scale : 0
-}
-
-async function tryLoad(name: 'native' | 'wasm' | 'wasm-scalar'): Promise<Thinnet | undefined> {
-  try {
-    return await load({ backend: name })
-  } catch (error) {
-    console.warn(`!! ${name} backend not available, not measured: ${(error as Error).message}`)
-    return undefined
-  }
 }
 
 export async function benchDropout(): Promise<void> {

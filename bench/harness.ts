@@ -4,6 +4,7 @@
  */
 
 import Benchmark from 'benchmark'
+import { load, type BackendName, type Thinnet } from '../ts/index.js'
 
 // benchmark.js would otherwise decompile each function and recompile it without its closure,
 // which breaks every case here (they all close over their arrays).
@@ -41,4 +42,14 @@ export function printTable(header: string[], rows: string[][]): void {
   console.log(line(header))
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`)
   for (const row of rows) console.log(line(row))
+}
+
+/** A backend for a benchmark, or undefined (with a warning naming why) when it cannot load here. */
+export async function tryLoad(name: BackendName): Promise<Thinnet | undefined> {
+  try {
+    return await load({ backend: name })
+  } catch (error) {
+    console.warn(`!! ${name} backend not available, not measured: ${(error as Error).message}`)
+    return undefined
+  }
 }

@@ -115,6 +115,11 @@ function writeSample(view: DataView, at: number, name: string, spec: KernelSpec,
     throw invalidArg(`${name}.kind must be ${alphaAllowed ? "'dropout' or 'alpha'" : "'dropout'"}, received ${describeValue(kind)}`)
   }
   view.setFloat64(at + 8, checkNumber(`${name}.p`, spec.p), true)
+  writeDraw(view, at, name, spec)
+}
+
+/** A record's seed, stream and offset (bytes 16 to 39), each as two little-endian u32 halves. */
+function writeDraw(view: DataView, at: number, name: string, spec: { seed: bigint; stream: bigint; offset: bigint }): void {
   const fields = [
     ['seed', spec.seed],
     ['stream', spec.stream],
@@ -164,16 +169,7 @@ export function noiseHeader(spec: NoiseKernelSpec, broadcast: NoiseBroadcast | u
   if (spec.kind === 'dropout') view.setUint32(4, modeFlag(spec.mode, 'spec.mode'), true)
   if (typeof spec.p !== 'number') throw invalidArg(`spec.p must be a number, received ${describeValue(spec.p)}`)
   view.setFloat64(8, spec.p, true)
-  const fields = [
-    ['seed', spec.seed],
-    ['stream', spec.stream],
-    ['offset', spec.offset],
-  ] as const
-  fields.forEach(([field, value], i) => {
-    const [lo, hi] = split(`spec.${field}`, value)
-    view.setUint32(16 + 8 * i, lo, true)
-    view.setUint32(20 + 8 * i, hi, true)
-  })
+  writeDraw(view, 0, 'spec', spec)
   const words = broadcast === undefined ? [] : [...broadcast.dims, ...broadcast.noise]
   const dims = new Uint8Array(8 * words.length)
   const dimsView = new DataView(dims.buffer)

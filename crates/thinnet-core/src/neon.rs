@@ -7,7 +7,6 @@
 
 use std::arch::aarch64::*;
 
-use crate::family::{alpha_body, gauss_body, Affine, GaussOp};
 use crate::kernel::{head_len, push_scalar_bits, BitWriter, Draws};
 use crate::philox::{round_keys, M0, M1, ROUNDS};
 use crate::scalar;
@@ -157,23 +156,4 @@ pub(crate) unsafe fn raw(out: *mut u32, n: usize, first: u64, d: Draws) {
     }
 }
 
-/// See [`crate::kernel::AlphaFn`]: [`crate::family`]'s body over this path's mask kernel,
-/// vectorized for NEON by inlining.
-///
-/// # Safety
-/// As [`crate::kernel::AlphaFn`], and the CPU supports NEON (`is_supported`).
-#[target_feature(enable = "neon")]
-pub(crate) unsafe fn alpha(src: *const f32, dst: *mut f32, n: usize, first: u64, d: Draws, t: Affine) {
-    // SAFETY: forwarded from this function's contract.
-    unsafe { alpha_body(mask, src, dst, n, first, d, t) }
-}
-
-/// See [`crate::kernel::GaussFn`], over this path's draw kernel.
-///
-/// # Safety
-/// As [`crate::kernel::GaussFn`], and the CPU supports NEON (`is_supported`).
-#[target_feature(enable = "neon")]
-pub(crate) unsafe fn gauss(src: *const f32, dst: *mut f32, n: usize, first: u64, d: Draws, g: GaussOp) {
-    // SAFETY: forwarded from this function's contract.
-    unsafe { gauss_body(raw, src, dst, n, first, d, g) }
-}
+crate::family::family_kernels!("neon", "NEON");

@@ -10,6 +10,19 @@ use crate::philox::{counter, philox4x32_10};
 /// # Safety
 /// As [`crate::kernel::ApplyFn`].
 pub(crate) unsafe fn apply(src: *const f32, dst: *mut f32, n: usize, first: u64, d: Draws, scale: f32) {
+    for_each_draw(n, first, d, |i, u| {
+        // SAFETY: i < n, and the caller guarantees n readable/writable elements; reading before
+        // writing element i makes src == dst safe.
+        unsafe {
+            let x = src.add(i).read();
+            dst.add(i).write(if u >= d.threshold { x * scale } else { 0.0 });
+        }
+    });
+}
+
+/// Calls `f(i, draw(first + i))` for i in 0..n in order, computing each Philox block once.
+#[inline(always)]
+fn for_each_draw(n: usize, first: u64, d: Draws, mut f: impl FnMut(usize, u32)) {
     let mut block = u64::MAX;
     let mut words = [0u32; 4];
     for i in 0..n {
@@ -18,13 +31,7 @@ pub(crate) unsafe fn apply(src: *const f32, dst: *mut f32, n: usize, first: u64,
             block = j >> 2;
             words = philox4x32_10(counter(block, d.stream), d.key);
         }
-        let keep = words[(j & 3) as usize] >= d.threshold;
-        // SAFETY: i < n, and the caller guarantees n readable/writable elements; reading before
-        // writing element i makes src == dst safe.
-        unsafe {
-            let x = src.add(i).read();
-            dst.add(i).write(if keep { x * scale } else { 0.0 });
-        }
+        f(i, words[(j & 3) as usize]);
     }
 }
 
@@ -35,16 +42,7 @@ pub(crate) unsafe fn apply(src: *const f32, dst: *mut f32, n: usize, first: u64,
 pub(crate) unsafe fn mask(out: *mut u32, n: usize, first: u64, d: Draws) {
     // SAFETY: the caller guarantees ceil(n / 32) writable words, exactly what n pushes fill.
     let mut writer = unsafe { BitWriter::new(out) };
-    let mut block = u64::MAX;
-    let mut words = [0u32; 4];
-    for i in 0..n {
-        let j = first + i as u64;
-        if j >> 2 != block {
-            block = j >> 2;
-            words = philox4x32_10(counter(block, d.stream), d.key);
-        }
-        writer.push(u32::from(words[(j & 3) as usize] >= d.threshold), 1);
-    }
+    for_each_draw(n, first, d, |_, u| writer.push(u32::from(u >= d.threshold), 1));
     writer.finish();
 }
 
@@ -53,17 +51,8 @@ pub(crate) unsafe fn mask(out: *mut u32, n: usize, first: u64, d: Draws) {
 /// # Safety
 /// As [`crate::kernel::RawFn`].
 pub(crate) unsafe fn raw(out: *mut u32, n: usize, first: u64, d: Draws) {
-    let mut block = u64::MAX;
-    let mut words = [0u32; 4];
-    for i in 0..n {
-        let j = first + i as u64;
-        if j >> 2 != block {
-            block = j >> 2;
-            words = philox4x32_10(counter(block, d.stream), d.key);
-        }
-        // SAFETY: i < n words, writable (caller).
-        unsafe { out.add(i).write(words[(j & 3) as usize]) }
-    }
+    // SAFETY: i < n words, writable (caller).
+    for_each_draw(n, first, d, |i, u| unsafe { out.add(i).write(u) });
 }
 
 /// See [`crate::kernel::AlphaFn`]: the reference of every path's alpha kernel.

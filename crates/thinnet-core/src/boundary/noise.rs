@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::family::{self, Broadcast, NoiseKind, NoiseSpec, MAX_RANK};
 use crate::spec::Mode;
 
-use super::region::{pair, Pair, Region};
+use super::region::{pair, same_count, Pair, Region};
 use super::spec_block::{js_number, RECORD_WORDS};
 
 /// The member `spec` (or its gradient, `backward`) from `src` into `out`, which is `src` itself
@@ -37,15 +37,7 @@ impl NoiseCall {
     /// See the module documentation of `ops`.
     pub unsafe fn run(&self) -> Result<(), Error> {
         let (src, out) = (self.src, self.out);
-        if src.count() != out.count() {
-            return Err(Error::shape_mismatch(format!(
-                "{} must have the length of {} ({}), received {}",
-                out.name(),
-                src.name(),
-                src.count(),
-                out.count()
-            )));
-        }
+        same_count(src, out)?;
         let (b, spec, backward) = (self.broadcast.as_ref(), &self.spec, self.backward);
         // SAFETY: checked regions, the caller's alone (contract); in place is one exclusive
         // borrow, apart two of disjoint memory (`pair` checked).

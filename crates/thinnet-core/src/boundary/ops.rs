@@ -19,7 +19,7 @@ use crate::optim::{self, AdamParams, SgdParams};
 use crate::spec::{DropoutSpec, MaskSpec};
 
 use super::calls::check_gemm;
-use super::region::{check_disjoint, pair, Pair, Region};
+use super::region::{check_disjoint, pair, same_count, Pair, Region};
 
 /// Dropout (or its gradient, `backward`) from `src` (x or dy) into `out`, which is `src` itself
 /// (in place) or apart from it.
@@ -36,15 +36,7 @@ impl DropoutCall {
     /// See the module documentation.
     pub unsafe fn run(&self) -> Result<(), Error> {
         let (src, out) = (self.src, self.out);
-        if src.count() != out.count() {
-            return Err(Error::shape_mismatch(format!(
-                "{} must have the length of {} ({}), received {}",
-                out.name(),
-                src.name(),
-                src.count(),
-                out.count()
-            )));
-        }
+        same_count(src, out)?;
         let spec = &self.spec;
         // SAFETY: checked regions, the caller's alone (contract); in place is one exclusive
         // borrow, apart two of disjoint memory (`pair` checked).

@@ -146,6 +146,17 @@ pub enum Pair {
     Apart(Region, Region),
 }
 
+/// `out` has `src`'s length (the element-wise calls: dropout and the family).
+pub fn same_count(src: Region, out: Region) -> Result<(), Error> {
+    if src.count == out.count {
+        return Ok(());
+    }
+    Err(Error::shape_mismatch(format!(
+        "{} must have the length of {} ({}), received {}",
+        out.name, src.name, src.count, out.count
+    )))
+}
+
 /// Pairs `src` and `dst` of equal counts: the same non-empty range is in place, disjoint ranges
 /// are apart, and a partial overlap is refused (no slices of it could coexist).
 pub fn pair(src: Region, dst: Region) -> Result<Pair, Error> {

@@ -15,6 +15,50 @@ pub use normal::{normal, normal_pair, GaussOp};
 pub(crate) use alpha::alpha_body;
 pub(crate) use normal::gauss_body;
 
+/// The alpha and Gaussian kernels of one instruction set: the shared bodies inlined into its
+/// `#[target_feature]` functions (so LLVM vectorizes them for it), over that path's `mask` and
+/// `raw` kernels, which must be in scope where the macro is used.
+#[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(unused_macros))]
+macro_rules! family_kernels {
+    ($feature:literal, $isa:literal) => {
+        /// See [`crate::kernel::AlphaFn`]: [`crate::family`]'s body over this path's mask kernel.
+        ///
+        /// # Safety
+        #[doc = concat!("As [`crate::kernel::AlphaFn`], and the CPU supports ", $isa, " (`is_supported`).")]
+        #[target_feature(enable = $feature)]
+        pub(crate) unsafe fn alpha(
+            src: *const f32,
+            dst: *mut f32,
+            n: usize,
+            first: u64,
+            d: $crate::kernel::Draws,
+            t: $crate::family::Affine,
+        ) {
+            // SAFETY: forwarded from this function's contract.
+            unsafe { $crate::family::alpha_body(mask, src, dst, n, first, d, t) }
+        }
+
+        /// See [`crate::kernel::GaussFn`], over this path's draw kernel.
+        ///
+        /// # Safety
+        #[doc = concat!("As [`crate::kernel::GaussFn`], and the CPU supports ", $isa, " (`is_supported`).")]
+        #[target_feature(enable = $feature)]
+        pub(crate) unsafe fn gauss(
+            src: *const f32,
+            dst: *mut f32,
+            n: usize,
+            first: u64,
+            d: $crate::kernel::Draws,
+            g: $crate::family::GaussOp,
+        ) {
+            // SAFETY: forwarded from this function's contract.
+            unsafe { $crate::family::gauss_body(raw, src, dst, n, first, d, g) }
+        }
+    };
+}
+#[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(unused_imports))]
+pub(crate) use family_kernels;
+
 use crate::dropout::{check_isa, Exec, SendPtr};
 use crate::error::Error;
 use crate::kernel::{mask_words, Draws};
