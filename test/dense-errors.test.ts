@@ -213,13 +213,14 @@ const CASES: Case[] = [
     what: 'a misspelt dropout option',
     call: dense(() => ({ inputDropout: { ...OK_SPEC, ofset: 3 } })),
     code: 'ERR_INVALID_ARG',
-    message: /^inputDropout.ofset is not an option: expected one of p, seed, offset, stream, mode, kind$/,
+    message: /^inputDropout.ofset is not an option: expected one of p, seed, offset, stream, mode, kind, stddev$/,
   },
   {
     what: 'a dropout given as a number',
     call: dense(() => ({ inputDropout: 0.5 })),
     code: 'ERR_INVALID_ARG',
-    message: /^inputDropout must be an object such as \{ p: 0.5, seed: 1 \} or \{ p: 0.1, seed: 1, kind: 'alpha' \}, received 0.5$/,
+    message:
+      /^inputDropout must be an object such as \{ p: 0.5, seed: 1 \}, \{ p: 0.1, seed: 1, kind: 'alpha' \} or \{ stddev: 0.1, seed: 1, kind: 'gaussianNoise' \}, received 0.5$/,
   },
   {
     what: 'an unknown dropout kind',

@@ -8,8 +8,9 @@
  * units of K * 2^-23 * sum |terms| (see `tolerance`).
  */
 
-import type { Activation, DenseArgs, KernelSpec } from '../ts/backend.js'
+import type { Activation, DenseArgs, DenseInputSpec, KernelSpec } from '../ts/backend.js'
 import { keptScale, referenceDropout, referenceMask } from '../ts/reference.js'
+import { gaussianDropoutSigma, referenceGaussianDropout, referenceGaussianNoise, referenceNormals } from '../ts/reference-normal.js'
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI)
 
@@ -177,8 +178,20 @@ function gradientScale(spec: KernelSpec): number {
 }
 
 /** Per element: the factor a mask multiplies a gradient by (0 dropped, its scale kept). */
-function keepFactors(n: number, spec: KernelSpec | undefined): Float64Array | undefined {
+function keepFactors(n: number, spec: DenseInputSpec | undefined): Float64Array | undefined {
   if (spec === undefined) return undefined
+  if (spec.kind === 'gaussianNoise') return new Float64Array(n).fill(1)
+  if (spec.kind === 'gaussianDropout') {
+    // Gaussian dropout's noise, fround(1 + fround(sigma * z)), from the contract's normals.
+    if (spec.p === 0) return new Float64Array(n).fill(1)
+    const sigma = gaussianDropoutSigma(spec.p)
+    const z = referenceNormals(n, { seed: spec.seed, stream: spec.stream, offset: spec.offset })
+    return Float64Array.from(z, (v) => Math.fround(1 + Math.fround(sigma * v)))
+  }
+  return maskFactors(n, spec as KernelSpec)
+}
+
+function maskFactors(n: number, spec: KernelSpec): Float64Array {
   const kept = keptBits(n, spec)
   const scale = gradientScale(spec)
   const out = new Float64Array(n)
@@ -198,7 +211,17 @@ function droppedGradient(dy: Float32Array, spec: KernelSpec | undefined): Float3
 /** The operands as the kernels multiply them: dropout(x) (or alpha(x)) and dropConnect(w), float32. */
 export function droppedOperands(x: Float32Array, w: Float32Array, args: DenseArgs): { xd: Float32Array; wd: Float32Array } {
   const input = args.inputDropout
-  const xd = input === undefined ? x : input.kind === 'alpha' ? referenceAlphaDropout(x, input) : referenceDropout(x, input)
+  const draws = input === undefined ? undefined : { seed: input.seed, stream: input.stream, offset: input.offset }
+  const xd =
+    input === undefined || draws === undefined
+      ? x
+      : input.kind === 'gaussianDropout'
+        ? referenceGaussianDropout(x, { p: input.p, ...draws })
+        : input.kind === 'gaussianNoise'
+          ? referenceGaussianNoise(x, { stddev: input.p, ...draws })
+          : input.kind === 'alpha'
+            ? referenceAlphaDropout(x, input as KernelSpec)
+            : referenceDropout(x, input)
   const dc = args.dropConnect
   let wd = w
   if (dc?.kind === 'sample') wd = referenceDropout(w, dc.spec)
@@ -330,7 +353,8 @@ export function referenceDenseBackward(
       }
       const k = inKeep === undefined ? 1 : inKeep[r * inputs + i]
       g.dx[r * inputs + i] = k === 0 ? 0 : s * k
-      g.dxMag[r * inputs + i] = m * k
+      // Gaussian dropout's factor may be negative: the magnitude takes its size.
+      g.dxMag[r * inputs + i] = m * Math.abs(k)
     }
   }
   for (let r = 0; r < rows; r++) {

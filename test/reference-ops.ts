@@ -7,15 +7,31 @@
  * counts them, so a test can show that a model ran on it and on nothing else.
  */
 
-import type { Activation, BackendBuffer, DropoutMode, KernelDropConnect, KernelSpec } from '../ts/backend.js'
+import type { Activation, BackendBuffer, DenseInputSpec, DropoutMode, KernelDropConnect, KernelSpec } from '../ts/backend.js'
 import type { Ops } from '../ts/ops-port.js'
 import { referenceAdamStep, referenceAllFinite, referenceMaxNorm, referenceSgdStep } from '../ts/reference-optim.js'
-import type { DenseBackwardOptions, DenseDropoutOptions, DenseLayerOptions, DenseNeed, DropConnectOptions } from '../ts/types.js'
+import type {
+  DenseBackwardOptions,
+  DenseDropoutOptions,
+  DenseInputDropoutOptions,
+  DenseLayerOptions,
+  DenseNeed,
+  DropConnectOptions,
+} from '../ts/types.js'
 import { referenceDenseBackward, referenceDenseForward } from './dense-reference.js'
 import { referenceNoise } from './reference-noise.js'
 
 export interface ReferenceOps extends Ops {
   readonly calls: Map<string, number>
+}
+
+/** The input slot: a Gaussian member's spec (p the rate, or fround(stddev)), else as `spec`. */
+function inputSpec(o: DenseInputDropoutOptions | undefined): DenseInputSpec | undefined {
+  if (o?.kind === 'gaussianNoise' || o?.kind === 'gaussianDropout') {
+    const p = o.kind === 'gaussianNoise' ? Math.fround(o.stddev) : o.p
+    return { p, seed: BigInt(o.seed), offset: BigInt(o.offset ?? 0), stream: BigInt(o.stream ?? 0), mode: 'inverted', kind: o.kind }
+  }
+  return spec(o)
 }
 
 function spec(o: (DenseDropoutOptions & { kind?: 'dropout' | 'alpha' }) | undefined): KernelSpec | undefined {
@@ -34,7 +50,7 @@ function dropConnect(o: DropConnectOptions | undefined): KernelDropConnect | und
 
 function args(o: DenseLayerOptions) {
   const activation: Activation = o.activation ?? 'linear'
-  const inputDropout = spec(o.inputDropout)
+  const inputDropout = inputSpec(o.inputDropout)
   const outputDropout = spec(o.outputDropout)
   const dc = dropConnect(o.dropConnect)
   return {

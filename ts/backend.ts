@@ -19,9 +19,19 @@ export interface KernelSpec {
   /**
    * What a dense call's input or output dropout does with its mask: 'dropout' (absent: the same)
    * or 'alpha', alpha dropout (docs/DROPOUT-FAMILY.md section 3; `mode` is then unused). Only
-   * those two slots take 'alpha'.
+   * those two slots take 'alpha' (the input slot also the Gaussian kinds: DenseInputSpec).
    */
   kind?: 'dropout' | 'alpha'
+}
+
+/**
+ * A dense call's input dropout: a KernelSpec, or Gaussian dropout ('gaussianDropout', p the rate
+ * in [0, 1)) or Gaussian noise ('gaussianNoise', p holding fround(stddev)), docs/DROPOUT-FAMILY.md
+ * sections 4, 5 and 7; `mode` unused. A type of its own so that the other slots (and the layers'
+ * specs) keep the narrower kind.
+ */
+export interface DenseInputSpec extends Omit<KernelSpec, 'kind'> {
+  kind?: 'dropout' | 'alpha' | 'gaussianDropout' | 'gaussianNoise'
 }
 
 export interface Backend {
@@ -156,7 +166,7 @@ export interface DenseArgs {
   activation: Activation
   /** Leaky relu's slope for negative inputs (finite, >= 0); ignored by other activations. */
   alpha: number
-  inputDropout?: KernelSpec
+  inputDropout?: DenseInputSpec
   outputDropout?: KernelSpec
   dropConnect?: KernelDropConnect
 }

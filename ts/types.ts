@@ -71,6 +71,26 @@ export interface DenseSlotDropoutOptions extends DenseDropoutOptions {
 }
 
 /**
+ * A dense call's input slot may also take Gaussian dropout (`kind: 'gaussianDropout'`, p the rate
+ * in [0, 1)) or Gaussian noise (`kind: 'gaussianNoise'`, with `stddev` instead of p), drawn on the
+ * normals of x's layout at (seed, stream, offset): the packed x equals `gaussianDropout(x, same
+ * options)` / `gaussianNoise(x, ...)` bit for bit (docs/DROPOUT-FAMILY.md sections 4, 5 and 7).
+ */
+export interface DenseGaussianDropoutInput extends MaskOptions {
+  kind: 'gaussianDropout'
+}
+
+/** Gaussian noise on a dense call's input: x + fround(fround(stddev) * z). */
+export interface DenseGaussianNoiseInput extends Omit<MaskOptions, 'p'> {
+  kind: 'gaussianNoise'
+  /** The noise's standard deviation: finite, >= 0 (float32). */
+  stddev: number
+}
+
+/** What a dense call's inputDropout may be. */
+export type DenseInputDropoutOptions = DenseSlotDropoutOptions | DenseGaussianDropoutInput | DenseGaussianNoiseInput
+
+/**
  * DropConnect at inference by the rule of its paper (Wan et al., ICML 2013): every weight scaled
  * by fround(1 - p), for a layer trained with sampled DropConnect in classic mode at drop
  * probability p. (A layer trained in inverted mode needs no DropConnect at inference at all.)
@@ -99,8 +119,8 @@ export interface DenseLayerOptions {
   activation?: Activation
   /** leakyRelu's slope for z <= 0: a finite number >= 0, default 0.01; ignored by the others. */
   alpha?: number
-  /** Dropout on x, applied as x is packed for the matrix product. */
-  inputDropout?: DenseSlotDropoutOptions
+  /** Dropout on x, applied as x is packed for the matrix product (also Gaussian dropout or noise). */
+  inputDropout?: DenseInputDropoutOptions
   /** Dropout (or alpha dropout) on the activation's output. */
   outputDropout?: DenseSlotDropoutOptions
   /** DropConnect: a mask over w (its own stream, please), or the mean rule at inference. */

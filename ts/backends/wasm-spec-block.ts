@@ -5,7 +5,16 @@
  * values (p in [0, 1], the activation's name).
  */
 
-import type { DenseArgs, DropoutMode, KernelDropConnect, KernelSpec, NoiseBroadcast, NoiseKernelSpec, NoiseKind } from '../backend.js'
+import type {
+  DenseArgs,
+  DenseInputSpec,
+  DropoutMode,
+  KernelDropConnect,
+  KernelSpec,
+  NoiseBroadcast,
+  NoiseKernelSpec,
+  NoiseKind,
+} from '../backend.js'
 import { invalidArg } from '../errors.js'
 import { describeValue } from '../validate.js'
 
@@ -19,6 +28,8 @@ const KIND_SAMPLE = 1
 const KIND_MEAN = 2
 /** Alpha dropout (crates/thinnet-core/src/boundary/spec_block.rs): input and output records only. */
 const KIND_ALPHA = 3
+/** Gaussian dropout and noise (issue 12): the input record only; p is the rate or the stddev. */
+const KIND_GAUSSIAN: Readonly<Record<string, number>> = { gaussianDropout: 4, gaussianNoise: 5 }
 
 /** A boolean as the 0 or 1 the exports take. */
 export function flag(name: string, value: unknown): number {
@@ -55,7 +66,7 @@ export function split(name: string, value: bigint): [number, number] {
 
 /**
  * The bytes the dense exports read besides the arrays: the spec block (per dropout, kind u32
- * (1 sample, 2 mean, 3 alpha), mode u32, p f64, seed, stream and offset as (lo, hi) u32 pairs,
+ * (1 sample, 2 mean, 3 alpha, 4 gaussianDropout, 5 gaussianNoise), mode u32, p f64, seed, stream and offset as (lo, hi) u32 pairs,
  * little-endian), then the activation's name in UTF-8.
  */
 export function denseHeader(args: DenseArgs): { bytes: Uint8Array; nameBytes: number } {
@@ -65,8 +76,8 @@ export function denseHeader(args: DenseArgs): { bytes: Uint8Array; nameBytes: nu
   const name = new TextEncoder().encode(args.activation)
   const bytes = new Uint8Array(BLOCK_BYTES + name.length)
   const view = new DataView(bytes.buffer)
-  if (args.inputDropout !== undefined) writeSample(view, 0, 'inputDropout', args.inputDropout, true)
-  if (args.outputDropout !== undefined) writeSample(view, RECORD_BYTES, 'outputDropout', args.outputDropout, true)
+  if (args.inputDropout !== undefined) writeSample(view, 0, 'inputDropout', args.inputDropout, 'input')
+  if (args.outputDropout !== undefined) writeSample(view, RECORD_BYTES, 'outputDropout', args.outputDropout, 'output')
   const dc: KernelDropConnect | undefined = args.dropConnect
   if (dc !== undefined) {
     // A backend caller (not the facade, which checked it) may pass null or an unknown kind.
@@ -97,22 +108,36 @@ export function specRecord(spec: KernelSpec, name = 'spec'): Uint8Array {
 
 /**
  * Writes one sampled dropout's record at byte `at` of the spec block: kind 1 (dropout, with its
- * mode) or, where `alphaAllowed` (the input and output slots), kind 3 (alpha, mode unused).
+ * mode) or, in the input and output slots, kind 3 (alpha, mode unused); in the input slot also
+ * kinds 4 and 5 (Gaussian dropout and noise, mode unused, p the rate or the stddev).
  */
-function writeSample(view: DataView, at: number, name: string, spec: KernelSpec, alphaAllowed = false): void {
+function writeSample(view: DataView, at: number, name: string, spec: DenseInputSpec, slot?: 'input' | 'output'): void {
   // A backend caller (not the facade, which checked it) may pass anything.
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
   if (typeof spec !== 'object' || spec === null) {
     throw invalidArg(`${name} must be a dropout spec or undefined, received ${describeValue(spec)}`)
   }
   const kind: unknown = spec.kind
-  if (kind === 'alpha' && alphaAllowed) {
+  const gaussian = typeof kind === 'string' ? KIND_GAUSSIAN[kind] : undefined
+  if (kind === 'alpha' && slot !== undefined) {
     view.setUint32(at, KIND_ALPHA, true)
+  } else if (gaussian !== undefined && slot === 'input') {
+    // The core checks p (the rate, or the stddev) for the kind.
+    view.setUint32(at, gaussian, true)
+    view.setFloat64(at + 8, checkNumber(`${name}.p`, spec.p), true)
+    writeDraw(view, at, name, spec)
+    return
   } else if (kind === undefined || kind === 'dropout') {
     view.setUint32(at, KIND_SAMPLE, true)
     view.setUint32(at + 4, modeFlag(spec.mode, `${name}.mode`), true)
   } else {
-    throw invalidArg(`${name}.kind must be ${alphaAllowed ? "'dropout' or 'alpha'" : "'dropout'"}, received ${describeValue(kind)}`)
+    const kinds =
+      slot === 'input'
+        ? "'dropout', 'alpha', 'gaussianDropout' or 'gaussianNoise'"
+        : slot === 'output'
+          ? "'dropout' or 'alpha'"
+          : "'dropout'"
+    throw invalidArg(`${name}.kind must be ${kinds}, received ${describeValue(kind)}`)
   }
   view.setFloat64(at + 8, checkNumber(`${name}.p`, spec.p), true)
   writeDraw(view, at, name, spec)

@@ -4,7 +4,7 @@
  * throws a ThinnetError naming the argument before anything is written or any backend is called.
  */
 
-import type { Activation, DenseArgs, KernelDropConnect, KernelSpec } from '../backend.js'
+import type { Activation, DenseArgs, DenseInputSpec, KernelDropConnect, KernelSpec } from '../backend.js'
 import { invalidArg, shapeMismatch, ThinnetError } from '../errors.js'
 import type { DenseLayerOptions } from '../types.js'
 import {
@@ -28,6 +28,8 @@ export const DEFAULT_ALPHA = 0.01
 const DROPOUT_KEYS = ['p', 'seed', 'offset', 'stream', 'mode'] as const
 /** The input and output dropouts may also be alpha dropouts (`kind`); DropConnect may not. */
 const SLOT_KEYS = [...DROPOUT_KEYS, 'kind'] as const
+/** The input slot also takes Gaussian noise, whose strength is `stddev`. */
+const INPUT_KEYS = [...SLOT_KEYS, 'stddev'] as const
 const MEAN_KEYS = ['p', 'inference'] as const
 const DROP_CONNECT_KEYS = [...DROPOUT_KEYS, 'inference'] as const
 
@@ -48,7 +50,7 @@ export function readDenseOptions(value: unknown, known: readonly string[], examp
   const options = readOptions(value, 'options', example, known)
   return {
     options,
-    inputDropout: readPending(options.inputDropout, 'inputDropout', SLOT_KEYS),
+    inputDropout: readPending(options.inputDropout, 'inputDropout', INPUT_KEYS),
     outputDropout: readPending(options.outputDropout, 'outputDropout', SLOT_KEYS),
     dropConnect: readPending(options.dropConnect, 'dropConnect', DROP_CONNECT_KEYS),
   }
@@ -144,13 +146,56 @@ export function checkLayer(read: DenseRead, sizes: { rows: number; inputs: numbe
     activation: checkActivation(options.activation),
     alpha: checkAlpha(options.alpha),
   }
-  const input = checkDropout(read.inputDropout, 'inputDropout', rows * inputs, 'rows * inputs')
+  const input = checkInputDropout(read.inputDropout, rows * inputs)
   const output = checkDropout(read.outputDropout, 'outputDropout', rows * units, 'rows * units')
   const connect = checkDropConnect(read.dropConnect, inputs * units)
   if (input !== undefined) args.inputDropout = input
   if (output !== undefined) args.outputDropout = output
   if (connect !== undefined) args.dropConnect = connect
   return args
+}
+
+/**
+ * The input slot: a dropout or alpha dropout as the output slot, or Gaussian dropout (p in [0, 1))
+ * or Gaussian noise (stddev, no p), which have no mode (docs/DROPOUT-FAMILY.md section 7).
+ */
+function checkInputDropout(pending: Pending, n: number): DenseInputSpec | undefined {
+  if (pending.raw === undefined) return undefined
+  const name = 'inputDropout'
+  const example = "{ p: 0.5, seed: 1 }, { p: 0.1, seed: 1, kind: 'alpha' } or { stddev: 0.1, seed: 1, kind: 'gaussianNoise' }"
+  const options = checkPending(pending, name, example, INPUT_KEYS)
+  const kind = options.kind
+  if (kind !== 'gaussianDropout' && kind !== 'gaussianNoise') {
+    if (options.stddev !== undefined) {
+      throw invalidArg(`${name}.stddev is an option of kind 'gaussianNoise' only, received kind ${describeValue(kind)}`)
+    }
+    return checkDropout(pending, name, n, 'rows * inputs')
+  }
+  if (options.mode !== undefined) {
+    throw invalidArg(`${name}.mode must be omitted with kind '${kind}' (it has no mode), received ${describeValue(options.mode)}`)
+  }
+  let p: number
+  if (kind === 'gaussianNoise') {
+    if (options.p !== undefined) throw invalidArg(`${name}: gaussianNoise takes stddev, not p (received p ${describeValue(options.p)})`)
+    const s = options.stddev
+    if (typeof s !== 'number' || !(s >= 0) || !Number.isFinite(Math.fround(s))) {
+      throw invalidArg(`${name}.stddev must be a finite number >= 0 (below 3.4e38, float32), received ${describeValue(s)}`)
+    }
+    // sigma = fround(stddev), as tn.gaussianNoise passes it.
+    p = Math.fround(s)
+  } else {
+    if (options.stddev !== undefined) {
+      throw invalidArg(`${name}: gaussianDropout takes p, not stddev (received stddev ${describeValue(options.stddev)})`)
+    }
+    const rate = options.p
+    if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) {
+      throw invalidArg(`${name}.p must be a number in [0, 1) for gaussianDropout (variance p / (1 - p)), received ${describeValue(rate)}`)
+    }
+    p = rate
+  }
+  // The draw fields as any spec's (checkSpec checks p in [0, 1]: given a placeholder).
+  const spec = checkSpec({ ...options, p: 0, mode: undefined }, n, name, 'n = rows * inputs =')
+  return { ...spec, p, kind }
 }
 
 /**

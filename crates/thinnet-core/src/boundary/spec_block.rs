@@ -7,10 +7,12 @@
 //!
 //! ```text
 //!  0  kind    u32   0 none, 1 sample, 2 mean (the DropConnect inference rule; dropConnect only),
-//!                   3 alpha (alpha dropout; inputDropout and outputDropout only)
-//!  4  mode    u32   0 inverted, 1 classic (sample only; alpha ignores it)
-//!  8  p       f64   drop probability in [0, 1] (sample, alpha and mean)
-//! 16  seed    u64   as two u32 halves, low first (sample and alpha)
+//!                   3 alpha (alpha dropout; inputDropout and outputDropout only),
+//!                   4 gaussianDropout, 5 gaussianNoise (inputDropout only)
+//!  4  mode    u32   0 inverted, 1 classic (sample only; alpha and the Gaussian kinds ignore it)
+//!  8  p       f64   drop probability in [0, 1] (sample, alpha and mean), in [0, 1)
+//!                   (gaussianDropout); gaussianNoise: the stddev, finite and >= 0
+//! 16  seed    u64   as two u32 halves, low first (sample, alpha and the Gaussian kinds)
 //! 24  stream  u64   likewise
 //! 32  offset  u64   likewise
 //! ```
@@ -22,6 +24,10 @@
 //!
 //! Kind 3 (issue 12) came after the first three: a block without it reads as before. An alpha
 //! record's spec has mode Inverted (unused: the alpha map's constants depend on p only).
+//! Kinds 4 and 5 came next (issue 12, Gaussian members in the input slot; the layout is
+//! unchanged, only the kind and the meaning of p are new): their spec has mode Inverted too
+//! (unused), and gaussianNoise's stddev travels in the spec's `mask.p`. The output record and the
+//! DropConnect record refuse them (the store would need a float per element).
 
 use crate::dense::{Activation, DenseDropouts, DropConnect, DropoutKind};
 use crate::error::Error;
@@ -35,12 +41,14 @@ const KIND_NONE: u32 = 0;
 const KIND_SAMPLE: u32 = 1;
 const KIND_MEAN: u32 = 2;
 const KIND_ALPHA: u32 = 3;
+const KIND_GAUSSIAN_DROPOUT: u32 = 4;
+const KIND_GAUSSIAN_NOISE: u32 = 5;
 
 /// Parses a block (see the module documentation).
 pub fn parse(block: &[u64; BLOCK_WORDS]) -> Result<DenseDropouts, Error> {
     let record = |i: usize| -> &[u64] { &block[i * RECORD_WORDS..(i + 1) * RECORD_WORDS] };
-    let (input, input_kind) = dense_dropout("inputDropout", record(0))?;
-    let (output, output_kind) = dense_dropout("outputDropout", record(1))?;
+    let (input, input_kind) = dense_dropout("inputDropout", record(0), true)?;
+    let (output, output_kind) = dense_dropout("outputDropout", record(1), false)?;
     let drop_connect = match kind_of(record(2)) {
         KIND_MEAN => Some(DropConnect::Mean { p: p_of("dropConnect", record(2))? }),
         KIND_NONE | KIND_SAMPLE => dropout("dropConnect", record(2))?.map(DropConnect::Sample),
@@ -54,16 +62,46 @@ pub fn parse(block: &[u64; BLOCK_WORDS]) -> Result<DenseDropouts, Error> {
     Ok(DenseDropouts { input, output, drop_connect, input_kind, output_kind })
 }
 
-/// An input or output record: none, sample (dropout) or alpha.
-fn dense_dropout(name: &str, record: &[u64]) -> Result<(Option<DropoutSpec>, DropoutKind), Error> {
+/// An input or output record: none, sample (dropout) or alpha; on the input (`input`) also
+/// gaussianDropout or gaussianNoise.
+fn dense_dropout(name: &str, record: &[u64], input: bool) -> Result<(Option<DropoutSpec>, DropoutKind), Error> {
+    let with = |p: f64, kind: DropoutKind| {
+        let mask = MaskSpec { p, seed: record[2], stream: record[3], offset: record[4] };
+        Ok((Some(DropoutSpec { mask, mode: Mode::Inverted }), kind))
+    };
+    let p = f64::from_bits(record[1]);
     match kind_of(record) {
         KIND_NONE | KIND_SAMPLE => Ok((dropout(name, record)?, DropoutKind::Dropout)),
-        KIND_ALPHA => {
-            let mask = MaskSpec { p: p_of(name, record)?, seed: record[2], stream: record[3], offset: record[4] };
-            Ok((Some(DropoutSpec { mask, mode: Mode::Inverted }), DropoutKind::Alpha))
+        KIND_ALPHA => with(p_of(name, record)?, DropoutKind::Alpha),
+        KIND_GAUSSIAN_DROPOUT if input => {
+            // false for NaN.
+            if !(0.0..1.0).contains(&p) {
+                return Err(Error::invalid_arg(format!(
+                    "{}.p must be a number in [0, 1) for gaussianDropout, received {}",
+                    name,
+                    js_number(p)
+                )));
+            }
+            with(p, DropoutKind::GaussianDropout)
         }
+        KIND_GAUSSIAN_NOISE if input => {
+            // As the family: a stddev whose float32 is infinite is refused too.
+            if !(p >= 0.0 && p.is_finite() && (p as f32).is_finite()) {
+                return Err(Error::invalid_arg(format!(
+                    "{}.stddev must be a finite number >= 0 (below 3.4e38), received {}",
+                    name,
+                    js_number(p)
+                )));
+            }
+            with(p, DropoutKind::GaussianNoise)
+        }
+        other if input => Err(Error::invalid_arg(format!(
+            "{}.kind must be 0 (none), 1 (sample), 3 (alpha), 4 (gaussianDropout) or 5 (gaussianNoise), received {}",
+            name, other
+        ))),
         other => Err(Error::invalid_arg(format!(
-            "{}.kind must be 0 (none), 1 (sample) or 3 (alpha), received {}",
+            "{}.kind must be 0 (none), 1 (sample) or 3 (alpha) (4 and 5, the Gaussian members, are inputDropout only), \
+             received {}",
             name, other
         ))),
     }
@@ -251,6 +289,13 @@ mod tests {
         assert_eq!(d.input, Some(spec(0.1, 5, 6, 7, Mode::Inverted)));
         assert_eq!(d.output, Some(spec(0.2, 8, 9, 10, Mode::Inverted)));
         assert_eq!((d.input_kind, d.output_kind), (DropoutKind::Alpha, DropoutKind::Alpha));
+        // Gaussian dropout (4) and noise (5) on the input: p (or the stddev, 2.5) kept, mode ignored.
+        let b = block([record(4, 1, 0.25, 5, 6, 7), NONE, NONE]);
+        let d = parse(&b).unwrap();
+        assert_eq!((d.input, d.input_kind), (Some(spec(0.25, 5, 6, 7, Mode::Inverted)), DropoutKind::GaussianDropout));
+        let b = block([record(5, 9, 2.5, 5, 6, 7), NONE, NONE]);
+        let d = parse(&b).unwrap();
+        assert_eq!((d.input, d.input_kind), (Some(spec(2.5, 5, 6, 7, Mode::Inverted)), DropoutKind::GaussianNoise));
         // A dropout's spec is not a dropout call's spec when it is alpha.
         assert!(parse_record(&record(3, 0, 0.5, 0, 0, 0)).unwrap_err().message.starts_with("spec.kind must be"));
     }
@@ -305,11 +350,37 @@ mod tests {
         );
         assert_eq!(
             message(block([record(2, 0, 0.5, 0, 0, 0), ok, ok])),
-            "inputDropout.kind must be 0 (none), 1 (sample) or 3 (alpha), received 2"
+            "inputDropout.kind must be 0 (none), 1 (sample), 3 (alpha), 4 (gaussianDropout) or 5 (gaussianNoise), received 2"
         );
         assert_eq!(
             message(block([ok, record(4, 0, 0.5, 0, 0, 0), ok])),
-            "outputDropout.kind must be 0 (none), 1 (sample) or 3 (alpha), received 4"
+            "outputDropout.kind must be 0 (none), 1 (sample) or 3 (alpha) (4 and 5, the Gaussian members, are \
+             inputDropout only), received 4"
+        );
+        assert_eq!(
+            message(block([ok, record(5, 0, 0.5, 0, 0, 0), ok])),
+            "outputDropout.kind must be 0 (none), 1 (sample) or 3 (alpha) (4 and 5, the Gaussian members, are \
+             inputDropout only), received 5"
+        );
+        assert_eq!(
+            message(block([ok, ok, record(4, 0, 0.5, 0, 0, 0)])),
+            "dropConnect.kind must be 0 (none), 1 (sample) or 2 (mean), received 4"
+        );
+        assert_eq!(
+            message(block([record(4, 0, 1.0, 0, 0, 0), ok, ok])),
+            "inputDropout.p must be a number in [0, 1) for gaussianDropout, received 1"
+        );
+        assert_eq!(
+            message(block([record(5, 0, -1.0, 0, 0, 0), ok, ok])),
+            "inputDropout.stddev must be a finite number >= 0 (below 3.4e38), received -1"
+        );
+        assert_eq!(
+            message(block([record(5, 0, 1e39, 0, 0, 0), ok, ok])),
+            "inputDropout.stddev must be a finite number >= 0 (below 3.4e38), received 1e+39"
+        );
+        assert_eq!(
+            message(block([record(5, 0, f64::NAN, 0, 0, 0), ok, ok])),
+            "inputDropout.stddev must be a finite number >= 0 (below 3.4e38), received NaN"
         );
         assert_eq!(
             message(block([ok, ok, record(3, 0, 0.5, 0, 0, 0)])),

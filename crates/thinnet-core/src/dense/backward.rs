@@ -15,21 +15,42 @@
 //! With an alpha input dropout, xd is alpha(x) (x^T packed with the alpha transform) and the dx
 //! store keeps a * v where the mask keeps; with an alpha output dropout the derivative comes from
 //! pre, y being an affine map of act(z).
+//!
+//! With a Gaussian input member, xd is its output (x^T packed through the Gaussian kernel, so dW
+//! is over the same values as the forward pass). Gaussian dropout's dx = (dz . Wd^T) * noise is a
+//! pass over dx after its GEMM, not fused into the dx store: the family's Gaussian kernel in
+//! Multiply mode on the same normals, which is bit for bit the family's gaussianDropoutBackward
+//! of the unmasked dx (the store would need a float per element); Gaussian noise leaves dx alone.
 
 use crate::dense::activation::SavedKind;
 use crate::dense::check::{
-    check_dense_backward, check_saved, drop_connect, gradient_scale, packing_source, store_mask, BackwardLens,
-    PackKernels, Pass, SavedFrom,
+    check_dense_backward, check_saved, drop_connect, gauss_plan, gradient_scale, packing_source, store_mask,
+    BackwardLens, PackKernels, Pass, RunGaussPlan, SavedFrom,
 };
-use crate::dense::{Activation, DenseDropouts, DenseShape};
-use crate::dropout::Exec;
+use crate::dense::{Activation, DenseDropouts, DenseShape, DropoutKind};
+use crate::dropout::{Exec, SendPtr};
 use crate::error::Error;
 use crate::gemm::epilogue::{Epilogue, OutMask};
 use crate::gemm::kernel::Init;
 use crate::gemm::pack::{Gradient, Operand, RunDropout, Source};
 use crate::gemm::{check_isa, run, Problem};
 use crate::kernel::Draws;
+use crate::parallel::for_chunks;
 use crate::spec::Plan;
+
+/// dx times Gaussian dropout's noise, in place: the ISA's Gaussian kernel over normals
+/// offset + memory index, in chunks over the call's threads (as the family's op runs it).
+fn gauss_pass(dx: &mut [f32], g: RunGaussPlan, exec: Exec) {
+    let gauss = exec.isa.kernels().gauss;
+    let p = SendPtr(dx.as_mut_ptr());
+    for_chunks(dx.len(), 64, exec.threads, |start, len| {
+        let d = p.get().wrapping_add(start);
+        // SAFETY: for_chunks gives disjoint sub-ranges of dx; the kernel reads each element before
+        // writing it (src == dst allowed); offset + len(dx) - 1 < 2^64 was checked by the plan;
+        // the isa is available (checked by the plan).
+        unsafe { gauss(d, d, len, g.offset + start as u64, g.draws, g.op) }
+    });
+}
 
 /// Tensors saved from the forward pass that the activation's derivative needs.
 #[derive(Clone, Copy, Debug, Default)]
@@ -121,9 +142,11 @@ pub struct BackwardPlan {
     out_plan: Plan,
     /// The factor of kept dy elements: the output dropout's scale, or alpha's a.
     out_scale: f32,
+    /// Gaussian dropout's pass over dx (None for every other input member).
+    dx_gauss: Option<RunGaussPlan>,
 }
 
-// SAFETY: the plan's sources are Plain, Zero, Scale, Dropout or Alpha (the Gradient source, which
+// SAFETY: the plan's sources are Plain, Zero, Scale, Dropout, Alpha or Gauss (the Gradient source, which
 // holds a pointer, is made by `run` from the slices it is given): plain values and function
 // pointers.
 unsafe impl Send for BackwardPlan {}
@@ -146,6 +169,10 @@ impl BackwardPlan {
         let x_src = packing_source(drop.input.as_ref(), drop.input_kind, sizes.x, "inputDropout", k)?;
         let dx_mask = store_mask(drop.input.as_ref(), drop.input_kind, Pass::Backward, sizes.x, "inputDropout")?;
         let (w_src, dw_mask) = drop_connect(drop.drop_connect.as_ref(), sizes.w, k)?;
+        let dx_gauss = match (drop.input.as_ref(), drop.input_kind) {
+            (Some(spec), DropoutKind::GaussianDropout) => gauss_plan(spec, drop.input_kind, sizes.x, "inputDropout")?,
+            _ => None,
+        };
 
         // dz's source: the output mask on dy, then the derivative from the saved tensor.
         let saved = check_saved(act, drop, lens)?;
@@ -163,7 +190,21 @@ impl BackwardPlan {
                 (plan, scale)
             }
         };
-        Ok(BackwardPlan { shape, act, exec, lens, x_src, dx_mask, w_src, dw_mask, saved, kind, out_plan, out_scale })
+        Ok(BackwardPlan {
+            shape,
+            act,
+            exec,
+            lens,
+            x_src,
+            dx_mask,
+            w_src,
+            dw_mask,
+            saved,
+            kind,
+            out_plan,
+            out_scale,
+            dx_gauss,
+        })
     }
 
     /// Runs the planned call; see [`dense_backward`] for the arguments.
@@ -219,6 +260,9 @@ impl BackwardPlan {
             // lengths), dx is an exclusive contiguous borrow, the saved tensor has dy's layout,
             // specs were validated for their tensors' sizes.
             unsafe { run(&problem, exec) };
+            if let Some(g) = self.dx_gauss {
+                gauss_pass(dx, g, exec);
+            }
         }
         if dw.is_some() || db.is_some() {
             let (c, m) = match dw {

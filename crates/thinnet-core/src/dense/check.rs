@@ -3,10 +3,11 @@
 
 use crate::dense::{Activation, DenseDropouts, DenseShape, DropConnect, DropoutKind, Needs};
 use crate::error::Error;
-use crate::family::alpha_constants;
+use crate::family::{alpha_constants, GaussOp};
 use crate::gemm::epilogue::OutMask;
-use crate::gemm::pack::{RunAlpha, RunDropout, Source};
-use crate::kernel::{AlphaFn, ApplyFn, Draws};
+use crate::gemm::pack::{RunAlpha, RunDropout, RunGauss, Source};
+use crate::kernel::{AlphaFn, ApplyFn, Draws, GaussFn};
+use crate::philox::key_of_seed;
 use crate::spec::{DropoutSpec, Plan};
 
 /// Element counts of x, W and y, checked for overflow.
@@ -50,13 +51,70 @@ fn plan(spec: &DropoutSpec, n: usize, name: &str) -> Result<Plan, Error> {
 pub(crate) struct PackKernels {
     pub apply: ApplyFn,
     pub alpha: AlphaFn,
+    pub gauss: GaussFn,
 }
 
 impl PackKernels {
     pub(crate) fn of(isa: crate::isa::Isa) -> PackKernels {
         let k = isa.kernels();
-        PackKernels { apply: k.apply, alpha: k.alpha }
+        PackKernels { apply: k.apply, alpha: k.alpha, gauss: k.gauss }
     }
+}
+
+/// A Gaussian input member's normals and op, checked as the family checks them (the same rules
+/// and messages, prefixed with the argument name): None where it copies (p = 0, or a stddev
+/// whose float32 is 0).
+pub(crate) fn gauss_plan(
+    spec: &DropoutSpec,
+    kind: DropoutKind,
+    n: usize,
+    name: &str,
+) -> Result<Option<RunGaussPlan>, Error> {
+    let p = spec.mask.p;
+    let op = match kind {
+        DropoutKind::GaussianDropout => {
+            if !(0.0..1.0).contains(&p) {
+                return Err(Error::invalid_arg(format!(
+                    "{}: gaussianDropout p must be a number in [0, 1), received {}",
+                    name, p
+                )));
+            }
+            GaussOp::Multiply { sigma: (p / (1.0 - p)).sqrt() as f32 }
+        }
+        _ => {
+            if !(p >= 0.0 && p.is_finite() && (p as f32).is_finite()) {
+                return Err(Error::invalid_arg(format!(
+                    "{}: gaussianNoise stddev must be a finite number >= 0 (below 3.4e38), received {}",
+                    name, p
+                )));
+            }
+            GaussOp::Add { sigma: p as f32 }
+        }
+    };
+    let offset = spec.mask.offset;
+    if n > 0 && offset.checked_add(n as u64 - 1).is_none() {
+        return Err(Error::invalid_arg(format!(
+            "{}: offset + n must be at most 2^64 (a stream has 2^64 element indices), received offset {} and n {}",
+            name, offset, n
+        )));
+    }
+    let sigma = match op {
+        GaussOp::Multiply { sigma } | GaussOp::Add { sigma } => sigma,
+    };
+    // p = 0 and a float32 stddev of 0 copy, as the family does (adding +-0 would turn -0 into +0).
+    if p == 0.0 || sigma == 0.0 {
+        return Ok(None);
+    }
+    let draws = Draws { key: key_of_seed(spec.mask.seed), stream: spec.mask.stream, threshold: 0 };
+    Ok(Some(RunGaussPlan { draws, offset, op }))
+}
+
+/// The normals and op of a Gaussian input member that does something.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RunGaussPlan {
+    pub draws: Draws,
+    pub offset: u64,
+    pub op: GaussOp,
 }
 
 /// Which way a mask is used: on the forward values (alpha: the affine map and the fill d) or on
@@ -81,16 +139,22 @@ pub(crate) fn packing_source(
         None => return Ok(Source::Plain),
         Some(spec) => spec,
     };
+    if kind.is_gaussian() {
+        return Ok(match gauss_plan(spec, kind, n, name)? {
+            None => Source::Plain,
+            Some(g) => Source::Gauss(RunGauss { gauss: k.gauss, draws: g.draws, offset: g.offset, op: g.op }),
+        });
+    }
     Ok(match plan(spec, n, name)? {
         Plan::KeepAll => Source::Plain,
         Plan::DropAll => Source::Zero,
         Plan::Sample { key, stream, offset, threshold, scale } => {
             let draws = Draws { key, stream, threshold };
-            match kind {
-                DropoutKind::Dropout => Source::Dropout(RunDropout { apply: k.apply, draws, offset, scale }),
-                DropoutKind::Alpha => {
-                    Source::Alpha(RunAlpha { alpha: k.alpha, draws, offset, t: alpha_constants(spec.mask.p) })
-                }
+            // Dropout or alpha (the Gaussian kinds returned above).
+            if kind == DropoutKind::Alpha {
+                Source::Alpha(RunAlpha { alpha: k.alpha, draws, offset, t: alpha_constants(spec.mask.p) })
+            } else {
+                Source::Dropout(RunDropout { apply: k.apply, draws, offset, scale })
             }
         }
     })
@@ -110,13 +174,24 @@ pub(crate) fn store_mask(
         None => return Ok(OutMask::None),
         Some(spec) => spec,
     };
+    if kind.is_gaussian() {
+        // Backward (dx): Gaussian dropout's factor is a pass over dx after its GEMM, Gaussian
+        // noise leaves dx alone; forward: only the output slot is stored through, and it refuses
+        // them.
+        return match pass {
+            Pass::Backward => gauss_plan(spec, kind, n, name).map(|_| OutMask::None),
+            Pass::Forward => Err(refused_kind(name, kind)),
+        };
+    }
     Ok(match plan(spec, n, name)? {
         Plan::KeepAll => OutMask::None,
         Plan::DropAll => OutMask::Zero,
         Plan::Sample { key, stream, offset, threshold, scale } => {
             let draws = Draws { key, stream, threshold };
             match (kind, pass) {
-                (DropoutKind::Dropout, _) => OutMask::Keep { draws, offset, scale },
+                (DropoutKind::Dropout, _) | (DropoutKind::GaussianDropout | DropoutKind::GaussianNoise, _) => {
+                    OutMask::Keep { draws, offset, scale }
+                }
                 (DropoutKind::Alpha, Pass::Forward) => {
                     OutMask::Affine { draws, offset, t: alpha_constants(spec.mask.p) }
                 }
@@ -131,8 +206,31 @@ pub(crate) fn store_mask(
 /// The factor a gradient gets where `kind`'s mask keeps: the dropout's scale, or alpha's a.
 pub(crate) fn gradient_scale(spec: &DropoutSpec, kind: DropoutKind, scale: f32) -> f32 {
     match kind {
-        DropoutKind::Dropout => scale,
         DropoutKind::Alpha => alpha_constants(spec.mask.p).a,
+        // The output slot, the only one this is asked for, refuses the Gaussian kinds.
+        DropoutKind::Dropout | DropoutKind::GaussianDropout | DropoutKind::GaussianNoise => scale,
+    }
+}
+
+/// The error of a Gaussian kind where only the input slot takes one.
+pub(crate) fn refused_kind(name: &str, kind: DropoutKind) -> Error {
+    Error::invalid_arg(format!(
+        "{}.kind must be dropout or alpha (Gaussian dropout and noise are input-slot only), received {}",
+        name,
+        if kind == DropoutKind::GaussianDropout { "gaussianDropout" } else { "gaussianNoise" }
+    ))
+}
+
+/// An input or output slot's spec of `kind` over n elements; the Gaussian kinds only on the input.
+fn check_slot(spec: Option<&DropoutSpec>, kind: DropoutKind, n: usize, name: &str, input: bool) -> Result<(), Error> {
+    match spec {
+        Some(spec) if kind.is_gaussian() => {
+            if !input {
+                return Err(refused_kind(name, kind));
+            }
+            gauss_plan(spec, kind, n, name).map(|_| ())
+        }
+        spec => check_spec(spec, n, name),
     }
 }
 
@@ -208,8 +306,8 @@ pub fn check_dense_forward(
     check_len("y", lens.y, "rows * units", rows, units)?;
     check_opt_len("pre", lens.pre, "rows * units", rows, units)?;
     act.validate()?;
-    check_spec(drops.input.as_ref(), sizes.x, "inputDropout")?;
-    check_spec(drops.output.as_ref(), sizes.y, "outputDropout")?;
+    check_slot(drops.input.as_ref(), drops.input_kind, sizes.x, "inputDropout", true)?;
+    check_slot(drops.output.as_ref(), drops.output_kind, sizes.y, "outputDropout", false)?;
     check_drop_connect(drops.drop_connect.as_ref(), sizes.w)
 }
 
@@ -244,10 +342,10 @@ pub fn check_dense_backward(
     check_opt_len("dw", lens.dw, "inputs * units", inputs, units)?;
     check_opt_len("db", lens.db, "units", units, 1)?;
     act.validate()?;
-    check_spec(drops.input.as_ref(), sizes.x, "inputDropout")?;
+    check_slot(drops.input.as_ref(), drops.input_kind, sizes.x, "inputDropout", true)?;
     check_drop_connect(drops.drop_connect.as_ref(), sizes.w)?;
     check_saved(act, drops, lens)?;
-    check_spec(drops.output.as_ref(), sizes.y, "outputDropout")
+    check_slot(drops.output.as_ref(), drops.output_kind, sizes.y, "outputDropout", false)
 }
 
 /// The saved tensor the derivative reads, of those given (the first that [`check_saved`] allows).

@@ -73,7 +73,7 @@ pub struct ForwardPlan {
     b_src: Source,
 }
 
-// SAFETY: a forward plan's sources are Plain, Zero, Scale, Dropout or Alpha (never Gradient, the
+// SAFETY: a forward plan's sources are Plain, Zero, Scale, Dropout, Alpha or Gauss (never Gradient, the
 // only variant holding a pointer): plain values and function pointers, usable from any thread.
 unsafe impl Send for ForwardPlan {}
 

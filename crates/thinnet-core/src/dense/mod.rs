@@ -15,6 +15,11 @@
 //! are bit for bit the family's alpha dropout of x, an output one's y values its alpha dropout of
 //! act(z); backward, both act as dropout with scale a (kept: times a, dropped: 0).
 //!
+//! The input dropout may also be Gaussian dropout or Gaussian noise ([`DropoutKind::GaussianDropout`],
+//! [`DropoutKind::GaussianNoise`]): x is packed through the family's Gaussian kernel on the normals
+//! of x's layout, so the packed x equals the family's op on x bit for bit. The output slot refuses
+//! them (a float per element in the store's epilogue, not worth it).
+//!
 //! Files: `activation.rs` (activations and derivatives), `check.rs` (argument checks and
 //! dropout plans), `forward.rs`, `backward.rs`.
 
@@ -29,6 +34,8 @@ mod reference;
 mod tests;
 #[cfg(test)]
 mod tests_alpha;
+#[cfg(test)]
+mod tests_gauss;
 
 pub use activation::{Activation, Needs};
 pub use backward::{dense_backward, BackwardPlan, Grads, Saved};
@@ -71,6 +78,22 @@ pub enum DropoutKind {
     /// Alpha dropout: kept elements fround(fround(v * a) + b), dropped ones d, (a, b, d) =
     /// `alpha_constants(p)`; the spec's mode is ignored. p = 0 copies, p = 1 writes +0.
     Alpha,
+    /// Gaussian dropout (docs/DROPOUT-FAMILY.md section 4), input slot only: x times
+    /// fround(1 + fround(sigma * z)), sigma = fround(sqrt(p / (1 - p))), z the contract's normal
+    /// at the spec's (seed, stream, offset + memory index); p in [0, 1), p = 0 copies; mode
+    /// ignored. Backward, dx gets the same factor, in a pass over dx after its GEMM.
+    GaussianDropout,
+    /// Gaussian noise (section 5), input slot only: x + fround(sigma * z), sigma = fround(stddev)
+    /// where the spec's `mask.p` holds the stddev (finite, >= 0; sigma = 0 copies); mode ignored.
+    /// Backward, dx is the plain gradient.
+    GaussianNoise,
+}
+
+impl DropoutKind {
+    /// Whether the kind draws normals (the Gaussian members), which only the input slot takes.
+    pub fn is_gaussian(self) -> bool {
+        matches!(self, DropoutKind::GaussianDropout | DropoutKind::GaussianNoise)
+    }
 }
 
 /// The dropouts of a dense layer call; `None` (or p = 0) means none, at no cost.

@@ -5,7 +5,7 @@
 
 use crate::dense::activation::{SELU_LAMBDA, SELU_LAMBDA_ALPHA};
 use crate::dense::{Activation, DenseDropouts, DenseShape, DropConnect, DropoutKind};
-use crate::family::alpha_constants;
+use crate::family::{alpha_constants, normal};
 use crate::philox::{draw, key_of_seed};
 use crate::spec::DropoutSpec;
 
@@ -48,8 +48,32 @@ pub(crate) fn transformed(spec: Option<&DropoutSpec>, kind: DropoutKind, v: &[f3
                 })
                 .collect()
         }
+        (Some(s), DropoutKind::GaussianDropout | DropoutKind::GaussianNoise) => {
+            v.iter().enumerate().map(|(j, &x)| gaussian(s, kind, j, x)).collect()
+        }
         (Some(_), DropoutKind::Alpha) | (None, _) => v.to_vec(),
         (spec, DropoutKind::Dropout) => dropped(spec, v),
+    }
+}
+
+/// Element j of a Gaussian input member by docs/DROPOUT-FAMILY.md sections 4 and 5, in f32 from
+/// the contract's normal: Gaussian dropout x * fround(1 + fround(sigma * z)) (p = 0 copies),
+/// Gaussian noise x + fround(sigma * z) (sigma = fround(stddev); 0 copies).
+pub(crate) fn gaussian(s: &DropoutSpec, kind: DropoutKind, j: usize, x: f32) -> f32 {
+    let z = normal(key_of_seed(s.mask.seed), s.mask.stream, s.mask.offset + j as u64);
+    let p = s.mask.p;
+    if kind == DropoutKind::GaussianDropout {
+        if p == 0.0 {
+            return x;
+        }
+        let sigma = (p / (1.0 - p)).sqrt() as f32;
+        x * (1.0 + sigma * z)
+    } else {
+        let sigma = p as f32;
+        if sigma == 0.0 {
+            return x;
+        }
+        x + sigma * z
     }
 }
 
@@ -58,10 +82,13 @@ pub(crate) fn transformed(spec: Option<&DropoutSpec>, kind: DropoutKind, v: &[f3
 pub(crate) fn gradient_factor(spec: Option<&DropoutSpec>, kind: DropoutKind, j: usize) -> f32 {
     match spec {
         None => 1.0,
+        // Gaussian dropout's noise factor (the member applied to 1); Gaussian noise's is 1.
+        Some(s) if kind == DropoutKind::GaussianDropout => gaussian(s, kind, j, 1.0),
+        Some(_) if kind == DropoutKind::GaussianNoise => 1.0,
         Some(s) if !keep(s, j) => 0.0,
         Some(s) => match kind {
-            DropoutKind::Dropout => s.scale(),
             DropoutKind::Alpha => alpha_constants(s.mask.p).a,
+            DropoutKind::Dropout | DropoutKind::GaussianDropout | DropoutKind::GaussianNoise => s.scale(),
         },
     }
 }
@@ -220,7 +247,8 @@ pub(crate) fn forward(l: &Layer) -> Forward {
             a[i] = act64(l.act, s);
             y[i] = match (l.drop.output.as_ref(), l.drop.output_kind) {
                 (None, _) => a[i],
-                (Some(spec), DropoutKind::Dropout) => {
+                // The output slot refuses the Gaussian kinds; they never reach here.
+                (Some(spec), DropoutKind::Dropout | DropoutKind::GaussianDropout | DropoutKind::GaussianNoise) => {
                     if keep(spec, i) {
                         a[i] * f64::from(spec.scale())
                     } else {
@@ -348,8 +376,9 @@ pub(crate) fn backward_each(
                 s += dz[r * units + u] * f64::from(wd[i * units + u]);
                 m += dz_mag(r * units + u) * f64::from(wd[i * units + u]).abs();
             }
+            // Gaussian dropout's factor may be negative: the magnitude takes its size.
             let k = in_keep(r * inputs + i);
-            each(Grad::Dx, r * inputs + i, s * k, m * k);
+            each(Grad::Dx, r * inputs + i, s * k, m * k.abs());
         }
     }
     for i in 0..inputs {

@@ -21,7 +21,8 @@
 
 use crate::dense::activation::{multiply_by_derivative, Activation, SavedKind};
 use crate::family::Affine;
-use crate::kernel::{AlphaFn, ApplyFn, Draws};
+use crate::family::GaussOp;
+use crate::kernel::{AlphaFn, ApplyFn, Draws, GaussFn};
 
 /// A read-only strided view: element (i, j) at ptr + i * rs + j * cs.
 #[derive(Clone, Copy, Debug)]
@@ -71,6 +72,17 @@ pub(crate) struct RunAlpha {
     pub t: Affine,
 }
 
+/// Gaussian dropout or noise of a run (docs/DROPOUT-FAMILY.md sections 4 and 5): the ISA's
+/// Gaussian kernel on normals `offset` + memory offset, so the values equal the family's `noise`
+/// with `NoiseKind::GaussianDropout` or `GaussianNoise` bit for bit.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RunGauss {
+    pub gauss: GaussFn,
+    pub draws: Draws,
+    pub offset: u64,
+    pub op: GaussOp,
+}
+
 /// The gradient of the layer's pre-activation, made from dy as it is packed:
 /// dz = dropout_out(dy) * act'(saved), `saved` having dy's layout.
 #[derive(Clone, Copy, Debug)]
@@ -97,6 +109,8 @@ pub(crate) enum Source {
     Dropout(RunDropout),
     /// Alpha dropout with the contract's mask.
     Alpha(RunAlpha),
+    /// Gaussian dropout or noise on the contract's normals.
+    Gauss(RunGauss),
     /// The backward pass's dz from dy.
     Gradient(Gradient),
 }
@@ -121,6 +135,7 @@ impl Source {
                 }
                 Source::Dropout(d) => d.run(src, at, n, out),
                 Source::Alpha(r) => (r.alpha)(src, out, n, r.offset + at as u64, r.draws, r.t),
+                Source::Gauss(r) => (r.gauss)(src, out, n, r.offset + at as u64, r.draws, r.op),
                 Source::Gradient(g) => {
                     match g.dropout {
                         Some(d) => d.run(src, at, n, out),
