@@ -79,7 +79,7 @@ fn main() {
             let mut drop_case = || dropout_with(&x, &mut y, &spec(), exec).unwrap();
             let mut mask_case = || dropout_mask_with(&mut bits, n, &spec().mask, exec).unwrap();
             let t = best_times(rounds, secs, &mut [&mut copy_case, &mut drop_case, &mut mask_case]);
-            let used = threads.min(n >> 17).max(1);
+            let used = threads.min(n >> 15).max(1);
             println!(
                 "{:>9} {:>8} {:>12.0} {:>12.0} {:>10.2} {:>12.2} {:>10.2}",
                 n,

@@ -4,8 +4,14 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Below this many elements per thread, waking a second thread costs more than it saves.
-pub(crate) const MIN_PER_THREAD: usize = 1 << 17;
+/// Below this many elements per thread, handing work to a second thread costs more than it
+/// saves (a dropout chunk of 2^15 elements takes about 6 us on one AVX-512 core; posting to a
+/// spinning worker well under 1 us).
+pub(crate) const MIN_PER_THREAD: usize = 1 << 15;
+
+/// Smallest chunk `for_chunks` hands out: large enough that taking one (an atomic increment)
+/// and the kernel's own start-up are noise.
+const MIN_CHUNK: usize = 1 << 13;
 
 // 0 = use every core.
 static MAX_THREADS: AtomicUsize = AtomicUsize::new(0);
@@ -42,7 +48,10 @@ fn cores() -> usize {
 }
 
 /// Calls `work(start, len)` over disjoint chunks covering 0..n, each start a multiple of `align`,
-/// on up to `threads` threads of `run_tasks` (the calling thread takes the first chunk).
+/// on up to `threads` threads of `run_tasks`. Chunks are several times smaller than a thread's
+/// share and handed out in order from one counter, so a thread that starts late (a parked worker
+/// still waking up) takes fewer of them and nobody waits for it. Callers' results never depend on
+/// which thread ran a chunk.
 pub(crate) fn for_chunks<F>(n: usize, align: usize, threads: usize, work: F)
 where
     F: Fn(usize, usize) + Sync,
@@ -52,11 +61,16 @@ where
         work(0, n);
         return;
     }
-    let per_thread = (n / threads + align - 1) / align * align;
-    let chunks = (n + per_thread - 1) / per_thread;
-    run_tasks(chunks, |chunk| {
-        let start = chunk * per_thread;
-        work(start, per_thread.min(n - start));
+    let chunk = ((n / (4 * threads)).max(MIN_CHUNK) + align - 1) / align * align;
+    let chunks = (n + chunk - 1) / chunk;
+    let next = AtomicUsize::new(0);
+    run_tasks(threads, |_| loop {
+        let c = next.fetch_add(1, Ordering::Relaxed);
+        if c >= chunks {
+            break;
+        }
+        let start = c * chunk;
+        work(start, chunk.min(n - start));
     });
 }
 
@@ -83,39 +97,62 @@ where
     }
 }
 
-/// Threads kept parked between calls. Spawning and joining a thread costs about 40 us here,
-/// waking a parked one about 7: that is the difference between a batch-1 layer (about 150 us)
-/// gaining or losing from a second thread.
+/// Threads kept between calls. A worker spins for a short while after each task, so the next call
+/// of a loop (a training step's layers, a benchmark) hands it work in well under a microsecond;
+/// after that it parks on a condition variable, and waking a parked one costs several
+/// microseconds, during which the calling thread does not wait: it runs any task no worker has
+/// claimed yet itself.
 #[cfg(not(target_arch = "wasm32"))]
 mod pool {
     use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+    use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
     use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+    use std::time::{Duration, Instant};
 
-    /// A call's closure, its lifetime erased: `run` waits for every task before returning, so
-    /// the closure outlives each use.
+    /// How long an idle worker spins before it parks: OpenMP runtimes and onnxruntime's pool
+    /// spin for the same reason, much longer; this keeps the cost of an idle library small.
+    const SPIN: Duration = Duration::from_micros(200);
+
+    /// A task's state: posted to a worker, claimed by it, taken back by the caller, or done.
+    const POSTED: u8 = 0;
+    const CLAIMED: u8 = 1;
+    const STOLEN: u8 = 2;
+    const DONE: u8 = 3;
+
+    /// A call's closure, its lifetime erased: `run` waits for every claimed task before
+    /// returning and a worker calls it only after claiming its task, so each use is in time.
     #[derive(Clone, Copy)]
     struct WorkPtr(*const (dyn Fn(usize) + Sync));
-    // SAFETY: the closure is Sync, and `run` keeps it alive until every worker is done with it.
+    // SAFETY: the closure is Sync; see the type's comment for its lifetime.
     unsafe impl Send for WorkPtr {}
+    // SAFETY: as above: sharing the pointer only lets threads call a Sync closure.
+    unsafe impl Sync for WorkPtr {}
 
-    struct Job {
+    /// What one `run` shares with the workers it posts to.
+    struct Call {
         work: WorkPtr,
-        task: usize,
-        latch: Arc<Latch>,
-    }
-
-    /// Counts the tasks still running and whether any panicked.
-    struct Latch {
-        state: Mutex<(usize, bool)>,
+        /// State of tasks 1..=len (task 0 is the caller's own).
+        tasks: Vec<AtomicU8>,
+        panicked: AtomicBool,
+        /// Set by the caller before it parks waiting for a claimed task.
+        waiting: AtomicBool,
+        lock: Mutex<()>,
         done: Condvar,
     }
 
-    struct Worker {
-        job: Mutex<Option<Job>>,
-        wake: Condvar,
+    struct Slot {
+        job: Option<(Arc<Call>, usize)>,
+        parked: bool,
     }
 
-    /// Parked workers, free for the next call (concurrent calls each take their own).
+    struct Worker {
+        slot: Mutex<Slot>,
+        wake: Condvar,
+        /// A job is in the slot: what a spinning worker watches.
+        posted: AtomicBool,
+    }
+
+    /// Idle workers, free for the next call (concurrent calls each take their own).
     static IDLE: Mutex<Vec<Arc<Worker>>> = Mutex::new(Vec::new());
 
     /// Locks, ignoring poisoning: every critical section here leaves its data consistent.
@@ -123,24 +160,52 @@ mod pool {
         m.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Spins until `ready()` or SPIN has passed; says which.
+    fn spin_until(ready: impl Fn() -> bool) -> bool {
+        let start = Instant::now();
+        loop {
+            for _ in 0..64 {
+                if ready() {
+                    return true;
+                }
+                std::hint::spin_loop();
+            }
+            if start.elapsed() > SPIN {
+                return ready();
+            }
+        }
+    }
+
     fn worker_loop(me: Arc<Worker>) {
         loop {
-            let job = {
-                let mut slot = lock(&me.job);
+            spin_until(|| me.posted.load(Ordering::Acquire));
+            let (call, task) = {
+                let mut slot = lock(&me.slot);
                 loop {
-                    if let Some(job) = slot.take() {
+                    if let Some(job) = slot.job.take() {
+                        me.posted.store(false, Ordering::Relaxed);
                         break job;
                     }
+                    slot.parked = true;
                     slot = me.wake.wait(slot).unwrap_or_else(|e| e.into_inner());
+                    slot.parked = false;
                 }
             };
-            // SAFETY: `run` keeps the closure alive until this job counts down the latch.
-            let result = catch_unwind(AssertUnwindSafe(|| unsafe { (*job.work.0)(job.task) }));
-            let mut state = lock(&job.latch.state);
-            state.0 -= 1;
-            state.1 |= result.is_err();
-            if state.0 == 0 {
-                job.latch.done.notify_all();
+            let state = &call.tasks[task - 1];
+            if state.compare_exchange(POSTED, CLAIMED, Ordering::Acquire, Ordering::Relaxed).is_err() {
+                continue; // the caller ran it already
+            }
+            // SAFETY: the task is claimed, so `run` waits for it before the closure can go.
+            let result = catch_unwind(AssertUnwindSafe(|| unsafe { (*call.work.0)(task) }));
+            if result.is_err() {
+                call.panicked.store(true, Ordering::Relaxed);
+            }
+            state.store(DONE, Ordering::SeqCst);
+            // SeqCst pairs with the caller's store of `waiting` and load of the state: one of
+            // the two sees the other, so a parked caller is always woken.
+            if call.waiting.load(Ordering::SeqCst) {
+                let _guard = lock(&call.lock);
+                call.done.notify_all();
             }
         }
     }
@@ -153,9 +218,13 @@ mod pool {
             idle.split_off(keep)
         };
         while workers.len() < n {
-            let worker = Arc::new(Worker { job: Mutex::new(None), wake: Condvar::new() });
+            let worker = Arc::new(Worker {
+                slot: Mutex::new(Slot { job: None, parked: false }),
+                wake: Condvar::new(),
+                posted: AtomicBool::new(false),
+            });
             let me = worker.clone();
-            match std::thread::Builder::new().name("thinnet-gemm".into()).spawn(move || worker_loop(me)) {
+            match std::thread::Builder::new().name("thinnet-pool".into()).spawn(move || worker_loop(me)) {
                 Ok(_) => workers.push(worker),
                 Err(_) => break,
             }
@@ -163,39 +232,69 @@ mod pool {
         workers
     }
 
+    fn post(worker: &Worker, call: &Arc<Call>, task: usize) {
+        let mut slot = lock(&worker.slot);
+        // A job still in the slot was taken back by its caller (STOLEN): replacing it is fine.
+        slot.job = Some((call.clone(), task));
+        worker.posted.store(true, Ordering::Release);
+        if slot.parked {
+            worker.wake.notify_one();
+        }
+    }
+
     pub(super) fn run<F: Fn(usize) + Sync>(tasks: usize, work: &F) {
         let workers = take_workers(tasks - 1);
-        let latch = Arc::new(Latch { state: Mutex::new((workers.len(), false)), done: Condvar::new() });
         let work_dyn: &(dyn Fn(usize) + Sync) = work;
         // SAFETY: only the trait object's lifetime bound changes (same fat pointer); this
-        // function waits on the latch, below, before `work` can go out of scope.
+        // function waits for every task a worker claimed, below, before `work` can go out of
+        // scope, and an unclaimed task is never run by a worker.
         let ptr = WorkPtr(unsafe {
             std::mem::transmute::<*const (dyn Fn(usize) + Sync + '_), *const (dyn Fn(usize) + Sync + 'static)>(work_dyn)
         });
+        let call = Arc::new(Call {
+            work: ptr,
+            tasks: (0..workers.len()).map(|_| AtomicU8::new(POSTED)).collect(),
+            panicked: AtomicBool::new(false),
+            waiting: AtomicBool::new(false),
+            lock: Mutex::new(()),
+            done: Condvar::new(),
+        });
         for (i, worker) in workers.iter().enumerate() {
-            *lock(&worker.job) = Some(Job { work: ptr, task: i + 1, latch: latch.clone() });
-            worker.wake.notify_one();
+            post(worker, &call, i + 1);
         }
-        // Task 0, and any task that got no worker, here; panics held until the workers finish.
+        // Task 0, tasks that got no worker, and posted tasks no worker has claimed yet, here;
+        // panics held until every claimed task has finished.
         let mut own = catch_unwind(AssertUnwindSafe(|| work(0)));
-        for task in workers.len() + 1..tasks {
+        let mut run_here = |task: usize| {
             let result = catch_unwind(AssertUnwindSafe(|| work(task)));
             if own.is_ok() {
                 own = result;
             }
-        }
-        let worker_panicked = {
-            let mut state = lock(&latch.state);
-            while state.0 > 0 {
-                state = latch.done.wait(state).unwrap_or_else(|e| e.into_inner());
-            }
-            state.1
         };
+        for task in workers.len() + 1..tasks {
+            run_here(task);
+        }
+        for (i, state) in call.tasks.iter().enumerate() {
+            if state.compare_exchange(POSTED, STOLEN, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+                run_here(i + 1);
+            }
+        }
+        for state in call.tasks.iter() {
+            let finished = || matches!(state.load(Ordering::Acquire), DONE | STOLEN);
+            if spin_until(finished) {
+                continue;
+            }
+            let mut guard = lock(&call.lock);
+            call.waiting.store(true, Ordering::SeqCst);
+            while !matches!(state.load(Ordering::SeqCst), DONE | STOLEN) {
+                guard = call.done.wait(guard).unwrap_or_else(|e| e.into_inner());
+            }
+        }
         lock(&IDLE).extend(workers);
         if let Err(payload) = own {
             resume_unwind(payload);
         }
-        if worker_panicked {
+        if call.panicked.load(Ordering::Relaxed) {
             panic!("a thinnet worker thread panicked");
         }
     }
@@ -224,6 +323,41 @@ mod tests {
         let seen = Mutex::new(0);
         run_tasks(3, |_| *seen.lock().unwrap() += 1);
         assert_eq!(seen.into_inner().unwrap(), 3);
+    }
+
+    #[test]
+    fn tasks_run_once_whether_workers_spin_park_or_are_overtaken() {
+        use std::sync::atomic::AtomicUsize;
+        if std::env::var("THINNET_TEST_SINGLE_THREAD").map_or(false, |v| v == "1") {
+            return;
+        }
+        let check = |round: usize| {
+            let seen: Vec<AtomicUsize> = (0..3).map(|_| AtomicUsize::new(0)).collect();
+            let local = [round; 16]; // borrowed by the closure: must outlive every use
+            run_tasks(3, |t| {
+                seen[t].fetch_add(local[t], Ordering::Relaxed);
+                if round % 3 == t {
+                    // One task slow: the others' threads finish first and wait, or steal.
+                    std::thread::sleep(std::time::Duration::from_micros(50));
+                }
+            });
+            for (t, count) in seen.iter().enumerate() {
+                assert_eq!(count.load(Ordering::Relaxed), round, "round {} task {}", round, t);
+            }
+        };
+        for round in 1..300 {
+            if round % 60 == 0 {
+                // Long enough for every worker to stop spinning and park.
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            check(round);
+        }
+        // Concurrent callers each get their own workers.
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                s.spawn(|| (1..100).for_each(check));
+            }
+        });
     }
 
     #[test]
