@@ -72,12 +72,13 @@ unsafe fn kernel(t: &Tile) {
                 }
             }
         }
-        // A single valid row (batch-1 inference) gets a one-row loop instead of 14 rows of which
-        // 13 are padding; each element is the same FMA chain either way.
-        if t.m == 1 {
-            accumulate::<1>(t, &mut acc);
-        } else {
-            accumulate::<MR>(t, &mut acc);
+        // A partial panel runs only its valid rows: a batch of 128 is nine full panels of 14
+        // and one of 2, which with all 14 rows cost a tenth of the call in padding (and batch-1
+        // inference 13 rows of 14). Each element is the same FMA chain either way.
+        match t.m {
+            MR => accumulate::<MR>(t, &mut acc),
+            1 => accumulate::<1>(t, &mut acc),
+            m => acc = partial_panel(m, t, acc),
         }
         if full && t.finish.is_none() {
             for (i, row) in acc.iter().enumerate() {
@@ -100,6 +101,36 @@ unsafe fn kernel(t: &Tile) {
             }
         }
     }
+}
+
+/// [`accumulate`] over the m < MR valid rows of a partial panel, out of line (fourteen inlined
+/// copies in [`kernel`] made LLVM keep the full panel's accumulators in memory) and by value (a
+/// reference to them would do the same).
+///
+/// # Safety
+/// As [`kernel`].
+#[target_feature(enable = "avx512f")]
+#[inline(never)]
+unsafe fn partial_panel(m: usize, t: &Tile, mut acc: [[__m512; 2]; MR]) -> [[__m512; 2]; MR] {
+    let acc_ref = &mut acc;
+    // SAFETY: the caller's guarantees, passed on.
+    unsafe {
+        match m {
+            2 => accumulate::<2>(t, acc_ref),
+            3 => accumulate::<3>(t, acc_ref),
+            4 => accumulate::<4>(t, acc_ref),
+            5 => accumulate::<5>(t, acc_ref),
+            6 => accumulate::<6>(t, acc_ref),
+            7 => accumulate::<7>(t, acc_ref),
+            8 => accumulate::<8>(t, acc_ref),
+            9 => accumulate::<9>(t, acc_ref),
+            10 => accumulate::<10>(t, acc_ref),
+            11 => accumulate::<11>(t, acc_ref),
+            12 => accumulate::<12>(t, acc_ref),
+            _ => accumulate::<13>(t, acc_ref),
+        }
+    }
+    acc
 }
 
 /// acc[i] += a[k][i] * b[k] for k = 0..kc, rows 0..ROWS.
