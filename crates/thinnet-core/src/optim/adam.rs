@@ -3,6 +3,7 @@
 
 use super::{canonicalize, check_len, check_range, flush_subnormal, has_nan, SendPtr, ALIGN, BLOCK};
 use crate::error::Error;
+use crate::isa::active_isa;
 use crate::parallel::{for_chunks, max_threads};
 
 /// The factors of one Adam step, all float32 as the kernel uses them.
@@ -138,15 +139,24 @@ pub fn adam_step_with(
         // elements (checked above) and are borrowed for the whole call; g is only read.
         let (w, g, m, v) =
             unsafe { (wp.range(start, len), gp.range_ref(start, len), mp.range(start, len), vp.range(start, len)) };
-        let blocks = w.chunks_mut(BLOCK).zip(g.chunks(BLOCK)).zip(m.chunks_mut(BLOCK)).zip(v.chunks_mut(BLOCK));
-        for (((w, g), m), v) in blocks {
-            adam_chunk(w, g, m, v, &p);
-            if has_nan(w) {
-                canonicalize(&mut [w, m, v]);
-            }
-        }
+        adam_range(active_isa(), w, g, m, v, &p);
     });
     Ok(())
+}
+
+widened!(fn adam_range(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], p: &AdamParams) = adam_blocks);
+
+/// The step over one thread's range, a block at a time (so a NaN is found while the block is
+/// in cache).
+#[inline(always)]
+fn adam_blocks(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], p: &AdamParams) {
+    let blocks = w.chunks_mut(BLOCK).zip(g.chunks(BLOCK)).zip(m.chunks_mut(BLOCK)).zip(v.chunks_mut(BLOCK));
+    for (((w, g), m), v) in blocks {
+        adam_chunk(w, g, m, v, p);
+        if has_nan(w) {
+            canonicalize(&mut [w, m, v]);
+        }
+    }
 }
 
 fn check_adam(p: &AdamParams) -> Result<(), Error> {
@@ -179,6 +189,7 @@ fn check_adam(p: &AdamParams) -> Result<(), Error> {
 
 /// The step over one chunk. The weight-decay branch is hoisted so that each loop body is
 /// straight-line code the compiler vectorises.
+#[inline(always)]
 fn adam_chunk(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], p: &AdamParams) {
     let wd = p.weight_decay;
     let it = w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut());

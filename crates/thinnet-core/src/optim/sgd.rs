@@ -2,6 +2,7 @@
 
 use super::{canonicalize, check_len, check_range, flush_subnormal, nan_probe, saw_nan, SendPtr, ALIGN, BLOCK};
 use crate::error::Error;
+use crate::isa::active_isa;
 use crate::parallel::{for_chunks, max_threads};
 
 /// The hyper-parameters of one SGD step, all float32 as the kernel uses them.
@@ -63,22 +64,9 @@ pub fn sgd_step_with(
         // elements (checked above) and are borrowed for the whole call; g is only read.
         let (w, g) = unsafe { (wp.range(start, len), gp.range_ref(start, len)) };
         match vp {
-            Some(vp) => {
-                // SAFETY: as above, for velocity.
-                let v = unsafe { vp.range(start, len) };
-                for ((w, g), v) in w.chunks_mut(BLOCK).zip(g.chunks(BLOCK)).zip(v.chunks_mut(BLOCK)) {
-                    if sgd_momentum(w, g, v, &p) {
-                        canonicalize(&mut [w, v]);
-                    }
-                }
-            }
-            None => {
-                for (w, g) in w.chunks_mut(BLOCK).zip(g.chunks(BLOCK)) {
-                    if sgd_plain(w, g, &p) {
-                        canonicalize(&mut [w]);
-                    }
-                }
-            }
+            // SAFETY: as above, for velocity.
+            Some(vp) => sgd_momentum_range(active_isa(), w, g, unsafe { vp.range(start, len) }, &p),
+            None => sgd_plain_range(active_isa(), w, g, &p),
         }
     });
     Ok(())
@@ -100,7 +88,31 @@ fn check_sgd(p: &SgdParams, has_velocity: bool) -> Result<(), Error> {
     Ok(())
 }
 
+widened!(fn sgd_plain_range(w: &mut [f32], g: &[f32], p: &SgdParams) = sgd_plain_blocks);
+widened!(fn sgd_momentum_range(w: &mut [f32], g: &[f32], v: &mut [f32], p: &SgdParams) = sgd_momentum_blocks);
+
+/// The plain step over one thread's range, a block at a time.
+#[inline(always)]
+fn sgd_plain_blocks(w: &mut [f32], g: &[f32], p: &SgdParams) {
+    for (w, g) in w.chunks_mut(BLOCK).zip(g.chunks(BLOCK)) {
+        if sgd_plain(w, g, p) {
+            canonicalize(&mut [w]);
+        }
+    }
+}
+
+/// The momentum step over one thread's range, a block at a time.
+#[inline(always)]
+fn sgd_momentum_blocks(w: &mut [f32], g: &[f32], v: &mut [f32], p: &SgdParams) {
+    for ((w, g), v) in w.chunks_mut(BLOCK).zip(g.chunks(BLOCK)).zip(v.chunks_mut(BLOCK)) {
+        if sgd_momentum(w, g, v, p) {
+            canonicalize(&mut [w, v]);
+        }
+    }
+}
+
 /// d = g1. Returns whether a new w is NaN.
+#[inline(always)]
 fn sgd_plain(w: &mut [f32], g: &[f32], p: &SgdParams) -> bool {
     let (lr, wd) = (p.lr, p.weight_decay);
     let mut nan = 0u32;
@@ -121,6 +133,7 @@ fn sgd_plain(w: &mut [f32], g: &[f32], p: &SgdParams) -> bool {
 
 /// With a velocity: the decay and Nesterov branches are hoisted out of the loop so that each
 /// loop body is straight-line code the compiler vectorises. Returns whether a new w is NaN.
+#[inline(always)]
 fn sgd_momentum(w: &mut [f32], g: &[f32], v: &mut [f32], p: &SgdParams) -> bool {
     let (lr, mu, wd) = (p.lr, p.momentum, p.weight_decay);
     let mut nan = 0u32;

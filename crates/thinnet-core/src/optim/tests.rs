@@ -299,6 +299,43 @@ fn adam_matches_the_scalar_oracle_bit_for_bit() {
     }
 }
 
+/// The loops compiled for each ISA this CPU has (`widened!`), not just the active one.
+#[test]
+fn every_isa_width_of_the_steps_matches_the_oracles() {
+    let isas: Vec<crate::isa::Isa> = crate::isa::ALL_ISAS.iter().copied().filter(|i| i.is_available()).collect();
+    for &isa in isas.iter() {
+        for n in (0..=300).chain([1000, 4099].iter().copied()) {
+            let (w0, g, m0, v0) = (data(n, 4), data(n, 5), data(n, 6), positive(n, 7));
+            for p in adam_sets() {
+                let (mut w, mut m, mut v) = (w0.clone(), m0.clone(), v0.clone());
+                adam::adam_range(isa, &mut w, &g, &mut m, &mut v, &p);
+                let (mut rw, mut rm, mut rv) = (w0.clone(), m0.clone(), v0.clone());
+                scalar_adam(&mut rw, &g, &mut rm, &mut rv, &p);
+                assert_eq!(
+                    (bits(&w), bits(&m), bits(&v)),
+                    (bits(&rw), bits(&rm), bits(&rv)),
+                    "{:?} n {} {:?}",
+                    isa,
+                    n,
+                    p
+                );
+            }
+            for p in sgd_sets() {
+                let (mut w, mut v) = (data(n, 1), data(n, 3));
+                let (mut rw, mut rv) = (w.clone(), v.clone());
+                if p.momentum > 0.0 {
+                    sgd::sgd_momentum_range(isa, &mut w, &g, &mut v, &p);
+                    scalar_sgd(&mut rw, &g, Some(&mut rv), &p);
+                } else {
+                    sgd::sgd_plain_range(isa, &mut w, &g, &p);
+                    scalar_sgd(&mut rw, &g, None, &p);
+                }
+                assert_eq!((bits(&w), bits(&v)), (bits(&rw), bits(&rv)), "{:?} n {} {:?}", isa, n, p);
+            }
+        }
+    }
+}
+
 /// Matrix shapes: every small one, and large ones that split across 2 and 3 tasks.
 fn shapes() -> Vec<(usize, usize)> {
     let mut v = Vec::new();
