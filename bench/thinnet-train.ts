@@ -54,10 +54,11 @@ export async function thinnetTrainers(): Promise<Trainer[]> {
       console.warn(`!! thinnet ${backend} backend not available, not measured: ${(error as Error).message}`)
       continue
     }
-    const batches = backend === 'native' ? 40 : 8
+    const batches = backend === 'native' ? 200 : 8
     trainers.push({
       label: `thinnet ${backend} (${tn.isa}, ${tn.maxThreads} thread${tn.maxThreads === 1 ? '' : 's'})`,
       batches,
+      gemmBound: backend === 'native',
       examplesPerSecond: () => throughput(backend, batches),
     })
   }

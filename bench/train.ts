@@ -6,7 +6,7 @@
  * seed: throughput does not depend on the values.
  */
 
-import { printTable } from './harness.js'
+import { printTable, time, tryLoad } from './harness.js'
 import { describeDisturbance, startDisturbanceMeter } from './peers/disturbance.js'
 import { thinnetTrainers } from './thinnet-train.js'
 
@@ -19,6 +19,35 @@ export interface Trainer {
   batches: number
   /** Trains and returns examples per second. */
   examplesPerSecond(): Promise<number>
+  /** Set on native rows: their rate is also shown as a fraction of the native GEMM bound. */
+  gemmBound?: boolean
+}
+
+/** Layer sizes of the MLP: [inputs, hidden..., classes]. */
+const LAYERS = [784, 1024, 1024, 10]
+/**
+ * Floating-point operations per training example: per weight, 2 in the forward pass and 4 in the
+ * backward pass (dX and dW): 11.2 MFLOP for 784-1024-1024-10. Biases, activations, dropout, loss
+ * and the optimizer are left out: the bound is what the GEMMs alone would allow.
+ */
+const FLOP_PER_EXAMPLE = 6 * LAYERS.slice(1).reduce((sum, units, i) => sum + LAYERS[i] * units, 0)
+
+/**
+ * The GEMM bound of native training, measured in this run: examples/s if all of an example's
+ * FLOPs ran at the speed of thinnet's plain native GEMM on the hidden layer's shape (128, 1024,
+ * 1024) with every thread. Undefined when the native backend does not load.
+ */
+async function nativeGemmBound(): Promise<{ gflops: number; examplesPerSecond: number } | undefined> {
+  const tn = await tryLoad('native')
+  if (!tn) return undefined
+  const [m, k, n] = [128, 1024, 1024]
+  const x = Float32Array.from({ length: m * k }, (_, i) => ((i * 7) % 13) / 13 - 0.5)
+  const w = Float32Array.from({ length: k * n }, (_, i) => ((i * 5) % 11) / 11 - 0.5)
+  const out = new Float32Array(m * n)
+  let best = Infinity
+  for (let round = 0; round < 5; round++) best = Math.min(best, time(() => tn.gemm(x, w, { m, k, n, out }), 0.3).mean)
+  const gflops = (2 * m * k * n) / best / 1e9
+  return { gflops, examplesPerSecond: (gflops * 1e9) / FLOP_PER_EXAMPLE }
 }
 
 /**
@@ -53,18 +82,27 @@ export async function benchTrain(extra: Trainer[] = []): Promise<void> {
       results.push({ trainer, note: `failed: ${(error as Error).message}` })
     }
   }
+  const bound = await nativeGemmBound()
   const base = results.find((r) => r.trainer.baseline)?.rate
   console.log(
     '\ntraining MLP 784-1024-1024-10, dropout 0.2 / 0.5 / 0.5, relu, softmax cross-entropy, Adam, batch 128,' +
       ' synthetic data; examples per second over the batches shown, after one warm-up batch\n',
   )
+  if (bound) {
+    console.log(
+      `GEMM bound (native): ${(FLOP_PER_EXAMPLE / 1e6).toFixed(1)} MFLOP per example at thinnet's plain native GEMM` +
+        ` (128, 1024, 1024, every thread) of ${bound.gflops.toFixed(1)} GFLOP/s measured now:` +
+        ` ${bound.examplesPerSecond.toFixed(0)} examples/s\n`,
+    )
+  }
   printTable(
-    ['trainer', 'batches', 'examples / s', '× tfjs-layers wasm'],
+    ['trainer', 'batches', 'examples / s', '× tfjs-layers wasm', 'of the GEMM bound'],
     results.map(({ trainer, rate, note }) => [
       trainer.label,
       `${trainer.batches}`,
       rate === undefined ? (note ?? '–') : rate.toFixed(1),
       rate === undefined || base === undefined ? '–' : `${(rate / base).toFixed(2)}×`,
+      rate === undefined || !bound || !trainer.gemmBound ? '–' : `${((100 * rate) / bound.examplesPerSecond).toFixed(0)}%`,
     ]),
   )
   const disturbance = describeDisturbance(otherLoad())
