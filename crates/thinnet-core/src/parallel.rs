@@ -27,13 +27,20 @@ pub fn set_max_threads(n: usize) {
 /// The cap in force: the value set, or the machine's parallelism (1 on wasm32, which has no
 /// threads here).
 pub fn max_threads() -> usize {
-    if cfg!(target_arch = "wasm32") {
+    if cfg!(target_arch = "wasm32") || single_threaded_test_run() {
         return 1;
     }
     match MAX_THREADS.load(Ordering::Relaxed) {
         0 => cores(),
         n => n,
     }
+}
+
+/// Whether this is a `cargo test` run under THINNET_TEST_SINGLE_THREAD=1: the emulated runs
+/// (qemu-user 7.2 hangs on thread creation), where calls that would split across the default
+/// thread count must stay on the calling thread. Always false outside the crate's own tests.
+fn single_threaded_test_run() -> bool {
+    cfg!(test) && std::env::var("THINNET_TEST_SINGLE_THREAD").map_or(false, |v| v == "1")
 }
 
 fn cores() -> usize {
