@@ -294,6 +294,10 @@ unsafe fn run_block(
         unsafe { std::ptr::write_bytes(s.add(n0), 0, n1 - n0) };
     }
     let plain_epi = p.epi.map_or(true, |e| e.is_plain());
+    // A plain B, contiguous along n, is packed by the first row panel's kernels as they multiply
+    // (`Tile::pack_b`) when the kernel can and that panel is full; only a last partial panel of
+    // columns goes through the packer.
+    let fuse_b = mk.packs_b && matches!(p.b_src, Source::Plain) && sums.is_none() && p.b.cs == 1 && mc_max >= mr;
     let mut jc = n0;
     while jc < n1 {
         let nc = nc_max.min(n1 - jc);
@@ -304,7 +308,21 @@ unsafe fn run_block(
             // SAFETY: the block is inside B (caller), bp holds nc_panels * kc floats, run holds
             // max(16 * kc, nc) floats, sums[jc..jc + nc] is this thread's.
             unsafe {
-                (mk.pack)(p.b.t(), &p.b_src, (jc, nc), (pc, kc), nr, bp.as_mut_ptr(), run, sums.map(|s| s.add(jc)));
+                if !fuse_b {
+                    (mk.pack)(p.b.t(), &p.b_src, (jc, nc), (pc, kc), nr, bp.as_mut_ptr(), run, sums.map(|s| s.add(jc)));
+                } else if nc % nr != 0 {
+                    let full = nc / nr * nr;
+                    (mk.pack)(
+                        p.b.t(),
+                        &p.b_src,
+                        (jc + full, nc - full),
+                        (pc, kc),
+                        nr,
+                        bp.as_mut_ptr().add(full * kc),
+                        run,
+                        None,
+                    );
+                }
             }
             let mut ic = m0;
             while ic < m1 {
@@ -348,7 +366,8 @@ unsafe fn run_block(
                             // SAFETY: panel ir / mr of the packed A block.
                             a: unsafe { a_block.add(ir * kc) },
                             // SAFETY: panel jr / nr of the packed B block.
-                            b: unsafe { bp.as_ptr().add(jr * kc) },
+                            // (From the mutable pointer: a `pack_b` tile writes the panel.)
+                            b: unsafe { bp.as_mut_ptr().add(jr * kc) },
                             // SAFETY: (row, col) is an element of this thread's block of C.
                             c: unsafe { p.c.add(row * p.rsc + col * p.csc) },
                             rsc: p.rsc,
@@ -357,6 +376,13 @@ unsafe fn run_block(
                             n: nr.min(nc - jr),
                             init,
                             finish: finish.as_ref(),
+                            pack_b: if fuse_b && ic == m0 && ir == 0 && jr + nr <= nc {
+                                // SAFETY: B's element (pc, col) exists (caller: the block is
+                                // inside B), so the offset stays inside B's allocation.
+                                Some((unsafe { p.b.ptr.add(pc * p.b.rs + col) }, p.b.rs))
+                            } else {
+                                None
+                            },
                         };
                         // SAFETY: the tile's panels were packed above, its elements of C belong
                         // to this thread, the keep bits of its rows were drawn above.

@@ -44,6 +44,10 @@ pub(crate) struct Tile<'a> {
     /// The store of the last K block: bias, activation, pre-activation copy, output mask. `None`
     /// stores the sums as they are.
     pub finish: Option<&'a Finish<'a>>,
+    /// B not packed yet: the kernel reads the tile's kc x NR block of B from `.0` (rows `.1`
+    /// floats apart) and writes the packed micro-panel to `b` as it goes. Only for kernels whose
+    /// `MicroKernel::packs_b` is set, on full tiles of a plain B.
+    pub pack_b: Option<(*const f32, usize)>,
 }
 
 /// # Safety
@@ -67,6 +71,8 @@ pub(crate) struct MicroKernel {
     pub mc: usize,
     pub nc: usize,
     pub run: KernelFn,
+    /// `run` honours `Tile::pack_b` (packs B while it multiplies the first row panel).
+    pub packs_b: bool,
     /// The packer compiled for this ISA (`crate::gemm::pack::pack` inside its target features).
     pub pack: PackFn,
     /// The few-rows path (`crate::gemm::rows::rows`) compiled for this ISA.

@@ -23,6 +23,7 @@ pub(crate) const KERNEL: MicroKernel = MicroKernel {
     mc: 96,
     nc: 768,
     run: kernel,
+    packs_b: false,
     pack: crate::gemm::pack::pack_baseline,
     rows: rows_here,
 };

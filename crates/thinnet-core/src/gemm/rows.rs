@@ -164,6 +164,7 @@ unsafe fn finish_rows(p: &Problem, epi: &Epilogue, (n0, n1): (usize, usize), bit
                     n: width,
                     init: Init::Zero,
                     finish: Some(&finish),
+                    pack_b: None,
                 };
                 epilogue::store(&tile, &mut acc);
                 j += width;

@@ -19,6 +19,7 @@ pub(crate) const KERNEL: MicroKernel = MicroKernel {
     mc: 64,
     nc: 512,
     run: kernel,
+    packs_b: false,
     pack: crate::gemm::pack::pack_baseline,
     rows: rows_here,
 };

@@ -44,6 +44,7 @@ pub(crate) const KERNEL: MicroKernel = MicroKernel {
     mc: 64,
     nc: 512,
     run: kernel,
+    packs_b: false,
     pack: pack_here,
     rows: rows_here,
 };

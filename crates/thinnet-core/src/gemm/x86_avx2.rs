@@ -23,6 +23,7 @@ pub(crate) const KERNEL: MicroKernel = MicroKernel {
     mc: 72,
     nc: 1024,
     run: kernel,
+    packs_b: false,
     pack: pack_here,
     rows: rows_here,
 };
