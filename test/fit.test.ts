@@ -196,6 +196,38 @@ describeBackends('fit', (tn) => {
     }
   })
 
+  it('gives the same weights whether its reused layer buffers grow WASM memory mid-step or not', async () => {
+    // fit hands each layer the previous one's kept y and dx buffers (views); the first fit on a
+    // fresh instance grows memory while holding them, the second instance was grown beforehand.
+    const train = async (pregrow: boolean): Promise<Float32Array[]> => {
+      const fresh = await load({ backend: tn.backend })
+      if (pregrow) fresh.allocate(1 << 24).free()
+      const model = fresh.sequential(
+        [
+          layers.dropout({ rate: 0.2 }),
+          layers.dense({ units: 384, activation: 'relu' }),
+          layers.dropout({ rate: 0.5 }),
+          layers.dense({ units: 96, activation: 'tanh' }),
+          layers.dense({ units: 10 }),
+        ],
+        { inputs: 784, seed: 3n },
+      )
+      try {
+        const r = unit(13)
+        const x = new Float32Array(512 * 784).map(() => r())
+        const y = Uint8Array.from({ length: 512 }, (_, i) => (i * 7) % 10)
+        await model.fit({ x: x.subarray(0, 8 * 784), y: y.subarray(0, 8), epochs: 1, batchSize: 8 })
+        await model.fit({ x, y, epochs: 1, batchSize: 512 })
+        return snapshot(model)
+      } finally {
+        model.dispose()
+      }
+    }
+    const grown = await train(true)
+    const fresh = await train(false)
+    grown.forEach((t, i) => expectSameBits(fresh[i], t, `tensor ${i}`))
+  })
+
   it('does not block the event loop', async () => {
     const { x, y } = blobs(512, 6, 6)
     const model = small(tn, 2n)

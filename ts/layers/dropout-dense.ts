@@ -190,6 +190,30 @@ export class DropoutDense {
     return (await this.#state.ops.denseBackwardAsync(this.#backwardCall(dy, options))).dx
   }
 
+  /**
+   * @internal fit's training forward: `forwardAsync(x, { training: true })`, but y is a view of
+   * a buffer the layer keeps, valid until its next training forward (no new array per batch).
+   */
+  async fitForwardAsync(x: Float32Array): Promise<Float32Array> {
+    this.#live()
+    const input = checkX(this, x)
+    const call = trainCall(this, this.#state, input, input.length / this.inputs, true)
+    await this.#state.ops.denseAsync(call.args)
+    return call.finish()
+  }
+
+  /**
+   * @internal fit's backward: `backwardAsync`, but dx (when `wantDx`) is a view of a buffer the
+   * layer keeps, valid until its next backward.
+   */
+  async fitBackwardAsync(dy: Float32Array, wantDx: boolean): Promise<Float32Array | undefined> {
+    this.#live()
+    await this.#state.ops.denseBackwardAsync(backwardCall(this, this.#state, dy, wantDx, true))
+    const { reusedDx, saved } = this.#state
+    // A fresh view: the call may have grown WASM memory, detaching the one it was given.
+    return wantDx && reusedDx !== undefined && saved !== undefined ? reusedDx.view().subarray(0, saved.rows * this.inputs) : undefined
+  }
+
   /** Fresh views of the weights and the bias, to read, write or update in place. */
   parameters(): DenseParameters {
     this.#live()

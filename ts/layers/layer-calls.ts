@@ -44,8 +44,12 @@ export function checkX(layer: LayerView, x: Float32Array): Float32Array {
   return input
 }
 
-/** A training forward: fresh masks from the layer's generators; saves x, and y or pre. */
-export function trainCall(layer: LayerView, state: LayerState, input: Float32Array, rows: number): DenseCall {
+/**
+ * A training forward: fresh masks from the layer's generators; saves x, and y or pre. `reuse`
+ * (fit's own calls): y is a view of a buffer the layer keeps (the saved y itself when y is
+ * saved), valid until the layer's next training forward, instead of a new array.
+ */
+export function trainCall(layer: LayerView, state: LayerState, input: Float32Array, rows: number, reuse = false): DenseCall {
   const { inputs, units } = layer
   const need = savedNeed(layer.activation, layer.outputDropout)
   // Allocate first: growing WASM memory detaches every view, the caller's x too when it lives
@@ -55,6 +59,8 @@ export function trainCall(layer: LayerView, state: LayerState, input: Float32Arr
   state.savedX = savedXBuffer
   const savedOutBuffer = need === 'nothing' ? undefined : state.reserve(state.savedOut, rows * units)
   if (savedOutBuffer !== undefined) state.savedOut = savedOutBuffer
+  const reusedY = reuse && need !== 'y or pre' ? state.reserve(state.reusedY, rows * units) : undefined
+  if (reusedY !== undefined) state.reusedY = reusedY
   const x = place === undefined ? input : place()
 
   const g = state.generators
@@ -68,7 +74,12 @@ export function trainCall(layer: LayerView, state: LayerState, input: Float32Arr
   savedX.set(x)
   const savedOut = savedOutBuffer?.view().subarray(0, rows * units)
   // For 'y or pre' the kernel writes y straight into the saved buffer.
-  const y = need === 'y or pre' && savedOut !== undefined ? savedOut : new Float32Array(rows * units)
+  const y =
+    need === 'y or pre' && savedOut !== undefined
+      ? savedOut
+      : reusedY !== undefined
+        ? reusedY.view().subarray(0, rows * units)
+        : new Float32Array(rows * units)
   // The saved state is replaced only once the call succeeded.
   state.saved = undefined
   return {
@@ -82,6 +93,9 @@ export function trainCall(layer: LayerView, state: LayerState, input: Float32Arr
     },
     finish: () => {
       state.saved = specs
+      // Fresh views: the call may have grown WASM memory (see below).
+      const kept = reusedY ?? savedOutBuffer
+      if (reuse && kept !== undefined) return kept.view().subarray(0, rows * units)
       if (need !== 'y or pre' || savedOutBuffer === undefined) return y
       // y is then a view of the saved buffer, which on WASM lives in its memory: the call itself
       // may have grown that memory (workspace) and detached the view, so take a fresh one, and
@@ -144,21 +158,30 @@ export function sampleCall(layer: LayerView, state: LayerState, x: Float32Array,
   }
 }
 
-/** The denseBackward call for dy after the last training forward. */
-export function backwardCall(layer: LayerView, state: LayerState, dy: Float32Array, wantDx: boolean): BackwardCall {
+/**
+ * The denseBackward call for dy after the last training forward. `reuse` (fit's own calls): dx
+ * goes to a buffer the layer keeps (`state.reusedDx`, valid until its next backward) instead of
+ * a new array.
+ */
+export function backwardCall(layer: LayerView, state: LayerState, dy: Float32Array, wantDx: boolean, reuse = false): BackwardCall {
   const { saved, savedX, savedOut } = state
   // A training forward that succeeded leaves `saved` and the buffers it filled.
   if (saved === undefined || savedX === undefined) {
     throw invalidArg('backward needs a training forward first: call forward(x, { training: true })')
   }
   const { rows } = saved
+  // Allocate first, as trainCall does: dy may be a view of WASM memory that growing detaches.
+  const place = reuse && wantDx ? state.placeOf(dy) : undefined
+  if (reuse && wantDx) state.reusedDx = state.reserve(state.reusedDx, rows * layer.inputs)
+  const dyNow = place === undefined ? dy : place()
   // What the training forward saved: decided by the dropouts it ran with.
   const need = savedNeed(layer.activation, saved.outputDropout)
   const out = need === 'nothing' ? undefined : savedOut?.view().subarray(0, rows * layer.units)
   return {
     x: savedX.view().subarray(0, rows * layer.inputs),
     w: state.w.view(),
-    dy,
+    dy: dyNow,
+    ...(reuse && wantDx && state.reusedDx !== undefined ? { dx: state.reusedDx.view().subarray(0, rows * layer.inputs) } : {}),
     ...(need === 'pre' ? { pre: out } : need === 'y or pre' ? { y: out } : {}),
     rows,
     inputs: layer.inputs,

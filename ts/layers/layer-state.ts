@@ -38,6 +38,13 @@ export class LayerState {
   /** x, and y or pre, of the last training forward; grown as batches grow, never shrunk. */
   savedX: BackendBuffer | undefined
   savedOut: BackendBuffer | undefined
+  /**
+   * fit's outputs: y when nothing saves it, and dx, reused batch after batch (`trainCall` and
+   * `backwardCall` with `reuse`). A new array per batch cost fit a page-faulting allocation per
+   * layer, and on the native backend's async calls a copy in and out of worker memory as well.
+   */
+  reusedY: BackendBuffer | undefined
+  reusedDx: BackendBuffer | undefined
   saved: Saved | undefined
 
   /** Allocates the four buffers (all or none) and writes the initial weights; bias and gradients start at 0. */
@@ -104,7 +111,7 @@ export class LayerState {
 
   /** Frees every buffer. */
   dispose(): void {
-    for (const buffer of [this.w, this.b, this.dw, this.db, this.savedX, this.savedOut]) buffer?.free()
+    for (const buffer of [this.w, this.b, this.dw, this.db, this.savedX, this.savedOut, this.reusedY, this.reusedDx]) buffer?.free()
     this.saved = undefined
   }
 }

@@ -12,8 +12,7 @@ import type { ModelStep, Sequential } from './sequential.js'
 /** A training forward through every step (fresh masks, what backward needs saved). */
 export async function trainForward(model: Sequential, x: Float32Array): Promise<Float32Array> {
   let h = x
-  for (const step of model.steps)
-    h = step instanceof DropoutDense ? await step.forwardAsync(h, { training: true }) : step.forward(h, { training: true })
+  for (const step of model.steps) h = step instanceof DropoutDense ? await step.fitForwardAsync(h) : step.forward(h, { training: true })
   return h
 }
 
@@ -28,8 +27,8 @@ export async function trainBackward(model: Sequential, grad: Float32Array): Prom
   for (let i = steps.length - 1; i >= first; i--) {
     const step = steps[i]
     if (step instanceof DropoutDense) {
-      if (i > first) dy = await step.backwardAsync(dy)
-      else await step.backwardAsync(dy, { dx: false })
+      const dx = await step.fitBackwardAsync(dy, i > first)
+      if (dx !== undefined) dy = dx
     } else {
       dy = step.backward(dy)
     }
