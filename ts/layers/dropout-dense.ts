@@ -191,24 +191,24 @@ export class DropoutDense {
   }
 
   /**
-   * @internal fit's training forward: `forwardAsync(x, { training: true })`, but y is a view of
-   * a buffer the layer keeps, valid until its next training forward (no new array per batch).
+   * @internal fit's training forward: `forward(x, { training: true })`, but y is a view of a
+   * buffer the layer keeps, valid until its next training forward (no new array per batch).
    */
-  async fitForwardAsync(x: Float32Array): Promise<Float32Array> {
+  fitForward(x: Float32Array): Float32Array {
     this.#live()
     const input = checkX(this, x)
     const call = trainCall(this, this.#state, input, input.length / this.inputs, true)
-    await this.#state.ops.denseAsync(call.args)
+    this.#state.ops.dense(call.args)
     return call.finish()
   }
 
   /**
-   * @internal fit's backward: `backwardAsync`, but dx (when `wantDx`) is a view of a buffer the
-   * layer keeps, valid until its next backward.
+   * @internal fit's backward: `backward`, but dx (when `wantDx`) is a view of a buffer the layer
+   * keeps, valid until its next backward.
    */
-  async fitBackwardAsync(dy: Float32Array, wantDx: boolean): Promise<Float32Array | undefined> {
+  fitBackward(dy: Float32Array, wantDx: boolean): Float32Array | undefined {
     this.#live()
-    await this.#state.ops.denseBackwardAsync(backwardCall(this, this.#state, dy, wantDx, true))
+    this.#state.ops.denseBackward(backwardCall(this, this.#state, dy, wantDx, true))
     const { reusedDx, saved } = this.#state
     // A fresh view: the call may have grown WASM memory, detaching the one it was given.
     return wantDx && reusedDx !== undefined && saved !== undefined ? reusedDx.view().subarray(0, saved.rows * this.inputs) : undefined

@@ -3,10 +3,10 @@
  * model's steps (fused dense layers, noise steps: model-steps.ts),
  * the loss with its gradient, an optimizer step and the max-norm constraint, per batch.
  *
- * It never blocks the event loop for more than one batch: the layers run through their async
- * forms (on the native backend, libuv's thread pool) and the loop yields to the event loop after
- * every batch (the WASM backends compute on the JavaScript thread, so there one batch is the unit
- * of blocking). It is reproducible: the same model seed, data and options on the same backend
+ * It never blocks the event loop for more than one layer's call: each layer's forward and
+ * backward runs on the JavaScript thread (on the native backend its own threads share the work)
+ * and the loop yields to the event loop after each, and after every batch (model-steps.ts says
+ * why not the async forms). It is reproducible: the same model seed, data and options on the same backend
  * give the same weights bit for bit, whatever the thread count.
  *
  * Failure leaves the model as it was before the failing step: data are checked in full before
@@ -26,7 +26,7 @@ import { draws } from '../random.js'
 import { describeValue, readOptions } from '../validate.js'
 import { denseSteps } from './compile.js'
 import { checkData, checkPositiveInt, type CheckedData } from './data-checks.js'
-import { offsetsOf, ratesOf, scaleRates, seekAll, setRates, trainBackward, trainForward } from './model-steps.js'
+import { offsetsOf, ratesOf, scaleRates, seekAll, setRates, trainBackward, trainForward, yieldToEventLoop } from './model-steps.js'
 import { meanSquaredError, softmaxCrossEntropy, type LossName, type LossResult } from './loss.js'
 import { adam, describeOptimizer, type Optimizer, type OptimizerState } from './optimizers.js'
 import { checkPredictOptions, evaluateUnlocked, targetsOf } from './predict.js'
@@ -106,10 +106,6 @@ export interface History {
 const FIT_KEYS = ['x', 'y', 'epochs', 'batchSize', 'optimizer', 'validation', 'shuffle', 'dropoutSchedule', 'onBatch', 'onEpoch', 'signal']
 
 /** A macrotask turn, so timers and I/O run between batches. */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)))
-}
-
 function checkFunction(name: string, value: unknown): void {
   if (value !== undefined && typeof value !== 'function') throw invalidArg(`${name} must be a function, received ${describeValue(value)}`)
 }
