@@ -135,19 +135,26 @@ fn lanes(at: isize, n: usize) -> (__mmask16, u32, u32) {
     (mask as __mmask16, lo, hi)
 }
 
-/// See [`crate::kernel::ApplyFn`].
+/// y = keep ? kept(x) : dropped(x) over elements 0..n, one pass: the body of [`apply`] and
+/// [`alpha`], which differ only in what a kept and a dropped element become.
 ///
 /// # Safety
-/// As [`crate::kernel::ApplyFn`], and the CPU supports AVX-512F (`is_supported`).
-#[target_feature(enable = "avx512f")]
-pub(crate) unsafe fn apply(src: *const f32, dst: *mut f32, n: usize, first: u64, d: Draws, scale: f32) {
-    let threshold = _mm512_set1_epi32(d.threshold as i32);
-    let scale_v = _mm512_set1_ps(scale);
-    // SAFETY: full steps touch elements at..at + STEP, inside 0..n; partial ones touch only the
-    // lanes inside 0..n (masked loads and stores never access masked-off lanes, so the pointer
-    // may point before `src`, which wrapping_offset allows). Each vector is read before it is
-    // written, so src == dst is fine.
+/// As [`crate::kernel::ApplyFn`]; AVX-512F is enabled by the caller.
+#[inline(always)]
+unsafe fn select_each(
+    src: *const f32,
+    dst: *mut f32,
+    n: usize,
+    first: u64,
+    d: Draws,
+    out: impl Fn(__mmask16, __m512) -> __m512,
+) {
+    // SAFETY: AVX-512F is enabled by the caller. Full steps touch elements at..at + STEP,
+    // inside 0..n; partial ones touch only the lanes inside 0..n (masked loads and stores never
+    // access masked-off lanes, so the pointer may point before `src`, which wrapping_offset
+    // allows). Each vector is read before it is written, so src == dst is fine.
     unsafe {
+        let threshold = _mm512_set1_epi32(d.threshold as i32);
         for_each_step(n, first, d, |u, at, full| {
             for (v, uv) in u.iter().enumerate() {
                 let at = at + 16 * v as isize;
@@ -155,15 +162,42 @@ pub(crate) unsafe fn apply(src: *const f32, dst: *mut f32, n: usize, first: u64,
                 if full {
                     // A prefetch never faults, so it may run past the end of `src`.
                     _mm_prefetch::<_MM_HINT_T0>(src.wrapping_offset(at + PREFETCH_AHEAD) as *const i8);
-                    let y = _mm512_maskz_mul_ps(keep, _mm512_loadu_ps(src.offset(at)), scale_v);
-                    _mm512_storeu_ps(dst.offset(at), y);
+                    _mm512_storeu_ps(dst.offset(at), out(keep, _mm512_loadu_ps(src.offset(at))));
                 } else {
                     let (valid, _, _) = lanes(at, n);
                     let x = _mm512_maskz_loadu_ps(valid, src.wrapping_offset(at));
-                    _mm512_mask_storeu_ps(dst.wrapping_offset(at), valid, _mm512_maskz_mul_ps(keep, x, scale_v));
+                    _mm512_mask_storeu_ps(dst.wrapping_offset(at), valid, out(keep, x));
                 }
             }
         });
+    }
+}
+
+/// See [`crate::kernel::ApplyFn`].
+///
+/// # Safety
+/// As [`crate::kernel::ApplyFn`], and the CPU supports AVX-512F (`is_supported`).
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn apply(src: *const f32, dst: *mut f32, n: usize, first: u64, d: Draws, scale: f32) {
+    let scale_v = _mm512_set1_ps(scale);
+    // SAFETY: forwarded from this function's contract; AVX-512F is enabled here.
+    unsafe { select_each(src, dst, n, first, d, |keep, x| _mm512_maskz_mul_ps(keep, x, scale_v)) }
+}
+
+/// See [`crate::kernel::AlphaFn`]: kept fround(fround(x * a) + b), dropped d, in one pass (the
+/// family's portable body draws a mask first, then selects in a second pass over memory).
+///
+/// # Safety
+/// As [`crate::kernel::AlphaFn`], and the CPU supports AVX-512F (`is_supported`).
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn alpha(src: *const f32, dst: *mut f32, n: usize, first: u64, d: Draws, t: crate::family::Affine) {
+    let (a, b, dropped) = (_mm512_set1_ps(t.a), _mm512_set1_ps(t.b), _mm512_set1_ps(t.d));
+    // SAFETY: forwarded from this function's contract; AVX-512F is enabled here. Multiply, then
+    // add: two roundings, as the contract fixes (no FMA).
+    unsafe {
+        select_each(src, dst, n, first, d, |keep, x| {
+            _mm512_mask_blend_ps(keep, dropped, _mm512_add_ps(_mm512_mul_ps(x, a), b))
+        })
     }
 }
 
@@ -218,4 +252,4 @@ pub(crate) unsafe fn raw(out: *mut u32, n: usize, first: u64, d: Draws) {
     }
 }
 
-crate::family::family_kernels!("avx512f", "AVX-512F");
+crate::family::family_kernels!(gauss "avx512f", "AVX-512F");

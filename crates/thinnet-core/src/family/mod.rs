@@ -21,6 +21,8 @@ pub(crate) use normal::gauss_body;
 #[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(unused_macros))]
 macro_rules! family_kernels {
     ($feature:literal, $isa:literal) => {
+        $crate::family::family_kernels!(gauss $feature, $isa);
+
         /// See [`crate::kernel::AlphaFn`]: [`crate::family`]'s body over this path's mask kernel.
         ///
         /// # Safety
@@ -37,6 +39,9 @@ macro_rules! family_kernels {
             // SAFETY: forwarded from this function's contract.
             unsafe { $crate::family::alpha_body(mask, src, dst, n, first, d, t) }
         }
+    };
+    // Only the Gaussian kernel, for a path with an alpha kernel of its own.
+    (gauss $feature:literal, $isa:literal) => {
 
         /// See [`crate::kernel::GaussFn`], over this path's draw kernel.
         ///

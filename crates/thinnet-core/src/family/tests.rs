@@ -5,7 +5,8 @@ use super::*;
 use crate::isa::ALL_ISAS;
 use crate::philox::draw;
 
-const LENGTHS: [usize; 12] = [0, 1, 3, 4, 5, 31, 33, 64, 65, 511, 1025, 4099];
+// Around every path's step sizes too (AVX-512 draws 192 elements a step).
+const LENGTHS: [usize; 16] = [0, 1, 3, 4, 5, 31, 33, 64, 65, 191, 192, 193, 385, 511, 1025, 4099];
 // (1 << 34) - 50: block indices whose low 32 bits wrap inside a call (the SIMD paths' carry cases).
 const OFFSETS: [u64; 6] = [0, 1, 3, 5, (1 << 32) - 3, (1 << 34) - 50];
 
