@@ -97,12 +97,9 @@ pub fn mask_words(n: usize) -> usize {
 /// How many leading elements precede the first block boundary: SIMD bodies start on a block
 /// (a multiple of 4 in the stream) and the scalar path does these few.
 // Used by the SIMD paths only: a scalar-only build (wasm32 without simd128) has none of them.
+// (The x86 paths mask their first and last steps instead: only NEON and simd128 use these.)
 #[cfg_attr(
-    not(any(
-        target_arch = "x86_64",
-        target_arch = "aarch64",
-        all(target_arch = "wasm32", target_feature = "simd128")
-    )),
+    not(any(target_arch = "aarch64", all(target_arch = "wasm32", target_feature = "simd128"))),
     allow(dead_code)
 )]
 #[inline]
@@ -113,12 +110,9 @@ pub(crate) fn head_len(first: u64, n: usize) -> usize {
 
 /// Pushes the keep bits of elements first..first + n one at a time (the heads and tails of the
 /// SIMD mask kernels).
+// (The x86 paths mask their first and last steps instead: only NEON and simd128 use these.)
 #[cfg_attr(
-    not(any(
-        target_arch = "x86_64",
-        target_arch = "aarch64",
-        all(target_arch = "wasm32", target_feature = "simd128")
-    )),
+    not(any(target_arch = "aarch64", all(target_arch = "wasm32", target_feature = "simd128"))),
     allow(dead_code)
 )]
 pub(crate) fn push_scalar_bits(writer: &mut BitWriter, n: usize, first: u64, d: Draws) {
