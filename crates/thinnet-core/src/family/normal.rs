@@ -156,12 +156,15 @@ pub(crate) unsafe fn gauss_body(
         // SAFETY: `words` holds 2 * PAIRS >= 2 pairs words (the caller's `raw` contract).
         unsafe { raw(words.as_mut_ptr(), 2 * pairs, j - skip as u64, d) };
         // Separate loops with unit strides: the deinterleave, the transform and the interleave
-        // each vectorize on their own.
+        // each vectorize on their own. The transform runs over all PAIRS pairs, a constant
+        // count, whatever `pairs` is: with a count known only at run time LLVM kept a scalar
+        // copy of the loop, which ran a large part of the time (perf); pairs past `pairs` hold
+        // an earlier chunk's words (or zeros), transformed and never used.
         for (p, w) in words[..2 * pairs].chunks_exact(2).enumerate() {
             u0[p] = w[0];
             u1[p] = w[1];
         }
-        for p in 0..pairs {
+        for p in 0..PAIRS {
             let (c, s) = normal_pair(u0[p], u1[p]);
             zc[p] = c;
             zs[p] = s;
