@@ -47,6 +47,8 @@ pub(crate) struct Tile<'a> {
     /// B not packed yet: the kernel reads the tile's kc x NR block of B from `.0` (rows `.1`
     /// floats apart) and writes the packed micro-panel to `b` as it goes. Only for kernels whose
     /// `MicroKernel::packs_b` is set, on full tiles of a plain B.
+    // Only the AVX-512 kernel packs B this way; elsewhere the driver never sets it.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub pack_b: Option<(*const f32, usize)>,
 }
 
