@@ -277,8 +277,9 @@ describeBackends('fit', (tn) => {
       await expect(model.fit({ x, y, optimizer: { kind: 'rmsprop' } as never })).rejects.toMatchObject({
         message: /optimizer must come from tn.optimizers/,
       })
+      // Labels mean cross-entropy; targets may go with it, but only class probabilities.
       await expect(model.fit({ x, y, validation: { x, y: new Float32Array(20) } })).rejects.toMatchObject({
-        message: /validation.y must be of the kind of y/,
+        message: /validation.y row 0 sums to 0: cross-entropy targets are class probabilities/,
       })
       await expect(model.fit({ x, y, epoch: 3 } as never)).rejects.toMatchObject({ message: /options.epoch is not an option/ })
       expectSameWeights(model, before, 'after rejected fits')

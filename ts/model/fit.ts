@@ -25,9 +25,17 @@ import { invalidArg, ThinnetError } from '../errors.js'
 import { draws } from '../random.js'
 import { describeValue, readOptions } from '../validate.js'
 import { denseSteps } from './compile.js'
-import { checkData, checkPositiveInt, type CheckedData } from './data-checks.js'
+import { checkData, checkPositiveInt, type CheckedData, type WantedLoss } from './data-checks.js'
 import { offsetsOf, ratesOf, scaleRates, seekAll, setRates, trainBackward, trainForward, yieldToEventLoop } from './model-steps.js'
-import { meanSquaredError, softmaxCrossEntropy, type LossName, type LossResult } from './loss.js'
+import {
+  meanSquaredError,
+  readLoss,
+  softmaxCrossEntropy,
+  softmaxCrossEntropyTargets,
+  type LossName,
+  type LossOption,
+  type LossResult,
+} from './loss.js'
 import { adam, describeOptimizer, type Optimizer, type OptimizerState } from './optimizers.js'
 import { checkPredictOptions, evaluateUnlocked, targetsOf } from './predict.js'
 import { checkSchedule, type Schedule } from './schedules.js'
@@ -38,8 +46,19 @@ import { SHUFFLE_STREAM } from './streams.js'
 export interface FitOptions {
   /** Training inputs [rows, inputs]. */
   x: Float32Array
-  /** Class labels (Uint8Array or Int32Array, one per row) for cross-entropy, or a Float32Array of targets [rows, outputs] for mse. */
+  /**
+   * Class labels (Uint8Array or Int32Array, one per row), or a Float32Array of targets [rows,
+   * outputs]: one-hot or soft class targets for cross-entropy, any values for mse.
+   */
   y: Uint8Array | Int32Array | Float32Array
+  /**
+   * The loss: 'crossEntropy' (alias 'categoricalCrossentropy'; softmax cross-entropy on the
+   * logits the last layer gives, with labels or one-hot or soft targets), 'sparseCategoricalCrossentropy'
+   * (the same, integer labels only) or 'mse' (alias 'meanSquaredError'). Default: the model's
+   * loss if it has one (its options, or an earlier fit), else what y implies: labels and
+   * one-hot rows cross-entropy, other targets mse. `history.loss` says which ran.
+   */
+  loss?: LossOption
   /** Passes over the data (default 1). */
   epochs?: number
   /** Rows per step (default 32); the last batch of an epoch holds what is left. */
@@ -103,7 +122,20 @@ export interface History {
   epochs: EpochLog[]
 }
 
-const FIT_KEYS = ['x', 'y', 'epochs', 'batchSize', 'optimizer', 'validation', 'shuffle', 'dropoutSchedule', 'onBatch', 'onEpoch', 'signal']
+const FIT_KEYS = [
+  'x',
+  'y',
+  'loss',
+  'epochs',
+  'batchSize',
+  'optimizer',
+  'validation',
+  'shuffle',
+  'dropoutSchedule',
+  'onBatch',
+  'onEpoch',
+  'signal',
+]
 
 /** A macrotask turn, so timers and I/O run between batches. */
 function checkFunction(name: string, value: unknown): void {
@@ -141,14 +173,28 @@ export async function fit(model: Sequential, options: FitOptions): Promise<Histo
   const v = o.validation === undefined ? undefined : readOptions(o.validation, 'validation', '{ x, y }', ['x', 'y'])
   const internals = internalsOf(model)
   internals.live()
-  const data = checkData(o.x, o.y, model.inputs, model.outputs, 'x', 'y')
+  const asked = o.loss === undefined ? undefined : readLoss('loss', o.loss)
+  const wanted: WantedLoss | undefined =
+    asked !== undefined
+      ? { ...asked, from: `loss '${String(o.loss)}'` }
+      : model.loss !== undefined
+        ? { loss: model.loss, labelsOnly: false, from: `this model's loss '${model.loss}'` }
+        : undefined
+  const data = checkData(o.x, o.y, model.inputs, model.outputs, 'x', 'y', wanted)
   const epochs = o.epochs === undefined ? 1 : checkPositiveInt('epochs', o.epochs, 1)
   const batchSize = checkPositiveInt('batchSize', o.batchSize, 32)
   const optimizer = o.optimizer === undefined ? adam() : checkOptimizer(o.optimizer)
   let validation: CheckedData | undefined
   if (v !== undefined) {
-    validation = checkData(v.x, v.y, model.inputs, model.outputs, 'validation.x', 'validation.y')
-    if (validation.loss !== data.loss) throw invalidArg('validation.y must be of the kind of y (labels or targets)')
+    validation = checkData(
+      v.x,
+      v.y,
+      model.inputs,
+      model.outputs,
+      'validation.x',
+      'validation.y',
+      wanted ?? { loss: data.loss, labelsOnly: false, from: `the loss y implies ('${data.loss}')` },
+    )
   }
   if (o.shuffle !== undefined && typeof o.shuffle !== 'boolean')
     throw invalidArg(`shuffle must be a boolean, received ${describeValue(o.shuffle)}`)
@@ -159,7 +205,7 @@ export async function fit(model: Sequential, options: FitOptions): Promise<Histo
   if (signal !== undefined && !isAbortSignal(signal)) {
     throw invalidArg(`signal must be an AbortSignal, received ${describeValue(signal)}`)
   }
-  internals.settleLoss(data.loss)
+  internals.settleLoss(data.loss, wanted?.from ?? `the loss y implies ('${data.loss}')`)
 
   return internals.exclusive('fit', () =>
     train(model, {
@@ -330,9 +376,11 @@ async function step(
   try {
     const h = await trainForward(model, x)
     result =
-      loss === 'crossEntropy'
-        ? softmaxCrossEntropy(h, y as Int32Array, 0, n, outputs, grad)
-        : meanSquaredError(h, y as Float32Array, 0, n, outputs, grad)
+      loss === 'mse'
+        ? meanSquaredError(h, y as Float32Array, 0, n, outputs, grad)
+        : y instanceof Int32Array
+          ? softmaxCrossEntropy(h, y, 0, n, outputs, grad)
+          : softmaxCrossEntropyTargets(h, y, 0, n, outputs, grad)
     if (!Number.isFinite(result.loss)) {
       throw new ThinnetError(
         'ERR_NOT_FINITE',

@@ -7,9 +7,42 @@
  * the slow subnormal path for a change no float32 weight can show).
  */
 
+import { invalidArg } from '../errors.js'
 import { flushSubnormal } from '../float32.js'
+import { describeValue } from '../validate.js'
 
 export type LossName = 'crossEntropy' | 'mse'
+
+/**
+ * The names a loss option takes: thinnet's own ('crossEntropy', 'mse') and Keras' and TF.js'
+ * ('categoricalCrossentropy' for one-hot or soft targets, 'sparseCategoricalCrossentropy' for
+ * integer labels, 'meanSquaredError'). Softmax cross-entropy takes labels and targets alike.
+ */
+export type LossOption = LossName | 'categoricalCrossentropy' | 'sparseCategoricalCrossentropy' | 'meanSquaredError'
+
+/** A loss option read: the loss, and the form of y it requires (Keras' sparse form: labels). */
+export interface ReadLoss {
+  loss: LossName
+  labelsOnly: boolean
+}
+
+const LOSSES: Readonly<Record<LossOption, ReadLoss>> = {
+  crossEntropy: { loss: 'crossEntropy', labelsOnly: false },
+  categoricalCrossentropy: { loss: 'crossEntropy', labelsOnly: false },
+  sparseCategoricalCrossentropy: { loss: 'crossEntropy', labelsOnly: true },
+  mse: { loss: 'mse', labelsOnly: false },
+  meanSquaredError: { loss: 'mse', labelsOnly: false },
+}
+
+/** A loss option (`name` names it in the error), or ERR_INVALID_ARG listing the names. */
+export function readLoss(name: string, value: unknown): ReadLoss {
+  if (typeof value === 'string' && Object.prototype.hasOwnProperty.call(LOSSES, value)) return LOSSES[value as LossOption]
+  throw invalidArg(
+    `${name} must be one of ${Object.keys(LOSSES)
+      .map((k) => `'${k}'`)
+      .join(', ')}, received ${describeValue(value)}`,
+  )
+}
 
 /** Integer class labels, one per row. */
 export type Labels = Uint8Array | Int32Array
@@ -66,6 +99,63 @@ export function softmaxCrossEntropy(
 }
 
 /**
+ * Softmax cross-entropy from logits against targets [rows, outputs] (one-hot or soft, each
+ * element >= 0, already checked): loss_r = sum_j t_j (lse - (z_j - m)) with lse = log(sum_j
+ * exp(z_j - m)), m = max_j z_j; gradient (softmax(z) * sum_j t_j - t) / rows. A zero target
+ * contributes nothing (not 0 * infinity), so a one-hot row gives exactly the loss, gradient and
+ * count of `softmaxCrossEntropy` with its label: the same bits. A row counts as correct when the
+ * largest logit's index is the largest target's (the first of equals, as for labels).
+ */
+export function softmaxCrossEntropyTargets(
+  logits: Float32Array,
+  targets: Float32Array,
+  offset: number,
+  rows: number,
+  outputs: number,
+  grad?: Float32Array,
+): LossResult {
+  let total = 0
+  let correct = 0
+  for (let r = 0; r < rows; r++) {
+    const base = r * outputs
+    const t0 = (offset + r) * outputs
+    let max = -Infinity
+    let arg = 0
+    let tMax = -Infinity
+    let tArg = 0
+    let tSum = 0
+    for (let j = 0; j < outputs; j++) {
+      const z = logits[base + j]
+      if (z > max) {
+        max = z
+        arg = j
+      }
+      const t = targets[t0 + j]
+      if (t > tMax) {
+        tMax = t
+        tArg = j
+      }
+      tSum += t
+    }
+    let sum = 0
+    for (let j = 0; j < outputs; j++) sum += Math.exp(logits[base + j] - max)
+    const lse = Math.log(sum)
+    for (let j = 0; j < outputs; j++) {
+      const t = targets[t0 + j]
+      if (t !== 0) total += t * (lse - (logits[base + j] - max))
+    }
+    if (arg === tArg) correct++
+    if (grad !== undefined) {
+      for (let j = 0; j < outputs; j++) {
+        const p = Math.exp(logits[base + j] - max) / sum
+        grad[base + j] = flushSubnormal(Math.fround((p * tSum - targets[t0 + j]) / rows))
+      }
+    }
+  }
+  return { loss: rows === 0 ? 0 : total / rows, correct }
+}
+
+/**
  * Mean squared error: the mean over rows of the mean over outputs of (y - t)^2 (Keras' and
  * PyTorch's 'mean' reduction). Gradient 2 (y - t) / (rows * outputs), written to `grad` when given.
  * `targets` holds the batch's rows starting at row `offset`.
@@ -98,6 +188,40 @@ export function softmaxRows(logits: Float32Array, rows: number, outputs: number,
     let sum = 0
     for (let j = 0; j < outputs; j++) sum += Math.exp(logits[base + j] - max)
     for (let j = 0; j < outputs; j++) out[base + j] = Math.exp(logits[base + j] - max) / sum
+  }
+  return out
+}
+
+/**
+ * Mean cross-entropy -sum_j t_j log p_j over rows of class probabilities against targets
+ * [rows, outputs] (one-hot or soft), each probability clamped below at MIN_PROBABILITY as in
+ * `probabilityCrossEntropy`; zero targets contribute nothing. 0 rows give 0.
+ */
+export function probabilityCrossEntropyTargets(
+  probabilities: ArrayLike<number>,
+  targets: Float32Array,
+  rows: number,
+  outputs: number,
+): number {
+  let total = 0
+  for (let i = 0; i < rows * outputs; i++) {
+    const t = targets[i]
+    if (t !== 0) total -= t * Math.log(Math.max(probabilities[i], MIN_PROBABILITY))
+  }
+  return rows === 0 ? 0 : total / rows
+}
+
+/** The index of each row's largest value (the first of equals). */
+export function argmaxRows(values: ArrayLike<number>, rows: number, outputs: number): Int32Array {
+  const out = new Int32Array(rows)
+  for (let r = 0; r < rows; r++) {
+    let best = -Infinity
+    for (let j = 0; j < outputs; j++) {
+      if (values[r * outputs + j] > best) {
+        best = values[r * outputs + j]
+        out[r] = j
+      }
+    }
   }
   return out
 }

@@ -12,7 +12,7 @@ import { invalidArg, ThinnetError } from '../errors.js'
 import type { U64 } from '../types.js'
 import { checkU64, describeValue, readOptions } from '../validate.js'
 import { checkData, checkPositiveInt, checkX, type CheckedData } from './data-checks.js'
-import { probabilityCrossEntropy, softmaxRows } from './loss.js'
+import { argmaxRows, probabilityCrossEntropy, probabilityCrossEntropyTargets, softmaxRows } from './loss.js'
 import type { Sequential } from './sequential.js'
 import { internalsOf } from './sequential-internals.js'
 import { inferForward, sampleForward, sampleSpan } from './model-steps.js'
@@ -131,7 +131,8 @@ export async function evaluateUnlocked(
   opts: CheckedPredict,
   names = ['x', 'y'],
 ): Promise<Evaluation> {
-  const data = checkData(x, y, model.inputs, model.outputs, names[0], names[1])
+  const wanted = model.loss === undefined ? undefined : { loss: model.loss, labelsOnly: false, from: `this model's loss '${model.loss}'` }
+  const data = checkData(x, y, model.inputs, model.outputs, names[0], names[1], wanted)
   const p = await run(model, data.x, data.rows, opts, data.loss)
   const { rows } = data
   const outputs = model.outputs
@@ -146,6 +147,13 @@ export async function evaluateUnlocked(
     return { loss: probabilityCrossEntropy(p.mean, data.labels, rows, outputs), accuracy: correct / rows, examples: rows }
   }
   const targets = targetsOf(data)
+  if (data.loss === 'crossEntropy') {
+    // One-hot or soft targets: accuracy against each row's largest target.
+    const want = argmaxRows(targets, rows, outputs)
+    const got = argmaxRows(p.mean, rows, outputs)
+    for (let r = 0; r < rows; r++) if (got[r] === want[r]) correct++
+    return { loss: probabilityCrossEntropyTargets(p.mean, targets, rows, outputs), accuracy: correct / rows, examples: rows }
+  }
   for (let i = 0; i < targets.length; i++) {
     const d = p.mean[i] - targets[i]
     total += d * d

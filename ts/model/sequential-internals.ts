@@ -17,7 +17,8 @@ export interface SequentialInternals {
   /** The port the model computes on. */
   readonly ops: Ops
   /** Sets the loss once (the first fit), or checks that it agrees. */
-  settleLoss(loss: LossName): void
+  /** Sets the model's loss on its first fit, or refuses another one (`from` says where it came from). */
+  settleLoss(loss: LossName, from: string): void
   /** The optimizer's state bound to this model's parameters (created on first use). */
   optimizerState(optimizer: Optimizer): OptimizerState
   /** The optimizer's state for this model if it has one, without creating it. */

@@ -21,7 +21,7 @@ import { checkCount, checkMode, checkU64, describeValue, readOptions } from '../
 import { NoiseLayer } from '../layers/noise-layer.js'
 import { compile, describePlan, planOutputs, type PlanStep } from './compile.js'
 import { checkLayer, type Layer } from './layers.js'
-import type { LossName } from './loss.js'
+import { readLoss, type LossName, type LossOption } from './loss.js'
 import { fit, type FitOptions, type History } from './fit.js'
 import { OptimizerState, type Optimizer, type ParameterSlot } from './optimizers.js'
 import { evaluate, predict, type Evaluation, type Prediction, type PredictOptions } from './predict.js'
@@ -41,11 +41,13 @@ export interface SequentialOptions {
   /** The mode of dropout layers that do not name one: 'inverted' (default) or 'classic'. */
   mode?: DropoutMode
   /**
-   * 'crossEntropy' (softmax cross-entropy on the last layer's outputs, which are logits) or
-   * 'mse'. Default: chosen by the first `fit` from its labels (integer labels: crossEntropy,
-   * Float32Array targets: mse); predictions before that treat outputs as logits.
+   * 'crossEntropy' (softmax cross-entropy on the last layer's outputs, which are logits; alias
+   * 'categoricalCrossentropy', and 'sparseCategoricalCrossentropy' reads the same here) or 'mse'
+   * (alias 'meanSquaredError'). Default: chosen by the first `fit` (its `loss`, else its y:
+   * labels and one-hot rows cross-entropy, other targets mse); predictions before that treat
+   * outputs as logits.
    */
-  loss?: LossName
+  loss?: LossOption
 }
 
 /** What a model keeps between fits: everything training moves forward besides the weights. */
@@ -115,10 +117,7 @@ export class Sequential {
     this.inputs = inputs
     this.seed = checkU64('seed', o.seed)
     this.mode = o.mode === undefined ? 'inverted' : checkMode(o.mode)
-    if (o.loss !== undefined && o.loss !== 'crossEntropy' && o.loss !== 'mse') {
-      throw invalidArg(`loss must be 'crossEntropy' or 'mse', received ${describeValue(o.loss)}`)
-    }
-    this.#loss = o.loss
+    this.#loss = o.loss === undefined ? undefined : readLoss('loss', o.loss).loss
     this.layers = Object.freeze(layers.map((layer, i) => checkLayer(layer, `layers[${i}]`)))
     this.plan = Object.freeze(compile(this.layers, inputs, this.mode))
     this.outputs = planOutputs(this.plan)
@@ -335,13 +334,11 @@ export class Sequential {
     }
     return {
       ops: this.#tn,
-      settleLoss: (loss) => {
+      settleLoss: (loss, from) => {
         if (this.#loss === undefined) this.#loss = loss
         else if (this.#loss !== loss) {
           throw invalidArg(
-            loss === 'mse'
-              ? "y must hold integer class labels (Uint8Array or Int32Array): this model trains with loss 'crossEntropy'"
-              : "y must be a Float32Array of targets: this model trains with loss 'mse'",
+            `${from} is not this model's loss '${this.#loss}' (set by its options or its first fit): a model trains with one loss`,
           )
         }
       },

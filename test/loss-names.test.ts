@@ -1,0 +1,182 @@
+/**
+ * The loss a model trains with, as a Keras or TF.js user names and holds it (issue 16): one-hot
+ * and soft Float32Array targets train with softmax cross-entropy (one-hot rows exactly as their
+ * integer labels do), the Keras names are accepted, and what cannot be right is refused by name.
+ */
+
+import { expect, it } from 'vitest'
+import { layers, type Sequential, type Thinnet } from '../ts/index.js'
+import { loadFashionMnist } from '../ts/data/fashion-mnist.js'
+import { softmaxCrossEntropy, softmaxCrossEntropyTargets } from '../ts/model/loss.js'
+import { describeBackends } from './backends.js'
+import { expectSameBits, rng } from './util.js'
+
+function mlp(
+  tn: Thinnet,
+  seed: bigint,
+  loss?: 'categoricalCrossentropy' | 'sparseCategoricalCrossentropy' | 'meanSquaredError',
+): Sequential {
+  return tn.sequential(
+    [
+      layers.dropout({ rate: 0.2 }),
+      layers.dense({ units: 32, activation: 'relu' }),
+      layers.dropout({ rate: 0.5 }),
+      layers.dense({ units: 10 }),
+    ],
+    { inputs: 784, seed, ...(loss === undefined ? {} : { loss }) },
+  )
+}
+
+function oneHot(labels: Uint8Array, classes: number): Float32Array {
+  const t = new Float32Array(labels.length * classes)
+  labels.forEach((label, r) => (t[r * classes + label] = 1))
+  return t
+}
+
+function weights(model: Sequential): Float32Array[] {
+  return model.fused.flatMap((l) => [l.parameters().w.slice(), l.parameters().b.slice()])
+}
+
+it('gives one-hot targets exactly the loss, gradient and count of their labels, and soft targets the float64 formula', () => {
+  const next = rng(5)
+  const [rows, outputs] = [7, 5]
+  const logits = Float32Array.from({ length: rows * outputs }, () => (next() / 2 ** 32 - 0.5) * 8)
+  const labels = Int32Array.from({ length: rows }, () => next() % outputs)
+  const gradLabels = new Float32Array(rows * outputs)
+  const gradTargets = new Float32Array(rows * outputs)
+  const a = softmaxCrossEntropy(logits, labels, 0, rows, outputs, gradLabels)
+  const b = softmaxCrossEntropyTargets(logits, oneHot(Uint8Array.from(labels), outputs), 0, rows, outputs, gradTargets)
+  expect(b).toEqual(a)
+  expectSameBits(gradTargets, gradLabels, 'gradient')
+
+  // Label smoothing 0.1: t = 0.9 onehot + 0.1 / outputs.
+  const soft = oneHot(Uint8Array.from(labels), outputs).map((t) => Math.fround(0.9 * t + 0.1 / outputs))
+  const grad = new Float32Array(rows * outputs)
+  const c = softmaxCrossEntropyTargets(logits, soft, 0, rows, outputs, grad)
+  let want = 0
+  for (let r = 0; r < rows; r++) {
+    const z = Array.from(logits.subarray(r * outputs, (r + 1) * outputs))
+    const lse = Math.log(z.reduce((s, v) => s + Math.exp(v), 0))
+    const tSum = Array.from(soft.subarray(r * outputs, (r + 1) * outputs)).reduce((s, v) => s + v, 0)
+    for (let j = 0; j < outputs; j++) {
+      want -= soft[r * outputs + j] * (z[j] - lse)
+      const p = Math.exp(z[j] - lse)
+      expect(grad[r * outputs + j]).toBeCloseTo((p * tSum - soft[r * outputs + j]) / rows, 6)
+    }
+  }
+  expect(c.loss).toBeCloseTo(want / rows, 10)
+})
+
+describeBackends('losses by their Keras names', (tn) => {
+  it('trains one-hot targets with cross-entropy, bit for bit as their integer labels, on the Fashion-MNIST subset', async () => {
+    const d = await loadFashionMnist()
+    const n = 600
+    const x = d.train.images.subarray(0, n * 784)
+    const labels = d.train.labels.subarray(0, n)
+    const byLabels = mlp(tn, 9n)
+    const byOneHot = mlp(tn, 9n)
+    const byName = mlp(tn, 9n, 'categoricalCrossentropy')
+    try {
+      const fit = { x, epochs: 2, batchSize: 50 }
+      const h1 = await byLabels.fit({ ...fit, y: labels })
+      const h2 = await byOneHot.fit({ ...fit, y: oneHot(labels, 10) })
+      const h3 = await byName.fit({ ...fit, y: oneHot(labels, 10) })
+      for (const h of [h1, h2, h3]) expect(h.loss).toBe('crossEntropy')
+      expect(h2.epochs.map((e) => [e.loss, e.accuracy])).toEqual(h1.epochs.map((e) => [e.loss, e.accuracy]))
+      const w1 = weights(byLabels)
+      weights(byOneHot).forEach((w, i) => expectSameBits(w, w1[i], `one-hot, tensor ${i}`))
+      weights(byName).forEach((w, i) => expectSameBits(w, w1[i], `categoricalCrossentropy, tensor ${i}`))
+      // And the same accuracy on held-out data, through labels or one-hot targets.
+      const xt = d.test.images.subarray(0, 1000 * 784)
+      const yt = d.test.labels.subarray(0, 1000)
+      const e1 = await byLabels.evaluate(xt, yt)
+      const e2 = await byOneHot.evaluate(xt, oneHot(yt, 10))
+      expect(e2.accuracy).toBe(e1.accuracy)
+      expect(e2.loss).toBeCloseTo(e1.loss, 12)
+      expect(e1.accuracy).toBeGreaterThan(0.5)
+    } finally {
+      for (const m of [byLabels, byOneHot, byName]) m.dispose()
+    }
+  })
+
+  it('trains soft targets (label smoothing) with cross-entropy when asked, and other targets with mse by default', async () => {
+    const next = rng(21)
+    const rows = 64
+    const x = Float32Array.from({ length: rows * 784 }, () => next() / 2 ** 32)
+    const labels = Uint8Array.from({ length: rows }, (_, i) => i % 10)
+    const smooth = oneHot(labels, 10).map((t) => Math.fround(0.9 * t + 0.01))
+    const soft = mlp(tn, 2n)
+    const regression = mlp(tn, 2n)
+    try {
+      const h = await soft.fit({ x, y: smooth, loss: 'categoricalCrossentropy', epochs: 3, batchSize: 16 })
+      expect(h.loss).toBe('crossEntropy')
+      expect(soft.loss).toBe('crossEntropy')
+      expect(h.epochs[2].loss).toBeLessThan(h.epochs[0].loss)
+      expect(h.epochs[0].accuracy).toBeDefined()
+      // Not one-hot and no loss named: mse, as before.
+      const r = await regression.fit({ x, y: smooth, epochs: 1, batchSize: 16 })
+      expect(r.loss).toBe('mse')
+    } finally {
+      soft.dispose()
+      regression.dispose()
+    }
+  })
+
+  it('refuses what cannot be right, naming it, with the model untouched', async () => {
+    const rows = 8
+    const x = new Float32Array(rows * 784).fill(0.5)
+    const labels = Uint8Array.from({ length: rows }, (_, i) => i % 10)
+    const model = mlp(tn, 4n)
+    try {
+      const before = weights(model)
+      await expect(model.fit({ x, y: labels, loss: 'crossentropy' as never })).rejects.toMatchObject({
+        code: 'ERR_INVALID_ARG',
+        message:
+          /loss must be one of 'crossEntropy', 'categoricalCrossentropy', 'sparseCategoricalCrossentropy', 'mse', 'meanSquaredError', received 'crossentropy'/,
+      })
+      await expect(model.fit({ x, y: oneHot(labels, 10), loss: 'sparseCategoricalCrossentropy' })).rejects.toMatchObject({
+        code: 'ERR_INVALID_ARG',
+        message:
+          /y must hold integer class labels .* for loss 'sparseCategoricalCrossentropy'; for one-hot or soft targets use loss 'categoricalCrossentropy'/,
+      })
+      await expect(model.fit({ x, y: labels, loss: 'meanSquaredError' })).rejects.toMatchObject({
+        message: /y holds class labels, but loss 'meanSquaredError' needs targets/,
+      })
+      const negative = oneHot(labels, 10)
+      negative[13] = -0.5
+      await expect(model.fit({ x, y: negative, loss: 'categoricalCrossentropy' })).rejects.toMatchObject({
+        message: /y\[13\] = -0.5: cross-entropy targets must be finite and >= 0/,
+      })
+      const regression = new Float32Array(rows * 10).fill(0.3)
+      await expect(model.fit({ x, y: regression, loss: 'crossEntropy' })).rejects.toMatchObject({
+        message: /y row 0 sums to 3\.0\d*: cross-entropy targets are class probabilities .* use loss 'mse'/,
+      })
+      weights(model).forEach((w, i) => expectSameBits(w, before[i], `tensor ${i}`))
+      // Once trained with one loss, a model refuses another.
+      await model.fit({ x, y: labels })
+      await expect(model.fit({ x, y: regression, loss: 'mse' })).rejects.toMatchObject({
+        message: /loss 'mse' is not this model's loss 'crossEntropy'/,
+      })
+      await expect(model.fit({ x, y: regression })).rejects.toMatchObject({
+        message: /y row 0 sums to 3\.0\d*/,
+      })
+    } finally {
+      model.dispose()
+    }
+  })
+
+  it('takes the Keras names as the model option too', () => {
+    const a = mlp(tn, 1n, 'sparseCategoricalCrossentropy')
+    const b = mlp(tn, 1n, 'meanSquaredError')
+    try {
+      expect(a.loss).toBe('crossEntropy')
+      expect(b.loss).toBe('mse')
+      expect(() => tn.sequential([layers.dense({ units: 2 })], { inputs: 3, seed: 1n, loss: 'hinge' as never })).toThrow(
+        /loss must be one of/,
+      )
+    } finally {
+      a.dispose()
+      b.dispose()
+    }
+  })
+})
