@@ -369,3 +369,58 @@ describe('format version 2: a checksum of the optimizer state', () => {
     v1.dispose()
   })
 })
+
+describe('file:// and other schemes in Node (as TensorFlow.js users write them)', () => {
+  it('saves to and loads from file:// URLs, relative and absolute, bit for bit', async () => {
+    const relative = join(root, `m${folder++}`)
+    const cwd = process.cwd()
+    process.chdir(root)
+    try {
+      const name = relative.slice(root.length + 1)
+      const saved = await model.save(`file://${name}`)
+      expect(saved.json).toBe(join(name, 'model.json'))
+      const again = await tn.loadModel(`file://./${name}`)
+      try {
+        expectSameBits(again.fused[0].parameters().w, model.fused[0].parameters().w, 'w, relative')
+      } finally {
+        again.dispose()
+      }
+    } finally {
+      process.chdir(cwd)
+    }
+    // Absolute, with a space percent-escaped as a file URL has it.
+    const absolute = join(root, `m ${folder++}`)
+    await model.save(`file://${absolute.replaceAll(' ', '%20')}`)
+    expect((await readFile(join(absolute, 'model.json'), 'utf8')).length).toBeGreaterThan(0)
+    const back = await tn.loadModel(`file://${absolute.replaceAll(' ', '%20')}`)
+    try {
+      expectSameBits(back.fused[1].parameters().b, model.fused[1].parameters().b, 'b, absolute')
+    } finally {
+      back.dispose()
+    }
+  })
+
+  it("refuses the browser's schemes by name, creating no folder", async () => {
+    const cwd = process.cwd()
+    process.chdir(root)
+    try {
+      for (const where of ['indexeddb://m', 'downloads://m', 'https://example.com/m', 'file://']) {
+        await expectThinnetRejection(
+          model.save(where),
+          'ERR_INVALID_ARG',
+          where === 'file://' ? /names no directory/ : /is not a location in Node/,
+        )
+        await expectThinnetRejection(
+          tn.loadModel(where),
+          'ERR_INVALID_ARG',
+          where === 'file://' ? /names no directory/ : /is not a location in Node/,
+        )
+      }
+      for (const folderName of ['indexeddb:', 'downloads:', 'https:', 'file:']) {
+        await expect(readFile(join(root, folderName))).rejects.toMatchObject({ code: 'ENOENT' })
+      }
+    } finally {
+      process.chdir(cwd)
+    }
+  })
+})

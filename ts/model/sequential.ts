@@ -259,7 +259,8 @@ export class Sequential {
   }
 
   /**
-   * Saves the model: in Node to the directory `destination` as model.json and weights.bin; in a
+   * Saves the model: in Node to the directory `destination` (a path, or a `file://` URL as
+   * TensorFlow.js writes them: 'file://out', 'file:///abs/dir') as model.json and weights.bin; in a
    * browser to `'indexeddb://<name>'` or as downloads (`'downloads://<name>'`: <name>.json and
    * <name>.weights.bin). `tn.loadModel` reads it back, on any backend, and the files are the same
    * on both platforms. With `{ optimizer }` (the optimizer object passed to `fit`), also

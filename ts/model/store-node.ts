@@ -6,6 +6,7 @@
 import { constants, type Stats } from 'node:fs'
 import { mkdir, open, writeFile, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 import { invalidArg, ThinnetError } from '../errors.js'
 import type { Ops } from '../ops-port.js'
@@ -26,8 +27,8 @@ export const nodeModelStore: ModelStore = { save: saveModel, load: loadModel }
  * Writes model.json and weights.bin (and optimizer.bin with `options.optimizer`) into `dir`
  * (created if missing), model.json last, so a directory with a model.json holds a whole save.
  */
-async function saveModel(model: Sequential, dir: string, options: SaveOptions): Promise<SavedFiles> {
-  if (typeof dir !== 'string' || dir === '') throw invalidArg(`dir must be a directory path, received ${describeValue(dir)}`)
+async function saveModel(model: Sequential, destination: string, options: SaveOptions): Promise<SavedFiles> {
+  const dir = directoryOf(destination)
   const { json, weights, optimizerState } = toArtifacts(model, options)
   await mkdir(dir, { recursive: true })
   const jsonPath = join(dir, 'model.json')
@@ -42,6 +43,33 @@ async function saveModel(model: Sequential, dir: string, options: SaveOptions): 
   return optimizerPath === undefined
     ? { json: jsonPath, weights: weightsPath }
     : { json: jsonPath, weights: weightsPath, optimizer: optimizerPath }
+}
+
+/** A URL scheme at the start of a location ('indexeddb://', 'https://', ...). */
+const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i
+
+/**
+ * The directory a Node location names: a path, or a `file://` URL as TensorFlow.js writes them
+ * ('file://out' and 'file://./out' relative, 'file:///abs/path' absolute, percent-escapes
+ * decoded). Any other scheme is the browser's (indexeddb://, downloads://, http(s)://): refused
+ * with ERR_INVALID_ARG instead of becoming a folder named after it.
+ */
+export function directoryOf(location: unknown): string {
+  if (typeof location !== 'string' || location === '') {
+    throw invalidArg(`dir must be a directory path or a file:// URL, received ${describeValue(location)}`)
+  }
+  const scheme = SCHEME.exec(location)
+  if (scheme === null) return location
+  if (scheme[1].toLowerCase() !== 'file') {
+    throw invalidArg(
+      `dir ${describeValue(location)}: ${scheme[1]}:// is not a location in Node; give a directory path or file://<dir> ` +
+        "(indexeddb://, downloads:// and http(s):// are the browser entry's: import 'thinnet/web')",
+    )
+  }
+  const rest = location.slice(scheme[0].length)
+  const dir = rest.startsWith('/') ? fileURLToPath(`file://${rest}`) : rest
+  if (dir === '') throw invalidArg(`dir ${describeValue(location)} names no directory: give file://<dir>`)
+  return dir
 }
 
 /** What a non-regular file is, for the message. */
@@ -89,8 +117,8 @@ async function readRegularFile(path: string, what: string, missing: string): Pro
  * when model.json has an optimizer section (then optimizer.bin must be there too). Only regular
  * files are read (readRegularFile); whatever is wrong is a ThinnetError naming the file.
  */
-async function loadModel(tn: Ops, dir: string): Promise<Sequential> {
-  if (typeof dir !== 'string' || dir === '') throw invalidArg(`dir must be a directory path, received ${describeValue(dir)}`)
+async function loadModel(tn: Ops, source: string): Promise<Sequential> {
+  const dir = directoryOf(source)
   if (dir.includes('\0')) throw invalidArg(`dir must be a directory path, received a path with a NUL byte: ${describeValue(dir)}`)
   const jsonPath = join(dir, 'model.json')
   const text = new TextDecoder().decode(
