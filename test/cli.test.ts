@@ -86,7 +86,7 @@ describe('thinnet --help', () => {
     expect(train.stdout).toContain('(default: 1024,1024)')
     expect(train.stdout).toMatch(/momentum \(SGD with momentum\), nesterov/)
     const evaluate = await thinnet('eval', '--help')
-    for (const flag of ['--model', '--data', '--backend', '--inference', '--samples']) expect(evaluate.stdout).toContain(flag)
+    for (const flag of ['--model', '--data', '--backend', '--inference', '--samples', '--quiet']) expect(evaluate.stdout).toContain(flag)
     const demo = await thinnet('demo', '--help')
     for (const flag of ['--backend', '--epochs', '--seeds', '--batch-size', '--lr', '--report', '--quiet'])
       expect(demo.stdout).toContain(flag)
@@ -166,6 +166,15 @@ describeBackends('thinnet train and eval', (tn) => {
     expect(r.code).toBe(0)
     expect(r.stdout).toContain('weight scaling: loss')
     expect(percentAfter(r.stdout, 'accuracy')).toBe(percentAfter(trained.stdout, 'test accuracy'))
+  })
+
+  it('eval --quiet prints the scores only, as train and demo take --quiet', async () => {
+    expect(trained.code).toBe(0)
+    const r = await thinnet('eval', '--backend', tn.backend, '--model', model, '--quiet')
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    expect(r.stdout.trim().split('\n')).toHaveLength(1)
+    expect(r.stdout).toMatch(/^weight scaling: loss \d/)
   })
 
   it('eval with Monte Carlo inference prints the entropy statistics', async () => {

@@ -22,6 +22,7 @@ interface EvalFlags {
   backend: BackendChoice | undefined
   inference: Inference
   samples: number | undefined
+  quiet: boolean
 }
 
 export const DEFAULT_MC_SAMPLES = 50
@@ -57,9 +58,11 @@ async function evaluate(flags: EvalFlags, command: Command): Promise<number> {
     }
     if (model.loss === 'mse')
       throw shapeMismatch(`the model in ${flags.model} was trained with loss 'mse': thinnet eval scores classifiers (loss 'crossEntropy')`)
-    console.log(`model      ${flags.model}: ${plural(model.progress.epochs, 'epoch')} trained, seed ${model.seed}, ${model.mode} dropout`)
-    for (const line of model.summary().split('\n')) console.log(`           ${line}`)
-    console.log(`data       ${describeData(data)}, ${flags.split} split`)
+    // --quiet: the scores only (for scripts), as train and demo's --quiet drop their progress.
+    const say = flags.quiet ? () => {} : (line: string) => console.log(line)
+    say(`model      ${flags.model}: ${plural(model.progress.epochs, 'epoch')} trained, seed ${model.seed}, ${model.mode} dropout`)
+    for (const line of model.summary().split('\n')) say(`           ${line}`)
+    say(`data       ${describeData(data)}, ${flags.split} split`)
     const samples = flags.inference === 'mc' ? (flags.samples ?? DEFAULT_MC_SAMPLES) : undefined
     const p = await model.predict(split.images, samples === undefined ? {} : { inference: 'mc', samples })
     const labels = split.labels
@@ -83,7 +86,7 @@ async function evaluate(flags: EvalFlags, command: Command): Promise<number> {
         `  variance of the predicted class's probability over the ${samples} passes: mean ${fixed(predictedVariance / p.rows, 4)}`,
       )
     }
-    console.log(`time       ${seconds((performance.now() - started) / 1000)} on the ${tn.backend} backend (${tn.isa})`)
+    say(`time       ${seconds((performance.now() - started) / 1000)} on the ${tn.backend} backend (${tn.isa})`)
     return 0
   } finally {
     model.dispose()
@@ -117,5 +120,6 @@ export function evalCommand(): Command {
     .addOption(
       new Option('--samples <T>', `Monte Carlo passes, with --inference mc (default: ${DEFAULT_MC_SAMPLES})`).argParser(integer(1)),
     )
+    .addOption(new Option('--quiet', 'print the scores only (no model, data and time lines)').default(false))
   return command.action((flags: EvalFlags) => runCommand('thinnet eval', () => evaluate(flags, command)))
 }
