@@ -66,7 +66,7 @@ export {
   type LayerDropoutOptions,
 } from './layers/dropout-dense.js'
 export type { Initializer } from './layers/init.js'
-export { layers, optimizers, schedules } from './model/index.js'
+export { callbacks, layers, optimizers, schedules } from './model/index.js'
 export { Sequential, type ModelStep, type SequentialOptions, type TrainingProgress } from './model/sequential.js'
 export type { DenseLayer, DenseLayerArgs, DropoutLayer, DropoutLayerArgs, Layer } from './model/layers.js'
 export type {
@@ -85,6 +85,7 @@ export type { NoiseLayer, NoiseOp } from './layers/noise-layer.js'
 export type { FusedLayerPlan, NoiseStepPlan, PlanStep, StepDropout } from './model/compile.js'
 export type { AdamOptions, Optimizer, SgdOptions, StateBufferName } from './model/optimizers.js'
 export type { Schedule } from './model/schedules.js'
+export type { EarlyStopping, EarlyStoppingOptions, FitCallback, Monitor, TrainBegin } from './model/callbacks.js'
 export type { BatchLog, EpochLog, FitOptions, History } from './model/fit.js'
 export type { Evaluation, Inference, Prediction, PredictOptions } from './model/predict.js'
 export type { ModelArtifacts, ModelJSON, NoiseStepJSON, SavedFiles, SaveOptions } from './model/serialize.js'

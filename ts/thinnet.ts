@@ -14,7 +14,7 @@ import { adamStep, allFinite, maxNorm, sgdStep, type AdamStepOptions, type MaxNo
 import { maxThreads, setMaxThreads } from './ops/threads.js'
 import type { Ops } from './ops-port.js'
 import { fromArtifacts } from './model/deserialize.js'
-import { layers, optimizers, schedules } from './model/index.js'
+import { callbacks, layers, optimizers, schedules } from './model/index.js'
 import type { Layer } from './model/layers.js'
 import { Sequential, type SequentialOptions } from './model/sequential.js'
 import type { ModelArtifacts } from './model/serialize.js'
@@ -361,6 +361,8 @@ export interface Thinnet extends Ops, FamilyOps {
   readonly optimizers: typeof optimizers
   /** Learning-rate and dropout-rate schedules: `schedules.step`, `cosine`, `linear`, `constant`. */
   readonly schedules: typeof schedules
+  /** Fit callbacks: `callbacks.earlyStopping({ monitor, patience, minDelta, mode, restoreBest })`. */
+  readonly callbacks: typeof callbacks
 
   /**
    * A sequential model on this backend. Dropout and Dense layers are compiled into fused
@@ -449,6 +451,7 @@ export function createThinnet(backend: Backend, store?: ModelStore): Thinnet {
     layers,
     optimizers,
     schedules,
+    callbacks,
     sequential: (list, options) => new Sequential(tn, list, options),
     loadModel: (source) => storeOf(tn).load(tn, source),
     modelFromArtifacts: (artifacts) => fromArtifacts(tn, artifacts),

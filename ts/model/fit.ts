@@ -25,6 +25,7 @@ import { invalidArg, ThinnetError } from '../errors.js'
 import { draws } from '../random.js'
 import { describeValue, readOptions } from '../validate.js'
 import { denseSteps } from './compile.js'
+import { readCallbacks, type FitCallback } from './callbacks.js'
 import { checkData, checkPositiveInt, type CheckedData, type WantedLoss } from './data-checks.js'
 import { offsetsOf, ratesOf, scaleRates, seekAll, setRates, trainBackward, trainForward, yieldToEventLoop } from './model-steps.js'
 import {
@@ -80,6 +81,16 @@ export interface FitOptions {
   onBatch?: (log: BatchLog) => void
   /** Called (and awaited) after every epoch. */
   onEpoch?: (log: EpochLog) => void | Promise<void>
+  /** TF.js' form of onBatch: (batch index from 0 within the epoch, log), after onBatch. */
+  onBatchEnd?: (batch: number, log: BatchLog) => void
+  /** TF.js' form of onEpoch: (epoch index from 0, log), awaited, after onEpoch. */
+  onEpochEnd?: (epoch: number, log: EpochLog) => void | Promise<void>
+  /**
+   * Callback objects, run after onBatchEnd / onEpochEnd in order: `tn.callbacks.earlyStopping()`
+   * or your own (FitCallback: onTrainBegin, onBatchEnd, onEpochEnd, onTrainEnd; setting
+   * `stopTraining` ends training after the current epoch).
+   */
+  callbacks?: FitCallback | FitCallback[]
   /** Cancels training between batches: fit then rejects with the signal's reason. */
   signal?: AbortSignal
 }
@@ -134,10 +145,12 @@ const FIT_KEYS = [
   'dropoutSchedule',
   'onBatch',
   'onEpoch',
+  'onBatchEnd',
+  'onEpochEnd',
+  'callbacks',
   'signal',
 ]
 
-/** A macrotask turn, so timers and I/O run between batches. */
 function checkFunction(name: string, value: unknown): void {
   if (value !== undefined && typeof value !== 'function') throw invalidArg(`${name} must be a function, received ${describeValue(value)}`)
 }
@@ -201,6 +214,9 @@ export async function fit(model: Sequential, options: FitOptions): Promise<Histo
   const dropoutSchedule = o.dropoutSchedule === undefined ? undefined : checkSchedule(o.dropoutSchedule, 'dropoutSchedule')
   checkFunction('onBatch', o.onBatch)
   checkFunction('onEpoch', o.onEpoch)
+  checkFunction('onBatchEnd', o.onBatchEnd)
+  checkFunction('onEpochEnd', o.onEpochEnd)
+  const callbacks = readCallbacks(o.callbacks)
   const signal = o.signal
   if (signal !== undefined && !isAbortSignal(signal)) {
     throw invalidArg(`signal must be an AbortSignal, received ${describeValue(signal)}`)
@@ -218,6 +234,9 @@ export async function fit(model: Sequential, options: FitOptions): Promise<Histo
       dropoutSchedule,
       onBatch: o.onBatch as FitOptions['onBatch'],
       onEpoch: o.onEpoch as FitOptions['onEpoch'],
+      onBatchEnd: o.onBatchEnd as FitOptions['onBatchEnd'],
+      onEpochEnd: o.onEpochEnd as FitOptions['onEpochEnd'],
+      callbacks,
       signal,
     }),
   )
@@ -241,6 +260,9 @@ interface Plan {
   dropoutSchedule: Schedule | undefined
   onBatch: FitOptions['onBatch']
   onEpoch: FitOptions['onEpoch']
+  onBatchEnd: FitOptions['onBatchEnd']
+  onEpochEnd: FitOptions['onEpochEnd']
+  callbacks: FitCallback[]
   signal: AbortSignal | undefined
 }
 
@@ -257,6 +279,7 @@ async function train(model: Sequential, plan: Plan): Promise<History> {
   const baseRates = ratesOf(model)
   const validationOptions = checkPredictOptions({ batchSize: 1024 }, model)
 
+  for (const c of plan.callbacks) c.onTrainBegin?.(model, { validation: plan.validation !== undefined })
   try {
     for (let e = 0; e < epochs; e++) {
       if (signal?.aborted) throw abortReason(signal)
@@ -278,7 +301,7 @@ async function train(model: Sequential, plan: Plan): Promise<History> {
         lossSum += result.loss * n
         correct += result.correct
         const done = r0 + n
-        plan.onBatch?.({
+        const batchLog: BatchLog = {
           epoch: e + 1,
           epochs,
           batch: b + 1,
@@ -287,7 +310,10 @@ async function train(model: Sequential, plan: Plan): Promise<History> {
           epochLoss: lossSum / done,
           epochAccuracy: data.loss === 'crossEntropy' ? correct / done : undefined,
           seconds: (performance.now() - started) / 1000,
-        })
+        }
+        plan.onBatch?.(batchLog)
+        plan.onBatchEnd?.(b, batchLog)
+        for (const c of plan.callbacks) c.onBatchEnd?.(b, batchLog)
         await yieldToEventLoop()
       }
       const seconds = (performance.now() - started) / 1000
@@ -317,7 +343,11 @@ async function train(model: Sequential, plan: Plan): Promise<History> {
       }
       history.epochs.push(log)
       await plan.onEpoch?.(log)
+      await plan.onEpochEnd?.(e, log)
+      for (const c of plan.callbacks) await c.onEpochEnd?.(e, log)
+      if (plan.callbacks.some((c) => c.stopTraining === true)) break
     }
+    for (const c of plan.callbacks) c.onTrainEnd?.(model)
   } finally {
     if (plan.dropoutSchedule !== undefined) setRates(model, baseRates)
   }

@@ -1,4 +1,4 @@
-/** The model API's namespaces, as `tn.layers`, `tn.optimizers`, `tn.schedules` (and named exports). */
+/** The model API's namespaces, as `tn.layers`, `tn.optimizers`, `tn.schedules`, `tn.callbacks` (and named exports). */
 
 import { dense, dropout } from './layers.js'
 import {
@@ -10,6 +10,7 @@ import {
   spatialDropout2d,
   spatialDropout3d,
 } from './noise-layers.js'
+import { earlyStopping } from './callbacks.js'
 import { adam, adamw, sgd } from './optimizers.js'
 import { constant, cosine, linear, step } from './schedules.js'
 
@@ -29,3 +30,5 @@ export const layers = Object.freeze({
 export const optimizers = Object.freeze({ sgd, adam, adamw })
 /** Schedules for learning rates and dropout rates. */
 export const schedules = Object.freeze({ constant, step, cosine, linear })
+/** Fit callbacks: `callbacks.earlyStopping({ monitor, patience, minDelta, mode, restoreBest })`. */
+export const callbacks = Object.freeze({ earlyStopping })
