@@ -72,7 +72,7 @@ const CASES: Case[] = [
   },
   {
     what: 'p missing',
-    call: (tn, { x }) => tn.dropout(x, { seed: 1n } as never),
+    call: (tn, { x }) => tn.dropout(x, { seed: 1n }),
     code: 'ERR_INVALID_ARG',
     message: /^p must be a number in \[0, 1\], received undefined$/,
   },
@@ -191,7 +191,7 @@ const CASES: Case[] = [
     what: 'a misspelt option',
     call: (tn, { x, out }) => tn.dropout(x, { ...ok, ofset: 5n, out } as never),
     code: 'ERR_INVALID_ARG',
-    message: /^options.ofset is not an option: expected one of p, seed, offset, stream, mode, out, shape, noiseShape$/,
+    message: /^options.ofset is not an option: expected one of p, rate, seed, offset, stream, mode, out, shape, noiseShape$/,
   },
   {
     what: 'allocate(-1)',

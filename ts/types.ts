@@ -10,8 +10,10 @@ export type U64 = bigint | number
 
 /** Which draws a call uses (the mask contract: docs/mask-contract.md). */
 export interface MaskOptions {
-  /** Drop probability, a number in [0, 1]. */
-  p: number
+  /** Drop probability, a number in [0, 1] (give this or `rate`). */
+  p?: number
+  /** Keras' name for `p` (as the layers call it: `tn.layers.dropout({ rate })`); equal to p if both are given. */
+  rate?: number
   /** The key of the generator. */
   seed: U64
   /** Index of the call's first element in its stream; default 0. Use a Generator to advance it. */

@@ -50,6 +50,20 @@ export function checkP(value: unknown, name = 'p'): number {
   return value
 }
 
+/**
+ * Read options of a dropout op with Keras' name for p, `rate`, folded into `p` (the op's own
+ * name): either may be given, both only when equal.
+ */
+export function withRate<T extends Readonly<Record<string, unknown>>>(read: T): T {
+  if (read.rate === undefined) return read
+  if (read.p !== undefined && read.p !== read.rate) {
+    throw invalidArg(
+      `options.rate is Keras' name for options.p: give one of them, received p = ${describeValue(read.p)} and rate = ${describeValue(read.rate)}`,
+    )
+  }
+  return { ...read, p: read.rate }
+}
+
 /** seed, offset or stream: a bigint in [0, 2^64 - 1] or a non-negative safe integer number. */
 export function checkU64(name: string, value: unknown): bigint {
   const expected = `${name} must be a bigint in [0, 2^64 - 1] or a non-negative safe integer`

@@ -9,7 +9,7 @@ import type { Activation, DropoutMode } from '../backend.js'
 import { checkActivation, checkAlpha } from '../ops/dense-checks.js'
 import { invalidArg, ThinnetError } from '../errors.js'
 import { INITIALIZERS, type Initializer } from '../layers/init.js'
-import { checkMode, checkObject, describeValue, readOptions } from '../validate.js'
+import { checkMode, checkObject, describeValue, readOptions, withRate } from '../validate.js'
 import { checkRate, FAMILY_BUILDERS, readShapes, type FamilyLayer } from './noise-layers.js'
 
 /** Dropout: zeroes each element with probability `rate` in training. */
@@ -41,8 +41,15 @@ export interface DenseLayer {
 export type Layer = DropoutLayer | DenseLayer | FamilyLayer
 
 export interface DropoutLayerArgs {
-  /** The drop probability, in [0, 1). */
-  rate: number
+  /** The drop probability, in [0, 1) (Keras' name; `p`, the ops' name, is accepted too). */
+  rate?: number
+  /** The ops' name for `rate` (`tn.dropout(x, { p })`); equal to rate if both are given. */
+  p?: number
+  /**
+   * Not taken: a model's masks all come from its seed (`tn.sequential(layers, { seed })`), each
+   * layer on a stream of its own, so a run repeats exactly. Given, it is ERR_INVALID_ARG saying so.
+   */
+  seed?: never
   /** 'inverted' or 'classic'; default: the model's `mode`. */
   mode?: DropoutMode
   /**
@@ -85,8 +92,14 @@ export interface DenseLayerArgs {
  * ```
  */
 export function dropout(options: DropoutLayerArgs): DropoutLayer {
-  const o = readOptions(options, 'options', '{ rate: 0.5 }', ['rate', 'mode', 'noiseShape', 'shape'])
-  const rate = checkRate(o.rate, 'rate')
+  const o = withRate(readOptions(options, 'options', '{ rate: 0.5 }', ['rate', 'p', 'mode', 'noiseShape', 'shape', 'seed']))
+  if (o.seed !== undefined) {
+    throw invalidArg(
+      `a dropout layer takes no seed (received ${describeValue(o.seed)}): the model's seed (tn.sequential(layers, { seed })) draws ` +
+        "every layer's masks, each on a stream of its own, so the same seed repeats a run exactly",
+    )
+  }
+  const rate = checkRate(o.p, 'rate')
   const mode = o.mode === undefined ? undefined : checkMode(o.mode)
   // Without shapes, the same object as before noise shapes existed (saved models unchanged).
   return Object.freeze({ kind: 'dropout', rate, mode, ...readShapes(o.noiseShape, o.shape) })
@@ -140,7 +153,7 @@ export function checkLayer(value: unknown, name: string): Layer {
   if (o.kind === 'dropout') {
     const rest = { ...o }
     delete rest.kind
-    return dropout(rest as unknown as DropoutLayerArgs)
+    return dropout(rest)
   }
   if (o.kind === 'dense') {
     const rest = { ...o }

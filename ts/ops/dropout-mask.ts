@@ -3,7 +3,7 @@
 import type { Backend } from '../backend.js'
 import { fromBackendError, invalidArg } from '../errors.js'
 import type { DropoutMaskOptions } from '../types.js'
-import { checkCount, checkMaskOut, checkSpec, readOptions } from '../validate.js'
+import { checkCount, checkMaskOut, checkSpec, readOptions, withRate } from '../validate.js'
 
 /**
  * The most elements one mask call takes, on every backend: the WASM exports count in u32, and a
@@ -13,7 +13,7 @@ import { checkCount, checkMaskOut, checkSpec, readOptions } from '../validate.js
 export const MAX_MASK_ELEMENTS = 2 ** 32 - 1
 
 // `mode` is accepted (and checked) so that one options object can serve dropout and its mask.
-const MASK_OPTION_KEYS = ['p', 'seed', 'offset', 'stream', 'mode', 'out'] as const
+const MASK_OPTION_KEYS = ['p', 'rate', 'seed', 'offset', 'stream', 'mode', 'out'] as const
 
 export function dropoutMask(backend: Backend, n: number, options: DropoutMaskOptions): Uint32Array {
   const count = checkCount('n', n)
@@ -24,7 +24,7 @@ export function dropoutMask(backend: Backend, n: number, options: DropoutMaskOpt
     )
   }
   // Options read once, before the output is checked: no getter of the caller's runs after it.
-  const read = readOptions(options, 'options', '{ p: 0.5, seed: 1 }', MASK_OPTION_KEYS)
+  const read = withRate(readOptions(options, 'options', '{ p: 0.5, seed: 1 }', MASK_OPTION_KEYS))
   const { p, seed, offset, stream } = checkSpec(read, count)
   const requested = read.out
   const target = requested === undefined ? new Uint32Array(Math.ceil(count / 32)) : checkMaskOut(requested, count)

@@ -6,10 +6,10 @@
 import type { Backend } from '../backend.js'
 import { fromBackendError } from '../errors.js'
 import type { DropoutOptions } from '../types.js'
-import { checkFloat32Array, checkOut, checkSpec, readOptions } from '../validate.js'
+import { checkFloat32Array, checkOut, checkSpec, readOptions, withRate } from '../validate.js'
 import { runRead } from './family.js'
 
-export const DROPOUT_OPTION_KEYS = ['p', 'seed', 'offset', 'stream', 'mode', 'out', 'shape', 'noiseShape'] as const
+export const DROPOUT_OPTION_KEYS = ['p', 'rate', 'seed', 'offset', 'stream', 'mode', 'out', 'shape', 'noiseShape'] as const
 
 export function dropout(backend: Backend, x: Float32Array, options: DropoutOptions): Float32Array {
   return elementwise(backend, 'dropout', 'x', x, options)
@@ -29,7 +29,7 @@ export function elementwise(
   // x's type first (its errors come first), then the options, each read once, then the arrays
   // for use: a getter of the caller's may have detached or resized x, and none runs after this.
   checkFloat32Array(name, x)
-  const read = readOptions(options, 'options', '{ p: 0.5, seed: 1 }', DROPOUT_OPTION_KEYS)
+  const read = withRate(readOptions(options, 'options', '{ p: 0.5, seed: 1 }', DROPOUT_OPTION_KEYS))
   const requested = read.out
   const input = checkFloat32Array(name, x)
   // A shape or noise shape: the family's op (docs/DROPOUT-FAMILY.md), on the options read above.

@@ -1,7 +1,8 @@
 /**
- * The loss a model trains with, as a Keras or TF.js user names and holds it (issue 16): one-hot
- * and soft Float32Array targets train with softmax cross-entropy (one-hot rows exactly as their
- * integer labels do), the Keras names are accepted, and what cannot be right is refused by name.
+ * Names and forms a Keras or TF.js user reaches for (issue 16): losses by their Keras names, with
+ * one-hot and soft Float32Array targets training with softmax cross-entropy (one-hot rows exactly
+ * as their integer labels do); `rate` and `p` as one setting on the ops and the layers; what
+ * cannot be right refused by name.
  */
 
 import { expect, it } from 'vitest'
@@ -178,5 +179,22 @@ describeBackends('losses by their Keras names', (tn) => {
       a.dispose()
       b.dispose()
     }
+  })
+})
+
+describeBackends('rate and p, one setting by both names', (tn) => {
+  it('tn.dropout, dropoutBackward and dropoutMask take rate as p; layers.dropout takes p as rate; a seed on a layer is explained', () => {
+    const x = Float32Array.from({ length: 1000 }, (_, i) => i / 7)
+    const byP = tn.dropout(x, { p: 0.3, seed: 5n })
+    expectSameBits(tn.dropout(x, { rate: 0.3, seed: 5n }), byP, 'dropout')
+    expectSameBits(tn.dropout(x, { p: 0.3, rate: 0.3, seed: 5n }), byP, 'both, equal')
+    expectSameBits(tn.dropoutBackward(x, { rate: 0.3, seed: 5n }), tn.dropoutBackward(x, { p: 0.3, seed: 5n }), 'backward')
+    expect(Array.from(tn.dropoutMask(1000, { rate: 0.3, seed: 5n }))).toEqual(Array.from(tn.dropoutMask(1000, { p: 0.3, seed: 5n })))
+    expect(() => tn.dropout(x, { p: 0.3, rate: 0.4, seed: 5n })).toThrow(
+      /options.rate is Keras' name for options.p: give one of them, received p = 0.3 and rate = 0.4/,
+    )
+    expect(layers.dropout({ p: 0.25 })).toEqual(layers.dropout({ rate: 0.25 }))
+    expect(() => layers.dropout({ rate: 0.25, seed: 3 } as never)).toThrow(/a dropout layer takes no seed .* the model's seed/)
+    expect(() => layers.dropout({})).toThrow(/rate must be/)
   })
 })
