@@ -198,3 +198,47 @@ describeBackends('rate and p, one setting by both names', (tn) => {
     expect(() => layers.dropout({})).toThrow(/rate must be/)
   })
 })
+
+describeBackends("Keras' inputShape on the first layer, and a random seed by default", (tn) => {
+  it('takes the inputs from the first layer, and a seed it reports so that a run repeats', async () => {
+    const build = (seed?: bigint) =>
+      tn.sequential(
+        [layers.dropout({ rate: 0.1, inputShape: [2, 3] }), layers.dense({ units: 8, activation: 'relu' }), layers.dense({ units: 2 })],
+        seed === undefined ? {} : { seed },
+      )
+    const a = build()
+    const b = build()
+    const again = build(a.seed)
+    try {
+      expect(a.inputs).toBe(6)
+      expect(typeof a.seed).toBe('bigint')
+      expect(a.seed).not.toBe(b.seed) // 64 random bits each
+      const next = rng(3)
+      const x = Float32Array.from({ length: 24 * 6 }, () => next() / 2 ** 32)
+      const y = Uint8Array.from({ length: 24 }, (_, i) => i % 2)
+      await a.fit({ x, y, epochs: 2, batchSize: 8 })
+      await again.fit({ x, y, epochs: 2, batchSize: 8 })
+      const wa = weights(a)
+      weights(again).forEach((w, i) => expectSameBits(w, wa[i], `tensor ${i}`))
+      const d = tn.sequential([layers.dense({ units: 3, inputShape: [5] })], { seed: 1n, inputs: 5 })
+      expect(d.inputs).toBe(5)
+      d.dispose()
+    } finally {
+      for (const m of [a, b, again]) m.dispose()
+    }
+  })
+
+  it('refuses input shapes that cannot be right, by name', () => {
+    expect(() => tn.sequential([layers.dense({ units: 3 })], { seed: 1n })).toThrow(
+      /options.inputs is missing: give the features per example/,
+    )
+    expect(() => tn.sequential([layers.dense({ units: 3, inputShape: [4] })], { inputs: 5 })).toThrow(
+      /options.inputs = 5 disagrees with the first layer's inputShape \[4\] \(4 features\)/,
+    )
+    expect(() => tn.sequential([layers.dense({ units: 3, inputShape: [4] }), layers.dense({ units: 2, inputShape: [3] })])).toThrow(
+      /layers\[1\] has an inputShape: only the first layer takes one/,
+    )
+    expect(() => layers.dense({ units: 3, inputShape: [0] })).toThrow(/inputShape must be a non-empty array of positive integers/)
+    expect(() => layers.dropout({ rate: 0.1, inputShape: 784 as never })).toThrow(/inputShape must be a non-empty array/)
+  })
+})

@@ -383,7 +383,7 @@ export interface Thinnet extends Ops, FamilyOps {
    * console.log(model.summary())
    * ```
    */
-  sequential(layers: readonly Layer[], options: SequentialOptions): Sequential
+  sequential(layers: readonly Layer[], options?: SequentialOptions): Sequential
 
   /**
    * A model saved with `model.save(...)`, on this backend. In Node, `source` is the directory

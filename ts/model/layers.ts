@@ -45,6 +45,8 @@ export interface DropoutLayerArgs {
   rate?: number
   /** The ops' name for `rate` (`tn.dropout(x, { p })`); equal to rate if both are given. */
   p?: number
+  /** On the first layer: one example's shape (Keras' inputShape), instead of the model's `inputs`. */
+  inputShape?: readonly number[]
   /**
    * Not taken: a model's masks all come from its seed (`tn.sequential(layers, { seed })`), each
    * layer on a stream of its own, so a run repeats exactly. Given, it is ERR_INVALID_ARG saying so.
@@ -62,9 +64,40 @@ export interface DropoutLayerArgs {
   shape?: readonly number[]
 }
 
+/**
+ * Keras' `inputShape` on a model's first layer: one example's shape, flattened (its product is
+ * the model's `inputs`), an alternative to `tn.sequential(layers, { inputs })`. Kept beside the
+ * description, not in it, so saved models are unchanged (they record `inputs`).
+ */
+const inputShapes = new WeakMap<object, readonly number[]>()
+
+/** The inputShape given to the layer description `layer`, if any. */
+export function inputShapeOf(layer: unknown): readonly number[] | undefined {
+  return typeof layer === 'object' && layer !== null ? inputShapes.get(layer) : undefined
+}
+
+/** Registers `value` (checked) as `layer`'s input shape; returns the layer. */
+function withInputShape<T extends object>(layer: T, value: unknown): T {
+  if (value === undefined) return layer
+  if (
+    !Array.isArray(value) ||
+    value.length === 0 ||
+    !value.every((d: unknown) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 1) ||
+    !Number.isSafeInteger(value.reduce((a: number, d: number) => a * d, 1))
+  ) {
+    throw invalidArg(
+      `inputShape must be a non-empty array of positive integers (one example's shape, e.g. [784]), received ${describeValue(value)}`,
+    )
+  }
+  inputShapes.set(layer, Object.freeze([...(value as number[])]))
+  return layer
+}
+
 export interface DenseLayerArgs {
   /** Features out, at least 1. */
   units: number
+  /** On the first layer: one example's shape (Keras' inputShape), instead of the model's `inputs`. */
+  inputShape?: readonly number[]
   /** 'linear' (default), 'relu', 'leakyRelu', 'gelu', 'tanh' or 'sigmoid'. */
   activation?: Activation
   /** leakyRelu's slope for z <= 0 (default 0.01). */
@@ -92,7 +125,7 @@ export interface DenseLayerArgs {
  * ```
  */
 export function dropout(options: DropoutLayerArgs): DropoutLayer {
-  const o = withRate(readOptions(options, 'options', '{ rate: 0.5 }', ['rate', 'p', 'mode', 'noiseShape', 'shape', 'seed']))
+  const o = withRate(readOptions(options, 'options', '{ rate: 0.5 }', ['rate', 'p', 'mode', 'noiseShape', 'shape', 'seed', 'inputShape']))
   if (o.seed !== undefined) {
     throw invalidArg(
       `a dropout layer takes no seed (received ${describeValue(o.seed)}): the model's seed (tn.sequential(layers, { seed })) draws ` +
@@ -102,7 +135,7 @@ export function dropout(options: DropoutLayerArgs): DropoutLayer {
   const rate = checkRate(o.p, 'rate')
   const mode = o.mode === undefined ? undefined : checkMode(o.mode)
   // Without shapes, the same object as before noise shapes existed (saved models unchanged).
-  return Object.freeze({ kind: 'dropout', rate, mode, ...readShapes(o.noiseShape, o.shape) })
+  return withInputShape(Object.freeze({ kind: 'dropout', rate, mode, ...readShapes(o.noiseShape, o.shape) }), o.inputShape)
 }
 
 /**
@@ -123,6 +156,7 @@ export function dense(options: DenseLayerArgs): DenseLayer {
     'init',
     'maxNorm',
     'dropConnect',
+    'inputShape',
   ])
   if (typeof o.units !== 'number' || !Number.isSafeInteger(o.units) || o.units < 1) {
     throw invalidArg(`units must be a positive integer, received ${describeValue(o.units)}`)
@@ -136,15 +170,18 @@ export function dense(options: DenseLayerArgs): DenseLayer {
     throw invalidArg(`maxNorm must be a finite number above 0, received ${describeValue(o.maxNorm)}`)
   }
   const dropConnect = o.dropConnect === undefined ? 0 : checkRate(o.dropConnect, 'dropConnect')
-  return Object.freeze({
-    kind: 'dense',
-    units: o.units,
-    activation,
-    alpha,
-    init: o.init as Initializer | undefined,
-    maxNorm: o.maxNorm,
-    dropConnect,
-  })
+  return withInputShape(
+    Object.freeze({
+      kind: 'dense',
+      units: o.units,
+      activation,
+      alpha,
+      init: o.init as Initializer | undefined,
+      maxNorm: o.maxNorm,
+      dropConnect,
+    }),
+    o.inputShape,
+  )
 }
 
 /** Checks a value that claims to be a layer description (from user code or a saved model). */

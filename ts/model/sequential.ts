@@ -20,7 +20,7 @@ import type { U64 } from '../types.js'
 import { checkCount, checkMode, checkU64, describeValue, readOptions } from '../validate.js'
 import { NoiseLayer } from '../layers/noise-layer.js'
 import { compile, describePlan, planOutputs, type PlanStep } from './compile.js'
-import { checkLayer, type Layer } from './layers.js'
+import { checkLayer, inputShapeOf, type Layer } from './layers.js'
 import { readLoss, type LossName, type LossOption } from './loss.js'
 import { fit, type FitOptions, type History } from './fit.js'
 import { OptimizerState, type Optimizer, type ParameterSlot } from './optimizers.js'
@@ -34,10 +34,13 @@ import { NOISE_STREAM_BASE } from './streams.js'
 export type ModelStep = DropoutDense | NoiseLayer
 
 export interface SequentialOptions {
-  /** Features per example (columns of x). */
-  inputs: number
-  /** The key of every random draw: initial weights, masks, shuffling. */
-  seed: U64
+  /** Features per example (columns of x); or give the first layer an `inputShape`. */
+  inputs?: number
+  /**
+   * The key of every random draw: initial weights, masks, shuffling. Default: a random one,
+   * reported by `model.seed`, so that passing it again repeats the run exactly.
+   */
+  seed?: U64
   /** The mode of dropout layers that do not name one: 'inverted' (default) or 'classic'. */
   mode?: DropoutMode
   /**
@@ -48,6 +51,41 @@ export interface SequentialOptions {
    * outputs as logits.
    */
   loss?: LossOption
+}
+
+/**
+ * The model's inputs: `options.inputs`, or the product of the first layer's inputShape (only the
+ * first layer may have one); both given, they must agree.
+ */
+function modelInputs(layers: readonly unknown[], given: unknown): number {
+  layers.forEach((layer, i) => {
+    if (i > 0 && inputShapeOf(layer) !== undefined) {
+      throw invalidArg(`layers[${i}] has an inputShape: only the first layer takes one (the others' inputs follow from it)`)
+    }
+  })
+  const shape = layers.length > 0 ? inputShapeOf(layers[0]) : undefined
+  const fromShape = shape?.reduce((a, d) => a * d, 1)
+  if (given === undefined) {
+    if (fromShape === undefined) {
+      throw invalidArg("options.inputs is missing: give the features per example ({ inputs: 784 }) or the first layer's inputShape ([784])")
+    }
+    return fromShape
+  }
+  const inputs = checkCount('inputs', given)
+  if (inputs === 0) throw invalidArg('inputs must be at least 1, received 0')
+  if (fromShape !== undefined && fromShape !== inputs) {
+    throw invalidArg(
+      `options.inputs = ${inputs} disagrees with the first layer's inputShape [${(shape ?? []).join(', ')}] (${fromShape} features)`,
+    )
+  }
+  return inputs
+}
+
+/** A random 64-bit seed from the platform's cryptographic generator (Node and browsers alike). */
+function randomSeed(): bigint {
+  const words = new BigUint64Array(1)
+  globalThis.crypto.getRandomValues(words)
+  return words[0]
 }
 
 /** What a model keeps between fits: everything training moves forward besides the weights. */
@@ -109,13 +147,12 @@ export class Sequential {
   #disposed = false
   readonly #internals: SequentialInternals
 
-  constructor(tn: Ops, layers: readonly Layer[], options: SequentialOptions) {
+  constructor(tn: Ops, layers: readonly Layer[], options: SequentialOptions = {}) {
     if (!Array.isArray(layers)) throw invalidArg(`layers must be an array of tn.layers, received ${describeValue(layers)}`)
     const o = readOptions(options, 'options', '{ inputs: 784, seed: 1n }', ['inputs', 'seed', 'mode', 'loss'])
-    const inputs = checkCount('inputs', o.inputs)
-    if (inputs === 0) throw invalidArg('inputs must be at least 1, received 0')
+    const inputs = modelInputs(layers, o.inputs)
     this.inputs = inputs
-    this.seed = checkU64('seed', o.seed)
+    this.seed = o.seed === undefined ? randomSeed() : checkU64('seed', o.seed)
     this.mode = o.mode === undefined ? 'inverted' : checkMode(o.mode)
     this.#loss = o.loss === undefined ? undefined : readLoss('loss', o.loss).loss
     this.layers = Object.freeze(layers.map((layer, i) => checkLayer(layer, `layers[${i}]`)))
