@@ -242,3 +242,47 @@ describeBackends("Keras' inputShape on the first layer, and a random seed by def
     expect(() => layers.dropout({ rate: 0.1, inputShape: 784 as never })).toThrow(/inputShape must be a non-empty array/)
   })
 })
+
+describeBackends("activation 'softmax' on the last layer", (tn) => {
+  it('trains as logits with softmax cross-entropy, bit for bit as a linear last layer, and predicts probabilities', async () => {
+    const next = rng(17)
+    const x = Float32Array.from({ length: 40 * 6 }, () => next() / 2 ** 32)
+    const y = Uint8Array.from({ length: 40 }, (_, i) => i % 3)
+    const build = (activation: 'softmax' | 'linear') =>
+      tn.sequential([layers.dense({ units: 8, activation: 'relu', inputShape: [6] }), layers.dense({ units: 3, activation })], { seed: 4n })
+    const soft = build('softmax')
+    const linear = build('linear')
+    try {
+      expect(soft.loss).toBe('crossEntropy')
+      expect(soft.summary()).toContain('softmax (in the cross-entropy, from logits)')
+      await soft.fit({ x, y, epochs: 2, batchSize: 10 })
+      await linear.fit({ x, y, epochs: 2, batchSize: 10 })
+      const wl = weights(linear)
+      weights(soft).forEach((w, i) => expectSameBits(w, wl[i], `tensor ${i}`))
+      const p = await soft.predict(x.subarray(0, 5 * 6))
+      for (let r = 0; r < 5; r++) expect(p.mean[3 * r] + p.mean[3 * r + 1] + p.mean[3 * r + 2]).toBeCloseTo(1, 6)
+      const again = tn.modelFromArtifacts(soft.toArtifacts())
+      try {
+        expect(again.layers[1]).toMatchObject({ activation: 'softmax' })
+        expect(again.loss).toBe('crossEntropy')
+      } finally {
+        again.dispose()
+      }
+    } finally {
+      soft.dispose()
+      linear.dispose()
+    }
+  })
+
+  it('is refused on a hidden layer and with loss mse, by name', () => {
+    expect(() =>
+      tn.sequential([layers.dense({ units: 8, activation: 'softmax' }), layers.dense({ units: 3 })], { inputs: 6, seed: 1n }),
+    ).toThrow(/layers\[0\] has activation 'softmax', which only the last layer takes/)
+    expect(() => tn.sequential([layers.dense({ units: 3, activation: 'softmax' })], { inputs: 6, seed: 1n, loss: 'mse' })).toThrow(
+      /activation 'softmax' on the last layer means loss 'crossEntropy', but options.loss is 'mse'/,
+    )
+    expect(() => layers.dense({ units: 3, activation: 'softmx' as never })).toThrow(
+      /or 'softmax' on the last layer, received the string "softmx"/,
+    )
+  })
+})

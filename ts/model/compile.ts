@@ -34,6 +34,8 @@ export interface FusedLayerPlan {
   readonly inputs: number
   readonly units: number
   readonly activation: Activation
+  /** Its description said 'softmax': the loss applies it (the layer gives logits). */
+  readonly softmax: boolean
   readonly alpha: number | undefined
   readonly init: Initializer | undefined
   readonly maxNorm: number | undefined
@@ -199,7 +201,9 @@ export function compile(layers: readonly Layer[], inputs: number, mode: DropoutM
       kind: 'dense',
       inputs: width,
       units: layer.units,
-      activation: layer.activation,
+      // Softmax stays with the loss (cross-entropy from the logits): the layer itself is linear.
+      activation: layer.activation === 'softmax' ? 'linear' : layer.activation,
+      softmax: layer.activation === 'softmax',
       alpha: layer.alpha,
       init: layer.init,
       maxNorm: layer.maxNorm,
@@ -244,7 +248,7 @@ function describeNoise(p: NoiseStepPlan): string {
 export function describePlan(plan: readonly PlanStep[], layers: readonly Layer[]): string[] {
   return plan.map((p) => {
     if (p.kind === 'noise') return `${describeNoise(p)}  <- layer ${p.from[0]}`
-    const parts = [`DropoutDense ${p.inputs} -> ${p.units}`, p.activation]
+    const parts = [`DropoutDense ${p.inputs} -> ${p.units}`, p.softmax ? 'softmax (in the cross-entropy, from logits)' : p.activation]
     if (p.inputDropout) parts.push(`input ${describeSlot(p.inputDropout)}`)
     if (p.dropConnect) parts.push(`DropConnect ${p.dropConnect.p} (${p.dropConnect.mode})`)
     if (p.outputDropout) parts.push(`output ${describeSlot(p.outputDropout)}`)

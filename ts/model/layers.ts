@@ -25,10 +25,17 @@ export interface DropoutLayer {
 }
 
 /** A fully connected layer: y = act(x . w + b). */
+/**
+ * A dense layer's activation: the kernels' (backend.ts) or 'softmax', which only the model's
+ * last layer takes: its outputs stay logits, and the loss is softmax cross-entropy from them
+ * (the fused, stable form); predictions are probabilities.
+ */
+export type LayerActivation = Activation | 'softmax'
+
 export interface DenseLayer {
   readonly kind: 'dense'
   readonly units: number
-  readonly activation: Activation
+  readonly activation: LayerActivation
   /** leakyRelu's slope for z <= 0. */
   readonly alpha: number | undefined
   readonly init: Initializer | undefined
@@ -99,7 +106,7 @@ export interface DenseLayerArgs {
   /** On the first layer: one example's shape (Keras' inputShape), instead of the model's `inputs`. */
   inputShape?: readonly number[]
   /** 'linear' (default), 'relu', 'leakyRelu', 'gelu', 'tanh' or 'sigmoid'. */
-  activation?: Activation
+  activation?: LayerActivation
   /** leakyRelu's slope for z <= 0 (default 0.01). */
   alpha?: number
   /** 'heNormal' (default for the relu family) or 'glorotUniform' (default otherwise). */
@@ -161,7 +168,7 @@ export function dense(options: DenseLayerArgs): DenseLayer {
   if (typeof o.units !== 'number' || !Number.isSafeInteger(o.units) || o.units < 1) {
     throw invalidArg(`units must be a positive integer, received ${describeValue(o.units)}`)
   }
-  const activation = checkActivation(o.activation)
+  const activation: LayerActivation = o.activation === 'softmax' ? 'softmax' : checkLayerActivation(o.activation)
   const alpha = o.alpha === undefined ? undefined : checkAlpha(o.alpha)
   if (o.init !== undefined && !(INITIALIZERS as readonly unknown[]).includes(o.init)) {
     throw invalidArg(`init must be 'heNormal' or 'glorotUniform', received ${describeValue(o.init)}`)
@@ -182,6 +189,18 @@ export function dense(options: DenseLayerArgs): DenseLayer {
     }),
     o.inputShape,
   )
+}
+
+/** The kernels' activations, with 'softmax' named in the error as the layers' extra one. */
+function checkLayerActivation(value: unknown): Activation {
+  try {
+    return checkActivation(value)
+  } catch (error) {
+    if (error instanceof ThinnetError) {
+      throw invalidArg(`${error.message.replace(/, received .*$/, '')}, or 'softmax' on the last layer, received ${describeValue(value)}`)
+    }
+    throw error
+  }
 }
 
 /** Checks a value that claims to be a layer description (from user code or a saved model). */

@@ -81,6 +81,23 @@ function modelInputs(layers: readonly unknown[], given: unknown): number {
   return inputs
 }
 
+/**
+ * 'softmax' on the last layer means softmax cross-entropy (Keras' softmax + categorical
+ * cross-entropy, fused and stable): it sets the loss, refuses mse, and is refused elsewhere.
+ */
+function softmaxLoss(layers: readonly Layer[], loss: LossName | undefined): LossName | undefined {
+  const at = layers.findIndex((l) => l.kind === 'dense' && l.activation === 'softmax')
+  if (at === -1) return loss
+  if (at !== layers.length - 1) {
+    throw invalidArg(
+      `layers[${at}] has activation 'softmax', which only the last layer takes (it becomes the softmax cross-entropy loss); ` +
+        'use another activation for hidden layers',
+    )
+  }
+  if (loss === 'mse') throw invalidArg("activation 'softmax' on the last layer means loss 'crossEntropy', but options.loss is 'mse'")
+  return 'crossEntropy'
+}
+
 /** A random 64-bit seed from the platform's cryptographic generator (Node and browsers alike). */
 function randomSeed(): bigint {
   const words = new BigUint64Array(1)
@@ -156,6 +173,7 @@ export class Sequential {
     this.mode = o.mode === undefined ? 'inverted' : checkMode(o.mode)
     this.#loss = o.loss === undefined ? undefined : readLoss('loss', o.loss).loss
     this.layers = Object.freeze(layers.map((layer, i) => checkLayer(layer, `layers[${i}]`)))
+    this.#loss = softmaxLoss(this.layers, this.#loss)
     this.plan = Object.freeze(compile(this.layers, inputs, this.mode))
     this.outputs = planOutputs(this.plan)
     this.#tn = tn
