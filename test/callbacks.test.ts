@@ -139,18 +139,13 @@ describeBackends('fit callbacks', (tn) => {
       const now = model.fused.flatMap((l) => [l.parameters().w.slice(), l.parameters().b.slice()])
       now.forEach((t, i) => expectSameBits(t, afterFirst[i], `tensor ${i}`))
       // A callback of one's own stops training the same way.
-      const again = await model.fit({
-        x,
-        y,
-        epochs: 10,
-        batchSize: 16,
-        callbacks: {
-          stopTraining: false,
-          onEpochEnd(e) {
-            if (e === 2) this.stopTraining = true
-          },
+      const mine: FitCallback = {
+        stopTraining: false,
+        onEpochEnd(e) {
+          if (e === 2) this.stopTraining = true
         },
-      })
+      }
+      const again = await model.fit({ x, y, epochs: 10, batchSize: 16, callbacks: mine })
       expect(again.epochs).toHaveLength(3)
     } finally {
       model.dispose()

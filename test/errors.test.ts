@@ -72,7 +72,7 @@ const CASES: Case[] = [
   },
   {
     what: 'p missing',
-    call: (tn, { x }) => tn.dropout(x, { seed: 1n }),
+    call: (tn, { x }) => tn.dropout(x, { seed: 1n } as never),
     code: 'ERR_INVALID_ARG',
     message: /^p must be a number in \[0, 1\], received undefined$/,
   },

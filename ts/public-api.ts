@@ -5,7 +5,7 @@
 
 export type { Thinnet } from './thinnet.js'
 export type { BackendBuffer, BackendName, DropoutMode } from './backend.js'
-export type { DropoutMaskOptions, DropoutOptions, MaskOptions, U64 } from './types.js'
+export type { DropoutMaskOptions, DropoutOptions, MaskOptions, U64, WithRate } from './types.js'
 export { Generator, type Draw } from './generator.js'
 export { ThinnetError, type ThinnetErrorCode } from './errors.js'
 export { keepThreshold, keptScale, referenceDraw, referenceDropout, referenceDropoutBackward, referenceMask } from './reference.js'

@@ -26,6 +26,7 @@ import type {
   DenseOptions,
   DropoutMaskOptions,
   DropoutOptions,
+  WithRate,
   GemmOptions,
 } from './types.js'
 
@@ -58,7 +59,7 @@ export interface Thinnet extends Ops, FamilyOps {
    * tn.dropout(x, { p: 0.5, seed: 42n, out: x }) // the same, in place
    * ```
    */
-  dropout(x: Float32Array, options: DropoutOptions): Float32Array
+  dropout(x: Float32Array, options: WithRate<DropoutOptions>): Float32Array
 
   /**
    * The gradient of dropout: dx[i] = dy[i] * scale where the forward call with the same options
@@ -74,7 +75,7 @@ export interface Thinnet extends Ops, FamilyOps {
    * console.log(dx) // fround(4 / 3) = 1.3333333730697632 exactly where y is nonzero, 0 elsewhere
    * ```
    */
-  dropoutBackward(dy: Float32Array, options: DropoutOptions): Float32Array
+  dropoutBackward(dy: Float32Array, options: WithRate<DropoutOptions>): Float32Array
 
   /**
    * The keep mask of n elements as bits: bit (i mod 32) of word floor(i / 32) is 1 when dropout
@@ -90,7 +91,7 @@ export interface Thinnet extends Ops, FamilyOps {
    * console.log(bits.length, kept(0)) // -> 4, then 0 or 1
    * ```
    */
-  dropoutMask(n: number, options: DropoutMaskOptions): Uint32Array
+  dropoutMask(n: number, options: WithRate<DropoutMaskOptions>): Uint32Array
 
   /**
    * A buffer of n float32 elements in the memory the backend computes in. Calls whose x and out

@@ -10,10 +10,8 @@ export type U64 = bigint | number
 
 /** Which draws a call uses (the mask contract: docs/mask-contract.md). */
 export interface MaskOptions {
-  /** Drop probability, a number in [0, 1] (give this or `rate`). */
-  p?: number
-  /** Keras' name for `p` (as the layers call it: `tn.layers.dropout({ rate })`); equal to p if both are given. */
-  rate?: number
+  /** Drop probability, a number in [0, 1] (or `rate`, Keras' name, in `tn.dropout` and its mask and gradient). */
+  p: number
   /** The key of the generator. */
   seed: U64
   /** Index of the call's first element in its stream; default 0. Use a Generator to advance it. */
@@ -48,6 +46,12 @@ export interface DropoutMaskOptions extends MaskOptions {
   /** Where to write the bitmask: a Uint32Array of ceil(n / 32) words. Allocated when omitted. */
   out?: Uint32Array
 }
+
+/**
+ * Options with Keras' name for p: `tn.dropout(x, { rate: 0.5, seed: 1n })` (as the layers call
+ * it: `tn.layers.dropout({ rate })`). Given both, rate and p must be equal.
+ */
+export type WithRate<T extends { p: number }> = T | (Omit<T, 'p'> & { rate: number; p?: number })
 
 export type { Activation } from './backend.js'
 

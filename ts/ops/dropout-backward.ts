@@ -4,9 +4,9 @@
  */
 
 import type { Backend } from '../backend.js'
-import type { DropoutOptions } from '../types.js'
+import type { DropoutOptions, WithRate } from '../types.js'
 import { elementwise } from './dropout.js'
 
-export function dropoutBackward(backend: Backend, dy: Float32Array, options: DropoutOptions): Float32Array {
+export function dropoutBackward(backend: Backend, dy: Float32Array, options: WithRate<DropoutOptions>): Float32Array {
   return elementwise(backend, 'dropoutBackward', 'dy', dy, options)
 }

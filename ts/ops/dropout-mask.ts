@@ -2,7 +2,7 @@
 
 import type { Backend } from '../backend.js'
 import { fromBackendError, invalidArg } from '../errors.js'
-import type { DropoutMaskOptions } from '../types.js'
+import type { DropoutMaskOptions, WithRate } from '../types.js'
 import { checkCount, checkMaskOut, checkSpec, readOptions, withRate } from '../validate.js'
 
 /**
@@ -15,7 +15,7 @@ export const MAX_MASK_ELEMENTS = 2 ** 32 - 1
 // `mode` is accepted (and checked) so that one options object can serve dropout and its mask.
 const MASK_OPTION_KEYS = ['p', 'rate', 'seed', 'offset', 'stream', 'mode', 'out'] as const
 
-export function dropoutMask(backend: Backend, n: number, options: DropoutMaskOptions): Uint32Array {
+export function dropoutMask(backend: Backend, n: number, options: WithRate<DropoutMaskOptions>): Uint32Array {
   const count = checkCount('n', n)
   if (count > MAX_MASK_ELEMENTS) {
     throw invalidArg(

@@ -5,13 +5,13 @@
 
 import type { Backend } from '../backend.js'
 import { fromBackendError } from '../errors.js'
-import type { DropoutOptions } from '../types.js'
+import type { DropoutOptions, WithRate } from '../types.js'
 import { checkFloat32Array, checkOut, checkSpec, readOptions, withRate } from '../validate.js'
 import { runRead } from './family.js'
 
 export const DROPOUT_OPTION_KEYS = ['p', 'rate', 'seed', 'offset', 'stream', 'mode', 'out', 'shape', 'noiseShape'] as const
 
-export function dropout(backend: Backend, x: Float32Array, options: DropoutOptions): Float32Array {
+export function dropout(backend: Backend, x: Float32Array, options: WithRate<DropoutOptions>): Float32Array {
   return elementwise(backend, 'dropout', 'x', x, options)
 }
 
@@ -24,7 +24,7 @@ export function elementwise(
   op: 'dropout' | 'dropoutBackward',
   name: string,
   x: Float32Array,
-  options: DropoutOptions,
+  options: WithRate<DropoutOptions>,
 ): Float32Array {
   // x's type first (its errors come first), then the options, each read once, then the arrays
   // for use: a getter of the caller's may have detached or resized x, and none runs after this.
