@@ -17,6 +17,7 @@ import type { SeedResult } from '../ts/cli/demo-run.js'
 import type { ModelJSON } from '../ts/index.js'
 import { describeBackends } from './backends.js'
 import { renderReport } from '../ts/cli/report.js'
+import { lineChart } from '../ts/cli/svg.js'
 
 const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url))
 
@@ -289,7 +290,9 @@ describe('the demo report', () => {
   const context = {
     backend: 'native',
     isa: 'avx512',
-    data: 'Fashion-MNIST subset',
+    data: 'Fashion-MNIST subset (3000 train / 5000 test, /home/someone/thinnet/packages/fashion-mnist-subset)',
+    dataName: 'Fashion-MNIST subset (3000 train / 5000 test)',
+    load: '1-minute load average 0.42 on 2 cores when training ended',
     lr: 0.001,
     schedule: 'cosine' as const,
     batchSize: 128,
@@ -309,5 +312,22 @@ describe('the demo report', () => {
     // Text from the results is escaped.
     expect(html).toContain('summary of dropout &lt;fused&gt;')
     expect(html).not.toContain('<fused>')
+    // No path of the machine that ran it; its load beside the throughput.
+    expect(html).not.toContain('/home/someone')
+    expect(html).toContain('Fashion-MNIST subset (3000 train / 5000 test)')
+    expect(html).toMatch(/Throughput is the machine's: 1-minute load average 0\.42 on 2 cores/)
+    // Charts keep their size on a narrow screen (text stays readable) and scroll sideways.
+    expect(html).toContain('.charts > svg { flex: none; } .charts { overflow-x: auto; }')
+  })
+
+  it('labels the first and the last epoch and keeps the curves off the axes', () => {
+    const points = Array.from({ length: 70 }, (_, i) => [i + 1, 1 / (i + 1)] as [number, number])
+    const svg = lineChart({ title: 't', xLabel: 'epoch', yLabel: 'loss', series: [{ name: 'a', color: '#000', points }] })
+    const ticks = [...svg.matchAll(/text-anchor="middle" fill="#444">(\d+)<\/text>/g)].map((m) => Number(m[1]))
+    expect(ticks[0]).toBe(1)
+    expect(ticks.at(-1)).toBe(70)
+    expect(ticks).toEqual([...ticks].sort((a, b) => a - b))
+    const start = /<path d="M([\d.]+) /.exec(svg)
+    expect(Number(start?.[1])).toBeGreaterThan(64 + 5)
   })
 })

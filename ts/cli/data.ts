@@ -24,7 +24,7 @@ export async function loadData(spec: string): Promise<FashionMnist> {
 }
 
 /** "Fashion-MNIST subset (3000 train / 5000 test, <folder>)" and the like. */
-export function describeData(data: FashionMnist): string {
+export function describeData(data: FashionMnist, withFolder = true): string {
   const what = data.source.set === 'subset' ? 'subset' : 'full'
-  return `Fashion-MNIST ${what} (${data.train.count} train / ${data.test.count} test, ${data.source.dir})`
+  return `Fashion-MNIST ${what} (${data.train.count} train / ${data.test.count} test${withFolder ? `, ${data.source.dir}` : ''})`
 }

@@ -12,6 +12,10 @@ export interface DemoContext {
   backend: string
   isa: string
   data: string
+  /** The data without its folder (the report names no path of the machine). */
+  dataName: string
+  /** The machine's load during the run, e.g. "1-minute load average 1.9 on 2 cores when training ended". */
+  load: string
   lr: number
   /** The learning-rate schedule: 'cosine' (annealed from lr to 0) or 'none'. */
   schedule: 'cosine' | 'none'

@@ -5,6 +5,7 @@
 
 import { constants } from 'node:fs'
 import { access, writeFile } from 'node:fs/promises'
+import { availableParallelism, loadavg } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { Command, Option } from 'commander'
 import { invalidArg } from '../errors.js'
@@ -76,6 +77,8 @@ async function demo(flags: DemoFlags): Promise<number> {
     backend: tn.backend,
     isa: tn.isa,
     data: describeData(data),
+    dataName: describeData(data, false),
+    load: `1-minute load average ${loadavg()[0].toFixed(2)} on ${availableParallelism()} cores when training ended (the demo's own work included)`,
     lr: settings.lr,
     schedule: settings.schedule,
     batchSize: settings.batchSize,

@@ -1,6 +1,7 @@
 /**
  * The demo's HTML report: one static, self-contained file (inline CSS and SVG; no script, no
- * network) with the comparison tables, learning curves of both runs, Monte Carlo accuracy against
+ * network; charts keep their size and scroll sideways on a narrow screen, so their text stays
+ * readable; no path of the machine that made it) with the comparison tables, learning curves of both runs, Monte Carlo accuracy against
  * T beside the weight-scaling line, and histograms of predictive entropy for right and wrong
  * predictions.
  */
@@ -102,6 +103,7 @@ table { border-collapse: collapse; margin: 0.8em 0; font-variant-numeric: tabula
 th, td { padding: 4px 12px; border-bottom: 1px solid #eee; text-align: right; } th:first-child, td:first-child { text-align: left; }
 th { background: #f6f6f6; } .verdict { font-size: 1.1em; font-weight: 600; } .charts { display: flex; flex-wrap: wrap; gap: 12px; }
 .note { color: #555; font-size: 0.92em; } pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; }
+.charts > svg { flex: none; } .charts { overflow-x: auto; }
 `
 
 export interface ReportInput {
@@ -130,13 +132,14 @@ export function renderReport(input: ReportInput): string {
 <body>
 <h1>thinnet demo: dropout on Fashion-MNIST</h1>
 <p class="note">MLP ${escapeXml(describeMlp(first.dropout.spec))} against MLP ${escapeXml(describeMlp(first.baseline.spec))}.
-${escapeXml(context.data)}. Adam, learning rate ${context.lr}${context.schedule === 'cosine' ? ' annealed to 0 by a cosine schedule' : ''}, batch ${context.batchSize}, ${plural(context.epochs, 'epoch')},
+${escapeXml(context.dataName)}. Adam, learning rate ${context.lr}${context.schedule === 'cosine' ? ' annealed to 0 by a cosine schedule' : ''}, batch ${context.batchSize}, ${plural(context.epochs, 'epoch')},
 ${escapeXml(seedsText)}. ${escapeXml(context.backend)} backend (${escapeXml(context.isa)}). Ran ${escapeXml(input.date)} in ${escapeXml(seconds(context.totalSeconds))}.</p>
 <p class="verdict">${escapeXml(verdict(results))}</p>
 
 <h2>Dropout against no dropout</h2>
 ${htmlTable(comparisonRows(results, context))}
-<p class="note">Train and test accuracy after the last epoch, by weight scaling (all units on, no masks). The gap is train minus test in percentage points.</p>
+<p class="note">Train and test accuracy after the last epoch, by weight scaling (all units on, no masks). The gap is train minus test in percentage points.
+Throughput is the machine's: ${escapeXml(context.load)}.</p>
 ${results.length > 1 ? `<h3>Per seed</h3>${htmlTable(perSeedRows(results))}` : ''}
 
 <h2>Learning curves</h2>

@@ -166,10 +166,17 @@ export function lineChart(options: LineChartOptions): string {
   const pad = (yhi - ylo || Math.abs(yhi) || 1) * 0.08
   ylo -= pad
   yhi += pad
-  const xr: [number, number] = xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1]
+  const [xlo, xhi] = xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1]
+  // A little room on both sides, so the curves' ends do not sit on the axes.
+  const xpad = (xhi - xlo || 1) * 0.03
+  const xr: [number, number] = [xlo - xpad, xhi + xpad]
   const yTicks = niceTicks(ylo, yhi)
-  // Whole-number x (epochs, passes): whole-number ticks only.
-  const xTicks = niceTicks(xr[0], xr[1], 6).filter((t) => !xs.every(Number.isInteger) || Number.isInteger(t))
+  // Whole-number x (epochs, passes): whole-number ticks only, and always the first and the last
+  // (dropping round ticks too close to them to be read apart).
+  const whole = xs.every(Number.isInteger)
+  const round = niceTicks(xlo, xhi, 6).filter((t) => !whole || Number.isInteger(t))
+  const near = (t: number, end: number) => Math.abs(t - end) < (xhi - xlo) * 0.06
+  const xTicks = whole && xs.length ? [xlo, ...round.filter((t) => !near(t, xlo) && !near(t, xhi)), ...(xhi > xlo ? [xhi] : [])] : round
   const a = axes(width, plotHeight, xr, [ylo, yhi], options.xLabel, options.yLabel, xTicks, yTicks, options.yFormat ?? defaultFormat)
   let body = a.svg
   for (const h of options.hlines ?? []) {
