@@ -160,10 +160,18 @@ describeBackends('fit callbacks', (tn) => {
       const stop = callbacks.earlyStopping({ patience: 2 })
       const h = await model.fit({ x, y, epochs: 4, batchSize: 16, validation: val, callbacks: [stop] })
       expect(stop.best).toBe(Math.min(...h.epochs.slice(0, (stop.stoppedEpoch ?? 3) + 1).map((e) => e.valLoss ?? Infinity)))
-      await expect(model.fit({ x, y, epochs: 2, callbacks: [callbacks.earlyStopping()] })).rejects.toMatchObject({
-        code: 'ERR_INVALID_ARG',
-        message: /earlyStopping monitors 'valLoss', which needs fit's validation data/,
-      })
+      const fresh = small(tn, 9n)
+      try {
+        await expect(fresh.fit({ x, y, epochs: 2, callbacks: [callbacks.earlyStopping()] })).rejects.toMatchObject({
+          code: 'ERR_INVALID_ARG',
+          message: /earlyStopping monitors 'valLoss', which needs fit's validation data/,
+        })
+        // Refused before anything changed: the model has not even settled its loss.
+        expect(fresh.loss).toBeUndefined()
+        expect(fresh.progress.epochs).toBe(0)
+      } finally {
+        fresh.dispose()
+      }
       await expect(model.fit({ x, y, callbacks: [{ onEpochEnd: 3 }] as never })).rejects.toMatchObject({
         message: /callbacks\[0\]\.onEpochEnd must be a function/,
       })

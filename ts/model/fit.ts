@@ -221,6 +221,8 @@ export async function fit(model: Sequential, options: FitOptions): Promise<Histo
   if (signal !== undefined && !isAbortSignal(signal)) {
     throw invalidArg(`signal must be an AbortSignal, received ${describeValue(signal)}`)
   }
+  // Callbacks check what they need (earlyStopping: validation data) before anything changes.
+  for (const c of callbacks) c.onTrainBegin?.(model, { validation: validation !== undefined })
   internals.settleLoss(data.loss, wanted?.from ?? `the loss y implies ('${data.loss}')`)
 
   return internals.exclusive('fit', () =>
@@ -279,7 +281,6 @@ async function train(model: Sequential, plan: Plan): Promise<History> {
   const baseRates = ratesOf(model)
   const validationOptions = checkPredictOptions({ batchSize: 1024 }, model)
 
-  for (const c of plan.callbacks) c.onTrainBegin?.(model, { validation: plan.validation !== undefined })
   try {
     for (let e = 0; e < epochs; e++) {
       if (signal?.aborted) throw abortReason(signal)
