@@ -9,7 +9,7 @@
  */
 
 import { invalidArg, shapeMismatch } from '../errors.js'
-import { MIN_PROBABILITY, probabilityCrossEntropy } from '../model/loss.js'
+import { argmaxRows as argmaxOf, MIN_PROBABILITY, probabilityCrossEntropy } from '../model/loss.js'
 
 /** Labels as the data loaders and `fit` take them. */
 export type Labels = Uint8Array | Int32Array | ArrayLike<number>
@@ -29,13 +29,7 @@ function checkLength(name: string, actual: number, expected: number, what: strin
  */
 export function argmaxRows(values: ArrayLike<number>, rows: number, outputs: number): Int32Array {
   checkLength('values', values.length, rows * outputs, `${rows} rows x ${outputs} outputs`)
-  const out = new Int32Array(rows)
-  for (let r = 0; r < rows; r++) {
-    let best = 0
-    for (let j = 1; j < outputs; j++) if (values[r * outputs + j] > values[r * outputs + best]) best = j
-    out[r] = best
-  }
-  return out
+  return argmaxOf(values, rows, outputs)
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 
 import type { Activation, DropoutMode } from '../backend.js'
-import { checkActivation, checkAlpha } from '../ops/dense-checks.js'
+import { ACTIVATIONS, checkActivation, checkAlpha } from '../ops/dense-checks.js'
 import { invalidArg, ThinnetError } from '../errors.js'
 import { INITIALIZERS, type Initializer } from '../layers/init.js'
 import { checkMode, checkObject, describeValue, readOptions, withRate } from '../validate.js'
@@ -168,7 +168,7 @@ export function dense(options: DenseLayerArgs): DenseLayer {
   if (typeof o.units !== 'number' || !Number.isSafeInteger(o.units) || o.units < 1) {
     throw invalidArg(`units must be a positive integer, received ${describeValue(o.units)}`)
   }
-  const activation: LayerActivation = o.activation === 'softmax' ? 'softmax' : checkLayerActivation(o.activation)
+  const activation = checkLayerActivation(o.activation)
   const alpha = o.alpha === undefined ? undefined : checkAlpha(o.alpha)
   if (o.init !== undefined && !(INITIALIZERS as readonly unknown[]).includes(o.init)) {
     throw invalidArg(`init must be 'heNormal' or 'glorotUniform', received ${describeValue(o.init)}`)
@@ -191,16 +191,13 @@ export function dense(options: DenseLayerArgs): DenseLayer {
   )
 }
 
-/** The kernels' activations, with 'softmax' named in the error as the layers' extra one. */
-function checkLayerActivation(value: unknown): Activation {
-  try {
-    return checkActivation(value)
-  } catch (error) {
-    if (error instanceof ThinnetError) {
-      throw invalidArg(`${error.message.replace(/, received .*$/, '')}, or 'softmax' on the last layer, received ${describeValue(value)}`)
-    }
-    throw error
-  }
+/** The kernels' activations, or 'softmax' (the layers' extra one, named in the error too). */
+function checkLayerActivation(value: unknown): LayerActivation {
+  if (value === 'softmax') return 'softmax'
+  if (value === undefined || (ACTIVATIONS as readonly unknown[]).includes(value)) return checkActivation(value)
+  throw invalidArg(
+    `activation must be one of ${ACTIVATIONS.map((a) => `'${a}'`).join(', ')}, or 'softmax' on the last layer, received ${describeValue(value)}`,
+  )
 }
 
 /** Checks a value that claims to be a layer description (from user code or a saved model). */

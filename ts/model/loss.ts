@@ -211,17 +211,16 @@ export function probabilityCrossEntropyTargets(
   return rows === 0 ? 0 : total / rows
 }
 
-/** The index of each row's largest value (the first of equals). */
+/**
+ * The index of the largest value of each row of a [rows, outputs] array (ties go to the lower
+ * index, as `model.predict`'s `classes`). Lengths are the caller's to check.
+ */
 export function argmaxRows(values: ArrayLike<number>, rows: number, outputs: number): Int32Array {
   const out = new Int32Array(rows)
   for (let r = 0; r < rows; r++) {
-    let best = -Infinity
-    for (let j = 0; j < outputs; j++) {
-      if (values[r * outputs + j] > best) {
-        best = values[r * outputs + j]
-        out[r] = j
-      }
-    }
+    let best = 0
+    for (let j = 1; j < outputs; j++) if (values[r * outputs + j] > values[r * outputs + best]) best = j
+    out[r] = best
   }
   return out
 }

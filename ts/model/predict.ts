@@ -148,9 +148,11 @@ export async function evaluateUnlocked(
   }
   const targets = targetsOf(data)
   if (data.loss === 'crossEntropy') {
-    // One-hot or soft targets: accuracy against each row's largest target.
+    // One-hot or soft targets: accuracy against each row's largest target (run() classified
+    // every row, as for labels).
     const want = argmaxRows(targets, rows, outputs)
-    const got = argmaxRows(p.mean, rows, outputs)
+    const got = p.classes
+    if (got === undefined) throw new ThinnetError('ERR_INTERNAL', 'evaluate: cross-entropy targets gave no predicted classes')
     for (let r = 0; r < rows; r++) if (got[r] === want[r]) correct++
     return { loss: probabilityCrossEntropyTargets(p.mean, targets, rows, outputs), accuracy: correct / rows, examples: rows }
   }
