@@ -183,7 +183,7 @@ describeBackends('losses by their Keras names', (tn) => {
 })
 
 describeBackends('rate and p, one setting by both names', (tn) => {
-  it('tn.dropout, dropoutBackward and dropoutMask take rate as p; layers.dropout takes p as rate; a seed on a layer is explained', () => {
+  it('tn.dropout, dropoutBackward and dropoutMask take rate as p; layers.dropout takes p as rate, and a seed', () => {
     const x = Float32Array.from({ length: 1000 }, (_, i) => i / 7)
     const byP = tn.dropout(x, { p: 0.3, seed: 5n })
     expectSameBits(tn.dropout(x, { rate: 0.3, seed: 5n }), byP, 'dropout')
@@ -194,7 +194,8 @@ describeBackends('rate and p, one setting by both names', (tn) => {
       /options.rate is Keras' name for options.p: give one of them, received p = 0.3 and rate = 0.4/,
     )
     expect(layers.dropout({ p: 0.25 })).toEqual(layers.dropout({ rate: 0.25 }))
-    expect(() => layers.dropout({ rate: 0.25, seed: 3 } as never)).toThrow(/a dropout layer takes no seed .* the model's seed/)
+    // A seed of the layer's own (test/layer-seed.test.ts tests what it does).
+    expect(layers.dropout({ rate: 0.25, seed: 3 })).toEqual({ kind: 'dropout', rate: 0.25, mode: undefined, seed: 3n })
     expect(() => layers.dropout({})).toThrow(/rate must be/)
   })
 })

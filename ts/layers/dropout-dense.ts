@@ -31,6 +31,7 @@ import {
   type DenseParameters,
   type DenseStreams,
   type DropoutDenseOptions,
+  type DropoutSeeds,
   type ForwardOptions,
   type LayerDropout,
   type LayerDropouts,
@@ -94,6 +95,11 @@ export class DropoutDense {
   readonly activation: Activation
   readonly alpha: number
   readonly seed: bigint
+  /**
+   * The seeds of the dropouts given one of their own (`inputDropout: { p, seed }`): their masks
+   * come from it, in training and in `sample`; the others' from `seed` (or the draw's).
+   */
+  readonly dropoutSeeds: Readonly<DropoutSeeds>
   readonly streams: Readonly<DenseStreams>
   readonly init: Initializer
   /** The mode of the dropouts that do not name their own. */
@@ -126,7 +132,8 @@ export class DropoutDense {
     this.streams = c.streams
     this.init = c.init
     const weights = initialWeights(this.init, this.inputs, this.units, this.seed, this.streams.init)
-    this.#state = new LayerState(tn, this.seed, weights, this.units)
+    this.dropoutSeeds = c.dropoutSeeds
+    this.#state = new LayerState(tn, this.seed, this.dropoutSeeds, weights, this.units)
   }
 
   /**
@@ -151,8 +158,9 @@ export class DropoutDense {
 
   /**
    * A stochastic forward pass for Monte Carlo inference: masks as in training, but drawn from
-   * `draw.seed` at `draw.offset` of each of the layer's mask streams, so the caller chooses the
-   * draws and the layer's own generators, saved tensors and weights are left alone. The input,
+   * `draw.seed` at `draw.offset` of each of the layer's mask streams (a dropout with a seed of its
+   * own, `dropoutSeeds`, draws from that one), so the caller chooses the draws and the layer's own
+   * generators, saved tensors and weights are left alone. The input,
    * output and DropConnect masks each start at `draw.offset` of their own stream and cover
    * rows * inputs, rows * units and inputs * units elements.
    */

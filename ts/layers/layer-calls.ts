@@ -11,7 +11,7 @@ import type { Draw } from '../generator.js'
 import { savedNeed } from '../ops/dense-backward.js'
 import type { DenseBackwardOptions, DenseOptions, DropConnectOptions } from '../types.js'
 import { checkFloat32Array, checkRange, checkU64, readOptions } from '../validate.js'
-import type { DenseStreams, LayerDropout } from './layer-options.js'
+import type { DenseStreams, DropoutSeeds, LayerDropout } from './layer-options.js'
 import type { LayerState, Saved } from './layer-state.js'
 import { invalidArg } from '../errors.js'
 
@@ -22,6 +22,7 @@ export interface LayerView {
   readonly activation: Activation
   readonly alpha: number
   readonly streams: Readonly<DenseStreams>
+  readonly dropoutSeeds: Readonly<DropoutSeeds>
   readonly inputDropout: Readonly<LayerDropout> | undefined
   readonly outputDropout: Readonly<LayerDropout> | undefined
   readonly dropConnect: Readonly<LayerDropout> | undefined
@@ -140,18 +141,25 @@ export function sampleCall(layer: LayerView, state: LayerState, x: Float32Array,
   const seed = checkU64('draw.seed', d.seed)
   const offset = checkU64('draw.offset', d.offset)
   const rows = input.length / layer.inputs
-  const spec = (dropout: LayerDropout | undefined, stream: bigint, n: number, name: string): KernelSpec | undefined => {
+  const spec = (
+    dropout: LayerDropout | undefined,
+    own: bigint | undefined,
+    stream: bigint,
+    n: number,
+    name: string,
+  ): KernelSpec | undefined => {
     if (dropout === undefined) return undefined
     checkRange(offset, n, 'draw.offset', name)
-    return withKind({ p: dropout.p, seed, offset, stream, mode: dropout.mode }, dropout)
+    return withKind({ p: dropout.p, seed: own ?? seed, offset, stream, mode: dropout.mode }, dropout)
   }
+  const own = layer.dropoutSeeds
   const y = new Float32Array(rows * layer.units)
   return {
     args: {
       ...layerArgs(layer, state, input, rows),
-      inputDropout: spec(layer.inputDropout, layer.streams.input, rows * layer.inputs, 'rows * inputs'),
-      outputDropout: spec(layer.outputDropout, layer.streams.output, rows * layer.units, 'rows * units'),
-      dropConnect: spec(layer.dropConnect, layer.streams.dropConnect, layer.inputs * layer.units, 'inputs * units'),
+      inputDropout: spec(layer.inputDropout, own.input, layer.streams.input, rows * layer.inputs, 'rows * inputs'),
+      outputDropout: spec(layer.outputDropout, own.output, layer.streams.output, rows * layer.units, 'rows * units'),
+      dropConnect: spec(layer.dropConnect, own.dropConnect, layer.streams.dropConnect, layer.inputs * layer.units, 'inputs * units'),
       out: y,
     },
     finish: () => y,

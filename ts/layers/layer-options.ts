@@ -22,6 +22,12 @@ export interface LayerDropoutOptions {
    * classic mode (its inference is the identity), so `mode` must then be omitted or 'inverted'.
    */
   kind?: 'dropout' | 'alpha'
+  /**
+   * This dropout's own seed: its masks come from it instead of the layer's `seed` (at the same
+   * stream), in training and in `sample`, where it wins over the draw's seed. A model's dropout
+   * layer given a seed (`tn.layers.dropout({ rate, seed })`) arrives here. Default: the layer's.
+   */
+  seed?: U64
 }
 
 export interface DropoutDenseOptions {
@@ -99,6 +105,13 @@ export interface LayerDropout {
   kind?: 'alpha'
 }
 
+/** The seeds of the dropouts that were given one of their own (LayerDropoutOptions.seed). */
+export interface DropoutSeeds {
+  input?: bigint
+  output?: bigint
+  dropConnect?: bigint
+}
+
 /** The three dropouts of a layer, checked. */
 export interface LayerDropouts {
   input: Readonly<LayerDropout> | undefined
@@ -115,6 +128,7 @@ export interface LayerConfig {
   mode: DropoutMode
   dropouts: LayerDropouts
   seed: bigint
+  dropoutSeeds: Readonly<DropoutSeeds>
   streams: Readonly<DenseStreams>
   init: Initializer
 }
@@ -147,11 +161,14 @@ export function readLayerConfig(options: unknown): LayerConfig {
   const activation = checkActivation(o.activation)
   const alpha = checkAlpha(o.alpha)
   const mode = o.mode === undefined ? 'inverted' : checkMode(o.mode)
-  const dropouts: LayerDropouts = {
-    input: checkLayerDropout(o.inputDropout, 'inputDropout', mode, true),
-    output: checkLayerDropout(o.outputDropout, 'outputDropout', mode, true),
-    dropConnect: checkLayerDropout(o.dropConnect, 'dropConnect', mode, false),
-  }
+  const input = checkLayerDropout(o.inputDropout, 'inputDropout', mode, true)
+  const output = checkLayerDropout(o.outputDropout, 'outputDropout', mode, true)
+  const dropConnect = checkLayerDropout(o.dropConnect, 'dropConnect', mode, false)
+  const dropouts: LayerDropouts = { input: input.dropout, output: output.dropout, dropConnect: dropConnect.dropout }
+  const dropoutSeeds: DropoutSeeds = {}
+  if (input.seed !== undefined) dropoutSeeds.input = input.seed
+  if (output.seed !== undefined) dropoutSeeds.output = output.seed
+  if (dropConnect.seed !== undefined) dropoutSeeds.dropConnect = dropConnect.seed
   const seed = checkU64('seed', o.seed)
   const stream = o.stream === undefined ? 0n : checkU64('stream', o.stream)
   if (stream > MAX_STREAM) {
@@ -170,6 +187,7 @@ export function readLayerConfig(options: unknown): LayerConfig {
     mode,
     dropouts,
     seed,
+    dropoutSeeds: Object.freeze(dropoutSeeds),
     streams,
     init: (init as Initializer | undefined) ?? defaultInitializer(activation),
   }
@@ -182,20 +200,28 @@ function checkPositive(name: string, value: unknown): number {
 }
 
 /**
- * One dropout option: a number (the layer's mode), { p, mode? }, or where `alphaAllowed` (the
- * input and output) { p, kind: 'alpha' }, which ignores the layer's mode (alpha has no classic
- * form) and refuses a classic one of its own.
+ * One dropout option: a number (the layer's mode), { p, mode?, seed? }, or where `alphaAllowed`
+ * (the input and output) { p, kind: 'alpha', seed? }, which ignores the layer's mode (alpha has no
+ * classic form) and refuses a classic one of its own. The seed is kept even at p = 0, for a
+ * later `setRates` that turns the dropout on.
  */
-function checkLayerDropout(value: unknown, name: string, mode: DropoutMode, alphaAllowed: boolean): LayerDropout | undefined {
-  if (value === undefined) return undefined
+function checkLayerDropout(
+  value: unknown,
+  name: string,
+  mode: DropoutMode,
+  alphaAllowed: boolean,
+): { dropout: LayerDropout | undefined; seed?: bigint } {
+  if (value === undefined) return { dropout: undefined }
   let dropout: LayerDropout
+  let seed: bigint | undefined
   if (typeof value === 'number') {
     dropout = { p: checkP(value, name), mode }
   } else {
-    const keys = alphaAllowed ? ['p', 'mode', 'kind'] : ['p', 'mode']
+    const keys = alphaAllowed ? ['p', 'mode', 'kind', 'seed'] : ['p', 'mode', 'seed']
     const example = alphaAllowed ? `0.5 or { p: 0.5, mode: "classic" } or { p: 0.1, kind: "alpha" }` : '0.5 or { p: 0.5, mode: "classic" }'
     const o = readOptions(value, name, example, keys)
     const p = checkP(o.p, `${name}.p`)
+    seed = o.seed === undefined ? undefined : checkU64(`${name}.seed`, o.seed)
     if (o.kind === 'alpha') {
       if (o.mode !== undefined && o.mode !== 'inverted') {
         throw invalidArg(
@@ -210,7 +236,8 @@ function checkLayerDropout(value: unknown, name: string, mode: DropoutMode, alph
       throw invalidArg(`${name}.kind must be 'dropout' or 'alpha', received ${describeValue(o.kind)}`)
     }
   }
-  return dropout.p === 0 ? undefined : Object.freeze(dropout)
+  const checked = dropout.p === 0 ? undefined : Object.freeze(dropout)
+  return seed === undefined ? { dropout: checked } : { dropout: checked, seed }
 }
 
 /** forward's `{ training }`, read once. */

@@ -11,7 +11,7 @@
 import type { BackendBuffer, KernelSpec } from '../backend.js'
 import { Generator } from '../generator.js'
 import type { Ops } from '../ops-port.js'
-import type { LayerDropout } from './layer-options.js'
+import type { DropoutSeeds, LayerDropout } from './layer-options.js'
 
 /** What the last training forward leaves for backward. */
 export interface Saved {
@@ -30,6 +30,8 @@ export interface Generators {
 export class LayerState {
   readonly ops: Ops
   readonly seed: bigint
+  /** The dropouts with a seed of their own draw from it; the others from `seed`. */
+  readonly dropoutSeeds: Readonly<DropoutSeeds>
   readonly w: BackendBuffer
   readonly b: BackendBuffer
   readonly dw: BackendBuffer
@@ -48,10 +50,11 @@ export class LayerState {
   saved: Saved | undefined
 
   /** Allocates the four buffers (all or none) and writes the initial weights; bias and gradients start at 0. */
-  constructor(ops: Ops, seed: bigint, weights: Float32Array, units: number) {
+  constructor(ops: Ops, seed: bigint, dropoutSeeds: Readonly<DropoutSeeds>, weights: Float32Array, units: number) {
     this.ops = ops
     this.seed = seed
-    this.generators = { input: new Generator(seed), output: new Generator(seed), dropConnect: new Generator(seed) }
+    this.dropoutSeeds = dropoutSeeds
+    this.generators = this.#generatorsAt({ input: 0n, output: 0n, dropConnect: 0n })
     const n = weights.length
     const buffers: BackendBuffer[] = []
     try {
@@ -70,10 +73,16 @@ export class LayerState {
 
   /** Moves the mask generators to the given offsets. */
   seek(offsets: { input: bigint; output: bigint; dropConnect: bigint }): void {
-    this.generators = {
-      input: new Generator(this.seed, offsets.input),
-      output: new Generator(this.seed, offsets.output),
-      dropConnect: new Generator(this.seed, offsets.dropConnect),
+    this.generators = this.#generatorsAt(offsets)
+  }
+
+  /** A generator per mask stream, each on its dropout's seed, at the given offsets. */
+  #generatorsAt(offsets: { input: bigint; output: bigint; dropConnect: bigint }): Generators {
+    const s = this.dropoutSeeds
+    return {
+      input: new Generator(s.input ?? this.seed, offsets.input),
+      output: new Generator(s.output ?? this.seed, offsets.output),
+      dropConnect: new Generator(s.dropConnect ?? this.seed, offsets.dropConnect),
     }
   }
 

@@ -36,7 +36,12 @@ export interface NoiseLayerConfig {
   /** The mask's shape per example; undefined: element-wise. */
   noiseShape: readonly number[] | undefined
   seed: bigint
-  /** The one stream of `seed` its draws come from. */
+  /**
+   * The description's own seed: training and `sample` both draw from it (it wins over the
+   * draw's seed). Absent: training draws from `seed`, `sample` from the draw's.
+   */
+  ownSeed?: bigint
+  /** The one stream of the seed its draws come from. */
   stream: bigint
 }
 
@@ -59,7 +64,10 @@ export class NoiseLayer {
   readonly shape: readonly number[]
   readonly noiseShape: readonly number[] | undefined
   readonly stddev: number
+  /** The seed training draws from: the step's own if it has one, else the model's. */
   readonly seed: bigint
+  /** The step's own seed, if its description gave one (it also draws `sample`'s noise). */
+  readonly ownSeed: bigint | undefined
   readonly stream: bigint
   #p: number
   #generator: Generator
@@ -75,7 +83,8 @@ export class NoiseLayer {
     this.width = config.width
     this.shape = config.shape
     this.noiseShape = config.noiseShape
-    this.seed = config.seed
+    this.ownSeed = config.ownSeed
+    this.seed = config.ownSeed ?? config.seed
     this.stream = config.stream
     this.#generator = new Generator(this.seed)
   }
@@ -137,11 +146,15 @@ export class NoiseLayer {
     return this.#ops.noise(dy, { ...saved.call, backward: true })
   }
 
-  /** A training-mode pass with the noise at `draw` (seed, offset of this step's stream); moves nothing. */
+  /**
+   * A training-mode pass with the noise at `draw` (seed, offset of this step's stream; the step's
+   * own seed, if it has one, instead of the draw's); moves nothing.
+   */
   sample(x: Float32Array, draw: Draw): Float32Array {
     const d = readOptions(draw, 'draw', '{ seed: 1n, offset: 0n }', ['seed', 'offset'])
     const rows = this.#rows(x, 'x')
-    return this.#ops.noise(x, this.#call(rows, checkU64('draw.seed', d.seed), checkU64('draw.offset', d.offset)))
+    const seed = checkU64('draw.seed', d.seed)
+    return this.#ops.noise(x, this.#call(rows, this.ownSeed ?? seed, checkU64('draw.offset', d.offset)))
   }
 
   /** The op's options for a call over `rows` examples at (seed, offset). */

@@ -26,6 +26,8 @@ export interface StepDropout {
   readonly mode: DropoutMode
   /** Present for an alpha dropout (mode then 'inverted'); absent for a dropout. */
   readonly kind?: 'alpha'
+  /** The description's own seed, which its masks come from instead of the model's; absent: the model's. */
+  readonly seed?: bigint
 }
 
 /** One fused layer of a model: what it computes and which descriptions it stands for. */
@@ -67,6 +69,8 @@ export interface NoiseStepPlan {
   readonly noiseShape: readonly number[] | undefined
   /** Spatial dropout's layout. */
   readonly dataFormat: DataFormat | undefined
+  /** The description's own seed; undefined: the model's. */
+  readonly seed: bigint | undefined
   /** The one description it implements. */
   readonly from: readonly number[]
 }
@@ -104,7 +108,14 @@ function noiseStep(layer: Exclude<Layer, { kind: 'dense' }>, index: number, widt
   if (size !== width) {
     throw shapeMismatch(`${name}: shape [${shape.join(', ')}] holds ${size} values, but the tensor at this point has ${width} per example`)
   }
-  const base = { kind: 'noise' as const, layer: layer.kind, width, shape: Object.freeze([...shape]), from: Object.freeze([index]) }
+  const base = {
+    kind: 'noise' as const,
+    layer: layer.kind,
+    width,
+    shape: Object.freeze([...shape]),
+    seed: layer.seed,
+    from: Object.freeze([index]),
+  }
   const noise = (noiseShape: readonly number[] | undefined): readonly number[] | undefined =>
     noiseShape === undefined || sameShape(noiseShape, shape) ? undefined : Object.freeze([...noiseShape])
   switch (layer.kind) {
@@ -185,7 +196,9 @@ export function compile(layers: readonly Layer[], inputs: number, mode: DropoutM
           `layers[${index}]: two dropout layers in a row (layers ${index - 1} and ${index}); use one with rate 1 - (1 - a) * (1 - b)`,
         )
       }
-      const dropout: StepDropout = step.op === 'alpha' ? { p: step.p, mode: 'inverted', kind: 'alpha' } : { p: step.p, mode: step.mode }
+      const seeded = step.seed === undefined ? {} : { seed: step.seed }
+      const dropout: StepDropout =
+        step.op === 'alpha' ? { p: step.p, mode: 'inverted', kind: 'alpha', ...seeded } : { p: step.p, mode: step.mode, ...seeded }
       const last = plan.length > 0 ? plan[plan.length - 1] : undefined
       if (previous?.kind === 'dense' && last?.kind === 'dense') {
         last.outputDropout = dropout
@@ -227,13 +240,15 @@ export function planOutputs(plan: readonly PlanStep[]): number {
 
 /** "dropout 0.5 (inverted)" or "alpha dropout 0.05". */
 function describeSlot(d: StepDropout): string {
-  return d.kind === 'alpha' ? `alpha dropout ${d.p}` : `dropout ${d.p} (${d.mode})`
+  const what = d.kind === 'alpha' ? `alpha dropout ${d.p}` : `dropout ${d.p} (${d.mode})`
+  return d.seed === undefined ? what : `${what} seed ${d.seed}`
 }
 
 function describeNoise(p: NoiseStepPlan): string {
   const strength = p.op === 'gaussianNoise' ? `stddev ${p.stddev}` : `${p.p}`
   const parts = [`Noise ${p.layer} ${strength}${p.mode === 'classic' ? ' (classic)' : ''} over [${p.shape.join(', ')}]`]
   if (p.dataFormat === 'channelsFirst') parts.push('channels first')
+  if (p.seed !== undefined) parts.push(`seed ${p.seed}`)
   if (p.noiseShape !== undefined && (p.layer === 'dropout' || p.layer === 'alphaDropout')) {
     parts.push(`noise shape [${p.noiseShape.join(', ')}]`)
   }

@@ -26,10 +26,16 @@ function decimal(name: string, value: unknown): bigint {
 function checkVersion2Layers(layers: readonly Layer[], noiseSteps: unknown, version: number): void {
   if (!describableInVersion2(layers)) {
     const i = layers.findIndex((l) => !describableInVersion2([l]))
-    const what = layers[i].kind === 'dropout' ? 'a dropout layer with noiseShape or shape' : `a ${layers[i].kind} layer`
+    const what = layers[i].kind === 'dropout' ? 'a dropout layer with noiseShape, shape or seed' : `a ${layers[i].kind} layer`
     throw invalidArg(`json.layers[${i}] is ${what}, which needs format version 3, but json.version is ${version}`)
   }
   if (noiseSteps !== undefined) throw invalidArg(`json.noiseSteps is a version 3 field, but json.version is ${version}`)
+}
+
+/** A saved description with its seed, a decimal string in JSON, as the bigint the layer builders take. */
+function parseSeed(value: unknown, name: string): unknown {
+  if (typeof value !== 'object' || value === null || !('seed' in value)) return value
+  return { ...value, seed: decimal(`${name}.seed`, value.seed) }
 }
 
 /** Version 3's noiseSteps: one { layer, offset } per noise step of the model, in order; each stream moved there. */
@@ -88,7 +94,7 @@ export function fromArtifacts(tn: Ops, artifacts: ModelArtifacts): Sequential {
   if (version >= 2) verifyCrc32(bytes, w.crc32, 'json.weights.crc32', w.file)
   const progress = checkObject(json.progress, 'json.progress', '{ epochs: 0, shuffleOffset: "0" }')
   // The sizes the description declares, from the descriptions alone: nothing is allocated yet.
-  const layers = json.layers.map((layer: unknown, i: number) => checkLayer(layer, `json.layers[${i}]`))
+  const layers = json.layers.map((layer: unknown, i: number) => checkLayer(parseSeed(layer, `json.layers[${i}]`), `json.layers[${i}]`))
   const inputs = checkCount('json.inputs', json.inputs)
   if (inputs === 0) throw invalidArg('json.inputs must be at least 1, received 0')
   const mode = json.mode === undefined ? 'inverted' : checkMode(json.mode, 'json.mode')

@@ -10,7 +10,7 @@ import { ACTIVATIONS, checkActivation, checkAlpha } from '../ops/dense-checks.js
 import { invalidArg, ThinnetError } from '../errors.js'
 import { INITIALIZERS, type Initializer } from '../layers/init.js'
 import { checkMode, checkObject, describeValue, readOptions, withRate } from '../validate.js'
-import { checkRate, FAMILY_BUILDERS, readShapes, type FamilyLayer } from './noise-layers.js'
+import { checkRate, FAMILY_BUILDERS, readLayerSeed, readShapes, type FamilyLayer, type LayerSeedArgs } from './noise-layers.js'
 
 /** Dropout: zeroes each element with probability `rate` in training. */
 export interface DropoutLayer {
@@ -22,9 +22,10 @@ export interface DropoutLayer {
   readonly noiseShape?: readonly number[]
   /** One example's shape, which noiseShape refers to (default: [width], flat). */
   readonly shape?: readonly number[]
+  /** The layer's own seed (LayerSeedArgs); absent: the model's. */
+  readonly seed?: bigint
 }
 
-/** A fully connected layer: y = act(x . w + b). */
 /**
  * A dense layer's activation: the kernels' (backend.ts) or 'softmax', which only the model's
  * last layer takes: its outputs stay logits, and the loss is softmax cross-entropy from them
@@ -32,6 +33,7 @@ export interface DropoutLayer {
  */
 export type LayerActivation = Activation | 'softmax'
 
+/** A fully connected layer: y = act(x . w + b). */
 export interface DenseLayer {
   readonly kind: 'dense'
   readonly units: number
@@ -47,18 +49,13 @@ export interface DenseLayer {
 
 export type Layer = DropoutLayer | DenseLayer | FamilyLayer
 
-export interface DropoutLayerArgs {
+export interface DropoutLayerArgs extends LayerSeedArgs {
   /** The drop probability, in [0, 1) (Keras' name; `p`, the ops' name, is accepted too). */
   rate?: number
   /** The ops' name for `rate` (`tn.dropout(x, { p })`); equal to rate if both are given. */
   p?: number
   /** On the first layer: one example's shape (Keras' inputShape), instead of the model's `inputs`. */
   inputShape?: readonly number[]
-  /**
-   * Not taken: a model's masks all come from its seed (`tn.sequential(layers, { seed })`), each
-   * layer on a stream of its own, so a run repeats exactly. Given, it is ERR_INVALID_ARG saying so.
-   */
-  seed?: never
   /** 'inverted' or 'classic'; default: the model's `mode`. */
   mode?: DropoutMode
   /**
@@ -133,16 +130,11 @@ export interface DenseLayerArgs {
  */
 export function dropout(options: DropoutLayerArgs): DropoutLayer {
   const o = withRate(readOptions(options, 'options', '{ rate: 0.5 }', ['rate', 'p', 'mode', 'noiseShape', 'shape', 'seed', 'inputShape']))
-  if (o.seed !== undefined) {
-    throw invalidArg(
-      `a dropout layer takes no seed (received ${describeValue(o.seed)}): the model's seed (tn.sequential(layers, { seed })) draws ` +
-        "every layer's masks, each on a stream of its own, so the same seed repeats a run exactly",
-    )
-  }
   const rate = checkRate(o.p, 'rate')
   const mode = o.mode === undefined ? undefined : checkMode(o.mode)
-  // Without shapes, the same object as before noise shapes existed (saved models unchanged).
-  return withInputShape(Object.freeze({ kind: 'dropout', rate, mode, ...readShapes(o.noiseShape, o.shape) }), o.inputShape)
+  // Without shapes or seed, the same object as before they existed (saved models unchanged).
+  const description = { kind: 'dropout' as const, rate, mode, ...readShapes(o.noiseShape, o.shape), ...readLayerSeed(o.seed) }
+  return withInputShape(Object.freeze(description), o.inputShape)
 }
 
 /**

@@ -13,7 +13,8 @@
 
 import type { DropoutMode } from '../backend.js'
 import { invalidArg } from '../errors.js'
-import { checkMode, checkP, describeValue, readOptions } from '../validate.js'
+import type { U64 } from '../types.js'
+import { checkMode, checkP, checkU64, describeValue, readOptions } from '../validate.js'
 
 /** Channels last ([..., C]: Keras' default) or first ([C, ...]: PyTorch's layout). */
 export type DataFormat = 'channelsLast' | 'channelsFirst'
@@ -27,6 +28,8 @@ export interface SpatialDropoutLayer {
   /** One example: [steps, C], [H, W, C] or [D, H, W, C] channels last; [C, ...] channels first. */
   readonly shape: readonly number[]
   readonly dataFormat: DataFormat
+  /** The layer's own seed (see LayerSeedArgs); absent: the model's. */
+  readonly seed?: bigint
 }
 
 /** One mask per sequence and feature, shared by every time step (Gal and Ghahramani 2016). */
@@ -36,6 +39,8 @@ export interface LockedDropoutLayer {
   readonly mode: DropoutMode | undefined
   /** One example: [time, features]. */
   readonly shape: readonly number[]
+  /** The layer's own seed (see LayerSeedArgs); absent: the model's. */
+  readonly seed?: bigint
 }
 
 /** Alpha dropout (Klambauer et al. 2017) for SELU networks; with a noise shape, FeatureAlphaDropout. */
@@ -44,23 +49,46 @@ export interface AlphaDropoutLayer {
   readonly rate: number
   readonly noiseShape?: readonly number[]
   readonly shape?: readonly number[]
+  /** The layer's own seed (see LayerSeedArgs); absent: the model's. */
+  readonly seed?: bigint
 }
 
 /** Multiplicative N(1, rate / (1 - rate)) noise (Keras GaussianDropout). */
 export interface GaussianDropoutLayer {
   readonly kind: 'gaussianDropout'
   readonly rate: number
+  /** The layer's own seed (see LayerSeedArgs); absent: the model's. */
+  readonly seed?: bigint
 }
 
 /** Additive N(0, stddev^2) noise (Keras GaussianNoise). */
 export interface GaussianNoiseLayer {
   readonly kind: 'gaussianNoise'
   readonly stddev: number
+  /** The layer's own seed (see LayerSeedArgs); absent: the model's. */
+  readonly seed?: bigint
 }
 
 export type FamilyLayer = SpatialDropoutLayer | LockedDropoutLayer | AlphaDropoutLayer | GaussianDropoutLayer | GaussianNoiseLayer
 
-export interface SpatialDropoutLayerArgs {
+/** The `seed` option every dropout layer takes (Keras' and PyTorch's per-layer seed). */
+export interface LayerSeedArgs {
+  /**
+   * The layer's own seed: its masks (or noise) come from this seed instead of the model's, in
+   * training and in Monte Carlo passes (where it also wins over `predict`'s `seed`), so they stay
+   * the same when the model's seed changes. The stream within the seed is still the layer's own
+   * (its place in the model), so two layers given the same seed draw different masks. A bigint in
+   * [0, 2^64 - 1] or a non-negative safe integer. Default: the model's seed.
+   */
+  seed?: U64
+}
+
+/** `{ seed }` as a bigint when given, `{}` when not (descriptions without one stay as they were). */
+export function readLayerSeed(value: unknown): { seed?: bigint } {
+  return value === undefined ? {} : { seed: checkU64('seed', value) }
+}
+
+export interface SpatialDropoutLayerArgs extends LayerSeedArgs {
   /** The probability of dropping a channel, in [0, 1). */
   rate: number
   /** One example's shape without the batch: [steps, C] (1d), [H, W, C] (2d), [D, H, W, C] (3d) channels last. */
@@ -71,14 +99,14 @@ export interface SpatialDropoutLayerArgs {
   mode?: DropoutMode
 }
 
-export interface LockedDropoutLayerArgs {
+export interface LockedDropoutLayerArgs extends LayerSeedArgs {
   rate: number
   /** [time, features] of one example (the model's inputs are those flattened, time-major). */
   shape: readonly number[]
   mode?: DropoutMode
 }
 
-export interface AlphaDropoutLayerArgs {
+export interface AlphaDropoutLayerArgs extends LayerSeedArgs {
   rate: number
   /** Per example, like `shape`; dimensions of 1 share the mask (FeatureAlphaDropout). */
   noiseShape?: readonly number[]
@@ -143,12 +171,12 @@ function checkDataFormat(value: unknown): DataFormat {
 
 function spatial(kind: SpatialDropoutLayer['kind'], rank: number, options: SpatialDropoutLayerArgs): SpatialDropoutLayer {
   const example = rank === 2 ? '[100, 16]' : rank === 3 ? '[8, 8, 16]' : '[4, 8, 8, 16]'
-  const o = readOptions(options, 'options', `{ rate: 0.2, shape: ${example} }`, ['rate', 'shape', 'dataFormat', 'mode'])
+  const o = readOptions(options, 'options', `{ rate: 0.2, shape: ${example} }`, ['rate', 'shape', 'dataFormat', 'mode', 'seed'])
   const rate = checkRate(o.rate, 'rate')
   const shape = checkShape(o.shape, 'shape', rank, rank)
   const dataFormat = checkDataFormat(o.dataFormat)
   const mode = o.mode === undefined ? undefined : checkMode(o.mode)
-  return Object.freeze({ kind, rate, mode, shape, dataFormat })
+  return Object.freeze({ kind, rate, mode, shape, dataFormat, ...readLayerSeed(o.seed) })
 }
 
 /**
@@ -199,11 +227,11 @@ export function spatialDropout3d(options: SpatialDropoutLayerArgs): SpatialDropo
  * ```
  */
 export function lockedDropout(options: LockedDropoutLayerArgs): LockedDropoutLayer {
-  const o = readOptions(options, 'options', '{ rate: 0.3, shape: [8, 4] }', ['rate', 'shape', 'mode'])
+  const o = readOptions(options, 'options', '{ rate: 0.3, shape: [8, 4] }', ['rate', 'shape', 'mode', 'seed'])
   const rate = checkRate(o.rate, 'rate')
   const shape = checkShape(o.shape, 'shape', 2, 2)
   const mode = o.mode === undefined ? undefined : checkMode(o.mode)
-  return Object.freeze({ kind: 'lockedDropout', rate, mode, shape })
+  return Object.freeze({ kind: 'lockedDropout', rate, mode, shape, ...readLayerSeed(o.seed) })
 }
 
 /**
@@ -219,10 +247,10 @@ export function lockedDropout(options: LockedDropoutLayerArgs): LockedDropoutLay
  * ```
  */
 export function alphaDropout(options: AlphaDropoutLayerArgs): AlphaDropoutLayer {
-  const o = readOptions(options, 'options', '{ rate: 0.05 }', ['rate', 'noiseShape', 'shape'])
+  const o = readOptions(options, 'options', '{ rate: 0.05 }', ['rate', 'noiseShape', 'shape', 'seed'])
   const rate = checkRate(o.rate, 'rate')
   const shaped = readShapes(o.noiseShape, o.shape)
-  return Object.freeze({ kind: 'alphaDropout', rate, ...shaped })
+  return Object.freeze({ kind: 'alphaDropout', rate, ...shaped, ...readLayerSeed(o.seed) })
 }
 
 /**
@@ -245,9 +273,9 @@ export function readShapes(noiseShapeValue: unknown, shapeValue: unknown): { noi
  * tn.layers.gaussianDropout({ rate: 0.3 })
  * ```
  */
-export function gaussianDropout(options: { rate: number }): GaussianDropoutLayer {
-  const o = readOptions(options, 'options', '{ rate: 0.3 }', ['rate'])
-  return Object.freeze({ kind: 'gaussianDropout', rate: checkRate(o.rate, 'rate') })
+export function gaussianDropout(options: { rate: number } & LayerSeedArgs): GaussianDropoutLayer {
+  const o = readOptions(options, 'options', '{ rate: 0.3 }', ['rate', 'seed'])
+  return Object.freeze({ kind: 'gaussianDropout', rate: checkRate(o.rate, 'rate'), ...readLayerSeed(o.seed) })
 }
 
 /**
@@ -258,13 +286,13 @@ export function gaussianDropout(options: { rate: number }): GaussianDropoutLayer
  * tn.layers.gaussianNoise({ stddev: 0.1 })
  * ```
  */
-export function gaussianNoise(options: { stddev: number }): GaussianNoiseLayer {
-  const o = readOptions(options, 'options', '{ stddev: 0.1 }', ['stddev'])
+export function gaussianNoise(options: { stddev: number } & LayerSeedArgs): GaussianNoiseLayer {
+  const o = readOptions(options, 'options', '{ stddev: 0.1 }', ['stddev', 'seed'])
   const stddev = o.stddev
   if (typeof stddev !== 'number' || !Number.isFinite(stddev) || stddev < 0) {
     throw invalidArg(`stddev must be a finite number >= 0, received ${describeValue(stddev)}`)
   }
-  return Object.freeze({ kind: 'gaussianNoise', stddev })
+  return Object.freeze({ kind: 'gaussianNoise', stddev, ...readLayerSeed(o.seed) })
 }
 
 /** The family's constructors by kind, for checkLayer (a saved or user-built description). */

@@ -27,7 +27,11 @@ export interface PredictOptions {
   samples?: number
   /** Rows per pass (default 256; with 'mc', about 4096 / T rows are stacked T times). */
   batchSize?: number
-  /** The key of the Monte Carlo masks (default: the model's seed). The same call gives the same result. */
+  /**
+   * The key of the Monte Carlo masks (default: the model's seed); a layer given a seed of its own
+   * (`tn.layers.dropout({ rate, seed })`) draws from that one instead. The same call gives the
+   * same result.
+   */
   seed?: U64
   /** Also return every pass's outputs (perSample, [T, rows, outputs]). */
   keepSamples?: boolean

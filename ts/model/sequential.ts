@@ -192,6 +192,7 @@ export class Sequential {
               shape: p.shape,
               noiseShape: p.noiseShape,
               seed: this.seed,
+              ...(p.seed === undefined ? {} : { ownSeed: p.seed }),
               stream: NOISE_STREAM_BASE + BigInt(p.from[0]),
             }),
           )

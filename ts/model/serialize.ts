@@ -17,7 +17,8 @@
  * damaged weights file (a flipped bit that leaves every value finite) is refused on load instead
  * of predicting garbage; version 1 saves have none and load exactly as before. Version 3 (issue
  * 12) adds the dropout family's layers (spatial, locked, alpha, Gaussian dropout and noise, and
- * dropout's noiseShape and shape) and `noiseSteps`, the offset of each noise step's stream. A
+ * dropout's noiseShape and shape) and `noiseSteps`, the offset of each noise step's stream; a
+ * layer's own seed (issue 16) is a decimal string in its description, and also needs version 3. A
  * model that uses none of them is still written as version 2, byte for byte as before, so that
  * earlier thinnet releases keep reading it. Whatever the version, loading checks the declared
  * sizes, the tensors' offsets and the values' finiteness before building anything
@@ -129,16 +130,23 @@ function checkSaveOptions(options: unknown): SaveOptions {
   return o
 }
 
-/** A layer description without its undefined fields (JSON drops them anyway). */
+/**
+ * A layer description without its undefined fields (JSON drops them anyway), its seed (the only
+ * bigint) as a decimal string.
+ */
 function plainLayer(layer: Layer): Record<string, unknown> {
   const out: Record<string, unknown> = {}
-  for (const [key, value] of Object.entries(layer)) if (value !== undefined) out[key] = value
+  for (const [key, value] of Object.entries(layer)) {
+    if (value !== undefined) out[key] = typeof value === 'bigint' ? value.toString() : value
+  }
   return out
 }
 
-/** Whether version 2 can describe the layers: only dense and dropout, without noiseShape or shape. */
+/** Whether version 2 can describe the layers: only dense and dropout, without noiseShape, shape or seed. */
 export function describableInVersion2(layers: readonly Layer[]): boolean {
-  return layers.every((l) => l.kind === 'dense' || (l.kind === 'dropout' && l.noiseShape === undefined && l.shape === undefined))
+  return layers.every(
+    (l) => l.kind === 'dense' || (l.kind === 'dropout' && l.noiseShape === undefined && l.shape === undefined && l.seed === undefined),
+  )
 }
 
 /** The model's artifacts (see the module comment), with the optimizer's when `options.optimizer` is given. */
