@@ -224,6 +224,18 @@ describeBackends("Keras' inputShape on the first layer, and a random seed by def
       const d = tn.sequential([layers.dense({ units: 3, inputShape: [5] })], { seed: 1n, inputs: 5 })
       expect(d.inputs).toBe(5)
       d.dispose()
+      // Every member of the dropout family takes it too, as Keras' layers all do.
+      for (const first of [
+        layers.gaussianNoise({ stddev: 0.1, inputShape: [2, 3] }),
+        layers.gaussianDropout({ rate: 0.1, inputShape: [6] }),
+        layers.alphaDropout({ rate: 0.1, inputShape: [3, 2] }),
+        layers.lockedDropout({ rate: 0.1, shape: [2, 3], inputShape: [2, 3] }),
+        layers.spatialDropout1d({ rate: 0.1, shape: [2, 3], inputShape: [2, 3] }),
+      ]) {
+        const m = tn.sequential([first, layers.dense({ units: 2 })], { seed: 1n })
+        expect(m.inputs).toBe(6)
+        m.dispose()
+      }
     } finally {
       for (const m of [a, b, again]) m.dispose()
     }
@@ -241,6 +253,10 @@ describeBackends("Keras' inputShape on the first layer, and a random seed by def
     )
     expect(() => layers.dense({ units: 3, inputShape: [0] })).toThrow(/inputShape must be a non-empty array of positive integers/)
     expect(() => layers.dropout({ rate: 0.1, inputShape: 784 as never })).toThrow(/inputShape must be a non-empty array/)
+    expect(() => layers.gaussianNoise({ stddev: 0.1, inputShape: [] })).toThrow(/inputShape must be a non-empty array/)
+    expect(() =>
+      tn.sequential([layers.dense({ units: 3, inputShape: [4] }), layers.gaussianDropout({ rate: 0.1, inputShape: [3] })]),
+    ).toThrow(/layers\[1\] has an inputShape: only the first layer takes one/)
   })
 })
 

@@ -10,6 +10,7 @@ import { ACTIVATIONS, checkActivation, checkAlpha } from '../ops/dense-checks.js
 import { invalidArg, ThinnetError } from '../errors.js'
 import { INITIALIZERS, type Initializer } from '../layers/init.js'
 import { checkMode, checkObject, describeValue, readOptions, withRate } from '../validate.js'
+import { withInputShape } from './input-shape.js'
 import { checkRate, FAMILY_BUILDERS, readLayerSeed, readShapes, type FamilyLayer, type LayerSeedArgs } from './noise-layers.js'
 
 /** Dropout: zeroes each element with probability `rate` in training. */
@@ -49,6 +50,8 @@ export interface DenseLayer {
 
 export type Layer = DropoutLayer | DenseLayer | FamilyLayer
 
+export { inputShapeOf } from './input-shape.js'
+
 export interface DropoutLayerArgs extends LayerSeedArgs {
   /** The drop probability, in [0, 1) (Keras' name; `p`, the ops' name, is accepted too). */
   rate?: number
@@ -66,35 +69,6 @@ export interface DropoutLayerArgs extends LayerSeedArgs {
   noiseShape?: readonly number[]
   /** One example's shape (default: [width], flat); its product must be the width at that point. */
   shape?: readonly number[]
-}
-
-/**
- * Keras' `inputShape` on a model's first layer: one example's shape, flattened (its product is
- * the model's `inputs`), an alternative to `tn.sequential(layers, { inputs })`. Kept beside the
- * description, not in it, so saved models are unchanged (they record `inputs`).
- */
-const inputShapes = new WeakMap<object, readonly number[]>()
-
-/** The inputShape given to the layer description `layer`, if any. */
-export function inputShapeOf(layer: unknown): readonly number[] | undefined {
-  return typeof layer === 'object' && layer !== null ? inputShapes.get(layer) : undefined
-}
-
-/** Registers `value` (checked) as `layer`'s input shape; returns the layer. */
-function withInputShape<T extends object>(layer: T, value: unknown): T {
-  if (value === undefined) return layer
-  if (
-    !Array.isArray(value) ||
-    value.length === 0 ||
-    !value.every((d: unknown) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 1) ||
-    !Number.isSafeInteger(value.reduce((a: number, d: number) => a * d, 1))
-  ) {
-    throw invalidArg(
-      `inputShape must be a non-empty array of positive integers (one example's shape, e.g. [784]), received ${describeValue(value)}`,
-    )
-  }
-  inputShapes.set(layer, Object.freeze([...(value as number[])]))
-  return layer
 }
 
 export interface DenseLayerArgs {

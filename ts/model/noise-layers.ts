@@ -14,6 +14,7 @@
 import type { DropoutMode } from '../backend.js'
 import { invalidArg } from '../errors.js'
 import type { U64 } from '../types.js'
+import { withInputShape, type InputShapeArgs } from './input-shape.js'
 import { checkMode, checkP, checkU64, describeValue, readOptions } from '../validate.js'
 
 /** Channels last ([..., C]: Keras' default) or first ([C, ...]: PyTorch's layout). */
@@ -88,7 +89,7 @@ export function readLayerSeed(value: unknown): { seed?: bigint } {
   return value === undefined ? {} : { seed: checkU64('seed', value) }
 }
 
-export interface SpatialDropoutLayerArgs extends LayerSeedArgs {
+export interface SpatialDropoutLayerArgs extends LayerSeedArgs, InputShapeArgs {
   /** The probability of dropping a channel, in [0, 1). */
   rate: number
   /** One example's shape without the batch: [steps, C] (1d), [H, W, C] (2d), [D, H, W, C] (3d) channels last. */
@@ -99,14 +100,14 @@ export interface SpatialDropoutLayerArgs extends LayerSeedArgs {
   mode?: DropoutMode
 }
 
-export interface LockedDropoutLayerArgs extends LayerSeedArgs {
+export interface LockedDropoutLayerArgs extends LayerSeedArgs, InputShapeArgs {
   rate: number
   /** [time, features] of one example (the model's inputs are those flattened, time-major). */
   shape: readonly number[]
   mode?: DropoutMode
 }
 
-export interface AlphaDropoutLayerArgs extends LayerSeedArgs {
+export interface AlphaDropoutLayerArgs extends LayerSeedArgs, InputShapeArgs {
   rate: number
   /** Per example, like `shape`; dimensions of 1 share the mask (FeatureAlphaDropout). */
   noiseShape?: readonly number[]
@@ -171,12 +172,19 @@ function checkDataFormat(value: unknown): DataFormat {
 
 function spatial(kind: SpatialDropoutLayer['kind'], rank: number, options: SpatialDropoutLayerArgs): SpatialDropoutLayer {
   const example = rank === 2 ? '[100, 16]' : rank === 3 ? '[8, 8, 16]' : '[4, 8, 8, 16]'
-  const o = readOptions(options, 'options', `{ rate: 0.2, shape: ${example} }`, ['rate', 'shape', 'dataFormat', 'mode', 'seed'])
+  const o = readOptions(options, 'options', `{ rate: 0.2, shape: ${example} }`, [
+    'rate',
+    'shape',
+    'dataFormat',
+    'mode',
+    'seed',
+    'inputShape',
+  ])
   const rate = checkRate(o.rate, 'rate')
   const shape = checkShape(o.shape, 'shape', rank, rank)
   const dataFormat = checkDataFormat(o.dataFormat)
   const mode = o.mode === undefined ? undefined : checkMode(o.mode)
-  return Object.freeze({ kind, rate, mode, shape, dataFormat, ...readLayerSeed(o.seed) })
+  return withInputShape(Object.freeze({ kind, rate, mode, shape, dataFormat, ...readLayerSeed(o.seed) }), o.inputShape)
 }
 
 /**
@@ -227,11 +235,11 @@ export function spatialDropout3d(options: SpatialDropoutLayerArgs): SpatialDropo
  * ```
  */
 export function lockedDropout(options: LockedDropoutLayerArgs): LockedDropoutLayer {
-  const o = readOptions(options, 'options', '{ rate: 0.3, shape: [8, 4] }', ['rate', 'shape', 'mode', 'seed'])
+  const o = readOptions(options, 'options', '{ rate: 0.3, shape: [8, 4] }', ['rate', 'shape', 'mode', 'seed', 'inputShape'])
   const rate = checkRate(o.rate, 'rate')
   const shape = checkShape(o.shape, 'shape', 2, 2)
   const mode = o.mode === undefined ? undefined : checkMode(o.mode)
-  return Object.freeze({ kind: 'lockedDropout', rate, mode, shape, ...readLayerSeed(o.seed) })
+  return withInputShape(Object.freeze({ kind: 'lockedDropout', rate, mode, shape, ...readLayerSeed(o.seed) }), o.inputShape)
 }
 
 /**
@@ -247,10 +255,10 @@ export function lockedDropout(options: LockedDropoutLayerArgs): LockedDropoutLay
  * ```
  */
 export function alphaDropout(options: AlphaDropoutLayerArgs): AlphaDropoutLayer {
-  const o = readOptions(options, 'options', '{ rate: 0.05 }', ['rate', 'noiseShape', 'shape', 'seed'])
+  const o = readOptions(options, 'options', '{ rate: 0.05 }', ['rate', 'noiseShape', 'shape', 'seed', 'inputShape'])
   const rate = checkRate(o.rate, 'rate')
   const shaped = readShapes(o.noiseShape, o.shape)
-  return Object.freeze({ kind: 'alphaDropout', rate, ...shaped, ...readLayerSeed(o.seed) })
+  return withInputShape(Object.freeze({ kind: 'alphaDropout', rate, ...shaped, ...readLayerSeed(o.seed) }), o.inputShape)
 }
 
 /**
@@ -273,9 +281,9 @@ export function readShapes(noiseShapeValue: unknown, shapeValue: unknown): { noi
  * tn.layers.gaussianDropout({ rate: 0.3 })
  * ```
  */
-export function gaussianDropout(options: { rate: number } & LayerSeedArgs): GaussianDropoutLayer {
-  const o = readOptions(options, 'options', '{ rate: 0.3 }', ['rate', 'seed'])
-  return Object.freeze({ kind: 'gaussianDropout', rate: checkRate(o.rate, 'rate'), ...readLayerSeed(o.seed) })
+export function gaussianDropout(options: { rate: number } & LayerSeedArgs & InputShapeArgs): GaussianDropoutLayer {
+  const o = readOptions(options, 'options', '{ rate: 0.3 }', ['rate', 'seed', 'inputShape'])
+  return withInputShape(Object.freeze({ kind: 'gaussianDropout', rate: checkRate(o.rate, 'rate'), ...readLayerSeed(o.seed) }), o.inputShape)
 }
 
 /**
@@ -286,13 +294,13 @@ export function gaussianDropout(options: { rate: number } & LayerSeedArgs): Gaus
  * tn.layers.gaussianNoise({ stddev: 0.1 })
  * ```
  */
-export function gaussianNoise(options: { stddev: number } & LayerSeedArgs): GaussianNoiseLayer {
-  const o = readOptions(options, 'options', '{ stddev: 0.1 }', ['stddev', 'seed'])
+export function gaussianNoise(options: { stddev: number } & LayerSeedArgs & InputShapeArgs): GaussianNoiseLayer {
+  const o = readOptions(options, 'options', '{ stddev: 0.1 }', ['stddev', 'seed', 'inputShape'])
   const stddev = o.stddev
   if (typeof stddev !== 'number' || !Number.isFinite(stddev) || stddev < 0) {
     throw invalidArg(`stddev must be a finite number >= 0, received ${describeValue(stddev)}`)
   }
-  return Object.freeze({ kind: 'gaussianNoise', stddev, ...readLayerSeed(o.seed) })
+  return withInputShape(Object.freeze({ kind: 'gaussianNoise', stddev, ...readLayerSeed(o.seed) }), o.inputShape)
 }
 
 /** The family's constructors by kind, for checkLayer (a saved or user-built description). */
