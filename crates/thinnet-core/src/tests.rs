@@ -6,9 +6,11 @@ use crate::philox::{draw, key_of_seed};
 use crate::{dropout_in_place_with, dropout_mask_with, dropout_with, mask_words, DropoutSpec, Exec, MaskSpec, Mode};
 
 // Around the SIMD steps too: 48 (AVX2), 64 (NEON, simd128) and 192 (AVX-512) elements.
-const LENGTHS: [usize; 28] = [
-    0, 1, 3, 4, 5, 7, 31, 32, 33, 47, 48, 49, 63, 64, 65, 95, 96, 97, 127, 129, 191, 192, 193, 383, 384, 385, 1000,
-    4099,
+/// Around every vector, set (32) and step (192) boundary, and the GEMM's row segments (256 for
+/// the input mask, 1024 for the output mask), whose last steps draw only the sets they need.
+const LENGTHS: [usize; 33] = [
+    0, 1, 3, 4, 5, 7, 31, 32, 33, 47, 48, 49, 63, 64, 65, 95, 96, 97, 127, 129, 160, 161, 191, 192, 193, 224, 256, 383,
+    384, 385, 1000, 1024, 4099,
 ];
 const OFFSETS: [u64; 8] = [0, 1, 2, 3, 5, 64, (1 << 32) - 3, (1 << 32) * 4 - 13];
 const SEEDS: [u64; 4] = [0, 1, (1 << 53) + 1, u64::MAX];

@@ -1,4 +1,5 @@
-//! AVX-512 path: 48 Philox blocks (192 elements) per step. Compiled only for x86_64 (the
+//! AVX-512 path: 48 Philox blocks (192 elements) per step, a call's last step only as many sets
+//! of eight blocks as its remaining elements need. Compiled only for x86_64 (the
 //! intrinsics need Rust 1.89 or later; Debian's 1.63 only ever builds this crate for wasm32 and
 //! aarch64, which never read this file).
 //!
@@ -41,7 +42,7 @@ pub(crate) fn is_supported() -> bool {
 /// is two multiplies, two shifts (the high words) and two three-way XORs per set, and the low
 /// words need no work at all. The high halves carry garbage that no instruction ever reads.
 #[inline(always)]
-unsafe fn rounds(mut x: [[__m512i; 4]; SETS], keys: &[[u32; 2]; ROUNDS]) -> [[__m512i; 4]; SETS] {
+unsafe fn rounds<const S: usize>(mut x: [[__m512i; 4]; S], keys: &[[u32; 2]; ROUNDS]) -> [[__m512i; 4]; S] {
     // SAFETY: AVX-512F is enabled by every caller's target_feature.
     unsafe {
         for k in keys.iter() {
@@ -53,7 +54,7 @@ unsafe fn rounds(mut x: [[__m512i; 4]; SETS], keys: &[[u32; 2]; ROUNDS]) -> [[__
 
 /// One round of [`rounds`] with round key k.
 #[inline(always)]
-unsafe fn round(x: &mut [[__m512i; 4]; SETS], k: [u32; 2]) {
+unsafe fn round<const S: usize>(x: &mut [[__m512i; 4]; S], k: [u32; 2]) {
     // SAFETY: AVX-512F is enabled by every caller's target_feature.
     unsafe {
         let (m0, m1) = (_mm512_set1_epi64(i64::from(M0)), _mm512_set1_epi64(i64::from(M1)));
@@ -73,16 +74,18 @@ unsafe fn round(x: &mut [[__m512i; 4]; SETS], k: [u32; 2]) {
     }
 }
 
-/// The draws of the step whose first block is b0 (blocks b0..b0 + 4 * VECS), in element order:
-/// vector v holds elements 16v..16v + 16 of the step.
+/// The draws of the S sets whose first block is b0 (blocks b0..b0 + 8S), in element order:
+/// vector v holds elements 16v..16v + 16 of the step, for v < 2S; the vectors past them are zero.
+/// A full step has SETS sets; a call's last, shorter step only as many as its elements need
+/// (see [`for_each_step`]).
 #[inline(always)]
-unsafe fn draws(b0: u64, stream: [__m512i; 2], keys: &[[u32; 2]; ROUNDS]) -> [__m512i; VECS] {
+unsafe fn draws<const S: usize>(b0: u64, stream: [__m512i; 2], keys: &[[u32; 2]; ROUNDS]) -> [__m512i; VECS] {
     // SAFETY: AVX-512F is enabled by every caller's target_feature.
     unsafe {
         // Set s holds blocks b0 + 8s + lane. A 64-bit add carries block numbers past 2^32 by
         // itself; the shift puts each block's high word in its lane's low half.
         let lanes = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
-        let mut x = [[_mm512_setzero_si512(); 4]; SETS];
+        let mut x = [[_mm512_setzero_si512(); 4]; S];
         for (s, set) in x.iter_mut().enumerate() {
             let c = _mm512_add_epi64(_mm512_set1_epi64(b0.wrapping_add(8 * s as u64) as i64), lanes);
             *set = [c, _mm512_srli_epi64::<32>(c), stream[0], stream[1]];
@@ -102,10 +105,36 @@ unsafe fn draws(b0: u64, stream: [__m512i; 2], keys: &[[u32; 2]; ROUNDS]) -> [__
     }
 }
 
+/// The draws of a call's last step, `left` < STEP elements from its first block b0: only the
+/// sets those elements need. Out of line, so that the hot loop keeps its one inlined full step.
+///
+/// # Safety
+/// The CPU supports AVX-512F.
+#[target_feature(enable = "avx512f")]
+#[inline(never)]
+unsafe fn last_draws(left: usize, b0: u64, stream: [__m512i; 2], keys: &[[u32; 2]; ROUNDS]) -> [__m512i; VECS] {
+    // SAFETY: AVX-512F is enabled here.
+    unsafe {
+        match (left + 31) / 32 {
+            0 | 1 => draws::<1>(b0, stream, keys),
+            2 => draws::<2>(b0, stream, keys),
+            3 => draws::<3>(b0, stream, keys),
+            4 => draws::<4>(b0, stream, keys),
+            5 => draws::<5>(b0, stream, keys),
+            _ => draws::<SETS>(b0, stream, keys),
+        }
+    }
+}
+
 /// Runs `step(u, at, full)` for each step of a call of n elements starting at stream index
 /// `first`: `u` are the step's draws and `at` the call index of its first draw, negative in the
 /// first step when `first` is not on a block boundary; `full` says all STEP elements lie inside
-/// 0..n (otherwise the step uses [`lanes`] to mask each vector).
+/// 0..n (otherwise the step uses [`lanes`] to mask each vector, and vectors past n have none).
+///
+/// Steps are STEP elements, except the last, which draws only the sets (32 elements each) that
+/// the call's remaining elements need: a GEMM's row segments (256 input-mask draws per K block,
+/// 1024 output-mask draws per row) would otherwise draw 384 and 1152, and those wasted draws
+/// were much of what the fused layer cost over a plain GEMM.
 #[inline(always)]
 unsafe fn for_each_step(n: usize, first: u64, d: Draws, mut step: impl FnMut(&[__m512i; VECS], isize, bool)) {
     // SAFETY: AVX-512F is enabled by every caller's target_feature.
@@ -116,8 +145,11 @@ unsafe fn for_each_step(n: usize, first: u64, d: Draws, mut step: impl FnMut(&[_
         let mut at = -((first & 3) as isize);
         let end = n as isize;
         while at < end {
-            let full = at >= 0 && at + STEP as isize <= end;
-            step(&draws(block, stream, &keys), at, full);
+            let left = (end - at) as usize;
+            let full = at >= 0 && left >= STEP;
+            let u =
+                if left >= STEP { draws::<SETS>(block, stream, &keys) } else { last_draws(left, block, stream, &keys) };
+            step(&u, at, full);
             at += STEP as isize;
             block += (STEP / 4) as u64;
         }
