@@ -4,9 +4,12 @@
 // with wasm-opt into build/thinnet_simd.wasm and build/thinnet_scalar.wasm.
 //
 // This does what wasm-pack would do here (wasm-pack cannot be installed, and thinnet uses no
-// wasm-bindgen). The toolchain is Debian's rustc 1.63 / cargo 1.65, the only one with the
-// wasm32 std on this kind of machine; each build has its own target dir, so the native build's
-// target/ is untouched.
+// wasm-bindgen). The toolchain is Debian's rustc-web 1.96 (DESIGN.md, toolchain facts): it has no
+// prebuilt wasm32 std, so each build compiles the standard library itself (-Z build-std, from
+// rust-web-src, with the std's own dependencies from the source's vendored directory in place of
+// crates.io; RUSTC_BOOTSTRAP=1 allows the unstable flag on this stable compiler) with the
+// build's own target features, and links with wasm-ld. Each build has its own target dir, so the
+// native build's target/ is untouched.
 //
 // Usage: node scripts/build-wasm.mjs [--only simd|scalar]
 
@@ -19,11 +22,16 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const CARGO = '/usr/bin/cargo'
 const RUSTC = '/usr/bin/rustc'
 const TARGET = 'wasm32-unknown-unknown'
-const DEBIAN_PACKAGES = 'rustc cargo libstd-rust-dev-wasm32 lld binaryen'
+const DEBIAN_PACKAGES = 'rustc-web cargo-web rust-web-src lld binaryen'
+/** The oldest rustc whose wasm32 builds this script knows (relaxed SIMD, build-std's layout). */
+const MIN_MINOR = 96
 
+// The scalar build is for engines without SIMD, so it targets the MVP CPU (no sign-ext, bulk
+// memory or other post-MVP features the compiler's default wasm32 CPU now assumes); the SIMD
+// build keeps that default, whose features every SIMD engine has.
 const VARIANTS = [
-  { name: 'simd', rustflags: '-C target-feature=+simd128', optFlags: ['--enable-simd'], isa: 'simd128' },
-  { name: 'scalar', rustflags: '', optFlags: [], isa: 'scalar' },
+  { name: 'simd', rustflags: '-C target-feature=+simd128', optFlags: [], isa: 'simd128' },
+  { name: 'scalar', rustflags: '-C target-cpu=mvp', optFlags: [], isa: 'scalar' },
 ]
 
 function fail(message) {
@@ -37,22 +45,28 @@ function run(cmd, args, options = {}) {
   return result
 }
 
+/** The rustc's version and the std's vendored dependencies (rust-web-src) it builds std with. */
 function checkToolchain() {
   for (const tool of [CARGO, RUSTC]) {
     if (!existsSync(tool)) {
       fail(
-        `${tool} is missing. The WASM build needs Debian's Rust toolchain, which has the wasm32 std ` +
-          `(rustup's stable has no wasm32 target here). As root: apt-get update && apt-get install -y ${DEBIAN_PACKAGES}`,
+        `${tool} is missing. The WASM build needs Debian's rustc-web (rustup's stable has no wasm32 ` +
+          `target here). As root: apt-get update && apt-get install -y ${DEBIAN_PACKAGES}`,
       )
     }
   }
-  const sysroot = run(RUSTC, ['--print', 'sysroot']).stdout.trim()
-  const std = join(sysroot, 'lib', 'rustlib', TARGET, 'lib')
-  if (!existsSync(std)) {
-    fail(
-      `${RUSTC} has no ${TARGET} std (looked in ${std}). As root: apt-get install -y libstd-rust-dev-wasm32 lld`,
-    )
+  const version = run(RUSTC, ['--version']).stdout.trim()
+  const match = /^rustc 1\.(\d+)\.(\d+)/.exec(version)
+  if (match === null || Number(match[1]) < MIN_MINOR) {
+    fail(`${RUSTC} is ${version}; the WASM build needs 1.${MIN_MINOR} or newer. As root: apt-get install -y ${DEBIAN_PACKAGES}`)
   }
+  const vendor = `/usr/src/rustc-1.${match[1]}.${match[2]}/library/vendor`
+  const sysroot = run(RUSTC, ['--print', 'sysroot']).stdout.trim()
+  const library = join(sysroot, 'lib', 'rustlib', 'src', 'rust', 'library')
+  if (!existsSync(vendor) || !existsSync(library)) {
+    fail(`the standard library's source is missing (${library}, ${vendor}). As root: apt-get install -y rust-web-src`)
+  }
+  return vendor
 }
 
 function findWasmOpt() {
@@ -64,32 +78,41 @@ function findWasmOpt() {
   fail(`wasm-opt not found (node_modules/.bin, /usr/bin, PATH). As root: apt-get install -y binaryen`)
 }
 
-function cargoBuild(variant) {
+function cargoBuild(variant, vendor) {
   const targetDir = join(root, 'target', `wasm-${variant.name}`)
+  const rustflags = `-C linker=wasm-ld ${variant.rustflags}`.trim()
   const env = {
     ...process.env,
     RUSTC,
-    RUSTFLAGS: variant.rustflags,
+    RUSTC_BOOTSTRAP: '1',
+    RUSTFLAGS: rustflags,
     CARGO_TARGET_DIR: targetDir,
     // wasm32-unknown-unknown's std is built with panic = "abort" (a panic is a trap); say so
     // rather than inherit the workspace's "unwind", which only the native addon needs.
     CARGO_PROFILE_RELEASE_PANIC: 'abort',
   }
   delete env.CARGO_BUILD_TARGET
-  const args = ['build', '--release', '--target', TARGET, '-p', 'thinnet-wasm']
-  console.log(`build-wasm: [${variant.name}] RUSTFLAGS="${variant.rustflags}" ${CARGO} ${args.join(' ')}`)
+  const args = [
+    'build',
+    '--release',
+    '--target',
+    TARGET,
+    '-p',
+    'thinnet-wasm',
+    '-Z',
+    'build-std=std,panic_abort',
+    '--config',
+    'source.crates-io.replace-with="std-vendored"',
+    '--config',
+    `source.std-vendored.directory="${vendor}"`,
+  ]
+  console.log(`build-wasm: [${variant.name}] RUSTFLAGS="${rustflags}" ${CARGO} ${args.join(' ')}`)
   const result = run(CARGO, args, { env, stdio: ['ignore', 'inherit', 'pipe'] })
   process.stderr.write(result.stderr)
   if (result.status !== 0) {
     let hint = ''
     if (/linker .*not found|rust-lld|wasm-ld/.test(result.stderr)) {
       hint = ' The wasm32 linker is missing: apt-get install -y lld.'
-    } else if (/failed to load manifest for workspace member|failed to parse manifest/.test(result.stderr)) {
-      hint =
-        ' Debian cargo 1.65 parses every workspace member: a member manifest that it cannot read ' +
-        '(newer syntax, a missing src/lib.rs) breaks this build too.'
-    } else if (/lock file version/.test(result.stderr)) {
-      hint = ' Cargo.lock must stay at version 3 for cargo 1.65.'
     }
     fail(`cargo build (${variant.name}) failed with status ${result.status}.${hint}`)
   }
@@ -97,16 +120,7 @@ function cargoBuild(variant) {
 }
 
 function optimise(wasmOpt, variant, input, output) {
-  const args = [
-    '-O3',
-    ...variant.optFlags,
-    '--strip-debug',
-    '--strip-producers',
-    '--strip-target-features',
-    input,
-    '-o',
-    output,
-  ]
+  const args = ['-O3', ...variant.optFlags, '--strip-debug', '--strip-producers', '--strip-target-features', input, '-o', output]
   const result = run(wasmOpt, args, { stdio: ['ignore', 'inherit', 'inherit'] })
   if (result.status !== 0) fail(`${wasmOpt} ${args.join(' ')} failed with status ${result.status}`)
   if (variant.name === 'scalar') {
@@ -133,11 +147,11 @@ if (only !== undefined && !VARIANTS.some((v) => v.name === only)) {
   fail(`--only must be one of ${VARIANTS.map((v) => v.name).join(', ')}, received ${only}`)
 }
 
-checkToolchain()
+const vendor = checkToolchain()
 const wasmOpt = findWasmOpt()
 mkdirSync(join(root, 'build'), { recursive: true })
 for (const variant of VARIANTS.filter((v) => only === undefined || v.name === only)) {
-  const raw = cargoBuild(variant)
+  const raw = cargoBuild(variant, vendor)
   const output = join(root, 'build', `thinnet_${variant.name}.wasm`)
   const tmp = `${output}.tmp`
   optimise(wasmOpt, variant, raw, tmp)

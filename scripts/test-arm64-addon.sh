@@ -4,10 +4,10 @@
 # qemu-user by Debian's arm64 Node, where `thinnet backends` must find the native backend (NEON)
 # equal to the reference and to both WASM builds, bit for bit.
 #
-# The Rust that builds it is Debian's rustc-web (1.96, with an arm64 std): rustup has no arm64
-# std here and Debian's rustc 1.63 is too old for this crate. Its packages are unpacked into
-# target/arm64-addon/, not installed: installing them would replace the rustc 1.63 the WASM build
-# uses. So is Debian's nodejs:arm64 (Node 18: the addon needs N-API 8, which it has).
+# The Rust that builds it is Debian's rustc-web (1.96, with its arm64 std, libstd-rust-web-dev:arm64):
+# rustup has no arm64 std here. scripts/setup.sh installs both, as for the NEON tests. Debian's
+# nodejs:arm64 (Node 18: the addon needs N-API 8, which it has) is unpacked into
+# target/arm64-addon/, not installed (it would replace the machine's Node).
 # Needs the arm64 architecture in dpkg and qemu-user-static (scripts/setup.sh sets both up).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,11 +31,13 @@ unpack_debs() {
   printf '%s' "$*" > "$stamp"
 }
 
-step "linux-arm64-gnu addon: Debian's rustc-web with its arm64 std (unpacked into target/arm64-addon/rust)"
-unpack_debs "$root/rust" rustc-web libstd-rust-web-dev libstd-rust-web-1.96 libllvm22 \
-  libstd-rust-web-dev:arm64 libstd-rust-web-1.96:arm64
-LD_LIBRARY_PATH="$root/rust/usr/lib/x86_64-linux-gnu" RUSTC="$root/rust/usr/bin/rustc" \
-  node scripts/build-native.mjs --target aarch64-unknown-linux-gnu
+step "linux-arm64-gnu addon: built by Debian's rustc-web with its arm64 std"
+if [ ! -x /usr/bin/rustc ] || [ ! -d /usr/lib/rustlib/aarch64-unknown-linux-gnu ]; then
+  cross_unavailable "the arm64 addon check needs Debian's rustc-web and libstd-rust-web-dev:arm64 (scripts/setup.sh installs them as root)"
+  exit 0
+fi
+rm -rf "$root/rust" # the unpacked rustc-web of earlier versions of this script
+RUSTC=/usr/bin/rustc node scripts/build-native.mjs --target aarch64-unknown-linux-gnu
 
 step "linux-arm64-gnu addon: glibc floor"
 THINNET_NATIVE_BINARY=build/thinnet.linux-arm64-gnu.node npx vitest run test/native-binary.test.ts

@@ -8,20 +8,13 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+use std::hint::black_box;
 use std::time::Instant;
 
 use thinnet_core::{
     active_isa, dense_backward, dense_forward, gemm, gemm_blocking, Activation, DenseDropouts, DenseShape, DropoutSpec,
     Exec, Grads, Isa, MaskSpec, MatMut, MatRef, Mode, Saved,
 };
-
-/// An opaque copy the optimizer cannot see through (std::hint::black_box needs Rust 1.66; this
-/// example must build with 1.63 like the crate).
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-fn black_box<T: Copy>(x: T) -> T {
-    // SAFETY: reads a valid, initialized local.
-    unsafe { std::ptr::read_volatile(&x) }
-}
 
 const SHAPES: [(usize, usize, usize); 4] = [(128, 784, 1024), (128, 1024, 1024), (1, 1024, 1024), (1024, 1024, 1024)];
 
@@ -85,8 +78,6 @@ fn fma_peak_once(isa: Isa) -> f32 {
 /// The CPU supports AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-// x86_64 only, built by the native toolchain (1.89+), never by the crate's 1.63 MSRV toolchain.
-#[allow(clippy::incompatible_msrv)]
 unsafe fn peak_avx512(iters: usize) -> f32 {
     use std::arch::x86_64::*;
     // Register-only arithmetic: safe intrinsics inside this target-feature function. 16 chains

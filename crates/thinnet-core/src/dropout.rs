@@ -135,7 +135,7 @@ pub fn dropout_mask_with(out: &mut [u32], n: usize, spec: &MaskSpec, exec: Exec)
         // Everything dropped, or everything kept (with the bits past n left 0).
         let fill = if spec.p == 0.0 { u32::MAX } else { 0 };
         out.iter_mut().for_each(|w| *w = fill);
-        if fill != 0 && n % 32 != 0 {
+        if fill != 0 && !n.is_multiple_of(32) {
             out[words - 1] = (1u32 << (n % 32)) - 1;
         }
         return Ok(());

@@ -91,7 +91,7 @@ impl BitWriter {
 
 /// Number of u32 words of a bitmask of n elements.
 pub fn mask_words(n: usize) -> usize {
-    n / 32 + usize::from(n % 32 != 0)
+    n / 32 + usize::from(!n.is_multiple_of(32))
 }
 
 /// How many leading elements precede the first block boundary: SIMD bodies start on a block

@@ -5,8 +5,8 @@
 //! and a backward pass regenerates the forward mask instead of storing it. DESIGN.md states the
 //! contract; `scalar.rs` is its reference implementation.
 //!
-//! Pure Rust, std only. Builds with Rust 1.63 for wasm32 and aarch64 (Debian's toolchain), and
-//! with current stable for x86_64.
+//! Pure Rust, std only. Builds with Rust 1.89 or later: rustup stable for x86_64, Debian's
+//! rustc-web 1.96 for wasm32 and aarch64.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]

@@ -40,7 +40,7 @@ pub fn max_threads() -> usize {
 /// (qemu-user 7.2 hangs on thread creation), where calls that would split across the default
 /// thread count must stay on the calling thread. Always false outside the crate's own tests.
 fn single_threaded_test_run() -> bool {
-    cfg!(test) && std::env::var("THINNET_TEST_SINGLE_THREAD").map_or(false, |v| v == "1")
+    cfg!(test) && std::env::var("THINNET_TEST_SINGLE_THREAD").is_ok_and(|v| v == "1")
 }
 
 fn cores() -> usize {
@@ -68,8 +68,8 @@ where
         work(0, n);
         return;
     }
-    let chunk = ((n / (4 * threads)).max(MIN_CHUNK) + align - 1) / align * align;
-    let chunks = (n + chunk - 1) / chunk;
+    let chunk = (n / (4 * threads)).max(MIN_CHUNK).div_ceil(align) * align;
+    let chunks = n.div_ceil(chunk);
     let next = AtomicUsize::new(0);
     run_tasks(threads, |_| loop {
         let c = next.fetch_add(1, Ordering::Relaxed);
@@ -314,7 +314,7 @@ mod tests {
 
     #[test]
     fn pooled_tasks_each_run_once_and_panics_come_back() {
-        if std::env::var("THINNET_TEST_SINGLE_THREAD").map_or(false, |v| v == "1") {
+        if std::env::var("THINNET_TEST_SINGLE_THREAD").is_ok_and(|v| v == "1") {
             return;
         }
         for tasks in [1usize, 2, 3, 8].iter().copied() {
@@ -335,7 +335,7 @@ mod tests {
     #[test]
     fn tasks_run_once_whether_workers_spin_park_or_are_overtaken() {
         use std::sync::atomic::AtomicUsize;
-        if std::env::var("THINNET_TEST_SINGLE_THREAD").map_or(false, |v| v == "1") {
+        if std::env::var("THINNET_TEST_SINGLE_THREAD").is_ok_and(|v| v == "1") {
             return;
         }
         let check = |round: usize| {
@@ -369,7 +369,7 @@ mod tests {
 
     #[test]
     fn chunks_cover_the_range_once_and_are_aligned() {
-        if std::env::var("THINNET_TEST_SINGLE_THREAD").map_or(false, |v| v == "1") {
+        if std::env::var("THINNET_TEST_SINGLE_THREAD").is_ok_and(|v| v == "1") {
             eprintln!("THINNET_TEST_SINGLE_THREAD=1: chunk split test not run (see tests.rs)");
             return;
         }

@@ -3,8 +3,8 @@
 //!
 //! Compiled only when the whole build enables simd128 (`-C target-feature=+simd128`): a WASM
 //! module cannot detect features from inside, so the SIMD and scalar builds are two .wasm files
-//! and JavaScript picks one with a `WebAssembly.validate` probe. Builds with Rust 1.63 (Debian's
-//! wasm32 toolchain).
+//! and JavaScript picks one with a `WebAssembly.validate` probe. Built by Debian's rustc-web
+//! (scripts/build-wasm.mjs).
 //!
 //! What bounds this kernel is the number of vector instructions the engine emits, not memory: on
 //! x64, V8 (TurboFan) has three vector ports and lowers each `i64x2.extmul_*_i32x4_u` to two
@@ -127,7 +127,7 @@ fn draws(b0: u64, k: &Consts) -> [v128; BLOCKS] {
         *vj = i32x4_add(v0, *lanes);
     }
     for key in k.keys.iter() {
-        // Why the multipliers are loaded here, volatile, every round: LLVM (Rust 1.63) selects
+        // Why the multipliers are loaded here, volatile, every round: LLVM (Rust 1.63's, where this was measured) selects
         // `i64x2.extmul_*_i32x4_u` only when both zero-extensions sit in the same basic block as
         // the multiply. A constant multiplier gets its extension folded, and a hoisted one gets
         // it moved out of the loop; either way the result is `i64x2.mul`, which x64 engines

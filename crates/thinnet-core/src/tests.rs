@@ -23,7 +23,7 @@ fn available() -> Vec<Isa> {
 /// runs under qemu-user 7.2 (Debian 12), which hangs on any thread creation; the split logic is
 /// ISA-independent and the native runs cover it.
 fn split_thread_counts() -> Vec<usize> {
-    if std::env::var("THINNET_TEST_SINGLE_THREAD").map_or(false, |v| v == "1") {
+    if std::env::var("THINNET_TEST_SINGLE_THREAD").is_ok_and(|v| v == "1") {
         eprintln!("THINNET_TEST_SINGLE_THREAD=1: thread-split comparisons not run in this run");
         return Vec::new();
     }

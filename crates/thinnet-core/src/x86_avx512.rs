@@ -1,16 +1,11 @@
 //! AVX-512 path: 48 Philox blocks (192 elements) per step, a call's last step only as many sets
-//! of eight blocks as its remaining elements need. Compiled only for x86_64 (the
-//! intrinsics need Rust 1.89 or later; Debian's 1.63 only ever builds this crate for wasm32 and
-//! aarch64, which never read this file).
+//! of eight blocks as its remaining elements need. Compiled only for x86_64 (the intrinsics need
+//! Rust 1.89 or later, the crate's rust-version).
 //!
 //! A step runs six sets of eight blocks, one block per 64-bit lane (see `rounds`); two permutes
 //! and two unpacks per set put the draws in element order. Steps start on a block boundary; the
 //! first and last step of a call cover their partial vectors with masked loads and stores, so no
 //! element goes through the scalar path.
-
-// The crate's rust-version (1.63) is Debian's rustc, which builds it for wasm32 and aarch64 only;
-// this x86_64 module is compiled by the native build alone, which needs 1.89 (scripts/lib.sh).
-#![allow(clippy::incompatible_msrv)]
 
 use std::arch::x86_64::*;
 
@@ -115,7 +110,7 @@ unsafe fn draws<const S: usize>(b0: u64, stream: [__m512i; 2], keys: &[[u32; 2];
 unsafe fn last_draws(left: usize, b0: u64, stream: [__m512i; 2], keys: &[[u32; 2]; ROUNDS]) -> [__m512i; VECS] {
     // SAFETY: AVX-512F is enabled here.
     unsafe {
-        match (left + 31) / 32 {
+        match left.div_ceil(32) {
             0 | 1 => draws::<1>(b0, stream, keys),
             2 => draws::<2>(b0, stream, keys),
             3 => draws::<3>(b0, stream, keys),

@@ -97,7 +97,7 @@ pub fn parse_noise_record_bytes(bytes: &[u8]) -> Result<NoiseSpec, Error> {
 /// The shape and noise shape from their float64 words as little-endian bytes (the bindings
 /// receive the bytes of a Float64Array), as [`broadcast_of`].
 pub fn broadcast_of_bytes(bytes: &[u8]) -> Result<Option<Broadcast>, Error> {
-    if bytes.len() % 8 != 0 {
+    if !bytes.len().is_multiple_of(8) {
         return Err(Error::invalid_arg(format!("dims must be float64 words, received {} bytes", bytes.len())));
     }
     let words: Vec<f64> = bytes
@@ -116,7 +116,7 @@ pub fn broadcast_of(words: &[f64]) -> Result<Option<Broadcast>, Error> {
     if words.is_empty() {
         return Ok(None);
     }
-    if words.len() % 2 != 0 || words.len() > 2 * MAX_RANK {
+    if !words.len().is_multiple_of(2) || words.len() > 2 * MAX_RANK {
         return Err(Error::invalid_arg(format!(
             "dims must hold a shape and a noise shape of one rank (at most {}), received {} numbers",
             MAX_RANK,

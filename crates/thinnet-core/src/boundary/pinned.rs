@@ -26,10 +26,8 @@ unsafe impl Sync for Pinned {}
 
 /// The live allocations by start address: (end address, the allocation). Weak, so the map never
 /// keeps memory alive; an entry leaves the map when its allocation is dropped.
-/// (An Option because Debian's rustc 1.63, which builds this crate for WASM, has no const
-/// BTreeMap::new.)
-type Live = Option<BTreeMap<usize, (usize, Weak<Pinned>)>>;
-static LIVE: Mutex<Live> = Mutex::new(None);
+type Live = BTreeMap<usize, (usize, Weak<Pinned>)>;
+static LIVE: Mutex<Live> = Mutex::new(BTreeMap::new());
 
 fn live() -> MutexGuard<'static, Live> {
     // The map is left consistent by every operation on it, so a panic elsewhere cannot poison it
@@ -50,9 +48,7 @@ impl Pinned {
             return Err(Error::internal(format!("the native backend could not allocate {} bytes", layout.size())));
         }
         let pinned = Arc::new(Pinned { ptr, len });
-        live()
-            .get_or_insert_with(BTreeMap::new)
-            .insert(ptr as usize, (ptr as usize + layout.size(), Arc::downgrade(&pinned)));
+        live().insert(ptr as usize, (ptr as usize + layout.size(), Arc::downgrade(&pinned)));
         Ok(pinned)
     }
 
@@ -70,7 +66,7 @@ impl Pinned {
         let start = ptr as usize;
         let end = start.checked_add(len.checked_mul(4)?)?;
         let map = live();
-        let (_, (allocation_end, allocation)) = map.as_ref()?.range(..=start).next_back()?;
+        let (_, (allocation_end, allocation)) = map.range(..=start).next_back()?;
         if end <= *allocation_end {
             allocation.upgrade()
         } else {
@@ -81,9 +77,7 @@ impl Pinned {
 
 impl Drop for Pinned {
     fn drop(&mut self) {
-        if let Some(map) = live().as_mut() {
-            map.remove(&(self.ptr as usize));
-        }
+        live().remove(&(self.ptr as usize));
         // `new` made this layout from the same `len`.
         if let Ok(layout) = Layout::array::<f32>(self.len) {
             // SAFETY: `ptr` came from alloc_zeroed with this layout and is freed once, here, when

@@ -40,7 +40,7 @@ impl Memory {
         let bytes = count.checked_mul(size_of::<T>());
         let end = bytes.and_then(|bytes| addr.checked_add(bytes));
         match (bytes, end) {
-            (Some(bytes), Some(end)) if addr != 0 && addr % align_of::<T>() == 0 && end as u64 <= self.bytes => {
+            (Some(bytes), Some(end)) if addr != 0 && addr.is_multiple_of(align_of::<T>()) && end as u64 <= self.bytes => {
                 Ok(Region { name, addr, count, bytes })
             }
             _ => Err(Error::invalid_arg(format!(

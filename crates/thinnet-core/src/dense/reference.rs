@@ -336,7 +336,7 @@ pub(crate) fn backward_each(
             let f = gradient_factor(l.drop.output.as_ref(), l.drop.output_kind, i);
             if f == 0.0 {
                 0.0
-            } else if l.drop.output.map_or(true, |s| s.mask.p == 0.0) {
+            } else if l.drop.output.is_none_or(|s| s.mask.p == 0.0) {
                 g
             } else {
                 g * f

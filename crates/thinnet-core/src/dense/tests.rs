@@ -525,7 +525,7 @@ fn non_finite_pre_activations_match_the_scalar_definition_on_every_isa() {
                     dense_forward(&x, &w, Some(&b), &mut y, Some(&mut pre), sh, act, &drop, exec).unwrap();
                     for i in 0..n {
                         let z = pre[i];
-                        let kept = out.map_or(true, |o| reference::keep(&o, i));
+                        let kept = out.is_none_or(|o| reference::keep(&o, i));
                         let scale = out.map_or(1.0, |o| o.scale());
                         let want = if kept { activate(act, z) * scale } else { 0.0 };
                         let at = format!("{:?} {:?} rows {} element {}: z {:#010x}", isa, act, rows, i, z.to_bits());

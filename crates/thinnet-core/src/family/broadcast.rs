@@ -83,7 +83,7 @@ impl Broadcast {
             }
             let varies = m != 1;
             let last = runs.len.checked_sub(1);
-            let merge = last.map_or(false, |l| (runs.stride[l] != 0) == varies);
+            let merge = last.is_some_and(|l| (runs.stride[l] != 0) == varies);
             if merge {
                 let l = runs.len - 1;
                 runs.size[l] *= s;

@@ -287,7 +287,7 @@ unsafe fn run(
             )));
         }
     }
-    let elementwise = broadcast.map_or(true, |b| b.is_elementwise());
+    let elementwise = broadcast.is_none_or(|b| b.is_elementwise());
     let noise_len = broadcast.map_or(n, |b| b.noise_len());
     let step = spec.step(n, noise_len, elementwise, backward)?;
     let kernels = exec.isa.kernels();

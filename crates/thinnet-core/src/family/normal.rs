@@ -6,41 +6,33 @@
 
 use crate::kernel::{Draws, RawFn};
 
-// f32::from_bits is const only from Rust 1.83; Debian's 1.63 builds this crate for wasm32.
-#[allow(unknown_lints, unnecessary_transmutes)]
-const fn f(bits: u32) -> f32 {
-    // A transmute of u32 to f32 is exact.
-    // SAFETY: every u32 is a valid f32 bit pattern.
-    unsafe { std::mem::transmute::<u32, f32>(bits) }
-}
-
 /// Cephes logf's polynomial, highest degree first.
 pub(crate) const LOG_P: [f32; 9] = [
-    f(0x3d90_21bb),
-    f(0xbdeb_d1b8),
-    f(0x3def_251a),
-    f(0xbdfe_5d4f),
-    f(0x3e11_e9bf),
-    f(0xbe2a_ae50),
-    f(0x3e4c_ceac),
-    f(0xbe7f_fffc),
-    f(0x3eaa_aaaa),
+    f32::from_bits(0x3d90_21bb),
+    f32::from_bits(0xbdeb_d1b8),
+    f32::from_bits(0x3def_251a),
+    f32::from_bits(0xbdfe_5d4f),
+    f32::from_bits(0x3e11_e9bf),
+    f32::from_bits(0xbe2a_ae50),
+    f32::from_bits(0x3e4c_ceac),
+    f32::from_bits(0xbe7f_fffc),
+    f32::from_bits(0x3eaa_aaaa),
 ];
-pub(crate) const SQRT2: f32 = f(0x3fb5_04f3);
-pub(crate) const LN2_HI: f32 = f(0x3f31_8000);
-pub(crate) const LN2_LO: f32 = f(0xb95e_8083);
+pub(crate) const SQRT2: f32 = f32::from_bits(0x3fb5_04f3);
+pub(crate) const LN2_HI: f32 = f32::from_bits(0x3f31_8000);
+pub(crate) const LN2_LO: f32 = f32::from_bits(0xb95e_8083);
 /// cos(pi r / 2) and sin(pi r / 2) as Taylor polynomials in r, for |r| <= 1/2.
-pub(crate) const C2: f32 = f(0xbf9d_e9e6);
-pub(crate) const C4: f32 = f(0x3e81_e0f8);
-pub(crate) const C6: f32 = f(0xbcaa_e9e4);
-pub(crate) const C8: f32 = f(0x3a70_fa83);
-pub(crate) const S1: f32 = f(0x3fc9_0fdb);
-pub(crate) const S3: f32 = f(0xbf25_5de7);
-pub(crate) const S5: f32 = f(0x3da3_35e3);
-pub(crate) const S7: f32 = f(0xbb99_6966);
-pub(crate) const S9: f32 = f(0x3928_3c1a);
+pub(crate) const C2: f32 = f32::from_bits(0xbf9d_e9e6);
+pub(crate) const C4: f32 = f32::from_bits(0x3e81_e0f8);
+pub(crate) const C6: f32 = f32::from_bits(0xbcaa_e9e4);
+pub(crate) const C8: f32 = f32::from_bits(0x3a70_fa83);
+pub(crate) const S1: f32 = f32::from_bits(0x3fc9_0fdb);
+pub(crate) const S3: f32 = f32::from_bits(0xbf25_5de7);
+pub(crate) const S5: f32 = f32::from_bits(0x3da3_35e3);
+pub(crate) const S7: f32 = f32::from_bits(0xbb99_6966);
+pub(crate) const S9: f32 = f32::from_bits(0x3928_3c1a);
 /// 2^-22: scales the angle's integer remainder to r.
-pub(crate) const TWO_POW_MINUS_22: f32 = f(0x3480_0000);
+pub(crate) const TWO_POW_MINUS_22: f32 = f32::from_bits(0x3480_0000);
 
 /// The pair of normal variates (rho cos, rho sin) of the draws u0 = draw(2k), u1 = draw(2k + 1):
 /// normals 2k and 2k + 1. Branch-free (selects only), so that the loop in `gauss_body`
@@ -152,7 +144,7 @@ pub(crate) unsafe fn gauss_body(
         let j = first + done as u64;
         let skip = (j & 1) as usize;
         let len = (2 * PAIRS - skip).min(n - done);
-        let pairs = (skip + len + 1) / 2;
+        let pairs = (skip + len).div_ceil(2);
         // SAFETY: `words` holds 2 * PAIRS >= 2 pairs words (the caller's `raw` contract).
         unsafe { raw(words.as_mut_ptr(), 2 * pairs, j - skip as u64, d) };
         // Separate loops with unit strides: the deinterleave, the transform and the interleave

@@ -12,7 +12,7 @@ const OFFSETS: [u64; 6] = [0, 1, 3, 5, (1 << 32) - 3, (1 << 34) - 50];
 
 /// THINNET_TEST_SINGLE_THREAD=1 marks the emulated runs (qemu-user 7.2 hangs on thread creation).
 fn single_thread() -> bool {
-    std::env::var("THINNET_TEST_SINGLE_THREAD").map_or(false, |v| v == "1")
+    std::env::var("THINNET_TEST_SINGLE_THREAD").is_ok_and(|v| v == "1")
 }
 
 /// 2^20 samples for the statistical checks; 2^16 in the emulated runs, where they are slow.

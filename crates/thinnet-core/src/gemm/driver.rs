@@ -114,7 +114,7 @@ pub(crate) unsafe fn run(p: &Problem, exec: Exec) {
     // when a thread's columns span several NC blocks: A is packed once, not once per block.
     let mut a_ws = Workspace::take();
     let packed_a = if tn > 1 || p.n > mk.nc {
-        let m_pad = (p.m + mk.mr - 1) / mk.mr * mk.mr;
+        let m_pad = p.m.div_ceil(mk.mr) * mk.mr;
         let (buf, _, _, _) = a_ws.buffers(m_pad * p.k.max(1), 0, 0, 0);
         let ptr = SharedMut(buf.as_mut_ptr());
         let parts = split(m_pad / mk.mr, 1, tm * tn);
@@ -183,7 +183,7 @@ unsafe fn pack_all_of_a(p: &Problem, mk: &MicroKernel, (r0, r1): (usize, usize),
     if r0 >= r1 {
         return;
     }
-    let m_pad = (p.m + mk.mr - 1) / mk.mr * mk.mr;
+    let m_pad = p.m.div_ceil(mk.mr) * mk.mr;
     let kc_max = kc_of(p, mk);
     let (_, _, run, _) = ws.buffers(0, 0, (16 * kc_max).max(r1 - r0), 0);
     let mut pc = 0;
@@ -201,7 +201,7 @@ unsafe fn pack_all_of_a(p: &Problem, mk: &MicroKernel, (r0, r1): (usize, usize),
 /// As [`run`], and `rows::suits(p)`.
 unsafe fn run_rows(p: &Problem, mk: &MicroKernel, mask: MaskFn, threads: usize) {
     let fmas = p.m.saturating_mul(p.n).saturating_mul(p.k.max(1));
-    let threads = threads.min(fmas / MIN_FMAS_PER_THREAD).min((p.n + 15) / 16).max(1);
+    let threads = threads.min(fmas / MIN_FMAS_PER_THREAD).min(p.n.div_ceil(16)).max(1);
     let ranges = split(p.n, 16, threads);
     let shared = Shared(p);
     run_tasks(threads, |task| {
@@ -219,11 +219,11 @@ unsafe fn run_rows(p: &Problem, mk: &MicroKernel, mask: MaskFn, threads: usize) 
 fn grid(m: usize, n: usize, k: usize, threads: usize, mk: &MicroKernel) -> (usize, usize) {
     let fmas = m.saturating_mul(n).saturating_mul(k.max(1));
     let threads = threads.min(fmas / MIN_FMAS_PER_THREAD).max(1);
-    let (m_panels, n_panels) = ((m + mk.mr - 1) / mk.mr, (n + mk.nr - 1) / mk.nr);
+    let (m_panels, n_panels) = (m.div_ceil(mk.mr), n.div_ceil(mk.nr));
     let mut best = (1, 1);
     let mut best_cost = usize::MAX;
     for tm in 1..=threads {
-        if threads % tm != 0 {
+        if !threads.is_multiple_of(tm) {
             continue;
         }
         let tn = threads / tm;
@@ -233,7 +233,7 @@ fn grid(m: usize, n: usize, k: usize, threads: usize, mk: &MicroKernel) -> (usiz
         // Packed elements (A once, shared; B once per thread row), plus the imbalance of whole
         // panels.
         let packing = m * k + tm * k * n;
-        let slowest = ((m_panels + tm - 1) / tm * mk.mr) * ((n_panels + tn - 1) / tn * mk.nr) * k;
+        let slowest = (m_panels.div_ceil(tm) * mk.mr) * (n_panels.div_ceil(tn) * mk.nr) * k;
         let cost = packing + slowest;
         if cost < best_cost {
             best = (tm, tn);
@@ -245,7 +245,7 @@ fn grid(m: usize, n: usize, k: usize, threads: usize, mk: &MicroKernel) -> (usiz
 
 /// `parts` ranges covering 0..len, each a whole number of `unit`s except the last.
 fn split(len: usize, unit: usize, parts: usize) -> Vec<(usize, usize)> {
-    let units = (len + unit - 1) / unit;
+    let units = len.div_ceil(unit);
     (0..parts)
         .map(|i| {
             let start = (units * i / parts * unit).min(len);
@@ -273,13 +273,13 @@ unsafe fn run_block(
 ) {
     let (mr, nr) = (mk.mr, mk.nr);
     let kc_max = kc_of(p, mk);
-    let m_pad = (p.m + mr - 1) / mr * mr;
+    let m_pad = p.m.div_ceil(mr) * mr;
     let mc_max = mk.mc.min(m1 - m0);
     let nc_max = mk.nc.min(n1 - n0);
-    let mc_panels = (mc_max + mr - 1) / mr * mr;
-    let nc_panels = (nc_max + nr - 1) / nr * nr;
+    let mc_panels = mc_max.div_ceil(mr) * mr;
+    let nc_panels = nc_max.div_ceil(nr) * nr;
     // Keep bits: one row of C's block per line, two words of slack for the epilogue's reads.
-    let keep_stride = (nc_max + 31) / 32 + 2;
+    let keep_stride = nc_max.div_ceil(32) + 2;
     let keep_draws = p.epi.and_then(|e| e.mask.keep_draws());
     let keeps = keep_draws.is_some();
     let (ap, bp, run, bits) = ws.buffers(
@@ -293,7 +293,7 @@ unsafe fn run_block(
         // SAFETY: this thread owns sums[n0..n1] (caller).
         unsafe { std::ptr::write_bytes(s.add(n0), 0, n1 - n0) };
     }
-    let plain_epi = p.epi.map_or(true, |e| e.is_plain());
+    let plain_epi = p.epi.is_none_or(|e| e.is_plain());
     // A plain B, contiguous along n, is packed by the first row panel's kernels as they multiply
     // (`Tile::pack_b`) when the kernel can and that panel is full; only a last partial panel of
     // columns goes through the packer.
@@ -411,7 +411,7 @@ unsafe fn column_sums_only(p: &Problem, sums: *mut f32, exec: Exec) {
     let mut ws = Workspace::take();
     let kc_max = mk.kc.min(p.k).max(1);
     let nc_max = mk.nc.min(p.n);
-    let (_, bp, run, _) = ws.buffers(0, (nc_max + mk.nr - 1) / mk.nr * mk.nr * kc_max, (16 * kc_max).max(nc_max), 0);
+    let (_, bp, run, _) = ws.buffers(0, nc_max.div_ceil(mk.nr) * mk.nr * kc_max, (16 * kc_max).max(nc_max), 0);
     // SAFETY: sums holds n floats (caller).
     unsafe { std::ptr::write_bytes(sums, 0, p.n) };
     let mut jc = 0;

@@ -1,7 +1,7 @@
 //! aarch64 NEON micro-kernel: an 8 x 12 tile in 24 q-register accumulators. Each k step loads
 //! three vectors of B and eight values of A (two vectors), and multiplies by A's lanes
 //! (`vfmaq_laneq_f32`), so 24 FMAs share 5 loads with 29 of the 32 vector registers in use.
-//! Compiled only for aarch64, where NEON is part of the base architecture; builds with Rust 1.63.
+//! Compiled only for aarch64, where NEON is part of the base architecture.
 
 use std::arch::aarch64::*;
 

@@ -197,7 +197,7 @@ pub(crate) unsafe fn pack(
     sums: Option<*mut f32>,
     transpose: Option<Transpose>,
 ) {
-    let panels = (pn + w - 1) / w;
+    let panels = pn.div_ceil(w);
     // Offset of element (p, q) from the tensor's start.
     let at = |p: usize, q: usize| p * op.rs + q * op.cs;
     // SAFETY: every read is an element of the block (caller), every write is inside the panels
@@ -245,7 +245,7 @@ pub(crate) unsafe fn pack(
                 // Runs along q: transpose into the panels, square blocks in registers where the
                 // ISA has them (whole panels a multiple of the block wide), the rest one at a time.
                 let (rows, cols) = match transpose {
-                    Some(t) if w % t.size == 0 => {
+                    Some(t) if w.is_multiple_of(t.size) => {
                         let done = (pn / w * w, qn / t.size * t.size);
                         let src_at = |p: usize, q: usize| op.ptr.add(at(p0 + p, q0 + q));
                         transpose_blocks(t, src_at, op.rs, lane, w, done);
@@ -291,7 +291,7 @@ pub(crate) unsafe fn pack(
                 // where the ISA has them.
                 let run = tmp.as_mut_ptr();
                 let mut p = 0;
-                if let Some(t) = transpose.filter(|t| w % t.size == 0 && qn >= t.size) {
+                if let Some(t) = transpose.filter(|t| w.is_multiple_of(t.size) && qn >= t.size) {
                     let size = t.size;
                     let cols = qn / size * size;
                     while p + size <= pn / w * w {

@@ -35,7 +35,7 @@ pub(crate) fn suits(p: &Problem) -> bool {
 
 /// Scratch sizes for columns n0..n1: (transformed A rows, keep bits).
 pub(crate) fn scratch(p: &Problem, (n0, n1): (usize, usize)) -> (usize, usize, usize) {
-    let keep_stride = (n1 - n0 + 31) / 32 + 2;
+    let keep_stride = (n1 - n0).div_ceil(32) + 2;
     (p.m * p.k, (16 * p.k).max(p.m), p.m * keep_stride)
 }
 
@@ -130,7 +130,7 @@ fn madd<const FUSED: bool>(a: f32, b: f32, acc: f32) -> f32 {
 /// As [`rows`].
 #[inline(always)]
 unsafe fn finish_rows(p: &Problem, epi: &Epilogue, (n0, n1): (usize, usize), bits: &mut [u32], mask: MaskFn) {
-    let keep_stride = (n1 - n0 + 31) / 32 + 2;
+    let keep_stride = (n1 - n0).div_ceil(32) + 2;
     // SAFETY: as in `rows`; the keep bits of row i fill keep_stride words from i * keep_stride.
     unsafe {
         if let Some((draws, offset)) = epi.mask.keep_draws() {

@@ -18,7 +18,7 @@
 //! transposes of their operand).
 //!
 //! Compiled only when the build enables simd128 (the SIMD .wasm; JavaScript picks the build);
-//! builds with Rust 1.63. The value intrinsics are safe functions; the unsafe code is memory
+//! built by Debian's rustc-web. The value intrinsics are safe functions; the unsafe code is memory
 //! access through the kernel contract's pointers.
 
 use std::arch::wasm32::*;

@@ -13,7 +13,7 @@ pub(crate) fn available() -> Vec<Isa> {
 /// Thread counts to compare with one thread (none under qemu, which hangs on threads: see
 /// crate::tests::split_thread_counts).
 pub(crate) fn split_thread_counts() -> Vec<usize> {
-    if std::env::var("THINNET_TEST_SINGLE_THREAD").map_or(false, |v| v == "1") {
+    if std::env::var("THINNET_TEST_SINGLE_THREAD").is_ok_and(|v| v == "1") {
         return Vec::new();
     }
     vec![2, 3]

@@ -8,10 +8,6 @@
 //! compiled with AVX-512, and a 16 x 16 register transpose for packing transposed operands.
 //! Compiled only for x86_64.
 
-// The crate's rust-version (1.63) is Debian's rustc, which builds it for wasm32 and aarch64 only;
-// this x86_64 module is compiled by the native build alone, which needs 1.89 (scripts/lib.sh).
-#![allow(clippy::incompatible_msrv)]
-
 use std::arch::x86_64::*;
 
 use crate::dense::activation::Activation;
@@ -96,7 +92,7 @@ unsafe fn kernel(t: &Tile) {
                 _mm512_storeu_ps(v.as_mut_ptr(), row[0]);
                 _mm512_storeu_ps(v.as_mut_ptr().add(16), row[1]);
             }
-            if full && t.finish.map_or(false, |f| registers_can_finish(f.epi)) {
+            if full && t.finish.is_some_and(|f| registers_can_finish(f.epi)) {
                 finish_full_tile(t, &tile);
             } else {
                 epilogue::store(t, &mut tile);

@@ -76,7 +76,7 @@ mod tests {
             .map(|i| {
                 let h = (i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed.wrapping_mul(40_503)) ^ seed;
                 let h = h.wrapping_mul(0x9e37_79b9) ^ (h >> 15);
-                if h % 7 == 0 {
+                if h.is_multiple_of(7) {
                     awkward[(h >> 3) as usize % awkward.len()]
                 } else {
                     ((h >> 8) as f32 / 16_777_216.0 * 2.0 - 1.0) * [1e-30f32, 1e-3, 1.0, 1e30][(h % 4) as usize]
@@ -183,7 +183,7 @@ mod tests {
                 let mut x = finite(n, seed.wrapping_mul(31).wrapping_add(n as u32));
                 for (i, v) in x.iter_mut().enumerate() {
                     let h = (i as u32 ^ seed.wrapping_mul(0x85eb_ca6b)).wrapping_mul(0xc2b2_ae35);
-                    if h % (n as u32 * 3 + 11) == 0 {
+                    if h.is_multiple_of(n as u32 * 3 + 11) {
                         *v = f32::from_bits(NON_FINITE[(h >> 7) as usize % NON_FINITE.len()]);
                     }
                 }

@@ -57,10 +57,10 @@ pub fn max_norm_with(w: &mut [f32], inputs: usize, units: usize, c: f32, threads
         return Ok(());
     }
     // Column blocks of whole cache lines; as many as threads allow, each worth a thread.
-    let blocks = (units + ALIGN - 1) / ALIGN;
+    let blocks = units.div_ceil(ALIGN);
     let tasks = threads.min(n / MIN_PER_THREAD).min(blocks).max(1);
-    let per_task = (blocks + tasks - 1) / tasks * ALIGN;
-    let tasks = (units + per_task - 1) / per_task;
+    let per_task = blocks.div_ceil(tasks) * ALIGN;
+    let tasks = units.div_ceil(per_task);
     let wp = SendPtr::new(w);
     run_tasks(tasks, |task| {
         let j0 = task * per_task;

@@ -12,7 +12,7 @@ use crate::parallel::MIN_PER_THREAD;
 /// Thread counts to compare with one thread (none under THINNET_TEST_SINGLE_THREAD=1: qemu-user
 /// hangs on thread creation; the native run covers the split logic).
 fn split_thread_counts() -> Vec<usize> {
-    if std::env::var("THINNET_TEST_SINGLE_THREAD").map_or(false, |v| v == "1") {
+    if std::env::var("THINNET_TEST_SINGLE_THREAD").is_ok_and(|v| v == "1") {
         eprintln!("THINNET_TEST_SINGLE_THREAD=1: optimizer thread-split comparisons not run in this run");
         return Vec::new();
     }
@@ -32,7 +32,7 @@ fn data(n: usize, seed: u32) -> Vec<f32> {
         .map(|i| {
             let h = (i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed.wrapping_mul(40_503)) ^ seed;
             let h = h.wrapping_mul(0x9e37_79b9) ^ (h >> 15);
-            if h % 97 == 0 {
+            if h.is_multiple_of(97) {
                 return 0.0;
             }
             let unit = (h >> 8) as f32 / 16_777_216.0 * 2.0 - 1.0;
@@ -509,7 +509,15 @@ fn non_finite_inputs_give_the_oracle_bits_and_one_canonical_nan() {
         let with = |base: Vec<f32>, shift: usize| -> Vec<f32> {
             base.iter()
                 .enumerate()
-                .map(|(i, &x)| if (i + shift) % 3 == 0 { f32::from_bits(specials[(i / 3 + shift) % 10]) } else { x })
+                .map(
+                    |(i, &x)| {
+                        if (i + shift).is_multiple_of(3) {
+                            f32::from_bits(specials[(i / 3 + shift) % 10])
+                        } else {
+                            x
+                        }
+                    },
+                )
                 .collect()
         };
         let (w0, g, m0, v0) =
