@@ -43,6 +43,7 @@ import { checkSchedule, type Schedule } from './schedules.js'
 import type { Sequential } from './sequential.js'
 import { internalsOf } from './sequential-internals.js'
 import { SHUFFLE_STREAM } from './streams.js'
+import { checkValidationSplit, splitValidation } from './validation-split.js'
 
 export interface FitOptions {
   /** Training inputs [rows, inputs]. */
@@ -66,8 +67,15 @@ export interface FitOptions {
   batchSize?: number
   /** Default: tn.optimizers.adam(). Passing the same object to a later fit continues its state. */
   optimizer?: Optimizer
-  /** Data evaluated (weight scaling) after each epoch. */
+  /** Data evaluated (weight scaling) after each epoch (Keras' validationData). */
   validation?: { x: Float32Array; y: Uint8Array | Int32Array | Float32Array }
+  /**
+   * Keras' validationSplit: this fraction of x and y (in (0, 1)) is held out as the validation
+   * data instead of trained on: a random split, stratified by class (labels, or each target row's
+   * largest entry), drawn from the model's seed on a stream of its own, so every fit of the model
+   * holds out the same rows. Not with `validation`.
+   */
+  validationSplit?: number
   /** Reshuffle the rows each epoch (default true), from the model's seed. */
   shuffle?: boolean
   /**
@@ -131,6 +139,8 @@ export interface History {
   loss: LossName
   optimizer: string
   epochs: EpochLog[]
+  /** With validationSplit: the indices (rows of x, ascending) held out as validation data. */
+  validationRows?: Uint32Array
 }
 
 const FIT_KEYS = [
@@ -141,6 +151,7 @@ const FIT_KEYS = [
   'batchSize',
   'optimizer',
   'validation',
+  'validationSplit',
   'shuffle',
   'dropoutSchedule',
   'onBatch',
@@ -193,11 +204,12 @@ export async function fit(model: Sequential, options: FitOptions): Promise<Histo
       : model.loss !== undefined
         ? { loss: model.loss, labelsOnly: false, from: `this model's loss '${model.loss}'` }
         : undefined
-  const data = checkData(o.x, o.y, model.inputs, model.outputs, 'x', 'y', wanted)
+  let data = checkData(o.x, o.y, model.inputs, model.outputs, 'x', 'y', wanted)
   const epochs = o.epochs === undefined ? 1 : checkPositiveInt('epochs', o.epochs, 1)
   const batchSize = checkPositiveInt('batchSize', o.batchSize, 32)
   const optimizer = o.optimizer === undefined ? adam() : checkOptimizer(o.optimizer)
   let validation: CheckedData | undefined
+  let validationRows: Uint32Array | undefined
   if (v !== undefined) {
     validation = checkData(
       v.x,
@@ -208,6 +220,16 @@ export async function fit(model: Sequential, options: FitOptions): Promise<Histo
       'validation.y',
       wanted ?? { loss: data.loss, labelsOnly: false, from: `the loss y implies ('${data.loss}')` },
     )
+  }
+  if (o.validationSplit !== undefined) {
+    const fraction = checkValidationSplit(o.validationSplit)
+    if (validation !== undefined) {
+      throw invalidArg('give validation (data of its own) or validationSplit (a fraction of x and y held out), not both')
+    }
+    const split = splitValidation(data, fraction, model.seed, model.inputs, model.outputs)
+    data = split.train
+    validation = split.validation
+    validationRows = split.rows
   }
   if (o.shuffle !== undefined && typeof o.shuffle !== 'boolean')
     throw invalidArg(`shuffle must be a boolean, received ${describeValue(o.shuffle)}`)
@@ -232,6 +254,7 @@ export async function fit(model: Sequential, options: FitOptions): Promise<Histo
       batchSize,
       optimizer,
       validation,
+      validationRows,
       shuffle: o.shuffle !== false,
       dropoutSchedule,
       onBatch: o.onBatch as FitOptions['onBatch'],
@@ -258,6 +281,8 @@ interface Plan {
   batchSize: number
   optimizer: Optimizer
   validation: CheckedData | undefined
+  /** validationSplit's held-out rows of x, for the history. */
+  validationRows: Uint32Array | undefined
   shuffle: boolean
   dropoutSchedule: Schedule | undefined
   onBatch: FitOptions['onBatch']
@@ -273,7 +298,12 @@ async function train(model: Sequential, plan: Plan): Promise<History> {
   const { rows } = data
   const { inputs, outputs } = model
   const state = internalsOf(model).optimizerState(plan.optimizer)
-  const history: History = { loss: data.loss, optimizer: describeOptimizer(plan.optimizer), epochs: [] }
+  const history: History = {
+    loss: data.loss,
+    optimizer: describeOptimizer(plan.optimizer),
+    epochs: [],
+    ...(plan.validationRows === undefined ? {} : { validationRows: plan.validationRows }),
+  }
   const batches = Math.ceil(rows / batchSize)
   const xb = new Float32Array(batchSize * inputs)
   const yb = data.labels !== undefined ? new Int32Array(batchSize) : new Float32Array(batchSize * outputs)

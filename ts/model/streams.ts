@@ -6,6 +6,9 @@
 /** The stream used to shuffle examples between epochs: draws offset .. offset + rows - 1 per epoch. */
 export const SHUFFLE_STREAM = (1n << 64n) - 1n
 
+/** fit's validationSplit: which rows are held out, draws 0 .. rows - 1 (the same for every fit). */
+export const SPLIT_STREAM = (1n << 64n) - 2n
+
 /**
  * A noise step (a layer the dense kernels do not carry) for the description at layers[j] draws
  * from stream NOISE_STREAM_BASE + j: far above the fused layers' 4i .. 4i + 3 (which would need
