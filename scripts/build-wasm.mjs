@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Builds crates/thinnet-wasm twice, with and without simd128 (a WASM module cannot detect SIMD
-// from inside: JavaScript picks the build with a WebAssembly.validate probe), then optimises each
-// with wasm-opt into build/thinnet_simd.wasm and build/thinnet_scalar.wasm.
+// Builds crates/thinnet-wasm three times, with relaxed SIMD, with simd128 alone and without SIMD
+// (a WASM module cannot detect features from inside: JavaScript picks the build with
+// WebAssembly.validate probes), then optimises each with wasm-opt into build/thinnet_relaxed.wasm,
+// build/thinnet_simd.wasm and build/thinnet_scalar.wasm.
 //
 // This does what wasm-pack would do here (wasm-pack cannot be installed, and thinnet uses no
 // wasm-bindgen). The toolchain is Debian's rustc-web 1.96 (DESIGN.md, toolchain facts): it has no
@@ -11,7 +12,7 @@
 // build's own target features, and links with wasm-ld. Each build has its own target dir, so the
 // native build's target/ is untouched.
 //
-// Usage: node scripts/build-wasm.mjs [--only simd|scalar]
+// Usage: node scripts/build-wasm.mjs [--only relaxed|simd|scalar]
 
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs'
@@ -29,9 +30,12 @@ const MIN_MINOR = 96
 // The scalar build is for engines without SIMD, so it targets the MVP CPU (no sign-ext, bulk
 // memory or other post-MVP features the compiler's default wasm32 CPU now assumes); the SIMD
 // build keeps that default, whose features every SIMD engine has.
+// The relaxed build adds relaxed SIMD (its GEMM multiply-adds), for engines that validate it
+// (Chromium; Node 22+, and Node 20 with --experimental-wasm-relaxed-simd).
 const VARIANTS = [
+  { name: 'relaxed', rustflags: '-C target-feature=+simd128,+relaxed-simd', optFlags: [], isa: 'relaxed-simd' },
   { name: 'simd', rustflags: '-C target-feature=+simd128', optFlags: [], isa: 'simd128' },
-  { name: 'scalar', rustflags: '-C target-cpu=mvp', optFlags: [], isa: 'scalar' },
+  { name: 'scalar', rustflags: '-C target-cpu=mvp', optFlags: ['--mvp-features'], isa: 'scalar' },
 ]
 
 function fail(message) {
@@ -69,6 +73,7 @@ function checkToolchain() {
   return vendor
 }
 
+// npm's binaryen (a devDependency) first: Debian's wasm-opt (108) predates relaxed SIMD.
 function findWasmOpt() {
   const local = join(root, 'node_modules', '.bin', 'wasm-opt')
   if (existsSync(local)) return local
@@ -131,14 +136,19 @@ function optimise(wasmOpt, variant, input, output) {
 }
 
 /** Instantiates the output and checks that it reports the instruction set it was built for. */
-async function checkIsa(variant, file) {
-  const { readFile } = await import('node:fs/promises')
-  const { instance } = await WebAssembly.instantiate(await readFile(file), {})
-  const { memory, tn_isa_ptr, tn_isa_len } = instance.exports
-  // Call first, then view: a first call may allocate and grow memory, detaching older views.
-  const ptr = tn_isa_ptr()
-  const len = tn_isa_len()
-  const isa = new TextDecoder().decode(new Uint8Array(memory.buffer, ptr, len))
+// In a child Node with relaxed SIMD enabled (Node 20 has it behind a flag), so that every build,
+// the relaxed one too, is instantiated before it replaces the old file.
+function checkIsa(variant, file) {
+  const script = `
+    const { instance } = await WebAssembly.instantiate(await (await import('node:fs/promises')).readFile(process.argv[1]), {})
+    const { memory, tn_isa_ptr, tn_isa_len } = instance.exports
+    // Call first, then view: a first call may allocate and grow memory, detaching older views.
+    const ptr = tn_isa_ptr()
+    const len = tn_isa_len()
+    console.log(new TextDecoder().decode(new Uint8Array(memory.buffer, ptr, len)))`
+  const result = run(process.execPath, ['--experimental-wasm-relaxed-simd', '--input-type=module', '-e', script, file])
+  if (result.status !== 0) fail(`${file} did not instantiate: ${result.stderr.trim()}`)
+  const isa = result.stdout.trim()
   if (isa !== variant.isa) fail(`${file} reports isa '${isa}', expected '${variant.isa}'`)
 }
 
@@ -155,7 +165,7 @@ for (const variant of VARIANTS.filter((v) => only === undefined || v.name === on
   const output = join(root, 'build', `thinnet_${variant.name}.wasm`)
   const tmp = `${output}.tmp`
   optimise(wasmOpt, variant, raw, tmp)
-  await checkIsa(variant, tmp)
+  checkIsa(variant, tmp)
   // Replace the old file only once the new one is known good.
   renameSync(tmp, output)
   console.log(`build-wasm: wrote ${output} (${statSync(output).size} bytes)`)

@@ -72,6 +72,7 @@ describe('the packed tarball', () => {
       'dist/web.d.ts',
       'dist/data/index.js',
       'dist/cli/main.js',
+      'build/thinnet_relaxed.wasm',
       'build/thinnet_simd.wasm',
       'build/thinnet_scalar.wasm',
     ]) {

@@ -93,10 +93,11 @@ describe('load({ wasm }) in Node', () => {
     await expectThinnetRejection(
       load({ wasm: 42 as never }),
       'ERR_INVALID_ARG',
-      /^wasm must be a folder URL, one build \(its URL, bytes or WebAssembly\.Module\) or \{ simd, scalar \}, received 42$/,
+      /^wasm must be a folder URL, one build \(its URL, bytes or WebAssembly\.Module\) or \{ relaxed, simd, scalar \}, received 42$/,
     )
     await expectThinnetRejection(load({ wasm: { smid: new Uint8Array() } as never }), 'ERR_INVALID_ARG', /^wasm has an unknown key 'smid'/)
     await expectThinnetRejection(load({ wasm: { simd: 7 } as never }), 'ERR_INVALID_ARG', /^wasm\.simd must be a URL, bytes/)
+    await expectThinnetRejection(load({ wasm: { relaxed: 7 } as never }), 'ERR_INVALID_ARG', /^wasm\.relaxed must be a URL, bytes/)
   })
 })
 

@@ -36,7 +36,7 @@ export interface DenseInputSpec extends Omit<KernelSpec, 'kind'> {
 
 export interface Backend {
   readonly name: BackendName
-  /** Instruction set the kernels dispatched to: 'avx512' | 'avx2' | 'neon' | 'simd128' | 'scalar'. */
+  /** Instruction set the kernels dispatched to: 'avx512' | 'avx2' | 'neon' | 'relaxed-simd' | 'simd128' | 'scalar'. */
   readonly isa: string
   /**
    * out[i] = kept(i) ? x[i] * scale : 0. `out` has x.length elements and is either x itself

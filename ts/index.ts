@@ -20,7 +20,7 @@ export interface LoadOptions {
   /**
    * Where the .wasm files are, when not in the package's build/ folder: a folder path or URL
    * ending in '/', one build (its path, URL, bytes or compiled module, used for the backend it was
-   * built for), or `{ simd, scalar }` with each build's.
+   * built for), or `{ relaxed, simd, scalar }` with each build's.
    */
   wasm?: WasmLocation
   /**

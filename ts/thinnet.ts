@@ -37,7 +37,7 @@ import type {
 export interface Thinnet extends Ops, FamilyOps {
   /** The backend that was chosen: 'native' | 'wasm' | 'wasm-scalar'. */
   readonly backend: BackendName
-  /** The instruction set its kernels run: 'avx512' | 'avx2' | 'neon' | 'simd128' | 'scalar'. */
+  /** The instruction set its kernels run: 'avx512' | 'avx2' | 'neon' | 'relaxed-simd' | 'simd128' | 'scalar'. */
   readonly isa: string
 
   /**

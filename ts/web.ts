@@ -26,9 +26,9 @@ export interface LoadOptions {
   backend?: BackendName
   /**
    * Where the .wasm files are, when not where the bundler put them: a folder URL ending in '/'
-   * (holding thinnet_simd.wasm and thinnet_scalar.wasm; relative to the page), one build (its
+   * (holding thinnet_relaxed.wasm, thinnet_simd.wasm and thinnet_scalar.wasm; relative to the page), one build (its
    * URL, bytes or compiled WebAssembly.Module, used for the backend it was built for), or
-   * `{ simd, scalar }` with each build's.
+   * `{ relaxed, simd, scalar }` with each build's.
    */
   wasm?: WasmLocation
 }

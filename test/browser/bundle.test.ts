@@ -32,7 +32,9 @@ import { serveStatic, type StaticServer } from '../../tools/static-server.js'
 const digest = (bytes: Uint8Array) => Promise.resolve(createHash('sha256').update(bytes).digest('hex'))
 
 const WASM_BACKENDS = ['wasm', 'wasm-scalar'] as const
+/** Node 20 has no relaxed SIMD (without a flag); Chromium has, so its 'wasm' runs the relaxed build. */
 const ISA_OF = { wasm: 'simd128', 'wasm-scalar': 'scalar' } as const
+const CHROMIUM_ISA_OF = { wasm: 'relaxed-simd', 'wasm-scalar': 'scalar' } as const
 
 const loaded = await loadEach((name) => load({ backend: name }))
 /** Node's results per backend, computed once. */
@@ -94,7 +96,13 @@ describeWithChromium('thinnet bundled from the packed tarball, bit-identical in 
 
   it('packs the browser entry and both .wasm builds', () => {
     expect(project!.packedFiles).toEqual(
-      expect.arrayContaining(['dist/web.js', 'dist/web.d.ts', 'build/thinnet_simd.wasm', 'build/thinnet_scalar.wasm']),
+      expect.arrayContaining([
+        'dist/web.js',
+        'dist/web.d.ts',
+        'build/thinnet_relaxed.wasm',
+        'build/thinnet_simd.wasm',
+        'build/thinnet_scalar.wasm',
+      ]),
     )
   })
 
@@ -110,9 +118,17 @@ describeWithChromium('thinnet bundled from the packed tarball, bit-identical in 
 
   const bundlers: { name: string; bundle: (project: PackedProject) => Promise<Bundle>; expectedWasm: RegExp[] }[] = [
     // Vite copies each `new URL('<file>.wasm', import.meta.url)` as a hashed asset.
-    { name: 'Vite', bundle: bundleWithVite, expectedWasm: [/(^|\/)thinnet_simd[-.\w]*\.wasm$/, /(^|\/)thinnet_scalar[-.\w]*\.wasm$/] },
+    {
+      name: 'Vite',
+      bundle: bundleWithVite,
+      expectedWasm: [/(^|\/)thinnet_relaxed[-.\w]*\.wasm$/, /(^|\/)thinnet_simd[-.\w]*\.wasm$/, /(^|\/)thinnet_scalar[-.\w]*\.wasm$/],
+    },
     // esbuild users copy them by hand (the README's recipe), next to the bundle.
-    { name: 'esbuild', bundle: bundleWithEsbuild, expectedWasm: [/^thinnet_simd\.wasm$/, /^thinnet_scalar\.wasm$/] },
+    {
+      name: 'esbuild',
+      bundle: bundleWithEsbuild,
+      expectedWasm: [/^thinnet_relaxed\.wasm$/, /^thinnet_simd\.wasm$/, /^thinnet_scalar\.wasm$/],
+    },
   ]
 
   for (const bundler of bundlers) {
@@ -156,7 +172,7 @@ describeWithChromium('thinnet bundled from the packed tarball, bit-identical in 
         it(`runs the scenario on ${backend} in Chromium with Node's digests, bit for bit`, async () => {
           const result = await app!.page.evaluate((name) => window.thinnetApp!.scenario(name), backend)
           expect(app!.errors, 'page errors').toEqual([])
-          expect({ backend: result.backend, isa: result.isa }).toEqual({ backend, isa: ISA_OF[backend] })
+          expect({ backend: result.backend, isa: result.isa }).toEqual({ backend, isa: CHROMIUM_ISA_OF[backend] })
           pageResults.set(`${bundler.name} ${backend}`, result)
           for (const name of WASM_BACKENDS) {
             expectSameDigests(result, nodeResults.get(name)!, `Chromium ${backend} (${bundler.name}) vs Node ${name}`)
@@ -170,8 +186,8 @@ describeWithChromium('thinnet bundled from the packed tarball, bit-identical in 
         expect(byDefault, "load({ wasm: '/nope/' }) rejects").not.toBeNull()
         expect(byDefault!.name).toBe('ThinnetError')
         expect(byDefault!.code).toBe('ERR_BACKEND_UNAVAILABLE')
-        // Chromium validates SIMD, so the default is the SIMD build.
-        expect(byDefault!.message).toContain(`${nope}thinnet_simd.wasm`)
+        // Chromium validates relaxed SIMD, so the default is the relaxed build.
+        expect(byDefault!.message).toContain(`${nope}thinnet_relaxed.wasm`)
         expect(byDefault!.message).toMatch(/\b404\b/)
         const forced = await app!.page.evaluate(() => window.thinnetApp!.loadFailure({ backend: 'wasm-scalar', wasm: '/nope/' }))
         expect(forced?.code).toBe('ERR_BACKEND_UNAVAILABLE')
@@ -180,7 +196,7 @@ describeWithChromium('thinnet bundled from the packed tarball, bit-identical in 
         // It really went to the network for them.
         expect(server!.requests).toEqual(
           expect.arrayContaining([
-            { path: '/nope/thinnet_simd.wasm', status: 404 },
+            { path: '/nope/thinnet_relaxed.wasm', status: 404 },
             { path: '/nope/thinnet_scalar.wasm', status: 404 },
           ]),
         )

@@ -167,11 +167,11 @@ export async function bundleWithVite(project: PackedProject): Promise<Bundle> {
 
 /**
  * esbuild's JS API (platform browser, format esm, bundle), then the README's recipe for it: copy
- * node_modules/thinnet/build/*.wasm next to the bundle and load({ wasm: './' }).
+ * node_modules/thinnet/build/*.wasm next to the bundle and load({ wasm: './' }) (or `loadOptions`).
  */
-export async function bundleWithEsbuild(project: PackedProject): Promise<Bundle> {
+export async function bundleWithEsbuild(project: PackedProject, loadOptions = "{ wasm: './' }"): Promise<Bundle> {
   const esbuild = await import('esbuild')
-  await writeFile(join(project.dir, 'src', 'esbuild-entry.ts'), entry("{ wasm: './' }"))
+  await writeFile(join(project.dir, 'src', 'esbuild-entry.ts'), entry(loadOptions))
   const outDir = join(project.dir, 'dist-esbuild')
   await rm(outDir, { recursive: true, force: true })
   await mkdir(outDir, { recursive: true })

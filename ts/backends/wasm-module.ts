@@ -1,10 +1,12 @@
 /**
  * Finding, compiling and checking the WebAssembly module: the loading job of the WASM backend.
  *
- * Two builds of crates/thinnet-wasm ship in the package's build/ folder: thinnet_simd.wasm (the
- * 'wasm' backend, simd128) and thinnet_scalar.wasm ('wasm-scalar', for engines without SIMD). A
- * module cannot detect SIMD from inside, so `wasmSimdSupported` asks the engine to validate a tiny
- * v128 module and the caller picks the build (TensorFlow.js flags_wasm.ts does the same).
+ * Three builds of crates/thinnet-wasm ship in the package's build/ folder: thinnet_relaxed.wasm and
+ * thinnet_simd.wasm (the 'wasm' backend: simd128 with relaxed SIMD's multiply-add in its GEMM, for
+ * engines that have it, such as Chromium and Node 22; simd128 alone otherwise) and
+ * thinnet_scalar.wasm ('wasm-scalar', for engines without SIMD). A module cannot detect features
+ * from inside, so `wasmSimdSupported` and `wasmRelaxedSimdSupported` ask the engine to validate
+ * tiny modules and the caller picks the build (TensorFlow.js flags_wasm.ts does the same).
  *
  * Where the bytes come from is the caller's choice (`WasmLocation`, the role of tfjs
  * `setWasmPaths` and onnxruntime-web `env.wasm.wasmPaths`); by default the file beside this module
@@ -23,23 +25,25 @@ import { describeValue } from '../validate.js'
  */
 export const ABI_VERSION = 6
 
-export type WasmFile = 'thinnet_simd.wasm' | 'thinnet_scalar.wasm'
+export type WasmFile = 'thinnet_relaxed.wasm' | 'thinnet_simd.wasm' | 'thinnet_scalar.wasm'
 
 /** One build's module: a URL (or URL string) of the .wasm file, its bytes, or a compiled module. */
 export type WasmSource = string | URL | BufferSource | WebAssembly.Module
 
 /**
  * Where `load` finds the .wasm files.
- * - A folder: a URL or string ending in '/', holding thinnet_simd.wasm and thinnet_scalar.wasm
- *   (a CDN path, or where a bundler without `import.meta.url` asset support copied them).
+ * - A folder: a URL or string ending in '/', holding thinnet_relaxed.wasm, thinnet_simd.wasm and
+ *   thinnet_scalar.wasm (a CDN path, or where a bundler without `import.meta.url` asset support
+ *   copied them).
  * - One build: a file's URL (not ending in '/'), its bytes or its compiled module, used for
- *   whichever backend loads; a build that is not the one asked for ('wasm' needs the simd128
- *   build) is refused, so automatic selection then tries 'wasm-scalar' with it.
- * - `{ simd, scalar }`: each build's file URL, bytes or compiled module; a build not named is
- *   found at its default place.
+ *   whichever backend loads; a build that is not the one asked for ('wasm' needs the simd128 or
+ *   the relaxed build) is refused, so automatic selection then tries 'wasm-scalar' with it.
+ * - `{ relaxed, simd, scalar }`: each build's file URL, bytes or compiled module; a build not
+ *   named is found at its default place, except that naming `simd` and not `relaxed` means the
+ *   simd128 build is the one 'wasm' runs.
  * Relative strings resolve against the page (browsers) or the working directory (Node).
  */
-export type WasmLocation = WasmSource | { simd?: WasmSource; scalar?: WasmSource }
+export type WasmLocation = WasmSource | { relaxed?: WasmSource; simd?: WasmSource; scalar?: WasmSource }
 
 /**
  * Compiles the module at `url`, or throws an Error that says what was fetched from where and why
@@ -205,6 +209,39 @@ const SIMD_PROBE = new Uint8Array([
   0x0b, // end
 ])
 
+// As SIMD_PROBE, with body `i32.const 0; i32x4.splat; i32.const 0; i32x4.splat;
+// i8x16.relaxed_swizzle; drop`: an engine without relaxed SIMD rejects opcode 0xfd 0x100.
+const RELAXED_SIMD_PROBE = new Uint8Array([
+  ...SIMD_PROBE.subarray(0, 18), // header, type and function sections
+  0x0a,
+  0x10,
+  0x01,
+  0x0e,
+  0x00, // code section: one body of 14 bytes, no locals
+  0x41,
+  0x00, // i32.const 0
+  0xfd,
+  0x11, // i32x4.splat
+  0x41,
+  0x00, // i32.const 0
+  0xfd,
+  0x11, // i32x4.splat
+  0xfd,
+  0x80,
+  0x02, // i8x16.relaxed_swizzle
+  0x1a, // drop
+  0x0b, // end
+])
+
+/** Whether this engine validates relaxed SIMD instructions (Chromium 114+, Node 22+; Node 20 behind a flag). */
+export function wasmRelaxedSimdSupported(): boolean {
+  try {
+    return typeof WebAssembly === 'object' && WebAssembly.validate(RELAXED_SIMD_PROBE)
+  } catch {
+    return false
+  }
+}
+
 /** Whether this engine validates WebAssembly SIMD (v128) instructions. */
 export function wasmSimdSupported(): boolean {
   try {
@@ -214,8 +251,14 @@ export function wasmSimdSupported(): boolean {
   }
 }
 
-export function wasmFile(simd: boolean): WasmFile {
-  return simd ? 'thinnet_simd.wasm' : 'thinnet_scalar.wasm'
+/**
+ * The build a backend runs: for 'wasm' (simd) the relaxed one when the engine validates relaxed
+ * SIMD and the location does not name the simd128 build alone ({ simd } without { relaxed }).
+ */
+export function wasmFile(simd: boolean, location?: CheckedLocation, relaxedSupported = wasmRelaxedSimdSupported()): WasmFile {
+  if (!simd) return 'thinnet_scalar.wasm'
+  const simdOnly = location !== undefined && 'simd' in location && location.simd !== undefined && location.relaxed === undefined
+  return relaxedSupported && !simdOnly ? 'thinnet_relaxed.wasm' : 'thinnet_simd.wasm'
 }
 
 /**
@@ -223,9 +266,14 @@ export function wasmFile(simd: boolean): WasmFile {
  * that bundlers recognise each `new URL('<literal>', import.meta.url)` and copy the file.
  */
 export function defaultWasmUrl(file: WasmFile): URL {
-  return file === 'thinnet_simd.wasm'
-    ? new URL('../../build/thinnet_simd.wasm', import.meta.url)
-    : new URL('../../build/thinnet_scalar.wasm', import.meta.url)
+  switch (file) {
+    case 'thinnet_relaxed.wasm':
+      return new URL('../../build/thinnet_relaxed.wasm', import.meta.url)
+    case 'thinnet_simd.wasm':
+      return new URL('../../build/thinnet_simd.wasm', import.meta.url)
+    case 'thinnet_scalar.wasm':
+      return new URL('../../build/thinnet_scalar.wasm', import.meta.url)
+  }
 }
 
 /**
@@ -243,18 +291,26 @@ export function checkWasmLocation(location: unknown, platform: WasmPlatform): Ch
   }
   if (typeof location !== 'object' || location === null || Array.isArray(location)) {
     throw invalidArg(
-      `wasm must be a folder URL, one build (its URL, bytes or WebAssembly.Module) or { simd, scalar }, received ${describeValue(location)}`,
+      `wasm must be a folder URL, one build (its URL, bytes or WebAssembly.Module) or { relaxed, simd, scalar }, received ${describeValue(location)}`,
     )
   }
   const record = location as Record<string, unknown>
   for (const key of Object.keys(record)) {
-    if (key !== 'simd' && key !== 'scalar') throw invalidArg(`wasm has an unknown key '${key}' (expected simd, scalar)`)
+    if (key !== 'relaxed' && key !== 'simd' && key !== 'scalar') {
+      throw invalidArg(`wasm has an unknown key '${key}' (expected relaxed, simd, scalar)`)
+    }
   }
-  return { simd: checkSource('wasm.simd', record.simd, platform), scalar: checkSource('wasm.scalar', record.scalar, platform) }
+  return {
+    relaxed: checkSource('wasm.relaxed', record.relaxed, platform),
+    simd: checkSource('wasm.simd', record.simd, platform),
+    scalar: checkSource('wasm.scalar', record.scalar, platform),
+  }
 }
 
 export type CheckedLocation =
-  { folder: URL } | { single: CheckedSource } | { simd: CheckedSource | undefined; scalar: CheckedSource | undefined }
+  | { folder: URL }
+  | { single: CheckedSource }
+  | { relaxed: CheckedSource | undefined; simd: CheckedSource | undefined; scalar: CheckedSource | undefined }
 type CheckedSource = URL | BufferSource | WebAssembly.Module
 
 function checkSource(name: string, value: unknown, platform: WasmPlatform): CheckedSource | undefined {
@@ -281,7 +337,7 @@ export async function compileWasm(
   if (location !== undefined) {
     if ('folder' in location) source = new URL(file, location.folder)
     else if ('single' in location) source = location.single
-    else source = file === 'thinnet_simd.wasm' ? location.simd : location.scalar
+    else source = file === 'thinnet_relaxed.wasm' ? location.relaxed : file === 'thinnet_simd.wasm' ? location.simd : location.scalar
   }
   if (source instanceof WebAssembly.Module) return source
   if (source !== undefined && !(source instanceof URL)) {
@@ -305,18 +361,20 @@ export async function compileWasm(
 
 /**
  * Instantiates a compiled build and checks that it is a thinnet-wasm module of this ABI, and the
- * build `file` names (its instruction set: simd128 or scalar), so that a module given for one
- * build never runs as the other.
+ * build `file` names (its instruction set: relaxed-simd, simd128 or scalar), so that a module
+ * given for one build never runs as another. `anySimd`: either SIMD build will do for a SIMD file
+ * (one module given for the 'wasm' backend, which may be either).
  */
-export async function instantiateWasm(module: WebAssembly.Module, file: WasmFile): Promise<Exports> {
+export async function instantiateWasm(module: WebAssembly.Module, file: WasmFile, anySimd = false): Promise<Exports> {
   const instance = await WebAssembly.instantiate(module, {})
   const exports = checkExports(instance.exports, file)
-  const want = file === 'thinnet_simd.wasm' ? 'simd128' : 'scalar'
+  const named = file === 'thinnet_relaxed.wasm' ? 'relaxed-simd' : file === 'thinnet_simd.wasm' ? 'simd128' : 'scalar'
   // Call first, view after: the call may grow memory.
   const ptr = exports.tn_isa_ptr() >>> 0
   const len = exports.tn_isa_len() >>> 0
   const isa = new TextDecoder().decode(new Uint8Array(exports.memory.buffer, ptr, len))
-  if (isa !== want) throw new Error(`the module given for ${file} is the ${isa} build, not the ${want} one`)
+  const want = anySimd && named !== 'scalar' ? ['relaxed-simd', 'simd128'] : [named]
+  if (!want.includes(isa)) throw new Error(`the module given for ${file} is the ${isa} build, not the ${want.join(' or ')} one`)
   return exports
 }
 

@@ -56,7 +56,7 @@ import { BLOCK_BYTES, denseHeader, flag, float64Block, modeFlag, noiseHeader, sh
 export { wasmSimdSupported, type WasmLocation, type WasmSource } from './wasm-module.js'
 
 export interface LoadWasmOptions {
-  /** The simd128 build ('wasm') or the scalar one ('wasm-scalar'). */
+  /** A SIMD build ('wasm': relaxed where the engine has it, else simd128) or the scalar one ('wasm-scalar'). */
   simd: boolean
   /** Where the .wasm files are (`load({ wasm })`, checked by `checkWasmLocation`); the package's build/ folder by default. */
   location?: CheckedLocation | undefined
@@ -69,14 +69,15 @@ export interface LoadWasmOptions {
  * Error saying which file was fetched from where and why when the module cannot be had.
  */
 export async function loadWasm(options: LoadWasmOptions): Promise<Backend> {
-  const file = wasmFile(options.simd)
+  const file = wasmFile(options.simd, options.location)
   let module: WebAssembly.Module
   try {
     module = await compileWasm(file, options.location, options.platform)
   } catch (error) {
     throw new Error(`cannot load ${file}: ${messageOf(error)}`, { cause: error })
   }
-  const exports = await instantiateWasm(module, file)
+  const single = options.location !== undefined && 'single' in options.location
+  const exports = await instantiateWasm(module, file, single)
   return new WasmBackend(options.simd ? 'wasm' : 'wasm-scalar', exports)
 }
 

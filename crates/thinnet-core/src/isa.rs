@@ -28,6 +28,9 @@ impl Isa {
             Isa::Avx2 => "avx2",
             Isa::Avx512 => "avx512",
             Isa::Neon => "neon",
+            // The relaxed-SIMD build is the simd128 path with one more instruction in its GEMM
+            // (gemm/simd128.rs); its name tells JavaScript which build it loaded.
+            Isa::Simd128 if cfg!(target_feature = "relaxed-simd") => "relaxed-simd",
             Isa::Simd128 => "simd128",
         }
     }

@@ -53,6 +53,22 @@ pub(crate) const KERNEL: MicroKernel = MicroKernel {
 ///
 /// # Safety
 /// As [`crate::gemm::kernel::KernelFn`].
+/// acc + a * b: one relaxed multiply-add in the relaxed-SIMD build (the engine fuses it where the
+/// CPU has FMA, so it may round once or twice: GEMM sums are the one place the contract lets an
+/// instruction set round differently; no mask, activation or optimizer step uses it), a multiply
+/// then an add (two roundings) in the simd128 build.
+#[inline(always)]
+fn madd(a: v128, b: v128, acc: v128) -> v128 {
+    #[cfg(target_feature = "relaxed-simd")]
+    {
+        f32x4_relaxed_madd(a, b, acc)
+    }
+    #[cfg(not(target_feature = "relaxed-simd"))]
+    {
+        f32x4_add(acc, f32x4_mul(a, b))
+    }
+}
+
 unsafe fn kernel(t: &Tile) {
     let full = t.m == MR && t.n == NR && t.csc == 1;
     let mut acc = [[f32x4_splat(0.0); NV]; MR];
@@ -92,7 +108,7 @@ unsafe fn kernel(t: &Tile) {
             for (i, row) in acc.iter_mut().enumerate() {
                 let ai = v128_load32_splat(a.add(i) as *const u32);
                 for (s, bj) in row.iter_mut().zip(bv.iter()) {
-                    *s = f32x4_add(*s, f32x4_mul(ai, *bj));
+                    *s = madd(ai, *bj, *s);
                 }
             }
             a = a.add(MR);
