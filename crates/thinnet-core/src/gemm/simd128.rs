@@ -11,7 +11,10 @@
 //! 3 x 12, A loaded as one vector and splat by shuffles, and two steps per iteration all measured
 //! slower here; KC 512 and 1024, MC 128 and NC 256 measured within noise of 256, 64 and 512.
 //! Two steps per iteration with a compiler fence or volatile loads between them did not keep
-//! LLVM from regrouping, and were slower still.
+//! LLVM from regrouping, and were slower still. The relaxed-SIMD build (one relaxed multiply-add
+//! per product, no product temporary) keeps the 4 x 8 tile too: 5 x 8 measured within noise of it
+//! (8.38 against 8.50 ms at 128 x 1024 x 1024, Node 20 with the flag, Rust 1.96) and 6 x 8 spilled
+//! (19.4 ms).
 //!
 //! Also here: the store epilogue of full tiles in vectors, and the packer with a 4 x 4 register
 //! transpose (A's panels from row-major x, and B's from W^T in the backward pass, are
