@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set-up and demo, the README's first command: installs what is missing, builds the native addon,
-# both WASM builds and the TypeScript, then runs the demo. Safe to run again.
+# the three WASM builds and the TypeScript, then runs the demo. Safe to run again.
 #
 # Needs: Node 20+ with npm; Rust stable (rustup) for the native addon. As root on Debian it
 # installs the Debian packages itself (DESIGN.md, "Toolchain facts"); elsewhere it says what to
@@ -22,7 +22,7 @@ npm ci --no-audit --no-fund
 step "building the native addon (napi build)"
 npm run build:native
 
-step "building the WASM modules (SIMD and scalar)"
+step "building the WASM modules (relaxed SIMD, SIMD and scalar)"
 npm run build:wasm
 
 step "compiling the TypeScript"
