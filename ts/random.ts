@@ -1,6 +1,6 @@
 /**
  * The product's own random draws in TypeScript: what the layers' weight initialisers (layers/init.ts)
- * and fit's shuffling (model/fit.ts) turn into numbers. The mask contract's stream (DESIGN.md), so a
+ * and fit's shuffling and validation split (model/fit.ts, model/validation-split.ts) turn into numbers. The mask contract's stream (DESIGN.md), so a
  * model's initial weights and epoch orders depend only on (seed, stream, offset), never on the
  * backend. Written apart from the test oracle (reference.ts, element by element), which the tests
  * compare it with: product and oracle share the Philox block function, not the walk over a stream.
@@ -35,4 +35,22 @@ export function draws(n: number, seed: bigint, stream: bigint, offset: bigint): 
     if (counter[0] === 0) counter[1] += 1
   }
   return out
+}
+
+/**
+ * A permutation of 0..n-1 (Fisher-Yates) from draws offset .. offset + n - 1 of `stream`: fit's
+ * epoch order and validationSplit's held-out rows.
+ */
+export function shuffledIndices(n: number, seed: bigint, stream: bigint, offset: bigint): Uint32Array {
+  const order = new Uint32Array(n)
+  for (let i = 0; i < n; i++) order[i] = i
+  const u = draws(n, seed, stream, offset)
+  for (let i = n - 1; i > 0; i--) {
+    // floor(u * (i + 1) / 2^32) is exact in doubles (u < 2^32, i + 1 < 2^21 for any real array).
+    const j = Math.floor((u[i] * (i + 1)) / 4294967296)
+    const t = order[i]
+    order[i] = order[j]
+    order[j] = t
+  }
+  return order
 }

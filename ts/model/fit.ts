@@ -22,7 +22,7 @@
  */
 
 import { invalidArg, ThinnetError } from '../errors.js'
-import { draws } from '../random.js'
+import { shuffledIndices } from '../random.js'
 import { describeValue, readOptions } from '../validate.js'
 import { denseSteps } from './compile.js'
 import { readCallbacks, type FitCallback } from './callbacks.js'
@@ -177,17 +177,7 @@ function isAbortSignal(value: unknown): value is AbortSignal {
 
 /** A permutation of 0..n-1 (Fisher-Yates), from draws offset .. offset + n - 1 of the shuffle stream. */
 export function permutation(n: number, seed: bigint, offset: bigint): Uint32Array {
-  const order = new Uint32Array(n)
-  for (let i = 0; i < n; i++) order[i] = i
-  const u = draws(n, seed, SHUFFLE_STREAM, offset)
-  for (let i = n - 1; i > 0; i--) {
-    // floor(u * (i + 1) / 2^32) is exact in doubles (u < 2^32, i + 1 < 2^21 for any real array).
-    const j = Math.floor((u[i] * (i + 1)) / 4294967296)
-    const t = order[i]
-    order[i] = order[j]
-    order[j] = t
-  }
-  return order
+  return shuffledIndices(n, seed, SHUFFLE_STREAM, offset)
 }
 
 /** model.fit: see FitOptions. Resolves with the history of every epoch. */

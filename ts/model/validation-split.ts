@@ -8,7 +8,7 @@
  */
 
 import { invalidArg } from '../errors.js'
-import { draws } from '../random.js'
+import { shuffledIndices } from '../random.js'
 import { describeValue } from '../validate.js'
 import type { CheckedData } from './data-checks.js'
 import { argmaxRows } from './loss.js'
@@ -27,16 +27,8 @@ export function checkValidationSplit(value: unknown): number {
  * in a seeded random order, the first round(fraction * count) of each. Returns a flag per row.
  */
 export function validationRows(classes: ArrayLike<number> | undefined, rows: number, fraction: number, seed: bigint): Uint8Array {
-  // A seeded Fisher-Yates order of all rows (draws 0..rows-1 of the split stream).
-  const order = new Uint32Array(rows)
-  for (let i = 0; i < rows; i++) order[i] = i
-  const u = draws(rows, seed, SPLIT_STREAM, 0n)
-  for (let i = rows - 1; i > 0; i--) {
-    const j = Math.floor((u[i] * (i + 1)) / 4294967296)
-    const t = order[i]
-    order[i] = order[j]
-    order[j] = t
-  }
+  // A seeded order of all rows (draws 0..rows-1 of the split stream).
+  const order = shuffledIndices(rows, seed, SPLIT_STREAM, 0n)
   const classOf = (r: number): number => (classes === undefined ? 0 : classes[r])
   const counts = new Map<number, number>()
   for (let r = 0; r < rows; r++) counts.set(classOf(r), (counts.get(classOf(r)) ?? 0) + 1)
