@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// Builds crates/thinnet-wasm three times, with relaxed SIMD, with simd128 alone and without SIMD
+// Builds crates/thinnet-wasm five times, with relaxed SIMD, with simd128 alone and without SIMD
 // (a WASM module cannot detect features from inside: JavaScript picks the build with
-// WebAssembly.validate probes), then optimises each with wasm-opt into build/thinnet_relaxed.wasm,
-// build/thinnet_simd.wasm and build/thinnet_scalar.wasm.
+// WebAssembly.validate probes), and the first two again with threads (atomics on a shared
+// memory), then optimises each with wasm-opt into build/thinnet_<name>.wasm: thinnet_relaxed,
+// thinnet_simd, thinnet_scalar, thinnet_relaxed_threads and thinnet_simd_threads.
 //
 // This does what wasm-pack would do here (wasm-pack cannot be installed, and thinnet uses no
 // wasm-bindgen). The toolchain is Debian's rustc-web 1.96 (DESIGN.md, toolchain facts): it has no
@@ -12,7 +13,7 @@
 // build's own target features, and links with wasm-ld. Each build has its own target dir, so the
 // native build's target/ is untouched.
 //
-// Usage: node scripts/build-wasm.mjs [--only relaxed|simd|scalar]
+// Usage: node scripts/build-wasm.mjs [--only relaxed|simd|scalar|relaxed_threads|simd_threads]
 
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs'
@@ -32,10 +33,23 @@ const MIN_MINOR = 96
 // build keeps that default, whose features every SIMD engine has.
 // The relaxed build adds relaxed SIMD (its GEMM multiply-adds), for engines that validate it
 // (Chromium; Node 22+, and Node 20 with --experimental-wasm-relaxed-simd).
+// The threaded builds are the relaxed and simd128 builds with atomics, on a shared memory that
+// JavaScript creates and every worker's instance imports (env.memory; its initial size, 4 MiB,
+// is INITIAL_PAGES in ts/backends/wasm-threads.ts, its maximum the whole 4 GiB address space).
+// Each worker sets its instance's stack pointer and thread-local block (__stack_pointer,
+// __wasm_init_tls, __tls_size, __tls_align) before it runs any Rust.
+const THREADS =
+  '-C target-feature=+atomics,+bulk-memory,+mutable-globals -C link-arg=--shared-memory -C link-arg=--import-memory ' +
+  '-C link-arg=--initial-memory=4194304 -C link-arg=--max-memory=4294967296 ' +
+  ['__wasm_init_tls', '__tls_size', '__tls_align', '__tls_base', '__stack_pointer'].map((name) => `-C link-arg=--export=${name}`).join(' ')
+/** The shared memory's initial pages (64 KiB each), as linked above. */
+const SHARED_INITIAL_PAGES = 64
 const VARIANTS = [
   { name: 'relaxed', rustflags: '-C target-feature=+simd128,+relaxed-simd', optFlags: [], isa: 'relaxed-simd' },
   { name: 'simd', rustflags: '-C target-feature=+simd128', optFlags: [], isa: 'simd128' },
   { name: 'scalar', rustflags: '-C target-cpu=mvp', optFlags: ['--mvp-features'], isa: 'scalar' },
+  { name: 'relaxed_threads', rustflags: `-C target-feature=+simd128,+relaxed-simd ${THREADS}`, optFlags: [], isa: 'relaxed-simd', shared: true },
+  { name: 'simd_threads', rustflags: `-C target-feature=+simd128 ${THREADS}`, optFlags: [], isa: 'simd128', shared: true },
 ]
 
 function fail(message) {
@@ -144,13 +158,18 @@ const relaxedFlag = run(process.execPath, [RELAXED_FLAG, '-e', '0']).status === 
 // instantiated before it replaces the old file.
 function checkIsa(variant, file) {
   const script = `
-    const { instance } = await WebAssembly.instantiate(await (await import('node:fs/promises')).readFile(process.argv[1]), {})
-    const { memory, tn_isa_ptr, tn_isa_len } = instance.exports
+    const shared = process.argv[2] === 'shared'
+    const memory = shared ? new WebAssembly.Memory({ initial: ${SHARED_INITIAL_PAGES}, maximum: 65536, shared: true }) : undefined
+    const imports = shared ? { env: { memory } } : {}
+    const { instance } = await WebAssembly.instantiate(await (await import('node:fs/promises')).readFile(process.argv[1]), imports)
+    const { tn_isa_ptr, tn_isa_len } = instance.exports
+    const mem = memory ?? instance.exports.memory
     // Call first, then view: a first call may allocate and grow memory, detaching older views.
     const ptr = tn_isa_ptr()
     const len = tn_isa_len()
-    console.log(new TextDecoder().decode(new Uint8Array(memory.buffer, ptr, len)))`
-  const result = run(process.execPath, [...relaxedFlag, '--input-type=module', '-e', script, file])
+    console.log(new TextDecoder().decode(new Uint8Array(mem.buffer, ptr, len).slice()))`
+  const args = [...relaxedFlag, '--input-type=module', '-e', script, file, variant.shared ? 'shared' : 'own']
+  const result = run(process.execPath, args)
   if (result.status !== 0) fail(`${file} did not instantiate: ${result.stderr.trim()}`)
   const isa = result.stdout.trim()
   if (isa !== variant.isa) fail(`${file} reports isa '${isa}', expected '${variant.isa}'`)

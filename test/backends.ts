@@ -84,7 +84,10 @@ export function describeEach<T>(title: string, entries: Loaded<T>[], body: (valu
   }
 }
 
-const loaded = await loadEach((name) => load({ backend: name }))
+// 'wasm' runs its threaded build with two threads (a worker beside the calling thread) whatever
+// the machine's core count, so every suite covers the worker pool; test/wasm-threads.test.ts
+// checks that 1, 2 and 3 threads give the same bits.
+const loaded = await loadEach((name) => load({ backend: name, threads: name === 'wasm' ? 2 : 'auto' }))
 
 /** The backends that loaded, for tests that compare them with each other. */
 export const loadedBackends: Thinnet[] = loaded.flatMap((entry) => ('value' in entry ? [entry.value] : []))

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { load, type Thinnet, type ThinnetErrorCode } from '../ts/index.js'
 import { describeBackends } from './backends.js'
-import { data, detach, expectThinnetError, expectThinnetRejection, expectUntouched, snapshot } from './util.js'
+import { data, detach, expectSameBits, expectThinnetError, expectThinnetRejection, expectUntouched, snapshot } from './util.js'
 
 const U64 = /must be a bigint in \[0, 2\^64 - 1\] or a non-negative safe integer, received /
 
@@ -250,6 +250,21 @@ describeBackends('bad input', (tn) => {
     if (tn.backend === 'native') {
       // Native buffers are ordinary memory, which never detaches.
       expect(stale.length).toBe(16)
+    } else if (stale.buffer instanceof SharedArrayBuffer) {
+      // A threaded build's shared memory never detaches either: the old view still reads the
+      // buffer, and calls take it by address, as a fresh one.
+      expect(stale.length).toBe(16)
+      expectSameBits(tn.dropout(stale, ok), tn.dropout(buffer.view(), ok))
+      // Once its buffer is freed, a stale view is refused like any view of freed memory.
+      const freed = tn.allocate(16)
+      const freedView = freed.view()
+      tn.allocate(1 << 22).free()
+      freed.free()
+      expectThinnetError(
+        () => tn.dropout(freedView, ok),
+        'ERR_INVALID_ARG',
+        /^x is a view of the WASM backend's memory at bytes .* that no live buffer of allocate\(\) holds/,
+      )
     } else {
       // 64 MiB more than a fresh instance holds: memory grew, the old view is detached.
       expect(stale.length).toBe(0)

@@ -19,6 +19,8 @@ const backends = await loadEach(async (name): Promise<Backend> => {
   if (name === 'native') return (await import('../ts/backends/native.js')).loadNative()
   return (await import('../ts/backends/wasm.js')).loadWasm({
     simd: name === 'wasm',
+    // Two threads for 'wasm', as test/backends.ts: its threaded build, with a worker.
+    threads: name === 'wasm' ? 2 : 1,
     platform: (await import('../ts/backends/wasm-fetch-node.js')).nodeWasmPlatform,
   })
 })

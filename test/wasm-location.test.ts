@@ -93,11 +93,20 @@ describe('load({ wasm }) in Node', () => {
     await expectThinnetRejection(
       load({ wasm: 42 as never }),
       'ERR_INVALID_ARG',
-      /^wasm must be a folder URL, one build \(its URL, bytes or WebAssembly\.Module\) or \{ relaxed, simd, scalar \}, received 42$/,
+      /^wasm must be a folder URL, one build \(its URL, bytes or WebAssembly\.Module\) or \{ relaxed, simd, scalar, relaxedThreads, simdThreads \}, received 42$/,
     )
     await expectThinnetRejection(load({ wasm: { smid: new Uint8Array() } as never }), 'ERR_INVALID_ARG', /^wasm has an unknown key 'smid'/)
     await expectThinnetRejection(load({ wasm: { simd: 7 } as never }), 'ERR_INVALID_ARG', /^wasm\.simd must be a URL, bytes/)
     await expectThinnetRejection(load({ wasm: { relaxed: 7 } as never }), 'ERR_INVALID_ARG', /^wasm\.relaxed must be a URL, bytes/)
+    await expectThinnetRejection(load({ wasm: { simdThreads: 7 } as never }), 'ERR_INVALID_ARG', /^wasm\.simdThreads must be a URL, bytes/)
+    for (const threads of [0, 1.5, -1, 1025, '2', null, Number.NaN]) {
+      await expectThinnetRejection(
+        load({ threads: threads as never }),
+        'ERR_INVALID_ARG',
+        /^threads must be 'auto' or an integer in \[1, 1024\], received /,
+      )
+      await expectThinnetRejection(loadWeb({ threads: threads as never }), 'ERR_INVALID_ARG', /^threads must be 'auto' or an integer/)
+    }
   })
 })
 

@@ -35,8 +35,16 @@ it('picks the relaxed build where relaxed SIMD validates, unless the location na
   expect(wasmFile(false, undefined, true)).toBe('thinnet_scalar.wasm')
   const url = new URL('file:///x/')
   expect(wasmFile(true, { folder: url }, true)).toBe('thinnet_relaxed.wasm')
-  expect(wasmFile(true, { relaxed: undefined, simd: url, scalar: undefined }, true)).toBe('thinnet_simd.wasm')
-  expect(wasmFile(true, { relaxed: url, simd: url, scalar: undefined }, true)).toBe('thinnet_relaxed.wasm')
+  const none = { relaxed: undefined, simd: undefined, scalar: undefined, relaxedThreads: undefined, simdThreads: undefined }
+  expect(wasmFile(true, { ...none, simd: url }, true)).toBe('thinnet_simd.wasm')
+  expect(wasmFile(true, { ...none, relaxed: url, simd: url }, true)).toBe('thinnet_relaxed.wasm')
+  // The threaded builds follow the same rule.
+  expect(wasmFile(true, undefined, true, true)).toBe('thinnet_relaxed_threads.wasm')
+  expect(wasmFile(true, undefined, false, true)).toBe('thinnet_simd_threads.wasm')
+  expect(wasmFile(false, undefined, true, true)).toBe('thinnet_scalar.wasm')
+  expect(wasmFile(true, { ...none, simdThreads: url }, true, true)).toBe('thinnet_simd_threads.wasm')
+  expect(wasmFile(true, { ...none, simd: url }, true, true)).toBe('thinnet_simd_threads.wasm')
+  expect(wasmFile(true, { ...none, simdThreads: url, relaxedThreads: url }, true, true)).toBe('thinnet_relaxed_threads.wasm')
 })
 
 it('in a Node with relaxed SIMD, thinnet backends runs wasm on it with the reference bits', async () => {

@@ -4,7 +4,7 @@
  * page needs (application/wasm, so WebAssembly.compileStreaming accepts the response), 404 for
  * anything missing and 403 for paths that leave a folder. No caching, no directory listings; a
  * folder path serves its index.html. It logs every request, so callers can assert or report what
- * the page fetched.
+ * the page fetched. `isolated` adds the headers that make a page cross-origin isolated.
  */
 
 import { createReadStream } from 'node:fs'
@@ -40,17 +40,24 @@ export interface ServeOptions {
   mounts?: Record<string, string>
   /** URL path -> content, served before any folder. */
   files?: Record<string, string | Uint8Array>
+  /**
+   * Serve every response with Cross-Origin-Opener-Policy: same-origin and
+   * Cross-Origin-Embedder-Policy: require-corp, so that its pages are cross-origin isolated
+   * (SharedArrayBuffer, thinnet's threaded WASM build). Default false.
+   */
+  isolated?: boolean
 }
 
 /** Serves a folder at `/` (a string), or `options`' mounts and files, until `close()`. */
 export async function serveStatic(what: string | ServeOptions): Promise<StaticServer> {
-  const { mounts = {}, files = {} } = typeof what === 'string' ? { mounts: { '/': what } } : what
+  const { mounts = {}, files = {}, isolated = false } = typeof what === 'string' ? { mounts: { '/': what } } : what
+  const isolation = isolated ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {}
   const prefixes = Object.keys(mounts).sort((a, b) => b.length - a.length)
   const requests: { path: string; status: number }[] = []
   const server = createServer((req, res) => {
     const send = (status: number, body: string | Uint8Array, type = 'text/plain; charset=utf-8') => {
       requests.push({ path: req.url ?? '', status })
-      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' }).end(body)
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...isolation }).end(body)
     }
     let pathname: string
     try {
@@ -89,7 +96,7 @@ export async function serveStatic(what: string | ServeOptions): Promise<StaticSe
         return
       }
       requests.push({ path: req.url ?? '', status: 200 })
-      res.writeHead(200, { 'content-type': type(path), 'content-length': info.size, 'cache-control': 'no-store' })
+      res.writeHead(200, { 'content-type': type(path), 'content-length': info.size, 'cache-control': 'no-store', ...isolation })
       if (req.method === 'HEAD') return res.end()
       createReadStream(path).pipe(res)
     })().catch((error: unknown) => {

@@ -126,9 +126,16 @@ export interface Backend {
    * only. Training runs it over every gradient before each optimizer step.
    */
   allFinite(x: Float32Array): boolean
-  /** Caps the threads one call may use (0: every core). WASM has one thread and ignores it. */
+  /**
+   * Caps the threads one call may use (0: all there are: every core natively, the calling thread
+   * plus the started workers on the threaded WASM builds; the other WASM builds have one thread).
+   */
   setMaxThreads(n: number): void
   maxThreads(): number
+  /** Why calls use fewer threads than `load` asked for (no shared memory, a worker that did not start); absent when they use them all. */
+  readonly threadsNote?: string | undefined
+  /** Ends the backend's worker threads (the threaded WASM builds'); calls after it run on the calling thread. */
+  dispose?(): void
 }
 
 /** The dropout family's members as the kernels know them (docs/DROPOUT-FAMILY.md). */

@@ -13,6 +13,7 @@ import { invalidArg } from './errors.js'
 import { selectBackend, type BackendLoaders, type LoadFailure } from './select.js'
 import { describeValue } from './validate.js'
 import { createThinnet, type Thinnet } from './thinnet.js'
+import { applyThreadsOption, checkThreadsOption, wasmThreadCount } from './ops/threads.js'
 
 export interface LoadOptions {
   /** Force a backend; a forced backend that cannot load is an error, never a fallback. */
@@ -20,9 +21,18 @@ export interface LoadOptions {
   /**
    * Where the .wasm files are, when not in the package's build/ folder: a folder path or URL
    * ending in '/', one build (its path, URL, bytes or compiled module, used for the backend it was
-   * built for), or `{ relaxed, simd, scalar }` with each build's.
+   * built for), or `{ relaxed, simd, scalar, relaxedThreads, simdThreads }` with each build's.
    */
   wasm?: WasmLocation
+  /**
+   * Threads per call, the calling thread included: 'auto' (the default) is every core for the
+   * native backend, and for 'wasm' the machine's cores up to 8, as worker_threads running the
+   * threaded build. A number caps native's pool, or starts that many threads for 'wasm' (1: no
+   * workers). Results are the same bits for any count. `tn.maxThreads` says how many run, and
+   * `tn.threadsNote` why fewer than asked, if so; `tn.dispose()` ends the workers. 'wasm-scalar'
+   * always runs on one thread.
+   */
+  threads?: number | 'auto'
   /**
    * Warn (once per process) when this platform has a published native binary but it did not
    * load, so thinnet runs on WASM (default true; THINNET_NO_FALLBACK_WARNING=1 also silences it).
@@ -59,14 +69,23 @@ export async function load(options: LoadOptions = {}): Promise<Thinnet> {
   const silenced = warnOnFallback === false || process.env.THINNET_NO_FALLBACK_WARNING === '1'
   // A malformed location is the caller's error, found before any backend is tried.
   const location = checkWasmLocation(wasm, nodeWasmPlatform)
+  const threads = checkThreadsOption(given?.threads)
   // Backends are imported on demand: a machine without the native binary never loads its module.
   const loaders: BackendLoaders = {
     native: async () => (await import('./backends/native.js')).loadNative(),
-    wasm: async ({ simd }) => (await import('./backends/wasm.js')).loadWasm({ simd, location, platform: nodeWasmPlatform }),
+    wasm: async ({ simd }) =>
+      (await import('./backends/wasm.js')).loadWasm({
+        simd,
+        threads: wasmThreadCount(threads, nodeWasmPlatform.cores()),
+        location,
+        platform: nodeWasmPlatform,
+      }),
     wasmSimdSupported: async () => (await import('./backends/wasm-module.js')).wasmSimdSupported(),
   }
   const onFallback = silenced ? undefined : warnFallback
-  return createThinnet(await selectBackend({ backend, env, loaders, onFallback }), nodeModelStore)
+  const chosen = await selectBackend({ backend, env, loaders, onFallback })
+  applyThreadsOption(chosen, threads)
+  return createThinnet(chosen, nodeModelStore)
 }
 
 let warned = false

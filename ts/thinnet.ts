@@ -253,9 +253,10 @@ export interface Thinnet extends Ops, FamilyOps {
   gemm(a: Float32Array, b: Float32Array, options: GemmOptions): Float32Array
 
   /**
-   * Caps the threads one call may use; 0 restores the default (every core). A backend gives the
-   * same bits whatever the cap. On the native backend the cap is process-wide (every `load()`
-   * shares the addon); the WASM backends run on one thread and ignore it.
+   * Caps the threads one call may use; 0 restores the default (every core natively; on 'wasm',
+   * the calling thread plus the workers `load` started). A backend gives the same bits whatever
+   * the cap. On the native backend the cap is process-wide (every `load()` shares the addon); on
+   * 'wasm' it is this instance's; 'wasm-scalar' runs on one thread whatever the cap.
    *
    * @example
    * ```ts
@@ -268,8 +269,35 @@ export interface Thinnet extends Ops, FamilyOps {
    */
   setMaxThreads(n: number): void
 
-  /** The cap in force: the value last set, or the number of cores after 0 (always 1 on WASM). */
+  /**
+   * The threads a call may use now: the cap last set, or the number of cores after 0 (on 'wasm',
+   * within 1 plus the workers running; on 'wasm-scalar', 1).
+   */
   readonly maxThreads: number
+
+  /**
+   * Why calls use fewer threads than `load({ threads })` asked for, or undefined when they use
+   * them all: e.g. "one thread: the page is not cross-origin isolated ..." in a browser without
+   * SharedArrayBuffer, or a worker that did not start.
+   */
+  readonly threadsNote: string | undefined
+
+  /**
+   * Ends the worker threads `load` started for 'wasm' (Node worker_threads, Web Workers); calls
+   * after it run on the calling thread, with the same results. Nothing to end on the other
+   * backends (native's pool is shared by the process). Workers of an instance that is garbage
+   * collected end by themselves; in Node they never keep a finished program alive.
+   *
+   * @example
+   * ```ts
+   * import { load } from 'thinnet'
+   * const tn = await load({ backend: 'wasm', threads: 2 })
+   * console.log(tn.maxThreads) // -> 2
+   * tn.dispose()
+   * console.log(tn.maxThreads) // -> 1
+   * ```
+   */
+  dispose(): void
 
   /**
    * A new DropoutDense layer on this backend: the same as `new DropoutDense(tn, options)`.
@@ -444,6 +472,8 @@ export function createThinnet(backend: Backend, store?: ModelStore): Thinnet {
     get maxThreads() {
       return maxThreads(backend)
     },
+    threadsNote: backend.threadsNote,
+    dispose: () => backend.dispose?.(),
     dropoutDense: (options) => new DropoutDense(tn, options),
     sgdStep: (w, g, velocity, options) => sgdStep(backend, w, g, velocity, options),
     adamStep: (w, g, m, v, options) => adamStep(backend, w, g, m, v, options),

@@ -17,6 +17,7 @@ import { loadWasm } from './backends/wasm.js'
 import { webModelStore } from './model/store-web.js'
 import { selectBackend, type BackendLoaders } from './select.js'
 import { createThinnet, type Thinnet } from './thinnet.js'
+import { checkThreadsOption, wasmThreadCount, type ThreadsOption } from './ops/threads.js'
 
 export interface LoadOptions {
   /**
@@ -26,16 +27,26 @@ export interface LoadOptions {
   backend?: BackendName
   /**
    * Where the .wasm files are, when not where the bundler put them: a folder URL ending in '/'
-   * (holding thinnet_relaxed.wasm, thinnet_simd.wasm and thinnet_scalar.wasm; relative to the page), one build (its
-   * URL, bytes or compiled WebAssembly.Module, used for the backend it was built for), or
-   * `{ relaxed, simd, scalar }` with each build's.
+   * (holding thinnet_relaxed.wasm, thinnet_simd.wasm, thinnet_scalar.wasm and the threaded builds
+   * thinnet_relaxed_threads.wasm and thinnet_simd_threads.wasm; relative to the page), one build
+   * (its URL, bytes or compiled WebAssembly.Module, used for the backend it was built for), or
+   * `{ relaxed, simd, scalar, relaxedThreads, simdThreads }` with each build's.
    */
   wasm?: WasmLocation
+  /**
+   * Threads per call, the calling thread included: 'auto' (the default) is the machine's cores
+   * (navigator.hardwareConcurrency) up to 8, as Web Workers running the threaded build; a number
+   * starts that many (1: none). Threads need a cross-origin isolated page (served with
+   * Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp, for
+   * SharedArrayBuffer); elsewhere thinnet runs on one thread and `tn.threadsNote` says why.
+   * Results are the same bits for any count. `tn.dispose()` ends the workers.
+   */
+  threads?: number | 'auto'
 }
 
 // No native loader: automatic selection goes straight to WASM, and a forced 'native' says why not.
-const loaders = (location: CheckedLocation | undefined): BackendLoaders => ({
-  wasm: ({ simd }) => loadWasm({ simd, location, platform: webWasmPlatform }),
+const loaders = (location: CheckedLocation | undefined, threads: ThreadsOption): BackendLoaders => ({
+  wasm: ({ simd }) => loadWasm({ simd, threads: wasmThreadCount(threads, webWasmPlatform.cores()), location, platform: webWasmPlatform }),
   wasmSimdSupported,
 })
 
@@ -61,7 +72,8 @@ export async function load(options: LoadOptions = {}): Promise<Thinnet> {
   const wasm = given?.wasm
   // A malformed location is the caller's error, found before any backend is tried.
   const location = checkWasmLocation(wasm, webWasmPlatform)
-  return createThinnet(await selectBackend({ backend, loaders: loaders(location) }), webModelStore)
+  const threads = checkThreadsOption(given?.threads)
+  return createThinnet(await selectBackend({ backend, loaders: loaders(location, threads) }), webModelStore)
 }
 
 export * from './public-api.js'

@@ -26,6 +26,12 @@ export interface LoadFailure {
 export interface ThinnetApp {
   /** The shared scenario on one backend. */
   scenario(backend: WasmBackend): Promise<ScenarioResult>
+  /**
+   * The scenario on 'wasm' loaded with `threads`: its result, the threads it ran on, the note on
+   * why not more (null when none), and whether the page is cross-origin isolated. The workers
+   * are ended afterwards.
+   */
+  threadedScenario(threads: number): Promise<{ result: ScenarioResult; maxThreads: number; threadsNote: string | null; isolated: boolean }>
   /** What `load(options)` rejects with (null when it loads). */
   loadFailure(options: LoadOptions): Promise<LoadFailure | null>
   /** tn.loadModel(source) on `backend`, then the digests of its predictions. */
@@ -47,6 +53,16 @@ export function install(loadOptions: LoadOptions): void {
   const app: ThinnetApp = {
     async scenario(backend) {
       return runScenario(await load({ ...loadOptions, backend }), digest)
+    },
+    async threadedScenario(threads) {
+      const tn = await load({ ...loadOptions, backend: 'wasm', threads })
+      try {
+        const maxThreads = tn.maxThreads
+        const result = await runScenario(tn, digest)
+        return { result, maxThreads, threadsNote: tn.threadsNote ?? null, isolated: window.crossOriginIsolated }
+      } finally {
+        tn.dispose()
+      }
     },
     async loadFailure(options) {
       try {

@@ -94,7 +94,7 @@ describeWithChromium('thinnet bundled from the packed tarball, bit-identical in 
     await project?.cleanup()
   })
 
-  it('packs the browser entry and both .wasm builds', () => {
+  it('packs the browser entry and every .wasm build', () => {
     expect(project!.packedFiles).toEqual(
       expect.arrayContaining([
         'dist/web.js',
@@ -102,6 +102,8 @@ describeWithChromium('thinnet bundled from the packed tarball, bit-identical in 
         'build/thinnet_relaxed.wasm',
         'build/thinnet_simd.wasm',
         'build/thinnet_scalar.wasm',
+        'build/thinnet_relaxed_threads.wasm',
+        'build/thinnet_simd_threads.wasm',
       ]),
     )
   })
@@ -121,13 +123,15 @@ describeWithChromium('thinnet bundled from the packed tarball, bit-identical in 
     {
       name: 'Vite',
       bundle: bundleWithVite,
-      expectedWasm: [/(^|\/)thinnet_relaxed[-.\w]*\.wasm$/, /(^|\/)thinnet_simd[-.\w]*\.wasm$/, /(^|\/)thinnet_scalar[-.\w]*\.wasm$/],
+      expectedWasm: ['relaxed', 'simd', 'scalar', 'relaxed_threads', 'simd_threads'].map(
+        (name) => new RegExp(`(^|/)thinnet_${name}(-[-\\w]+)?\\.wasm$`),
+      ),
     },
     // esbuild users copy them by hand (the README's recipe), next to the bundle.
     {
       name: 'esbuild',
       bundle: bundleWithEsbuild,
-      expectedWasm: [/^thinnet_relaxed\.wasm$/, /^thinnet_simd\.wasm$/, /^thinnet_scalar\.wasm$/],
+      expectedWasm: ['relaxed', 'simd', 'scalar', 'relaxed_threads', 'simd_threads'].map((name) => new RegExp(`^thinnet_${name}\\.wasm$`)),
     },
   ]
 
@@ -148,7 +152,7 @@ describeWithChromium('thinnet bundled from the packed tarball, bit-identical in 
         await server?.close()
       })
 
-      it('bundles with no warning or error, both .wasm builds, no .node file and no node: import', async () => {
+      it('bundles with no warning or error, every .wasm build, no .node file and no node: import', async () => {
         expect(bundle!.errors, 'errors').toEqual([])
         expect(bundle!.warnings, 'warnings').toEqual([])
         for (const pattern of bundler.expectedWasm) {
@@ -179,6 +183,37 @@ describeWithChromium('thinnet bundled from the packed tarball, bit-identical in 
           }
         })
       }
+
+      it('not cross-origin isolated: threads: 2 runs on one thread, and the note says why', async () => {
+        const run = await app!.page.evaluate(() => window.thinnetApp!.threadedScenario(2))
+        expect(app!.errors, 'page errors').toEqual([])
+        expect(run.isolated).toBe(false)
+        expect(run.maxThreads).toBe(1)
+        expect(run.threadsNote).toMatch(/^one thread: the page is not cross-origin isolated \(serve it with Cross-Origin-Opener-Policy/)
+        expect(run.result.isa).toBe('relaxed-simd')
+        expectSameDigests(run.result, nodeResults.get('wasm')!, `Chromium one-thread fallback (${bundler.name}) vs Node wasm`)
+      })
+
+      it('cross-origin isolated (COOP and COEP): 2 and 3 threads in Web Workers give the single-thread page digests', async () => {
+        const single = pageResults.get(`${bundler.name} wasm`)
+        expect(single, 'the single-thread page run (an earlier test) completed').toBeDefined()
+        const isolated = await serveStatic({ mounts: { '/': bundle!.outDir }, isolated: true })
+        const page = await openApp(browser!, isolated.url)
+        try {
+          for (const threads of [2, 3]) {
+            const run = await page.page.evaluate((n) => window.thinnetApp!.threadedScenario(n), threads)
+            expect(page.errors, 'page errors').toEqual([])
+            expect([run.isolated, run.maxThreads, run.threadsNote]).toEqual([true, threads, null])
+            expect(run.result.isa).toBe('relaxed-simd')
+            // Every digest, GEMM's too: the same relaxed build, and threads never split a sum.
+            expect(run.result.exact, `${threads} threads: mask-contract digests`).toEqual(single!.exact)
+            expect(run.result.gemm, `${threads} threads: GEMM digests`).toEqual(single!.gemm)
+          }
+        } finally {
+          await page.page.close()
+          await isolated.close()
+        }
+      })
 
       it('names what it fetched and the HTTP status when the .wasm is not there', async () => {
         const nope = `${server!.url}nope/`

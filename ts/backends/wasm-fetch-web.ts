@@ -1,10 +1,17 @@
 /**
  * How a browser (or any engine with fetch) turns a .wasm URL into a compiled module: streaming
  * compilation when the server labels the file application/wasm, else compiling the downloaded
- * bytes (a server that sends another MIME type still works, only without streaming).
+ * bytes (a server that sends another MIME type still works, only without streaming). The
+ * threaded builds' workers are Web Workers started from a blob: URL of their source
+ * (wasm-worker.ts says why); a page whose Content-Security-Policy forbids blob: workers gets one
+ * thread, and the note says why.
  */
 
 import { messageOf, type WasmPlatform } from './wasm-module.js'
+import { webWorkerSource, type WorkerReport } from './wasm-worker.js'
+
+/** The worker script's blob: URL, made once per page: it never changes, and is tiny. */
+let workerUrl: string | undefined
 
 export const webWasmPlatform: WasmPlatform = {
   async fetchModule(url: URL): Promise<WebAssembly.Module> {
@@ -38,4 +45,24 @@ export const webWasmPlatform: WasmPlatform = {
     const base = typeof document !== 'undefined' ? document.baseURI : here?.href
     return new URL(location, base)
   },
+  spawnWorker(init, onReport) {
+    if (typeof Worker !== 'function') throw new Error('this engine has no Web Workers')
+    workerUrl ??= URL.createObjectURL(new Blob([webWorkerSource()], { type: 'text/javascript' }))
+    const worker = new Worker(workerUrl)
+    worker.onmessage = (event: MessageEvent<WorkerReport>) => onReport(event.data)
+    worker.onerror = (event) => {
+      event.preventDefault()
+      onReport({
+        type: 'failed',
+        message: `its script failed: ${event.message || 'no message (a Content-Security-Policy may forbid blob: workers)'}`,
+      })
+    }
+    worker.postMessage(init)
+    return {
+      terminate() {
+        worker.terminate()
+      },
+    }
+  },
+  cores: () => (typeof navigator === 'object' && navigator.hardwareConcurrency > 0 ? navigator.hardwareConcurrency : 1),
 }

@@ -88,11 +88,22 @@ export class LinearMemory {
     this.exports = exports
     this.#memory = exports.memory
     this.#backendName = backendName
+    this.#sharedBuffers =
+      typeof SharedArrayBuffer === 'function' && exports.memory.buffer instanceof SharedArrayBuffer ? new WeakSet() : undefined
   }
+
+  /**
+   * A threaded build's shared memory: every buffer object it has handed out. After growth its
+   * `buffer` is a new SharedArrayBuffer over the same memory, and views of the older ones stay
+   * valid (a shared buffer never detaches), so they are this memory's views too.
+   */
+  readonly #sharedBuffers: WeakSet<ArrayBufferLike> | undefined
 
   /** The module's current buffer: take it afresh after anything that may allocate. */
   get buffer(): ArrayBuffer {
-    return this.#memory.buffer
+    const buffer = this.#memory.buffer
+    this.#sharedBuffers?.add(buffer)
+    return buffer
   }
 
   get retired(): boolean {
@@ -101,7 +112,7 @@ export class LinearMemory {
 
   /** Whether `array` lives in this memory (and is passed by address). */
   holds(array: ArrayBufferView): boolean {
-    return array.buffer === this.#memory.buffer
+    return array.buffer === this.buffer || (this.#sharedBuffers?.has(array.buffer) ?? false)
   }
 
   /** Records a buffer handed out by `allocate`: views inside [ptr, ptr + bytes) are accepted. */
@@ -146,12 +157,11 @@ export class LinearMemory {
     // may grow memory, after which the caller's views over it read length 0 and byteOffset 0.
     // A resident view must lie inside a live buffer of allocate (residentAddress); an empty one
     // is passed like any empty array, as (0, 0).
-    const memory = this.#memory.buffer
     const slots = arrays.map((arg): Slot => {
       const array = arg.array
       if (array === undefined) return { arg, ptr: 0, length: ABSENT, scratch: false }
       if (array.length === 0) return { arg, ptr: 0, length: 0, scratch: false }
-      const resident = array.buffer === memory
+      const resident = this.holds(array)
       return { arg, ptr: resident ? this.residentAddress(arg.name, array) : 0, length: array.length, scratch: !resident }
     })
     const scratch: Placed[] = []
@@ -161,7 +171,7 @@ export class LinearMemory {
         if (slot.scratch) slot.ptr = this.#scratch(slot.length * 4, slot.length, scratch)
       }
       // All allocations done: views made from here on stay valid until the call.
-      const buffer = this.#memory.buffer
+      const buffer = this.buffer
       if (header !== undefined) new Uint8Array(buffer, headerPtr, header.length).set(header)
       for (const slot of slots) {
         const source = slot.arg.array
@@ -180,7 +190,7 @@ export class LinearMemory {
       for (const slot of slots) {
         const target = slot.arg.array
         if (slot.scratch && slot.arg.output && target !== undefined) {
-          target.set(new Float32Array(this.#memory.buffer, slot.ptr, slot.length))
+          target.set(new Float32Array(this.buffer, slot.ptr, slot.length))
         }
       }
     } finally {
@@ -207,7 +217,7 @@ export class LinearMemory {
    */
   place(name: string, array: Float32Array | Uint32Array, scratch: Placed[]): Placed {
     if (array.length === 0) return { ptr: 0, scratchBytes: 0 }
-    if (array.buffer === this.#memory.buffer) return { ptr: this.residentAddress(name, array), scratchBytes: 0 }
+    if (this.holds(array)) return { ptr: this.residentAddress(name, array), scratchBytes: 0 }
     const bytes = array.length * array.BYTES_PER_ELEMENT
     if (bytes > MAX_BYTES) {
       throw invalidArg(
@@ -226,7 +236,7 @@ export class LinearMemory {
       throw new ThinnetError(
         'ERR_INTERNAL',
         `the WASM backend could not allocate ${bytes} bytes (linear memory cannot grow further; ` +
-          `it holds ${this.#memory.buffer.byteLength} bytes)`,
+          `it holds ${this.buffer.byteLength} bytes)`,
       )
     }
     return ptr
@@ -274,7 +284,8 @@ export class LinearMemory {
 
   /** A UTF-8 string the module holds at (ptr, len), read after the call that returned them. */
   readString(ptr: number, len: number): string {
-    return new TextDecoder().decode(new Uint8Array(this.#memory.buffer, ptr >>> 0, len >>> 0))
+    // A copy: a TextDecoder takes no view of a shared memory.
+    return new TextDecoder().decode(new Uint8Array(this.buffer, ptr >>> 0, len >>> 0).slice())
   }
 
   #lastMessage(): string {

@@ -18,32 +18,61 @@
 
 import { invalidArg } from '../errors.js'
 import { describeValue } from '../validate.js'
+import type { SpawnWorker, ThreadExports } from './wasm-threads.js'
 
 /**
  * The ABI this loader speaks (`tn_abi_version` of crates/thinnet-wasm; 3 added the optimizer
- * steps, 4 added `tn_all_finite`, the gradient check).
+ * steps, 4 added `tn_all_finite`, the gradient check; 7 the thread exports).
  */
-export const ABI_VERSION = 6
+export const ABI_VERSION = 7
 
-export type WasmFile = 'thinnet_relaxed.wasm' | 'thinnet_simd.wasm' | 'thinnet_scalar.wasm'
+export type WasmFile =
+  'thinnet_relaxed.wasm' | 'thinnet_simd.wasm' | 'thinnet_scalar.wasm' | 'thinnet_relaxed_threads.wasm' | 'thinnet_simd_threads.wasm'
+
+/** Each build's key in a `{ relaxed, simd, scalar, relaxedThreads, simdThreads }` location. */
+const LOCATION_KEY = {
+  'thinnet_relaxed.wasm': 'relaxed',
+  'thinnet_simd.wasm': 'simd',
+  'thinnet_scalar.wasm': 'scalar',
+  'thinnet_relaxed_threads.wasm': 'relaxedThreads',
+  'thinnet_simd_threads.wasm': 'simdThreads',
+} as const satisfies Record<WasmFile, string>
+type LocationKey = (typeof LOCATION_KEY)[WasmFile]
+const LOCATION_KEYS = Object.values(LOCATION_KEY)
+
+/** The instruction set each build reports (`tn_isa_ptr`). */
+const ISA_OF: Record<WasmFile, string> = {
+  'thinnet_relaxed.wasm': 'relaxed-simd',
+  'thinnet_simd.wasm': 'simd128',
+  'thinnet_scalar.wasm': 'scalar',
+  'thinnet_relaxed_threads.wasm': 'relaxed-simd',
+  'thinnet_simd_threads.wasm': 'simd128',
+}
+
+/** Whether a build is a threaded one (atomics, on a memory it imports: wasm-threads.ts). */
+export function isThreadedFile(file: WasmFile): boolean {
+  return file === 'thinnet_relaxed_threads.wasm' || file === 'thinnet_simd_threads.wasm'
+}
 
 /** One build's module: a URL (or URL string) of the .wasm file, its bytes, or a compiled module. */
 export type WasmSource = string | URL | BufferSource | WebAssembly.Module
 
 /**
  * Where `load` finds the .wasm files.
- * - A folder: a URL or string ending in '/', holding thinnet_relaxed.wasm, thinnet_simd.wasm and
- *   thinnet_scalar.wasm (a CDN path, or where a bundler without `import.meta.url` asset support
- *   copied them).
+ * - A folder: a URL or string ending in '/', holding thinnet_relaxed.wasm, thinnet_simd.wasm,
+ *   thinnet_scalar.wasm and the threaded builds thinnet_relaxed_threads.wasm and
+ *   thinnet_simd_threads.wasm (a CDN path, or where a bundler without `import.meta.url` asset
+ *   support copied them).
  * - One build: a file's URL (not ending in '/'), its bytes or its compiled module, used for
- *   whichever backend loads; a build that is not the one asked for ('wasm' needs the simd128 or
- *   the relaxed build) is refused, so automatic selection then tries 'wasm-scalar' with it.
- * - `{ relaxed, simd, scalar }`: each build's file URL, bytes or compiled module; a build not
- *   named is found at its default place, except that naming `simd` and not `relaxed` means the
- *   simd128 build is the one 'wasm' runs.
+ *   whichever backend loads; a build that is not the one asked for ('wasm' needs a simd128 or
+ *   relaxed build, threaded or not) is refused, so automatic selection then tries 'wasm-scalar'
+ *   with it. A threaded build given alone runs threaded; any other runs on one thread.
+ * - `{ relaxed, simd, scalar, relaxedThreads, simdThreads }`: each build's file URL, bytes or
+ *   compiled module; a build not named is found at its default place, except that naming a simd128
+ *   build (`simd` or `simdThreads`) and no relaxed one means simd128 builds are the ones 'wasm' runs.
  * Relative strings resolve against the page (browsers) or the working directory (Node).
  */
-export type WasmLocation = WasmSource | { relaxed?: WasmSource; simd?: WasmSource; scalar?: WasmSource }
+export type WasmLocation = WasmSource | { [key in LocationKey]?: WasmSource }
 
 /**
  * Compiles the module at `url`, or throws an Error that says what was fetched from where and why
@@ -57,6 +86,10 @@ export type ResolveUrl = (location: string) => URL
 export interface WasmPlatform {
   fetchModule: FetchModule
   resolveUrl: ResolveUrl
+  /** Starts a worker thread of a threaded build (wasm-threads.ts); throws where there are none. */
+  spawnWorker: SpawnWorker
+  /** The cores this machine offers (for `threads: 'auto'`). */
+  cores(): number
 }
 
 /** The exports of crates/thinnet-wasm (wasm i32 arrive as signed numbers: read them `>>> 0`). */
@@ -138,6 +171,10 @@ export interface Exports {
   tn_max_norm(w: number, wLen: number, inputs: number, units: number, c: number): number
   /** 1: no NaN or infinity in the xLen floats at x; 0: some; -status: a rejected argument. */
   tn_all_finite(x: number, xLen: number): number
+  /** Caps the threads per call (0: all there are). */
+  tn_set_max_threads(n: number): void
+  /** The threads a call may use now: 1 plus the workers serving calls, within the cap. */
+  tn_max_threads(): number
 }
 
 export type DropoutExport = (
@@ -173,7 +210,13 @@ const FUNCTIONS = [
   'tn_adam_step',
   'tn_max_norm',
   'tn_all_finite',
+  'tn_set_max_threads',
+  'tn_max_threads',
 ] as const
+
+/** The threaded builds' exports, besides FUNCTIONS: the worker entry points and the thread-local block. */
+const THREAD_FUNCTIONS = ['tn_worker_main', 'tn_worker_failed', 'tn_stop_workers', '__wasm_init_tls'] as const
+const THREAD_GLOBALS = ['__stack_pointer', '__tls_size', '__tls_align'] as const
 
 // A module with one function, `() -> ()`, whose body is `i32.const 0; i32x4.splat; drop`: an
 // engine without SIMD rejects the 0xfd-prefixed instruction at validation.
@@ -252,13 +295,26 @@ export function wasmSimdSupported(): boolean {
 }
 
 /**
- * The build a backend runs: for 'wasm' (simd) the relaxed one when the engine validates relaxed
- * SIMD and the location does not name the simd128 build alone ({ simd } without { relaxed }).
+ * The build a backend runs: for 'wasm' (simd) a relaxed build when the engine validates relaxed
+ * SIMD and the location does not name simd128 builds alone (`simd` or `simdThreads`, and no
+ * relaxed one), threaded when `threaded`.
  */
-export function wasmFile(simd: boolean, location?: CheckedLocation, relaxedSupported = wasmRelaxedSimdSupported()): WasmFile {
+export function wasmFile(
+  simd: boolean,
+  location?: CheckedLocation,
+  relaxedSupported = wasmRelaxedSimdSupported(),
+  threaded = false,
+): WasmFile {
   if (!simd) return 'thinnet_scalar.wasm'
-  const simdOnly = location !== undefined && 'simd' in location && location.simd !== undefined && location.relaxed === undefined
-  return relaxedSupported && !simdOnly ? 'thinnet_relaxed.wasm' : 'thinnet_simd.wasm'
+  const named = location !== undefined && !('folder' in location) && !('single' in location) ? location : undefined
+  const simdOnly =
+    named !== undefined &&
+    (named.simd !== undefined || named.simdThreads !== undefined) &&
+    named.relaxed === undefined &&
+    named.relaxedThreads === undefined
+  const relaxed = relaxedSupported && !simdOnly
+  if (threaded) return relaxed ? 'thinnet_relaxed_threads.wasm' : 'thinnet_simd_threads.wasm'
+  return relaxed ? 'thinnet_relaxed.wasm' : 'thinnet_simd.wasm'
 }
 
 /**
@@ -273,6 +329,10 @@ export function defaultWasmUrl(file: WasmFile): URL {
       return new URL('../../build/thinnet_simd.wasm', import.meta.url)
     case 'thinnet_scalar.wasm':
       return new URL('../../build/thinnet_scalar.wasm', import.meta.url)
+    case 'thinnet_relaxed_threads.wasm':
+      return new URL('../../build/thinnet_relaxed_threads.wasm', import.meta.url)
+    case 'thinnet_simd_threads.wasm':
+      return new URL('../../build/thinnet_simd_threads.wasm', import.meta.url)
   }
 }
 
@@ -291,26 +351,21 @@ export function checkWasmLocation(location: unknown, platform: WasmPlatform): Ch
   }
   if (typeof location !== 'object' || location === null || Array.isArray(location)) {
     throw invalidArg(
-      `wasm must be a folder URL, one build (its URL, bytes or WebAssembly.Module) or { relaxed, simd, scalar }, received ${describeValue(location)}`,
+      `wasm must be a folder URL, one build (its URL, bytes or WebAssembly.Module) or { ${LOCATION_KEYS.join(', ')} }, received ${describeValue(location)}`,
     )
   }
   const record = location as Record<string, unknown>
   for (const key of Object.keys(record)) {
-    if (key !== 'relaxed' && key !== 'simd' && key !== 'scalar') {
-      throw invalidArg(`wasm has an unknown key '${key}' (expected relaxed, simd, scalar)`)
+    if (!(LOCATION_KEYS as readonly string[]).includes(key)) {
+      throw invalidArg(`wasm has an unknown key '${key}' (expected ${LOCATION_KEYS.join(', ')})`)
     }
   }
-  return {
-    relaxed: checkSource('wasm.relaxed', record.relaxed, platform),
-    simd: checkSource('wasm.simd', record.simd, platform),
-    scalar: checkSource('wasm.scalar', record.scalar, platform),
-  }
+  const named = {} as { [key in LocationKey]: CheckedSource | undefined }
+  for (const key of LOCATION_KEYS) named[key] = checkSource(`wasm.${key}`, record[key], platform)
+  return named
 }
 
-export type CheckedLocation =
-  | { folder: URL }
-  | { single: CheckedSource }
-  | { relaxed: CheckedSource | undefined; simd: CheckedSource | undefined; scalar: CheckedSource | undefined }
+export type CheckedLocation = { folder: URL } | { single: CheckedSource } | { [key in LocationKey]: CheckedSource | undefined }
 type CheckedSource = URL | BufferSource | WebAssembly.Module
 
 function checkSource(name: string, value: unknown, platform: WasmPlatform): CheckedSource | undefined {
@@ -337,7 +392,7 @@ export async function compileWasm(
   if (location !== undefined) {
     if ('folder' in location) source = new URL(file, location.folder)
     else if ('single' in location) source = location.single
-    else source = file === 'thinnet_relaxed.wasm' ? location.relaxed : file === 'thinnet_simd.wasm' ? location.simd : location.scalar
+    else source = location[LOCATION_KEY[file]]
   }
   if (source instanceof WebAssembly.Module) return source
   if (source !== undefined && !(source instanceof URL)) {
@@ -359,35 +414,54 @@ export async function compileWasm(
   return pending
 }
 
+/** Whether a compiled module is a threaded build: one that imports its (shared) memory. */
+export function importsMemory(module: WebAssembly.Module): boolean {
+  return WebAssembly.Module.imports(module).some((entry) => entry.kind === 'memory')
+}
+
 /**
  * Instantiates a compiled build and checks that it is a thinnet-wasm module of this ABI, and the
  * build `file` names (its instruction set: relaxed-simd, simd128 or scalar), so that a module
  * given for one build never runs as another. `anySimd`: either SIMD build will do for a SIMD file
- * (one module given for the 'wasm' backend, which may be either).
+ * (one module given for the 'wasm' backend, which may be either). A threaded build is
+ * instantiated on `memory` (shared, from wasm-threads.ts), which its exports then carry as
+ * `memory` like the other builds' own.
  */
-export async function instantiateWasm(module: WebAssembly.Module, file: WasmFile, anySimd = false): Promise<Exports> {
-  const instance = await WebAssembly.instantiate(module, {})
-  const exports = checkExports(instance.exports, file)
-  const named = file === 'thinnet_relaxed.wasm' ? 'relaxed-simd' : file === 'thinnet_simd.wasm' ? 'simd128' : 'scalar'
-  // Call first, view after: the call may grow memory.
+export async function instantiateWasm(
+  module: WebAssembly.Module,
+  file: WasmFile,
+  anySimd = false,
+  memory?: WebAssembly.Memory,
+): Promise<Exports & Partial<ThreadExports>> {
+  const imports: WebAssembly.Imports = memory === undefined ? {} : { env: { memory } }
+  const instance = await WebAssembly.instantiate(module, imports)
+  const exports = checkExports(memory === undefined ? instance.exports : { ...instance.exports, memory }, file, memory !== undefined)
+  const named = ISA_OF[file]
+  // Call first, view after: the call may grow memory. A copy, since a TextDecoder takes no
+  // view of a shared memory.
   const ptr = exports.tn_isa_ptr() >>> 0
   const len = exports.tn_isa_len() >>> 0
-  const isa = new TextDecoder().decode(new Uint8Array(exports.memory.buffer, ptr, len))
+  const isa = new TextDecoder().decode(new Uint8Array(exports.memory.buffer, ptr, len).slice())
   const want = anySimd && named !== 'scalar' ? ['relaxed-simd', 'simd128'] : [named]
   if (!want.includes(isa)) throw new Error(`the module given for ${file} is the ${isa} build, not the ${want.join(' or ')} one`)
   return exports
 }
 
-function checkExports(exports: WebAssembly.Exports, file: WasmFile): Exports {
+function checkExports(exports: WebAssembly.Exports, file: WasmFile, threaded: boolean): Exports & Partial<ThreadExports> {
   if (!(exports.memory instanceof WebAssembly.Memory)) {
     throw new Error(`${file} exports no memory: not a thinnet-wasm build`)
   }
-  for (const name of FUNCTIONS) {
+  for (const name of [...FUNCTIONS, ...(threaded ? THREAD_FUNCTIONS : [])]) {
     if (typeof exports[name] !== 'function') {
       throw new Error(`${file} lacks the export ${name}: a stale or foreign build (rebuild: npm run build:wasm)`)
     }
   }
-  const typed = exports as unknown as Exports
+  for (const name of threaded ? THREAD_GLOBALS : []) {
+    if (!(exports[name] instanceof WebAssembly.Global)) {
+      throw new Error(`${file} lacks the global ${name} a threaded build exports (rebuild: npm run build:wasm)`)
+    }
+  }
+  const typed = exports as unknown as Exports & Partial<ThreadExports>
   const version = typed.tn_abi_version() >>> 0
   if (version !== ABI_VERSION) {
     throw new Error(`${file} speaks ABI version ${version}, this loader version ${ABI_VERSION} (rebuild: npm run build:wasm)`)

@@ -43,14 +43,18 @@ import { MAX_THREADS } from '../ops/threads.js'
 import { LinearMemory, MAX_FLOATS, overlap, type ArrayArg, type Placed } from './wasm-memory.js'
 import {
   compileWasm,
+  importsMemory,
   instantiateWasm,
+  isThreadedFile,
   messageOf,
   wasmFile,
   type DropoutExport,
   type CheckedLocation,
   type Exports,
+  type WasmFile,
   type WasmPlatform,
 } from './wasm-module.js'
+import { createSharedMemory, WasmWorkers, type ThreadExports } from './wasm-threads.js'
 import { BLOCK_BYTES, denseHeader, flag, float64Block, modeFlag, noiseHeader, shapeOf, split, u32Arg } from './wasm-spec-block.js'
 
 export { wasmSimdSupported, type WasmLocation, type WasmSource } from './wasm-module.js'
@@ -58,27 +62,71 @@ export { wasmSimdSupported, type WasmLocation, type WasmSource } from './wasm-mo
 export interface LoadWasmOptions {
   /** A SIMD build ('wasm': relaxed where the engine has it, else simd128) or the scalar one ('wasm-scalar'). */
   simd: boolean
+  /**
+   * Threads per call, the calling thread included (checked by the caller): above 1, 'wasm' runs a
+   * threaded build with threads - 1 workers, or one thread with a note where it cannot (no
+   * shared memory, no threaded build); 'wasm-scalar' always runs on one thread.
+   */
+  threads: number
   /** Where the .wasm files are (`load({ wasm })`, checked by `checkWasmLocation`); the package's build/ folder by default. */
   location?: CheckedLocation | undefined
-  /** How this platform fetches and compiles a URL (wasm-fetch-web.ts, wasm-fetch-node.ts). */
+  /** How this platform fetches and compiles a URL and starts workers (wasm-fetch-web.ts, wasm-fetch-node.ts). */
   platform: WasmPlatform
 }
 
+/** Ends the workers of a backend that was dropped without dispose(). */
+const workersOfDropped = new FinalizationRegistry<WasmWorkers>((workers) => workers.stop())
+
 /**
- * Loads one build and returns a backend over a fresh instance (its own linear memory). Throws an
- * Error saying which file was fetched from where and why when the module cannot be had.
+ * Loads one build and returns a backend over a fresh instance (its own linear memory), with its
+ * workers started. Throws an Error saying which file was fetched from where and why when the
+ * module cannot be had.
  */
 export async function loadWasm(options: LoadWasmOptions): Promise<Backend> {
-  const file = wasmFile(options.simd, options.location)
+  const { simd, threads, location, platform } = options
+  const single = location !== undefined && 'single' in location
+  let note: string | undefined
+  let memory: WebAssembly.Memory | undefined
+  if (simd && (threads > 1 || single)) {
+    const shared = createSharedMemory()
+    if (shared instanceof WebAssembly.Memory) memory = shared
+    else if (threads > 1) note = `one thread: ${shared.reason}`
+  }
+  let file = wasmFile(simd, location, undefined, memory !== undefined && threads > 1)
   let module: WebAssembly.Module
   try {
-    module = await compileWasm(file, options.location, options.platform)
+    module = await compileWasm(file, location, platform)
   } catch (error) {
-    throw new Error(`cannot load ${file}: ${messageOf(error)}`, { cause: error })
+    if (!isThreadedFile(file)) throw new Error(`cannot load ${file}: ${messageOf(error)}`, { cause: error })
+    // No threaded build where the others are (a folder copied before there were threads): one thread.
+    note = `one thread: cannot load ${file}: ${messageOf(error)}`
+    file = wasmFile(simd, location)
+    try {
+      module = await compileWasm(file, location, platform)
+    } catch (error) {
+      throw new Error(`cannot load ${file}: ${messageOf(error)}`, { cause: error })
+    }
   }
-  const single = options.location !== undefined && 'single' in options.location
-  const exports = await instantiateWasm(module, file, single)
-  return new WasmBackend(options.simd ? 'wasm' : 'wasm-scalar', exports)
+  // One module given: threaded if it imports its memory, whatever was asked.
+  let threaded = isThreadedFile(file)
+  if (single) {
+    threaded = importsMemory(module)
+    if (threaded && memory === undefined)
+      throw new Error('the module given is a threaded build, and this engine has no shared memory for it')
+    if (!threaded && threads > 1) note = 'one thread: the module given to load({ wasm }) is not a threaded build'
+    if (threaded)
+      file =
+        file === 'thinnet_relaxed.wasm' ? 'thinnet_relaxed_threads.wasm' : file === 'thinnet_simd.wasm' ? 'thinnet_simd_threads.wasm' : file
+  }
+  const exports = await instantiateWasm(module, file, single, threaded ? memory : undefined)
+  const backend = new WasmBackend(simd ? 'wasm' : 'wasm-scalar', exports, file)
+  if (threaded && memory !== undefined && threads > 1) {
+    const started = await WasmWorkers.start(threads - 1, module, memory, exports as Exports & ThreadExports, platform.spawnWorker)
+    backend.adoptWorkers(started.workers)
+    note = started.note
+  }
+  backend.threadsNote = note
+  return backend
 }
 
 /** Keeps a buffer alive as long as any view it handed out: a view alone must not let it be freed. */
@@ -87,13 +135,18 @@ const OWNER = Symbol('thinnet.wasmBufferOwner')
 class WasmBackend implements Backend {
   readonly name: BackendName
   readonly isa: string
+  /** The build this instance runs (wasm-module.ts's WasmFile). */
+  readonly file: WasmFile
+  threadsNote: string | undefined
+  #workers: WasmWorkers | undefined
   readonly #mem: LinearMemory
   readonly #exports: Exports
   /** Frees buffers their owners dropped without free(): a safety net, free() is the rule. */
   readonly #registry: FinalizationRegistry<{ ptr: number; bytes: number }>
 
-  constructor(name: BackendName, exports: Exports) {
+  constructor(name: BackendName, exports: Exports, file: WasmFile) {
     this.name = name
+    this.file = file
     this.#mem = new LinearMemory(name, exports)
     this.#exports = exports
     this.#registry = new FinalizationRegistry(({ ptr, bytes }) => {
@@ -333,15 +386,29 @@ class WasmBackend implements Backend {
     return finite
   }
 
-  /** WASM runs on the calling thread only: accepted (and checked, like native) and ignored. */
+  /** Caps the threads per call; the builds without workers have one, whatever the cap. */
   setMaxThreads(n: number): void {
     if (!Number.isSafeInteger(n) || n < 0 || n > MAX_THREADS) {
       throw invalidArg(`n must be an integer in [0, ${MAX_THREADS}] (0: every core), received ${describeValue(n)}`)
     }
+    this.#mem.call(() => this.#exports.tn_set_max_threads(n))
   }
 
   maxThreads(): number {
-    return 1
+    return this.#mem.call(() => this.#exports.tn_max_threads() >>> 0)
+  }
+
+  /** Takes over the workers started for this instance; they end with dispose(), or when this backend is collected. */
+  adoptWorkers(workers: WasmWorkers): void {
+    this.#workers = workers
+    workersOfDropped.register(this, workers, this)
+  }
+
+  dispose(): void {
+    if (this.#workers === undefined) return
+    workersOfDropped.unregister(this)
+    this.#workers.stop()
+    this.#workers = undefined
   }
 
   #apply(fn: DropoutExport, xName: string, x: Float32Array, out: Float32Array, spec: KernelSpec): void {
@@ -362,8 +429,8 @@ class WasmBackend implements Backend {
       // Both addresses are taken before any allocation: an allocation may grow memory and detach
       // the caller's views, whose byteOffset then reads 0.
       // A resident view must lie inside a live buffer of allocate (residentAddress checks it).
-      const xIn = n > 0 && x.buffer === this.#mem.buffer
-      const outIn = n > 0 && out.buffer === this.#mem.buffer
+      const xIn = n > 0 && this.#mem.holds(x)
+      const outIn = n > 0 && this.#mem.holds(out)
       const xAt = xIn ? this.#mem.residentAddress(xName, x) : -1
       const outAt = outIn ? this.#mem.residentAddress('out', out) : -1
       const xPlaced = xIn ? { ptr: xAt, scratchBytes: 0 } : this.#mem.place(xName, x, scratch)

@@ -8,6 +8,10 @@
 //! Pure Rust, std only. Builds with Rust 1.89 or later: rustup stable for x86_64, Debian's
 //! rustc-web 1.96 for wasm32 and aarch64.
 
+// The threaded WASM build waits with memory.atomic.wait64, whose intrinsic is unstable; that
+// build already needs RUSTC_BOOTSTRAP=1 (-Z build-std, scripts/build-wasm.mjs), and no other
+// build enables the feature.
+#![cfg_attr(all(target_arch = "wasm32", target_feature = "atomics"), feature(stdarch_wasm_atomic_wait))]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
@@ -57,4 +61,6 @@ pub use optim::{
     adam_step, adam_step_with, all_finite, max_norm, max_norm_with, sgd_step, sgd_step_with, AdamParams, SgdParams,
 };
 pub use parallel::{max_threads, set_max_threads};
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+pub use parallel::{stop_workers, worker_failed, worker_main};
 pub use spec::{DropoutSpec, MaskSpec, Mode};

@@ -2,7 +2,13 @@
 //! split gives the same bits as one thread; chunks are aligned so that no two threads write the
 //! same cache line of output or the same bitmask word.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+mod wasm_workers;
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+pub use wasm_workers::{stop_workers, worker_failed, worker_main};
 
 /// Below this many elements per thread, handing work to a second thread costs more than it
 /// saves (a dropout chunk of 2^15 elements takes about 6 us on one AVX-512 core; posting to a
@@ -24,16 +30,30 @@ pub fn set_max_threads(n: usize) {
     MAX_THREADS.store(n, Ordering::Relaxed);
 }
 
-/// The cap in force: the value set, or the machine's parallelism (1 on wasm32, which has no
-/// threads here).
+/// The cap in force: the value set, or the machine's parallelism. On wasm32 that is the calling
+/// thread plus the workers JavaScript started (the threaded build; none otherwise), and a cap
+/// above it is cut to it.
 pub fn max_threads() -> usize {
-    if cfg!(target_arch = "wasm32") || single_threaded_test_run() {
+    if single_threaded_test_run() {
         return 1;
     }
-    match MAX_THREADS.load(Ordering::Relaxed) {
+    let cap = MAX_THREADS.load(Ordering::Relaxed);
+    if cfg!(target_arch = "wasm32") {
+        let threads = 1 + wasm_workers();
+        return if cap == 0 { threads } else { cap.min(threads) };
+    }
+    match cap {
         0 => cores(),
         n => n,
     }
+}
+
+/// Workers serving calls (the threaded WASM build); none anywhere else.
+fn wasm_workers() -> usize {
+    #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+    return wasm_workers::workers();
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "atomics")))]
+    0
 }
 
 /// Whether this is a `cargo test` run under THINNET_TEST_SINGLE_THREAD=1: the emulated runs
@@ -51,6 +71,47 @@ fn cores() -> usize {
             n
         }
         n => n,
+    }
+}
+
+/// A lock for data held a few instructions at a time (a push or a pop). It spins and never
+/// blocks: the threaded WASM build's calling thread may be a browser's main thread, where a
+/// blocking wait (std's Mutex, when contended) traps. Natively it yields after a while, in case
+/// the holder was preempted.
+pub(crate) struct SpinLock<T> {
+    locked: AtomicBool,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the value is only reached through `with`, by one thread at a time (the flag).
+unsafe impl<T: Send> Sync for SpinLock<T> {}
+
+impl<T> SpinLock<T> {
+    pub const fn new(value: T) -> Self {
+        SpinLock { locked: AtomicBool::new(false), value: UnsafeCell::new(value) }
+    }
+
+    /// Runs `f` on the value with the lock held; `f` must not take this lock again.
+    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        let mut spins = 0u32;
+        while self.locked.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            spins += 1;
+            if spins.is_multiple_of(64) {
+                std::thread::yield_now();
+            }
+            std::hint::spin_loop();
+        }
+        /// Releases the lock when `f` returns or unwinds.
+        struct Unlock<'a>(&'a AtomicBool);
+        impl Drop for Unlock<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Release);
+            }
+        }
+        let _unlock = Unlock(&self.locked);
+        // SAFETY: this thread holds the flag, so no other reference to the value exists until
+        // `_unlock` releases it after `f`.
+        f(unsafe { &mut *self.value.get() })
     }
 }
 
@@ -82,8 +143,9 @@ where
 }
 
 /// Runs `work(task)` for every task in 0..tasks, one task per thread: the calling thread takes
-/// task 0, parked pool threads the others (on wasm32, which has no threads here, all run in
-/// turn on the calling thread). Callers choose `tasks` (at most `max_threads()`); the GEMM uses
+/// task 0, parked pool threads the others (on wasm32: the workers of the threaded build, see
+/// `wasm_workers.rs`; without them all run in turn on the calling thread). Callers choose
+/// `tasks` (at most `max_threads()`); the GEMM uses
 /// this for its grid of output blocks, whose results do not depend on which thread computes
 /// them. A panic in any task is re-raised here after every task has finished.
 pub(crate) fn run_tasks<F>(tasks: usize, work: F)
@@ -98,10 +160,10 @@ where
     }
     #[cfg(not(target_arch = "wasm32"))]
     pool::run(tasks, &work);
-    #[cfg(target_arch = "wasm32")]
-    for task in 0..tasks {
-        work(task);
-    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+    wasm_workers::run(tasks, &work);
+    #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+    (0..tasks).for_each(work);
 }
 
 /// Threads kept between calls. A worker spins for a short while after each task, so the next call

@@ -31,6 +31,11 @@
 //! - status: 0 ok, else `ErrorCode::status()` (1 ERR_INVALID_ARG, 2 ERR_SHAPE_MISMATCH,
 //!   3 ERR_INTERNAL); the message is at `tn_last_error_ptr()`, `tn_last_error_len()` bytes, UTF-8.
 //! - `tn_isa_ptr()`, `tn_isa_len()`: the instruction set in use ("simd128" or "scalar").
+//! - `tn_set_max_threads(n)`, `tn_max_threads() -> n`: the cap on threads per call (0: all) and
+//!   the threads a call may use now (1 without workers). The threaded build (atomics, shared
+//!   memory imported as env.memory) adds `tn_worker_main()`, run by each worker until
+//!   `tn_stop_workers()`, and `tn_worker_failed()`, called by a worker whose `tn_worker_main`
+//!   trapped; see `threads.rs`.
 //! - `tn_abi_version()`: bumped on any change above, so the loader can refuse a stale build.
 //!
 //! Regions, overlap rules and the blocks are decoded by thinnet_core::boundary, shared with the
@@ -45,6 +50,7 @@ mod gemm;
 mod last_error;
 mod memory;
 mod optim;
+mod threads;
 
 use thinnet_core::boundary::{join, mode, DropoutCall, MaskCall, NoiseCall};
 use thinnet_core::{DropoutSpec, Error, MaskSpec};
@@ -53,8 +59,9 @@ use crate::last_error::guard;
 use crate::memory::{layout, linear};
 
 /// Version of the ABI described above (3: the optimizer exports; 4: `tn_all_finite`; 5: the
-/// optimizers' parameter blocks, Adam's factors derived in the core; 6: `tn_noise`).
-pub const ABI_VERSION: u32 = 6;
+/// optimizers' parameter blocks, Adam's factors derived in the core; 6: `tn_noise`; 7: the thread
+/// exports).
+pub const ABI_VERSION: u32 = 7;
 
 #[no_mangle]
 pub extern "C" fn tn_abi_version() -> u32 {

@@ -3,14 +3,16 @@
 //! every call, and the threads of `std::thread::scope` are new each time, so thread-locals would
 //! not help.
 
-use std::sync::Mutex;
+use crate::parallel::SpinLock;
 
 /// Panels start on a cache line, so the kernels' vector loads of B never straddle two.
 const ALIGN_FLOATS: usize = 16;
 /// Workspaces kept for reuse; more than any call uses at once (one per thread).
 const POOL_SIZE: usize = 8;
 
-static POOL: Mutex<Vec<Workspace>> = Mutex::new(Vec::new());
+/// A spin lock, not a Mutex: the threaded WASM build's calling thread may be a browser's main
+/// thread, where blocking (std's Mutex when contended) traps; the lock is held for a push or pop.
+static POOL: SpinLock<Vec<Workspace>> = SpinLock::new(Vec::new());
 
 /// Scratch for one thread of one call.
 #[derive(Default)]
@@ -33,7 +35,7 @@ fn aligned(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
 impl Workspace {
     /// A workspace from the pool (or a new one).
     pub fn take() -> Workspace {
-        POOL.lock().ok().and_then(|mut pool| pool.pop()).unwrap_or_default()
+        POOL.with(|pool| pool.pop()).unwrap_or_default()
     }
 
     /// The packed A and B buffers (aligned) and the run and bits buffers, sized for one thread.
@@ -59,16 +61,22 @@ impl Drop for Workspace {
         if self.a.capacity() == 0 && self.b.capacity() == 0 {
             return;
         }
-        if let Ok(mut pool) = POOL.lock() {
+        let ws = Workspace {
+            a: std::mem::take(&mut self.a),
+            b: std::mem::take(&mut self.b),
+            run: std::mem::take(&mut self.run),
+            bits: std::mem::take(&mut self.bits),
+        };
+        // A workspace the full pool refuses comes back out and is dropped after the lock is
+        // released (its drop would take the lock again).
+        let refused = POOL.with(|pool| {
             if pool.len() < POOL_SIZE {
-                let ws = Workspace {
-                    a: std::mem::take(&mut self.a),
-                    b: std::mem::take(&mut self.b),
-                    run: std::mem::take(&mut self.run),
-                    bits: std::mem::take(&mut self.bits),
-                };
                 pool.push(ws);
+                None
+            } else {
+                Some(ws)
             }
-        }
+        });
+        drop(refused);
     }
 }
