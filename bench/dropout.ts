@@ -53,17 +53,30 @@ export async function benchDropout(): Promise<void> {
       const x = tn.allocate(n)
       const y = tn.allocate(n)
       x.view().set(src)
+      // 'wasm' runs its threaded build (load's default: the cores, here its workers): measured
+      // on the calling thread alone and on every thread, in the same rounds.
+      const all = tn.maxThreads
+      const counts = all > 1 ? [1, all] : [1]
+      const threads = (t: number) => `${t} thread${t === 1 ? '' : 's'}`
+      for (const t of counts) {
+        cases.push({
+          label: `${tn.backend} (${tn.isa}, ${threads(t)}), data in WASM memory`,
+          // Fresh views per call: the copying case's scratch allocations may grow WASM memory,
+          // which detaches older views.
+          fn: () => {
+            tn.setMaxThreads(t)
+            tn.dropout(x.view(), { p: P, seed: SEED, out: y.view() })
+          },
+          cleanup: t === counts[counts.length - 1] ? () => (x.free(), y.free(), tn.setMaxThreads(0)) : undefined,
+        })
+      }
       cases.push({
-        label: `${tn.backend} (${tn.isa}), data in WASM memory`,
-        // Fresh views per call: the copying case's scratch allocations may grow WASM memory,
-        // which detaches older views.
-        fn: () => tn.dropout(x.view(), { p: P, seed: SEED, out: y.view() }),
-        cleanup: () => {
-          x.free()
-          y.free()
+        label: `${tn.backend} (${tn.isa}, ${threads(all)}), copied in and out`,
+        fn: () => {
+          tn.setMaxThreads(all)
+          tn.dropout(src, options)
         },
       })
-      cases.push({ label: `${tn.backend} (${tn.isa}), copied in and out`, fn: () => tn.dropout(src, options) })
     }
     // Rounds interleave the cases, so that a slow spell of the (shared, noisy) host hits them all
     // alike; each case keeps its best round.

@@ -1,7 +1,7 @@
 /**
  * thinnet's rows of `npm run bench -- dense`: the fused forward, forward + backward, our plain
- * GEMM and the unfused composition, on the native backend at 1 and 2 threads and on WASM SIMD
- * (one thread). WASM operands live in WASM memory (tn.allocate), as a DropoutDense layer's do.
+ * GEMM and the unfused composition, on the native backend and on WASM SIMD (its threaded
+ * build), each at 1 and 2 threads. WASM operands live in WASM memory (tn.allocate), as a DropoutDense layer's do.
  */
 
 import { load, type Thinnet } from '../ts/index.js'
@@ -144,12 +144,13 @@ export async function thinnetDenseCases(): Promise<DenseCase[]> {
   for (const backend of ['native', 'wasm'] as const) {
     let tn: Thinnet
     try {
-      tn = await load({ backend })
+      // 'wasm' with two threads: its threaded build, measured at 1 (the calling thread alone) and 2.
+      tn = await load({ backend, threads: backend === 'wasm' ? 2 : 'auto' })
     } catch (error) {
       console.warn(`!! thinnet ${backend} backend not available, not measured: ${(error as Error).message}`)
       continue
     }
-    const threadCounts = backend === 'native' ? [1, 2] : [1]
+    const threadCounts = tn.maxThreads >= 2 ? [1, 2] : [1]
     for (const threads of threadCounts) for (const variant of VARIANTS) cases.push(thinnetCase(tn, variant, threads))
   }
   return cases

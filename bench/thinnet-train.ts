@@ -11,8 +11,8 @@ import { MLP } from './peers/tfjs-train.js'
 import { seededRandom, uniform } from './peers/data.js'
 import type { Trainer } from './train.js'
 
-async function throughput(backend: BackendName, batches: number, seed = 1): Promise<number> {
-  const tn = await load({ backend })
+async function throughput(backend: BackendName, threads: number | 'auto', batches: number, seed = 1): Promise<number> {
+  const tn = await load({ backend, threads })
   const { layers, optimizers } = tn
   const model = tn.sequential(
     [
@@ -40,16 +40,24 @@ async function throughput(backend: BackendName, batches: number, seed = 1): Prom
     return (batches * MLP.batchSize) / seconds
   } finally {
     model.dispose()
+    tn.dispose()
   }
 }
 
-/** Native (every core, then 1 thread) and WASM SIMD; a backend that cannot load is reported, not fatal. */
+/**
+ * Native (every core) and WASM SIMD on one thread and on two (its threaded build); a backend that
+ * cannot load is reported, not fatal.
+ */
 export async function thinnetTrainers(): Promise<Trainer[]> {
   const trainers: Trainer[] = []
-  for (const backend of ['native', 'wasm'] as const) {
+  for (const [backend, threads] of [
+    ['native', 'auto'],
+    ['wasm', 1],
+    ['wasm', 2],
+  ] as const) {
     let tn
     try {
-      tn = await load({ backend })
+      tn = await load({ backend, threads })
     } catch (error) {
       console.warn(`!! thinnet ${backend} backend not available, not measured: ${(error as Error).message}`)
       continue
@@ -59,8 +67,9 @@ export async function thinnetTrainers(): Promise<Trainer[]> {
       label: `thinnet ${backend} (${tn.isa}, ${tn.maxThreads} thread${tn.maxThreads === 1 ? '' : 's'})`,
       batches,
       gemmBound: backend === 'native',
-      examplesPerSecond: () => throughput(backend, batches),
+      examplesPerSecond: () => throughput(backend, threads, batches),
     })
+    tn.dispose()
   }
   return trainers
 }
