@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set-up and demo, the README's first command: installs what is missing, builds the native addon,
-# the three WASM builds and the TypeScript, then runs the demo. Safe to run again.
+# the five WASM builds and the TypeScript, then runs the demo. Safe to run again.
 #
 # Needs: Node 20+ with npm; Rust stable (rustup) for the native addon. As root on Debian it
 # installs the Debian packages itself (DESIGN.md, "Toolchain facts"); elsewhere it says what to
