@@ -222,7 +222,7 @@ ${mcVerdict(results)
   .join('\n')}
 <p class="note">Values are compared as shown (accuracy to 0.01 points, AUROC and ECE to 3 decimals): a smaller difference counts as the same. One test set of this size puts noise of its own on every number; the comparison says which way this run went, not that the difference is significant.</p>
 ${reliabilityCharts(results)}
-<p class="note">Reliability diagrams: the test predictions in ${first.dropout.calibration.bins.length} equal-width bins of their confidence (the top-class probability; bin (lo, hi], 0 in the first); a bar's height is the bin's accuracy, the red band the gap to its mean confidence, which the ECE weighs by the bin's share of predictions. Bars below the diagonal are overconfident, above it underconfident.${
+<p class="note">Reliability diagrams: the test predictions in ${first.dropout.calibration.bins.length} equal-width bins of their confidence (the top-class probability; bin (lo, hi], 0 in the first); a bar's height is the bin's accuracy, the red band the gap to its mean confidence, which the ECE weighs by the bin's share of predictions; the paler a bar, the fewer predictions it holds (its tooltip and the table below give the counts). Bars below the diagonal are overconfident, above it underconfident.${
     results.length > 1
       ? ` The ${results.length} seeds are pooled: their predictions counted together in the same bins (so the ECE in the titles is that of the pool, not the mean in the table).`
       : ''

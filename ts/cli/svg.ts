@@ -253,9 +253,10 @@ export interface ReliabilityOptions {
 
 /**
  * A reliability diagram (Guo et al. 2017, figure 1): for each non-empty confidence bin, a bar as
- * wide as the bin up to its accuracy, a red band from the accuracy to the bin's mean confidence
- * (the gap the ECE weighs), and the diagonal where accuracy equals confidence. Each bar carries a
- * `<title>` (a tooltip) with the bin, its count, mean confidence and accuracy.
+ * wide as the bin up to its accuracy (the paler, the fewer predictions it holds: fill opacity
+ * grows with the square root of its count), a red band from the accuracy to the bin's mean
+ * confidence (the gap the ECE weighs), and the diagonal where accuracy equals confidence. Each
+ * bar carries a `<title>` (a tooltip) with the bin, its count, mean confidence and accuracy.
  *
  * @example
  * ```ts
@@ -274,8 +275,11 @@ export function reliabilityChart(options: ReliabilityOptions): string {
   const ticks = niceTicks(0, 1, 5)
   const a = axes(width, plotHeight, [0, 1], [0, 1], 'confidence (top-class probability)', 'accuracy', ticks, ticks, defaultFormat)
   let body = a.svg
+  const most = Math.max(1, ...options.bins.map((b) => b.count))
   for (const b of options.bins) {
     if (b.count === 0) continue
+    // Paler bars hold fewer predictions (a bin of one prediction should not look like one of thousands).
+    const opacity = (0.1 + 0.55 * Math.sqrt(b.count / most)).toFixed(2)
     const xa = a.x(b.lo)
     const xb = a.x(b.hi)
     const tip =
@@ -283,7 +287,7 @@ export function reliabilityChart(options: ReliabilityOptions): string {
       `prediction${b.count === 1 ? '' : 's'}, mean confidence ${b.confidence.toFixed(3)}, accuracy ${b.accuracy.toFixed(3)}`
     body +=
       `<rect class="bin" data-count="${b.count}" x="${xa.toFixed(1)}" y="${a.y(b.accuracy).toFixed(1)}" width="${(xb - xa).toFixed(1)}" ` +
-      `height="${(a.y(0) - a.y(b.accuracy)).toFixed(1)}" fill="${options.color}" fill-opacity="0.45" stroke="${options.color}" stroke-width="1">` +
+      `height="${(a.y(0) - a.y(b.accuracy)).toFixed(1)}" fill="${options.color}" fill-opacity="${opacity}" stroke="${options.color}" stroke-width="1">` +
       `<title>${escapeXml(tip)}</title></rect>`
     const top = Math.max(b.accuracy, b.confidence)
     const bottom = Math.min(b.accuracy, b.confidence)
