@@ -182,6 +182,10 @@ describeBackends('thinnet train and eval', (tn) => {
     expect(r.code).toBe(0)
     expect(r.stdout).toContain('weight scaling: loss')
     expect(percentAfter(r.stdout, 'accuracy')).toBe(percentAfter(trained.stdout, 'test accuracy'))
+    // The expected calibration error (15 bins) of the same predictions, a number in [0, 1].
+    const ece = Number(/ {2}ECE (\d\.\d{3}) {2}\(5,000 examples\)$/m.exec(r.stdout)?.[1])
+    expect(ece).toBeGreaterThanOrEqual(0)
+    expect(ece).toBeLessThanOrEqual(1)
   })
 
   it('eval --quiet prints the scores only, as train and demo take --quiet', async () => {
@@ -199,6 +203,7 @@ describeBackends('thinnet train and eval', (tn) => {
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     expect(r.stdout).toContain('Monte Carlo (T = 4)')
+    expect(r.stdout).toMatch(/^Monte Carlo \(T = 4\): loss \d+\.\d{4} {2}accuracy \d+\.\d\d% {2}ECE [01]\.\d{3} {2}\(/m)
     expect(r.stdout).toMatch(/entropy AUROC, wrong vs right predictions: 0\.\d{3}/)
   })
 })
