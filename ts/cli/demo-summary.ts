@@ -196,11 +196,12 @@ export function uncertaintyRows(results: readonly SeedResult[]): string[][] {
   ]
 }
 
-/** What the uncertainty table's columns mean, in one line each. */
+/** What the uncertainty table's columns and the sentences after it mean, in one line each. */
 export function uncertaintyNotes(bins: number): string[] {
   return [
     'entropy AUROC: how often a wrong prediction has a higher predictive entropy than a right one (0.5 chance, 1 perfect; higher is better)',
     `ECE: |accuracy - mean confidence| in ${bins} equal-width bins of the top-class probability, weighted by their shares (0 perfect; lower is better)`,
+    'better / worse below: which way the values as shown (0.01 pts, 3 decimals) differ on this test set, not a test of significance',
   ]
 }
 

@@ -213,14 +213,13 @@ The histograms pool the test predictions of every seed, each group normalised to
 ${htmlTable(uncertaintyRows(results))}
 <p class="note">${uncertaintyNotes(first.dropout.calibration.bins.length)
     .map((line) => `${escapeXml(line)}.`)
-    .join('<br>\n')}
+    .join('<br>\n')}<br>
 Each model's test predictions: the no-dropout model and the dropout model by weight scaling, one deterministic pass each; the dropout model by Monte Carlo, the mean of its T passes.${
     results.length > 1 ? ' Table: mean ± standard deviation over the seeds.' : ''
   }</p>
 ${mcVerdict(results)
   .map((line) => `<p>${escapeXml(line)}</p>`)
   .join('\n')}
-<p class="note">Values are compared as shown (accuracy to 0.01 points, AUROC and ECE to 3 decimals): a smaller difference counts as the same. One test set of this size puts noise of its own on every number; the comparison says which way this run went, not that the difference is significant.</p>
 ${reliabilityCharts(results)}
 <p class="note">Reliability diagrams: the test predictions in ${first.dropout.calibration.bins.length} equal-width bins of their confidence (the top-class probability; bin (lo, hi], 0 in the first); a bar's height is the bin's accuracy, the red band the gap to its mean confidence, which the ECE weighs by the bin's share of predictions; the paler a bar, the fewer predictions it holds (its tooltip and the table below give the counts). Bars below the diagonal are overconfident, above it underconfident.${
     results.length > 1
