@@ -1,8 +1,9 @@
 /**
  * The `thinnet` command as a user runs it: the built CLI (dist/cli/main.js, from `npm run
- * build:ts`) in a child process; train and eval once per backend (--backend). Small models only,
- * so each case takes a few seconds. The HTML report is checked apart, from synthetic results,
- * without training.
+ * build:ts`) in a child process; train and eval once per backend (--backend), and the demo once
+ * with a tiny MLP and few epochs (its numbers checked for consistency, never for their values).
+ * Small models only, so each case takes a few seconds. The HTML report is also checked apart,
+ * from synthetic results, without training.
  */
 
 import { execFile } from 'node:child_process'
@@ -14,6 +15,8 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEMO } from '../ts/cli/demo-config.js'
 import type { SeedResult } from '../ts/cli/demo-run.js'
+import { mcVerdict, uncertaintyRows } from '../ts/cli/demo-summary.js'
+import { calibration } from '../ts/cli/metrics.js'
 import type { ModelJSON } from '../ts/index.js'
 import { describeBackends } from './backends.js'
 import { renderReport } from '../ts/cli/report.js'
@@ -41,6 +44,18 @@ function percentAfter(text: string, label: string): number {
   const match = new RegExp(`${label} (\\d+\\.\\d+)%`).exec(text)
   if (match === null) throw new Error(`no "${label} NN.NN%" in:\n${text}`)
   return Number(match[1]) / 100
+}
+
+/** The reliability diagrams of a report: their titles and, per bar, the count, mean confidence and accuracy of its bin. */
+function reliabilityDiagrams(html: string): { title: string; bins: { count: number; confidence: number; accuracy: number }[] }[] {
+  return [...html.matchAll(/<svg [^>]*aria-label="(Reliability, [^"]*)"[^>]*>(.*?)<\/svg>/g)].map((m) => ({
+    title: m[1],
+    bins: [
+      ...m[2].matchAll(
+        /<rect class="bin" data-count="(\d+)"[^>]*><title>confidence [[(][\d.]+, [\d.]+\]: \d+ predictions?, mean confidence ([\d.]+), accuracy ([\d.]+)<\/title><\/rect>/g,
+      ),
+    ].map((b) => ({ count: Number(b[1]), confidence: Number(b[2]), accuracy: Number(b[3]) })),
+  }))
 }
 
 let dir: string | undefined
@@ -167,6 +182,10 @@ describeBackends('thinnet train and eval', (tn) => {
     expect(r.code).toBe(0)
     expect(r.stdout).toContain('weight scaling: loss')
     expect(percentAfter(r.stdout, 'accuracy')).toBe(percentAfter(trained.stdout, 'test accuracy'))
+    // The expected calibration error (15 bins) of the same predictions, a number in [0, 1].
+    const ece = Number(/ {2}ECE (\d\.\d{3}) {2}\(5,000 examples\)$/m.exec(r.stdout)?.[1])
+    expect(ece).toBeGreaterThanOrEqual(0)
+    expect(ece).toBeLessThanOrEqual(1)
   })
 
   it('eval --quiet prints the scores only, as train and demo take --quiet', async () => {
@@ -184,7 +203,113 @@ describeBackends('thinnet train and eval', (tn) => {
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     expect(r.stdout).toContain('Monte Carlo (T = 4)')
+    expect(r.stdout).toMatch(/^Monte Carlo \(T = 4\): loss \d+\.\d{4} {2}accuracy \d+\.\d\d% {2}ECE [01]\.\d{3} {2}\(/m)
     expect(r.stdout).toMatch(/entropy AUROC, wrong vs right predictions: 0\.\d{3}/)
+  })
+})
+
+describe('thinnet demo, a tiny run', () => {
+  let demo: Run
+  let html: string
+
+  beforeAll(async () => {
+    const report = join(dir!, 'demo-report.html')
+    demo = await thinnet('demo', '--epochs', '2', '--hidden', '16', '--quiet', '--report', report)
+    html = demo.code === 0 ? await readFile(report, 'utf8') : ''
+  })
+
+  /** The uncertainty table's row of a predictor: test accuracy, entropy AUROC, ECE. */
+  function row(name: string): { accuracy: number; auroc: number; ece: number } {
+    const match = new RegExp(`^${name.replace(/[()]/g, '\\$&')} +(\\d+\\.\\d\\d)% +(\\d\\.\\d{3}) +(\\d\\.\\d{3})$`, 'm').exec(demo.stdout)
+    if (match === null) throw new Error(`no uncertainty row "${name}" in:\n${demo.stdout}`)
+    return { accuracy: Number(match[1]) / 100, auroc: Number(match[2]), ece: Number(match[3]) }
+  }
+
+  it('prints ECE beside the entropy AUROC for no dropout, weight scaling and Monte Carlo, each in [0, 1]', () => {
+    expect(demo.stderr).toBe('')
+    expect(demo.code).toBe(0)
+    expect(demo.stdout).toMatch(/^test set +accuracy +entropy AUROC +ECE \(15 bins\)$/m)
+    const rows = [row('no dropout'), row('dropout, weight scaling'), row('dropout, Monte Carlo (T = 50)')]
+    for (const r of rows) {
+      for (const x of [r.accuracy, r.auroc, r.ece]) {
+        expect(x).toBeGreaterThanOrEqual(0)
+        expect(x).toBeLessThanOrEqual(1)
+      }
+    }
+    // The accuracies are the ones the other tables print.
+    expect(rows[1].accuracy).toBe(percentAfter(demo.stdout, 'test accuracy \\(weight scaling\\) +'))
+    expect(rows[2].accuracy).toBe(percentAfter(demo.stdout, 'accuracy, Monte Carlo \\(T = 50\\) +'))
+  })
+
+  it('says which way Monte Carlo went on each metric, consistently with the table', () => {
+    expect(demo.code).toBe(0)
+    const ws = row('dropout, weight scaling')
+    const none = row('no dropout')
+    const mc = row('dropout, Monte Carlo (T = 50)')
+    const sentence: string[] = []
+    for (const [name, other] of [
+      ['weight scaling', ws],
+      ['no dropout', none],
+    ] as const) {
+      const line = new RegExp(`^Monte Carlo dropout against ${name}: (.*)$`, 'm').exec(demo.stdout)?.[1]
+      expect(line, demo.stdout).toBeDefined()
+      const outcomes: Record<string, string[]> = {}
+      for (const [metric, key, higherIsBetter, unit] of [
+        ['accuracy', 'accuracy', true, 10_000],
+        ['entropy AUROC', 'auroc', true, 1000],
+        ['ECE', 'ece', false, 1000],
+      ] as const) {
+        const a = mc[key]
+        const b = other[key]
+        const shown = (x: number) => (key === 'accuracy' ? `${(100 * x).toFixed(2)}%` : x.toFixed(3))
+        const steps = Math.round(a * unit) - Math.round(b * unit)
+        const outcome = steps === 0 ? 'the same' : steps > 0 === higherIsBetter ? 'better' : 'worse'
+        expect(line).toContain(`${metric} ${shown(a)} vs ${shown(b)} (`)
+        expect(line).toMatch(new RegExp(`${metric} [^;]*[(, ]${outcome}\\)`))
+        ;(outcomes[outcome] ??= []).push(metric)
+      }
+      sentence.push(
+        (['better', 'worse', 'the same'] as const)
+          .filter((k) => k in outcomes)
+          .map((k, i) => {
+            const metrics = outcomes[k]
+            const list = metrics.length === 1 ? metrics[0] : `${metrics.slice(0, -1).join(', ')} and ${metrics.at(-1)}`
+            return `${k}${i === 0 ? ` ${k === 'the same' ? 'as' : 'than'} ${name}` : ''} on ${list}`
+          })
+          .join(', '),
+      )
+    }
+    expect(demo.stdout).toContain(`In this run, Monte Carlo dropout is ${sentence.join('; and ')}.`)
+  })
+
+  it('writes a reliability diagram of each predictor whose bins hold every test example and give its ECE', () => {
+    expect(demo.code).toBe(0)
+    const examples = Number(/(\d+) test\b/.exec(demo.stdout)?.[1])
+    expect(examples).toBe(5000)
+    const diagrams = reliabilityDiagrams(html)
+    const names: [string, string][] = [
+      ['no dropout', 'no dropout'],
+      ['weight scaling', 'dropout, weight scaling'],
+      ['MC (T = 50)', 'dropout, Monte Carlo (T = 50)'],
+    ]
+    expect(diagrams.map((d) => d.title)).toEqual(names.map(([short, long]) => `Reliability, ${short}: ECE ${row(long).ece.toFixed(3)}`))
+    for (const [i, d] of diagrams.entries()) {
+      expect(d.bins.reduce((n, b) => n + b.count, 0)).toBe(examples)
+      for (const b of d.bins) {
+        expect(b.count).toBeGreaterThan(0)
+        expect(b.confidence).toBeGreaterThanOrEqual(0)
+        expect(b.confidence).toBeLessThanOrEqual(1)
+        expect(b.accuracy).toBeGreaterThanOrEqual(0)
+        expect(b.accuracy).toBeLessThanOrEqual(1)
+      }
+      // The ECE from the bars (confidence and accuracy shown to 3 decimals) is the printed one.
+      const ece = d.bins.reduce((e, b) => e + (b.count / examples) * Math.abs(b.accuracy - b.confidence), 0)
+      expect(Math.abs(ece - row(names[i][1]).ece)).toBeLessThanOrEqual(0.0011)
+    }
+    expect(html).toContain('<h2>Uncertainty and calibration</h2>')
+    expect(html).toContain(
+      `<tr><td>all</td><td>5,000</td><td></td><td></td><td>5,000</td><td></td><td></td><td>5,000</td><td></td><td></td></tr>`,
+    )
   })
 })
 
@@ -250,6 +375,14 @@ describe('the demo report', () => {
     seconds: 1,
     examplesPerSecond: 1000,
   }))
+  // Five test predictions over three classes, scored three ways (made up, not a model's).
+  const labels = new Uint8Array([0, 1, 2, 0, 1])
+  // prettier-ignore
+  const baselineCalibration = calibration([0.9, 0.05, 0.05, 0.1, 0.8, 0.1, 0.7, 0.2, 0.1, 0.95, 0.05, 0, 0.6, 0.3, 0.1], labels, 3)
+  // prettier-ignore
+  const weightScalingCalibration = calibration([0.7, 0.2, 0.1, 0.2, 0.6, 0.2, 0.3, 0.3, 0.4, 0.8, 0.1, 0.1, 0.5, 0.4, 0.1], labels, 3)
+  // prettier-ignore
+  const mcCalibration = calibration([0.6, 0.3, 0.1, 0.25, 0.5, 0.25, 0.3, 0.3, 0.4, 0.7, 0.2, 0.1, 0.45, 0.45, 0.1], labels, 3)
   const run = (name: 'dropout' | 'baseline', train: number, test: number) => ({
     name,
     spec: {
@@ -270,6 +403,7 @@ describe('the demo report', () => {
     secondsPerEpoch: 1,
     examplesPerSecond: 1000,
     entropyAuroc: 0.8,
+    calibration: name === 'dropout' ? weightScalingCalibration : baselineCalibration,
   })
   const result: SeedResult = {
     seed: 1,
@@ -282,6 +416,7 @@ describe('the demo report', () => {
       accuracyByPasses: [0.85, 0.87, 0.875, 0.878, 0.879],
       mcEntropyAuroc: 0.85,
       weightScalingEntropyAuroc: 0.84,
+      mcCalibration,
       entropyRight: [0.1, 0.2, 0.3],
       entropyWrong: [1.1, 1.5],
       seconds: 1,
@@ -305,8 +440,8 @@ describe('the demo report', () => {
     expect(html.startsWith('<!doctype html>')).toBe(true)
     expect(html).not.toMatch(/<script|<link|<img|<iframe|url\(|@import/i)
     expect(html).not.toMatch(/(src|href)=/i)
-    // Learning curves (accuracy, loss), MC accuracy against T, entropy histograms.
-    expect(html.match(/<svg /g)?.length).toBe(4)
+    // Learning curves (accuracy, loss), MC accuracy against T, entropy histograms, three reliability diagrams.
+    expect(html.match(/<svg /g)?.length).toBe(7)
     expect(html).toContain('weight scaling')
     expect(html).toContain('Per seed')
     // Text from the results is escaped.
@@ -320,6 +455,39 @@ describe('the demo report', () => {
     expect(html).toContain('.charts > svg { flex: none; } .charts { overflow-x: auto; }')
   })
 
+  it('shows ECE beside the entropy AUROC for the three predictors, where Monte Carlo helps, and a reliability diagram of each', () => {
+    const results = [result, { ...result, seed: 2 }]
+    const html = renderReport({ results, context, entropyBins: 10, date: '2026-01-01T00:00:00Z' })
+    expect(html).toContain('<h2>Uncertainty and calibration</h2>')
+    expect(html).toContain('<th>entropy AUROC</th><th>ECE (15 bins)</th>')
+    // Two identical seeds: mean ± 0 of each predictor's ECE, in the table the terminal prints too.
+    const rows = uncertaintyRows(results)
+    expect(rows.map((r) => r[0])).toEqual(['test set', 'no dropout', 'dropout, weight scaling', 'dropout, Monte Carlo (T = 5)'])
+    const eces = [baselineCalibration, weightScalingCalibration, mcCalibration].map((c) => c.ece)
+    eces.forEach((ece, i) => {
+      expect(ece).toBeGreaterThanOrEqual(0)
+      expect(ece).toBeLessThanOrEqual(1)
+      expect(rows[i + 1][3]).toBe(`${ece.toFixed(3)} ± 0.000`)
+      expect(html).toContain(`<td>${ece.toFixed(3)} ± 0.000</td>`)
+    })
+    for (const line of mcVerdict(results)) expect(html).toContain(line)
+    // The diagrams pool the seeds: 2 x 5 predictions each, in the same bins, with the same ECE.
+    const diagrams = reliabilityDiagrams(html)
+    expect(diagrams.map((d) => d.title)).toEqual(
+      ['no dropout', 'weight scaling', 'MC (T = 5)'].map((name, i) => `Reliability, ${name}: ECE ${eces[i].toFixed(3)}`),
+    )
+    const calibrations = [baselineCalibration, weightScalingCalibration, mcCalibration]
+    diagrams.forEach((d, i) => {
+      expect(d.bins.reduce((n, b) => n + b.count, 0)).toBe(10)
+      expect(d.bins.map((b) => b.count)).toEqual(calibrations[i].bins.filter((b) => b.count > 0).map((b) => 2 * b.count))
+      // The ECE again from the bars (their confidence and accuracy are shown to 3 decimals).
+      const ece = d.bins.reduce((e, b) => e + (b.count / 10) * Math.abs(b.accuracy - b.confidence), 0)
+      expect(Math.abs(ece - eces[i])).toBeLessThanOrEqual(0.0011)
+    })
+    // The per-bin table counts every prediction of each predictor.
+    expect(html).toContain('<tr><td>all</td><td>10</td><td></td><td></td><td>10</td><td></td><td></td><td>10</td><td></td><td></td></tr>')
+  })
+
   it('labels the first and the last epoch and keeps the curves off the axes', () => {
     const points = Array.from({ length: 70 }, (_, i) => [i + 1, 1 / (i + 1)] as [number, number])
     const svg = lineChart({ title: 't', xLabel: 'epoch', yLabel: 'loss', series: [{ name: 'a', color: '#000', points }] })
@@ -329,5 +497,82 @@ describe('the demo report', () => {
     expect(ticks).toEqual([...ticks].sort((a, b) => a - b))
     const start = /<path d="M([\d.]+) /.exec(svg)
     expect(Number(start?.[1])).toBeGreaterThan(64 + 5)
+  })
+})
+
+describe('where Monte Carlo dropout helps (mcVerdict)', () => {
+  interface Scores {
+    accuracy: number
+    auroc: number
+    ece: number
+  }
+  const cal = calibration([0.75, 0.25], new Uint8Array([0]), 2)
+  /** A seed's result with these test scores for no dropout, weight scaling and Monte Carlo (the rest is not read). */
+  function seed(n: number, baseline: Scores, weightScaling: Scores, mc: Scores): SeedResult {
+    const run = (s: Scores) => ({ testAccuracy: s.accuracy, entropyAuroc: s.auroc, calibration: { ...cal, ece: s.ece } })
+    return {
+      seed: n,
+      baseline: run(baseline),
+      dropout: run(weightScaling),
+      mc: {
+        samples: 50,
+        weightScalingEntropyAuroc: weightScaling.auroc,
+        mcAccuracy: mc.accuracy,
+        mcEntropyAuroc: mc.auroc,
+        mcCalibration: { ...cal, ece: mc.ece },
+      },
+    } as unknown as SeedResult
+  }
+
+  it('says, from the numbers, which way each metric went against weight scaling and against no dropout', () => {
+    const lines = mcVerdict([
+      seed(
+        1,
+        { accuracy: 0.86, auroc: 0.86, ece: 0.0201 },
+        { accuracy: 0.88, auroc: 0.84, ece: 0.05 },
+        { accuracy: 0.879, auroc: 0.85, ece: 0.02 },
+      ),
+    ])
+    expect(lines).toEqual([
+      'Monte Carlo dropout against weight scaling: accuracy 87.90% vs 88.00% (-0.10 pts, worse); entropy AUROC 0.850 vs 0.840 (+0.010, better); ECE 0.020 vs 0.050 (-0.030, better)',
+      'Monte Carlo dropout against no dropout: accuracy 87.90% vs 86.00% (+1.90 pts, better); entropy AUROC 0.850 vs 0.860 (-0.010, worse); ECE 0.020 vs 0.020 (the same)',
+      'In this run, Monte Carlo dropout is better than weight scaling on entropy AUROC and ECE, worse on accuracy; and better than no dropout on accuracy, worse on entropy AUROC, the same on ECE.',
+    ])
+  })
+
+  it('turns with the numbers: a higher ECE is worse, a lower AUROC is worse', () => {
+    const lines = mcVerdict([
+      seed(1, { accuracy: 0.8, auroc: 0.9, ece: 0.01 }, { accuracy: 0.8, auroc: 0.9, ece: 0.01 }, { accuracy: 0.7, auroc: 0.8, ece: 0.1 }),
+    ])
+    expect(lines[2]).toBe(
+      'In this run, Monte Carlo dropout is worse than weight scaling on accuracy, entropy AUROC and ECE; and worse than no dropout on accuracy, entropy AUROC and ECE.',
+    )
+  })
+
+  it('over several seeds compares the means and counts the seeds where Monte Carlo was better', () => {
+    const base = { accuracy: 0.8, auroc: 0.8, ece: 0.05 }
+    const lines = mcVerdict([
+      seed(1, base, base, { accuracy: 0.81, auroc: 0.79, ece: 0.04 }),
+      seed(2, base, base, { accuracy: 0.79, auroc: 0.83, ece: 0.03 }),
+    ])
+    expect(lines[0]).toBe(
+      'Monte Carlo dropout against weight scaling: accuracy 80.00% vs 80.00% (the same; better on 1 of 2 seeds); ' +
+        'entropy AUROC 0.810 vs 0.800 (+0.010, better; better on 1 of 2 seeds); ECE 0.035 vs 0.050 (-0.015, better; better on 2 of 2 seeds)',
+    )
+    expect(lines[2]).toMatch(
+      /^Over seeds 1-2 \(means\), Monte Carlo dropout is better than weight scaling on entropy AUROC and ECE, the same on accuracy; /,
+    )
+  })
+
+  it('does not compare an AUROC that does not exist (every prediction right)', () => {
+    const lines = mcVerdict([
+      seed(1, { accuracy: 1, auroc: NaN, ece: 0.01 }, { accuracy: 1, auroc: NaN, ece: 0.02 }, { accuracy: 1, auroc: NaN, ece: 0.03 }),
+    ])
+    expect(lines[0]).toBe(
+      'Monte Carlo dropout against weight scaling: accuracy 100.00% vs 100.00% (the same); entropy AUROC n/a vs n/a (not comparable); ECE 0.030 vs 0.020 (+0.010, worse)',
+    )
+    expect(lines[2]).toBe(
+      'In this run, Monte Carlo dropout is worse than weight scaling on ECE, the same on accuracy, not comparable on entropy AUROC; and worse than no dropout on ECE, the same on accuracy, not comparable on entropy AUROC.',
+    )
   })
 })

@@ -4,10 +4,13 @@ import {
   accuracy,
   argmaxRows,
   auroc,
+  calibration,
+  ECE_BINS,
   histogram,
   mcAccuracyByPasses,
   mean,
   meanCrossEntropy,
+  poolCalibrations,
   standardDeviation,
   wrongPredictions,
 } from '../ts/cli/metrics.js'
@@ -123,5 +126,130 @@ describe('histogram, mean, standardDeviation', () => {
     expect(standardDeviation([1, 2, 3, 6])).toBeCloseTo(Math.sqrt(14 / 3), 15)
     expect(mean([])).toBeNaN()
     expect(standardDeviation([4])).toBeNaN()
+  })
+})
+
+describe('calibration (expected calibration error and reliability bins)', () => {
+  // Four rows, two classes. Confidences 0.75 (right), 0.75 (wrong), 1 (right), 0.5 (a tie: class 0
+  // is predicted, label 1, wrong). With 15 bins: 0.5 -> bin 7 (7/15, 8/15], 0.75 -> bin 11
+  // (11/15, 12/15], 1 -> bin 14. ECE = (1/4)|0 - 0.5| + (2/4)|0.5 - 0.75| + (1/4)|1 - 1| = 0.25.
+  const probabilities = [0.75, 0.25, 0.25, 0.75, 1, 0, 0.5, 0.5]
+  const labels = new Uint8Array([0, 0, 0, 1])
+
+  it('is the count-weighted mean of |accuracy - confidence| over 15 equal-width bins', () => {
+    expect(ECE_BINS).toBe(15)
+    const c = calibration(probabilities, labels, 2)
+    expect(c.ece).toBe(0.25)
+    expect(c.examples).toBe(4)
+    expect(c.bins).toHaveLength(15)
+    expect(c.bins[7]).toEqual({ lo: 7 / 15, hi: 8 / 15, count: 1, correct: 0, confidence: 0.5, accuracy: 0 })
+    expect(c.bins[11]).toEqual({ lo: 11 / 15, hi: 12 / 15, count: 2, correct: 1, confidence: 0.75, accuracy: 0.5 })
+    expect(c.bins[14]).toEqual({ lo: 14 / 15, hi: 1, count: 1, correct: 1, confidence: 1, accuracy: 1 })
+  })
+
+  it('leaves empty bins out of the sum, with NaN confidence and accuracy', () => {
+    const c = calibration(probabilities, labels, 2)
+    const empty = c.bins.filter((_, k) => ![7, 11, 14].includes(k))
+    expect(empty).toHaveLength(12)
+    for (const b of empty) {
+      expect(b.count).toBe(0)
+      expect(b.correct).toBe(0)
+      expect(b.confidence).toBeNaN()
+      expect(b.accuracy).toBeNaN()
+    }
+    expect(c.bins.reduce((s, b) => s + b.count, 0)).toBe(4)
+  })
+
+  it('is 0 when every prediction is right with confidence 1, and the underconfidence when right at lower confidence', () => {
+    expect(calibration([1, 0, 0, 0, 1, 0], new Uint8Array([0, 1]), 3).ece).toBe(0)
+    // All right at 0.75: accuracy 1, confidence 0.75, one bin.
+    const c = calibration([0.75, 0.25, 0.25, 0.75], new Uint8Array([0, 1]), 2)
+    expect(c.ece).toBe(0.25)
+    expect(c.bins[11]).toMatchObject({ count: 2, correct: 2, accuracy: 1, confidence: 0.75 })
+    // All wrong at 0.75: overconfidence of the same size.
+    expect(calibration([0.75, 0.25, 0.25, 0.75], new Uint8Array([1, 0]), 2).ece).toBe(0.75)
+  })
+
+  it('puts a confidence on an edge in the bin below it, (lo, hi], and 0 in the first bin', () => {
+    // 0.6 is the double 9/15: bin 8, (8/15, 9/15]. A uniform row of three, 1/3 = 5/15: bin 4 (and the
+    // tie predicts class 0). A row of zeros, confidence 0: bin 0. 1: bin 14.
+    const c = calibration([0.6, 0.4, 0, 1 / 3, 1 / 3, 1 / 3, 0, 0, 0, 0, 0, 1], new Uint8Array([0, 0, 0, 2]), 3)
+    expect(0.6).toBe(9 / 15)
+    expect(1 / 3).toBe(5 / 15)
+    expect(c.bins.map((b) => b.count)).toEqual([1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1])
+    expect(c.bins[8]).toMatchObject({ hi: 0.6, confidence: 0.6, accuracy: 1 })
+    expect(c.bins[4]).toMatchObject({ hi: 1 / 3, confidence: 1 / 3, accuracy: 1 })
+    expect(c.bins[0]).toMatchObject({ lo: 0, confidence: 0, accuracy: 1 })
+    // (1/4)(0.4 + 2/3 + 1 + 0)
+    expect(c.ece).toBeCloseTo((0.4 + 2 / 3 + 1) / 4, 15)
+    // Just above an edge goes up one bin; a float32 array holds fround(0.6), which is above 0.6.
+    expect(calibration([0.6 + 2 ** -52, 0.4 - 2 ** -52], new Uint8Array([0]), 2).bins[9].count).toBe(1)
+    expect(calibration(new Float32Array([0.6, 0.4]), new Uint8Array([0]), 2).bins[9].count).toBe(1)
+    // Two bins: 0.5 is the first bin's upper edge.
+    expect(calibration([0.5, 0.5], new Uint8Array([0]), 2, 2).bins.map((b) => b.count)).toEqual([1, 0])
+  })
+
+  it('puts every edge k/15 in bin k - 1 and the doubles just above it in bin k, whatever c * 15 rounds to', () => {
+    const binOfConfidence = (c: number): number => calibration([c, 1 - c], new Uint8Array([0]), 2).bins.findIndex((b) => b.count === 1)
+    for (let k = 8; k <= 15; k++) {
+      const edge = k / 15
+      expect(binOfConfidence(edge)).toBe(k - 1)
+      expect(binOfConfidence(edge - edge * 2 ** -52)).toBe(k - 1)
+      if (k < 15) expect(binOfConfidence(edge + edge * 2 ** -52)).toBe(k)
+    }
+  })
+
+  it('with one bin is |accuracy - mean confidence| of the whole set', () => {
+    const c = calibration(probabilities, labels, 2, 1)
+    // Accuracy 2/4, mean confidence (0.75 + 0.75 + 1 + 0.5) / 4 = 0.75.
+    expect(c.ece).toBe(0.25)
+    expect(c.bins).toEqual([{ lo: 0, hi: 1, count: 4, correct: 2, confidence: 0.75, accuracy: 0.5 }])
+  })
+
+  it('is NaN for zero rows, with every bin empty', () => {
+    const c = calibration([], new Uint8Array([]), 10)
+    expect(c.ece).toBeNaN()
+    expect(c.examples).toBe(0)
+    expect(c.bins.every((b) => b.count === 0)).toBe(true)
+  })
+
+  it('pools sets of predictions by their bins: the pooled ECE is that of the union', () => {
+    const a = calibration(probabilities, labels, 2)
+    const b = calibration([0.9, 0.1, 0.2, 0.8, 0.5, 0.5], new Uint8Array([0, 0, 0]), 2)
+    const union = calibration([...probabilities, 0.9, 0.1, 0.2, 0.8, 0.5, 0.5], new Uint8Array([0, 0, 0, 1, 0, 0, 0]), 2)
+    const pooled = poolCalibrations([a, b])
+    expect(pooled.examples).toBe(7)
+    expect(pooled.bins.map((x) => [x.count, x.correct])).toEqual(union.bins.map((x) => [x.count, x.correct]))
+    expect(pooled.ece).toBeCloseTo(union.ece, 15)
+    pooled.bins.forEach((x, k) => {
+      if (x.count > 0) expect(x.confidence).toBeCloseTo(union.bins[k].confidence, 15)
+    })
+    expect(poolCalibrations([]).ece).toBeNaN()
+    expect(code(() => poolCalibrations([a, calibration(probabilities, labels, 2, 10)]))).toBe('ERR_SHAPE_MISMATCH')
+  })
+
+  it('rejects bad input with typed errors naming the argument', () => {
+    const message = (fn: () => unknown): string => {
+      try {
+        fn()
+      } catch (error) {
+        return error instanceof Error ? error.message : String(error)
+      }
+      return ''
+    }
+    expect(code(() => calibration([0.5, 0.5], new Uint8Array([0, 1]), 2))).toBe('ERR_SHAPE_MISMATCH')
+    expect(message(() => calibration([0.5, 0.5], new Uint8Array([0, 1]), 2))).toBe(
+      'probabilities must hold 4 values (2 rows x 2 outputs), received 2',
+    )
+    expect(code(() => calibration([0.5, 0.5], new Uint8Array([2]), 2))).toBe('ERR_INVALID_ARG')
+    expect(code(() => calibration([0.5, 0.5], [0.5], 2))).toBe('ERR_INVALID_ARG')
+    expect(code(() => calibration([0.5, NaN], new Uint8Array([0]), 2))).toBe('ERR_INVALID_ARG')
+    expect(message(() => calibration([1.5, -0.5], new Uint8Array([0]), 2))).toBe(
+      'probabilities[0] must be a probability in [0, 1], received 1.5',
+    )
+    expect(code(() => calibration([0.5, -0.01], new Uint8Array([0]), 2))).toBe('ERR_INVALID_ARG')
+    expect(code(() => calibration([0.5, 0.5], new Uint8Array([0]), 0))).toBe('ERR_INVALID_ARG')
+    expect(code(() => calibration([0.5, 0.5], new Uint8Array([0]), 2, 0))).toBe('ERR_INVALID_ARG')
+    expect(code(() => calibration([0.5, 0.5], new Uint8Array([0]), 2, 2.5))).toBe('ERR_INVALID_ARG')
   })
 })

@@ -20,6 +20,7 @@ export interface DemoConfig {
   seeds: number
   mcSamples: number
   entropyBins: number
+  calibrationBins: number
   report: string
 }
 
@@ -53,5 +54,7 @@ export const DEMO: Readonly<DemoConfig> = Object.freeze({
   mcSamples: 50,
   /** Bins of the predictive-entropy histograms (over [0, ln 10]). */
   entropyBins: 24,
+  /** Equal-width confidence bins of the expected calibration error and the reliability diagrams (Guo et al. 2017 use 15). */
+  calibrationBins: 15,
   report: 'thinnet-report.html',
 })

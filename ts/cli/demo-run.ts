@@ -1,7 +1,8 @@
 /**
  * One seed of `thinnet demo`: the MLP trained with dropout and without, each evaluated by weight
  * scaling on the training and test sets, and the dropout model's Monte Carlo predictions compared
- * with weight scaling.
+ * with weight scaling; the test predictions of all three scored for uncertainty (entropy AUROC)
+ * and calibration (ECE with its reliability bins).
  */
 
 import type { FashionMnist } from '../data/fashion-mnist.js'
@@ -9,7 +10,7 @@ import type { EpochLog } from '../model/fit.js'
 import type { Thinnet } from '../thinnet.js'
 import { epochLine } from './format.js'
 import { classified } from './classifier.js'
-import { accuracy, auroc, mcAccuracyByPasses, wrongPredictions } from './metrics.js'
+import { accuracy, auroc, calibration, mcAccuracyByPasses, wrongPredictions, type Calibration } from './metrics.js'
 import { mlpLayers, type MlpSpec } from './model-spec.js'
 import { FitProgress } from './progress.js'
 import type { DemoSettings } from './demo-settings.js'
@@ -32,6 +33,8 @@ export interface RunResult {
   examplesPerSecond: number
   /** AUROC of the weight-scaling predictive entropy, wrong vs right test predictions. */
   entropyAuroc: number
+  /** Expected calibration error and reliability bins of the weight-scaling test predictions. */
+  calibration: Calibration
 }
 
 export interface McResult {
@@ -43,6 +46,8 @@ export interface McResult {
   /** AUROC of predictive entropy, wrong vs right test predictions: MC mean and weight scaling. */
   mcEntropyAuroc: number
   weightScalingEntropyAuroc: number
+  /** Expected calibration error and reliability bins of the MC mean's test predictions. */
+  mcCalibration: Calibration
   /** MC predictive entropy (nats) of right and wrong test predictions. */
   entropyRight: number[]
   entropyWrong: number[]
@@ -107,6 +112,7 @@ async function trainRun(tn: Thinnet, data: FashionMnist, settings: DemoSettings,
       secondsPerEpoch: history.epochs.reduce((s, e) => s + e.seconds, 0) / history.epochs.length,
       examplesPerSecond: (data.train.count * history.epochs.length) / history.epochs.reduce((s, e) => s + e.seconds, 0),
       entropyAuroc: auroc(classified(ws.entropy, 'entropy'), wrongPredictions(classified(ws.classes, 'classes'), data.test.labels)),
+      calibration: calibration(ws.mean, data.test.labels, ws.outputs, settings.calibrationBins),
     }
     return { model, run, ws }
   } catch (error) {
@@ -151,6 +157,7 @@ export async function runSeed(
       accuracyByPasses: [...mcAccuracyByPasses(classified(p.perSample, 'perSample'), T, p.rows, p.outputs, labels)],
       mcEntropyAuroc: auroc(classified(p.entropy, 'entropy'), wrong),
       weightScalingEntropyAuroc: d.run.entropyAuroc,
+      mcCalibration: calibration(p.mean, labels, p.outputs, settings.calibrationBins),
       entropyRight,
       entropyWrong,
       seconds: (performance.now() - started) / 1000,

@@ -1,7 +1,8 @@
 /**
  * Metrics the CLI reports: accuracy, cross-entropy of predicted probabilities, Monte Carlo
  * accuracy as a function of the number of passes T, the area under the ROC curve of an
- * uncertainty score, histograms, and mean / standard deviation over seeds.
+ * uncertainty score, expected calibration error with its reliability diagram, histograms, and
+ * mean / standard deviation over seeds.
  *
  * Conventions: an empty input has no accuracy, no AUROC and no mean, so those return NaN (never
  * a made-up 0); malformed input (lengths that disagree, labels out of range, a NaN score) is a
@@ -177,6 +178,143 @@ export function auroc(scores: ArrayLike<number>, positives: ArrayLike<number | b
   if (positiveCount === 0 || negativeCount === 0) return NaN
   const u = positiveRankSum - (positiveCount * (positiveCount + 1)) / 2
   return u / (positiveCount * negativeCount)
+}
+
+/** Bins of `calibration` unless told otherwise: 15, as in Guo et al. (2017). */
+export const ECE_BINS = 15
+
+/** One confidence bin of a reliability diagram. */
+export interface ReliabilityBin {
+  /** The bin holds the confidences c with lo < c <= hi (the first bin also holds c = 0). */
+  lo: number
+  hi: number
+  /** Predictions whose confidence falls in the bin. */
+  count: number
+  /** Of those, the right ones. */
+  correct: number
+  /** Their mean confidence (top-class probability); NaN for an empty bin. */
+  confidence: number
+  /** correct / count; NaN for an empty bin. */
+  accuracy: number
+}
+
+/** Expected calibration error with the reliability diagram it is computed from. */
+export interface Calibration {
+  /** sum over bins of (count / examples) * |accuracy - confidence|; NaN for no examples. */
+  ece: number
+  /** Predictions scored (the sum of the bins' counts). */
+  examples: number
+  /** The equal-width bins over [0, 1], in order. */
+  bins: ReliabilityBin[]
+}
+
+/** The bin of a confidence c in [0, 1]: k with k / bins < c <= (k + 1) / bins (edges as doubles), 0 for c = 0. */
+function binOf(c: number, bins: number): number {
+  let k = Math.min(bins - 1, Math.max(0, Math.ceil(c * bins) - 1))
+  // c * bins is rounded; settle the edge cases against the edges themselves.
+  while (k > 0 && c <= k / bins) k--
+  while (k < bins - 1 && c > (k + 1) / bins) k++
+  return k
+}
+
+function calibrationOf(bins: number, count: number[], correct: number[], confidenceSum: number[]): Calibration {
+  const examples = count.reduce((a, b) => a + b, 0)
+  const out: ReliabilityBin[] = []
+  let ece = 0
+  for (let k = 0; k < bins; k++) {
+    const n = count[k]
+    const confidence = n === 0 ? NaN : confidenceSum[k] / n
+    const accuracy = n === 0 ? NaN : correct[k] / n
+    if (n > 0) ece += (n / examples) * Math.abs(accuracy - confidence)
+    out.push({ lo: k / bins, hi: (k + 1) / bins, count: n, correct: correct[k], confidence, accuracy })
+  }
+  return { ece: examples === 0 ? NaN : ece, examples, bins: out }
+}
+
+function checkBins(bins: number): void {
+  if (!(Number.isSafeInteger(bins) && bins >= 1)) throw invalidArg(`bins must be a positive integer, received ${bins}`)
+}
+
+/**
+ * Expected calibration error (Guo, Pleiss, Sun and Weinberger, "On Calibration of Modern Neural
+ * Networks", 2017) of [rows, outputs] class probabilities against their labels, with the data of
+ * its reliability diagram.
+ *
+ * Each row's confidence is its top-class probability and its prediction that class (ties go to
+ * the lower index, as `model.predict`'s `classes`). The rows are put in `bins` equal-width bins by
+ * confidence: bin k holds k / bins < confidence <= (k + 1) / bins, the edges being the doubles
+ * k / bins, and the first bin also holds a confidence of exactly 0 (so 0.6 with 15 bins, 9 / 15,
+ * is in bin 8, (8/15, 9/15], and 1 in the last bin). A Float32Array's entries are its float32
+ * values: Math.fround(0.6) is above 0.6 and lands in bin 9. Then
+ * ECE = sum over bins of (count / rows) * |accuracy - mean confidence|, empty bins adding nothing.
+ * 0 is perfect calibration; a model that says 90% and is right 70% of the time adds 0.2 times
+ * the share of such rows.
+ *
+ * Undefined cases return NaN: zero rows (ECE), an empty bin (its confidence and accuracy). Rows
+ * are not checked to sum to 1; a probability that is not a number in [0, 1] or a label that is
+ * not a class index is ERR_INVALID_ARG, lengths that disagree ERR_SHAPE_MISMATCH.
+ *
+ * @example
+ * ```ts
+ * // Two rows at 75% confidence, one right; one at 100%, right; one tie at 50%, wrong (class 0 is predicted).
+ * const c = calibration([0.75, 0.25, 0.25, 0.75, 1, 0, 0.5, 0.5], [0, 0, 0, 1], 2)
+ * c.ece // -> 0.25: (2/4) |0.5 - 0.75| + (1/4) |1 - 1| + (1/4) |0 - 0.5|
+ * c.bins[11] // -> { lo: 11/15, hi: 12/15, count: 2, correct: 1, confidence: 0.75, accuracy: 0.5 }
+ * ```
+ */
+export function calibration(probabilities: ArrayLike<number>, labels: Labels, outputs: number, bins = ECE_BINS): Calibration {
+  if (!(Number.isSafeInteger(outputs) && outputs >= 1)) throw invalidArg(`outputs must be a positive integer, received ${outputs}`)
+  checkBins(bins)
+  const rows = labels.length
+  checkLength('probabilities', probabilities.length, rows * outputs, `${rows} rows x ${outputs} outputs`)
+  const count = new Array<number>(bins).fill(0)
+  const correct = new Array<number>(bins).fill(0)
+  const confidenceSum = new Array<number>(bins).fill(0)
+  for (let r = 0; r < rows; r++) {
+    const label = labels[r]
+    if (!(Number.isInteger(label) && label >= 0 && label < outputs)) {
+      throw invalidArg(`labels[${r}] must be a class index in 0..${outputs - 1}, received ${label}`)
+    }
+    let best = 0
+    for (let j = 0; j < outputs; j++) {
+      const v = probabilities[r * outputs + j]
+      if (!(v >= 0 && v <= 1)) throw invalidArg(`probabilities[${r * outputs + j}] must be a probability in [0, 1], received ${v}`)
+      if (v > probabilities[r * outputs + best]) best = j
+    }
+    const c = probabilities[r * outputs + best]
+    const k = binOf(c, bins)
+    count[k]++
+    confidenceSum[k] += c
+    if (best === label) correct[k]++
+  }
+  return calibrationOf(bins, count, correct, confidenceSum)
+}
+
+/**
+ * The calibration of several sets of predictions taken together (for example one per seed), from
+ * their bins: counts and right predictions add up, mean confidences are weighted by the counts,
+ * and the ECE is that of the pooled bins (not the mean of the parts' ECEs). The parts must have
+ * the same number of bins.
+ *
+ * @example
+ * ```ts
+ * poolCalibrations([calibration(p1, labels, 10), calibration(p2, labels, 10)]).ece
+ * ```
+ */
+export function poolCalibrations(parts: readonly Calibration[]): Calibration {
+  const bins = parts.at(0)?.bins.length ?? ECE_BINS
+  const count = new Array<number>(bins).fill(0)
+  const correct = new Array<number>(bins).fill(0)
+  const confidenceSum = new Array<number>(bins).fill(0)
+  parts.forEach((part, i) => {
+    if (part.bins.length !== bins) throw shapeMismatch(`parts[${i}] must have ${bins} bins (as parts[0]), received ${part.bins.length}`)
+    part.bins.forEach((b, k) => {
+      count[k] += b.count
+      correct[k] += b.correct
+      if (b.count > 0) confidenceSum[k] += b.confidence * b.count
+    })
+  })
+  return calibrationOf(bins, count, correct, confidenceSum)
 }
 
 /**

@@ -2,16 +2,30 @@
  * The demo's HTML report: one static, self-contained file (inline CSS and SVG; no script, no
  * network; charts keep their size and scroll sideways on a narrow screen, so their text stays
  * readable; no path of the machine that made it) with the comparison tables, learning curves of both runs, Monte Carlo accuracy against
- * T beside the weight-scaling line, and histograms of predictive entropy for right and wrong
- * predictions.
+ * T beside the weight-scaling line, histograms of predictive entropy for right and wrong
+ * predictions, and the uncertainty and calibration of the three predictors (no dropout, weight
+ * scaling, Monte Carlo): entropy AUROC, ECE, where Monte Carlo helps, and a reliability diagram
+ * and per-bin table of each.
  */
 
 import type { RunResult, SeedResult } from './demo-run.js'
-import { comparisonRows, mcRows, perSeedRows, verdict, type DemoContext } from './demo-summary.js'
-import { plural, seconds } from './format.js'
-import { mean } from './metrics.js'
+import {
+  comparisonRows,
+  mcRows,
+  mcVerdict,
+  perSeedRows,
+  predictorCalibration,
+  PREDICTORS,
+  uncertaintyNotes,
+  uncertaintyRows,
+  verdict,
+  type DemoContext,
+  type Predictor,
+} from './demo-summary.js'
+import { count, fixed, percent, plural, seconds } from './format.js'
+import { mean, poolCalibrations, type Calibration } from './metrics.js'
 import { describeMlp } from './model-spec.js'
-import { escapeXml, histogramChart, lineChart, type LineSeries } from './svg.js'
+import { escapeXml, histogramChart, lineChart, reliabilityChart, type LineSeries } from './svg.js'
 
 const BLUE = '#1f77b4'
 const ORANGE = '#ff7f0e'
@@ -96,6 +110,48 @@ function entropyChart(results: readonly SeedResult[], bins: number): string {
   })
 }
 
+/** The test predictions' calibration of one predictor, pooled over the seeds. */
+function pooledCalibration(results: readonly SeedResult[], predictor: Predictor): Calibration {
+  return poolCalibrations(results.map((r) => predictorCalibration(r, predictor)))
+}
+
+const PREDICTOR_COLOR: Record<Predictor, string> = { baseline: ORANGE, weightScaling: BLUE, mc: GREEN }
+
+/** Short names for chart titles and table headers. */
+function shortName(predictor: Predictor, samples: number): string {
+  return predictor === 'baseline' ? 'no dropout' : predictor === 'weightScaling' ? 'weight scaling' : `MC (T = ${samples})`
+}
+
+function reliabilityCharts(results: readonly SeedResult[]): string {
+  const T = results[0].mc.samples
+  const charts = PREDICTORS.map((predictor) => {
+    const c = pooledCalibration(results, predictor)
+    return reliabilityChart({
+      title: `Reliability, ${shortName(predictor, T)}: ECE ${fixed(c.ece)}`,
+      bins: c.bins,
+      color: PREDICTOR_COLOR[predictor],
+    })
+  })
+  return `<div class="charts">${charts.join('')}</div>`
+}
+
+/** Per bin, for each predictor: predictions, mean confidence and accuracy (pooled over seeds). */
+function reliabilityRows(results: readonly SeedResult[]): string[][] {
+  const T = results[0].mc.samples
+  const pooled = PREDICTORS.map((predictor) => pooledCalibration(results, predictor))
+  return [
+    ['confidence bin', ...PREDICTORS.flatMap((p) => [`${shortName(p, T)}: n`, 'confidence', 'accuracy'])],
+    ...pooled[0].bins.map((b, k) => [
+      `${b.lo === 0 ? '[' : '('}${b.lo.toFixed(3)}, ${b.hi.toFixed(3)}]`,
+      ...pooled.flatMap((c) => {
+        const bin = c.bins[k]
+        return bin.count === 0 ? ['0', '', ''] : [count(bin.count), fixed(bin.confidence), percent(bin.accuracy, 1)]
+      }),
+    ]),
+    ['all', ...pooled.flatMap((c) => [count(c.examples), '', ''])],
+  ]
+}
+
 const STYLE = `
 body { font-family: system-ui, sans-serif; max-width: 1180px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
 h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
@@ -103,7 +159,7 @@ table { border-collapse: collapse; margin: 0.8em 0; font-variant-numeric: tabula
 th, td { padding: 4px 12px; border-bottom: 1px solid #eee; text-align: right; } th:first-child, td:first-child { text-align: left; }
 th { background: #f6f6f6; } .verdict { font-size: 1.1em; font-weight: 600; } .charts { display: flex; flex-wrap: wrap; gap: 12px; }
 .note { color: #555; font-size: 0.92em; } pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; }
-.charts > svg { flex: none; } .charts { overflow-x: auto; }
+.charts > svg { flex: none; } .charts { overflow-x: auto; } .wide { overflow-x: auto; } .wide td { white-space: nowrap; }
 `
 
 export interface ReportInput {
@@ -135,6 +191,7 @@ export function renderReport(input: ReportInput): string {
 ${escapeXml(context.dataName)}. Adam, learning rate ${context.lr}${context.schedule === 'cosine' ? ' annealed to 0 by a cosine schedule' : ''}, batch ${context.batchSize}, ${plural(context.epochs, 'epoch')},
 ${escapeXml(seedsText)}. ${escapeXml(context.backend)} backend (${escapeXml(context.isa)}). Ran ${escapeXml(input.date)} in ${escapeXml(seconds(context.totalSeconds))}.</p>
 <p class="verdict">${escapeXml(verdict(results))}</p>
+<p class="verdict">${escapeXml(mcVerdict(results).at(-1) ?? '')}</p>
 
 <h2>Dropout against no dropout</h2>
 ${htmlTable(comparisonRows(results, context))}
@@ -150,8 +207,26 @@ ${learningCurves(results)}
 <div class="charts">${mcChart(results)}${entropyChart(results, input.entropyBins)}</div>
 ${htmlTable(mcRows(results))}
 <p class="note">Monte Carlo: the mean of T stochastic passes with dropout on (one run of T passes; the curve averages its first t passes, t = 1..T).
-Entropy AUROC: the probability that a wrong prediction has a higher predictive entropy than a right one (0.5 is chance, 1 a perfect separation).
 The histograms pool the test predictions of every seed, each group normalised to its own size.</p>
+
+<h2>Uncertainty and calibration</h2>
+${htmlTable(uncertaintyRows(results))}
+<p class="note">${uncertaintyNotes(first.dropout.calibration.bins.length)
+    .map((line) => `${escapeXml(line)}.`)
+    .join('<br>\n')}<br>
+Each model's test predictions: the no-dropout model and the dropout model by weight scaling, one deterministic pass each; the dropout model by Monte Carlo, the mean of its T passes.${
+    results.length > 1 ? ' Table: mean ± standard deviation over the seeds.' : ''
+  }</p>
+${mcVerdict(results)
+  .map((line) => `<p>${escapeXml(line)}</p>`)
+  .join('\n')}
+${reliabilityCharts(results)}
+<p class="note">Reliability diagrams: the test predictions in ${first.dropout.calibration.bins.length} equal-width bins of their confidence (the top-class probability; bin (lo, hi], 0 in the first); a bar's height is the bin's accuracy, the red band the gap to its mean confidence, which the ECE weighs by the bin's share of predictions; the paler a bar, the fewer predictions it holds (its tooltip and the table below give the counts). Bars below the diagonal are overconfident, above it underconfident.${
+    results.length > 1
+      ? ` The ${results.length} seeds are pooled: their predictions counted together in the same bins (so the ECE in the titles is that of the pool, not the mean in the table).`
+      : ''
+  }</p>
+<div class="wide">${htmlTable(reliabilityRows(results))}</div>
 
 <h2>What was fused</h2>
 <pre>${escapeXml(`dropout run:\n${first.dropout.summary}\n\nno-dropout run:\n${first.baseline.summary}`)}</pre>

@@ -1,10 +1,10 @@
 /**
- * Small static SVG charts for the HTML report: line charts and overlaid histograms, as strings,
- * with axes, ticks, a legend and a title. No scripts, no fonts to fetch: the report stays one
- * self-contained file.
+ * Small static SVG charts for the HTML report: line charts, overlaid histograms and reliability
+ * diagrams, as strings, with axes, ticks, a legend and a title. No scripts, no fonts to fetch:
+ * the report stays one self-contained file.
  */
 
-import { histogram } from './metrics.js'
+import { histogram, type ReliabilityBin } from './metrics.js'
 
 export interface LineSeries {
   name: string
@@ -49,6 +49,8 @@ export interface HistogramOptions {
 }
 
 const MARGIN = { left: 64, right: 16, top: 36, bottom: 48 }
+const GAP_COLOR = '#d62728'
+const DIAGONAL_COLOR = '#555'
 
 /** Escapes text for SVG and HTML. */
 export function escapeXml(text: string): string {
@@ -236,6 +238,63 @@ export function histogramChart(options: HistogramOptions): string {
       body += `<rect x="${xa.toFixed(1)}" y="${a.y(f).toFixed(1)}" width="${(xb - xa).toFixed(1)}" height="${(a.y(0) - a.y(f)).toFixed(1)}" fill="${s.color}" fill-opacity="0.45" stroke="${s.color}" stroke-width="1"/>`
     })
   })
+  body += legend(width, plotHeight, items)
+  return frame(width, height, options.title, body)
+}
+
+export interface ReliabilityOptions {
+  title: string
+  /** The bins of `calibration` (metrics.ts), in order over [0, 1]. */
+  bins: readonly ReliabilityBin[]
+  color: string
+  width?: number
+  height?: number
+}
+
+/**
+ * A reliability diagram (Guo et al. 2017, figure 1): for each non-empty confidence bin, a bar as
+ * wide as the bin up to its accuracy (the paler, the fewer predictions it holds: fill opacity
+ * grows with the square root of its count), a red band from the accuracy to the bin's mean
+ * confidence (the gap the ECE weighs), and the diagonal where accuracy equals confidence. Each
+ * bar carries a `<title>` (a tooltip) with the bin, its count, mean confidence and accuracy.
+ *
+ * @example
+ * ```ts
+ * const svg = reliabilityChart({ title: 'weight scaling: ECE 0.041', color: '#1f77b4', bins: calibration(p.mean, labels, 10).bins })
+ * ```
+ */
+export function reliabilityChart(options: ReliabilityOptions): string {
+  const width = options.width ?? 380
+  const items: LegendItem[] = [
+    { name: 'accuracy', color: options.color, box: true },
+    { name: 'gap to confidence', color: GAP_COLOR, box: true },
+    { name: 'accuracy = confidence', color: DIAGONAL_COLOR, dashed: true },
+  ]
+  const plotHeight = options.height ?? 360
+  const height = plotHeight + legendHeight(items.length)
+  const ticks = niceTicks(0, 1, 5)
+  const a = axes(width, plotHeight, [0, 1], [0, 1], 'confidence (top-class probability)', 'accuracy', ticks, ticks, defaultFormat)
+  let body = a.svg
+  const most = Math.max(1, ...options.bins.map((b) => b.count))
+  for (const b of options.bins) {
+    if (b.count === 0) continue
+    // Paler bars hold fewer predictions (a bin of one prediction should not look like one of thousands).
+    const opacity = (0.1 + 0.55 * Math.sqrt(b.count / most)).toFixed(2)
+    const xa = a.x(b.lo)
+    const xb = a.x(b.hi)
+    const tip =
+      `confidence ${b.lo === 0 ? '[' : '('}${b.lo.toFixed(3)}, ${b.hi.toFixed(3)}]: ${b.count} ` +
+      `prediction${b.count === 1 ? '' : 's'}, mean confidence ${b.confidence.toFixed(3)}, accuracy ${b.accuracy.toFixed(3)}`
+    body +=
+      `<rect class="bin" data-count="${b.count}" x="${xa.toFixed(1)}" y="${a.y(b.accuracy).toFixed(1)}" width="${(xb - xa).toFixed(1)}" ` +
+      `height="${(a.y(0) - a.y(b.accuracy)).toFixed(1)}" fill="${options.color}" fill-opacity="${opacity}" stroke="${options.color}" stroke-width="1">` +
+      `<title>${escapeXml(tip)}</title></rect>`
+    const top = Math.max(b.accuracy, b.confidence)
+    const bottom = Math.min(b.accuracy, b.confidence)
+    if (top > bottom)
+      body += `<rect x="${xa.toFixed(1)}" y="${a.y(top).toFixed(1)}" width="${(xb - xa).toFixed(1)}" height="${(a.y(bottom) - a.y(top)).toFixed(1)}" fill="${GAP_COLOR}" fill-opacity="0.3"/>`
+  }
+  body += `<line x1="${a.x(0).toFixed(1)}" y1="${a.y(0).toFixed(1)}" x2="${a.x(1).toFixed(1)}" y2="${a.y(1).toFixed(1)}" stroke="${DIAGONAL_COLOR}" stroke-width="1.5" stroke-dasharray="6 4"/>`
   body += legend(width, plotHeight, items)
   return frame(width, height, options.title, body)
 }
