@@ -67,7 +67,14 @@ export async function benchDropout(): Promise<void> {
             tn.setMaxThreads(t)
             tn.dropout(x.view(), { p: P, seed: SEED, out: y.view() })
           },
-          cleanup: t === counts[counts.length - 1] ? () => (x.free(), y.free(), tn.setMaxThreads(0)) : undefined,
+          cleanup:
+            t === counts[counts.length - 1]
+              ? () => {
+                  x.free()
+                  y.free()
+                  tn.setMaxThreads(0)
+                }
+              : undefined,
         })
       }
       cases.push({
