@@ -2,12 +2,14 @@
  * `npm run bench -- browser` (issue 9): thinnet's WebAssembly backends in Chromium beside the
  * same calls in Node, and beside TensorFlow.js in the same page.
  *
- * - dropout at n = 2^20 (inverted, p = 0.5) on thinnet 'wasm' and 'wasm-scalar', as GB/s and as
+ * - dropout at n = 2^20 (inverted, p = 0.5) on thinnet 'wasm' (at 1 thread and at 2, its threaded
+ *   build: the page is served cross-origin isolated) and 'wasm-scalar', as GB/s and as
  *   time relative to `dst.set(src)` of the same Float32Array size in the same environment and run
  *   (the memory-bound limit, as bench/dropout.ts measures it in Node);
  * - the fused dense forward at (128, 1024, 1024), relu, with input dropout 0.2 and output dropout
- *   0.5 and plain, in GFLOP/s, on thinnet wasm and wasm-scalar, and in the page also on
- *   tfjs-backend-wasm and tfjs-backend-cpu 4.22 (bench/browser/tfjs-cases.ts).
+ *   0.5 and plain, in GFLOP/s, on thinnet wasm (1 and 2 threads) and wasm-scalar, and in the page
+ *   also on tfjs-backend-wasm (held to one thread) and tfjs-backend-cpu 4.22
+ *   (bench/browser/tfjs-cases.ts).
  *
  * The page is bundled by esbuild from bench/browser/page.ts, which imports the repo's ts/web.ts
  * (the browser entry); esbuild does not copy `new URL(..., import.meta.url)` assets, so the repo's
@@ -115,6 +117,8 @@ async function runInChromium(spec: TimingSpec): Promise<BrowserRun | undefined> 
     server = await serveStatic({
       files: { '/index.html': html, '/page.js': await bundlePage() },
       mounts: { '/thinnet/': join(REPO, 'build'), '/tfjs/': tfjsDist },
+      // Cross-origin isolated, so that thinnet's 'wasm' runs its threaded build (tfjs is held to one thread).
+      isolated: true,
     })
     const page = await browser.newPage()
     const errors: string[] = []
@@ -266,7 +270,10 @@ export async function benchBrowser(): Promise<void> {
   const rows = pairRows(chromiumRows, node.measurements)
 
   console.log(`\nbrowser vs Node, CPU: ${cpuModel()} (${os.cpus().length} cores)`)
-  if (browser) console.log(`Chromium ${browser.version} (${CHROMIUM_PATH}, headless, playwright-core; not cross-origin isolated)`)
+  if (browser)
+    console.log(
+      `Chromium ${browser.version} (${CHROMIUM_PATH}, headless, playwright-core; the page served cross-origin isolated (COOP + COEP), so thinnet's wasm runs its threaded build)`,
+    )
   console.log(`Node ${process.version} (V8 ${process.versions.v8})`)
   console.log(
     `time per call: median of ${spec.rounds} interleaved rounds of about ${ROUND_MS} ms each (after ${WARM_UP_MS} ms of warm-up calls), performance.now() in each engine; Chromium measured first, then Node`,

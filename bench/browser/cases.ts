@@ -140,27 +140,45 @@ export function copyLimitCase(): BenchCase {
   return { group: 'dropout', label: 'dst.set(src) (limit)', key: 'dst.set', kind: 'limit', run: () => dst.set(src) }
 }
 
+/** The thread counts a backend is measured at: 1, and all it has when that is more. */
+function threadCounts(tn: Thinnet): number[] {
+  const all = tn.maxThreads
+  return all > 1 ? [1, all] : [1]
+}
+
+/** "thinnet wasm (relaxed-simd, 2 threads)", and the key suffix of a thread count. */
+function implName(tn: Thinnet, threads: number): string {
+  return `thinnet ${tn.backend} (${tn.isa}, ${threads} thread${threads === 1 ? '' : 's'})`
+}
+
 /**
- * Inverted dropout at DROPOUT_N on one backend, as bench/dropout.ts measures it: with the data in
- * WASM memory (tn.allocate: no copies) and with plain Float32Arrays (copied in and out per call).
+ * Inverted dropout at DROPOUT_N on one backend at `threads` threads (its cap, set before each
+ * call), as bench/dropout.ts measures it: with the data in WASM memory (tn.allocate: no copies)
+ * and with plain Float32Arrays (copied in and out per call).
  */
-export function dropoutCases(tn: Thinnet): BenchCase[] {
+export function dropoutCases(tn: Thinnet, threads: number): BenchCase[] {
   const src = Float32Array.from({ length: DROPOUT_N }, (_, i) => (i % 97) - 48)
   const dst = new Float32Array(DROPOUT_N)
   const options = { p: DROPOUT_P, seed: SEED }
   const x = tn.allocate(DROPOUT_N)
   const y = tn.allocate(DROPOUT_N)
   x.view().set(src)
-  const name = `thinnet ${tn.backend} (${tn.isa})`
+  const name = implName(tn, threads)
   // Fresh views per call: the copying case's scratch allocations may grow WASM memory, which
   // detaches older views.
-  const inMemory = () => tn.dropout(x.view(), { ...options, out: y.view() })
-  const copied = () => tn.dropout(src, { ...options, out: dst })
+  const inMemory = () => {
+    tn.setMaxThreads(threads)
+    tn.dropout(x.view(), { ...options, out: y.view() })
+  }
+  const copied = () => {
+    tn.setMaxThreads(threads)
+    tn.dropout(src, { ...options, out: dst })
+  }
   return [
     {
       group: 'dropout',
       label: `${name}, data in WASM memory`,
-      key: `dropout ${tn.backend} in-memory`,
+      key: `dropout ${tn.backend} t${threads} in-memory`,
       run: inMemory,
       checksum: () => (inMemory(), sum(y.view())),
       dispose: () => {
@@ -171,7 +189,7 @@ export function dropoutCases(tn: Thinnet): BenchCase[] {
     {
       group: 'dropout',
       label: `${name}, copied in and out`,
-      key: `dropout ${tn.backend} copied`,
+      key: `dropout ${tn.backend} t${threads} copied`,
       run: copied,
       checksum: () => (copied(), sum(dst)),
     },
@@ -184,7 +202,7 @@ export function dropoutCases(tn: Thinnet): BenchCase[] {
  * DropoutDense layer's do. The plain row is checked against the float64 reference (a few rows)
  * before it is timed.
  */
-export function thinnetDenseCases(tn: Thinnet): BenchCase[] {
+export function thinnetDenseCases(tn: Thinnet, threads: number): BenchCase[] {
   const d = denseData(DENSE_SHAPE, DATA_SEED)
   const shape = { rows: d.rows, inputs: d.inputs, units: d.units }
   const alloc = (n: number, from?: Float32Array): BackendBuffer => {
@@ -193,14 +211,15 @@ export function thinnetDenseCases(tn: Thinnet): BenchCase[] {
     return buffer
   }
   const buffers = { x: alloc(d.x.length, d.x), w: alloc(d.w.length, d.w), b: alloc(d.b.length, d.b), y: alloc(d.rows * d.units) }
-  const impl = `thinnet ${tn.backend} (${tn.isa})`
+  const impl = implName(tn, threads)
   const make = (kind: 'plain' | 'dropout'): BenchCase => {
     const dropouts =
       kind === 'dropout'
         ? { inputDropout: { p: INPUT_DROPOUT_P, seed: SEED, stream: 0 }, outputDropout: { p: OUTPUT_DROPOUT_P, seed: SEED, stream: 1 } }
         : {}
     // Views are taken per call: a WASM call may grow memory, which detaches older views.
-    const run = () =>
+    const run = () => {
+      tn.setMaxThreads(threads)
       tn.dense({
         ...shape,
         x: buffers.x.view(),
@@ -210,10 +229,11 @@ export function thinnetDenseCases(tn: Thinnet): BenchCase[] {
         activation: 'relu',
         ...dropouts,
       })
+    }
     return {
       group: 'dense',
       label: `${impl} fused dense, ${kind === 'plain' ? 'no dropout' : `dropout in ${INPUT_DROPOUT_P}, out ${OUTPUT_DROPOUT_P}`}`,
-      key: `dense ${tn.backend} ${kind}`,
+      key: `dense ${tn.backend} t${threads} ${kind}`,
       kind,
       impl,
       run,
@@ -229,7 +249,13 @@ export function thinnetDenseCases(tn: Thinnet): BenchCase[] {
   return [make('dropout'), make('plain')]
 }
 
-/** All thinnet cases on the given backends, dropout first (with the limit), then dense. */
+/**
+ * All thinnet cases on the given backends, dropout first (with the limit), then dense; each at 1
+ * thread and at all the backend has ('wasm' on its threaded build, where the page is cross-origin
+ * isolated).
+ */
 export function thinnetCases(backends: Thinnet[]): BenchCase[] {
-  return [copyLimitCase(), ...backends.flatMap(dropoutCases), ...backends.flatMap(thinnetDenseCases)]
+  const each = (cases: (tn: Thinnet, threads: number) => BenchCase[]) =>
+    backends.flatMap((tn) => threadCounts(tn).flatMap((threads) => cases(tn, threads)))
+  return [copyLimitCase(), ...each(dropoutCases), ...each(thinnetDenseCases)]
 }

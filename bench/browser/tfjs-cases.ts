@@ -10,7 +10,7 @@
 
 import * as tf from '@tensorflow/tfjs-core'
 import '@tensorflow/tfjs-backend-cpu' // registers 'cpu'
-import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm' // registers 'wasm'
+import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm' // registers 'wasm'
 import { checkDenseRelu, denseData } from '../peers/data.js'
 import { DENSE_SHAPE, INPUT_DROPOUT_P, OUTPUT_DROPOUT_P, type BenchCase } from './cases.js'
 
@@ -33,9 +33,14 @@ export interface TfjsWasmBuild {
 
 let wasmBuild: TfjsWasmBuild | undefined
 
-/** Points tfjs-backend-wasm at `wasmBase` (a folder URL ending in '/') and initialises it. */
+/**
+ * Points tfjs-backend-wasm at `wasmBase` (a folder URL ending in '/') and initialises it on one
+ * thread: the baseline thinnet's rows are compared with, at each of their thread counts (the page
+ * is cross-origin isolated for thinnet's threads, where tfjs would otherwise pick its own).
+ */
 export async function initTfjs(wasmBase: string): Promise<TfjsWasmBuild> {
   setWasmPaths(wasmBase)
+  setThreadsCount(1)
   tf.enableProdMode()
   await use('wasm')
   wasmBuild = {
