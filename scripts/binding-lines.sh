@@ -3,10 +3,13 @@
 # crates/thinnet-wasm, counted as the issue counts them (each .rs file's lines before its first
 # `#[cfg(test)]`; files that are tests only, *tests.rs, left out). A binding holds no logic: what
 # both need lives in thinnet_core::boundary, so growth past the limit means logic crept back in.
+# The limit grows only by new exports' declarations: 2,356 -> 2,360 for the family's three (issue
+# 12), -> 2,405 for the five thread exports and their ABI lines (issue 14: tn_set_max_threads,
+# tn_max_threads, tn_worker_main, tn_worker_failed, tn_stop_workers; each one call into the core).
 # Usage: scripts/binding-lines.sh [limit]   (prints per-crate counts; fails above the limit)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-limit="${1:-2360}"
+limit="${1:-2405}"
 total=0
 for crate in thinnet-node thinnet-wasm; do
   n=0
