@@ -67,8 +67,9 @@ impl Drop for Workspace {
             run: std::mem::take(&mut self.run),
             bits: std::mem::take(&mut self.bits),
         };
-        // A workspace the full pool refuses comes back out and is dropped after the lock is
-        // released (its drop would take the lock again).
+        // A workspace the full pool refuses comes back out, and its buffers are freed here, after
+        // the lock is released, as plain vectors: dropped as a Workspace it would come back to
+        // this function and offer itself to the full pool again, forever.
         let refused = POOL.with(|pool| {
             if pool.len() < POOL_SIZE {
                 pool.push(ws);
@@ -77,6 +78,38 @@ impl Drop for Workspace {
                 Some(ws)
             }
         });
-        drop(refused);
+        if let Some(mut refused) = refused {
+            let buffers = (
+                std::mem::take(&mut refused.a),
+                std::mem::take(&mut refused.b),
+                std::mem::take(&mut refused.run),
+                std::mem::take(&mut refused.bits),
+            );
+            drop(buffers);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropping_more_workspaces_than_the_pool_keeps_frees_the_rest() {
+        // Past POOL_SIZE the pool refuses them; each refused one must be freed, not offered again
+        // (that recursed until the stack overflowed).
+        let many: Vec<Workspace> = (0..POOL_SIZE + 3)
+            .map(|_| {
+                let mut ws = Workspace::default();
+                ws.buffers(64, 64, 8, 8);
+                ws
+            })
+            .collect();
+        drop(many);
+        let pooled = POOL.with(|pool| pool.len());
+        assert!(pooled <= POOL_SIZE, "the pool holds {pooled} workspaces, more than {POOL_SIZE}");
+        let mut again = Workspace::take();
+        let (a, b, run, bits) = again.buffers(64, 64, 8, 8);
+        assert_eq!((a.len(), b.len(), run.len(), bits.len()), (64, 64, 8, 8));
     }
 }
