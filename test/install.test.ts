@@ -15,9 +15,11 @@ import { packDataPackage, packMainPackage, packPlatformPackage, REPO, run, tempR
 
 /**
  * The main tarball's size budget (bytes): dist (with source maps), the five .wasm builds, README,
- * LICENSE; no binary (the platform packages carry it) and no data (thinnet-fashion-mnist-subset).
+ * LICENSE; no binary (the platform packages carry it) and no data (thinnet-fashion-mnist-subset),
+ * either of which would add megabytes. 1,000,000 until the two threaded .wasm builds (issue 14)
+ * took the tarball from about 0.8 MB to 1.0 MB.
  */
-const MAIN_TARBALL_BUDGET = 1_000_000
+const MAIN_TARBALL_BUDGET = 1_100_000
 
 const TSC = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc')
 const TYPES_NODE = (JSON.parse(await readFile(join(REPO, 'node_modules', '@types', 'node', 'package.json'), 'utf8')) as { version: string })
