@@ -207,6 +207,19 @@ describe('thinnet sweep, tiny runs', () => {
     expect(real.stdout.match(/%/g)?.length).toBeGreaterThan(0)
   })
 
+  it("retrains the chosen setting as the demo trains its dropout model: the test number is the demo's for seed 1", async () => {
+    const same = ['--input-dropout', '0.2', '--dropout', '0.5', '--hidden', '16', '--epochs', '3', '--quiet']
+    const [sweep, demo] = await Promise.all([
+      thinnet('sweep', ...same, '--seeds', '1'),
+      thinnet('demo', ...same, '--report', join(dir!, 'sweep-demo-report.html')),
+    ])
+    expect(sweep.code).toBe(0)
+    expect(demo.code).toBe(0)
+    const demoTest = /^test accuracy \(weight scaling\) +(\d+\.\d\d)% /m.exec(demo.stdout)?.[1]
+    expect(demoTest).toBeDefined()
+    expect(percentAfter(sweep.stdout, 'test {7}accuracy')).toBe(Number(demoTest) / 100)
+  })
+
   it('chooses the same setting with the same validation numbers when the test set is garbage', () => {
     expect(garbage.stderr).toBe('')
     expect(garbage.code).toBe(0)
