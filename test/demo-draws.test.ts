@@ -5,7 +5,8 @@
  */
 
 import { describe, expect, it } from 'vitest'
-import { drawsRows, summariseDraws, type RunComparison } from '../ts/cli/demo-draws.js'
+import { drawsRows, loadFullForDraws, summariseDraws, type RunComparison } from '../ts/cli/demo-draws.js'
+import { invalidArg } from '../ts/errors.js'
 
 const run = (draw: number, seed: number, gain: number, gapRatio: number): RunComparison => ({ draw, seed, gain, gapRatio })
 
@@ -52,6 +53,20 @@ describe('summariseDraws', () => {
     expect(() => summariseDraws([])).toThrow(/^summariseDraws needs at least one run$/)
     expect(() => summariseDraws([run(1, 1, 0, 1), run(1, 2, 0, 1), run(2, 1, 0, 1)])).toThrow(
       /^every draw must have the same number of runs, found 2 and 1$/,
+    )
+  })
+})
+
+describe('loadFullForDraws', () => {
+  it('turns a full set that does not load into ERR_INVALID_ARG naming --draws and the shipped subset', async () => {
+    const missing = (): Promise<never> =>
+      Promise.reject(invalidArg('Fashion-MNIST: the folder /usr/share/datasets/fashion-mnist does not exist'))
+    const error = await loadFullForDraws(3, missing).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'ERR_INVALID_ARG' })
+    expect((error as Error).message).toBe(
+      '--draws 3: the draws are made from the full Fashion-MNIST, which did not load (Fashion-MNIST: the folder ' +
+        '/usr/share/datasets/fashion-mnist does not exist); without it the demo runs on the shipped subset, a single draw ' +
+        '(draw 0): leave --draws out',
     )
   })
 })

@@ -9,7 +9,9 @@
  * interval then covers training randomness only, not the choice of images).
  */
 
+import type { FashionMnist } from '../data/fashion-mnist.js'
 import { invalidArg } from '../errors.js'
+import { loadData } from './data.js'
 import type { RunResult, SeedResult } from './demo-run.js'
 import { fixed, percent } from './format.js'
 import { mean, tInterval, type MeanInterval } from './metrics.js'
@@ -126,4 +128,25 @@ export function drawsNote(s: DrawsSummary, seeds: number): string {
         `mean ± t * sd / sqrt(${s.gain.n})${t}); gain = dropout test accuracy - no-dropout test accuracy, ` +
         'gap ratio = (train - test) of dropout / (train - test) of no dropout, per run'
     : `95% t intervals over the ${s.gain.n} seeds of one draw (training randomness only, not the choice of images${t})`
+}
+
+/**
+ * The full set for `--draws`, or ERR_INVALID_ARG naming --draws when it does not load (`load`:
+ * the loader, a parameter so that tests can make it fail).
+ *
+ * @example
+ * ```ts
+ * const full = await loadFullForDraws(5) // rejects, naming --draws 5, without dataset-fashion-mnist
+ * ```
+ */
+export async function loadFullForDraws(draws: number, load: () => Promise<FashionMnist> = () => loadData('full')): Promise<FashionMnist> {
+  try {
+    return await load()
+  } catch (error) {
+    throw invalidArg(
+      `--draws ${draws}: the draws are made from the full Fashion-MNIST, which did not load ` +
+        `(${error instanceof Error ? error.message : String(error)}); ` +
+        'without it the demo runs on the shipped subset, a single draw (draw 0): leave --draws out',
+    )
+  }
 }

@@ -13,9 +13,8 @@ import { dirname, resolve } from 'node:path'
 import { Command, Option } from 'commander'
 import { invalidArg } from '../errors.js'
 import { load } from '../index.js'
-import type { FashionMnist } from '../data/fashion-mnist.js'
 import { describeData, loadData } from './data.js'
-import { drawsNote, drawsRows, perRunRows, runComparison, summariseDraws } from './demo-draws.js'
+import { drawsNote, drawsRows, loadFullForDraws, perRunRows, runComparison, summariseDraws } from './demo-draws.js'
 import { DRAW_PER_CLASS, drawSubset } from './draws.js'
 import { DEMO } from './demo-config.js'
 import { runSeed, runSpec, type SeedResult } from './demo-run.js'
@@ -154,19 +153,6 @@ async function demo(flags: DemoFlags): Promise<number> {
   console.log(`report     ${reportPath}`)
   console.log(`total time ${seconds((performance.now() - started) / 1000)}`)
   return 0
-}
-
-/** The full set for `--draws`, or ERR_INVALID_ARG naming --draws when it is not installed. */
-async function loadFullForDraws(draws: number): Promise<FashionMnist> {
-  try {
-    return await loadData('full')
-  } catch (error) {
-    throw invalidArg(
-      `--draws ${draws}: the draws are made from the full Fashion-MNIST, which did not load ` +
-        `(${error instanceof Error ? error.message : String(error)}); ` +
-        'without it the demo runs on the shipped subset, a single draw (draw 0): leave --draws out',
-    )
-  }
 }
 
 /**
