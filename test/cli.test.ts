@@ -8,12 +8,13 @@
 
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEMO } from '../ts/cli/demo-config.js'
+import { FASHION_MNIST_DEBIAN_DIR } from '../ts/data/fashion-mnist.js'
 import type { SeedResult } from '../ts/cli/demo-run.js'
 import { mcVerdict, uncertaintyRows } from '../ts/cli/demo-summary.js'
 import { calibration } from '../ts/cli/metrics.js'
@@ -73,7 +74,7 @@ describe('thinnet --help', () => {
   it('lists the commands and exits 0', async () => {
     const r = await thinnet('--help')
     expect(r.code).toBe(0)
-    for (const command of ['demo', 'train', 'eval', 'backends']) expect(r.stdout).toContain(command)
+    for (const command of ['demo', 'train', 'eval', 'sweep', 'backends']) expect(r.stdout).toContain(command)
   })
 
   it('explains every flag of train, eval and demo with its default', async () => {
@@ -107,6 +108,149 @@ describe('thinnet --help', () => {
     for (const flag of ['--backend', '--epochs', '--seeds', '--batch-size', '--lr', '--report', '--quiet'])
       expect(demo.stdout).toContain(flag)
     expect(demo.stdout).toContain(`epochs per run (default: ${DEMO.epochs})`)
+    expect(demo.stdout).toContain('--draws <k>')
+    const sweep = await thinnet('sweep', '--help')
+    expect(sweep.code).toBe(0)
+    for (const flag of [
+      '--input-dropout',
+      '--dropout',
+      '--epochs',
+      '--validation-split',
+      '--seeds',
+      '--hidden',
+      '--lr',
+      '--data',
+      '--backend',
+    ])
+      expect(sweep.stdout).toContain(flag)
+    // commander wraps long lines: whitespace may break a default.
+    const help = sweep.stdout.replace(/\s+/g, ' ')
+    expect(help).toContain('input dropout rates to try, comma-separated (default: 0.1,0.2,0.35,0.5)')
+    expect(help).toContain(`epoch counts to try, comma-separated (the cosine schedule anneals over each) (default: ${DEMO.epochs})`)
+  })
+})
+
+/** Writes the four IDX files (plain) of a tiny Fashion-MNIST-shaped set: 28x28 uint8 images, uint8 labels. */
+async function writeIdxSet(folder: string, splits: Record<'train' | 't10k', { images: Uint8Array; labels: Uint8Array }>): Promise<void> {
+  await mkdir(folder, { recursive: true })
+  for (const [prefix, { images, labels }] of Object.entries(splits)) {
+    const n = labels.length
+    const imageHeader = Buffer.alloc(16)
+    imageHeader.set([0, 0, 8, 3])
+    imageHeader.writeUInt32BE(n, 4)
+    imageHeader.writeUInt32BE(28, 8)
+    imageHeader.writeUInt32BE(28, 12)
+    await writeFile(join(folder, `${prefix}-images-idx3-ubyte`), Buffer.concat([imageHeader, images]))
+    const labelHeader = Buffer.alloc(8)
+    labelHeader.set([0, 0, 8, 1])
+    labelHeader.writeUInt32BE(n, 4)
+    await writeFile(join(folder, `${prefix}-labels-idx1-ubyte`), Buffer.concat([labelHeader, labels]))
+  }
+}
+
+/** n images of class i mod 10: a bright band in row block (class) plus seeded noise. */
+function tinyImages(n: number, seed: number): { images: Uint8Array; labels: Uint8Array } {
+  let state = seed >>> 0
+  const next = (): number => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0
+    return state / 2 ** 32
+  }
+  const labels = Uint8Array.from({ length: n }, (_, i) => i % 10)
+  const images = new Uint8Array(n * 784)
+  for (let i = 0; i < n; i++) {
+    for (let p = 0; p < 784; p++) {
+      const band = Math.floor(Math.floor(p / 28) / 2.8) === labels[i]
+      images[i * 784 + p] = Math.min(255, Math.floor((band ? 150 : 0) + 100 * next()))
+    }
+  }
+  return { images, labels }
+}
+
+describe('thinnet sweep, tiny runs', () => {
+  const args = ['--hidden', '8', '--epochs', '2', '--seeds', '2', '--input-dropout', '0.1,0.3', '--dropout', '0.5', '--quiet']
+  let real: Run
+  let garbage: Run
+
+  beforeAll(async () => {
+    const train = tinyImages(300, 1)
+    const realDir = join(dir!, 'sweep-real')
+    const garbageDir = join(dir!, 'sweep-garbage')
+    await writeIdxSet(realDir, { train, t10k: tinyImages(100, 2) })
+    // The same training set; the test set is noise with shuffled labels, and of another size.
+    const noise = tinyImages(70, 3)
+    noise.images.reverse()
+    noise.labels.reverse()
+    noise.labels.set(noise.labels.map((l) => (l * 3 + 7) % 10))
+    await writeIdxSet(garbageDir, { train, t10k: noise })
+    ;[real, garbage] = await Promise.all([thinnet('sweep', '--data', realDir, ...args), thinnet('sweep', '--data', garbageDir, ...args)])
+  })
+
+  /** The output from the validation table to the line after the choice, timings removed. */
+  const selection = (stdout: string): string =>
+    stdout.slice(stdout.indexOf('Validation accuracy'), stdout.indexOf('\ntest ')).replace(/\([\d.]+ s\)/g, '(time)')
+
+  it('prints the validation table of every setting, the chosen one and one test number', () => {
+    expect(real.stderr).toBe('')
+    expect(real.code).toBe(0)
+    expect(real.stdout).toMatch(/^input +hidden +epochs +val acc seed 1 +val acc seed 2 +mean val acc +mean val loss$/m)
+    const rows = real.stdout.match(/^0\.[13] +0\.5 +2 +\d+\.\d\d% +\d+\.\d\d% +\d+\.\d\d% +\d\.\d{4}( +<- chosen)?$/gm) ?? []
+    expect(rows).toHaveLength(2)
+    expect(rows.filter((r) => r.endsWith('<- chosen'))).toHaveLength(1)
+    // Each mean is the mean of its two seeds, as printed (to the printed rounding).
+    for (const row of rows) {
+      const [a, b, m] = [...row.matchAll(/(\d+\.\d\d)%/g)].map((x) => Number(x[1]))
+      expect(Math.abs((a + b) / 2 - m)).toBeLessThanOrEqual(0.006)
+    }
+    expect(real.stdout).toMatch(/^chosen +input dropout 0\.[13], hidden dropout 0\.5, 2 epochs: the highest mean validation accuracy/m)
+    expect(real.stdout).toContain('(trained on 240, validated on 60 examples per seed)')
+    expect(real.stdout.match(/^test +accuracy \d+\.\d\d% \(loss \d+\.\d{4}, 100 examples\): the only test number/gm)).toHaveLength(1)
+    expect(real.stdout.match(/%/g)?.length).toBeGreaterThan(0)
+  })
+
+  it("retrains the chosen setting as the demo trains its dropout model: the test number is the demo's for seed 1", async () => {
+    const same = ['--input-dropout', '0.2', '--dropout', '0.5', '--hidden', '16', '--epochs', '3', '--quiet']
+    const [sweep, demo] = await Promise.all([
+      thinnet('sweep', ...same, '--seeds', '1'),
+      thinnet('demo', ...same, '--report', join(dir!, 'sweep-demo-report.html')),
+    ])
+    expect(sweep.code).toBe(0)
+    expect(demo.code).toBe(0)
+    const demoTest = /^test accuracy \(weight scaling\) +(\d+\.\d\d)% /m.exec(demo.stdout)?.[1]
+    expect(demoTest).toBeDefined()
+    expect(percentAfter(sweep.stdout, 'test {7}accuracy')).toBe(Number(demoTest) / 100)
+  })
+
+  it('chooses the same setting with the same validation numbers when the test set is garbage', () => {
+    expect(garbage.stderr).toBe('')
+    expect(garbage.code).toBe(0)
+    expect(selection(real.stdout).length).toBeGreaterThan(200)
+    expect(selection(garbage.stdout)).toBe(selection(real.stdout))
+    expect(garbage.stdout).toMatch(/^test +accuracy \d+\.\d\d% \(loss \d+\.\d{4}, 70 examples\)/m)
+  })
+})
+
+const hasFullSet = existsSync(FASHION_MNIST_DEBIAN_DIR)
+const fullSetSkip = hasFullSet ? '' : ` [SKIPPED: ${FASHION_MNIST_DEBIAN_DIR} is missing; as root: apt-get install dataset-fashion-mnist]`
+
+describe('thinnet demo --draws, a tiny run', () => {
+  it.skipIf(!hasFullSet)(`reports every run, each draw's mean and the 95% t interval over the draws${fullSetSkip}`, async () => {
+    const report = join(dir!, 'draws-report.html')
+    const r = await thinnet('demo', '--draws', '2', '--seeds', '2', '--epochs', '1', '--hidden', '8', '--quiet', '--report', report)
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain('2 draws (draws 1..2) of a Fashion-MNIST subset (3000 train / 5000 test, stratified)')
+    const runs = [
+      ...r.stdout.matchAll(/^([12]) +([12]) +(\d+\.\d\d)% +(\d+\.\d\d)% +([+-]\d+\.\d\d) +(-?\d+\.\d\d) +(-?\d+\.\d\d) +(-?\d+\.\d{3})$/gm),
+    ].map((m) => m.slice(1).map(Number))
+    expect(runs.map(([draw, seed]) => `${draw}/${seed}`)).toEqual(['1/1', '1/2', '2/1', '2/2'])
+    // gain = dropout test - no-dropout test, to the printed rounding.
+    for (const [, , d, b, gain] of runs) expect(Math.abs(d - b - gain)).toBeLessThanOrEqual(0.011)
+    const mean = /^mean +([+-]\d+\.\d\d) +(-?\d+\.\d{3})$/m.exec(r.stdout)
+    expect(mean).not.toBeNull()
+    expect(Math.abs(runs.reduce((s, x) => s + x[4], 0) / 4 - Number(mean![1]))).toBeLessThanOrEqual(0.011)
+    expect(r.stdout).toMatch(/^95% t interval +\[[+-]\d+\.\d\d, [+-]\d+\.\d\d\] +\[-?\d+\.\d{3}, -?\d+\.\d{3}\]$/m)
+    expect(r.stdout).toContain("95% t intervals over the 2 draws (each draw's value is the mean over its 2 seeds")
+    expect(r.stdout).toContain('t(1) = 12.706')
   })
 })
 
@@ -325,6 +469,13 @@ describe('bad input', () => {
     [['eval', '--model', 'm', '--inference', 'exact'], '--inference'],
     [['eval', '--model', 'm', '--samples', '5'], '--samples'],
     [['demo', '--seeds', '-1'], '--seeds'],
+    [['demo', '--draws', '0'], '--draws'],
+    [['sweep', '--input-dropout', '0.2,1.2'], '--input-dropout'],
+    [['sweep', '--dropout', '0.5,0.5'], '--dropout'],
+    [['sweep', '--epochs', '0'], '--epochs'],
+    [['sweep', '--validation-split', '1'], '--validation-split'],
+    [['sweep', '--seeds', '0'], '--seeds'],
+    [['sweep', '--data', '/no/such/folder'], '--data /no/such/folder'],
     [['demo', '--backend', 'gpu'], '--backend'],
     [['demo', '--report', '/no/such/folder/report.html'], '--report /no/such/folder/report.html'],
   ]

@@ -12,6 +12,9 @@ import {
   meanCrossEntropy,
   poolCalibrations,
   standardDeviation,
+  studentTCdf,
+  studentTQuantile,
+  tInterval,
   wrongPredictions,
 } from '../ts/cli/metrics.js'
 
@@ -251,5 +254,66 @@ describe('calibration (expected calibration error and reliability bins)', () => 
     expect(code(() => calibration([0.5, 0.5], new Uint8Array([0]), 0))).toBe('ERR_INVALID_ARG')
     expect(code(() => calibration([0.5, 0.5], new Uint8Array([0]), 2, 0))).toBe('ERR_INVALID_ARG')
     expect(code(() => calibration([0.5, 0.5], new Uint8Array([0]), 2, 2.5))).toBe('ERR_INVALID_ARG')
+  })
+})
+
+describe('studentTQuantile and tInterval (demo --draws)', () => {
+  it('matches the closed forms of 1 and 2 degrees of freedom', () => {
+    // df 1 is the Cauchy distribution: t_p = tan(pi (p - 1/2)); df 2: t_p = (2p - 1) / sqrt(2 p (1 - p)).
+    expect(studentTQuantile(0.975, 1)).toBeCloseTo(Math.tan(Math.PI * 0.475), 11)
+    expect(studentTQuantile(0.975, 2)).toBeCloseTo(0.95 / Math.sqrt(2 * 0.975 * 0.025), 12)
+    expect(studentTQuantile(0.9, 2)).toBeCloseTo(0.8 / Math.sqrt(2 * 0.9 * 0.1), 12)
+    expect(studentTCdf(1, 1)).toBeCloseTo(0.75, 14)
+    expect(studentTCdf(0, 7)).toBe(0.5)
+  })
+
+  it('matches the printed t tables (two-sided 95%: 12.706, 4.303, 3.182, 2.776, 2.262, 2.045, 1.984)', () => {
+    const table: [number, number][] = [
+      [1, 12.706204736174694],
+      [2, 4.302652729749462],
+      [3, 3.1824463052837078],
+      [4, 2.7764451051977934],
+      [9, 2.262157162798205],
+      [29, 2.045229642132703],
+      [100, 1.9839715185235518],
+    ]
+    for (const [df, t] of table) expect(studentTQuantile(0.975, df), `df ${df}`).toBeCloseTo(t, 10)
+    // Symmetric, 0 at the median, and the CDF inverts the quantile.
+    expect(studentTQuantile(0.025, 4)).toBe(-studentTQuantile(0.975, 4))
+    expect(studentTQuantile(0.5, 4)).toBe(0)
+    expect(studentTCdf(studentTQuantile(0.995, 10), 10)).toBeCloseTo(0.995, 14)
+  })
+
+  it('gives mean ± t sd / sqrt(n), computed by hand for [1, 2, 4] (df 2, closed-form t)', () => {
+    // mean 7/3; sd^2 = ((4/3)^2 + (1/3)^2 + (5/3)^2) / 2 = 7/3; sd / sqrt(3) = sqrt(7) / 3.
+    const r = tInterval([1, 2, 4])
+    const t = 0.95 / Math.sqrt(2 * 0.975 * 0.025)
+    expect(r.n).toBe(3)
+    expect(r.level).toBe(0.95)
+    expect(r.mean).toBeCloseTo(7 / 3, 15)
+    expect(r.sd).toBeCloseTo(Math.sqrt(7 / 3), 15)
+    expect(r.t).toBeCloseTo(t, 12)
+    expect(r.halfWidth).toBeCloseTo((t * Math.sqrt(7)) / 3, 12)
+    expect(r.lo).toBeCloseTo(7 / 3 - (t * Math.sqrt(7)) / 3, 12)
+    expect(r.hi).toBeCloseTo(7 / 3 + (t * Math.sqrt(7)) / 3, 12)
+    // [1, 2, 3, 4, 5]: mean 3, sd sqrt(2.5), half-width t(4) sqrt(0.5).
+    const five = tInterval([1, 2, 3, 4, 5])
+    expect(five.mean).toBe(3)
+    expect(five.halfWidth).toBeCloseTo(2.7764451051977934 * Math.sqrt(0.5), 12)
+    // 90%: t(4) at 0.95 is 2.131846786326649.
+    expect(tInterval([1, 2, 3, 4, 5], 0.9).halfWidth).toBeCloseTo(2.131846786326649 * Math.sqrt(0.5), 11)
+    // Equal values: a zero-width interval.
+    expect(tInterval([0.5, 0.5])).toMatchObject({ mean: 0.5, sd: 0, halfWidth: 0, lo: 0.5, hi: 0.5 })
+  })
+
+  it('has no interval for fewer than two values, and refuses bad input with typed errors', () => {
+    expect(tInterval([0.25])).toMatchObject({ n: 1, mean: 0.25 })
+    expect(Number.isNaN(tInterval([0.25]).halfWidth)).toBe(true)
+    expect(Number.isNaN(tInterval([]).mean)).toBe(true)
+    expect(code(() => tInterval([1, Number.NaN]))).toBe('ERR_INVALID_ARG')
+    expect(() => tInterval([1, Number.POSITIVE_INFINITY])).toThrow(/^values\[1\] must be a finite number, received Infinity$/)
+    expect(() => tInterval([1, 2], 1)).toThrow(/^level must be strictly between 0 and 1, received 1$/)
+    expect(() => studentTQuantile(1, 3)).toThrow(/^p must be a probability strictly between 0 and 1, received 1$/)
+    expect(() => studentTQuantile(0.9, 0)).toThrow(/^df must be a finite number >= 1, received 0$/)
   })
 })

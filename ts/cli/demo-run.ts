@@ -56,6 +56,8 @@ export interface McResult {
 
 export interface SeedResult {
   seed: number
+  /** With `demo --draws`: the draw of the subset this run trained and tested on (draws.ts). */
+  draw?: number
   dropout: RunResult
   baseline: RunResult
   mc: McResult
@@ -75,10 +77,18 @@ export function runSpec(settings: DemoSettings, data: FashionMnist, name: RunNam
   }
 }
 
-async function trainRun(tn: Thinnet, data: FashionMnist, settings: DemoSettings, seed: number, name: RunName, signal: AbortSignal) {
+async function trainRun(
+  tn: Thinnet,
+  data: FashionMnist,
+  settings: DemoSettings,
+  seed: number,
+  name: RunName,
+  signal: AbortSignal,
+  draw: number | undefined,
+) {
   const spec = runSpec(settings, data, name)
   const model = tn.sequential(mlpLayers(tn, spec), { inputs: spec.inputs, seed: BigInt(seed), mode: settings.mode })
-  const label = `seed ${seed} ${name === 'dropout' ? 'dropout   ' : 'no dropout'}`
+  const label = `${draw === undefined ? '' : `draw ${draw} `}seed ${seed} ${name === 'dropout' ? 'dropout   ' : 'no dropout'}`
   const bar = new FitProgress({ label, quiet: settings.quiet, perEpoch: false })
   try {
     const history = await model.fit({
@@ -124,7 +134,8 @@ async function trainRun(tn: Thinnet, data: FashionMnist, settings: DemoSettings,
 }
 
 /**
- * Trains both runs of one seed and compares the dropout model's inference modes.
+ * Trains both runs of one seed and compares the dropout model's inference modes (`draw`: the
+ * draw of the subset `data` is, for the labels and the result).
  *
  * @example
  * ```ts
@@ -138,8 +149,9 @@ export async function runSeed(
   settings: DemoSettings,
   seed: number,
   signal: AbortSignal,
+  draw?: number,
 ): Promise<SeedResult> {
-  const d = await trainRun(tn, data, settings, seed, 'dropout', signal)
+  const d = await trainRun(tn, data, settings, seed, 'dropout', signal, draw)
   let mc: McResult
   try {
     const started = performance.now()
@@ -165,7 +177,7 @@ export async function runSeed(
   } finally {
     d.model.dispose()
   }
-  const b = await trainRun(tn, data, settings, seed, 'baseline', signal)
+  const b = await trainRun(tn, data, settings, seed, 'baseline', signal, draw)
   b.model.dispose()
-  return { seed, dropout: d.run, baseline: b.run, mc }
+  return { seed, ...(draw === undefined ? {} : { draw }), dropout: d.run, baseline: b.run, mc }
 }

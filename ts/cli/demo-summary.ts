@@ -126,7 +126,7 @@ export function verdict(results: readonly SeedResult[]): string {
   const lift = mean(results.map((r) => r.dropout.testAccuracy - r.baseline.testAccuracy))
   const gd = mean(results.map((r) => gap(r.dropout)))
   const gb = mean(results.map((r) => gap(r.baseline)))
-  const seedsText = results.length > 1 ? ` (means over ${results.length} seeds)` : ''
+  const seedsText = results.length > 1 ? ` (means over ${results.length} ${results[0].draw === undefined ? 'seeds' : 'runs'})` : ''
   return (
     `dropout ${lift >= 0 ? 'beats' : 'trails'} no dropout on test accuracy by ${points(Math.abs(lift))}; ` +
     `train-test gap ${points(gd)} vs ${points(gb)} (ratio ${fixed(gd / gb, 2)})${seedsText}`
@@ -273,6 +273,8 @@ function listed(items: readonly string[]): string {
  */
 export function mcVerdict(results: readonly SeedResult[]): string[] {
   const seeds = results.length
+  // With demo --draws the results are runs (draw, seed), not seeds 1..n.
+  const byDraws = results[0].draw !== undefined
   const references: [Predictor, string][] = [
     ['weightScaling', 'weight scaling'],
     ['baseline', 'no dropout'],
@@ -288,7 +290,7 @@ export function mcVerdict(results: readonly SeedResult[]): string[] {
       const o = outcome(metric, mc, other)
       const perSeed =
         seeds > 1
-          ? `; better on ${results.filter((r) => outcome(metric, metric.pick(uncertaintyScores(r, 'mc')), metric.pick(uncertaintyScores(r, reference))).outcome === 'better').length} of ${seeds} seeds`
+          ? `; better on ${results.filter((r) => outcome(metric, metric.pick(uncertaintyScores(r, 'mc')), metric.pick(uncertaintyScores(r, reference))).outcome === 'better').length} of ${seeds} ${byDraws ? 'runs' : 'seeds'}`
           : ''
       const detail = o.outcome === 'better' || o.outcome === 'worse' ? `${metric.showDifference(o.difference)}, ${o.outcome}` : o.outcome
       parts.push(`${metric.name} ${metric.show(mc)} vs ${metric.show(other)} (${detail}${perSeed})`)
@@ -304,7 +306,7 @@ export function mcVerdict(results: readonly SeedResult[]): string[] {
       })
     sums.push(clauses.join(', '))
   }
-  const where = seeds > 1 ? `Over seeds 1-${seeds} (means)` : 'In this run'
+  const where = seeds > 1 ? (byDraws ? `Over the ${seeds} runs (means)` : `Over seeds 1-${seeds} (means)`) : 'In this run'
   lines.push(`${where}, Monte Carlo dropout is ${sums.join('; and ')}.`)
   return lines
 }

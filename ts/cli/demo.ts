@@ -2,7 +2,8 @@
  * `thinnet demo`: the MLP with and without dropout on the shipped Fashion-MNIST subset, a
  * side-by-side table, weight scaling against Monte Carlo inference, the uncertainty (entropy
  * AUROC) and calibration (ECE) of all three predictors with where Monte Carlo helps, and an HTML
- * report.
+ * report. `--draws K` repeats the comparison on K draws of the subset from the full set (draws.ts)
+ * and reports the mean gain and gap ratio with 95% t intervals (demo-draws.ts).
  */
 
 import { constants } from 'node:fs'
@@ -13,6 +14,8 @@ import { Command, Option } from 'commander'
 import { invalidArg } from '../errors.js'
 import { load } from '../index.js'
 import { describeData, loadData } from './data.js'
+import { drawsNote, drawsRows, loadFullForDraws, perRunRows, runComparison, summariseDraws } from './demo-draws.js'
+import { DRAW_PER_CLASS, drawSubset } from './draws.js'
 import { DEMO } from './demo-config.js'
 import { runSeed, runSpec, type SeedResult } from './demo-run.js'
 import type { DemoSettings } from './demo-settings.js'
@@ -34,6 +37,7 @@ import { interruptSignal, runCommand } from './run.js'
 
 interface DemoFlags {
   backend: BackendChoice | undefined
+  draws: number | undefined
   epochs: number
   seeds: number
   batchSize: number
@@ -69,26 +73,48 @@ async function demo(flags: DemoFlags): Promise<number> {
       `--report ${settings.report}: cannot write in ${dirname(reportPath)} (${error instanceof Error ? error.message : String(error)})`,
     )
   })
+  const draws = flags.draws
+  // The draws come from the full set: without it, fail now, before any training.
+  const full = draws === undefined ? undefined : await loadFullForDraws(draws)
   const tn = await load(settings.backend === undefined ? {} : { backend: settings.backend })
-  const data = await loadData('subset')
-  console.log(`thinnet demo: dropout against no dropout on ${describeData(data)}`)
+  const data = full === undefined ? await loadData('subset') : drawSubset(full, 1).data
+  const dataText =
+    full === undefined || draws === undefined
+      ? describeData(data)
+      : `${plural(draws, 'draw')} (${draws === 1 ? 'draw 1' : `draws 1..${draws}`}) of a Fashion-MNIST subset ` +
+        `(${data.train.count} train / ${data.test.count} test, stratified) from the full set in ${full.source.dir}`
+  console.log(`thinnet demo: dropout against no dropout on ${dataText}`)
   console.log(`  MLP ${describeMlp(runSpec(settings, data, 'dropout'))}  vs  MLP ${describeMlp(runSpec(settings, data, 'baseline'))}`)
   console.log(
     `  adam lr ${settings.lr}${settings.schedule === 'cosine' ? ' (cosine schedule)' : ''}, batch ${settings.batchSize}, ${plural(settings.epochs, 'epoch')}, ${settings.seeds === 1 ? 'seed 1' : `seeds 1..${settings.seeds}`}, ` +
-      `${tn.backend} backend (${tn.isa})\n`,
+      `${tn.backend} backend (${tn.isa})`,
   )
+  if (draws !== undefined) {
+    console.log(
+      '  draws: draw i is drawn as the shipped subset (draw 0) is, with seed 0x7468696e6e6574 + i; its training examples exclude ' +
+        "draw 0's,\n  on which `thinnet sweep` chose the dropout rates; no draw's test examples were read by that choice",
+    )
+  }
+  console.log('')
   const { signal, release } = interruptSignal()
   const results: SeedResult[] = []
   try {
-    for (let seed = 1; seed <= settings.seeds; seed++) results.push(await runSeed(tn, data, settings, seed, signal))
+    if (full === undefined || draws === undefined) {
+      for (let seed = 1; seed <= settings.seeds; seed++) results.push(await runSeed(tn, data, settings, seed, signal))
+    } else {
+      for (let draw = 1; draw <= draws; draw++) {
+        const drawn = draw === 1 ? data : drawSubset(full, draw).data
+        for (let seed = 1; seed <= settings.seeds; seed++) results.push(await runSeed(tn, drawn, settings, seed, signal, draw))
+      }
+    }
   } finally {
     release()
   }
   const context: DemoContext = {
     backend: tn.backend,
     isa: tn.isa,
-    data: describeData(data),
-    dataName: describeData(data, false),
+    data: dataText,
+    dataName: full === undefined ? describeData(data, false) : dataText.replace(` in ${full.source.dir}`, ''),
     load: `1-minute load average ${loadavg()[0].toFixed(2)} on ${availableParallelism()} cores when training ended (the demo's own work included)`,
     lr: settings.lr,
     schedule: settings.schedule,
@@ -96,10 +122,15 @@ async function demo(flags: DemoFlags): Promise<number> {
     epochs: settings.epochs,
     totalSeconds: 0,
   }
-  const seedsNote = results.length > 1 ? ` (mean ± sd over seeds 1..${results.length})` : ''
+  const seedsNote =
+    draws !== undefined && results.length > 1
+      ? ` (mean ± sd over the ${results.length} runs: ${plural(draws, 'draw')} x ${plural(settings.seeds, 'seed')})`
+      : results.length > 1
+        ? ` (mean ± sd over seeds 1..${results.length})`
+        : ''
   console.log(`\nDropout against no dropout${seedsNote}\n`)
   console.log(table(comparisonRows(results, context)))
-  if (results.length > 1) console.log(`\nPer seed\n\n${table(perSeedRows(results))}`)
+  if (draws === undefined && results.length > 1) console.log(`\nPer seed\n\n${table(perSeedRows(results))}`)
   console.log(`\nWeight scaling against Monte Carlo dropout${seedsNote}\n`)
   console.log(table(mcRows(results)))
   console.log(`\nUncertainty and calibration on the test set${seedsNote}\n`)
@@ -107,6 +138,12 @@ async function demo(flags: DemoFlags): Promise<number> {
   console.log(`\n${uncertaintyNotes(settings.calibrationBins).join('\n')}`)
   console.log(`\n${mcVerdict(results).join('\n')}`)
   console.log(`\n${verdict(results)}`)
+  if (draws !== undefined || results.length > 1) {
+    const summary = summariseDraws(results.map(runComparison))
+    console.log(`\nPer run\n\n${table(perRunRows(results))}`)
+    console.log(`\nGain and gap ratio with 95% intervals\n\n${table(drawsRows(summary))}`)
+    console.log(`\n${drawsNote(summary, settings.seeds)}`)
+  }
   context.totalSeconds = (performance.now() - started) / 1000
   await writeFile(reportPath, renderReport({ results, context, entropyBins: settings.entropyBins, date: new Date().toISOString() })).catch(
     (error: unknown) => {
@@ -140,6 +177,14 @@ export function demoCommand(): Command {
         `Monte Carlo inference\naverages T = ${DEMO.mcSamples} passes. Exit status 1 on failure (the numbers themselves are not judged).`,
     )
     .addOption(backendOption())
+    .addOption(
+      new Option(
+        '--draws <k>',
+        `repeat on draws 1..k of a ${DRAW_PER_CLASS.train * 10} / ${DRAW_PER_CLASS.test * 10} stratified subset of the full Fashion-MNIST ` +
+          '(apt-get install dataset-fashion-mnist) and report the mean gain and gap ratio with 95% t intervals over the draws ' +
+          '(default: the shipped subset, draw 0, alone)',
+      ).argParser(integer(1)),
+    )
     .addOption(new Option('--epochs <n>', 'epochs per run').argParser(integer(1)).default(DEMO.epochs))
     .addOption(
       new Option('--seeds <n>', 'repeat with seeds 1..n and report means and per-seed numbers').argParser(integer(1)).default(DEMO.seeds),

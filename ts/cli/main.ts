@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `thinnet` command: demo, train, eval, backends. Each subcommand lives in its own file; this
+ * The `thinnet` command: demo, train, eval, sweep, backends. Each subcommand lives in its own file; this
  * one only assembles them. Exit status: 0 on success, 1 on failure (a bad flag, a ThinnetError:
  * one line with its code and message), 130 when interrupted with Ctrl-C.
  */
@@ -10,6 +10,7 @@ import { backendsCommand } from './backends.js'
 import { demoCommand } from './demo.js'
 import { evalCommand } from './eval.js'
 import { runCommand } from './run.js'
+import { sweepCommand } from './sweep.js'
 import { trainCommand } from './train.js'
 
 // `thinnet eval ... | head`: a closed pipe ends the command quietly instead of with a stack trace.
@@ -26,6 +27,7 @@ const program = new Command('thinnet')
   .addCommand(demoCommand())
   .addCommand(trainCommand())
   .addCommand(evalCommand())
+  .addCommand(sweepCommand())
   .addCommand(
     new Command('backends')
       .description('load every backend, run dropout on each, and check that they agree bit for bit with the reference (exit 1 if not)')

@@ -78,3 +78,40 @@ export function seed(value: string): bigint {
   if (n >= 1n << 64n) throw new InvalidArgumentError('expected an unsigned integer below 2^64')
   return n
 }
+
+/** A comma-separated list of distinct dropout rates in [0, 1), such as "0.2,0.35,0.5". */
+export function rates(value: string): number[] {
+  const parts = value.split(',')
+  const out = parts.map((part) => {
+    const n = Number(part)
+    if (part.trim() === '' || !Number.isFinite(n) || n < 0 || n >= 1) {
+      throw new InvalidArgumentError(`expected comma-separated rates in [0, 1) such as 0.2,0.35,0.5 (got "${part.trim()}")`)
+    }
+    return n
+  })
+  if (new Set(out).size !== out.length) throw new InvalidArgumentError('expected distinct rates (a value is repeated)')
+  return out
+}
+
+/** A comma-separated list of distinct integers >= min, such as "50,70". */
+export function integers(min = 1): (value: string) => number[] {
+  return (value) => {
+    const out = value.split(',').map((part) => {
+      const n = Number(part)
+      if (!/^\s*\d+\s*$/.test(part) || !Number.isSafeInteger(n) || n < min) {
+        throw new InvalidArgumentError(`expected comma-separated integers >= ${min} such as 50,70 (got "${part.trim()}")`)
+      }
+      return n
+    })
+    if (new Set(out).size !== out.length) throw new InvalidArgumentError('expected distinct integers (a value is repeated)')
+    return out
+  }
+}
+
+/** A fraction strictly between 0 and 1. */
+export function fraction(value: string): number {
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n >= 1)
+    throw new InvalidArgumentError('expected a number between 0 and 1 (exclusive)')
+  return n
+}

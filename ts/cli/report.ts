@@ -181,7 +181,12 @@ export interface ReportInput {
 export function renderReport(input: ReportInput): string {
   const { results, context } = input
   const first = results[0]
-  const seedsText = results.length > 1 ? `seeds 1 to ${results.length} (tables: mean ± standard deviation)` : `seed ${first.seed}`
+  const seedsText =
+    first.draw !== undefined
+      ? `${results.length} runs, draws ${first.draw} to ${results[results.length - 1].draw ?? first.draw} of the subset with seeds 1 to ${results.filter((r) => r.draw === first.draw).length}${results.length > 1 ? ' (tables: mean ± standard deviation over the runs)' : ''}`
+      : results.length > 1
+        ? `seeds 1 to ${results.length} (tables: mean ± standard deviation)`
+        : `seed ${first.seed}`
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>thinnet demo: dropout on Fashion-MNIST</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>${STYLE}</style></head>
