@@ -3,7 +3,8 @@
  * (bench/peers/tfjs-train.ts: 784-1024-1024-10, dropout 0.2 / 0.5 / 0.5, relu, softmax
  * cross-entropy from the logits, Adam lr 1e-3, batch 128, shuffled), trained with tn.sequential
  * and model.fit on synthetic data from the same generator, for a fixed number of batches after
- * one warm-up batch, timed the same way.
+ * warm-up batches (one natively; on WASM four, so that V8 has tiered up every thread's code), timed
+ * the same way.
  */
 
 import { load, type BackendName } from '../ts/index.js'
@@ -29,7 +30,7 @@ async function throughput(backend: BackendName, threads: number | 'auto', batche
       y: Uint8Array.from({ length: n }, () => Math.floor(random() * MLP.classes)),
     })
     const optimizer = optimizers.adam({ lr: MLP.learningRate })
-    const warm = data(MLP.batchSize)
+    const warm = data(MLP.batchSize * (backend === 'native' ? 1 : 4))
     await model.fit({ ...warm, epochs: 1, batchSize: MLP.batchSize, optimizer })
     const timed = data(batches * MLP.batchSize)
     const start = performance.now()
@@ -62,7 +63,8 @@ export async function thinnetTrainers(): Promise<Trainer[]> {
       console.warn(`!! thinnet ${backend} backend not available, not measured: ${(error as Error).message}`)
       continue
     }
-    const batches = backend === 'native' ? 200 : 8
+    // WASM: enough batches (about 1 s) that one slow spell of the host does not decide the row.
+    const batches = backend === 'native' ? 200 : 30
     trainers.push({
       label: `thinnet ${backend} (${tn.isa}, ${tn.maxThreads} thread${tn.maxThreads === 1 ? '' : 's'})`,
       batches,
