@@ -83,7 +83,8 @@ export interface Backend {
   denseBackward(x: Float32Array, w: Float32Array, dy: Float32Array, saved: DenseSaved, grads: DenseGrads, args: DenseArgs): void
   /**
    * The same calls off the JavaScript thread (native: libuv's thread pool, so the event loop is
-   * never blocked; WASM: runs synchronously and resolves, as it has no threads here). The caller
+   * never blocked; WASM: runs synchronously on the calling thread, with its workers if any, and
+   * resolves). The caller
    * must not touch, transfer or detach the arrays until the promise settles.
    */
   denseAsync(

@@ -1,9 +1,10 @@
 /**
- * The WebAssembly backend: crates/thinnet-wasm's exports over linear memory, in two builds,
- * thinnet_simd.wasm ('wasm', simd128) and thinnet_scalar.wasm ('wasm-scalar', for engines without
- * SIMD). This file is the backend's operations; finding and compiling the module is
- * wasm-module.ts, moving arrays in and out of linear memory wasm-memory.ts, the argument codec
- * wasm-spec-block.ts. It imports nothing of Node's: the browser entry uses it as it is.
+ * The WebAssembly backend: crates/thinnet-wasm's exports over linear memory: 'wasm' (simd128, or
+ * relaxed SIMD where the engine has it; threaded builds on a shared memory when threads are asked
+ * for and possible) and 'wasm-scalar' (for engines without SIMD). This file is the backend's
+ * operations and `loadWasm`; finding and compiling the module is wasm-module.ts, moving arrays in
+ * and out of linear memory wasm-memory.ts, the argument codec wasm-spec-block.ts, the worker
+ * threads wasm-threads.ts. It imports nothing of Node's: the browser entry uses it as it is.
  *
  * Views. A caller holding views over this backend's memory (BackendBuffer views, layer weights)
  * must take them afresh with `view()` after every call: any call may grow memory, which detaches
@@ -11,9 +12,9 @@
  *
  * Dense calls. The dropout specs of a dense call travel in a 120-byte spec block and the
  * activation as its UTF-8 name, written together into one scratch allocation; arrays as (address,
- * length), an absent optional one with length 2^32 - 1. WASM has no threads here: the async forms
- * run synchronously and return a settled promise, and setMaxThreads is accepted and ignored
- * (maxThreads() is 1).
+ * length), an absent optional one with length 2^32 - 1. The async forms run synchronously (on the
+ * calling thread and its workers) and return a settled promise; setMaxThreads caps the threads
+ * within 1 plus the workers started (1 on the single-threaded builds).
  *
  * Optimizer steps. sgdStep, adamStep and maxNorm update w (and velocity, m, v) in place: a
  * resident array is updated where it is; any other is copied into scratch before the call and
@@ -305,7 +306,7 @@ class WasmBackend implements Backend {
     )
   }
 
-  /** Runs `dense` now, on this thread (WASM has no threads here): the promise is already settled. */
+  /** Runs `dense` now, on this thread and its workers: the promise is already settled. */
   denseAsync(
     x: Float32Array,
     w: Float32Array,
