@@ -7,6 +7,7 @@
 
 import type { Thinnet } from '../ts/index.js'
 import { formatSeconds, printTable, time, tryLoad, type Timing } from './harness.js'
+import { threadCounts } from './thread-counts.js'
 
 const SIZES = [1 << 16, 1 << 20, 1 << 24]
 const P = 0.5
@@ -56,7 +57,7 @@ export async function benchDropout(): Promise<void> {
       // 'wasm' runs its threaded build (load's default: the cores, here its workers): measured
       // on the calling thread alone and on every thread, in the same rounds.
       const all = tn.maxThreads
-      const counts = all > 1 ? [1, all] : [1]
+      const counts = threadCounts(all)
       const threads = (t: number) => `${t} thread${t === 1 ? '' : 's'}`
       for (const t of counts) {
         cases.push({

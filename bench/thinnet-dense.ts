@@ -7,6 +7,7 @@
 import { load, type Thinnet } from '../ts/index.js'
 import type { DenseData } from './peers/data.js'
 import { syncMeasure, type DenseCase, type PreparedDense } from './peers/types.js'
+import { threadCounts } from './thread-counts.js'
 
 const SEED = 11n
 const INPUT_DROPOUT = { p: 0.2, seed: SEED, stream: 0 }
@@ -150,8 +151,7 @@ export async function thinnetDenseCases(): Promise<DenseCase[]> {
       console.warn(`!! thinnet ${backend} backend not available, not measured: ${(error as Error).message}`)
       continue
     }
-    const threadCounts = tn.maxThreads >= 2 ? [1, 2] : [1]
-    for (const threads of threadCounts) for (const variant of VARIANTS) cases.push(thinnetCase(tn, variant, threads))
+    for (const threads of threadCounts(tn.maxThreads, 2)) for (const variant of VARIANTS) cases.push(thinnetCase(tn, variant, threads))
   }
   return cases
 }

@@ -12,6 +12,7 @@
 
 import type { BackendBuffer, Thinnet } from '../../ts/web.js'
 import { checkDenseRelu, denseData, type Shape } from '../peers/data.js'
+import { threadCounts } from '../thread-counts.js'
 
 export const DROPOUT_N = 1 << 20
 export const DROPOUT_P = 0.5
@@ -140,12 +141,6 @@ export function copyLimitCase(): BenchCase {
   return { group: 'dropout', label: 'dst.set(src) (limit)', key: 'dst.set', kind: 'limit', run: () => dst.set(src) }
 }
 
-/** The thread counts a backend is measured at: 1, and all it has when that is more. */
-function threadCounts(tn: Thinnet): number[] {
-  const all = tn.maxThreads
-  return all > 1 ? [1, all] : [1]
-}
-
 /** "thinnet wasm (relaxed-simd, 2 threads)", and the key suffix of a thread count. */
 function implName(tn: Thinnet, threads: number): string {
   return `thinnet ${tn.backend} (${tn.isa}, ${threads} thread${threads === 1 ? '' : 's'})`
@@ -256,6 +251,6 @@ export function thinnetDenseCases(tn: Thinnet, threads: number): BenchCase[] {
  */
 export function thinnetCases(backends: Thinnet[]): BenchCase[] {
   const each = (cases: (tn: Thinnet, threads: number) => BenchCase[]) =>
-    backends.flatMap((tn) => threadCounts(tn).flatMap((threads) => cases(tn, threads)))
+    backends.flatMap((tn) => threadCounts(tn.maxThreads).flatMap((threads) => cases(tn, threads)))
   return [copyLimitCase(), ...each(dropoutCases), ...each(thinnetDenseCases)]
 }

@@ -98,11 +98,16 @@ export class LinearMemory {
    * valid (a shared buffer never detaches), so they are this memory's views too.
    */
   readonly #sharedBuffers: WeakSet<ArrayBufferLike> | undefined
+  #lastBuffer: ArrayBuffer | undefined
 
   /** The module's current buffer: take it afresh after anything that may allocate. */
   get buffer(): ArrayBuffer {
     const buffer = this.#memory.buffer
-    this.#sharedBuffers?.add(buffer)
+    // Recorded once per buffer object (a new one only after growth), not on every access.
+    if (this.#sharedBuffers !== undefined && buffer !== this.#lastBuffer) {
+      this.#sharedBuffers.add(buffer)
+      this.#lastBuffer = buffer
+    }
     return buffer
   }
 
