@@ -10,6 +10,7 @@
 
 import type { Activation, DenseArgs, DenseInputSpec, KernelSpec } from '../ts/backend.js'
 import { keptScale, referenceDropout, referenceMask } from '../ts/reference.js'
+import { expF32 } from '../ts/reference-exp.js'
 import { gaussianDropoutSigma, referenceGaussianDropout, referenceGaussianNoise, referenceNormals } from '../ts/reference-normal.js'
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI)
@@ -23,38 +24,9 @@ function f32(bits: number): number {
 export const SELU_LAMBDA = f32(0x3f867d5f)
 export const SELU_LAMBDA_ALPHA = f32(0x3fe10966)
 
+export { expF32 }
+
 const f = Math.fround
-const LOG2E = f32(0x3fb8aa3b)
-const LN2_HI = f32(0x3f318000)
-const LN2_LO = f32(0xb95e8083)
-const ROUND = f32(0x4b400000)
-const EXP_P = [0x39506967, 0x3ab743ce, 0x3c088908, 0x3d2aa9c1, 0x3e2aaaaa, 0x3f000000].map(f32)
-
-/** 2^n for n in [-127, 128] as a float32 (n = -127 and 128 give 0 and infinity bits, as in Rust). */
-function pow2(n: number): number {
-  return f32(((n + 127) << 23) >>> 0)
-}
-
-/**
- * The kernels' float32 exp (crates/thinnet-core/src/dense/activation.rs `exp`), operation for
- * operation with a Math.fround after each: Cody-Waite reduction, Cephes' polynomial, 2^n as two
- * powers of two. Bit-identical to the Rust function for every float32 input.
- */
-export function expF32(x: number): number {
-  // clamp(-104, 89), keeping NaN.
-  const c = x < -104 ? -104 : x > 89 ? 89 : x
-  const t = f(f(c * LOG2E) + ROUND)
-  const n = f(t - ROUND)
-  const ni = new Int32Array(new Float32Array([t]).buffer)[0] - 0x4b400000
-  let r = f(c - f(n * LN2_HI))
-  r = f(r - f(n * LN2_LO))
-  let p = EXP_P[0]
-  for (let i = 1; i < EXP_P.length; i++) p = f(f(p * r) + EXP_P[i])
-  p = f(f(f(p * f(r * r)) + r) + 1)
-  const n1 = ni >> 1
-  const n2 = ni - n1
-  return f(f(p * pow2(n1)) * pow2(n2))
-}
 
 /** selu in the kernels' float32 order: LAMBDA * z for z > 0, else LAMBDA_ALPHA * (exp(z) - 1). */
 export function seluF32(z: number): number {

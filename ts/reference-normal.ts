@@ -46,9 +46,16 @@ const TWO_POW_21 = 2 ** 21
 const TWO_POW_22 = 2 ** 22
 const TWO_POW_MINUS_22 = 2 ** -22
 
-/** ln(u) of u = k 2^-24 (k in [1, 2^24]) as the contract computes it, in float32. */
+/** ln(u) of the draw u0: u = k 2^-24 with k = (u0 >> 8) + 1 in [1, 2^24], in float32. */
 export function lnOfDraw(u0: number): number {
-  const k = (u0 >>> 8) + 1 // [1, 2^24]
+  return lnOfCount((u0 >>> 8) + 1)
+}
+
+/**
+ * ln(k 2^-24) for an integer k in [1, 2^24], as the contract computes it (section 4's steps from
+ * v = float32(k)), in float32. Box-Muller's radius and concrete dropout's logit both use it.
+ */
+export function lnOfCount(k: number): number {
   const vBits = toBits(k) // float32(k) is exact: k has at most 24 significant bits
   let e = (vBits >>> 23) - 127 // 0..24
   let m = fromBits((vBits & 0x7fffff) | 0x3f800000) // [1, 2)
