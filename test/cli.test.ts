@@ -457,6 +457,55 @@ describe('thinnet demo, a tiny run', () => {
   })
 })
 
+describe('thinnet train --validation-split and --recipe, tiny runs', () => {
+  const args = ['--recipe', 'paper', '--layers', '8', '--epochs', '4', '--validation-split', '0.2', '--quiet']
+  let real: Run
+  let garbage: Run
+
+  beforeAll(async () => {
+    const train = tinyImages(300, 4)
+    const realDir = join(dir!, 'choose-real')
+    const garbageDir = join(dir!, 'choose-garbage')
+    await writeIdxSet(realDir, { train, t10k: tinyImages(100, 5) })
+    const noise = tinyImages(60, 6)
+    noise.images.reverse()
+    noise.labels.set(noise.labels.map((l) => (l * 7 + 3) % 10))
+    await writeIdxSet(garbageDir, { train, t10k: noise })
+    ;[real, garbage] = await Promise.all([thinnet('train', '--data', realDir, ...args), thinnet('train', '--data', garbageDir, ...args)])
+  })
+
+  /** From the choosing line to the chosen line, timings and speeds removed. */
+  const selection = (stdout: string): string =>
+    stdout
+      .slice(stdout.indexOf('choosing'), stdout.indexOf('\n', stdout.indexOf('chosen ')))
+      .replace(/\d+(\.\d+)? (s|ms)\b/g, '(time)')
+      .replace(/[\d,]+ ex\/s/g, '(speed)')
+
+  it('applies the paper recipe under the flags given, and chooses the epoch count of the best validation accuracy', () => {
+    expect(real.stderr).toBe('')
+    expect(real.code).toBe(0)
+    expect(real.stdout).toContain('784-8-10 relu, dropout 0.2 input / 0.5 hidden, max-norm 3.5')
+    expect(real.stdout).toContain('recipe paper')
+    expect(real.stdout).toMatch(/momentum lr 0\.01, momentum 0\.95, max-norm 3\.5, step schedule x0\.99 every 1 epoch/)
+    const accs = [...real.stdout.matchAll(/^epoch +(\d)\/4 .* val acc (\d+\.\d\d)%/gm)].map((m) => Number(m[2]))
+    expect(accs).toHaveLength(4)
+    const chosen = Number(/^chosen +(\d) epochs?/m.exec(real.stdout)?.[1])
+    // The first epoch with the highest printed accuracy (ties at this rounding go to the lower loss, so allow any maximum).
+    expect(accs[chosen - 1]).toBe(Math.max(...accs))
+    expect(real.stdout).toContain('retraining on all 300 training images')
+    // The final run trains the chosen count and prints no per-epoch test numbers: the test set is read once.
+    expect(real.stdout.match(new RegExp(`^epoch +\\d/${chosen} `, 'gm'))).toHaveLength(chosen)
+    expect(real.stdout).not.toMatch(/test acc/)
+    expect(real.stdout.match(/test accuracy/g)).toHaveLength(1)
+  })
+
+  it('chooses the same epochs with the same validation numbers when the test set is garbage', () => {
+    expect(garbage.code).toBe(0)
+    expect(selection(real.stdout).length).toBeGreaterThan(200)
+    expect(selection(garbage.stdout)).toBe(selection(real.stdout))
+  })
+})
+
 describe('bad input', () => {
   const cases: [string[], string][] = [
     [['train', '--epochs', '0'], '--epochs'],
@@ -465,6 +514,10 @@ describe('bad input', () => {
     [['train', '--optimizer', 'rmsprop'], '--optimizer'],
     [['train', '--no-such-flag'], '--no-such-flag'],
     [['train', '--data', '/no/such/folder'], '--data /no/such/folder'],
+    [['train', '--recipe', 'keras'], '--recipe'],
+    [['train', '--validation-split', '1.5'], '--validation-split'],
+    [['train', '--validation-split', '0.2', '--schedule', 'cosine'], '--schedule cosine'],
+    [['train', '--validation-split', '0.2', '--schedule', 'step'], '--step-every'],
     [['eval'], '--model'],
     [['eval', '--model', 'm', '--inference', 'exact'], '--inference'],
     [['eval', '--model', 'm', '--samples', '5'], '--samples'],

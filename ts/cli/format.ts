@@ -59,13 +59,13 @@ export function plural(n: number, noun: string): string {
 }
 
 /** One epoch's line: "epoch  3/10  loss 0.4123  acc 85.12%  test loss 0.3987  test acc 86.05%  lr 0.001  1.92 s  5,208 ex/s". */
-export function epochLine(log: EpochLog): string {
+export function epochLine(log: EpochLog, label = 'test'): string {
   const width = String(log.epochs).length
   return [
     `epoch ${String(log.epoch).padStart(width)}/${log.epochs}`,
     `loss ${fixed(log.loss, 4)}`,
     `acc ${percent(log.accuracy)}`,
-    ...(log.valLoss === undefined ? [] : [`test loss ${fixed(log.valLoss, 4)}`, `test acc ${percent(log.valAccuracy)}`]),
+    ...(log.valLoss === undefined ? [] : [`${label} loss ${fixed(log.valLoss, 4)}`, `${label} acc ${percent(log.valAccuracy)}`]),
     `lr ${Number(log.lr.toPrecision(4))}`,
     seconds(log.seconds),
     `${count(log.examplesPerSecond)} ex/s`,

@@ -3,6 +3,12 @@
  * test split's loss and accuracy by weight scaling), and saves the model with --out, with the
  * optimizer's state (optimizer.bin), so that the saved model's `restoredOptimizer` continues the
  * training exactly in code (the CLI itself has no command that resumes training).
+ *
+ * `--recipe paper|adam` fills in every flag left at its default (train-recipes.ts).
+ * `--validation-split f` chooses the number of epochs on validation data (choose-epochs.ts): a
+ * first run holds out a stratified fraction f of the training set and reports validation accuracy
+ * per epoch; the best epoch count is then retrained on all the training data, and the test set is
+ * read once, at the end.
  */
 
 import { mkdir } from 'node:fs/promises'
@@ -26,8 +32,22 @@ import {
   type OptimizerName,
   type ScheduleName,
 } from './model-spec.js'
-import { backendOption, dataOption, integer, nonNegativeNumber, positiveNumber, rate, seed, widths, type BackendChoice } from './options.js'
+import {
+  backendOption,
+  dataOption,
+  fraction,
+  integer,
+  nonNegativeNumber,
+  positiveNumber,
+  rate,
+  seed,
+  widths,
+  type BackendChoice,
+} from './options.js'
 import { FitProgress } from './progress.js'
+import { chooseEpochs } from './choose-epochs.js'
+import { applyRecipe, RECIPE_NAMES, type RecipeName } from './train-recipes.js'
+import type { EpochLog } from '../model/fit.js'
 import { interruptSignal, runCommand } from './run.js'
 
 interface TrainFlags {
@@ -51,10 +71,27 @@ interface TrainFlags {
   backend: BackendChoice | undefined
   out: string | undefined
   quiet: boolean
+  recipe: RecipeName | undefined
+  validationSplit: number | undefined
+}
+
+/** Selection by epoch needs a schedule that does not depend on --epochs: none, or step with --step-every. */
+function checkSelectableSchedule(flags: TrainFlags): void {
+  if (flags.schedule === 'cosine') {
+    throw invalidArg(
+      '--validation-split chooses the epochs, but --schedule cosine anneals over --epochs (a shorter run is another schedule): use --schedule step or none',
+    )
+  }
+  if (flags.schedule === 'step' && flags.stepEvery === undefined) {
+    throw invalidArg(
+      '--validation-split chooses the epochs, but --schedule step without --step-every steps every third of --epochs: give --step-every',
+    )
+  }
 }
 
 async function train(flags: TrainFlags): Promise<number> {
   const started = performance.now()
+  if (flags.validationSplit !== undefined) checkSelectableSchedule(flags)
   // An --out that cannot be created fails now, not after the training.
   if (flags.out !== undefined) {
     const out = flags.out
@@ -73,38 +110,71 @@ async function train(flags: TrainFlags): Promise<number> {
     dropout: flags.dropout,
     maxNorm: flags.maxNorm,
   }
-  const optimizer = buildOptimizer(tn, {
-    name: flags.optimizer,
-    lr: flags.lr ?? defaultLearningRate(flags.optimizer),
-    weightDecay: flags.weightDecay,
-    momentum: flags.momentum,
-    schedule: flags.schedule,
-    epochs: flags.epochs,
-    stepEvery: flags.stepEvery ?? Math.max(1, Math.round(flags.epochs / 3)),
-    stepFactor: flags.stepFactor,
-  })
-  const model = tn.sequential(mlpLayers(tn, spec), { inputs: spec.inputs, seed: flags.seed, mode: flags.mode })
+  const optimizerFor = (epochs: number) =>
+    buildOptimizer(tn, {
+      name: flags.optimizer,
+      lr: flags.lr ?? defaultLearningRate(flags.optimizer),
+      weightDecay: flags.weightDecay,
+      momentum: flags.momentum,
+      schedule: flags.schedule,
+      epochs,
+      stepEvery: flags.stepEvery ?? Math.max(1, Math.round(epochs / 3)),
+      stepFactor: flags.stepFactor,
+    })
+  const newModel = () => tn.sequential(mlpLayers(tn, spec), { inputs: spec.inputs, seed: flags.seed, mode: flags.mode })
   const { signal, release } = interruptSignal()
   const bar = new FitProgress({ label: 'train', quiet: flags.quiet, perEpoch: true })
+  let model = newModel()
   try {
     console.log(`data       ${describeData(data)}`)
-    console.log(`model      MLP ${describeMlp(spec)}, ${flags.mode} dropout, seed ${flags.seed}`)
+    console.log(
+      `model      MLP ${describeMlp(spec)}, ${flags.mode} dropout, seed ${flags.seed}${flags.recipe === undefined ? '' : `, recipe ${flags.recipe}`}`,
+    )
     for (const line of model.summary().split('\n')) console.log(`           ${line}`)
     console.log(
-      `training   ${plural(flags.epochs, 'epoch')}, batch ${flags.batchSize}, ${describeOptimizerFlags(flags)}, ${tn.backend} backend (${tn.isa})`,
+      `training   ${plural(flags.epochs, 'epoch')}${flags.validationSplit === undefined ? '' : ' at most'}, batch ${flags.batchSize}, ${describeOptimizerFlags(flags)}, ${tn.backend} backend (${tn.isa})`,
     )
+    const onEpoch = (label: string) => (log: EpochLog) => {
+      bar.endEpoch()
+      console.log(epochLine(log, label))
+    }
+    let epochs = flags.epochs
+    if (flags.validationSplit !== undefined) {
+      console.log(
+        `choosing   the epochs on validation accuracy: ${percent(flags.validationSplit)} of each class of the training set held out ` +
+          `(seeded by --seed), up to ${plural(epochs, 'epoch')}; the test set is not read`,
+      )
+      const history = await model.fit({
+        x: data.train.images,
+        y: data.train.labels,
+        epochs,
+        batchSize: flags.batchSize,
+        optimizer: optimizerFor(epochs),
+        validationSplit: flags.validationSplit,
+        onBatch: bar.onBatch,
+        onEpoch: onEpoch('val'),
+        signal,
+      })
+      epochs = chooseEpochs(history.epochs)
+      const chosen = history.epochs[epochs - 1]
+      console.log(
+        `chosen     ${plural(epochs, 'epoch')} (validation accuracy ${percent(chosen.valAccuracy)}, loss ${fixed(chosen.valLoss ?? NaN, 4)}); ` +
+          `retraining on all ${data.train.count} training images`,
+      )
+      model.dispose()
+      model = newModel()
+    }
+    const optimizer = optimizerFor(epochs)
     await model.fit({
       x: data.train.images,
       y: data.train.labels,
-      epochs: flags.epochs,
+      epochs,
       batchSize: flags.batchSize,
       optimizer,
-      validation: { x: data.test.images, y: data.test.labels },
+      // Without --validation-split, each epoch's line shows the test split (nothing is chosen from it).
+      ...(flags.validationSplit === undefined ? { validation: { x: data.test.images, y: data.test.labels } } : {}),
       onBatch: bar.onBatch,
-      onEpoch: (log) => {
-        bar.endEpoch()
-        console.log(epochLine(log))
-      },
+      onEpoch: onEpoch('test'),
       signal,
     })
     bar.stop()
@@ -132,6 +202,7 @@ function describeOptimizerFlags(flags: TrainFlags): string {
   const parts = [`${flags.optimizer} lr ${lr}`]
   if (flags.optimizer === 'momentum' || flags.optimizer === 'nesterov') parts.push(`momentum ${flags.momentum}`)
   if (flags.weightDecay !== undefined) parts.push(`weight decay ${flags.weightDecay}`)
+  if (flags.maxNorm !== undefined) parts.push(`max-norm ${flags.maxNorm}`)
   if (flags.schedule === 'cosine') parts.push(`cosine schedule over ${plural(flags.epochs, 'epoch')}`)
   if (flags.schedule === 'step')
     parts.push(`step schedule x${flags.stepFactor} every ${plural(flags.stepEvery ?? Math.max(1, Math.round(flags.epochs / 3)), 'epoch')}`)
@@ -218,6 +289,22 @@ export function trainCommand(): Command {
         'save the trained model here (model.json, weights.bin and the optimizer state optimizer.bin; read back by thinnet eval --model)',
       ),
     )
+    .addOption(
+      new Option(
+        '--recipe <name>',
+        "named settings for every flag not given: 'paper' (SGD momentum 0.95, lr 0.01 x0.99 per epoch, max-norm 3.5, dropout 0.2 / 0.5, up to 200 epochs) or 'adam' (lr 0.001, cosine over 40 epochs)",
+      ).choices(RECIPE_NAMES),
+    )
+    .addOption(
+      new Option(
+        '--validation-split <f>',
+        'choose the epochs on validation data: hold out this fraction of each class, train up to --epochs, keep the epoch count with the best validation accuracy, then retrain on all the training data and report the test set once',
+      ).argParser(fraction),
+    )
     .addOption(new Option('--quiet', 'no progress bar (the per-epoch lines are still printed)').default(false))
-    .action((flags: TrainFlags) => runCommand('thinnet train', () => train(flags)))
+    .action((flags: TrainFlags, command: Command) =>
+      runCommand('thinnet train', () =>
+        train(flags.recipe === undefined ? flags : applyRecipe(flags, flags.recipe, (key) => command.getOptionValueSource(key) === 'cli')),
+      ),
+    )
 }
