@@ -17,6 +17,8 @@ const BENCHES: Record<string, () => Promise<void>> = {
   // benchmarks do not need.
   dense: async () => (await import('./dense.js')).benchDense(),
   train: async () => (await import('./train.js')).benchTrain(),
+  // Learned (concrete) against validation-chosen fixed rates on subset draws: minutes of training, so never run by default.
+  concrete: async () => (await import('./concrete.js')).benchConcrete(),
   // Imported on demand: it bundles a page with esbuild and drives Chromium with playwright-core.
   browser: async () => (await import('./browser.js')).benchBrowser(),
 }
@@ -32,6 +34,7 @@ if (unknown.length > 0) {
 }
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU'
 console.log(`machine: ${cpu}, ${os.cpus().length} cores, Node ${process.version}, ${os.platform()} ${os.arch()}`)
-for (const name of names.length > 0 ? names : Object.keys(BENCHES)) {
+// `concrete` trains for minutes: only when named.
+for (const name of names.length > 0 ? names : Object.keys(BENCHES).filter((n) => n !== 'concrete')) {
   await BENCHES[name]()
 }

@@ -82,6 +82,8 @@ export type {
   SpatialDropoutLayerArgs,
 } from './model/noise-layers.js'
 export type { NoiseLayer, NoiseOp } from './layers/noise-layer.js'
+export type { ConcreteLayer } from './layers/concrete-layer.js'
+export type { ConcreteDropoutLayer, ConcreteDropoutLayerArgs, ConcreteRegularizer } from './model/concrete-layers.js'
 export type { FusedLayerPlan, NoiseStepPlan, PlanStep, StepDropout } from './model/compile.js'
 export type { AdamOptions, Optimizer, SgdOptions, StateBufferName } from './model/optimizers.js'
 export type { Schedule } from './model/schedules.js'

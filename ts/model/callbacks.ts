@@ -6,6 +6,7 @@
 
 import { invalidArg } from '../errors.js'
 import { describeValue, readOptions } from '../validate.js'
+import { ConcreteLayer } from '../layers/concrete-layer.js'
 import type { BatchLog, EpochLog } from './fit.js'
 import type { Sequential } from './sequential.js'
 
@@ -153,8 +154,13 @@ export function earlyStopping(options: EarlyStoppingOptions = {}): EarlyStopping
         best = value
         bestEpoch = epoch
         wait = 0
-        if (restoreBest && model !== undefined)
-          bestWeights = model.fused.flatMap((l) => [l.parameters().w.slice(), l.parameters().b.slice()])
+        if (restoreBest && model !== undefined) {
+          // Every trained parameter: the dense layers' weights and biases, then the learned rates' logits.
+          bestWeights = [
+            ...model.fused.flatMap((l) => [l.parameters().w.slice(), l.parameters().b.slice()]),
+            ...model.noise.flatMap((s) => (s instanceof ConcreteLayer ? [s.parameter().slice()] : [])),
+          ]
+        }
         return
       }
       // As Keras counts: stop once `patience` epochs in a row brought no improvement.
@@ -172,6 +178,8 @@ export function earlyStopping(options: EarlyStoppingOptions = {}): EarlyStopping
         w.set(saved[2 * i])
         b.set(saved[2 * i + 1])
       })
+      let k = 2 * m.fused.length
+      for (const s of m.noise) if (s instanceof ConcreteLayer) s.parameter().set(saved[k++])
     },
   }
   return callback

@@ -19,6 +19,7 @@ import type { Initializer } from '../layers/init.js'
 import type { NoiseOp } from '../layers/noise-layer.js'
 import type { Layer } from './layers.js'
 import { checkNoiseShape, type DataFormat } from './noise-layers.js'
+import type { ConcreteDropoutLayer } from './concrete-layers.js'
 
 /** A dropout carried by a dense step's kernel slot. */
 export interface StepDropout {
@@ -53,8 +54,8 @@ export interface NoiseStepPlan {
   readonly kind: 'noise'
   /** The description's kind, e.g. 'spatialDropout2d'. */
   readonly layer: Exclude<Layer['kind'], 'dense'>
-  /** The op that computes it. */
-  readonly op: NoiseOp
+  /** The op that computes it ('concrete': a ConcreteLayer, whose rate `p` is where training starts). */
+  readonly op: NoiseOp | 'concrete'
   /** The rate (0 for Gaussian noise). */
   readonly p: number
   /** Gaussian noise's standard deviation; undefined otherwise. */
@@ -73,6 +74,8 @@ export interface NoiseStepPlan {
   readonly seed: bigint | undefined
   /** The one description it implements. */
   readonly from: readonly number[]
+  /** Concrete dropout's settings (op 'concrete' only). */
+  readonly concrete?: Pick<ConcreteDropoutLayer, 'temperature' | 'weightRegularizer' | 'dropoutRegularizer'>
 }
 
 export type PlanStep = FusedLayerPlan | NoiseStepPlan
@@ -169,6 +172,21 @@ function noiseStep(layer: Exclude<Layer, { kind: 'dense' }>, index: number, widt
       }
     case 'gaussianNoise':
       return { ...base, op: 'gaussianNoise', p: 0, stddev: layer.stddev, mode: 'inverted', noiseShape: undefined, dataFormat: undefined }
+    case 'concreteDropout':
+      return {
+        ...base,
+        op: 'concrete',
+        p: layer.initialRate,
+        stddev: undefined,
+        mode: 'inverted',
+        noiseShape: undefined,
+        dataFormat: undefined,
+        concrete: Object.freeze({
+          temperature: layer.temperature,
+          weightRegularizer: layer.weightRegularizer,
+          dropoutRegularizer: layer.dropoutRegularizer,
+        }),
+      }
   }
 }
 
@@ -187,6 +205,12 @@ export function compile(layers: readonly Layer[], inputs: number, mode: DropoutM
     const next = index + 1 < layers.length ? layers[index + 1] : undefined
     if (layer.kind !== 'dense') {
       const step = noiseStep(layer, index, width, mode)
+      if (layer.kind === 'concreteDropout' && next?.kind !== 'dense') {
+        throw invalidArg(
+          `layers[${index}] (concreteDropout) must stand right before a dense layer: its regulariser is on that layer's weights` +
+            (next === undefined ? ' (it is the last layer)' : ` (layers[${index + 1}] is ${next.kind})`),
+        )
+      }
       if (!isFusible(layer)) {
         plan.push(step)
         return
@@ -245,6 +269,11 @@ function describeSlot(d: StepDropout): string {
 }
 
 function describeNoise(p: NoiseStepPlan): string {
+  if (p.concrete !== undefined) {
+    const parts = [`Concrete dropout, learned rate from ${p.p}, temperature ${p.concrete.temperature} over [${p.shape.join(', ')}]`]
+    if (p.seed !== undefined) parts.push(`seed ${p.seed}`)
+    return parts.join(', ')
+  }
   const strength = p.op === 'gaussianNoise' ? `stddev ${p.stddev}` : `${p.p}`
   const parts = [`Noise ${p.layer} ${strength}${p.mode === 'classic' ? ' (classic)' : ''} over [${p.shape.join(', ')}]`]
   if (p.dataFormat === 'channelsFirst') parts.push('channels first')

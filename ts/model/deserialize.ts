@@ -9,6 +9,7 @@ import { checkCount, checkKeys, checkMode, checkObject, describeValue, U64_MAX }
 import { compile, denseSteps, planOutputs } from './compile.js'
 import { verifyCrc32 } from './crc32.js'
 import { readFloat32LE } from './float32-bytes.js'
+import { ConcreteLayer } from '../layers/concrete-layer.js'
 import { checkLayer } from './layers.js'
 import { restoreOptimizer } from './deserialize-optimizer.js'
 import { Sequential } from './sequential.js'
@@ -49,7 +50,11 @@ function seekNoiseSteps(model: Sequential, value: unknown): void {
   const offsets = steps.map((step, k) => {
     const name = `json.noiseSteps[${k}]`
     const o = checkObject(value[k], name, '{ layer: 2, offset: "0" }')
-    checkKeys(o, ['layer', 'offset'], name)
+    const concrete = step.op === 'concrete'
+    checkKeys(o, concrete ? ['layer', 'offset', 'logit'] : ['layer', 'offset'], name)
+    if (concrete && (typeof o.logit !== 'number' || !Number.isFinite(o.logit) || Math.fround(o.logit) !== o.logit)) {
+      throw invalidArg(`${name}.logit must be the learned rate's logit, a finite float32 value, received ${describeValue(o.logit)}`)
+    }
     if (o.layer !== step.from[0]) {
       throw shapeMismatch(
         `${name}.layer must be ${step.from[0]} (the model's noise step ${k} is json.layers[${step.from[0]}]), received ${describeValue(o.layer)}`,
@@ -57,10 +62,14 @@ function seekNoiseSteps(model: Sequential, value: unknown): void {
     }
     const offset = decimal(`${name}.offset`, o.offset)
     if (offset > U64_MAX) throw invalidArg(`${name}.offset must be below 2^64, received ${describeValue(o.offset)}`)
-    return offset
+    return { offset, logit: concrete ? (o.logit as number) : undefined }
   })
   // Checked in full first: a model is never left with some streams moved.
-  model.noise.forEach((layer, k) => layer.seek(offsets[k]))
+  model.noise.forEach((layer, k) => {
+    layer.seek(offsets[k].offset)
+    const logit = offsets[k].logit
+    if (layer instanceof ConcreteLayer && logit !== undefined) layer.setLogit(logit)
+  })
 }
 
 /**

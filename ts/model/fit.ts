@@ -25,6 +25,8 @@ import { invalidArg, ThinnetError } from '../errors.js'
 import { shuffledIndices } from '../random.js'
 import { describeValue, readOptions } from '../validate.js'
 import { denseSteps } from './compile.js'
+import { ConcreteLayer } from '../layers/concrete-layer.js'
+import { concreteCoefficients } from './concrete-layers.js'
 import { readCallbacks, type FitCallback } from './callbacks.js'
 import { checkData, checkPositiveInt, type CheckedData, type WantedLoss } from './data-checks.js'
 import { offsetsOf, ratesOf, scaleRates, seekAll, setRates, trainBackward, trainForward, yieldToEventLoop } from './model-steps.js'
@@ -288,6 +290,12 @@ async function train(model: Sequential, plan: Plan): Promise<History> {
   const { rows } = data
   const { inputs, outputs } = model
   const state = internalsOf(model).optimizerState(plan.optimizer)
+  // 'auto' regularisers are l^2 / N and 2 / N for the N rows this fit trains on (the paper's).
+  model.plan.forEach((p, k) => {
+    const s = model.steps[k]
+    if (s instanceof ConcreteLayer && p.kind === 'noise' && p.concrete !== undefined)
+      s.setCoefficients(concreteCoefficients(p.concrete, rows))
+  })
   const history: History = {
     loss: data.loss,
     optimizer: describeOptimizer(plan.optimizer),
@@ -441,6 +449,13 @@ async function step(
     }
     await trainBackward(model, grad)
     const bad = state.nonFiniteGradient()
+    if (bad?.parameter === 'rate') {
+      throw new ThinnetError(
+        'ERR_NOT_FINITE',
+        `the gradient of the learned rate of concrete-dropout step ${bad.layer} is NaN or infinite at epoch ${where.epoch}, batch ${where.batch} ` +
+          `(the loss was ${result.loss}): training stopped, the model is as it was before this step (check the scale of the data, or lower the learning rate)`,
+      )
+    }
     if (bad !== undefined) {
       const layer = layers[bad.layer]
       throw new ThinnetError(
@@ -455,6 +470,7 @@ async function step(
     throw error
   }
   state.step(lr)
+  for (const s of model.noise) if (s instanceof ConcreteLayer) s.clamp()
   denseSteps(model.plan).forEach((p, i) => {
     if (p.maxNorm !== undefined) {
       const layer = layers[i]

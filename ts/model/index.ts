@@ -10,6 +10,7 @@ import {
   spatialDropout2d,
   spatialDropout3d,
 } from './noise-layers.js'
+import { concreteDropout } from './concrete-layers.js'
 import { earlyStopping } from './callbacks.js'
 import { adam, adamw, sgd } from './optimizers.js'
 import { constant, cosine, linear, step } from './schedules.js'
@@ -25,6 +26,7 @@ export const layers = Object.freeze({
   alphaDropout,
   gaussianDropout,
   gaussianNoise,
+  concreteDropout,
 })
 /** Optimizer descriptions for `model.fit`. */
 export const optimizers = Object.freeze({ sgd, adam, adamw })

@@ -11,6 +11,7 @@ import { invalidArg, ThinnetError } from '../errors.js'
 import { INITIALIZERS, type Initializer } from '../layers/init.js'
 import { checkMode, checkObject, describeValue, readOptions, withRate } from '../validate.js'
 import { withInputShape } from './input-shape.js'
+import { concreteDropout, type ConcreteDropoutLayer } from './concrete-layers.js'
 import { checkRate, FAMILY_BUILDERS, readLayerSeed, readShapes, type FamilyLayer, type LayerSeedArgs } from './noise-layers.js'
 
 /** Dropout: zeroes each element with probability `rate` in training. */
@@ -48,7 +49,7 @@ export interface DenseLayer {
   readonly dropConnect: number
 }
 
-export type Layer = DropoutLayer | DenseLayer | FamilyLayer
+export type Layer = DropoutLayer | DenseLayer | FamilyLayer | ConcreteDropoutLayer
 
 export { inputShapeOf } from './input-shape.js'
 
@@ -183,6 +184,16 @@ export function checkLayer(value: unknown, name: string): Layer {
     return dense(options as unknown as DenseLayerArgs)
   }
   const kind = o.kind
+  if (kind === 'concreteDropout') {
+    const rest: Record<string, unknown> = {}
+    for (const [key, v] of Object.entries(o)) if (key !== 'kind' && v !== undefined) rest[key] = v
+    try {
+      return concreteDropout(rest)
+    } catch (error) {
+      if (error instanceof ThinnetError) throw new ThinnetError(error.code, `${name} (${kind}): ${error.message}`)
+      throw error
+    }
+  }
   if (typeof kind === 'string' && Object.hasOwn(FAMILY_BUILDERS, kind)) {
     const rest: Record<string, unknown> = {}
     for (const [key, v] of Object.entries(o)) if (key !== 'kind' && v !== undefined) rest[key] = v
@@ -202,4 +213,5 @@ export const LAYER_KINDS: readonly Layer['kind'][] = Object.freeze([
   'dense',
   'dropout',
   ...(Object.keys(FAMILY_BUILDERS) as FamilyLayer['kind'][]),
+  'concreteDropout',
 ])

@@ -7,6 +7,7 @@
 
 import { invalidArg } from '../errors.js'
 import { DropoutDense } from '../layers/dropout-dense.js'
+import { ConcreteLayer } from '../layers/concrete-layer.js'
 import type { ModelStep, Sequential } from './sequential.js'
 
 /**
@@ -44,7 +45,8 @@ export async function trainForward(model: Sequential, x: Float32Array): Promise<
  */
 export async function trainBackward(model: Sequential, grad: Float32Array): Promise<void> {
   const steps = model.steps
-  const first = steps.findIndex((s) => s instanceof DropoutDense)
+  // The first step with parameters: a dense layer, or a concrete-dropout step (its rate).
+  const first = steps.findIndex((s) => s instanceof DropoutDense || s instanceof ConcreteLayer)
   let dy = grad
   for (let i = steps.length - 1; i >= first; i--) {
     const step = steps[i]
@@ -108,7 +110,7 @@ export function ratesOf(model: Sequential): StepRates {
   return model.steps.map((s) =>
     s instanceof DropoutDense
       ? { inputDropout: s.inputDropout?.p ?? 0, outputDropout: s.outputDropout?.p ?? 0, dropConnect: s.dropConnect?.p ?? 0 }
-      : s.op === 'gaussianNoise'
+      : s.op === 'gaussianNoise' || s instanceof ConcreteLayer
         ? undefined
         : s.p,
   )

@@ -131,9 +131,12 @@ export function adamw(options: AdamOptions = {}): Optimizer {
  * messages.
  */
 export interface ParameterSlot {
-  /** Index of the fused layer (`model.fused`) the tensor belongs to. */
+  /**
+   * Index of the fused layer (`model.fused`) the tensor belongs to; for 'rate' (a concrete-dropout
+   * step's logit), of the step in `model.noise`.
+   */
   layer: number
-  parameter: 'weights' | 'bias'
+  parameter: 'weights' | 'bias' | 'rate'
   length: number
   param(): Float32Array
   grad(): Float32Array

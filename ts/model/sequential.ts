@@ -19,6 +19,8 @@ import type { Ops } from '../ops-port.js'
 import type { U64 } from '../types.js'
 import { checkCount, checkMode, checkU64, describeValue, readOptions } from '../validate.js'
 import { NoiseLayer } from '../layers/noise-layer.js'
+import { ConcreteLayer } from '../layers/concrete-layer.js'
+import { CONCRETE_TEMPERATURE } from '../reference-concrete.js'
 import { compile, describePlan, planOutputs, type PlanStep } from './compile.js'
 import { checkLayer, inputShapeOf, type Layer } from './layers.js'
 import { readLoss, type LossName, type LossOption } from './loss.js'
@@ -30,8 +32,16 @@ import { registerInternals, type SequentialInternals } from './sequential-intern
 import { storeOf } from './store.js'
 import { NOISE_STREAM_BASE } from './streams.js'
 
-/** A step of a model at run time: a fused dense layer or a noise step. */
-export type ModelStep = DropoutDense | NoiseLayer
+/** A step of a model at run time: a fused dense layer, a noise step, or a concrete-dropout step. */
+export type ModelStep = DropoutDense | NoiseLayer | ConcreteLayer
+
+/** A learned rate: the concrete-dropout description at `layers[layer]` and its rate now. */
+export interface ConcreteRate {
+  layer: number
+  rate: number
+  /** theta = logit(rate), the trained parameter (a float32). */
+  logit: number
+}
 
 export interface SequentialOptions {
   /** Features per example (columns of x); or give the first layer an `inputShape`. */
@@ -150,8 +160,8 @@ export class Sequential {
   readonly plan: readonly PlanStep[]
   /** The fused layers themselves (their weights, gradients and mask generators), in order. */
   readonly fused: readonly DropoutDense[]
-  /** The noise steps (their streams and offsets), in order. */
-  readonly noise: readonly NoiseLayer[]
+  /** The noise steps (their streams and offsets), in order; concrete-dropout steps among them. */
+  readonly noise: readonly (NoiseLayer | ConcreteLayer)[]
   /** Every step as it runs, in plan order: `fused` and `noise` interleaved. */
   readonly steps: readonly ModelStep[]
   /** Progress that training keeps (epochs trained, the shuffle stream's offset). */
@@ -182,6 +192,19 @@ export class Sequential {
     try {
       for (const p of this.plan) {
         if (p.kind === 'noise') {
+          if (p.op === 'concrete') {
+            steps.push(
+              new ConcreteLayer(tn, {
+                width: p.width,
+                initialRate: p.p,
+                temperature: p.concrete?.temperature ?? CONCRETE_TEMPERATURE,
+                seed: this.seed,
+                ...(p.seed === undefined ? {} : { ownSeed: p.seed }),
+                stream: NOISE_STREAM_BASE + BigInt(p.from[0]),
+              }),
+            )
+            continue
+          }
           steps.push(
             new NoiseLayer(tn, {
               op: p.op,
@@ -215,12 +238,17 @@ export class Sequential {
         fused.push(layer)
         steps.push(layer)
       }
+      // Compile put a dense layer right after every concrete step: its kernel is the regulariser's.
+      steps.forEach((s, k) => {
+        if (s instanceof ConcreteLayer) s.attach(steps[k + 1] as DropoutDense)
+      })
     } catch (error) {
       for (const layer of fused) layer.dispose()
+      for (const s of steps) if (s instanceof ConcreteLayer) s.dispose()
       throw error
     }
     this.fused = Object.freeze(fused)
-    this.noise = Object.freeze(steps.filter((s): s is NoiseLayer => s instanceof NoiseLayer))
+    this.noise = Object.freeze(steps.filter((s): s is NoiseLayer | ConcreteLayer => !(s instanceof DropoutDense)))
     this.steps = Object.freeze(steps)
     this.#internals = this.#makeInternals()
     registerInternals(this, this.#internals)
@@ -236,9 +264,27 @@ export class Sequential {
     return this.#tn.backend
   }
 
-  /** Trainable numbers: weights and biases of every layer. */
+  /** Trainable numbers: weights and biases of every layer, and each concrete-dropout step's rate. */
   get parameterCount(): number {
-    return this.plan.reduce((sum, p) => sum + (p.kind === 'dense' ? p.inputs * p.units + p.units : 0), 0)
+    return this.plan.reduce((sum, p) => sum + (p.kind === 'dense' ? p.inputs * p.units + p.units : p.concrete !== undefined ? 1 : 0), 0)
+  }
+
+  /**
+   * The rates the concrete-dropout layers have learned (or start from, before training), one per
+   * `tn.layers.concreteDropout` in the layer list, in order.
+   *
+   * @example
+   * ```ts
+   * await model.fit({ x, y, epochs: 20 })
+   * for (const { layer, rate } of model.concreteRates()) console.log(`layers[${layer}]: p = ${rate.toFixed(3)}`)
+   * ```
+   */
+  concreteRates(): ConcreteRate[] {
+    this.#internals.live()
+    return this.plan.flatMap((p, k) => {
+      const step = this.steps[k]
+      return step instanceof ConcreteLayer ? [{ layer: p.from[0], rate: step.p, logit: step.logit }] : []
+    })
   }
 
   /** What the layers were fused into, one line per step, and the parameter count. */
@@ -364,6 +410,7 @@ export class Sequential {
     this.#disposed = true
     for (const state of this.#optimizers.values()) state.dispose()
     for (const layer of this.fused) layer.dispose()
+    for (const step of this.noise) if (step instanceof ConcreteLayer) step.dispose()
   }
 
   /** The hooks fit, predict and the save path use (sequential-internals.ts), over this model's private state. */
@@ -384,6 +431,12 @@ export class Sequential {
           },
           { layer: i, parameter: 'bias', length: layer.units, param: () => layer.parameters().b, grad: () => layer.gradients().b },
         ])
+        // After every fused layer's, so a model without concrete steps keeps its state layout.
+        this.noise.forEach((step, k) => {
+          if (step instanceof ConcreteLayer) {
+            slots.push({ layer: k, parameter: 'rate', length: 1, param: () => step.parameter(), grad: () => step.gradient() })
+          }
+        })
         state = new OptimizerState(this.#tn, optimizer, slots)
         this.#optimizers.set(optimizer, state)
       }

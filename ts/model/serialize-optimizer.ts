@@ -62,9 +62,9 @@ export type OptimizerDescriptionJSON =
   | { kind: 'adam' | 'adamw'; lr: ScheduleJSON; beta1: number; beta2: number; epsilon: number; weightDecay: number }
 
 export interface StateBufferEntry {
-  /** Index of the fused layer (`model.fused`). */
+  /** Index of the fused layer (`model.fused`); for 'rate', of the concrete-dropout step in `model.noise`. */
   layer: number
-  parameter: 'weights' | 'bias'
+  parameter: 'weights' | 'bias' | 'rate'
   name: StateBufferName
   /** Where the buffer's float32 values start in the state bytes. */
   byteOffset: number
@@ -145,6 +145,14 @@ export function stateLayout(model: Sequential, optimizer: Optimizer): { buffers:
         buffers.push({ layer: i, parameter, name, byteOffset, length })
         byteOffset += 4 * length
       }
+    }
+  })
+  // Concrete-dropout steps' logits after every fused layer's tensors (OptimizerState's slot order).
+  model.noise.forEach((step, k) => {
+    if (step.op !== 'concrete') return
+    for (const name of names) {
+      buffers.push({ layer: k, parameter: 'rate', name, byteOffset, length: 1 })
+      byteOffset += 4
     }
   })
   return { buffers, byteLength: byteOffset }

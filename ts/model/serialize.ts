@@ -26,6 +26,7 @@
  */
 
 import { checkKeys, checkObject } from '../validate.js'
+import { ConcreteLayer } from '../layers/concrete-layer.js'
 import type { Layer } from './layers.js'
 import type { Optimizer } from './optimizers.js'
 import type { Sequential } from './sequential.js'
@@ -93,6 +94,8 @@ export interface NoiseStepJSON {
   layer: number
   /** The offset its next training forward draws from, as a decimal string. */
   offset: string
+  /** A concrete-dropout step's learned logit (a float32 value; JSON numbers hold it exactly). */
+  logit?: number
 }
 
 export interface ModelArtifacts {
@@ -192,7 +195,11 @@ export function toArtifacts(model: Sequential, options: SaveOptions = {}): Model
       : {
           noiseSteps: model.plan
             .filter((p) => p.kind === 'noise')
-            .map((p, k) => ({ layer: p.from[0], offset: model.noise[k].offset.toString() })),
+            .map((p, k) => {
+              const step = model.noise[k]
+              const saved = { layer: p.from[0], offset: step.offset.toString() }
+              return step instanceof ConcreteLayer ? { ...saved, logit: step.logit } : saved
+            }),
         }),
     weights: { file: WEIGHTS_FILE, dtype: 'float32', byteOrder: 'little', byteLength: weights.length, crc32: crc32Hex(weights), tensors },
     ...(saved === undefined ? {} : { optimizer: saved.json }),
