@@ -155,6 +155,28 @@ export interface NoiseKernelSpec {
   mode: DropoutMode
 }
 
+/**
+ * A checked concrete dropout call: the facade's three float32 constants (ts/concrete.ts
+ * concreteConstants: bias = fround(logit p / t), invT = fround(1 / t), scale = fround(1 / (1 - p)))
+ * and the draws; offset + n <= 2^64.
+ */
+export interface ConcreteKernelSpec {
+  bias: number
+  invT: number
+  scale: number
+  seed: bigint
+  stream: bigint
+  offset: bigint
+}
+
+/** The two float64 sums of a concrete backward call (docs/DROPOUT-FAMILY.md section 9). */
+export interface ConcreteSums {
+  /** G = sum of dy * y, y = fround(x * m). */
+  sumDyY: number
+  /** H = sum of (dy * y) * s. */
+  sumDyYS: number
+}
+
 /** A tensor's shape and its noise shape (same rank, each noise dim the tensor's or 1). */
 export interface NoiseBroadcast {
   dims: readonly number[]
