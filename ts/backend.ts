@@ -60,6 +60,19 @@ export interface Backend {
    * re-derived with `view()` after any call that may grow memory.
    */
   allocate(n: number): BackendBuffer
+  /**
+   * Concrete dropout (docs/DROPOUT-FAMILY.md section 9): out[i] = x[i] * m(i), the mask value
+   * m = (1 - s) * scale of the relaxed drop indicator s of draw offset + i. `out` has x.length
+   * elements and is x itself (in place) or does not overlap it. Checked by the facade
+   * (ts/ops/concrete.ts), which computes the constants; the core checks again.
+   */
+  concreteDropout(x: Float32Array, out: Float32Array, spec: ConcreteKernelSpec): void
+  /**
+   * Its gradient at the forward call made with the same spec on x: dx[i] = dy[i] * m(i), and the
+   * two float64 sums over the call. dy, x and dx have one length; dx is dy itself (in place) or
+   * overlaps neither dy nor x.
+   */
+  concreteDropoutBackward(dy: Float32Array, x: Float32Array, dx: Float32Array, spec: ConcreteKernelSpec): ConcreteSums
 
   /**
    * The fused dropout-dense layer forward (crates/thinnet-core dense_forward):
