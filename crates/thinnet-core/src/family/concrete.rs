@@ -221,17 +221,29 @@ unsafe fn forward(src: *const f32, dst: *mut f32, n: usize, spec: &ConcreteSpec,
 /// As [`crate::kernel::ApplyFn`]; `raw` is safe to call on this CPU; first + n <= 2^64.
 unsafe fn forward_chunk(raw: RawFn, src: *const f32, dst: *mut f32, n: usize, first: u64, d: Draws, c: &ConcreteSpec) {
     let mut words = [0u32; BATCH];
+    let (mut drop, mut mask) = ([0f32; BATCH], [0f32; BATCH]);
     let mut done = 0;
     while done < n {
         let len = BATCH.min(n - done);
         // SAFETY: `words` holds BATCH >= len words; first + done + len <= 2^64 (caller).
         unsafe { raw(words.as_mut_ptr(), len, first + done as u64, d) };
-        for (i, &u) in words[..len].iter().enumerate() {
-            let m = concrete_mask(concrete_drop(u, c.bias, c.inv_t), c.scale);
+        transform(&words, c, &mut drop, &mut mask);
+        for (i, &m) in mask[..len].iter().enumerate() {
             // SAFETY: element done + i < n, read before it is written (src == dst allowed).
             unsafe { dst.add(done + i).write(src.add(done + i).read() * m) };
         }
         done += len;
+    }
+}
+
+/// s and m of a batch of draws. Over all BATCH words, a count known at compile time, so that the
+/// loop vectorizes (with a run-time count LLVM kept a scalar copy of the Gaussian kernel's loop,
+/// normal.rs); words past a batch's end hold an earlier batch's draws (or zeros), unused.
+#[inline(always)]
+fn transform(words: &[u32; BATCH], c: &ConcreteSpec, drop: &mut [f32; BATCH], mask: &mut [f32; BATCH]) {
+    for ((&u, s), m) in words.iter().zip(drop.iter_mut()).zip(mask.iter_mut()) {
+        *s = concrete_drop(u, c.bias, c.inv_t);
+        *m = concrete_mask(*s, c.scale);
     }
 }
 
@@ -299,6 +311,7 @@ unsafe fn backward_chunk(
 ) {
     let [dy, x] = inputs;
     let mut words = [0u32; BATCH];
+    let (mut drop, mut mask) = ([0f32; BATCH], [0f32; BATCH]);
     let mut block = 0;
     while block * SUM_BLOCK < n {
         let end = ((block + 1) * SUM_BLOCK).min(n);
@@ -308,9 +321,8 @@ unsafe fn backward_chunk(
             let len = BATCH.min(end - done);
             // SAFETY: `words` holds BATCH >= len words; first + done + len <= 2^64 (caller).
             unsafe { raw(words.as_mut_ptr(), len, first + done as u64, d) };
-            for (i, &u) in words[..len].iter().enumerate() {
-                let s = concrete_drop(u, c.bias, c.inv_t);
-                let m = concrete_mask(s, c.scale);
+            transform(&words, c, &mut drop, &mut mask);
+            for (i, (&s, &m)) in drop[..len].iter().zip(&mask[..len]).enumerate() {
                 let j = done + i;
                 // SAFETY: element j < n of each array; dy and x are read before dx is written
                 // (dx == dy allowed).
