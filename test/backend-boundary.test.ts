@@ -5,7 +5,7 @@
  */
 
 import { expect, it } from 'vitest'
-import type { Backend, KernelSpec } from '../ts/backend.js'
+import type { Backend, ConcreteKernelSpec, KernelSpec } from '../ts/backend.js'
 import { describeEach, loadEach } from './backends.js'
 import { data, detach, expectUntouched, snapshot } from './util.js'
 
@@ -20,6 +20,8 @@ const backends = await loadEach(async (name): Promise<Backend> => {
 })
 
 const good: KernelSpec = { p: 0.5, seed: 1n, stream: 0n, offset: 0n, mode: 'inverted' }
+/** Concrete dropout's constants for p = 0.2, t = 0.1 (ts/concrete.ts concreteConstants). */
+const concrete: ConcreteKernelSpec = { bias: Math.fround(-13.862943611198906), invT: 10, scale: 1.25, seed: 1n, stream: 0n, offset: 0n }
 const CODES = ['ERR_INVALID_ARG', 'ERR_SHAPE_MISMATCH', 'ERR_INTERNAL']
 
 interface Case {
@@ -76,6 +78,75 @@ const CASES: Case[] = [
     code: 'ERR_INVALID_ARG',
     message: /overlap/,
     call: (b, { shared }) => b.dropout(shared.subarray(0, 32), shared.subarray(1, 33), good),
+  }, // Concrete dropout: the binding and the core check the constants, lengths, overlaps and range.
+  ...(
+    [
+      ['bias NaN', { bias: NaN }, /bias/],
+      ['bias infinite', { bias: -Infinity }, /bias/],
+      ['invT 0', { invT: 0 }, /invT/],
+      ['invT negative', { invT: -10 }, /invT/],
+      ['scale below 1', { scale: 0.5 }, /scale/],
+      ['scale infinite', { scale: Infinity }, /scale/],
+      ['bias not a float32', { bias: 0.1 }, /spec\.bias must be a float32/],
+      ['invT a string', { invT: '10' as never }, /spec\.invT must be a float32/],
+      ['offset + n past 2^64', { offset: 2n ** 64n - 2n }, /offset/],
+      ['seed = 2^64', { seed: 2n ** 64n }, /seed/],
+    ] as const
+  ).flatMap(([what, change, message]): Case[] => [
+    {
+      what: `concreteDropout: ${what}`,
+      code: 'ERR_INVALID_ARG',
+      message,
+      call: (b, { x, out }) => b.concreteDropout(x, out, { ...concrete, ...change }),
+    },
+    {
+      what: `concreteDropoutBackward: ${what}`,
+      code: 'ERR_INVALID_ARG',
+      message,
+      call: (b, { x, out, shared }) => b.concreteDropoutBackward(shared.subarray(0, 37), x, out, { ...concrete, ...change }),
+    },
+  ]),
+  {
+    what: 'concreteDropout: out shorter than x',
+    code: 'ERR_SHAPE_MISMATCH',
+    message: /out/,
+    call: (b, { x, out }) => b.concreteDropout(x, out.subarray(1), concrete),
+  },
+  {
+    what: 'concreteDropout: out partially overlapping x',
+    code: 'ERR_INVALID_ARG',
+    message: /overlap/,
+    call: (b, { shared }) => b.concreteDropout(shared.subarray(0, 32), shared.subarray(1, 33), concrete),
+  },
+  {
+    what: 'concreteDropoutBackward: x shorter than dy',
+    code: 'ERR_SHAPE_MISMATCH',
+    message: /^x must have the length of dy/,
+    call: (b, { x, out, shared }) => b.concreteDropoutBackward(shared.subarray(0, 37), x.subarray(1), out, concrete),
+  },
+  {
+    what: 'concreteDropoutBackward: dx longer than dy',
+    code: 'ERR_SHAPE_MISMATCH',
+    message: /out/,
+    call: (b, { x, out, shared }) => b.concreteDropoutBackward(shared.subarray(0, 36), x.subarray(1), out, concrete),
+  },
+  {
+    what: 'concreteDropoutBackward: dx over x',
+    code: 'ERR_INVALID_ARG',
+    message: /out must not overlap x/,
+    call: (b, { x, shared }) => b.concreteDropoutBackward(shared.subarray(0, 37), x, x, concrete),
+  },
+  {
+    what: 'concreteDropoutBackward: dx = dy overlapping x',
+    code: 'ERR_INVALID_ARG',
+    message: /must not overlap x/,
+    call: (b, { shared }) => b.concreteDropoutBackward(shared.subarray(2, 34), shared.subarray(0, 32), shared.subarray(2, 34), concrete),
+  },
+  {
+    what: 'concreteDropoutBackward: dx partially overlapping dy',
+    code: 'ERR_INVALID_ARG',
+    message: /overlap/,
+    call: (b, { x, shared }) => b.concreteDropoutBackward(shared.subarray(0, 37), x, shared.subarray(1, 38), concrete),
   },
 ]
 
@@ -109,5 +180,9 @@ describeEach('backend boundary', backends, (backend) => {
     const out = new Float32Array(0)
     backend.dropout(x, out, good)
     backend.dropoutMask(0, new Uint32Array(0), good)
+    backend.concreteDropout(x, out, concrete)
+    // n = 0: both sums +0, at the last index of the stream too.
+    const sums = backend.concreteDropoutBackward(x, x, out, { ...concrete, offset: 2n ** 64n - 1n })
+    expect([Object.is(sums.sumDyY, 0), Object.is(sums.sumDyYS, 0)]).toEqual([true, true])
   })
 })

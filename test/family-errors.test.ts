@@ -108,6 +108,15 @@ const OPS: Op[] = [
     base: { p: 0.3, seed: 1n },
   },
   { name: 'gaussianNoise', xName: 'x', call: (tn, x, o) => tn.gaussianNoise(x as never, o as never), base: { stddev: 0.3, seed: 1n } },
+  { name: 'concreteDropout', xName: 'x', call: (tn, x, o) => tn.concreteDropout(x as never, o as never), base: { p: 0.3, seed: 1n } },
+  {
+    // x is a separate array of dy's length: the cases here are about dy, out and the options
+    // (test/concrete-ops.test.ts has x's own).
+    name: 'concreteDropoutBackward',
+    xName: 'dy',
+    call: (tn, dy, o) => tn.concreteDropoutBackward(dy as never, new Float32Array(N).fill(0.5), o as never),
+    base: { p: 0.3, seed: 1n },
+  },
   {
     name: 'noise(alpha)',
     xName: 'x',
@@ -133,7 +142,8 @@ const op = (name: string): Op => {
   return found
 }
 const shaped = OPS.filter((o) => o.base.shape !== undefined)
-const rated = OPS.filter((o) => o.base.p !== undefined && !o.name.startsWith('gaussian'))
+// Rates in [0, 1]; Gaussian dropout's and concrete dropout's ranges have cases of their own.
+const rated = OPS.filter((o) => o.base.p !== undefined && !o.name.startsWith('gaussian') && !o.name.startsWith('concrete'))
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 /** Fresh arrays per case: x, out (a sentinel), and a buffer for overlapping views. */
@@ -360,6 +370,24 @@ const CASES: Case[] = [
       ),
     ),
   ),
+  ...[op('concreteDropout'), op('concreteDropoutBackward')].flatMap((o) =>
+    (
+      [
+        [0, '0'],
+        [1, '1'],
+        [NaN, 'NaN'],
+        [undefined, 'undefined'],
+      ] as const
+    ).map(([p, shown]) =>
+      withOptions(
+        o,
+        { p },
+        `p = ${shown}`,
+        INVALID,
+        new RegExp(`^p must be a number in \\(0, 1\\) \\(concrete dropout's logit is infinite at 0 and 1\\), received ${escape(shown)}$`),
+      ),
+    ),
+  ),
   ...[op('gaussianNoise'), op('noise(gaussianNoise)')].flatMap((o) =>
     (
       [
@@ -395,9 +423,16 @@ const CASES: Case[] = [
   withOptions(op('alphaDropout'), { stddev: 0.1 }, 'stddev', INVALID, /^options\.stddev is not an option: expected one of /),
   withOptions(op('noise(alpha)'), { stddev: 0.1 }, 'stddev', INVALID, /^alpha takes p, not stddev \(received stddev 0\.1\)$/),
   withOptions(op('noise(dropout, backward)'), { stddev: 0 }, 'stddev', INVALID, /^dropout takes p, not stddev \(received stddev 0\)$/),
-  ...['alphaDropout', 'alphaDropoutBackward', 'featureAlphaDropout', 'gaussianDropout', 'gaussianDropoutBackward', 'gaussianNoise'].map(
-    (name) => withOptions(op(name), { mode: 'inverted' }, 'mode', INVALID, /^options\.mode is not an option: expected one of /),
-  ),
+  ...[
+    'alphaDropout',
+    'alphaDropoutBackward',
+    'featureAlphaDropout',
+    'gaussianDropout',
+    'gaussianDropoutBackward',
+    'gaussianNoise',
+    'concreteDropout',
+    'concreteDropoutBackward',
+  ].map((name) => withOptions(op(name), { mode: 'inverted' }, 'mode', INVALID, /^options\.mode is not an option: expected one of /)),
   ...(
     [
       ['alpha', { p: 0.1 }],
@@ -447,6 +482,8 @@ const CASES: Case[] = [
     ['noise(alpha)', 'dataFormat'],
     ['gaussianDropout', 'shape'],
     ['gaussianNoise', 'noiseShape'],
+    ['concreteDropout', 'shape'],
+    ['concreteDropoutBackward', 'stddev'],
     ['spatialDropout1d', 'kind'],
     ['dropout', 'backward'],
   ].map(([name, key]) =>
@@ -568,6 +605,8 @@ const CASES: Case[] = [
     [
       ['gaussianDropout', {}, 24, 'n'],
       ['gaussianNoise', {}, 24, 'n'],
+      ['concreteDropout', {}, 24, 'n'],
+      ['concreteDropoutBackward', {}, 24, 'n'],
       ['alphaDropout', { shape: undefined }, 24, 'n'],
       ['dropout', {}, 24, 'n'],
       ['dropout', { noiseShape: [2, 1, 4] }, 8, 'prod\\(noiseShape\\)'],

@@ -132,6 +132,33 @@ describeBackends('hostile input', (tn: Thinnet) => {
       expect(before.length).toBe(8)
     })
 
+    it('concreteDropout and its backward read each option once, before their arrays', () => {
+      const x = new Float32Array([1, 2, 3, 4])
+      const dy = new Float32Array([1, -1, 0.5, 2])
+      const keys = ['p', 'temperature', 'seed', 'offset', 'stream', 'out']
+      const options = { p: 0.3, temperature: 0.5, seed: 3n, offset: 5, stream: 2 }
+      const forward = counting({ ...options })
+      const y = tn.concreteDropout(x, forward.proxy)
+      const backward = counting({ ...options })
+      const back = tn.concreteDropoutBackward(dy, x, backward.proxy)
+      for (const key of keys) expect([forward.reads.get(key), backward.reads.get(key)], key).toEqual([1, 1])
+      expect([...y]).toEqual([...tn.concreteDropout(x, options)])
+      expect([...back.dx]).toEqual([...tn.concreteDropoutBackward(dy, x, options).dx])
+      // A getter that detaches x (or dy) is seen: coded errors, nothing written.
+      const out = new Float32Array(4).fill(7)
+      const before = snapshot(out)
+      const detachX = withGetter({ p: 0.3, out }, 'seed', 1, () => detach(x.buffer))
+      expectThinnetError(() => tn.concreteDropout(x, detachX.options), 'ERR_INVALID_ARG', /^x must be a Float32Array over live memory/)
+      const detachDy = withGetter({ p: 0.3, out }, 'seed', 1, () => detach(dy.buffer))
+      expectThinnetError(
+        () => tn.concreteDropoutBackward(dy, new Float32Array(4), detachDy.options),
+        'ERR_INVALID_ARG',
+        /^dy must be a Float32Array over live memory/,
+      )
+      expect([detachX.reads(), detachDy.reads()]).toEqual([1, 1])
+      expectUntouched(out, before, 'out')
+    })
+
     it('dense: getters of the layer options and of its nested dropouts run before x, w and b are checked', () => {
       const x = new Float32Array([1, 2, 3, 4, 5, 6])
       const w = new Float32Array([1, 0, 0, 1, 1, 1])
@@ -372,6 +399,11 @@ describeBackends('hostile input', (tn: Thinnet) => {
       () => tn.maxNorm(w, { inputs: 4, units: 2, c: 0 }),
       () => tn.setMaxThreads(2 ** 40),
       () => tn.allocate(2 ** 40),
+      () => tn.concreteDropout(x, { p: 1, seed: 1, out }),
+      () => tn.concreteDropout(x, { p: 0.5, seed: 1, out: xs.subarray(2, 6) }),
+      () => tn.concreteDropoutBackward(out, x, { p: 0.5, temperature: 0, seed: 1 }),
+      () => tn.concreteDropoutBackward(out, x, { p: 0.5, seed: 1, out: x }),
+      () => tn.concreteDropoutBackward(out, xs, { p: 0.5, seed: 1, out }),
     ]
     for (const [i, call] of rejected.entries()) {
       let thrown: unknown

@@ -87,6 +87,8 @@ function countingOps(allocations: number[]): Ops {
     maxNorm: (w, o) => tn.maxNorm(w, o),
     allFinite: (x) => tn.allFinite(x),
     noise: (x, o) => tn.noise(x, o),
+    concreteDropout: (x, o) => tn.concreteDropout(x, o),
+    concreteDropoutBackward: (dy, x, o) => tn.concreteDropoutBackward(dy, x, o),
   }
 }
 

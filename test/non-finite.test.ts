@@ -7,12 +7,16 @@
  * - the dense layer's activations (PyTorch's semantics): NaN propagates through every one, relu
  *   and leaky relu included; relu(-inf) = +0, tanh(+-inf) = +-1, sigmoid(+-inf) = 1 / 0,
  *   gelu(-inf) = NaN. Which NaN comes out of a matrix product is the hardware's, so outputs are
- *   compared by NaN-ness there; relu' and leakyRelu' at NaN are 1 (the gradient passes).
+ *   compared by NaN-ness there; relu' and leakyRelu' at NaN are 1 (the gradient passes);
+ * - concrete dropout: x * m and dy * m propagate NaN and infinities as IEEE multiplication does
+ *   (an infinity times a mask value of exactly 0 is NaN), the sums are NaN or infinite accordingly;
+ *   NaNs are compared by NaN-ness, everything else bit for bit the reference.
  */
 
 import { describe, expect, it } from 'vitest'
 import type { Activation, AdamArgs, DenseArgs, SgdArgs } from '../ts/backend.js'
 import type { Thinnet } from '../ts/index.js'
+import { referenceConcreteDropout, referenceConcreteDropoutBackward } from '../ts/reference-concrete.js'
 import { referenceAdamStep, referenceMaxNorm, referenceSgdStep } from '../ts/reference-optim.js'
 import { describeBackends } from './backends.js'
 import { act64, referenceDenseBackward } from './dense-reference.js'
@@ -191,6 +195,31 @@ describeBackends('non-finite inputs', (tn: Thinnet) => {
             ).toBe(true)
           }
         }
+      }
+    })
+  })
+
+  describe('concrete dropout: IEEE propagation, the reference otherwise', () => {
+    /** Equal bit for bit, a NaN equal to any NaN (its sign and payload are the hardware's). */
+    function expectSameOrBothNaN(got: Float32Array, want: Float32Array, label: string): void {
+      const [g, w] = [bitsOf(got), bitsOf(want)]
+      for (let i = 0; i < got.length; i++) {
+        if (Number.isNaN(want[i])) expect(Number.isNaN(got[i]), `${label}[${i}] NaN`).toBe(true)
+        else expect(g[i], `${label}[${i}]`).toBe(w[i])
+      }
+    }
+
+    it('forward and backward with NaN, infinities, zeros and extremes, saturated (t = 1e-6) and soft', () => {
+      const x = values(3000, 1)
+      const dy = values(3000, 2)
+      for (const temperature of [1e-6, 0.1]) {
+        const o = { p: 0.4, temperature, seed: 6n, offset: 3n }
+        expectSameOrBothNaN(tn.concreteDropout(x, o), referenceConcreteDropout(x, o), `y t ${temperature}`)
+        const got = tn.concreteDropoutBackward(dy, x, o)
+        const want = referenceConcreteDropoutBackward(dy, x, o)
+        expectSameOrBothNaN(got.dx, want.dx, `dx t ${temperature}`)
+        expect([got.sumDyY, got.sumDyYS]).toEqual([want.sumDyY, want.sumDyYS])
+        expect(Number.isNaN(got.sumDyY), 'NaN inputs make the sums NaN').toBe(true)
       }
     })
   })

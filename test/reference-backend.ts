@@ -7,6 +7,7 @@
 
 import type { Backend, BackendBuffer, BackendName, DenseArgs, DenseGrads, DenseSaved, KernelSpec } from '../ts/backend.js'
 import { referenceDropout, referenceMask } from '../ts/reference.js'
+import { referenceConcreteBackwardKernel, referenceConcreteKernel } from '../ts/reference-concrete.js'
 import { referenceAdamStep, referenceAllFinite, referenceMaxNorm, referenceSgdStep } from '../ts/reference-optim.js'
 import { referenceDenseBackward, referenceDenseForward } from './dense-reference.js'
 import { referenceNoiseKernel } from './reference-noise.js'
@@ -53,6 +54,16 @@ export function referenceBackend(name: BackendName = 'native', isa = 'reference'
     noise(src, out, spec, broadcast, backward) {
       calls.push({ op: 'noise', args: [src, out, spec, broadcast, backward] })
       out.set(referenceNoiseKernel(src, spec, broadcast, backward))
+    },
+    concreteDropout(x, out, spec) {
+      calls.push({ op: 'concreteDropout', args: [x, out, spec] })
+      out.set(referenceConcreteKernel(x, spec))
+    },
+    concreteDropoutBackward(dy, x, dx, spec) {
+      calls.push({ op: 'concreteDropoutBackward', args: [dy, x, dx, spec] })
+      const back = referenceConcreteBackwardKernel(dy, x, spec)
+      dx.set(back.dx)
+      return { sumDyY: back.sumDyY, sumDyYS: back.sumDyYS }
     },
     allocate(n: number): BackendBuffer {
       calls.push({ op: 'allocate', args: [n] })

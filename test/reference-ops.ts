@@ -1,14 +1,16 @@
 /**
  * The model layer's port (ts/ops-port.ts) over the TypeScript references, without the facade: the
  * dense layer of test/dense-reference.ts (float64, rounded once to float32: close to the kernels,
- * not bit-identical), the optimizer steps, max-norm and allFinite of ts/reference-optim.ts (the
- * kernels' bits). Buffers are plain Float32Arrays. It takes the calls the layers and models make,
- * which are well-formed (bigint seeds, offsets and streams; every optimizer option given), and
- * counts them, so a test can show that a model ran on it and on nothing else.
+ * not bit-identical), the optimizer steps, max-norm and allFinite of ts/reference-optim.ts and
+ * concrete dropout of ts/reference-concrete.ts (the kernels' bits). Buffers are plain
+ * Float32Arrays. It takes the calls the layers and models make, which are well-formed (bigint
+ * seeds, offsets and streams; every optimizer option given), and counts them, so a test can show
+ * that a model ran on it and on nothing else.
  */
 
 import type { Activation, BackendBuffer, DenseInputSpec, DropoutMode, KernelDropConnect, KernelSpec } from '../ts/backend.js'
 import type { Ops } from '../ts/ops-port.js'
+import { referenceConcreteDropout, referenceConcreteDropoutBackward } from '../ts/reference-concrete.js'
 import { referenceAdamStep, referenceAllFinite, referenceMaxNorm, referenceSgdStep } from '../ts/reference-optim.js'
 import type {
   DenseBackwardOptions,
@@ -147,6 +149,22 @@ export function referenceOps(): ReferenceOps {
     noise(x, o) {
       count('noise')
       return referenceNoise(x, o)
+    },
+    concreteDropout(x, o) {
+      count('concreteDropout')
+      const { out, ...options } = o
+      const y = referenceConcreteDropout(x, options)
+      if (out === undefined) return y
+      out.set(y)
+      return out
+    },
+    concreteDropoutBackward(dy, x, o) {
+      count('concreteDropoutBackward')
+      const { out, ...options } = o
+      const back = referenceConcreteDropoutBackward(dy, x, options)
+      if (out === undefined) return back
+      out.set(back.dx)
+      return { ...back, dx: out }
     },
   }
   return ops

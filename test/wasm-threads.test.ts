@@ -65,6 +65,21 @@ describe('threads 1, 2 and 3 give the same bits', () => {
     expectSameForEveryCount('spatialDropout2d', (tn) => tn.spatialDropout2d(x, { p: 0.5, seed: 9n, shape: [4, 32, 64, 64] }))
   })
 
+  it('concrete dropout, forward and backward with its two sums (blocks of 8192 elements split across threads)', () => {
+    const n = (1 << 19) + 8193
+    const x = finite(n, 14)
+    const dy = finite(n, 15)
+    const o = { p: 0.3, temperature: 0.2, seed: 10n, stream: 2n, offset: (1n << 32n) - 7n }
+    expectSameForEveryCount('concreteDropout', (tn) => tn.concreteDropout(x, o))
+    expectSameForEveryCount('concreteDropoutBackward dx', (tn) => tn.concreteDropoutBackward(dy, x, o).dx)
+    const sums = COUNTS.map((threads) => {
+      const back = instances.get(threads)!.concreteDropoutBackward(dy, x, o)
+      return [back.sumDyY, back.sumDyYS]
+    })
+    for (const [i, s] of sums.entries()) expect(s, `sums on ${COUNTS[i]} threads against 1`).toEqual(sums[0])
+    expect(sums[0].every(Number.isFinite)).toBe(true)
+  })
+
   it('gemm and the fused dense layer, forward and backward, with dropout (several block shapes)', () => {
     for (const [rows, inputs, units] of [
       [128, 300, 257],

@@ -60,6 +60,19 @@ export interface Backend {
    * re-derived with `view()` after any call that may grow memory.
    */
   allocate(n: number): BackendBuffer
+  /**
+   * Concrete dropout (docs/DROPOUT-FAMILY.md section 9): out[i] = x[i] * m(i), the mask value
+   * m = (1 - s) * scale of the relaxed drop indicator s of draw offset + i. `out` has x.length
+   * elements and is x itself (in place) or does not overlap it. Checked by the facade
+   * (ts/ops/concrete.ts), which computes the constants; the core checks again.
+   */
+  concreteDropout(x: Float32Array, out: Float32Array, spec: ConcreteKernelSpec): void
+  /**
+   * Its gradient at the forward call made with the same spec on x: dx[i] = dy[i] * m(i), and the
+   * two float64 sums over the call. dy, x and dx have one length; dx is dy itself (in place) or
+   * overlaps neither dy nor x.
+   */
+  concreteDropoutBackward(dy: Float32Array, x: Float32Array, dx: Float32Array, spec: ConcreteKernelSpec): ConcreteSums
 
   /**
    * The fused dropout-dense layer forward (crates/thinnet-core dense_forward):
@@ -153,6 +166,28 @@ export interface NoiseKernelSpec {
   stream: bigint
   offset: bigint
   mode: DropoutMode
+}
+
+/**
+ * A checked concrete dropout call: the facade's three float32 constants (ts/concrete.ts
+ * concreteConstants: bias = fround(logit p / t), invT = fround(1 / t), scale = fround(1 / (1 - p)))
+ * and the draws; offset + n <= 2^64.
+ */
+export interface ConcreteKernelSpec {
+  bias: number
+  invT: number
+  scale: number
+  seed: bigint
+  stream: bigint
+  offset: bigint
+}
+
+/** The two float64 sums of a concrete backward call (docs/DROPOUT-FAMILY.md section 9). */
+export interface ConcreteSums {
+  /** G = sum of dy * y, y = fround(x * m). */
+  sumDyY: number
+  /** H = sum of (dy * y) * s. */
+  sumDyYS: number
 }
 
 /** A tensor's shape and its noise shape (same rank, each noise dim the tensor's or 1). */

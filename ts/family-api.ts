@@ -4,10 +4,12 @@
  * the same options. Every result is a pure function of (seed, stream, offset, element index),
  * bit-identical on every backend, instruction set and thread count. Options are those of
  * tn.dropout (`seed`, `offset`, `stream`, `out`) plus each member's own; ts/ops/family.ts checks
- * them.
+ * them (ts/ops/concrete.ts concrete dropout's).
  */
 
 import type { Backend } from './backend.js'
+import type { ConcreteBackward } from './concrete.js'
+import { concreteDropout, concreteDropoutBackward, type ConcreteDropoutOptions } from './ops/concrete.js'
 import {
   familyOp,
   type AlphaDropoutOptions,
@@ -105,6 +107,51 @@ export interface FamilyOps {
   gaussianNoise(x: Float32Array, options: GaussianNoiseOptions): Float32Array
 
   /**
+   * Concrete dropout (Gal, Hron and Kendall 2017; docs/DROPOUT-FAMILY.md section 9): dropout whose
+   * rate can be learned. Each element's drop indicator is relaxed to s = sigmoid((logit p +
+   * logit u) / t) in [0, 1] for its draw u, and the element keeps (1 - s) / (1 - p) of its value:
+   * y = x * m, m = fround(fround(1 - s) * fround(1 / (1 - p))). `p` is the rate in (0, 1), open at
+   * both ends; `temperature` t in [1e-6, 1e6] (default 0.1, the paper's) sets how sharp the
+   * relaxation is (as t -> 0 it becomes inverted dropout). The float32 constants are computed once
+   * in float64 here and every backend gives the same bits, as for the other members. One draw per
+   * element: a Generator's `next(x.length)` gives consecutive calls fresh draws.
+   *
+   * Returns `out` (a new array when omitted); `out` may be `x` itself.
+   *
+   * @example
+   * ```ts
+   * import { load } from 'thinnet'
+   * const tn = await load()
+   * const x = new Float32Array(8).fill(1)
+   * const y = tn.concreteDropout(x, { p: 0.2, seed: 42n }) // each near 0 or near 1.25
+   * tn.concreteDropout(x, { p: 0.2, temperature: 0.5, seed: 42n, out: x }) // softer, in place
+   * ```
+   */
+  concreteDropout(x: Float32Array, options: ConcreteDropoutOptions): Float32Array
+
+  /**
+   * The gradient of `concreteDropout` with the same options on the same x: `dx` = dy * m (the
+   * forward's mask, regenerated), and the two float64 sums the rate's gradient is made of,
+   * `sumDyY` = sum of dy * y and `sumDyYS` = sum of dy * y * s, each product exact or rounded
+   * once and summed in blocks of 8192 elements (the same bits on every backend and thread count).
+   * With p = sigmoid(theta), dL/dtheta = p * sumDyY - sumDyYS / t (`concreteLogitGradient`).
+   * dy and x have one length (else ERR_SHAPE_MISMATCH); `out` receives dx and may be dy itself,
+   * but must not overlap x.
+   *
+   * @example
+   * ```ts
+   * import { load } from 'thinnet'
+   * const tn = await load()
+   * const x = new Float32Array([0.5, -1, 2, 4])
+   * const options = { p: 0.3, temperature: 0.1, seed: 7n, offset: 64n }
+   * const y = tn.concreteDropout(x, options)
+   * const { dx, sumDyY, sumDyYS } = tn.concreteDropoutBackward(new Float32Array(4).fill(1), x, options)
+   * const dTheta = 0.3 * sumDyY - sumDyYS / 0.1 // the loss sum(y)'s gradient in logit p
+   * ```
+   */
+  concreteDropoutBackward(dy: Float32Array, x: Float32Array, options: ConcreteDropoutOptions): ConcreteBackward
+
+  /**
    * Any member by name, forward or (`backward: true`) backward: `kind` 'dropout' (with `mode`),
    * 'alpha', 'gaussianDropout' (rate `p`) or 'gaussianNoise' (`stddev`), with `shape` and
    * `noiseShape` for the masked kinds. The ops above are this with their shapes filled in.
@@ -135,6 +182,8 @@ export function familyMethods(backend: Backend): FamilyOps {
     gaussianDropout: (x, o) => familyOp(backend, 'gaussianDropout', x, o),
     gaussianDropoutBackward: (dy, o) => familyOp(backend, 'gaussianDropout', dy, o, true),
     gaussianNoise: (x, o) => familyOp(backend, 'gaussianNoise', x, o),
+    concreteDropout: (x, o) => concreteDropout(backend, x, o),
+    concreteDropoutBackward: (dy, x, o) => concreteDropoutBackward(backend, dy, x, o),
     noise: (x, o) => familyOp(backend, 'noise', x, o),
   }
 }

@@ -13,6 +13,8 @@ import type { BackendBuffer, BackendName } from './backend.js'
 import type { AdamStepOptions, MaxNormOptions, SgdStepOptions } from './ops/optim.js'
 import type { DenseBackwardOptions, DenseGradients, DenseNeed, DenseOptions } from './types.js'
 import type { NoiseOptions } from './ops/family.js'
+import type { ConcreteBackward } from './concrete.js'
+import type { ConcreteDropoutOptions } from './ops/concrete.js'
 
 export interface Ops {
   /** The backend the calls compute on (reported by models' `backend` and `summary()`). */
@@ -32,4 +34,7 @@ export interface Ops {
   allFinite(x: Float32Array): boolean
   /** The dropout family by name (ts/family-api.ts): the noise steps of a model run on it. */
   noise(x: Float32Array, options: NoiseOptions): Float32Array
+  /** Concrete dropout and its gradient (ts/family-api.ts): the concrete dropout layer runs on them. */
+  concreteDropout(x: Float32Array, options: ConcreteDropoutOptions): Float32Array
+  concreteDropoutBackward(dy: Float32Array, x: Float32Array, options: ConcreteDropoutOptions): ConcreteBackward
 }

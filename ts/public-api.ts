@@ -11,6 +11,17 @@ export { ThinnetError, type ThinnetErrorCode } from './errors.js'
 export { keepThreshold, keptScale, referenceDraw, referenceDropout, referenceDropoutBackward, referenceMask } from './reference.js'
 export { philox4x32_10 } from './philox.js'
 export type { FamilyOps } from './family-api.js'
+export type { ConcreteDropoutOptions } from './ops/concrete.js'
+export {
+  CONCRETE_SUM_BLOCK,
+  CONCRETE_TEMPERATURE,
+  CONCRETE_TEMPERATURE_RANGE,
+  concreteConstants,
+  concreteLogitGradient,
+  type ConcreteBackward,
+  type ConcreteConstants,
+} from './concrete.js'
+export { referenceConcreteDropout, referenceConcreteDropoutBackward, type ConcreteDropoutReferenceOptions } from './reference-concrete.js'
 export type {
   AlphaDropoutOptions,
   FamilyDrawOptions,

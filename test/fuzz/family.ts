@@ -1,11 +1,14 @@
 /**
  * The dropout family's ops in the fuzzer (issue 12): shapes, noise shapes, layouts, rates and
  * draws, valid or hostile, each valid call compared with the TypeScript oracle
- * (test/reference-noise.ts). Noise shapes of the layouts are computed here, from the contract
- * (docs/DROPOUT-FAMILY.md section 1), not with ts/noise-shape.ts.
+ * (test/reference-noise.ts; ts/reference-concrete.ts for concrete dropout). Noise shapes of the
+ * layouts are computed here, from the contract (docs/DROPOUT-FAMILY.md section 1), not with
+ * ts/noise-shape.ts.
  */
 
 import type { DropoutMode, NoiseKind } from '../../ts/backend.js'
+import type { ConcreteBackward } from '../../ts/concrete.js'
+import { referenceConcreteDropout, referenceConcreteDropoutBackward } from '../../ts/reference-concrete.js'
 import { referenceNoiseKernel } from '../reference-noise.js'
 import { describe, type Args } from './arrays.js'
 import type { Built } from './ops.js'
@@ -229,6 +232,69 @@ function gaussian(a: Args, kind: 'gaussianDropout' | 'gaussianNoise'): Built {
   return finish(a, planOf(kind, o), name, n, backward, (x, opts) => a.tn[name](x, opts as never))
 }
 
+/**
+ * Concrete dropout (docs/DROPOUT-FAMILY.md section 9), forward or backward: rates in (0, 1),
+ * temperatures in [1e-6, 1e6], out absent, in place or apart (the backward's sometimes x itself:
+ * rejected). Backward's outputs are dx and the two sums.
+ */
+function concrete(a: Args): Built {
+  const r = a.rng
+  const n = r.size()
+  const backward = r.chance(0.5)
+  const o: Record<string, unknown> = {
+    p: a.scalar('p', r.pick([0.5, 0.1, 0.9, 1e-6, 1 - 1e-6, 0.01 + (r.u32() / 2 ** 32) * 0.98]), [0, 1, ...BAD_P]),
+  }
+  if (r.chance(0.5)) o.temperature = a.scalar('temperature', r.pick([0.1, 1e-6, 1e6, 0.5, 2]), [0, 1e-7, 2e6, NaN, '0.1', null])
+  draw(a, o, n, false)
+  const dy = backward ? a.floats('dy', n) : undefined
+  const x = a.floats('x', n)
+  const src = dy ?? x
+  const outKind = r.int(backward ? 4 : 3)
+  if (outKind === 1) o.out = src
+  else if (outKind === 2) o.out = a.floats('out', n)
+  else if (outKind === 3) {
+    a.taint('out: x, which the backward reads')
+    o.out = x
+  }
+  let expected: Built['expected']
+  if (a.valid) {
+    // Valid: seed and offset are bigints here, stream a number when given.
+    const options = {
+      p: o.p as number,
+      temperature: o.temperature as number | undefined,
+      seed: o.seed as bigint,
+      stream: BigInt((o.stream as number | undefined) ?? 0),
+      offset: (o.offset as bigint | undefined) ?? 0n,
+    }
+    if (dy === undefined) expected = [referenceConcreteDropout(x.slice(), options)]
+    else {
+      const back = referenceConcreteDropoutBackward(dy.slice(), x.slice(), options)
+      expected = [back.dx, back.sumDyY, back.sumDyYS]
+    }
+  }
+  const options = a.wrap(o, dy === undefined ? [x] : [dy, x])
+  const shown = `{ ${Object.entries(o)
+    .map(([k, v]) => `${k}: ${ArrayBuffer.isView(v) ? `<${v.constructor.name}>` : describe(v)}`)
+    .join(', ')} }`
+  if (dy === undefined) {
+    return {
+      text: `tn.concreteDropout(<${n} floats>, ${shown})`,
+      call: () => a.tn.concreteDropout(x, options as never),
+      outputs: (y) => [a.current(y as Float32Array)],
+      expected,
+    }
+  }
+  return {
+    text: `tn.concreteDropoutBackward(<${n} floats>, <${n} floats>, ${shown})`,
+    call: () => a.tn.concreteDropoutBackward(dy, x, options as never),
+    outputs: (result) => {
+      const back = result as ConcreteBackward
+      return [a.current(back.dx), back.sumDyY, back.sumDyYS]
+    },
+    expected,
+  }
+}
+
 /** The family's generators, registered in ops.ts's GENERATORS. */
 export const FAMILY_GENERATORS: Record<string, (a: Args) => Built> = {
   noise,
@@ -239,4 +305,5 @@ export const FAMILY_GENERATORS: Record<string, (a: Args) => Built> = {
   featureAlphaDropout: featureAlpha,
   gaussianDropout: (a) => gaussian(a, 'gaussianDropout'),
   gaussianNoise: (a) => gaussian(a, 'gaussianNoise'),
+  concreteDropout: concrete,
 }

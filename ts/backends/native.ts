@@ -10,7 +10,7 @@ import type { AdamArgs, Backend, BackendBuffer, DenseArgs, DenseGrads, DenseSave
 import { invalidArg, ThinnetError } from '../errors.js'
 import { describeValue } from '../validate.js'
 import { requireNativeAddon } from './native-loader.js'
-import { denseHeader, flag, float64Block, noiseHeader, specRecord } from './wasm-spec-block.js'
+import { concreteRecord, denseHeader, flag, float64Block, noiseHeader, specRecord } from './wasm-spec-block.js'
 
 /**
  * The shape, alpha and dense header that end every raw dense call, in this order. The header is
@@ -41,6 +41,10 @@ export interface NativeBinding {
   /** The dropout family: `spec` and `dims` as wasm-spec-block.ts's noiseHeader writes them. */
   noise(x: Float32Array, out: Float32Array, spec: Uint8Array, dims: Uint8Array): void
   noiseBackward(dy: Float32Array, out: Float32Array, spec: Uint8Array, dims: Uint8Array): void
+  /** Concrete dropout: `spec` a 40-byte record (wasm-spec-block.ts concreteRecord); out is x or apart from it. */
+  concreteDropout(x: Float32Array, out: Float32Array, spec: Uint8Array): void
+  /** Its gradient into out (dy itself or apart; never over x), the sums G and H into `sums`. */
+  concreteDropoutBackward(dy: Float32Array, x: Float32Array, out: Float32Array, spec: Uint8Array, sums: Float64Array): void
   /** The instruction set the core dispatches to: 'avx512' | 'avx2' | 'neon' | 'scalar'. */
   isa(): string
   /** Threads one call may use. */
@@ -111,7 +115,7 @@ export interface NativeBinding {
  * The calling conventions this file speaks (crates/thinnet-node/src/exports.rs ABI_VERSION): a
  * binary of another version is refused at load, like a WASM module of another ABI.
  */
-export const NATIVE_ABI_VERSION = 4
+export const NATIVE_ABI_VERSION = 5
 
 const BINDING_FUNCTIONS = [
   'abiVersion',
@@ -121,6 +125,8 @@ const BINDING_FUNCTIONS = [
   'dropoutMask',
   'noise',
   'noiseBackward',
+  'concreteDropout',
+  'concreteDropoutBackward',
   'isa',
   'maxThreads',
   'setMaxThreads',
@@ -192,6 +198,14 @@ export function nativeBackend(binding: NativeBinding): Backend {
       const { record, dims } = noiseHeader(spec, broadcast)
       if (backward) binding.noiseBackward(src, out, record, dims)
       else binding.noise(src, out, record, dims)
+    },
+    concreteDropout(x, out, spec): void {
+      binding.concreteDropout(x, out, concreteRecord(spec))
+    },
+    concreteDropoutBackward(dy, x, dx, spec) {
+      const sums = new Float64Array(2)
+      binding.concreteDropoutBackward(dy, x, dx, concreteRecord(spec), sums)
+      return { sumDyY: sums[0], sumDyYS: sums[1] }
     },
     allocate(n: number): BackendBuffer {
       // The WASM backend's wording, with this backend's limit, checked before allocating.

@@ -22,9 +22,9 @@ import type { SpawnWorker, ThreadExports } from './wasm-threads.js'
 
 /**
  * The ABI this loader speaks (`tn_abi_version` of crates/thinnet-wasm; 3 added the optimizer
- * steps, 4 added `tn_all_finite`, the gradient check; 7 the thread exports).
+ * steps, 4 added `tn_all_finite`, the gradient check; 7 the thread exports; 8 `tn_concrete`).
  */
-export const ABI_VERSION = 7
+export const ABI_VERSION = 8
 
 export type WasmFile =
   'thinnet_relaxed.wasm' | 'thinnet_simd.wasm' | 'thinnet_scalar.wasm' | 'thinnet_relaxed_threads.wasm' | 'thinnet_simd_threads.wasm'
@@ -117,6 +117,8 @@ export interface Exports {
   ): number
   /** The dropout family: the record at `spec`, `dimsBytes` bytes of float64 dims at `dims`. */
   tn_noise(x: number, out: number, n: number, spec: number, dims: number, dimsBytes: number, backward: number): number
+  /** Concrete dropout (x into out) or, backward 1, its gradient (dy into out, the sums G and H to the two f64 at `sums`). */
+  tn_concrete(dy: number, x: number, out: number, n: number, spec: number, sums: number, backward: number): number
   /** Arrays as (address, length); b and pre absent with length ABSENT; act = UTF-8 name. */
   tn_dense(
     x: number,
@@ -203,6 +205,7 @@ const FUNCTIONS = [
   'tn_dropout_backward',
   'tn_dropout_mask',
   'tn_noise',
+  'tn_concrete',
   'tn_dense',
   'tn_dense_backward',
   'tn_gemm',

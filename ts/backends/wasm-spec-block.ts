@@ -6,6 +6,7 @@
  */
 
 import type {
+  ConcreteKernelSpec,
   DenseArgs,
   DenseInputSpec,
   DropoutMode,
@@ -200,4 +201,24 @@ export function noiseHeader(spec: NoiseKernelSpec, broadcast: NoiseBroadcast | u
   const dimsView = new DataView(dims.buffer)
   words.forEach((d, i) => dimsView.setFloat64(8 * i, d, true))
   return { record, dims }
+}
+
+/**
+ * Concrete dropout's 40-byte record, as both bindings take it (crates/thinnet-core/src/boundary/
+ * concrete.rs): bias, invT and scale as float32 at bytes 0, 4 and 8 (the facade's constants, which
+ * are float32 values already: anything else is refused rather than rounded), 4 bytes unused, then
+ * seed, stream and offset where the family's record has them. The core checks the values.
+ */
+export function concreteRecord(spec: ConcreteKernelSpec): Uint8Array {
+  const record = new Uint8Array(RECORD_BYTES)
+  const view = new DataView(record.buffer)
+  ;(['bias', 'invT', 'scale'] as const).forEach((key, i) => {
+    const value: unknown = spec[key]
+    if (typeof value !== 'number' || !(Math.fround(value) === value || Number.isNaN(value))) {
+      throw invalidArg(`spec.${key} must be a float32 number (Math.fround of a number), received ${describeValue(value)}`)
+    }
+    view.setFloat32(4 * i, value, true)
+  })
+  writeDraw(view, 0, 'spec', spec)
+  return record
 }

@@ -30,6 +30,8 @@ import {
   type Backend,
   type BackendBuffer,
   type BackendName,
+  type ConcreteKernelSpec,
+  type ConcreteSums,
   type DenseArgs,
   type DenseGrads,
   type DenseSaved,
@@ -56,7 +58,18 @@ import {
   type WasmPlatform,
 } from './wasm-module.js'
 import { createSharedMemory, WasmWorkers, type ThreadExports } from './wasm-threads.js'
-import { BLOCK_BYTES, denseHeader, flag, float64Block, modeFlag, noiseHeader, shapeOf, split, u32Arg } from './wasm-spec-block.js'
+import {
+  BLOCK_BYTES,
+  concreteRecord,
+  denseHeader,
+  flag,
+  float64Block,
+  modeFlag,
+  noiseHeader,
+  shapeOf,
+  split,
+  u32Arg,
+} from './wasm-spec-block.js'
 
 export { wasmSimdSupported, type WasmLocation, type WasmSource } from './wasm-module.js'
 
@@ -172,11 +185,7 @@ class WasmBackend implements Backend {
 
   noise(src: Float32Array, out: Float32Array, spec: NoiseKernelSpec, broadcast: NoiseBroadcast | undefined, backward: boolean): void {
     const name = backward ? 'dy' : 'x'
-    if (out.length !== src.length) {
-      throw shapeMismatch(`out must have the length of ${name} (${src.length}), received ${out.length}`)
-    }
-    const inPlace = out.buffer === src.buffer && out.byteOffset === src.byteOffset
-    if (!inPlace && overlap(src, out)) throw invalidArg(`out must be ${name} itself (in place) or not overlap it`)
+    const inPlace = checkPair(name, src, out)
     const { record, dims } = noiseHeader(spec, broadcast)
     const header = new Uint8Array(record.length + dims.length)
     header.set(record)
@@ -193,6 +202,47 @@ class WasmBackend implements Backend {
       const outPtr = inPlace ? srcPtr : pairs[1][0]
       return this.#exports.tn_noise(srcPtr, outPtr, n, at, at + record.length, dims.length, backward ? 1 : 0)
     })
+  }
+
+  concreteDropout(x: Float32Array, out: Float32Array, spec: ConcreteKernelSpec): void {
+    const inPlace = checkPair('x', x, out)
+    const arrays: ArrayArg[] = inPlace
+      ? [{ name: 'x', array: x, output: true, inout: true }]
+      : [
+          { name: 'x', array: x, output: false },
+          { name: 'out', array: out, output: true },
+        ]
+    this.#mem.invoke(arrays, concreteRecord(spec), (pairs, at) => {
+      const [[xPtr, n]] = pairs
+      return this.#exports.tn_concrete(0, xPtr, inPlace ? xPtr : pairs[1][0], n, at, 0, 0)
+    })
+  }
+
+  /**
+   * The header holds the two f64 sums (16 bytes, which the module writes), then the record; the
+   * sums are read back right after the call, while the header's scratch is still allocated.
+   */
+  concreteDropoutBackward(dy: Float32Array, x: Float32Array, dx: Float32Array, spec: ConcreteKernelSpec): ConcreteSums {
+    if (x.length !== dy.length) throw shapeMismatch(`x must have the length of dy (${dy.length}), received ${x.length}`)
+    const inPlace = checkPair('dy', dy, dx)
+    const record = concreteRecord(spec)
+    const header = new Uint8Array(16 + record.length)
+    header.set(record, 16)
+    // In place, dy read and written; apart, dx an output. x is read: the outputs must not overlap it.
+    const arrays: ArrayArg[] = [
+      { name: 'dy', array: dy, output: inPlace, inout: inPlace },
+      { name: 'x', array: x, output: false },
+      ...(inPlace ? [] : [{ name: 'out', array: dx, output: true }]),
+    ]
+    let sums: ConcreteSums = { sumDyY: NaN, sumDyYS: NaN }
+    this.#mem.invoke(arrays, header, (pairs, at) => {
+      const [[dyPtr, n], [xPtr]] = pairs
+      const status = this.#exports.tn_concrete(dyPtr, xPtr, inPlace ? dyPtr : pairs[2][0], n, at + 16, at, 1)
+      const written = new Float64Array(this.#mem.buffer, at, 2)
+      sums = { sumDyY: written[0], sumDyYS: written[1] }
+      return status
+    })
+    return sums
   }
 
   dropoutMask(n: number, out: Uint32Array, spec: Omit<KernelSpec, 'mode'>): void {
@@ -447,6 +497,17 @@ class WasmBackend implements Backend {
       this.#mem.free(scratch)
     }
   }
+}
+
+/**
+ * The in-place test of an element-wise call (`out` is `src` itself), after the checks the transport
+ * needs: one length, and no partial overlap (a scratch copy would hide it from the module).
+ */
+function checkPair(name: string, src: Float32Array, out: Float32Array): boolean {
+  if (out.length !== src.length) throw shapeMismatch(`out must have the length of ${name} (${src.length}), received ${out.length}`)
+  const inPlace = out.buffer === src.buffer && out.byteOffset === src.byteOffset
+  if (!inPlace && overlap(src, out)) throw invalidArg(`out must be ${name} itself (in place) or not overlap it`)
+  return inPlace
 }
 
 /** Runs `work` now and returns a settled promise: resolved, or rejected with what it threw. */

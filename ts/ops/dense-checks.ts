@@ -285,7 +285,7 @@ export function checkDisjoint(outputs: readonly Named[], inputs: readonly Named[
 }
 
 /** The byte range two views share in one buffer, or undefined. */
-function sharedBytes(a: ArrayBufferView, b: ArrayBufferView): [number, number] | undefined {
+export function sharedBytes(a: ArrayBufferView, b: ArrayBufferView): [number, number] | undefined {
   if (a.buffer !== b.buffer) return undefined
   const start = Math.max(a.byteOffset, b.byteOffset)
   const end = Math.min(a.byteOffset + a.byteLength, b.byteOffset + b.byteLength)

@@ -111,8 +111,8 @@ impl Isa {
 pub(crate) struct Kernels {
     pub apply: ApplyFn,
     pub mask: MaskFn,
-    /// Read by the tests; each path's Gaussian kernel calls its own draw kernel directly.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// The draws of concrete dropout (family/concrete.rs); each path's Gaussian kernel calls its
+    /// own draw kernel directly.
     pub raw: RawFn,
     pub alpha: AlphaFn,
     pub gauss: GaussFn,

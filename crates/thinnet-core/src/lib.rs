@@ -51,8 +51,10 @@ pub use dropout::{
 };
 pub use error::{Error, ErrorCode};
 pub use family::{
-    alpha_constants, noise, noise_in_place, noise_in_place_with, noise_with, Affine, Broadcast, GaussOp, NoiseKind,
-    NoiseSpec,
+    alpha_constants, concrete_dropout, concrete_dropout_backward, concrete_dropout_backward_in_place,
+    concrete_dropout_backward_in_place_with, concrete_dropout_backward_with, concrete_dropout_in_place,
+    concrete_dropout_in_place_with, concrete_dropout_with, noise, noise_in_place, noise_in_place_with, noise_with,
+    Affine, Broadcast, ConcreteSpec, ConcreteSums, GaussOp, NoiseKind, NoiseSpec,
 };
 pub use gemm::{gemm, gemm_blocking, MatMut, MatRef};
 pub use isa::{active_isa, detect, force_isa, Isa, ALL_ISAS};

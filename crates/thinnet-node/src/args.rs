@@ -24,6 +24,11 @@ impl Element for f32 {
     const ARRAY_NAME: &'static str = "Float32Array";
 }
 
+impl Element for f64 {
+    const KIND: sys::napi_typedarray_type = sys::NAPI_FLOAT64_ARRAY;
+    const ARRAY_NAME: &'static str = "Float64Array";
+}
+
 impl Element for u8 {
     const KIND: sys::napi_typedarray_type = sys::NAPI_UINT8_ARRAY;
     const ARRAY_NAME: &'static str = "Uint8Array";

@@ -6,6 +6,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 
 use thinnet_core::boundary::{parse_record_bytes, DropoutCall, MaskCall, NoiseCall, Pinned, Region};
+use thinnet_core::boundary::{ConcreteBackwardCall, ConcreteCall};
 use thinnet_core::Error;
 
 use crate::args;
@@ -20,8 +21,9 @@ use crate::task::{self, Prepared, Staging, Work};
 /// ts/backends/native.ts checks at load: a stale binary whose positional arguments mean something
 /// else is refused instead of misreading them. Raise it with any change to an export's signature,
 /// in the same commit as the TypeScript side. (2: dropout specs, the dense header and the
-/// optimizers' parameters as the bytes the WASM backend's encoder writes; 3 allocate; 4 noise.)
-const ABI_VERSION: f64 = 4.0;
+/// optimizers' parameters as the bytes the WASM backend's encoder writes; 3 allocate; 4 noise; 5
+/// concreteDropout and concreteDropoutBackward.)
+const ABI_VERSION: f64 = 5.0;
 
 /// The N-API version whose semantics this addon asks for (Node reads this symbol when present;
 /// otherwise it assumes 8). Everything declared in `sys` exists in version 8.
@@ -43,6 +45,8 @@ pub unsafe extern "C" fn napi_register_module_v1(env: sys::napi_env, exports: sy
         Export { name: c"dropoutMask", function: dropout_mask },
         Export { name: c"noise", function: noise },
         Export { name: c"noiseBackward", function: noise_backward },
+        Export { name: c"concreteDropout", function: concrete_dropout },
+        Export { name: c"concreteDropoutBackward", function: concrete_dropout_backward },
         Export { name: c"abiVersion", function: abi_version },
         Export { name: c"allocate", function: allocate },
         Export { name: c"isa", function: isa },
@@ -119,6 +123,21 @@ callback!(dropout_backward, "dropoutBackward", |env, info| run_dropout(env, info
 callback!(dropout_mask, "dropoutMask", run_mask);
 callback!(noise, "noise", |env, info| run_noise(env, info, false));
 callback!(noise_backward, "noiseBackward", |env, info| run_noise(env, info, true));
+callback!(concrete_dropout, "concreteDropout", |env, info| {
+    let [x, out, spec] = env.args::<3>(info)?;
+    let spec = args::bytes(env, spec, "spec")?;
+    let call = ConcreteCall::decode(args::region::<f32>(env, x, "x")?, args::region::<f32>(env, out, "out")?, &spec)?;
+    // SAFETY: as for gemm.
+    done(env, unsafe { call.run() })
+});
+callback!(concrete_dropout_backward, "concreteDropoutBackward", |env, info| {
+    let [dy, x, out, spec, sums] = env.args::<5>(info)?;
+    let spec = args::bytes(env, spec, "spec")?;
+    let (dy, x) = (args::region::<f32>(env, dy, "dy")?, args::region::<f32>(env, x, "x")?);
+    let (out, sums) = (args::region::<f32>(env, out, "out")?, args::region::<f64>(env, sums, "sums")?);
+    // SAFETY: as for gemm (sums is a Float64Array).
+    done(env, unsafe { ConcreteBackwardCall::decode(dy, x, out, sums, &spec)?.run() })
+});
 callback!(abi_version, "abiVersion", |env, _| env.number(ABI_VERSION));
 callback!(allocate, "allocate", run_allocate);
 callback!(isa, "isa", |env, _| env.string(thinnet_core::active_isa().name()));

@@ -10,6 +10,8 @@
 //! dropout(x: Float32Array, out: Float32Array, spec: Uint8Array): void    // spec: a 40-byte record
 //! dropoutBackward(dy: Float32Array, out: Float32Array, spec: Uint8Array): void
 //! dropoutMask(n: number, out: Uint32Array, spec: Uint8Array): void      // the record's mode unused
+//! concreteDropout(x: Float32Array, out: Float32Array, spec: Uint8Array): void  // a 40-byte concrete record
+//! concreteDropoutBackward(dy, x, out: Float32Array, spec: Uint8Array, sums: Float64Array): void  // sums = [G, H]
 //! abiVersion(): number                 // the calling conventions' version (exports.rs ABI_VERSION)
 //! isa(): string
 //! maxThreads(): number

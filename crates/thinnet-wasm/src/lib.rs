@@ -19,6 +19,9 @@
 //!   (thinnet_core::boundary's spec_block.rs documents the layout). Outputs overlap nothing. See `dense.rs`.
 //! - `tn_noise(x, out, n, spec, dims, dims_len, backward) -> status`: the dropout family, `spec` a 40-byte
 //!   record, `dims` dims_len bytes of float64 shape and noise shape (boundary's noise.rs), backward 0 or 1.
+//! - `tn_concrete(dy, x, out, n, spec, sums, backward) -> status`: concrete dropout of x, or with
+//!   backward 1 its gradient from dy, G and H written to the two f64 at `sums` (boundary's
+//!   concrete.rs); `spec` a 40-byte record; `out == x` (forward) or `out == dy` runs in place.
 //! - `tn_gemm(a, a_len, b, b_len, c, c_len, m, k, n) -> status`: C = A . B, row-major.
 //! - `tn_sgd_step(w, w_len, g, g_len, velocity, velocity_len, params) -> status` (velocity absent
 //!   with length u32::MAX), `tn_adam_step(w, w_len, g, g_len, m, m_len, v, v_len, params) -> status`
@@ -52,7 +55,7 @@ mod memory;
 mod optim;
 mod threads;
 
-use thinnet_core::boundary::{join, mode, DropoutCall, MaskCall, NoiseCall};
+use thinnet_core::boundary::{join, mode, ConcreteBackwardCall, ConcreteCall, DropoutCall, MaskCall, NoiseCall};
 use thinnet_core::{DropoutSpec, Error, MaskSpec};
 
 use crate::last_error::guard;
@@ -60,8 +63,8 @@ use crate::memory::{layout, linear};
 
 /// Version of the ABI described above (3: the optimizer exports; 4: `tn_all_finite`; 5: the
 /// optimizers' parameter blocks, Adam's factors derived in the core; 6: `tn_noise`; 7: the thread
-/// exports).
-pub const ABI_VERSION: u32 = 7;
+/// exports; 8: `tn_concrete`).
+pub const ABI_VERSION: u32 = 8;
 
 #[no_mangle]
 pub extern "C" fn tn_abi_version() -> u32 {
@@ -228,6 +231,33 @@ pub unsafe extern "C" fn tn_noise(
         let (src, out) = (m.region::<f32>(if backward { "dy" } else { "x" }, x, n)?, m.region::<f32>("out", out, n)?);
         // SAFETY: checked regions, exclusively the caller's (contract); the bytes are only read.
         unsafe { NoiseCall::decode(backward, src, out, spec.slice(), dims.slice())?.run() }
+    })
+}
+
+/// Concrete dropout (see the crate doc); `dy` and `sums` are read by the backward call only.
+/// # Safety
+/// As `tn_dropout`, for dy, x, out, the bytes at spec and the two f64 at sums.
+#[no_mangle]
+pub unsafe extern "C" fn tn_concrete(
+    dy: usize,
+    x: usize,
+    out: usize,
+    n: usize,
+    spec: usize,
+    sums: usize,
+    bw: u32,
+) -> i32 {
+    guard(|| {
+        let m = linear();
+        let (x, out, spec) =
+            (m.region::<f32>("x", x, n)?, m.region::<f32>("out", out, n)?, m.region::<u8>("spec", spec, 40)?);
+        if bw == 0 {
+            // SAFETY: checked regions, exclusively the caller's (contract); the bytes are only read.
+            return unsafe { ConcreteCall::decode(x, out, spec.slice())?.run() };
+        }
+        let (dy, sums) = (m.region::<f32>("dy", dy, n)?, m.region::<f64>("sums", sums, 2)?);
+        // SAFETY: as above; sums holds two f64 of the caller's.
+        unsafe { ConcreteBackwardCall::decode(dy, x, out, sums, spec.slice())?.run() }
     })
 }
 

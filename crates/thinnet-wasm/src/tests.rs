@@ -3,7 +3,7 @@
 //! (the SIMD and scalar .wasm against each other and the TypeScript reference).
 
 use super::*;
-use thinnet_core::{mask_words, ErrorCode, MaskSpec, Mode};
+use thinnet_core::{mask_words, ConcreteSpec, ErrorCode, MaskSpec, Mode};
 
 const P: f64 = 0.3;
 
@@ -124,4 +124,57 @@ fn isa_name_is_the_core_choice() {
     // SAFETY: a &'static str of the core's.
     let name = unsafe { std::slice::from_raw_parts(tn_isa_ptr(), tn_isa_len()) };
     assert_eq!(name, thinnet_core::active_isa().name().as_bytes());
+}
+
+/// tn_concrete with a record of `spec`; addresses of live buffers (or deliberately bad ones).
+fn concrete(dy: usize, x: usize, out: usize, n: usize, spec: &ConcreteSpec, sums: usize, backward: u32) -> i32 {
+    let mut record = Vec::new();
+    for f in [spec.bias, spec.inv_t, spec.scale, 0.0] {
+        record.extend_from_slice(&f.to_bits().to_le_bytes());
+    }
+    for w in [spec.seed, spec.stream, spec.offset] {
+        record.extend_from_slice(&w.to_le_bytes());
+    }
+    // SAFETY: the tests pass live buffers, or addresses the export must reject before any access.
+    unsafe { tn_concrete(dy, x, out, n, record.as_ptr() as usize, sums, backward) }
+}
+
+#[test]
+fn concrete_forwards_to_the_core_and_writes_the_sums() {
+    let spec = ConcreteSpec { bias: -2.25, inv_t: 10.0, scale: 1.25, seed: 9, stream: 1 << 33, offset: (1 << 32) - 3 };
+    let n = 20_000;
+    let (x, dy) = (input(n), input(n).iter().rev().copied().collect::<Vec<f32>>());
+    let (mut want_y, mut want_dx) = (vec![0.0; n], vec![0.0; n]);
+    thinnet_core::concrete_dropout(&x, &mut want_y, &spec).unwrap();
+    let want_sums = thinnet_core::concrete_dropout_backward(&dy, &x, &mut want_dx, &spec).unwrap();
+    let addr = |v: &mut Vec<f32>| v.as_mut_ptr() as usize;
+
+    let mut y = vec![f32::NAN; n];
+    assert_eq!(concrete(0, x.as_ptr() as usize, addr(&mut y), n, &spec, 0, 0), 0);
+    assert_eq!(y, want_y);
+    let mut in_place = x.clone();
+    assert_eq!(concrete(0, addr(&mut in_place), addr(&mut in_place), n, &spec, 0, 0), 0);
+    assert_eq!(in_place, want_y);
+
+    let (mut dx, mut sums) = (vec![f32::NAN; n], vec![f64::NAN; 2]);
+    let s = sums.as_mut_ptr() as usize;
+    assert_eq!(concrete(dy.as_ptr() as usize, x.as_ptr() as usize, addr(&mut dx), n, &spec, s, 1), 0);
+    assert_eq!((dx, sums.clone()), (want_dx.clone(), vec![want_sums.dy_y, want_sums.dy_y_s]));
+    let mut grad = dy.clone();
+    sums.fill(f64::NAN);
+    assert_eq!(concrete(addr(&mut grad), x.as_ptr() as usize, addr(&mut grad), n, &spec, s, 1), 0);
+    assert_eq!((grad, sums.clone()), (want_dx, vec![want_sums.dy_y, want_sums.dy_y_s]));
+
+    // Refused with a status and a message naming the argument; nothing written.
+    let invalid = ErrorCode::InvalidArg.status();
+    let mut out = vec![9.0f32; n];
+    sums.fill(0.5);
+    assert_eq!(concrete(dy.as_ptr() as usize, x.as_ptr() as usize, addr(&mut out), n, &spec, s + 4, 1), invalid);
+    assert!(last_message().starts_with("sums must be 2 elements of 8 bytes"), "{}", last_message());
+    assert_eq!(concrete(dy.as_ptr() as usize, addr(&mut out), addr(&mut out), n, &spec, s, 1), invalid);
+    assert!(last_message().starts_with("out must not overlap x"), "{}", last_message());
+    let bad = ConcreteSpec { inv_t: 0.0, ..spec };
+    assert_eq!(concrete(0, x.as_ptr() as usize, addr(&mut out), n, &bad, 0, 0), invalid);
+    assert!(last_message().contains("invT"), "{}", last_message());
+    assert!(out.iter().all(|&v| v == 9.0) && sums == [0.5, 0.5]);
 }

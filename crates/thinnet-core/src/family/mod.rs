@@ -2,14 +2,21 @@
 //! so spatial and locked dropout), alpha dropout, Gaussian dropout and Gaussian noise. One entry
 //! point, [`noise`], checks a call once, turns it into a [`Step`] and runs it split across
 //! threads; like `dropout`, every result is a pure function of (seed, stream, offset, index), so
-//! paths and thread counts agree bit for bit.
+//! paths and thread counts agree bit for bit. Concrete dropout (section 9), whose backward pass
+//! also returns two sums, has entry points of its own (`concrete.rs`).
 
 mod alpha;
 mod broadcast;
+mod concrete;
 pub(crate) mod normal;
 
 pub use alpha::{alpha_constants, Affine, SELU_LAMBDA_ALPHA};
 pub use broadcast::{Broadcast, MAX_RANK};
+pub use concrete::{
+    concrete_drop, concrete_dropout, concrete_dropout_backward, concrete_dropout_backward_in_place,
+    concrete_dropout_backward_in_place_with, concrete_dropout_backward_with, concrete_dropout_in_place,
+    concrete_dropout_in_place_with, concrete_dropout_with, concrete_mask, ConcreteSpec, ConcreteSums, SUM_BLOCK,
+};
 pub use normal::{normal, normal_pair, GaussOp};
 
 pub(crate) use alpha::alpha_body;

@@ -34,14 +34,14 @@ pub(crate) const S9: f32 = f32::from_bits(0x3928_3c1a);
 /// 2^-22: scales the angle's integer remainder to r.
 pub(crate) const TWO_POW_MINUS_22: f32 = f32::from_bits(0x3480_0000);
 
-/// The pair of normal variates (rho cos, rho sin) of the draws u0 = draw(2k), u1 = draw(2k + 1):
-/// normals 2k and 2k + 1. Branch-free (selects only), so that the loop in `gauss_body`
-/// vectorizes.
+/// ln(k 2^-24) for an integer k in [1, 2^24], in float32: section 4's ln(u) from its second line
+/// on (v = float32(k), ..., lnu = ((E * LN2_LO) + L) + E * LN2_HI). Box-Muller's radius and
+/// concrete dropout's logit u (section 9, `concrete.rs`) both use it. Branch-free (selects
+/// only), so that the loops calling it vectorize.
 #[inline(always)]
-pub fn normal_pair(u0: u32, u1: u32) -> (f32, f32) {
-    // Radius: sqrt(-2 ln u), u = k 2^-24 with k = (u0 >> 8) + 1 in [1, 2^24].
+pub(crate) fn ln_of_count(k: u32) -> f32 {
     // Through i32: the conversion every vector ISA has (k <= 2^24, exact either way).
-    let v = ((u0 >> 8) + 1) as i32 as f32;
+    let v = k as i32 as f32;
     let bits = v.to_bits();
     let e = (bits >> 23) as i32 - 127;
     let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
@@ -64,9 +64,16 @@ pub fn normal_pair(u0: u32, u1: u32) -> (f32, f32) {
     y -= 0.5 * z;
     let ln_m = x + y;
     let big_e = (e - 24) as f32;
-    let ln_u = (big_e * LN2_LO + ln_m) + big_e * LN2_HI;
-    let rho = (-2.0 * ln_u).sqrt();
+    (big_e * LN2_LO + ln_m) + big_e * LN2_HI
+}
 
+/// The pair of normal variates (rho cos, rho sin) of the draws u0 = draw(2k), u1 = draw(2k + 1):
+/// normals 2k and 2k + 1. Branch-free (selects only), so that the loop in `gauss_body`
+/// vectorizes.
+#[inline(always)]
+pub fn normal_pair(u0: u32, u1: u32) -> (f32, f32) {
+    // Radius: sqrt(-2 ln u), u = k 2^-24 with k = (u0 >> 8) + 1 in [1, 2^24].
+    let rho = (-2.0 * ln_of_count((u0 >> 8) + 1)).sqrt();
     // Angle: cos(2 pi t), t = w 2^-24, as cos(pi/2 (q + r)) with q = round(4t), r = 4t - q.
     let w = (u1 >> 8) as i32;
     let q = (w + (1 << 21)) >> 22;
@@ -228,5 +235,21 @@ mod tests {
         assert_eq!(normal_pair(u32::MAX, 0), (0.0, 0.0)); // u = 1: radius 0
         let tail = normal_pair(0, 0).0; // u = 2^-24, t = 0: the largest value
         assert!((f64::from(tail) - (48.0 * std::f64::consts::LN_2).sqrt()).abs() < 1e-5, "{}", tail);
+    }
+
+    #[test]
+    fn ln_of_count_is_close_to_float64_ln_and_exact_at_the_ends() {
+        // Every exponent (each power of two and its neighbours) and a grid across the mantissas.
+        let powers = (0..=24).flat_map(|e| [(1u32 << e).saturating_sub(1), 1 << e, (1 << e) + 1]);
+        let grid = (1..=1u32 << 24).step_by(4099);
+        let mut worst = 0.0f64;
+        for k in powers.chain(grid).filter(|&k| (1..=1 << 24).contains(&k)) {
+            let want = (f64::from(k) / 16_777_216.0).ln();
+            worst = worst.max((f64::from(ln_of_count(k)) - want).abs());
+        }
+        // float32 ulps of |ln u| <= 16.6: absolute, not relative.
+        assert!(worst < 4e-6, "worst absolute error {}", worst);
+        assert_eq!(ln_of_count(1 << 24).to_bits(), 0); // ln 1 = +0
+        assert_eq!(ln_of_count(1 << 23), -std::f32::consts::LN_2);
     }
 }
