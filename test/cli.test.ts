@@ -494,7 +494,9 @@ describe('thinnet train --validation-split and --recipe, tiny runs', () => {
     expect(accs[chosen - 1]).toBe(Math.max(...accs))
     expect(real.stdout).toContain('retraining on all 300 training images')
     // The final run trains the chosen count and prints no per-epoch test numbers: the test set is read once.
-    const finalLines = real.stdout.split('\n').filter((line) => new RegExp(`^epoch +\\d/${chosen} `).test(line) && !line.includes('val acc'))
+    const finalLines = real.stdout
+      .split('\n')
+      .filter((line) => new RegExp(`^epoch +\\d/${chosen} `).test(line) && !line.includes('val acc'))
     expect(finalLines).toHaveLength(chosen)
     expect(real.stdout).not.toMatch(/test acc \d/)
     expect(real.stdout.match(/test accuracy/g)).toHaveLength(1)

@@ -6,7 +6,6 @@
 
 import { invalidArg } from '../errors.js'
 import { describeValue, readOptions } from '../validate.js'
-import { ConcreteLayer } from '../layers/concrete-layer.js'
 import type { BatchLog, EpochLog } from './fit.js'
 import type { Sequential } from './sequential.js'
 
@@ -158,7 +157,7 @@ export function earlyStopping(options: EarlyStoppingOptions = {}): EarlyStopping
           // Every trained parameter: the dense layers' weights and biases, then the learned rates' logits.
           bestWeights = [
             ...model.fused.flatMap((l) => [l.parameters().w.slice(), l.parameters().b.slice()]),
-            ...model.noise.flatMap((s) => (s instanceof ConcreteLayer ? [s.parameter().slice()] : [])),
+            ...model.concrete.map((s) => s.parameter().slice()),
           ]
         }
         return
@@ -179,7 +178,7 @@ export function earlyStopping(options: EarlyStoppingOptions = {}): EarlyStopping
         b.set(saved[2 * i + 1])
       })
       let k = 2 * m.fused.length
-      for (const s of m.noise) if (s instanceof ConcreteLayer) s.parameter().set(saved[k++])
+      for (const s of m.concrete) s.parameter().set(saved[k++])
     },
   }
   return callback

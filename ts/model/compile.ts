@@ -53,9 +53,9 @@ export interface FusedLayerPlan {
 export interface NoiseStepPlan {
   readonly kind: 'noise'
   /** The description's kind, e.g. 'spatialDropout2d'. */
-  readonly layer: Exclude<Layer['kind'], 'dense'>
-  /** The op that computes it ('concrete': a ConcreteLayer, whose rate `p` is where training starts). */
-  readonly op: NoiseOp | 'concrete'
+  readonly layer: Exclude<Layer['kind'], 'dense' | 'concreteDropout'>
+  /** The op that computes it. */
+  readonly op: NoiseOp
   /** The rate (0 for Gaussian noise). */
   readonly p: number
   /** Gaussian noise's standard deviation; undefined otherwise. */
@@ -74,11 +74,23 @@ export interface NoiseStepPlan {
   readonly seed: bigint | undefined
   /** The one description it implements. */
   readonly from: readonly number[]
-  /** Concrete dropout's settings (op 'concrete' only). */
-  readonly concrete?: Pick<ConcreteDropoutLayer, 'temperature' | 'weightRegularizer' | 'dropoutRegularizer'>
 }
 
-export type PlanStep = FusedLayerPlan | NoiseStepPlan
+/** A concrete-dropout step (ts/layers/concrete-layer.ts): dropout with a learned rate, before a dense layer. */
+export interface ConcreteStepPlan extends Pick<
+  ConcreteDropoutLayer,
+  'initialRate' | 'temperature' | 'weightRegularizer' | 'dropoutRegularizer'
+> {
+  readonly kind: 'concrete'
+  /** Features per example, in and out (the next dense layer's inputs). */
+  readonly width: number
+  /** The description's own seed; undefined: the model's. */
+  readonly seed: bigint | undefined
+  /** The one description it implements. */
+  readonly from: readonly number[]
+}
+
+export type PlanStep = FusedLayerPlan | NoiseStepPlan | ConcreteStepPlan
 
 type Building = { -readonly [K in keyof FusedLayerPlan]: K extends 'from' ? number[] : FusedLayerPlan[K] }
 
@@ -104,7 +116,12 @@ function sameShape(a: readonly number[], b: readonly number[] | undefined): bool
  * ERR_SHAPE_MISMATCH when its shape does not hold `width` values, or its noise shape does not
  * broadcast over it.
  */
-function noiseStep(layer: Exclude<Layer, { kind: 'dense' }>, index: number, width: number, mode: DropoutMode): NoiseStepPlan {
+function noiseStep(
+  layer: Exclude<Layer, { kind: 'dense' | 'concreteDropout' }>,
+  index: number,
+  width: number,
+  mode: DropoutMode,
+): NoiseStepPlan {
   const name = `layers[${index}] (${layer.kind})`
   const shape = ('shape' in layer ? layer.shape : undefined) ?? [width]
   const size = shape.reduce((a, b) => a * b, 1)
@@ -172,21 +189,6 @@ function noiseStep(layer: Exclude<Layer, { kind: 'dense' }>, index: number, widt
       }
     case 'gaussianNoise':
       return { ...base, op: 'gaussianNoise', p: 0, stddev: layer.stddev, mode: 'inverted', noiseShape: undefined, dataFormat: undefined }
-    case 'concreteDropout':
-      return {
-        ...base,
-        op: 'concrete',
-        p: layer.initialRate,
-        stddev: undefined,
-        mode: 'inverted',
-        noiseShape: undefined,
-        dataFormat: undefined,
-        concrete: Object.freeze({
-          temperature: layer.temperature,
-          weightRegularizer: layer.weightRegularizer,
-          dropoutRegularizer: layer.dropoutRegularizer,
-        }),
-      }
   }
 }
 
@@ -197,20 +199,35 @@ function noiseStep(layer: Exclude<Layer, { kind: 'dense' }>, index: number, widt
  * whose shape does not fit the width where it stands.
  */
 export function compile(layers: readonly Layer[], inputs: number, mode: DropoutMode): PlanStep[] {
-  const plan: (Building | NoiseStepPlan)[] = []
+  const plan: (Building | NoiseStepPlan | ConcreteStepPlan)[] = []
   let pendingInput: { dropout: StepDropout; index: number } | undefined
   let width = inputs
   layers.forEach((layer, index) => {
     const previous = index > 0 ? layers[index - 1] : undefined
     const next = index + 1 < layers.length ? layers[index + 1] : undefined
-    if (layer.kind !== 'dense') {
-      const step = noiseStep(layer, index, width, mode)
-      if (layer.kind === 'concreteDropout' && next?.kind !== 'dense') {
+    if (layer.kind === 'concreteDropout') {
+      if (next?.kind !== 'dense') {
         throw invalidArg(
           `layers[${index}] (concreteDropout) must stand right before a dense layer: its regulariser is on that layer's weights` +
             (next === undefined ? ' (it is the last layer)' : ` (layers[${index + 1}] is ${next.kind})`),
         )
       }
+      plan.push(
+        Object.freeze({
+          kind: 'concrete' as const,
+          width,
+          initialRate: layer.initialRate,
+          temperature: layer.temperature,
+          weightRegularizer: layer.weightRegularizer,
+          dropoutRegularizer: layer.dropoutRegularizer,
+          seed: layer.seed,
+          from: Object.freeze([index]),
+        }),
+      )
+      return
+    }
+    if (layer.kind !== 'dense') {
+      const step = noiseStep(layer, index, width, mode)
       if (!isFusible(layer)) {
         plan.push(step)
         return
@@ -268,12 +285,13 @@ function describeSlot(d: StepDropout): string {
   return d.seed === undefined ? what : `${what} seed ${d.seed}`
 }
 
+function describeConcrete(p: ConcreteStepPlan): string {
+  const parts = [`Concrete dropout, learned rate from ${p.initialRate}, temperature ${p.temperature} over [${p.width}]`]
+  if (p.seed !== undefined) parts.push(`seed ${p.seed}`)
+  return parts.join(', ')
+}
+
 function describeNoise(p: NoiseStepPlan): string {
-  if (p.concrete !== undefined) {
-    const parts = [`Concrete dropout, learned rate from ${p.p}, temperature ${p.concrete.temperature} over [${p.shape.join(', ')}]`]
-    if (p.seed !== undefined) parts.push(`seed ${p.seed}`)
-    return parts.join(', ')
-  }
   const strength = p.op === 'gaussianNoise' ? `stddev ${p.stddev}` : `${p.p}`
   const parts = [`Noise ${p.layer} ${strength}${p.mode === 'classic' ? ' (classic)' : ''} over [${p.shape.join(', ')}]`]
   if (p.dataFormat === 'channelsFirst') parts.push('channels first')
@@ -292,6 +310,7 @@ function describeNoise(p: NoiseStepPlan): string {
 export function describePlan(plan: readonly PlanStep[], layers: readonly Layer[]): string[] {
   return plan.map((p) => {
     if (p.kind === 'noise') return `${describeNoise(p)}  <- layer ${p.from[0]}`
+    if (p.kind === 'concrete') return `${describeConcrete(p)}  <- layer ${p.from[0]}`
     const parts = [`DropoutDense ${p.inputs} -> ${p.units}`, p.softmax ? 'softmax (in the cross-entropy, from logits)' : p.activation]
     if (p.inputDropout) parts.push(`input ${describeSlot(p.inputDropout)}`)
     if (p.dropConnect) parts.push(`DropConnect ${p.dropConnect.p} (${p.dropConnect.mode})`)

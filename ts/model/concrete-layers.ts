@@ -11,7 +11,7 @@
  */
 
 import { invalidArg } from '../errors.js'
-import { checkConcreteRate, checkConcreteTemperature } from '../reference-concrete.js'
+import { checkConcreteRate, checkConcreteTemperature } from '../concrete.js'
 import { describeValue, readOptions } from '../validate.js'
 import { withInputShape, type InputShapeArgs } from './input-shape.js'
 import { readLayerSeed, type LayerSeedArgs } from './noise-layers.js'

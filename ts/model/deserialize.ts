@@ -9,7 +9,6 @@ import { checkCount, checkKeys, checkMode, checkObject, describeValue, U64_MAX }
 import { compile, denseSteps, planOutputs } from './compile.js'
 import { verifyCrc32 } from './crc32.js'
 import { readFloat32LE } from './float32-bytes.js'
-import { ConcreteLayer } from '../layers/concrete-layer.js'
 import { checkLayer } from './layers.js'
 import { restoreOptimizer } from './deserialize-optimizer.js'
 import { Sequential } from './sequential.js'
@@ -50,11 +49,7 @@ function seekNoiseSteps(model: Sequential, value: unknown): void {
   const offsets = steps.map((step, k) => {
     const name = `json.noiseSteps[${k}]`
     const o = checkObject(value[k], name, '{ layer: 2, offset: "0" }')
-    const concrete = step.op === 'concrete'
-    checkKeys(o, concrete ? ['layer', 'offset', 'logit'] : ['layer', 'offset'], name)
-    if (concrete && (typeof o.logit !== 'number' || !Number.isFinite(o.logit) || Math.fround(o.logit) !== o.logit)) {
-      throw invalidArg(`${name}.logit must be the learned rate's logit, a finite float32 value, received ${describeValue(o.logit)}`)
-    }
+    checkKeys(o, ['layer', 'offset'], name)
     if (o.layer !== step.from[0]) {
       throw shapeMismatch(
         `${name}.layer must be ${step.from[0]} (the model's noise step ${k} is json.layers[${step.from[0]}]), received ${describeValue(o.layer)}`,
@@ -62,13 +57,40 @@ function seekNoiseSteps(model: Sequential, value: unknown): void {
     }
     const offset = decimal(`${name}.offset`, o.offset)
     if (offset > U64_MAX) throw invalidArg(`${name}.offset must be below 2^64, received ${describeValue(o.offset)}`)
-    return { offset, logit: concrete ? (o.logit as number) : undefined }
+    return offset
   })
   // Checked in full first: a model is never left with some streams moved.
-  model.noise.forEach((layer, k) => {
-    layer.seek(offsets[k].offset)
-    const logit = offsets[k].logit
-    if (layer instanceof ConcreteLayer && logit !== undefined) layer.setLogit(logit)
+  model.noise.forEach((layer, k) => layer.seek(offsets[k]))
+}
+
+/** Version 3's concreteSteps: one { layer, offset, logit } per concrete-dropout step, in order (absent: none). */
+function restoreConcreteSteps(model: Sequential, value: unknown): void {
+  const steps = model.plan.filter((p) => p.kind === 'concrete')
+  if (value === undefined && steps.length === 0) return
+  if (!Array.isArray(value) || value.length !== steps.length) {
+    throw shapeMismatch(
+      `json.concreteSteps must be an array with the offset and logit of each of the model's ${steps.length} concrete-dropout steps, received ${describeValue(value)}`,
+    )
+  }
+  const saved = steps.map((step, k) => {
+    const name = `json.concreteSteps[${k}]`
+    const o = checkObject(value[k], name, '{ layer: 0, offset: "0", logit: -2.197 }')
+    checkKeys(o, ['layer', 'offset', 'logit'], name)
+    if (o.layer !== step.from[0]) {
+      throw shapeMismatch(
+        `${name}.layer must be ${step.from[0]} (the model's concrete-dropout step ${k} is json.layers[${step.from[0]}]), received ${describeValue(o.layer)}`,
+      )
+    }
+    const offset = decimal(`${name}.offset`, o.offset)
+    if (offset > U64_MAX) throw invalidArg(`${name}.offset must be below 2^64, received ${describeValue(o.offset)}`)
+    if (typeof o.logit !== 'number' || !Number.isFinite(o.logit) || Math.fround(o.logit) !== o.logit) {
+      throw invalidArg(`${name}.logit must be the learned rate's logit, a finite float32 value, received ${describeValue(o.logit)}`)
+    }
+    return { offset, logit: o.logit }
+  })
+  model.concrete.forEach((layer, k) => {
+    layer.seek(saved[k].offset)
+    layer.setLogit(saved[k].logit)
   })
 }
 
@@ -138,7 +160,10 @@ export function fromArtifacts(tn: Ops, artifacts: ModelArtifacts): Sequential {
         dropConnect: decimal(`json.generators[${i}].dropConnect`, o.dropConnect),
       })
     })
-    if (version >= 3) seekNoiseSteps(model, json.noiseSteps)
+    if (version >= 3) {
+      seekNoiseSteps(model, json.noiseSteps)
+      restoreConcreteSteps(model, json.concreteSteps)
+    }
     const epochs = progress.epochs
     if (typeof epochs !== 'number' || !Number.isSafeInteger(epochs) || epochs < 0) throw invalidArg('json.progress.epochs must be a count')
     model.progress.epochs = epochs

@@ -25,7 +25,6 @@ import { invalidArg, ThinnetError } from '../errors.js'
 import { shuffledIndices } from '../random.js'
 import { describeValue, readOptions } from '../validate.js'
 import { denseSteps } from './compile.js'
-import { ConcreteLayer } from '../layers/concrete-layer.js'
 import { concreteCoefficients } from './concrete-layers.js'
 import { readCallbacks, type FitCallback } from './callbacks.js'
 import { checkData, checkPositiveInt, type CheckedData, type WantedLoss } from './data-checks.js'
@@ -291,11 +290,7 @@ async function train(model: Sequential, plan: Plan): Promise<History> {
   const { inputs, outputs } = model
   const state = internalsOf(model).optimizerState(plan.optimizer)
   // 'auto' regularisers are l^2 / N and 2 / N for the N rows this fit trains on (the paper's).
-  model.plan.forEach((p, k) => {
-    const s = model.steps[k]
-    if (s instanceof ConcreteLayer && p.kind === 'noise' && p.concrete !== undefined)
-      s.setCoefficients(concreteCoefficients(p.concrete, rows))
-  })
+  model.plan.filter((p) => p.kind === 'concrete').forEach((p, k) => model.concrete[k].setCoefficients(concreteCoefficients(p, rows)))
   const history: History = {
     loss: data.loss,
     optimizer: describeOptimizer(plan.optimizer),
@@ -470,7 +465,7 @@ async function step(
     throw error
   }
   state.step(lr)
-  for (const s of model.noise) if (s instanceof ConcreteLayer) s.clamp()
+  for (const s of model.concrete) s.clamp()
   denseSteps(model.plan).forEach((p, i) => {
     if (p.maxNorm !== undefined) {
       const layer = layers[i]

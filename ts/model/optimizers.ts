@@ -133,7 +133,7 @@ export function adamw(options: AdamOptions = {}): Optimizer {
 export interface ParameterSlot {
   /**
    * Index of the fused layer (`model.fused`) the tensor belongs to; for 'rate' (a concrete-dropout
-   * step's logit), of the step in `model.noise`.
+   * step's logit), of the step in `model.concrete`.
    */
   layer: number
   parameter: 'weights' | 'bias' | 'rate'

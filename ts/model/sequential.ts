@@ -20,7 +20,6 @@ import type { U64 } from '../types.js'
 import { checkCount, checkMode, checkU64, describeValue, readOptions } from '../validate.js'
 import { NoiseLayer } from '../layers/noise-layer.js'
 import { ConcreteLayer } from '../layers/concrete-layer.js'
-import { CONCRETE_TEMPERATURE } from '../reference-concrete.js'
 import { compile, describePlan, planOutputs, type PlanStep } from './compile.js'
 import { checkLayer, inputShapeOf, type Layer } from './layers.js'
 import { readLoss, type LossName, type LossOption } from './loss.js'
@@ -160,8 +159,10 @@ export class Sequential {
   readonly plan: readonly PlanStep[]
   /** The fused layers themselves (their weights, gradients and mask generators), in order. */
   readonly fused: readonly DropoutDense[]
-  /** The noise steps (their streams and offsets), in order; concrete-dropout steps among them. */
-  readonly noise: readonly (NoiseLayer | ConcreteLayer)[]
+  /** The noise steps (their streams and offsets), in order. */
+  readonly noise: readonly NoiseLayer[]
+  /** The concrete-dropout steps (their learned rates, streams and offsets), in order. */
+  readonly concrete: readonly ConcreteLayer[]
   /** Every step as it runs, in plan order: `fused` and `noise` interleaved. */
   readonly steps: readonly ModelStep[]
   /** Progress that training keeps (epochs trained, the shuffle stream's offset). */
@@ -191,20 +192,21 @@ export class Sequential {
     const steps: ModelStep[] = []
     try {
       for (const p of this.plan) {
+        if (p.kind === 'concrete') {
+          // Its stream is a noise step's: keyed by its index in the layer list.
+          steps.push(
+            new ConcreteLayer(tn, {
+              width: p.width,
+              initialRate: p.initialRate,
+              temperature: p.temperature,
+              seed: this.seed,
+              ...(p.seed === undefined ? {} : { ownSeed: p.seed }),
+              stream: NOISE_STREAM_BASE + BigInt(p.from[0]),
+            }),
+          )
+          continue
+        }
         if (p.kind === 'noise') {
-          if (p.op === 'concrete') {
-            steps.push(
-              new ConcreteLayer(tn, {
-                width: p.width,
-                initialRate: p.p,
-                temperature: p.concrete?.temperature ?? CONCRETE_TEMPERATURE,
-                seed: this.seed,
-                ...(p.seed === undefined ? {} : { ownSeed: p.seed }),
-                stream: NOISE_STREAM_BASE + BigInt(p.from[0]),
-              }),
-            )
-            continue
-          }
           steps.push(
             new NoiseLayer(tn, {
               op: p.op,
@@ -248,7 +250,8 @@ export class Sequential {
       throw error
     }
     this.fused = Object.freeze(fused)
-    this.noise = Object.freeze(steps.filter((s): s is NoiseLayer | ConcreteLayer => !(s instanceof DropoutDense)))
+    this.noise = Object.freeze(steps.filter((s): s is NoiseLayer => s instanceof NoiseLayer))
+    this.concrete = Object.freeze(steps.filter((s): s is ConcreteLayer => s instanceof ConcreteLayer))
     this.steps = Object.freeze(steps)
     this.#internals = this.#makeInternals()
     registerInternals(this, this.#internals)
@@ -266,7 +269,7 @@ export class Sequential {
 
   /** Trainable numbers: weights and biases of every layer, and each concrete-dropout step's rate. */
   get parameterCount(): number {
-    return this.plan.reduce((sum, p) => sum + (p.kind === 'dense' ? p.inputs * p.units + p.units : p.concrete !== undefined ? 1 : 0), 0)
+    return this.plan.reduce((sum, p) => sum + (p.kind === 'dense' ? p.inputs * p.units + p.units : p.kind === 'concrete' ? 1 : 0), 0)
   }
 
   /**
@@ -410,7 +413,7 @@ export class Sequential {
     this.#disposed = true
     for (const state of this.#optimizers.values()) state.dispose()
     for (const layer of this.fused) layer.dispose()
-    for (const step of this.noise) if (step instanceof ConcreteLayer) step.dispose()
+    for (const step of this.concrete) step.dispose()
   }
 
   /** The hooks fit, predict and the save path use (sequential-internals.ts), over this model's private state. */
@@ -432,10 +435,8 @@ export class Sequential {
           { layer: i, parameter: 'bias', length: layer.units, param: () => layer.parameters().b, grad: () => layer.gradients().b },
         ])
         // After every fused layer's, so a model without concrete steps keeps its state layout.
-        this.noise.forEach((step, k) => {
-          if (step instanceof ConcreteLayer) {
-            slots.push({ layer: k, parameter: 'rate', length: 1, param: () => step.parameter(), grad: () => step.gradient() })
-          }
+        this.concrete.forEach((step, k) => {
+          slots.push({ layer: k, parameter: 'rate', length: 1, param: () => step.parameter(), grad: () => step.gradient() })
         })
         state = new OptimizerState(this.#tn, optimizer, slots)
         this.#optimizers.set(optimizer, state)

@@ -62,7 +62,7 @@ export type OptimizerDescriptionJSON =
   | { kind: 'adam' | 'adamw'; lr: ScheduleJSON; beta1: number; beta2: number; epsilon: number; weightDecay: number }
 
 export interface StateBufferEntry {
-  /** Index of the fused layer (`model.fused`); for 'rate', of the concrete-dropout step in `model.noise`. */
+  /** Index of the fused layer (`model.fused`); for 'rate', of the concrete-dropout step in `model.concrete`. */
   layer: number
   parameter: 'weights' | 'bias' | 'rate'
   name: StateBufferName
@@ -148,8 +148,7 @@ export function stateLayout(model: Sequential, optimizer: Optimizer): { buffers:
     }
   })
   // Concrete-dropout steps' logits after every fused layer's tensors (OptimizerState's slot order).
-  model.noise.forEach((step, k) => {
-    if (step.op !== 'concrete') return
+  model.concrete.forEach((_, k) => {
     for (const name of names) {
       buffers.push({ layer: k, parameter: 'rate', name, byteOffset, length: 1 })
       byteOffset += 4

@@ -26,7 +26,6 @@
  */
 
 import { checkKeys, checkObject } from '../validate.js'
-import { ConcreteLayer } from '../layers/concrete-layer.js'
 import type { Layer } from './layers.js'
 import type { Optimizer } from './optimizers.js'
 import type { Sequential } from './sequential.js'
@@ -74,6 +73,8 @@ export interface ModelJSON {
   generators: { input: string; output: string; dropConnect: string }[]
   /** Version 3: per noise step, in order, the index of its layer description and the offset of its stream (decimal). */
   noiseSteps?: NoiseStepJSON[]
+  /** Version 3, models with concrete dropout: per concrete-dropout step, in order, its layer, offset and learned logit. */
+  concreteSteps?: ConcreteStepJSON[]
   weights: {
     file: string
     dtype: 'float32'
@@ -94,8 +95,12 @@ export interface NoiseStepJSON {
   layer: number
   /** The offset its next training forward draws from, as a decimal string. */
   offset: string
-  /** A concrete-dropout step's learned logit (a float32 value; JSON numbers hold it exactly). */
-  logit?: number
+}
+
+/** A concrete-dropout step: as a noise step, and the learned rate's logit. */
+export interface ConcreteStepJSON extends NoiseStepJSON {
+  /** theta = logit p, a float32 value (a JSON number holds it exactly). */
+  logit: number
 }
 
 export interface ModelArtifacts {
@@ -175,7 +180,7 @@ export function toArtifacts(model: Sequential, options: SaveOptions = {}): Model
     const params = model.fused[t.layer].parameters()
     writeFloat32LE(weights, t.byteOffset, t.name === 'w' ? params.w : params.b)
   }
-  const version2 = describableInVersion2(model.layers) && model.noise.length === 0
+  const version2 = describableInVersion2(model.layers) && model.noise.length === 0 && model.concrete.length === 0
   const json: ModelJSON = {
     format: MODEL_FORMAT,
     version: version2 ? 2 : MODEL_VERSION,
@@ -195,11 +200,14 @@ export function toArtifacts(model: Sequential, options: SaveOptions = {}): Model
       : {
           noiseSteps: model.plan
             .filter((p) => p.kind === 'noise')
-            .map((p, k) => {
-              const step = model.noise[k]
-              const saved = { layer: p.from[0], offset: step.offset.toString() }
-              return step instanceof ConcreteLayer ? { ...saved, logit: step.logit } : saved
-            }),
+            .map((p, k) => ({ layer: p.from[0], offset: model.noise[k].offset.toString() })),
+        }),
+    ...(model.concrete.length === 0
+      ? {}
+      : {
+          concreteSteps: model.plan
+            .filter((p) => p.kind === 'concrete')
+            .map((p, k) => ({ layer: p.from[0], offset: model.concrete[k].offset.toString(), logit: model.concrete[k].logit })),
         }),
     weights: { file: WEIGHTS_FILE, dtype: 'float32', byteOrder: 'little', byteLength: weights.length, crc32: crc32Hex(weights), tensors },
     ...(saved === undefined ? {} : { optimizer: saved.json }),
