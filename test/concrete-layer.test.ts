@@ -39,7 +39,7 @@ describeBackends('concrete dropout layers', (tn) => {
   it('draws as tn.concreteDropout at the layer stream, the learned rate and the moving offset', () => {
     const model = build(tn)
     try {
-      expect(model.summary()).toMatch(/^Concrete dropout, learned rate from 0\.1, temperature 0\.1 over \[6\]  <- layer 0$/m)
+      expect(model.summary()).toMatch(/^Concrete dropout, learned rate from 0\.1, temperature 0\.1 over \[6\] {2}<- layer 0$/m)
       expect(model.parameterCount).toBe(6 * 12 + 12 + 12 * 3 + 3 + 2)
       const [first] = concreteSteps(model)
       const p = first.p

@@ -75,7 +75,7 @@ export const RECIPE_NAMES = Object.keys(RECIPES) as RecipeName[]
 export function applyRecipe<F extends Partial<RecipeSettings>>(flags: F, recipe: RecipeName, fromCommandLine: (key: string) => boolean): F {
   const out: Record<string, unknown> = { ...flags }
   for (const [key, value] of Object.entries(RECIPES[recipe])) {
-    if (!fromCommandLine(key)) out[key] = Array.isArray(value) ? [...(value as number[])] : value
+    if (!fromCommandLine(key)) out[key] = Array.isArray(value) ? [...value] : value
   }
   return out as F
 }
