@@ -17,9 +17,10 @@ import { packDataPackage, packMainPackage, packPlatformPackage, REPO, run, tempR
  * The main tarball's size budget (bytes): dist (with source maps), the five .wasm builds, README,
  * LICENSE; no binary (the platform packages carry it) and no data (thinnet-fashion-mnist-subset),
  * either of which would add megabytes. 1,000,000 until the two threaded .wasm builds (issue 14)
- * took the tarball from about 0.8 MB to 1.0 MB.
+ * took the tarball from about 0.8 MB to 1.0 MB; 1,100,000 until concrete dropout (issue 15: about
+ * 13 KB more in each of the five .wasm builds, and its dist files) took it to 1.107 MB.
  */
-const MAIN_TARBALL_BUDGET = 1_100_000
+const MAIN_TARBALL_BUDGET = 1_200_000
 
 const TSC = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc')
 const TYPES_NODE = (JSON.parse(await readFile(join(REPO, 'node_modules', '@types', 'node', 'package.json'), 'utf8')) as { version: string })
