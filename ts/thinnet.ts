@@ -383,7 +383,8 @@ export interface Thinnet extends Ops, FamilyOps {
   /**
    * Layer descriptions for `sequential`: `layers.dense({ units, activation, maxNorm, dropConnect })`,
    * `layers.dropout({ rate, mode, noiseShape, shape })`, and the dropout family's
-   * `spatialDropout1d/2d/3d`, `lockedDropout`, `alphaDropout`, `gaussianDropout`, `gaussianNoise`.
+   * `spatialDropout1d/2d/3d`, `lockedDropout`, `alphaDropout`, `gaussianDropout`, `gaussianNoise`,
+   * and `concreteDropout({ initialRate, temperature, ... })`, whose rate is learned.
    */
   readonly layers: typeof layers
   /** `optimizers.sgd({ lr, momentum, nesterov, weightDecay })`, `optimizers.adam(...)`, `optimizers.adamw(...)`. */

@@ -18,7 +18,8 @@
  * of predicting garbage; version 1 saves have none and load exactly as before. Version 3 (issue
  * 12) adds the dropout family's layers (spatial, locked, alpha, Gaussian dropout and noise, and
  * dropout's noiseShape and shape) and `noiseSteps`, the offset of each noise step's stream; a
- * layer's own seed (issue 16) is a decimal string in its description, and also needs version 3. A
+ * layer's own seed (issue 16) is a decimal string in its description, and also needs version 3, as
+ * does concrete dropout (issue 15), whose steps are in `concreteSteps` (offset and learned logit). A
  * model that uses none of them is still written as version 2, byte for byte as before, so that
  * earlier thinnet releases keep reading it. Whatever the version, loading checks the declared
  * sizes, the tensors' offsets and the values' finiteness before building anything
