@@ -191,9 +191,14 @@ export class ConcreteLayer {
       // Views taken together, after the backend calls above (no allocation in between).
       const w = next.parameters().w
       const dw = next.gradients().w
-      g += (weight * sumOfSquares(w) * p) / (1 - p)
+      // One pass over W: ||W||^2 for dtheta, and the weight term's gradient into dW.
       const c = (2 * weight) / (1 - p)
-      for (let i = 0; i < w.length; i++) dw[i] += c * w[i]
+      let squares = 0
+      for (let i = 0; i < w.length; i++) {
+        squares += w[i] * w[i]
+        dw[i] += c * w[i]
+      }
+      g += (weight * squares * p) / (1 - p)
     }
     this.#buffer.view()[1] = g
     return back.dx

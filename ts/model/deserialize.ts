@@ -38,6 +38,27 @@ function parseSeed(value: unknown, name: string): unknown {
   return { ...value, seed: decimal(`${name}.seed`, value.seed) }
 }
 
+/**
+ * One entry of noiseSteps or concreteSteps: an object with `layer` (which must be `layer`, the
+ * step's description index), `offset` (a decimal string below 2^64) and the `extra` keys only.
+ */
+function readStepEntry(
+  value: unknown,
+  name: string,
+  what: string,
+  layer: number,
+  extra: readonly string[],
+): { offset: bigint; o: Readonly<Record<string, unknown>> } {
+  const o = checkObject(value, name, extra.length === 0 ? '{ layer: 2, offset: "0" }' : '{ layer: 0, offset: "0", logit: -2.197 }')
+  checkKeys(o, ['layer', 'offset', ...extra], name)
+  if (o.layer !== layer) {
+    throw shapeMismatch(`${name}.layer must be ${layer} (the model's ${what} is json.layers[${layer}]), received ${describeValue(o.layer)}`)
+  }
+  const offset = decimal(`${name}.offset`, o.offset)
+  if (offset > U64_MAX) throw invalidArg(`${name}.offset must be below 2^64, received ${describeValue(o.offset)}`)
+  return { offset, o }
+}
+
 /** Version 3's noiseSteps: one { layer, offset } per noise step of the model, in order; each stream moved there. */
 function seekNoiseSteps(model: Sequential, value: unknown): void {
   const steps = model.plan.filter((p) => p.kind === 'noise')
@@ -46,19 +67,7 @@ function seekNoiseSteps(model: Sequential, value: unknown): void {
       `json.noiseSteps must be an array with the offset of each of the model's ${steps.length} noise steps, received ${describeValue(value)}`,
     )
   }
-  const offsets = steps.map((step, k) => {
-    const name = `json.noiseSteps[${k}]`
-    const o = checkObject(value[k], name, '{ layer: 2, offset: "0" }')
-    checkKeys(o, ['layer', 'offset'], name)
-    if (o.layer !== step.from[0]) {
-      throw shapeMismatch(
-        `${name}.layer must be ${step.from[0]} (the model's noise step ${k} is json.layers[${step.from[0]}]), received ${describeValue(o.layer)}`,
-      )
-    }
-    const offset = decimal(`${name}.offset`, o.offset)
-    if (offset > U64_MAX) throw invalidArg(`${name}.offset must be below 2^64, received ${describeValue(o.offset)}`)
-    return offset
-  })
+  const offsets = steps.map((step, k) => readStepEntry(value[k], `json.noiseSteps[${k}]`, `noise step ${k}`, step.from[0], []).offset)
   // Checked in full first: a model is never left with some streams moved.
   model.noise.forEach((layer, k) => layer.seek(offsets[k]))
 }
@@ -74,15 +83,7 @@ function restoreConcreteSteps(model: Sequential, value: unknown): void {
   }
   const saved = steps.map((step, k) => {
     const name = `json.concreteSteps[${k}]`
-    const o = checkObject(value[k], name, '{ layer: 0, offset: "0", logit: -2.197 }')
-    checkKeys(o, ['layer', 'offset', 'logit'], name)
-    if (o.layer !== step.from[0]) {
-      throw shapeMismatch(
-        `${name}.layer must be ${step.from[0]} (the model's concrete-dropout step ${k} is json.layers[${step.from[0]}]), received ${describeValue(o.layer)}`,
-      )
-    }
-    const offset = decimal(`${name}.offset`, o.offset)
-    if (offset > U64_MAX) throw invalidArg(`${name}.offset must be below 2^64, received ${describeValue(o.offset)}`)
+    const { offset, o } = readStepEntry(value[k], name, `concrete-dropout step ${k}`, step.from[0], ['logit'])
     if (typeof o.logit !== 'number' || !Number.isFinite(o.logit) || Math.fround(o.logit) !== o.logit) {
       throw invalidArg(`${name}.logit must be the learned rate's logit, a finite float32 value, received ${describeValue(o.logit)}`)
     }
