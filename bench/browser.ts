@@ -43,7 +43,7 @@ import {
 import type { PageResult, PageSpec } from './browser/page.js'
 import { CHROMIUM_PATH, launchChromium } from '../tools/chromium.js'
 import { serveStatic, type StaticServer } from '../tools/static-server.js'
-import { formatSeconds, printTable } from './harness.js'
+import { cliOption, formatSeconds, printTable } from './harness.js'
 import { describeDisturbance, startDisturbanceMeter } from './peers/disturbance.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
@@ -58,10 +58,10 @@ interface Row extends Measurement {
 }
 
 function cliRounds(): number {
-  const at = process.argv.indexOf('--rounds')
-  if (at < 0) return ROUNDS
-  const rounds = Number(process.argv[at + 1])
-  if (!Number.isSafeInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, received ${process.argv[at + 1]}`)
+  const value = cliOption('rounds')
+  if (value === undefined) return ROUNDS
+  const rounds = Number(value)
+  if (!Number.isSafeInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, received ${value}`)
   return rounds
 }
 

@@ -21,7 +21,7 @@ import { DEMO } from '../ts/cli/demo-config.js'
 import { drawSubset } from '../ts/cli/draws.js'
 import { mean, tInterval } from '../ts/cli/metrics.js'
 import { mlpLayers } from '../ts/cli/model-spec.js'
-import { printTable } from './harness.js'
+import { cliOption, printTable } from './harness.js'
 import { describeDisturbance, startDisturbanceMeter } from './peers/disturbance.js'
 
 interface RunResult {
@@ -33,11 +33,10 @@ interface RunResult {
 }
 
 function flag(name: string, fallback: number): number {
-  const args = process.argv
-  const i = args.indexOf(`--${name}`)
-  if (i === -1) return fallback
-  const n = Number(args[i + 1])
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be an integer >= 1, received ${args[i + 1]}`)
+  const value = cliOption(name)
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be an integer >= 1, received ${value}`)
   return n
 }
 
@@ -87,8 +86,7 @@ const pts = (x: number): string => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(2)}`
 export async function benchConcrete(): Promise<void> {
   const draws = flag('draws', 5)
   const seeds = flag('seeds', 2)
-  const backendIndex = process.argv.indexOf('--backend')
-  const backend = backendIndex === -1 ? undefined : process.argv[backendIndex + 1]
+  const backend = cliOption('backend')
   let full: FashionMnist
   try {
     full = await loadFashionMnist({ set: 'full' })

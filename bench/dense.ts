@@ -19,7 +19,7 @@
 import { checkDenseRelu, denseData, type Shape } from './peers/data.js'
 import { describeDisturbance, startDisturbanceMeter } from './peers/disturbance.js'
 import type { DenseCase, PreparedDense } from './peers/types.js'
-import { formatSeconds, printTable, type Timing } from './harness.js'
+import { cliOption, formatSeconds, printTable, type Timing } from './harness.js'
 
 export type { DenseCase, PreparedDense } from './peers/types.js'
 export { syncMeasure } from './peers/types.js'
@@ -204,12 +204,6 @@ export interface DenseBenchOptions {
   shapes?: Shape[]
   /** Default: `--rounds n` from the command line, else ROUNDS. */
   rounds?: number
-}
-
-/** The value after `--name` on the command line (`npm run bench -- dense --shape 128,1024,1024`). */
-function cliOption(name: string): string | undefined {
-  const at = process.argv.indexOf(`--${name}`)
-  return at < 0 ? undefined : process.argv[at + 1]
 }
 
 function cliShapes(): Shape[] | undefined {

@@ -36,6 +36,12 @@ export function formatSeconds(s: number): string {
 }
 
 /** Prints a Markdown table (the README pastes it as is). */
+/** The value after `--name` on the command line (`npm run bench -- dense --shape 128,1024,1024`), if any. */
+export function cliOption(name: string): string | undefined {
+  const at = process.argv.indexOf(`--${name}`)
+  return at < 0 ? undefined : process.argv[at + 1]
+}
+
 export function printTable(header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`

@@ -14,11 +14,10 @@ import { cpus } from 'node:os'
 import { load, type BackendName } from '../ts/index.js'
 import { referenceNormals } from '../ts/reference-family.js'
 import { ksCritical001, ksPValue, ksStatistic, moments, normalCdf, twoSidedTail } from '../test/family-stats.js'
-import { printTable } from './harness.js'
+import { cliOption, printTable } from './harness.js'
 
 function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`)
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback
+  return cliOption(name) ?? fallback
 }
 
 const source = arg('backend', 'native')
