@@ -28,7 +28,7 @@
 use crate::dropout::Exec;
 use crate::gemm::epilogue::{Epilogue, Finish};
 use crate::gemm::kernel::{micro_kernel, Init, MicroKernel, Tile};
-use crate::gemm::pack::{Operand, Source};
+use crate::gemm::pack::{pack_whole_rows, Operand, Source};
 use crate::gemm::rows;
 use crate::gemm::workspace::Workspace;
 use crate::kernel::MaskFn;
@@ -111,9 +111,12 @@ pub(crate) unsafe fn run(p: &Problem, exec: Exec) {
     let shared = Shared(p);
     // Threads that share rows of C (tn > 1) share their packed A too: packed once, together,
     // before the products, instead of once per thread (with its input dropout's draws). Likewise
-    // when a thread's columns span several NC blocks: A is packed once, not once per block.
+    // when a thread's columns span several NC blocks: A is packed once, not once per block. And
+    // when A's transform draws from the mask stream and A's rows are contiguous: packed once, its
+    // rows transformed whole rather than one K block at a time (see `Source::draws`).
     let mut a_ws = Workspace::take();
-    let packed_a = if tn > 1 || p.n > mk.nc {
+    let whole_rows = whole_rows_of_a(p);
+    let packed_a = if tn > 1 || p.n > mk.nc || whole_rows {
         let m_pad = p.m.div_ceil(mk.mr) * mk.mr;
         let (buf, _, _, _) = a_ws.buffers(m_pad * p.k.max(1), 0, 0, 0);
         let ptr = SharedMut(buf.as_mut_ptr());
@@ -169,6 +172,12 @@ impl SharedConst {
     }
 }
 
+/// Whether A is packed from whole transformed rows (`pack_whole_rows`): its transform draws and
+/// its rows are contiguous.
+fn whole_rows_of_a(p: &Problem) -> bool {
+    p.a_src.draws() && p.a.cs == 1 && p.a.rs == p.k
+}
+
 /// The K block size a call uses (the same in every phase).
 fn kc_of(p: &Problem, mk: &MicroKernel) -> usize {
     mk.kc.min(p.k).max(1)
@@ -185,6 +194,13 @@ unsafe fn pack_all_of_a(p: &Problem, mk: &MicroKernel, (r0, r1): (usize, usize),
     }
     let m_pad = p.m.div_ceil(mk.mr) * mk.mr;
     let kc_max = kc_of(p, mk);
+    if whole_rows_of_a(p) {
+        let (_, _, run, _) = ws.buffers(0, 0, mk.mr * p.k, 0);
+        // SAFETY: the caller's guarantees; r0 is a multiple of MR (whole panels), run holds
+        // MR * k floats, and the layout is the one documented above.
+        unsafe { pack_whole_rows(p.a, &p.a_src, (r0, r1 - r0), (p.k, kc_max), mk.mr, dst, m_pad, run) };
+        return;
+    }
     let (_, _, run, _) = ws.buffers(0, 0, (16 * kc_max).max(r1 - r0), 0);
     let mut pc = 0;
     while pc < p.k {
@@ -336,12 +352,23 @@ unsafe fn run_block(
                         ap.as_ptr()
                     }
                 };
+                // A block of whole rows of C, contiguous in memory and starting on a word, is one
+                // run of the mask stream: its bits are drawn in one call, row i at word i * nc / 32
+                // (the short last step of a call is paid once, not once per row).
+                let one_run = nc == p.n && p.rsc == p.n && nc.is_multiple_of(32);
+                let row_words = if one_run { nc / 32 } else { keep_stride };
                 if let (true, Some((draws, offset))) = (last, keep_draws) {
-                    for i in 0..mc {
-                        let first = offset + ((ic + i) * p.rsc + jc) as u64;
-                        // SAFETY: bits has keep_stride >= ceil(nc / 32) words per row; the mask
-                        // was validated for every element index of C (caller).
-                        unsafe { mask(bits.as_mut_ptr().add(i * keep_stride), nc, first, draws) };
+                    if one_run {
+                        // SAFETY: bits holds mc_max * keep_stride >= mc * nc / 32 + 2 words; the
+                        // mask was validated for every element index of C (caller).
+                        unsafe { mask(bits.as_mut_ptr(), mc * nc, offset + (ic * p.rsc) as u64, draws) };
+                    } else {
+                        for i in 0..mc {
+                            let first = offset + ((ic + i) * p.rsc + jc) as u64;
+                            // SAFETY: bits has keep_stride >= ceil(nc / 32) words per row; the
+                            // mask was validated for every element index of C (caller).
+                            unsafe { mask(bits.as_mut_ptr().add(i * keep_stride), nc, first, draws) };
+                        }
                     }
                 }
                 let init = if pc == 0 { p.init } else { Init::Load };
@@ -355,8 +382,8 @@ unsafe fn run_block(
                                 epi,
                                 row,
                                 col,
-                                keep: if keeps { bits[ir * keep_stride..].as_ptr() } else { std::ptr::null() },
-                                keep_stride,
+                                keep: if keeps { bits[ir * row_words..].as_ptr() } else { std::ptr::null() },
+                                keep_stride: row_words,
                                 keep_bit: jr,
                             }),
                             _ => None,

@@ -116,6 +116,18 @@ pub(crate) enum Source {
 }
 
 impl Source {
+    /// True for the transforms that draw from the mask contract's stream. Their kernels pay a
+    /// fixed cost per call (the Philox key schedule, a short last step whose ten rounds run as
+    /// one latency-bound chain), which runs of one K block (256 elements) paid 512 times per
+    /// (128, 1024) input; the driver gives them whole rows instead ([`pack_whole_rows`]).
+    pub(crate) fn draws(&self) -> bool {
+        match self {
+            Source::Dropout(_) | Source::Alpha(_) | Source::Gauss(_) => true,
+            Source::Gradient(g) => g.dropout.is_some(),
+            Source::Plain | Source::Zero | Source::Scale(_) => false,
+        }
+    }
+
     /// out[0..n] = transform(src[0..n]) for a run at memory offset `at` of its tensor.
     ///
     /// # Safety
@@ -149,6 +161,58 @@ impl Source {
                 }
             }
         }
+    }
+}
+
+/// Packs rows p0..p0+pn of `op` (runs along q: op.cs == 1) for every K block at once, as the
+/// driver's shared A holds them: block pc (of `kc_max` columns, the last one shorter) starts at
+/// dst + block_stride * pc, and within it panel t of `w` rows at (p0 + t * w) * kc. The rows are
+/// contiguous (op.rs == k), so each panel's rows are one run of the transform, at its long-run
+/// speed; the values are those [`pack`] gives block by block (the transform of an element
+/// depends on its memory offset only).
+///
+/// # Safety
+/// Rows p0..p0+pn of `op` are readable for k elements (and, for a Gradient source, the saved
+/// tensor at the same offsets); dst is writable for those panels of every block; tmp holds
+/// w * k floats; p0 is a multiple of w; op.cs == 1 and op.rs == k.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn pack_whole_rows(
+    op: Operand,
+    src: &Source,
+    (p0, pn): (usize, usize),
+    (k, kc_max): (usize, usize),
+    w: usize,
+    dst: *mut f32,
+    block_stride: usize,
+    tmp: &mut [f32],
+) {
+    debug_assert!(op.cs == 1 && op.rs == k && tmp.len() >= w * k && p0.is_multiple_of(w));
+    let run = tmp.as_mut_ptr();
+    let mut first = p0;
+    while first < p0 + pn {
+        let rows = w.min(p0 + pn - first);
+        // SAFETY: rows first..first + rows are readable and contiguous (caller), tmp holds
+        // w * k >= rows * k floats; the run starts at the first row's memory offset.
+        unsafe { src.run(op.ptr.add(first * k), first * k, rows * k, run) };
+        let mut pc = 0;
+        while pc < k {
+            let kc = kc_max.min(k - pc);
+            // SAFETY: the panel lies inside block pc's part for rows p0..p0+pn (caller); the
+            // reads are of rows 0..rows of tmp, columns pc..pc + kc < k.
+            unsafe {
+                let panel = dst.add(block_stride * pc + first * kc);
+                // Row by row: reading down a column instead (w rows k floats apart) puts every
+                // read in one L1 set when k * 4 is a multiple of 4 KB, and w > the cache's ways.
+                for r in 0..w {
+                    let from = run.add(r * k + pc);
+                    for q in 0..kc {
+                        panel.add(q * w + r).write(if r < rows { from.add(q).read() } else { 0.0 });
+                    }
+                }
+            }
+            pc += kc;
+        }
+        first += w;
     }
 }
 
