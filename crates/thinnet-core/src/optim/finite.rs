@@ -13,8 +13,12 @@
 //! compares and ORs on every target (SSE2 on any x86_64, NEON, simd128) without any explicit
 //! SIMD code here; between chunks the accumulated flag is looked at once, so a non-finite value
 //! ends the scan within one chunk of where it sits. The result is a bool, the same on every
-//! instruction set: there is no arithmetic to round. It runs on the calling thread: one pass that
-//! only reads, bound by memory bandwidth rather than by compute.
+//! instruction set: there is no arithmetic to round. One pass that only reads, bound by memory
+//! bandwidth rather than by compute, split over the threads in ranges (`all_finite_with`).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::parallel::{for_chunks, max_threads};
 
 /// Elements per chunk: 256 bytes, four cache lines. Large enough that the branch between chunks
 /// costs nothing next to the chunk's work, small enough that an early non-finite value is found
@@ -24,11 +28,31 @@ const CHUNK: usize = 64;
 /// The exponent field of an f32.
 const EXPONENT: u32 = 0x7f80_0000;
 
-/// True when no element of `x` is NaN, +inf or -inf (true for an empty slice).
+/// True when no element of `x` is NaN, +inf or -inf (true for an empty slice), on up to
+/// `max_threads()` threads.
 ///
 /// Equivalent to `x.iter().all(|v| v.is_finite())`, but branch-free within each chunk of
 /// [`CHUNK`] elements so that it vectorises; see the module documentation.
 pub fn all_finite(x: &[f32]) -> bool {
+    all_finite_with(x, max_threads())
+}
+
+/// [`all_finite`] on up to `threads` threads, each scanning its share of x's ranges: one core
+/// does not reach the memory bandwidth a pass over a model's gradients (1.9M floats, past L2)
+/// can have. A range that finds a non-finite value makes the ranges not yet started return at
+/// once. The answer is a bool, the same for any thread count.
+pub fn all_finite_with(x: &[f32], threads: usize) -> bool {
+    let finite = AtomicBool::new(true);
+    for_chunks(x.len(), CHUNK, threads, |start, len| {
+        if finite.load(Ordering::Relaxed) && !scan(&x[start..start + len]) {
+            finite.store(false, Ordering::Relaxed);
+        }
+    });
+    finite.load(Ordering::Relaxed)
+}
+
+/// [`all_finite`] of one range, on the calling thread.
+fn scan(x: &[f32]) -> bool {
     let mut chunks = x.chunks_exact(CHUNK);
     for chunk in &mut chunks {
         if non_finite_bits(chunk) != 0 {
@@ -173,6 +197,22 @@ mod tests {
         x[n - 1] = f32::NEG_INFINITY;
         assert!(!all_finite(&x));
         assert!(!all_finite(&vec![f32::INFINITY; n]));
+    }
+
+    #[test]
+    fn every_thread_count_gives_the_same_answer() {
+        // Long enough for three threads' ranges (for_chunks gives each at least 2^15 elements);
+        // one non-finite value at the ends, at a range boundary's neighbourhood and in the middle.
+        let n = 3 * (1 << 15) + 4099;
+        let base = finite(n, 7);
+        for threads in 1..=3 {
+            assert!(all_finite_with(&base, threads), "threads {}", threads);
+            for &pos in &[0, 1, n / 3 - 1, n / 3, n / 2, 2 * n / 3, n - 2, n - 1] {
+                let mut x = base.clone();
+                x[pos] = f32::from_bits(NON_FINITE[pos % NON_FINITE.len()]);
+                assert!(!all_finite_with(&x, threads), "threads {} position {}", threads, pos);
+            }
+        }
     }
 
     #[test]

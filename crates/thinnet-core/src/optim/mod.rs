@@ -79,7 +79,7 @@ mod sgd;
 mod tests;
 
 pub use adam::{adam_step, adam_step_with, AdamParams};
-pub use finite::all_finite;
+pub use finite::{all_finite, all_finite_with};
 pub use max_norm::{max_norm, max_norm_with};
 pub use sgd::{sgd_step, sgd_step_with, SgdParams};
 
