@@ -6,7 +6,8 @@
  * seed: throughput does not depend on the values.
  */
 
-import { printTable, time, tryLoad } from './harness.js'
+import type { Thinnet } from '../ts/index.js'
+import { printTable, time } from './harness.js'
 import { describeDisturbance, startDisturbanceMeter } from './peers/disturbance.js'
 import { thinnetTrainers } from './thinnet-train.js'
 
@@ -15,12 +16,18 @@ export interface Trainer {
   label: string
   /** Marks the row the ratio column divides by. */
   baseline?: boolean
-  /** Batches it trains for (after its own warm-up): enough for a stable rate, few enough to stay quick. */
+  /** Batches it trains for in each timed round (after its own warm-up). */
   batches: number
-  /** Trains and returns examples per second. */
-  examplesPerSecond(): Promise<number>
-  /** Set on native rows: their rate is also shown as a fraction of the native GEMM bound. */
-  gemmBound?: boolean
+  /** Timed rounds; the row shows the fastest (1 when absent). */
+  rounds?: number
+  /** Trains and returns examples per second, and the GEMM bound when the trainer measures one. */
+  examplesPerSecond(): Promise<TrainerResult>
+}
+
+/** What a trainer measured: its rate, and for native rows the GEMM bound measured beside it. */
+export interface TrainerResult {
+  rate: number
+  bound?: GemmBound
 }
 
 /** Layer sizes of the MLP: [inputs, hidden..., classes]. */
@@ -33,21 +40,31 @@ const LAYERS = [784, 1024, 1024, 10]
 const FLOP_PER_EXAMPLE = 6 * LAYERS.slice(1).reduce((sum, units, i) => sum + LAYERS[i] * units, 0)
 
 /**
- * The GEMM bound of native training, measured in this run: examples/s if all of an example's
- * FLOPs ran at the speed of thinnet's plain native GEMM on the hidden layer's shape (128, 1024,
- * 1024) with every thread. Undefined when the native backend does not load.
+ * The GEMM bound of native training: examples/s if all of an example's FLOPs ran at the speed of
+ * thinnet's plain native GEMM on the hidden layer's shape (128, 1024, 1024) with every thread.
  */
-async function nativeGemmBound(): Promise<{ gflops: number; examplesPerSecond: number } | undefined> {
-  const tn = await tryLoad('native')
-  if (!tn) return undefined
+export interface GemmBound {
+  gflops: number
+  examplesPerSecond: number
+}
+
+/**
+ * A meter of the GEMM bound on a loaded native backend: each call times the plain GEMM for about
+ * 0.3 s and returns the bound of the fastest call so far. The native trainer calls it between its
+ * timed rounds, so that rate and bound are both the best of rounds taken in the same spells of the
+ * host (whose speed moves by a quarter from one minute to the next on a shared machine).
+ */
+export function gemmBoundMeter(tn: Thinnet): () => GemmBound {
   const [m, k, n] = [128, 1024, 1024]
   const x = Float32Array.from({ length: m * k }, (_, i) => ((i * 7) % 13) / 13 - 0.5)
   const w = Float32Array.from({ length: k * n }, (_, i) => ((i * 5) % 11) / 11 - 0.5)
   const out = new Float32Array(m * n)
   let best = Infinity
-  for (let round = 0; round < 5; round++) best = Math.min(best, time(() => tn.gemm(x, w, { m, k, n, out }), 0.3).mean)
-  const gflops = (2 * m * k * n) / best / 1e9
-  return { gflops, examplesPerSecond: (gflops * 1e9) / FLOP_PER_EXAMPLE }
+  return () => {
+    best = Math.min(best, time(() => tn.gemm(x, w, { m, k, n, out }), 0.3).mean)
+    const gflops = (2 * m * k * n) / best / 1e9
+    return { gflops, examplesPerSecond: (gflops * 1e9) / FLOP_PER_EXAMPLE }
+  }
 }
 
 /**
@@ -62,7 +79,7 @@ export async function peerTrainers(): Promise<Trainer[]> {
       label: `tfjs-layers ${tf.version_core}, ${backend} backend (${await describeTfjsBackend(backend)})`,
       baseline: backend === 'wasm',
       batches,
-      examplesPerSecond: () => tfjsTrainThroughput(backend, { batches }),
+      examplesPerSecond: async () => ({ rate: await tfjsTrainThroughput(backend, { batches }) }),
     })
     return [await make('wasm', 6), await make('cpu', 3)]
   } catch (error) {
@@ -74,35 +91,36 @@ export async function peerTrainers(): Promise<Trainer[]> {
 export async function benchTrain(extra: Trainer[] = []): Promise<void> {
   const trainers = [...(await peerTrainers()), ...(await thinnetTrainers()), ...extra]
   const otherLoad = startDisturbanceMeter()
-  const results: { trainer: Trainer; rate?: number; note?: string }[] = []
+  const results: { trainer: Trainer; rate?: number; bound?: GemmBound; note?: string }[] = []
   for (const trainer of trainers) {
     try {
-      results.push({ trainer, rate: await trainer.examplesPerSecond() })
+      results.push({ trainer, ...(await trainer.examplesPerSecond()) })
     } catch (error) {
       results.push({ trainer, note: `failed: ${(error as Error).message}` })
     }
   }
-  const bound = await nativeGemmBound()
   const base = results.find((r) => r.trainer.baseline)?.rate
   console.log(
     '\ntraining MLP 784-1024-1024-10, dropout 0.2 / 0.5 / 0.5, relu, softmax cross-entropy, Adam, batch 128,' +
-      ' synthetic data; examples per second over the batches shown, after one warm-up batch\n',
+      ' synthetic data; examples per second over the batches shown (native: the fastest of its rounds),' +
+      ' after warm-up batches\n',
   )
-  if (bound) {
+  for (const { trainer, bound } of results) {
+    if (!bound) continue
     console.log(
-      `GEMM bound (native): ${(FLOP_PER_EXAMPLE / 1e6).toFixed(1)} MFLOP per example at thinnet's plain native GEMM` +
-        ` (128, 1024, 1024, every thread) of ${bound.gflops.toFixed(1)} GFLOP/s measured now:` +
-        ` ${bound.examplesPerSecond.toFixed(0)} examples/s\n`,
+      `GEMM bound (${trainer.label}): ${(FLOP_PER_EXAMPLE / 1e6).toFixed(1)} MFLOP per example at thinnet's plain native` +
+        ` GEMM (128, 1024, 1024, every thread) of ${bound.gflops.toFixed(1)} GFLOP/s, the fastest of the rounds measured` +
+        ` between its training rounds: ${bound.examplesPerSecond.toFixed(0)} examples/s\n`,
     )
   }
   printTable(
     ['trainer', 'batches', 'examples / s', '× tfjs-layers wasm', 'of the GEMM bound'],
-    results.map(({ trainer, rate, note }) => [
+    results.map(({ trainer, rate, bound, note }) => [
       trainer.label,
-      `${trainer.batches}`,
+      trainer.rounds === undefined ? `${trainer.batches}` : `${trainer.rounds} × ${trainer.batches}`,
       rate === undefined ? (note ?? '–') : rate.toFixed(1),
       rate === undefined || base === undefined ? '–' : `${(rate / base).toFixed(2)}×`,
-      rate === undefined || !bound || !trainer.gemmBound ? '–' : `${((100 * rate) / bound.examplesPerSecond).toFixed(0)}%`,
+      rate === undefined || !bound ? '–' : `${((100 * rate) / bound.examplesPerSecond).toFixed(0)}%`,
     ]),
   )
   const disturbance = describeDisturbance(otherLoad())
