@@ -5,7 +5,9 @@
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+// Also compiled for native unit tests, which run its call protocol on std threads (there is no
+// thread in WASI to test it in WASM), and so that clippy lints it.
+#[cfg(any(all(target_arch = "wasm32", target_feature = "atomics"), all(test, not(target_arch = "wasm32"))))]
 mod wasm_workers;
 #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
 pub use wasm_workers::{stop_workers, worker_failed, worker_main};
@@ -59,7 +61,7 @@ fn wasm_workers() -> usize {
 /// Whether this is a `cargo test` run under THINNET_TEST_SINGLE_THREAD=1: the emulated runs
 /// (qemu-user 7.2 hangs on thread creation), where calls that would split across the default
 /// thread count must stay on the calling thread. Always false outside the crate's own tests.
-fn single_threaded_test_run() -> bool {
+pub(crate) fn single_threaded_test_run() -> bool {
     cfg!(test) && std::env::var("THINNET_TEST_SINGLE_THREAD").is_ok_and(|v| v == "1")
 }
 

@@ -23,9 +23,45 @@
 //! A trap (a Rust panic aborts on wasm32) ends a worker's task half done. Its JavaScript catches
 //! it and calls [`worker_failed`]; a caller waiting for that task then panics too (traps), which
 //! retires the backend (ts/backends/wasm-memory.ts) instead of spinning forever.
+//!
+//! Native unit tests compile this module too (the tests at the end, with std threads as the
+//! workers): only the sleep and the wake-up ([`sleep`]) are WASM's own.
 
-use core::arch::wasm32::{memory_atomic_notify, memory_atomic_wait64};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+
+/// Sleeping on the call state and waking its sleepers: WASM's wait and notify instructions.
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+mod sleep {
+    use core::arch::wasm32::{memory_atomic_notify, memory_atomic_wait64};
+    use std::sync::atomic::AtomicU64;
+
+    pub(super) fn wake_all(state: &AtomicU64) {
+        // SAFETY: `state` is a live, 8-byte aligned atomic; notify only wakes waiters at its
+        // address.
+        unsafe { memory_atomic_notify(state.as_ptr() as *mut i32, u32::MAX) };
+    }
+
+    /// Sleeps until `state` is woken; returns at once if it no longer holds `seen`.
+    pub(super) fn wait(state: &AtomicU64, seen: u64) {
+        // SAFETY: as above. The wait returns at once if the state is no longer `seen`, so a call
+        // published since the caller's load is never slept through.
+        unsafe { memory_atomic_wait64(state.as_ptr() as *mut i64, seen as i64, -1) };
+    }
+}
+
+/// The native unit tests' stand-in: a sleeper yields until the state moves.
+#[cfg(not(target_arch = "wasm32"))]
+mod sleep {
+    use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+
+    pub(super) fn wake_all(_: &AtomicU64) {}
+
+    pub(super) fn wait(state: &AtomicU64, seen: u64) {
+        while state.load(SeqCst) == seen {
+            std::thread::yield_now();
+        }
+    }
+}
 
 /// The low half of the call state once a call has finished: no task to claim.
 const CLOSED: u64 = u32::MAX as u64;
@@ -146,8 +182,7 @@ pub(crate) fn run<F: Fn(usize) + Sync>(tasks: usize, work: &F) {
 }
 
 fn wake_all() {
-    // SAFETY: STATE is a live, 8-byte aligned static; notify only wakes waiters at its address.
-    unsafe { memory_atomic_notify(STATE.as_ptr() as *mut i32, u32::MAX) };
+    sleep::wake_all(&STATE);
 }
 
 /// A worker's life: serves calls until `stop_workers`. Called by JavaScript on a worker whose
@@ -171,9 +206,7 @@ fn idle(seen: u64) {
         }
         std::hint::spin_loop();
     }
-    // SAFETY: STATE is a live, 8-byte aligned static. The wait returns at once if the state is
-    // no longer `seen`, so a call published since the load above is never slept through.
-    unsafe { memory_atomic_wait64(STATE.as_ptr() as *mut i64, seen as i64, -1) };
+    sleep::wait(&STATE, seen);
 }
 
 /// Makes every worker leave `worker_main` (JavaScript then ends them). Only between calls.
@@ -189,4 +222,118 @@ pub fn stop_workers() {
 /// task panic rather than wait forever, and later calls too, since the task never finishes.
 pub fn worker_failed() {
     FAILED.store(true, SeqCst);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+    use std::sync::Mutex;
+    use std::thread::ThreadId;
+
+    /// Runs one call of `tasks` tasks whose closure is call number `id`: every task must run
+    /// exactly once, with this call's closure (a task run with an earlier call's closure would
+    /// write that call's id). Returns the threads that ran its tasks.
+    fn checked_call(id: u32, tasks: usize) -> Vec<ThreadId> {
+        let slots: Vec<AtomicU32> = (0..tasks).map(|_| AtomicU32::new(u32::MAX)).collect();
+        let runs: Vec<AtomicUsize> = (0..tasks).map(|_| AtomicUsize::new(0)).collect();
+        let threads = Mutex::new(Vec::new());
+        run(tasks, &|task: usize| {
+            slots[task].store(id, SeqCst);
+            runs[task].fetch_add(1, SeqCst);
+            threads.lock().unwrap().push(std::thread::current().id());
+        });
+        for task in 0..tasks {
+            assert_eq!(
+                runs[task].load(SeqCst),
+                1,
+                "call {id}: task {task} of {tasks} ran {} times",
+                runs[task].load(SeqCst)
+            );
+            assert_eq!(slots[task].load(SeqCst), id, "call {id}: task {task} ran another call's closure");
+        }
+        threads.into_inner().unwrap()
+    }
+
+    /// The pool's statics are the process's, so the whole life of a pool is one test: calls
+    /// with no worker, with two, nested, and after `stop_workers`.
+    #[test]
+    fn every_task_runs_once_with_its_own_calls_closure() {
+        if crate::parallel::single_threaded_test_run() {
+            // qemu-user (the NEON runs) hangs on thread creation; the native runs test this.
+            return;
+        }
+        // No worker yet: every task on the calling thread, in turn.
+        let me = std::thread::current().id();
+        assert!(checked_call(0, 3).iter().all(|t| *t == me));
+
+        let workers: Vec<_> = (0..2).map(|_| std::thread::spawn(worker_main)).collect();
+        while WORKERS.load(SeqCst) < 2 {
+            std::thread::yield_now();
+        }
+        assert_eq!(super::workers(), 2);
+        // Many short calls of 1 to 5 tasks, back to back: workers that lag behind a call must
+        // never run a task of the next one with the earlier closure.
+        for id in 1..3000u32 {
+            checked_call(id, 1 + id as usize % 5);
+        }
+        // Workers do take tasks: the caller's task 0 waits (up to 10 s) for task 1 to start,
+        // so task 1 can only run on a worker.
+        let start = std::time::Instant::now();
+        let task1 = Mutex::new(None);
+        run(2, &|task| {
+            if task == 1 {
+                *task1.lock().unwrap() = Some(std::thread::current().id());
+            } else {
+                while task1.lock().unwrap().is_none() && start.elapsed().as_secs() < 10 {
+                    std::thread::yield_now();
+                }
+            }
+        });
+        let ran_on = task1.into_inner().unwrap();
+        assert!(ran_on.is_some_and(|t| t != me), "task 1 did not run on a worker");
+
+        // A task that makes a call of its own runs that call on its own thread.
+        let inner = AtomicUsize::new(0);
+        run(2, &|_| run(3, &|_| _ = inner.fetch_add(1, SeqCst)));
+        assert_eq!(inner.load(SeqCst), 6);
+
+        // A worker that traps mid-task (its JavaScript then calls worker_failed): the caller
+        // waiting for that task panics instead of spinning forever. Task 0 (the caller's) waits
+        // until a worker holds task 1, which then hangs until the caller has given up.
+        let (started, release) = (AtomicBool::new(false), AtomicBool::new(false));
+        let gave_up = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                while !started.load(SeqCst) {
+                    std::thread::yield_now();
+                }
+                worker_failed();
+            });
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run(2, &|task| {
+                    if task == 1 {
+                        started.store(true, SeqCst);
+                        while !release.load(SeqCst) {
+                            std::thread::yield_now();
+                        }
+                    } else {
+                        while !started.load(SeqCst) {
+                            std::thread::yield_now();
+                        }
+                    }
+                })
+            }))
+        });
+        assert!(gave_up.is_err(), "the call returned although its worker had failed");
+        release.store(true, SeqCst);
+
+        stop_workers();
+        for worker in workers {
+            worker.join().unwrap();
+        }
+        assert_eq!(WORKERS.load(SeqCst), 0);
+        assert_eq!(super::workers(), 0);
+        // Stopped: calls run on the calling thread again.
+        assert!(checked_call(5000, 4).iter().all(|t| *t == me));
+    }
 }
