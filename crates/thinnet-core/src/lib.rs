@@ -60,7 +60,8 @@ pub use gemm::{gemm, gemm_blocking, MatMut, MatRef};
 pub use isa::{active_isa, detect, force_isa, Isa, ALL_ISAS};
 pub use kernel::mask_words;
 pub use optim::{
-    adam_step, adam_step_with, all_finite, all_finite_with, max_norm, max_norm_with, sgd_step, sgd_step_with, AdamParams, SgdParams,
+    adam_step, adam_step_with, all_finite, all_finite_with, max_norm, max_norm_with, sgd_step, sgd_step_with,
+    AdamParams, SgdParams,
 };
 pub use parallel::{max_threads, set_max_threads};
 #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
