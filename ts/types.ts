@@ -139,7 +139,10 @@ export interface DenseLayerOptions {
   activation?: Activation
   /** leakyRelu's slope for z <= 0: a finite number >= 0, default 0.01; ignored by the others. */
   alpha?: number
-  /** Dropout on x, applied as x is packed for the matrix product (also Gaussian dropout or noise). */
+  /**
+   * Dropout on x, applied as x is packed for the matrix product (also Gaussian dropout or noise,
+   * or concrete dropout, whose denseBackward then also returns sumDyY and sumDyYS).
+   */
   inputDropout?: DenseInputDropoutOptions
   /** Dropout (or alpha dropout) on the activation's output. */
   outputDropout?: DenseSlotDropoutOptions
