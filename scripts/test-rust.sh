@@ -14,8 +14,8 @@ cargo fmt --check || fail "the Rust code is not formatted: run cargo fmt"
 step "clippy -D warnings (every crate root asks for clippy::undocumented_unsafe_blocks)"
 cargo clippy --workspace --release --all-targets -- -D warnings
 
-step "binding size: thinnet-node + thinnet-wasm non-test lines at most 2,461 (shared logic lives in thinnet_core::boundary; issue 11 set 2,356; issue 12's three family exports, issue 14's five thread exports and concrete dropout's three added their declarations; scripts/binding-lines.sh)"
-bash scripts/binding-lines.sh 2461
+step "binding size: thinnet-node + thinnet-wasm non-test lines at most 2,469 (shared logic lives in thinnet_core::boundary; issue 11 set 2,356; issue 12's three family exports, issue 14's five thread exports, concrete dropout's three and the dense backward's sums added their declarations; scripts/binding-lines.sh)"
+bash scripts/binding-lines.sh 2469
 
 step "cargo test (native: $(uname -m), every crate)"
 cargo test --release --workspace

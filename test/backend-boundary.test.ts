@@ -5,7 +5,7 @@
  */
 
 import { expect, it } from 'vitest'
-import type { Backend, ConcreteKernelSpec, KernelSpec } from '../ts/backend.js'
+import type { Backend, ConcreteKernelSpec, DenseArgs, KernelSpec } from '../ts/backend.js'
 import { describeEach, loadEach } from './backends.js'
 import { data, detach, expectUntouched, snapshot } from './util.js'
 
@@ -149,6 +149,66 @@ const CASES: Case[] = [
     call: (b, { x, shared }) => b.concreteDropoutBackward(shared.subarray(0, 37), x, shared.subarray(1, 38), concrete),
   },
 ]
+
+/** A dense call of 1 row, 37 inputs, 1 unit with a concrete inputDropout (`change` applied to its constants or draw). */
+function concreteDense(change: Partial<ConcreteKernelSpec>, withConstants = true): DenseArgs {
+  const { bias, invT, scale, seed, stream, offset } = { ...concrete, ...change }
+  return {
+    rows: 1,
+    inputs: 37,
+    units: 1,
+    activation: 'linear',
+    alpha: 0,
+    inputDropout: {
+      p: 0.2,
+      seed,
+      stream,
+      offset,
+      mode: 'inverted',
+      kind: 'concrete',
+      ...(withConstants ? { concrete: { bias, invT, scale } } : {}),
+    },
+  }
+}
+
+// Concrete dropout in the dense input slot (spec-block kind 6): the same checks, forward and backward.
+CASES.push(
+  ...(
+    [
+      ['bias NaN', { bias: NaN }, /bias/],
+      ['invT 0', { invT: 0 }, /invT/],
+      ['scale below 1', { scale: 0.5 }, /scale/],
+      ['bias not a float32', { bias: 0.1 }, /inputDropout\.concrete\.bias must be a float32/],
+      ['offset + n past 2^64', { offset: 2n ** 64n - 2n }, /offset/],
+    ] as const
+  ).flatMap(([what, change, message]): Case[] => [
+    {
+      what: `dense, concrete input: ${what}`,
+      code: 'ERR_INVALID_ARG',
+      message,
+      call: (b, { x, out, shared }) => b.dense(x, shared.subarray(0, 37), undefined, out.subarray(0, 1), undefined, concreteDense(change)),
+    },
+    {
+      what: `denseBackward, concrete input: ${what}`,
+      code: 'ERR_INVALID_ARG',
+      message,
+      call: (b, { x, out, shared }) =>
+        b.denseBackward(x, shared.subarray(0, 37), shared.subarray(40, 41), {}, { dx: out }, concreteDense(change)),
+    },
+  ]),
+  {
+    what: 'dense, concrete input without its constants',
+    code: 'ERR_INVALID_ARG',
+    message: /inputDropout\.concrete must hold/,
+    call: (b, { x, out, shared }) => b.dense(x, shared.subarray(0, 37), undefined, out.subarray(0, 1), undefined, concreteDense({}, false)),
+  },
+  {
+    what: 'denseBackward, concrete input without dx',
+    code: 'ERR_INVALID_ARG',
+    message: /needs dx/,
+    call: (b, { x, shared }) => b.denseBackward(x, shared.subarray(0, 37), shared.subarray(40, 41), {}, {}, concreteDense({})),
+  },
+)
 
 describeEach('backend boundary', backends, (backend) => {
   it.each(CASES.map((c) => [c.what, c] as const))('%s: a coded error, arrays untouched', (_, c) => {

@@ -213,7 +213,7 @@ const CASES: Case[] = [
     what: 'a misspelt dropout option',
     call: dense(() => ({ inputDropout: { ...OK_SPEC, ofset: 3 } })),
     code: 'ERR_INVALID_ARG',
-    message: /^inputDropout.ofset is not an option: expected one of p, seed, offset, stream, mode, kind, stddev$/,
+    message: /^inputDropout.ofset is not an option: expected one of p, seed, offset, stream, mode, kind, stddev, temperature$/,
   },
   {
     what: 'a dropout given as a number',

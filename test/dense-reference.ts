@@ -8,7 +8,9 @@
  * units of K * 2^-23 * sum |terms| (see `tolerance`).
  */
 
-import type { Activation, DenseArgs, DenseInputSpec, KernelSpec } from '../ts/backend.js'
+import type { Activation, ConcreteKernelSpec, DenseArgs, DenseInputSpec, KernelSpec } from '../ts/backend.js'
+import type { ConcreteBackward } from '../ts/concrete.js'
+import { referenceConcreteBackwardKernel, referenceConcreteKernel } from '../ts/reference-concrete.js'
 import { keptScale, referenceDropout, referenceMask } from '../ts/reference.js'
 import { expF32 } from '../ts/reference-exp.js'
 import { gaussianDropoutSigma, referenceGaussianDropout, referenceGaussianNoise, referenceNormals } from '../ts/reference-normal.js'
@@ -153,6 +155,9 @@ function gradientScale(spec: KernelSpec): number {
 function keepFactors(n: number, spec: DenseInputSpec | undefined): Float64Array | undefined {
   if (spec === undefined) return undefined
   if (spec.kind === 'gaussianNoise') return new Float64Array(n).fill(1)
+  // Concrete dropout's mask values m (x = 1: fround(1 * m) = m).
+  const concrete = concreteKernelSpec(spec)
+  if (concrete !== undefined) return Float64Array.from(referenceConcreteKernel(new Float32Array(n).fill(1), concrete))
   if (spec.kind === 'gaussianDropout') {
     // Gaussian dropout's noise, fround(1 + fround(sigma * z)), from the contract's normals.
     if (spec.p === 0) return new Float64Array(n).fill(1)
@@ -184,16 +189,19 @@ function droppedGradient(dy: Float32Array, spec: KernelSpec | undefined): Float3
 export function droppedOperands(x: Float32Array, w: Float32Array, args: DenseArgs): { xd: Float32Array; wd: Float32Array } {
   const input = args.inputDropout
   const draws = input === undefined ? undefined : { seed: input.seed, stream: input.stream, offset: input.offset }
+  const concrete = concreteKernelSpec(input)
   const xd =
     input === undefined || draws === undefined
       ? x
-      : input.kind === 'gaussianDropout'
-        ? referenceGaussianDropout(x, { p: input.p, ...draws })
-        : input.kind === 'gaussianNoise'
-          ? referenceGaussianNoise(x, { stddev: input.p, ...draws })
-          : input.kind === 'alpha'
-            ? referenceAlphaDropout(x, input as KernelSpec)
-            : referenceDropout(x, input)
+      : concrete !== undefined
+        ? referenceConcreteKernel(x, concrete)
+        : input.kind === 'gaussianDropout'
+          ? referenceGaussianDropout(x, { p: input.p, ...draws })
+          : input.kind === 'gaussianNoise'
+            ? referenceGaussianNoise(x, { stddev: input.p, ...draws })
+            : input.kind === 'alpha'
+              ? referenceAlphaDropout(x, input as KernelSpec)
+              : referenceDropout(x, input)
   const dc = args.dropConnect
   let wd = w
   if (dc?.kind === 'sample') wd = referenceDropout(w, dc.spec)
@@ -203,6 +211,33 @@ export function droppedOperands(x: Float32Array, w: Float32Array, args: DenseArg
     for (let i = 0; i < w.length; i++) wd[i] = w[i] * s
   }
   return { xd, wd }
+}
+
+/** A concrete input dropout's kernel spec (its constants and draws), else undefined. */
+export function concreteKernelSpec(input: DenseInputSpec | undefined): ConcreteKernelSpec | undefined {
+  if (input?.kind !== 'concrete' || input.concrete === undefined) return undefined
+  return { ...input.concrete, seed: input.seed, stream: input.stream, offset: input.offset }
+}
+
+/**
+ * A concrete input dropout's backward as the kernels make it: concreteDropoutBackward (the
+ * oracle) of the layer's dx before the concrete factor, that dx from this float64 reference
+ * rounded to float32 (so close to the kernels' sums, not bit-identical); undefined for any other
+ * input dropout.
+ */
+export function referenceConcreteInputBackward(
+  x: Float32Array,
+  w: Float32Array,
+  dy: Float32Array,
+  saved: { y?: Float32Array | undefined; pre?: Float32Array | undefined },
+  args: DenseArgs,
+): ConcreteBackward | undefined {
+  const concrete = concreteKernelSpec(args.inputDropout)
+  if (concrete === undefined) return undefined
+  const plain: DenseArgs = { ...args }
+  delete plain.inputDropout
+  const g = referenceDenseBackward(referenceConcreteKernel(x, concrete), w, dy, saved, plain)
+  return referenceConcreteBackwardKernel(Float32Array.from(g.dx), x, concrete)
 }
 
 export interface Forward64 {

@@ -9,7 +9,7 @@ import type { Backend, BackendBuffer, BackendName, DenseArgs, DenseGrads, DenseS
 import { referenceDropout, referenceMask } from '../ts/reference.js'
 import { referenceConcreteBackwardKernel, referenceConcreteKernel } from '../ts/reference-concrete.js'
 import { referenceAdamStep, referenceAllFinite, referenceMaxNorm, referenceSgdStep } from '../ts/reference-optim.js'
-import { referenceDenseBackward, referenceDenseForward } from './dense-reference.js'
+import { referenceConcreteInputBackward, referenceDenseBackward, referenceDenseForward } from './dense-reference.js'
 import { referenceNoiseKernel } from './reference-noise.js'
 
 export interface RecordingBackend extends Backend {
@@ -40,6 +40,11 @@ export function referenceBackend(name: BackendName = 'native', isa = 'reference'
     grads.dx?.set(g.dx)
     grads.dw?.set(g.dw)
     grads.db?.set(g.db)
+    // A concrete input dropout: dx and the sums as its op gives them on the unmasked dx.
+    const concrete = referenceConcreteInputBackward(x, w, dy, saved, args)
+    if (concrete === undefined) return undefined
+    grads.dx?.set(concrete.dx)
+    return { sumDyY: concrete.sumDyY, sumDyYS: concrete.sumDyYS }
   }
   return {
     name,
@@ -76,7 +81,7 @@ export function referenceBackend(name: BackendName = 'native', isa = 'reference'
     },
     denseBackward(...args) {
       calls.push({ op: 'denseBackward', args })
-      denseBackward(...args)
+      return denseBackward(...args)
     },
     // Computed at once, as the async functions these were; a throw becomes the promise's rejection.
     denseAsync(...args) {

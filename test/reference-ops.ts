@@ -10,6 +10,7 @@
 
 import type { Activation, BackendBuffer, DenseInputSpec, DropoutMode, KernelDropConnect, KernelSpec } from '../ts/backend.js'
 import type { Ops } from '../ts/ops-port.js'
+import { CONCRETE_TEMPERATURE, concreteConstants } from '../ts/concrete.js'
 import { referenceConcreteDropout, referenceConcreteDropoutBackward } from '../ts/reference-concrete.js'
 import { referenceAdamStep, referenceAllFinite, referenceMaxNorm, referenceSgdStep } from '../ts/reference-optim.js'
 import type {
@@ -20,7 +21,7 @@ import type {
   DenseNeed,
   DropConnectOptions,
 } from '../ts/types.js'
-import { referenceDenseBackward, referenceDenseForward } from './dense-reference.js'
+import { referenceConcreteInputBackward, referenceDenseBackward, referenceDenseForward } from './dense-reference.js'
 import { referenceNoise } from './reference-noise.js'
 
 export interface ReferenceOps extends Ops {
@@ -32,6 +33,11 @@ function inputSpec(o: DenseInputDropoutOptions | undefined): DenseInputSpec | un
   if (o?.kind === 'gaussianNoise' || o?.kind === 'gaussianDropout') {
     const p = o.kind === 'gaussianNoise' ? Math.fround(o.stddev) : o.p
     return { p, seed: BigInt(o.seed), offset: BigInt(o.offset ?? 0), stream: BigInt(o.stream ?? 0), mode: 'inverted', kind: o.kind }
+  }
+  if (o?.kind === 'concrete') {
+    const draws = { seed: BigInt(o.seed), offset: BigInt(o.offset ?? 0), stream: BigInt(o.stream ?? 0) }
+    const concrete = concreteConstants(o.p, o.temperature ?? CONCRETE_TEMPERATURE)
+    return { p: o.p, ...draws, mode: 'inverted', kind: 'concrete', concrete }
   }
   return spec(o)
 }
@@ -69,15 +75,29 @@ function args(o: DenseLayerOptions) {
 
 type BackwardOptions = DenseBackwardOptions & { need?: DenseNeed }
 
-function backward(o: BackwardOptions): { dx: Float32Array | undefined; dw: Float32Array | undefined; db: Float32Array | undefined } {
-  const g = referenceDenseBackward(o.x, o.w, o.dy, { y: o.y, pre: o.pre }, args(o))
-  const out = (want: boolean, given: Float32Array | undefined, values: Float64Array): Float32Array | undefined => {
+function backward(o: BackwardOptions): {
+  dx: Float32Array | undefined
+  dw: Float32Array | undefined
+  db: Float32Array | undefined
+  sumDyY?: number
+  sumDyYS?: number
+} {
+  const a = args(o)
+  const g = referenceDenseBackward(o.x, o.w, o.dy, { y: o.y, pre: o.pre }, a)
+  // A concrete input dropout: dx and the sums as its op gives them on the unmasked dx.
+  const concrete = referenceConcreteInputBackward(o.x, o.w, o.dy, { y: o.y, pre: o.pre }, a)
+  const out = (want: boolean, given: Float32Array | undefined, values: ArrayLike<number>): Float32Array | undefined => {
     if (!want) return undefined
     const target = given ?? new Float32Array(values.length)
     target.set(values)
     return target
   }
-  return { dx: out(o.need?.dx !== false, o.dx, g.dx), dw: out(o.need?.dw !== false, o.dw, g.dw), db: out(o.need?.db !== false, o.db, g.db) }
+  const grads = {
+    dx: out(o.need?.dx !== false, o.dx, concrete?.dx ?? g.dx),
+    dw: out(o.need?.dw !== false, o.dw, g.dw),
+    db: out(o.need?.db !== false, o.db, g.db),
+  }
+  return concrete === undefined ? grads : { ...grads, sumDyY: concrete.sumDyY, sumDyYS: concrete.sumDyYS }
 }
 
 export function referenceOps(): ReferenceOps {

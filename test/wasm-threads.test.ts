@@ -5,7 +5,8 @@
  * (setMaxThreads), dispose and the absence of leaked workers, and each fallback (no shared memory,
  * no threaded build, a worker that does not start, a module given alone) with its note.
  *
- * The other suites run 'wasm' with two threads (test/backends.ts); this file compares counts.
+ * The other suites run 'wasm' with two threads (test/backends.ts); this file compares counts (the
+ * dense layer's concrete input slot also against the oracle: test/dense-concrete.test.ts).
  */
 
 import { copyFile, mkdtemp, readFile } from 'node:fs/promises'
@@ -19,7 +20,9 @@ import { layers, load, optimizers, type Thinnet } from '../ts/index.js'
 import { nodeWasmPlatform } from '../ts/backends/wasm-fetch-node.js'
 import { liveWorkers, WasmWorkers } from '../ts/backends/wasm-threads.js'
 import { loadWasm } from '../ts/backends/wasm.js'
+import { concreteConstants } from '../ts/concrete.js'
 import { referenceMask } from '../ts/reference.js'
+import { referenceConcreteBackwardKernel, referenceConcreteKernel } from '../ts/reference-concrete.js'
 import { data, expectSameBits, rng } from './util.js'
 
 const folder = fileURLToPath(new URL('../build/', import.meta.url))
@@ -109,6 +112,38 @@ describe('threads 1, 2 and 3 give the same bits', () => {
           const y = tn.dense(layer)
           return tn.denseBackward({ ...backward, dy, y })[part]
         })
+      }
+    }
+  })
+
+  it('the dense layer with a concrete inputDropout: y, dx, dw, db and the sums, the oracle composed with the plain layer', () => {
+    for (const [rows, inputs, units] of [
+      [128, 300, 257],
+      [3, 1024, 512],
+    ]) {
+      const x = finite(rows * inputs, 16)
+      const w = finite(inputs * units, 17)
+      const dy = finite(rows * units, 18)
+      const draws = { seed: 12n, stream: 3n, offset: (1n << 32n) - 5n }
+      const inputDropout = { kind: 'concrete' as const, p: 0.3, temperature: 0.2, ...draws }
+      const layer = { x, w, rows, inputs, units, activation: 'tanh' as const, inputDropout }
+      const shape = `${rows}x${inputs}x${units}`
+      const spec = { ...concreteConstants(0.3, 0.2), ...draws }
+      const xc = referenceConcreteKernel(x, spec)
+      const one = instances.get(1)!
+      const plain = { ...layer, x: xc, inputDropout: undefined }
+      const yPlain = one.dense(plain)
+      const backPlain = one.denseBackward({ ...plain, dy, y: yPlain })
+      const want = referenceConcreteBackwardKernel(backPlain.dx, x, spec)
+      for (const threads of COUNTS) {
+        const tn = instances.get(threads)!
+        const y = tn.dense(layer)
+        expectSameBits(y, yPlain, `dense ${shape} on ${threads} threads`)
+        const g = tn.denseBackward({ ...layer, dy, y })
+        expectSameBits(g.dw, backPlain.dw, `dw ${shape} on ${threads} threads`)
+        expectSameBits(g.db, backPlain.db, `db ${shape} on ${threads} threads`)
+        expectSameBits(g.dx, want.dx, `dx ${shape} on ${threads} threads`)
+        expect([g.sumDyY, g.sumDyYS], `sums ${shape} on ${threads} threads`).toEqual([want.sumDyY, want.sumDyYS])
       }
     }
   })

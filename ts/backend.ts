@@ -27,12 +27,18 @@ export interface KernelSpec {
 /**
  * A dense call's input dropout: a KernelSpec, or Gaussian dropout ('gaussianDropout', p the rate
  * in [0, 1)) or Gaussian noise ('gaussianNoise', p holding fround(stddev)), docs/DROPOUT-FAMILY.md
- * sections 4, 5 and 7; `mode` unused. A type of its own so that the other slots (and the layers'
- * specs) keep the narrower kind.
+ * sections 4, 5 and 7; `mode` unused. Or concrete dropout ('concrete', section 9): its three
+ * float32 constants in `concrete`, p and mode unused. A type of its own so that the other slots
+ * (and the layers' specs) keep the narrower kind.
  */
 export interface DenseInputSpec extends Omit<KernelSpec, 'kind'> {
-  kind?: 'dropout' | 'alpha' | 'gaussianDropout' | 'gaussianNoise'
+  kind?: 'dropout' | 'alpha' | 'gaussianDropout' | 'gaussianNoise' | 'concrete'
+  /** Kind 'concrete' only: the facade's constants (ts/concrete.ts concreteConstants). */
+  concrete?: ConcreteConstants
 }
+
+/** Concrete dropout's three float32 constants, as the facade computes them (ts/concrete.ts). */
+export type ConcreteConstants = Pick<ConcreteKernelSpec, 'bias' | 'invT' | 'scale'>
 
 export interface Backend {
   readonly name: BackendName
@@ -92,8 +98,17 @@ export interface Backend {
    * The fused layer backward (dense_backward): writes the gradients given in `grads` from dy
    * [rows, units], regenerating the forward masks from the same args. `saved` holds what the
    * activation needs (y for relu, leakyRelu, tanh, sigmoid; pre for gelu; nothing for linear).
+   * A concrete input dropout needs grads.dx and returns its sums G and H (undefined otherwise);
+   * the async form does not take one.
    */
-  denseBackward(x: Float32Array, w: Float32Array, dy: Float32Array, saved: DenseSaved, grads: DenseGrads, args: DenseArgs): void
+  denseBackward(
+    x: Float32Array,
+    w: Float32Array,
+    dy: Float32Array,
+    saved: DenseSaved,
+    grads: DenseGrads,
+    args: DenseArgs,
+  ): ConcreteSums | undefined
   /**
    * The same calls off the JavaScript thread (native: libuv's thread pool, so the event loop is
    * never blocked; WASM: runs synchronously on the calling thread, with its workers if any, and

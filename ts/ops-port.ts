@@ -24,6 +24,8 @@ export interface Ops {
   dense(options: DenseOptions): Float32Array
   denseAsync(options: DenseOptions): Promise<Float32Array>
   // The facade's signatures exactly (`{}`: no output asked for beyond the defaults), so that Thinnet extends Ops.
+  // With a concrete inputDropout the result also holds DenseConcreteSums (the facade's first
+  // overload), which DropoutDense.fitBackward reads.
   // eslint-disable-next-line @typescript-eslint/no-empty-object-type
   denseBackward<const N extends DenseNeed = {}>(options: DenseBackwardOptions & { need?: N }): DenseGradients<N>
   // eslint-disable-next-line @typescript-eslint/no-empty-object-type

@@ -21,6 +21,8 @@ import type { ModelArtifacts } from './model/serialize.js'
 import { bindStore, storeOf, type ModelStore } from './model/store.js'
 import type {
   DenseBackwardOptions,
+  DenseConcreteInput,
+  DenseConcreteSums,
   DenseGradients,
   DenseNeed,
   DenseOptions,
@@ -198,6 +200,10 @@ export interface Thinnet extends Ops, FamilyOps {
    * ```
    */
   // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- `{}` is N's default: no output asked for beyond the defaults (ops-port.ts's Ops has the same signature)
+  denseBackward<const N extends DenseNeed = {}>(
+    options: DenseBackwardOptions & { inputDropout: DenseConcreteInput; need?: N },
+  ): DenseGradients<N> & DenseConcreteSums
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- as above
   denseBackward<const N extends DenseNeed = {}>(options: DenseBackwardOptions & { need?: N }): DenseGradients<N>
 
   /**
@@ -465,7 +471,8 @@ export function createThinnet(backend: Backend, store?: ModelStore): Thinnet {
     ...familyMethods(backend),
     allocate: (n) => allocate(backend, n),
     dense: (options) => dense(backend, options),
-    denseBackward: (options) => denseBackward(backend, options),
+    // One implementation for both overloads: the sums come back exactly when inputDropout is concrete.
+    denseBackward: ((options: DenseBackwardOptions) => denseBackward(backend, options)) as Thinnet['denseBackward'],
     denseAsync: (options) => denseAsync(backend, options),
     denseBackwardAsync: (options) => denseBackwardAsync(backend, options),
     gemm: (a, b, options) => gemm(backend, a, b, options),

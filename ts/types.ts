@@ -93,8 +93,22 @@ export interface DenseGaussianNoiseInput extends Omit<MaskOptions, 'p'> {
   stddev: number
 }
 
+/**
+ * Concrete dropout on a dense call's input (docs/DROPOUT-FAMILY.md section 9): x times the relaxed
+ * mask m = (1 - s) / (1 - p) at the draws of x's layout at (seed, stream, offset), so the packed x
+ * equals `concreteDropout(x, same options)` bit for bit; denseBackward then also returns the
+ * sums `sumDyY` and `sumDyYS` that `concreteDropoutBackward` gives, from which the rate learns.
+ */
+export interface DenseConcreteInput extends MaskOptions {
+  kind: 'concrete'
+  /** The rate, in (0, 1) (open: logit p is infinite at the ends). */
+  p: number
+  /** The relaxation's temperature t in [1e-6, 1e6] (default 0.1, the paper's). */
+  temperature?: number
+}
+
 /** What a dense call's inputDropout may be. */
-export type DenseInputDropoutOptions = DenseSlotDropoutOptions | DenseGaussianDropoutInput | DenseGaussianNoiseInput
+export type DenseInputDropoutOptions = DenseSlotDropoutOptions | DenseGaussianDropoutInput | DenseGaussianNoiseInput | DenseConcreteInput
 
 /**
  * DropConnect at inference by the rule of its paper (Wan et al., ICML 2013): every weight scaled
@@ -125,7 +139,10 @@ export interface DenseLayerOptions {
   activation?: Activation
   /** leakyRelu's slope for z <= 0: a finite number >= 0, default 0.01; ignored by the others. */
   alpha?: number
-  /** Dropout on x, applied as x is packed for the matrix product (also Gaussian dropout or noise). */
+  /**
+   * Dropout on x, applied as x is packed for the matrix product (also Gaussian dropout or noise,
+   * or concrete dropout, whose denseBackward then also returns sumDyY and sumDyYS).
+   */
   inputDropout?: DenseInputDropoutOptions
   /** Dropout (or alpha dropout) on the activation's output. */
   outputDropout?: DenseSlotDropoutOptions
@@ -195,6 +212,19 @@ export type DenseGradients<N extends DenseNeed = {}> = {
   dx: Computed<N, 'dx'>
   dw: Computed<N, 'dw'>
   db: Computed<N, 'db'>
+}
+
+/**
+ * What `denseBackward` returns besides the gradients with a concrete inputDropout: the sums
+ * `concreteDropoutBackward` gives for that dropout on x (dxd, the gradient before the concrete
+ * factor, in the role of its dy), from which the rate's logit has gradient p G - H / t
+ * (`concreteLogitGradient`).
+ */
+export interface DenseConcreteSums {
+  /** G = sum of dxd * y over x's elements, y = fround(x * m), float64. */
+  sumDyY: number
+  /** H = sum of (dxd * y) * s, float64. */
+  sumDyYS: number
 }
 
 export interface GemmOptions {

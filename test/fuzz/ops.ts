@@ -238,10 +238,24 @@ function layer(a: Args): [Record<string, unknown>, number, number, number] {
     activation: a.scalar('activation', a.rng.pick(ACTIVATIONS), ['softmax', 1, null]),
   }
   if (a.rng.chance(0.3)) o.alpha = a.scalar('alpha', 0.2, [NaN, '0.2'])
-  if (a.rng.chance(0.3)) o.inputDropout = { ...dropoutOptions(a), stream: 1 }
+  if (a.rng.chance(0.3)) o.inputDropout = a.rng.chance(0.25) ? concreteInput(a) : { ...dropoutOptions(a), stream: 1 }
   if (a.rng.chance(0.3)) o.outputDropout = { ...dropoutOptions(a), stream: 2 }
   if (a.rng.chance(0.2)) o.dropConnect = a.rng.chance(0.5) ? { ...dropoutOptions(a), stream: 3 } : { p: 0.25, inference: 'mean' }
   return [o, rows * units, units, inputs * units]
+}
+
+/** A concrete inputDropout (docs/DROPOUT-FAMILY.md section 9): rate, temperature and draw, each sometimes bad. */
+function concreteInput(a: Args): Record<string, unknown> {
+  const r = a.rng
+  const o: Record<string, unknown> = {
+    kind: 'concrete',
+    p: a.scalar('p', r.pick([0.5, 0.1, 0.9, 1e-6, 1 - 1e-6]), [0, 1, NaN, '0.5']),
+    seed: a.scalar('seed', BigInt(r.u32()), BAD_U64),
+    stream: 1,
+  }
+  if (r.chance(0.5)) o.temperature = a.scalar('temperature', r.pick([0.1, 1e-6, 1e6, 2]), [0, 2e6, NaN, '0.1'])
+  if (r.chance(0.5)) o.offset = a.scalar('offset', r.pick([0n, 3n, 2n ** 32n - 1n]), BAD_U64)
+  return o
 }
 
 function dense(a: Args, async: boolean): Built {
@@ -276,6 +290,9 @@ function denseBackward(a: Args, async: boolean): Built {
     if (o.need !== undefined) (o.need as { dw: boolean }).dw = true
   }
   const op = async ? 'denseBackwardAsync' : 'denseBackward'
+  // Its sums come back from denseBackward only: the async form refuses it.
+  if (async && (o.inputDropout as { kind?: unknown } | undefined)?.kind === 'concrete')
+    a.taint('a concrete inputDropout in denseBackwardAsync')
   const options = a.wrap(o, [o.dy as Float32Array])
   return {
     exact: false,

@@ -6,7 +6,7 @@
  * loaded is the thinnet binding and maps the Backend's calls onto it one to one.
  */
 
-import type { AdamArgs, Backend, BackendBuffer, DenseArgs, DenseGrads, DenseSaved, KernelSpec, SgdArgs } from '../backend.js'
+import type { AdamArgs, Backend, BackendBuffer, ConcreteSums, DenseArgs, DenseGrads, DenseSaved, KernelSpec, SgdArgs } from '../backend.js'
 import { invalidArg, ThinnetError } from '../errors.js'
 import { describeValue } from '../validate.js'
 import { requireNativeAddon } from './native-loader.js'
@@ -56,7 +56,10 @@ export interface NativeBinding {
    * output; absent arrays and dropouts are null.
    */
   dense(x: Float32Array, w: Float32Array, b: Float32Array | null, y: Float32Array, pre: Float32Array | null, ...tail: RawDenseTail): void
-  /** The fused dense layer backward: writes the gradients that are not null. */
+  /**
+   * The fused dense layer backward: writes the gradients that are not null, and a concrete input
+   * dropout's sums G and H into `sums` (two float64; null for every other input dropout).
+   */
   denseBackward(
     x: Float32Array,
     w: Float32Array,
@@ -66,7 +69,7 @@ export interface NativeBinding {
     dx: Float32Array | null,
     dw: Float32Array | null,
     db: Float32Array | null,
-    ...tail: RawDenseTail
+    ...tail: [...RawDenseTail, sums: Float64Array | null]
   ): void
   /**
    * `dense` on libuv's thread pool. Every argument is checked before the work is queued (a bad
@@ -115,7 +118,7 @@ export interface NativeBinding {
  * The calling conventions this file speaks (crates/thinnet-node/src/exports.rs ABI_VERSION): a
  * binary of another version is refused at load, like a WASM module of another ABI.
  */
-export const NATIVE_ABI_VERSION = 5
+export const NATIVE_ABI_VERSION = 6
 
 const BINDING_FUNCTIONS = [
   'abiVersion',
@@ -217,8 +220,10 @@ export function nativeBackend(binding: NativeBinding): Backend {
     dense(x, w, b, y, pre, args): void {
       binding.dense(x, w, b ?? null, y, pre ?? null, ...rawDenseTail(args))
     },
-    denseBackward(x, w, dy, saved: DenseSaved, grads: DenseGrads, args): void {
-      binding.denseBackward(x, w, dy, ...rawSavedGrads(saved, grads), ...rawDenseTail(args))
+    denseBackward(x, w, dy, saved: DenseSaved, grads: DenseGrads, args): ConcreteSums | undefined {
+      const sums = args.inputDropout?.kind === 'concrete' ? new Float64Array(2) : null
+      binding.denseBackward(x, w, dy, ...rawSavedGrads(saved, grads), ...rawDenseTail(args), sums)
+      return sums === null ? undefined : { sumDyY: sums[0], sumDyYS: sums[1] }
     },
     // The addon's promise as it is: its rejections keep their `.code` (the facade converts them).
     // A mapping error (a malformed mode or dropConnect kind) rejects too, rather than throwing.

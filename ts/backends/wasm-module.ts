@@ -22,9 +22,10 @@ import type { SpawnWorker, ThreadExports } from './wasm-threads.js'
 
 /**
  * The ABI this loader speaks (`tn_abi_version` of crates/thinnet-wasm; 3 added the optimizer
- * steps, 4 added `tn_all_finite`, the gradient check; 7 the thread exports; 8 `tn_concrete`).
+ * steps, 4 added `tn_all_finite`, the gradient check; 7 the thread exports; 8 `tn_concrete`; 9
+ * `tn_dense_backward`'s sums and the spec block's kind 6, concrete dropout in the input slot).
  */
-export const ABI_VERSION = 8
+export const ABI_VERSION = 9
 
 export type WasmFile =
   'thinnet_relaxed.wasm' | 'thinnet_simd.wasm' | 'thinnet_scalar.wasm' | 'thinnet_relaxed_threads.wasm' | 'thinnet_simd_threads.wasm'
@@ -139,7 +140,7 @@ export interface Exports {
     alpha: number,
     dropouts: number,
   ): number
-  /** As tn_dense; y, pre, dx, dw and db optional. */
+  /** As tn_dense; y, pre, dx, dw and db optional; sums (two f64) a concrete input's G and H, absent otherwise. */
   tn_dense_backward(
     x: number,
     xLen: number,
@@ -157,6 +158,8 @@ export interface Exports {
     dwLen: number,
     db: number,
     dbLen: number,
+    sums: number,
+    sumsLen: number,
     rows: number,
     inputs: number,
     units: number,

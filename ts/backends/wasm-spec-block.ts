@@ -6,6 +6,7 @@
  */
 
 import type {
+  ConcreteConstants,
   ConcreteKernelSpec,
   DenseArgs,
   DenseInputSpec,
@@ -31,6 +32,8 @@ const KIND_MEAN = 2
 const KIND_ALPHA = 3
 /** Gaussian dropout and noise (issue 12): the input record only; p is the rate or the stddev. */
 const KIND_GAUSSIAN: Readonly<Record<string, number>> = { gaussianDropout: 4, gaussianNoise: 5 }
+/** Concrete dropout: the input record only, its constants as float32 at bytes 4, 8 and 12. */
+const KIND_CONCRETE = 6
 
 /** A boolean as the 0 or 1 the exports take. */
 export function flag(name: string, value: unknown): number {
@@ -67,8 +70,9 @@ export function split(name: string, value: bigint): [number, number] {
 
 /**
  * The bytes the dense exports read besides the arrays: the spec block (per dropout, kind u32
- * (1 sample, 2 mean, 3 alpha, 4 gaussianDropout, 5 gaussianNoise), mode u32, p f64, seed, stream and offset as (lo, hi) u32 pairs,
- * little-endian), then the activation's name in UTF-8.
+ * (1 sample, 2 mean, 3 alpha, 4 gaussianDropout, 5 gaussianNoise, 6 concrete), mode u32, p f64, seed, stream and offset as
+ * (lo, hi) u32 pairs, little-endian; kind 6 holds its bias, invT and scale as float32 where mode and p are), then the
+ * activation's name in UTF-8.
  */
 export function denseHeader(args: DenseArgs): { bytes: Uint8Array; nameBytes: number } {
   if (typeof args.activation !== 'string') {
@@ -110,7 +114,8 @@ export function specRecord(spec: KernelSpec, name = 'spec'): Uint8Array {
 /**
  * Writes one sampled dropout's record at byte `at` of the spec block: kind 1 (dropout, with its
  * mode) or, in the input and output slots, kind 3 (alpha, mode unused); in the input slot also
- * kinds 4 and 5 (Gaussian dropout and noise, mode unused, p the rate or the stddev).
+ * kinds 4 and 5 (Gaussian dropout and noise, mode unused, p the rate or the stddev) and 6 (concrete
+ * dropout: bias, invT and scale as float32 at bytes 4, 8 and 12, in the mode and p fields).
  */
 function writeSample(view: DataView, at: number, name: string, spec: DenseInputSpec, slot?: 'input' | 'output'): void {
   // A backend caller (not the facade, which checked it) may pass anything.
@@ -128,13 +133,18 @@ function writeSample(view: DataView, at: number, name: string, spec: DenseInputS
     view.setFloat64(at + 8, checkNumber(`${name}.p`, spec.p), true)
     writeDraw(view, at, name, spec)
     return
+  } else if (kind === 'concrete' && slot === 'input') {
+    view.setUint32(at, KIND_CONCRETE, true)
+    writeConstants(view, at + 4, `${name}.concrete`, spec.concrete)
+    writeDraw(view, at, name, spec)
+    return
   } else if (kind === undefined || kind === 'dropout') {
     view.setUint32(at, KIND_SAMPLE, true)
     view.setUint32(at + 4, modeFlag(spec.mode, `${name}.mode`), true)
   } else {
     const kinds =
       slot === 'input'
-        ? "'dropout', 'alpha', 'gaussianDropout' or 'gaussianNoise'"
+        ? "'dropout', 'alpha', 'gaussianDropout', 'gaussianNoise' or 'concrete'"
         : slot === 'output'
           ? "'dropout' or 'alpha'"
           : "'dropout'"
@@ -212,13 +222,26 @@ export function noiseHeader(spec: NoiseKernelSpec, broadcast: NoiseBroadcast | u
 export function concreteRecord(spec: ConcreteKernelSpec): Uint8Array {
   const record = new Uint8Array(RECORD_BYTES)
   const view = new DataView(record.buffer)
-  ;(['bias', 'invT', 'scale'] as const).forEach((key, i) => {
-    const value: unknown = spec[key]
-    if (typeof value !== 'number' || !(Math.fround(value) === value || Number.isNaN(value))) {
-      throw invalidArg(`spec.${key} must be a float32 number (Math.fround of a number), received ${describeValue(value)}`)
-    }
-    view.setFloat32(4 * i, value, true)
-  })
+  writeConstants(view, 0, 'spec', spec)
   writeDraw(view, 0, 'spec', spec)
   return record
+}
+
+/**
+ * Concrete dropout's bias, invT and scale as float32 at bytes at, at + 4 and at + 8: float32
+ * values already (anything else is refused rather than rounded); the core checks the values.
+ */
+function writeConstants(view: DataView, at: number, name: string, constants: ConcreteConstants | undefined): void {
+  // A backend caller (not the facade, which made them) may pass anything.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
+  if (typeof constants !== 'object' || constants === null) {
+    throw invalidArg(`${name} must hold concrete dropout's bias, invT and scale, received ${describeValue(constants)}`)
+  }
+  ;(['bias', 'invT', 'scale'] as const).forEach((key, i) => {
+    const value: unknown = constants[key]
+    if (typeof value !== 'number' || !(Math.fround(value) === value || Number.isNaN(value))) {
+      throw invalidArg(`${name}.${key} must be a float32 number (Math.fround of a number), received ${describeValue(value)}`)
+    }
+    view.setFloat32(at + 4 * i, value, true)
+  })
 }

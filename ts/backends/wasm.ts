@@ -43,7 +43,7 @@ import {
 import { invalidArg, shapeMismatch } from '../errors.js'
 import { describeValue } from '../validate.js'
 import { MAX_THREADS } from '../ops/threads.js'
-import { LinearMemory, MAX_FLOATS, overlap, type ArrayArg, type Placed } from './wasm-memory.js'
+import { ABSENT, LinearMemory, MAX_FLOATS, overlap, type ArrayArg, type Placed } from './wasm-memory.js'
 import {
   compileWasm,
   importsMemory,
@@ -322,9 +322,23 @@ class WasmBackend implements Backend {
     )
   }
 
-  denseBackward(x: Float32Array, w: Float32Array, dy: Float32Array, saved: DenseSaved, grads: DenseGrads, args: DenseArgs): void {
+  /**
+   * The header holds 16 bytes for a concrete input's two f64 sums (which the module writes, read
+   * back right after the call, as concreteDropoutBackward does), then the spec block and the name.
+   */
+  denseBackward(
+    x: Float32Array,
+    w: Float32Array,
+    dy: Float32Array,
+    saved: DenseSaved,
+    grads: DenseGrads,
+    args: DenseArgs,
+  ): ConcreteSums | undefined {
     const [rows, inputs, units] = shapeOf(args)
-    const header = denseHeader(args)
+    const dense = denseHeader(args)
+    const concrete = args.inputDropout?.kind === 'concrete'
+    const header = new Uint8Array(16 + dense.bytes.length)
+    header.set(dense.bytes, 16)
     const arrays: ArrayArg[] = [
       { name: 'x', array: x, output: false },
       { name: 'w', array: w, output: false },
@@ -335,8 +349,9 @@ class WasmBackend implements Backend {
       { name: 'dw', array: grads.dw, output: true, optional: true },
       { name: 'db', array: grads.db, output: true, optional: true },
     ]
-    this.#mem.invoke(arrays, header.bytes, ([px, pw, pdy, py, ppre, pdx, pdw, pdb], at) =>
-      this.#exports.tn_dense_backward(
+    let sums: ConcreteSums | undefined
+    this.#mem.invoke(arrays, header, ([px, pw, pdy, py, ppre, pdx, pdw, pdb], at) => {
+      const status = this.#exports.tn_dense_backward(
         ...px,
         ...pw,
         ...pdy,
@@ -345,15 +360,23 @@ class WasmBackend implements Backend {
         ...pdx,
         ...pdw,
         ...pdb,
+        concrete ? at : 0,
+        concrete ? 2 : ABSENT,
         rows,
         inputs,
         units,
-        at + BLOCK_BYTES,
-        header.nameBytes,
+        at + 16 + BLOCK_BYTES,
+        dense.nameBytes,
         args.alpha,
-        at,
-      ),
-    )
+        at + 16,
+      )
+      if (concrete && status === 0) {
+        const written = new Float64Array(this.#mem.buffer, at, 2)
+        sums = { sumDyY: written[0], sumDyYS: written[1] }
+      }
+      return status
+    })
+    return sums
   }
 
   /** Runs `dense` now, on this thread and its workers: the promise is already settled. */

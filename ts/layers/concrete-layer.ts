@@ -18,13 +18,19 @@
  *
  * Inference is the identity (inverted scaling); `sample` (Monte Carlo) applies the training
  * transform at the learned rate.
+ *
+ * Fused (`fused`, what a model's plan makes of it): fit does not run the step's own forward and
+ * backward but `fusedInput`, the same draw given to the next dense layer as its concrete
+ * inputDropout (the masks applied as x is packed: no pass over x, no copy of it), and
+ * `fusedBackward`, the same gradient from that layer's backward sums, which are
+ * concreteDropoutBackward's bit for bit: the numbers are the unfused step's.
  */
 
 import type { BackendBuffer } from '../backend.js'
 import { invalidArg, shapeMismatch } from '../errors.js'
 import { Generator, type Draw } from '../generator.js'
 import type { Ops } from '../ops-port.js'
-import type { U64 } from '../types.js'
+import type { DenseConcreteInput, DenseConcreteSums, U64 } from '../types.js'
 import { checkFloat32Array, checkU64, describeValue, readOptions } from '../validate.js'
 import type { DropoutDense } from './dropout-dense.js'
 
@@ -42,6 +48,8 @@ export interface ConcreteLayerConfig {
   /** The description's own seed: training and `sample` both draw from it. */
   ownSeed?: bigint
   stream: bigint
+  /** Fit runs it in the next dense layer's input slot (`fusedInput`, `fusedBackward`); default false. */
+  fused?: boolean
 }
 
 /** The regulariser's coefficients in force (fit resolves 'auto' from its rows). */
@@ -52,7 +60,8 @@ export interface ConcreteCoefficients {
 
 interface Saved {
   rows: number
-  x: Float32Array
+  /** The forward's x; undefined for a fused forward (the dense layer keeps x and takes the sums). */
+  x: Float32Array | undefined
   p: number
   seed: bigint
   offset: bigint
@@ -66,6 +75,8 @@ export class ConcreteLayer {
   readonly seed: bigint
   readonly ownSeed: bigint | undefined
   readonly stream: bigint
+  /** Whether fit runs it fused into the next dense layer's input slot (ts/model/model-steps.ts). */
+  readonly fused: boolean
   /** theta (element 0) and dL/dtheta (element 1). */
   readonly #buffer: BackendBuffer
   #generator: Generator
@@ -81,6 +92,7 @@ export class ConcreteLayer {
     this.ownSeed = config.ownSeed
     this.seed = config.ownSeed ?? config.seed
     this.stream = config.stream
+    this.fused = config.fused ?? false
     this.#generator = new Generator(this.seed)
     this.#buffer = ops.allocate(2)
     const view = this.#buffer.view()
@@ -174,15 +186,45 @@ export class ConcreteLayer {
     return y
   }
 
+  /**
+   * @internal fit's training forward of a fused step: draws the masks of `rows` rows as `forward`
+   * does (the same offset, rate and stream) and returns them as the next dense layer's concrete
+   * inputDropout, which applies them as x is packed; `fusedBackward` takes that layer's sums.
+   */
+  fusedInput(rows: number): DenseConcreteInput {
+    const { seed, offset } = this.#generator.next(this.drawsFor(rows))
+    const p = this.p
+    this.#saved = { rows, x: undefined, p, seed, offset }
+    return { kind: 'concrete', p, temperature: this.temperature, seed, stream: this.stream, offset }
+  }
+
+  /**
+   * @internal The backward of a fused step from the dense layer's sums (its denseBackward with the
+   * `fusedInput` spec, which also made dL/dx): dL/dtheta into `gradient()` and the weight term
+   * into that layer's dW, as `backward` does from concreteDropoutBackward's sums.
+   */
+  fusedBackward(sums: DenseConcreteSums): void {
+    const saved = this.#saved
+    if (saved?.x !== undefined || saved === undefined) throw invalidArg('fusedBackward needs a fused training forward first (fusedInput)')
+    this.#logitGradient(saved.p, sums)
+  }
+
   /** dL/dx, and dL/dtheta (see the module comment) into `gradient()`, the weight term into the next layer's dW. */
   backward(dy: Float32Array): Float32Array {
     const saved = this.#saved
-    if (saved === undefined) throw invalidArg('backward needs a training forward first: call forward(x, { training: true })')
+    if (saved?.x === undefined) throw invalidArg('backward needs a training forward first: call forward(x, { training: true })')
     const rows = this.#rows(dy, 'dy')
     if (rows !== saved.rows) throw shapeMismatch(`dy must have the ${saved.rows} rows of the last training forward, received ${rows}`)
     const { p, seed, offset } = saved
     const t = this.temperature
     const back = this.#ops.concreteDropoutBackward(dy, saved.x, { p, temperature: t, seed, stream: this.stream, offset })
+    this.#logitGradient(p, back)
+    return back.dx
+  }
+
+  /** dL/dtheta from a backward call's sums at rate p into `gradient()`, and the weight term into the next layer's dW. */
+  #logitGradient(p: number, back: DenseConcreteSums): void {
+    const t = this.temperature
     let g = p * back.sumDyY - back.sumDyYS / t
     const { weight, dropout } = this.#coefficients
     if (dropout > 0) g += dropout * this.width * p * (1 - p) * (Math.log(p) - Math.log1p(-p))
@@ -201,7 +243,6 @@ export class ConcreteLayer {
       g += (weight * squares * p) / (1 - p)
     }
     this.#buffer.view()[1] = g
-    return back.dx
   }
 
   /** A training-mode pass at `draw` (the step's own seed, if it has one, instead of the draw's); moves nothing. */

@@ -37,7 +37,7 @@ import {
   type LayerDropouts,
 } from './layer-options.js'
 import { LayerState } from './layer-state.js'
-import type { U64 } from '../types.js'
+import type { DenseConcreteInput, DenseConcreteSums, U64 } from '../types.js'
 
 export type {
   BackwardOptions,
@@ -202,24 +202,28 @@ export class DropoutDense {
    * @internal fit's training forward: `forward(x, { training: true })`, but y is a view of a
    * buffer the layer keeps, valid until its next training forward (no new array per batch).
    */
-  fitForward(x: Float32Array): Float32Array {
+  fitForward(x: Float32Array, concreteInput?: DenseConcreteInput): Float32Array {
     this.#live()
     const input = checkX(this, x)
-    const call = trainCall(this, this.#state, input, input.length / this.inputs, true)
+    const call = trainCall(this, this.#state, input, input.length / this.inputs, true, concreteInput)
     this.#state.ops.dense(call.args)
     return call.finish()
   }
 
   /**
    * @internal fit's backward: `backward`, but dx (when `wantDx`) is a view of a buffer the layer
-   * keeps, valid until its next backward.
+   * keeps, valid until its next backward. After a `fitForward` with a concrete input, `sums` are
+   * that dropout's (see ConcreteLayer.fusedBackward).
    */
-  fitBackward(dy: Float32Array, wantDx: boolean): Float32Array | undefined {
+  fitBackward(dy: Float32Array, wantDx: boolean): { dx: Float32Array | undefined; sums: DenseConcreteSums | undefined } {
     this.#live()
-    this.#state.ops.denseBackward(backwardCall(this, this.#state, dy, wantDx, true))
+    // The port's result holds the sums exactly when the call's inputDropout is concrete (the facade's overload).
+    const g = this.#state.ops.denseBackward(backwardCall(this, this.#state, dy, wantDx, true)) as Partial<DenseConcreteSums>
+    const sums = g.sumDyY === undefined || g.sumDyYS === undefined ? undefined : { sumDyY: g.sumDyY, sumDyYS: g.sumDyYS }
     const { reusedDx, saved } = this.#state
     // A fresh view: the call may have grown WASM memory, detaching the one it was given.
-    return wantDx && reusedDx !== undefined && saved !== undefined ? reusedDx.view().subarray(0, saved.rows * this.inputs) : undefined
+    const dx = wantDx && reusedDx !== undefined && saved !== undefined ? reusedDx.view().subarray(0, saved.rows * this.inputs) : undefined
+    return { dx, sums }
   }
 
   /** Fresh views of the weights and the bias, to read, write or update in place. */

@@ -9,7 +9,7 @@ import type { Activation, KernelSpec } from '../backend.js'
 import { shapeMismatch } from '../errors.js'
 import type { Draw } from '../generator.js'
 import { savedNeed } from '../ops/dense-backward.js'
-import type { DenseBackwardOptions, DenseOptions, DropConnectOptions } from '../types.js'
+import type { DenseBackwardOptions, DenseConcreteInput, DenseOptions, DropConnectOptions } from '../types.js'
 import { checkFloat32Array, checkRange, checkU64, readOptions } from '../validate.js'
 import type { DenseStreams, DropoutSeeds, LayerDropout } from './layer-options.js'
 import type { LayerState, Saved } from './layer-state.js'
@@ -50,7 +50,14 @@ export function checkX(layer: LayerView, x: Float32Array): Float32Array {
  * (fit's own calls): y is a view of a buffer the layer keeps (the saved y itself when y is
  * saved), valid until the layer's next training forward, instead of a new array.
  */
-export function trainCall(layer: LayerView, state: LayerState, input: Float32Array, rows: number, reuse = false): DenseCall {
+export function trainCall(
+  layer: LayerView,
+  state: LayerState,
+  input: Float32Array,
+  rows: number,
+  reuse = false,
+  concreteInput?: DenseConcreteInput,
+): DenseCall {
   const { inputs, units } = layer
   const need = savedNeed(layer.activation, layer.outputDropout)
   // Allocate first: growing WASM memory detaches every view, the caller's x too when it lives
@@ -67,7 +74,9 @@ export function trainCall(layer: LayerView, state: LayerState, input: Float32Arr
   const g = state.generators
   const specs: Saved = {
     rows,
-    inputDropout: withKind(state.draw(layer.inputDropout, g.input, layer.streams.input, rows * inputs), layer.inputDropout),
+    // A fused concrete dropout (drawn by its own step) takes the input slot, which the layer's own leaves empty.
+    inputDropout:
+      concreteInput ?? withKind(state.draw(layer.inputDropout, g.input, layer.streams.input, rows * inputs), layer.inputDropout),
     outputDropout: withKind(state.draw(layer.outputDropout, g.output, layer.streams.output, rows * units), layer.outputDropout),
     dropConnect: state.draw(layer.dropConnect, g.dropConnect, layer.streams.dropConnect, inputs * units),
   }

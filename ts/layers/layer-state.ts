@@ -12,11 +12,13 @@ import type { BackendBuffer, KernelSpec } from '../backend.js'
 import { Generator } from '../generator.js'
 import type { Ops } from '../ops-port.js'
 import type { DropoutSeeds, LayerDropout } from './layer-options.js'
+import type { DenseConcreteInput } from '../types.js'
 
 /** What the last training forward leaves for backward. */
 export interface Saved {
   rows: number
-  inputDropout: KernelSpec | undefined
+  /** The layer's input dropout, or a fused concrete dropout's (see trainCall). */
+  inputDropout: KernelSpec | DenseConcreteInput | undefined
   outputDropout: KernelSpec | undefined
   dropConnect: KernelSpec | undefined
 }

@@ -11,6 +11,13 @@
  * dropout (alpha with a noise shape), Gaussian dropout and noise, and an element-wise dropout
  * with no dense neighbour. Every description ends
  * up in exactly one step, and the plan records which, so a model can say what it fused.
+ *
+ * A concrete dropout (a learned rate) keeps a step of its own, which holds the rate, its
+ * optimizer slot and its stream, and is fused at run time into the next dense layer's input slot
+ * (its `fused`, the dense step's `concreteInput`): training then draws its masks as x is packed
+ * and takes the rate's sums from the dense backward pass, with no pass of its own over x. Monte
+ * Carlo passes and inference run the step itself (the same numbers). `fuseConcrete: false` (an
+ * internal option, for the tests that compare both) keeps it a step that runs on its own.
  */
 
 import type { Activation, DropoutMode } from '../backend.js'
@@ -45,6 +52,11 @@ export interface FusedLayerPlan {
   readonly inputDropout: StepDropout | undefined
   readonly outputDropout: StepDropout | undefined
   readonly dropConnect: StepDropout | undefined
+  /**
+   * The layer index of a concrete dropout fused into the input slot at training time (its step
+   * stands right before this one); undefined: none.
+   */
+  readonly concreteInput: number | undefined
   /** Indices into the layer list this fused layer implements, in order. */
   readonly from: readonly number[]
 }
@@ -86,8 +98,16 @@ export interface ConcreteStepPlan extends Pick<
   readonly width: number
   /** The description's own seed; undefined: the model's. */
   readonly seed: bigint | undefined
+  /** Whether training runs it in the next dense layer's input slot (that step's `concreteInput`). */
+  readonly fused: boolean
   /** The one description it implements. */
   readonly from: readonly number[]
+}
+
+/** Internal options of `compile`. */
+export interface CompileOptions {
+  /** Fuse each concrete dropout into the next dense layer's input slot (default true). */
+  fuseConcrete?: boolean
 }
 
 export type PlanStep = FusedLayerPlan | NoiseStepPlan | ConcreteStepPlan
@@ -198,9 +218,11 @@ function noiseStep(
  * dropout of rate 1 - (1 - a)(1 - b) is the same thing), ERR_SHAPE_MISMATCH for a description
  * whose shape does not fit the width where it stands.
  */
-export function compile(layers: readonly Layer[], inputs: number, mode: DropoutMode): PlanStep[] {
+export function compile(layers: readonly Layer[], inputs: number, mode: DropoutMode, options: CompileOptions = {}): PlanStep[] {
+  const fuseConcrete = options.fuseConcrete ?? true
   const plan: (Building | NoiseStepPlan | ConcreteStepPlan)[] = []
   let pendingInput: { dropout: StepDropout; index: number } | undefined
+  let pendingConcrete: number | undefined
   let width = inputs
   layers.forEach((layer, index) => {
     const previous = index > 0 ? layers[index - 1] : undefined
@@ -221,9 +243,12 @@ export function compile(layers: readonly Layer[], inputs: number, mode: DropoutM
           weightRegularizer: layer.weightRegularizer,
           dropoutRegularizer: layer.dropoutRegularizer,
           seed: layer.seed,
+          fused: fuseConcrete,
           from: Object.freeze([index]),
         }),
       )
+      // The next description is dense (checked above), and nothing stands between them.
+      if (fuseConcrete) pendingConcrete = index
       return
     }
     if (layer.kind !== 'dense') {
@@ -264,9 +289,11 @@ export function compile(layers: readonly Layer[], inputs: number, mode: DropoutM
       inputDropout: pendingInput?.dropout,
       outputDropout: undefined,
       dropConnect: layer.dropConnect > 0 ? { p: layer.dropConnect, mode } : undefined,
+      concreteInput: pendingConcrete,
       from: pendingInput === undefined ? [index] : [pendingInput.index, index],
     })
     pendingInput = undefined
+    pendingConcrete = undefined
     width = layer.units
   })
   if (!plan.some((s) => s.kind === 'dense')) throw invalidArg('layers must hold at least one dense layer')
@@ -313,6 +340,7 @@ export function describePlan(plan: readonly PlanStep[], layers: readonly Layer[]
     if (p.kind === 'concrete') return `${describeConcrete(p)}  <- layer ${p.from[0]}`
     const parts = [`DropoutDense ${p.inputs} -> ${p.units}`, p.softmax ? 'softmax (in the cross-entropy, from logits)' : p.activation]
     if (p.inputDropout) parts.push(`input ${describeSlot(p.inputDropout)}`)
+    if (p.concreteInput !== undefined) parts.push(`input concrete dropout of layer ${p.concreteInput} (fused in training)`)
     if (p.dropConnect) parts.push(`DropConnect ${p.dropConnect.p} (${p.dropConnect.mode})`)
     if (p.outputDropout) parts.push(`output ${describeSlot(p.outputDropout)}`)
     if (p.maxNorm !== undefined) parts.push(`max-norm ${p.maxNorm}`)

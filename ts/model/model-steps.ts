@@ -5,7 +5,7 @@
  * schedule scales.
  */
 
-import { invalidArg } from '../errors.js'
+import { invalidArg, ThinnetError } from '../errors.js'
 import { DropoutDense } from '../layers/dropout-dense.js'
 import { ConcreteLayer } from '../layers/concrete-layer.js'
 import type { ModelStep, Sequential } from './sequential.js'
@@ -27,15 +27,24 @@ export function yieldToEventLoop(): Promise<void> {
  */
 export async function trainForward(model: Sequential, x: Float32Array): Promise<Float32Array> {
   let h = x
-  for (const step of model.steps) {
+  const steps = model.steps
+  for (const [i, step] of steps.entries()) {
     if (step instanceof DropoutDense) {
-      h = step.fitForward(h)
+      // A fused concrete step before it draws its masks here, for the layer's input slot.
+      const concrete = fusedConcreteBefore(steps, i)
+      h = step.fitForward(h, concrete?.fusedInput(h.length / step.inputs))
       await yieldToEventLoop()
-    } else {
+    } else if (!(step instanceof ConcreteLayer && step.fused)) {
       h = step.forward(h, { training: true })
     }
   }
   return h
+}
+
+/** The fused concrete step right before step i (which is then a dense layer), if any. */
+function fusedConcreteBefore(steps: Sequential['steps'], i: number): ConcreteLayer | undefined {
+  const before = i > 0 ? steps[i - 1] : undefined
+  return before instanceof ConcreteLayer && before.fused ? before : undefined
 }
 
 /**
@@ -51,8 +60,16 @@ export async function trainBackward(model: Sequential, grad: Float32Array): Prom
   for (let i = steps.length - 1; i >= first; i--) {
     const step = steps[i]
     if (step instanceof DropoutDense) {
-      const dx = step.fitBackward(dy, i > first)
+      // With a fused concrete step before it, its dx is that step's (the concrete factor applied
+      // in the same call), needed only when a step below the concrete one has parameters.
+      const concrete = fusedConcreteBefore(steps, i)
+      const { dx, sums } = step.fitBackward(dy, (concrete === undefined ? i : i - 1) > first)
       if (dx !== undefined) dy = dx
+      if (concrete !== undefined) {
+        if (sums === undefined) throw new ThinnetError('ERR_INTERNAL', 'a dense layer with a fused concrete input gave no sums')
+        concrete.fusedBackward(sums)
+        i--
+      }
       await yieldToEventLoop()
     } else {
       dy = step.backward(dy)

@@ -20,7 +20,7 @@ import type { U64 } from '../types.js'
 import { checkCount, checkMode, checkU64, describeValue, readOptions } from '../validate.js'
 import { NoiseLayer } from '../layers/noise-layer.js'
 import { ConcreteLayer } from '../layers/concrete-layer.js'
-import { compile, describePlan, planOutputs, type PlanStep } from './compile.js'
+import { compile, describePlan, planOutputs, type CompileOptions, type PlanStep } from './compile.js'
 import { checkLayer, inputShapeOf, type Layer } from './layers.js'
 import { readLoss, type LossName, type LossOption } from './loss.js'
 import { fit, type FitOptions, type History } from './fit.js'
@@ -175,7 +175,8 @@ export class Sequential {
   #disposed = false
   readonly #internals: SequentialInternals
 
-  constructor(tn: Ops, layers: readonly Layer[], options: SequentialOptions = {}) {
+  /** `compile` as internal options: `{ fuseConcrete: false }` runs concrete dropout unfused (the tests that compare both). */
+  constructor(tn: Ops, layers: readonly Layer[], options: SequentialOptions = {}, compileOptions: CompileOptions = {}) {
     if (!Array.isArray(layers)) throw invalidArg(`layers must be an array of tn.layers, received ${describeValue(layers)}`)
     const o = readOptions(options, 'options', '{ inputs: 784, seed: 1n }', ['inputs', 'seed', 'mode', 'loss'])
     const inputs = modelInputs(layers, o.inputs)
@@ -185,7 +186,7 @@ export class Sequential {
     this.#loss = o.loss === undefined ? undefined : readLoss('loss', o.loss).loss
     this.layers = Object.freeze(layers.map((layer, i) => checkLayer(layer, `layers[${i}]`)))
     this.#loss = softmaxLoss(this.layers, this.#loss)
-    this.plan = Object.freeze(compile(this.layers, inputs, this.mode))
+    this.plan = Object.freeze(compile(this.layers, inputs, this.mode, compileOptions))
     this.outputs = planOutputs(this.plan)
     this.#tn = tn
     const fused: DropoutDense[] = []
@@ -202,6 +203,7 @@ export class Sequential {
               seed: this.seed,
               ...(p.seed === undefined ? {} : { ownSeed: p.seed }),
               stream: NOISE_STREAM_BASE + BigInt(p.from[0]),
+              fused: p.fused,
             }),
           )
           continue

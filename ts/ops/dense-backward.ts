@@ -4,10 +4,10 @@
  * saved tensor the activation needs among them), outputs allocated, then one call.
  */
 
-import type { Activation, Backend, DenseArgs, DenseGrads, DenseSaved, KernelSpec } from '../backend.js'
+import type { Activation, Backend, ConcreteSums, DenseArgs, DenseGrads, DenseSaved, KernelSpec } from '../backend.js'
 import { fromBackendError, invalidArg } from '../errors.js'
 import { checkFixedLength } from './async-arrays.js'
-import type { DenseBackwardOptions, DenseGradients, DenseNeed } from '../types.js'
+import type { DenseBackwardOptions, DenseConcreteSums, DenseGradients, DenseNeed } from '../types.js'
 import { checkPending, describeValue, readPending, type Pending } from '../validate.js'
 import {
   allocateOutput,
@@ -139,7 +139,10 @@ function checkBackward(value: DenseBackwardOptions): BackwardCall {
     ],
   )
   const grads: DenseGrads = {}
-  if (need.dx) grads.dx = given.dx ?? allocateOutput('dx', rows * inputs)
+  // A concrete inputDropout's sums are made from dx: computed (into a scratch array) even when
+  // need.dx is false.
+  const concrete = args.inputDropout?.kind === 'concrete'
+  if (need.dx || concrete) grads.dx = given.dx ?? allocateOutput('dx', rows * inputs)
   if (need.dw) grads.dw = given.dw ?? allocateOutput('dw', inputs * units)
   if (need.db) grads.db = given.db ?? allocateOutput('db', units)
   const saved: DenseSaved = {}
@@ -157,23 +160,34 @@ function checkBackward(value: DenseBackwardOptions): BackwardCall {
   return { x, w, dy, saved, grads, args, result }
 }
 
-function result<N extends DenseNeed>(grads: DenseGrads): DenseGradients<N> {
-  return { dx: grads.dx, dw: grads.dw, db: grads.db } as DenseGradients<N>
+function result<N extends DenseNeed>(grads: DenseGrads, sums?: ConcreteSums): DenseGradients<N> {
+  const out = { dx: grads.dx, dw: grads.dw, db: grads.db } as DenseGradients<N>
+  // A concrete inputDropout's sums (DenseConcreteSums), as the overload of Thinnet.denseBackward types them.
+  if (sums === undefined) return out
+  const withSums: DenseGradients<N> & DenseConcreteSums = { ...out, sumDyY: sums.sumDyY, sumDyYS: sums.sumDyYS }
+  return withSums
 }
 
 export function denseBackward<N extends DenseNeed>(backend: Backend, options: DenseBackwardOptions): DenseGradients<N> {
   const call = checkBackward(options)
+  let sums: ConcreteSums | undefined
   try {
-    backend.denseBackward(call.x, call.w, call.dy, call.saved, call.grads, call.args)
+    sums = backend.denseBackward(call.x, call.w, call.dy, call.saved, call.grads, call.args)
   } catch (error) {
     throw fromBackendError(error, backend.name)
   }
-  return result<N>(call.result)
+  return result<N>(call.result, sums)
 }
 
 /** Rejects (rather than throws) on bad input, like any async function. */
 export async function denseBackwardAsync<N extends DenseNeed>(backend: Backend, options: DenseBackwardOptions): Promise<DenseGradients<N>> {
   const call = checkBackward(options)
+  if (call.args.inputDropout?.kind === 'concrete') {
+    throw invalidArg(
+      "inputDropout: kind 'concrete' is not taken by denseBackwardAsync (its sums G and H come back from denseBackward): " +
+        'use denseBackward',
+    )
+  }
   // The work outlives the call: no array whose length can change under it.
   const { x, w, dy, saved, grads } = call
   const arrays = { x, w, dy, y: saved.y, pre: saved.pre, dx: grads.dx, dw: grads.dw, db: grads.db }

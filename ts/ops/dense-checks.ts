@@ -6,6 +6,7 @@
 
 import type { Activation, DenseArgs, DenseInputSpec, KernelDropConnect, KernelSpec } from '../backend.js'
 import { invalidArg, shapeMismatch, ThinnetError } from '../errors.js'
+import { checkConcreteRate, checkConcreteTemperature, concreteConstants } from '../concrete.js'
 import type { DenseLayerOptions } from '../types.js'
 import {
   checkCount,
@@ -28,8 +29,8 @@ export const DEFAULT_ALPHA = 0.01
 const DROPOUT_KEYS = ['p', 'seed', 'offset', 'stream', 'mode'] as const
 /** The input and output dropouts may also be alpha dropouts (`kind`); DropConnect may not. */
 const SLOT_KEYS = [...DROPOUT_KEYS, 'kind'] as const
-/** The input slot also takes Gaussian noise, whose strength is `stddev`. */
-const INPUT_KEYS = [...SLOT_KEYS, 'stddev'] as const
+/** The input slot also takes Gaussian noise, whose strength is `stddev`, and concrete dropout's `temperature`. */
+const INPUT_KEYS = [...SLOT_KEYS, 'stddev', 'temperature'] as const
 const MEAN_KEYS = ['p', 'inference'] as const
 const DROP_CONNECT_KEYS = [...DROPOUT_KEYS, 'inference'] as const
 
@@ -157,7 +158,8 @@ export function checkLayer(read: DenseRead, sizes: { rows: number; inputs: numbe
 
 /**
  * The input slot: a dropout or alpha dropout as the output slot, or Gaussian dropout (p in [0, 1))
- * or Gaussian noise (stddev, no p), which have no mode (docs/DROPOUT-FAMILY.md section 7).
+ * or Gaussian noise (stddev, no p), which have no mode (docs/DROPOUT-FAMILY.md section 7), or
+ * concrete dropout (p in (0, 1), temperature, no mode; section 9).
  */
 function checkInputDropout(pending: Pending, n: number): DenseInputSpec | undefined {
   if (pending.raw === undefined) return undefined
@@ -165,6 +167,10 @@ function checkInputDropout(pending: Pending, n: number): DenseInputSpec | undefi
   const example = "{ p: 0.5, seed: 1 }, { p: 0.1, seed: 1, kind: 'alpha' } or { stddev: 0.1, seed: 1, kind: 'gaussianNoise' }"
   const options = checkPending(pending, name, example, INPUT_KEYS)
   const kind = options.kind
+  if (kind !== 'concrete' && options.temperature !== undefined) {
+    throw invalidArg(`${name}.temperature is an option of kind 'concrete' only, received kind ${describeValue(kind)}`)
+  }
+  if (kind === 'concrete') return checkConcreteInput(options, n)
   if (kind !== 'gaussianDropout' && kind !== 'gaussianNoise') {
     if (options.stddev !== undefined) {
       throw invalidArg(`${name}.stddev is an option of kind 'gaussianNoise' only, received kind ${describeValue(kind)}`)
@@ -196,6 +202,25 @@ function checkInputDropout(pending: Pending, n: number): DenseInputSpec | undefi
   // The draw fields as any spec's (checkSpec checks p in [0, 1]: given a placeholder).
   const spec = checkSpec({ ...options, p: 0, mode: undefined }, n, name, 'n = rows * inputs =')
   return { ...spec, p, kind }
+}
+
+/**
+ * Concrete dropout in the input slot: the rate and temperature as tn.concreteDropout checks them
+ * (ts/concrete.ts), no mode, no stddev; the three constants computed once, here.
+ */
+function checkConcreteInput(options: Readonly<Record<string, unknown>>, n: number): DenseInputSpec {
+  const name = 'inputDropout'
+  if (options.mode !== undefined) {
+    throw invalidArg(`${name}.mode must be omitted with kind 'concrete' (it has no mode), received ${describeValue(options.mode)}`)
+  }
+  if (options.stddev !== undefined) {
+    throw invalidArg(`${name}.stddev is an option of kind 'gaussianNoise' only, received kind 'concrete'`)
+  }
+  const p = checkConcreteRate(options.p, `${name}.p`)
+  const temperature = checkConcreteTemperature(options.temperature, `${name}.temperature`)
+  // The draw fields as any spec's (checkSpec checks p in [0, 1]: given a placeholder).
+  const spec = checkSpec({ ...options, p: 0, mode: undefined }, n, name, 'n = rows * inputs =')
+  return { ...spec, p, kind: 'concrete', concrete: concreteConstants(p, temperature) }
 }
 
 /**

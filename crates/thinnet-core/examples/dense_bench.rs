@@ -282,7 +282,7 @@ fn profile_loop((rows, inputs, units): (usize, usize, usize), exec: Exec, varian
         "backward" => {
             let grads = Grads { dx: Some(&mut dx), dw: Some(&mut dw), db: Some(&mut db) };
             dense_backward(&x, &w, &dy, Saved { y: Some(&y), pre: None }, grads, shape, Activation::Relu, &drops, exec)
-                .unwrap()
+                .unwrap();
         }
         _ => panic!("variant: gemm, fused or backward"),
     });

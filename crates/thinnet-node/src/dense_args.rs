@@ -60,8 +60,9 @@ pub fn forward(env: &Env, argv: [Value; 10]) -> Result<(DenseForwardCall, Arrays
     Ok((DenseForwardCall { x, w, b, y, pre, shape, act, drops }, a))
 }
 
-/// `denseBackward(x, w, dy, y, pre, dx, dw, db, rows, inputs, units, alpha, header)`.
-pub fn backward(env: &Env, argv: [Value; 13]) -> Result<(DenseBackwardCall, Arrays), Error> {
+/// `denseBackward(x, w, dy, y, pre, dx, dw, db, rows, inputs, units, alpha, header, sums?)`; `sums`
+/// (a Float64Array for a concrete inputDropout's G and H) is not taken by the async form.
+pub fn backward(env: &Env, argv: [Value; 13], sums: Option<Value>) -> Result<(DenseBackwardCall, Arrays), Error> {
     let [x, w, dy, y, pre, dx, dw, db, rows, inputs, units, alpha, header] = argv;
     let (shape, header, alpha) = head(env, [rows, inputs, units, alpha, header])?;
     let (act, drops) = parse_dense_header(&args::bytes(env, header, "header")?, alpha)?;
@@ -69,7 +70,8 @@ pub fn backward(env: &Env, argv: [Value; 13]) -> Result<(DenseBackwardCall, Arra
     let (x, w, dy) = (a.take(env, x, "x")?, a.take(env, w, "w")?, a.take(env, dy, "dy")?);
     let (y, pre) = (a.optional(env, y, "y")?, a.optional(env, pre, "pre")?);
     let (dx, dw, db) = (a.optional(env, dx, "dx")?, a.optional(env, dw, "dw")?, a.optional(env, db, "db")?);
-    Ok((DenseBackwardCall { x, w, dy, y, pre, dx, dw, db, shape, act, drops }, a))
+    let sums = sums.map(|s| args::optional_region::<f64>(env, s, "sums")).transpose()?.flatten();
+    Ok((DenseBackwardCall { x, w, dy, y, pre, dx, dw, db, sums, shape, act, drops }, a))
 }
 
 /// `gemm(a, b, c, m, k, n)`.

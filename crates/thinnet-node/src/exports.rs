@@ -22,8 +22,8 @@ use crate::task::{self, Prepared, Staging, Work};
 /// else is refused instead of misreading them. Raise it with any change to an export's signature,
 /// in the same commit as the TypeScript side. (2: dropout specs, the dense header and the
 /// optimizers' parameters as the bytes the WASM backend's encoder writes; 3 allocate; 4 noise; 5
-/// concreteDropout and concreteDropoutBackward.)
-const ABI_VERSION: f64 = 5.0;
+/// concreteDropout and concreteDropoutBackward; 6 denseBackward's sums, the spec block's kind 6.)
+const ABI_VERSION: f64 = 6.0;
 
 /// The N-API version whose semantics this addon asks for (Node reads this symbol when present;
 /// otherwise it assumes 8). Everything declared in `sys` exists in version 8.
@@ -235,7 +235,9 @@ fn run_dense(env: &Env, info: CallInfo) -> Result<Value, Error> {
 }
 
 fn run_dense_backward(env: &Env, info: CallInfo) -> Result<Value, Error> {
-    let (call, _) = dense_args::backward(env, env.args::<13>(info)?)?;
+    let [x, w, dy, y, pre, dx, dw, db, rows, inputs, units, alpha, header, sums] = env.args::<14>(info)?;
+    let argv = [x, w, dy, y, pre, dx, dw, db, rows, inputs, units, alpha, header];
+    let (call, _) = dense_args::backward(env, argv, Some(sums))?;
     // SAFETY: as for gemm.
     done(env, unsafe { call.run() })
 }
@@ -269,7 +271,7 @@ fn run_dense_async(env: &Env, info: CallInfo) -> Result<Value, Error> {
 
 fn run_dense_backward_async(env: &Env, info: CallInfo) -> Result<Value, Error> {
     task::start(env, "denseBackwardAsync", || {
-        let (call, arrays) = dense_args::backward(env, env.args::<13>(info)?)?;
+        let (call, arrays) = dense_args::backward(env, env.args::<13>(info)?, None)?;
         let mut staging = Staging::default();
         let planned = call.plan()?.moved(|r, output| stage(&mut staging, &arrays, r, output))?;
         let run = move || {

@@ -94,7 +94,8 @@ pub unsafe extern "C" fn tn_dense(
 /// needs: linear none, relu, leakyRelu, tanh and sigmoid y or pre, gelu pre), writes the present
 /// gradients dx [rows, inputs], dw [inputs, units], db [units] (each optional; each written
 /// entirely). The activation, alpha and spec block must be the forward call's: the masks are
-/// regenerated from them.
+/// regenerated from them. `sums` (two f64; absent as the arrays are) receives a concrete
+/// inputDropout's G and H, which that member needs and every other refuses.
 ///
 /// # Safety
 /// As [`tn_dense`].
@@ -117,6 +118,8 @@ pub unsafe extern "C" fn tn_dense_backward(
     dw_len: usize,
     db: *mut f32,
     db_len: usize,
+    sums: *mut f64,
+    sums_len: usize,
     rows: usize,
     inputs: usize,
     units: usize,
@@ -136,6 +139,7 @@ pub unsafe extern "C" fn tn_dense_backward(
             dx: mem.optional::<f32>("dx", dx as usize, dx_len)?,
             dw: mem.optional::<f32>("dw", dw as usize, dw_len)?,
             db: mem.optional::<f32>("db", db as usize, db_len)?,
+            sums: mem.optional::<f64>("sums", sums as usize, sums_len)?,
             shape: DenseShape { rows, inputs, units },
             // SAFETY: forwarded from this function's contract.
             act: unsafe { activation(act as usize, act_len, alpha) }?,

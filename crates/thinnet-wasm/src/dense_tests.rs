@@ -226,6 +226,8 @@ fn backward_raw(rows: usize, inputs: [Raw; 5], grads: [RawMut; 3], act: &str, d:
             dw.1,
             db.0,
             db.1,
+            std::ptr::null_mut(),
+            ABSENT,
             rows,
             INPUTS,
             UNITS,

@@ -13,9 +13,9 @@
 //! - `tn_dense(x, x_len, w, w_len, b, b_len, y, y_len, pre, pre_len, rows, inputs, units,
 //!   act, act_len, alpha: f32, dropouts) -> status`, the fused layer forward, and
 //!   `tn_dense_backward(x, x_len, w, w_len, dy, dy_len, y, y_len, pre, pre_len, dx, dx_len, dw,
-//!   dw_len, db, db_len, rows, inputs, units, act, act_len, alpha: f32, dropouts) -> status`:
-//!   arrays as (address, length in elements), an optional one absent when its length is
-//!   u32::MAX; `act` the activation's name in UTF-8; `dropouts` a 120-byte spec block
+//!   dw_len, db, db_len, sums, sums_len, rows, inputs, units, act, act_len, alpha: f32, dropouts)
+//!   -> status`: arrays as (address, length in elements), an optional one absent when its length is
+//!   u32::MAX (`sums`, two f64, takes a concrete inputDropout's G and H); `act` the activation's name in UTF-8; `dropouts` a 120-byte spec block
 //!   (thinnet_core::boundary's spec_block.rs documents the layout). Outputs overlap nothing. See `dense.rs`.
 //! - `tn_noise(x, out, n, spec, dims, dims_len, backward) -> status`: the dropout family, `spec` a 40-byte
 //!   record, `dims` dims_len bytes of float64 shape and noise shape (boundary's noise.rs), backward 0 or 1.
@@ -63,8 +63,8 @@ use crate::memory::{layout, linear};
 
 /// Version of the ABI described above (3: the optimizer exports; 4: `tn_all_finite`; 5: the
 /// optimizers' parameter blocks, Adam's factors derived in the core; 6: `tn_noise`; 7: the thread
-/// exports; 8: `tn_concrete`).
-pub const ABI_VERSION: u32 = 8;
+/// exports; 8: `tn_concrete`; 9: `tn_dense_backward`'s sums, the spec block's kind 6).
+pub const ABI_VERSION: u32 = 9;
 
 #[no_mangle]
 pub extern "C" fn tn_abi_version() -> u32 {

@@ -10,7 +10,8 @@
 //! mask), that the caller owns and that nothing else reads or writes during the call; regions
 //! are checked for bounds and alignment when made ([`Memory::region`](super::Memory::region)).
 
-use crate::dense::{Activation, BackwardLens, BackwardPlan, DenseDropouts, DenseShape, ForwardLens, ForwardPlan};
+use crate::dense::ForwardPlan;
+use crate::dense::{Activation, BackwardLens, BackwardPlan, DenseDropouts, DenseShape, DropoutKind, ForwardLens};
 use crate::dense::{Grads, Saved};
 use crate::dropout::{self, Exec};
 use crate::error::Error;
@@ -159,7 +160,9 @@ impl PlannedForward {
     }
 }
 
-/// The fused layer backward (thinnet_core::dense_backward); the gradients overlap nothing.
+/// The fused layer backward (thinnet_core::dense_backward); the gradients overlap nothing. A
+/// concrete input member's sums G and H go to `sums` (two f64, overlapping nothing), which that
+/// member needs and every other refuses.
 #[derive(Clone, Copy, Debug)]
 pub struct DenseBackwardCall {
     pub x: Region,
@@ -170,6 +173,7 @@ pub struct DenseBackwardCall {
     pub dx: Option<Region>,
     pub dw: Option<Region>,
     pub db: Option<Region>,
+    pub sums: Option<Region>,
     pub shape: DenseShape,
     pub act: Activation,
     pub drops: DenseDropouts,
@@ -177,11 +181,36 @@ pub struct DenseBackwardCall {
 
 impl DenseBackwardCall {
     fn check_disjoint(&self) -> Result<(), Error> {
-        check_disjoint(&[self.dx, self.dw, self.db], &[Some(self.x), Some(self.w), Some(self.dy), self.y, self.pre])
+        check_disjoint(
+            &[self.dx, self.dw, self.db, self.sums],
+            &[Some(self.x), Some(self.w), Some(self.dy), self.y, self.pre],
+        )
+    }
+
+    /// `sums` where the input member is concrete dropout (two f64), absent otherwise.
+    fn check_sums(&self) -> Result<(), Error> {
+        let concrete = self.drops.input.is_some() && matches!(self.drops.input_kind, DropoutKind::Concrete { .. });
+        match (concrete, self.sums) {
+            (true, Some(s)) if s.count() != 2 => Err(Error::shape_mismatch(format!(
+                "{} must have 2 elements (the sums G and H), received {}",
+                s.name(),
+                s.count()
+            ))),
+            (true, None) => Err(Error::invalid_arg(
+                "a concrete inputDropout needs sums (two float64 for G and H), received none".to_string(),
+            )),
+            (false, Some(s)) => Err(Error::invalid_arg(format!(
+                "{} is for a concrete inputDropout only, received {} elements with another input member",
+                s.name(),
+                s.count()
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Every check of the call, once, as [`DenseForwardCall::plan`].
     pub fn plan(self) -> Result<PlannedBackward, Error> {
+        self.check_sums()?;
         self.check_disjoint()?;
         let count = |r: Option<Region>| r.map(|r| r.count());
         let lens = BackwardLens {
@@ -226,7 +255,8 @@ impl PlannedBackward {
         let mut opt = |r: Option<Region>, output| r.map(|r| one(r, output)).transpose();
         let (y, pre, dx, dw, db) =
             (opt(c.y, false)?, opt(c.pre, false)?, opt(c.dx, true)?, opt(c.dw, true)?, opt(c.db, true)?);
-        let call = DenseBackwardCall { x, w, dy, y, pre, dx, dw, db, ..c };
+        let sums = opt(c.sums, true)?;
+        let call = DenseBackwardCall { x, w, dy, y, pre, dx, dw, db, sums, ..c };
         call.check_disjoint()?;
         Ok(PlannedBackward { call, ..self })
     }
@@ -243,7 +273,12 @@ impl PlannedBackward {
                 dw: c.dw.map(|dw| dw.slice_mut()),
                 db: c.db.map(|db| db.slice_mut()),
             };
-            self.plan.run(c.x.slice(), c.w.slice(), c.dy.slice(), saved, grads)
+            let sums = self.plan.run(c.x.slice(), c.w.slice(), c.dy.slice(), saved, grads);
+            if let (Some(region), Some(s)) = (c.sums, sums) {
+                // Two f64 of the caller's, disjoint from every other region (checked); the
+                // gradients' borrows have ended.
+                region.slice_mut::<f64>().copy_from_slice(&[s.dy_y, s.dy_y_s]);
+            }
         }
     }
 }
@@ -380,5 +415,64 @@ mod tests {
         // A shape error comes from plan, before anything runs.
         let bad = DenseForwardCall { shape: DenseShape { rows: 2, ..shape }, ..call };
         assert_eq!(bad.plan().unwrap_err().message, "x must have rows * inputs = 2 * 5 = 10 elements, received 15");
+    }
+
+    /// A concrete input member's backward call writes G and H to `sums`, the core's values; sums
+    /// missing, of another length, overlapping a gradient or given with another member are
+    /// refused with nothing written.
+    #[test]
+    fn dense_backward_calls_write_a_concrete_members_sums() {
+        use crate::dense::DropoutKind;
+        use crate::dense_backward;
+        let (rows, inputs, units) = (3, 5, 2);
+        let x: Vec<f32> = (0..rows * inputs).map(|i| i as f32 * 0.25 - 1.0).collect();
+        let w: Vec<f32> = (0..inputs * units).map(|i| (i % 7) as f32 * 0.5 - 1.5).collect();
+        let dy: Vec<f32> = (0..rows * units).map(|i| 0.5 - i as f32 * 0.125).collect();
+        let spec = DropoutSpec { mask: MaskSpec { p: 0.0, seed: 9, stream: 1, offset: 3 }, mode: Mode::Inverted };
+        let kind = DropoutKind::Concrete { bias: -0.5, inv_t: 10.0, scale: 1.25 };
+        let drops = DenseDropouts { input: Some(spec), input_kind: kind, ..DenseDropouts::default() };
+        let (shape, act) = (DenseShape { rows, inputs, units }, Activation::Linear);
+        let mut want_dx = vec![0.0f32; rows * inputs];
+        let grads = Grads { dx: Some(&mut want_dx), dw: None, db: None };
+        let want = dense_backward(&x, &w, &dy, Saved::default(), grads, shape, act, &drops, Exec::default()).unwrap();
+        let want = want.unwrap();
+        let mem = Memory { bytes: u64::MAX };
+        let (mut dx, mut sums, mut big) = (vec![f32::NAN; rows * inputs], [7.0f64; 2], [7.0f64; 3]);
+        let f32s = |name, v: &[f32]| mem.region::<f32>(name, v.as_ptr() as usize, v.len()).unwrap();
+        let call = DenseBackwardCall {
+            x: f32s("x", &x),
+            w: f32s("w", &w),
+            dy: f32s("dy", &dy),
+            y: None,
+            pre: None,
+            dx: Some(mem.region::<f32>("dx", dx.as_mut_ptr() as usize, dx.len()).unwrap()),
+            dw: None,
+            db: None,
+            sums: Some(mem.region::<f64>("sums", sums.as_mut_ptr() as usize, 2).unwrap()),
+            shape,
+            act,
+            drops,
+        };
+        let big_sums = Some(mem.region::<f64>("sums", big.as_mut_ptr() as usize, 3).unwrap());
+        let over_dx = Some(mem.region::<f64>("sums", dx.as_mut_ptr() as usize, 2).unwrap());
+        let refused = [
+            (DenseBackwardCall { sums: None, ..call }, "a concrete inputDropout needs sums"),
+            (DenseBackwardCall { sums: big_sums, ..call }, "sums must have 2 elements"),
+            (DenseBackwardCall { sums: over_dx, ..call }, "sums"),
+            (DenseBackwardCall { drops: DenseDropouts::default(), ..call }, "sums is for a concrete inputDropout only"),
+        ];
+        for (bad, start) in refused {
+            // SAFETY: live buffers; every one of these calls is refused before any access.
+            let err = unsafe { bad.run() }.unwrap_err();
+            assert!(err.message.starts_with(start), "{}", err.message);
+        }
+        assert!(dx.iter().all(|v| v.is_nan()) && sums == [7.0; 2] && big == [7.0; 3]);
+        // SAFETY: live buffers that nothing else uses during the call.
+        unsafe { call.run() }.unwrap();
+        assert_eq!(sums.map(f64::to_bits), [want.dy_y.to_bits(), want.dy_y_s.to_bits()]);
+        assert_eq!(
+            dx.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            want_dx.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
     }
 }

@@ -8,7 +8,7 @@
 //! ```text
 //!  0  kind    u32   0 none, 1 sample, 2 mean (the DropConnect inference rule; dropConnect only),
 //!                   3 alpha (alpha dropout; inputDropout and outputDropout only),
-//!                   4 gaussianDropout, 5 gaussianNoise (inputDropout only)
+//!                   4 gaussianDropout, 5 gaussianNoise, 6 concrete (inputDropout only)
 //!  4  mode    u32   0 inverted, 1 classic (sample only; alpha and the Gaussian kinds ignore it)
 //!  8  p       f64   drop probability in [0, 1] (sample, alpha and mean), in [0, 1)
 //!                   (gaussianDropout); gaussianNoise: the stddev, finite and >= 0
@@ -28,6 +28,11 @@
 //! unchanged, only the kind and the meaning of p are new): their spec has mode Inverted too
 //! (unused), and gaussianNoise's stddev travels in the spec's `mask.p`. The output record and the
 //! DropConnect record refuse them (the store would need a float per element).
+//! Kind 6, concrete dropout in the input slot (docs/DROPOUT-FAMILY.md section 9), came last: its
+//! three float32 constants take the mode and p fields, as float32 bits at bytes 4 (bias), 8
+//! (invT) and 12 (scale), the facade's values as they are (boundary/concrete.rs's record has
+//! them at 0, 4 and 8); seed, stream and offset where every record has them. The core checks
+//! the constants (finite, invT > 0, scale >= 1), with the family's messages.
 
 use crate::dense::{Activation, DenseDropouts, DropConnect, DropoutKind};
 use crate::error::Error;
@@ -43,6 +48,7 @@ const KIND_MEAN: u32 = 2;
 const KIND_ALPHA: u32 = 3;
 const KIND_GAUSSIAN_DROPOUT: u32 = 4;
 const KIND_GAUSSIAN_NOISE: u32 = 5;
+const KIND_CONCRETE: u32 = 6;
 
 /// Parses a block (see the module documentation).
 pub fn parse(block: &[u64; BLOCK_WORDS]) -> Result<DenseDropouts, Error> {
@@ -95,13 +101,19 @@ fn dense_dropout(name: &str, record: &[u64], input: bool) -> Result<(Option<Drop
             }
             with(p, DropoutKind::GaussianNoise)
         }
+        KIND_CONCRETE if input => {
+            let bias = f32::from_bits((record[0] >> 32) as u32);
+            let (inv_t, scale) = (f32::from_bits(record[1] as u32), f32::from_bits((record[1] >> 32) as u32));
+            with(0.0, DropoutKind::Concrete { bias, inv_t, scale })
+        }
         other if input => Err(Error::invalid_arg(format!(
-            "{}.kind must be 0 (none), 1 (sample), 3 (alpha), 4 (gaussianDropout) or 5 (gaussianNoise), received {}",
+            "{}.kind must be 0 (none), 1 (sample), 3 (alpha), 4 (gaussianDropout), 5 (gaussianNoise) or 6 (concrete), \
+             received {}",
             name, other
         ))),
         other => Err(Error::invalid_arg(format!(
-            "{}.kind must be 0 (none), 1 (sample) or 3 (alpha) (4 and 5, the Gaussian members, are inputDropout only), \
-             received {}",
+            "{}.kind must be 0 (none), 1 (sample) or 3 (alpha) (4, 5 and 6, the Gaussian members and concrete \
+             dropout, are inputDropout only), received {}",
             name, other
         ))),
     }
@@ -296,6 +308,20 @@ mod tests {
         let b = block([record(5, 9, 2.5, 5, 6, 7), NONE, NONE]);
         let d = parse(&b).unwrap();
         assert_eq!((d.input, d.input_kind), (Some(spec(2.5, 5, 6, 7, Mode::Inverted)), DropoutKind::GaussianNoise));
+        // Concrete (6) on the input: bias, invT and scale as float32 bits at bytes 4, 8 and 12.
+        let (bias, inv_t, scale) = (-2.197_224_6f32, 10.0f32, 1.25f32);
+        let words = [
+            6 | u64::from(bias.to_bits()) << 32,
+            u64::from(inv_t.to_bits()) | u64::from(scale.to_bits()) << 32,
+            5,
+            6,
+            7,
+        ];
+        let d = parse(&block([words, NONE, NONE])).unwrap();
+        assert_eq!(
+            (d.input, d.input_kind),
+            (Some(spec(0.0, 5, 6, 7, Mode::Inverted)), DropoutKind::Concrete { bias, inv_t, scale })
+        );
         // A dropout's spec is not a dropout call's spec when it is alpha.
         assert!(parse_record(&record(3, 0, 0.5, 0, 0, 0)).unwrap_err().message.starts_with("spec.kind must be"));
     }
@@ -350,17 +376,23 @@ mod tests {
         );
         assert_eq!(
             message(block([record(2, 0, 0.5, 0, 0, 0), ok, ok])),
-            "inputDropout.kind must be 0 (none), 1 (sample), 3 (alpha), 4 (gaussianDropout) or 5 (gaussianNoise), received 2"
+            "inputDropout.kind must be 0 (none), 1 (sample), 3 (alpha), 4 (gaussianDropout), 5 (gaussianNoise) or 6 \
+             (concrete), received 2"
         );
         assert_eq!(
             message(block([ok, record(4, 0, 0.5, 0, 0, 0), ok])),
-            "outputDropout.kind must be 0 (none), 1 (sample) or 3 (alpha) (4 and 5, the Gaussian members, are \
-             inputDropout only), received 4"
+            "outputDropout.kind must be 0 (none), 1 (sample) or 3 (alpha) (4, 5 and 6, the Gaussian members and \
+             concrete dropout, are inputDropout only), received 4"
         );
         assert_eq!(
             message(block([ok, record(5, 0, 0.5, 0, 0, 0), ok])),
-            "outputDropout.kind must be 0 (none), 1 (sample) or 3 (alpha) (4 and 5, the Gaussian members, are \
-             inputDropout only), received 5"
+            "outputDropout.kind must be 0 (none), 1 (sample) or 3 (alpha) (4, 5 and 6, the Gaussian members and \
+             concrete dropout, are inputDropout only), received 5"
+        );
+        assert_eq!(
+            message(block([ok, record(6, 0, 0.5, 0, 0, 0), ok])),
+            "outputDropout.kind must be 0 (none), 1 (sample) or 3 (alpha) (4, 5 and 6, the Gaussian members and \
+             concrete dropout, are inputDropout only), received 6"
         );
         assert_eq!(
             message(block([ok, ok, record(4, 0, 0.5, 0, 0, 0)])),

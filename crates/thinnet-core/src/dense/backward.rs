@@ -21,15 +21,21 @@
 //! pass over dx after its GEMM, not fused into the dx store: the family's Gaussian kernel in
 //! Multiply mode on the same normals, which is bit for bit the family's gaussianDropoutBackward
 //! of the unmasked dx (the store would need a float per element); Gaussian noise leaves dx alone.
+//!
+//! With a concrete input member, xd is concrete(x) (x^T packed through the family's transform)
+//! and dx = (dz . Wd^T) * m is likewise a pass over dx after its GEMM: the family's backward pass
+//! in place over the unmasked dx, with x, which also sums G and H (`concrete_dropout_backward`'s
+//! bits for any thread count); `dense_backward` returns them.
 
 use crate::dense::activation::SavedKind;
 use crate::dense::check::{
-    check_dense_backward, check_saved, drop_connect, gauss_plan, gradient_scale, packing_source, store_mask,
-    BackwardLens, PackKernels, Pass, RunGaussPlan, SavedFrom,
+    check_dense_backward, check_saved, concrete_plan, drop_connect, gauss_plan, gradient_scale, packing_source,
+    store_mask, BackwardLens, PackKernels, Pass, RunGaussPlan, SavedFrom,
 };
 use crate::dense::{Activation, DenseDropouts, DenseShape, DropoutKind};
 use crate::dropout::{Exec, SendPtr};
 use crate::error::Error;
+use crate::family::{concrete_backward_checked, ConcreteSpec, ConcreteSums};
 use crate::gemm::epilogue::{Epilogue, OutMask};
 use crate::gemm::kernel::Init;
 use crate::gemm::pack::{Gradient, Operand, RunDropout, Source};
@@ -93,10 +99,13 @@ pub struct Grads<'a> {
 /// results do not depend on the thread count. Derivatives at the kinks: relu'(0) = 0,
 /// leaky'(0) = alpha.
 ///
+/// Returns the concrete input member's sums G and H (None for every other input member): see
+/// the module documentation; that member needs dx.
+///
 /// Errors, with nothing written: lengths that disagree with the shape (`ERR_SHAPE_MISMATCH`,
 /// naming the argument), a saved tensor the activation needs but not given (for example
-/// "activation 'gelu' needs pre ..."), invalid dropout specs, bad alpha, an unavailable isa
-/// (`ERR_INVALID_ARG`).
+/// "activation 'gelu' needs pre ..."), invalid dropout specs, bad alpha, an unavailable isa,
+/// a concrete input member without dx (`ERR_INVALID_ARG`).
 #[allow(clippy::too_many_arguments)]
 pub fn dense_backward(
     x: &[f32],
@@ -108,7 +117,7 @@ pub fn dense_backward(
     act: Activation,
     drop: &DenseDropouts,
     exec: Exec,
-) -> Result<(), Error> {
+) -> Result<Option<ConcreteSums>, Error> {
     let lens = BackwardLens {
         x: x.len(),
         w: w.len(),
@@ -121,8 +130,7 @@ pub fn dense_backward(
     };
     let plan = BackwardPlan::new(shape, lens, act, drop, exec)?;
     // SAFETY: the plan was made for exactly these slices' lengths.
-    unsafe { plan.run(x, w, dy, saved, grads) };
-    Ok(())
+    Ok(unsafe { plan.run(x, w, dy, saved, grads) })
 }
 
 /// A checked backward call, as [`ForwardPlan`](crate::ForwardPlan) is for the forward pass:
@@ -144,6 +152,8 @@ pub struct BackwardPlan {
     out_scale: f32,
     /// Gaussian dropout's pass over dx (None for every other input member).
     dx_gauss: Option<RunGaussPlan>,
+    /// Concrete dropout's pass over dx, with its sums (None for every other input member).
+    dx_concrete: Option<(ConcreteSpec, Draws)>,
 }
 
 // SAFETY: the plan's sources are Plain, Zero, Scale, Dropout, Alpha or Gauss (the Gradient source, which
@@ -172,6 +182,10 @@ impl BackwardPlan {
         let dx_gauss = match (drop.input.as_ref(), drop.input_kind) {
             (Some(spec), DropoutKind::GaussianDropout) => gauss_plan(spec, drop.input_kind, sizes.x, "inputDropout")?,
             _ => None,
+        };
+        let dx_concrete = match drop.input.as_ref() {
+            Some(spec) => concrete_plan(spec, drop.input_kind, sizes.x, "inputDropout")?,
+            None => None,
         };
 
         // dz's source: the output mask on dy, then the derivative from the saved tensor.
@@ -204,15 +218,23 @@ impl BackwardPlan {
             out_plan,
             out_scale,
             dx_gauss,
+            dx_concrete,
         })
     }
 
-    /// Runs the planned call; see [`dense_backward`] for the arguments.
+    /// Runs the planned call; see [`dense_backward`] for the arguments and what it returns.
     ///
     /// # Safety
     /// The slices have the lengths the plan was made for (`lens` of [`BackwardPlan::new`]; Some
     /// exactly where it had a length).
-    pub unsafe fn run(&self, x: &[f32], w: &[f32], dy: &[f32], saved: Saved<'_>, grads: Grads<'_>) {
+    pub unsafe fn run(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        dy: &[f32],
+        saved: Saved<'_>,
+        grads: Grads<'_>,
+    ) -> Option<ConcreteSums> {
         debug_assert!(x.len() == self.lens.x && w.len() == self.lens.w && dy.len() == self.lens.dy);
         debug_assert!(saved.y.map(<[f32]>::len) == self.lens.y && saved.pre.map(<[f32]>::len) == self.lens.pre);
         let DenseShape { rows, inputs, units } = self.shape;
@@ -239,6 +261,7 @@ impl BackwardPlan {
         let dy_op = Operand { ptr: dy.as_ptr(), rs: units, cs: 1 };
 
         // Everything is checked: from here on the call writes.
+        let mut sums = None;
         if let Some(dx) = dx {
             let problem = Problem {
                 m: rows,
@@ -262,6 +285,13 @@ impl BackwardPlan {
             unsafe { run(&problem, exec) };
             if let Some(g) = self.dx_gauss {
                 gauss_pass(dx, g, exec);
+            }
+            if let Some((spec, draws)) = self.dx_concrete {
+                let p = dx.as_mut_ptr();
+                // SAFETY: dx and x have rows * inputs elements (the plan); dx is an exclusive
+                // borrow, so x (shared) does not overlap it, and dx is the pass's dy and dx at
+                // once (in place); `draws` is spec.draws(len)'s and the isa available (the plan).
+                sums = Some(unsafe { concrete_backward_checked(p, x.as_ptr(), p, dx.len(), &spec, draws, exec) });
             }
         }
         if dw.is_some() || db.is_some() {
@@ -289,5 +319,6 @@ impl BackwardPlan {
             // SAFETY: as for dx; with m = 0 no element of C is touched (c is never dereferenced).
             unsafe { run(&problem, exec) };
         }
+        sums
     }
 }

@@ -3,10 +3,10 @@
 
 use crate::dense::{Activation, DenseDropouts, DenseShape, DropConnect, DropoutKind, Needs};
 use crate::error::Error;
-use crate::family::{alpha_constants, GaussOp};
+use crate::family::{alpha_constants, ConcreteSpec, GaussOp};
 use crate::gemm::epilogue::OutMask;
-use crate::gemm::pack::{RunAlpha, RunDropout, RunGauss, Source};
-use crate::kernel::{AlphaFn, ApplyFn, Draws, GaussFn};
+use crate::gemm::pack::{RunAlpha, RunConcrete, RunDropout, RunGauss, Source};
+use crate::kernel::{AlphaFn, ApplyFn, Draws, GaussFn, RawFn};
 use crate::philox::key_of_seed;
 use crate::spec::{DropoutSpec, Plan};
 
@@ -52,12 +52,13 @@ pub(crate) struct PackKernels {
     pub apply: ApplyFn,
     pub alpha: AlphaFn,
     pub gauss: GaussFn,
+    pub raw: RawFn,
 }
 
 impl PackKernels {
     pub(crate) fn of(isa: crate::isa::Isa) -> PackKernels {
         let k = isa.kernels();
-        PackKernels { apply: k.apply, alpha: k.alpha, gauss: k.gauss }
+        PackKernels { apply: k.apply, alpha: k.alpha, gauss: k.gauss, raw: k.raw }
     }
 }
 
@@ -109,6 +110,23 @@ pub(crate) fn gauss_plan(
     Ok(Some(RunGaussPlan { draws, offset, op }))
 }
 
+/// A concrete input member's spec and draws, checked as the family checks them (the same rules
+/// and messages, prefixed with the argument name); None for every other kind.
+pub(crate) fn concrete_plan(
+    spec: &DropoutSpec,
+    kind: DropoutKind,
+    n: usize,
+    name: &str,
+) -> Result<Option<(ConcreteSpec, Draws)>, Error> {
+    match kind.concrete_spec(spec) {
+        None => Ok(None),
+        Some(c) => {
+            let draws = c.draws(n).map_err(|e| Error { code: e.code, message: format!("{}: {}", name, e.message) })?;
+            Ok(Some((c, draws)))
+        }
+    }
+}
+
 /// The normals and op of a Gaussian input member that does something.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RunGaussPlan {
@@ -139,6 +157,9 @@ pub(crate) fn packing_source(
         None => return Ok(Source::Plain),
         Some(spec) => spec,
     };
+    if let Some((spec, draws)) = concrete_plan(spec, kind, n, name)? {
+        return Ok(Source::Concrete(RunConcrete { raw: k.raw, draws, spec }));
+    }
     if kind.is_gaussian() {
         return Ok(match gauss_plan(spec, kind, n, name)? {
             None => Source::Plain,
@@ -174,6 +195,14 @@ pub(crate) fn store_mask(
         None => return Ok(OutMask::None),
         Some(spec) => spec,
     };
+    if let DropoutKind::Concrete { .. } = kind {
+        // Backward (dx): a pass over dx after its GEMM (with the sums); forward: the output slot
+        // refuses it.
+        return match pass {
+            Pass::Backward => concrete_plan(spec, kind, n, name).map(|_| OutMask::None),
+            Pass::Forward => Err(refused_kind(name, kind)),
+        };
+    }
     if kind.is_gaussian() {
         // Backward (dx): Gaussian dropout's factor is a pass over dx after its GEMM, Gaussian
         // noise leaves dx alone; forward: only the output slot is stored through, and it refuses
@@ -189,9 +218,14 @@ pub(crate) fn store_mask(
         Plan::Sample { key, stream, offset, threshold, scale } => {
             let draws = Draws { key, stream, threshold };
             match (kind, pass) {
-                (DropoutKind::Dropout, _) | (DropoutKind::GaussianDropout | DropoutKind::GaussianNoise, _) => {
-                    OutMask::Keep { draws, offset, scale }
-                }
+                // (The input-only kinds returned above.)
+                (
+                    DropoutKind::Dropout
+                    | DropoutKind::GaussianDropout
+                    | DropoutKind::GaussianNoise
+                    | DropoutKind::Concrete { .. },
+                    _,
+                ) => OutMask::Keep { draws, offset, scale },
                 (DropoutKind::Alpha, Pass::Forward) => {
                     OutMask::Affine { draws, offset, t: alpha_constants(spec.mask.p) }
                 }
@@ -207,26 +241,36 @@ pub(crate) fn store_mask(
 pub(crate) fn gradient_scale(spec: &DropoutSpec, kind: DropoutKind, scale: f32) -> f32 {
     match kind {
         DropoutKind::Alpha => alpha_constants(spec.mask.p).a,
-        // The output slot, the only one this is asked for, refuses the Gaussian kinds.
-        DropoutKind::Dropout | DropoutKind::GaussianDropout | DropoutKind::GaussianNoise => scale,
+        // The output slot, the only one this is asked for, refuses the input-only kinds.
+        DropoutKind::Dropout
+        | DropoutKind::GaussianDropout
+        | DropoutKind::GaussianNoise
+        | DropoutKind::Concrete { .. } => scale,
     }
 }
 
-/// The error of a Gaussian kind where only the input slot takes one.
+/// The error of an input-only kind where only the input slot takes one.
 pub(crate) fn refused_kind(name: &str, kind: DropoutKind) -> Error {
+    let (members, received) = match kind {
+        DropoutKind::GaussianDropout => ("Gaussian dropout and noise are", "gaussianDropout"),
+        DropoutKind::Concrete { .. } => ("concrete dropout is", "concrete"),
+        _ => ("Gaussian dropout and noise are", "gaussianNoise"),
+    };
     Error::invalid_arg(format!(
-        "{}.kind must be dropout or alpha (Gaussian dropout and noise are input-slot only), received {}",
-        name,
-        if kind == DropoutKind::GaussianDropout { "gaussianDropout" } else { "gaussianNoise" }
+        "{}.kind must be dropout or alpha ({} input-slot only), received {}",
+        name, members, received
     ))
 }
 
 /// An input or output slot's spec of `kind` over n elements; the Gaussian kinds only on the input.
 fn check_slot(spec: Option<&DropoutSpec>, kind: DropoutKind, n: usize, name: &str, input: bool) -> Result<(), Error> {
     match spec {
-        Some(spec) if kind.is_gaussian() => {
+        Some(spec) if kind.is_input_only() => {
             if !input {
                 return Err(refused_kind(name, kind));
+            }
+            if let DropoutKind::Concrete { .. } = kind {
+                return concrete_plan(spec, kind, n, name).map(|_| ());
             }
             gauss_plan(spec, kind, n, name).map(|_| ())
         }
@@ -343,6 +387,12 @@ pub fn check_dense_backward(
     check_opt_len("db", lens.db, "units", units, 1)?;
     act.validate()?;
     check_slot(drops.input.as_ref(), drops.input_kind, sizes.x, "inputDropout", true)?;
+    if let (Some(_), DropoutKind::Concrete { .. }, None) = (drops.input, drops.input_kind, lens.dx) {
+        return Err(Error::invalid_arg(
+            "inputDropout: concrete dropout's backward pass needs dx (its sums G and H are made from it), received no dx"
+                .to_string(),
+        ));
+    }
     check_drop_connect(drops.drop_connect.as_ref(), sizes.w)?;
     check_saved(act, drops, lens)?;
     check_slot(drops.output.as_ref(), drops.output_kind, sizes.y, "outputDropout", false)

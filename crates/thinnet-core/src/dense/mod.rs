@@ -20,6 +20,11 @@
 //! of x's layout, so the packed x equals the family's op on x bit for bit. The output slot refuses
 //! them (a float per element in the store's epilogue, not worth it).
 //!
+//! The input dropout may also be concrete dropout ([`DropoutKind::Concrete`]): x is packed
+//! through the family's concrete transform (the packed x is `concrete_dropout(x)` bit for bit);
+//! backward, a pass over dx after its GEMM multiplies by the same factors and sums G and H, as
+//! `concrete_dropout_backward` does, which `dense_backward` returns.
+//!
 //! Files: `activation.rs` (activations and derivatives), `check.rs` (argument checks and
 //! dropout plans), `forward.rs`, `backward.rs`.
 
@@ -35,6 +40,8 @@ mod tests;
 #[cfg(test)]
 mod tests_alpha;
 #[cfg(test)]
+mod tests_concrete;
+#[cfg(test)]
 mod tests_gauss;
 
 pub use activation::{Activation, Needs};
@@ -42,6 +49,7 @@ pub use backward::{dense_backward, BackwardPlan, Grads, Saved};
 pub use check::{check_dense_backward, check_dense_forward, BackwardLens, ForwardLens};
 pub use forward::{dense_forward, ForwardPlan};
 
+use crate::family::ConcreteSpec;
 use crate::spec::DropoutSpec;
 
 /// The sizes of a dense layer call.
@@ -70,7 +78,7 @@ pub enum DropConnect {
 }
 
 /// What an input or output dropout does with its mask.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub enum DropoutKind {
     /// Dropout: kept elements times the spec's scale (by its mode), dropped ones +0.
     #[default]
@@ -87,12 +95,47 @@ pub enum DropoutKind {
     /// where the spec's `mask.p` holds the stddev (finite, >= 0; sigma = 0 copies); mode ignored.
     /// Backward, dx is the plain gradient.
     GaussianNoise,
+    /// Concrete dropout (docs/DROPOUT-FAMILY.md section 9), input slot only: x times
+    /// m = (1 - s) * scale, s from the draw of the spec's (seed, stream, offset + memory index)
+    /// and the facade's three float32 constants carried here; the spec's p and mode are ignored.
+    /// Backward, dx = (dz . W^T) * m in a pass over dx after its GEMM, which also gives the
+    /// family's two sums (`ConcreteSums`): bit for bit `concrete_dropout_backward` of the unmasked
+    /// dx. The backward pass needs dx (the sums are made from it).
+    Concrete {
+        /// fround((ln p - ln(1 - p)) / t): finite.
+        bias: f32,
+        /// fround(1 / t): finite and > 0.
+        inv_t: f32,
+        /// fround(1 / (1 - p)): finite and >= 1.
+        scale: f32,
+    },
 }
 
 impl DropoutKind {
     /// Whether the kind draws normals (the Gaussian members), which only the input slot takes.
     pub fn is_gaussian(self) -> bool {
         matches!(self, DropoutKind::GaussianDropout | DropoutKind::GaussianNoise)
+    }
+
+    /// Whether the kind takes the input slot only (the Gaussian members and concrete dropout:
+    /// the output store would need a float per element).
+    pub fn is_input_only(self) -> bool {
+        self.is_gaussian() || matches!(self, DropoutKind::Concrete { .. })
+    }
+
+    /// The family's concrete spec of a concrete kind with `spec`'s draw (seed, stream, offset).
+    pub fn concrete_spec(self, spec: &DropoutSpec) -> Option<ConcreteSpec> {
+        match self {
+            DropoutKind::Concrete { bias, inv_t, scale } => Some(ConcreteSpec {
+                bias,
+                inv_t,
+                scale,
+                seed: spec.mask.seed,
+                stream: spec.mask.stream,
+                offset: spec.mask.offset,
+            }),
+            _ => None,
+        }
     }
 }
 

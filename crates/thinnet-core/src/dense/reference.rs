@@ -51,6 +51,9 @@ pub(crate) fn transformed(spec: Option<&DropoutSpec>, kind: DropoutKind, v: &[f3
         (Some(s), DropoutKind::GaussianDropout | DropoutKind::GaussianNoise) => {
             v.iter().enumerate().map(|(j, &x)| gaussian(s, kind, j, x)).collect()
         }
+        (Some(s), DropoutKind::Concrete { .. }) => {
+            v.iter().enumerate().map(|(j, &x)| x * concrete(s, kind, j)).collect()
+        }
         (Some(_), DropoutKind::Alpha) | (None, _) => v.to_vec(),
         (spec, DropoutKind::Dropout) => dropped(spec, v),
     }
@@ -77,6 +80,14 @@ pub(crate) fn gaussian(s: &DropoutSpec, kind: DropoutKind, j: usize, x: f32) -> 
     }
 }
 
+/// Concrete dropout's mask value m at element j (docs/DROPOUT-FAMILY.md section 9), from the
+/// contract's draw and the kind's constants.
+pub(crate) fn concrete(s: &DropoutSpec, kind: DropoutKind, j: usize) -> f32 {
+    let c = kind.concrete_spec(s).expect("a concrete kind");
+    let d = crate::philox::draw(key_of_seed(c.seed), c.stream, c.offset + j as u64);
+    crate::family::concrete_mask(crate::family::concrete_drop(d, c.bias, c.inv_t), c.scale)
+}
+
 /// The factor a gradient gets at element j from the input or output dropout: 0 where dropped,
 /// the dropout's scale (alpha: a, which is 1 at p = 0) where kept.
 pub(crate) fn gradient_factor(spec: Option<&DropoutSpec>, kind: DropoutKind, j: usize) -> f32 {
@@ -85,10 +96,14 @@ pub(crate) fn gradient_factor(spec: Option<&DropoutSpec>, kind: DropoutKind, j: 
         // Gaussian dropout's noise factor (the member applied to 1); Gaussian noise's is 1.
         Some(s) if kind == DropoutKind::GaussianDropout => gaussian(s, kind, j, 1.0),
         Some(_) if kind == DropoutKind::GaussianNoise => 1.0,
+        Some(s) if matches!(kind, DropoutKind::Concrete { .. }) => concrete(s, kind, j),
         Some(s) if !keep(s, j) => 0.0,
         Some(s) => match kind {
             DropoutKind::Alpha => alpha_constants(s.mask.p).a,
-            DropoutKind::Dropout | DropoutKind::GaussianDropout | DropoutKind::GaussianNoise => s.scale(),
+            DropoutKind::Dropout
+            | DropoutKind::GaussianDropout
+            | DropoutKind::GaussianNoise
+            | DropoutKind::Concrete { .. } => s.scale(),
         },
     }
 }
@@ -248,7 +263,13 @@ pub(crate) fn forward(l: &Layer) -> Forward {
             y[i] = match (l.drop.output.as_ref(), l.drop.output_kind) {
                 (None, _) => a[i],
                 // The output slot refuses the Gaussian kinds; they never reach here.
-                (Some(spec), DropoutKind::Dropout | DropoutKind::GaussianDropout | DropoutKind::GaussianNoise) => {
+                (
+                    Some(spec),
+                    DropoutKind::Dropout
+                    | DropoutKind::GaussianDropout
+                    | DropoutKind::GaussianNoise
+                    | DropoutKind::Concrete { .. },
+                ) => {
                     if keep(spec, i) {
                         a[i] * f64::from(spec.scale())
                     } else {

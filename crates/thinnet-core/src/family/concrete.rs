@@ -67,7 +67,7 @@ pub struct ConcreteSums {
 
 impl ConcreteSpec {
     /// Checks the constants and the range of a call of `n` elements; the draws it uses.
-    fn draws(&self, n: usize) -> Result<Draws, Error> {
+    pub(crate) fn draws(&self, n: usize) -> Result<Draws, Error> {
         if !self.bias.is_finite() {
             return Err(Error::invalid_arg(format!(
                 "concrete dropout's bias (logit p / t) must be a finite float32, received {}",
@@ -217,9 +217,19 @@ unsafe fn forward(src: *const f32, dst: *mut f32, n: usize, spec: &ConcreteSpec,
 
 /// y = x * m over elements first..first + n of the stream.
 ///
+/// The fused dense layer packs x through it (`Source::Concrete`), so its packed x is this op's.
+///
 /// # Safety
 /// As [`crate::kernel::ApplyFn`]; `raw` is safe to call on this CPU; first + n <= 2^64.
-unsafe fn forward_chunk(raw: RawFn, src: *const f32, dst: *mut f32, n: usize, first: u64, d: Draws, c: &ConcreteSpec) {
+pub(crate) unsafe fn forward_chunk(
+    raw: RawFn,
+    src: *const f32,
+    dst: *mut f32,
+    n: usize,
+    first: u64,
+    d: Draws,
+    c: &ConcreteSpec,
+) {
     let mut words = [0u32; BATCH];
     let (mut drop, mut mask) = ([0f32; BATCH], [0f32; BATCH]);
     let mut done = 0;
@@ -260,6 +270,25 @@ unsafe fn backward(
 ) -> Result<ConcreteSums, Error> {
     check_isa(exec.isa)?;
     let draws = spec.draws(n)?;
+    // SAFETY: the caller's guarantees; the isa and the range were checked above.
+    Ok(unsafe { backward_checked(dy, x, dx, n, spec, draws, exec) })
+}
+
+/// The backward pass of a call whose checks were made (`ConcreteSpec::draws` gave `draws`, the
+/// isa is available): the fused dense layer's pass over dx runs it after its GEMM, so that dx and
+/// the sums are the op's bits.
+///
+/// # Safety
+/// As [`backward`]; `draws` is `spec.draws(n)`'s and `exec.isa` is available.
+pub(crate) unsafe fn backward_checked(
+    dy: *const f32,
+    x: *const f32,
+    dx: *mut f32,
+    n: usize,
+    spec: &ConcreteSpec,
+    draws: Draws,
+    exec: Exec,
+) -> ConcreteSums {
     let raw = exec.isa.kernels().raw;
     // One (G, H) per block of SUM_BLOCK elements, each written by the chunk that holds the block.
     let mut blocks = vec![(0.0f64, 0.0f64); n.div_ceil(SUM_BLOCK)];
@@ -288,7 +317,7 @@ unsafe fn backward(
         sums.dy_y += g;
         sums.dy_y_s += h;
     }
-    Ok(sums)
+    sums
 }
 
 /// dx = dy * m over elements first..first + n of the stream (n from a multiple of SUM_BLOCK of

@@ -21,8 +21,8 @@
 
 use crate::dense::activation::{multiply_by_derivative, Activation, SavedKind};
 use crate::family::Affine;
-use crate::family::GaussOp;
-use crate::kernel::{AlphaFn, ApplyFn, Draws, GaussFn};
+use crate::family::{concrete_forward_chunk, ConcreteSpec, GaussOp};
+use crate::kernel::{AlphaFn, ApplyFn, Draws, GaussFn, RawFn};
 
 /// A read-only strided view: element (i, j) at ptr + i * rs + j * cs.
 #[derive(Clone, Copy, Debug)]
@@ -83,6 +83,16 @@ pub(crate) struct RunGauss {
     pub op: GaussOp,
 }
 
+/// Concrete dropout of a run (docs/DROPOUT-FAMILY.md section 9): the family's forward transform
+/// over draws `spec.offset` + memory offset, through the ISA's draw kernel, so the values equal
+/// `concrete_dropout`'s bit for bit.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RunConcrete {
+    pub raw: RawFn,
+    pub draws: Draws,
+    pub spec: ConcreteSpec,
+}
+
 /// The gradient of the layer's pre-activation, made from dy as it is packed:
 /// dz = dropout_out(dy) * act'(saved), `saved` having dy's layout.
 #[derive(Clone, Copy, Debug)]
@@ -111,6 +121,8 @@ pub(crate) enum Source {
     Alpha(RunAlpha),
     /// Gaussian dropout or noise on the contract's normals.
     Gauss(RunGauss),
+    /// Concrete dropout on the contract's draws.
+    Concrete(RunConcrete),
     /// The backward pass's dz from dy.
     Gradient(Gradient),
 }
@@ -122,7 +134,7 @@ impl Source {
     /// (128, 1024) input; the driver gives them whole rows instead ([`pack_whole_rows`]).
     pub(crate) fn draws(&self) -> bool {
         match self {
-            Source::Dropout(_) | Source::Alpha(_) | Source::Gauss(_) => true,
+            Source::Dropout(_) | Source::Alpha(_) | Source::Gauss(_) | Source::Concrete(_) => true,
             Source::Gradient(g) => g.dropout.is_some(),
             Source::Plain | Source::Zero | Source::Scale(_) => false,
         }
@@ -148,6 +160,9 @@ impl Source {
                 Source::Dropout(d) => d.run(src, at, n, out),
                 Source::Alpha(r) => (r.alpha)(src, out, n, r.offset + at as u64, r.draws, r.t),
                 Source::Gauss(r) => (r.gauss)(src, out, n, r.offset + at as u64, r.draws, r.op),
+                Source::Concrete(r) => {
+                    concrete_forward_chunk(r.raw, src, out, n, r.spec.offset + at as u64, r.draws, &r.spec)
+                }
                 Source::Gradient(g) => {
                     match g.dropout {
                         Some(d) => d.run(src, at, n, out),
