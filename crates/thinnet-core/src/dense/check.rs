@@ -3,10 +3,10 @@
 
 use crate::dense::{Activation, DenseDropouts, DenseShape, DropConnect, DropoutKind, Needs};
 use crate::error::Error;
-use crate::family::{alpha_constants, ConcreteSpec, GaussOp};
+use crate::family::{alpha_constants, ConcreteKernels, ConcreteSpec, GaussOp};
 use crate::gemm::epilogue::OutMask;
 use crate::gemm::pack::{RunAlpha, RunConcrete, RunDropout, RunGauss, Source};
-use crate::kernel::{AlphaFn, ApplyFn, Draws, GaussFn, RawFn};
+use crate::kernel::{AlphaFn, ApplyFn, Draws, GaussFn};
 use crate::philox::key_of_seed;
 use crate::spec::{DropoutSpec, Plan};
 
@@ -52,13 +52,13 @@ pub(crate) struct PackKernels {
     pub apply: ApplyFn,
     pub alpha: AlphaFn,
     pub gauss: GaussFn,
-    pub raw: RawFn,
+    pub concrete: ConcreteKernels,
 }
 
 impl PackKernels {
     pub(crate) fn of(isa: crate::isa::Isa) -> PackKernels {
         let k = isa.kernels();
-        PackKernels { apply: k.apply, alpha: k.alpha, gauss: k.gauss, raw: k.raw }
+        PackKernels { apply: k.apply, alpha: k.alpha, gauss: k.gauss, concrete: ConcreteKernels::of(isa) }
     }
 }
 
@@ -158,7 +158,7 @@ pub(crate) fn packing_source(
         Some(spec) => spec,
     };
     if let Some((spec, draws)) = concrete_plan(spec, kind, n, name)? {
-        return Ok(Source::Concrete(RunConcrete { raw: k.raw, draws, spec }));
+        return Ok(Source::Concrete(RunConcrete { kernels: k.concrete, draws, spec }));
     }
     if kind.is_gaussian() {
         return Ok(match gauss_plan(spec, kind, n, name)? {

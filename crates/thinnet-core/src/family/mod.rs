@@ -20,7 +20,9 @@ pub use concrete::{
 pub use normal::{normal, normal_pair, GaussOp};
 
 pub(crate) use alpha::alpha_body;
-pub(crate) use concrete::{backward_checked as concrete_backward_checked, forward_chunk as concrete_forward_chunk};
+pub(crate) use concrete::{
+    backward_checked as concrete_backward_checked, forward_chunk as concrete_forward_chunk, Kernels as ConcreteKernels,
+};
 pub(crate) use normal::gauss_body;
 
 /// The alpha and Gaussian kernels of one instruction set: the shared bodies inlined into its

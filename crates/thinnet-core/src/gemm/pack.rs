@@ -21,8 +21,8 @@
 
 use crate::dense::activation::{multiply_by_derivative, Activation, SavedKind};
 use crate::family::Affine;
-use crate::family::{concrete_forward_chunk, ConcreteSpec, GaussOp};
-use crate::kernel::{AlphaFn, ApplyFn, Draws, GaussFn, RawFn};
+use crate::family::{concrete_forward_chunk, ConcreteKernels, ConcreteSpec, GaussOp};
+use crate::kernel::{AlphaFn, ApplyFn, Draws, GaussFn};
 
 /// A read-only strided view: element (i, j) at ptr + i * rs + j * cs.
 #[derive(Clone, Copy, Debug)]
@@ -88,7 +88,7 @@ pub(crate) struct RunGauss {
 /// `concrete_dropout`'s bit for bit.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RunConcrete {
-    pub raw: RawFn,
+    pub kernels: ConcreteKernels,
     pub draws: Draws,
     pub spec: ConcreteSpec,
 }
@@ -161,7 +161,7 @@ impl Source {
                 Source::Alpha(r) => (r.alpha)(src, out, n, r.offset + at as u64, r.draws, r.t),
                 Source::Gauss(r) => (r.gauss)(src, out, n, r.offset + at as u64, r.draws, r.op),
                 Source::Concrete(r) => {
-                    concrete_forward_chunk(r.raw, src, out, n, r.spec.offset + at as u64, r.draws, &r.spec)
+                    concrete_forward_chunk(r.kernels, src, out, n, r.spec.offset + at as u64, r.draws, &r.spec)
                 }
                 Source::Gradient(g) => {
                     match g.dropout {
