@@ -20,6 +20,8 @@ export interface Trainer {
   batches: number
   /** Timed rounds; the row shows the fastest (1 when absent). */
   rounds?: number
+  /** The label of a row measured in the same interleaved rounds: the bench prints this row's rate over that one's. */
+  speedupOver?: string
   /** Trains and returns examples per second, and the GEMM bound when the trainer measures one. */
   examplesPerSecond(): Promise<TrainerResult>
 }
@@ -123,6 +125,11 @@ export async function benchTrain(extra: Trainer[] = []): Promise<void> {
       rate === undefined || !bound ? '–' : `${((100 * rate) / bound.examplesPerSecond).toFixed(0)}%`,
     ]),
   )
+  for (const { trainer, rate } of results) {
+    const over = results.find((r) => r.trainer.label === trainer.speedupOver)?.rate
+    if (rate === undefined || over === undefined) continue
+    console.log(`\n${trainer.label} over ${trainer.speedupOver}: ${(rate / over).toFixed(2)}x (fastest rounds of the same interleaved run)`)
+  }
   const disturbance = describeDisturbance(otherLoad())
   if (disturbance) console.log(`\n${disturbance}`)
 }
