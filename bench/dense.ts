@@ -24,10 +24,15 @@ import { cliOption, formatSeconds, printTable, type Timing } from './harness.js'
 export type { DenseCase, PreparedDense } from './peers/types.js'
 export { syncMeasure } from './peers/types.js'
 
-/** Issue 3's shapes: two MLP layers at batch 128, single-example inference, and a large square. */
+/**
+ * Issue 3's shapes: two MLP layers at batch 128, single-example inference, and a large square;
+ * and batch 32, where a partial row panel is the largest share of the work (32 = 14 + 14 + 4 on
+ * AVX-512), so a slow partial-panel path shows (one ran at a tenth of the full panels' speed).
+ */
 export const DENSE_SHAPES: Shape[] = [
   { rows: 128, inputs: 784, units: 1024 },
   { rows: 128, inputs: 1024, units: 1024 },
+  { rows: 32, inputs: 1024, units: 1024 },
   { rows: 1, inputs: 1024, units: 1024 },
   { rows: 1024, inputs: 1024, units: 1024 },
 ]

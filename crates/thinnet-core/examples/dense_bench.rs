@@ -16,7 +16,8 @@ use thinnet_core::{
     Exec, Grads, Isa, MaskSpec, MatMut, MatRef, Mode, Saved,
 };
 
-const SHAPES: [(usize, usize, usize); 4] = [(128, 784, 1024), (128, 1024, 1024), (1, 1024, 1024), (1024, 1024, 1024)];
+const SHAPES: [(usize, usize, usize); 5] =
+    [(128, 784, 1024), (128, 1024, 1024), (32, 1024, 1024), (1, 1024, 1024), (1024, 1024, 1024)];
 
 fn values(n: usize, seed: u32) -> Vec<f32> {
     let mut s = seed.wrapping_mul(0x9E37_79B9) | 1;

@@ -147,10 +147,11 @@ unsafe fn accumulate_packing_b(t: &Tile, acc: &mut [[__m512; 2]; MR]) {
     // SAFETY: the caller's guarantees: every load is one of B's kc rows of NR floats, every
     // store inside the kc * NR packed panel; AVX-512F is enabled by the caller.
     unsafe {
-        let step = |a: *const f32, b: *const f32, to: *mut f32, acc: &mut [[__m512; 2]; MR]| {
-            // B's rows are `ld` apart (4 KB for a 1024-wide layer), a stride the hardware
-            // prefetcher does not follow across pages: fetch eight rows ahead, far enough to
-            // arrive in time and near enough to stay in L1 (16 rows ran no faster, 32 slower).
+        // B's rows are `ld` apart (4 KB for a 1024-wide layer), a stride the hardware prefetcher
+        // does not follow across pages: fetch eight rows ahead, far enough to arrive in time and
+        // near enough to stay in L1 (16 rows ran no faster, 32 slower).
+        let (mut a, mut b, mut to) = (t.a, src, t.b as *mut f32);
+        for _ in 0..t.kc {
             _mm_prefetch::<_MM_HINT_T0>(b.wrapping_add(8 * ld) as *const i8);
             _mm_prefetch::<_MM_HINT_T0>(b.wrapping_add(8 * ld + 16) as *const i8);
             let b0 = _mm512_loadu_ps(b);
@@ -162,10 +163,6 @@ unsafe fn accumulate_packing_b(t: &Tile, acc: &mut [[__m512; 2]; MR]) {
                 row[0] = _mm512_fmadd_ps(ai, b0, row[0]);
                 row[1] = _mm512_fmadd_ps(ai, b1, row[1]);
             }
-        };
-        let (mut a, mut b, mut to) = (t.a, src, t.b as *mut f32);
-        for _ in 0..t.kc {
-            step(a, b, to, acc);
             a = a.add(MR);
             b = b.add(ld);
             to = to.add(NR);
@@ -184,27 +181,41 @@ unsafe fn accumulate<const ROWS: usize>(t: &Tile, acc: &mut [[__m512; 2]; MR]) {
         // Four k steps per loop iteration: with one, the loop's own instructions held the kernel
         // at about 85% of the FMA peak; with four it runs at the peak on resident panels.
         let (mut a, mut b) = (t.a, t.b);
-        let step = |a: *const f32, b: *const f32, acc: &mut [[__m512; 2]; MR]| {
-            let b0 = _mm512_loadu_ps(b);
-            let b1 = _mm512_loadu_ps(b.add(16));
-            for (i, row) in acc.iter_mut().enumerate().take(ROWS) {
-                let ai = _mm512_set1_ps(a.add(i).read());
-                row[0] = _mm512_fmadd_ps(ai, b0, row[0]);
-                row[1] = _mm512_fmadd_ps(ai, b1, row[1]);
-            }
-        };
         for _ in 0..t.kc / 4 {
-            step(a, b, acc);
-            step(a.add(MR), b.add(NR), acc);
-            step(a.add(2 * MR), b.add(2 * NR), acc);
-            step(a.add(3 * MR), b.add(3 * NR), acc);
+            step::<ROWS>(a, b, acc);
+            step::<ROWS>(a.add(MR), b.add(NR), acc);
+            step::<ROWS>(a.add(2 * MR), b.add(2 * NR), acc);
+            step::<ROWS>(a.add(3 * MR), b.add(3 * NR), acc);
             a = a.add(4 * MR);
             b = b.add(4 * NR);
         }
         for _ in 0..t.kc % 4 {
-            step(a, b, acc);
+            step::<ROWS>(a, b, acc);
             a = a.add(MR);
             b = b.add(NR);
+        }
+    }
+}
+
+/// One k step of [`accumulate`]: acc[i] += a[i] * b for rows 0..ROWS.
+///
+/// A function that must inline, not a closure: a closure is a function of its own, without its
+/// caller's target features, which LLVM may leave out of line. It did for some of
+/// [`partial_panel`]'s copies (4, 5, 6 and 8 rows): each FMA became a call, and a batch of 32
+/// (two panels of 14 and one of 4) ran at 17 GFLOP/s instead of 160.
+///
+/// # Safety
+/// a readable for ROWS floats, b for NR floats; AVX-512F is enabled by the caller.
+#[inline(always)]
+unsafe fn step<const ROWS: usize>(a: *const f32, b: *const f32, acc: &mut [[__m512; 2]; MR]) {
+    // SAFETY: the caller's guarantees.
+    unsafe {
+        let b0 = _mm512_loadu_ps(b);
+        let b1 = _mm512_loadu_ps(b.add(16));
+        for (i, row) in acc.iter_mut().enumerate().take(ROWS) {
+            let ai = _mm512_set1_ps(a.add(i).read());
+            row[0] = _mm512_fmadd_ps(ai, b0, row[0]);
+            row[1] = _mm512_fmadd_ps(ai, b1, row[1]);
         }
     }
 }
