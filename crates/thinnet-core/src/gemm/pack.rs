@@ -428,10 +428,10 @@ pub(crate) unsafe fn pack(
 /// Every (from, to) pair that `at` returns is readable / writable for W floats.
 #[inline(always)]
 unsafe fn copy_panels<const W: usize, F: Fn(usize, usize) -> (*const f32, *mut f32)>(panels: usize, qn: usize, at: &F) {
-    let group = 8;
+    const GROUP: usize = 8;
     let mut t0 = 0;
     while t0 < panels {
-        let t1 = (t0 + group).min(panels);
+        let t1 = (t0 + GROUP).min(panels);
         for q in 0..qn {
             for t in t0..t1 {
                 let (from, to) = at(t, q);

@@ -158,11 +158,7 @@ unsafe fn accumulate_packing_b(t: &Tile, acc: &mut [[__m512; 2]; MR]) {
             let b1 = _mm512_loadu_ps(b.add(16));
             _mm512_storeu_ps(to, b0);
             _mm512_storeu_ps(to.add(16), b1);
-            for (i, row) in acc.iter_mut().enumerate() {
-                let ai = _mm512_set1_ps(a.add(i).read());
-                row[0] = _mm512_fmadd_ps(ai, b0, row[0]);
-                row[1] = _mm512_fmadd_ps(ai, b1, row[1]);
-            }
+            multiply_add::<MR>(a, (b0, b1), acc);
             a = a.add(MR);
             b = b.add(ld);
             to = to.add(NR);
@@ -209,9 +205,18 @@ unsafe fn accumulate<const ROWS: usize>(t: &Tile, acc: &mut [[__m512; 2]; MR]) {
 #[inline(always)]
 unsafe fn step<const ROWS: usize>(a: *const f32, b: *const f32, acc: &mut [[__m512; 2]; MR]) {
     // SAFETY: the caller's guarantees.
+    unsafe { multiply_add::<ROWS>(a, (_mm512_loadu_ps(b), _mm512_loadu_ps(b.add(16))), acc) }
+}
+
+/// acc[i] += a[i] * (b0, b1) for rows 0..ROWS: the FMAs of one k step, shared by [`step`] and
+/// [`accumulate_packing_b`] so that both run the same chain.
+///
+/// # Safety
+/// a readable for ROWS floats; AVX-512F is enabled by the caller.
+#[inline(always)]
+unsafe fn multiply_add<const ROWS: usize>(a: *const f32, (b0, b1): (__m512, __m512), acc: &mut [[__m512; 2]; MR]) {
+    // SAFETY: the caller's guarantees.
     unsafe {
-        let b0 = _mm512_loadu_ps(b);
-        let b1 = _mm512_loadu_ps(b.add(16));
         for (i, row) in acc.iter_mut().enumerate().take(ROWS) {
             let ai = _mm512_set1_ps(a.add(i).read());
             row[0] = _mm512_fmadd_ps(ai, b0, row[0]);
