@@ -19,6 +19,7 @@ import type {
 } from '../backend.js'
 import { invalidArg } from '../errors.js'
 import { describeValue } from '../validate.js'
+import { ScratchBytes } from './scratch-bytes.js'
 
 const TWO_POW_32 = 2n ** 32n
 const TWO_POW_64 = 2n ** 64n
@@ -34,6 +35,13 @@ const KIND_ALPHA = 3
 const KIND_GAUSSIAN: Readonly<Record<string, number>> = { gaussianDropout: 4, gaussianNoise: 5 }
 /** Concrete dropout: the input record only, its constants as float32 at bytes 4, 8 and 12. */
 const KIND_CONCRETE = 6
+
+/** The bytes each encoder below reuses from call to call (scratch-bytes.ts says why). */
+const RECORD_SCRATCH = new ScratchBytes(RECORD_BYTES)
+const HEADER_SCRATCH = new ScratchBytes(BLOCK_BYTES + 64)
+const DIMS_SCRATCH = new ScratchBytes(256)
+const PARAMS_SCRATCH = new ScratchBytes(64)
+const UTF8 = new TextEncoder()
 
 /** A boolean as the 0 or 1 the exports take. */
 export function flag(name: string, value: unknown): number {
@@ -62,10 +70,15 @@ export function shapeOf(args: DenseArgs): [number, number, number] {
 
 /** A u64 as the (lo, hi) u32 halves the exports take. */
 export function split(name: string, value: bigint): [number, number] {
+  checkU64(name, value)
+  return [Number(value % TWO_POW_32), Number(value / TWO_POW_32)]
+}
+
+function checkU64(name: string, value: bigint): bigint {
   if (typeof value !== 'bigint' || value < 0n || value >= TWO_POW_64) {
     throw invalidArg(`${name} must be a bigint in [0, 2^64), received ${describeValue(value)}`)
   }
-  return [Number(value % TWO_POW_32), Number(value / TWO_POW_32)]
+  return value
 }
 
 /**
@@ -78,9 +91,12 @@ export function denseHeader(args: DenseArgs): { bytes: Uint8Array; nameBytes: nu
   if (typeof args.activation !== 'string') {
     throw invalidArg(`activation must be a string naming an activation, received ${describeValue(args.activation)}`)
   }
-  const name = new TextEncoder().encode(args.activation)
-  const bytes = new Uint8Array(BLOCK_BYTES + name.length)
-  const view = new DataView(bytes.buffer)
+  const name = UTF8.encode(args.activation)
+  const bytes = HEADER_SCRATCH.fill(BLOCK_BYTES + name.length, (view) => writeDenseHeader(view, args, name))
+  return { bytes, nameBytes: name.length }
+}
+
+function writeDenseHeader(view: DataView, args: DenseArgs, name: Uint8Array): void {
   if (args.inputDropout !== undefined) writeSample(view, 0, 'inputDropout', args.inputDropout, 'input')
   if (args.outputDropout !== undefined) writeSample(view, RECORD_BYTES, 'outputDropout', args.outputDropout, 'output')
   const dc: KernelDropConnect | undefined = args.dropConnect
@@ -97,8 +113,7 @@ export function denseHeader(args: DenseArgs): { bytes: Uint8Array; nameBytes: nu
       throw invalidArg(`dropConnect.kind must be 'sample' or 'mean', received ${describeValue((dc as { kind?: unknown } | null)?.kind)}`)
     }
   }
-  bytes.set(name, BLOCK_BYTES)
-  return { bytes, nameBytes: name.length }
+  name.forEach((byte, i) => view.setUint8(BLOCK_BYTES + i, byte))
 }
 
 /**
@@ -106,9 +121,7 @@ export function denseHeader(args: DenseArgs): { bytes: Uint8Array; nameBytes: nu
  * calls take it (crates/thinnet-core/src/boundary/spec_block.rs parse_record_bytes).
  */
 export function specRecord(spec: KernelSpec, name = 'spec'): Uint8Array {
-  const bytes = new Uint8Array(RECORD_BYTES)
-  writeSample(new DataView(bytes.buffer), 0, name, spec)
-  return bytes
+  return RECORD_SCRATCH.fill(RECORD_BYTES, (view) => writeSample(view, 0, name, spec))
 }
 
 /**
@@ -161,11 +174,7 @@ function writeDraw(view: DataView, at: number, name: string, spec: { seed: bigin
     ['stream', spec.stream],
     ['offset', spec.offset],
   ] as const
-  fields.forEach(([field, value], i) => {
-    const [lo, hi] = split(`${name}.${field}`, value)
-    view.setUint32(at + 16 + 8 * i, lo, true)
-    view.setUint32(at + 20 + 8 * i, hi, true)
-  })
+  fields.forEach(([field, value], i) => view.setBigUint64(at + 16 + 8 * i, checkU64(`${name}.${field}`, value), true))
 }
 
 /** A p for the spec block: a number (its range is checked by the module, with the same message). */
@@ -181,7 +190,7 @@ function checkNumber(name: string, value: number): number {
  * (crates/thinnet-core/src/boundary/calls.rs: SGD_WORDS, ADAM_WORDS), as header bytes.
  */
 export function float64Block(words: number[]): Uint8Array {
-  return new Uint8Array(Float64Array.from(words).buffer)
+  return PARAMS_SCRATCH.fill(8 * words.length, (view) => words.forEach((word, i) => view.setFloat64(8 * i, word, true)))
 }
 
 /** The kinds of a dropout-family record (crates/thinnet-core/src/boundary/noise.rs). */
@@ -194,8 +203,13 @@ const NOISE_KINDS: Readonly<Record<NoiseKind, number>> = { dropout: 1, alpha: 3,
  * element-wise), little-endian.
  */
 export function noiseHeader(spec: NoiseKernelSpec, broadcast: NoiseBroadcast | undefined): { record: Uint8Array; dims: Uint8Array } {
-  const record = new Uint8Array(RECORD_BYTES)
-  const view = new DataView(record.buffer)
+  const record = RECORD_SCRATCH.fill(RECORD_BYTES, (view) => writeNoiseRecord(view, spec))
+  const words = broadcast === undefined ? [] : [...broadcast.dims, ...broadcast.noise]
+  const dims = DIMS_SCRATCH.fill(8 * words.length, (view) => words.forEach((d, i) => view.setFloat64(8 * i, d, true)))
+  return { record, dims }
+}
+
+function writeNoiseRecord(view: DataView, spec: NoiseKernelSpec): void {
   // A backend caller (not the facade, which checked it) may pass anything.
   const kind = (NOISE_KINDS as Partial<Record<string, number>>)[spec.kind]
   if (kind === undefined) {
@@ -206,11 +220,6 @@ export function noiseHeader(spec: NoiseKernelSpec, broadcast: NoiseBroadcast | u
   if (typeof spec.p !== 'number') throw invalidArg(`spec.p must be a number, received ${describeValue(spec.p)}`)
   view.setFloat64(8, spec.p, true)
   writeDraw(view, 0, 'spec', spec)
-  const words = broadcast === undefined ? [] : [...broadcast.dims, ...broadcast.noise]
-  const dims = new Uint8Array(8 * words.length)
-  const dimsView = new DataView(dims.buffer)
-  words.forEach((d, i) => dimsView.setFloat64(8 * i, d, true))
-  return { record, dims }
 }
 
 /**
@@ -220,11 +229,10 @@ export function noiseHeader(spec: NoiseKernelSpec, broadcast: NoiseBroadcast | u
  * seed, stream and offset where the family's record has them. The core checks the values.
  */
 export function concreteRecord(spec: ConcreteKernelSpec): Uint8Array {
-  const record = new Uint8Array(RECORD_BYTES)
-  const view = new DataView(record.buffer)
-  writeConstants(view, 0, 'spec', spec)
-  writeDraw(view, 0, 'spec', spec)
-  return record
+  return RECORD_SCRATCH.fill(RECORD_BYTES, (view) => {
+    writeConstants(view, 0, 'spec', spec)
+    writeDraw(view, 0, 'spec', spec)
+  })
 }
 
 /**
