@@ -9,6 +9,7 @@
 
 import type { Thinnet } from '../ts/index.js'
 import { formatSeconds, printTable, time, tryLoad, type Timing } from './harness.js'
+import { describeDisturbance, startDisturbanceMeter } from './peers/disturbance.js'
 
 const N = 1 << 24
 const P = 0.5
@@ -69,6 +70,7 @@ interface Row {
 }
 
 export async function benchDropoutFamily(): Promise<void> {
+  const otherLoad = startDisturbanceMeter()
   const src = Float32Array.from({ length: N }, (_, i) => ((i % 97) - 48) / 16)
   const dst = new Float32Array(N)
   const rows: Row[] = []
@@ -115,6 +117,8 @@ export async function benchDropoutFamily(): Promise<void> {
       ]
     }),
   )
+  const disturbance = describeDisturbance(otherLoad())
+  if (disturbance) console.log(`\n${disturbance}`)
 }
 
 function bestOf(fn: () => void): Timing {

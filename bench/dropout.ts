@@ -8,6 +8,7 @@
 import type { Thinnet } from '../ts/index.js'
 import { formatSeconds, printTable, time, tryLoad, type Timing } from './harness.js'
 import { threadCounts } from './thread-counts.js'
+import { describeDisturbance, startDisturbanceMeter } from './peers/disturbance.js'
 
 const SIZES = [1 << 16, 1 << 20, 1 << 24]
 const P = 0.5
@@ -34,6 +35,7 @@ function mathRandomDropout(x: Float32Array, out: Float32Array, p: number): void 
 }
 
 export async function benchDropout(): Promise<void> {
+  const otherLoad = startDisturbanceMeter()
   const backends = (await Promise.all((['native', 'wasm', 'wasm-scalar'] as const).map(tryLoad))).filter(
     (tn): tn is Thinnet => tn !== undefined,
   )
@@ -121,4 +123,6 @@ export async function benchDropout(): Promise<void> {
       ]
     }),
   )
+  const disturbance = describeDisturbance(otherLoad())
+  if (disturbance) console.log(`\n${disturbance}`)
 }
