@@ -637,6 +637,41 @@ fn small_batches_equal_the_first_rows_of_a_large_one() {
     }
 }
 
+/// The few-rows path splits a call by rows (each thread whole rows, B read by all) or by columns
+/// (`driver::rows_blocks`): the masks, the pre-activation copy and every output are the same bits
+/// as one thread's, forward and backward, whichever split a thread count gives.
+#[test]
+fn few_rows_thread_splits_give_the_same_bits() {
+    let (inputs, units) = (700, 1000);
+    let drop = dropouts(11);
+    let alpha = alpha_dropouts(11);
+    for isa in available() {
+        for rows in 1..=4 {
+            let sh = shape(rows, inputs, units);
+            let d = data(sh, 8);
+            for drop in [drop, alpha].iter() {
+                let run = |threads: usize| {
+                    let exec = Exec { isa, threads };
+                    let mut y = vec![0.0; rows * units];
+                    let mut pre = vec![0.0; rows * units];
+                    dense_forward(&d.x, &d.w, Some(&d.b), &mut y, Some(&mut pre), sh, Activation::Relu, drop, exec)
+                        .unwrap();
+                    let (mut dx, mut dw, mut db) =
+                        (vec![0.0; rows * inputs], vec![0.0; inputs * units], vec![0.0; units]);
+                    let grads = Grads { dx: Some(&mut dx), dw: Some(&mut dw), db: Some(&mut db) };
+                    let saved = Saved { y: Some(&y), pre: Some(&pre) };
+                    dense_backward(&d.x, &d.w, &d.dy, saved, grads, sh, Activation::Relu, drop, exec).unwrap();
+                    [bits(&y), bits(&pre), bits(&dx), bits(&dw), bits(&db)]
+                };
+                let one = run(1);
+                for threads in split_thread_counts() {
+                    assert!(run(threads) == one, "{:?} rows {} {:?} with {} threads", isa, rows, drop, threads);
+                }
+            }
+        }
+    }
+}
+
 /// Several callers at once (the bindings' async calls run on a thread pool) share the worker
 /// and workspace pools: every call still gets its own, correct result.
 #[test]

@@ -35,7 +35,7 @@ use crate::dropout::Exec;
 use crate::gemm::epilogue::{Epilogue, Finish};
 use crate::gemm::kernel::{micro_kernel, Init, MicroKernel, Tile};
 use crate::gemm::pack::{pack_whole_rows, Operand, Source};
-use crate::gemm::rows;
+use crate::gemm::rows::{self, Block};
 use crate::gemm::workspace::Workspace;
 use crate::kernel::MaskFn;
 use crate::parallel::run_tasks;
@@ -217,23 +217,42 @@ unsafe fn pack_all_of_a(p: &Problem, mk: &MicroKernel, (r0, r1): (usize, usize),
     }
 }
 
-/// A problem with few rows (see `rows.rs`): columns split across threads in whole cache lines.
+/// A problem with few rows (see `rows.rs`): split across threads by `rows_blocks`.
 ///
 /// # Safety
 /// As [`run`], and `rows::suits(p)`.
 unsafe fn run_rows(p: &Problem, mk: &MicroKernel, mask: MaskFn, threads: usize) {
     let fmas = p.m.saturating_mul(p.n).saturating_mul(p.k.max(1));
     let threads = threads.min(fmas / MIN_FMAS_PER_THREAD).min(p.n.div_ceil(16)).max(1);
-    let ranges = split(p.n, 16, threads);
+    let blocks = rows_blocks(p, threads);
     let shared = Shared(p);
-    run_tasks(threads, |task| {
+    run_tasks(blocks.len(), |task| {
         let mut ws = Workspace::take();
-        let (a, run, bits) = rows::scratch(shared.get(), ranges[task]);
+        let (a, run, bits) = rows::scratch(shared.get(), blocks[task]);
         let (a, _, run, bits) = ws.buffers(a, 0, run, bits);
-        // SAFETY: the column ranges are disjoint; the caller's guarantees hold for each; the
-        // scratch has the sizes rows::scratch asks for.
-        unsafe { (mk.rows)(shared.get(), ranges[task], a, run, bits, mask) };
+        // SAFETY: the blocks are disjoint; the caller's guarantees hold for each; the scratch has
+        // the sizes rows::scratch asks for.
+        unsafe { (mk.rows)(shared.get(), blocks[task], a, run, bits, mask) };
     });
+}
+
+/// B of at most this many floats (8 MB) is read by every thread of the few-rows path: it stays in
+/// the last-level cache from call to call, and each thread streams all of it for its own rows.
+/// Larger, B comes from memory, and each thread reads only its columns.
+const ROWS_SPLIT_MAX_B: usize = 1 << 21;
+
+/// The few-rows path's blocks: whole rows per thread where every thread gets a row and B is small
+/// enough, else column ranges over all rows. Splitting the columns of a B whose rows are 4 KB
+/// (1024 floats) made two threads slower than one (AMD EPYC Zen 5, (4, 1024, 1024): 32 against 53
+/// GFLOP/s, the cause not found); split by rows, 67. Rows of 64 MB of B read twice were slower
+/// instead ((2, 4096, 4096): 20 against 33 by columns). Each element of C is the same chain
+/// either way.
+fn rows_blocks(p: &Problem, threads: usize) -> Vec<Block> {
+    if threads > 1 && p.m >= threads && p.k.saturating_mul(p.n) <= ROWS_SPLIT_MAX_B {
+        split(p.m, 1, threads).into_iter().map(|rows| Block { rows, cols: (0, p.n) }).collect()
+    } else {
+        split(p.n, 16, threads).into_iter().map(|cols| Block { rows: (0, p.m), cols }).collect()
+    }
 }
 
 /// Threads along M and N: as many as are worth it, split to minimize the packing work that

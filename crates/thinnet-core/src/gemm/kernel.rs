@@ -10,6 +10,7 @@
 use crate::gemm::driver::Problem;
 use crate::gemm::epilogue::Finish;
 use crate::gemm::pack::PackFn;
+use crate::gemm::rows::Block;
 use crate::isa::Isa;
 use crate::kernel::MaskFn;
 
@@ -81,12 +82,12 @@ pub(crate) struct MicroKernel {
     pub rows: RowsFn,
 }
 
-/// `crate::gemm::rows::rows` for one ISA: (problem, columns n0..n1, A rows, run, keep bits,
-/// bitmask kernel).
+/// `crate::gemm::rows::rows` for one ISA: (problem, block of C, A rows, run, keep bits, bitmask
+/// kernel).
 ///
 /// # Safety
 /// As `crate::gemm::rows::rows`, and the ISA is available.
-pub(crate) type RowsFn = unsafe fn(&Problem, (usize, usize), &mut [f32], &mut [f32], &mut [u32], MaskFn);
+pub(crate) type RowsFn = unsafe fn(&Problem, Block, &mut [f32], &mut [f32], &mut [u32], MaskFn);
 
 impl std::fmt::Debug for Tile<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -23,6 +23,14 @@ pub(crate) const MAX_ROWS: usize = 4;
 /// Columns per epilogue call.
 const CHUNK: usize = 32;
 
+/// A block of C one thread computes on this path: rows `rows.0..rows.1`, columns
+/// `cols.0..cols.1`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Block {
+    pub rows: (usize, usize),
+    pub cols: (usize, usize),
+}
+
 /// Whether `p` can take this path: few rows, B and C contiguous along n, and B's transform one
 /// that works per element (no mask over B).
 pub(crate) fn suits(p: &Problem) -> bool {
@@ -33,13 +41,16 @@ pub(crate) fn suits(p: &Problem) -> bool {
         && matches!(p.b_src, Source::Plain | Source::Scale(_) | Source::Zero)
 }
 
-/// Scratch sizes for columns n0..n1: (transformed A rows, keep bits).
-pub(crate) fn scratch(p: &Problem, (n0, n1): (usize, usize)) -> (usize, usize, usize) {
+/// Scratch sizes for a block: (transformed A rows, the packer's run, keep bits).
+pub(crate) fn scratch(p: &Problem, Block { rows: (r0, r1), cols: (n0, n1) }: Block) -> (usize, usize, usize) {
     let keep_stride = (n1 - n0).div_ceil(32) + 2;
-    (p.m * p.k, (16 * p.k).max(p.m), p.m * keep_stride)
+    let m = r1 - r0;
+    (m * p.k, (16 * p.k).max(m), m * keep_stride)
 }
 
-/// Columns n0..n1 of a problem that `suits` this path.
+/// One block of C of a problem that `suits` this path. Row indices stay those of the whole
+/// problem (the masks' stream offsets and the epilogue's rows are the same whichever block a row
+/// falls in).
 ///
 /// # Safety
 /// As `driver::run` for these columns; `a_rows`, `run` and `bits` have the sizes of `scratch`;
@@ -48,20 +59,21 @@ pub(crate) fn scratch(p: &Problem, (n0, n1): (usize, usize)) -> (usize, usize, u
 #[inline(always)]
 pub(crate) unsafe fn rows<const FUSED: bool>(
     p: &Problem,
-    (n0, n1): (usize, usize),
+    block: Block,
     a_rows: &mut [f32],
     run: &mut [f32],
     bits: &mut [u32],
     mask: MaskFn,
 ) {
-    let (m, k, n) = (p.m, p.k, n1 - n0);
+    let Block { rows: (r0, r1), cols: (n0, n1) } = block;
+    let (k, n) = (p.k, n1 - n0);
     // SAFETY: every access is an element of A (rows 0..m, all of K), B (all of K, columns
     // n0..n1), C (rows 0..m, columns n0..n1) or the scratch buffers, per the caller.
     unsafe {
         // A's rows, transformed (input dropout), one after the other: panels of one row.
-        pack(p.a, &p.a_src, (0, m), (0, k), 1, a_rows.as_mut_ptr(), run, None, None);
+        pack(p.a, &p.a_src, (r0, r1 - r0), (0, k), 1, a_rows.as_mut_ptr(), run, None, None);
         let c_row = |i: usize| std::slice::from_raw_parts_mut(p.c.add(i * p.rsc + n0), n);
-        for i in 0..m {
+        for i in r0..r1 {
             let c = c_row(i);
             match p.init {
                 Init::Zero => c.iter_mut().for_each(|v| *v = 0.0),
@@ -70,13 +82,13 @@ pub(crate) unsafe fn rows<const FUSED: bool>(
             }
         }
         let b_row = |q: usize| std::slice::from_raw_parts(p.b.ptr.add(q * p.b.rs + n0), n);
-        let a = |i: usize, q: usize| a_rows[i * k + q];
+        let a = |i: usize, q: usize| a_rows[(i - r0) * k + q];
         let mut q = 0;
         if let Source::Plain = p.b_src {
             // Four rows of B per pass over C's rows: one load and store of each sum per 4 FMAs.
             while q + 4 <= k {
                 let b = [b_row(q), b_row(q + 1), b_row(q + 2), b_row(q + 3)];
-                for i in 0..m {
+                for i in r0..r1 {
                     let ai = [a(i, q), a(i, q + 1), a(i, q + 2), a(i, q + 3)];
                     for (j, v) in c_row(i).iter_mut().enumerate() {
                         let mut s = *v;
@@ -93,7 +105,7 @@ pub(crate) unsafe fn rows<const FUSED: bool>(
         // The rest one row of B at a time, with B's transform as the packer applies it.
         while q < k {
             let b = b_row(q);
-            for i in 0..m {
+            for i in r0..r1 {
                 let ai = a(i, q);
                 let c = c_row(i);
                 match p.b_src {
@@ -110,7 +122,7 @@ pub(crate) unsafe fn rows<const FUSED: bool>(
             Some(e) if !e.is_plain() => e,
             _ => return,
         };
-        finish_rows(p, &epi, (n0, n1), bits, mask);
+        finish_rows(p, &epi, block, bits, mask);
     }
 }
 
@@ -129,16 +141,18 @@ fn madd<const FUSED: bool>(a: f32, b: f32, acc: f32) -> f32 {
 /// # Safety
 /// As [`rows`].
 #[inline(always)]
-unsafe fn finish_rows(p: &Problem, epi: &Epilogue, (n0, n1): (usize, usize), bits: &mut [u32], mask: MaskFn) {
+unsafe fn finish_rows(p: &Problem, epi: &Epilogue, block: Block, bits: &mut [u32], mask: MaskFn) {
+    let Block { rows: (r0, r1), cols: (n0, n1) } = block;
     let keep_stride = (n1 - n0).div_ceil(32) + 2;
-    // SAFETY: as in `rows`; the keep bits of row i fill keep_stride words from i * keep_stride.
+    // SAFETY: as in `rows`; the keep bits of row i fill keep_stride words from (i - r0) *
+    // keep_stride.
     unsafe {
         if let Some((draws, offset)) = epi.mask.keep_draws() {
-            for i in 0..p.m {
-                mask(bits.as_mut_ptr().add(i * keep_stride), n1 - n0, offset + (i * p.rsc + n0) as u64, draws);
+            for i in r0..r1 {
+                mask(bits.as_mut_ptr().add((i - r0) * keep_stride), n1 - n0, offset + (i * p.rsc + n0) as u64, draws);
             }
         }
-        for i in 0..p.m {
+        for i in r0..r1 {
             let mut j = n0;
             while j < n1 {
                 let width = CHUNK.min(n1 - j);
@@ -149,7 +163,7 @@ unsafe fn finish_rows(p: &Problem, epi: &Epilogue, (n0, n1): (usize, usize), bit
                     epi,
                     row: i,
                     col: j,
-                    keep: bits.as_ptr().add(i * keep_stride),
+                    keep: bits.as_ptr().add((i - r0) * keep_stride),
                     keep_stride,
                     keep_bit: j - n0,
                 };

@@ -5,6 +5,7 @@
 use crate::gemm::driver::Problem;
 use crate::gemm::epilogue;
 use crate::gemm::kernel::{MicroKernel, Tile};
+use crate::gemm::rows::Block;
 use crate::isa::Isa;
 use crate::kernel::MaskFn;
 
@@ -49,7 +50,7 @@ unsafe fn kernel(t: &Tile) {
 ///
 /// # Safety
 /// As [`crate::gemm::rows::rows`].
-unsafe fn rows_here(p: &Problem, n: (usize, usize), a: &mut [f32], run: &mut [f32], bits: &mut [u32], mask: MaskFn) {
+unsafe fn rows_here(p: &Problem, block: Block, a: &mut [f32], run: &mut [f32], bits: &mut [u32], mask: MaskFn) {
     // SAFETY: the caller's guarantees, passed on; this kernel does not fuse.
-    unsafe { crate::gemm::rows::rows::<false>(p, n, a, run, bits, mask) }
+    unsafe { crate::gemm::rows::rows::<false>(p, block, a, run, bits, mask) }
 }

@@ -35,6 +35,7 @@ use crate::gemm::driver::Problem;
 use crate::gemm::epilogue::{self, Epilogue, OutMask};
 use crate::gemm::kernel::{Init, MicroKernel, Tile};
 use crate::gemm::pack::{pack, Operand, Source, Transpose};
+use crate::gemm::rows::Block;
 use crate::isa::Isa;
 use crate::kernel::MaskFn;
 
@@ -191,9 +192,9 @@ pub(crate) unsafe fn transpose4(src: *const f32, src_stride: usize, dst: *mut f3
 ///
 /// # Safety
 /// As [`crate::gemm::rows::rows`].
-unsafe fn rows_here(p: &Problem, n: (usize, usize), a: &mut [f32], run: &mut [f32], bits: &mut [u32], mask: MaskFn) {
+unsafe fn rows_here(p: &Problem, block: Block, a: &mut [f32], run: &mut [f32], bits: &mut [u32], mask: MaskFn) {
     // SAFETY: the caller's guarantees, passed on; this kernel does not fuse.
-    unsafe { crate::gemm::rows::rows::<false>(p, n, a, run, bits, mask) }
+    unsafe { crate::gemm::rows::rows::<false>(p, block, a, run, bits, mask) }
 }
 
 /// Whether `finish_full_tile` handles this epilogue: the piecewise-linear activations (the

@@ -8,6 +8,7 @@ use crate::gemm::driver::Problem;
 use crate::gemm::epilogue;
 use crate::gemm::kernel::{Init, MicroKernel, Tile};
 use crate::gemm::pack::{pack, Operand, Source};
+use crate::gemm::rows::Block;
 use crate::isa::Isa;
 use crate::kernel::MaskFn;
 
@@ -141,7 +142,7 @@ unsafe fn pack_here(
 /// # Safety
 /// As [`crate::gemm::rows::rows`], and the CPU supports AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn rows_here(p: &Problem, n: (usize, usize), a: &mut [f32], run: &mut [f32], bits: &mut [u32], mask: MaskFn) {
+unsafe fn rows_here(p: &Problem, block: Block, a: &mut [f32], run: &mut [f32], bits: &mut [u32], mask: MaskFn) {
     // SAFETY: the caller's guarantees, passed on; this kernel multiplies with FMA.
-    unsafe { crate::gemm::rows::rows::<true>(p, n, a, run, bits, mask) }
+    unsafe { crate::gemm::rows::rows::<true>(p, block, a, run, bits, mask) }
 }

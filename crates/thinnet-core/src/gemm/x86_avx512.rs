@@ -15,6 +15,7 @@ use crate::gemm::driver::Problem;
 use crate::gemm::epilogue::{self, Epilogue, OutMask};
 use crate::gemm::kernel::{Init, MicroKernel, Tile};
 use crate::gemm::pack::{pack, Operand, Source, Transpose};
+use crate::gemm::rows::Block;
 use crate::isa::Isa;
 use crate::kernel::MaskFn;
 
@@ -301,9 +302,9 @@ pub(crate) unsafe fn transpose16(src: *const f32, src_stride: usize, dst: *mut f
 /// # Safety
 /// As [`crate::gemm::rows::rows`], and the CPU supports AVX-512F.
 #[target_feature(enable = "avx512f")]
-unsafe fn rows_here(p: &Problem, n: (usize, usize), a: &mut [f32], run: &mut [f32], bits: &mut [u32], mask: MaskFn) {
+unsafe fn rows_here(p: &Problem, block: Block, a: &mut [f32], run: &mut [f32], bits: &mut [u32], mask: MaskFn) {
     // SAFETY: the caller's guarantees, passed on; this kernel multiplies with FMA.
-    unsafe { crate::gemm::rows::rows::<true>(p, n, a, run, bits, mask) }
+    unsafe { crate::gemm::rows::rows::<true>(p, block, a, run, bits, mask) }
 }
 
 /// Whether `finish_full_tile` handles this epilogue: the piecewise-linear activations (the
