@@ -42,10 +42,15 @@ pub(crate) fn suits(p: &Problem) -> bool {
 }
 
 /// Scratch sizes for a block: (transformed A rows, the packer's run, keep bits).
-pub(crate) fn scratch(p: &Problem, Block { rows: (r0, r1), cols: (n0, n1) }: Block) -> (usize, usize, usize) {
-    let keep_stride = (n1 - n0).div_ceil(32) + 2;
-    let m = r1 - r0;
-    (m * p.k, (16 * p.k).max(m), m * keep_stride)
+pub(crate) fn scratch(p: &Problem, block: Block) -> (usize, usize, usize) {
+    let m = block.rows.1 - block.rows.0;
+    (m * p.k, (16 * p.k).max(m), m * keep_stride(block))
+}
+
+/// Words of keep bits per row of a block: its columns, and room for the bitmask kernel to start
+/// and end mid-word.
+fn keep_stride(block: Block) -> usize {
+    (block.cols.1 - block.cols.0).div_ceil(32) + 2
 }
 
 /// One block of C of a problem that `suits` this path. Row indices stay those of the whole
@@ -53,7 +58,7 @@ pub(crate) fn scratch(p: &Problem, Block { rows: (r0, r1), cols: (n0, n1) }: Blo
 /// falls in).
 ///
 /// # Safety
-/// As `driver::run` for these columns; `a_rows`, `run` and `bits` have the sizes of `scratch`;
+/// As `driver::run` for this block; `a_rows`, `run` and `bits` have the sizes of `scratch`;
 /// `mask` is the bitmask kernel of an available ISA; `FUSED` matches the ISA's kernels (FMA or
 /// multiply then add); the ISA's features are enabled in the caller.
 #[inline(always)]
@@ -67,8 +72,8 @@ pub(crate) unsafe fn rows<const FUSED: bool>(
 ) {
     let Block { rows: (r0, r1), cols: (n0, n1) } = block;
     let (k, n) = (p.k, n1 - n0);
-    // SAFETY: every access is an element of A (rows 0..m, all of K), B (all of K, columns
-    // n0..n1), C (rows 0..m, columns n0..n1) or the scratch buffers, per the caller.
+    // SAFETY: every access is an element of A (rows r0..r1, all of K), B (all of K, columns
+    // n0..n1), C (rows r0..r1, columns n0..n1) or the scratch buffers, per the caller.
     unsafe {
         // A's rows, transformed (input dropout), one after the other: panels of one row.
         pack(p.a, &p.a_src, (r0, r1 - r0), (0, k), 1, a_rows.as_mut_ptr(), run, None, None);
@@ -143,7 +148,7 @@ fn madd<const FUSED: bool>(a: f32, b: f32, acc: f32) -> f32 {
 #[inline(always)]
 unsafe fn finish_rows(p: &Problem, epi: &Epilogue, block: Block, bits: &mut [u32], mask: MaskFn) {
     let Block { rows: (r0, r1), cols: (n0, n1) } = block;
-    let keep_stride = (n1 - n0).div_ceil(32) + 2;
+    let keep_stride = keep_stride(block);
     // SAFETY: as in `rows`; the keep bits of row i fill keep_stride words from (i - r0) *
     // keep_stride.
     unsafe {
