@@ -310,17 +310,12 @@ pub(crate) fn multiply_by_derivative(act: Activation, kind: SavedKind, d: &mut [
     match (act, kind) {
         (Activation::Linear, _) => {}
         // y and z have the same sign for relu and leaky relu (alpha >= 0), and the output dropout
-        // scale is positive, so the test on z is the test on y.
-        (Activation::Relu, _) => pairs.for_each(|(d, &s)| {
-            if s <= 0.0 {
-                *d = 0.0
-            }
-        }),
-        (Activation::LeakyRelu { alpha }, _) => pairs.for_each(|(d, &s)| {
-            if s <= 0.0 {
-                *d *= alpha
-            }
-        }),
+        // scale is positive, so the test on z is the test on y. Written as selects, not as a
+        // conditional store: LLVM vectorizes a select (compare and blend), and left the store a
+        // branch per element that random signs mispredicted half the time (the relu case ran at
+        // about 3 ns an element, a fifth of a (128, 1024, 1024) dx backward on one AVX-512 core).
+        (Activation::Relu, _) => pairs.for_each(|(d, &s)| *d = if s <= 0.0 { 0.0 } else { *d }),
+        (Activation::LeakyRelu { alpha }, _) => pairs.for_each(|(d, &s)| *d = if s <= 0.0 { *d * alpha } else { *d }),
         (Activation::Tanh, SavedKind::Pre) => pairs.for_each(|(d, &z)| {
             let a = tanh(z);
             *d *= 1.0 - a * a
@@ -418,6 +413,33 @@ mod tests {
         assert_eq!(Activation::parse("softmax", 0.0).unwrap_err().code, crate::ErrorCode::InvalidArg);
         for name in ["linear", "relu", "leakyRelu", "gelu", "tanh", "sigmoid", "selu"].iter() {
             assert_eq!(Activation::parse(name, 0.1).unwrap().name(), *name);
+        }
+    }
+
+    /// The relu and leaky relu derivatives at the edges, element by element against the
+    /// definition: d kept where saved > 0 (NaN saved keeps d: the test `saved <= 0` is false),
+    /// zeroed (relu) or times alpha (leaky) where saved <= 0, -0 included; d's own NaN and -0
+    /// pass through a kept element unchanged. Long enough for the vectorized loop and its tail.
+    #[test]
+    fn relu_and_leaky_derivatives_at_the_edges() {
+        let saved_edges = [-0.0f32, 0.0, f32::NAN, -1.0, 1.0, f32::MIN_POSITIVE, -f32::MIN_POSITIVE, f32::INFINITY];
+        let d_edges = [2.0f32, -0.0, f32::NAN, -3.5, f32::INFINITY];
+        let (mut saved, mut d0) = (Vec::new(), Vec::new());
+        for (i, &s) in saved_edges.iter().cycle().take(67).enumerate() {
+            saved.push(s);
+            d0.push(d_edges[i % d_edges.len()]);
+        }
+        for act in [Activation::Relu, Activation::LeakyRelu { alpha: 0.25 }] {
+            let mut d = d0.clone();
+            multiply_by_derivative(act, SavedKind::Pre, &mut d, &saved);
+            for ((&got, &before), &s) in d.iter().zip(d0.iter()).zip(saved.iter()) {
+                let want = match (act, s <= 0.0) {
+                    (_, false) => before,
+                    (Activation::LeakyRelu { alpha }, true) => before * alpha,
+                    _ => 0.0,
+                };
+                assert_eq!(got.to_bits(), want.to_bits(), "{:?}: d {} at saved {}", act, before, s);
+            }
         }
     }
 
