@@ -165,7 +165,7 @@ pub(crate) unsafe fn run(p: &Problem, exec: Exec) {
 /// speed differs. Measured on AMD EPYC Zen 5 (AVX-512, Rust core, interleaved runs): on two
 /// threads, columns outer was 7-15% faster at (128, 1024, 1024) and (32, 1024, 1024), 4-12% at
 /// 64, 256 and 784-input shapes and 1024 rows; on one thread 0-3% slower (9% at 4096 columns),
-/// which we have not explained. The simd128 build (Node 20) moved the same way, by less.
+/// which we have not explained. The simd128 build's two threads (Node 20) moved within noise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TileOrder {
     RowsOuter,
