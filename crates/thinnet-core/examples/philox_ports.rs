@@ -24,7 +24,7 @@ mod loops {
     /// # Safety
     /// The CPU supports AVX-512F.
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn multiplies(n: usize, seed: i64) -> i64 {
+    pub unsafe fn multiplies(n: usize, seed: i64) -> f64 {
         let m = _mm512_set1_epi64(M);
         let mut x = [_mm512_set1_epi64(seed); 12];
         for (i, v) in x.iter_mut().enumerate() {
@@ -35,7 +35,7 @@ mod loops {
                 *v = _mm512_mul_epu32(*v, m);
             }
         }
-        x.iter().fold(0, |s, v| s ^ _mm512_reduce_add_epi64(*v))
+        x.iter().fold(0, |s, v| s ^ _mm512_reduce_add_epi64(*v)) as f64
     }
 
     /// `n` rounds of S sets (eight blocks, one per 64-bit lane, as the kernel holds them); the
@@ -107,20 +107,24 @@ fn main() {
             })
             .fold(f64::INFINITY, f64::min)
     }
+    /// A loop of `loops` as a safe closure over the iteration count.
+    fn detected(f: unsafe fn(usize, i64) -> f64) -> impl Fn(usize) -> f64 {
+        // SAFETY: main runs these only after detecting AVX-512F, all the loops need.
+        move |n| unsafe { f(n, 3) }
+    }
     let n = 10_000_000;
-    // SAFETY (every call below): AVX-512F was detected above.
-    let mul = best_ns(n, |n| unsafe { loops::multiplies(n, 3) } as f64);
+    let mul = best_ns(n, detected(loops::multiplies));
     println!("vpmuludq zmm, 12 independent: {:.2} per ns", 12.0 / mul);
-    let shifts = best_ns(n, |n| unsafe { loops::rounds::<6, false, false, true>(n, 3) });
-    let shuffles = best_ns(n, |n| unsafe { loops::rounds::<6, true, false, true>(n, 3) });
+    let shifts = best_ns(n, detected(loops::rounds::<6, false, false, true>));
+    let shuffles = best_ns(n, detected(loops::rounds::<6, true, false, true>));
     println!(
         "round of a set (6 sets in flight): {:.2} per ns with shifts, {:.2} with shuffles",
         6.0 / shifts,
         6.0 / shuffles
     );
-    let fma = best_ns(n, |n| unsafe { loops::rounds::<4, false, true, false>(n, 3) });
-    let philox = best_ns(n, |n| unsafe { loops::rounds::<4, false, false, true>(n, 3) });
-    let both = best_ns(n, |n| unsafe { loops::rounds::<4, false, true, true>(n, 3) });
+    let fma = best_ns(n, detected(loops::rounds::<4, false, true, false>));
+    let philox = best_ns(n, detected(loops::rounds::<4, false, false, true>));
+    let both = best_ns(n, detected(loops::rounds::<4, false, true, true>));
     println!(
         "per iteration: 12 FMAs {:.2} ns, 4 set-rounds {:.2} ns, both in one loop {:.2} ns (sum {:.2}, longer {:.2})",
         fma,
