@@ -13,7 +13,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
     await (await import('./dropout-family.js')).benchDropoutFamily()
   },
   'dropout-family': async () => (await import('./dropout-family.js')).benchDropoutFamily(),
-  // Philox's rounds alone in WASM SIMD, against the WASM dropout kernel: the kernel's ceiling on this engine.
+  // Philox's rounds alone in WASM SIMD beside the WASM dropout kernel: how much of the kernel's time its rounds are.
   'philox-rounds': async () => (await import('./philox-rounds.js')).benchPhiloxRounds(),
   // Imported on demand: they load the peers (TensorFlow.js, onnxruntime-node), which the other
   // benchmarks do not need.
