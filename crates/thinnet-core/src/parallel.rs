@@ -120,10 +120,10 @@ impl<T> SpinLock<T> {
 }
 
 /// Calls `work(start, len)` over disjoint chunks covering 0..n, each start a multiple of `align`,
-/// on up to `threads` threads of `run_tasks`. Chunks are several times smaller than a thread's
-/// share and handed out in order from one counter, so a thread that starts late (a parked worker
-/// still waking up) takes fewer of them and nobody waits for it. Callers' results never depend on
-/// which thread ran a chunk.
+/// on up to `threads` threads. Chunks are several times smaller than a thread's share and handed
+/// out in order by `for_each_task`, so a thread that starts late (a parked worker still waking up)
+/// takes fewer of them and nobody waits for it. Callers' results never depend on which thread ran
+/// a chunk.
 pub(crate) fn for_chunks<F>(n: usize, align: usize, threads: usize, work: F)
 where
     F: Fn(usize, usize) + Sync,
@@ -135,14 +135,33 @@ where
     }
     let chunk = (n / (4 * threads)).max(MIN_CHUNK).div_ceil(align) * align;
     let chunks = n.div_ceil(chunk);
-    let next = AtomicUsize::new(0);
-    run_tasks(threads, |_| loop {
-        let c = next.fetch_add(1, Ordering::Relaxed);
-        if c >= chunks {
-            break;
-        }
+    for_each_task(chunks, threads, |c| {
         let start = c * chunk;
         work(start, chunk.min(n - start));
+    });
+}
+
+/// Runs `work(task)` for every task in 0..tasks on up to `threads` threads of `run_tasks`, each
+/// thread taking the next unclaimed task from one counter until none is left. With several tasks
+/// per thread, a thread that is late or slowed down (a parked worker waking, a core the host
+/// lends elsewhere for a while) simply takes fewer, and nobody waits long for it. Callers'
+/// results never depend on which thread ran a task.
+pub(crate) fn for_each_task<F>(tasks: usize, threads: usize, work: F)
+where
+    F: Fn(usize) + Sync,
+{
+    let threads = threads.min(tasks);
+    if threads <= 1 {
+        (0..tasks).for_each(work);
+        return;
+    }
+    let next = AtomicUsize::new(0);
+    run_tasks(threads, |_| loop {
+        let task = next.fetch_add(1, Ordering::Relaxed);
+        if task >= tasks {
+            break;
+        }
+        work(task);
     });
 }
 

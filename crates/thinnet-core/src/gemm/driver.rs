@@ -41,7 +41,7 @@ use crate::gemm::pack::{pack_whole_rows, Operand, Source};
 use crate::gemm::rows::{self, Block};
 use crate::gemm::workspace::Workspace;
 use crate::kernel::MaskFn;
-use crate::parallel::run_tasks;
+use crate::parallel::{for_each_task, run_tasks};
 
 /// Below this many multiply-adds per thread, another thread costs more than it saves.
 const MIN_FMAS_PER_THREAD: usize = 1 << 19;
@@ -114,13 +114,16 @@ pub(crate) unsafe fn run(p: &Problem, exec: Exec) {
         unsafe { run_rows(p, &mk, mask, exec.threads) };
         return;
     }
-    let (tm, tn) = grid(p.m, p.n, p.k, exec.threads, &mk);
+    let (tm, threads_n) = grid(p.m, p.n, p.k, exec.threads, &mk);
+    let threads = tm * threads_n;
+    let tn = column_blocks(threads_n, threads, p.n.div_ceil(mk.nr));
     let m_ranges = split(p.m, mk.mr, tm);
     let n_ranges = split(p.n, mk.nr, tn);
     let shared = Shared(p);
-    // Threads that share rows of C (tn > 1) share their packed A too: packed once, together,
-    // before the products, instead of once per thread (with its input dropout's draws). Likewise
-    // when a thread's columns span several NC blocks: A is packed once, not once per block. And
+    // Blocks that share rows of C (tn > 1) share their packed A too: packed once, by all the
+    // threads together, before the products, instead of once per block (with its input dropout's
+    // draws). Likewise when a block's columns span several NC blocks: A is packed once, not once
+    // per NC block. And
     // when A's transform draws from the mask stream and A's rows are contiguous: packed once, its
     // rows transformed whole rather than one K block at a time (see `Source::draws`).
     let mut a_ws = Workspace::take();
@@ -129,8 +132,8 @@ pub(crate) unsafe fn run(p: &Problem, exec: Exec) {
         let m_pad = p.m.div_ceil(mk.mr) * mk.mr;
         let (buf, _, _, _) = a_ws.buffers(m_pad * p.k.max(1), 0, 0, 0);
         let ptr = SharedMut(buf.as_mut_ptr());
-        let parts = split(m_pad / mk.mr, 1, tm * tn);
-        run_tasks(tm * tn, |task| {
+        let parts = split(m_pad / mk.mr, 1, threads);
+        run_tasks(threads, |task| {
             let (t0, t1) = parts[task];
             let mut ws = Workspace::take();
             // SAFETY: each task packs its own panels t0..t1 of every K block (disjoint parts of
@@ -144,8 +147,8 @@ pub(crate) unsafe fn run(p: &Problem, exec: Exec) {
         None
     };
     let packed_a = SharedConst(packed_a);
-    let order = TileOrder::of(tm * tn);
-    run_tasks(tm * tn, |task| {
+    let order = TileOrder::of(threads);
+    for_each_task(tm * tn, threads, |task| {
         let (mi, ni) = (task / tn, task % tn);
         let mut ws = Workspace::take();
         // SAFETY: the blocks of the grid are disjoint, the caller's guarantees hold for each,
@@ -317,6 +320,32 @@ fn grid(m: usize, n: usize, k: usize, threads: usize, mk: &MicroKernel) -> (usiz
         }
     }
     best
+}
+
+/// Blocks of C per thread when a call is split across threads, handed out as each thread
+/// finishes its last (`for_each_task`), so that a thread the host slows down for a while (2
+/// vCPUs of a shared machine, or a browser's other tabs) holds the call up less. Measured on AMD
+/// EPYC Zen 5 (2 vCPUs, a shared host), two threads at (128, 1024, 1024), interleaved in one
+/// process:
+/// - the simd128 threaded build in Node 20, four blocks against one: the GEMM at the median 4.02
+///   against 4.70 ms per call in a slow spell of the host (the same at best), training 784-1024-
+///   1024-10 3-4% faster on average over 10-12 interleaved rounds (it won 8 of 10 and 10 of 12);
+/// - natively (AVX-512), four blocks were 5-8% slower at best and at the median (GEMM, fused
+///   forward, backward; two 2-4%), so the native build keeps one block per thread.
+const BLOCKS_PER_THREAD: usize = if cfg!(target_arch = "wasm32") { 4 } else { 1 };
+
+/// Column blocks along N: `threads_n` (the threads along N), times the blocks per thread when the
+/// call has more than one thread, in whole NR panels (at most one block per panel).
+fn column_blocks(threads_n: usize, threads: usize, n_panels: usize) -> usize {
+    #[cfg(test)]
+    let blocks_per_thread = tests::FORCED_BLOCKS.with(|b| b.get()).unwrap_or(BLOCKS_PER_THREAD);
+    #[cfg(not(test))]
+    let blocks_per_thread = BLOCKS_PER_THREAD;
+    if threads > 1 {
+        (threads_n * blocks_per_thread).min(n_panels).max(threads_n)
+    } else {
+        threads_n
+    }
 }
 
 /// `parts` ranges covering 0..len, each a whole number of `unit`s except the last.
@@ -535,7 +564,7 @@ unsafe fn column_sums_only(p: &Problem, sums: *mut f32, exec: Exec) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::dense::{dense_forward, Activation, DenseDropouts, DenseShape};
+    use crate::dense::{dense_backward, dense_forward, Activation, DenseDropouts, DenseShape, Grads, Saved};
     use crate::gemm::tests::{available, bits, values};
     use crate::gemm::{gemm, MatMut, MatRef};
     use crate::spec::{DropoutSpec, MaskSpec, Mode};
@@ -544,6 +573,8 @@ pub(crate) mod tests {
     thread_local! {
         /// A tile order that `TileOrder::of` returns on this thread instead of its own choice.
         pub(crate) static FORCED_ORDER: Cell<Option<TileOrder>> = const { Cell::new(None) };
+        /// Blocks per thread that `column_blocks` uses on this thread instead of its own.
+        pub(crate) static FORCED_BLOCKS: Cell<Option<usize>> = const { Cell::new(None) };
     }
 
     /// Runs `f` on this thread with the tile order forced to `order`.
@@ -580,6 +611,53 @@ pub(crate) mod tests {
                 };
                 let rows_outer = run(TileOrder::RowsOuter);
                 assert!(run(TileOrder::ColumnsOuter) == rows_outer, "{:?} ({}, {}, {})", isa, m, k, n);
+            }
+        }
+    }
+
+    /// Calls split into 1, 2, 4 or 7 blocks per thread, on 2 and 3 threads (run in turn on the
+    /// calling thread where tests have no threads: WASI, qemu), give the bits of one thread: a
+    /// plain GEMM, a fused forward with both dropouts and its backward pass (dx, dW, db), on
+    /// shapes with partial panels, NC blocks and a split along M.
+    #[test]
+    fn every_block_count_gives_the_bits_of_one_thread() {
+        let spec = |p, stream| DropoutSpec { mask: MaskSpec { p, seed: 5, stream, offset: 7 }, mode: Mode::Inverted };
+        let drops = DenseDropouts { input: Some(spec(0.2, 1)), output: Some(spec(0.5, 2)), ..DenseDropouts::default() };
+        for isa in available() {
+            for (m, k, n) in [(67, 300, 515), (300, 129, 1100)] {
+                let (a, b, bias, dy) = (values(m * k, 1), values(k * n, 2), values(n, 3), values(m * n, 4));
+                let run = |threads, blocks| {
+                    FORCED_BLOCKS.with(|f| f.set(Some(blocks)));
+                    let exec = Exec { isa, threads };
+                    let mut c = vec![0.0; m * n];
+                    let (ar, br) = (MatRef::row_major(&a, m, k), MatRef::row_major(&b, k, n));
+                    gemm(ar, br, 0.0, MatMut::row_major(&mut c, m, n), exec).unwrap();
+                    let mut y = vec![0.0; m * n];
+                    let shape = DenseShape { rows: m, inputs: k, units: n };
+                    dense_forward(&a, &b, Some(&bias), &mut y, None, shape, Activation::Relu, &drops, exec).unwrap();
+                    let (mut dx, mut dw, mut db) = (vec![0.0; m * k], vec![0.0; k * n], vec![0.0; n]);
+                    let grads = Grads { dx: Some(&mut dx), dw: Some(&mut dw), db: Some(&mut db) };
+                    let saved = Saved { y: Some(&y), pre: None };
+                    dense_backward(&a, &b, &dy, saved, grads, shape, Activation::Relu, &drops, exec).unwrap();
+                    FORCED_BLOCKS.with(|f| f.set(None));
+                    [bits(&c), bits(&y), bits(&dx), bits(&dw), bits(&db)]
+                };
+                let one = run(1, 1);
+                for threads in [2, 3] {
+                    for blocks in [1, 2, 4, 7] {
+                        let got = run(threads, blocks);
+                        assert!(
+                            got == one,
+                            "{:?} ({}, {}, {}), {} threads, {} blocks each",
+                            isa,
+                            m,
+                            k,
+                            n,
+                            threads,
+                            blocks
+                        );
+                    }
+                }
             }
         }
     }
