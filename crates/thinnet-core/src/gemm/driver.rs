@@ -242,7 +242,7 @@ unsafe fn pack_all_of_a(p: &Problem, mk: &MicroKernel, (r0, r1): (usize, usize),
         let (_, _, run, _) = ws.buffers(0, 0, mk.mr * p.k, 0);
         // SAFETY: the caller's guarantees; r0 is a multiple of MR (whole panels), run holds
         // MR * k floats, and the layout is the one documented above.
-        unsafe { pack_whole_rows(p.a, &p.a_src, (r0, r1 - r0), (p.k, kc_max), mk.mr, dst, m_pad, run) };
+        unsafe { pack_whole_rows(p.a, &p.a_src, (r0, r1 - r0), (p.k, kc_max), mk.mr, dst, m_pad, run, mk.narrow) };
         return;
     }
     let (_, _, run, _) = ws.buffers(0, 0, (16 * kc_max).max(r1 - r0), 0);

@@ -9,7 +9,7 @@
 
 use crate::gemm::driver::Problem;
 use crate::gemm::epilogue::Finish;
-use crate::gemm::pack::PackFn;
+use crate::gemm::pack::{NarrowFn, PackFn};
 use crate::gemm::rows::Block;
 use crate::isa::Isa;
 use crate::kernel::MaskFn;
@@ -80,6 +80,8 @@ pub(crate) struct MicroKernel {
     pub pack: PackFn,
     /// The few-rows path (`crate::gemm::rows::rows`) compiled for this ISA.
     pub rows: RowsFn,
+    /// The ISA's register transpose into panels of MR < 16 rows, if it has one (`pack_whole_rows`).
+    pub narrow: Option<NarrowFn>,
 }
 
 /// `crate::gemm::rows::rows` for one ISA: (problem, block of C, A rows, run, keep bits, bitmask

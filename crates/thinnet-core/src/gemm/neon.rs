@@ -27,6 +27,7 @@ pub(crate) const KERNEL: MicroKernel = MicroKernel {
     packs_b: false,
     pack: crate::gemm::pack::pack_baseline,
     rows: rows_here,
+    narrow: None,
 };
 
 /// acc[i] += b * a[LANE] for the three vectors of one row.

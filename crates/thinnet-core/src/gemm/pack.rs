@@ -200,8 +200,10 @@ pub(crate) unsafe fn pack_whole_rows(
     dst: *mut f32,
     block_stride: usize,
     tmp: &mut [f32],
+    narrow: Option<NarrowFn>,
 ) {
     debug_assert!(op.cs == 1 && op.rs == k && tmp.len() >= w * k && p0.is_multiple_of(w));
+    let narrow = narrow.filter(|_| w < 16);
     let run = tmp.as_mut_ptr();
     let mut first = p0;
     while first < p0 + pn {
@@ -213,14 +215,24 @@ pub(crate) unsafe fn pack_whole_rows(
         while pc < k {
             let kc = kc_max.min(k - pc);
             // SAFETY: the panel lies inside block pc's part for rows p0..p0+pn (caller); the
-            // reads are of rows 0..rows of tmp, columns pc..pc + kc < k.
+            // reads are of rows 0..rows of tmp, columns pc..pc + kc < k. `narrow` (the ISA's,
+            // which is available: caller) gets rows <= w < 16, 16 columns of each of those rows
+            // inside pc..pc + kc, and 16 * w floats of the panel (its columns done..done + 16).
             unsafe {
                 let panel = dst.add(block_stride * pc + first * kc);
+                // 16 columns at a time through the register transpose, where the ISA has one.
+                let mut done = 0;
+                if let Some(narrow) = narrow {
+                    while done + 16 <= kc {
+                        narrow(run.add(pc + done), k, rows, panel.add(done * w), w);
+                        done += 16;
+                    }
+                }
                 // Row by row: reading down a column instead (w rows k floats apart) puts every
                 // read in one L1 set when k * 4 is a multiple of 4 KB, and w > the cache's ways.
                 for r in 0..w {
                     let from = run.add(r * k + pc);
-                    for q in 0..kc {
+                    for q in done..kc {
                         panel.add(q * w + r).write(if r < rows { from.add(q).read() } else { 0.0 });
                     }
                 }
@@ -238,13 +250,23 @@ pub(crate) unsafe fn pack_whole_rows(
 pub(crate) type PackFn =
     unsafe fn(Operand, &Source, (usize, usize), (usize, usize), usize, *mut f32, &mut [f32], Option<*mut f32>);
 
-/// A square register transpose of an ISA, for panels a multiple of `size` wide.
+/// A square register transpose of an ISA, for panels a multiple of `size` wide, and, where the
+/// ISA has one, its form for panels narrower than `size`.
 #[derive(Clone, Copy)]
 pub(crate) struct Transpose {
     /// Rows and columns of the block: at most 16 (`pack`'s scratch holds 16 runs).
     pub size: usize,
     pub run: TransposeFn,
+    pub narrow: Option<NarrowFn>,
 }
+
+/// (src, src_stride, rows, dst, w): dst[c * w + r] = src[r * src_stride + c] for c < 16 and
+/// r < w, zero for r >= rows: 16 columns of a panel of w rows, `rows` of them read from src.
+///
+/// # Safety
+/// rows <= w < 16; src readable for `rows` rows of 16 floats at src_stride; dst writable for
+/// 16 * w floats; the ISA is available.
+pub(crate) type NarrowFn = unsafe fn(*const f32, usize, usize, *mut f32, usize);
 
 /// dst[c * dst_stride + r] = src[r * src_stride + c] for r, c < the transpose's size.
 ///
@@ -280,7 +302,8 @@ pub(crate) unsafe fn pack(
     // Offset of element (p, q) from the tensor's start.
     let at = |p: usize, q: usize| p * op.rs + q * op.cs;
     // SAFETY: every read is an element of the block (caller), every write is inside the panels
-    // (panel t, step q, lane r < w at dst + (t * qn + q) * w + r).
+    // (panel t, step q, lane r < w at dst + (t * qn + q) * w + r); the transposes are the ISA's,
+    // which is available (caller), and `narrow` gets whole panels of w < 16 rows.
     unsafe {
         let lane = |p: usize, q: usize| dst.add(((p / w) * qn + q) * w + p % w);
         match *src {
@@ -330,6 +353,16 @@ pub(crate) unsafe fn pack(
                         let done = (pn / w * w, qn / t.size * t.size);
                         let src_at = |p: usize, q: usize| op.ptr.add(at(p0 + p, q0 + q));
                         transpose_blocks(t, src_at, op.rs, lane, w, done);
+                        done
+                    }
+                    Some(Transpose { size, narrow: Some(narrow), .. }) if w < size => {
+                        // Whole panels, 16 columns at a time (the partial panel below, scalar).
+                        let done = (pn / w * w, qn / size * size);
+                        for p in (0..done.0).step_by(w) {
+                            for q in (0..done.1).step_by(size) {
+                                narrow(op.ptr.add(at(p0 + p, q0 + q)), op.rs, w, lane(p, q), w);
+                            }
+                        }
                         done
                     }
                     _ => (0, 0),

@@ -23,6 +23,7 @@ pub(crate) const KERNEL: MicroKernel = MicroKernel {
     packs_b: false,
     pack: crate::gemm::pack::pack_baseline,
     rows: rows_here,
+    narrow: None,
 };
 
 /// See [`crate::gemm::kernel::KernelFn`].

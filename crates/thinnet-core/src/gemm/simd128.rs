@@ -55,6 +55,7 @@ pub(crate) const KERNEL: MicroKernel = MicroKernel {
     packs_b: false,
     pack: pack_here,
     rows: rows_here,
+    narrow: None,
 };
 
 /// See [`crate::gemm::kernel::KernelFn`].
@@ -161,7 +162,7 @@ unsafe fn pack_here(
 ) {
     // SAFETY: the caller's guarantees, passed on; transpose4 needs only simd128, which this build
     // has.
-    unsafe { pack(op, src, p, q, w, dst, tmp, sums, Some(Transpose { size: 4, run: transpose4 })) }
+    unsafe { pack(op, src, p, q, w, dst, tmp, sums, Some(Transpose { size: 4, run: transpose4, narrow: None })) }
 }
 
 /// dst[c * dst_stride + r] = src[r * src_stride + c] for r, c in 0..4: a 4 x 4 transpose in

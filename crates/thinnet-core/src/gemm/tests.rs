@@ -394,6 +394,32 @@ fn the_avx512_register_transpose_is_a_transpose() {
     }
 }
 
+/// The narrow form against its definition, for every panel width below 16 and every count of
+/// rows read: the panel's 16 columns of w lanes, zero past `rows`, and nothing written past them.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn the_avx512_narrow_transpose_fills_a_panel() {
+    if !Isa::Avx512.is_available() {
+        return;
+    }
+    let src = values(16 * 20, 5);
+    for w in 1..16 {
+        for rows in 0..=w {
+            let mut dst = vec![f32::NAN; 16 * w + 3];
+            // SAFETY: `rows` rows of 16 at stride 20 readable, 16 * w floats writable; rows <= w <
+            // 16; AVX-512F checked above.
+            unsafe { crate::gemm::x86_avx512::transpose16_narrow(src.as_ptr(), 20, rows, dst.as_mut_ptr(), w) };
+            for c in 0..16 {
+                for r in 0..w {
+                    let want = if r < rows { src[r * 20 + c] } else { 0.0 };
+                    assert_eq!(dst[c * w + r].to_bits(), want.to_bits(), "w {} rows {} r {} c {}", w, rows, r, c);
+                }
+            }
+            assert!(dst[16 * w..].iter().all(|v| v.is_nan()), "w {} rows {}: wrote past the panel", w, rows);
+        }
+    }
+}
+
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[test]
 fn the_simd128_register_transpose_is_a_transpose() {

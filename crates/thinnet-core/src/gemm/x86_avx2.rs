@@ -27,6 +27,7 @@ pub(crate) const KERNEL: MicroKernel = MicroKernel {
     packs_b: false,
     pack: pack_here,
     rows: rows_here,
+    narrow: None,
 };
 
 /// One k step: acc[i] += a[i] * b for the tile's rows. A function that must inline rather than a
