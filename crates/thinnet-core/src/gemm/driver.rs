@@ -329,9 +329,10 @@ fn grid(m: usize, n: usize, k: usize, threads: usize, mk: &MicroKernel) -> (usiz
 /// process:
 /// - the simd128 threaded build in Node 20, four blocks against one: the GEMM at the median 4.02
 ///   against 4.70 ms per call in a slow spell of the host (the same at best), training 784-1024-
-///   1024-10 3-4% faster on average over 10-12 interleaved rounds (it won 8 of 10 and 10 of 12);
+///   1024-10 5.5% and 2.7% faster on average in two runs of 12 and 10 interleaved rounds (faster in
+///   10 of 12 and 8 of 10);
 /// - natively (AVX-512), four blocks were 5-8% slower at best and at the median (GEMM, fused
-///   forward, backward; two 2-4%), so the native build keeps one block per thread.
+///   forward, backward; two blocks 0.5-2% slower), so the native build keeps one block per thread.
 const BLOCKS_PER_THREAD: usize = if cfg!(target_arch = "wasm32") { 4 } else { 1 };
 
 /// Column blocks along N: `threads_n` (the threads along N), times the blocks per thread when the
