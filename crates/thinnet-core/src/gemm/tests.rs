@@ -434,3 +434,30 @@ fn the_simd128_register_transpose_is_a_transpose() {
         assert_eq!(&dst[c * 6 + 4..c * 6 + 6], &[-1.0, -1.0], "column {} padding", c);
     }
 }
+
+/// A row of C has the same bits whichever row panel it lands in, full or partial of any height:
+/// the same rows of A multiplied after 0 to 2 * MR extra rows put them in every position of
+/// every panel (and in the few-rows path when alone), over one and several K blocks (C loaded
+/// between them) and a partial column panel.
+#[test]
+fn rows_give_the_same_bits_in_every_panel_position() {
+    for isa in available() {
+        let mr = micro_kernel(isa).mr;
+        let exec = Exec { isa, threads: 1 };
+        for (m, k, n) in [(23, 300, 70), (3, 40, 96)] {
+            let (a, b) = (values(m * k, 7), values(k * n, 8));
+            let product = |pad: usize| {
+                let mut padded = values(pad * k, 9);
+                padded.extend_from_slice(&a);
+                let mut c = vec![0.0; (pad + m) * n];
+                let (ar, br) = (MatRef::row_major(&padded, pad + m, k), MatRef::row_major(&b, k, n));
+                gemm(ar, br, 0.0, MatMut::row_major(&mut c, pad + m, n), exec).unwrap();
+                bits(&c[pad * n..])
+            };
+            let unpadded = product(0);
+            for pad in 1..=2 * mr {
+                assert!(product(pad) == unpadded, "{:?} ({}, {}, {}) after {} rows", isa, m, k, n, pad);
+            }
+        }
+    }
+}

@@ -116,21 +116,48 @@ unsafe fn partial_panel(m: usize, t: &Tile, mut acc: [[__m512; 2]; MR]) -> [[__m
     // SAFETY: the caller's guarantees, passed on.
     unsafe {
         match m {
-            2 => accumulate::<2>(t, acc_ref),
-            3 => accumulate::<3>(t, acc_ref),
-            4 => accumulate::<4>(t, acc_ref),
-            5 => accumulate::<5>(t, acc_ref),
-            6 => accumulate::<6>(t, acc_ref),
-            7 => accumulate::<7>(t, acc_ref),
-            8 => accumulate::<8>(t, acc_ref),
-            9 => accumulate::<9>(t, acc_ref),
-            10 => accumulate::<10>(t, acc_ref),
-            11 => accumulate::<11>(t, acc_ref),
-            12 => accumulate::<12>(t, acc_ref),
-            _ => accumulate::<13>(t, acc_ref),
+            2 => accumulate_rows::<2>(t, acc_ref),
+            3 => accumulate_rows::<3>(t, acc_ref),
+            4 => accumulate_rows::<4>(t, acc_ref),
+            5 => accumulate_rows::<5>(t, acc_ref),
+            6 => accumulate_rows::<6>(t, acc_ref),
+            7 => accumulate_rows::<7>(t, acc_ref),
+            8 => accumulate_rows::<8>(t, acc_ref),
+            9 => accumulate_rows::<9>(t, acc_ref),
+            10 => accumulate_rows::<10>(t, acc_ref),
+            11 => accumulate_rows::<11>(t, acc_ref),
+            12 => accumulate_rows::<12>(t, acc_ref),
+            _ => accumulate_rows::<13>(t, acc_ref),
         }
     }
     acc
+}
+
+/// [`accumulate`] over rows 0..ROWS in a local array of ROWS rows: on the argument's array
+/// itself, LLVM stored every accumulator back to memory after each FMA (four 64-byte stores a k
+/// step for a 2-row panel, which then cost as much as a full panel's third). Each element is the
+/// same chain.
+///
+/// # Safety
+/// As [`kernel`].
+#[inline(always)]
+unsafe fn accumulate_rows<const ROWS: usize>(t: &Tile, acc: &mut [[__m512; 2]; MR]) {
+    let mut rows: [[__m512; 2]; ROWS] = std::array::from_fn(|i| acc[i]);
+    // SAFETY: the panels hold kc steps (kernel contract); AVX-512F is enabled by the caller.
+    unsafe {
+        let (mut a, mut b) = (t.a, t.b);
+        for _ in 0..t.kc {
+            let (b0, b1) = (_mm512_loadu_ps(b), _mm512_loadu_ps(b.add(16)));
+            for (i, row) in rows.iter_mut().enumerate() {
+                let ai = _mm512_set1_ps(a.add(i).read());
+                row[0] = _mm512_fmadd_ps(ai, b0, row[0]);
+                row[1] = _mm512_fmadd_ps(ai, b1, row[1]);
+            }
+            a = a.add(MR);
+            b = b.add(NR);
+        }
+    }
+    acc[..ROWS].copy_from_slice(&rows);
 }
 
 /// [`accumulate`] over a full panel with B read from its source (`t.pack_b`: kc rows of NR
