@@ -123,9 +123,9 @@ pub(crate) unsafe fn run(p: &Problem, exec: Exec) {
     // Blocks that share rows of C (tn > 1) share their packed A too: packed once, by all the
     // threads together, before the products, instead of once per block (with its input dropout's
     // draws). Likewise when a block's columns span several NC blocks: A is packed once, not once
-    // per NC block. And
-    // when A's transform draws from the mask stream and A's rows are contiguous: packed once, its
-    // rows transformed whole rather than one K block at a time (see `Source::draws`).
+    // per NC block. And when A's transform draws from the mask stream and A's rows are
+    // contiguous: packed once, its rows transformed whole rather than one K block at a time (see
+    // `Source::draws`).
     let mut a_ws = Workspace::take();
     let whole_rows = whole_rows_of_a(p);
     let packed_a = if tn > 1 || p.n > mk.nc || whole_rows {
