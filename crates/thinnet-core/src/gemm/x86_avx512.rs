@@ -76,8 +76,8 @@ unsafe fn kernel(t: &Tile) {
         // inference 13 rows of 14). Each element is the same FMA chain either way.
         match t.m {
             MR if t.pack_b.is_some() => accumulate_packing_b(t, &mut acc),
-            MR => accumulate::<MR>(t, &mut acc),
-            1 => accumulate::<1>(t, &mut acc),
+            MR => accumulate::<MR, MR>(t, &mut acc),
+            1 => accumulate::<1, MR>(t, &mut acc),
             m => acc = partial_panel(m, t, acc),
         }
         if full && t.finish.is_none() {
@@ -143,20 +143,8 @@ unsafe fn partial_panel(m: usize, t: &Tile, mut acc: [[__m512; 2]; MR]) -> [[__m
 #[inline(always)]
 unsafe fn accumulate_rows<const ROWS: usize>(t: &Tile, acc: &mut [[__m512; 2]; MR]) {
     let mut rows: [[__m512; 2]; ROWS] = std::array::from_fn(|i| acc[i]);
-    // SAFETY: the panels hold kc steps (kernel contract); AVX-512F is enabled by the caller.
-    unsafe {
-        let (mut a, mut b) = (t.a, t.b);
-        for _ in 0..t.kc {
-            let (b0, b1) = (_mm512_loadu_ps(b), _mm512_loadu_ps(b.add(16)));
-            for (i, row) in rows.iter_mut().enumerate() {
-                let ai = _mm512_set1_ps(a.add(i).read());
-                row[0] = _mm512_fmadd_ps(ai, b0, row[0]);
-                row[1] = _mm512_fmadd_ps(ai, b1, row[1]);
-            }
-            a = a.add(MR);
-            b = b.add(NR);
-        }
-    }
+    // SAFETY: the caller's guarantees, passed on.
+    unsafe { accumulate::<ROWS, ROWS>(t, &mut rows) };
     acc[..ROWS].copy_from_slice(&rows);
 }
 
@@ -187,7 +175,7 @@ unsafe fn accumulate_packing_b(t: &Tile, acc: &mut [[__m512; 2]; MR]) {
             let b1 = _mm512_loadu_ps(b.add(16));
             _mm512_storeu_ps(to, b0);
             _mm512_storeu_ps(to.add(16), b1);
-            multiply_add::<MR>(a, (b0, b1), acc);
+            multiply_add::<MR, MR>(a, (b0, b1), acc);
             a = a.add(MR);
             b = b.add(ld);
             to = to.add(NR);
@@ -200,22 +188,22 @@ unsafe fn accumulate_packing_b(t: &Tile, acc: &mut [[__m512; 2]; MR]) {
 /// # Safety
 /// As [`kernel`].
 #[inline(always)]
-unsafe fn accumulate<const ROWS: usize>(t: &Tile, acc: &mut [[__m512; 2]; MR]) {
+unsafe fn accumulate<const ROWS: usize, const N: usize>(t: &Tile, acc: &mut [[__m512; 2]; N]) {
     // SAFETY: the panels hold kc steps (kernel contract); AVX-512F is enabled by the caller.
     unsafe {
         // Four k steps per loop iteration: with one, the loop's own instructions held the kernel
         // at about 85% of the FMA peak; with four it runs at the peak on resident panels.
         let (mut a, mut b) = (t.a, t.b);
         for _ in 0..t.kc / 4 {
-            step::<ROWS>(a, b, acc);
-            step::<ROWS>(a.add(MR), b.add(NR), acc);
-            step::<ROWS>(a.add(2 * MR), b.add(2 * NR), acc);
-            step::<ROWS>(a.add(3 * MR), b.add(3 * NR), acc);
+            step::<ROWS, N>(a, b, acc);
+            step::<ROWS, N>(a.add(MR), b.add(NR), acc);
+            step::<ROWS, N>(a.add(2 * MR), b.add(2 * NR), acc);
+            step::<ROWS, N>(a.add(3 * MR), b.add(3 * NR), acc);
             a = a.add(4 * MR);
             b = b.add(4 * NR);
         }
         for _ in 0..t.kc % 4 {
-            step::<ROWS>(a, b, acc);
+            step::<ROWS, N>(a, b, acc);
             a = a.add(MR);
             b = b.add(NR);
         }
@@ -232,9 +220,9 @@ unsafe fn accumulate<const ROWS: usize>(t: &Tile, acc: &mut [[__m512; 2]; MR]) {
 /// # Safety
 /// a readable for ROWS floats, b for NR floats; AVX-512F is enabled by the caller.
 #[inline(always)]
-unsafe fn step<const ROWS: usize>(a: *const f32, b: *const f32, acc: &mut [[__m512; 2]; MR]) {
+unsafe fn step<const ROWS: usize, const N: usize>(a: *const f32, b: *const f32, acc: &mut [[__m512; 2]; N]) {
     // SAFETY: the caller's guarantees.
-    unsafe { multiply_add::<ROWS>(a, (_mm512_loadu_ps(b), _mm512_loadu_ps(b.add(16))), acc) }
+    unsafe { multiply_add::<ROWS, N>(a, (_mm512_loadu_ps(b), _mm512_loadu_ps(b.add(16))), acc) }
 }
 
 /// acc[i] += a[i] * (b0, b1) for rows 0..ROWS: the FMAs of one k step, shared by [`step`] and
@@ -243,7 +231,11 @@ unsafe fn step<const ROWS: usize>(a: *const f32, b: *const f32, acc: &mut [[__m5
 /// # Safety
 /// a readable for ROWS floats; AVX-512F is enabled by the caller.
 #[inline(always)]
-unsafe fn multiply_add<const ROWS: usize>(a: *const f32, (b0, b1): (__m512, __m512), acc: &mut [[__m512; 2]; MR]) {
+unsafe fn multiply_add<const ROWS: usize, const N: usize>(
+    a: *const f32,
+    (b0, b1): (__m512, __m512),
+    acc: &mut [[__m512; 2]; N],
+) {
     // SAFETY: the caller's guarantees.
     unsafe {
         for (i, row) in acc.iter_mut().enumerate().take(ROWS) {
