@@ -569,7 +569,7 @@ unsafe fn run_block(
 unsafe fn column_sums_only(p: &Problem, sums: *mut f32, exec: Exec) {
     let mk = micro_kernel(exec.isa);
     let mut ws = Workspace::take();
-    let kc_max = mk.kc.min(p.k).max(1);
+    let kc_max = kc_of(p, &mk);
     let nc_max = mk.nc.min(p.n);
     let (_, bp, run, _) = ws.buffers(0, nc_max.div_ceil(mk.nr) * mk.nr * kc_max, (16 * kc_max).max(nc_max), 0);
     // SAFETY: sums holds n floats (caller).
@@ -647,6 +647,23 @@ pub(crate) mod tests {
         }
     }
 
+    /// The bits of every output of one shape on `exec`: a plain GEMM, a fused forward (relu,
+    /// bias) with `drops` and its backward pass (dx, dW, db).
+    fn every_output(m: usize, k: usize, n: usize, drops: &DenseDropouts, exec: Exec) -> [Vec<u32>; 5] {
+        let (a, b, bias, dy) = (values(m * k, 1), values(k * n, 2), values(n, 3), values(m * n, 4));
+        let mut c = vec![0.0; m * n];
+        let (ar, br) = (MatRef::row_major(&a, m, k), MatRef::row_major(&b, k, n));
+        gemm(ar, br, 0.0, MatMut::row_major(&mut c, m, n), exec).unwrap();
+        let mut y = vec![0.0; m * n];
+        let shape = DenseShape { rows: m, inputs: k, units: n };
+        dense_forward(&a, &b, Some(&bias), &mut y, None, shape, Activation::Relu, drops, exec).unwrap();
+        let (mut dx, mut dw, mut db) = (vec![0.0; m * k], vec![0.0; k * n], vec![0.0; n]);
+        let grads = Grads { dx: Some(&mut dx), dw: Some(&mut dw), db: Some(&mut db) };
+        let saved = Saved { y: Some(&y), pre: None };
+        dense_backward(&a, &b, &dy, saved, grads, shape, Activation::Relu, drops, exec).unwrap();
+        [bits(&c), bits(&y), bits(&dx), bits(&dw), bits(&db)]
+    }
+
     /// Calls split into 1, 2, 4 or 7 blocks per thread, on 2 and 3 threads (run in turn on the
     /// calling thread where tests have no threads: WASI, qemu), give the bits of one thread: a
     /// plain GEMM, a fused forward with both dropouts and its backward pass (dx, dW, db), on
@@ -657,22 +674,11 @@ pub(crate) mod tests {
         let drops = DenseDropouts { input: Some(spec(0.2, 1)), output: Some(spec(0.5, 2)), ..DenseDropouts::default() };
         for isa in available() {
             for (m, k, n) in [(67, 300, 515), (300, 129, 1100)] {
-                let (a, b, bias, dy) = (values(m * k, 1), values(k * n, 2), values(n, 3), values(m * n, 4));
                 let run = |threads, blocks| {
                     FORCED_BLOCKS.with(|f| f.set(Some(blocks)));
-                    let exec = Exec { isa, threads };
-                    let mut c = vec![0.0; m * n];
-                    let (ar, br) = (MatRef::row_major(&a, m, k), MatRef::row_major(&b, k, n));
-                    gemm(ar, br, 0.0, MatMut::row_major(&mut c, m, n), exec).unwrap();
-                    let mut y = vec![0.0; m * n];
-                    let shape = DenseShape { rows: m, inputs: k, units: n };
-                    dense_forward(&a, &b, Some(&bias), &mut y, None, shape, Activation::Relu, &drops, exec).unwrap();
-                    let (mut dx, mut dw, mut db) = (vec![0.0; m * k], vec![0.0; k * n], vec![0.0; n]);
-                    let grads = Grads { dx: Some(&mut dx), dw: Some(&mut dw), db: Some(&mut db) };
-                    let saved = Saved { y: Some(&y), pre: None };
-                    dense_backward(&a, &b, &dy, saved, grads, shape, Activation::Relu, &drops, exec).unwrap();
+                    let out = every_output(m, k, n, &drops, Exec { isa, threads });
                     FORCED_BLOCKS.with(|f| f.set(None));
-                    [bits(&c), bits(&y), bits(&dx), bits(&dw), bits(&db)]
+                    out
                 };
                 let one = run(1, 1);
                 for threads in [2, 3] {
@@ -704,21 +710,11 @@ pub(crate) mod tests {
         for isa in available() {
             let exec = Exec { isa, threads: 1 };
             for (m, k, n) in [(37, 600, 70), (29, 257, 45)] {
-                let (a, b, bias, dy) = (values(m * k, 1), values(k * n, 2), values(n, 3), values(m * n, 4));
                 let run = |kc: usize| {
                     FORCED_KC.with(|f| f.set(Some(kc)));
-                    let mut c = vec![0.0; m * n];
-                    let (ar, br) = (MatRef::row_major(&a, m, k), MatRef::row_major(&b, k, n));
-                    gemm(ar, br, 0.0, MatMut::row_major(&mut c, m, n), exec).unwrap();
-                    let mut y = vec![0.0; m * n];
-                    let shape = DenseShape { rows: m, inputs: k, units: n };
-                    dense_forward(&a, &b, Some(&bias), &mut y, None, shape, Activation::Relu, &drops, exec).unwrap();
-                    let (mut dx, mut dw, mut db) = (vec![0.0; m * k], vec![0.0; k * n], vec![0.0; n]);
-                    let grads = Grads { dx: Some(&mut dx), dw: Some(&mut dw), db: Some(&mut db) };
-                    let saved = Saved { y: Some(&y), pre: None };
-                    dense_backward(&a, &b, &dy, saved, grads, shape, Activation::Relu, &drops, exec).unwrap();
+                    let out = every_output(m, k, n, &drops, exec);
                     FORCED_KC.with(|f| f.set(None));
-                    [bits(&c), bits(&y), bits(&dx), bits(&dw), bits(&db)]
+                    out
                 };
                 let whole = run(k);
                 for kc in [1, 7, 64, 200, 256, 300] {
