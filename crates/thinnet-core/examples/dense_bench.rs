@@ -285,7 +285,18 @@ fn profile_loop((rows, inputs, units): (usize, usize, usize), exec: Exec, varian
             dense_backward(&x, &w, &dy, Saved { y: Some(&y), pre: None }, grads, shape, Activation::Relu, &drops, exec)
                 .unwrap();
         }
-        _ => panic!("variant: gemm, fused or backward"),
+        "backward-dw" => {
+            // The first layer's backward in training: no dx (nothing below it learns).
+            let grads = Grads { dx: None, dw: Some(&mut dw), db: Some(&mut db) };
+            dense_backward(&x, &w, &dy, Saved { y: Some(&y), pre: None }, grads, shape, Activation::Relu, &drops, exec)
+                .unwrap();
+        }
+        "backward-dx" => {
+            let grads = Grads { dx: Some(&mut dx), dw: None, db: None };
+            dense_backward(&x, &w, &dy, Saved { y: Some(&y), pre: None }, grads, shape, Activation::Relu, &drops, exec)
+                .unwrap();
+        }
+        _ => panic!("variant: gemm, fused, backward, backward-dw or backward-dx"),
     });
     println!(
         "{} {:?} {}: {:.1} GFLOP/s",
