@@ -191,9 +191,9 @@ where
 
 /// Threads kept between calls. A worker spins for a short while after each task, so the next call
 /// of a loop (a training step's layers, a benchmark) hands it work in well under a microsecond;
-/// after that it parks on a condition variable, and waking a parked one costs several
-/// microseconds, during which the calling thread does not wait: it runs any task no worker has
-/// claimed yet itself.
+/// after that it parks on a condition variable, and waking a parked one costs tens of
+/// microseconds on a VM (see SPIN), during which the calling thread does not wait: it runs any
+/// task no worker has claimed yet itself.
 #[cfg(not(target_arch = "wasm32"))]
 mod pool {
     use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
