@@ -280,19 +280,14 @@ fn profile_loop((rows, inputs, units): (usize, usize, usize), exec: Exec, varian
         )
         .unwrap(),
         "fused" => dense_forward(&x, &w, Some(&b), &mut y, None, shape, Activation::Relu, &drops, exec).unwrap(),
-        "backward" => {
-            let grads = Grads { dx: Some(&mut dx), dw: Some(&mut dw), db: Some(&mut db) };
-            dense_backward(&x, &w, &dy, Saved { y: Some(&y), pre: None }, grads, shape, Activation::Relu, &drops, exec)
-                .unwrap();
-        }
-        "backward-dw" => {
-            // The first layer's backward in training: no dx (nothing below it learns).
-            let grads = Grads { dx: None, dw: Some(&mut dw), db: Some(&mut db) };
-            dense_backward(&x, &w, &dy, Saved { y: Some(&y), pre: None }, grads, shape, Activation::Relu, &drops, exec)
-                .unwrap();
-        }
-        "backward-dx" => {
-            let grads = Grads { dx: Some(&mut dx), dw: None, db: None };
+        // backward-dw is the first layer's backward in training (no dx: nothing below it
+        // learns); backward-dx the dx GEMM alone.
+        "backward" | "backward-dw" | "backward-dx" => {
+            let grads = Grads {
+                dx: (variant != "backward-dw").then_some(&mut dx[..]),
+                dw: (variant != "backward-dx").then_some(&mut dw[..]),
+                db: (variant != "backward-dx").then_some(&mut db[..]),
+            };
             dense_backward(&x, &w, &dy, Saved { y: Some(&y), pre: None }, grads, shape, Activation::Relu, &drops, exec)
                 .unwrap();
         }
