@@ -91,9 +91,26 @@ export function denseHeader(args: DenseArgs): { bytes: Uint8Array; nameBytes: nu
   if (typeof args.activation !== 'string') {
     throw invalidArg(`activation must be a string naming an activation, received ${describeValue(args.activation)}`)
   }
-  const name = UTF8.encode(args.activation)
+  const name = utf8(args.activation)
   const bytes = HEADER_SCRATCH.fill(BLOCK_BYTES + name.length, (view) => writeDenseHeader(view, args, name))
   return { bytes, nameBytes: name.length }
+}
+
+/** The activation names encoded so far (a few: the core knows seven), read-only once made. */
+const NAME_BYTES = new Map<string, Uint8Array>()
+const MAX_CACHED_NAMES = 32
+
+/**
+ * A name's UTF-8 bytes, encoded once per name rather than once per call (TextEncoder calls into
+ * Node; see u64Value in ts/validate.ts for what the facade's per-call work cost).
+ */
+function utf8(name: string): Uint8Array {
+  let bytes = NAME_BYTES.get(name)
+  if (bytes === undefined) {
+    bytes = UTF8.encode(name)
+    if (NAME_BYTES.size < MAX_CACHED_NAMES) NAME_BYTES.set(name, bytes)
+  }
+  return bytes
 }
 
 function writeDenseHeader(view: DataView, args: DenseArgs, name: Uint8Array): void {
@@ -113,7 +130,7 @@ function writeDenseHeader(view: DataView, args: DenseArgs, name: Uint8Array): vo
       throw invalidArg(`dropConnect.kind must be 'sample' or 'mean', received ${describeValue((dc as { kind?: unknown } | null)?.kind)}`)
     }
   }
-  name.forEach((byte, i) => view.setUint8(BLOCK_BYTES + i, byte))
+  for (let i = 0; i < name.length; i++) view.setUint8(BLOCK_BYTES + i, name[i])
 }
 
 /**
@@ -143,7 +160,7 @@ function writeSample(view: DataView, at: number, name: string, spec: DenseInputS
   } else if (gaussian !== undefined && slot === 'input') {
     // The core checks p (the rate, or the stddev) for the kind.
     view.setUint32(at, gaussian, true)
-    view.setFloat64(at + 8, checkNumber(`${name}.p`, spec.p), true)
+    view.setFloat64(at + 8, pOf(name, spec.p), true)
     writeDraw(view, at, name, spec)
     return
   } else if (kind === 'concrete' && slot === 'input') {
@@ -153,7 +170,10 @@ function writeSample(view: DataView, at: number, name: string, spec: DenseInputS
     return
   } else if (kind === undefined || kind === 'dropout') {
     view.setUint32(at, KIND_SAMPLE, true)
-    view.setUint32(at + 4, modeFlag(spec.mode, `${name}.mode`), true)
+    const mode = spec.mode
+    // A backend caller may pass any mode (see above): modeFlag names it in the message.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
+    view.setUint32(at + 4, mode === 'inverted' ? 0 : mode === 'classic' ? 1 : modeFlag(mode, `${name}.mode`), true)
   } else {
     const kinds =
       slot === 'input'
@@ -163,18 +183,25 @@ function writeSample(view: DataView, at: number, name: string, spec: DenseInputS
           : "'dropout'"
     throw invalidArg(`${name}.kind must be ${kinds}, received ${describeValue(kind)}`)
   }
-  view.setFloat64(at + 8, checkNumber(`${name}.p`, spec.p), true)
+  view.setFloat64(at + 8, pOf(name, spec.p), true)
   writeDraw(view, at, name, spec)
+}
+
+/** A record's p (see checkNumber), its name built only for the message (see u64Value in validate.ts). */
+function pOf(name: string, p: number): number {
+  return typeof p === 'number' ? p : checkNumber(`${name}.p`, p)
 }
 
 /** A record's seed, stream and offset (bytes 16 to 39), each as two little-endian u32 halves. */
 function writeDraw(view: DataView, at: number, name: string, spec: { seed: bigint; stream: bigint; offset: bigint }): void {
-  const fields = [
-    ['seed', spec.seed],
-    ['stream', spec.stream],
-    ['offset', spec.offset],
-  ] as const
-  fields.forEach(([field, value], i) => view.setBigUint64(at + 16 + 8 * i, checkU64(`${name}.${field}`, value), true))
+  view.setBigUint64(at + 16, u64Of(name, 'seed', spec.seed), true)
+  view.setBigUint64(at + 24, u64Of(name, 'stream', spec.stream), true)
+  view.setBigUint64(at + 32, u64Of(name, 'offset', spec.offset), true)
+}
+
+/** checkU64 of `name.field`, the name built only for the message (see u64Value in validate.ts). */
+function u64Of(name: string, field: string, value: bigint): bigint {
+  return typeof value === 'bigint' && value >= 0n && value < TWO_POW_64 ? value : checkU64(`${name}.${field}`, value)
 }
 
 /** A p for the spec block: a number (its range is checked by the module, with the same message). */

@@ -65,16 +65,16 @@ export function checkSizes(options: Readonly<Record<string, unknown>>): { rows: 
   const rows = checkCount('rows', options.rows)
   const inputs = checkCount('inputs', options.inputs)
   const units = checkCount('units', options.units)
-  for (const [what, a, b] of [
-    ['rows * inputs', rows, inputs],
-    ['inputs * units', inputs, units],
-    ['rows * units', rows, units],
-  ] as const) {
-    if (!Number.isSafeInteger(a * b)) {
-      throw invalidArg(`${what} = ${a} * ${b} = ${BigInt(a) * BigInt(b)} elements: more than any array can hold`)
-    }
-  }
+  checkProduct('rows * inputs', rows, inputs)
+  checkProduct('inputs * units', inputs, units)
+  checkProduct('rows * units', rows, units)
   return { rows, inputs, units }
+}
+
+function checkProduct(what: string, a: number, b: number): void {
+  if (!Number.isSafeInteger(a * b)) {
+    throw invalidArg(`${what} = ${a} * ${b} = ${BigInt(a) * BigInt(b)} elements: more than any array can hold`)
+  }
 }
 
 /**
@@ -102,8 +102,11 @@ export function allocateOutput(name: string, n: number): Float32Array {
  */
 export function checkSized(name: string, value: unknown, what: string, a: number, b = 1): Float32Array {
   const array = checkFloat32Array(name, value)
-  // The product of two safe integers may not be one; a typed array is never that long, so such a
-  // size can only mismatch, and the message shows it exactly.
+  // A product that is a safe integer compares exactly as a number (the common case, with no
+  // bigint to make: see u64Value in validate.ts). One that is not can only mismatch (no typed
+  // array is that long), and the message shows it exactly.
+  const product = a * b
+  if (Number.isSafeInteger(product) && array.length === product) return array
   const exact = BigInt(a) * BigInt(b)
   if (BigInt(array.length) !== exact) {
     const expected = b === 1 && what.indexOf('*') < 0 ? `${what} = ${a}` : `${what} = ${a} * ${b} = ${exact}`
