@@ -27,6 +27,8 @@ import { createRequire } from 'node:module'
 import os from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+// From ts/, not dist/ as the other benchmarks: the Node rows share bench/browser/cases.ts (and
+// its Thinnet type) with the page, which esbuild bundles from ts/web.ts.
 import { load, type Thinnet } from '../ts/index.js'
 import {
   DENSE_SHAPE,

@@ -13,14 +13,14 @@
  * (`apt-get install dataset-fashion-mnist`); without it, says so and returns.
  */
 
-import { loadFashionMnist, type FashionMnist } from '../ts/data/fashion-mnist.js'
-import { load } from '../ts/index.js'
-import type { Layer } from '../ts/model/layers.js'
-import type { Thinnet } from '../ts/thinnet.js'
-import { DEMO } from '../ts/cli/demo-config.js'
-import { drawSubset } from '../ts/cli/draws.js'
-import { mean, tInterval } from '../ts/cli/metrics.js'
-import { mlpLayers } from '../ts/cli/model-spec.js'
+import { loadFashionMnist, type FashionMnist } from '../dist/data/fashion-mnist.js'
+import { load } from '../dist/index.js'
+import type { Layer } from '../dist/model/layers.js'
+import type { Thinnet } from '../dist/thinnet.js'
+import { DEMO } from '../dist/cli/demo-config.js'
+import { drawSubset } from '../dist/cli/draws.js'
+import { mean, tInterval } from '../dist/cli/metrics.js'
+import { mlpLayers } from '../dist/cli/model-spec.js'
 import { cliOption, printTable } from './harness.js'
 import { describeDisturbance, startDisturbanceMeter } from './peers/disturbance.js'
 

@@ -6,7 +6,7 @@
  * Run: npx tsx bench/dense-async-copy.ts. Prints a Markdown table.
  */
 
-import { load } from '../ts/index.js'
+import { load } from '../dist/index.js'
 import { formatSeconds, printTable } from './harness.js'
 
 const SHAPES: [rows: number, inputs: number, units: number][] = [

@@ -7,7 +7,7 @@
  * feature alpha dropout; all 2^24 elements.
  */
 
-import type { Thinnet } from '../ts/index.js'
+import type { Thinnet } from '../dist/index.js'
 import { formatSeconds, printTable, time, tryLoad, type Timing } from './harness.js'
 import { describeDisturbance, startDisturbanceMeter } from './peers/disturbance.js'
 

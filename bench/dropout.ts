@@ -5,7 +5,7 @@
  * WASM memory (`tn.allocate`, no copy) and with plain Float32Arrays (copied in and out per call).
  */
 
-import type { Thinnet } from '../ts/index.js'
+import type { Thinnet } from '../dist/index.js'
 import { formatSeconds, printTable, time, tryLoad, type Timing } from './harness.js'
 import { threadCounts } from './thread-counts.js'
 import { describeDisturbance, startDisturbanceMeter } from './peers/disturbance.js'

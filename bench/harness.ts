@@ -4,7 +4,7 @@
  */
 
 import Benchmark from 'benchmark'
-import { load, type BackendName, type Thinnet } from '../ts/index.js'
+import { load, type BackendName, type Thinnet } from '../dist/index.js'
 
 // benchmark.js would otherwise decompile each function and recompile it without its closure,
 // which breaks every case here (they all close over their arrays).

@@ -11,8 +11,8 @@
  */
 
 import { cpus } from 'node:os'
-import { load, type BackendName } from '../ts/index.js'
-import { referenceNormals } from '../ts/reference-family.js'
+import { load, type BackendName } from '../dist/index.js'
+import { referenceNormals } from '../dist/reference-family.js'
 import { ksCritical001, ksPValue, ksStatistic, moments, normalCdf, twoSidedTail } from '../test/family-stats.js'
 import { cliOption, printTable } from './harness.js'
 

@@ -14,7 +14,7 @@
  */
 
 import binaryen from 'binaryen'
-import { load } from '../ts/index.js'
+import { load } from '../dist/index.js'
 import { printTable, time } from './harness.js'
 
 const PAIRS = 6

@@ -4,7 +4,7 @@
  * build), each at 1 and 2 threads. WASM operands live in WASM memory (tn.allocate), as a DropoutDense layer's do.
  */
 
-import { load, type Thinnet } from '../ts/index.js'
+import { load, type Thinnet } from '../dist/index.js'
 import type { DenseData } from './peers/data.js'
 import { syncMeasure, type DenseCase, type PreparedDense } from './peers/types.js'
 import { threadCounts } from './thread-counts.js'

@@ -7,7 +7,7 @@
  * the same way.
  */
 
-import { load, type BackendName, type Thinnet } from '../ts/index.js'
+import { load, type BackendName, type Thinnet } from '../dist/index.js'
 import { MLP } from './peers/tfjs-train.js'
 import { seededRandom, uniform } from './peers/data.js'
 import { gemmBoundMeter, type GemmBound, type Trainer, type TrainerResult } from './train.js'

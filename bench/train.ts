@@ -6,7 +6,7 @@
  * seed: throughput does not depend on the values.
  */
 
-import type { Thinnet } from '../ts/index.js'
+import type { Thinnet } from '../dist/index.js'
 import { printTable, time } from './harness.js'
 import { describeDisturbance, startDisturbanceMeter } from './peers/disturbance.js'
 import { thinnetTrainers } from './thinnet-train.js'

@@ -7,14 +7,14 @@ source scripts/lib.sh
 
 bash scripts/test-rust.sh
 
+step "compiling the TypeScript (the CLI tests, the packed-tarball tests and the benchmarks use dist/)"
+npm run build:ts
+
 step "type-check (facade, tests, benchmarks, demo page)"
 npm run typecheck
 
 step "lint (typescript-eslint strict-type-checked) and format check (Prettier)"
 npm run lint
-
-step "compiling the TypeScript (the CLI tests and the packed-tarball tests use dist/)"
-npm run build:ts
 
 # The linux-arm64-gnu addon, cross-built and run under qemu by Debian's arm64 Node.
 if command -v qemu-aarch64-static >/dev/null && command -v apt-get >/dev/null && dpkg --print-foreign-architectures 2>/dev/null | grep -qx arm64; then
