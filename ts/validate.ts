@@ -44,11 +44,15 @@ export function checkCount(name: string, value: unknown): number {
 
 /** A drop probability in [0, 1]; `name` is how messages call it (e.g. "inputDropout.p"). */
 export function checkP(value: unknown, name = 'p'): number {
-  // `!(p >= 0 && p <= 1)` also rejects NaN.
-  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) {
+  if (!isP(value)) {
     throw invalidArg(`${name} must be a number in [0, 1], received ${describeValue(value)}`)
   }
   return value
+}
+
+/** Whether `value` is a p checkP accepts: a number in [0, 1] (`p >= 0 && p <= 1` rejects NaN). */
+function isP(value: unknown): value is number {
+  return typeof value === 'number' && value >= 0 && value <= 1
 }
 
 /**
@@ -131,12 +135,12 @@ export function checkSpec(options: Readonly<Record<string, unknown>>, n: number,
   const field = (key: string) => (name === 'options' ? key : `${name}.${key}`)
   const { p, seed, offset, stream, mode } = options
   const spec: KernelSpec = {
-    p: typeof p === 'number' && p >= 0 && p <= 1 ? p : checkP(p, field('p')),
+    p: isP(p) ? p : checkP(p, field('p')),
     seed: u64Value(seed) ?? checkU64(field('seed'), seed),
     offset: offset === undefined ? 0n : (u64Value(offset) ?? checkU64(field('offset'), offset)),
     stream: stream === undefined ? 0n : (u64Value(stream) ?? checkU64(field('stream'), stream)),
     mode: mode === undefined ? 'inverted' : mode === 'inverted' || mode === 'classic' ? mode : checkMode(mode, field('mode')),
   }
-  if (spec.offset >= TWO_POW_53) checkRange(spec.offset, n, field('offset'), nText)
+  checkRange(spec.offset, n, field('offset'), nText)
   return spec
 }

@@ -74,9 +74,11 @@ export function split(name: string, value: bigint): [number, number] {
   return [Number(value % TWO_POW_32), Number(value / TWO_POW_32)]
 }
 
-function checkU64(name: string, value: bigint): bigint {
+/** `value` if it is a u64, else an error naming `name` (or `name.field`: built only for the message). */
+function checkU64(name: string, value: bigint, field?: string): bigint {
   if (typeof value !== 'bigint' || value < 0n || value >= TWO_POW_64) {
-    throw invalidArg(`${name} must be a bigint in [0, 2^64), received ${describeValue(value)}`)
+    const what = field === undefined ? name : `${name}.${field}`
+    throw invalidArg(`${what} must be a bigint in [0, 2^64), received ${describeValue(value)}`)
   }
   return value
 }
@@ -125,7 +127,7 @@ function writeDenseHeader(view: DataView, args: DenseArgs, name: Uint8Array): vo
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- as above
     } else if (dc?.kind === 'mean') {
       view.setUint32(2 * RECORD_BYTES, KIND_MEAN, true)
-      view.setFloat64(2 * RECORD_BYTES + 8, checkNumber('dropConnect.p', dc.p), true)
+      view.setFloat64(2 * RECORD_BYTES + 8, checkNumber('dropConnect', dc.p), true)
     } else {
       throw invalidArg(`dropConnect.kind must be 'sample' or 'mean', received ${describeValue((dc as { kind?: unknown } | null)?.kind)}`)
     }
@@ -160,7 +162,7 @@ function writeSample(view: DataView, at: number, name: string, spec: DenseInputS
   } else if (gaussian !== undefined && slot === 'input') {
     // The core checks p (the rate, or the stddev) for the kind.
     view.setUint32(at, gaussian, true)
-    view.setFloat64(at + 8, pOf(name, spec.p), true)
+    view.setFloat64(at + 8, checkNumber(name, spec.p), true)
     writeDraw(view, at, name, spec)
     return
   } else if (kind === 'concrete' && slot === 'input') {
@@ -183,31 +185,24 @@ function writeSample(view: DataView, at: number, name: string, spec: DenseInputS
           : "'dropout'"
     throw invalidArg(`${name}.kind must be ${kinds}, received ${describeValue(kind)}`)
   }
-  view.setFloat64(at + 8, pOf(name, spec.p), true)
+  view.setFloat64(at + 8, checkNumber(name, spec.p), true)
   writeDraw(view, at, name, spec)
-}
-
-/** A record's p (see checkNumber), its name built only for the message (see u64Value in validate.ts). */
-function pOf(name: string, p: number): number {
-  return typeof p === 'number' ? p : checkNumber(`${name}.p`, p)
 }
 
 /** A record's seed, stream and offset (bytes 16 to 39), each as two little-endian u32 halves. */
 function writeDraw(view: DataView, at: number, name: string, spec: { seed: bigint; stream: bigint; offset: bigint }): void {
-  view.setBigUint64(at + 16, u64Of(name, 'seed', spec.seed), true)
-  view.setBigUint64(at + 24, u64Of(name, 'stream', spec.stream), true)
-  view.setBigUint64(at + 32, u64Of(name, 'offset', spec.offset), true)
+  view.setBigUint64(at + 16, checkU64(name, spec.seed, 'seed'), true)
+  view.setBigUint64(at + 24, checkU64(name, spec.stream, 'stream'), true)
+  view.setBigUint64(at + 32, checkU64(name, spec.offset, 'offset'), true)
 }
 
-/** checkU64 of `name.field`, the name built only for the message (see u64Value in validate.ts). */
-function u64Of(name: string, field: string, value: bigint): bigint {
-  return typeof value === 'bigint' && value >= 0n && value < TWO_POW_64 ? value : checkU64(`${name}.${field}`, value)
-}
-
-/** A p for the spec block: a number (its range is checked by the module, with the same message). */
-function checkNumber(name: string, value: number): number {
+/**
+ * The p of `record` for the spec block: a number (its range is checked by the module, with the
+ * same message). `record.p` is built only for the message.
+ */
+function checkNumber(record: string, value: number): number {
   if (typeof value !== 'number') {
-    throw invalidArg(`${name} must be a number in [0, 1], received ${describeValue(value)}`)
+    throw invalidArg(`${record}.p must be a number in [0, 1], received ${describeValue(value)}`)
   }
   return value
 }
