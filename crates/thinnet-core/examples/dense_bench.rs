@@ -269,6 +269,12 @@ fn profile_loop((rows, inputs, units): (usize, usize, usize), exec: Exec, varian
     let dy = values(rows * units, 4);
     let (mut dx, mut dw, mut db) = (vec![0.0f32; rows * inputs], vec![0.0f32; inputs * units], vec![0.0f32; units]);
     dense_forward(&x, &w, Some(&b), &mut y, None, shape, Activation::Relu, &drops, exec).unwrap();
+    // The -linear variants are a model's output layer in training: bias, no activation, no dropout.
+    let (act, drops) = match variant.strip_suffix("-linear") {
+        Some(_) => (Activation::Linear, DenseDropouts::default()),
+        None => (Activation::Relu, drops),
+    };
+    let variant = variant.strip_suffix("-linear").unwrap_or(variant);
     let rounds = (seconds / 0.1).ceil() as usize;
     let t = best_time(rounds, 0.1, || match variant {
         "gemm" => gemm(
@@ -279,7 +285,7 @@ fn profile_loop((rows, inputs, units): (usize, usize, usize), exec: Exec, varian
             exec,
         )
         .unwrap(),
-        "fused" => dense_forward(&x, &w, Some(&b), &mut y, None, shape, Activation::Relu, &drops, exec).unwrap(),
+        "fused" => dense_forward(&x, &w, Some(&b), &mut y, None, shape, act, &drops, exec).unwrap(),
         // backward-dw is the first layer's backward in training (no dx: nothing below it
         // learns); backward-dx the dx GEMM alone.
         "backward" | "backward-dw" | "backward-dx" => {
@@ -288,10 +294,9 @@ fn profile_loop((rows, inputs, units): (usize, usize, usize), exec: Exec, varian
                 dw: (variant != "backward-dx").then_some(&mut dw[..]),
                 db: (variant != "backward-dx").then_some(&mut db[..]),
             };
-            dense_backward(&x, &w, &dy, Saved { y: Some(&y), pre: None }, grads, shape, Activation::Relu, &drops, exec)
-                .unwrap();
+            dense_backward(&x, &w, &dy, Saved { y: Some(&y), pre: None }, grads, shape, act, &drops, exec).unwrap();
         }
-        _ => panic!("variant: gemm, fused, backward, backward-dw or backward-dx"),
+        _ => panic!("variant: gemm, fused, backward, backward-dw or backward-dx, the last four with -linear or not"),
     });
     println!(
         "{} {:?} {}: {:.1} GFLOP/s",

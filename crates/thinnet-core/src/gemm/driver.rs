@@ -21,7 +21,8 @@
 //! accumulation chain over k = 0..K in order (the kernels continue from C's running sums), so a
 //! given ISA gives the same bits for any thread count and any split. Threads that share rows of
 //! C (a split along N) share one packed A, packed by all of them before the products start.
-//! Problems with at most `rows::MAX_ROWS` rows skip packing B altogether (see `rows.rs`).
+//! Problems with at most `rows::MAX_ROWS` rows skip packing B altogether (see `rows.rs`), and
+//! problems with at most a block's width of columns skip packing A (see `cols.rs`).
 //!
 //! Output-mask bits: just before the last K block's sweep over a block of C, the block's keep
 //! bits (rows x NC bits, a few KB) are drawn with the dropout module's bitmask kernel into a
@@ -35,6 +36,7 @@
 //! times for a (128, 1024) input.
 
 use crate::dropout::Exec;
+use crate::gemm::cols;
 use crate::gemm::epilogue::{Epilogue, Finish};
 use crate::gemm::kernel::{micro_kernel, Init, MicroKernel, Tile};
 use crate::gemm::pack::{pack_whole_rows, Operand, Source};
@@ -112,6 +114,11 @@ pub(crate) unsafe fn run(p: &Problem, exec: Exec) {
     if rows::suits(p) {
         // SAFETY: the caller's guarantees, passed on.
         unsafe { run_rows(p, &mk, mask, exec.threads) };
+        return;
+    }
+    if cols::suits(p, mk.cols.width) && !tiles_forced() {
+        // SAFETY: the caller's guarantees, passed on.
+        unsafe { run_cols(p, &mk, mask, exec.threads) };
         return;
     }
     let (tm, threads_n) = grid(p.m, p.n, p.k, exec.threads, &mk);
@@ -288,6 +295,67 @@ unsafe fn run_rows(p: &Problem, mk: &MicroKernel, mask: MaskFn, threads: usize) 
         // the sizes rows::scratch asks for.
         unsafe { (mk.rows)(shared.get(), blocks[task], a, run, bits, mask) };
     });
+}
+
+/// Whether a test on this thread asked for the tiled path where the few-columns path would run.
+fn tiles_forced() -> bool {
+    #[cfg(test)]
+    if tests::FORCED_TILES.with(|f| f.get()) {
+        return true;
+    }
+    false
+}
+
+/// A problem with few columns (see `cols.rs`): B packed once by the calling thread, then whole
+/// blocks of rows per thread.
+///
+/// # Safety
+/// As [`run`], and `cols::suits(p, mk.cols.width)`.
+unsafe fn run_cols(p: &Problem, mk: &MicroKernel, mask: MaskFn, threads: usize) {
+    let path = mk.cols;
+    let fmas = p.m.saturating_mul(path.width).saturating_mul(p.k.max(1));
+    let threads = threads.min(fmas / MIN_FMAS_PER_THREAD).min(p.m.div_ceil(path.rows)).max(1);
+    let mut b_ws = Workspace::take();
+    let (_, bp, run, _) = b_ws.buffers(0, path.width * p.k.max(1), (16 * p.k).max(p.n), 0);
+    // SAFETY: the caller's guarantees; bp and run have the sizes pack_b asks for.
+    unsafe { cols::pack_b(p, path.width, bp.as_mut_ptr(), run, mk.pack) };
+    let bp = SharedConst(Some(bp.as_ptr()));
+    // A transformed A with contiguous columns (x^T under dW's input mask) is transformed whole
+    // first, one run of m per step of K: a block's own packing would make runs of R elements,
+    // and the draw kernels' fixed cost per run made dW with an input mask 4x slower than the tiles.
+    let mut a_ws = Workspace::take();
+    let whole;
+    let p = if !matches!(p.a_src, Source::Plain) && p.a.rs == 1 && p.m > path.rows {
+        let (buf, _, _, _) = a_ws.buffers(p.m * p.k, 0, 0, 0);
+        let dst = SharedMut(buf.as_mut_ptr());
+        let steps = split(p.k, 1, threads);
+        let shared = Shared(p);
+        run_tasks(steps.len(), |task| {
+            let (q0, q1) = steps[task];
+            let mut ws = Workspace::take();
+            let (_, _, run, _) = ws.buffers(0, 0, (16 * (q1 - q0)).max(shared.get().m), 0);
+            let p = shared.get();
+            // SAFETY: A's columns q0..q1 are readable (caller); this task writes steps q0..q1 of
+            // the buffer (m floats each, sized m * k above), a disjoint part.
+            unsafe { (mk.pack)(p.a, &p.a_src, (0, p.m), (q0, q1 - q0), p.m, dst.get().add(q0 * p.m), run, None) };
+        });
+        whole = Problem { a: Operand { ptr: dst.get(), rs: 1, cs: p.m }, a_src: Source::Plain, ..*p };
+        &whole
+    } else {
+        p
+    };
+    let parts = split(p.m, path.rows, threads);
+    let shared = Shared(p);
+    run_tasks(parts.len(), |task| {
+        let mut ws = Workspace::take();
+        let (a, run, bits) = cols::scratch(shared.get(), &path);
+        let (a, _, run, bits) = ws.buffers(a, 0, run, bits);
+        // SAFETY: the row ranges are disjoint; the caller's guarantees hold for each; B was
+        // packed above (before run_tasks) and is only read; the scratch has the sizes
+        // cols::scratch asks for.
+        unsafe { (path.run)(shared.get(), parts[task], bp.get().unwrap_or(std::ptr::null()), a, run, bits, mask) };
+    });
+    drop((a_ws, b_ws));
 }
 
 /// B of at most this many floats (8 MB) is read by every thread of the few-rows path: it stays in
@@ -594,7 +662,8 @@ unsafe fn column_sums_only(p: &Problem, sums: *mut f32, exec: Exec) {
 pub(crate) mod tests {
     use super::*;
     use crate::dense::{dense_backward, dense_forward, Activation, DenseDropouts, DenseShape, Grads, Saved};
-    use crate::gemm::tests::{available, bits, values};
+    use crate::gemm::kernel::micro_kernel;
+    use crate::gemm::tests::{available, bits, split_thread_counts, values};
     use crate::gemm::{gemm, MatMut, MatRef};
     use crate::spec::{DropoutSpec, MaskSpec, Mode};
     use std::cell::Cell;
@@ -604,6 +673,8 @@ pub(crate) mod tests {
         pub(crate) static FORCED_ORDER: Cell<Option<TileOrder>> = const { Cell::new(None) };
         /// Blocks per thread that `column_blocks` uses on this thread instead of its own.
         pub(crate) static FORCED_BLOCKS: Cell<Option<usize>> = const { Cell::new(None) };
+        /// When set, problems with few columns take the tiled path (to compare the two paths).
+        pub(crate) static FORCED_TILES: Cell<bool> = const { Cell::new(false) };
         /// A K block size that `kc_of` uses on this thread instead of its own (one-thread calls
         /// only: other threads of a call would compute their own).
         pub(crate) static FORCED_KC: Cell<Option<usize>> = const { Cell::new(None) };
@@ -719,6 +790,69 @@ pub(crate) mod tests {
                 let whole = run(k);
                 for kc in [1, 7, 64, 200, 256, 300] {
                     assert!(run(kc) == whole, "{:?} ({}, {}, {}), K blocks of {}", isa, m, k, n, kc);
+                }
+            }
+        }
+    }
+
+    /// Runs `f` with the tiled path forced where the few-columns path would run.
+    fn with_tiles<R>(f: impl FnOnce() -> R) -> R {
+        FORCED_TILES.with(|t| t.set(true));
+        let out = f();
+        FORCED_TILES.with(|t| t.set(false));
+        out
+    }
+
+    /// The bits of a plain GEMM C = A . B + beta C with A and C row- or column-major.
+    fn gemm_bits(m: usize, k: usize, n: usize, a_cols: bool, c_cols: bool, beta: f32, exec: Exec) -> Vec<u32> {
+        let a = values(m * k, 7);
+        let b = values(k * n, 8);
+        let mut c = values(m * n, 9);
+        let (ars, acs) = if a_cols { (1, m) } else { (k, 1) };
+        let (crs, ccs) = if c_cols { (1, m) } else { (n, 1) };
+        let ar = MatRef { data: &a, rows: m, cols: k, rs: ars, cs: acs };
+        let cw = MatMut { data: &mut c, rows: m, cols: n, rs: crs, cs: ccs };
+        gemm(ar, MatRef::row_major(&b, k, n), beta, cw, exec).unwrap();
+        bits(&c)
+    }
+
+    /// Products with few columns (see `cols.rs`) give the tiled path's bits, on 1 to 3 threads and
+    /// at widths up to each ISA's block: plain GEMMs with A read in place (column-major) or packed
+    /// (row-major, or a last block of fewer rows), C row- or column-major, beta 0, 1 and -0.5; a
+    /// fused forward with both dropouts (A packed with its input mask, the output mask drawn per
+    /// block) and its backward pass, whose dW has the same few columns (x^T read in place, or
+    /// packed with the input mask) and whose db comes from the packing of B.
+    #[test]
+    fn few_columns_give_the_bits_of_the_tiles() {
+        let spec = |p, stream| DropoutSpec { mask: MaskSpec { p, seed: 6, stream, offset: 5 }, mode: Mode::Inverted };
+        let both = DenseDropouts { input: Some(spec(0.2, 1)), output: Some(spec(0.5, 2)), ..DenseDropouts::default() };
+        let none = DenseDropouts::default();
+        for isa in available() {
+            let width = micro_kernel(isa).cols.width;
+            for (m, k) in [(37, 300), (130, 12), (5, 64)] {
+                for n in [1, 3, 10, width - 1, width] {
+                    let at = |threads| Exec { isa, threads };
+                    let case = format!("{:?} ({}, {}, {})", isa, m, k, n);
+                    for drops in [&both, &none] {
+                        let tiles = with_tiles(|| every_output(m, k, n, drops, at(1)));
+                        for threads in std::iter::once(1).chain(split_thread_counts()) {
+                            assert!(
+                                every_output(m, k, n, drops, at(threads)) == tiles,
+                                "{} dense, {} threads",
+                                case,
+                                threads
+                            );
+                        }
+                    }
+                    for (a_cols, c_cols, beta) in
+                        [(false, false, 0.0), (true, false, 1.0), (true, true, -0.5), (false, true, 0.0)]
+                    {
+                        let tiles = with_tiles(|| gemm_bits(m, k, n, a_cols, c_cols, beta, at(1)));
+                        for threads in std::iter::once(1).chain(split_thread_counts()) {
+                            let got = gemm_bits(m, k, n, a_cols, c_cols, beta, at(threads));
+                            assert!(got == tiles, "{} gemm {:?}, {} threads", case, (a_cols, c_cols, beta), threads);
+                        }
+                    }
                 }
             }
         }

@@ -7,6 +7,7 @@
 //! of C is one accumulation chain over k = 0..K whatever the blocking or thread split: results
 //! depend on the instruction set only.
 
+use crate::gemm::cols::ColsPath;
 use crate::gemm::driver::Problem;
 use crate::gemm::epilogue::Finish;
 use crate::gemm::pack::{NarrowFn, PackFn};
@@ -80,6 +81,8 @@ pub(crate) struct MicroKernel {
     pub pack: PackFn,
     /// The few-rows path (`crate::gemm::rows::rows`) compiled for this ISA.
     pub rows: RowsFn,
+    /// The few-columns path (`crate::gemm::cols`) compiled for this ISA, and its block's size.
+    pub cols: ColsPath,
     /// The ISA's register transpose into panels of MR < 16 rows, if it has one (`pack_whole_rows`).
     pub narrow: Option<NarrowFn>,
 }

@@ -6,8 +6,10 @@
 //!
 //! Files: `kernel.rs` (the micro-kernel contract and table), `driver.rs` (blocking loops and
 //! threads), `pack.rs` (packing with transforms), `epilogue.rs` (the fused store), one file per
-//! instruction set, `workspace.rs` (pooled scratch).
+//! instruction set, `workspace.rs` (pooled scratch), `rows.rs` and `cols.rs` (products with
+//! few rows or few columns of C, which skip packing their large operand).
 
+pub(crate) mod cols;
 mod driver;
 pub(crate) mod epilogue;
 pub(crate) mod kernel;

@@ -5,6 +5,7 @@
 
 use std::arch::aarch64::*;
 
+use crate::gemm::cols::ColsPath;
 use crate::gemm::driver::Problem;
 use crate::gemm::epilogue;
 use crate::gemm::kernel::{Init, MicroKernel, Tile};
@@ -27,6 +28,7 @@ pub(crate) const KERNEL: MicroKernel = MicroKernel {
     packs_b: false,
     pack: crate::gemm::pack::pack_baseline,
     rows: rows_here,
+    cols: ColsPath { width: 16, rows: 6, run: cols_here },
     narrow: None,
 };
 
@@ -143,4 +145,58 @@ unsafe fn kernel(t: &Tile) {
 unsafe fn rows_here(p: &Problem, block: Block, a: &mut [f32], run: &mut [f32], bits: &mut [u32], mask: MaskFn) {
     // SAFETY: the caller's guarantees, passed on; this kernel multiplies with FMA.
     unsafe { crate::gemm::rows::rows::<true>(p, block, a, run, bits, mask) }
+}
+
+/// `crate::gemm::cols::cols` for this ISA: blocks of 6 rows by 16 columns.
+///
+/// # Safety
+/// As `crate::gemm::cols::cols`, and the CPU supports NEON.
+#[target_feature(enable = "neon")]
+unsafe fn cols_here(
+    p: &Problem,
+    rows: (usize, usize),
+    b: *const f32,
+    a: &mut [f32],
+    run: &mut [f32],
+    bits: &mut [u32],
+    mask: MaskFn,
+) {
+    // SAFETY: the caller's guarantees, passed on, with this ISA's block kernel.
+    unsafe { crate::gemm::cols::cols::<16, 6>(p, rows, b, a, run, bits, mask, KERNEL.pack, cols_block) }
+}
+
+/// The few-columns block kernel: 6 rows of four vectors in 24 registers; a step is four loads
+/// of B's row and 24 FMAs against 6 duplicated values of A.
+///
+/// # Safety
+/// As `crate::gemm::cols::BlockFn`, and the CPU supports NEON.
+#[target_feature(enable = "neon")]
+unsafe fn cols_block(k: usize, a: *const f32, rs: usize, cs: usize, b: *const f32, acc: &mut [[f32; 16]; 6]) {
+    // SAFETY: the caller's guarantees: a at r * rs + q * cs for r < 6, q < k; b for 16 * k floats;
+    // acc's rows are 16 floats; NEON is enabled for this function.
+    unsafe {
+        let mut s = [[vdupq_n_f32(0.0); 4]; 6];
+        for (sums, row) in s.iter_mut().zip(acc.iter()) {
+            for (v, sum) in sums.iter_mut().enumerate() {
+                *sum = vld1q_f32(row.as_ptr().add(4 * v));
+            }
+        }
+        let (mut col, mut bq) = (a, b);
+        for _ in 0..k {
+            let bv = [0, 1, 2, 3].map(|v| vld1q_f32(bq.add(4 * v)));
+            for (r, sums) in s.iter_mut().enumerate() {
+                let ar = vld1q_dup_f32(col.add(r * rs));
+                for (sum, bj) in sums.iter_mut().zip(bv.iter()) {
+                    *sum = vfmaq_f32(*sum, ar, *bj);
+                }
+            }
+            col = col.add(cs);
+            bq = bq.add(16);
+        }
+        for (sums, row) in s.iter().zip(acc.iter_mut()) {
+            for (v, sum) in sums.iter().enumerate() {
+                vst1q_f32(row.as_mut_ptr().add(4 * v), *sum);
+            }
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! machines without one (and of the scalar WASM build). No FMA: each step is one f32 multiply
 //! and one add, so it gives the same bits on every machine.
 
+use crate::gemm::cols::ColsPath;
 use crate::gemm::driver::Problem;
 use crate::gemm::epilogue;
 use crate::gemm::kernel::{MicroKernel, Tile};
@@ -23,6 +24,7 @@ pub(crate) const KERNEL: MicroKernel = MicroKernel {
     packs_b: false,
     pack: crate::gemm::pack::pack_baseline,
     rows: rows_here,
+    cols: ColsPath { width: 16, rows: 4, run: cols_here },
     narrow: None,
 };
 
@@ -54,4 +56,30 @@ unsafe fn kernel(t: &Tile) {
 unsafe fn rows_here(p: &Problem, block: Block, a: &mut [f32], run: &mut [f32], bits: &mut [u32], mask: MaskFn) {
     // SAFETY: the caller's guarantees, passed on; this kernel does not fuse.
     unsafe { crate::gemm::rows::rows::<false>(p, block, a, run, bits, mask) }
+}
+
+/// `crate::gemm::cols::cols` for this ISA: blocks of 4 rows by 16 columns.
+///
+/// # Safety
+/// As `crate::gemm::cols::cols`.
+unsafe fn cols_here(
+    p: &Problem,
+    rows: (usize, usize),
+    b: *const f32,
+    a: &mut [f32],
+    run: &mut [f32],
+    bits: &mut [u32],
+    mask: MaskFn,
+) {
+    // SAFETY: the caller's guarantees, passed on, with this ISA's block kernel.
+    unsafe { crate::gemm::cols::cols::<16, 4>(p, rows, b, a, run, bits, mask, KERNEL.pack, cols_block) }
+}
+
+/// `crate::gemm::cols::block` compiled for this ISA (a multiply then an add, as this ISA's micro-kernel).
+///
+/// # Safety
+/// As `crate::gemm::cols::BlockFn`.
+unsafe fn cols_block(k: usize, a: *const f32, rs: usize, cs: usize, b: *const f32, acc: &mut [[f32; 16]; 4]) {
+    // SAFETY: the caller's guarantees, passed on.
+    unsafe { crate::gemm::cols::block::<16, 4, false>(k, a, rs, cs, b, acc) }
 }

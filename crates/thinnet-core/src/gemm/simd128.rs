@@ -31,6 +31,7 @@
 use std::arch::wasm32::*;
 
 use crate::dense::activation::Activation;
+use crate::gemm::cols::ColsPath;
 use crate::gemm::driver::Problem;
 use crate::gemm::epilogue::{self, Epilogue, OutMask};
 use crate::gemm::kernel::{Init, MicroKernel, Tile};
@@ -55,6 +56,7 @@ pub(crate) const KERNEL: MicroKernel = MicroKernel {
     packs_b: false,
     pack: pack_here,
     rows: rows_here,
+    cols: ColsPath { width: 12, rows: 3, run: cols_here },
     narrow: None,
 };
 
@@ -196,6 +198,59 @@ pub(crate) unsafe fn transpose4(src: *const f32, src_stride: usize, dst: *mut f3
 unsafe fn rows_here(p: &Problem, block: Block, a: &mut [f32], run: &mut [f32], bits: &mut [u32], mask: MaskFn) {
     // SAFETY: the caller's guarantees, passed on; this kernel does not fuse.
     unsafe { crate::gemm::rows::rows::<false>(p, block, a, run, bits, mask) }
+}
+
+/// `crate::gemm::cols::cols` for this ISA: blocks of 3 rows by 12 columns.
+///
+/// # Safety
+/// As `crate::gemm::cols::cols`.
+unsafe fn cols_here(
+    p: &Problem,
+    rows: (usize, usize),
+    b: *const f32,
+    a: &mut [f32],
+    run: &mut [f32],
+    bits: &mut [u32],
+    mask: MaskFn,
+) {
+    // SAFETY: the caller's guarantees, passed on, with this ISA's block kernel.
+    unsafe { crate::gemm::cols::cols::<12, 3>(p, rows, b, a, run, bits, mask, KERNEL.pack, cols_block) }
+}
+
+/// The few-columns block kernel in vectors: 3 rows of 3 vectors (9 sums, 3 of B, a splat and a
+/// product: 14 of V8's 15 registers), each step one `madd` per vector as the 4 x 8 kernel does, so
+/// the relaxed build fuses here exactly where its tiles do.
+///
+/// # Safety
+/// As `crate::gemm::cols::BlockFn`.
+unsafe fn cols_block(k: usize, a: *const f32, rs: usize, cs: usize, b: *const f32, acc: &mut [[f32; 12]; 3]) {
+    // SAFETY: the caller's guarantees: a at r * rs + q * cs for r < 3, q < k; b for 12 * k floats;
+    // acc's rows are 12 floats (three vectors).
+    unsafe {
+        let mut s = [[f32x4_splat(0.0); 3]; 3];
+        for (row, sums) in acc.iter().zip(s.iter_mut()) {
+            for (v, sum) in sums.iter_mut().enumerate() {
+                *sum = v128_load(row.as_ptr().add(4 * v) as *const v128);
+            }
+        }
+        let (mut col, mut bq) = (a, b);
+        for _ in 0..k {
+            let bv = [0, 1, 2].map(|v| v128_load(bq.add(4 * v) as *const v128));
+            for (r, sums) in s.iter_mut().enumerate() {
+                let ar = v128_load32_splat(col.add(r * rs) as *const u32);
+                for (sum, bj) in sums.iter_mut().zip(bv.iter()) {
+                    *sum = madd(ar, *bj, *sum);
+                }
+            }
+            col = col.add(cs);
+            bq = bq.add(12);
+        }
+        for (row, sums) in acc.iter_mut().zip(s.iter()) {
+            for (v, sum) in sums.iter().enumerate() {
+                v128_store(row.as_mut_ptr().add(4 * v) as *mut v128, *sum);
+            }
+        }
+    }
 }
 
 /// Whether `finish_full_tile` handles this epilogue: the piecewise-linear activations (the

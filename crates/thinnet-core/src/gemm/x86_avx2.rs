@@ -4,6 +4,7 @@
 
 use std::arch::x86_64::*;
 
+use crate::gemm::cols::ColsPath;
 use crate::gemm::driver::Problem;
 use crate::gemm::epilogue;
 use crate::gemm::kernel::{Init, MicroKernel, Tile};
@@ -27,6 +28,7 @@ pub(crate) const KERNEL: MicroKernel = MicroKernel {
     packs_b: false,
     pack: pack_here,
     rows: rows_here,
+    cols: ColsPath { width: 16, rows: 6, run: cols_here },
     narrow: None,
 };
 
@@ -146,4 +148,54 @@ unsafe fn pack_here(
 unsafe fn rows_here(p: &Problem, block: Block, a: &mut [f32], run: &mut [f32], bits: &mut [u32], mask: MaskFn) {
     // SAFETY: the caller's guarantees, passed on; this kernel multiplies with FMA.
     unsafe { crate::gemm::rows::rows::<true>(p, block, a, run, bits, mask) }
+}
+
+/// `crate::gemm::cols::cols` for this ISA: blocks of 6 rows by 16 columns.
+///
+/// # Safety
+/// As `crate::gemm::cols::cols`, and the CPU supports AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn cols_here(
+    p: &Problem,
+    rows: (usize, usize),
+    b: *const f32,
+    a: &mut [f32],
+    run: &mut [f32],
+    bits: &mut [u32],
+    mask: MaskFn,
+) {
+    // SAFETY: the caller's guarantees, passed on, with this ISA's block kernel.
+    unsafe { crate::gemm::cols::cols::<16, 6>(p, rows, b, a, run, bits, mask, KERNEL.pack, cols_block) }
+}
+
+/// The few-columns block kernel: 6 rows of two vectors in 12 registers; a step is two loads of
+/// B's row and 12 FMAs against 6 broadcasts of A.
+///
+/// # Safety
+/// As `crate::gemm::cols::BlockFn`, and the CPU supports AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn cols_block(k: usize, a: *const f32, rs: usize, cs: usize, b: *const f32, acc: &mut [[f32; 16]; 6]) {
+    // SAFETY: the caller's guarantees: a at r * rs + q * cs for r < 6, q < k; b for 16 * k floats;
+    // acc's rows are 16 floats; AVX2 and FMA are enabled for this function.
+    unsafe {
+        let mut s = [[_mm256_setzero_ps(); 2]; 6];
+        for (sums, row) in s.iter_mut().zip(acc.iter()) {
+            *sums = [_mm256_loadu_ps(row.as_ptr()), _mm256_loadu_ps(row.as_ptr().add(8))];
+        }
+        let (mut col, mut bq) = (a, b);
+        for _ in 0..k {
+            let (b0, b1) = (_mm256_loadu_ps(bq), _mm256_loadu_ps(bq.add(8)));
+            for (r, sums) in s.iter_mut().enumerate() {
+                let ar = _mm256_broadcast_ss(&*col.add(r * rs));
+                sums[0] = _mm256_fmadd_ps(ar, b0, sums[0]);
+                sums[1] = _mm256_fmadd_ps(ar, b1, sums[1]);
+            }
+            col = col.add(cs);
+            bq = bq.add(16);
+        }
+        for (sums, row) in s.iter().zip(acc.iter_mut()) {
+            _mm256_storeu_ps(row.as_mut_ptr(), sums[0]);
+            _mm256_storeu_ps(row.as_mut_ptr().add(8), sums[1]);
+        }
+    }
 }

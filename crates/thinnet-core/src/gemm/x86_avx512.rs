@@ -11,6 +11,7 @@
 use std::arch::x86_64::*;
 
 use crate::dense::activation::Activation;
+use crate::gemm::cols::ColsPath;
 use crate::gemm::driver::Problem;
 use crate::gemm::epilogue::{self, Epilogue, OutMask};
 use crate::gemm::kernel::{Init, MicroKernel, Tile};
@@ -34,6 +35,7 @@ pub(crate) const KERNEL: MicroKernel = MicroKernel {
     packs_b: true,
     pack: pack_here,
     rows: rows_here,
+    cols: ColsPath { width: 16, rows: 16, run: cols_here },
     narrow: Some(transpose16_narrow),
 };
 
@@ -370,6 +372,53 @@ fn transposed(mut r: [__m512; 16]) -> [__m512; 16] {
 unsafe fn rows_here(p: &Problem, block: Block, a: &mut [f32], run: &mut [f32], bits: &mut [u32], mask: MaskFn) {
     // SAFETY: the caller's guarantees, passed on; this kernel multiplies with FMA.
     unsafe { crate::gemm::rows::rows::<true>(p, block, a, run, bits, mask) }
+}
+
+/// `crate::gemm::cols::cols` for this ISA: blocks of 16 rows by 16 columns.
+///
+/// # Safety
+/// As `crate::gemm::cols::cols`, and the CPU supports AVX512F.
+#[target_feature(enable = "avx512f")]
+unsafe fn cols_here(
+    p: &Problem,
+    rows: (usize, usize),
+    b: *const f32,
+    a: &mut [f32],
+    run: &mut [f32],
+    bits: &mut [u32],
+    mask: MaskFn,
+) {
+    // SAFETY: the caller's guarantees, passed on, with this ISA's block kernel.
+    unsafe { crate::gemm::cols::cols::<16, 16>(p, rows, b, a, run, bits, mask, KERNEL.pack, cols_block) }
+}
+
+/// The few-columns block kernel: 16 rows of one vector each in registers; a step is one load of
+/// B's row and 16 FMAs, each with its value of A broadcast from memory.
+///
+/// # Safety
+/// As `crate::gemm::cols::BlockFn`, and the CPU supports AVX-512F.
+#[target_feature(enable = "avx512f")]
+unsafe fn cols_block(k: usize, a: *const f32, rs: usize, cs: usize, b: *const f32, acc: &mut [[f32; 16]; 16]) {
+    // SAFETY: the caller's guarantees: a at r * rs + q * cs for r < 16, q < k; b for 16 * k
+    // floats; acc's rows are 16 floats; AVX-512F is enabled for this function.
+    unsafe {
+        let mut s = [_mm512_setzero_ps(); 16];
+        for (sum, row) in s.iter_mut().zip(acc.iter()) {
+            *sum = _mm512_loadu_ps(row.as_ptr());
+        }
+        let (mut col, mut bq) = (a, b);
+        for _ in 0..k {
+            let bv = _mm512_loadu_ps(bq);
+            for (r, sum) in s.iter_mut().enumerate() {
+                *sum = _mm512_fmadd_ps(_mm512_set1_ps(col.add(r * rs).read()), bv, *sum);
+            }
+            col = col.add(cs);
+            bq = bq.add(16);
+        }
+        for (sum, row) in s.iter().zip(acc.iter_mut()) {
+            _mm512_storeu_ps(row.as_mut_ptr(), *sum);
+        }
+    }
 }
 
 /// Whether `finish_full_tile` handles this epilogue: the piecewise-linear activations (the
