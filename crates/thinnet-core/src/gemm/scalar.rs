@@ -75,11 +75,12 @@ unsafe fn cols_here(
     unsafe { crate::gemm::cols::cols::<16, 4>(p, rows, b, a, run, bits, mask, KERNEL.pack, cols_block) }
 }
 
-/// `crate::gemm::cols::block` compiled for this ISA (a multiply then an add, as this ISA's micro-kernel).
+/// The few-columns block kernel: `crate::gemm::cols::block`, a multiply then an add per step as
+/// this ISA's micro-kernel.
 ///
 /// # Safety
 /// As `crate::gemm::cols::BlockFn`.
 unsafe fn cols_block(k: usize, a: *const f32, rs: usize, cs: usize, b: *const f32, acc: &mut [[f32; 16]; 4]) {
     // SAFETY: the caller's guarantees, passed on.
-    unsafe { crate::gemm::cols::block::<16, 4, false>(k, a, rs, cs, b, acc) }
+    unsafe { crate::gemm::cols::block::<16, 4>(k, a, rs, cs, b, acc) }
 }

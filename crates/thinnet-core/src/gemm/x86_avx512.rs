@@ -377,7 +377,7 @@ unsafe fn rows_here(p: &Problem, block: Block, a: &mut [f32], run: &mut [f32], b
 /// `crate::gemm::cols::cols` for this ISA: blocks of 16 rows by 16 columns.
 ///
 /// # Safety
-/// As `crate::gemm::cols::cols`, and the CPU supports AVX512F.
+/// As `crate::gemm::cols::cols`, and the CPU supports AVX-512F.
 #[target_feature(enable = "avx512f")]
 unsafe fn cols_here(
     p: &Problem,
