@@ -35,7 +35,7 @@
 use crate::gemm::driver::Problem;
 use crate::gemm::epilogue::{self, Finish};
 use crate::gemm::kernel::Tile;
-use crate::gemm::pack::Source;
+use crate::gemm::pack::{PackFn, Source};
 use crate::kernel::MaskFn;
 
 /// The most rows of a row-major A that a block reads in place, one stream per row. AVX-512's
@@ -89,22 +89,16 @@ pub(crate) fn scratch(p: &Problem, path: &ColsPath) -> (usize, usize, usize) {
 /// column sums into `col_sums` (zeroed here) if the problem asks for them.
 ///
 /// # Safety
-/// As `driver::run`; bp holds width * k floats, run max(n, 16 * k); `pack_b` is an available
-/// ISA's packer.
-pub(crate) unsafe fn pack_b(
-    p: &Problem,
-    width: usize,
-    bp: *mut f32,
-    run: &mut [f32],
-    pack_b: crate::gemm::pack::PackFn,
-) {
+/// As `driver::run`; bp holds width * k floats, run max(n, 16 * k); `pack` is an available ISA's
+/// packer.
+pub(crate) unsafe fn pack_b(p: &Problem, width: usize, bp: *mut f32, run: &mut [f32], pack: PackFn) {
     // SAFETY: the caller's guarantees: B's elements are readable, bp and run are large enough,
     // col_sums holds n floats that only this thread writes.
     unsafe {
         if let Some(s) = p.col_sums {
             std::ptr::write_bytes(s, 0, p.n);
         }
-        pack_b(p.b.t(), &p.b_src, (0, p.n), (0, p.k), width, bp, run, p.col_sums);
+        pack(p.b.t(), &p.b_src, (0, p.n), (0, p.k), width, bp, run, p.col_sums);
     }
 }
 
@@ -125,7 +119,7 @@ pub(crate) unsafe fn cols<const W: usize, const R: usize>(
     run: &mut [f32],
     bits: &mut [u32],
     mask: MaskFn,
-    pack_a: crate::gemm::pack::PackFn,
+    pack_a: PackFn,
     kernel: BlockFn<W, R>,
 ) {
     let in_place = matches!(p.a_src, Source::Plain) && (p.a.rs == 1 || R <= MAX_ROW_STREAMS);

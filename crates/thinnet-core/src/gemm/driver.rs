@@ -319,7 +319,7 @@ unsafe fn run_cols(p: &Problem, mk: &MicroKernel, mask: MaskFn, threads: usize) 
     let (_, bp, run, _) = b_ws.buffers(0, path.width * p.k.max(1), (16 * p.k).max(p.n), 0);
     // SAFETY: the caller's guarantees; bp and run have the sizes pack_b asks for.
     unsafe { cols::pack_b(p, path.width, bp.as_mut_ptr(), run, mk.pack) };
-    let bp = SharedConst(Some(bp.as_ptr()));
+    let bp = SharedMut(bp.as_mut_ptr());
     // A transformed A with contiguous columns (x^T under dW's input mask) is transformed whole
     // first, one run of m per step of K: a block's own packing would make runs of R elements,
     // and the draw kernels' fixed cost per run made dW with an input mask 4x slower than the tiles.
@@ -353,7 +353,7 @@ unsafe fn run_cols(p: &Problem, mk: &MicroKernel, mask: MaskFn, threads: usize) 
         // SAFETY: the row ranges are disjoint; the caller's guarantees hold for each; B was
         // packed above (before run_tasks) and is only read; the scratch has the sizes
         // cols::scratch asks for.
-        unsafe { (path.run)(shared.get(), parts[task], bp.get().unwrap_or(std::ptr::null()), a, run, bits, mask) };
+        unsafe { (path.run)(shared.get(), parts[task], bp.get(), a, run, bits, mask) };
     });
     drop((a_ws, b_ws));
 }
