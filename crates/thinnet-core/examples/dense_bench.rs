@@ -12,8 +12,8 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use thinnet_core::{
-    active_isa, dense_backward, dense_forward, gemm, gemm_blocking, Activation, DenseDropouts, DenseShape, DropoutSpec,
-    Exec, Grads, Isa, MaskSpec, MatMut, MatRef, Mode, Saved,
+    active_isa, dense_backward, dense_forward, dropout_mask_with, gemm, gemm_blocking, mask_words, Activation,
+    DenseDropouts, DenseShape, DropoutSpec, Exec, Grads, Isa, MaskSpec, MatMut, MatRef, Mode, Saved,
 };
 
 const SHAPES: [(usize, usize, usize); 5] =
@@ -268,6 +268,7 @@ fn profile_loop((rows, inputs, units): (usize, usize, usize), exec: Exec, varian
     let drops = DenseDropouts { input: Some(spec(0.2, 1)), output: Some(spec(0.5, 2)), ..DenseDropouts::default() };
     let dy = values(rows * units, 4);
     let (mut dx, mut dw, mut db) = (vec![0.0f32; rows * inputs], vec![0.0f32; inputs * units], vec![0.0f32; units]);
+    let (mut in_bits, mut out_bits) = (vec![0u32; mask_words(rows * inputs)], vec![0u32; mask_words(rows * units)]);
     dense_forward(&x, &w, Some(&b), &mut y, None, shape, Activation::Relu, &drops, exec).unwrap();
     // The -linear variants are a model's output layer in training: bias, no activation, no dropout.
     let (act, drops) = match variant.strip_suffix("-linear") {
@@ -286,6 +287,12 @@ fn profile_loop((rows, inputs, units): (usize, usize, usize), exec: Exec, varian
         )
         .unwrap(),
         "fused" => dense_forward(&x, &w, Some(&b), &mut y, None, shape, act, &drops, exec).unwrap(),
+        // The draws a fused forward with both dropouts makes (its two masks), drawn alone as bits:
+        // what it costs over a plain GEMM before any multiply by a mask.
+        "masks" => {
+            dropout_mask_with(&mut in_bits, rows * inputs, &spec(0.2, 1).mask, exec).unwrap();
+            dropout_mask_with(&mut out_bits, rows * units, &spec(0.5, 2).mask, exec).unwrap();
+        }
         // backward-dw is the first layer's backward in training (no dx: nothing below it
         // learns); backward-dx the dx GEMM alone.
         "backward" | "backward-dw" | "backward-dx" => {
@@ -296,13 +303,16 @@ fn profile_loop((rows, inputs, units): (usize, usize, usize), exec: Exec, varian
             };
             dense_backward(&x, &w, &dy, Saved { y: Some(&y), pre: None }, grads, shape, act, &drops, exec).unwrap();
         }
-        _ => panic!("variant: gemm, fused, backward, backward-dw or backward-dx, the last four with -linear or not"),
+        _ => panic!(
+            "variant: gemm, fused, masks, backward, backward-dw or backward-dx, the last four with -linear or not"
+        ),
     });
     println!(
-        "{} {:?} {}: {:.1} GFLOP/s",
+        "{} {:?} {}: {:.1} us, {:.1} GFLOP/s (2 * rows * inputs * units / time)",
         variant,
         (rows, inputs, units),
         exec.threads,
+        t * 1e6,
         2.0 * (rows * inputs * units) as f64 / t / 1e9
     );
 }
